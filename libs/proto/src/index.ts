@@ -2,3 +2,10 @@
 export * as healthV1 from './gen/grpc/health/v1/health_pb';
 export * as reflectionV1 from './gen/grpc/reflection/v1/reflection_pb';
 export * as reflectionV1alpha from './gen/grpc/reflection/v1alpha/reflection_pb';
+
+export * as typesV1 from './types-v1';
+export * as registryV1 from './registry-v1';
+export * as servingV1 from './gen/larder/serving/v1/online_serving_service_pb';
+export * as offlineV1 from './gen/larder/offline/v1/offline_retrieval_service_pb';
+export * as materializationV1 from './gen/larder/materialization/v1/materialization_service_pb';
+export * as ingestionV1 from './gen/larder/ingestion/v1/ingestion_service_pb';
