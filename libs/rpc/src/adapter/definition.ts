@@ -1,0 +1,39 @@
+import { fromBinary, toBinary } from '@bufbuild/protobuf';
+import type { DescMessage, DescMethod, DescService, Message } from '@bufbuild/protobuf';
+import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
+
+export function methodPath(method: DescMethod): string {
+  return `/${method.parent.typeName}/${method.name}`;
+}
+
+function serializer(schema: DescMessage): (message: Message) => Buffer {
+  return (message) => {
+    const bytes = toBinary(schema, message);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
+}
+
+function deserializer(schema: DescMessage): (bytes: Buffer) => Message {
+  return (bytes) => fromBinary(schema, bytes);
+}
+
+/** The grpc-js view of one protobuf-es method: path, stream flags, (de)serializers. */
+export function methodDefinition(method: DescMethod): MethodDefinition<Message, Message> {
+  return {
+    path: methodPath(method),
+    requestStream: method.methodKind === 'client_streaming' || method.methodKind === 'bidi_streaming',
+    responseStream: method.methodKind === 'server_streaming' || method.methodKind === 'bidi_streaming',
+    requestSerialize: serializer(method.input),
+    requestDeserialize: deserializer(method.input),
+    responseSerialize: serializer(method.output),
+    responseDeserialize: deserializer(method.output),
+    originalName: method.localName,
+  };
+}
+
+/** A grpc-js ServiceDefinition keyed by each method's localName. */
+export function serviceDefinition(service: DescService): ServiceDefinition {
+  const definition: Record<string, MethodDefinition<Message, Message>> = {};
+  for (const method of service.methods) definition[method.localName] = methodDefinition(method);
+  return definition;
+}

@@ -1,0 +1,52 @@
+// @larder/rpc: gRPC plumbing shared by every Larder service.
+
+export { Code, codeName } from './code';
+export type { CodeName } from './code';
+export { RpcError, registerErrorMapping } from './rpc-error';
+export type { RpcErrorOptions } from './rpc-error';
+
+export { serviceDefinition, methodDefinition, methodPath } from './adapter/definition';
+export { serviceHandlers } from './adapter/server-adapter';
+export type { ServerRuntime, CallGate } from './adapter/server-adapter';
+export { implement } from './adapter/types';
+export type {
+  AnyHandler,
+  BidiStreamingHandler,
+  CallInfo,
+  ClientStreamingHandler,
+  HandlerContext,
+  HandlerFor,
+  MethodKind,
+  ServerInterceptor,
+  ServerStreamingHandler,
+  ServiceImpl,
+  ServiceRegistration,
+  UnaryHandler,
+} from './adapter/types';
+export { createClient } from './adapter/client';
+export type { ClientMethod, ClientOptions, RpcCallOptions, RpcClient } from './adapter/client';
+
+export { observeCalls } from './observe';
+export { HealthRegistry, ServingStatus } from './health';
+export { DescriptorIndex, reflectionV1Impl, reflectionV1alphaImpl } from './reflection';
+export { RpcMetrics, startMetricsEndpoint } from './metrics';
+export type { MetricsEndpoint, MetricsEndpointOptions, RpcLabels } from './metrics';
+
+export { createLogger, silentLogger, LOG_LEVELS } from './logger';
+export type { LogFields, Logger, LoggerOptions, LogLevel } from './logger';
+
+export { bool, duration, int, oneOf, string, stringList, ConfigKey } from './config/keys';
+export type { ConfigOf, ConfigOverrides, ConfigSchema, Parsed } from './config/keys';
+export { loadConfig } from './config/load';
+export type { LoadConfigOptions } from './config/load';
+export { ConfigError, formatIssue } from './config/config-error';
+export type { ConfigIssue } from './config/config-error';
+export { formatDuration, parseDuration } from './config/duration';
+
+export { serverConfigSchema } from './server-config';
+export type { ServerConfig, ServerConfigSchema } from './server-config';
+export { startServer } from './server';
+export type { Hook, LifecycleState, ServerHandle, ShutdownResult, StartServerOptions } from './server';
+export { runService } from './run-service';
+export { pendingService } from './pending';
+export type { RunServiceOptions, ServiceSetup } from './run-service';

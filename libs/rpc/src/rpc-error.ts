@@ -1,0 +1,99 @@
+import { Code, codeName, isCode, isCodeName } from './code';
+
+export interface RpcErrorOptions {
+  /** Sent to the client as trailing metadata (ASCII values). */
+  metadata?: Record<string, string>;
+  /** Logged on the server, never sent. */
+  cause?: unknown;
+}
+
+type ErrorClass = abstract new (...args: never[]) => Error;
+type ErrorMapping = (error: Error) => RpcError;
+
+// Domain errors registered by libs (e.g. a registry's ConflictError ->
+// ABORTED). Looked up by the error's class chain, so subclasses inherit.
+const mappings = new Map<ErrorClass, ErrorMapping>();
+
+/**
+ * The one error type of Larder's RPC layer: a gRPC code, a message a person
+ * can act on, metadata sent as trailers, and a cause that stays on the server.
+ */
+export class RpcError extends Error {
+  override readonly name = 'RpcError';
+  readonly code: Code;
+  readonly metadata: Readonly<Record<string, string>>;
+  override readonly cause: unknown;
+
+  constructor(code: Code, message: string, options: RpcErrorOptions = {}) {
+    super(message);
+    this.code = code;
+    this.metadata = { ...options.metadata };
+    this.cause = options.cause;
+  }
+
+  /**
+   * Normalises anything thrown. An RpcError stays as it is; a registered
+   * domain error or an error with a `code` naming a gRPC status ('NOT_FOUND')
+   * keeps its message; anything else becomes INTERNAL with a generic message
+   * that points at the server logs, the original kept as `cause`.
+   */
+  static from(error: unknown, requestId?: string): RpcError {
+    if (error instanceof RpcError) return error;
+    if (error instanceof Error) {
+      const mapped = mapRegistered(error);
+      if (mapped) return mapped;
+      const code = (error as { code?: unknown }).code;
+      if (isCodeName(code)) return new RpcError(Code[code], error.message, { cause: error });
+    }
+    return RpcError.internal(error, requestId);
+  }
+
+  static internal(cause: unknown, requestId?: string): RpcError {
+    const where = requestId === undefined ? 'see server logs' : `see server logs, request id ${requestId}`;
+    return new RpcError(Code.INTERNAL, `internal error (${where})`, { cause });
+  }
+
+  /** Builds an RpcError from what grpc-js hands a client (a ServiceError or status object). */
+  static fromStatus(status: { code?: unknown; details?: unknown; message?: unknown; metadata?: unknown }): RpcError {
+    const code = isCode(status.code) ? status.code : Code.UNKNOWN;
+    const details = typeof status.details === 'string' ? status.details : typeof status.message === 'string' ? status.message : '';
+    const metadata: Record<string, string> = {};
+    const md = status.metadata as { getMap?: () => Record<string, unknown> } | undefined;
+    if (md && typeof md.getMap === 'function') {
+      for (const [key, value] of Object.entries(md.getMap())) {
+        if (typeof value === 'string') metadata[key] = value;
+      }
+    }
+    return new RpcError(code, details, { metadata });
+  }
+
+  override toString(): string {
+    return `RpcError [${codeName(this.code)}] ${this.message}`;
+  }
+}
+
+/**
+ * Registers how a domain error class maps to a status: a code (the error's
+ * message is kept) or a function building the RpcError.
+ */
+export function registerErrorMapping<E extends Error>(
+  errorClass: abstract new (...args: never[]) => E,
+  mapping: Code | ((error: E) => RpcError),
+): void {
+  const fn: ErrorMapping =
+    typeof mapping === 'function'
+      ? (mapping as ErrorMapping)
+      : (error) => new RpcError(mapping, error.message, { cause: error });
+  mappings.set(errorClass, fn);
+}
+
+function mapRegistered(error: Error): RpcError | undefined {
+  if (mappings.size === 0) return undefined;
+  let proto: unknown = Object.getPrototypeOf(error);
+  while (proto && proto !== Error.prototype) {
+    const mapping = mappings.get((proto as { constructor: ErrorClass }).constructor);
+    if (mapping) return mapping(error);
+    proto = Object.getPrototypeOf(proto);
+  }
+  return undefined;
+}

@@ -1,0 +1,134 @@
+import type { ServerInterceptor, ServiceRegistration } from './adapter/types';
+import { ConfigError } from './config/config-error';
+import type { ConfigOf, ConfigOverrides } from './config/keys';
+import { loadConfig } from './config/load';
+import { createLogger } from './logger';
+import type { Logger } from './logger';
+import type { ServerConfig, ServerConfigSchema } from './server-config';
+import { startServer } from './server';
+import type { Hook, ServerHandle } from './server';
+
+export interface ServiceSetup {
+  services: readonly ServiceRegistration[];
+  interceptors?: readonly ServerInterceptor[];
+  drainHooks?: readonly Hook[];
+  closeHooks?: readonly Hook[];
+}
+
+export interface RunServiceOptions<S extends ServerConfigSchema> {
+  name: string;
+  /** The service's schema, including serverConfigSchema()'s keys. */
+  schema: S;
+  /** Builds stores and handlers from the loaded configuration. */
+  setup: (context: { config: ConfigOf<S>; logger: Logger }) => Promise<ServiceSetup> | ServiceSetup;
+  /** YAML file; defaults to `--config <path>` on the command line, then LARDER_CONFIG. */
+  configFile?: string;
+  env?: Readonly<Record<string, string | undefined>>;
+  argv?: readonly string[];
+  overrides?: ConfigOverrides<S>;
+  /** Replaced in tests; process.exit otherwise. */
+  exit?: (code: number) => void;
+  /** Whether to install SIGTERM/SIGINT handlers (default true). */
+  handleSignals?: boolean;
+  /** Where log lines go; stdout by default. */
+  write?: (line: string) => void;
+}
+
+/**
+ * The main of every Larder service: load configuration, run setup, start the
+ * server, log where it listens, and on SIGTERM/SIGINT shut down gracefully
+ * and exit 0 (1 when shutdown was forced or a hook failed; 2 on bad
+ * configuration). A second signal exits at once with 1.
+ */
+export async function runService<S extends ServerConfigSchema>(options: RunServiceOptions<S>): Promise<ServerHandle | undefined> {
+  const env = options.env ?? process.env;
+  const argv = options.argv ?? process.argv.slice(2);
+  const exit = options.exit ?? ((code: number) => process.exit(code));
+  const file = options.configFile ?? flagValue(argv, '--config') ?? env.LARDER_CONFIG;
+
+  let config: ConfigOf<S>;
+  try {
+    config = loadConfig(options.schema, {
+      ...(file !== undefined && { file }),
+      env,
+      ...(options.overrides !== undefined && { overrides: options.overrides }),
+    });
+  } catch (error) {
+    const logger = createLogger({ service: options.name, ...(options.write && { write: options.write }) });
+    if (error instanceof ConfigError) {
+      logger.error(error.message, { issues: error.issues });
+      exit(2);
+      return undefined;
+    }
+    throw error;
+  }
+
+  // S extends the server schema, so its config has the server keys.
+  const serverConfig = config as unknown as ServerConfig;
+  const logger = createLogger({ service: options.name, level: serverConfig.log.level, ...(options.write && { write: options.write }) });
+  let handle: ServerHandle;
+  try {
+    const setup = await options.setup({ config, logger });
+    handle = await startServer({
+      name: options.name,
+      services: setup.services,
+      config: serverConfig,
+      logger,
+      ...(setup.interceptors && { interceptors: setup.interceptors }),
+      ...(setup.drainHooks && { drainHooks: setup.drainHooks }),
+      ...(setup.closeHooks && { closeHooks: setup.closeHooks }),
+    });
+  } catch (error) {
+    logger.error('failed to start', { error });
+    exit(1);
+    return undefined;
+  }
+
+  logger.info('listening', {
+    grpc: handle.address,
+    grpcPort: handle.port,
+    metrics: handle.metricsUrl,
+    metricsPort: handle.metricsPort,
+    services: serviceNames(handle),
+    configFile: file,
+  });
+
+  if (options.handleSignals ?? true) {
+    let signalled = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (signalled) {
+        logger.warn('second signal; exiting now', { signal });
+        exit(1);
+        return;
+      }
+      signalled = true;
+      handle.shutdown(signal).then(
+        (result) => exit(result.forced || result.errors.length > 0 ? 1 : 0),
+        (error: unknown) => {
+          logger.error('shutdown failed', { error });
+          exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    handle.onClose(() => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    });
+  }
+  return handle;
+}
+
+function serviceNames(handle: ServerHandle): string[] {
+  return handle.health.services().filter((s) => s !== '');
+}
+
+function flagValue(argv: readonly string[], flag: string): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === flag) return argv[i + 1];
+    if (arg.startsWith(`${flag}=`)) return arg.slice(flag.length + 1);
+  }
+  return undefined;
+}

@@ -1,0 +1,32 @@
+import { bool, duration, int, oneOf, string } from './config/keys';
+import type { ConfigOf } from './config/keys';
+import { LOG_LEVELS } from './logger';
+
+/**
+ * The keys every Larder service shares. A service spreads this into its own
+ * schema: `{ ...serverConfigSchema({ grpcPort: 6566 }), store: { ... } }`.
+ */
+export function serverConfigSchema(defaults: { grpcPort?: number; metricsPort?: number } = {}) {
+  return {
+    grpc: {
+      host: string({ default: '0.0.0.0', env: 'LARDER_GRPC_HOST', doc: 'Address the gRPC server binds to.' }),
+      port: int({ default: defaults.grpcPort ?? 50051, min: 0, max: 65535, env: 'LARDER_GRPC_PORT', doc: 'gRPC port; 0 picks a free one.' }),
+      reflection: bool({ default: true, env: 'LARDER_GRPC_REFLECTION', doc: 'Serve grpc.reflection v1 and v1alpha.' }),
+      maxMessageBytes: int({ default: 16 * 1024 * 1024, min: 1024, env: 'LARDER_GRPC_MAX_MESSAGE_BYTES', doc: 'Largest message received or sent.' }),
+    },
+    metrics: {
+      enabled: bool({ default: true, env: 'LARDER_METRICS_ENABLED', doc: 'Serve /metrics, /healthz and /readyz over HTTP.' }),
+      host: string({ default: '0.0.0.0', env: 'LARDER_METRICS_HOST' }),
+      port: int({ default: defaults.metricsPort ?? 9090, min: 0, max: 65535, env: 'LARDER_METRICS_PORT', doc: 'Metrics port; 0 picks a free one.' }),
+    },
+    log: {
+      level: oneOf(LOG_LEVELS, { default: 'info', env: 'LARDER_LOG_LEVEL' }),
+    },
+    shutdown: {
+      gracePeriod: duration({ default: 25_000, env: 'LARDER_SHUTDOWN_GRACE_PERIOD', doc: 'How long in-flight calls may take after SIGTERM before they are cancelled.' }),
+    },
+  } as const;
+}
+
+export type ServerConfigSchema = ReturnType<typeof serverConfigSchema>;
+export type ServerConfig = ConfigOf<ServerConfigSchema>;

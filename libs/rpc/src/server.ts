@@ -1,0 +1,211 @@
+import type { DescService } from '@bufbuild/protobuf';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import type { ServerOptions } from '@grpc/grpc-js';
+import { healthV1, reflectionV1, reflectionV1alpha } from '@larder/proto';
+import { serviceDefinition } from './adapter/definition';
+import { serviceHandlers } from './adapter/server-adapter';
+import type { ServerRuntime } from './adapter/server-adapter';
+import type { AnyHandler, ServerInterceptor, ServiceRegistration } from './adapter/types';
+import { CallTracker } from './call-tracker';
+import { Code } from './code';
+import { HealthRegistry, ServingStatus } from './health';
+import { createLogger } from './logger';
+import type { Logger } from './logger';
+import { RpcMetrics, startMetricsEndpoint } from './metrics';
+import type { MetricsEndpoint } from './metrics';
+import { observeCalls } from './observe';
+import { DescriptorIndex, reflectionV1alphaImpl, reflectionV1Impl } from './reflection';
+import { RpcError } from './rpc-error';
+import type { ServerConfig } from './server-config';
+
+const FORCED_CLOSE_HOOK_MS = 5000;
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+export type Hook = (signal: AbortSignal) => Promise<void> | void;
+
+export interface StartServerOptions {
+  /** The service's name in logs and metrics, e.g. "online-serving". */
+  name: string;
+  services: readonly ServiceRegistration[];
+  config: ServerConfig;
+  logger?: Logger;
+  /** Run in order around each call, after logging/metrics and the shutdown gate. */
+  interceptors?: readonly ServerInterceptor[];
+  /** Run during drain, alongside waiting for in-flight calls (e.g. stop Kafka consumers). */
+  drainHooks?: readonly Hook[];
+  /** Run after drain (e.g. close stores), in reverse order of registration. */
+  closeHooks?: readonly Hook[];
+  /** Extra grpc-js server options. */
+  grpcOptions?: ServerOptions;
+}
+
+export type LifecycleState = 'serving' | 'draining' | 'closing' | 'stopped';
+
+export interface ShutdownResult {
+  reason: string;
+  /** True when the grace period ran out and remaining work was cancelled. */
+  forced: boolean;
+  /** Errors thrown by drain or close hooks. */
+  errors: unknown[];
+  durationMs: number;
+}
+
+export interface ServerHandle {
+  readonly name: string;
+  /** The bound gRPC port (useful with port 0). */
+  readonly port: number;
+  /** "host:port" to dial, with 127.0.0.1 for a wildcard bind. */
+  readonly address: string;
+  /** The bound metrics port, or undefined when metrics are disabled. */
+  readonly metricsPort: number | undefined;
+  readonly metricsUrl: string | undefined;
+  readonly health: HealthRegistry;
+  readonly metrics: RpcMetrics;
+  readonly logger: Logger;
+  readonly state: LifecycleState;
+  /** Calls in flight, internal ones included. */
+  inFlight(): number;
+  onDrain(hook: Hook): void;
+  onClose(hook: Hook): void;
+  /**
+   * NOT_SERVING -> refuse new calls (UNAVAILABLE) -> wait for in-flight calls
+   * and drain hooks -> close the port -> close hooks -> stopped; cancels what
+   * is left when the grace period runs out. Idempotent.
+   */
+  shutdown(reason?: string): Promise<ShutdownResult>;
+}
+
+/** Binds a gRPC server with health, reflection, metrics and graceful shutdown. */
+export async function startServer(options: StartServerOptions): Promise<ServerHandle> {
+  const { config, name } = options;
+  const logger = options.logger ?? createLogger({ service: name, level: config.log.level });
+  const metrics = new RpcMetrics({ labels: { service: name } });
+  const tracker = new CallTracker();
+  const health = new HealthRegistry(options.services.map((s) => s.service.typeName), ServingStatus.NOT_SERVING);
+  const runtime: ServerRuntime = {
+    logger,
+    observer: observeCalls({ metrics }),
+    gate: tracker,
+    interceptors: options.interceptors ?? [],
+  };
+
+  const server = new Server({
+    'grpc.max_receive_message_length': config.grpc.maxMessageBytes,
+    'grpc.max_send_message_length': config.grpc.maxMessageBytes,
+    ...options.grpcOptions,
+  });
+  const add = (service: DescService, impl: unknown, drainable: boolean): void => {
+    server.addService(serviceDefinition(service), serviceHandlers(service, impl as Record<string, AnyHandler | undefined>, runtime, { drainable }));
+  };
+  for (const { service, impl } of options.services) add(service, impl, true);
+  add(healthV1.Health, health.impl(), false);
+  if (config.grpc.reflection) {
+    const index = new DescriptorIndex([
+      ...options.services.map((s) => s.service),
+      healthV1.Health,
+      reflectionV1.ServerReflection,
+      reflectionV1alpha.ServerReflection,
+    ]);
+    add(reflectionV1.ServerReflection, reflectionV1Impl(index), false);
+    add(reflectionV1alpha.ServerReflection, reflectionV1alphaImpl(index), false);
+  }
+
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${config.grpc.host}:${config.grpc.port}`, ServerCredentials.createInsecure(), (error, bound) => {
+      if (error) reject(new Error(`cannot bind gRPC on ${config.grpc.host}:${config.grpc.port}: ${error.message}`, { cause: error }));
+      else resolve(bound);
+    });
+  });
+
+  let state: LifecycleState = 'serving';
+  let endpoint: MetricsEndpoint | undefined;
+  if (config.metrics.enabled) {
+    try {
+      endpoint = await startMetricsEndpoint({
+        registry: metrics.registry,
+        host: config.metrics.host,
+        port: config.metrics.port,
+        live: () => state !== 'stopped',
+        ready: () => health.getStatus('') === ServingStatus.SERVING,
+      });
+    } catch (error) {
+      server.forceShutdown();
+      throw new Error(`cannot bind metrics on ${config.metrics.host}:${config.metrics.port}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  health.setAll(ServingStatus.SERVING);
+
+  const drainHooks = [...(options.drainHooks ?? [])];
+  const closeHooks = [...(options.closeHooks ?? [])];
+  let shutdownPromise: Promise<ShutdownResult> | undefined;
+
+  const runShutdown = async (reason: string): Promise<ShutdownResult> => {
+    const started = Date.now();
+    const grace = config.shutdown.gracePeriod;
+    const errors: unknown[] = [];
+    const force = new AbortController();
+    logger.info('shutting down', { reason, gracePeriodMs: grace, inFlight: tracker.drainableCount() });
+
+    state = 'draining';
+    health.shutdown();
+    tracker.stopAccepting();
+
+    const forceNow = (): void => {
+      if (force.signal.aborted) return;
+      logger.warn('grace period over; cancelling remaining work', { inFlight: tracker.size() });
+      tracker.abortAll(new RpcError(Code.UNAVAILABLE, 'server is shutting down'));
+      server.forceShutdown();
+      force.abort();
+    };
+    const timer = setTimeout(forceNow, grace);
+    const forced = new Promise<void>((resolve) => force.signal.addEventListener('abort', () => resolve(), { once: true }));
+    const runHook = async (hook: Hook): Promise<void> => {
+      try {
+        await hook(force.signal);
+      } catch (error) {
+        errors.push(error);
+        logger.error('shutdown hook failed', { error });
+      }
+    };
+
+    await Promise.race([Promise.all([tracker.drained(), ...drainHooks.map(runHook)]), forced]);
+    // Internal streams (health Watch, reflection) would hold the port open.
+    tracker.abortAll(new RpcError(Code.UNAVAILABLE, 'server is shutting down'), 'internal');
+    await Promise.race([new Promise<void>((resolve) => server.tryShutdown(() => resolve())), forced]);
+
+    state = 'closing';
+    for (const hook of [...closeHooks].reverse()) {
+      // Once forced, a hung close hook must not keep the process alive forever.
+      if (!force.signal.aborted) await Promise.race([runHook(hook), forced.then(() => delay(FORCED_CLOSE_HOOK_MS))]);
+      else await Promise.race([runHook(hook), delay(FORCED_CLOSE_HOOK_MS)]);
+    }
+    await endpoint?.close();
+    clearTimeout(timer);
+    state = 'stopped';
+    const result: ShutdownResult = { reason, forced: force.signal.aborted, errors, durationMs: Date.now() - started };
+    logger.info('stopped', { reason, forced: result.forced, hookErrors: errors.length, durationMs: result.durationMs });
+    return result;
+  };
+
+  const dialHost = config.grpc.host === '0.0.0.0' || config.grpc.host === '::' ? '127.0.0.1' : config.grpc.host;
+  return {
+    name,
+    port,
+    address: `${dialHost.includes(':') ? `[${dialHost}]` : dialHost}:${port}`,
+    metricsPort: endpoint?.port,
+    metricsUrl: endpoint?.url,
+    health,
+    metrics,
+    logger,
+    get state() {
+      return state;
+    },
+    inFlight: () => tracker.size(),
+    onDrain: (hook) => void drainHooks.push(hook),
+    onClose: (hook) => void closeHooks.push(hook),
+    shutdown: (reason = 'shutdown requested') => (shutdownPromise ??= runShutdown(reason)),
+  };
+}
