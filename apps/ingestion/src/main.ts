@@ -1,0 +1,4 @@
+import { runService } from '@larder/rpc';
+import { ingestionService } from './service';
+
+void runService(ingestionService);

@@ -1,0 +1,4 @@
+import { runService } from '@larder/rpc';
+import { materializationService } from './service';
+
+void runService(materializationService);

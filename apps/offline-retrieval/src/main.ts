@@ -1,0 +1,4 @@
+import { runService } from '@larder/rpc';
+import { offlineRetrievalService } from './service';
+
+void runService(offlineRetrievalService);

@@ -1,0 +1,4 @@
+import { runService } from '@larder/rpc';
+import { onlineServingService } from './service';
+
+void runService(onlineServingService);

@@ -1,0 +1,4 @@
+import { runService } from '@larder/rpc';
+import { registryService } from './service';
+
+void runService(registryService);
