@@ -23,4 +23,11 @@ export default tseslint.config(
     },
     settings: { 'import-x/resolver': { node: true }, 'import-x/extensions': ['.ts'] },
   },
+  {
+    // Apps import libs; libs never import apps.
+    files: ['libs/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['@larder/*/*', '**/apps/**', '@larder/*-app'] }],
+    },
+  },
 );
