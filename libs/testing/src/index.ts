@@ -1,0 +1,23 @@
+export { testServices, serviceEnvironment, SERVICE_ENV, type TestServices } from './env';
+export { startTestServices, type RunningTestServices, type StartedService } from './services';
+export { startRedis, type RedisOptions, type RunningRedis } from './redis';
+export { startPostgres, type PostgresOptions, type RunningPostgres } from './postgres';
+export { startKafka, type KafkaOptions, type RunningKafka } from './kafka';
+export {
+  startBigQueryEmulator,
+  DEFAULT_BIGQUERY_PROJECT,
+  type BigQueryEmulatorOptions,
+  type RunningBigQueryEmulator,
+} from './bigquery';
+export {
+  ensurePrerequisites,
+  cacheDir,
+  KAFKA_VERSION,
+  type Prerequisites,
+  type PostgresInstall,
+  type KafkaInstall,
+  type BigQueryEmulatorInstall,
+  type Log,
+} from './prerequisites';
+export { freePort } from './ports';
+export { Supervisor, sharedSupervisor, waitUntil, type ManagedProcess, type SpawnSpec, type ProcessOwner } from './supervisor';

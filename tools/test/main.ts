@@ -1,0 +1,190 @@
+// `npm test`: installs what the real-service tests need, starts Redis, PostgreSQL, Kafka
+// and a BigQuery emulator on loopback, runs the static checks and jest, prints
+// "N passed, N failed" and stops everything, also on failure, Ctrl-C or a crash.
+// Extra arguments go to jest: `npm test -- libs/rpc`, `npm test -- --selectProjects testing`.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ensurePrerequisites, startTestServices, type RunningTestServices } from '@larder/testing';
+import { runStep, stopRunningSteps } from './steps';
+
+const root = path.resolve(__dirname, '..', '..');
+const bin = (name: string) => path.join(root, 'node_modules', '.bin', name);
+
+interface Tally {
+  passed: number;
+  failed: number;
+}
+
+interface JestSummary {
+  numPassedTests?: number;
+  numFailedTests?: number;
+  numRuntimeErrorTestSuites?: number;
+}
+
+let services: RunningTestServices | undefined;
+let shuttingDown = false;
+
+async function main(): Promise<number> {
+  const began = Date.now();
+  const tally: Tally = { passed: 0, failed: 0 };
+  const jestArgs = process.argv.slice(2);
+
+  try {
+    const prerequisites = await phase('prerequisites', () => ensurePrerequisites(say));
+    const running = await phase('services', () => startTestServices(prerequisites, say));
+    services = running;
+
+    if (skipChecks()) {
+      say('static checks skipped (LARDER_TEST_SKIP_CHECKS=1)');
+    } else if (!shuttingDown) {
+      await phase('static checks', () => runStaticChecks(tally));
+    }
+    if (!shuttingDown) await phase('jest', () => runJest(jestArgs, running, tally));
+  } catch (error) {
+    if (!shuttingDown) {
+      console.error(error instanceof Error ? error.message : error);
+      tally.failed += 1;
+    }
+  }
+
+  if (shuttingDown) {
+    say('interrupted: counted as one failure');
+    tally.failed += 1;
+  }
+  await stopServices();
+  say(`total ${seconds(Date.now() - began)}`);
+  console.log(`${tally.passed} passed, ${tally.failed} failed`);
+  return tally.failed > 0 ? 1 : 0;
+}
+
+async function runStaticChecks(tally: Tally): Promise<void> {
+  const checks: { name: string; command: string; args: string[] }[] = [
+    { name: 'typecheck (tsc)', command: bin('tsc'), args: ['-p', 'tsconfig.json', '--noEmit'] },
+    { name: 'lint (eslint)', command: bin('eslint'), args: ['.'] },
+  ];
+  if (existsSync(path.join(root, 'tools', 'proto', 'check.ts'))) {
+    checks.push({ name: 'proto:check', command: 'npm', args: ['run', '--silent', 'proto:check'] });
+  }
+  for (const check of checks) {
+    if (shuttingDown) return;
+    const began = Date.now();
+    const code = await runStep(check.command, check.args, { cwd: root, env: process.env, onStart: adopt });
+    const ok = code === 0;
+    if (ok) tally.passed += 1;
+    else tally.failed += 1;
+    say(`check ${check.name}: ${ok ? 'passed' : `FAILED (exit ${code})`} in ${seconds(Date.now() - began)}`);
+  }
+}
+
+async function runJest(args: string[], running: RunningTestServices, tally: Tally): Promise<void> {
+  const outputFile = path.join(running.supervisor.root, 'jest-results.json');
+  const code = await runStep(bin('jest'), ['--json', `--outputFile=${outputFile}`, ...args], {
+    cwd: root,
+    env: { ...process.env, ...running.env, NODE_OPTIONS: jestNodeOptions() },
+    onStart: adopt,
+  });
+  if (shuttingDown) return;
+  const summary = readJestSummary(outputFile);
+  if (summary === undefined) {
+    say(`jest wrote no results (exit ${code}): counted as one failure`);
+    tally.failed += 1;
+    return;
+  }
+  const passed = summary.numPassedTests ?? 0;
+  const failed = (summary.numFailedTests ?? 0) + (summary.numRuntimeErrorTestSuites ?? 0);
+  tally.passed += passed;
+  tally.failed += failed;
+  if (code !== 0 && failed === 0) {
+    // e.g. "No tests found" for a path filter, or a failure outside any test.
+    say(`jest exited with code ${code} without a failing test: counted as one failure`);
+    tally.failed += 1;
+  }
+}
+
+/**
+ * @google-cloud/bigquery sends requests through teeny-request, which loads the ESM-only
+ * node-fetch with a dynamic import(); jest supports that only with VM modules enabled.
+ */
+function jestNodeOptions(): string {
+  const flags = ['--experimental-vm-modules', '--disable-warning=ExperimentalWarning'];
+  return [process.env['NODE_OPTIONS'], ...flags].filter((flag) => flag !== undefined && flag !== '').join(' ');
+}
+
+function readJestSummary(file: string): JestSummary | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as JestSummary;
+  } catch {
+    return undefined;
+  }
+}
+
+let stopping: Promise<void> | undefined;
+
+/** Idempotent: the signal handler and the normal path may both ask, one stop runs. */
+function stopServices(): Promise<void> {
+  stopping ??= (async () => {
+    const running = services;
+    if (running === undefined) return;
+    const began = Date.now();
+    await running.stop();
+    say(`services stopped in ${seconds(Date.now() - began)}`);
+  })();
+  return stopping;
+}
+
+/** Steps run while services are up; the watchdog must kill them too if we die hard. */
+function adopt(pgid: number): void {
+  services?.supervisor.adoptGroup(pgid);
+}
+
+function skipChecks(): boolean {
+  if (process.env['LARDER_TEST_SKIP_CHECKS'] !== '1') return false;
+  if (process.env['CI'] === 'true') {
+    say('LARDER_TEST_SKIP_CHECKS=1 ignored: CI always runs the static checks');
+    return false;
+  }
+  return true;
+}
+
+async function phase<T>(name: string, run: () => Promise<T>): Promise<T> {
+  const began = Date.now();
+  say(`== ${name}`);
+  const result = await run();
+  say(`== ${name} done in ${seconds(Date.now() - began)}`);
+  return result;
+}
+
+function say(line: string): void {
+  console.log(`[test] ${line}`);
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  const code = signal === 'SIGINT' ? 130 : 143;
+  if (shuttingDown) return;
+  shuttingDown = true;
+  say(`${signal}: stopping tests and services`);
+  void (async () => {
+    await stopRunningSteps();
+    await stopServices().catch((error: unknown) => console.error(error));
+    process.exit(code);
+  })();
+}
+
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+process.on('SIGHUP', onSignal);
+
+main().then(
+  (code) => {
+    // After a signal, the handler exits once everything is stopped.
+    if (!shuttingDown) process.exit(code);
+  },
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
