@@ -1,0 +1,20 @@
+// @larder/core: the domain model shared by every service. Pure functions over
+// the registry proto messages; imports nothing of ours but @larder/proto.
+export type { RegistrySet, RegistryIssue } from './registry-set';
+export { emptyRegistrySet } from './registry-set';
+export { validateRegistrySet, joinKeyOf } from './validate';
+export { diffRegistrySets, changedFields, hasChanges } from './diff';
+export { kindName, kindLabel, parseKindName, KIND_NAMES } from './kinds';
+export type { KindName } from './kinds';
+export { parseFeatureRef, tryParseFeatureRef, formatFeatureRef, FeatureRefError } from './feature-ref';
+export type { FeatureRef } from './feature-ref';
+export { valueTypeName, parseValueTypeName, VALUE_TYPE_NAMES, isListValueType, isUsableValueType } from './value-types';
+export { matchesFilter, hasTags } from './filter';
+export type { NameTagFilter } from './filter';
+export { featureInfos, listFeatures, searchFeatures } from './discovery';
+export type { FeatureQuery, FeatureSearch } from './discovery';
+export { onDemandInputs } from './cel/inputs';
+export type { InputCatalog, InputField, OnDemandInput } from './cel/inputs';
+export { checkOnDemandView, compileOnDemandView, OnDemandCompileError, OnDemandEvaluationError } from './cel/compile';
+export type { CompiledOnDemandView, CompiledOutput, OnDemandValues } from './cel/compile';
+export { nullValue, isNullValue } from './cel/values';
