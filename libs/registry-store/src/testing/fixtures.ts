@@ -1,0 +1,53 @@
+import { create } from '@bufbuild/protobuf';
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import { registryV1, typesV1 } from '@larder/proto';
+
+const T = typesV1.ValueType;
+
+type ApplyInit = MessageInitShape<typeof registryV1.ApplyRegistryRequestSchema>;
+
+export function applyRequest(init: ApplyInit): registryV1.ApplyRegistryRequest {
+  return create(registryV1.ApplyRegistryRequestSchema, init);
+}
+
+export function driverEntity(): registryV1.Entity {
+  return create(registryV1.EntitySchema, { name: 'driver', joinKey: 'driver_id', valueType: T.INT64, description: 'a driver', tags: { team: 'rides' } });
+}
+
+export function fileSource(name = 'driver_hourly'): registryV1.DataSource {
+  return create(registryV1.DataSourceSchema, {
+    name,
+    timestampField: 'event_timestamp',
+    kind: { case: 'file', value: { path: `data/${name}.parquet`, format: registryV1.FileFormat.PARQUET } },
+  });
+}
+
+export function featureView(name: string, options: { source?: string; ttlSeconds?: number; tags?: Record<string, string>; features?: number } = {}): registryV1.FeatureView {
+  const count = options.features ?? 3;
+  return create(registryV1.FeatureViewSchema, {
+    name,
+    entities: ['driver'],
+    schema: Array.from({ length: count }, (_, i) => ({ name: `f${i}`, valueType: i % 2 === 0 ? T.DOUBLE : T.INT64, description: `feature ${i}` })),
+    ttl: { seconds: BigInt(options.ttlSeconds ?? 86_400) },
+    batchSource: options.source ?? 'driver_hourly',
+    owner: 'ml@example.com',
+    tags: options.tags ?? { team: 'rides' },
+  });
+}
+
+export function featureService(name: string, views: string[]): registryV1.FeatureService {
+  return create(registryV1.FeatureServiceSchema, { name, projections: views.map((featureView) => ({ featureView })) });
+}
+
+/** A valid project: one entity, one source, `views` views, one service over the first view. */
+export function driverRequest(project: string, views = 2, init: Omit<ApplyInit, 'project'> = {}): registryV1.ApplyRegistryRequest {
+  const names = Array.from({ length: views }, (_, i) => `driver_stats_${i}`);
+  return applyRequest({
+    project,
+    entities: [driverEntity()],
+    dataSources: [fileSource()],
+    featureViews: names.map((n) => featureView(n)),
+    featureServices: names.length > 0 ? [featureService('driver_service', [names[0] as string])] : [],
+    ...init,
+  } as ApplyInit);
+}
