@@ -2,14 +2,26 @@
 // embedded defaults. Each service keeps its own port, metrics endpoint and
 // health, exactly as when it runs alone in its own pod.
 import { runService } from '@larder/rpc';
-import type { ServerHandle } from '@larder/rpc';
+import type { RunServiceOptions, ServerConfigSchema, ServerHandle } from '@larder/rpc';
 import { ingestionService } from '../apps/ingestion/src/service';
 import { materializationService } from '../apps/materialization/src/service';
 import { offlineRetrievalService } from '../apps/offline-retrieval/src/service';
 import { onlineServingService } from '../apps/online-serving/src/service';
 import { registryService } from '../apps/registry/src/service';
 
-const services = [registryService, onlineServingService, offlineRetrievalService, materializationService, ingestionService];
+// Each service has its own configuration schema, so each gets its own runner.
+type Runner = (extra: { handleSignals: false; exit: (code: number) => void }) => Promise<ServerHandle | undefined>;
+const runner =
+  <S extends ServerConfigSchema>(service: RunServiceOptions<S>): Runner =>
+  (extra) =>
+    runService({ ...service, ...extra });
+const services: Runner[] = [
+  runner(registryService),
+  runner(onlineServingService),
+  runner(offlineRetrievalService),
+  runner(materializationService),
+  runner(ingestionService),
+];
 
 async function main(): Promise<void> {
   const handles: ServerHandle[] = [];
@@ -18,7 +30,7 @@ async function main(): Promise<void> {
     exitCode = Math.max(exitCode, code);
   };
   for (const service of services) {
-    const handle = await runService({ ...service, handleSignals: false, exit: fail });
+    const handle = await service({ handleSignals: false, exit: fail });
     if (handle === undefined) {
       await Promise.all(handles.map((h) => h.shutdown('startup failed')));
       process.exit(exitCode || 1);

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -56,6 +57,8 @@ export function startApp(app: LarderApp, options: StartOptions = {}): Promise<Ru
       LARDER_GRPC_PORT: '0',
       LARDER_METRICS_PORT: '0',
       LARDER_LOG_LEVEL: 'info',
+      // A registry of this test run's own, never the user's ~/.larder.
+      LARDER_REGISTRY_LOCATION: path.join(os.tmpdir(), `larder-e2e-${process.pid}`, 'registry.json'),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

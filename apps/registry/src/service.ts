@@ -1,14 +1,34 @@
-import { registryV1 } from '@larder/proto';
-import { pendingService, serverConfigSchema } from '@larder/rpc';
+import { defaultRegistryPath, openRegistryStore } from '@larder/registry-store';
+import { serverConfigSchema, string } from '@larder/rpc';
 import type { RunServiceOptions } from '@larder/rpc';
+import { registryHandlers } from './handlers';
+import { WatchStreams } from './watch';
 
-const schema = serverConfigSchema({ grpcPort: 6570, metricsPort: 9470 });
+const schema = {
+  ...serverConfigSchema({ grpcPort: 6570, metricsPort: 9470 }),
+  registry: {
+    location: string({
+      default: defaultRegistryPath(),
+      env: 'LARDER_REGISTRY_LOCATION',
+      doc: 'Where definitions live: a file path (the embedded registry) or postgres://…[?schema=name].',
+    }),
+  },
+};
 
 /** How the registry service is configured and built; main.ts runs it, `npm start` embeds it. */
 export const registryService: RunServiceOptions<typeof schema> = {
   name: 'registry',
   schema,
-  setup: () => ({
-    services: [pendingService(registryV1.RegistryService, 'issue #3: registry service, feature repo definitions and the larder CLI')],
-  }),
+  setup: async ({ config, logger }) => {
+    const store = await openRegistryStore(config.registry.location);
+    const streams = new WatchStreams();
+    logger.info('registry store open', { location: store.location, version: String((await store.version()).version) });
+    return {
+      services: [registryHandlers(store, streams)],
+      // Watch streams never end on their own; end them so the drain can finish.
+      drainHooks: [() => streams.endAll('registry is shutting down; reconnect to another replica')],
+      closeHooks: [() => store.close()],
+    };
+  },
 };
+
