@@ -1,0 +1,20 @@
+// @larder/online-store: the latest feature values per entity key, for serving.
+export type {
+  OnlineStore,
+  ViewDescriptor,
+  FeatureSpec,
+  EntityKeyInput,
+  ViewRead,
+  ViewReadResult,
+  StoredRow,
+  WriteRow,
+  WriteResult,
+  CallOptions,
+} from './types';
+export { OnlineStoreError, StoreUnavailableError, InvalidRowError } from './errors';
+export { createOnlineStore, type OnlineStoreConfig } from './create';
+export { RedisOnlineStore, type RedisOnlineStoreOptions, type RedisLayoutName } from './redis/store';
+export type { RedisConnectionOptions } from './redis/connection';
+export { SqliteOnlineStore, type SqliteOnlineStoreOptions } from './sqlite-store';
+export { serializeEntityKey } from './entity-key';
+export { murmur3, feastFeatureField } from './murmur3';

@@ -1,0 +1,211 @@
+import Redis, { Cluster, ReplyError, type ChainableCommander } from 'ioredis';
+import { OnlineStoreError, StoreUnavailableError } from '../errors';
+import { keySlot } from './key-slot';
+import { FEAST_SET_LUA, PACKED_SET_LUA } from './scripts';
+
+export interface RedisConnectionOptions {
+  /** redis://[user:password@]host:port[/db] of a single Redis. */
+  url?: string;
+  /** host:port (or redis://host:port) seeds of a Redis Cluster; used instead of url. */
+  clusterNodes?: readonly string[];
+  /** Deadline of a read when the call gives none, ms. Default 1000. */
+  readTimeoutMs?: number;
+  /** Deadline of a write or delete batch when the call gives none, ms. Default 10000. */
+  writeTimeoutMs?: number;
+}
+
+type Script = 'larderPackedSet' | 'larderFeastSet';
+type ScriptCall = (...args: ScriptArgs) => unknown;
+type Target = Redis | Cluster | ChainableCommander;
+type Command = (target: Target) => unknown;
+export type ScriptArgs = readonly [Buffer, ...(string | Buffer | number)[]];
+
+/**
+ * One ioredis client (single node or cluster) with the calls the layouts need, each
+ * ending within a deadline and failing with StoreUnavailableError when Redis is away.
+ * Single node: one pipeline per call. Cluster: one pipeline per node, sent side by side;
+ * every command touches one key, so nothing ever crosses slots.
+ */
+export class RedisConnection {
+  readonly client: Redis | Cluster;
+  readonly readTimeoutMs: number;
+  readonly writeTimeoutMs: number;
+  private lastError: unknown;
+
+  constructor(options: RedisConnectionOptions) {
+    this.readTimeoutMs = options.readTimeoutMs ?? 1000;
+    this.writeTimeoutMs = options.writeTimeoutMs ?? 10_000;
+    const perNode = {
+      connectTimeout: Math.max(this.readTimeoutMs, 1000),
+      // A command waiting in the offline queue fails after one failed reconnection
+      // instead of piling up; reconnection itself goes on forever.
+      maxRetriesPerRequest: 1,
+      commandTimeout: this.writeTimeoutMs,
+      retryStrategy: (times: number) => Math.min(times * 100, 1000),
+    };
+    if (options.clusterNodes !== undefined && options.clusterNodes.length > 0) {
+      this.client = new Cluster(
+        options.clusterNodes.map((node) => {
+          const url = new URL(node.includes('://') ? node : `redis://${node}`);
+          return { host: url.hostname, port: Number(url.port || 6379) };
+        }),
+        {
+          scaleReads: 'master',
+          clusterRetryStrategy: (times: number) => Math.min(times * 100, 1000),
+          slotsRefreshTimeout: Math.max(this.readTimeoutMs, 1000),
+          redisOptions: perNode,
+        },
+      );
+    } else {
+      if (options.url === undefined) throw new OnlineStoreError('redis online store: set url or clusterNodes');
+      this.client = new Redis(options.url, perNode);
+    }
+    // Failures reach callers through their calls; without a listener ioredis logs each one.
+    this.client.on('error', (error: unknown) => {
+      this.lastError = error;
+    });
+    this.client.defineCommand('larderPackedSet', { numberOfKeys: 1, lua: PACKED_SET_LUA });
+    this.client.defineCommand('larderFeastSet', { numberOfKeys: 1, lua: FEAST_SET_LUA });
+  }
+
+  get isCluster(): boolean {
+    return this.client instanceof Cluster;
+  }
+
+  /** HMGET of fields[i] from keys[i], for every i, in one round trip per node. */
+  hmget(keys: readonly Buffer[], fields: readonly (readonly Buffer[])[], timeoutMs = this.readTimeoutMs): Promise<(Buffer | null)[][]> {
+    const commands: Command[] = new Array<Command>(keys.length);
+    for (let i = 0; i < keys.length; i++) commands[i] = (target) => target.hmgetBuffer(keys[i]!, ...fields[i]!);
+    return this.run('read', timeoutMs, keys, commands) as Promise<(Buffer | null)[][]>;
+  }
+
+  /** One script call per entry (entry[0] is the key); returns each call's reply. */
+  script(script: Script, calls: readonly ScriptArgs[], timeoutMs = this.writeTimeoutMs): Promise<number[]> {
+    const commands = calls.map((args): Command => (target) => (target as unknown as Record<Script, ScriptCall>)[script](...args));
+    return this.run('write', timeoutMs, calls.map((args) => args[0]), commands) as Promise<number[]>;
+  }
+
+  /** HDEL fields from each key. */
+  async hdel(keys: readonly Buffer[], fields: readonly Buffer[], timeoutMs = this.writeTimeoutMs): Promise<void> {
+    await this.run('delete', timeoutMs, keys, keys.map((key): Command => (target) => target.hdel(key, ...fields)));
+  }
+
+  /** Every key matching the glob pattern, on every master, a page at a time. */
+  async *scan(pattern: Buffer): AsyncGenerator<Buffer[]> {
+    const nodes = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        let page: [Buffer, Buffer[]];
+        try {
+          // ioredis types MATCH as a string, but sends a Buffer as is: patterns hold binary key bytes.
+          const reply = node.scanBuffer(cursor, 'MATCH', pattern as unknown as string, 'COUNT', 1000);
+          page = await withDeadline(reply, this.writeTimeoutMs, 'scan');
+        } catch (error) {
+          throw this.wrap(error, 'scan');
+        }
+        cursor = page[0].toString();
+        if (page[1].length > 0) yield page[1];
+      } while (cursor !== '0');
+    }
+  }
+
+  async close(): Promise<void> {
+    try {
+      await withDeadline(this.client.quit(), 1000, 'quit');
+    } catch {
+      // Redis is away or slow: drop the sockets without the polite goodbye.
+    }
+    this.client.disconnect();
+  }
+
+  private async run(what: string, timeoutMs: number, keys: readonly Buffer[], commands: readonly Command[]): Promise<unknown[]> {
+    try {
+      const client = this.client;
+      const results = await withDeadline(
+        client instanceof Cluster ? this.pipelinePerNode(client, keys, commands) : pipelined(client.pipeline(), commands, commands.keys()),
+        timeoutMs,
+        what,
+      );
+      const out = new Array<unknown>(results.length);
+      const lost: number[] = [];
+      for (let i = 0; i < results.length; i++) {
+        const [error, value] = results[i]!;
+        if (error === null) out[i] = value;
+        else if (error.message.startsWith('NOSCRIPT')) lost.push(i);
+        else throw error;
+      }
+      if (lost.length > 0) {
+        // The server lost its script cache (a restart) behind ioredis' back; a direct
+        // script call falls back from EVALSHA to EVAL.
+        await withDeadline(Promise.all(lost.map(async (i) => (out[i] = await commands[i]!(client)))), timeoutMs, what);
+      }
+      return out;
+    } catch (error) {
+      throw this.wrap(error, what);
+    }
+  }
+
+  private async pipelinePerNode(client: Cluster, keys: readonly Buffer[], commands: readonly Command[]): Promise<Reply[]> {
+    if (client.status !== 'ready') await clusterReady(client);
+    const groups = new Map<string, number[]>();
+    for (let i = 0; i < keys.length; i++) {
+      const slot = keySlot(keys[i]!);
+      const node = client.slots[slot]?.join(',') ?? `slot ${slot}`;
+      let group = groups.get(node);
+      if (group === undefined) groups.set(node, (group = []));
+      group.push(i);
+    }
+    const out = new Array<Reply>(keys.length);
+    await Promise.all(
+      [...groups.values()].map(async (indexes) => {
+        const results = await pipelined(client.pipeline(), commands, indexes);
+        results.forEach((result, j) => (out[indexes[j]!] = result));
+      }),
+    );
+    return out;
+  }
+
+  private wrap(error: unknown, what: string): Error {
+    if (error instanceof OnlineStoreError) return error;
+    const message = error instanceof Error ? error.message : String(error);
+    if (error instanceof ReplyError && !/^(LOADING|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|MOVED|ASK)\b/.test(message)) {
+      return new OnlineStoreError(`redis ${what} failed: ${message}`, { cause: error });
+    }
+    const detail = this.lastError instanceof Error && this.lastError.message !== message ? ` (${this.lastError.message})` : '';
+    return new StoreUnavailableError(`redis unavailable during ${what}: ${message}${detail}`, { cause: error });
+  }
+}
+
+type Reply = [error: Error | null, value: unknown];
+
+async function pipelined(pipeline: ChainableCommander, commands: readonly Command[], indexes: Iterable<number>): Promise<Reply[]> {
+  for (const i of indexes) commands[i]!(pipeline);
+  return (await pipeline.exec()) ?? [];
+}
+
+/** Waits until the cluster client knows the slot map (it learns it while connecting). */
+function clusterReady(client: Cluster): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (error?: Error) => {
+      client.off('ready', onReady);
+      client.off('end', onEnd);
+      if (error === undefined) resolve();
+      else reject(error);
+    };
+    const onReady = () => done();
+    const onEnd = () => done(new StoreUnavailableError('redis cluster connection ended'));
+    client.on('ready', onReady);
+    client.on('end', onEnd);
+  });
+}
+
+/** Rejects with StoreUnavailableError when the promise has not settled within ms. */
+export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StoreUnavailableError(`redis did not answer the ${what} within ${ms} ms`)), ms);
+  });
+  promise.catch(() => undefined);
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}

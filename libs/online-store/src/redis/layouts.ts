@@ -1,0 +1,216 @@
+import { fromBinary, toBinary } from '@bufbuild/protobuf';
+import { TimestampSchema } from '@bufbuild/protobuf/wkt';
+import { typesV1 } from '@larder/proto';
+import { serializeEntityKey, serializedEntityKeyLength } from '../entity-key';
+import { InvalidRowError, OnlineStoreError } from '../errors';
+import { decodeValue } from '../feast-value';
+import { feastFeatureField } from '../murmur3';
+import { checkEventTs, valueTag, viewCodec } from '../packed-codec';
+import type { EntityKeyInput, StoredRow, ViewDescriptor, WriteRow } from '../types';
+import type { ScriptArgs } from './connection';
+
+/** How one Redis layout names keys and fields, and encodes rows. */
+export interface RedisLayout {
+  readonly script: 'larderPackedSet' | 'larderFeastSet';
+  key(view: ViewDescriptor, entityKey: EntityKeyInput): Buffer;
+  /** The hash fields to HMGET for a read of `features` (all when undefined) of a view. */
+  readFields(view: ViewDescriptor, features: readonly string[] | undefined): readonly Buffer[];
+  /** Turns the replies for readFields (starting at `at`) into a row. */
+  decode(view: ViewDescriptor, features: readonly string[] | undefined, replies: readonly (Buffer | null)[], at: number): StoredRow | undefined;
+  /** Arguments of one script call writing the row. */
+  writeArgs(view: ViewDescriptor, row: WriteRow): ScriptArgs;
+  /** SCAN pattern covering every key that may hold the view's data. */
+  scanPattern(view: ViewDescriptor): Buffer;
+  /** The fields holding the view's data in `key`, or undefined when the key belongs elsewhere. */
+  fieldsToDelete(view: ViewDescriptor, key: Buffer): readonly Buffer[] | undefined;
+}
+
+const ttlMs = (view: ViewDescriptor): number => Math.max(0, Math.round((view.keyTtlSeconds ?? 0) * 1000));
+
+/** Escapes glob metacharacters so SCAN MATCH takes the bytes literally. */
+function globLiteral(bytes: Buffer): Buffer {
+  const out: number[] = [];
+  for (const byte of bytes) {
+    if (byte === 0x2a || byte === 0x3f || byte === 0x5b || byte === 0x5d || byte === 0x5c) out.push(0x5c);
+    out.push(byte);
+  }
+  return Buffer.from(out);
+}
+
+/**
+ * `packed`: key `<keyPrefix><project>:<entity key>`, the entity key serialized as Feast's
+ * version 3; one field per view, named by the view, holding the packed row.
+ */
+export class PackedLayout implements RedisLayout {
+  readonly script = 'larderPackedSet' as const;
+  private readonly prefixes = new Map<string, Buffer>();
+  private readonly viewFields = new WeakMap<ViewDescriptor, readonly Buffer[]>();
+
+  constructor(private readonly keyPrefix: string) {}
+
+  private prefix(project: string): Buffer {
+    let prefix = this.prefixes.get(project);
+    if (prefix === undefined) {
+      prefix = Buffer.from(`${this.keyPrefix}${project}:`, 'utf8');
+      this.prefixes.set(project, prefix);
+    }
+    return prefix;
+  }
+
+  key(view: ViewDescriptor, entityKey: EntityKeyInput): Buffer {
+    return serializeEntityKey(entityKey, this.prefix(view.project));
+  }
+
+  readFields(view: ViewDescriptor): readonly Buffer[] {
+    let fields = this.viewFields.get(view);
+    if (fields === undefined) {
+      fields = [Buffer.from(view.name, 'utf8')];
+      this.viewFields.set(view, fields);
+    }
+    return fields;
+  }
+
+  decode(view: ViewDescriptor, features: readonly string[] | undefined, replies: readonly (Buffer | null)[], at: number): StoredRow | undefined {
+    const buf = replies[at];
+    return buf === null || buf === undefined ? undefined : viewCodec(view).plan(features).decode(buf);
+  }
+
+  writeArgs(view: ViewDescriptor, row: WriteRow): ScriptArgs {
+    const packed = viewCodec(view).encode(row);
+    return [this.key(view, row.entityKey), this.readFields(view)[0]!, String(row.eventTs), packed, ttlMs(view)];
+  }
+
+  scanPattern(view: ViewDescriptor): Buffer {
+    return Buffer.concat([globLiteral(this.prefix(view.project)), Buffer.from('*')]);
+  }
+
+  fieldsToDelete(view: ViewDescriptor, key: Buffer): readonly Buffer[] | undefined {
+    const prefix = this.prefix(view.project);
+    if (!key.subarray(0, prefix.length).equals(prefix)) return undefined;
+    return serializedEntityKeyLength(key, prefix.length) === key.length - prefix.length ? this.readFields(view) : undefined;
+  }
+}
+
+interface FeastView {
+  readonly tsField: Buffer;
+  readonly project: Buffer;
+  readonly fieldOf: Map<string, Buffer>;
+  readonly typeOf: Map<string, number>;
+  readonly all: readonly Buffer[];
+  readonly names: readonly string[];
+  readonly byFeatures: WeakMap<readonly string[], readonly Buffer[]>;
+}
+
+/**
+ * `feast`: Feast's RedisOnlineStore layout. Key: serialized entity key (version 3) then the
+ * project name; fields: murmur3(`view:feature`) as 4 bytes little-endian holding a
+ * serialized Value, and `_ts:<view>` holding a serialized google.protobuf.Timestamp.
+ */
+export class FeastLayout implements RedisLayout {
+  readonly script = 'larderFeastSet' as const;
+  private readonly views = new WeakMap<ViewDescriptor, FeastView>();
+
+  private info(view: ViewDescriptor): FeastView {
+    let info = this.views.get(view);
+    if (info === undefined) {
+      const fieldOf = new Map(view.features.map((f) => [f.name, feastFeatureField(view.name, f.name)]));
+      const tsField = Buffer.from(`_ts:${view.name}`, 'utf8');
+      info = {
+        tsField,
+        project: Buffer.from(view.project, 'utf8'),
+        fieldOf,
+        typeOf: new Map(view.features.map((f) => [f.name, f.type])),
+        all: [...fieldOf.values(), tsField],
+        names: view.features.map((f) => f.name),
+        byFeatures: new WeakMap(),
+      };
+      this.views.set(view, info);
+    }
+    return info;
+  }
+
+  key(view: ViewDescriptor, entityKey: EntityKeyInput): Buffer {
+    return serializeEntityKey(entityKey, undefined, this.info(view).project);
+  }
+
+  readFields(view: ViewDescriptor, features: readonly string[] | undefined): readonly Buffer[] {
+    const info = this.info(view);
+    if (features === undefined) return info.all;
+    let fields = info.byFeatures.get(features);
+    if (fields === undefined) {
+      fields = [
+        ...features.map((name) => {
+          const field = info.fieldOf.get(name);
+          if (field === undefined) throw new OnlineStoreError(`view ${view.name} has no feature ${name}`);
+          return field;
+        }),
+        info.tsField,
+      ];
+      info.byFeatures.set(features, fields);
+    }
+    return fields;
+  }
+
+  decode(view: ViewDescriptor, features: readonly string[] | undefined, replies: readonly (Buffer | null)[], at: number): StoredRow | undefined {
+    const info = this.info(view);
+    const names = features ?? info.names;
+    const ts = replies[at + names.length];
+    if (ts === null || ts === undefined) return undefined;
+    const stamp = fromBinary(TimestampSchema, ts);
+    const eventTs = Number(stamp.seconds) * 1000 + Math.floor(stamp.nanos / 1_000_000);
+    const typeOf = info.typeOf;
+    const values = names.map((name, i) => {
+      const bytes = replies[at + i];
+      if (bytes === null || bytes === undefined) return undefined;
+      const value = decodeValue(bytes);
+      const stored = value.val.case;
+      if (stored === undefined) return undefined;
+      // A value of another type (the feature's type changed) is never handed out.
+      return stored === 'nullVal' || tagOf(value) === typeOf.get(name) ? value : undefined;
+    });
+    return { eventTs, values };
+  }
+
+  writeArgs(view: ViewDescriptor, row: WriteRow): ScriptArgs {
+    checkEventTs(view.name, row.eventTs);
+    const info = this.info(view);
+    const seconds = Math.floor(row.eventTs / 1000);
+    const nanos = (row.eventTs % 1000) * 1_000_000;
+    const stamp = toBinary(TimestampSchema, { $typeName: 'google.protobuf.Timestamp', seconds: BigInt(seconds), nanos });
+    const pairs: Buffer[] = [];
+    const absent: Buffer[] = [];
+    for (const name in row.values) {
+      if (!info.fieldOf.has(name)) throw new InvalidRowError(view.name, `unknown feature ${name}`);
+    }
+    for (const feature of view.features) {
+      const value = row.values[feature.name];
+      const field = info.fieldOf.get(feature.name)!;
+      if (value === undefined || value.val.case === undefined) {
+        absent.push(field);
+        continue;
+      }
+      valueTag(view.name, feature.name, value, feature.type);
+      pairs.push(field, Buffer.from(toBinary(typesV1.ValueSchema, value)));
+    }
+    const key = this.key(view, row.entityKey);
+    return [key, info.tsField, seconds, nanos, Buffer.from(stamp), ttlMs(view), pairs.length / 2, ...pairs, ...absent];
+  }
+
+  scanPattern(view: ViewDescriptor): Buffer {
+    return Buffer.concat([Buffer.from('*'), globLiteral(this.info(view).project)]);
+  }
+
+  fieldsToDelete(view: ViewDescriptor, key: Buffer): readonly Buffer[] | undefined {
+    const info = this.info(view);
+    const keyLength = key.length - info.project.length;
+    if (keyLength < 4 || !key.subarray(keyLength).equals(info.project)) return undefined;
+    return serializedEntityKeyLength(key) === keyLength ? info.all : undefined;
+  }
+}
+
+// ValueType numbers equal Value's oneof field numbers.
+const TAG_OF_CASE = new Map(typesV1.ValueSchema.fields.filter((f) => f.oneof !== undefined).map((f) => [f.localName, f.number]));
+
+function tagOf(value: typesV1.Value): number {
+  return TAG_OF_CASE.get(value.val.case ?? '') ?? 0;
+}

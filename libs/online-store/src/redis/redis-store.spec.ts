@@ -1,0 +1,61 @@
+import { testServices } from '@larder/testing';
+import { randomUUID } from 'node:crypto';
+import { describeOnlineStoreBehaviour } from '../testing/behaviour';
+import { T, ek, str, view } from '../testing/values';
+import type { WriteRow } from '../types';
+import { RedisOnlineStore, type RedisLayoutName } from './store';
+
+const url = () => testServices().redis.url;
+
+for (const layout of ['packed', 'feast'] as const) {
+  describeOnlineStoreBehaviour(`redis ${layout}`, () => Promise.resolve(new RedisOnlineStore({ url: url(), layout })));
+}
+
+function shuffle<X>(items: X[], seed: number): X[] {
+  let state = seed;
+  const random = () => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
+}
+
+describe.each(['packed', 'feast'] as RedisLayoutName[])('redis %s layout under concurrent writers', (layout) => {
+  it('ends with the newest row for every key when two writers race', async () => {
+    const [a, b] = [new RedisOnlineStore({ url: url(), layout }), new RedisOnlineStore({ url: url(), layout })];
+    try {
+      const v = view(`race_${randomUUID().slice(0, 8)}`, 'race', { who: T.STRING });
+      const keys = 300;
+      const stamps = 20;
+      // Writer A holds the odd timestamps 1..39 of every key, B the even ones 2..40, each
+      // in its own shuffled order, so newer and older rows of a key cross all the time.
+      const rowsOf = (writer: 'A' | 'B', first: number, seed: number): WriteRow[] =>
+        shuffle(
+          Array.from({ length: keys * stamps }, (_, n) => {
+            const ts = first + 2 * (n % stamps);
+            return { entityKey: ek({ driver_id: BigInt(Math.floor(n / stamps)) }), eventTs: ts, values: { who: str(`${writer}${ts}`) } };
+          }),
+          seed,
+        );
+      const run = async (store: RedisOnlineStore, rows: WriteRow[]) => {
+        let written = 0;
+        let skipped = 0;
+        for (let i = 0; i < rows.length; i += 50) {
+          const result = await store.write(v, rows.slice(i, i + 50));
+          written += result.written;
+          skipped += result.skipped;
+        }
+        return written + skipped;
+      };
+      const counts = await Promise.all([run(a, rowsOf('A', 1, 7)), run(b, rowsOf('B', 2, 11))]);
+      expect(counts).toEqual([keys * stamps, keys * stamps]);
+      const [rows] = await a.read([{ view: v, entityKeys: Array.from({ length: keys }, (_, k) => ek({ driver_id: BigInt(k) })) }]);
+      const wrong = rows!.filter((row) => row?.eventTs !== 2 * stamps || row.values[0]?.val.value !== `B${2 * stamps}`);
+      expect(wrong).toEqual([]);
+      await a.deleteView(v);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  }, 60_000);
+});

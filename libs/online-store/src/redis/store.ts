@@ -1,0 +1,108 @@
+import type { CallOptions, OnlineStore, ViewDescriptor, ViewRead, ViewReadResult, WriteResult, WriteRow } from '../types';
+import { RedisConnection, type RedisConnectionOptions, type ScriptArgs } from './connection';
+import { FeastLayout, PackedLayout, type RedisLayout } from './layouts';
+
+export type RedisLayoutName = 'packed' | 'feast';
+
+export interface RedisOnlineStoreOptions extends RedisConnectionOptions {
+  /** `packed` (default): one field per view. `feast`: Feast's own layout, for sharing a Redis with Feast. */
+  layout?: RedisLayoutName;
+  /** Packed layout only: the start of every key. Default `larder:`. */
+  keyPrefix?: string;
+}
+
+const WRITE_CHUNK = 2000;
+const DELETE_CHUNK = 500;
+
+/** The online store on Redis or Redis Cluster (ioredis). */
+export class RedisOnlineStore implements OnlineStore {
+  readonly layout: RedisLayoutName;
+  private readonly connection: RedisConnection;
+  private readonly codec: RedisLayout;
+
+  constructor(options: RedisOnlineStoreOptions) {
+    this.layout = options.layout ?? 'packed';
+    this.codec = this.layout === 'feast' ? new FeastLayout() : new PackedLayout(options.keyPrefix ?? 'larder:');
+    this.connection = new RedisConnection(options);
+  }
+
+  /** The underlying ioredis client, for health checks and tests. */
+  get client(): RedisConnection['client'] {
+    return this.connection.client;
+  }
+
+  async read(requests: readonly ViewRead[], options?: CallOptions): Promise<ViewReadResult[]> {
+    // Entity keys shared by several views (the usual case) become one HMGET of all
+    // their fields; every HMGET of the request goes out in one pipeline.
+    const groupOf = new Map<string, number>();
+    const keys: Buffer[] = [];
+    const fields: Buffer[][] = [];
+    const where: Int32Array[] = [];
+    for (const request of requests) {
+      const viewFields = this.codec.readFields(request.view, request.features);
+      const at = new Int32Array(request.entityKeys.length * 2);
+      request.entityKeys.forEach((entityKey, i) => {
+        const key = this.codec.key(request.view, entityKey);
+        const id = key.toString('latin1');
+        let group = groupOf.get(id);
+        if (group === undefined) {
+          group = keys.length;
+          groupOf.set(id, group);
+          keys.push(key);
+          fields.push([]);
+        }
+        const list = fields[group]!;
+        at[2 * i] = group;
+        at[2 * i + 1] = list.length;
+        for (const field of viewFields) list.push(field);
+      });
+      where.push(at);
+    }
+    const replies = keys.length === 0 ? [] : await this.connection.hmget(keys, fields, options?.timeoutMs);
+    return requests.map((request, r) => {
+      const at = where[r]!;
+      const rows: ViewReadResult = new Array(request.entityKeys.length);
+      for (let i = 0; i < rows.length; i++) {
+        rows[i] = this.codec.decode(request.view, request.features, replies[at[2 * i]!]!, at[2 * i + 1]!);
+      }
+      return rows;
+    });
+  }
+
+  async write(view: ViewDescriptor, rows: readonly WriteRow[], options?: CallOptions): Promise<WriteResult> {
+    // Encode everything first so a bad row fails the batch before anything is written.
+    const calls: ScriptArgs[] = rows.map((row) => this.codec.writeArgs(view, row));
+    const result: WriteResult = { written: 0, skipped: 0 };
+    for (let start = 0; start < calls.length; start += WRITE_CHUNK) {
+      const replies = await this.connection.script(this.codec.script, calls.slice(start, start + WRITE_CHUNK), options?.timeoutMs);
+      for (const reply of replies) {
+        if (Number(reply) === 1) result.written++;
+        else result.skipped++;
+      }
+    }
+    return result;
+  }
+
+  async deleteView(view: ViewDescriptor): Promise<void> {
+    let keys: Buffer[] = [];
+    let fields: readonly Buffer[] | undefined;
+    const flush = async () => {
+      if (keys.length > 0 && fields !== undefined) await this.connection.hdel(keys, fields);
+      keys = [];
+    };
+    for await (const page of this.connection.scan(this.codec.scanPattern(view))) {
+      for (const key of page) {
+        const own = this.codec.fieldsToDelete(view, key);
+        if (own === undefined) continue;
+        fields = own;
+        keys.push(key);
+        if (keys.length >= DELETE_CHUNK) await flush();
+      }
+    }
+    await flush();
+  }
+
+  close(): Promise<void> {
+    return this.connection.close();
+  }
+}

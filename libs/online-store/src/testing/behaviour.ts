@@ -1,0 +1,190 @@
+// The behaviour every OnlineStore must show; each store's spec runs it with its own factory.
+import { randomUUID } from 'node:crypto';
+import { InvalidRowError } from '../errors';
+import type { OnlineStore, StoredRow, ViewDescriptor } from '../types';
+import { EVERY_TYPE, T, ek, i64, nul, str, view, type Value } from './values';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function describeOnlineStoreBehaviour(name: string, open: () => Promise<OnlineStore>): void {
+  describe(`${name}: OnlineStore behaviour`, () => {
+    let store: OnlineStore;
+    let n = 0;
+    // A fresh project per test: the backing service is shared with other test files.
+    const project = () => `p_${randomUUID().slice(0, 8)}_${++n}`;
+
+    beforeAll(async () => {
+      store = await open();
+    });
+    afterAll(async () => {
+      await store.close();
+    });
+
+    const readOne = async (v: ViewDescriptor, key: ReturnType<typeof ek>, features?: string[]): Promise<StoredRow | undefined> => {
+      const [rows] = await store.read([features === undefined ? { view: v, entityKeys: [key] } : { view: v, features, entityKeys: [key] }]);
+      return rows![0];
+    };
+
+    it('round-trips every value type, lists and nulls', async () => {
+      const v = view(project(), 'all_types', { ...Object.fromEntries(Object.entries(EVERY_TYPE).map(([k, [t]]) => [k, t])), never_written: T.INT64 });
+      const values = Object.fromEntries(Object.entries(EVERY_TYPE).map(([k, [, value]]) => [k, value]));
+      expect(await store.write(v, [{ entityKey: ek({ driver_id: 1001n }), eventTs: 1_700_000_000_123, values }])).toEqual({ written: 1, skipped: 0 });
+      const row = await readOne(v, ek({ driver_id: 1001n }));
+      expect(row?.eventTs).toBe(1_700_000_000_123);
+      const names = v.features.map((f) => f.name);
+      const got = Object.fromEntries(names.map((f, i) => [f, row!.values[i]]));
+      expect(got).toEqual({ ...values, never_written: undefined });
+      expect(row!.values[names.indexOf('null_string')]?.val.case).toBe('nullVal');
+    });
+
+    it('returns undefined for what is not stored', async () => {
+      const v = view(project(), 'drivers', { rate: T.DOUBLE, name: T.STRING });
+      await store.write(v, [{ entityKey: ek({ driver_id: 1n }), eventTs: 1000, values: { name: str('ann') } }]);
+      const [rows] = await store.read([{ view: v, entityKeys: [ek({ driver_id: 2n }), ek({ driver_id: 1n }), ek({ driver_id: '1' })] }]);
+      expect(rows![0]).toBeUndefined();
+      expect(rows![1]).toEqual({ eventTs: 1000, values: [undefined, str('ann')] });
+      expect(rows![2]).toBeUndefined(); // a string key is not the int64 key
+      const other = view(project(), 'drivers', { rate: T.DOUBLE, name: T.STRING });
+      expect(await readOne(other, ek({ driver_id: 1n }))).toBeUndefined(); // another project
+    });
+
+    it('reads a subset of features in the order asked', async () => {
+      const v = view(project(), 'stats', { a: T.INT64, b: T.STRING, c: T.INT64 });
+      await store.write(v, [{ entityKey: ek({ driver_id: 7n }), eventTs: 5, values: { a: i64(1), b: str('two'), c: i64(3) } }]);
+      expect((await readOne(v, ek({ driver_id: 7n }), ['c', 'a']))?.values).toEqual([i64(3), i64(1)]);
+    });
+
+    it('keeps the newest row within one batch', async () => {
+      const v = view(project(), 'lww', { x: T.STRING });
+      const result = await store.write(v, [
+        { entityKey: ek({ driver_id: 1n }), eventTs: 2000, values: { x: str('new') } },
+        { entityKey: ek({ driver_id: 1n }), eventTs: 1000, values: { x: str('old') } },
+        { entityKey: ek({ driver_id: 2n }), eventTs: 1000, values: { x: str('first') } },
+        { entityKey: ek({ driver_id: 2n }), eventTs: 3000, values: { x: str('second') } },
+      ]);
+      expect(result).toEqual({ written: 3, skipped: 1 });
+      const [rows] = await store.read([{ view: v, entityKeys: [ek({ driver_id: 1n }), ek({ driver_id: 2n })] }]);
+      expect(rows).toEqual([
+        { eventTs: 2000, values: [str('new')] },
+        { eventTs: 3000, values: [str('second')] },
+      ]);
+    });
+
+    it('never lets an older batch overwrite a newer one; an equal timestamp overwrites', async () => {
+      const v = view(project(), 'lww', { x: T.STRING });
+      const key = ek({ driver_id: 9n });
+      expect(await store.write(v, [{ entityKey: key, eventTs: 5000, values: { x: str('v1') } }])).toEqual({ written: 1, skipped: 0 });
+      expect(await store.write(v, [{ entityKey: key, eventTs: 4999, values: { x: str('v0') } }])).toEqual({ written: 0, skipped: 1 });
+      expect(await readOne(v, key)).toEqual({ eventTs: 5000, values: [str('v1')] });
+      expect(await store.write(v, [{ entityKey: key, eventTs: 5000, values: { x: str('v2') } }])).toEqual({ written: 1, skipped: 0 });
+      expect(await readOne(v, key)).toEqual({ eventTs: 5000, values: [str('v2')] });
+      expect(await store.write(v, [{ entityKey: key, eventTs: 6000, values: { x: nul() } }])).toEqual({ written: 1, skipped: 0 });
+      expect(await readOne(v, key)).toEqual({ eventTs: 6000, values: [nul()] });
+    });
+
+    it('deletes one view and leaves the others intact, also on the same entity keys', async () => {
+      const p = project();
+      const a = view(p, 'a', { x: T.INT64 });
+      const b = view(p, 'b', { x: T.INT64 });
+      const elsewhere = view(project(), 'a', { x: T.INT64 });
+      const keys = [ek({ driver_id: 1n }), ek({ driver_id: 2n })];
+      for (const v of [a, b, elsewhere]) {
+        await store.write(v, keys.map((entityKey, i) => ({ entityKey, eventTs: 10, values: { x: i64(i) } })));
+      }
+      await store.deleteView(a);
+      const [ra, rb, re] = await store.read([a, b, elsewhere].map((v) => ({ view: v, entityKeys: keys })));
+      expect(ra).toEqual([undefined, undefined]);
+      expect(rb).toEqual([{ eventTs: 10, values: [i64(0)] }, { eventTs: 10, values: [i64(1)] }]);
+      expect(re).toEqual([{ eventTs: 10, values: [i64(0)] }, { eventTs: 10, values: [i64(1)] }]);
+      // A deleted view takes new writes again, whatever their timestamps.
+      expect(await store.write(a, [{ entityKey: keys[0]!, eventTs: 1, values: { x: i64(5) } }])).toEqual({ written: 1, skipped: 0 });
+    });
+
+    it('expires the rows of a view with keyTtlSeconds, not those of a view without', async () => {
+      const p = project();
+      const short = view(p, 'short', { x: T.INT64 }, ['driver_id'], 1);
+      const forever = view(p, 'forever', { x: T.INT64 });
+      const now = Date.now();
+      await store.write(forever, [{ entityKey: ek({ driver_id: 2n }), eventTs: now, values: { x: i64(2) } }]);
+      await store.write(short, [
+        { entityKey: ek({ driver_id: 1n }), eventTs: now, values: { x: i64(1) } },
+        { entityKey: ek({ driver_id: 2n }), eventTs: now, values: { x: i64(1) } },
+      ]);
+      expect(await readOne(short, ek({ driver_id: 1n }))).toEqual({ eventTs: now, values: [i64(1)] });
+      await sleep(2100);
+      expect(await readOne(short, ek({ driver_id: 1n }))).toBeUndefined();
+      expect(await readOne(forever, ek({ driver_id: 2n }))).toEqual({ eventTs: now, values: [i64(2)] });
+      // Once expired, an older row may be written again.
+      expect(await store.write(short, [{ entityKey: ek({ driver_id: 1n }), eventTs: now - 1, values: { x: i64(3) } }])).toEqual({
+        written: 1,
+        skipped: 0,
+      });
+    }, 15_000);
+
+    it('stores composite entity keys whatever the order of their join keys', async () => {
+      const v = view(project(), 'trips', { n: T.INT64 }, ['driver_id', 'customer_id']);
+      await store.write(v, [
+        { entityKey: ek({ customer_id: 'c1', driver_id: 1n }), eventTs: 1, values: { n: i64(11) } },
+        { entityKey: ek({ driver_id: 1n, customer_id: 'c2' }), eventTs: 1, values: { n: i64(12) } },
+      ]);
+      const [rows] = await store.read([
+        { view: v, entityKeys: [ek({ driver_id: 1n, customer_id: 'c1' }), ek({ customer_id: 'c2', driver_id: 1n }), ek({ driver_id: 2n, customer_id: 'c1' })] },
+      ]);
+      expect(rows!.map((r) => r?.values[0])).toEqual([i64(11), i64(12), undefined]);
+    });
+
+    it('reads many views in one call', async () => {
+      const p = project();
+      const views = Array.from({ length: 6 }, (_, i) =>
+        i < 4 ? view(p, `driver_v${i}`, { f: T.INT64, g: T.STRING }) : view(p, `customer_v${i}`, { f: T.INT64, g: T.STRING }, ['customer_id']),
+      );
+      for (const [i, v] of views.entries()) {
+        const keyOf = (k: number) => (i < 4 ? ek({ driver_id: BigInt(k) }) : ek({ customer_id: `c${k}` }));
+        await store.write(v, [1, 2, 3].filter((k) => k !== i % 3 + 1).map((k) => ({ entityKey: keyOf(k), eventTs: 100 + i, values: { f: i64(i * 10 + k), g: str(`${v.name}/${k}`) } })));
+      }
+      const requests = views.map((v, i) => ({
+        view: v,
+        features: i % 2 === 0 ? ['g', 'f'] : ['f'],
+        entityKeys: [1, 2, 3].map((k) => (i < 4 ? ek({ driver_id: BigInt(k) }) : ek({ customer_id: `c${k}` }))),
+      }));
+      const results = await store.read(requests);
+      results.forEach((rows, i) => {
+        const name = views[i]!.name;
+        rows.forEach((row, k0) => {
+          const k = k0 + 1;
+          if (k === (i % 3) + 1) {
+            expect(row).toBeUndefined();
+          } else {
+            const expected: Value[] = i % 2 === 0 ? [str(`${name}/${k}`), i64(i * 10 + k)] : [i64(i * 10 + k)];
+            expect(row).toEqual({ eventTs: 100 + i, values: expected });
+          }
+        });
+      });
+    });
+
+    it('never misreads rows written under an earlier schema of the view', async () => {
+      const p = project();
+      const v1 = view(p, 'evolving', { a: T.INT64, b: T.STRING, c: T.DOUBLE });
+      await store.write(v1, [{ entityKey: ek({ driver_id: 1n }), eventTs: 1, values: { a: i64(1), b: str('b'), c: EVERY_TYPE.double![1] } }]);
+      // c moved first, d added, a retyped, b kept.
+      const v2 = view(p, 'evolving', { c: T.DOUBLE, d: T.BOOL, a: T.STRING, b: T.STRING });
+      expect((await readOne(v2, ek({ driver_id: 1n })))?.values).toEqual([EVERY_TYPE.double![1], undefined, undefined, str('b')]);
+      await store.write(v2, [{ entityKey: ek({ driver_id: 2n }), eventTs: 1, values: { a: str('text'), b: str('b2'), d: EVERY_TYPE.bool_true![1] } }]);
+      // Read back with the old schema: b is there, the retyped a is not handed out as an int64.
+      expect((await readOne(v1, ek({ driver_id: 2n })))?.values).toEqual([undefined, str('b2'), undefined]);
+      // Removing a feature: the rest still lines up.
+      const v3 = view(p, 'evolving', { b: T.STRING });
+      expect((await readOne(v3, ek({ driver_id: 1n })))?.values).toEqual([str('b')]);
+    });
+
+    it('rejects a batch with a bad row before writing any of it', async () => {
+      const v = view(project(), 'strict', { x: T.INT64 });
+      const good = { entityKey: ek({ driver_id: 1n }), eventTs: 1, values: { x: i64(1) } };
+      await expect(store.write(v, [good, { entityKey: ek({ driver_id: 2n }), eventTs: 1, values: { x: str('no') } }])).rejects.toBeInstanceOf(InvalidRowError);
+      await expect(store.write(v, [good, { entityKey: ek({ driver_id: 2n }), eventTs: -1, values: {} }])).rejects.toBeInstanceOf(InvalidRowError);
+      await expect(store.write(v, [good, { entityKey: ek({ driver_id: 2n }), eventTs: 1.5, values: {} }])).rejects.toBeInstanceOf(InvalidRowError);
+      await expect(store.write(v, [good, { entityKey: ek({ driver_id: 2n }), eventTs: 1, values: { y: i64(1) } }])).rejects.toBeInstanceOf(InvalidRowError);
+      expect(await readOne(v, ek({ driver_id: 1n }))).toBeUndefined();
+    });
+  });
+}
