@@ -1,0 +1,118 @@
+import { create } from '@bufbuild/protobuf';
+import { kindName } from '@larder/core';
+import { definitionFiles, loadFeatureRepo } from '@larder/feature-repo';
+import type { RegistryLocation } from '@larder/feature-repo';
+import { registryV1 } from '@larder/proto';
+import { openBackend, parseRegistryTarget } from '../backend';
+import type { RegistryTarget } from '../backend';
+import type { CommandContext } from '../commands';
+import { repoPath } from '../context';
+import { formatJson, formatTable } from '../output';
+import { Progress } from '../progress';
+
+const { ChangeType } = registryV1;
+
+const SYMBOL: Record<number, string> = {
+  [ChangeType.CREATE]: '+',
+  [ChangeType.UPDATE]: '~',
+  [ChangeType.DELETE]: '-',
+  [ChangeType.UNCHANGED]: ' ',
+};
+const WORD: Record<number, string> = {
+  [ChangeType.CREATE]: 'create',
+  [ChangeType.UPDATE]: 'update',
+  [ChangeType.DELETE]: 'delete',
+  [ChangeType.UNCHANGED]: 'unchanged',
+};
+
+export const plan = (ctx: CommandContext): Promise<number> => applyRepo(ctx, true);
+export const apply = (ctx: CommandContext): Promise<number> => applyRepo(ctx, false);
+
+function targetOf(location: RegistryLocation, repo: string): RegistryTarget {
+  switch (location.kind) {
+    case 'remote':
+      return { kind: 'remote', address: location.address };
+    case 'postgres':
+      return { kind: 'store', location: location.url, baseDir: repo };
+    case 'file':
+      return { kind: 'store', location: location.path, baseDir: repo };
+  }
+}
+
+async function applyRepo(ctx: CommandContext, planOnly: boolean): Promise<number> {
+  const progress = new Progress(ctx.io, ctx.flags.quiet !== true);
+  const dir = repoPath(ctx);
+  const repo = await progress.step(
+    `Loading feature repo ${dir}`,
+    () => loadFeatureRepo(dir),
+    (loaded) => {
+      const s = loaded.set;
+      const objects = s.entities.length + s.dataSources.length + s.featureViews.length + s.onDemandFeatureViews.length + s.featureServices.length + s.savedDatasets.length;
+      return `${objects} objects in ${definitionFiles(dir).length} files, valid`;
+    },
+  );
+  const { config, set } = repo;
+  if (ctx.flags.project !== undefined && ctx.flags.project !== config.project) {
+    throw new Error(`--project ${ctx.flags.project} does not match larder.yaml's project ${config.project}`);
+  }
+  const flagTarget = ctx.flags.registry ?? ctx.io.env['LARDER_REGISTRY'];
+  const target = flagTarget ? parseRegistryTarget(flagTarget, ctx.io.cwd) : targetOf(config.registry, config.repoPath);
+  const backend = await openBackend(target);
+  try {
+    const request = create(registryV1.ApplyRegistryRequestSchema, {
+      project: config.project,
+      projectSpec: set.project,
+      entities: set.entities,
+      dataSources: set.dataSources,
+      featureViews: set.featureViews,
+      onDemandFeatureViews: set.onDemandFeatureViews,
+      featureServices: set.featureServices,
+      savedDatasets: set.savedDatasets,
+      prune: (ctx.flags as Record<string, unknown>)['no-prune'] !== true,
+      planOnly,
+    });
+    const response = await progress.step(
+      `${planOnly ? 'Planning against' : 'Applying to'} the ${backend.description}`,
+      () => backend.apply(request),
+      (res) => (planOnly ? `registry at version ${res.version}` : res.applied ? `registry version ${res.version}` : `nothing to change (version ${res.version})`),
+    );
+    report(ctx, config.project, backend.description, response, planOnly);
+    return 0;
+  } finally {
+    await backend.close();
+  }
+}
+
+function report(ctx: CommandContext, project: string, registry: string, response: registryV1.ApplyRegistryResponse, planOnly: boolean): void {
+  const count = (type: registryV1.ChangeType): number => response.diffs.filter((d) => d.change === type).length;
+  const summary = {
+    create: count(ChangeType.CREATE),
+    update: count(ChangeType.UPDATE),
+    delete: count(ChangeType.DELETE),
+    unchanged: count(ChangeType.UNCHANGED),
+  };
+  if (ctx.flags.output === 'json') {
+    ctx.io.out(
+      formatJson({
+        project,
+        registry,
+        plan_only: planOnly,
+        applied: response.applied,
+        version: response.version,
+        summary,
+        diffs: response.diffs.map((d) => ({ kind: kindName(d.kind), name: d.name, change: WORD[d.change] ?? 'unspecified', changed_fields: d.changedFields })),
+      }),
+    );
+    return;
+  }
+  const changed = response.diffs.filter((d) => d.change !== ChangeType.UNCHANGED);
+  if (changed.length > 0) {
+    const rows = changed.map((d) => [SYMBOL[d.change] ?? '?', kindName(d.kind), d.name, d.changedFields.join(', ')]);
+    ctx.io.out(formatTable(['', 'KIND', 'NAME', 'CHANGED FIELDS'], rows));
+    ctx.io.out('\n');
+  }
+  const counts = `${summary.create} to create, ${summary.update} to update, ${summary.delete} to delete, ${summary.unchanged} unchanged`;
+  if (planOnly) ctx.io.out(`Plan for project ${project}: ${counts}.\n`);
+  else if (response.applied) ctx.io.out(`Applied project ${project}: ${counts.replaceAll('to ', '').replace('create', 'created').replace('update', 'updated').replace('delete', 'deleted')}; registry version ${response.version}.\n`);
+  else ctx.io.out(`Project ${project} is up to date (${summary.unchanged} objects unchanged); registry version ${response.version}.\n`);
+}
