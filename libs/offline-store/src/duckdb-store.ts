@@ -1,0 +1,338 @@
+// The embedded engine: DuckDB over Parquet and CSV files (and its own tables).
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { DuckDBDataChunk, DuckDBInstance, JSDuckDBValueConverter, JSToDuckDBValueConverter } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import { duckdbColumnType, duckdbPlainTimestamp, duckdbType } from './duckdb-types';
+import { DestinationExistsError, EmptyEntitySetError, InvalidRequestError, MissingColumnError, UnsupportedRequestError } from './errors';
+import { checkSource, describedMap, entityColumnsFrom, planViews, ROW, TS } from './plan';
+import type { DescribedColumn } from './plan';
+import { asofJoinSql, pullLatestSql } from './sql';
+import type { Dialect, Params } from './sql';
+import { appendColumns, checkAppendRows, checkPullRequest, DEFAULT_CHUNK_ROWS, pullChunkBuilder, resultChunks } from './shared';
+import type {
+  AppendRows,
+  BatchSource,
+  Destination,
+  EntityInput,
+  ExportResult,
+  HistoricalRequest,
+  HistoricalResult,
+  OfflineStore,
+  PullLatestChunk,
+  PullLatestRequest,
+  ResultSchema,
+  SourceLocation,
+} from './types';
+
+export interface DuckDBOfflineStoreOptions {
+  /** Database file; default in memory (sources are files, so nothing needs to persist). */
+  database?: string;
+  /** DuckDB settings, e.g. `{ threads: '4', memory_limit: '2GB' }`. */
+  config?: Record<string, string>;
+}
+
+const quote = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+
+export const duckdbDialect: Dialect = {
+  name: 'duckdb',
+  timestampType: 'TIMESTAMP',
+  quote,
+  minus: (ts, interval) => `(${ts} - ${interval})`,
+  timestamp: (column, plain) => (plain ? column : `CAST(${column} AS TIMESTAMP)`),
+  shardHash: (keys) => `hash(${keys.join(', ')})`,
+};
+
+class DuckDBParams implements Params {
+  readonly values: DuckDBValue[] = [];
+  private add(value: DuckDBValue): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+  timestamp(value: Date): string {
+    return `make_timestamp(${this.add(BigInt(value.getTime()) * 1000n)}::BIGINT)`;
+  }
+  millis(ms: number): string {
+    return `to_microseconds(${this.add(BigInt(ms) * 1000n)}::BIGINT)`;
+  }
+  int(value: number): string {
+    return `${this.add(BigInt(value))}::BIGINT`;
+  }
+  text(value: string): string {
+    return `${this.add(value)}::VARCHAR`;
+  }
+}
+
+/**
+ * Appended rows of a file source live in a sibling folder of Parquet files:
+ * `data/stats.parquet` -> `data/stats.parquet.appended/`, `data/stats/*.parquet`
+ * or `data/stats/` -> `data/stats.appended/`. Reads of the source include it.
+ */
+export function appendFolder(path: string): string {
+  const glob = path.search(/[*?[{]/);
+  const base = glob >= 0 ? dirname(path.slice(0, glob) + 'x') : path;
+  return `${base.replace(/\/+$/, '')}.appended`;
+}
+
+function fileFormat(location: { path: string; format?: 'parquet' | 'csv' }): 'parquet' | 'csv' {
+  return location.format ?? (/\.csv(\.gz)?$/i.test(location.path) ? 'csv' : 'parquet');
+}
+
+export class DuckDBOfflineStore implements OfflineStore {
+  readonly engine = 'duckdb' as const;
+  private tempCounter = 0;
+
+  private constructor(private readonly instance: DuckDBInstance) {}
+
+  static async create(options: DuckDBOfflineStoreOptions = {}): Promise<DuckDBOfflineStore> {
+    const instance = await DuckDBInstance.create(options.database ?? ':memory:', options.config ?? {});
+    // DuckDB 1.5's top-N window rewrite fails with an internal error on
+    // ROW_NUMBER() = 1 over a CSV scan with a pushed-down timestamp filter.
+    const connection = await instance.connect();
+    await connection.run(`SET disabled_optimizers = 'top_n_window_elimination'`);
+    connection.closeSync();
+    return new DuckDBOfflineStore(instance);
+  }
+
+  /** FROM-able SQL for a location; parameters go into p. */
+  private relation(location: SourceLocation, p: DuckDBParams): string {
+    switch (location.kind) {
+      case 'table':
+        return location.table.split('.').map(quote).join('.');
+      case 'query':
+        return `(${location.query})`;
+      case 'file': {
+        const path = location.path.endsWith('/') || isDirectory(location.path) ? join(location.path, '**', `*.${fileFormat(location)}`) : location.path;
+        const read = (file: string, format: 'parquet' | 'csv'): string =>
+          format === 'csv' ? `read_csv(${p.text(file)}, header = true)` : `read_parquet(${p.text(file)}, union_by_name = true)`;
+        const main = read(path, fileFormat(location));
+        const appended = appendFolder(location.path);
+        if (!hasFiles(appended)) return main;
+        return `(SELECT * FROM ${main} UNION ALL BY NAME SELECT * FROM ${read(join(appended, '*.parquet'), 'parquet')})`;
+      }
+    }
+  }
+
+  private async describe(connection: DuckDBConnection, relation: string, p: DuckDBParams): Promise<DescribedColumn[]> {
+    const reader = await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${relation}`, p.values);
+    return reader.getRowObjectsJS().map((row) => {
+      const engineType = String(row['column_type']);
+      return { name: String(row['column_name']), engineType, type: duckdbColumnType(engineType) };
+    });
+  }
+
+  /** Loads or copies the entity rows into a temp table with ROW (via rowid) and TS. */
+  private async loadEntities(connection: DuckDBConnection, entities: EntityInput): Promise<{ table: string; label: string; timestampColumn: string }> {
+    const table = quote(`__larder_entities_${++this.tempCounter}`);
+    if (entities.kind === 'source') {
+      const p = new DuckDBParams();
+      const relation = this.relation(entities.location, p);
+      const timestampColumn = entities.timestampColumn ?? 'event_timestamp';
+      const label = `entity source ${describeLocation(entities.location)}`;
+      // Check the timestamp column before casting it, for a clear error.
+      entityColumnsFrom(await this.describe(connection, relation, p), timestampColumn, label);
+      await connection.run(`CREATE TEMP TABLE ${table} AS SELECT *, CAST(${quote(timestampColumn)} AS TIMESTAMP) AS ${quote(TS)} FROM ${relation}`, p.values);
+      return { table, label, timestampColumn };
+    }
+    const columns = entities.columns;
+    if (!columns.some((c) => c.name === entities.timestampColumn)) {
+      throw new MissingColumnError('the entity rows', entities.timestampColumn, 'entity timestamp column', columns.map((c) => c.name));
+    }
+    const ddl = columns.map((c) => `${quote(c.name)} ${c.name === entities.timestampColumn ? 'TIMESTAMP' : duckdbType(c.type)}`);
+    await connection.run(`CREATE TEMP TABLE ${table} (${ddl.join(', ')}, ${quote(TS)} TIMESTAMP)`);
+    const appender = await connection.createAppender(table.slice(1, -1));
+    const types = columns.map((_, i) => appender.columnType(i));
+    types.push(appender.columnType(columns.length));
+    let batchIndex = 0;
+    for await (const batch of entities.batches) {
+      const cols = columns.map((c) => batch[c.name]);
+      const length = cols[0]?.length ?? 0;
+      cols.forEach((col, i) => {
+        if (!col || col.length !== length) throw new InvalidRequestError(`entity batch ${batchIndex}.${columns[i]!.name}`, `expected ${length} values`);
+      });
+      const data = [...(cols as unknown[][]), batch[entities.timestampColumn] as unknown[]];
+      for (let start = 0; start < length; start += 2048) {
+        const end = Math.min(length, start + 2048);
+        const chunk = DuckDBDataChunk.create(types, end - start);
+        chunk.setColumnsConverted(data.map((column) => column.slice(start, end)) as never, JSToDuckDBValueConverter);
+        appender.appendDataChunk(chunk);
+      }
+      batchIndex++;
+    }
+    appender.closeSync();
+    return { table, label: 'the entity rows', timestampColumn: entities.timestampColumn };
+  }
+
+  private async plan(connection: DuckDBConnection, request: HistoricalRequest) {
+    const entity = await this.loadEntities(connection, request.entities);
+    const stats = (await connection.runAndReadAll(`SELECT count(*) AS n, min(${quote(TS)}) AS lo, max(${quote(TS)}) AS hi FROM ${entity.table}`)).getRowObjectsJS()[0]!;
+    if (stats['n'] === 0n) throw new EmptyEntitySetError(entity.label);
+    const described = (await this.describe(connection, entity.table, new DuckDBParams())).filter((c) => c.name !== TS);
+    const entityPlan = entityColumnsFrom(described, entity.timestampColumn, entity.label);
+    if (request.entities.kind === 'rows') {
+      const declared = new Map(request.entities.columns.map((c) => [c.name, c.type]));
+      for (const column of entityPlan.columns) {
+        if (column.role !== 'timestamp') column.type = declared.get(column.name) ?? column.type;
+      }
+    }
+    const p = new DuckDBParams();
+    const relations: string[] = [];
+    const sources = [];
+    for (const view of request.views) {
+      const relation = this.relation(view.source.location, p);
+      relations.push(relation);
+      const sourceParams = new DuckDBParams();
+      const described = describedMap(await this.describe(connection, this.relation(view.source.location, sourceParams), sourceParams));
+      sources.push(checkSource(view.source, described, view.joinKeys, view.features, duckdbPlainTimestamp));
+    }
+    const { plans, features } = planViews(request.views, entityPlan, sources);
+    const sql = asofJoinSql(duckdbDialect, p, {
+      entityTable: `(SELECT rowid AS ${quote(ROW)}, * FROM ${entity.table})`,
+      entityColumns: entityPlan.columns,
+      relations,
+      plans,
+      minTs: stats['lo'] as Date,
+      maxTs: stats['hi'] as Date,
+    });
+    const schema: ResultSchema = { columns: [...entityPlan.columns, ...features], timestampColumn: entity.timestampColumn };
+    return { sql, params: p.values, schema, rowCount: Number(stats['n']), table: entity.table };
+  }
+
+  async getHistoricalFeatures(request: HistoricalRequest): Promise<HistoricalResult> {
+    const connection = await this.instance.connect();
+    const close = async (): Promise<void> => connection.closeSync();
+    try {
+      const { sql, params, schema, rowCount } = await this.plan(connection, request);
+      const result = await connection.stream(sql, params);
+      const chunkRows = request.chunkRows ?? DEFAULT_CHUNK_ROWS;
+      async function* rows(): AsyncGenerator<unknown[][]> {
+        for (;;) {
+          const chunk = await result.fetchChunk();
+          if (!chunk || chunk.rowCount === 0) return;
+          yield chunk.convertColumns(JSDuckDBValueConverter);
+        }
+      }
+      return resultChunks(schema, rowCount, rows(), chunkRows, close);
+    } catch (error) {
+      await close();
+      throw error;
+    }
+  }
+
+  async exportHistoricalFeatures(request: HistoricalRequest, destination: Destination): Promise<ExportResult> {
+    const connection = await this.instance.connect();
+    try {
+      const { sql, params, schema, rowCount } = await this.plan(connection, request);
+      if (destination.kind === 'table') {
+        const table = destination.table.split('.').map(quote).join('.');
+        await connection.run(`CREATE ${destination.overwrite ? 'OR REPLACE ' : ''}TABLE ${table} AS ${sql}`, params);
+      } else {
+        if (existsSync(destination.path)) {
+          if (!destination.overwrite) throw new DestinationExistsError(destination.path);
+          rmSync(destination.path, { recursive: true, force: true });
+        }
+        const format = fileFormat(destination) === 'csv' ? 'FORMAT csv, HEADER true' : 'FORMAT parquet';
+        // COPY takes no parameter for its target; the path is configuration, quoted as a literal.
+        await connection.run(`COPY (${sql}) TO '${destination.path.replace(/'/g, "''")}' (${format})`, params);
+      }
+      return { schema, rowCount };
+    } finally {
+      connection.closeSync();
+    }
+  }
+
+  async *pullLatest(request: PullLatestRequest): AsyncGenerator<PullLatestChunk> {
+    checkPullRequest(request);
+    const connection = await this.instance.connect();
+    try {
+      const p = new DuckDBParams();
+      const relation = this.relation(request.source.location, p);
+      const describeParams = new DuckDBParams();
+      const described = describedMap(await this.describe(connection, this.relation(request.source.location, describeParams), describeParams));
+      const plan = checkSource(request.source, described, request.joinKeys, request.features, duckdbPlainTimestamp);
+      const sql = pullLatestSql(duckdbDialect, p, { relation, plan, start: request.start, end: request.end, shard: request.shard });
+      const result = await connection.stream(sql, p.values);
+      const builder = pullChunkBuilder(request, request.chunkRows ?? DEFAULT_CHUNK_ROWS);
+      for (;;) {
+        const chunk = await result.fetchChunk();
+        if (!chunk || chunk.rowCount === 0) break;
+        for (const out of builder.add(chunk.convertColumns(JSDuckDBValueConverter))) yield out;
+      }
+      const last = builder.flush();
+      if (last) yield last;
+    } finally {
+      connection.closeSync();
+    }
+  }
+
+  async append(source: BatchSource, rows: AppendRows): Promise<number> {
+    const count = checkAppendRows(rows);
+    if (count === 0) return 0;
+    if (source.location.kind === 'query') throw new UnsupportedRequestError(`source '${source.name}' is a query; rows can be appended to a file or table source only`);
+    const connection = await this.instance.connect();
+    try {
+      const p = new DuckDBParams();
+      const relation = this.relation(source.location, p);
+      const described = await this.describe(connection, relation, p);
+      const stage = quote(`__larder_append_${++this.tempCounter}`);
+      await connection.run(`CREATE TEMP TABLE ${stage} AS SELECT * FROM ${relation} LIMIT 0`, p.values);
+      const data = appendColumns(source, described.map((c) => c.name), rows, count);
+      const appender = await connection.createAppender(stage.slice(1, -1));
+      const types = described.map((_, i) => appender.columnType(i));
+      for (let start = 0; start < count; start += 2048) {
+        const end = Math.min(count, start + 2048);
+        const chunk = DuckDBDataChunk.create(types, end - start);
+        chunk.setColumnsConverted(data.map((column) => column.slice(start, end)) as never, JSToDuckDBValueConverter);
+        appender.appendDataChunk(chunk);
+      }
+      appender.closeSync();
+      if (source.location.kind === 'table') {
+        await connection.run(`INSERT INTO ${relation} SELECT * FROM ${stage}`);
+      } else {
+        const folder = appendFolder(source.location.path);
+        mkdirSync(folder, { recursive: true });
+        const file = join(folder, `part-${Date.now()}-${randomUUID()}.parquet`);
+        await connection.run(`COPY ${stage} TO '${file.replace(/'/g, "''")}' (FORMAT parquet)`);
+      }
+      await connection.run(`DROP TABLE ${stage}`);
+      return count;
+    } finally {
+      connection.closeSync();
+    }
+  }
+
+  /** Runs SQL in the engine (tests, benchmarks, tooling). */
+  async run(sql: string, values: DuckDBValue[] = []): Promise<Record<string, unknown>[]> {
+    const connection = await this.instance.connect();
+    try {
+      return (await connection.runAndReadAll(sql, values)).getRowObjectsJS();
+    } finally {
+      connection.closeSync();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.instance.closeSync();
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function hasFiles(folder: string): boolean {
+  try {
+    return readdirSync(folder).some((name) => name.endsWith('.parquet'));
+  } catch {
+    return false;
+  }
+}
+
+export function describeLocation(location: SourceLocation): string {
+  return location.kind === 'file' ? location.path : location.kind === 'table' ? location.table : 'query';
+}

@@ -1,0 +1,89 @@
+// Errors a caller can act on; each names the field (source column, view, entity
+// column) at fault. The service layer maps them all to INVALID_ARGUMENT except
+// where noted.
+
+/** Base class: every user-facing offline-store error. */
+export class OfflineStoreError extends Error {
+  override readonly name: string = 'OfflineStoreError';
+}
+
+/** A column a source or the entity rows must have is not there. */
+export class MissingColumnError extends OfflineStoreError {
+  override readonly name = 'MissingColumnError';
+  constructor(
+    readonly relation: string,
+    readonly column: string,
+    readonly role: string,
+    readonly available: readonly string[],
+  ) {
+    super(`${relation} has no column '${column}' (${role}); its columns are: ${available.join(', ') || '(none)'}`);
+  }
+}
+
+/** A column exists but has a type that cannot serve its role. */
+export class ColumnTypeError extends OfflineStoreError {
+  override readonly name = 'ColumnTypeError';
+  constructor(
+    readonly relation: string,
+    readonly column: string,
+    readonly role: string,
+    readonly actual: string,
+    readonly expected: string,
+  ) {
+    super(`${relation} column '${column}' (${role}) has type ${actual}; expected ${expected}`);
+  }
+}
+
+/** A join key's type differs between the view and the entity rows. */
+export class JoinKeyTypeError extends OfflineStoreError {
+  override readonly name = 'JoinKeyTypeError';
+  constructor(
+    readonly view: string,
+    readonly joinKey: string,
+    readonly entityColumn: string,
+    readonly viewType: string,
+    readonly entityType: string,
+  ) {
+    super(
+      `join key '${joinKey}' of view '${view}' is ${viewType}, but entity column '${entityColumn}' is ${entityType}; ` +
+        'cast the entity column or fix the entity definition',
+    );
+  }
+}
+
+/** No entity rows at all. */
+export class EmptyEntitySetError extends OfflineStoreError {
+  override readonly name = 'EmptyEntitySetError';
+  constructor(readonly relation: string) {
+    super(`the entity rows (${relation}) are empty; give at least one row`);
+  }
+}
+
+/** Two output columns would get the same name. */
+export class DuplicateColumnError extends OfflineStoreError {
+  override readonly name = 'DuplicateColumnError';
+  constructor(readonly column: string, readonly what: string) {
+    super(`output column '${column}' ${what}; use full feature names or an alias`);
+  }
+}
+
+/** A request this engine cannot serve (a file source on PostgreSQL, appending to a query...). */
+export class UnsupportedRequestError extends OfflineStoreError {
+  override readonly name = 'UnsupportedRequestError';
+}
+
+/** A malformed request field (negative ttl, bad shard, ragged columns...). */
+export class InvalidRequestError extends OfflineStoreError {
+  override readonly name = 'InvalidRequestError';
+  constructor(readonly field: string, reason: string) {
+    super(`${field}: ${reason}`);
+  }
+}
+
+/** The destination exists and overwrite was not asked for (FAILED_PRECONDITION). */
+export class DestinationExistsError extends OfflineStoreError {
+  override readonly name = 'DestinationExistsError';
+  constructor(readonly destination: string) {
+    super(`${destination} already exists; pass overwrite to replace it`);
+  }
+}

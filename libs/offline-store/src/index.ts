@@ -1,0 +1,21 @@
+// @larder/offline-store: point-in-time retrieval, pull-latest and appends over
+// DuckDB (embedded default), PostgreSQL and BigQuery, behind one interface.
+export type * from './types';
+export {
+  OfflineStoreError,
+  MissingColumnError,
+  ColumnTypeError,
+  JoinKeyTypeError,
+  EmptyEntitySetError,
+  DuplicateColumnError,
+  UnsupportedRequestError,
+  InvalidRequestError,
+  DestinationExistsError,
+} from './errors';
+export { cellToValue, toCell } from './cells';
+export { DuckDBOfflineStore, appendFolder } from './duckdb-store';
+export type { DuckDBOfflineStoreOptions } from './duckdb-store';
+export { PostgresOfflineStore, postgresType } from './postgres-store';
+export type { PostgresOfflineStoreOptions } from './postgres-store';
+export { BigQueryOfflineStore, bigqueryField } from './bigquery-store';
+export type { BigQueryOfflineStoreOptions } from './bigquery-store';

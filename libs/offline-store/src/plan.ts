@@ -1,0 +1,156 @@
+// Engine-independent checks and naming for a point-in-time query: which stored
+// column feeds which role, and the errors when one is missing or mistyped.
+import { typesV1 } from '@larder/proto';
+import { describeType, familyOf, fits, isList, valueTypeOf } from './cells';
+import type { EngineColumnType } from './cells';
+import { ColumnTypeError, DuplicateColumnError, InvalidRequestError, JoinKeyTypeError, MissingColumnError } from './errors';
+import type { BatchSource, FeatureSpec, HistoricalView, JoinKeySpec, ResultColumn } from './types';
+
+/** A column as the engine describes it; `type` undefined when no ValueType fits. */
+export interface DescribedColumn {
+  name: string;
+  engineType: string;
+  type: EngineColumnType | undefined;
+}
+
+export type Described = ReadonlyMap<string, DescribedColumn>;
+
+export function describedMap(columns: readonly DescribedColumn[]): Described {
+  return new Map(columns.map((c) => [c.name, c]));
+}
+
+/** The stored column that the view-level name refers to (field mapping reversed). */
+export function storedName(source: BatchSource, name: string): string {
+  for (const [stored, mapped] of Object.entries(source.fieldMapping ?? {})) {
+    if (mapped === name) return stored;
+  }
+  return name;
+}
+
+export interface SourceColumns {
+  ts: string;
+  created: string | undefined;
+  /** Stored column per join key, in the order given. */
+  keys: { stored: string; spec: JoinKeySpec }[];
+  features: { stored: string; spec: FeatureSpec; output: string }[];
+  /** Whether ts needs a cast to the engine's plain timestamp type. */
+  tsIsPlain: boolean;
+}
+
+/** Checks a source's columns against what a view needs from it. */
+export function checkSource(
+  source: BatchSource,
+  described: Described,
+  keys: readonly JoinKeySpec[],
+  features: readonly FeatureSpec[],
+  plainTimestamp: (engineType: string) => boolean,
+): SourceColumns {
+  const relation = `source '${source.name}'`;
+  const available = [...described.keys()];
+  const need = (stored: string, role: string): DescribedColumn => {
+    const column = described.get(stored);
+    if (!column) throw new MissingColumnError(relation, stored, role, available);
+    return column;
+  };
+  if (source.timestampField === '') throw new InvalidRequestError(`source '${source.name}'.timestamp_field`, 'is empty; name the event-time column');
+  const ts = need(source.timestampField, 'timestamp_field');
+  if (ts.type?.family !== 'timestamp' || ts.type.list) {
+    throw new ColumnTypeError(relation, ts.name, 'timestamp_field', ts.engineType, 'a timestamp');
+  }
+  let created: string | undefined;
+  if (source.createdTimestampColumn) {
+    const column = need(source.createdTimestampColumn, 'created_timestamp_column');
+    if (column.type?.family !== 'timestamp' || column.type.list) {
+      throw new ColumnTypeError(relation, column.name, 'created_timestamp_column', column.engineType, 'a timestamp');
+    }
+    created = column.name;
+  }
+  const keyColumns = keys.map((spec) => {
+    const column = need(storedName(source, spec.name), `join key '${spec.name}'`);
+    if (!column.type || !fits(spec.type, column.type)) {
+      throw new ColumnTypeError(relation, column.name, `join key '${spec.name}'`, column.engineType, describeType(spec.type));
+    }
+    return { stored: column.name, spec };
+  });
+  const featureColumns = features.map((spec) => {
+    const column = need(storedName(source, spec.name), `feature '${spec.name}'`);
+    if (!column.type || !fits(spec.type, column.type)) {
+      throw new ColumnTypeError(relation, column.name, `feature '${spec.name}'`, column.engineType, describeType(spec.type));
+    }
+    return { stored: column.name, spec, output: spec.outputName ?? spec.name };
+  });
+  return { ts: ts.name, created, keys: keyColumns, features: featureColumns, tsIsPlain: plainTimestamp(ts.engineType) };
+}
+
+export interface ViewPlan extends SourceColumns {
+  view: HistoricalView;
+  ttlMs: number;
+  /** Entity column per join key (join-key map applied). */
+  entityKeys: string[];
+}
+
+/** Internal column names inside generated SQL; user names never reach these. */
+export const ROW = '__larder_row';
+export const TS = '__larder_ts';
+
+export interface EntityPlan {
+  /** Output columns of the entity rows, in their order. */
+  columns: ResultColumn[];
+  timestampColumn: string;
+}
+
+/**
+ * Checks every view against the entity rows and the other views, and returns
+ * the output schema's feature columns in request order.
+ */
+export function planViews(
+  views: readonly HistoricalView[],
+  entity: EntityPlan,
+  sources: readonly SourceColumns[],
+): { plans: ViewPlan[]; features: ResultColumn[] } {
+  if (views.length === 0) throw new InvalidRequestError('views', 'no feature views requested');
+  const names = new Map<string, string>();
+  for (const column of entity.columns) names.set(column.name, `is an entity column`);
+  const byName = new Map(entity.columns.map((c) => [c.name, c]));
+  const features: ResultColumn[] = [];
+  const plans = views.map((view, i) => {
+    const ttlMs = view.ttlMs ?? 0;
+    if (!Number.isInteger(ttlMs) || ttlMs < 0) throw new InvalidRequestError(`views[${i}].ttl`, `must be a whole number of milliseconds >= 0, got ${ttlMs}`);
+    const source = sources[i]!;
+    const entityKeys = view.joinKeys.map((key) => {
+      const column = key.entityColumn ?? key.name;
+      const entityColumn = byName.get(column);
+      if (!entityColumn || entityColumn.role === 'timestamp') {
+        throw new MissingColumnError('the entity rows', column, `join key '${key.name}' of view '${view.name}'`, entity.columns.map((c) => c.name));
+      }
+      if (!fits(key.type, { family: familyOf(entityColumn.type), list: isList(entityColumn.type) })) {
+        throw new JoinKeyTypeError(view.name, key.name, column, describeType(key.type), describeType(entityColumn.type));
+      }
+      entityColumn.role = 'join_key';
+      return column;
+    });
+    for (const feature of source.features) {
+      const previous = names.get(feature.output);
+      if (previous) throw new DuplicateColumnError(feature.output, `of view '${view.name}' ${previous.startsWith('is') ? 'collides with an entity column' : `collides with ${previous}`}`);
+      names.set(feature.output, `feature '${feature.spec.name}' of view '${view.name}'`);
+      features.push({ name: feature.output, type: feature.spec.type, role: 'feature' });
+    }
+    return { ...source, view, ttlMs, entityKeys };
+  });
+  return { plans, features };
+}
+
+/** Entity columns as the engine describes them -> the output schema's entity part. */
+export function entityColumnsFrom(described: readonly DescribedColumn[], timestampColumn: string, relation: string): EntityPlan {
+  const ts = described.find((c) => c.name === timestampColumn);
+  if (!ts) throw new MissingColumnError(relation, timestampColumn, 'entity timestamp column', described.map((c) => c.name));
+  if (ts.type?.family !== 'timestamp' || ts.type.list) throw new ColumnTypeError(relation, timestampColumn, 'entity timestamp column', ts.engineType, 'a timestamp');
+  const columns = described
+    .filter((c) => c.name !== ROW && c.name !== TS)
+    .map((c): ResultColumn => {
+      if (c.name === timestampColumn) return { name: c.name, type: typesV1.ValueType.UNIX_TIMESTAMP, role: 'timestamp' };
+      if (!c.type) throw new ColumnTypeError(relation, c.name, 'entity column', c.engineType, 'a type Larder can read (drop or cast the column)');
+      return { name: c.name, type: valueTypeOf(c.type, !/^(INTEGER|INT4|SMALLINT|INT2|TINYINT|int4|int2)$/i.test(c.engineType)), role: 'passthrough' };
+    });
+  return { columns, timestampColumn };
+}

@@ -1,0 +1,140 @@
+// Pieces every engine shares: re-chunking driver output into ResultChunks,
+// request checks, and laying out rows to append.
+import { typesV1 } from '@larder/proto';
+import { toCell } from './cells';
+import { InvalidRequestError, MissingColumnError } from './errors';
+import type { AppendRows, BatchSource, Cell, HistoricalResult, PullLatestChunk, PullLatestRequest, ResultChunk, ResultSchema } from './types';
+
+export const DEFAULT_CHUNK_ROWS = 10_000;
+
+/**
+ * Wraps engine output (column-major batches of raw driver values, in output
+ * order) as a HistoricalResult of chunks of at most chunkRows rows.
+ */
+export function resultChunks(
+  schema: ResultSchema,
+  rowCount: number,
+  batches: AsyncIterable<unknown[][]>,
+  chunkRows: number,
+  close: () => Promise<void>,
+): HistoricalResult {
+  if (!Number.isInteger(chunkRows) || chunkRows <= 0) throw new InvalidRequestError('chunkRows', `must be a positive integer, got ${chunkRows}`);
+  const types = schema.columns.map((c) => c.type);
+  let closed = false;
+  const closeOnce = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await close();
+  };
+  async function* chunks(): AsyncGenerator<ResultChunk> {
+    let firstRow = 0;
+    let pending: Cell[][] = types.map(() => []);
+    let pendingRows = 0;
+    try {
+      for await (const batch of batches) {
+        const length = batch[0]?.length ?? 0;
+        for (let offset = 0; offset < length; ) {
+          const take = Math.min(length - offset, chunkRows - pendingRows);
+          batch.forEach((column, c) => {
+            const type = types[c]!;
+            const target = pending[c]!;
+            for (let r = offset; r < offset + take; r++) target.push(toCell(type, column[r]));
+          });
+          pendingRows += take;
+          offset += take;
+          if (pendingRows === chunkRows) {
+            yield { firstRow, rowCount: pendingRows, columns: pending };
+            firstRow += pendingRows;
+            pending = types.map(() => []);
+            pendingRows = 0;
+          }
+        }
+      }
+      if (pendingRows > 0) yield { firstRow, rowCount: pendingRows, columns: pending };
+    } finally {
+      await closeOnce();
+    }
+  }
+  return {
+    schema,
+    rowCount,
+    close: closeOnce,
+    [Symbol.asyncIterator]: () => chunks(),
+  };
+}
+
+export function checkPullRequest(request: PullLatestRequest): void {
+  if (Number.isNaN(request.start.getTime()) || Number.isNaN(request.end.getTime())) throw new InvalidRequestError('start/end', 'must be valid dates');
+  if (request.start.getTime() > request.end.getTime()) throw new InvalidRequestError('start', `is after end (${request.start.toISOString()} > ${request.end.toISOString()})`);
+  const shard = request.shard;
+  if (shard && (!Number.isInteger(shard.count) || shard.count < 1 || !Number.isInteger(shard.index) || shard.index < 0 || shard.index >= shard.count)) {
+    throw new InvalidRequestError('shard', `index must be in [0, count) and count >= 1, got ${shard.index} of ${shard.count}`);
+  }
+}
+
+/** Turns raw pull-latest rows (__k.., __ts, __cr, __f..) into PullLatestChunks. */
+export function pullChunkBuilder(request: PullLatestRequest, chunkRows: number) {
+  const keys = request.joinKeys;
+  const features = request.features;
+  let current = empty();
+  function empty(): PullLatestChunk {
+    const columns: Record<string, Cell[]> = {};
+    for (const k of keys) columns[k.name] = [];
+    for (const f of features) columns[f.outputName ?? f.name] = [];
+    return { rowCount: 0, columns, eventTimestamps: [], createdTimestamps: [] };
+  }
+  return {
+    *add(batch: unknown[][]): Generator<PullLatestChunk> {
+      const length = batch[0]?.length ?? 0;
+      for (let r = 0; r < length; r++) {
+        keys.forEach((k, j) => current.columns[k.name]!.push(toCell(k.type, batch[j]![r])));
+        current.eventTimestamps.push(toCell(typesV1.ValueType.UNIX_TIMESTAMP, batch[keys.length]![r]) as Date);
+        current.createdTimestamps.push(toCell(typesV1.ValueType.UNIX_TIMESTAMP, batch[keys.length + 1]![r]) as Date | null);
+        features.forEach((f, j) => current.columns[f.outputName ?? f.name]!.push(toCell(f.type, batch[keys.length + 2 + j]![r])));
+        current.rowCount++;
+        if (current.rowCount === chunkRows) {
+          yield current;
+          current = empty();
+        }
+      }
+    },
+    flush(): PullLatestChunk | undefined {
+      return current.rowCount > 0 ? current : undefined;
+    },
+  };
+}
+
+/** Validates the row counts; returns the number of rows. */
+export function checkAppendRows(rows: AppendRows): number {
+  const count = rows.eventTimestamps.length;
+  for (const [name, values] of Object.entries(rows.columns)) {
+    if (values.length !== count) throw new InvalidRequestError(`columns.${name}`, `has ${values.length} values for ${count} event timestamps`);
+  }
+  if (rows.createdTimestamps && rows.createdTimestamps.length !== count) {
+    throw new InvalidRequestError('createdTimestamps', `has ${rows.createdTimestamps.length} values for ${count} event timestamps`);
+  }
+  return count;
+}
+
+/**
+ * One array per stored column, in the stored order: timestamps from the rows'
+ * timestamps, other columns by their mapped name, null where not given. A
+ * source with a created column gets `now` when no created timestamps are given.
+ */
+export function appendColumns(source: BatchSource, stored: readonly string[], rows: AppendRows, count: number): Cell[][] {
+  const mapped = (name: string): string => source.fieldMapping?.[name] ?? name;
+  const used = new Set<string>();
+  if (!stored.includes(source.timestampField)) throw new MissingColumnError(`source '${source.name}'`, source.timestampField, 'timestamp_field', stored);
+  const now = new Date();
+  const out = stored.map((column): Cell[] => {
+    if (column === source.timestampField) return [...rows.eventTimestamps];
+    if (column === source.createdTimestampColumn) return rows.createdTimestamps ? [...rows.createdTimestamps] : new Array<Cell>(count).fill(now);
+    const values = rows.columns[mapped(column)];
+    if (values) used.add(mapped(column));
+    return values ? [...values] : new Array<Cell>(count).fill(null);
+  });
+  for (const name of Object.keys(rows.columns)) {
+    if (!used.has(name)) throw new MissingColumnError(`source '${source.name}'`, name, 'appended column', stored.map(mapped));
+  }
+  return out;
+}

@@ -1,0 +1,184 @@
+import type { typesV1 } from '@larder/proto';
+
+/**
+ * A cell as the offline store hands it over (and accepts it), by ValueType:
+ * BYTES Uint8Array, STRING string, INT32/DOUBLE/FLOAT number, INT64 bigint,
+ * BOOL boolean, UNIX_TIMESTAMP Date, lists arrays of those, null for no value.
+ * Entity and event timestamps are Dates (millisecond precision in JS).
+ */
+export type Cell = Uint8Array | string | number | bigint | boolean | Date | readonly Cell[] | null;
+
+/** Where a batch source's rows live. `table` and `query` are in the engine's own SQL dialect. */
+export type SourceLocation =
+  | { kind: 'file'; path: string; format?: 'parquet' | 'csv' }
+  | { kind: 'table'; table: string }
+  | { kind: 'query'; query: string };
+
+/** A batch source, already resolved from the registry (see batchSourceFromProto). */
+export interface BatchSource {
+  /** For error messages. */
+  name: string;
+  location: SourceLocation;
+  /** The event-time column, as named in the stored data (before field mapping). */
+  timestampField: string;
+  /** Optional created-time column (tie-break), as named in the stored data. */
+  createdTimestampColumn?: string;
+  /** Stored column name -> the name join keys and features use. */
+  fieldMapping?: Readonly<Record<string, string>>;
+}
+
+/** A join key of a view, with the entity-row column that carries it. */
+export interface JoinKeySpec {
+  /** The key's name in the view (after field mapping). */
+  name: string;
+  /** The entity-row column holding it (join-key map); defaults to `name`. */
+  entityColumn?: string;
+  type: typesV1.ValueType;
+}
+
+/** A feature to retrieve, with its output column name (`feature` or `view__feature`). */
+export interface FeatureSpec {
+  /** The feature's name in the view (after field mapping). */
+  name: string;
+  /** Output column name; defaults to `name`. */
+  outputName?: string;
+  type: typesV1.ValueType;
+}
+
+/** One feature view in a historical query. */
+export interface HistoricalView {
+  /** The view's name (or alias), for error messages. */
+  name: string;
+  source: BatchSource;
+  /** Empty for a view without entities (one global timeline). */
+  joinKeys: readonly JoinKeySpec[];
+  features: readonly FeatureSpec[];
+  /** Time to live in milliseconds; 0 or absent means no limit. */
+  ttlMs?: number;
+}
+
+/** An entity-row column handed in inline. */
+export interface EntityColumn {
+  name: string;
+  type: typesV1.ValueType;
+}
+
+/**
+ * Entity rows handed in from Node, in batches (a client stream, say); each batch
+ * maps column name -> values, the timestamp column holding Dates. Batches are
+ * loaded into a temporary table in the engine one at a time.
+ */
+export interface InlineEntities {
+  kind: 'rows';
+  columns: readonly EntityColumn[];
+  timestampColumn: string;
+  batches: Iterable<EntityBatch> | AsyncIterable<EntityBatch>;
+}
+
+export type EntityBatch = Readonly<Record<string, readonly Cell[]>>;
+
+/**
+ * Entity rows already in the engine (a table, query or file). Output order is
+ * the engine's read order of that relation: file order for DuckDB, the query's
+ * order for a query with ORDER BY.
+ */
+export interface SourceEntities {
+  kind: 'source';
+  location: SourceLocation;
+  /** Defaults to `event_timestamp`. */
+  timestampColumn?: string;
+}
+
+export type EntityInput = InlineEntities | SourceEntities;
+
+export interface HistoricalRequest {
+  entities: EntityInput;
+  views: readonly HistoricalView[];
+  /** Rows per streamed chunk; default 10,000. */
+  chunkRows?: number;
+}
+
+export type ColumnRole = 'join_key' | 'passthrough' | 'timestamp' | 'feature';
+
+export interface ResultColumn {
+  name: string;
+  type: typesV1.ValueType;
+  role: ColumnRole;
+}
+
+/** Entity columns in input order (the timestamp column among them), then features in request order. */
+export interface ResultSchema {
+  columns: readonly ResultColumn[];
+  timestampColumn: string;
+}
+
+/** A run of consecutive output rows; columns in schema order. */
+export interface ResultChunk {
+  /** Index of the chunk's first row, which is its entity row's index in the input. */
+  firstRow: number;
+  rowCount: number;
+  columns: Cell[][];
+}
+
+export interface HistoricalResult extends AsyncIterable<ResultChunk> {
+  readonly schema: ResultSchema;
+  /** Entity rows (= output rows). */
+  readonly rowCount: number;
+  /** Drops temporary tables; called automatically when iteration ends or breaks. */
+  close(): Promise<void>;
+}
+
+/** Where exportHistoricalFeatures writes: a Parquet/CSV file (DuckDB) or a table (PostgreSQL, BigQuery). */
+export type Destination =
+  | { kind: 'file'; path: string; format?: 'parquet' | 'csv'; overwrite?: boolean }
+  | { kind: 'table'; table: string; overwrite?: boolean };
+
+export interface ExportResult {
+  schema: ResultSchema;
+  rowCount: number;
+}
+
+export interface PullLatestRequest {
+  source: BatchSource;
+  joinKeys: readonly JoinKeySpec[];
+  features: readonly FeatureSpec[];
+  /** Inclusive window on event time. */
+  start: Date;
+  end: Date;
+  /** Shard i of n by a hash of the entity key, so replicas can split a job. */
+  shard?: { index: number; count: number };
+  chunkRows?: number;
+}
+
+/** Columns: join keys, then features (by FeatureSpec.outputName ?? name). One row per entity key. */
+export interface PullLatestChunk {
+  rowCount: number;
+  columns: Record<string, Cell[]>;
+  eventTimestamps: Date[];
+  /** null per row when the source has no created column or the cell is null. */
+  createdTimestamps: (Date | null)[];
+}
+
+/**
+ * Rows to append to a batch source. Columns by the names the view uses (after
+ * field mapping); columns of the source that are not given are written as null.
+ */
+export interface AppendRows {
+  columns: Readonly<Record<string, readonly Cell[]>>;
+  eventTimestamps: readonly Date[];
+  createdTimestamps?: readonly Date[];
+}
+
+/** One offline engine. */
+export interface OfflineStore {
+  readonly engine: 'duckdb' | 'postgres' | 'bigquery';
+  /** Point-in-time join, streamed back in input order. */
+  getHistoricalFeatures(request: HistoricalRequest): Promise<HistoricalResult>;
+  /** The same join, written into the engine (file or table) instead of streamed. */
+  exportHistoricalFeatures(request: HistoricalRequest, destination: Destination): Promise<ExportResult>;
+  /** Latest row per entity key with event time in [start, end]. */
+  pullLatest(request: PullLatestRequest): AsyncIterable<PullLatestChunk>;
+  /** Appends rows where historical retrieval and pullLatest read them. Returns rows written. */
+  append(source: BatchSource, rows: AppendRows): Promise<number>;
+  close(): Promise<void>;
+}
