@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RegistryClient } from '@larder/registry-client';
-import { repoRoot, startRegistryProcess } from './testing/registry-process';
-import type { RegistryProcess } from './testing/registry-process';
+import { REPO_ROOT as repoRoot, startLarderApp } from '@larder/testing';
+import type { RunningLarderApp } from '@larder/testing';
 
 interface Run {
   code: number;
@@ -135,6 +135,10 @@ describe('against a file registry', () => {
       expect(run.code).toBe(1);
       expect(run.stderr).toMatch(/bad\.yaml:5:1: colour: unknown key 'colour'/);
       expect(run.stdout).toBe('');
+      // Listing needs only larder.yaml, so broken definitions do not get in its way.
+      const listed = await larder(['list', 'entity'], repo);
+      expect(listed.code).toBe(0);
+      expect(listed.stdout).toMatch(/^driver\s/m);
     } finally {
       rmSync(bad);
     }
@@ -173,11 +177,15 @@ describe('against a file registry', () => {
 
 describe('against a running registry service', () => {
   const repo = path.join(work, 'remote_repo');
-  let registry: RegistryProcess;
+  let registry: RunningLarderApp;
   let follower: RegistryClient;
 
   beforeAll(async () => {
-    registry = await startRegistryProcess(path.join(work, 'service-registry.json'));
+    registry = await startLarderApp({
+      app: 'registry',
+      startTimeoutMs: 30_000,
+      env: { LARDER_REGISTRY_LOCATION: path.join(work, 'service-registry.json'), LARDER_METRICS_ENABLED: 'false', LARDER_SHUTDOWN_GRACE_PERIOD: '2s' },
+    });
     follower = new RegistryClient({ address: registry.address }).start();
     await follower.ready(10_000);
     expect((await larder(['init', 'remote_repo', '-q'], work)).code).toBe(0);
@@ -225,6 +233,38 @@ describe('against a running registry service', () => {
     await follower.waitForVersion(2n, 5000);
     expect(follower.projectNames()).not.toContain('driver_stats');
     expect((await larder(['teardown'], repo)).code).toBe(1);
+  });
+
+  test("a broken larder.yaml is reported at its line and key, even by list", async () => {
+    const dir = path.join(work, 'broken_config');
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, 'larder.yaml'), `project: driver_stats\nregistry:\n  address: ${registry.address}\n  path: also.db\n`);
+    const run = await larder(['list', 'fv'], dir);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/larder\.yaml:2:1: registry: .*exactly one of path, url, postgres, address/);
+  });
+
+  test('the registry rejecting what only it can check is pointed back at the file and line', async () => {
+    // A view turned into an on-demand view of the same name, applied without pruning:
+    // the repo alone is valid, but the registry still holds the old view.
+    const dir = path.join(work, 'rejected_repo');
+    expect((await larder(['init', 'rejected_repo', '-q'], work)).code).toBe(0);
+    const config = path.join(dir, 'larder.yaml');
+    writeFileSync(config, readFileSync(config, 'utf8').replace('project: driver_stats', 'project: conversions'));
+    const extra = path.join(dir, 'boost.yaml');
+    writeFileSync(extra, ['kind: FeatureView', 'name: conv_boost', 'entities: [driver]', 'schema:', '  - name: boost', '    value_type: double', 'batch_source: driver_stats_source', ''].join('\n'));
+    expect((await larder(['apply', '-q', '--registry', registry.address], dir)).code).toBe(0);
+
+    writeFileSync(
+      extra,
+      ['kind: OnDemandFeatureView', 'name: conv_boost', 'sources:', '  - request_source: vals_to_add', 'outputs:', '  - name: boost', '    value_type: double', '    expression: double(vals_to_add.val_to_add) * 2.0', ''].join('\n'),
+    );
+    expect((await larder(['plan', '-q'], dir)).code).toBe(0);
+    const run = await larder(['apply', '--no-prune', '-q', '--registry', registry.address], dir);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`error: INVALID_ARGUMENT: the registry service at ${registry.address} rejected the definitions (1 problem):`);
+    expect(run.stderr).toMatch(/^ {2}boost\.yaml:2:1: name: on-demand feature view 'conv_boost' is defined more than once; feature view and on-demand feature view names must be unique in the project$/m);
+    expect((await larder(['teardown', '-q', '--registry', registry.address], dir)).code).toBe(0);
   });
 
   test('an unreachable registry is a failed operation (exit 1)', async () => {

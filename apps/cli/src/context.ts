@@ -1,62 +1,53 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { RegistryLocation, RepoConfig } from '@larder/feature-repo';
 import { UsageError } from './args';
 import { openBackend, parseRegistryTarget } from './backend';
 import type { RegistryBackend, RegistryTarget } from './backend';
 import type { CommandContext } from './commands';
 
-const CONFIG_FILE = 'larder.yaml';
-
-/** The two keys of larder.yaml that every command needs, read without loading the definitions. */
-export interface RepoSettings {
-  repoPath: string;
-  project: string | undefined;
-  registry: RegistryTarget | undefined;
-}
-
 export function repoPath(ctx: CommandContext): string {
   return path.resolve(ctx.io.cwd, ctx.flags.repo ?? '.');
 }
 
-/** larder.yaml's project and registry, when the repo folder has one. */
-export async function readRepoSettings(ctx: CommandContext): Promise<RepoSettings | undefined> {
+/**
+ * The repo's larder.yaml alone, when the folder has one: list, describe and
+ * teardown need its project and registry even when the definitions are broken.
+ */
+export async function repoConfig(ctx: CommandContext): Promise<RepoConfig | undefined> {
   const dir = repoPath(ctx);
-  const file = path.join(dir, CONFIG_FILE);
-  if (!existsSync(file)) return undefined;
-  const { parse } = await import('yaml');
-  let raw: unknown;
-  try {
-    raw = parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new Error(`${file}: not valid YAML: ${error instanceof Error ? error.message : String(error)}`);
+  // Loaded on demand, like every command's modules: the whole repo loader is heavy.
+  const { CONFIG_FILE, readRepoConfig } = await import('@larder/feature-repo');
+  if (!existsSync(path.join(dir, CONFIG_FILE))) return undefined;
+  return readRepoConfig(dir);
+}
+
+export function targetOf(location: RegistryLocation, repo: string): RegistryTarget {
+  switch (location.kind) {
+    case 'remote':
+      return { kind: 'remote', address: location.address };
+    case 'postgres':
+      return { kind: 'store', location: location.url, baseDir: repo };
+    case 'file':
+      return { kind: 'store', location: location.path, baseDir: repo };
   }
-  const config = (raw ?? {}) as { project?: unknown; registry?: Record<string, unknown> };
-  const registry = config.registry ?? {};
-  const text = (key: string): string | undefined => (typeof registry[key] === 'string' ? registry[key] : undefined);
-  const address = text('address');
-  const store = text('url') ?? text('postgres') ?? text('path') ?? 'data/registry.db';
-  return {
-    repoPath: dir,
-    project: typeof config.project === 'string' ? config.project : undefined,
-    registry: address !== undefined ? { kind: 'remote', address } : { kind: 'store', location: store, baseDir: dir },
-  };
 }
 
 /** --registry, then $LARDER_REGISTRY, then larder.yaml, then the embedded default. */
-export async function registryTarget(ctx: CommandContext, settings?: RepoSettings): Promise<RegistryTarget> {
+export async function registryTarget(ctx: CommandContext, settings?: RepoConfig): Promise<RegistryTarget> {
   if (ctx.flags.registry !== undefined) {
     if (ctx.flags.registry === '') throw new UsageError('--registry needs a value (host:port, a file path or postgres://…)');
     return parseRegistryTarget(ctx.flags.registry, ctx.io.cwd);
   }
   const env = ctx.io.env['LARDER_REGISTRY'];
   if (env !== undefined && env !== '') return parseRegistryTarget(env, ctx.io.cwd);
-  const repo = settings ?? (await readRepoSettings(ctx));
-  if (repo?.registry) return repo.registry;
+  const repo = settings ?? (await repoConfig(ctx));
+  if (repo !== undefined) return targetOf(repo.registry, repo.repoPath);
   return { kind: 'store', location: path.join(os.homedir(), '.larder', 'registry.json'), baseDir: ctx.io.cwd };
 }
 
-export async function connect(ctx: CommandContext, settings?: RepoSettings): Promise<RegistryBackend> {
+export async function connect(ctx: CommandContext, settings?: RepoConfig): Promise<RegistryBackend> {
   return openBackend(await registryTarget(ctx, settings));
 }
 
@@ -66,8 +57,8 @@ export async function connect(ctx: CommandContext, settings?: RepoSettings): Pro
  */
 export async function resolveProject(ctx: CommandContext, backend: RegistryBackend, required: boolean): Promise<string | undefined> {
   if (ctx.flags.project !== undefined) return ctx.flags.project;
-  const settings = await readRepoSettings(ctx);
-  if (settings?.project !== undefined) return settings.project;
+  const settings = await repoConfig(ctx);
+  if (settings !== undefined) return settings.project;
   const projects = await backend.listProjects();
   if (projects.length === 1) return projects[0]?.name;
   if (!required) return undefined;
@@ -76,7 +67,7 @@ export async function resolveProject(ctx: CommandContext, backend: RegistryBacke
 }
 
 /** Runs `fn` with a backend and always closes it. */
-export async function withBackend<T>(ctx: CommandContext, fn: (backend: RegistryBackend) => Promise<T>, settings?: RepoSettings): Promise<T> {
+export async function withBackend<T>(ctx: CommandContext, fn: (backend: RegistryBackend) => Promise<T>, settings?: RepoConfig): Promise<T> {
   const backend = await connect(ctx, settings);
   try {
     return await fn(backend);

@@ -1,5 +1,9 @@
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { ObjectSpec, Spec } from './spec';
+import { LineCounter, parseDocument } from 'yaml';
+import { FeatureRepoError, type FeatureRepoProblem } from './errors';
+import { formatFieldPath, locateInDocument } from './source-map';
+import { checkSpec, type ObjectSpec, type Spec } from './spec';
 
 /** Where the registry lives. Relative file paths are resolved against the repo root. */
 export type RegistryLocation =
@@ -129,4 +133,55 @@ export function buildRepoConfig(repoPath: string, raw: Raw): { config: RepoConfi
     if (!/^[^\s:]+:\d+$/.test(address)) problems.push({ path: ['services', name], message: `expected host:port, got '${address}'` });
   }
   return { config: { repoPath, project: raw['project'] as string, registry, onlineStore, offlineStore, services }, problems };
+}
+
+export interface ConfigReadResult {
+  /** Undefined when larder.yaml is missing, not YAML or not the right shape; set (but not usable) when `problems` has per-type problems. */
+  config: RepoConfig | undefined;
+  problems: FeatureRepoProblem[];
+  /** Points a problem at a key of larder.yaml (or at its first line when the key is absent). */
+  at(path: ReadonlyArray<string | number>, message: string): FeatureRepoProblem;
+}
+
+/** larder.yaml with every problem it has, each at its line and key; for loaders that gather problems from several files. */
+export async function readConfigFile(repoPath: string): Promise<ConfigReadResult> {
+  const whole = (message: string, key = ''): FeatureRepoProblem => ({ file: CONFIG_FILE, line: 0, column: 0, key, message });
+  let text: string;
+  try {
+    text = await readFile(path.join(repoPath, CONFIG_FILE), 'utf8');
+  } catch {
+    return { config: undefined, problems: [whole(`no ${CONFIG_FILE} in ${repoPath}`)], at: (p, message) => whole(message, formatFieldPath(p)) };
+  }
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { lineCounter, prettyErrors: false });
+  const at = (p: ReadonlyArray<string | number>, message: string): FeatureRepoProblem => ({
+    file: CONFIG_FILE,
+    ...locateInDocument(document, lineCounter, p),
+    key: formatFieldPath(p),
+    message,
+  });
+  if (document.errors.length > 0) {
+    const problems = document.errors.map((e) => {
+      const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
+      return { file: CONFIG_FILE, line: pos.line, column: pos.col, key: '', message: `invalid YAML: ${e.message.split('\n')[0] ?? ''}` };
+    });
+    return { config: undefined, problems, at };
+  }
+  const raw: unknown = document.toJS() ?? {};
+  const specProblems = checkSpec(raw, CONFIG_SPEC);
+  if (specProblems.length > 0) return { config: undefined, problems: specProblems.map((p) => at(p.path, p.message)), at };
+  const { config, problems } = buildRepoConfig(repoPath, raw as Record<string, unknown>);
+  return { config, problems: problems.map((p) => at(p.path, p.message)), at };
+}
+
+/**
+ * Reads and checks a repo's larder.yaml alone, without loading any definition,
+ * for tools that need the project and the registry of a repo whose definitions
+ * may be broken. Throws FeatureRepoError (file, line and key of each problem).
+ */
+export async function readRepoConfig(dir: string): Promise<RepoConfig> {
+  const repoPath = path.resolve(dir);
+  const { config, problems } = await readConfigFile(repoPath);
+  if (config === undefined || problems.length > 0) throw new FeatureRepoError(repoPath, problems);
+  return config;
 }

@@ -1,7 +1,7 @@
 // Feature repos: larder.yaml plus YAML and TypeScript definitions -> a RegistrySet.
 export { loadFeatureRepo, definitionFiles } from './load';
 export type { LoadFeatureRepoOptions, LoadedFeatureRepo } from './load';
-export { CONFIG_FILE, SERVICE_NAMES } from './config';
+export { CONFIG_FILE, SERVICE_NAMES, readRepoConfig } from './config';
 export type { RepoConfig, RegistryLocation, OnlineStoreConfig, OfflineStoreConfig, ServiceName } from './config';
 export { FeatureRepoError, formatProblem } from './errors';
 export type { FeatureRepoProblem } from './errors';

@@ -1,13 +1,11 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { clone, create } from '@bufbuild/protobuf';
-import { LineCounter, parseDocument } from 'yaml';
 import { validateRegistrySet, type RegistrySet } from '@larder/core';
 import { registryV1 } from '@larder/proto';
-import { CONFIG_FILE, CONFIG_SPEC, buildRepoConfig, type RepoConfig } from './config';
+import { CONFIG_FILE, readConfigFile, type RepoConfig } from './config';
 import { FeatureRepoError, type FeatureRepoProblem } from './errors';
-import { SourceMap, formatFieldPath, locateInDocument } from './source-map';
-import { checkSpec } from './spec';
+import { SourceMap } from './source-map';
 import { loadTsDefinitions } from './ts-definitions';
 import { loadYamlDefinitions, type LoadedDefinition } from './yaml-definitions';
 
@@ -52,45 +50,6 @@ export function definitionFiles(repoPath: string): string[] {
   return files.sort();
 }
 
-interface ConfigResult {
-  config: RepoConfig | undefined;
-  problems: FeatureRepoProblem[];
-  /** Points at a key of larder.yaml. */
-  at?: (p: ReadonlyArray<string | number>, message: string) => FeatureRepoProblem;
-}
-
-function readConfig(repoPath: string): ConfigResult {
-  const file = path.join(repoPath, CONFIG_FILE);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return { config: undefined, problems: [{ file: CONFIG_FILE, line: 0, column: 0, key: '', message: `no ${CONFIG_FILE} in ${repoPath}` }] };
-  }
-  const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, prettyErrors: false });
-  if (document.errors.length > 0) {
-    return {
-      config: undefined,
-      problems: document.errors.map((e) => {
-        const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
-        return { file: CONFIG_FILE, line: pos.line, column: pos.col, key: '', message: `invalid YAML: ${e.message.split('\n')[0] ?? ''}` };
-      }),
-    };
-  }
-  const at = (p: ReadonlyArray<string | number>, message: string): FeatureRepoProblem => ({
-    file: CONFIG_FILE,
-    ...locateInDocument(document, lineCounter, p),
-    key: formatFieldPath(p),
-    message,
-  });
-  const raw: unknown = document.toJS() ?? {};
-  const specProblems = checkSpec(raw, CONFIG_SPEC);
-  if (specProblems.length > 0) return { config: undefined, problems: specProblems.map((p) => at(p.path, p.message)), at };
-  const { config, problems } = buildRepoConfig(repoPath, raw as Record<string, unknown>);
-  return { config, problems: problems.map((p) => at(p.path, p.message)), at };
-}
-
 // Names are unique per kind, and views share one namespace with on-demand views.
 function namespace(kind: registryV1.ObjectKind): string {
   return kind === ObjectKind.ON_DEMAND_FEATURE_VIEW ? String(ObjectKind.FEATURE_VIEW) : String(kind);
@@ -118,7 +77,8 @@ function where(origin: LoadedDefinition['origin'], sources: SourceMap, kind: reg
  */
 export async function loadFeatureRepo(dir: string, options: LoadFeatureRepoOptions = {}): Promise<LoadedFeatureRepo> {
   const repoPath = path.resolve(dir);
-  const { config, problems, at: atConfig } = readConfig(repoPath);
+  const { config, problems: configProblems, at: atConfig } = await readConfigFile(repoPath);
+  const problems = [...configProblems];
   const loaded: LoadedDefinition[] = [];
   for (const file of definitionFiles(repoPath)) {
     const result = /\.ya?ml$/.test(file) ? loadYamlDefinitions(repoPath, file) : await loadTsDefinitions(repoPath, file);
@@ -156,8 +116,7 @@ export async function loadFeatureRepo(dir: string, options: LoadFeatureRepoOptio
   const set = assemble(config, loaded, sources, options.resolveFilePaths ?? true);
   if (options.validate ?? true) {
     // A project issue with no Project definition is about larder.yaml's `project`.
-    const fallback = (message: string): FeatureRepoProblem =>
-      atConfig?.(['project'], message) ?? { file: CONFIG_FILE, line: 0, column: 0, key: 'project', message };
+    const fallback = (message: string): FeatureRepoProblem => atConfig(['project'], message);
     const issues = validateRegistrySet(set).map(
       (issue) =>
         sources.locate(issue.kind, issue.name, issue.field, issue.message) ??

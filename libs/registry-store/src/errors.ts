@@ -1,3 +1,4 @@
+import { kindLabel as sentenceLabel, kindName, parseKindName } from '@larder/core';
 import type { RegistryIssue } from '@larder/core';
 import { Code, RpcError } from '@larder/rpc';
 import { kindLabel } from './kinds';
@@ -23,16 +24,64 @@ export function invalidArgument(message: string): RpcError {
   return new RpcError(Code.INVALID_ARGUMENT, message);
 }
 
-/** One line per issue: `feature-view "driver_stats" field ttl: must not be negative`. */
+/**
+ * One line per issue, naming the object once, then the field, then what is
+ * wrong: `feature view 'driver_stats': ttl: has a negative ttl; use …`.
+ * Core's messages already open with the object (`feature view 'x' has …`), so
+ * that opening moves in front of the field instead of being said twice.
+ */
 export function formatIssue(issue: RegistryIssue): string {
-  const field = issue.field === '' ? '' : ` field ${issue.field}`;
-  return `${kindLabel(issue.kind)} "${issue.name}"${field}: ${issue.message}`;
+  const field = issue.field === '' ? '' : `${issue.field}: `;
+  // An unnamed object: core's message says which one (`feature view #2 has no name`).
+  if (issue.name === '') return `${field}${issue.message}`;
+  const subject = `${sentenceLabel(issue.kind)} '${issue.name}'`;
+  const rest = issue.message.startsWith(`${subject} `) ? issue.message.slice(subject.length + 1) : issue.message;
+  return `${subject}: ${field}${rest}`;
+}
+
+/**
+ * Trailer carrying a rejected apply's issues as JSON, `[{kind, name, field,
+ * message}]` with kind as in `feature-view`, so a client holding the
+ * definitions (the CLI) can point each one at the file and line it came from.
+ */
+export const ISSUES_METADATA_KEY = 'x-larder-issues';
+
+// gRPC limits all metadata to 8 KiB by default; past this the trailer is left out
+// and the message alone carries the issues.
+const MAX_ISSUES_METADATA = 4096;
+
+function issuesMetadata(issues: readonly RegistryIssue[]): Record<string, string> {
+  const json = JSON.stringify(issues.map((i) => ({ kind: kindName(i.kind), name: i.name, field: i.field, message: i.message })));
+  // Metadata values must be printable ASCII; JSON's \u escapes keep anything else intact.
+  const ascii = json.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return ascii.length > MAX_ISSUES_METADATA ? {} : { [ISSUES_METADATA_KEY]: ascii };
+}
+
+/** The issues of a rejected apply, as its trailer lists them; undefined when it has none (or they did not fit). */
+export function issuesOf(error: RpcError): RegistryIssue[] | undefined {
+  const text = error.metadata[ISSUES_METADATA_KEY];
+  if (text === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(parsed)) return undefined;
+  const issues: RegistryIssue[] = [];
+  for (const item of parsed as unknown[]) {
+    const { kind, name, field, message } = (item ?? {}) as Record<string, unknown>;
+    const parsedKind = typeof kind === 'string' ? parseKindName(kind) : undefined;
+    if (parsedKind === undefined || typeof name !== 'string' || typeof field !== 'string' || typeof message !== 'string') return undefined;
+    issues.push({ kind: parsedKind, name, field, message });
+  }
+  return issues;
 }
 
 export function invalidDefinitions(project: string, issues: readonly RegistryIssue[]): RpcError {
   const lines = issues.map(formatIssue);
   const head = issues.length === 1 ? lines[0] : `${issues.length} problems in project "${project}":\n  - ${lines.join('\n  - ')}`;
-  return new RpcError(Code.INVALID_ARGUMENT, head ?? 'invalid definitions');
+  return new RpcError(Code.INVALID_ARGUMENT, head ?? 'invalid definitions', { metadata: issuesMetadata(issues) });
 }
 
 export function versionMismatch(expected: bigint, actual: bigint): RpcError {

@@ -11,5 +11,5 @@ export type { PostgresRegistryStoreOptions } from './postgres-store';
 export { KINDS, kindInfo, kindLabel, isKindInProject } from './kinds';
 export type { KindInfo, ObjectKindInProject, ObjectOf, ObjectsByKind, RegistryObject, SetKey } from './kinds';
 export { mergeMaterializationState } from './materialization';
-export { formatIssue } from './errors';
+export { formatIssue, issuesOf, ISSUES_METADATA_KEY } from './errors';
 export type { LogLimits } from './registry-data';

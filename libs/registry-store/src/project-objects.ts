@@ -1,4 +1,5 @@
 import { clone, create } from '@bufbuild/protobuf';
+import { emptyRegistrySet } from '@larder/core';
 import type { RegistrySet } from '@larder/core';
 import { registryV1 } from '@larder/proto';
 import { KINDS, kindInfo } from './kinds';
@@ -29,15 +30,7 @@ export function copyProject(p: ProjectObjects): ProjectObjects {
 }
 
 export function toRegistrySet(p: ProjectObjects): RegistrySet {
-  const set: RegistrySet = {
-    project: p.project,
-    entities: [],
-    dataSources: [],
-    featureViews: [],
-    onDemandFeatureViews: [],
-    featureServices: [],
-    savedDatasets: [],
-  };
+  const set: RegistrySet = { ...emptyRegistrySet(p.project.name), project: p.project };
   for (const info of KINDS) {
     const list = set[info.setKey] as RegistryObject[];
     for (const obj of p.objects.get(info.kind)?.values() ?? []) list.push(obj);

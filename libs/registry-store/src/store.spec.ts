@@ -1,6 +1,7 @@
 import { create } from '@bufbuild/protobuf';
 import { registryV1 } from '@larder/proto';
 import { Code, RpcError } from '@larder/rpc';
+import { issuesOf } from './errors';
 import type { RegistryStore } from './registry-store';
 import { fileBackend, postgresBackend } from './testing/backends';
 import type { Backend } from './testing/backends';
@@ -122,8 +123,9 @@ describe.each([['file', fileBackend], ['postgres', postgresBackend]] as const)('
     req.featureViews.push(featureView('broken_view', { source: 'no_such_source' }));
     const error = await rejection(store.apply(req));
     expect(error.code).toBe(Code.INVALID_ARGUMENT);
-    expect(error.message).toContain('broken_view');
-    expect(error.message).toContain('batch_source');
+    expect(error.message).toMatch(/^feature view 'broken_view': batch_source: references data source 'no_such_source', which is not defined/);
+    // The trailer names the object and field for clients that hold the definitions.
+    expect(issuesOf(error)).toEqual([{ kind: K.FEATURE_VIEW, name: 'broken_view', field: 'batch_source', message: expect.stringMatching(/^feature view 'broken_view' references data source 'no_such_source'/) }]);
     expect((await store.version()).version).toBe(0n);
     await expect(store.getProject('rides')).rejects.toMatchObject({ code: Code.NOT_FOUND });
 
@@ -131,7 +133,7 @@ describe.each([['file', fileBackend], ['postgres', postgresBackend]] as const)('
     dup.featureViews.push(featureView('driver_stats_0'));
     const dupError = await rejection(store.apply(dup));
     expect(dupError.code).toBe(Code.INVALID_ARGUMENT);
-    expect(dupError.message).toMatch(/feature-view "driver_stats_0".*more than once/);
+    expect(dupError.message).toBe('feature-view "driver_stats_0": defined more than once in the request (featureViews)');
   });
 
   test('references to objects already stored resolve', async () => {

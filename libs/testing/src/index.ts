@@ -21,3 +21,11 @@ export {
 } from './prerequisites';
 export { freePort } from './ports';
 export { Supervisor, sharedSupervisor, waitUntil, type ManagedProcess, type SpawnSpec, type ProcessOwner } from './supervisor';
+export {
+  startLarderApp,
+  parseListening,
+  REPO_ROOT,
+  type LarderAppOptions,
+  type RunningLarderApp,
+  type AppExit,
+} from './larder-app';

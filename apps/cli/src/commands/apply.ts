@@ -1,14 +1,13 @@
 import { create } from '@bufbuild/protobuf';
 import { kindName } from '@larder/core';
 import { definitionFiles, loadFeatureRepo } from '@larder/feature-repo';
-import type { RegistryLocation } from '@larder/feature-repo';
 import { registryV1 } from '@larder/proto';
 import { openBackend, parseRegistryTarget } from '../backend';
-import type { RegistryTarget } from '../backend';
 import type { CommandContext } from '../commands';
-import { repoPath } from '../context';
+import { repoPath, targetOf } from '../context';
 import { formatJson, formatTable } from '../output';
 import { Progress } from '../progress';
+import { locateRejection } from '../rejection';
 
 const { ChangeType } = registryV1;
 
@@ -27,17 +26,6 @@ const WORD: Record<number, string> = {
 
 export const plan = (ctx: CommandContext): Promise<number> => applyRepo(ctx, true);
 export const apply = (ctx: CommandContext): Promise<number> => applyRepo(ctx, false);
-
-function targetOf(location: RegistryLocation, repo: string): RegistryTarget {
-  switch (location.kind) {
-    case 'remote':
-      return { kind: 'remote', address: location.address };
-    case 'postgres':
-      return { kind: 'store', location: location.url, baseDir: repo };
-    case 'file':
-      return { kind: 'store', location: location.path, baseDir: repo };
-  }
-}
 
 async function applyRepo(ctx: CommandContext, planOnly: boolean): Promise<number> {
   const progress = new Progress(ctx.io, ctx.flags.quiet !== true);
@@ -73,7 +61,13 @@ async function applyRepo(ctx: CommandContext, planOnly: boolean): Promise<number
     });
     const response = await progress.step(
       `${planOnly ? 'Planning against' : 'Applying to'} the ${backend.description}`,
-      () => backend.apply(request),
+      async () => {
+        try {
+          return await backend.apply(request);
+        } catch (error) {
+          throw await locateRejection(error, repo.sources, backend.description);
+        }
+      },
       (res) => (planOnly ? `registry at version ${res.version}` : res.applied ? `registry version ${res.version}` : `nothing to change (version ${res.version})`),
     );
     report(ctx, config.project, backend.description, response, planOnly);

@@ -3,7 +3,7 @@ import { VALUE_TYPE_NAMES, parseValueTypeName } from '@larder/core';
 import { registryV1, typesV1 } from '@larder/proto';
 import { UsageError, parseKeyValues } from '../args';
 import type { CommandContext } from '../commands';
-import { readRepoSettings, withBackend } from '../context';
+import { repoConfig, withBackend } from '../context';
 import { featureInfoJson, featureTable } from '../objects';
 import { formatJson, formatTable } from '../output';
 
@@ -16,7 +16,7 @@ export async function features(ctx: CommandContext): Promise<number> {
   const nameContains = flag('name')?.toLowerCase();
   const query = flag('query');
   // Without --project, a feature repo narrows the search to its project; elsewhere every project is searched.
-  const project = ctx.flags.project ?? (await readRepoSettings(ctx))?.project ?? '';
+  const project = ctx.flags.project ?? (await repoConfig(ctx))?.project ?? '';
 
   return withBackend(ctx, async (backend) => {
     let found =

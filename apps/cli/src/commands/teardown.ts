@@ -1,9 +1,9 @@
 import type { CommandContext } from '../commands';
-import { readRepoSettings, resolveProject, withBackend } from '../context';
+import { repoConfig, resolveProject, withBackend } from '../context';
 import { formatJson } from '../output';
 
 export async function teardown(ctx: CommandContext): Promise<number> {
-  const settings = await readRepoSettings(ctx);
+  const settings = await repoConfig(ctx);
   return withBackend(
     ctx,
     async (backend) => {
