@@ -2,10 +2,11 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { LARDER_APPS, startApp } from './apps';
-import type { RunningApp } from './apps';
+import type { LarderApp, RunningApp } from './apps';
 import { runGoClient, runPythonClient } from './clients';
 import type { ClientRecord } from './clients';
 import { declaredServices } from './contracts';
+import { applyClientRepo } from './repo';
 import { buildGoClient, generateStubs } from './generate';
 import type { GeneratedStubs } from './generate';
 import { setupToolchain } from './toolchain';
@@ -56,7 +57,7 @@ export function describePolyglot(options: PolyglotSuiteOptions): void {
 
     beforeAll(async () => {
       workDir = await mkdtemp(path.join(os.tmpdir(), 'larder-e2e-'));
-      const starting = Promise.allSettled(LARDER_APPS.map((app) => startApp(app, withAppsDir(options))));
+      const starting = startApps(options, workDir);
       const building = (async () => {
         const toolchain = await setupToolchain();
         stubs = await generateStubs(toolchain, path.join(workDir, 'stubs'));
@@ -192,6 +193,21 @@ export function describePolyglot(options: PolyglotSuiteOptions): void {
       expect(exits).toHaveLength(LARDER_APPS.length);
     });
   });
+}
+
+/** The registry first, with the clients' definitions applied, then the other apps pointed at it. */
+async function startApps(options: PolyglotSuiteOptions, workDir: string): Promise<PromiseSettledResult<RunningApp>[]> {
+  const [registryApp, ...others] = LARDER_APPS as [LarderApp, ...LarderApp[]];
+  let registry: RunningApp;
+  try {
+    registry = await startApp(registryApp, withAppsDir(options));
+    await applyClientRepo(registry.address);
+  } catch (reason) {
+    return [{ status: 'rejected', reason }];
+  }
+  const env = { LARDER_REGISTRY_ADDRESS: registry.address, LARDER_ONLINE_STORE_PATH: path.join(workDir, 'online.db'), LARDER_HTTP_PORT: '0' };
+  const rest = await Promise.allSettled(others.map((app) => startApp(app, { ...withAppsDir(options), env })));
+  return [{ status: 'fulfilled', value: registry }, ...rest];
 }
 
 function withAppsDir(options: PolyglotSuiteOptions): { appsDir?: string } {

@@ -13,7 +13,17 @@ const expectedAnswers = {
   'larder.registry.v1.RegistryService/GetRegistryVersion': answersOk((response) =>
     expect((response as { version?: unknown }).version ?? '0').toMatch(/^\d+$/),
   ),
-  'larder.serving.v1.OnlineServingService/GetOnlineFeatures': notImplementedYet(),
+  // Nothing is materialized: the two driver_id rows are echoed, both features NOT_FOUND.
+  'larder.serving.v1.OnlineServingService/GetOnlineFeatures': answersOk((response) =>
+    expect(response).toMatchObject({
+      metadata: { feature_names: { val: ['driver_id', 'conv_rate', 'acc_rate'] } },
+      results: [
+        { values: [{ int64_val: '1001' }, { int64_val: '1002' }], statuses: ['FIELD_STATUS_PRESENT', 'FIELD_STATUS_PRESENT'] },
+        { statuses: ['FIELD_STATUS_NOT_FOUND', 'FIELD_STATUS_NOT_FOUND'] },
+        { statuses: ['FIELD_STATUS_NOT_FOUND', 'FIELD_STATUS_NOT_FOUND'] },
+      ],
+    }),
+  ),
   'larder.offline.v1.OfflineRetrievalService/GetHistoricalFeatures': notImplementedYet(),
   'larder.materialization.v1.MaterializationService/ListJobs': notImplementedYet(),
   'larder.ingestion.v1.IngestionService/GetConsumerStatus': notImplementedYet(),

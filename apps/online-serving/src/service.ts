@@ -1,14 +1,57 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { createOnlineStore } from '@larder/online-store';
 import { servingV1 } from '@larder/proto';
-import { pendingService, serverConfigSchema } from '@larder/rpc';
+import { RegistryClient } from '@larder/registry-client';
+import { implement } from '@larder/rpc';
 import type { RunServiceOptions } from '@larder/rpc';
-
-const schema = serverConfigSchema({ grpcPort: 6566, metricsPort: 9466 });
+import { onlineServingSchema, storeConfig } from './config';
+import { startHttpGateway } from './http';
+import type { HttpGateway } from './http';
+import { OnlineServing } from './online-serving';
 
 /** How the online-serving service is configured and built; main.ts runs it, `npm start` embeds it. */
-export const onlineServingService: RunServiceOptions<typeof schema> = {
+export const onlineServingService: RunServiceOptions<typeof onlineServingSchema> = {
   name: 'online-serving',
-  schema,
-  setup: () => ({
-    services: [pendingService(servingV1.OnlineServingService, 'issue #4: online serving')],
-  }),
+  schema: onlineServingSchema,
+  setup: async ({ config, logger }) => {
+    if (config.onlineStore.type === 'sqlite' && config.onlineStore.path !== ':memory:') {
+      mkdirSync(path.dirname(config.onlineStore.path), { recursive: true });
+    }
+    const store = createOnlineStore(storeConfig(config.onlineStore));
+    const registry = new RegistryClient({ address: config.registry.address, logger, ...(config.serving.project !== '' && { project: config.serving.project }) }).start();
+    let ready = false;
+    // Every applied stream message, the first snapshot included, comes through here.
+    registry.onChange(() => {
+      ready = true;
+    });
+    try {
+      await registry.ready(config.registry.startupWait);
+      ready = true;
+    } catch {
+      logger.warn('no registry snapshot yet; answering UNAVAILABLE until it arrives', { registry: config.registry.address });
+    }
+    const serving = new OnlineServing(registry, store, {
+      defaultProject: config.serving.project,
+      maxEntityRows: config.serving.maxEntityRows,
+      storeTimeoutMs: config.serving.storeTimeout,
+      planCacheSize: config.serving.planCacheSize,
+      registryReady: () => ready,
+    });
+    let http: HttpGateway | undefined;
+    if (config.http.enabled) {
+      http = await startHttpGateway(serving, { host: config.http.host, port: config.http.port, logger });
+      logger.info('http gateway listening', { http: http.url, httpPort: http.port });
+    }
+    logger.info('online store open', { type: config.onlineStore.type, ...(config.onlineStore.type === 'redis' ? { layout: config.onlineStore.redisLayout } : { path: config.onlineStore.path }) });
+    return {
+      services: [
+        implement(servingV1.OnlineServingService, {
+          getOnlineFeatures: (request, ctx) => serving.getOnlineFeatures(request, ctx.timeRemainingMs()),
+        }),
+      ],
+      drainHooks: [async () => http?.close()],
+      closeHooks: [() => store.close(), () => registry.close()],
+    };
+  },
 };

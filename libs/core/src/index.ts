@@ -18,3 +18,17 @@ export type { InputCatalog, InputField, OnDemandInput } from './cel/inputs';
 export { checkOnDemandView, compileOnDemandView, OnDemandCompileError, OnDemandEvaluationError } from './cel/compile';
 export type { CompiledOnDemandView, CompiledOutput, OnDemandValues } from './cel/compile';
 export { nullValue, isNullValue } from './cel/values';
+export { resolveFeatures } from './resolve';
+export type {
+  FeatureRequest,
+  ResolveOptions,
+  ResolvedFeatures,
+  ResolvedView,
+  ResolvedJoinKey,
+  ResolvedOnDemand,
+  ResolvedOnDemandInput,
+  ResolvedOutput,
+  TypedName,
+} from './resolve';
+export { FeatureResolutionError } from './resolve-errors';
+export type { FeatureResolutionProblem } from './resolve-errors';

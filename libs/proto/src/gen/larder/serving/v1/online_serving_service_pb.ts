@@ -108,8 +108,9 @@ export type GetOnlineFeaturesResponse = Message<"larder.serving.v1.GetOnlineFeat
   metadata?: GetOnlineFeaturesResponseMetadata | undefined;
 
   /**
-   * One vector per requested feature, in metadata order. Join-key columns
-   * are not included.
+   * One vector per column, in metadata order: first the entity (join-key)
+   * columns echoed from the request, as Feast does, then one per requested
+   * feature.
    *
    * @generated from field: repeated larder.serving.v1.GetOnlineFeaturesResponse.FeatureVector results = 2;
    */

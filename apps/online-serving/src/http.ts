@@ -1,0 +1,127 @@
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { FeatureRequest } from '@larder/core';
+import { Code, codeName, RpcError } from '@larder/rpc';
+import type { Logger } from '@larder/rpc';
+import { columnsFromJson, responseToJson } from './json';
+import type { OnlineServing } from './online-serving';
+
+const MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+const HTTP_STATUS: Partial<Record<Code, number>> = {
+  [Code.INVALID_ARGUMENT]: 400,
+  [Code.FAILED_PRECONDITION]: 400,
+  [Code.OUT_OF_RANGE]: 400,
+  [Code.NOT_FOUND]: 404,
+  [Code.UNAVAILABLE]: 503,
+  [Code.DEADLINE_EXCEEDED]: 504,
+  [Code.RESOURCE_EXHAUSTED]: 429,
+  [Code.UNIMPLEMENTED]: 501,
+};
+
+export interface HttpGateway {
+  readonly port: number;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Feast's feature-server endpoint on its own port: POST /get-online-features with
+ * `{"features": [...] | "feature_service": "...", "entities": {...}, "full_feature_names": bool,
+ * "request_context"?: {...}, "project"?: "..."}`, answered in Feast's JSON shape. Errors are
+ * `{"code": "INVALID_ARGUMENT", "message": "..."}` with a 4xx/5xx status.
+ */
+export async function startHttpGateway(serving: OnlineServing, options: { host: string; port: number; logger: Logger }): Promise<HttpGateway> {
+  const server: Server = createServer((req, res) => {
+    handle(serving, req, res).catch((error: unknown) => {
+      const rpc = RpcError.from(error);
+      if (rpc.code === Code.INTERNAL) options.logger.error('http request failed', { error, path: req.url });
+      send(res, HTTP_STATUS[rpc.code] ?? 500, { code: codeName(rpc.code), message: rpc.message });
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
+  return {
+    port,
+    url: `http://${host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new RpcError(Code.RESOURCE_EXHAUSTED, `request body is larger than ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function handle(serving: OnlineServing, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0];
+  if (path === '/health' && req.method === 'GET') {
+    send(res, 200, { status: 'ok' });
+    return;
+  }
+  if (path !== '/get-online-features') {
+    send(res, 404, { code: 'NOT_FOUND', message: `no such endpoint ${req.method} ${path}; use POST /get-online-features` });
+    return;
+  }
+  if (req.method !== 'POST') {
+    res.setHeader('allow', 'POST');
+    send(res, 405, { code: 'INVALID_ARGUMENT', message: 'use POST for /get-online-features' });
+    return;
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(await readBody(req));
+  } catch (error) {
+    if (error instanceof RpcError) throw error;
+    throw new RpcError(Code.INVALID_ARGUMENT, `the body is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new RpcError(Code.INVALID_ARGUMENT, 'the body must be a JSON object');
+  const fields = body as Record<string, unknown>;
+  const features = featureRequest(fields);
+  const fullFeatureNames = fields['full_feature_names'] ?? false;
+  if (typeof fullFeatureNames !== 'boolean') throw new RpcError(Code.INVALID_ARGUMENT, 'full_feature_names: expected true or false');
+  const project = fields['project'] ?? '';
+  if (typeof project !== 'string') throw new RpcError(Code.INVALID_ARGUMENT, 'project: expected a string');
+
+  const plan = serving.plan({ project, features, fullFeatureNames });
+  const typed = [...plan.resolved.entityColumns, ...plan.resolved.requestFields];
+  const entities = columnsFromJson('entities', fields['entities'], typed);
+  const requestContext = columnsFromJson('request_context', fields['request_context'], plan.resolved.requestFields);
+  const response = await serving.get(plan, entities, requestContext, undefined);
+  send(res, 200, responseToJson(response));
+}
+
+function featureRequest(fields: Record<string, unknown>): FeatureRequest | undefined {
+  const service = fields['feature_service'];
+  const refs = fields['features'];
+  if (service !== undefined && service !== null) {
+    if (typeof service !== 'string' || service === '') throw new RpcError(Code.INVALID_ARGUMENT, 'feature_service: expected a feature service name');
+    if (Array.isArray(refs) && refs.length > 0) throw new RpcError(Code.INVALID_ARGUMENT, 'give either features or feature_service, not both');
+    return { featureService: service };
+  }
+  if (refs === undefined || refs === null) return undefined;
+  if (!Array.isArray(refs) || refs.some((r) => typeof r !== 'string')) throw new RpcError(Code.INVALID_ARGUMENT, 'features: expected a list of "view:feature" strings');
+  return { refs: refs as string[] };
+}

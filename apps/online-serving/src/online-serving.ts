@@ -1,0 +1,97 @@
+import type { FeatureRequest } from '@larder/core';
+import { InvalidRowError, StoreUnavailableError } from '@larder/online-store';
+import type { OnlineStore } from '@larder/online-store';
+import type { servingV1, typesV1 } from '@larder/proto';
+import { Code, RpcError, registerErrorMapping } from '@larder/rpc';
+import { PlanCache } from './plan';
+import type { RegistrySource, ServingPlan } from './plan';
+import { serveOnline } from './serve';
+
+registerErrorMapping(StoreUnavailableError, (e) => new RpcError(Code.UNAVAILABLE, `online store unavailable: ${e.message}`, { cause: e }));
+registerErrorMapping(InvalidRowError, Code.INVALID_ARGUMENT);
+
+export interface OnlineServingOptions {
+  /** Project of requests that name none; '' = the registry's only project. */
+  defaultProject: string;
+  maxEntityRows: number;
+  storeTimeoutMs: number;
+  planCacheSize: number;
+  /** Whether the registry copy holds a snapshot yet. */
+  registryReady: () => boolean;
+  now?: () => number;
+}
+
+/** What both front doors (gRPC and HTTP/JSON) ask for. */
+export interface FeatureQuery {
+  project: string;
+  features: FeatureRequest | undefined;
+  fullFeatureNames: boolean;
+}
+
+type Columns = Readonly<Record<string, readonly typesV1.Value[] | undefined>>;
+
+/** Milliseconds to leave between the store's deadline and the caller's, so our UNAVAILABLE reaches it first. */
+function storeDeadline(remaining: number | undefined, configured: number): number {
+  if (remaining === undefined) return configured;
+  const margin = Math.min(50, Math.max(2, remaining * 0.1));
+  return Math.max(1, Math.min(configured, Math.floor(remaining - margin)));
+}
+
+/** GetOnlineFeatures over a registry copy and an online store. */
+export class OnlineServing {
+  readonly plans: PlanCache;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly registry: RegistrySource,
+    private readonly store: OnlineStore,
+    private readonly options: OnlineServingOptions,
+  ) {
+    this.plans = new PlanCache(registry, options.planCacheSize);
+    this.now = options.now ?? Date.now;
+  }
+
+  /** The compiled plan for a query (types of entity and request columns, for the JSON gateway). */
+  plan(query: FeatureQuery): ServingPlan {
+    if (!this.options.registryReady()) throw new RpcError(Code.UNAVAILABLE, 'the registry copy is not loaded yet; retry shortly');
+    if (query.features === undefined) throw new RpcError(Code.INVALID_ARGUMENT, 'kind: set either features (a list of view:feature refs) or feature_service');
+    return this.plans.plan({ project: this.project(query.project), features: query.features, fullFeatureNames: query.fullFeatureNames });
+  }
+
+  async get(plan: ServingPlan, entities: Columns, requestContext: Columns, timeRemainingMs: number | undefined): Promise<servingV1.GetOnlineFeaturesResponse> {
+    return serveOnline(this.store, {
+      plan,
+      entities,
+      requestContext,
+      storeTimeoutMs: storeDeadline(timeRemainingMs, this.options.storeTimeoutMs),
+      maxEntityRows: this.options.maxEntityRows,
+      now: this.now(),
+    });
+  }
+
+  /** The gRPC request, answered. */
+  async getOnlineFeatures(request: servingV1.GetOnlineFeaturesRequest, timeRemainingMs: number | undefined): Promise<servingV1.GetOnlineFeaturesResponse> {
+    const { kind } = request;
+    const features: FeatureRequest | undefined =
+      kind.case === 'features' ? { refs: kind.value.val } : kind.case === 'featureService' ? { featureService: kind.value } : undefined;
+    const plan = this.plan({ project: request.project, features, fullFeatureNames: request.fullFeatureNames });
+    return this.get(plan, unwrap(request.entities), unwrap(request.requestContext), timeRemainingMs);
+  }
+
+  private project(requested: string): string {
+    if (requested !== '') return requested;
+    if (this.options.defaultProject !== '') return this.options.defaultProject;
+    const names = this.registry.projectNames();
+    if (names.length === 1) return names[0] as string;
+    throw new RpcError(
+      names.length === 0 ? Code.NOT_FOUND : Code.INVALID_ARGUMENT,
+      names.length === 0 ? 'the registry holds no project yet; apply a feature repo first' : `project: the registry holds several projects (${names.join(', ')}); name one in the request or set LARDER_PROJECT`,
+    );
+  }
+}
+
+function unwrap(columns: Readonly<Record<string, typesV1.RepeatedValue>>): Record<string, typesV1.Value[]> {
+  const out: Record<string, typesV1.Value[]> = {};
+  for (const key of Object.keys(columns)) out[key] = (columns[key] as typesV1.RepeatedValue).val;
+  return out;
+}

@@ -1,0 +1,216 @@
+import { create } from '@bufbuild/protobuf';
+import { TimestampSchema } from '@bufbuild/protobuf/wkt';
+import type { Timestamp } from '@bufbuild/protobuf/wkt';
+import { OnDemandEvaluationError, valueTypeName } from '@larder/core';
+import type { OnDemandValues, TypedName } from '@larder/core';
+import type { EntityKeyInput, OnlineStore, ViewRead, ViewReadResult } from '@larder/online-store';
+import { servingV1, typesV1 } from '@larder/proto';
+import { Code, RpcError } from '@larder/rpc';
+import type { ServingPlan } from './plan';
+import { caseLabel, CASE_OF_TYPE } from './values';
+
+const S = typesV1.FieldStatus;
+type Value = typesV1.Value;
+type Columns = Readonly<Record<string, readonly Value[] | undefined>>;
+
+const EMPTY_VALUE: Value = create(typesV1.ValueSchema);
+const ZERO_TIME: Timestamp = create(TimestampSchema);
+
+export interface ServeRequest {
+  plan: ServingPlan;
+  /** Join-key columns (and, as Feast allows, request fields) by name. */
+  entities: Columns;
+  requestContext: Columns;
+  /** Deadline of the online-store read. */
+  storeTimeoutMs: number;
+  maxEntityRows: number;
+  /** Clock for OUTSIDE_MAX_AGE, ms since the epoch. */
+  now: number;
+}
+
+function invalid(message: string): RpcError {
+  return new RpcError(Code.INVALID_ARGUMENT, message);
+}
+
+/** Number of entity rows, after checking that every supplied column has the same length. */
+function rowCount(req: ServeRequest): number {
+  let n: number | undefined;
+  let first = '';
+  const check = (where: string, columns: Columns): void => {
+    for (const [name, values] of Object.entries(columns)) {
+      const length = values?.length ?? 0;
+      if (n === undefined) {
+        n = length;
+        first = `${where}['${name}']`;
+      } else if (length !== n) {
+        throw invalid(`columns of unequal length: ${first} has ${n} values but ${where}['${name}'] has ${length}; give one value per entity row in every column`);
+      }
+    }
+  };
+  check('entities', req.entities);
+  check('request_context', req.requestContext);
+  if (n === undefined || n === 0) throw invalid('entities: no entity rows; give each join key as a column with one value per row');
+  if (n > req.maxEntityRows) throw invalid(`entities: ${n} entity rows is more than the limit of ${req.maxEntityRows} per request; split the request`);
+  return n;
+}
+
+function checkColumn(where: string, name: string, values: readonly Value[], field: TypedName, nullable: boolean): void {
+  const expected = CASE_OF_TYPE.get(field.valueType);
+  for (let i = 0; i < values.length; i++) {
+    const got = (values[i] as Value).val.case;
+    if (got === expected) continue;
+    if (nullable && (got === undefined || got === 'nullVal')) continue;
+    throw invalid(`${where}['${name}'][${i}]: expected ${valueTypeName(field.valueType)} (${caseLabel(expected)}) but got ${caseLabel(got)}`);
+  }
+}
+
+function timestampOf(ms: number): Timestamp {
+  return create(TimestampSchema, { seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1_000_000 });
+}
+
+/**
+ * Answers one GetOnlineFeatures request with a compiled plan: checks the entity and
+ * request columns, reads every view in ONE online-store call, computes on-demand
+ * features, and lays the result out by column (entity columns first, as Feast does).
+ */
+export async function serveOnline(store: OnlineStore, req: ServeRequest): Promise<servingV1.GetOnlineFeaturesResponse> {
+  const { plan } = req;
+  const n = rowCount(req);
+
+  for (const column of plan.resolved.entityColumns) {
+    const values = req.entities[column.name];
+    if (values === undefined) {
+      const users = plan.resolved.views.filter((v) => v.joinKeys.some((k) => k.column === column.name)).map((v) => `'${v.name}'`);
+      throw invalid(`entities: missing join key column '${column.name}' (${valueTypeName(column.valueType)}), needed by feature view ${users.join(', ')}; given: ${Object.keys(req.entities).join(', ') || 'none'}`);
+    }
+    checkColumn('entities', column.name, values, column, false);
+  }
+  const request: Record<string, readonly Value[]> = {};
+  for (const field of plan.resolved.requestFields) {
+    const fromContext = req.requestContext[field.name];
+    const values = fromContext ?? req.entities[field.name];
+    if (values === undefined) {
+      throw invalid(`request_context: missing field '${field.name}' (${valueTypeName(field.valueType)}), needed by an on-demand feature view`);
+    }
+    checkColumn(fromContext !== undefined ? 'request_context' : 'entities', field.name, values, field, true);
+    request[field.name] = values;
+  }
+
+  // Entity keys, built once per distinct key shape and shared by the views using it.
+  const keys: EntityKeyInput[][] = plan.shapes.map((shape) => {
+    const columns = shape.columns.map((c) => req.entities[c] as readonly Value[]);
+    const out: EntityKeyInput[] = new Array(n);
+    for (let row = 0; row < n; row++) {
+      const entityValues: Value[] = new Array(columns.length);
+      for (let k = 0; k < columns.length; k++) entityValues[k] = (columns[k] as readonly Value[])[row] as Value;
+      out[row] = { joinKeys: shape.joinKeys as string[], entityValues };
+    }
+    return out;
+  });
+  const reads: ViewRead[] = plan.reads.map((r) => ({ view: r.descriptor, features: r.features, entityKeys: keys[r.shape] as EntityKeyInput[] }));
+  const rows: ViewReadResult[] = reads.length === 0 ? [] : await store.read(reads, { timeoutMs: req.storeTimeoutMs });
+
+  const times = plan.resolved.views.map((_, v) => {
+    const result = rows[v] as ViewReadResult;
+    const out: Timestamp[] = new Array(n);
+    for (let row = 0; row < n; row++) {
+      const stored = result[row];
+      out[row] = stored === undefined ? ZERO_TIME : timestampOf(stored.eventTs);
+    }
+    return out;
+  });
+
+  const computed = computeOnDemand(plan, rows, request, n);
+
+  const results: servingV1.GetOnlineFeaturesResponse_FeatureVector[] = [];
+  for (const column of plan.echoed) {
+    const values = req.entities[column.name] as Value[];
+    results.push(create(servingV1.GetOnlineFeaturesResponse_FeatureVectorSchema, {
+      values,
+      statuses: new Array<typesV1.FieldStatus>(n).fill(S.PRESENT),
+      eventTimestamps: new Array<Timestamp>(n).fill(ZERO_TIME),
+    }));
+  }
+  for (const output of plan.resolved.outputs) {
+    const values: Value[] = new Array(n);
+    const statuses: typesV1.FieldStatus[] = new Array(n);
+    let eventTimestamps: Timestamp[];
+    if (output.kind === 'view') {
+      const result = rows[output.view] as ViewReadResult;
+      const ttl = (plan.resolved.views[output.view] as { ttlMs: number }).ttlMs;
+      eventTimestamps = times[output.view] as Timestamp[];
+      for (let row = 0; row < n; row++) {
+        const stored = result[row];
+        const value = stored?.values[output.feature];
+        if (stored === undefined || value === undefined || value.val.case === undefined) {
+          values[row] = EMPTY_VALUE;
+          statuses[row] = S.NOT_FOUND;
+        } else {
+          values[row] = value;
+          statuses[row] = value.val.case === 'nullVal' ? S.NULL_VALUE : ttl > 0 && req.now - stored.eventTs > ttl ? S.OUTSIDE_MAX_AGE : S.PRESENT;
+        }
+      }
+    } else {
+      const od = computed[output.onDemand] as OnDemandResult;
+      const name = (plan.resolved.onDemand[output.onDemand] as { compiled: { outputs: readonly { name: string }[] } }).compiled.outputs[output.output]?.name as string;
+      eventTimestamps = od.times;
+      for (let row = 0; row < n; row++) {
+        const value = (od.values[row] as Record<string, Value>)[name] ?? EMPTY_VALUE;
+        values[row] = value;
+        statuses[row] = value.val.case === 'nullVal' || value.val.case === undefined ? S.NULL_VALUE : S.PRESENT;
+      }
+    }
+    results.push(create(servingV1.GetOnlineFeaturesResponse_FeatureVectorSchema, { values, statuses, eventTimestamps }));
+  }
+  return create(servingV1.GetOnlineFeaturesResponseSchema, {
+    metadata: { featureNames: { val: plan.outputNames as string[] } },
+    results,
+  });
+}
+
+interface OnDemandResult {
+  values: Record<string, Value>[];
+  /** The latest event time of each row's view inputs. */
+  times: Timestamp[];
+  latest: number[];
+}
+
+function computeOnDemand(plan: ServingPlan, rows: readonly ViewReadResult[], request: Record<string, readonly Value[]>, n: number): OnDemandResult[] {
+  const out: OnDemandResult[] = [];
+  for (const od of plan.resolved.onDemand) {
+    const result: OnDemandResult = { values: new Array(n), times: new Array(n), latest: new Array(n) };
+    for (let row = 0; row < n; row++) {
+      const bindings: Record<string, Record<string, Value | undefined>> = {};
+      let latest = -1;
+      for (const input of od.inputs) {
+        const fields: Record<string, Value | undefined> = {};
+        if (input.kind === 'request') {
+          for (const f of input.fields) fields[f.name] = request[f.name]?.[row];
+        } else if (input.kind === 'view') {
+          const stored = (rows[input.view] as ViewReadResult)[row];
+          const read = plan.reads[input.view] as { features: readonly string[] };
+          if (stored !== undefined) {
+            latest = Math.max(latest, stored.eventTs);
+            for (const name of input.features) fields[name] = stored.values[read.features.indexOf(name)];
+          }
+        } else {
+          const inner = out[input.onDemand] as OnDemandResult;
+          latest = Math.max(latest, inner.latest[row] as number);
+          const values = inner.values[row] as Record<string, Value>;
+          for (const name of input.features) fields[name] = values[name];
+        }
+        bindings[input.variable] = fields;
+      }
+      try {
+        result.values[row] = od.compiled.evaluate(bindings as OnDemandValues);
+      } catch (error) {
+        if (error instanceof OnDemandEvaluationError) throw invalid(`entity row ${row}: ${error.message}`);
+        throw error;
+      }
+      result.latest[row] = latest;
+      result.times[row] = latest < 0 ? ZERO_TIME : timestampOf(latest);
+    }
+    out.push(result);
+  }
+  return out;
+}

@@ -1,0 +1,264 @@
+// Online serving benchmark: GetOnlineFeatures over gRPC against a server in a child
+// process (so its CPU is measured apart from the load generator's), on a private Redis
+// in both layouts. Shapes: entities x features (1x50 = 5 views x 10 features). Floors in
+// the same run: an empty grpc-js unary call (health Check on the same server) and raw
+// ioredis HMGETs of the same fields.
+// Targets (DESIGN.md, packed): 1x50 p99 <= 1 ms at concurrency 1; >= 5,000 req/s at 32 in
+// flight; 100x50 p99 <= 8 ms.
+import { create } from '@bufbuild/protobuf';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import Redis from 'ioredis';
+import { feastFeatureField, RedisOnlineStore, serializeEntityKey } from '@larder/online-store';
+import type { ViewDescriptor } from '@larder/online-store';
+import { healthV1, registryV1, servingV1, typesV1 } from '@larder/proto';
+import { createClient, runService } from '@larder/rpc';
+import { startRedis } from '@larder/testing';
+import { registryService } from '../apps/registry/src/service';
+import type { BenchRecord } from './table';
+
+const T = typesV1.ValueType;
+const PROJECT = 'bench';
+const VIEWS = 25;
+const FEATURES = 10;
+const ENTITIES = Number(process.env.LARDER_BENCH_ONLINE_ENTITIES ?? 100_000);
+/** Views 5.. exist only for the 1x250 shape; they are loaded for the first WIDE_ENTITIES entities. */
+const WIDE_ENTITIES = 10_000;
+const SECONDS = Number(process.env.LARDER_BENCH_ONLINE_SECONDS ?? 3);
+const SHAPES = [
+  { name: '1x50', entities: 1, views: 5 },
+  { name: '10x50', entities: 10, views: 5 },
+  { name: '100x50', entities: 100, views: 5 },
+  { name: '1x250', entities: 1, views: 25 },
+];
+const CONCURRENCY = [1, 32];
+
+const viewName = (v: number): string => `view_${v}`;
+const featureName = (f: number): string => `f${f}`;
+
+function descriptor(v: number): ViewDescriptor {
+  return { project: PROJECT, name: viewName(v), joinKeys: ['driver_id'], features: Array.from({ length: FEATURES }, (_, f) => ({ name: featureName(f), type: T.DOUBLE })) };
+}
+
+function repo(): registryV1.ApplyRegistryRequest {
+  return create(registryV1.ApplyRegistryRequestSchema, {
+    project: PROJECT,
+    entities: [{ name: 'driver', joinKey: 'driver_id', valueType: T.INT64 }],
+    dataSources: [{ name: 'src', timestampField: 'ts', kind: { case: 'file', value: { path: 'x.parquet', format: registryV1.FileFormat.PARQUET } } }],
+    featureViews: Array.from({ length: VIEWS }, (_, v) => ({
+      name: viewName(v),
+      entities: ['driver'],
+      batchSource: 'src',
+      ttl: { seconds: 86_400n * 365n },
+      schema: Array.from({ length: FEATURES }, (_, f) => ({ name: featureName(f), valueType: T.DOUBLE })),
+    })),
+  });
+}
+
+const int64 = (n: number): typesV1.Value => create(typesV1.ValueSchema, { val: { case: 'int64Val', value: BigInt(n) } });
+const double = (n: number): typesV1.Value => create(typesV1.ValueSchema, { val: { case: 'doubleVal', value: n } });
+
+async function load(url: string, layout: 'packed' | 'feast'): Promise<number> {
+  const store = new RedisOnlineStore({ url, layout, writeTimeoutMs: 60_000 });
+  const started = Date.now();
+  const now = Date.now();
+  const BATCH = 2_000;
+  const tasks: (() => Promise<unknown>)[] = [];
+  for (let v = 0; v < VIEWS; v++) {
+    const count = v < 5 ? ENTITIES : WIDE_ENTITIES;
+    for (let from = 0; from < count; from += BATCH) {
+      tasks.push(() => {
+        const rows = [];
+        for (let e = from; e < Math.min(count, from + BATCH); e++) {
+          const values: Record<string, typesV1.Value> = {};
+          for (let f = 0; f < FEATURES; f++) values[featureName(f)] = double(e + f / 10);
+          rows.push({ entityKey: { joinKeys: ['driver_id'], entityValues: [int64(e)] }, eventTs: now, values });
+        }
+        return store.write(descriptor(v), rows);
+      });
+    }
+  }
+  let next = 0;
+  await Promise.all(Array.from({ length: 4 }, async () => {
+    while (next < tasks.length) await (tasks[next++] as () => Promise<unknown>)();
+  }));
+  await store.close();
+  return (Date.now() - started) / 1000;
+}
+
+interface Server {
+  child: ChildProcess;
+  address: string;
+  stop(): Promise<void>;
+}
+
+/** The serving app in its own node process (no tsx wrapper process, so the pid is the server). */
+function startServer(env: Record<string, string>): Promise<Server> {
+  const root = path.join(__dirname, '..');
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'apps/online-serving/src/main.ts')], {
+    cwd: root,
+    env: { ...process.env, LARDER_GRPC_HOST: '127.0.0.1', LARDER_GRPC_PORT: '0', LARDER_METRICS_ENABLED: 'false', LARDER_HTTP_ENABLED: 'false', LARDER_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  return new Promise((resolve, reject) => {
+    child.on('exit', (code) => reject(new Error(`online-serving exited with ${code} before listening`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        const fields = JSON.parse(line) as Record<string, unknown>;
+        if (fields['msg'] === 'listening') {
+          resolve({ child, address: `127.0.0.1:${String(fields['grpcPort'])}`, stop: async () => void (child.kill('SIGTERM'), await exited) });
+        }
+      } catch {
+        // not a log line
+      }
+    });
+  });
+}
+
+/** utime + stime of a process, in seconds. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+interface Measured {
+  p50_ms: number;
+  p99_ms: number;
+  p999_ms: number;
+  rps: number;
+  calls: number;
+  server_cpu_pct?: number;
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  return Number((sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0).toFixed(3));
+}
+
+/** Runs `call` from `concurrency` loops for `seconds` (after a short warm-up) and returns latency percentiles and throughput. */
+async function measure(call: (i: number) => Promise<unknown>, concurrency: number, seconds: number, pid?: number): Promise<Measured> {
+  const warmUntil = Date.now() + 500;
+  let i = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (Date.now() < warmUntil) await call(i++);
+  }));
+  const latencies: number[] = [];
+  const cpu0 = pid === undefined ? 0 : cpuSeconds(pid);
+  const start = process.hrtime.bigint();
+  const end = start + BigInt(Math.round(seconds * 1e9));
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    for (;;) {
+      const t0 = process.hrtime.bigint();
+      if (t0 >= end) return;
+      await call(i++);
+      latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+  }));
+  const wall = Number(process.hrtime.bigint() - start) / 1e9;
+  const sorted = Float64Array.from(latencies).sort();
+  const out: Measured = {
+    p50_ms: percentile(sorted, 0.5),
+    p99_ms: percentile(sorted, 0.99),
+    p999_ms: percentile(sorted, 0.999),
+    rps: Math.round(latencies.length / wall),
+    calls: latencies.length,
+  };
+  if (pid !== undefined) out.server_cpu_pct = Math.round(((cpuSeconds(pid) - cpu0) / wall) * 100);
+  return out;
+}
+
+export async function runOnlineBenchmark(): Promise<BenchRecord[]> {
+  const records: BenchRecord[] = [];
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'larder-bench-online-'));
+  const redis = await startRedis();
+  const registry = await runService({
+    ...registryService,
+    env: { LARDER_GRPC_HOST: '127.0.0.1', LARDER_GRPC_PORT: '0', LARDER_METRICS_ENABLED: 'false', LARDER_LOG_LEVEL: 'warn', LARDER_REGISTRY_LOCATION: path.join(dir, 'registry.json') },
+    argv: [],
+    handleSignals: false,
+    write: () => undefined,
+  });
+  if (registry === undefined) throw new Error('registry did not start');
+  const registryClient = createClient(registryV1.RegistryService, registry.address);
+  await registryClient.applyRegistry(repo());
+  registryClient.close();
+  const raw = new Redis(redis.url);
+  try {
+    for (const layout of ['packed', 'feast'] as const) {
+      await raw.flushall();
+      const loadS = await load(redis.url, layout);
+      const info = await raw.info('memory');
+      const usedMb = Math.round(Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0) / 1e6);
+      process.stdout.write(`loaded ${ENTITIES} entities x 5 views (+${WIDE_ENTITIES} x ${VIEWS - 5}) in the ${layout} layout in ${loadS.toFixed(1)} s; redis ${usedMb} MB\n`);
+      records.push({ workload: `load-${layout}`, entities: ENTITIES, wall_s: Number(loadS.toFixed(1)), redis_mb: usedMb });
+
+      const server = await startServer({ LARDER_REGISTRY_ADDRESS: registry.address, LARDER_ONLINE_STORE_TYPE: 'redis', LARDER_REDIS_URL: redis.url, LARDER_REDIS_LAYOUT: layout, LARDER_PROJECT: PROJECT });
+      const pid = server.child.pid as number;
+      const client = createClient(servingV1.OnlineServingService, server.address);
+      const health = createClient(healthV1.Health, server.address);
+      try {
+        for (const concurrency of CONCURRENCY) {
+          const floor = await measure(() => health.check({ service: '' }), concurrency, SECONDS, pid);
+          records.push({ workload: 'grpc-empty-unary', layout, concurrency, ...floor, floor: true });
+          process.stdout.write(`${layout} grpc-empty-unary c=${concurrency}: ${JSON.stringify(floor)}\n`);
+        }
+        for (const shape of SHAPES) {
+          const refs: string[] = [];
+          for (let v = 0; v < shape.views; v++) for (let f = 0; f < FEATURES; f++) refs.push(`${viewName(v)}:${featureName(f)}`);
+          const range = shape.views > 5 ? WIDE_ENTITIES : ENTITIES;
+          const request = (i: number) => {
+            const ids: typesV1.Value[] = [];
+            for (let e = 0; e < shape.entities; e++) ids.push(int64((i * 7919 + e * 104_729) % range));
+            return { fullFeatureNames: true, kind: { case: 'features' as const, value: { val: refs } }, entities: { driver_id: { val: ids } } };
+          };
+          const first = await client.getOnlineFeatures(request(1));
+          if (first.results.length !== refs.length + 1 || first.results[1]?.statuses.some((s) => s !== typesV1.FieldStatus.PRESENT)) {
+            throw new Error(`unexpected response for ${shape.name}: ${first.results.length} columns`);
+          }
+          // Raw Redis floor: the same fields the layout reads, one pipeline per request.
+          const keyOf = (id: number): Buffer =>
+            layout === 'packed'
+              ? serializeEntityKey({ joinKeys: ['driver_id'], entityValues: [int64(id)] }, Buffer.from(`larder:${PROJECT}:`))
+              : serializeEntityKey({ joinKeys: ['driver_id'], entityValues: [int64(id)] }, undefined, Buffer.from(PROJECT));
+          const fields: Buffer[] = [];
+          for (let v = 0; v < shape.views; v++) {
+            if (layout === 'packed') fields.push(Buffer.from(viewName(v)));
+            else {
+              for (let f = 0; f < FEATURES; f++) fields.push(feastFeatureField(viewName(v), featureName(f)));
+              fields.push(Buffer.from(`_ts:${viewName(v)}`));
+            }
+          }
+          const check = await raw.hmgetBuffer(keyOf(1), ...fields);
+          if (check.some((b) => b === null)) throw new Error(`raw floor: missing fields for ${layout} ${shape.name}`);
+          for (const concurrency of CONCURRENCY) {
+            const m = await measure((i) => client.getOnlineFeatures(request(i)), concurrency, SECONDS, pid);
+            records.push({ workload: shape.name, layout, concurrency, ...m });
+            process.stdout.write(`${layout} ${shape.name} c=${concurrency}: ${JSON.stringify(m)}\n`);
+            const rawM = await measure((i) => {
+              const p = raw.pipeline();
+              for (let e = 0; e < shape.entities; e++) p.hmgetBuffer(keyOf((i * 7919 + e * 104_729) % range), ...fields);
+              return p.exec();
+            }, concurrency, SECONDS);
+            records.push({ workload: `redis-hmget-${shape.name}`, layout, concurrency, ...rawM, floor: true });
+          }
+        }
+      } finally {
+        client.close();
+        health.close();
+        await server.stop();
+      }
+    }
+  } finally {
+    raw.disconnect();
+    await registry.shutdown('bench over');
+    await redis.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+  return records;
+}
