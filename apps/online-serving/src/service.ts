@@ -4,6 +4,7 @@ import { createOnlineStore } from '@larder/online-store';
 import { servingV1 } from '@larder/proto';
 import { RegistryClient } from '@larder/registry-client';
 import { implement } from '@larder/rpc';
+import { encodeGetOnlineFeaturesResponse } from './response-encoder';
 import type { RunServiceOptions } from '@larder/rpc';
 import { onlineServingSchema, storeConfig } from './config';
 import { startHttpGateway } from './http';
@@ -46,9 +47,11 @@ export const onlineServingService: RunServiceOptions<typeof onlineServingSchema>
     logger.info('online store open', { type: config.onlineStore.type, ...(config.onlineStore.type === 'redis' ? { layout: config.onlineStore.redisLayout } : { path: config.onlineStore.path }) });
     return {
       services: [
-        implement(servingV1.OnlineServingService, {
-          getOnlineFeatures: (request, ctx) => serving.getOnlineFeatures(request, ctx.timeRemainingMs()),
-        }),
+        implement(
+          servingV1.OnlineServingService,
+          { getOnlineFeatures: (request, ctx) => serving.getOnlineFeatures(request, ctx.timeRemainingMs()) },
+          { encoders: { getOnlineFeatures: encodeGetOnlineFeaturesResponse } },
+        ),
       ],
       drainHooks: [async () => http?.close()],
       closeHooks: [() => store.close(), () => registry.close()],

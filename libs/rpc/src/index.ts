@@ -20,6 +20,7 @@ export type {
   ServerInterceptor,
   ServerStreamingHandler,
   ServiceImpl,
+  ResponseEncoders,
   ServiceRegistration,
   UnaryHandler,
 } from './adapter/types';

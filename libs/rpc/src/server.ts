@@ -1,4 +1,4 @@
-import type { DescService } from '@bufbuild/protobuf';
+import type { DescService, Message } from '@bufbuild/protobuf';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { ServerOptions } from '@grpc/grpc-js';
 import { healthV1, reflectionV1, reflectionV1alpha } from '@larder/proto';
@@ -97,10 +97,13 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
     'grpc.max_send_message_length': config.grpc.maxMessageBytes,
     ...options.grpcOptions,
   });
-  const add = (service: DescService, impl: unknown, drainable: boolean): void => {
-    server.addService(serviceDefinition(service), serviceHandlers(service, impl as Record<string, AnyHandler | undefined>, runtime, { drainable }));
+  const add = (service: DescService, impl: unknown, drainable: boolean, encoders: object = {}): void => {
+    server.addService(
+      serviceDefinition(service, encoders as Record<string, (message: Message) => Uint8Array>),
+      serviceHandlers(service, impl as Record<string, AnyHandler | undefined>, runtime, { drainable }),
+    );
   };
-  for (const { service, impl } of options.services) add(service, impl, true);
+  for (const { service, impl, encoders } of options.services) add(service, impl, true, encoders);
   add(healthV1.Health, health.impl(), false);
   if (config.grpc.reflection) {
     const index = new DescriptorIndex([

@@ -6,10 +6,12 @@ export function methodPath(method: DescMethod): string {
   return `/${method.parent.typeName}/${method.name}`;
 }
 
-function serializer(schema: DescMessage): (message: Message) => Buffer {
+type Encoder = (message: Message) => Uint8Array;
+
+function serializer(schema: DescMessage, encode: Encoder = (message) => toBinary(schema, message)): (message: Message) => Buffer {
   return (message) => {
-    const bytes = toBinary(schema, message);
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const bytes = encode(message);
+    return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   };
 }
 
@@ -18,22 +20,22 @@ function deserializer(schema: DescMessage): (bytes: Buffer) => Message {
 }
 
 /** The grpc-js view of one protobuf-es method: path, stream flags, (de)serializers. */
-export function methodDefinition(method: DescMethod): MethodDefinition<Message, Message> {
+export function methodDefinition(method: DescMethod, encodeResponse?: Encoder): MethodDefinition<Message, Message> {
   return {
     path: methodPath(method),
     requestStream: method.methodKind === 'client_streaming' || method.methodKind === 'bidi_streaming',
     responseStream: method.methodKind === 'server_streaming' || method.methodKind === 'bidi_streaming',
     requestSerialize: serializer(method.input),
     requestDeserialize: deserializer(method.input),
-    responseSerialize: serializer(method.output),
+    responseSerialize: serializer(method.output, encodeResponse),
     responseDeserialize: deserializer(method.output),
     originalName: method.localName,
   };
 }
 
 /** A grpc-js ServiceDefinition keyed by each method's localName. */
-export function serviceDefinition(service: DescService): ServiceDefinition {
+export function serviceDefinition(service: DescService, encoders: Readonly<Record<string, Encoder | undefined>> = {}): ServiceDefinition {
   const definition: Record<string, MethodDefinition<Message, Message>> = {};
-  for (const method of service.methods) definition[method.localName] = methodDefinition(method);
+  for (const method of service.methods) definition[method.localName] = methodDefinition(method, encoders[method.localName]);
   return definition;
 }

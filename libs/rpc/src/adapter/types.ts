@@ -82,13 +82,27 @@ export type ServiceImpl<S extends DescService> = {
   [K in keyof S['method']]?: HandlerFor<S['method'][K]>;
 };
 
+/**
+ * Hand-written response encoders by method localName, for the few hot
+ * methods where protobuf-es's reflective toBinary dominates the call. Each
+ * must write exactly what toBinary would.
+ */
+export type ResponseEncoders<S extends DescService> = {
+  [K in keyof S['method']]?: S['method'][K] extends { output: infer O extends DescMessage } ? (response: Shape<O>) => Uint8Array : never;
+};
+
 /** A service and its implementation, as handed to startServer. */
 export interface ServiceRegistration<S extends DescService = DescService> {
   service: S;
   impl: ServiceImpl<S>;
+  encoders?: ResponseEncoders<S>;
 }
 
 /** Pairs a service with its implementation, checking the implementation's types. */
-export function implement<S extends DescService>(service: S, impl: ServiceImpl<S>): ServiceRegistration {
-  return { service, impl } as unknown as ServiceRegistration;
+export function implement<S extends DescService>(
+  service: S,
+  impl: ServiceImpl<S>,
+  options: { encoders?: ResponseEncoders<S> } = {},
+): ServiceRegistration {
+  return { service, impl, ...(options.encoders && { encoders: options.encoders }) } as unknown as ServiceRegistration;
 }
