@@ -1,14 +1,61 @@
-import { ingestionV1 } from '@larder/proto';
-import { pendingService, serverConfigSchema } from '@larder/rpc';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { createOnlineStore } from '@larder/online-store';
+import { RegistryClient } from '@larder/registry-client';
 import type { RunServiceOptions } from '@larder/rpc';
-
-const schema = serverConfigSchema({ grpcPort: 6573, metricsPort: 9473 });
+import { consumerSettings, ingestionSchema, onlineStoreConfig, openOfflineStore } from './config';
+import { startHttpEndpoint } from './http';
+import type { HttpEndpoint } from './http';
+import { Ingestion } from './ingestion';
+import { IngestionMetrics } from './metrics';
 
 /** How the ingestion service is configured and built; main.ts runs it, `npm start` embeds it. */
-export const ingestionService: RunServiceOptions<typeof schema> = {
+export const ingestionService: RunServiceOptions<typeof ingestionSchema> = {
   name: 'ingestion',
-  schema,
-  setup: () => ({
-    services: [pendingService(ingestionV1.IngestionService, 'issue #7: ingestion')],
-  }),
+  schema: ingestionSchema,
+  setup: async ({ config, logger }) => {
+    const metrics = new IngestionMetrics();
+    if (config.onlineStore.type === 'sqlite' && config.onlineStore.path !== ':memory:') {
+      mkdirSync(path.dirname(config.onlineStore.path), { recursive: true });
+    }
+    const online = createOnlineStore(onlineStoreConfig(config.onlineStore));
+    const offline = await openOfflineStore(config.offlineStore);
+    const project = config.ingestion.project;
+    const registry = new RegistryClient({ address: config.registry.address, logger, ...(project !== '' && { project }) }).start();
+    let ready = false;
+    registry.onChange(() => {
+      ready = true;
+    });
+    const ingestion = new Ingestion({
+      registry,
+      registryReady: () => ready,
+      online,
+      offline,
+      logger,
+      project,
+      basePath: config.ingestion.basePath === '' ? process.cwd() : path.resolve(config.ingestion.basePath),
+      storeTimeoutMs: config.ingestion.storeTimeout,
+      kafka: config.kafka.enabled ? consumerSettings(config) : undefined,
+      metrics,
+    });
+    try {
+      await registry.ready(config.registry.startupWait);
+      ready = true;
+    } catch {
+      logger.warn('no registry snapshot yet; pushes get UNAVAILABLE and consumers start when it arrives', { registry: config.registry.address });
+    }
+    await ingestion.start();
+    let http: HttpEndpoint | undefined;
+    if (config.http.enabled) {
+      http = await startHttpEndpoint(ingestion, { host: config.http.host, port: config.http.port, logger });
+      logger.info('http push endpoint listening', { http: http.url, httpPort: http.port });
+    }
+    logger.info('stores open', { online: config.onlineStore.type, offline: config.offlineStore.type });
+    return {
+      services: [ingestion.service()],
+      drainHooks: [async () => http?.close(), () => ingestion.stop()],
+      closeHooks: [() => online.close(), async () => offline?.close(), async () => registry.close()],
+      metrics: [metrics.registry],
+    };
+  },
 };

@@ -1,3 +1,4 @@
+import { Counter, Registry } from 'prom-client';
 import { healthV1 } from '@larder/proto';
 import { createClient } from './adapter/client';
 import { implement } from './adapter/types';
@@ -72,4 +73,27 @@ test('logger writes JSON lines with level filtering and child fields', () => {
   expect(record).toMatchObject({ time: '2024-01-02T03:04:05.000Z', level: 'warn', service: 'svc', msg: 'slow read', view: 'drivers', ms: 12 });
   expect(record.err).toMatchObject({ name: 'Error', message: 'boom', cause: { message: 'root' } });
   expect(lines[0]?.endsWith('\n')).toBe(true);
+});
+
+test("a service's own metrics from setup are served on /metrics beside the rpc metrics", async () => {
+  const registry = new Registry();
+  const jobs = new Counter({ name: 'larder_test_jobs_total', help: 'Jobs done.', registers: [registry] });
+  jobs.inc(3);
+  const handle = await runService({
+    name: 'echo',
+    schema,
+    env: testEnv,
+    argv: [],
+    handleSignals: false,
+    write: () => undefined,
+    setup: () => ({ services: [implement(EchoService, echoImpl(newObserved()))], metrics: [registry] }),
+  });
+  if (!handle) throw new Error('did not start');
+  try {
+    const text = await (await fetch(`${handle.metricsUrl}/metrics`)).text();
+    expect(text).toMatch(/^larder_test_jobs_total\{service="echo"\} 3$/m);
+    expect(text).toContain('grpc_server_started_total');
+  } finally {
+    await handle.shutdown('test done');
+  }
 });

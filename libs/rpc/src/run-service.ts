@@ -1,3 +1,4 @@
+import type { Registry } from 'prom-client';
 import type { ServerInterceptor, ServiceRegistration } from './adapter/types';
 import { ConfigError } from './config/config-error';
 import type { ConfigOf, ConfigOverrides } from './config/keys';
@@ -13,6 +14,8 @@ export interface ServiceSetup {
   interceptors?: readonly ServerInterceptor[];
   drainHooks?: readonly Hook[];
   closeHooks?: readonly Hook[];
+  /** The service's own Prometheus metrics, served beside the rpc metrics on /metrics. */
+  metrics?: readonly Registry[];
 }
 
 export interface RunServiceOptions<S extends ServerConfigSchema> {
@@ -77,6 +80,7 @@ export async function runService<S extends ServerConfigSchema>(options: RunServi
       ...(setup.interceptors && { interceptors: setup.interceptors }),
       ...(setup.drainHooks && { drainHooks: setup.drainHooks }),
       ...(setup.closeHooks && { closeHooks: setup.closeHooks }),
+      ...(setup.metrics && { metrics: setup.metrics }),
     });
   } catch (error) {
     logger.error('failed to start', { error });

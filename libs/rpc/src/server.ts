@@ -1,6 +1,7 @@
 import type { DescService, Message } from '@bufbuild/protobuf';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { ServerOptions } from '@grpc/grpc-js';
+import type { Registry } from 'prom-client';
 import { healthV1, reflectionV1, reflectionV1alpha } from '@larder/proto';
 import { serviceDefinition } from './adapter/definition';
 import { serviceHandlers } from './adapter/server-adapter';
@@ -36,6 +37,8 @@ export interface StartServerOptions {
   interceptors?: readonly ServerInterceptor[];
   /** Run during drain, alongside waiting for in-flight calls (e.g. stop Kafka consumers). */
   drainHooks?: readonly Hook[];
+  /** The service's own Prometheus metrics, served beside the rpc metrics on /metrics. */
+  metrics?: readonly Registry[];
   /** Run after drain (e.g. close stores), in reverse order of registration. */
   closeHooks?: readonly Hook[];
   /** Extra grpc-js server options. */
@@ -83,6 +86,9 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
   const { config, name } = options;
   const logger = options.logger ?? createLogger({ service: name, level: config.log.level });
   const metrics = new RpcMetrics({ labels: { service: name } });
+  for (const registry of options.metrics ?? []) {
+    for (const metric of registry.getMetricsAsArray()) metrics.registry.registerMetric(metric as never);
+  }
   const tracker = new CallTracker();
   const health = new HealthRegistry(options.services.map((s) => s.service.typeName), ServingStatus.NOT_SERVING);
   const runtime: ServerRuntime = {

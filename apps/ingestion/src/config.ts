@@ -1,0 +1,102 @@
+import os from 'node:os';
+import path from 'node:path';
+import { BigQuery } from '@google-cloud/bigquery';
+import { BigQueryOfflineStore, DuckDBOfflineStore, PostgresOfflineStore } from '@larder/offline-store';
+import type { OfflineStore } from '@larder/offline-store';
+import type { OnlineStoreConfig } from '@larder/online-store';
+import { bool, duration, int, oneOf, serverConfigSchema, string } from '@larder/rpc';
+import type { ConfigOf } from '@larder/rpc';
+import type { ConsumerSettings } from './kafka/source-consumer';
+
+export const ingestionSchema = {
+  ...serverConfigSchema({ grpcPort: 6573, metricsPort: 9473 }),
+  registry: {
+    address: string({ default: '127.0.0.1:6570', env: 'LARDER_REGISTRY_ADDRESS', doc: 'The registry service, host:port.' }),
+    startupWait: duration({ default: 5_000, env: 'LARDER_REGISTRY_STARTUP_WAIT', doc: 'How long to wait at start for the first registry snapshot; consumers start when it arrives.' }),
+  },
+  ingestion: {
+    project: string({ default: '', env: 'LARDER_PROJECT', doc: "Project of pushes that name none, and the only project whose Kafka sources are consumed; empty means the registry's only project for pushes and every project for consumers." }),
+    basePath: string({ default: '', env: 'LARDER_INGESTION_BASE_PATH', doc: 'Folder relative file-source paths are resolved against (the feature repo); empty = the working directory.' }),
+    storeTimeout: duration({ default: 10_000, min: 1, env: 'LARDER_INGESTION_STORE_TIMEOUT', doc: 'Deadline of one online-store write (a push, or one attempt of a Kafka batch).' }),
+  },
+  kafka: {
+    enabled: bool({ default: true, env: 'LARDER_KAFKA_ENABLED', doc: 'Consume the Kafka sources of the registry.' }),
+    clientId: string({ default: 'larder-ingestion', env: 'LARDER_KAFKA_CLIENT_ID' }),
+    groupPrefix: string({ default: 'larder.', env: 'LARDER_KAFKA_GROUP_PREFIX', doc: 'Consumer group of a source without consumer_group: <prefix><project>.<source>.' }),
+    fromBeginning: bool({ default: true, env: 'LARDER_KAFKA_FROM_BEGINNING', doc: 'Where a new consumer group starts: the oldest retained message (true) or only new ones.' }),
+    sessionTimeout: duration({ default: 30_000, min: 1_000, env: 'LARDER_KAFKA_SESSION_TIMEOUT' }),
+    heartbeatInterval: duration({ default: 3_000, min: 100, env: 'LARDER_KAFKA_HEARTBEAT_INTERVAL' }),
+    rebalanceTimeout: duration({ default: 60_000, min: 1_000, env: 'LARDER_KAFKA_REBALANCE_TIMEOUT' }),
+    partitionsConcurrently: int({ default: 4, min: 1, env: 'LARDER_KAFKA_PARTITIONS_CONCURRENTLY', doc: 'Partitions of one source handled side by side.' }),
+    maxBytesPerPartition: int({ default: 1024 * 1024, min: 1024, env: 'LARDER_KAFKA_MAX_BYTES_PER_PARTITION', doc: 'Fetch limit per partition; with maxBytes it bounds memory.' }),
+    maxBytes: int({ default: 10 * 1024 * 1024, min: 1024, env: 'LARDER_KAFKA_MAX_BYTES' }),
+    retryInitial: duration({ default: 100, min: 1, env: 'LARDER_KAFKA_RETRY_INITIAL', doc: 'First wait before retrying a batch whose writes failed; doubles up to retryMax.' }),
+    retryMax: duration({ default: 5_000, min: 1, env: 'LARDER_KAFKA_RETRY_MAX' }),
+    lagRefresh: duration({ default: 5_000, min: 100, env: 'LARDER_KAFKA_LAG_REFRESH', doc: 'How often log end and committed offsets are read for lag.' }),
+  },
+  http: {
+    enabled: bool({ default: true, env: 'LARDER_INGESTION_HTTP_ENABLED', doc: 'Serve POST /push and /write-to-online-store (Feast JSON).' }),
+    host: string({ default: '0.0.0.0', env: 'LARDER_INGESTION_HTTP_HOST' }),
+    port: int({ default: 6574, min: 0, max: 65535, env: 'LARDER_INGESTION_HTTP_PORT', doc: '0 picks a free port.' }),
+  },
+  onlineStore: {
+    type: oneOf(['sqlite', 'redis'] as const, { default: 'sqlite', env: 'LARDER_ONLINE_STORE_TYPE' }),
+    path: string({ default: path.join(os.homedir(), '.larder', 'online.db'), env: 'LARDER_ONLINE_STORE_PATH', doc: 'SQLite database file.' }),
+    redisUrl: string({ default: 'redis://127.0.0.1:6379', env: 'LARDER_REDIS_URL', doc: 'redis://[user:pass@]host:port[/db]' }),
+    redisLayout: oneOf(['packed', 'feast'] as const, { default: 'packed', env: 'LARDER_REDIS_LAYOUT' }),
+    redisKeyPrefix: string({ default: 'larder:', env: 'LARDER_REDIS_KEY_PREFIX', doc: 'Packed layout: start of every key.' }),
+  },
+  offlineStore: {
+    type: oneOf(['duckdb', 'postgres', 'bigquery', 'none'] as const, { default: 'duckdb', env: 'LARDER_OFFLINE_STORE_TYPE', doc: "'none': offline writes are refused (FAILED_PRECONDITION) and Kafka rows go online only." }),
+    duckdbDatabase: string({ default: ':memory:', env: 'LARDER_DUCKDB_DATABASE', doc: 'DuckDB database file; file sources need none.' }),
+    postgresUrl: string({ default: 'postgres://127.0.0.1:5432/larder', env: 'LARDER_POSTGRES_URL' }),
+    bigqueryProject: string({ default: '', env: 'LARDER_BIGQUERY_PROJECT' }),
+    bigqueryDataset: string({ default: 'larder_scratch', env: 'LARDER_BIGQUERY_DATASET' }),
+    bigqueryApiEndpoint: string({ default: '', env: 'LARDER_BIGQUERY_API_ENDPOINT', doc: 'Override of the REST endpoint (an emulator); empty = Google.' }),
+  },
+};
+
+export type IngestionConfig = ConfigOf<typeof ingestionSchema>;
+
+export function onlineStoreConfig(config: IngestionConfig['onlineStore']): OnlineStoreConfig {
+  return config.type === 'redis'
+    ? { type: 'redis', url: config.redisUrl, layout: config.redisLayout, keyPrefix: config.redisKeyPrefix }
+    : { type: 'sqlite', path: config.path };
+}
+
+export async function openOfflineStore(config: IngestionConfig['offlineStore']): Promise<OfflineStore | undefined> {
+  switch (config.type) {
+    case 'none':
+      return undefined;
+    case 'duckdb':
+      return DuckDBOfflineStore.create({ database: config.duckdbDatabase });
+    case 'postgres':
+      return new PostgresOfflineStore({ connectionString: config.postgresUrl, max: 4 });
+    case 'bigquery': {
+      const bigquery = new BigQuery({
+        ...(config.bigqueryProject !== '' && { projectId: config.bigqueryProject }),
+        ...(config.bigqueryApiEndpoint !== '' && { apiEndpoint: config.bigqueryApiEndpoint }),
+      });
+      return new BigQueryOfflineStore({ bigquery, scratchDataset: config.bigqueryDataset });
+    }
+  }
+}
+
+export function consumerSettings(config: IngestionConfig): ConsumerSettings {
+  const k = config.kafka;
+  return {
+    clientId: k.clientId,
+    groupPrefix: k.groupPrefix,
+    sessionTimeoutMs: k.sessionTimeout,
+    heartbeatIntervalMs: k.heartbeatInterval,
+    rebalanceTimeoutMs: k.rebalanceTimeout,
+    fromBeginning: k.fromBeginning,
+    partitionsConsumedConcurrently: k.partitionsConcurrently,
+    storeTimeoutMs: config.ingestion.storeTimeout,
+    retryInitialMs: k.retryInitial,
+    retryMaxMs: k.retryMax,
+    lagRefreshMs: k.lagRefresh,
+    maxBytesPerPartition: k.maxBytesPerPartition,
+    maxBytes: k.maxBytes,
+  };
+}

@@ -1,0 +1,123 @@
+import { create } from '@bufbuild/protobuf';
+import type { OfflineStore } from '@larder/offline-store';
+import type { OnlineStore } from '@larder/online-store';
+import { ingestionV1 } from '@larder/proto';
+import { Code, RpcError, implement } from '@larder/rpc';
+import type { Logger, ServiceRegistration } from '@larder/rpc';
+import { SchemaRegistryCache } from './kafka/decode';
+import { KafkaConsumers } from './kafka/consumers';
+import type { WatchedRegistry } from './kafka/consumers';
+import type { ConsumerSettings } from './kafka/source-consumer';
+import { IngestionMetrics } from './metrics';
+import { PushWriter, destinationOf, rowBatchInput } from './push';
+import type { InputRows, PushDestination, WriteOutcome } from './push';
+
+export interface IngestionOptions {
+  registry: WatchedRegistry;
+  /** False until the registry copy holds its first snapshot: calls get UNAVAILABLE meanwhile. */
+  registryReady: () => boolean;
+  online: OnlineStore;
+  offline: OfflineStore | undefined;
+  logger: Logger;
+  /** Project of pushes that name none, and the only project consumed; empty: see the README. */
+  project: string;
+  /** Relative file-source paths are resolved against this folder. */
+  basePath: string;
+  storeTimeoutMs: number;
+  /** Kafka consumer settings; undefined runs no consumers. */
+  kafka: ConsumerSettings | undefined;
+  metrics?: IngestionMetrics;
+}
+
+/** The ingestion service: Push and WriteToOnlineStore, and the Kafka consumers the registry asks for. */
+export class Ingestion {
+  readonly metrics: IngestionMetrics;
+  readonly writer: PushWriter;
+  readonly consumers: KafkaConsumers | undefined;
+
+  constructor(private readonly options: IngestionOptions) {
+    this.metrics = options.metrics ?? new IngestionMetrics();
+    this.writer = new PushWriter({
+      registry: options.registry,
+      online: options.online,
+      offline: options.offline,
+      defaultProject: options.project,
+      basePath: options.basePath,
+      storeTimeoutMs: options.storeTimeoutMs,
+    });
+    if (options.kafka !== undefined) {
+      this.consumers = new KafkaConsumers({
+        registry: options.registry,
+        project: options.project,
+        basePath: options.basePath,
+        online: options.online,
+        offline: options.offline,
+        schemas: new SchemaRegistryCache(),
+        metrics: this.metrics,
+        logger: options.logger,
+        settings: options.kafka,
+      });
+      const consumers = this.consumers;
+      this.metrics.rates = () => consumers.rates();
+    }
+  }
+
+  /** Starts the consumers (those of the current registry copy, then of every change). */
+  async start(): Promise<void> {
+    await this.consumers?.start();
+  }
+
+  /** Stops the consumers; uncommitted batches are redelivered to whoever consumes next. */
+  async stop(): Promise<void> {
+    await this.consumers?.stop();
+  }
+
+  private checkReady(): void {
+    if (!this.options.registryReady()) throw new RpcError(Code.UNAVAILABLE, 'the registry has not been reached yet; retry shortly');
+  }
+
+  /** A push through a named push source (gRPC and HTTP). */
+  async push(projectName: string, sourceName: string, input: (source: { timestampColumn: string; createdColumn: string }) => InputRows, destination: PushDestination, timeRemainingMs: number | undefined): Promise<WriteOutcome> {
+    this.checkReady();
+    const project = this.writer.project(projectName);
+    const source = this.writer.pushSource(project, sourceName);
+    const rows = input({ timestampColumn: this.writer.timestampColumn(project, source), createdColumn: source.createdTimestampColumn });
+    return this.count('push', this.writer.push(project, source, rows, destination, timeRemainingMs), rows.rowCount);
+  }
+
+  async writeToOnlineStore(projectName: string, view: string, input: () => InputRows, timeRemainingMs: number | undefined): Promise<WriteOutcome> {
+    this.checkReady();
+    const project = this.writer.project(projectName);
+    const rows = input();
+    return this.count('write_to_online_store', this.writer.writeToOnlineStore(project, view, rows, timeRemainingMs), rows.rowCount);
+  }
+
+  private async count(rpc: string, outcome: Promise<WriteOutcome>, rows: number): Promise<WriteOutcome> {
+    try {
+      const result = await outcome;
+      this.metrics.pushedRows.inc({ rpc, outcome: 'written' }, Number(result.rowsWritten));
+      this.metrics.pushedRows.inc({ rpc, outcome: 'stale' }, Number(result.rowsSkippedStale));
+      this.metrics.pushedRows.inc({ rpc, outcome: 'rejected' }, result.failures.length);
+      return result;
+    } catch (error) {
+      this.metrics.pushedRows.inc({ rpc, outcome: 'failed' }, rows);
+      throw error;
+    }
+  }
+
+  /** The gRPC IngestionService. */
+  service(): ServiceRegistration {
+    return implement(ingestionV1.IngestionService, {
+      push: async (request, ctx) => {
+        const outcome = await this.push(request.project, request.pushSource, () => rowBatchInput(request.rows), destinationOf(request.mode), ctx.timeRemainingMs());
+        return create(ingestionV1.PushResponseSchema, outcome);
+      },
+      writeToOnlineStore: async (request, ctx) => {
+        const outcome = await this.writeToOnlineStore(request.project, request.featureView, () => rowBatchInput(request.rows), ctx.timeRemainingMs());
+        return create(ingestionV1.WriteToOnlineStoreResponseSchema, outcome);
+      },
+      getConsumerStatus: async (request) =>
+        create(ingestionV1.GetConsumerStatusResponseSchema, { consumers: this.consumers?.statuses(request.project, request.dataSource) ?? [] }),
+    });
+  }
+}

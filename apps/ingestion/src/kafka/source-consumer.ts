@@ -1,0 +1,478 @@
+import { create } from '@bufbuild/protobuf';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { Kafka, logLevel } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, IHeaders, KafkaMessage, Producer } from 'kafkajs';
+import { OfflineStoreError } from '@larder/offline-store';
+import type { OfflineStore } from '@larder/offline-store';
+import type { OnlineStore } from '@larder/online-store';
+import { ingestionV1 } from '@larder/proto';
+import type { registryV1, typesV1 } from '@larder/proto';
+import type { Logger } from '@larder/rpc';
+import type { IngestionMetrics } from '../metrics';
+import { OfflineBatches, RowProblem, shapeRow, writeOnline } from '../rows';
+import type { ShapedRow } from '../rows';
+import { FieldMap } from '../targets';
+import type { ViewTarget } from '../targets';
+import { ValueError, rawToValue, toMillis } from '../values';
+import { DecodeError, decoderFor } from './decode';
+import type { DecodedRecord, Decoder, SchemaRegistryCache } from './decode';
+import { RateWindow } from './rate';
+
+const State = ingestionV1.ConsumerState;
+
+export interface ConsumerSettings {
+  clientId: string;
+  /** Group id of a source without consumer_group: `<prefix><project>.<source>`. */
+  groupPrefix: string;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  rebalanceTimeoutMs: number;
+  /** Where a new consumer group starts: the oldest message (true) or new ones only. */
+  fromBeginning: boolean;
+  /** Partitions of one consumer handled side by side. */
+  partitionsConsumedConcurrently: number;
+  /** Deadline of one store write attempt. */
+  storeTimeoutMs: number;
+  /** Backoff between attempts of a batch whose writes failed. */
+  retryInitialMs: number;
+  retryMaxMs: number;
+  /** How often log end and committed offsets are refreshed for lag. */
+  lagRefreshMs: number;
+  /** kafkajs fetch limits: they bound what one consumer holds in memory. */
+  maxBytesPerPartition: number;
+  maxBytes: number;
+}
+
+export interface ConsumerDeps {
+  online: OnlineStore;
+  offline: OfflineStore | undefined;
+  schemas: SchemaRegistryCache;
+  metrics: IngestionMetrics;
+  logger: Logger;
+  settings: ConsumerSettings;
+}
+
+interface PartitionStats {
+  committed: bigint;
+  logEnd: bigint;
+  rate: RateWindow;
+  deadLetters: number;
+  lastEventTs: number | undefined;
+  /** Greatest event time seen: the watermark is this minus the source's watermark delay. */
+  maxEventTs: number;
+}
+
+interface DeadLetter {
+  message: KafkaMessage;
+  stage: 'decode' | 'validate' | 'late' | 'write';
+  reason: string;
+  view?: string;
+}
+
+/** The work one batch needs done before its offsets may be committed. */
+interface BatchWork {
+  messages: readonly KafkaMessage[];
+  online: Map<ViewTarget, ShapedRow[]>;
+  offline: OfflineBatches;
+  deadLetters: DeadLetter[];
+  lastEventTs: number | undefined;
+  maxEventTs: number;
+  done: { online: Set<ViewTarget>; offline: Set<string>; deadLetters: boolean };
+}
+
+const durationMs = (d: { seconds: bigint; nanos: number } | undefined): number => (d === undefined ? 0 : Number(d.seconds) * 1000 + Math.floor(d.nanos / 1e6));
+
+/**
+ * Consumes one Kafka source in its consumer group and writes each message to
+ * the views whose stream_source it is. A batch's offsets are committed only
+ * after all its writes (online, offline, dead letters) succeeded; a failed
+ * write is retried with backoff while the partition waits, so what is held in
+ * memory is bounded by one fetch.
+ */
+export class SourceConsumer {
+  readonly project: string;
+  readonly sourceName: string;
+  readonly topic: string;
+  readonly groupId: string;
+  readonly deadLetterTopic: string;
+  private targets: readonly ViewTarget[];
+  private readonly fields: FieldMap;
+  private readonly decode: Decoder;
+  private readonly watermarkDelayMs: number;
+  private readonly timestampField: string;
+  private readonly createdField: string;
+  private readonly kafka: Kafka;
+  private readonly consumer: Consumer;
+  private readonly producer: Producer;
+  private readonly admin: Admin;
+  private readonly partitions = new Map<number, PartitionStats>();
+  private readonly rate = new RateWindow();
+  private assigned: number[] = [];
+  private state: ingestionV1.ConsumerState = State.STARTING;
+  private retrying = 0;
+  private lastError = '';
+  private deadLetterCount = 0;
+  private lagTimer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> = Promise.resolve();
+  private stopping = false;
+  private readonly log: Logger;
+
+  constructor(
+    project: string,
+    source: registryV1.DataSource,
+    targets: readonly ViewTarget[],
+    private readonly deps: ConsumerDeps,
+  ) {
+    if (source.kind.case !== 'kafka') throw new Error(`data source '${source.name}' is not a Kafka source`);
+    const kafka = source.kind.value;
+    const { settings } = deps;
+    this.project = project;
+    this.sourceName = source.name;
+    this.topic = kafka.topic;
+    this.groupId = kafka.consumerGroup || `${settings.groupPrefix}${project}.${source.name}`;
+    this.deadLetterTopic = kafka.deadLetterTopic || `${kafka.topic}.dlq`;
+    this.targets = targets;
+    this.fields = new FieldMap(source.fieldMapping);
+    this.decode = decoderFor(kafka.messageFormat, deps.schemas);
+    this.watermarkDelayMs = durationMs(kafka.watermarkDelay);
+    this.timestampField = source.timestampField;
+    this.createdField = source.createdTimestampColumn;
+    this.log = deps.logger.child({ project, source: source.name, topic: this.topic, group: this.groupId });
+    const log = this.log;
+    this.kafka = new Kafka({
+      clientId: settings.clientId,
+      brokers: kafka.bootstrapServers,
+      retry: { initialRetryTime: 200, maxRetryTime: 5_000, retries: 8 },
+      logLevel: logLevel.WARN,
+      logCreator: () => (entry) => {
+        const fields = { kafkajs: entry.namespace, error: entry.log.error };
+        if (entry.level <= logLevel.ERROR) log.warn(entry.log.message, fields);
+        else log.debug(entry.log.message, fields);
+      },
+    });
+    this.consumer = this.kafka.consumer({
+      groupId: this.groupId,
+      sessionTimeout: settings.sessionTimeoutMs,
+      heartbeatInterval: settings.heartbeatIntervalMs,
+      rebalanceTimeout: settings.rebalanceTimeoutMs,
+      maxBytesPerPartition: settings.maxBytesPerPartition,
+      maxBytes: settings.maxBytes,
+      maxWaitTimeInMs: 100,
+      retry: { initialRetryTime: 200, maxRetryTime: 5_000, retries: 8, restartOnFailure: async () => !this.stopping },
+    });
+    this.producer = this.kafka.producer({ allowAutoTopicCreation: true, retry: { initialRetryTime: 200, maxRetryTime: 5_000, retries: 5 } });
+    this.admin = this.kafka.admin({ retry: { retries: 2 } });
+    const { GROUP_JOIN, CRASH, REBALANCING } = this.consumer.events;
+    this.consumer.on(GROUP_JOIN, (event) => {
+      this.assigned = [...(event.payload.memberAssignment[this.topic] ?? [])].sort((a, b) => a - b);
+      for (const p of [...this.partitions.keys()]) if (!this.assigned.includes(p)) this.partitions.delete(p);
+      if (this.retrying === 0) this.state = State.RUNNING;
+      this.log.info('partitions assigned', { partitions: this.assigned });
+      this.scheduleRefresh();
+    });
+    this.consumer.on(REBALANCING, () => {
+      if (this.retrying === 0 && !this.stopping) this.state = State.STARTING;
+    });
+    this.consumer.on(CRASH, (event) => {
+      this.lastError = event.payload.error.message;
+      this.state = event.payload.restart && !this.stopping ? State.STARTING : State.FAILED;
+      this.log.warn('consumer crashed', { error: event.payload.error.message, restart: event.payload.restart });
+    });
+  }
+
+  /** Swaps the views written to (a registry change); the next batch uses them. */
+  setTargets(targets: readonly ViewTarget[]): void {
+    this.targets = targets;
+  }
+
+  /** Connects and joins the group; keeps trying (with backoff) while the brokers cannot be reached, until stop(). */
+  async start(): Promise<void> {
+    let delay = this.deps.settings.retryInitialMs;
+    while (!this.stopping) {
+      try {
+        await this.connect();
+        return;
+      } catch (error) {
+        this.lastError = (error as Error).message;
+        this.log.warn('cannot start consuming; retrying', { error: this.lastError, retryInMs: delay });
+        await this.consumer.disconnect().catch(() => undefined);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        delay = Math.min(this.deps.settings.retryMaxMs, delay * 2);
+      }
+    }
+  }
+
+  private async connect(): Promise<void> {
+    await this.producer.connect();
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.topic, fromBeginning: this.deps.settings.fromBeginning });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.deps.settings.partitionsConsumedConcurrently,
+      eachBatch: (payload) => this.handleBatch(payload),
+    });
+    this.lagTimer = setInterval(() => this.scheduleRefresh(), this.deps.settings.lagRefreshMs);
+    this.lagTimer.unref();
+    this.log.info('consumer started');
+  }
+
+  /** Leaves the group; a batch in flight is abandoned uncommitted (its messages go to the next owner). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.lagTimer !== undefined) clearInterval(this.lagTimer);
+    await this.refreshing;
+    await this.consumer.disconnect().catch((error: unknown) => this.log.warn('consumer disconnect failed', { error }));
+    await Promise.all([this.producer.disconnect(), this.admin.disconnect()]).catch(() => undefined);
+    this.state = State.STOPPED;
+    this.log.info('consumer stopped');
+  }
+
+  private partition(partition: number): PartitionStats {
+    let stats = this.partitions.get(partition);
+    if (stats === undefined) {
+      stats = { committed: -1n, logEnd: -1n, rate: new RateWindow(), deadLetters: 0, lastEventTs: undefined, maxEventTs: -Infinity };
+      this.partitions.set(partition, stats);
+    }
+    return stats;
+  }
+
+  private async handleBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const stats = this.partition(batch.partition);
+    stats.logEnd = BigInt(batch.highWatermark);
+    if (batch.messages.length === 0) return;
+    const live = (): boolean => isRunning() && !isStale() && !this.stopping;
+    let work: BatchWork | undefined;
+    let delay = this.deps.settings.retryInitialMs;
+    for (;;) {
+      try {
+        work ??= await this.prepare(batch.messages, stats.maxEventTs);
+        await this.apply(work, batch.partition);
+        break;
+      } catch (error) {
+        if (!live()) return;
+        this.retrying++;
+        this.state = State.PAUSED;
+        this.lastError = (error as Error).message;
+        this.deps.metrics.retries.inc({ project: this.project, source: this.sourceName, topic: this.topic });
+        this.log.warn('batch failed; partition waits and retries', { partition: batch.partition, error: this.lastError, retryInMs: delay });
+        try {
+          await sleepWhile(delay, live, heartbeat);
+        } finally {
+          this.retrying--;
+        }
+        if (!live()) return;
+        delay = Math.min(this.deps.settings.retryMaxMs, delay * 2);
+      }
+    }
+    if (this.retrying === 0 && this.state === State.PAUSED) {
+      this.state = State.RUNNING;
+      this.log.info('writes succeeded again; partition resumed', { partition: batch.partition });
+    }
+    const last = batch.messages[batch.messages.length - 1] as KafkaMessage;
+    resolveOffset(last.offset);
+    const next = (BigInt(last.offset) + 1n).toString();
+    await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }] });
+    await heartbeat();
+
+    stats.committed = BigInt(next);
+    stats.maxEventTs = Math.max(stats.maxEventTs, work.maxEventTs);
+    if (work.lastEventTs !== undefined) stats.lastEventTs = work.lastEventTs;
+    const count = batch.messages.length;
+    stats.rate.add(count);
+    this.rate.add(count);
+    stats.deadLetters += work.deadLetters.length;
+    this.deadLetterCount += work.deadLetters.length;
+    const labels = { project: this.project, source: this.sourceName, topic: this.topic };
+    this.deps.metrics.events.inc({ ...labels, partition: String(batch.partition) }, count);
+    for (const letter of work.deadLetters) this.deps.metrics.deadLetters.inc({ ...labels, stage: letter.stage });
+    if (stats.logEnd >= 0n) this.deps.metrics.lag.set({ ...labels, partition: String(batch.partition) }, Number(stats.logEnd - stats.committed));
+  }
+
+  /** Decodes and shapes a batch; a message that cannot be used becomes a dead letter, never an error. */
+  private async prepare(messages: readonly KafkaMessage[], maxEventTsBefore: number): Promise<BatchWork> {
+    const targets = this.targets;
+    const online = new Map<ViewTarget, ShapedRow[]>(targets.filter((t) => t.online).map((t) => [t, []]));
+    const offline = new OfflineBatches();
+    const deadLetters: DeadLetter[] = [];
+    let maxEventTs = maxEventTsBefore;
+    let lastEventTs: number | undefined;
+    for (let i = 0; i < messages.length; i++) {
+      const message = messages[i] as KafkaMessage;
+      let record: DecodedRecord;
+      try {
+        if (message.value === null) throw new DecodeError('the message has no value (a tombstone)');
+        record = await this.decode(message.value);
+      } catch (error) {
+        if (!(error instanceof DecodeError)) throw error;
+        deadLetters.push({ message, stage: 'decode', reason: error.message });
+        continue;
+      }
+      let eventTs: number;
+      try {
+        const raw = record[this.timestampField];
+        if (raw === undefined || raw === null) throw new ValueError(`the timestamp field '${this.timestampField}' is missing`);
+        eventTs = toMillis(raw);
+        if (eventTs < 0) throw new ValueError('event time before 1970 cannot be stored');
+      } catch (error) {
+        deadLetters.push({ message, stage: 'validate', reason: `${this.timestampField}: ${(error as Error).message}` });
+        continue;
+      }
+      // The broker's timestamp is the row's created time: the same on every
+      // redelivery, so a replayed offline row is an exact duplicate.
+      const createdRaw = this.createdField === '' ? undefined : record[this.createdField];
+      let createdTs = Number(message.timestamp);
+      if (createdRaw !== undefined && createdRaw !== null) {
+        try {
+          createdTs = toMillis(createdRaw);
+        } catch {
+          // A bad created time is not worth losing the row: the broker's stands in.
+        }
+      }
+      const late = eventTs < maxEventTs - this.watermarkDelayMs;
+      maxEventTs = Math.max(maxEventTs, eventTs);
+      lastEventTs = eventTs;
+      const read = (c: { name: string; type: typesV1.ValueType }): typesV1.Value | undefined => rawToValue(c.type, record[this.fields.fieldOf(c.name)]);
+      for (const target of targets) {
+        let row: ShapedRow;
+        try {
+          row = shapeRow(target, read, eventTs, createdTs);
+        } catch (error) {
+          if (!(error instanceof RowProblem)) throw error;
+          deadLetters.push({ message, stage: 'validate', reason: error.message, view: target.name });
+          continue;
+        }
+        online.get(target)?.push(row);
+        if (!late) offline.add(i, target, row);
+      }
+      if (late) {
+        deadLetters.push({
+          message,
+          stage: 'late',
+          reason: `late: event time ${new Date(eventTs).toISOString()} is before the watermark ${new Date(maxEventTs - this.watermarkDelayMs).toISOString()} (watermark delay ${this.watermarkDelayMs} ms); written online (last writer wins by event time), not offline`,
+        });
+      }
+    }
+    return { messages, online, offline, deadLetters, lastEventTs, maxEventTs, done: { online: new Set(), offline: new Set(), deadLetters: false } };
+  }
+
+  /** Runs the batch's pending writes; parts that succeeded are not redone on a retry. */
+  private async apply(work: BatchWork, partition: number): Promise<void> {
+    const { settings } = this.deps;
+    const writes: Promise<void>[] = [];
+    for (const [target, rows] of work.online) {
+      if (work.done.online.has(target)) continue;
+      writes.push(writeOnline(this.deps.online, target, rows, settings.storeTimeoutMs).then(() => void work.done.online.add(target)));
+    }
+    for (const batch of work.offline.all()) {
+      if (work.done.offline.has(batch.source.name)) continue;
+      const offline = this.deps.offline;
+      writes.push(
+        (async () => {
+          if (offline === undefined) throw new Error('no offline store is configured');
+          try {
+            await offline.append(batch.source, batch.toAppendRows());
+          } catch (error) {
+            // A source the rows cannot fit (missing column, query source) will not heal by retrying.
+            if (!(error instanceof OfflineStoreError)) throw error;
+            this.log.error('offline append rejected; the rows are dead-lettered', { batchSource: batch.source.name, error: error.message });
+            const reason = `offline append to '${batch.source.name}': ${error.message}`;
+            for (const i of batch.indices()) work.deadLetters.push({ message: work.messages[i] as KafkaMessage, stage: 'write', reason });
+          }
+          work.done.offline.add(batch.source.name);
+        })(),
+      );
+    }
+    const results = await Promise.allSettled(writes);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    if (!work.done.deadLetters && work.deadLetters.length > 0) {
+      await this.sendDeadLetters(work.deadLetters, partition);
+      work.done.deadLetters = true;
+    }
+  }
+
+  private async sendDeadLetters(letters: DeadLetter[], partition: number): Promise<void> {
+    const messages = letters.map(({ message, stage, reason, view }) => {
+        const headers: IHeaders = {
+          ...message.headers,
+          'larder.error.stage': stage,
+          'larder.error.reason': reason,
+          'larder.source.project': this.project,
+          'larder.source.name': this.sourceName,
+          'larder.source.topic': this.topic,
+          'larder.source.partition': String(partition),
+          'larder.source.offset': message.offset,
+          ...(view !== undefined && { 'larder.feature_view': view }),
+        };
+        return { key: message.key, value: message.value, headers, timestamp: message.timestamp };
+      });
+    if (messages.length > 0) await this.producer.send({ topic: this.deadLetterTopic, messages, acks: -1 });
+  }
+
+  private scheduleRefresh(): void {
+    if (this.stopping) return;
+    this.refreshing = this.refreshing.then(() => this.refreshLag());
+  }
+
+  /** Log end and committed offsets of the assigned partitions, for lag while idle. */
+  private async refreshLag(): Promise<void> {
+    if (this.stopping || this.assigned.length === 0) return;
+    try {
+      const [ends, committed] = await Promise.all([this.admin.fetchTopicOffsets(this.topic), this.admin.fetchOffsets({ groupId: this.groupId, topics: [this.topic] })]);
+      const committedOf = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
+      for (const { partition, high } of ends) {
+        if (!this.assigned.includes(partition)) continue;
+        const stats = this.partition(partition);
+        stats.logEnd = BigInt(high);
+        const c = committedOf.get(partition);
+        if (c !== undefined && c > stats.committed) stats.committed = c;
+        const lag = stats.logEnd - (stats.committed < 0n ? 0n : stats.committed);
+        this.deps.metrics.lag.set({ project: this.project, source: this.sourceName, topic: this.topic, partition: String(partition) }, Number(lag));
+      }
+    } catch (error) {
+      this.log.debug('lag refresh failed', { error: (error as Error).message });
+    }
+  }
+
+  eventsPerSecond(): number {
+    return this.rate.perSecond();
+  }
+
+  status(): ingestionV1.ConsumerStatus {
+    return create(ingestionV1.ConsumerStatusSchema, {
+      project: this.project,
+      dataSource: this.sourceName,
+      topic: this.topic,
+      consumerGroup: this.groupId,
+      state: this.state,
+      partitions: this.assigned.map((partition) => {
+        const s = this.partition(partition);
+        const committed = s.committed < 0n ? 0n : s.committed;
+        const logEnd = s.logEnd < 0n ? committed : s.logEnd;
+        return {
+          partition,
+          committedOffset: committed,
+          logEndOffset: logEnd,
+          lag: logEnd > committed ? logEnd - committed : 0n,
+          eventsPerSecond: s.rate.perSecond(),
+          deadLetterCount: BigInt(s.deadLetters),
+          ...(s.lastEventTs !== undefined && { lastEventTime: timestampFromMs(s.lastEventTs) }),
+        };
+      }),
+      eventsPerSecond: this.rate.perSecond(),
+      deadLetterCount: BigInt(this.deadLetterCount),
+      deadLetterTopic: this.deadLetterTopic,
+      lastError: this.state === State.RUNNING ? '' : this.lastError,
+    });
+  }
+}
+
+/** Waits `ms` while `live()` holds, heartbeating so the group does not evict us meanwhile. */
+async function sleepWhile(ms: number, live: () => boolean, heartbeat: () => Promise<void>): Promise<void> {
+  const until = Date.now() + ms;
+  while (live() && Date.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(250, until - Date.now())));
+    await heartbeat();
+  }
+}
