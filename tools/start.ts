@@ -1,7 +1,18 @@
 // `npm start`: the whole store on one machine, in one process, on the
 // embedded defaults. Each service keeps its own port, metrics endpoint and
 // health, exactly as when it runs alone in its own pod.
-import { runService } from '@larder/rpc';
+//
+// It also sets up the quickstart: the driver-stats example repo in
+// ~/.larder/quickstart (or $LARDER_QUICKSTART_DIR; LARDER_QUICKSTART=0 skips
+// it), whose registry file and SQLite online store are the ones the services
+// use; once they listen, the repo is applied and its sample data materialized.
+import { existsSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { CONFIG_FILE, initRepo, loadFeatureRepo } from '@larder/feature-repo';
+import { materializationV1, registryV1 } from '@larder/proto';
+import { createClient, runService } from '@larder/rpc';
 import type { RunServiceOptions, ServerConfigSchema, ServerHandle } from '@larder/rpc';
 import { ingestionService } from '../apps/ingestion/src/service';
 import { materializationService } from '../apps/materialization/src/service';
@@ -9,8 +20,39 @@ import { offlineRetrievalService } from '../apps/offline-retrieval/src/service';
 import { onlineServingService } from '../apps/online-serving/src/service';
 import { registryService } from '../apps/registry/src/service';
 
+const QUICKSTART_DIR = path.resolve(process.env.LARDER_QUICKSTART_DIR ?? path.join(os.homedir(), '.larder', 'quickstart'));
+const QUICKSTART = process.env.LARDER_QUICKSTART !== '0';
+
+// The quickstart repo talks to the services below; its data files are theirs.
+const QUICKSTART_CONFIG = `# Written by \`npm start\`: the driver-stats quickstart, served by the services it runs.
+project: driver_stats
+registry:
+  address: 127.0.0.1:6570
+online_store:
+  type: sqlite
+  path: data/online_store.db
+offline_store:
+  type: duckdb
+services:
+  registry: 127.0.0.1:6570
+  online_serving: 127.0.0.1:6566
+  offline_retrieval: 127.0.0.1:6571
+  materialization: 127.0.0.1:6572
+  ingestion: 127.0.0.1:6573
+`;
+
+/** Defaults pointing every service at the quickstart's files; the caller's environment still wins. */
+function quickstartEnv(): Record<string, string> {
+  if (!QUICKSTART) return {};
+  return {
+    LARDER_REGISTRY_LOCATION: path.join(QUICKSTART_DIR, 'data', 'registry.json'),
+    LARDER_ONLINE_STORE_TYPE: 'sqlite',
+    LARDER_ONLINE_STORE_PATH: path.join(QUICKSTART_DIR, 'data', 'online_store.db'),
+  };
+}
+
 // Each service has its own configuration schema, so each gets its own runner.
-type Runner = (extra: { handleSignals: false; exit: (code: number) => void }) => Promise<ServerHandle | undefined>;
+type Runner = (extra: { handleSignals: false; exit: (code: number) => void; env: Record<string, string | undefined> }) => Promise<ServerHandle | undefined>;
 const runner =
   <S extends ServerConfigSchema>(service: RunServiceOptions<S>): Runner =>
   (extra) =>
@@ -23,14 +65,66 @@ const services: Runner[] = [
   runner(ingestionService),
 ];
 
+async function prepareQuickstart(): Promise<void> {
+  if (existsSync(path.join(QUICKSTART_DIR, CONFIG_FILE))) return;
+  const created = await initRepo(QUICKSTART_DIR);
+  writeFileSync(path.join(QUICKSTART_DIR, CONFIG_FILE), QUICKSTART_CONFIG);
+  process.stderr.write(`Created the quickstart feature repo in ${QUICKSTART_DIR} (${created.sampleRows} sample rows).\n`);
+}
+
+/** Applies the quickstart repo and materializes all of its sample data; returns what to tell the user. */
+async function applyAndMaterialize(registryAddress: string, materializationAddress: string): Promise<string> {
+  const { config, set } = await loadFeatureRepo(QUICKSTART_DIR);
+  const registry = createClient(registryV1.RegistryService, registryAddress, { defaultTimeoutMs: 30_000 });
+  const jobs = createClient(materializationV1.MaterializationService, materializationAddress);
+  try {
+    const applied = await registry.applyRegistry({
+      project: config.project,
+      projectSpec: set.project,
+      entities: set.entities,
+      dataSources: set.dataSources,
+      featureViews: set.featureViews,
+      onDemandFeatureViews: set.onDemandFeatureViews,
+      featureServices: set.featureServices,
+      savedDatasets: set.savedDatasets,
+      prune: true,
+    });
+    // The materialization service follows the registry's change stream; give it the new version.
+    let job: materializationV1.Job | undefined;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        // The whole sample (from the epoch to now): the latest row of every driver.
+        job = (await jobs.materialize({ project: config.project, startTime: timestampFromDate(new Date(0)), endTime: timestampFromDate(new Date()) })).job!;
+        break;
+      } catch (error) {
+        if (attempt >= 50) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    for await (const update of jobs.watchJob({ jobId: job.id })) job = update.job!;
+    if (job.state !== materializationV1.JobState.SUCCEEDED) throw new Error(`materialization job ${job.id} ${materializationV1.JobState[job.state]}: ${job.error}`);
+    const views = job.views.map((v) => `${v.featureView} (${v.rowsWritten} rows)`).join(', ');
+    return [
+      `Quickstart: feature repo ${QUICKSTART_DIR}, project ${config.project}, registry version ${applied.version}.`,
+      `  materialized into ${path.join(QUICKSTART_DIR, 'data', 'online_store.db')}: ${views}`,
+      `  try: cd ${QUICKSTART_DIR} && npx larder list feature-views`,
+    ].join('\n');
+  } finally {
+    registry.close();
+    jobs.close();
+  }
+}
+
 async function main(): Promise<void> {
+  if (QUICKSTART) await prepareQuickstart();
+  const env = { ...quickstartEnv(), ...process.env };
   const handles: ServerHandle[] = [];
   let exitCode = 0;
   const fail = (code: number): void => {
     exitCode = Math.max(exitCode, code);
   };
   for (const service of services) {
-    const handle = await service({ handleSignals: false, exit: fail });
+    const handle = await service({ handleSignals: false, exit: fail, env });
     if (handle === undefined) {
       await Promise.all(handles.map((h) => h.shutdown('startup failed')));
       process.exit(exitCode || 1);
@@ -38,8 +132,19 @@ async function main(): Promise<void> {
     handles.push(handle);
   }
 
+  let quickstart = '';
+  if (QUICKSTART) {
+    const address = (name: string): string => handles.find((h) => h.name === name)!.address.replace(/^0\.0\.0\.0:/, '127.0.0.1:');
+    try {
+      quickstart = await applyAndMaterialize(address('registry'), address('materialization'));
+    } catch (error) {
+      // The services are up either way; say what went wrong and keep serving.
+      quickstart = `Quickstart not ready: ${error instanceof Error ? error.message : String(error)}`;
+    }
+  }
+
   const rows = handles.map((h) => `  ${h.name.padEnd(18)} grpc ${h.address.padEnd(16)} metrics ${h.metricsUrl ?? '-'}`);
-  process.stderr.write(`\nLarder is running. Services:\n${rows.join('\n')}\nPress Ctrl-C to stop.\n\n`);
+  process.stderr.write(`\nLarder is running. Services:\n${rows.join('\n')}\n${quickstart ? `${quickstart}\n` : ''}Press Ctrl-C to stop.\n\n`);
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {

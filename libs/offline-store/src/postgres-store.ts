@@ -130,6 +130,11 @@ export class PostgresOfflineStore implements OfflineStore {
 
   constructor(options: PostgresOfflineStoreOptions) {
     this.pool = new pg.Pool({ ...options, types, options: `${options.options ?? ''} -c TimeZone=UTC`.trim() });
+    // A server that goes away makes pg emit 'error' on idle and checked-out clients;
+    // without listeners that kills the process. The query in progress fails on its
+    // own and the pool drops the broken client, so these are safe to ignore.
+    this.pool.on('error', () => {});
+    this.pool.on('connect', (client) => client.on('error', () => {}));
   }
 
   private relation(location: SourceLocation, what: string): string {

@@ -1,0 +1,413 @@
+import { randomBytes } from 'node:crypto';
+import { clone, create } from '@bufbuild/protobuf';
+import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
+import type { Timestamp } from '@bufbuild/protobuf/wkt';
+import type { OfflineStore } from '@larder/offline-store';
+import type { OnlineStore } from '@larder/online-store';
+import { materializationV1, registryV1 } from '@larder/proto';
+import { Code, RpcError } from '@larder/rpc';
+import type { Logger, RpcClient } from '@larder/rpc';
+import { copyLatest } from './copy';
+import { viewNames, viewPlan } from './view-plan';
+import type { RegistryView, ViewPlan } from './view-plan';
+
+const S = materializationV1.JobState;
+const M = registryV1.MaterializationStatus;
+type Job = materializationV1.Job;
+type ViewProgress = materializationV1.ViewProgress;
+
+/** What the job manager needs of the registry: definitions (a RegistryClient's copy) and the state rpcs. */
+export interface RegistryAccess extends RegistryView {
+  projectNames(): string[];
+  readonly service: Pick<RpcClient<typeof registryV1.RegistryService>, 'getMaterializationState' | 'updateMaterializationState'>;
+}
+
+export interface JobManagerOptions {
+  registry: RegistryAccess;
+  offline: OfflineStore;
+  online: OnlineStore;
+  logger: Logger;
+  /** Project of requests naming none; empty: the registry's only project. */
+  defaultProject: string;
+  shards: number;
+  viewConcurrency: number;
+  chunkRows: number;
+  writesInFlight: number;
+  writeTimeoutMs: number;
+  /** Finished jobs kept in memory. */
+  jobHistory: number;
+  now?: () => Date;
+}
+
+export interface JobFilter {
+  project: string;
+  states: readonly materializationV1.JobState[];
+  featureView: string;
+  pageSize: number;
+  pageToken: string;
+}
+
+interface Tracked {
+  readonly seq: number;
+  readonly job: Job;
+  readonly controller: AbortController;
+  readonly plans: ViewPlan[];
+  /** Resolved when the job reaches a final state. */
+  done: Promise<void>;
+  /** Bumped on every change; watchers wait for the next bump. */
+  changed: Promise<void>;
+  notify: () => void;
+}
+
+export const isFinal = (state: materializationV1.JobState): boolean => state === S.SUCCEEDED || state === S.FAILED || state === S.CANCELLED;
+
+const MAX_PAGE = 1000;
+const DEFAULT_PAGE = 50;
+
+class CancelledError extends Error {
+  constructor() {
+    super('cancelled on request');
+  }
+}
+
+/**
+ * Runs materialization jobs and keeps their records: every job that is not
+ * finished plus the last `jobHistory` finished ones (the registry keeps each
+ * view's last job for good). Two jobs never work on the same view at once
+ * in this process: the second is refused with FAILED_PRECONDITION naming the
+ * first. Single replica: the lock is not shared between replicas (see README).
+ */
+export class JobManager {
+  private readonly jobs = new Map<string, Tracked>();
+  /** `project/view` -> id of the job holding it. */
+  private readonly locks = new Map<string, string>();
+  private seq = 0;
+  private closing = false;
+  private readonly now: () => Date;
+
+  constructor(private readonly options: JobManagerOptions) {
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /** Materialize(views, start, end). */
+  startRange(request: materializationV1.MaterializeRequest): Job {
+    if (request.startTime === undefined) throw new RpcError(Code.INVALID_ARGUMENT, 'start_time: required');
+    if (request.endTime === undefined) throw new RpcError(Code.INVALID_ARGUMENT, 'end_time: required');
+    const start = timestampDate(request.startTime);
+    const end = timestampDate(request.endTime);
+    if (start.getTime() >= end.getTime()) {
+      throw new RpcError(Code.INVALID_ARGUMENT, `start_time (${start.toISOString()}) must be before end_time (${end.toISOString()}): the window is ${start.getTime() === end.getTime() ? 'empty' : 'inverted'}`);
+    }
+    const project = this.project(request.project);
+    const plans = this.plans(project, request.featureViews);
+    const tracked = this.track(project, materializationV1.JobKind.RANGE, plans, start, end, () => ({ start, end }));
+    return clone(materializationV1.JobSchema, tracked.job);
+  }
+
+  /** MaterializeIncremental(views, end): each view from its watermark. */
+  async startIncremental(request: materializationV1.MaterializeIncrementalRequest): Promise<Job> {
+    const end = request.endTime === undefined ? this.now() : timestampDate(request.endTime);
+    const project = this.project(request.project);
+    const plans = this.plans(project, request.featureViews);
+    this.checkFree(project, plans);
+    const states = await this.readStates(project, plans.map((p) => p.name));
+    const now = this.now();
+    const windows = new Map<string, { start: Date; end: Date }>();
+    for (const plan of plans) {
+      const watermark = states.get(plan.name)?.watermark;
+      // The first time: now - ttl (but never past the requested end), or the earliest data.
+      const start =
+        watermark !== undefined ? timestampDate(watermark) : plan.ttlMs > 0 ? new Date(Math.min(now.getTime(), end.getTime()) - plan.ttlMs) : new Date(0);
+      windows.set(plan.name, { start, end });
+    }
+    const tracked = this.track(project, materializationV1.JobKind.INCREMENTAL, plans, undefined, end, (plan) => windows.get(plan.name)!);
+    return clone(materializationV1.JobSchema, tracked.job);
+  }
+
+  get(id: string): Job {
+    return clone(materializationV1.JobSchema, this.find(id).job);
+  }
+
+  list(filter: JobFilter): { jobs: Job[]; nextPageToken: string } {
+    if (filter.pageSize < 0) throw new RpcError(Code.INVALID_ARGUMENT, 'page_size: must not be negative');
+    const size = Math.min(filter.pageSize === 0 ? DEFAULT_PAGE : filter.pageSize, MAX_PAGE);
+    let before = Number.POSITIVE_INFINITY;
+    if (filter.pageToken !== '') {
+      before = Number(Buffer.from(filter.pageToken, 'base64url').toString());
+      if (!Number.isSafeInteger(before)) throw new RpcError(Code.INVALID_ARGUMENT, 'page_token: not a token from a previous ListJobs');
+    }
+    const matching = [...this.jobs.values()]
+      .filter((t) => t.seq < before)
+      .filter((t) => filter.project === '' || t.job.project === filter.project)
+      .filter((t) => filter.states.length === 0 || filter.states.includes(t.job.state))
+      .filter((t) => filter.featureView === '' || t.job.views.some((v) => v.featureView === filter.featureView))
+      .sort((a, b) => b.seq - a.seq);
+    const page = matching.slice(0, size);
+    const last = page[page.length - 1];
+    const nextPageToken = matching.length > size && last ? Buffer.from(String(last.seq)).toString('base64url') : '';
+    return { jobs: page.map((t) => clone(materializationV1.JobSchema, t.job)), nextPageToken };
+  }
+
+  cancel(id: string): Job {
+    const tracked = this.find(id);
+    if (isFinal(tracked.job.state)) {
+      throw new RpcError(Code.FAILED_PRECONDITION, `job '${id}' already finished (${S[tracked.job.state]}); only pending or running jobs can be cancelled`);
+    }
+    tracked.controller.abort(new CancelledError());
+    return clone(materializationV1.JobSchema, tracked.job);
+  }
+
+  /** The job now, then after every change, until it is final. */
+  async *watch(id: string, signal: AbortSignal): AsyncGenerator<Job> {
+    const tracked = this.find(id);
+    const aborted = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    for (;;) {
+      const changed = tracked.changed;
+      const snapshot = clone(materializationV1.JobSchema, tracked.job);
+      yield snapshot;
+      // The snapshot's state, not the job's: the final state must be sent before the stream ends.
+      if (isFinal(snapshot.state)) return;
+      await Promise.race([changed, aborted]);
+      if (signal.aborted) return;
+    }
+  }
+
+  /** Waits for a job to finish (tests, the quickstart). */
+  async wait(id: string): Promise<Job> {
+    const tracked = this.find(id);
+    await tracked.done;
+    return clone(materializationV1.JobSchema, tracked.job);
+  }
+
+  /** Cancels every unfinished job and waits for them (shutdown). */
+  async close(): Promise<void> {
+    this.closing = true;
+    const running = [...this.jobs.values()].filter((t) => !isFinal(t.job.state));
+    for (const t of running) t.controller.abort(new CancelledError());
+    await Promise.all(running.map((t) => t.done));
+  }
+
+  private project(requested: string): string {
+    if (requested !== '') return requested;
+    if (this.options.defaultProject !== '') return this.options.defaultProject;
+    const names = this.options.registry.projectNames();
+    if (names.length === 1) return names[0]!;
+    throw new RpcError(
+      Code.INVALID_ARGUMENT,
+      names.length === 0 ? 'project: the registry has no project yet; apply a feature repo first' : `project: required, the registry has several (${names.join(', ')})`,
+    );
+  }
+
+  private plans(project: string, requested: readonly string[]): ViewPlan[] {
+    if (this.closing) throw new RpcError(Code.UNAVAILABLE, 'the materialization service is shutting down');
+    const projects = this.options.registry.projectNames();
+    if (!projects.includes(project)) throw new RpcError(Code.NOT_FOUND, `project '${project}' not found (projects: ${projects.join(', ') || 'none'})`);
+    const names = viewNames(this.options.registry, project, requested);
+    if (names.length === 0) throw new RpcError(Code.FAILED_PRECONDITION, `project '${project}' has no online feature view with a batch source to materialize`);
+    return names.map((name) => viewPlan(this.options.registry, project, name));
+  }
+
+  private checkFree(project: string, plans: readonly ViewPlan[]): void {
+    for (const plan of plans) {
+      const holder = this.locks.get(`${project}/${plan.name}`);
+      if (holder !== undefined) {
+        throw new RpcError(
+          Code.FAILED_PRECONDITION,
+          `feature view '${plan.name}' is being materialized by job ${holder}; wait for it to finish (WatchJob) or cancel it (CancelJob), then retry`,
+        );
+      }
+    }
+  }
+
+  private async readStates(project: string, views: string[]): Promise<Map<string, registryV1.MaterializationState>> {
+    let states: registryV1.MaterializationState[];
+    try {
+      states = (await this.options.registry.service.getMaterializationState({ project, featureViews: views }, { timeoutMs: 10_000 })).states;
+    } catch (error) {
+      throw new RpcError(Code.UNAVAILABLE, `could not read the views' watermarks from the registry: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+    return new Map(states.map((s) => [s.featureView, s]));
+  }
+
+  private track(
+    project: string,
+    kind: materializationV1.JobKind,
+    plans: ViewPlan[],
+    start: Date | undefined,
+    end: Date,
+    windowOf: (plan: ViewPlan) => { start: Date; end: Date },
+  ): Tracked {
+    // Checked again here: an incremental start awaited the registry in between.
+    this.checkFree(project, plans);
+    const id = `${this.now().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomBytes(4).toString('hex')}`;
+    const job = create(materializationV1.JobSchema, {
+      id,
+      project,
+      kind,
+      state: S.PENDING,
+      ...(start !== undefined && { startTime: timestampFromDate(start) }),
+      endTime: timestampFromDate(end),
+      createTime: timestampFromDate(this.now()),
+      views: plans.map((plan) => {
+        const window = windowOf(plan);
+        return {
+          featureView: plan.name,
+          state: S.PENDING,
+          startTime: timestampFromDate(window.start),
+          endTime: timestampFromDate(window.end),
+          shardCount: this.options.shards,
+        };
+      }),
+    });
+    for (const plan of plans) this.locks.set(`${project}/${plan.name}`, id);
+    let notify = (): void => {};
+    const tracked: Tracked = {
+      seq: ++this.seq,
+      job,
+      controller: new AbortController(),
+      plans,
+      done: Promise.resolve(),
+      changed: Promise.resolve(),
+      notify: () => notify(),
+    };
+    const arm = (): void => {
+      tracked.changed = new Promise<void>((resolve) => {
+        notify = () => {
+          arm();
+          resolve();
+        };
+      });
+    };
+    arm();
+    this.jobs.set(id, tracked);
+    tracked.done = this.run(tracked).finally(() => {
+      for (const plan of plans) if (this.locks.get(`${project}/${plan.name}`) === id) this.locks.delete(`${project}/${plan.name}`);
+      this.evict();
+    });
+    return tracked;
+  }
+
+  private async run(tracked: Tracked): Promise<void> {
+    const { job } = tracked;
+    const log = this.options.logger.child({ job: job.id, project: job.project });
+    // Let Materialize answer with the PENDING job before any work starts.
+    await new Promise((resolve) => setImmediate(resolve));
+    job.state = S.RUNNING;
+    job.runTime = timestampFromDate(this.now());
+    tracked.notify();
+    log.info('materialization job running', { views: job.views.map((v) => v.featureView) });
+    const queue = job.views.map((progress, i) => ({ progress, plan: tracked.plans[i]! }));
+    const worker = async (): Promise<void> => {
+      for (let next = queue.shift(); next; next = queue.shift()) await this.runView(tracked, next.plan, next.progress, log);
+    };
+    await Promise.all(Array.from({ length: Math.min(this.options.viewConcurrency, queue.length) }, worker));
+    const failed = job.views.filter((v) => v.state === S.FAILED);
+    if (failed.length > 0) {
+      job.state = S.FAILED;
+      job.error = failed.map((v) => `${v.featureView}: ${v.error}`).join('; ');
+    } else if (job.views.some((v) => v.state === S.CANCELLED)) job.state = S.CANCELLED;
+    else job.state = S.SUCCEEDED;
+    job.finishTime = timestampFromDate(this.now());
+    tracked.notify();
+    log.info('materialization job finished', { state: S[job.state], error: job.error });
+  }
+
+  private async runView(tracked: Tracked, plan: ViewPlan, progress: ViewProgress, log: Logger): Promise<void> {
+    const { job, controller } = tracked;
+    if (controller.signal.aborted) {
+      progress.state = S.CANCELLED;
+      tracked.notify();
+      return;
+    }
+    const start = timestampDate(progress.startTime!);
+    const end = timestampDate(progress.endTime!);
+    const report = (status: registryV1.MaterializationStatus, extra: { watermark?: Timestamp; error?: string } = {}) =>
+      this.options.registry.service.updateMaterializationState(
+        { project: job.project, featureView: plan.name, jobId: job.id, status, intervalStart: progress.startTime!, intervalEnd: progress.endTime!, ...extra },
+        { timeoutMs: 10_000 },
+      );
+    progress.state = S.RUNNING;
+    tracked.notify();
+    try {
+      await report(M.RUNNING);
+      // An incremental view already at its end has nothing to read.
+      if (start.getTime() < end.getTime()) {
+        const shards = this.options.shards;
+        await Promise.all(
+          Array.from({ length: shards }, async (_, index) => {
+            await copyLatest(this.options.offline, this.options.online, plan, {
+              start,
+              end,
+              ...(shards > 1 && { shard: { index, count: shards } }),
+              chunkRows: this.options.chunkRows,
+              writesInFlight: this.options.writesInFlight,
+              writeTimeoutMs: this.options.writeTimeoutMs,
+              signal: controller.signal,
+              onProgress: ({ read, written }) => {
+                progress.rowsRead += BigInt(read);
+                progress.rowsWritten += BigInt(written);
+                tracked.notify();
+              },
+            });
+            progress.shardsCompleted++;
+            tracked.notify();
+          }),
+        );
+      } else {
+        progress.shardsCompleted = progress.shardCount;
+      }
+      await report(M.SUCCEEDED, { watermark: await this.watermarkAfter(job, plan, end) });
+      progress.state = S.SUCCEEDED;
+    } catch (error) {
+      if (controller.signal.aborted && error === controller.signal.reason) {
+        progress.state = S.CANCELLED;
+        await report(M.CANCELLED).catch((e: unknown) => log.warn('could not record the cancellation in the registry', { view: plan.name, error: String(e) }));
+      } else {
+        progress.state = S.FAILED;
+        progress.error = describe(error);
+        log.warn('materialization of a view failed', { view: plan.name, error: progress.error });
+        await report(M.FAILED, { error: progress.error }).catch((e: unknown) =>
+          log.warn('could not record the failure in the registry', { view: plan.name, error: String(e) }),
+        );
+      }
+    }
+    tracked.notify();
+  }
+
+  /**
+   * The watermark to report after a view's window was written. Incremental:
+   * the window's end. Range: the end only when the window reaches back to the
+   * stored watermark (or the view was never materialized); a window that
+   * leaves a gap keeps the stored watermark, since rows in the gap are not online.
+   */
+  private async watermarkAfter(job: Job, plan: ViewPlan, end: Date): Promise<Timestamp> {
+    const endTs = timestampFromDate(end);
+    if (job.kind === materializationV1.JobKind.INCREMENTAL) return endTs;
+    const stored = (await this.readStates(job.project, [plan.name])).get(plan.name)?.watermark;
+    if (stored === undefined) return endTs;
+    return timestampDate(job.startTime!).getTime() <= timestampDate(stored).getTime() ? endTs : stored;
+  }
+
+  private find(id: string): Tracked {
+    const tracked = this.jobs.get(id);
+    if (tracked === undefined) {
+      throw new RpcError(
+        Code.NOT_FOUND,
+        `job '${id}' not found (this replica keeps unfinished jobs and the last ${this.options.jobHistory} finished ones; the registry's materialization state has each view's last job)`,
+      );
+    }
+    return tracked;
+  }
+
+  private evict(): void {
+    const finished = [...this.jobs.values()].filter((t) => isFinal(t.job.state));
+    for (const t of finished.slice(0, Math.max(0, finished.length - this.options.jobHistory))) this.jobs.delete(t.job.id);
+  }
+}
+
+/** A reason a person can act on; store errors already name the store and what failed. */
+function describe(error: unknown): string {
+  if (error instanceof RpcError) return error.message;
+  if (error instanceof Error) return `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}`;
+  return String(error);
+}
