@@ -1,14 +1,91 @@
+import { create } from '@bufbuild/protobuf';
+import { BigQuery } from '@google-cloud/bigquery';
 import { offlineV1 } from '@larder/proto';
-import { pendingService, serverConfigSchema } from '@larder/rpc';
+import { RegistryClient } from '@larder/registry-client';
+import { implement } from '@larder/rpc';
 import type { RunServiceOptions } from '@larder/rpc';
+import { offlineRetrievalSchema, openOfflineStore } from './config';
+import { inlineEntities, sourceEntities } from './entities';
+import type { EntityStats } from './entities';
+import { registerOfflineErrorMappings } from './errors';
+import { OfflineRetrieval } from './retrieval';
+import type { RetrievalRegistry } from './retrieval';
+import { Code, RpcError } from '@larder/rpc';
 
-const schema = serverConfigSchema({ grpcPort: 6571, metricsPort: 9471 });
+registerOfflineErrorMappings();
+
+/** RegistryClient as retrieval needs it: the copy, plus the two rpcs it makes. */
+function retrievalRegistry(client: RegistryClient): RetrievalRegistry {
+  return {
+    get version() {
+      return client.version;
+    },
+    registrySet: (project) => client.registrySet(project),
+    projectNames: () => client.projectNames(),
+    latestVersion: async () => (await client.service.getRegistryVersion({}, { timeoutMs: 2_000 })).version,
+    waitForVersion: (version, timeoutMs) => client.waitForVersion(version, timeoutMs),
+    async saveDataset(project, dataset) {
+      await client.service.applyRegistry({ project, savedDatasets: [dataset] });
+      return (await client.service.getSavedDataset({ project, name: dataset.name })).savedDataset ?? dataset;
+    },
+  };
+}
 
 /** How the offline-retrieval service is configured and built; main.ts runs it, `npm start` embeds it. */
-export const offlineRetrievalService: RunServiceOptions<typeof schema> = {
+export const offlineRetrievalService: RunServiceOptions<typeof offlineRetrievalSchema> = {
   name: 'offline-retrieval',
-  schema,
-  setup: () => ({
-    services: [pendingService(offlineV1.OfflineRetrievalService, 'issue #5: offline retrieval')],
-  }),
+  schema: offlineRetrievalSchema,
+  setup: async ({ config, logger }) => {
+    if (config.offlineStore.type === 'bigquery') {
+      // Inline entity rows go to scratch tables; make sure their dataset exists.
+      const bigquery = new BigQuery({
+        ...(config.offlineStore.bigqueryProject !== '' && { projectId: config.offlineStore.bigqueryProject }),
+        ...(config.offlineStore.bigqueryApiEndpoint !== '' && { apiEndpoint: config.offlineStore.bigqueryApiEndpoint }),
+      });
+      await bigquery.dataset(config.offlineStore.bigqueryDataset).get({ autoCreate: true });
+    }
+    const store = await openOfflineStore(config.offlineStore);
+    const client = new RegistryClient({ address: config.registry.address, logger, ...(config.retrieval.project !== '' && { project: config.retrieval.project }) }).start();
+    let ready = false;
+    client.onChange(() => {
+      ready = true;
+    });
+    try {
+      await client.ready(config.registry.startupWait);
+      ready = true;
+    } catch {
+      logger.warn('no registry snapshot yet; answering UNAVAILABLE until it arrives', { registry: config.registry.address });
+    }
+    const retrieval = new OfflineRetrieval(retrievalRegistry(client), store, {
+      defaultProject: config.retrieval.project,
+      maxRowsPerChunk: config.retrieval.maxRowsPerChunk,
+      maxChunkBytes: config.retrieval.maxChunkBytes,
+      registryReady: () => ready,
+    });
+    logger.info('offline store open', { type: config.offlineStore.type });
+    return {
+      services: [
+        implement(offlineV1.OfflineRetrievalService, {
+          async *getHistoricalFeatures(requests) {
+            const iterator = requests[Symbol.asyncIterator]();
+            const first = await iterator.next();
+            if (first.done === true || first.value.message.case !== 'query') {
+              throw new RpcError(Code.INVALID_ARGUMENT, 'query: the first message must carry the query; entity rows follow it');
+            }
+            const stats: EntityStats = { rows: 0, minTs: undefined, maxTs: undefined };
+            const parts = retrieval.retrieve(first.value.message.value, (plan) => inlineEntities(iterator, [...plan.resolved.entityColumns, ...plan.resolved.requestFields], stats), stats);
+            for await (const part of parts) yield create(offlineV1.GetHistoricalFeaturesResponseSchema, { part });
+          },
+          async *getHistoricalFeaturesFromSource(request) {
+            if (request.query === undefined) throw new RpcError(Code.INVALID_ARGUMENT, 'query: required');
+            const stats: EntityStats = { rows: 0, minTs: undefined, maxTs: undefined };
+            const entitySource = request.entitySource;
+            const parts = retrieval.retrieve(request.query, async () => sourceEntities(store.engine, entitySource), stats);
+            for await (const part of parts) yield create(offlineV1.GetHistoricalFeaturesFromSourceResponseSchema, { part });
+          },
+        }),
+      ],
+      closeHooks: [() => store.close(), () => client.close()],
+    };
+  },
 };

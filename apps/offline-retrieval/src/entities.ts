@@ -1,0 +1,121 @@
+import type { Cell, EntityBatch, EntityColumn, InlineEntities, SourceEntities } from '@larder/offline-store';
+import type { OfflineStore } from '@larder/offline-store';
+import { valueTypeName } from '@larder/core';
+import type { TypedName } from '@larder/core';
+import { typesV1 } from '@larder/proto';
+import type { offlineV1 } from '@larder/proto';
+import { Code, RpcError } from '@larder/rpc';
+import { locationFor } from './sources';
+import { caseLabel, typeOfValue, valueToCell } from './values';
+
+/** The inline entity rows' timestamps (RowBatch.event_timestamps) become this column. */
+export const INLINE_TIMESTAMP_COLUMN = 'event_timestamp';
+
+const invalid = (message: string): RpcError => new RpcError(Code.INVALID_ARGUMENT, message);
+
+/** What was seen of the entity rows while they streamed through. */
+export interface EntityStats {
+  rows: number;
+  minTs: Date | undefined;
+  maxTs: Date | undefined;
+}
+
+/**
+ * Column types of the inline rows: declared ones (join keys, request fields) where the
+ * registry knows them, otherwise from the first batch's first non-null value.
+ */
+function columnTypes(first: typesV1.RowBatch, declared: ReadonlyMap<string, typesV1.ValueType>): EntityColumn[] {
+  return Object.entries(first.columns).map(([name, column]) => {
+    if (name === INLINE_TIMESTAMP_COLUMN) {
+      throw invalid(`entity_rows.columns['${name}']: the entity timestamps go in entity_rows.event_timestamps, not in a column of that name`);
+    }
+    const known = declared.get(name);
+    if (known !== undefined) return { name, type: known };
+    for (const value of column.val) {
+      const type = typeOfValue(value);
+      if (type !== undefined) return { name, type };
+    }
+    throw invalid(`entity_rows.columns['${name}']: every value in the first batch is null, so its type is unknown; send a non-null value in the first batch or drop the column`);
+  });
+}
+
+function convertBatch(batch: typesV1.RowBatch, columns: readonly EntityColumn[], index: number, stats: EntityStats): EntityBatch {
+  const n = batch.eventTimestamps.length;
+  const out: Record<string, Cell[]> = {};
+  const given = Object.keys(batch.columns);
+  if (given.length !== columns.length || columns.some((c) => batch.columns[c.name] === undefined)) {
+    throw invalid(`entity_rows[${index}]: columns ${given.join(', ') || '(none)'} differ from the first batch's (${columns.map((c) => c.name).join(', ')}); every batch carries the same columns`);
+  }
+  for (const column of columns) {
+    const values = (batch.columns[column.name] as typesV1.RepeatedValue).val;
+    if (values.length !== n) {
+      throw invalid(`entity_rows[${index}].columns['${column.name}']: ${values.length} values for ${n} event_timestamps; give one timestamp per entity row and one value per row in every column`);
+    }
+    const cells: Cell[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const value = values[i] as typesV1.Value;
+      const type = typeOfValue(value);
+      if (type !== undefined && type !== column.type) {
+        throw invalid(`entity_rows[${index}].columns['${column.name}'][${i}]: expected ${valueTypeName(column.type)} but got ${caseLabel(value.val.case)}`);
+      }
+      cells[i] = valueToCell(value);
+    }
+    out[column.name] = cells;
+  }
+  const times: Date[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const ts = batch.eventTimestamps[i] as { seconds: bigint; nanos: number };
+    const date = new Date(Number(ts.seconds) * 1000 + Math.floor(ts.nanos / 1e6));
+    times[i] = date;
+    if (stats.minTs === undefined || date < stats.minTs) stats.minTs = date;
+    if (stats.maxTs === undefined || date > stats.maxTs) stats.maxTs = date;
+  }
+  out[INLINE_TIMESTAMP_COLUMN] = times;
+  stats.rows += n;
+  return out;
+}
+
+/**
+ * Entity rows from the client stream, handed to the store batch by batch as they
+ * arrive (the store appends each to a temp table in the engine, so Node holds one
+ * batch at a time). The first batch is read up front for the column types.
+ */
+export async function inlineEntities(
+  requests: AsyncIterator<offlineV1.GetHistoricalFeaturesRequest>,
+  declared: readonly TypedName[],
+  stats: EntityStats,
+): Promise<InlineEntities> {
+  const first = await nextBatch(requests, 1);
+  if (first === undefined) throw invalid('entity_rows: no entity rows; after the query, send at least one RowBatch with join-key columns and event_timestamps');
+  const columns = columnTypes(first, new Map(declared.map((d) => [d.name, d.valueType])));
+  const all: EntityColumn[] = [...columns, { name: INLINE_TIMESTAMP_COLUMN, type: typesV1.ValueType.UNIX_TIMESTAMP }];
+  async function* batches(): AsyncGenerator<EntityBatch> {
+    yield convertBatch(first as typesV1.RowBatch, columns, 0, stats);
+    for (let index = 1; ; index++) {
+      const batch = await nextBatch(requests, index + 1);
+      if (batch === undefined) return;
+      yield convertBatch(batch, columns, index, stats);
+    }
+  }
+  return { kind: 'rows', columns: all, timestampColumn: INLINE_TIMESTAMP_COLUMN, batches: batches() };
+}
+
+async function nextBatch(requests: AsyncIterator<offlineV1.GetHistoricalFeaturesRequest>, position: number): Promise<typesV1.RowBatch | undefined> {
+  const next = await requests.next();
+  if (next.done === true) return undefined;
+  const message = next.value.message;
+  if (message.case !== 'entityRows') {
+    throw invalid(`message ${position}: expected entity_rows but got ${message.case === undefined ? 'an empty message' : 'a second query'}; send the query once, first`);
+  }
+  return message.value;
+}
+
+/** Entity rows the engine reads itself (table, query or file). */
+export function sourceEntities(engine: OfflineStore['engine'], source: offlineV1.EntitySource | undefined): SourceEntities {
+  if (source === undefined) throw invalid('entity_source: required (a file, bigquery or postgres location)');
+  return {
+    kind: 'source',
+    location: locationFor(engine, source.location, 'entity_source'),
+    timestampColumn: source.timestampColumn === '' ? INLINE_TIMESTAMP_COLUMN : source.timestampColumn,
+  };
+}

@@ -1,0 +1,151 @@
+import { create } from '@bufbuild/protobuf';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { OnDemandEvaluationError } from '@larder/core';
+import type { OnDemandValues } from '@larder/core';
+import { cellToValue } from '@larder/offline-store';
+import type { Cell, ResultChunk as StoreChunk, ResultSchema as StoreSchema } from '@larder/offline-store';
+import { offlineV1 } from '@larder/proto';
+import type { typesV1 } from '@larder/proto';
+import { Code, RpcError } from '@larder/rpc';
+import type { RetrievalPlan } from './plan';
+import { approxValueBytes } from './values';
+
+const ROLE = {
+  join_key: offlineV1.ColumnRole.JOIN_KEY,
+  passthrough: offlineV1.ColumnRole.PASSTHROUGH,
+  feature: offlineV1.ColumnRole.FEATURE,
+} as const;
+
+/** How store chunks become response chunks: which store column feeds each output column. */
+export interface OutputLayout {
+  readonly schema: offlineV1.ResultSchema;
+  /** Per output column: the store column index, or -1 for an on-demand feature. */
+  readonly sources: readonly number[];
+  readonly types: readonly typesV1.ValueType[];
+  readonly timestampIndex: number;
+  /** Per output column that is on-demand: [onDemand index, output name]. */
+  readonly onDemand: readonly ([number, string] | undefined)[];
+}
+
+export function outputLayout(plan: RetrievalPlan, store: StoreSchema): OutputLayout {
+  const index = new Map(store.columns.map((c, i) => [c.name, i]));
+  const columns: offlineV1.ResultColumn[] = [];
+  const sources: number[] = [];
+  const types: typesV1.ValueType[] = [];
+  const onDemand: ([number, string] | undefined)[] = [];
+  store.columns.forEach((c, i) => {
+    if (c.role === 'timestamp' || c.role === 'feature') return;
+    columns.push(create(offlineV1.ResultColumnSchema, { name: c.name, valueType: c.type, role: ROLE[c.role] }));
+    sources.push(i);
+    types.push(c.type);
+    onDemand.push(undefined);
+  });
+  for (const out of plan.outputs) {
+    columns.push(create(offlineV1.ResultColumnSchema, { name: out.name, valueType: out.valueType, role: ROLE.feature }));
+    sources.push(out.kind === 'view' ? (index.get(out.storeColumn) as number) : -1);
+    types.push(out.valueType);
+    onDemand.push(out.kind === 'on-demand' ? [out.onDemand, out.output] : undefined);
+  }
+  return {
+    schema: create(offlineV1.ResultSchemaSchema, { columns, timestampColumn: store.timestampColumn }),
+    sources,
+    types,
+    timestampIndex: store.columns.findIndex((c) => c.role === 'timestamp'),
+    onDemand,
+  };
+}
+
+/**
+ * Computes every on-demand view of the plan over one store chunk with core's compiled
+ * evaluator (the code online serving runs), inputs bound exactly as online: view
+ * features by variable, request fields from the entity rows' columns.
+ */
+export function computeOnDemand(plan: RetrievalPlan, store: StoreSchema, chunk: StoreChunk, firstRow: number): Record<string, typesV1.Value>[][] {
+  const index = new Map(store.columns.map((c, i) => [c.name, i]));
+  const results: Record<string, typesV1.Value>[][] = [];
+  const cell = (column: number | undefined, row: number): Cell => (column === undefined ? null : ((chunk.columns[column] as Cell[])[row] ?? null));
+  for (const od of plan.resolved.onDemand) {
+    const bindingsOf = od.inputs.map((input) => {
+      if (input.kind === 'request') return { input, columns: input.fields.map((f) => ({ name: f.name, type: f.valueType, column: index.get(f.name) })) };
+      if (input.kind === 'view') {
+        const view = plan.resolved.views[input.view];
+        const columns = input.features.map((name) => {
+          const j = view?.features.findIndex((f) => f.name === name) ?? -1;
+          return { name, type: view?.features[j]?.valueType as typesV1.ValueType, column: index.get(plan.storeColumns[input.view]?.[j] as string) };
+        });
+        return { input, columns };
+      }
+      return { input, columns: [] };
+    });
+    for (const b of bindingsOf) {
+      if (b.input.kind !== 'request') continue;
+      const missing = b.columns.find((c) => c.column === undefined);
+      if (missing !== undefined) {
+        throw new RpcError(Code.INVALID_ARGUMENT, `entity rows: missing column '${missing.name}', a request field on-demand feature view '${od.name}' reads; add it to the entity rows`);
+      }
+    }
+    const out: Record<string, typesV1.Value>[] = new Array(chunk.rowCount);
+    for (let row = 0; row < chunk.rowCount; row++) {
+      const values: Record<string, Record<string, typesV1.Value | undefined>> = {};
+      for (const b of bindingsOf) {
+        const fields: Record<string, typesV1.Value | undefined> = {};
+        if (b.input.kind === 'on-demand') {
+          const inner = (results[b.input.onDemand] as Record<string, typesV1.Value>[])[row] as Record<string, typesV1.Value>;
+          for (const name of b.input.features) fields[name] = inner[name];
+        } else {
+          for (const c of b.columns) fields[c.name] = cellToValue(c.type, cell(c.column, row));
+        }
+        values[b.input.variable] = fields;
+      }
+      try {
+        out[row] = od.compiled.evaluate(values as OnDemandValues);
+      } catch (error) {
+        if (error instanceof OnDemandEvaluationError) throw new RpcError(Code.INVALID_ARGUMENT, `entity row ${firstRow + row}: ${error.message}`);
+        throw error;
+      }
+    }
+    results.push(out);
+  }
+  return results;
+}
+
+/**
+ * Turns one store chunk into response chunks of at most maxRows rows and about
+ * maxBytes each (the row size is estimated from a sample of the chunk).
+ */
+export function* encodeChunk(plan: RetrievalPlan, layout: OutputLayout, store: StoreSchema, chunk: StoreChunk, maxRows: number, maxBytes: number): Generator<offlineV1.ResultChunk> {
+  const computed = plan.hasOnDemand ? computeOnDemand(plan, store, chunk, chunk.firstRow) : [];
+  const columns: typesV1.Value[][] = layout.sources.map((source, c) => {
+    const type = layout.types[c] as typesV1.ValueType;
+    const od = layout.onDemand[c];
+    if (od !== undefined) {
+      const [i, name] = od;
+      const rows = computed[i] as Record<string, typesV1.Value>[];
+      return rows.map((r) => r[name] ?? cellToValue(type, null));
+    }
+    const cells = chunk.columns[source] as Cell[];
+    const values: typesV1.Value[] = new Array(chunk.rowCount);
+    for (let r = 0; r < chunk.rowCount; r++) values[r] = cellToValue(type, cells[r] ?? null);
+    return values;
+  });
+  const times = chunk.columns[layout.timestampIndex] as Cell[];
+  const rowBytes = sampleRowBytes(columns, chunk.rowCount);
+  const step = Math.max(1, Math.min(maxRows, Math.floor(maxBytes / rowBytes)));
+  for (let start = 0; start < chunk.rowCount; start += step) {
+    const end = Math.min(chunk.rowCount, start + step);
+    yield create(offlineV1.ResultChunkSchema, {
+      firstRow: BigInt(chunk.firstRow + start),
+      columns: columns.map((values) => ({ val: values.slice(start, end) })),
+      eventTimestamps: times.slice(start, end).map((t) => timestampFromMs((t as Date).getTime())),
+    });
+  }
+}
+
+function sampleRowBytes(columns: readonly typesV1.Value[][], rows: number): number {
+  const sample = Math.min(rows, 64);
+  if (sample === 0) return 1;
+  let bytes = 0;
+  for (const values of columns) for (let r = 0; r < sample; r++) bytes += approxValueBytes(values[Math.floor((r * rows) / sample)] as typesV1.Value);
+  // Timestamps, and headroom for rows longer than the sampled ones.
+  return Math.ceil((bytes / sample + 14) * 1.5);
+}

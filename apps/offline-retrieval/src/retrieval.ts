@@ -1,0 +1,162 @@
+import { create } from '@bufbuild/protobuf';
+import { durationFromMs, timestampFromMs, timestampNow } from '@bufbuild/protobuf/wkt';
+import type { RegistrySet } from '@larder/core';
+import type { Destination, EntityInput, OfflineStore, ResultChunk as StoreChunk, ResultSchema as StoreSchema } from '@larder/offline-store';
+import { offlineV1, registryV1 } from '@larder/proto';
+import { Code, RpcError } from '@larder/rpc';
+import type { EntityStats } from './entities';
+import { encodeChunk, outputLayout } from './output';
+import type { OutputLayout } from './output';
+import { planRetrieval, projectOf } from './plan';
+import type { RegistrySource, RetrievalPlan } from './plan';
+
+/** One message of either result stream; both rpcs answer with the same oneof. */
+export type ResultPart = offlineV1.GetHistoricalFeaturesResponse['part'];
+
+/** The registry as the service uses it; RegistryClient satisfies it. */
+export interface RetrievalRegistry extends RegistrySource {
+  readonly version: bigint;
+  /** The registry's current version (an rpc), for read-your-writes after an apply. */
+  latestVersion(): Promise<bigint>;
+  waitForVersion(version: bigint, timeoutMs: number): Promise<void>;
+  saveDataset(project: string, dataset: registryV1.SavedDataset): Promise<registryV1.SavedDataset>;
+}
+
+export interface OfflineRetrievalOptions {
+  /** Project of queries that name none; '' = the registry's only project. */
+  defaultProject: string;
+  maxRowsPerChunk: number;
+  maxChunkBytes: number;
+  registryReady: () => boolean;
+}
+
+/** Builds the entity input once the plan says which columns are declared (inline) or where they live (source). */
+export type EntitiesFor = (plan: RetrievalPlan) => Promise<EntityInput>;
+
+/** Historical retrieval over a registry copy and an offline store: plan, join in the engine, stream or write. */
+export class OfflineRetrieval {
+  constructor(
+    private readonly registry: RetrievalRegistry,
+    private readonly store: OfflineStore,
+    private readonly options: OfflineRetrievalOptions,
+  ) {}
+
+  async *retrieve(query: offlineV1.HistoricalQuery, entitiesFor: EntitiesFor, stats: EntityStats): AsyncGenerator<ResultPart> {
+    const started = Date.now();
+    const { project, plan } = await this.plan(query);
+    if (query.maxRowsPerChunk < 0) throw new RpcError(Code.INVALID_ARGUMENT, `query.max_rows_per_chunk: must be 0 (server default) or positive, got ${query.maxRowsPerChunk}`);
+    const maxRows = query.maxRowsPerChunk > 0 ? Math.min(query.maxRowsPerChunk, this.options.maxRowsPerChunk) : this.options.maxRowsPerChunk;
+    const destination = query.destination;
+    if (destination === undefined || destination.storage === undefined) {
+      if (destination !== undefined) throw new RpcError(Code.INVALID_ARGUMENT, 'query.destination.storage: required when a destination is given');
+      const entities = await entitiesFor(plan);
+      const result = await this.store.getHistoricalFeatures({ entities, views: plan.views, chunkRows: maxRows });
+      const rowCount = yield* this.stream(plan, result.schema, result, maxRows);
+      yield { case: 'summary', value: create(offlineV1.ResultSummarySchema, { rowCount: BigInt(rowCount), elapsed: durationFromMs(Date.now() - started) }) };
+      return;
+    }
+
+    if (plan.hasOnDemand) {
+      throw new RpcError(Code.INVALID_ARGUMENT, 'query.destination: on-demand features are computed in the service and cannot be written by the engine yet; stream the result instead (no destination), or drop the on-demand refs');
+    }
+    const target = destinationOf(destination, this.store.engine);
+    const entities = await entitiesFor(plan);
+    if (!destination.omitRows && entities.kind === 'rows') {
+      throw new RpcError(Code.INVALID_ARGUMENT, 'query.destination.omit_rows: must be true when inline entity rows are written to a destination (the rows are sent once and cannot be joined again); read the destination afterwards, or use GetHistoricalFeaturesFromSource');
+    }
+    const exported = await this.store.exportHistoricalFeatures({ entities, views: plan.views }, target);
+    const layout = outputLayout(plan, exported.schema);
+    yield { case: 'schema', value: layout.schema };
+    if (!destination.omitRows) {
+      // The entity rows live in the engine, so the join runs again for the rows to stream back.
+      const again = await this.store.getHistoricalFeatures({ entities: await entitiesFor(plan), views: plan.views, chunkRows: maxRows });
+      yield* this.stream(plan, again.schema, again, maxRows, layout);
+    }
+    let saved: registryV1.SavedDataset | undefined;
+    if (destination.savedDatasetName !== '') {
+      saved = await this.registry.saveDataset(project, savedDataset(plan, query, destination, exported.rowCount, stats));
+    }
+    yield {
+      case: 'summary',
+      value: create(offlineV1.ResultSummarySchema, {
+        rowCount: BigInt(exported.rowCount),
+        storage: destination.storage,
+        ...(saved !== undefined && { savedDataset: saved }),
+        elapsed: durationFromMs(Date.now() - started),
+      }),
+    };
+  }
+
+  private async *stream(plan: RetrievalPlan, schema: StoreSchema, result: AsyncIterable<StoreChunk> & { readonly schema: StoreSchema }, maxRows: number, fixed?: OutputLayout): AsyncGenerator<ResultPart, number> {
+    const layout = fixed ?? outputLayout(plan, schema);
+    if (fixed === undefined) yield { case: 'schema', value: layout.schema };
+    let rows = 0;
+    for await (const chunk of result) {
+      for (const out of encodeChunk(plan, layout, schema, chunk, maxRows, this.options.maxChunkBytes)) yield { case: 'chunk', value: out };
+      rows += chunk.rowCount;
+    }
+    return rows;
+  }
+
+  private async plan(query: offlineV1.HistoricalQuery): Promise<{ project: string; plan: RetrievalPlan }> {
+    if (!this.options.registryReady()) throw new RpcError(Code.UNAVAILABLE, 'the registry copy is not loaded yet; retry shortly');
+    const attempt = (): { project: string; plan: RetrievalPlan } => {
+      const project = projectOf(this.registry, query.project, this.options.defaultProject);
+      const set: RegistrySet | undefined = this.registry.registrySet(project);
+      if (set === undefined) {
+        const known = this.registry.projectNames();
+        throw new RpcError(Code.NOT_FOUND, `query.project: project '${project}' is not in the registry${known.length > 0 ? `; projects: ${known.join(', ')}` : ''}`);
+      }
+      return { project, plan: planRetrieval(set, query, this.store.engine) };
+    };
+    try {
+      return attempt();
+    } catch (error) {
+      // A definition applied a moment ago may not have reached the copy yet: catch up once.
+      if (!(error instanceof RpcError) || (error.code !== Code.NOT_FOUND && error.code !== Code.INVALID_ARGUMENT)) throw error;
+      const latest = await this.registry.latestVersion().catch(() => this.registry.version);
+      if (latest <= this.registry.version) throw error;
+      await this.registry.waitForVersion(latest, 2_000).catch(() => undefined);
+      return attempt();
+    }
+  }
+}
+
+function destinationOf(destination: offlineV1.OutputDestination, engine: OfflineStore['engine']): Destination {
+  const kind = destination.storage?.kind;
+  const overwrite = destination.overwrite;
+  const wrong = (what: string): RpcError =>
+    new RpcError(Code.INVALID_ARGUMENT, `query.destination.storage: ${what}, but this service runs on ${engine}, which writes ${engine === 'duckdb' ? 'files' : `${engine}_table`}`);
+  switch (kind?.case) {
+    case 'file': {
+      if (engine !== 'duckdb') throw wrong('a file');
+      if (kind.value.path === '') throw new RpcError(Code.INVALID_ARGUMENT, 'query.destination.storage.file.path: required');
+      const format = kind.value.format === registryV1.FileFormat.CSV || /\.csv$/i.test(kind.value.path) ? 'csv' : 'parquet';
+      return { kind: 'file', path: kind.value.path, format, overwrite };
+    }
+    case 'bigqueryTable':
+      if (engine !== 'bigquery') throw wrong('a bigquery_table');
+      return { kind: 'table', table: kind.value, overwrite };
+    case 'postgresTable':
+      if (engine !== 'postgres') throw wrong('a postgres_table');
+      return { kind: 'table', table: kind.value, overwrite };
+    default:
+      throw new RpcError(Code.INVALID_ARGUMENT, 'query.destination.storage: set file, bigquery_table or postgres_table');
+  }
+}
+
+function savedDataset(plan: RetrievalPlan, query: offlineV1.HistoricalQuery, destination: offlineV1.OutputDestination, rowCount: number, stats: EntityStats): registryV1.SavedDataset {
+  return create(registryV1.SavedDatasetSchema, {
+    name: destination.savedDatasetName,
+    features: plan.resolved.outputs.map((o) => o.ref),
+    joinKeys: plan.resolved.entityColumns.map((c) => c.name),
+    ...(destination.storage !== undefined && { storage: destination.storage }),
+    createdTime: timestampNow(),
+    tags: destination.savedDatasetTags,
+    featureService: 'featureService' in plan.features ? plan.features.featureService : '',
+    fullFeatureNames: query.fullFeatureNames,
+    rowCount: BigInt(rowCount),
+    ...(stats.minTs !== undefined && { minEventTimestamp: timestampFromMs(stats.minTs.getTime()) }),
+    ...(stats.maxTs !== undefined && { maxEventTimestamp: timestampFromMs(stats.maxTs.getTime()) }),
+  });
+}

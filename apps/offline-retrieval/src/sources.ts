@@ -1,0 +1,69 @@
+import { existsSync } from 'node:fs';
+import type { BatchSource, OfflineStore, SourceLocation } from '@larder/offline-store';
+import { registryV1 } from '@larder/proto';
+import type { offlineV1 } from '@larder/proto';
+import { Code, RpcError } from '@larder/rpc';
+
+type Engine = OfflineStore['engine'];
+
+const ENGINE_OF_KIND: Readonly<Record<string, Engine>> = { file: 'duckdb', bigquery: 'bigquery', postgres: 'postgres' };
+
+function fileLocation(file: registryV1.FileSource): SourceLocation {
+  const format = file.format === registryV1.FileFormat.CSV ? 'csv' : file.format === registryV1.FileFormat.PARQUET ? 'parquet' : undefined;
+  return { kind: 'file', path: file.path, ...(format !== undefined && { format }) };
+}
+
+function tableOrQuery(location: registryV1.BigQuerySource['location'] | registryV1.PostgresSource['location']): SourceLocation | undefined {
+  if (location.case === 'table' && location.value !== '') return { kind: 'table', table: location.value };
+  if (location.case === 'query' && location.value !== '') return { kind: 'query', query: location.value };
+  return undefined;
+}
+
+/**
+ * Where the configured engine reads a source's rows. A source of another engine's
+ * kind cannot be joined here (DuckDB reads files, PostgreSQL and BigQuery their own
+ * tables), which is a deployment mistake, not a malformed request.
+ */
+export function locationFor(engine: Engine, kind: registryV1.DataSource['kind'] | offlineV1.EntitySource['location'], what: string): SourceLocation {
+  if (kind.case === undefined) throw new RpcError(Code.INVALID_ARGUMENT, `${what}: no location set (file, bigquery or postgres)`);
+  const owner = ENGINE_OF_KIND[kind.case];
+  if (owner === undefined) {
+    throw new RpcError(Code.FAILED_PRECONDITION, `${what} is a ${kind.case} source; historical retrieval reads file, bigquery or postgres sources (set a batch_source on push and Kafka sources)`);
+  }
+  if (owner !== engine) {
+    throw new RpcError(Code.FAILED_PRECONDITION, `${what} is a ${kind.case} source, but this offline-retrieval service runs on ${engine}, which reads ${engine === 'duckdb' ? 'file' : engine} sources only`);
+  }
+  const location = kind.case === 'file' ? fileLocation(kind.value as registryV1.FileSource) : tableOrQuery((kind.value as registryV1.BigQuerySource | registryV1.PostgresSource).location);
+  if (location === undefined || (location.kind === 'file' && location.path === '')) throw new RpcError(Code.INVALID_ARGUMENT, `${what}: its ${kind.case} location is empty`);
+  // A missing file is the caller's or the deployment's to fix, not an engine failure (globs are left to the engine).
+  if (location.kind === 'file' && !/[*?[{]/.test(location.path) && !existsSync(location.path)) {
+    throw new RpcError(missingFileCode(what), `${what}: file '${location.path}' does not exist (as seen by the offline-retrieval service, from ${process.cwd()})`);
+  }
+  return location;
+}
+
+/** The caller's own entity file is a bad argument; a registered source's file is a precondition of the deployment. */
+function missingFileCode(what: string): Code {
+  return what.startsWith('entity_source') ? Code.INVALID_ARGUMENT : Code.FAILED_PRECONDITION;
+}
+
+/** A registry data source as the offline store reads it; push and Kafka sources are read through their batch_source. */
+export function batchSourceOf(engine: Engine, sources: ReadonlyMap<string, registryV1.DataSource>, name: string, view: string): BatchSource {
+  let source = sources.get(name);
+  if (source === undefined) throw new RpcError(Code.FAILED_PRECONDITION, `feature view '${view}' reads data source '${name}', which is not in the registry`);
+  const via = source.kind.case === 'push' || source.kind.case === 'kafka' ? source.kind.value.batchSource : undefined;
+  if (via !== undefined) {
+    if (via === '') throw new RpcError(Code.FAILED_PRECONDITION, `feature view '${view}' reads ${source.kind.case} source '${name}', which has no batch_source for historical retrieval`);
+    const batch = sources.get(via);
+    if (batch === undefined) throw new RpcError(Code.FAILED_PRECONDITION, `${source.kind.case} source '${name}' names batch_source '${via}', which is not in the registry`);
+    source = { ...batch, timestampField: batch.timestampField || source.timestampField } as registryV1.DataSource;
+  }
+  const fieldMapping = Object.keys(source.fieldMapping).length > 0 ? { ...source.fieldMapping } : undefined;
+  return {
+    name: source.name,
+    location: locationFor(engine, source.kind, `data source '${source.name}' (of feature view '${view}')`),
+    timestampField: source.timestampField,
+    ...(source.createdTimestampColumn !== '' && { createdTimestampColumn: source.createdTimestampColumn }),
+    ...(fieldMapping !== undefined && { fieldMapping }),
+  };
+}

@@ -1,0 +1,89 @@
+import type { Cell } from '@larder/offline-store';
+import { typesV1 } from '@larder/proto';
+
+const T = typesV1.ValueType;
+type Case = NonNullable<typesV1.Value['val']['case']>;
+
+/** The ValueType each Value case carries. */
+const TYPE_OF_CASE: Readonly<Record<Case, typesV1.ValueType>> = {
+  bytesVal: T.BYTES,
+  stringVal: T.STRING,
+  int32Val: T.INT32,
+  int64Val: T.INT64,
+  doubleVal: T.DOUBLE,
+  floatVal: T.FLOAT,
+  boolVal: T.BOOL,
+  unixTimestampVal: T.UNIX_TIMESTAMP,
+  bytesListVal: T.BYTES_LIST,
+  stringListVal: T.STRING_LIST,
+  int32ListVal: T.INT32_LIST,
+  int64ListVal: T.INT64_LIST,
+  doubleListVal: T.DOUBLE_LIST,
+  floatListVal: T.FLOAT_LIST,
+  boolListVal: T.BOOL_LIST,
+  unixTimestampListVal: T.UNIX_TIMESTAMP_LIST,
+  nullVal: T.NULL,
+};
+
+/** The ValueType a Value carries; undefined for no value or an explicit null. */
+export function typeOfValue(value: typesV1.Value): typesV1.ValueType | undefined {
+  const c = value.val.case;
+  return c === undefined || c === 'nullVal' ? undefined : TYPE_OF_CASE[c];
+}
+
+/** `int64Val` -> `int64_val`, for messages in the proto's own words. */
+export function caseLabel(c: string | undefined): string {
+  return c === undefined ? 'no value' : c.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`);
+}
+
+const fromSeconds = (s: bigint): Date => new Date(Number(s) * 1000);
+
+/** A wire Value as the offline store's Cell (null for no value or an explicit null). */
+export function valueToCell(value: typesV1.Value): Cell {
+  const v = value.val;
+  switch (v.case) {
+    case undefined:
+    case 'nullVal':
+      return null;
+    case 'unixTimestampVal':
+      return fromSeconds(v.value);
+    case 'unixTimestampListVal':
+      return v.value.val.map(fromSeconds);
+    case 'bytesListVal':
+    case 'stringListVal':
+    case 'int32ListVal':
+    case 'int64ListVal':
+    case 'doubleListVal':
+    case 'floatListVal':
+    case 'boolListVal':
+      return [...v.value.val];
+    default:
+      return v.value;
+  }
+}
+
+/** Rough encoded size of a Value in bytes, for keeping result messages under a limit. */
+export function approxValueBytes(value: typesV1.Value): number {
+  const v = value.val;
+  switch (v.case) {
+    case undefined:
+      return 2;
+    case 'stringVal':
+      return 4 + v.value.length * 3;
+    case 'bytesVal':
+      return 4 + v.value.length;
+    case 'stringListVal':
+      return 4 + v.value.val.reduce((n, s) => n + 3 + s.length * 3, 0);
+    case 'bytesListVal':
+      return 4 + v.value.val.reduce((n, b) => n + 3 + b.length, 0);
+    case 'int32ListVal':
+    case 'int64ListVal':
+    case 'doubleListVal':
+    case 'floatListVal':
+    case 'boolListVal':
+    case 'unixTimestampListVal':
+      return 4 + v.value.val.length * 10;
+    default:
+      return 12;
+  }
+}
