@@ -9,6 +9,10 @@ type Benchmark = () => Promise<BenchRecord[]>;
 
 const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   registry: async () => (await import('./registry')).runRegistryBenchmark,
+  ingest: async () => (await import('./ingest')).runIngestBenchmark,
+  online: async () => (await import('./online')).runOnlineBenchmark,
+  materialize: async () => (await import('./materialize')).runMaterializeBenchmark,
+  historical: async () => (await import('./historical')).runHistoricalBenchmark,
 };
 
 async function main(): Promise<void> {

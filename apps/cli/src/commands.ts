@@ -41,6 +41,13 @@ function command<F extends FlagSpecs>(spec: CommandSpec<F>): CommandSpec {
 
 const KINDS_HELP = 'Kinds: project, entity, data-source, feature-view, on-demand-feature-view, feature-service, saved-dataset (plural and short forms such as fv, odfv work too).';
 
+const MATERIALIZE_FLAGS = {
+  views: { type: 'list', value: 'view[,view…]', help: 'Only these feature views (repeatable or comma-separated); default: every online view.' },
+  materialization: { type: 'string', value: 'host:port', help: 'The materialization service; default: $LARDER_MATERIALIZATION, larder.yaml services.materialization, 127.0.0.1:6572.' },
+} as const satisfies FlagSpecs;
+const MATERIALIZE_HELP =
+  'Times are ISO 8601 (2026-01-31 or 2026-01-31T12:00:00Z; no zone means UTC) or now. Progress goes to stderr; exit code 0 when the job succeeded, 1 when it failed or was cancelled (Ctrl-C or SIGTERM cancels it). --output json prints a summary on stdout.';
+
 export const COMMANDS: readonly CommandSpec[] = [
   command({
     name: 'init',
@@ -127,6 +134,27 @@ export const COMMANDS: readonly CommandSpec[] = [
       view: { type: 'string', value: 'view', help: 'Only this feature view.' },
     },
     load: async () => (await import('./commands/features')).features,
+  }),
+  command({ name: 'get-historical-features', summary: 'Build a point-in-time-correct training set with the offline-retrieval service.', args: '', minArgs: 0, maxArgs: 0, flags: { entities: { type: 'string', value: 'FILE|TABLE', help: 'Entity rows: a .parquet/.csv file, or a table of the PostgreSQL/BigQuery offline store.' }, features: { type: 'string', value: 'view:feature,…', help: 'Feature refs, comma-separated.' }, 'feature-service': { type: 'string', value: 'NAME', help: 'A feature service instead of --features.' }, out: { type: 'string', value: 'FILE.parquet|FILE.csv|TABLE', help: 'Where the engine writes the result.' }, 'full-feature-names': { type: 'boolean', help: 'Name columns view__feature.' }, 'timestamp-column': { type: 'string', value: 'name', help: 'The entity rows\' timestamp column (default event_timestamp).' }, overwrite: { type: 'boolean', help: 'Replace an existing --out.' }, 'saved-dataset': { type: 'string', value: 'NAME', help: 'Also register the result as a saved dataset.' }, offline: { type: 'string', value: 'host:port', help: 'The offline-retrieval service; default: $LARDER_OFFLINE_RETRIEVAL, larder.yaml services.offline_retrieval, 127.0.0.1:6571.' } }, load: async () => (await import('./commands/historical')).getHistoricalFeatures }),
+  command({
+    name: 'materialize',
+    summary: 'Copy the latest feature values in [START, END] to the online store (a job on the materialization service).',
+    args: '<START> <END>',
+    minArgs: 2,
+    maxArgs: 2,
+    flags: MATERIALIZE_FLAGS,
+    load: async () => (await import('./commands/materialize')).materialize,
+    details: MATERIALIZE_HELP,
+  }),
+  command({
+    name: 'materialize-incremental',
+    summary: "Materialize each view from its watermark up to END (default now); watermarks advance only on success.",
+    args: '[END]',
+    minArgs: 0,
+    maxArgs: 1,
+    flags: MATERIALIZE_FLAGS,
+    load: async () => (await import('./commands/materialize')).materializeIncremental,
+    details: MATERIALIZE_HELP,
   }),
 ];
 

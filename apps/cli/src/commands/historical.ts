@@ -1,0 +1,118 @@
+// `larder get-historical-features`: a training set from the offline-retrieval service.
+// The join runs in the service's engine and the engine writes the output itself (a
+// Parquet/CSV file on DuckDB, a table on PostgreSQL/BigQuery), so nothing row-sized
+// passes through the CLI.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { create } from '@bufbuild/protobuf';
+import { offlineV1, registryV1 } from '@larder/proto';
+import { Code, RpcError, createClient } from '@larder/rpc';
+import { UsageError } from '../args';
+import type { CommandContext } from '../commands';
+import { repoConfig } from '../context';
+import { formatJson } from '../output';
+import { Progress } from '../progress';
+
+const NAME = 'get-historical-features';
+/** The service's default port (apps/offline-retrieval). */
+const DEFAULT_ADDRESS = '127.0.0.1:6571';
+
+type Engine = 'duckdb' | 'postgres' | 'bigquery';
+
+const isFile = (target: string): boolean => /\.(parquet|csv)$/i.test(target) || target.includes('*');
+
+function fileSource(target: string, cwd: string): registryV1.FileSource {
+  const format = /\.csv$/i.test(target) ? registryV1.FileFormat.CSV : registryV1.FileFormat.PARQUET;
+  return create(registryV1.FileSourceSchema, { path: path.resolve(cwd, target), format });
+}
+
+function entitySource(target: string, engine: Engine, cwd: string, timestampColumn: string): offlineV1.EntitySource {
+  const location: offlineV1.EntitySource['location'] =
+    isFile(target) || existsSync(path.resolve(cwd, target))
+      ? { case: 'file', value: fileSource(target, cwd) }
+      : engine === 'postgres'
+        ? { case: 'postgres', value: create(registryV1.PostgresSourceSchema, { location: { case: 'table', value: target } }) }
+        : engine === 'bigquery'
+          ? { case: 'bigquery', value: create(registryV1.BigQuerySourceSchema, { location: { case: 'table', value: target } }) }
+          : (() => {
+              throw new UsageError(`--entities "${target}" is neither a .parquet/.csv file nor an existing path, and the offline store is DuckDB (which reads files)`, NAME);
+            })();
+  return create(offlineV1.EntitySourceSchema, { location, timestampColumn });
+}
+
+function storage(target: string, engine: Engine, cwd: string): registryV1.DatasetStorage {
+  if (isFile(target)) return create(registryV1.DatasetStorageSchema, { kind: { case: 'file', value: fileSource(target, cwd) } });
+  if (engine === 'postgres') return create(registryV1.DatasetStorageSchema, { kind: { case: 'postgresTable', value: target } });
+  if (engine === 'bigquery') return create(registryV1.DatasetStorageSchema, { kind: { case: 'bigqueryTable', value: target } });
+  throw new UsageError(`--out "${target}": give a .parquet or .csv file (the offline store is DuckDB)`, NAME);
+}
+
+export async function getHistoricalFeatures(ctx: CommandContext): Promise<number> {
+  const flag = (name: string): string | undefined => ctx.flags[name] as string | undefined;
+  const on = (name: string): boolean => (ctx.flags as Record<string, unknown>)[name] === true;
+  const refs = flag('features');
+  const service = flag('feature-service');
+  if ((refs === undefined) === (service === undefined)) throw new UsageError('give exactly one of --features view:feature,… and --feature-service NAME', NAME);
+  const entities = flag('entities');
+  const out = flag('out');
+  if (entities === undefined) throw new UsageError('--entities FILE|TABLE is required', NAME);
+  if (out === undefined) throw new UsageError('--out FILE.parquet|FILE.csv|TABLE is required', NAME);
+  const features = refs?.split(',').map((r) => r.trim()).filter((r) => r !== '') ?? [];
+  if (refs !== undefined && features.length === 0) throw new UsageError('--features needs at least one view:feature ref', NAME);
+
+  const repo = await repoConfig(ctx);
+  const engine: Engine = repo?.offlineStore.type ?? 'duckdb';
+  const address = flag('offline') ?? ctx.io.env['LARDER_OFFLINE_RETRIEVAL'] ?? repo?.services.offline_retrieval ?? DEFAULT_ADDRESS;
+  const query = create(offlineV1.HistoricalQuerySchema, {
+    project: ctx.flags.project ?? repo?.project ?? '',
+    kind: service !== undefined ? { case: 'featureService', value: service } : { case: 'features', value: { val: features } },
+    fullFeatureNames: on('full-feature-names'),
+    destination: {
+      storage: storage(out, engine, ctx.io.cwd),
+      omitRows: true,
+      overwrite: on('overwrite'),
+      savedDatasetName: flag('saved-dataset') ?? '',
+    },
+  });
+  const request = create(offlineV1.GetHistoricalFeaturesFromSourceRequestSchema, {
+    query,
+    entitySource: entitySource(entities, engine, ctx.io.cwd, flag('timestamp-column') ?? ''),
+  });
+
+  const client = createClient(offlineV1.OfflineRetrievalService, address);
+  const progress = new Progress(ctx.io, ctx.flags.quiet !== true);
+  try {
+    let schema: offlineV1.ResultSchema | undefined;
+    let summary: offlineV1.ResultSummary | undefined;
+    await progress.step(
+      `joining ${service !== undefined ? `feature service ${service}` : `${features.length} feature${features.length === 1 ? '' : 's'}`} onto ${entities}`,
+      async () => {
+        for await (const { part } of client.getHistoricalFeaturesFromSource(request)) {
+          if (part.case === 'schema') schema = part.value;
+          else if (part.case === 'summary') summary = part.value;
+        }
+      },
+      () => `${summary?.rowCount ?? 0n} rows written to ${out}`,
+    );
+    const result = {
+      rows: Number(summary?.rowCount ?? 0n),
+      out,
+      columns: schema?.columns.map((c) => c.name) ?? [],
+      elapsed_s: summary?.elapsed ? Number(summary.elapsed.seconds) + summary.elapsed.nanos / 1e9 : 0,
+      ...(summary?.savedDataset !== undefined && { saved_dataset: summary.savedDataset.name }),
+    };
+    if (ctx.flags.output === 'json') ctx.io.out(formatJson(result));
+    else {
+      ctx.io.out(`Wrote ${result.rows} rows x ${result.columns.length} columns to ${out}${result.saved_dataset ? ` (saved dataset '${result.saved_dataset}')` : ''}.\n`);
+      ctx.io.out(`Columns: ${result.columns.join(', ')}\n`);
+    }
+    return 0;
+  } catch (error) {
+    if (error instanceof RpcError && error.code === Code.UNAVAILABLE) {
+      throw new Error(`the offline-retrieval service at ${address} is unavailable (${error.message}); start it, or point --offline (or larder.yaml services.offline_retrieval) at one`);
+    }
+    throw error;
+  } finally {
+    client.close();
+  }
+}

@@ -1,0 +1,91 @@
+// `larder materialize` / `materialize-incremental` as a pipeline step runs them: a child
+// process against the real materialization and registry services.
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { registryV1 } from '@larder/proto';
+import { REPO_ROOT as repoRoot } from '@larder/testing';
+import { repo, startHarness, writeParquet } from '../../../materialization/src/testing';
+import type { Harness } from '../../../materialization/src/testing';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const tsx = path.join(repoRoot, 'node_modules/.bin/tsx');
+const main = path.join(repoRoot, 'apps/cli/src/main.ts');
+
+function larder(args: string[], cwd: string): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(tsx, [main, ...args], { cwd, env: { ...process.env, LARDER_REGISTRY: '', LARDER_MATERIALIZATION: '' }, timeout: 60_000 }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr });
+    });
+  });
+}
+
+interface Summary {
+  job_id: string;
+  state: string;
+  kind: string;
+  rows_written: number;
+  error: string;
+  views: { feature_view: string; state: string; rows_read: number; rows_written: number; start_time: string; end_time: string }[];
+}
+
+jest.setTimeout(120_000);
+
+let harness: Harness;
+beforeAll(async () => {
+  harness = await startHarness({ online: { type: 'sqlite' }, offline: { type: 'duckdb' } });
+  await writeParquet(path.join(harness.dir, 'driver.parquet'), 5_000, 1_000);
+});
+afterAll(() => harness?.close());
+
+test('materialize runs a job to success: exit 0, a JSON summary on stdout, progress on stderr', async () => {
+  const run = await larder(
+    ['materialize', '2026-01-01T01:00:00Z', '2026-01-01T03:00:00', '--views', 'driver_stats', '--materialization', harness.address, '-p', harness.project, '-o', 'json'],
+    harness.dir,
+  );
+  expect(run.stderr).toMatch(/job \S+ started \(1 view: driver_stats\)/);
+  expect(run.stderr).toMatch(/\[#+\] 100%\s+1\/1 views\s+[\d,]+ rows written/);
+  expect(run.code).toBe(0);
+  const summary = JSON.parse(run.stdout) as Summary;
+  expect(summary.state).toBe('succeeded');
+  expect(summary.kind).toBe('range');
+  expect(summary.views).toHaveLength(1);
+  expect(summary.views[0]).toMatchObject({ feature_view: 'driver_stats', state: 'succeeded', start_time: '2026-01-01T01:00:00.000Z', end_time: '2026-01-01T03:00:00.000Z' });
+  expect(summary.views[0]!.rows_written).toBeGreaterThan(900);
+  expect(summary.rows_written).toBe(summary.views[0]!.rows_written);
+  // The job is the service's: GetJob sees the same outcome.
+  expect((await harness.jobs.getJob({ jobId: summary.job_id })).job!.views[0]!.rowsWritten).toBe(BigInt(summary.rows_written));
+});
+
+test('materialize-incremental starts at the watermark; a failed job exits 1 with the reason', async () => {
+  const ok = await larder(['materialize-incremental', '2026-01-01T04:00:00Z', '--views', 'driver_stats,driver_flags', '--materialization', harness.address, '-p', harness.project], harness.dir);
+  expect(ok.code).toBe(0);
+  expect(ok.stdout).toMatch(/Job \S+: succeeded/);
+  // driver_stats continues from the previous job's end; the table lists both views.
+  expect(ok.stdout).toMatch(/driver_stats\s+succeeded\s+2026-01-01T03:00:00.000Z\s+2026-01-01T04:00:00.000Z/);
+  expect(ok.stdout).toMatch(/driver_flags\s+succeeded/);
+
+  // A project whose source file does not exist: the job fails, the step fails.
+  const broken = `${harness.project}x`;
+  await harness.registry.applyRegistry(repo(broken, { case: 'file', value: { path: path.join(harness.dir, 'missing.parquet'), format: registryV1.FileFormat.PARQUET } } as registryV1.DataSource['kind']));
+  const failed = await larder(['materialize-incremental', '--materialization', harness.address, '-p', broken, '-o', 'json', '-q'], harness.dir);
+  expect(failed.code).toBe(1);
+  const summary = JSON.parse(failed.stdout) as Summary;
+  expect(summary.state).toBe('failed');
+  expect(summary.error).toMatch(/missing\.parquet/);
+  expect(failed.stderr).toMatch(new RegExp(`larder materialize-incremental: job ${summary.job_id} failed: .*missing\\.parquet`));
+  expect(failed.stderr).not.toMatch(/\[#/);
+});
+
+test('bad usage exits 2; an unreachable service exits 1 naming the address', async () => {
+  const usage = await larder(['materialize', 'yesterday', '2026-01-01', '--materialization', harness.address], harness.dir);
+  expect(usage.code).toBe(2);
+  expect(usage.stderr).toMatch(/START "yesterday" is not a time/);
+  const down = await larder(['materialize', '2026-01-01', '2026-01-02', '--materialization', '127.0.0.1:1', '-p', harness.project], harness.dir);
+  expect(down.code).toBe(1);
+  expect(down.stderr).toMatch(/materialization service at 127\.0\.0\.1:1 is unavailable/);
+});

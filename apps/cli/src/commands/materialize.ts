@@ -1,0 +1,170 @@
+// `larder materialize START END` and `larder materialize-incremental END`: start a job
+// on the materialization service, follow it with a progress bar on stderr, and exit
+// with the job's outcome (0 succeeded, 1 failed or cancelled), so the command is a
+// Kubeflow Pipelines or Airflow step as it is. `--output json` prints a summary.
+import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
+import type { Timestamp } from '@bufbuild/protobuf/wkt';
+import { materializationV1 } from '@larder/proto';
+import { Code, RpcError, createClient } from '@larder/rpc';
+import type { RpcClient } from '@larder/rpc';
+import { UsageError } from '../args';
+import type { CommandContext } from '../commands';
+import { repoConfig } from '../context';
+import { formatJson, formatTable } from '../output';
+import type { Io } from '../output';
+
+/** The service's default port (apps/materialization). */
+const DEFAULT_ADDRESS = '127.0.0.1:6572';
+const S = materializationV1.JobState;
+type Job = materializationV1.Job;
+type Client = RpcClient<typeof materializationV1.MaterializationService>;
+
+/** ISO 8601 (a date, or a date-time; without a zone it is UTC) or `now`. */
+export function parseTime(text: string, what: string, command: string): Date {
+  if (text === 'now') return new Date();
+  const zoned = /^\d{4}-\d{2}-\d{2}T[\d:.]+$/.test(text) ? `${text}Z` : text;
+  const date = /^\d{4}-\d{2}-\d{2}/.test(text) ? new Date(zoned) : new Date(Number.NaN);
+  if (Number.isNaN(date.getTime())) throw new UsageError(`${what} "${text}" is not a time: use ISO 8601 (2026-01-31, 2026-01-31T12:00:00Z) or now`, command);
+  return date;
+}
+
+export async function materialize(ctx: CommandContext): Promise<number> {
+  const start = parseTime(ctx.positionals[0]!, 'START', 'materialize');
+  const end = parseTime(ctx.positionals[1]!, 'END', 'materialize');
+  if (start.getTime() >= end.getTime()) throw new UsageError(`START (${start.toISOString()}) must be before END (${end.toISOString()})`, 'materialize');
+  return run(ctx, 'materialize', async (client, project, views) =>
+    (await client.materialize({ project, featureViews: views, startTime: timestampFromDate(start), endTime: timestampFromDate(end) })).job!,
+  );
+}
+
+export async function materializeIncremental(ctx: CommandContext): Promise<number> {
+  const end = parseTime(ctx.positionals[0] ?? 'now', 'END', 'materialize-incremental');
+  return run(ctx, 'materialize-incremental', async (client, project, views) =>
+    (await client.materializeIncremental({ project, featureViews: views, endTime: timestampFromDate(end) })).job!,
+  );
+}
+
+async function run(ctx: CommandContext, command: string, start: (client: Client, project: string, views: string[]) => Promise<Job>): Promise<number> {
+  const repo = await repoConfig(ctx);
+  const address = (ctx.flags['materialization'] as string | undefined) ?? ctx.io.env['LARDER_MATERIALIZATION'] ?? repo?.services.materialization ?? DEFAULT_ADDRESS;
+  const views = ((ctx.flags['views'] as string[] | undefined) ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+  const project = ctx.flags.project ?? repo?.project ?? '';
+  const client = createClient(materializationV1.MaterializationService, address);
+  const bar = new ProgressBar(ctx.io, ctx.flags.quiet !== true);
+  let job: Job | undefined;
+  // Stopping the step (Ctrl-C, or the orchestrator's SIGTERM) cancels the job rather than orphaning it.
+  const cancel = (): void => {
+    if (job) void client.cancelJob({ jobId: job.id }).catch(() => undefined);
+  };
+  try {
+    job = await start(client, project, views);
+    bar.started(job);
+    process.on('SIGINT', cancel);
+    process.on('SIGTERM', cancel);
+    for await (const update of client.watchJob({ jobId: job.id })) {
+      job = update.job!;
+      bar.update(job);
+    }
+    bar.finished(job);
+  } catch (error) {
+    bar.finished(job);
+    if (error instanceof RpcError && error.code === Code.UNAVAILABLE) {
+      throw new Error(
+        `the materialization service at ${address} is unavailable (${error.message}); start it, or point --materialization (or larder.yaml services.materialization) at one${job ? `. Job ${job.id} may still be running` : ''}`,
+      );
+    }
+    throw error;
+  } finally {
+    process.off('SIGINT', cancel);
+    process.off('SIGTERM', cancel);
+    client.close();
+  }
+  if (ctx.flags.output === 'json') ctx.io.out(formatJson(summary(job)));
+  else ctx.io.out(table(job));
+  if (job.state !== S.SUCCEEDED) ctx.io.err(`larder ${command}: job ${job.id} ${stateName(job.state)}${job.error ? `: ${job.error}` : ''}\n`);
+  return job.state === S.SUCCEEDED ? 0 : 1;
+}
+
+const stateName = (state: materializationV1.JobState): string => (S[state] ?? 'UNSPECIFIED').toLowerCase();
+const iso = (t: Timestamp | undefined): string | null => (t === undefined ? null : timestampDate(t).toISOString());
+
+/** What `--output json` prints: plain JSON, numbers as numbers. */
+export function summary(job: Job) {
+  const seconds = job.runTime && job.finishTime ? (timestampDate(job.finishTime).getTime() - timestampDate(job.runTime).getTime()) / 1000 : null;
+  return {
+    job_id: job.id,
+    project: job.project,
+    kind: job.kind === materializationV1.JobKind.INCREMENTAL ? 'incremental' : 'range',
+    state: stateName(job.state),
+    start_time: iso(job.startTime),
+    end_time: iso(job.endTime),
+    elapsed_s: seconds,
+    rows_read: job.views.reduce((n, v) => n + Number(v.rowsRead), 0),
+    rows_written: job.views.reduce((n, v) => n + Number(v.rowsWritten), 0),
+    error: job.error,
+    views: job.views.map((v) => ({
+      feature_view: v.featureView,
+      state: stateName(v.state),
+      start_time: iso(v.startTime),
+      end_time: iso(v.endTime),
+      rows_read: Number(v.rowsRead),
+      rows_written: Number(v.rowsWritten),
+      shards: v.shardCount,
+      error: v.error,
+    })),
+  };
+}
+
+function table(job: Job): string {
+  const rows = job.views.map((v) => [v.featureView, stateName(v.state), iso(v.startTime) ?? '', iso(v.endTime) ?? '', String(v.rowsRead), String(v.rowsWritten), v.error]);
+  return `Job ${job.id}: ${stateName(job.state)}\n${formatTable(['VIEW', 'STATE', 'FROM', 'TO', 'READ', 'WRITTEN', 'ERROR'], rows)}`;
+}
+
+/**
+ * `[#########-----------]  45%  2/5 views  1,234,567 rows` on stderr: redrawn in
+ * place on a terminal; on a pipe (a pipeline's log) a line when a view finishes
+ * and at most every 10 s otherwise.
+ */
+class ProgressBar {
+  private lastLine = 0;
+  private lastDone = -1;
+  private drawn = false;
+  private readonly began = performance.now();
+
+  constructor(
+    private readonly io: Io,
+    private readonly enabled: boolean,
+  ) {}
+
+  started(job: Job): void {
+    if (this.enabled) this.io.err(`job ${job.id} started (${job.views.length} view${job.views.length === 1 ? '' : 's'}: ${job.views.map((v) => v.featureView).join(', ')})\n`);
+  }
+
+  update(job: Job): void {
+    if (!this.enabled) return;
+    const total = job.views.reduce((n, v) => n + Math.max(1, v.shardCount), 0);
+    const finished = (v: materializationV1.ViewProgress) => v.state === S.SUCCEEDED || v.state === S.FAILED || v.state === S.CANCELLED;
+    const done = job.views.reduce((n, v) => n + (finished(v) ? Math.max(1, v.shardCount) : v.shardsCompleted), 0);
+    const viewsDone = job.views.filter(finished).length;
+    const rows = job.views.reduce((n, v) => n + Number(v.rowsWritten), 0);
+    const fraction = total === 0 ? 1 : done / total;
+    const width = 24;
+    const filled = Math.round(fraction * width);
+    const line = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.round(fraction * 100)).padStart(3)}%  ${viewsDone}/${job.views.length} views  ${rows.toLocaleString('en-US')} rows written  ${((performance.now() - this.began) / 1000).toFixed(0)}s`;
+    if (this.io.errIsTty) {
+      this.io.err(`\r\x1b[K${line}`);
+      this.drawn = true;
+    } else if (viewsDone !== this.lastDone || performance.now() - this.lastLine >= 10_000) {
+      this.lastDone = viewsDone;
+      this.lastLine = performance.now();
+      this.io.err(`${line}\n`);
+    }
+  }
+
+  finished(job: Job | undefined): void {
+    if (!this.enabled) return;
+    if (this.drawn) this.io.err('\n');
+    this.drawn = false;
+    if (job) this.io.err(`job ${job.id} ${stateName(job.state)}\n`);
+  }
+}
