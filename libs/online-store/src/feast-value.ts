@@ -1,7 +1,7 @@
-// Decodes a serialized Value (Feast's or ours, same wire format). Scalars, by far the most
-// common case, are read directly from the bytes; lists and anything unusual go through
-// protobuf-es, which is exact but several times slower.
-import { fromBinary } from '@bufbuild/protobuf';
+// Encodes and decodes a serialized Value (Feast's or ours, same wire format). Scalars, by
+// far the most common case, are written and read directly as bytes; lists and anything
+// unusual go through protobuf-es, which is exact but several times slower.
+import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import { typesV1 } from '@larder/proto';
 
 type Value = typesV1.Value;
@@ -81,4 +81,102 @@ export function decodeValue(buf: Buffer): Value {
   // Anything after the one field (unknown fields, a repeated oneof): let protobuf-es decide.
   if (at !== buf.length) return fromBinary(typesV1.ValueSchema, buf);
   return { $typeName: VALUE, val: { case: valueCase, value } } as Value;
+}
+
+function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 128);
+    size++;
+  }
+  return size;
+}
+
+function writeVarint(buf: Buffer, at: number, n: number): number {
+  while (n >= 0x80) {
+    buf[at++] = (n & 0x7f) | 0x80;
+    n = Math.floor(n / 128);
+  }
+  buf[at++] = n;
+  return at;
+}
+
+/** A non-negative integer field (wire type 0): key byte, varint. */
+function varintField(key: number, n: number): Buffer {
+  const buf = Buffer.allocUnsafe(1 + varintSize(n));
+  buf[0] = key;
+  writeVarint(buf, 1, n);
+  return buf;
+}
+
+const NULL_VALUE = Buffer.from([0x98, 0x01, 0x00]); // field 19, varint 0
+
+/**
+ * The bytes protobuf-es writes for a Value (toBinary), produced directly for scalars.
+ * Negative integers (ten-byte varints), 64-bit integers beyond 2^53 and lists take the
+ * protobuf-es path.
+ */
+export function encodeValue(value: Value): Buffer {
+  const val = value.val;
+  switch (val.case) {
+    case 'doubleVal': {
+      const buf = Buffer.allocUnsafe(9);
+      buf[0] = 0x29;
+      buf.writeDoubleLE(val.value, 1);
+      return buf;
+    }
+    case 'floatVal': {
+      const buf = Buffer.allocUnsafe(5);
+      buf[0] = 0x35;
+      buf.writeFloatLE(val.value, 1);
+      return buf;
+    }
+    case 'stringVal': {
+      const length = Buffer.byteLength(val.value, 'utf8');
+      const buf = Buffer.allocUnsafe(1 + varintSize(length) + length);
+      buf[0] = 0x12;
+      buf.write(val.value, writeVarint(buf, 1, length), 'utf8');
+      return buf;
+    }
+    case 'bytesVal': {
+      const length = val.value.length;
+      const buf = Buffer.allocUnsafe(1 + varintSize(length) + length);
+      buf[0] = 0x0a;
+      buf.set(val.value, writeVarint(buf, 1, length));
+      return buf;
+    }
+    case 'int32Val':
+      if (val.value >= 0) return varintField(0x18, val.value);
+      break;
+    case 'int64Val':
+    case 'unixTimestampVal':
+      if (val.value >= 0n && val.value <= BigInt(Number.MAX_SAFE_INTEGER)) return varintField(val.case === 'int64Val' ? 0x20 : 0x40, Number(val.value));
+      break;
+    case 'boolVal':
+      return Buffer.from([0x38, val.value ? 1 : 0]);
+    case 'nullVal':
+      if (val.value === 0) return NULL_VALUE;
+      break;
+    default:
+      break;
+  }
+  return Buffer.from(toBinary(typesV1.ValueSchema, value));
+}
+
+/** The bytes of a google.protobuf.Timestamp for ms since the epoch (>= 0), as protobuf-es writes them. */
+export function encodeTimestampMs(ms: number): Buffer {
+  const seconds = Math.floor(ms / 1000);
+  const nanos = (ms % 1000) * 1_000_000;
+  const size = (seconds === 0 ? 0 : 1 + varintSize(seconds)) + (nanos === 0 ? 0 : 1 + varintSize(nanos));
+  const buf = Buffer.allocUnsafe(size);
+  let at = 0;
+  if (seconds !== 0) {
+    buf[at++] = 0x08;
+    at = writeVarint(buf, at, seconds);
+  }
+  if (nanos !== 0) {
+    buf[at++] = 0x10;
+    writeVarint(buf, at, nanos);
+  }
+  return buf;
 }

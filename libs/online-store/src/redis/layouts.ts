@@ -1,24 +1,26 @@
-import { fromBinary, toBinary } from '@bufbuild/protobuf';
+import { fromBinary } from '@bufbuild/protobuf';
 import { TimestampSchema } from '@bufbuild/protobuf/wkt';
 import { typesV1 } from '@larder/proto';
 import { serializeEntityKey, serializedEntityKeyLength } from '../entity-key';
 import { InvalidRowError, OnlineStoreError } from '../errors';
-import { decodeValue } from '../feast-value';
+import { decodeValue, encodeTimestampMs, encodeValue } from '../feast-value';
 import { feastFeatureField } from '../murmur3';
 import { checkEventTs, valueTag, viewCodec } from '../packed-codec';
 import type { EntityKeyInput, StoredRow, ViewDescriptor, WriteRow } from '../types';
-import type { ScriptArgs } from './connection';
+import type { RowWrite, ScriptArg, WriteScript } from './connection';
 
 /** How one Redis layout names keys and fields, and encodes rows. */
 export interface RedisLayout {
-  readonly script: 'larderPackedSet' | 'larderFeastSet';
+  readonly script: WriteScript;
   key(view: ViewDescriptor, entityKey: EntityKeyInput): Buffer;
   /** The hash fields to HMGET for a read of `features` (all when undefined) of a view. */
   readFields(view: ViewDescriptor, features: readonly string[] | undefined): readonly Buffer[];
   /** Turns the replies for readFields (starting at `at`) into a row. */
   decode(view: ViewDescriptor, features: readonly string[] | undefined, replies: readonly (Buffer | null)[], at: number): StoredRow | undefined;
-  /** Arguments of one script call writing the row. */
-  writeArgs(view: ViewDescriptor, row: WriteRow): ScriptArgs;
+  /** The head of ARGV of every write call for the view (see scripts.ts). */
+  writeShared(view: ViewDescriptor): readonly ScriptArg[];
+  /** The row's key and its part of ARGV; throws InvalidRowError for a row that does not fit. */
+  writeRow(view: ViewDescriptor, row: WriteRow): RowWrite;
   /** SCAN pattern covering every key that may hold the view's data. */
   scanPattern(view: ViewDescriptor): Buffer;
   /** The fields holding the view's data in `key`, or undefined when the key belongs elsewhere. */
@@ -42,7 +44,7 @@ function globLiteral(bytes: Buffer): Buffer {
  * version 3; one field per view, named by the view, holding the packed row.
  */
 export class PackedLayout implements RedisLayout {
-  readonly script = 'larderPackedSet' as const;
+  readonly script = 'larderPackedWrite' as const;
   private readonly prefixes = new Map<string, Buffer>();
   private readonly viewFields = new WeakMap<ViewDescriptor, readonly Buffer[]>();
 
@@ -75,9 +77,13 @@ export class PackedLayout implements RedisLayout {
     return buf === null || buf === undefined ? undefined : viewCodec(view).plan(features).decode(buf);
   }
 
-  writeArgs(view: ViewDescriptor, row: WriteRow): ScriptArgs {
+  writeShared(view: ViewDescriptor): readonly ScriptArg[] {
+    return [this.readFields(view)[0]!, ttlMs(view)];
+  }
+
+  writeRow(view: ViewDescriptor, row: WriteRow): RowWrite {
     const packed = viewCodec(view).encode(row);
-    return [this.key(view, row.entityKey), this.readFields(view)[0]!, String(row.eventTs), packed, ttlMs(view)];
+    return { key: this.key(view, row.entityKey), args: [packed] };
   }
 
   scanPattern(view: ViewDescriptor): Buffer {
@@ -95,6 +101,8 @@ interface FeastView {
   readonly tsField: Buffer;
   readonly project: Buffer;
   readonly fieldOf: Map<string, Buffer>;
+  /** Field of each feature, in the view's order. */
+  readonly fields: readonly Buffer[];
   readonly typeOf: Map<string, number>;
   readonly all: readonly Buffer[];
   readonly names: readonly string[];
@@ -107,7 +115,7 @@ interface FeastView {
  * serialized Value, and `_ts:<view>` holding a serialized google.protobuf.Timestamp.
  */
 export class FeastLayout implements RedisLayout {
-  readonly script = 'larderFeastSet' as const;
+  readonly script = 'larderFeastWrite' as const;
   private readonly views = new WeakMap<ViewDescriptor, FeastView>();
 
   private info(view: ViewDescriptor): FeastView {
@@ -119,6 +127,7 @@ export class FeastLayout implements RedisLayout {
         tsField,
         project: Buffer.from(view.project, 'utf8'),
         fieldOf,
+        fields: view.features.map((f) => fieldOf.get(f.name)!),
         typeOf: new Map(view.features.map((f) => [f.name, f.type])),
         all: [...fieldOf.values(), tsField],
         names: view.features.map((f) => f.name),
@@ -171,29 +180,43 @@ export class FeastLayout implements RedisLayout {
     return { eventTs, values };
   }
 
-  writeArgs(view: ViewDescriptor, row: WriteRow): ScriptArgs {
+  writeShared(view: ViewDescriptor): readonly ScriptArg[] {
+    const info = this.info(view);
+    return [info.tsField, ttlMs(view), info.fields.length, ...info.fields];
+  }
+
+  /** One blob per row, laid out as FEAST_WRITE_LUA reads it. */
+  writeRow(view: ViewDescriptor, row: WriteRow): RowWrite {
     checkEventTs(view.name, row.eventTs);
     const info = this.info(view);
-    const seconds = Math.floor(row.eventTs / 1000);
-    const nanos = (row.eventTs % 1000) * 1_000_000;
-    const stamp = toBinary(TimestampSchema, { $typeName: 'google.protobuf.Timestamp', seconds: BigInt(seconds), nanos });
-    const pairs: Buffer[] = [];
-    const absent: Buffer[] = [];
     for (const name in row.values) {
       if (!info.fieldOf.has(name)) throw new InvalidRowError(view.name, `unknown feature ${name}`);
     }
-    for (const feature of view.features) {
+    const features = view.features;
+    const stamp = encodeTimestampMs(row.eventTs);
+    const encoded = new Array<Buffer | undefined>(features.length);
+    let size = 1 + stamp.length + 4 * features.length;
+    for (let f = 0; f < features.length; f++) {
+      const feature = features[f]!;
       const value = row.values[feature.name];
-      const field = info.fieldOf.get(feature.name)!;
-      if (value === undefined || value.val.case === undefined) {
-        absent.push(field);
-        continue;
-      }
+      if (value === undefined || value.val.case === undefined) continue;
       valueTag(view.name, feature.name, value, feature.type);
-      pairs.push(field, Buffer.from(toBinary(typesV1.ValueSchema, value)));
+      const bytes = encodeValue(value);
+      encoded[f] = bytes;
+      size += bytes.length;
     }
-    const key = this.key(view, row.entityKey);
-    return [key, info.tsField, seconds, nanos, Buffer.from(stamp), ttlMs(view), pairs.length / 2, ...pairs, ...absent];
+    const blob = Buffer.allocUnsafe(size);
+    blob[0] = stamp.length;
+    let at = 1 + stamp.copy(blob, 1);
+    for (const bytes of encoded) {
+      if (bytes === undefined) {
+        at = blob.writeInt32LE(-1, at);
+      } else {
+        at = blob.writeInt32LE(bytes.length, at);
+        at += bytes.copy(blob, at);
+      }
+    }
+    return { key: this.key(view, row.entityKey), args: [blob] };
   }
 
   scanPattern(view: ViewDescriptor): Buffer {

@@ -1,5 +1,5 @@
 import type { CallOptions, OnlineStore, ViewDescriptor, ViewRead, ViewReadResult, WriteResult, WriteRow } from '../types';
-import { RedisConnection, type RedisConnectionOptions, type ScriptArgs } from './connection';
+import { RedisConnection, type RedisConnectionOptions, type RowWrite } from './connection';
 import { FeastLayout, PackedLayout, type RedisLayout } from './layouts';
 
 export type RedisLayoutName = 'packed' | 'feast';
@@ -11,7 +11,6 @@ export interface RedisOnlineStoreOptions extends RedisConnectionOptions {
   keyPrefix?: string;
 }
 
-const WRITE_CHUNK = 2000;
 const DELETE_CHUNK = 500;
 
 /** The online store on Redis or Redis Cluster (ioredis). */
@@ -71,16 +70,9 @@ export class RedisOnlineStore implements OnlineStore {
 
   async write(view: ViewDescriptor, rows: readonly WriteRow[], options?: CallOptions): Promise<WriteResult> {
     // Encode everything first so a bad row fails the batch before anything is written.
-    const calls: ScriptArgs[] = rows.map((row) => this.codec.writeArgs(view, row));
-    const result: WriteResult = { written: 0, skipped: 0 };
-    for (let start = 0; start < calls.length; start += WRITE_CHUNK) {
-      const replies = await this.connection.script(this.codec.script, calls.slice(start, start + WRITE_CHUNK), options?.timeoutMs);
-      for (const reply of replies) {
-        if (Number(reply) === 1) result.written++;
-        else result.skipped++;
-      }
-    }
-    return result;
+    const encoded: RowWrite[] = rows.map((row) => this.codec.writeRow(view, row));
+    const skipped = await this.connection.writeRows(this.codec.script, this.codec.writeShared(view), encoded, options?.timeoutMs);
+    return { written: rows.length - skipped, skipped };
   }
 
   async deleteView(view: ViewDescriptor): Promise<void> {

@@ -70,6 +70,53 @@ export function describeOnlineStoreBehaviour(name: string, open: () => Promise<O
       ]);
     });
 
+    it('resolves a large batch with every key several times, in mixed time order, row by row', async () => {
+      // Big enough to span several of Redis's script chunks, with repeats of a key both
+      // inside one chunk and across chunks; some keys already hold a newer row.
+      const v = view(project(), 'mixed', { x: T.STRING });
+      const keys = 300;
+      const stored = new Map<number, { ts: number; x: string }>();
+      const before = Array.from({ length: keys / 3 }, (_, j) => {
+        const k = 3 * j;
+        stored.set(k, { ts: 50, x: `stored${k}` });
+        return { entityKey: ek({ driver_id: BigInt(k) }), eventTs: 50, values: { x: str(`stored${k}`) } };
+      });
+      expect(await store.write(v, before)).toEqual({ written: before.length, skipped: 0 });
+      let state = 12345;
+      const random = (n: number) => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) % n;
+      // Timestamps 1..99 (ties included): the same key gets older and newer rows in any order.
+      const rows = Array.from({ length: keys * 5 }, (_, i) => {
+        const k = i < keys ? i : random(keys);
+        const ts = 1 + random(99);
+        return { entityKey: ek({ driver_id: BigInt(k) }), eventTs: ts, values: { x: str(`k${k}@${ts}#${i}`) }, k };
+      });
+      let expectedWritten = 0;
+      for (const row of rows) {
+        const current = stored.get(row.k);
+        if (current === undefined || row.eventTs >= current.ts) {
+          stored.set(row.k, { ts: row.eventTs, x: row.values.x.val.value as string });
+          expectedWritten++;
+        }
+      }
+      expect(await store.write(v, rows)).toEqual({ written: expectedWritten, skipped: rows.length - expectedWritten });
+      const [read] = await store.read([{ view: v, entityKeys: Array.from({ length: keys }, (_, k) => ek({ driver_id: BigInt(k) })) }]);
+      expect(read!.map((row) => ({ ts: row?.eventTs, x: row?.values[0]?.val.value }))).toEqual(
+        Array.from({ length: keys }, (_, k) => ({ ts: stored.get(k)!.ts, x: stored.get(k)!.x })),
+      );
+      // Two rows of one key in one batch: the newer wins whichever comes first.
+      const key = ek({ driver_id: 100_000n });
+      expect(await store.write(v, [
+        { entityKey: key, eventTs: 200, values: { x: str('newer') } },
+        { entityKey: key, eventTs: 150, values: { x: str('older') } },
+      ])).toEqual({ written: 1, skipped: 1 });
+      expect(await readOne(v, key)).toEqual({ eventTs: 200, values: [str('newer')] });
+      expect(await store.write(v, [
+        { entityKey: key, eventTs: 300, values: { x: str('older2') } },
+        { entityKey: key, eventTs: 400, values: { x: str('newer2') } },
+      ])).toEqual({ written: 2, skipped: 0 });
+      expect(await readOne(v, key)).toEqual({ eventTs: 400, values: [str('newer2')] });
+    });
+
     it('never lets an older batch overwrite a newer one; an equal timestamp overwrites', async () => {
       const v = view(project(), 'lww', { x: T.STRING });
       const key = ek({ driver_id: 9n });
