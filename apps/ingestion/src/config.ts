@@ -1,9 +1,6 @@
-import os from 'node:os';
-import path from 'node:path';
-import { BigQuery } from '@google-cloud/bigquery';
-import { BigQueryOfflineStore, DuckDBOfflineStore, PostgresOfflineStore } from '@larder/offline-store';
+import { offlineStoreConfigSchema, openOfflineStore } from '@larder/offline-store';
 import type { OfflineStore } from '@larder/offline-store';
-import type { OnlineStoreConfig } from '@larder/online-store';
+import { onlineStoreConfigSchema } from '@larder/online-store';
 import { bool, duration, int, oneOf, serverConfigSchema, string } from '@larder/rpc';
 import type { ConfigOf } from '@larder/rpc';
 import type { ConsumerSettings } from './kafka/source-consumer';
@@ -39,47 +36,18 @@ export const ingestionSchema = {
     host: string({ default: '0.0.0.0', env: 'LARDER_INGESTION_HTTP_HOST' }),
     port: int({ default: 6574, min: 0, max: 65535, env: 'LARDER_INGESTION_HTTP_PORT', doc: '0 picks a free port.' }),
   },
-  onlineStore: {
-    type: oneOf(['sqlite', 'redis'] as const, { default: 'sqlite', env: 'LARDER_ONLINE_STORE_TYPE' }),
-    path: string({ default: path.join(os.homedir(), '.larder', 'online.db'), env: 'LARDER_ONLINE_STORE_PATH', doc: 'SQLite database file.' }),
-    redisUrl: string({ default: 'redis://127.0.0.1:6379', env: 'LARDER_REDIS_URL', doc: 'redis://[user:pass@]host:port[/db]' }),
-    redisLayout: oneOf(['packed', 'feast'] as const, { default: 'packed', env: 'LARDER_REDIS_LAYOUT' }),
-    redisKeyPrefix: string({ default: 'larder:', env: 'LARDER_REDIS_KEY_PREFIX', doc: 'Packed layout: start of every key.' }),
-  },
+  onlineStore: onlineStoreConfigSchema(),
   offlineStore: {
+    ...offlineStoreConfigSchema(),
     type: oneOf(['duckdb', 'postgres', 'bigquery', 'none'] as const, { default: 'duckdb', env: 'LARDER_OFFLINE_STORE_TYPE', doc: "'none': offline writes are refused (FAILED_PRECONDITION) and Kafka rows go online only." }),
-    duckdbDatabase: string({ default: ':memory:', env: 'LARDER_DUCKDB_DATABASE', doc: 'DuckDB database file; file sources need none.' }),
-    postgresUrl: string({ default: 'postgres://127.0.0.1:5432/larder', env: 'LARDER_POSTGRES_URL' }),
-    bigqueryProject: string({ default: '', env: 'LARDER_BIGQUERY_PROJECT' }),
-    bigqueryDataset: string({ default: 'larder_scratch', env: 'LARDER_BIGQUERY_DATASET' }),
-    bigqueryApiEndpoint: string({ default: '', env: 'LARDER_BIGQUERY_API_ENDPOINT', doc: 'Override of the REST endpoint (an emulator); empty = Google.' }),
   },
 };
 
 export type IngestionConfig = ConfigOf<typeof ingestionSchema>;
 
-export function onlineStoreConfig(config: IngestionConfig['onlineStore']): OnlineStoreConfig {
-  return config.type === 'redis'
-    ? { type: 'redis', url: config.redisUrl, layout: config.redisLayout, keyPrefix: config.redisKeyPrefix }
-    : { type: 'sqlite', path: config.path };
-}
-
-export async function openOfflineStore(config: IngestionConfig['offlineStore']): Promise<OfflineStore | undefined> {
-  switch (config.type) {
-    case 'none':
-      return undefined;
-    case 'duckdb':
-      return DuckDBOfflineStore.create({ database: config.duckdbDatabase });
-    case 'postgres':
-      return new PostgresOfflineStore({ connectionString: config.postgresUrl, max: 4 });
-    case 'bigquery': {
-      const bigquery = new BigQuery({
-        ...(config.bigqueryProject !== '' && { projectId: config.bigqueryProject }),
-        ...(config.bigqueryApiEndpoint !== '' && { apiEndpoint: config.bigqueryApiEndpoint }),
-      });
-      return new BigQueryOfflineStore({ bigquery, scratchDataset: config.bigqueryDataset });
-    }
-  }
+/** The configured offline store, or undefined for 'none'. */
+export async function openIngestionOfflineStore(config: IngestionConfig['offlineStore']): Promise<OfflineStore | undefined> {
+  return config.type === 'none' ? undefined : openOfflineStore({ ...config, type: config.type }, { poolSize: 4 });
 }
 
 export function consumerSettings(config: IngestionConfig): ConsumerSettings {

@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { createOnlineStore } from '@larder/online-store';
+import { createOnlineStore, onlineStoreConfig } from '@larder/online-store';
 import { RegistryClient } from '@larder/registry-client';
 import type { RunServiceOptions } from '@larder/rpc';
-import { consumerSettings, ingestionSchema, onlineStoreConfig, openOfflineStore } from './config';
+import { consumerSettings, ingestionSchema, openIngestionOfflineStore } from './config';
 import { startHttpEndpoint } from './http';
 import type { HttpEndpoint } from './http';
 import { Ingestion } from './ingestion';
@@ -19,7 +19,7 @@ export const ingestionService: RunServiceOptions<typeof ingestionSchema> = {
       mkdirSync(path.dirname(config.onlineStore.path), { recursive: true });
     }
     const online = createOnlineStore(onlineStoreConfig(config.onlineStore));
-    const offline = await openOfflineStore(config.offlineStore);
+    const offline = await openIngestionOfflineStore(config.offlineStore);
     const project = config.ingestion.project;
     const registry = new RegistryClient({ address: config.registry.address, logger, ...(project !== '' && { project }) }).start();
     let ready = false;

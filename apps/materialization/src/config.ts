@@ -1,10 +1,6 @@
-import os from 'node:os';
-import path from 'node:path';
-import { BigQuery } from '@google-cloud/bigquery';
-import { DuckDBOfflineStore, PostgresOfflineStore, BigQueryOfflineStore } from '@larder/offline-store';
-import type { OfflineStore } from '@larder/offline-store';
-import type { OnlineStoreConfig } from '@larder/online-store';
-import { duration, int, oneOf, serverConfigSchema, string } from '@larder/rpc';
+import { offlineStoreConfigSchema } from '@larder/offline-store';
+import { onlineStoreConfigSchema } from '@larder/online-store';
+import { duration, int, serverConfigSchema, string } from '@larder/rpc';
 import type { ConfigOf } from '@larder/rpc';
 
 // The registry and online-store keys are the same as online serving's, so one
@@ -24,43 +20,8 @@ export const materializationSchema = {
     writeTimeout: duration({ default: 30_000, min: 1, env: 'LARDER_MATERIALIZATION_WRITE_TIMEOUT', doc: 'Deadline of one chunk write to the online store.' }),
     jobHistory: int({ default: 200, min: 1, max: 100_000, env: 'LARDER_MATERIALIZATION_JOB_HISTORY', doc: 'Finished jobs kept in memory for GetJob/ListJobs.' }),
   },
-  offlineStore: {
-    type: oneOf(['duckdb', 'postgres', 'bigquery'] as const, { default: 'duckdb', env: 'LARDER_OFFLINE_STORE_TYPE' }),
-    postgresUrl: string({ default: 'postgres://postgres@127.0.0.1:5432/postgres', env: 'LARDER_OFFLINE_POSTGRES_URL', doc: 'PostgreSQL offline store.' }),
-    bigqueryProject: string({ default: '', env: 'LARDER_BIGQUERY_PROJECT', doc: 'BigQuery project id.' }),
-    bigqueryDataset: string({ default: 'larder_scratch', env: 'LARDER_BIGQUERY_DATASET', doc: 'BigQuery dataset for temporary tables.' }),
-    bigqueryLocation: string({ default: '', env: 'LARDER_BIGQUERY_LOCATION' }),
-    bigqueryApiEndpoint: string({ default: '', env: 'LARDER_BIGQUERY_API_ENDPOINT', doc: 'Emulator endpoint; empty for the real BigQuery.' }),
-  },
-  onlineStore: {
-    type: oneOf(['sqlite', 'redis'] as const, { default: 'sqlite', env: 'LARDER_ONLINE_STORE_TYPE' }),
-    path: string({ default: path.join(os.homedir(), '.larder', 'online.db'), env: 'LARDER_ONLINE_STORE_PATH', doc: 'SQLite database file.' }),
-    redisUrl: string({ default: 'redis://127.0.0.1:6379', env: 'LARDER_REDIS_URL', doc: 'redis://[user:pass@]host:port[/db]' }),
-    redisLayout: oneOf(['packed', 'feast'] as const, { default: 'packed', env: 'LARDER_REDIS_LAYOUT' }),
-    redisKeyPrefix: string({ default: 'larder:', env: 'LARDER_REDIS_KEY_PREFIX', doc: 'Packed layout: start of every key.' }),
-  },
+  offlineStore: offlineStoreConfigSchema(),
+  onlineStore: onlineStoreConfigSchema(),
 };
 
 export type MaterializationConfig = ConfigOf<typeof materializationSchema>;
-
-export function onlineStoreConfig(config: MaterializationConfig['onlineStore']): OnlineStoreConfig {
-  return config.type === 'redis'
-    ? { type: 'redis', url: config.redisUrl, layout: config.redisLayout, keyPrefix: config.redisKeyPrefix }
-    : { type: 'sqlite', path: config.path };
-}
-
-export async function openOfflineStore(config: MaterializationConfig['offlineStore']): Promise<OfflineStore> {
-  switch (config.type) {
-    case 'duckdb':
-      return DuckDBOfflineStore.create();
-    case 'postgres':
-      return new PostgresOfflineStore({ connectionString: config.postgresUrl });
-    case 'bigquery': {
-      const bigquery = new BigQuery({
-        ...(config.bigqueryProject !== '' && { projectId: config.bigqueryProject }),
-        ...(config.bigqueryApiEndpoint !== '' && { apiEndpoint: config.bigqueryApiEndpoint }),
-      });
-      return new BigQueryOfflineStore({ bigquery, scratchDataset: config.bigqueryDataset, ...(config.bigqueryLocation !== '' && { location: config.bigqueryLocation }) });
-    }
-  }
-}

@@ -1,11 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { createOnlineStore } from '@larder/online-store';
+import { createOnlineStore, onlineStoreConfig } from '@larder/online-store';
 import { materializationV1 } from '@larder/proto';
 import { RegistryClient } from '@larder/registry-client';
 import { Code, implement, RpcError } from '@larder/rpc';
 import type { RunServiceOptions } from '@larder/rpc';
-import { materializationSchema, onlineStoreConfig, openOfflineStore } from './config';
+import { materializationSchema } from './config';
+import { openOfflineStore } from '@larder/offline-store';
 import { JobManager } from './jobs';
 
 /** The gRPC handlers over a job manager. */

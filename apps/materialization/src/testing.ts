@@ -131,7 +131,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       ? { LARDER_ONLINE_STORE_TYPE: 'sqlite', LARDER_ONLINE_STORE_PATH: path.join(dir, 'online.db') }
       : { LARDER_ONLINE_STORE_TYPE: 'redis', LARDER_REDIS_URL: online.url, LARDER_REDIS_LAYOUT: online.layout };
   const offlineEnv: Record<string, string> =
-    options.offline.type === 'postgres' ? { LARDER_OFFLINE_STORE_TYPE: 'postgres', LARDER_OFFLINE_POSTGRES_URL: options.offline.url } : { LARDER_OFFLINE_STORE_TYPE: 'duckdb' };
+    options.offline.type === 'postgres' ? { LARDER_OFFLINE_STORE_TYPE: 'postgres', LARDER_POSTGRES_URL: options.offline.url } : { LARDER_OFFLINE_STORE_TYPE: 'duckdb' };
   const handle = await quietly(
     { ...materializationService, env: { ...base, LARDER_REGISTRY_ADDRESS: registryHandle.address, ...storeEnv, ...offlineEnv, ...options.env } },
     logs,

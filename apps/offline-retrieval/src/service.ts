@@ -4,7 +4,8 @@ import { offlineV1 } from '@larder/proto';
 import { RegistryClient } from '@larder/registry-client';
 import { implement } from '@larder/rpc';
 import type { RunServiceOptions } from '@larder/rpc';
-import { offlineRetrievalSchema, openOfflineStore } from './config';
+import { offlineRetrievalSchema } from './config';
+import { openOfflineStore } from '@larder/offline-store';
 import { inlineEntities, sourceEntities } from './entities';
 import type { EntityStats } from './entities';
 import { registerOfflineErrorMappings } from './errors';
@@ -44,7 +45,7 @@ export const offlineRetrievalService: RunServiceOptions<typeof offlineRetrievalS
       });
       await bigquery.dataset(config.offlineStore.bigqueryDataset).get({ autoCreate: true });
     }
-    const store = await openOfflineStore(config.offlineStore);
+    const store = await openOfflineStore(config.offlineStore, { poolSize: 8 });
     const client = new RegistryClient({ address: config.registry.address, logger, ...(config.retrieval.project !== '' && { project: config.retrieval.project }) }).start();
     let ready = false;
     client.onChange(() => {

@@ -1,7 +1,5 @@
-import os from 'node:os';
-import path from 'node:path';
-import type { OnlineStoreConfig } from '@larder/online-store';
-import { bool, duration, int, oneOf, serverConfigSchema, string } from '@larder/rpc';
+import { onlineStoreConfigSchema } from '@larder/online-store';
+import { bool, duration, int, serverConfigSchema, string } from '@larder/rpc';
 import type { ConfigOf } from '@larder/rpc';
 
 export const onlineServingSchema = {
@@ -16,13 +14,7 @@ export const onlineServingSchema = {
     storeTimeout: duration({ default: 1_000, min: 1, env: 'LARDER_SERVING_STORE_TIMEOUT', doc: 'Deadline of an online-store read when the call has none (or a later one).' }),
     planCacheSize: int({ default: 1_000, min: 1, env: 'LARDER_SERVING_PLAN_CACHE_SIZE', doc: 'Compiled request shapes kept per registry version.' }),
   },
-  onlineStore: {
-    type: oneOf(['sqlite', 'redis'] as const, { default: 'sqlite', env: 'LARDER_ONLINE_STORE_TYPE' }),
-    path: string({ default: path.join(os.homedir(), '.larder', 'online.db'), env: 'LARDER_ONLINE_STORE_PATH', doc: 'SQLite database file.' }),
-    redisUrl: string({ default: 'redis://127.0.0.1:6379', env: 'LARDER_REDIS_URL', doc: 'redis://[user:pass@]host:port[/db]' }),
-    redisLayout: oneOf(['packed', 'feast'] as const, { default: 'packed', env: 'LARDER_REDIS_LAYOUT' }),
-    redisKeyPrefix: string({ default: 'larder:', env: 'LARDER_REDIS_KEY_PREFIX', doc: 'Packed layout: start of every key.' }),
-  },
+  onlineStore: onlineStoreConfigSchema(),
   http: {
     enabled: bool({ default: true, env: 'LARDER_HTTP_ENABLED', doc: 'Serve the Feast-compatible HTTP/JSON gateway.' }),
     host: string({ default: '0.0.0.0', env: 'LARDER_HTTP_HOST' }),
@@ -31,9 +23,3 @@ export const onlineServingSchema = {
 };
 
 export type OnlineServingConfig = ConfigOf<typeof onlineServingSchema>;
-
-export function storeConfig(config: OnlineServingConfig['onlineStore']): OnlineStoreConfig {
-  return config.type === 'redis'
-    ? { type: 'redis', url: config.redisUrl, layout: config.redisLayout, keyPrefix: config.redisKeyPrefix }
-    : { type: 'sqlite', path: config.path };
-}

@@ -1,12 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { createOnlineStore } from '@larder/online-store';
+import { createOnlineStore, onlineStoreConfig } from '@larder/online-store';
 import { servingV1 } from '@larder/proto';
 import { RegistryClient } from '@larder/registry-client';
 import { implement } from '@larder/rpc';
 import { encodeGetOnlineFeaturesResponse } from './response-encoder';
 import type { RunServiceOptions } from '@larder/rpc';
-import { onlineServingSchema, storeConfig } from './config';
+import { onlineServingSchema } from './config';
 import { startHttpGateway } from './http';
 import type { HttpGateway } from './http';
 import { OnlineServing } from './online-serving';
@@ -19,7 +19,7 @@ export const onlineServingService: RunServiceOptions<typeof onlineServingSchema>
     if (config.onlineStore.type === 'sqlite' && config.onlineStore.path !== ':memory:') {
       mkdirSync(path.dirname(config.onlineStore.path), { recursive: true });
     }
-    const store = createOnlineStore(storeConfig(config.onlineStore));
+    const store = createOnlineStore(onlineStoreConfig(config.onlineStore));
     const registry = new RegistryClient({ address: config.registry.address, logger, ...(config.serving.project !== '' && { project: config.serving.project }) }).start();
     let ready = false;
     // Every applied stream message, the first snapshot included, comes through here.

@@ -19,3 +19,4 @@ export { PostgresOfflineStore, postgresType } from './postgres-store';
 export type { PostgresOfflineStoreOptions } from './postgres-store';
 export { BigQueryOfflineStore, bigqueryField } from './bigquery-store';
 export type { BigQueryOfflineStoreOptions } from './bigquery-store';
+export { offlineStoreConfigSchema, openOfflineStore, type OfflineStoreSettings } from './config';

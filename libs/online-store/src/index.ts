@@ -18,3 +18,4 @@ export type { RedisConnectionOptions } from './redis/connection';
 export { SqliteOnlineStore, type SqliteOnlineStoreOptions } from './sqlite-store';
 export { serializeEntityKey } from './entity-key';
 export { murmur3, feastFeatureField } from './murmur3';
+export { onlineStoreConfigSchema, onlineStoreConfig, type OnlineStoreSettings } from './config';

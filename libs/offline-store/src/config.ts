@@ -1,0 +1,49 @@
+import { BigQuery } from '@google-cloud/bigquery';
+import { int, oneOf, string } from '@larder/rpc';
+import type { ConfigOf } from '@larder/rpc';
+import { BigQueryOfflineStore } from './bigquery-store';
+import { DuckDBOfflineStore } from './duckdb-store';
+import { PostgresOfflineStore } from './postgres-store';
+import type { OfflineStore } from './types';
+
+/**
+ * The offline-store keys every service that reads or writes offline data
+ * shares (retrieval, materialization, ingestion), under the same names and
+ * environment variables.
+ */
+export function offlineStoreConfigSchema() {
+  return {
+    type: oneOf(['duckdb', 'postgres', 'bigquery'] as const, { default: 'duckdb', env: 'LARDER_OFFLINE_STORE_TYPE' }),
+    duckdbDatabase: string({ default: ':memory:', env: 'LARDER_DUCKDB_DATABASE', doc: 'DuckDB database file; file sources need none, so memory is enough unless table sources live in it.' }),
+    duckdbThreads: int({ default: 0, min: 0, env: 'LARDER_DUCKDB_THREADS', doc: "DuckDB worker threads; 0 keeps DuckDB's default (all cores)." }),
+    duckdbMemoryLimit: string({ default: '', env: 'LARDER_DUCKDB_MEMORY_LIMIT', doc: "e.g. '2GB'; empty keeps DuckDB's default (80% of RAM)." }),
+    postgresUrl: string({ default: 'postgres://127.0.0.1:5432/larder', env: 'LARDER_POSTGRES_URL', doc: 'postgres://user:pass@host:port/db' }),
+    bigqueryProject: string({ default: '', env: 'LARDER_BIGQUERY_PROJECT', doc: 'GCP project the jobs run in.' }),
+    bigqueryDataset: string({ default: 'larder_scratch', env: 'LARDER_BIGQUERY_DATASET', doc: 'Dataset for temporary tables.' }),
+    bigqueryLocation: string({ default: '', env: 'LARDER_BIGQUERY_LOCATION' }),
+    bigqueryApiEndpoint: string({ default: '', env: 'LARDER_BIGQUERY_API_ENDPOINT', doc: 'Override of the REST endpoint (an emulator); empty = Google.' }),
+  } as const;
+}
+
+export type OfflineStoreSettings = ConfigOf<ReturnType<typeof offlineStoreConfigSchema>>;
+
+/** Opens the configured engine; `poolSize` bounds PostgreSQL connections. */
+export async function openOfflineStore(settings: OfflineStoreSettings, options: { poolSize?: number } = {}): Promise<OfflineStore> {
+  switch (settings.type) {
+    case 'duckdb': {
+      const config: Record<string, string> = {};
+      if (settings.duckdbThreads > 0) config['threads'] = String(settings.duckdbThreads);
+      if (settings.duckdbMemoryLimit !== '') config['memory_limit'] = settings.duckdbMemoryLimit;
+      return DuckDBOfflineStore.create({ database: settings.duckdbDatabase, config });
+    }
+    case 'postgres':
+      return new PostgresOfflineStore({ connectionString: settings.postgresUrl, ...(options.poolSize !== undefined && { max: options.poolSize }) });
+    case 'bigquery': {
+      const bigquery = new BigQuery({
+        ...(settings.bigqueryProject !== '' && { projectId: settings.bigqueryProject }),
+        ...(settings.bigqueryApiEndpoint !== '' && { apiEndpoint: settings.bigqueryApiEndpoint }),
+      });
+      return new BigQueryOfflineStore({ bigquery, scratchDataset: settings.bigqueryDataset, ...(settings.bigqueryLocation !== '' && { location: settings.bigqueryLocation }) });
+    }
+  }
+}
