@@ -1,8 +1,7 @@
-import type { Cell, OfflineStore, PullLatestChunk } from '@larder/offline-store';
+import { cellConverter } from '@larder/offline-store';
+import type { Cell, CellConverter, OfflineStore, PullLatestChunk } from '@larder/offline-store';
 import type { OnlineStore, WriteRow } from '@larder/online-store';
 import type { typesV1 } from '@larder/proto';
-import { cellConverter } from './values';
-import type { CellConverter } from './values';
 import type { ViewPlan } from './view-plan';
 
 export interface CopyOptions {
@@ -29,8 +28,8 @@ export interface CopyResult {
 /** Turns pulled chunks into online write rows; built once per view. */
 export function rowBuilder(plan: ViewPlan): (chunk: PullLatestChunk) => WriteRow[] {
   const keyNames = plan.joinKeys.map((k) => k.name);
-  const keys: { column: string; convert: CellConverter }[] = plan.joinKeys.map((k) => ({ column: k.name, convert: cellConverter(k.type) }));
-  const features: { name: string; convert: CellConverter }[] = plan.features.map((f) => ({ name: f.name, convert: cellConverter(f.type) }));
+  const keys: { column: string; convert: CellConverter }[] = plan.joinKeys.map((k) => ({ column: k.name, convert: cellConverter(k.type, { nulls: 'explicit' }) }));
+  const features: { name: string; convert: CellConverter }[] = plan.features.map((f) => ({ name: f.name, convert: cellConverter(f.type, { nulls: 'explicit' }) }));
   return (chunk) => {
     const keyColumns = keys.map((k) => chunk.columns[k.column] as Cell[]);
     const featureColumns = features.map((f) => chunk.columns[f.name] as Cell[]);

@@ -2,7 +2,7 @@ import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { OnDemandEvaluationError } from '@larder/core';
 import type { OnDemandValues } from '@larder/core';
-import { cellToValue } from '@larder/offline-store';
+import { cellConverter, cellToValue } from '@larder/offline-store';
 import type { Cell, ResultChunk as StoreChunk, ResultSchema as StoreSchema } from '@larder/offline-store';
 import { offlineV1 } from '@larder/proto';
 import type { typesV1 } from '@larder/proto';
@@ -124,8 +124,9 @@ export function* encodeChunk(plan: RetrievalPlan, layout: OutputLayout, store: S
       return rows.map((r) => r[name] ?? cellToValue(type, null));
     }
     const cells = chunk.columns[source] as Cell[];
+    const convert = cellConverter(type);
     const values: typesV1.Value[] = new Array(chunk.rowCount);
-    for (let r = 0; r < chunk.rowCount; r++) values[r] = cellToValue(type, cells[r] ?? null);
+    for (let r = 0; r < chunk.rowCount; r++) values[r] = convert(cells[r] ?? null);
     return values;
   });
   const times = chunk.columns[layout.timestampIndex] as Cell[];

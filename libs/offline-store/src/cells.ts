@@ -1,4 +1,3 @@
-import { create } from '@bufbuild/protobuf';
 import { typesV1 } from '@larder/proto';
 import type { Cell } from './types';
 
@@ -117,45 +116,67 @@ export function toDate(raw: unknown): Date {
   throw new Error(`cannot read ${String(inner)} as a timestamp`);
 }
 
-/** Cell -> typesV1.Value, for callers that speak the wire types; null -> a Value with no case set. */
-export function cellToValue(type: typesV1.ValueType, cell: Cell): typesV1.Value {
-  if (cell === null) return create(typesV1.ValueSchema);
-  const seconds = (c: Cell): bigint => BigInt(Math.floor((c as Date).getTime() / 1000));
-  const items = cell as readonly Cell[];
+export type CellConverter = (cell: Cell) => typesV1.Value;
+
+// Plain objects of the Value message's shape: protobuf-es's create() copies
+// field by field, which at 50 features x 1M rows (materialization) or a
+// streamed training set is most of the CPU.
+type Val = typesV1.Value['val'];
+const make = (val: Val): typesV1.Value => ({ $typeName: 'larder.types.v1.Value', val }) as typesV1.Value;
+// `never` so it fits whichever list message the case wants.
+const list = (typeName: string, val: unknown): never => ({ $typeName: typeName, val }) as never;
+const seconds = (c: Cell): bigint => BigInt(Math.floor((c as Date).getTime() / 1000));
+
+/**
+ * A converter from cells of one declared type to wire Values. A null cell
+ * becomes a Value with no case set, or with `nulls: 'explicit'` an explicit
+ * null (what the online store keeps, so serving can answer NULL_VALUE).
+ */
+export function cellConverter(type: typesV1.ValueType, options: { nulls?: 'unset' | 'explicit' } = {}): CellConverter {
+  const ifNull = options.nulls === 'explicit' ? make({ case: 'nullVal', value: typesV1.Null.UNSPECIFIED }) : undefined;
+  const of =
+    (convert: (cell: Cell) => typesV1.Value): CellConverter =>
+    (cell) =>
+      cell !== null ? convert(cell) : (ifNull ?? make({ case: undefined }));
   switch (type) {
     case ValueType.BYTES:
-      return create(typesV1.ValueSchema, { val: { case: 'bytesVal', value: cell as Uint8Array } });
+      return of((c) => make({ case: 'bytesVal', value: c as Uint8Array }));
     case ValueType.STRING:
-      return create(typesV1.ValueSchema, { val: { case: 'stringVal', value: cell as string } });
+      return of((c) => make({ case: 'stringVal', value: c as string }));
     case ValueType.INT32:
-      return create(typesV1.ValueSchema, { val: { case: 'int32Val', value: cell as number } });
+      return of((c) => make({ case: 'int32Val', value: c as number }));
     case ValueType.INT64:
-      return create(typesV1.ValueSchema, { val: { case: 'int64Val', value: cell as bigint } });
+      return of((c) => make({ case: 'int64Val', value: c as bigint }));
     case ValueType.DOUBLE:
-      return create(typesV1.ValueSchema, { val: { case: 'doubleVal', value: cell as number } });
+      return of((c) => make({ case: 'doubleVal', value: c as number }));
     case ValueType.FLOAT:
-      return create(typesV1.ValueSchema, { val: { case: 'floatVal', value: cell as number } });
+      return of((c) => make({ case: 'floatVal', value: c as number }));
     case ValueType.BOOL:
-      return create(typesV1.ValueSchema, { val: { case: 'boolVal', value: cell as boolean } });
+      return of((c) => make({ case: 'boolVal', value: c as boolean }));
     case ValueType.UNIX_TIMESTAMP:
-      return create(typesV1.ValueSchema, { val: { case: 'unixTimestampVal', value: seconds(cell) } });
+      return of((c) => make({ case: 'unixTimestampVal', value: seconds(c) }));
     case ValueType.BYTES_LIST:
-      return create(typesV1.ValueSchema, { val: { case: 'bytesListVal', value: { val: items as Uint8Array[] } } });
+      return of((c) => make({ case: 'bytesListVal', value: list('larder.types.v1.BytesList', c) }));
     case ValueType.STRING_LIST:
-      return create(typesV1.ValueSchema, { val: { case: 'stringListVal', value: { val: items as string[] } } });
+      return of((c) => make({ case: 'stringListVal', value: list('larder.types.v1.StringList', c) }));
     case ValueType.INT32_LIST:
-      return create(typesV1.ValueSchema, { val: { case: 'int32ListVal', value: { val: items as number[] } } });
+      return of((c) => make({ case: 'int32ListVal', value: list('larder.types.v1.Int32List', c) }));
     case ValueType.INT64_LIST:
-      return create(typesV1.ValueSchema, { val: { case: 'int64ListVal', value: { val: items as bigint[] } } });
+      return of((c) => make({ case: 'int64ListVal', value: list('larder.types.v1.Int64List', c) }));
     case ValueType.DOUBLE_LIST:
-      return create(typesV1.ValueSchema, { val: { case: 'doubleListVal', value: { val: items as number[] } } });
+      return of((c) => make({ case: 'doubleListVal', value: list('larder.types.v1.DoubleList', c) }));
     case ValueType.FLOAT_LIST:
-      return create(typesV1.ValueSchema, { val: { case: 'floatListVal', value: { val: items as number[] } } });
+      return of((c) => make({ case: 'floatListVal', value: list('larder.types.v1.FloatList', c) }));
     case ValueType.BOOL_LIST:
-      return create(typesV1.ValueSchema, { val: { case: 'boolListVal', value: { val: items as boolean[] } } });
+      return of((c) => make({ case: 'boolListVal', value: list('larder.types.v1.BoolList', c) }));
     case ValueType.UNIX_TIMESTAMP_LIST:
-      return create(typesV1.ValueSchema, { val: { case: 'unixTimestampListVal', value: { val: items.map(seconds) } } });
+      return of((c) => make({ case: 'unixTimestampListVal', value: list('larder.types.v1.Int64List', (c as Cell[]).map(seconds)) }));
     default:
       throw new Error(`no Value case for ${describeType(type)}`);
   }
+}
+
+/** Cell -> typesV1.Value, for callers that speak the wire types; null -> a Value with no case set. */
+export function cellToValue(type: typesV1.ValueType, cell: Cell): typesV1.Value {
+  return cellConverter(type)(cell);
 }

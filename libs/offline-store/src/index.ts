@@ -12,7 +12,8 @@ export {
   InvalidRequestError,
   DestinationExistsError,
 } from './errors';
-export { cellToValue, toCell } from './cells';
+export { cellConverter, cellToValue, toCell } from './cells';
+export type { CellConverter } from './cells';
 export { DuckDBOfflineStore, appendFolder } from './duckdb-store';
 export type { DuckDBOfflineStoreOptions } from './duckdb-store';
 export { PostgresOfflineStore, postgresType } from './postgres-store';
