@@ -115,6 +115,8 @@ export class SourceConsumer {
   private lagTimer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> = Promise.resolve();
   private stopping = false;
+  /** A restart after a crash that kafkajs gave up on; stop() waits for it. */
+  private recovering: Promise<void> | undefined;
   private readonly log: Logger;
 
   constructor(
@@ -177,6 +179,10 @@ export class SourceConsumer {
       this.lastError = event.payload.error.message;
       this.state = event.payload.restart && !this.stopping ? State.STARTING : State.FAILED;
       this.log.warn('consumer crashed', { error: event.payload.error.message, restart: event.payload.restart });
+      // kafkajs restarts only after retriable errors; a broker restart can
+      // surface as a non-retriable one ("Failed to find group coordinator"),
+      // which would leave the source unconsumed for good.
+      if (!event.payload.restart && !this.stopping) this.recover();
     });
   }
 
@@ -202,6 +208,21 @@ export class SourceConsumer {
     }
   }
 
+  private recover(): void {
+    if (this.recovering !== undefined) return;
+    this.recovering = (async () => {
+      if (this.lagTimer !== undefined) clearInterval(this.lagTimer);
+      await this.consumer.disconnect().catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, this.deps.settings.retryInitialMs));
+      if (this.stopping) return;
+      this.state = State.STARTING;
+      this.log.info('restarting the consumer after a crash');
+      await this.start();
+    })().finally(() => {
+      this.recovering = undefined;
+    });
+  }
+
   private async connect(): Promise<void> {
     await this.producer.connect();
     await this.consumer.connect();
@@ -221,6 +242,7 @@ export class SourceConsumer {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.lagTimer !== undefined) clearInterval(this.lagTimer);
+    await this.recovering;
     await this.refreshing;
     await this.consumer.disconnect().catch((error: unknown) => this.log.warn('consumer disconnect failed', { error }));
     await Promise.all([this.producer.disconnect(), this.admin.disconnect()]).catch(() => undefined);
