@@ -62,7 +62,10 @@ export function startLarderApp(options: LarderAppOptions): Promise<RunningLarder
   const { app } = options;
   const entry = path.join(options.appsDir ?? path.join(REPO_ROOT, 'apps'), app, 'src/main.ts');
   const startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
-  const child = spawn(path.join(REPO_ROOT, 'node_modules/.bin/tsx'), [entry], {
+  // tsx as a loader inside one node process, not the tsx CLI: the CLI relays
+  // SIGTERM to a child and SIGKILLs it when the child has not acknowledged
+  // within 30 ms, which on a busy machine cuts a graceful drain short.
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: options.cwd ?? REPO_ROOT,
     env: {
       ...process.env,
@@ -74,8 +77,7 @@ export function startLarderApp(options: LarderAppOptions): Promise<RunningLarder
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
-    // Its own process group: tsx runs the app in a child process, and a SIGKILL
-    // must reach that one too, not only tsx.
+    // Its own process group, so a SIGKILL reaches anything the app started too.
     detached: true,
   });
   track(child);
