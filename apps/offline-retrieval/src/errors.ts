@@ -3,6 +3,7 @@ import {
   DestinationExistsError,
   EmptyEntitySetError,
   MissingColumnError,
+  NoSourceFilesError,
   OfflineStoreError,
   UnsupportedRequestError,
 } from '@larder/offline-store';
@@ -20,4 +21,10 @@ export function registerOfflineErrorMappings(): void {
   registerErrorMapping(MissingColumnError, Code.INVALID_ARGUMENT);
   registerErrorMapping(DestinationExistsError, (e) => new RpcError(Code.FAILED_PRECONDITION, `query.destination: ${e.message}`, { cause: e }));
   registerErrorMapping(UnsupportedRequestError, Code.FAILED_PRECONDITION);
+  // The caller's entity file is a bad argument; a registered source with no files is the deployment's to fix.
+  registerErrorMapping(NoSourceFilesError, (e) =>
+    e.entities
+      ? new RpcError(Code.INVALID_ARGUMENT, `entity_source: ${e.message}`, { cause: e })
+      : new RpcError(Code.FAILED_PRECONDITION, `${e.message} (as seen by the offline-retrieval service, from ${process.cwd()})`, { cause: e }),
+  );
 }

@@ -205,6 +205,10 @@ describe.each(ENGINES)('offline retrieval on $name', ({ start }) => {
         const nowhere = await rpcError(() => collect(harness.retrieval.getHistoricalFeaturesFromSource({ query: { kind: { case: 'features' as const, value: { val: ['driver_stats:trips'] } } }, entitySource: fromSource({ case: 'file', value: { ...entitySource.value, path: '/nonexistent/entities.parquet' } } as SourceKind) })));
         expect(nowhere.code).toBe(Code.INVALID_ARGUMENT);
         expect(nowhere.message).toContain('/nonexistent/entities.parquet');
+        // A glob is expanded by the engine; matching no file is still the caller's mistake, named as such.
+        const noMatch = await rpcError(() => collect(harness.retrieval.getHistoricalFeaturesFromSource({ query: { kind: { case: 'features' as const, value: { val: ['driver_stats:trips'] } } }, entitySource: fromSource({ case: 'file', value: { ...entitySource.value, path: '/nonexistent/part-*.parquet' } } as SourceKind) })));
+        expect(noMatch.code).toBe(Code.INVALID_ARGUMENT);
+        expect(noMatch.message).toContain("no file matches '/nonexistent/part-*.parquet'");
       }
       const ragged = await rpcError(async () => {
         async function* requests(): AsyncGenerator<offlineV1.GetHistoricalFeaturesRequest> {

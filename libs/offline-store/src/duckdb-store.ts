@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { DuckDBDataChunk, DuckDBInstance, JSDuckDBValueConverter, JSToDuckDBValueConverter } from '@duckdb/node-api';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { duckdbColumnType, duckdbPlainTimestamp, duckdbType } from './duckdb-types';
-import { DestinationExistsError, EmptyEntitySetError, InvalidRequestError, MissingColumnError, UnsupportedRequestError } from './errors';
+import { DestinationExistsError, EmptyEntitySetError, InvalidRequestError, MissingColumnError, NoSourceFilesError, UnsupportedRequestError } from './errors';
 import { checkSource, describedMap, entityColumnsFrom, planViews, ROW, TS } from './plan';
 import type { DescribedColumn } from './plan';
 import { asofJoinSql, pullLatestSql } from './sql';
@@ -114,8 +114,22 @@ export class DuckDBOfflineStore implements OfflineStore {
     }
   }
 
-  private async describe(connection: DuckDBConnection, relation: string, p: DuckDBParams): Promise<DescribedColumn[]> {
-    const reader = await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${relation}`, p.values);
+  /**
+   * The relation's columns. `owner` names it for the error when a file source matches
+   * no file: DuckDB reports that as an IO error, which would otherwise surface as an
+   * engine failure rather than the caller's or the deployment's mistake.
+   */
+  private async describe(connection: DuckDBConnection, relation: string, p: DuckDBParams, owner?: { label: string; entities: boolean }): Promise<DescribedColumn[]> {
+    let reader;
+    try {
+      reader = await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${relation}`, p.values);
+    } catch (error) {
+      // Not `instanceof Error`: the native addon's errors may come from another realm (jest's vm contexts).
+      const message = (error as { message?: unknown } | null)?.message;
+      const missing = owner && typeof message === 'string' ? /No files found that match the pattern "([^"]*)"/.exec(message) : null;
+      if (owner && missing) throw new NoSourceFilesError(owner.label, missing[1]!, owner.entities);
+      throw error;
+    }
     return reader.getRowObjectsJS().map((row) => {
       const engineType = String(row['column_type']);
       return { name: String(row['column_name']), engineType, type: duckdbColumnType(engineType) };
@@ -131,7 +145,7 @@ export class DuckDBOfflineStore implements OfflineStore {
       const timestampColumn = entities.timestampColumn ?? 'event_timestamp';
       const label = `entity source ${describeLocation(entities.location)}`;
       // Check the timestamp column before casting it, for a clear error.
-      entityColumnsFrom(await this.describe(connection, relation, p), timestampColumn, label);
+      entityColumnsFrom(await this.describe(connection, relation, p, { label, entities: true }), timestampColumn, label);
       await connection.run(`CREATE TEMP TABLE ${table} AS SELECT *, CAST(${quote(timestampColumn)} AS TIMESTAMP) AS ${quote(TS)} FROM ${relation}`, p.values);
       return { table, label, timestampColumn };
     }
@@ -183,7 +197,9 @@ export class DuckDBOfflineStore implements OfflineStore {
       const relation = this.relation(view.source.location, p);
       relations.push(relation);
       const sourceParams = new DuckDBParams();
-      const described = describedMap(await this.describe(connection, this.relation(view.source.location, sourceParams), sourceParams));
+      const described = describedMap(
+        await this.describe(connection, this.relation(view.source.location, sourceParams), sourceParams, { label: `source '${view.source.name}'`, entities: false }),
+      );
       sources.push(checkSource(view.source, described, view.joinKeys, view.features, duckdbPlainTimestamp));
     }
     const { plans, features } = planViews(request.views, entityPlan, sources);
@@ -249,7 +265,9 @@ export class DuckDBOfflineStore implements OfflineStore {
       const p = new DuckDBParams();
       const relation = this.relation(request.source.location, p);
       const describeParams = new DuckDBParams();
-      const described = describedMap(await this.describe(connection, this.relation(request.source.location, describeParams), describeParams));
+      const described = describedMap(
+        await this.describe(connection, this.relation(request.source.location, describeParams), describeParams, { label: `source '${request.source.name}'`, entities: false }),
+      );
       const plan = checkSource(request.source, described, request.joinKeys, request.features, duckdbPlainTimestamp);
       const sql = pullLatestSql(duckdbDialect, p, { relation, plan, start: request.start, end: request.end, shard: request.shard });
       const result = await connection.stream(sql, p.values);
@@ -274,7 +292,7 @@ export class DuckDBOfflineStore implements OfflineStore {
     try {
       const p = new DuckDBParams();
       const relation = this.relation(source.location, p);
-      const described = await this.describe(connection, relation, p);
+      const described = await this.describe(connection, relation, p, { label: `source '${source.name}'`, entities: false });
       const stage = quote(`__larder_append_${++this.tempCounter}`);
       await connection.run(`CREATE TEMP TABLE ${stage} AS SELECT * FROM ${relation} LIMIT 0`, p.values);
       const data = appendColumns(source, described.map((c) => c.name), rows, count);

@@ -80,6 +80,22 @@ export class InvalidRequestError extends OfflineStoreError {
   }
 }
 
+/**
+ * A file source whose path, folder or glob matches no file. Raised by the engine when
+ * it lists the files, so a glob is checked exactly as the engine expands it.
+ */
+export class NoSourceFilesError extends OfflineStoreError {
+  override readonly name = 'NoSourceFilesError';
+  constructor(
+    readonly relation: string,
+    readonly pattern: string,
+    /** True for the caller's entity rows (a bad argument), false for a registered source (a deployment precondition). */
+    readonly entities: boolean,
+  ) {
+    super(`${relation}: no file matches '${pattern}'`);
+  }
+}
+
 /** The destination exists and overwrite was not asked for (FAILED_PRECONDITION). */
 export class DestinationExistsError extends OfflineStoreError {
   override readonly name = 'DestinationExistsError';

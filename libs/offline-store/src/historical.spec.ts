@@ -13,6 +13,7 @@ import {
   JoinKeyTypeError,
   MissingColumnError,
   DuplicateColumnError,
+  NoSourceFilesError,
 } from './errors';
 
 const { ValueType } = typesV1;
@@ -218,6 +219,17 @@ describe.each(allEngines())('$name offline store', ({ start }) => {
       const noKey = base();
       noKey.views[0]!.joinKeys = [{ name: 'driver_id', entityColumn: 'rider_id', type: ValueType.INT64 }];
       await expect(engine.store.getHistoricalFeatures(noKey)).rejects.toThrow(/the entity rows has no column 'rider_id'/);
+    });
+
+    it('names a file source whose glob matches no file, for retrieval and pull-latest', async () => {
+      const request = base();
+      if (request.views[0]!.source.location.kind !== 'file') return; // tables and queries have no files to miss
+      request.views[0]!.source.location = { kind: 'file', path: '/nonexistent/driver-*.parquet', format: 'parquet' };
+      await expect(engine.store.getHistoricalFeatures(request)).rejects.toThrow(NoSourceFilesError);
+      await expect(engine.store.getHistoricalFeatures(request)).rejects.toThrow("source 'driver_stats': no file matches '/nonexistent/driver-*.parquet'");
+      const view = request.views[0]!;
+      const pull = engine.store.pullLatest({ source: view.source, joinKeys: view.joinKeys, features: view.features, start: new Date(0), end: new Date() });
+      await expect(drain(pull)).rejects.toMatchObject({ name: 'NoSourceFilesError', entities: false });
     });
 
     it('rejects a bad shard and a negative ttl', async () => {

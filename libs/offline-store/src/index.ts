@@ -11,6 +11,7 @@ export {
   UnsupportedRequestError,
   InvalidRequestError,
   DestinationExistsError,
+  NoSourceFilesError,
 } from './errors';
 export { cellConverter, cellToValue, toCell } from './cells';
 export type { CellConverter } from './cells';
