@@ -1,16 +1,20 @@
 // Online serving benchmark: GetOnlineFeatures over gRPC against a server in a child
 // process (so its CPU is measured apart from the load generator's), on a private Redis
 // in both layouts. Shapes: entities x features (1x50 = 5 views x 10 features). Floors in
-// the same run: an empty grpc-js unary call (health Check on the same server) and raw
-// ioredis HMGETs of the same fields.
+// the same run: an empty unary call to a bare grpc-js server in its own process (the
+// transport), the same against the serving app's health Check (plus our rpc adapter), and
+// raw ioredis HMGETs of the same fields.
+// Knobs (for profiling one case; a partial run still overwrites bench/results/online.json):
+// LARDER_BENCH_ONLINE_LAYOUTS=packed,feast  LARDER_BENCH_ONLINE_SHAPES=1x50,...
+// LARDER_BENCH_ONLINE_CONCURRENCY=1,32  LARDER_BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p"
 // Targets (DESIGN.md, packed): 1x50 p99 <= 1 ms at concurrency 1; >= 5,000 req/s at 32 in
 // flight; 100x50 p99 <= 8 ms.
 import { create, toBinary } from '@bufbuild/protobuf';
 import { Client, credentials } from '@grpc/grpc-js';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -31,13 +35,18 @@ const ENTITIES = Number(process.env.LARDER_BENCH_ONLINE_ENTITIES ?? 100_000);
 /** Views 5.. exist only for the 1x250 shape; they are loaded for the first WIDE_ENTITIES entities. */
 const WIDE_ENTITIES = 10_000;
 const SECONDS = Number(process.env.LARDER_BENCH_ONLINE_SECONDS ?? 3);
+const list = (name: string): string[] | undefined => process.env[name]?.split(',').map((s) => s.trim()).filter(Boolean);
 const SHAPES = [
   { name: '1x50', entities: 1, views: 5 },
   { name: '10x50', entities: 10, views: 5 },
   { name: '100x50', entities: 100, views: 5 },
   { name: '1x250', entities: 1, views: 25 },
-];
-const CONCURRENCY = [1, 32];
+].filter((s) => list('LARDER_BENCH_ONLINE_SHAPES')?.includes(s.name) ?? true);
+const CONCURRENCY = (list('LARDER_BENCH_ONLINE_CONCURRENCY') ?? ['1', '32']).map(Number);
+const LAYOUTS = (['packed', 'feast'] as const).filter((l) => list('LARDER_BENCH_ONLINE_LAYOUTS')?.includes(l) ?? true);
+const SERVER_NODE_ARGS = process.env.LARDER_BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+/** Requests are encoded before timing, this many per shape, and sent round-robin. */
+const ENCODED_REQUESTS = 4096;
 
 const viewName = (v: number): string => `view_${v}`;
 const featureName = (f: number): string => `f${f}`;
@@ -98,10 +107,10 @@ interface Server {
   stop(): Promise<void>;
 }
 
-/** The serving app in its own node process (no tsx wrapper process, so the pid is the server). */
-function startServer(env: Record<string, string>): Promise<Server> {
+/** The serving app (or the bare floor server) in its own node process (no tsx wrapper process, so the pid is the server). */
+function startServer(env: Record<string, string>, script = 'apps/online-serving/src/main.ts'): Promise<Server> {
   const root = path.join(__dirname, '..');
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'apps/online-serving/src/main.ts')], {
+  const child = spawn(process.execPath, [...SERVER_NODE_ARGS, '--import', 'tsx', path.join(root, script)], {
     cwd: root,
     env: { ...process.env, LARDER_GRPC_HOST: '127.0.0.1', LARDER_GRPC_PORT: '0', LARDER_METRICS_ENABLED: 'false', LARDER_HTTP_ENABLED: 'false', LARDER_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -139,23 +148,100 @@ interface Measured {
 }
 
 /**
- * A GetOnlineFeatures client that leaves the response as bytes. Decoding a
- * 100 x 50 response with protobuf-es costs the load generator more than the
- * server spends on the call, and it shares the two cores with the server, so
- * the timed calls skip it; the first call of each shape is decoded and checked.
+ * A unary client that sends bytes encoded before the timing starts and leaves the
+ * response as bytes. Encoding requests and decoding a 100 x 50 response with
+ * protobuf-es cost the load generator more than the server spends on the call, and it
+ * shares the two cores with the server, so the timed calls skip both; the first call of
+ * each shape is decoded and checked.
  */
-function bytesClient(address: string): { getOnlineFeatures(request: Parameters<typeof servingRequest>[0]): Promise<Buffer>; close(): void } {
+function bytesClient(address: string): { call(method: string, request: Buffer): Promise<Buffer>; close(): void } {
   const grpc = new Client(address, credentials.createInsecure());
-  const method = `/${servingV1.OnlineServingService.typeName}/GetOnlineFeatures`;
+  const identity = (bytes: Buffer): Buffer => bytes;
   return {
-    getOnlineFeatures: (request) =>
+    call: (method, request) =>
       new Promise((resolve, reject) => {
-        grpc.makeUnaryRequest(method, (r: typeof request) => Buffer.from(servingRequest(r)), (bytes: Buffer) => bytes, request, (error, bytes) =>
-          error ? reject(error) : resolve(bytes as Buffer),
-        );
+        grpc.makeUnaryRequest(method, identity, identity, request, (error, bytes) => (error ? reject(error) : resolve(bytes as Buffer)));
       }),
     close: () => grpc.close(),
   };
+}
+
+const GET_ONLINE_FEATURES = `/${servingV1.OnlineServingService.typeName}/GetOnlineFeatures`;
+const HEALTH_CHECK = `/${healthV1.Health.typeName}/Check`;
+
+/**
+ * Builds bench/loadgen (Go, grpc-go) into the harness cache. The gRPC cases are driven by
+ * it: a grpc-js client on the same two cores spends more CPU per call than the server
+ * under test (the bare-server floor showed it: ~4,400 calls/s at 32 in flight with the
+ * server 35% busy), so a Node load generator measures itself.
+ */
+function buildLoadgen(): string {
+  const out = path.join(process.env.LARDER_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'larder'), 'go-bin', 'larder-loadgen');
+  execFileSync('go', ['build', '-o', out, '.'], {
+    cwd: path.join(__dirname, 'loadgen'),
+    env: { ...process.env, GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  return out;
+}
+
+/** u32 big-endian length, then the message, per request: the loadgen's input. */
+function lengthPrefixed(requests: readonly Buffer[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const request of requests) {
+    const size = Buffer.alloc(4);
+    size.writeUInt32BE(request.length);
+    parts.push(size, request);
+  }
+  return Buffer.concat(parts);
+}
+
+interface Loadgen {
+  run(address: string, method: string, requests: readonly Buffer[], concurrency: number, pid?: number): Promise<Measured>;
+}
+
+function loadgen(binary: string, dir: string): Loadgen {
+  let files = 0;
+  return {
+    async run(address, method, requests, concurrency, pid) {
+      const file = path.join(dir, `requests-${++files}.bin`);
+      await writeFile(file, lengthPrefixed(requests));
+      const cpu0 = pid === undefined ? 0 : cpuSeconds(pid);
+      const started = process.hrtime.bigint();
+      const line = await new Promise<string>((resolve, reject) => {
+        const child = spawn(binary, ['-target', address, '-method', method, '-requests', file, '-concurrency', String(concurrency), '-duration', `${SECONDS}s`, '-warmup', '500ms'], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        let out = '';
+        child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+        child.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`loadgen exited with ${code}`))));
+      });
+      const measured = JSON.parse(line) as Measured;
+      // Server CPU over the loadgen's whole run (warm-up included), as a share of that time.
+      if (pid !== undefined) measured.server_cpu_pct = Math.round(((cpuSeconds(pid) - cpu0) / (Number(process.hrtime.bigint() - started) / 1e9)) * 100);
+      return measured;
+    },
+  };
+}
+
+/** The bare grpc-js floor: empty unary calls to a server with no Larder code in it. */
+async function transportFloor(records: BenchRecord[], go: Loadgen): Promise<void> {
+  const server = await startServer({}, 'bench/grpc-floor-server.ts');
+  const client = bytesClient(server.address);
+  const empty = Buffer.alloc(0);
+  try {
+    for (const concurrency of CONCURRENCY) {
+      const m = await go.run(server.address, '/bench.Floor/Empty', [empty], concurrency, server.child.pid);
+      records.push({ workload: 'grpc-js-bare-server-empty', client: 'go', concurrency, ...m, floor: true });
+      process.stdout.write(`grpc-js-bare-server-empty go c=${concurrency}: ${JSON.stringify(m)}\n`);
+      const node = await measure(() => client.call('/bench.Floor/Empty', empty), concurrency, SECONDS, server.child.pid);
+      records.push({ workload: 'grpc-js-bare-server-empty', client: 'node', concurrency, ...node, floor: true });
+      process.stdout.write(`grpc-js-bare-server-empty node c=${concurrency}: ${JSON.stringify(node)}\n`);
+    }
+  } finally {
+    client.close();
+    await server.stop();
+  }
 }
 
 function servingRequest(init: Parameters<typeof create<typeof servingV1.GetOnlineFeaturesRequestSchema>>[1]): Uint8Array {
@@ -215,7 +301,9 @@ export async function runOnlineBenchmark(): Promise<BenchRecord[]> {
   registryClient.close();
   const raw = new Redis(redis.url);
   try {
-    for (const layout of ['packed', 'feast'] as const) {
+    const go = loadgen(buildLoadgen(), dir);
+    await transportFloor(records, go);
+    for (const layout of LAYOUTS) {
       await raw.flushall();
       const loadS = await load(redis.url, layout);
       const info = await raw.info('memory');
@@ -229,9 +317,11 @@ export async function runOnlineBenchmark(): Promise<BenchRecord[]> {
       const health = createClient(healthV1.Health, server.address);
       const timed = bytesClient(server.address);
       try {
+        const healthRequest = Buffer.from(toBinary(healthV1.HealthCheckRequestSchema, create(healthV1.HealthCheckRequestSchema, { service: '' })));
+        if ((await health.check({ service: '' })).status !== healthV1.HealthCheckResponse_ServingStatus.SERVING) throw new Error('server not SERVING');
         for (const concurrency of CONCURRENCY) {
-          const floor = await measure(() => health.check({ service: '' }), concurrency, SECONDS, pid);
-          records.push({ workload: 'grpc-empty-unary', layout, concurrency, ...floor, floor: true });
+          const floor = await go.run(server.address, HEALTH_CHECK, [healthRequest], concurrency, pid);
+          records.push({ workload: 'larder-health-check', client: 'go', layout, concurrency, ...floor, floor: true });
           process.stdout.write(`${layout} grpc-empty-unary c=${concurrency}: ${JSON.stringify(floor)}\n`);
         }
         for (const shape of SHAPES) {
@@ -243,6 +333,7 @@ export async function runOnlineBenchmark(): Promise<BenchRecord[]> {
             for (let e = 0; e < shape.entities; e++) ids.push(int64((i * 7919 + e * 104_729) % range));
             return { fullFeatureNames: true, kind: { case: 'features' as const, value: { val: refs } }, entities: { driver_id: { val: ids } } };
           };
+          const encoded = Array.from({ length: ENCODED_REQUESTS }, (_, i) => Buffer.from(servingRequest(request(i))));
           const first = await client.getOnlineFeatures(request(1));
           if (first.results.length !== refs.length + 1 || first.results[1]?.statuses.some((s) => s !== typesV1.FieldStatus.PRESENT)) {
             throw new Error(`unexpected response for ${shape.name}: ${first.results.length} columns`);
@@ -263,9 +354,15 @@ export async function runOnlineBenchmark(): Promise<BenchRecord[]> {
           const check = await raw.hmgetBuffer(keyOf(1), ...fields);
           if (check.some((b) => b === null)) throw new Error(`raw floor: missing fields for ${layout} ${shape.name}`);
           for (const concurrency of CONCURRENCY) {
-            const m = await measure((i) => timed.getOnlineFeatures(request(i)), concurrency, SECONDS, pid);
-            records.push({ workload: shape.name, layout, concurrency, ...m });
-            process.stdout.write(`${layout} ${shape.name} c=${concurrency}: ${JSON.stringify(m)}\n`);
+            const m = await go.run(server.address, GET_ONLINE_FEATURES, encoded, concurrency, pid);
+            records.push({ workload: shape.name, client: 'go', layout, concurrency, ...m });
+            process.stdout.write(`${layout} ${shape.name} go c=${concurrency}: ${JSON.stringify(m)}\n`);
+            if (shape.name === '1x50') {
+              // For reference: the same calls from a Node (grpc-js) client on the same cores.
+              const node = await measure((i) => timed.call(GET_ONLINE_FEATURES, encoded[i % ENCODED_REQUESTS]!), concurrency, SECONDS, pid);
+              records.push({ workload: shape.name, client: 'node', layout, concurrency, ...node });
+              process.stdout.write(`${layout} ${shape.name} node c=${concurrency}: ${JSON.stringify(node)}\n`);
+            }
             const rawM = await measure((i) => {
               const p = raw.pipeline();
               for (let e = 0; e < shape.entities; e++) p.hmgetBuffer(keyOf((i * 7919 + e * 104_729) % range), ...fields);

@@ -17,14 +17,16 @@ export function observeCalls(options: { metrics?: RpcMetrics; logger?: Logger } 
   return async (ctx: HandlerContext, next) => {
     const done = options.metrics?.begin({ service: ctx.call.service, method: ctx.call.method, kind: ctx.call.kind });
     const started = performance.now();
-    const logger = options.logger ? options.logger.child({ rpc: ctx.call.path, requestId: ctx.requestId }) : ctx.logger;
+    // Made only when a line is logged: most calls succeed with debug off.
+    const callLogger = (): Logger => (options.logger ? options.logger.child({ rpc: ctx.call.path, requestId: ctx.requestId }) : ctx.logger);
     try {
       await next();
       done?.(Code.OK);
-      if (logger.isEnabled('debug')) {
-        logger.debug('rpc', { code: 'OK', durationMs: round(performance.now() - started), peer: ctx.peer });
+      if ((options.logger ?? ctx.logger).isEnabled('debug')) {
+        callLogger().debug('rpc', { code: 'OK', durationMs: round(performance.now() - started), peer: ctx.peer });
       }
     } catch (thrown) {
+      const logger = callLogger();
       const error = RpcError.from(thrown, ctx.requestId);
       done?.(error.code);
       const fields = { code: codeName(error.code), durationMs: round(performance.now() - started), peer: ctx.peer };
