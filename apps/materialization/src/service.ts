@@ -17,7 +17,7 @@ export function materializationHandlers(jobs: JobManager, registryReady: () => b
   return implement(materializationV1.MaterializationService, {
     async materialize(request) {
       ready();
-      return { job: jobs.startRange(request) };
+      return { job: await jobs.startRange(request) };
     },
     async materializeIncremental(request) {
       ready();
@@ -67,6 +67,7 @@ export const materializationService: RunServiceOptions<typeof materializationSch
       logger,
       defaultProject: project,
       shards: config.materialization.shards,
+      leaseMs: config.materialization.leaseDuration,
       viewConcurrency: config.materialization.viewConcurrency,
       chunkRows: config.materialization.chunkRows,
       writesInFlight: config.materialization.writesInFlight,

@@ -215,7 +215,9 @@ export class PostgresRegistryStore implements RegistryStore {
         [req.project, PROJECT, registryV1.ObjectKind.FEATURE_VIEW, req.featureView],
       );
       findObject(projectFromRows(rows), registryV1.ObjectKind.FEATURE_VIEW, req.project, req.featureView);
-      // Lock the view's one record so two jobs reporting at once both count.
+      // Serialize reports on the view, even before its record exists (FOR UPDATE
+      // locks no row then), so the lease check and the write are one step.
+      await db.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`larder-materialization:${this.schema}:${req.project}/${req.featureView}`]);
       const previous = await db.query<{ data: Buffer }>(
         `SELECT data FROM ${this.t('materialization')} WHERE project = $1 AND feature_view = $2 FOR UPDATE`,
         [req.project, req.featureView],

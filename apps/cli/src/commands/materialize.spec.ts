@@ -89,3 +89,43 @@ test('bad usage exits 2; an unreachable service exits 1 naming the address', asy
   expect(down.code).toBe(1);
   expect(down.stderr).toMatch(/materialization service at 127\.0\.0\.1:1 is unavailable/);
 });
+
+test('--shard I/N with --run-id: N steps share one run; the watermark advances when the last shard succeeded', async () => {
+  const project = `${harness.project}s`;
+  await harness.registry.applyRegistry(repo(project, { case: 'file', value: { path: path.join(harness.dir, 'driver.parquet'), format: registryV1.FileFormat.PARQUET } } as registryV1.DataSource['kind']));
+  const runId = `pipeline-${Date.now()}`;
+  const step = (shard: string) =>
+    larder(['materialize-incremental', '2026-01-01T04:00:00Z', '--views', 'driver_flags', '--shard', shard, '--run-id', runId, '--materialization', harness.address, '-p', project, '-o', 'json'], harness.dir);
+  const watermark = async () => (await harness.registry.getMaterializationState({ project, featureViews: ['driver_flags'] })).states[0]!.watermark;
+
+  const first = await step('0/2');
+  expect(first.code).toBe(0);
+  expect(first.stderr).toMatch(new RegExp(`job \\S+ \\(shard 0/2 of run ${runId}\\) started`));
+  const s0 = JSON.parse(first.stdout) as Summary & { run_id: string; shard: { index: number; count: number } };
+  expect(s0).toMatchObject({ state: 'succeeded', run_id: runId, shard: { index: 0, count: 2 } });
+  expect(await watermark()).toBeUndefined();
+
+  const second = await step('1/2');
+  expect(second.code).toBe(0);
+  const s1 = JSON.parse(second.stdout) as Summary & { shard: { index: number } };
+  expect(s1.shard.index).toBe(1);
+  expect(s1.views[0]!.start_time).toBe(s0.views[0]!.start_time);
+  // The two shards split the entities between them.
+  expect(s0.views[0]!.rows_read).toBeGreaterThan(0);
+  expect(s1.views[0]!.rows_read).toBeGreaterThan(0);
+  expect(s0.views[0]!.rows_read + s1.views[0]!.rows_read).toBe(1_000);
+  expect((await watermark())?.seconds).toBe(BigInt(Date.UTC(2026, 0, 1, 4) / 1000));
+});
+
+test('bad --shard usage exits 2 with the reason', async () => {
+  const cases: [string[], RegExp][] = [
+    [['materialize', '2026-01-01', '2026-01-02', '--shard', '2/2', '--run-id', 'r'], /--shard "2\/2" is not a shard/],
+    [['materialize', '2026-01-01', '2026-01-02', '--shard', '0/2'], /--shard needs --run-id/],
+    [['materialize-incremental', '--shard', '0/2', '--run-id', 'r'], /END is required with --shard/],
+  ];
+  for (const [args, message] of cases) {
+    const run = await larder([...args, '--materialization', harness.address, '-p', harness.project], harness.dir);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(message);
+  }
+});

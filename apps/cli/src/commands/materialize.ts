@@ -28,19 +28,43 @@ export function parseTime(text: string, what: string, command: string): Date {
   return date;
 }
 
+/** `--shard I/N` and `--run-id ID`: this step's part of a run shared by N steps (each may reach another replica). */
+export function parseShard(shard: string | undefined, runId: string | undefined, command: string): { shardIndex: number; shardCount: number; runId: string } {
+  if (shard === undefined) {
+    if (runId !== undefined && runId.trim() === '') throw new UsageError('--run-id must not be empty', command);
+    return { shardIndex: 0, shardCount: 0, runId: runId ?? '' };
+  }
+  const match = /^(\d+)\/(\d+)$/.exec(shard.trim());
+  const index = Number(match?.[1]);
+  const count = Number(match?.[2]);
+  if (!match || count < 1 || index >= count) throw new UsageError(`--shard "${shard}" is not a shard: use I/N with 0 <= I < N, e.g. --shard 0/4`, command);
+  if (count > 1 && (runId === undefined || runId.trim() === '')) {
+    throw new UsageError('--shard needs --run-id: the N steps of a sharded run pass the same id (e.g. the pipeline run id) so that they complete one run together', command);
+  }
+  return { shardIndex: index, shardCount: count, runId: runId?.trim() ?? '' };
+}
+
+const shardOf = (ctx: CommandContext, command: string) => parseShard(ctx.flags['shard'] as string | undefined, ctx.flags['run-id'] as string | undefined, command);
+
 export async function materialize(ctx: CommandContext): Promise<number> {
   const start = parseTime(ctx.positionals[0]!, 'START', 'materialize');
   const end = parseTime(ctx.positionals[1]!, 'END', 'materialize');
   if (start.getTime() >= end.getTime()) throw new UsageError(`START (${start.toISOString()}) must be before END (${end.toISOString()})`, 'materialize');
+  const shard = shardOf(ctx, 'materialize');
   return run(ctx, 'materialize', async (client, project, views) =>
-    (await client.materialize({ project, featureViews: views, startTime: timestampFromDate(start), endTime: timestampFromDate(end) })).job!,
+    (await client.materialize({ project, featureViews: views, startTime: timestampFromDate(start), endTime: timestampFromDate(end), ...shard })).job!,
   );
 }
 
 export async function materializeIncremental(ctx: CommandContext): Promise<number> {
+  const shard = shardOf(ctx, 'materialize-incremental');
+  // `now` differs from step to step: the shards of a run must name one END.
+  if (shard.shardCount > 1 && (ctx.positionals[0] === undefined || ctx.positionals[0] === 'now')) {
+    throw new UsageError('END is required with --shard, as a time (not now), so that every shard of the run covers the same window', 'materialize-incremental');
+  }
   const end = parseTime(ctx.positionals[0] ?? 'now', 'END', 'materialize-incremental');
   return run(ctx, 'materialize-incremental', async (client, project, views) =>
-    (await client.materializeIncremental({ project, featureViews: views, endTime: timestampFromDate(end) })).job!,
+    (await client.materializeIncremental({ project, featureViews: views, endTime: timestampFromDate(end), ...shard })).job!,
   );
 }
 
@@ -95,6 +119,8 @@ export function summary(job: Job) {
     job_id: job.id,
     project: job.project,
     kind: job.kind === materializationV1.JobKind.INCREMENTAL ? 'incremental' : 'range',
+    run_id: job.runId,
+    shard: { index: job.shardIndex, count: Math.max(1, job.shardCount) },
     state: stateName(job.state),
     start_time: iso(job.startTime),
     end_time: iso(job.endTime),
@@ -117,8 +143,11 @@ export function summary(job: Job) {
 
 function table(job: Job): string {
   const rows = job.views.map((v) => [v.featureView, stateName(v.state), iso(v.startTime) ?? '', iso(v.endTime) ?? '', String(v.rowsRead), String(v.rowsWritten), v.error]);
-  return `Job ${job.id}: ${stateName(job.state)}\n${formatTable(['VIEW', 'STATE', 'FROM', 'TO', 'READ', 'WRITTEN', 'ERROR'], rows)}`;
+  return `Job ${job.id}${shardLabel(job)}: ${stateName(job.state)}\n${formatTable(['VIEW', 'STATE', 'FROM', 'TO', 'READ', 'WRITTEN', 'ERROR'], rows)}`;
 }
+
+/** ` (shard 1/4 of run r-17)` for a shard of a sharded run; empty otherwise. */
+const shardLabel = (job: Job): string => (job.shardCount > 1 ? ` (shard ${job.shardIndex}/${job.shardCount} of run ${job.runId})` : '');
 
 /**
  * `[#########-----------]  45%  2/5 views  1,234,567 rows` on stderr: redrawn in
@@ -137,7 +166,7 @@ class ProgressBar {
   ) {}
 
   started(job: Job): void {
-    if (this.enabled) this.io.err(`job ${job.id} started (${job.views.length} view${job.views.length === 1 ? '' : 's'}: ${job.views.map((v) => v.featureView).join(', ')})\n`);
+    if (this.enabled) this.io.err(`job ${job.id}${shardLabel(job)} started (${job.views.length} view${job.views.length === 1 ? '' : 's'}: ${job.views.map((v) => v.featureView).join(', ')})\n`);
   }
 
   update(job: Job): void {

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file larder/materialization/v1/materialization_service.proto.
  */
 export const file_larder_materialization_v1_materialization_service: GenFile = /*@__PURE__*/
-  fileDesc("CjdsYXJkZXIvbWF0ZXJpYWxpemF0aW9uL3YxL21hdGVyaWFsaXphdGlvbl9zZXJ2aWNlLnByb3RvEhlsYXJkZXIubWF0ZXJpYWxpemF0aW9uLnYxIpoBChJNYXRlcmlhbGl6ZVJlcXVlc3QSDwoHcHJvamVjdBgBIAEoCRIVCg1mZWF0dXJlX3ZpZXdzGAIgAygJEi4KCnN0YXJ0X3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJCChNNYXRlcmlhbGl6ZVJlc3BvbnNlEisKA2pvYhgBIAEoCzIeLmxhcmRlci5tYXRlcmlhbGl6YXRpb24udjEuSm9iInUKHU1hdGVyaWFsaXplSW5jcmVtZW50YWxSZXF1ZXN0Eg8KB3Byb2plY3QYASABKAkSFQoNZmVhdHVyZV92aWV3cxgCIAMoCRIsCghlbmRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTQoeTWF0ZXJpYWxpemVJbmNyZW1lbnRhbFJlc3BvbnNlEisKA2pvYhgBIAEoCzIeLmxhcmRlci5tYXRlcmlhbGl6YXRpb24udjEuSm9iIh8KDUdldEpvYlJlcXVlc3QSDgoGam9iX2lkGAEgASgJIj0KDkdldEpvYlJlc3BvbnNlEisKA2pvYhgBIAEoCzIeLmxhcmRlci5tYXRlcmlhbGl6YXRpb24udjEuSm9iIpQBCg9MaXN0Sm9ic1JlcXVlc3QSDwoHcHJvamVjdBgBIAEoCRIzCgZzdGF0ZXMYAiADKA4yIy5sYXJkZXIubWF0ZXJpYWxpemF0aW9uLnYxLkpvYlN0YXRlEhQKDGZlYXR1cmVfdmlldxgDIAEoCRIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCSJZChBMaXN0Sm9ic1Jlc3BvbnNlEiwKBGpvYnMYASADKAsyHi5sYXJkZXIubWF0ZXJpYWxpemF0aW9uLnYxLkpvYhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIgoQQ2FuY2VsSm9iUmVxdWVzdBIOCgZqb2JfaWQYASABKAkiQAoRQ2FuY2VsSm9iUmVzcG9uc2USKwoDam9iGAEgASgLMh4ubGFyZGVyLm1hdGVyaWFsaXphdGlvbi52MS5Kb2IiIQoPV2F0Y2hKb2JSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCSI/ChBXYXRjaEpvYlJlc3BvbnNlEisKA2pvYhgBIAEoCzIeLmxhcmRlci5tYXRlcmlhbGl6YXRpb24udjEuSm9iIr0DCgNKb2ISCgoCaWQYASABKAkSDwoHcHJvamVjdBgCIAEoCRIwCgRraW5kGAMgASgOMiIubGFyZGVyLm1hdGVyaWFsaXphdGlvbi52MS5Kb2JLaW5kEjIKBXN0YXRlGAQgASgOMiMubGFyZGVyLm1hdGVyaWFsaXphdGlvbi52MS5Kb2JTdGF0ZRIuCgpzdGFydF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNgoFdmlld3MYByADKAsyJy5sYXJkZXIubWF0ZXJpYWxpemF0aW9uLnYxLlZpZXdQcm9ncmVzcxINCgVlcnJvchgIIAEoCRIvCgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIcnVuX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2ZpbmlzaF90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKdAgoMVmlld1Byb2dyZXNzEhQKDGZlYXR1cmVfdmlldxgBIAEoCRIyCgVzdGF0ZRgCIAEoDjIjLmxhcmRlci5tYXRlcmlhbGl6YXRpb24udjEuSm9iU3RhdGUSLgoKc3RhcnRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXJvd3NfcmVhZBgFIAEoAxIUCgxyb3dzX3dyaXR0ZW4YBiABKAMSDQoFZXJyb3IYByABKAkSEwoLc2hhcmRfY291bnQYCCABKAUSGAoQc2hhcmRzX2NvbXBsZXRlZBgJIAEoBSpRCgdKb2JLaW5kEhgKFEpPQl9LSU5EX1VOU1BFQ0lGSUVEEAASEgoOSk9CX0tJTkRfUkFOR0UQARIYChRKT0JfS0lORF9JTkNSRU1FTlRBTBACKpsBCghKb2JTdGF0ZRIZChVKT0JfU1RBVEVfVU5TUEVDSUZJRUQQABIVChFKT0JfU1RBVEVfUEVORElORxABEhUKEUpPQl9TVEFURV9SVU5OSU5HEAISFwoTSk9CX1NUQVRFX1NVQ0NFRURFRBADEhQKEEpPQl9TVEFURV9GQUlMRUQQBBIXChNKT0JfU1RBVEVfQ0FOQ0VMTEVEEAUyqQUKFk1hdGVyaWFsaXphdGlvblNlcnZpY2USbAoLTWF0ZXJpYWxpemUSLS5sYXJkZXIubWF0ZXJpYWxpemF0aW9uLnYxLk1hdGVyaWFsaXplUmVxdWVzdBouLmxhcmRlci5tYXRlcmlhbGl6YXRpb24udjEuTWF0ZXJpYWxpemVSZXNwb25zZRKNAQoWTWF0ZXJpYWxpemVJbmNyZW1lbnRhbBI4LmxhcmRlci5tYXRlcmlhbGl6YXRpb24udjEuTWF0ZXJpYWxpemVJbmNyZW1lbnRhbFJlcXVlc3QaOS5sYXJkZXIubWF0ZXJpYWxpemF0aW9uLnYxLk1hdGVyaWFsaXplSW5jcmVtZW50YWxSZXNwb25zZRJdCgZHZXRKb2ISKC5sYXJkZXIubWF0ZXJpYWxpemF0aW9uLnYxLkdldEpvYlJlcXVlc3QaKS5sYXJkZXIubWF0ZXJpYWxpemF0aW9uLnYxLkdldEpvYlJlc3BvbnNlEmMKCExpc3RKb2JzEioubGFyZGVyLm1hdGVyaWFsaXphdGlvbi52MS5MaXN0Sm9ic1JlcXVlc3QaKy5sYXJkZXIubWF0ZXJpYWxpemF0aW9uLnYxLkxpc3RKb2JzUmVzcG9uc2USZgoJQ2FuY2VsSm9iEisubGFyZGVyLm1hdGVyaWFsaXphdGlvbi52MS5DYW5jZWxKb2JSZXF1ZXN0GiwubGFyZGVyLm1hdGVyaWFsaXphdGlvbi52MS5DYW5jZWxKb2JSZXNwb25zZRJlCghXYXRjaEpvYhIqLmxhcmRlci5tYXRlcmlhbGl6YXRpb24udjEuV2F0Y2hKb2JSZXF1ZXN0GisubGFyZGVyLm1hdGVyaWFsaXphdGlvbi52MS5XYXRjaEpvYlJlc3BvbnNlMAFCUVpPZ2l0aHViLmNvbS9sYXJkZXItZGV2L2xhcmRlci9nZW4vZ28vbGFyZGVyL21hdGVyaWFsaXphdGlvbi92MTttYXRlcmlhbGl6YXRpb252MWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("CjdsYXJkZXIvbWF0ZXJpYWxpemF0aW9uL3YxL21hdGVyaWFsaXphdGlvbl9zZXJ2aWNlLnByb3RvEhlsYXJkZXIubWF0ZXJpYWxpemF0aW9uLnYxItQBChJNYXRlcmlhbGl6ZVJlcXVlc3QSDwoHcHJvamVjdBgBIAEoCRIVCg1mZWF0dXJlX3ZpZXdzGAIgAygJEi4KCnN0YXJ0X3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtzaGFyZF9pbmRleBgFIAEoBRITCgtzaGFyZF9jb3VudBgGIAEoBRIOCgZydW5faWQYByABKAkiQgoTTWF0ZXJpYWxpemVSZXNwb25zZRIrCgNqb2IYASABKAsyHi5sYXJkZXIubWF0ZXJpYWxpemF0aW9uLnYxLkpvYiKvAQodTWF0ZXJpYWxpemVJbmNyZW1lbnRhbFJlcXVlc3QSDwoHcHJvamVjdBgBIAEoCRIVCg1mZWF0dXJlX3ZpZXdzGAIgAygJEiwKCGVuZF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtzaGFyZF9pbmRleBgEIAEoBRITCgtzaGFyZF9jb3VudBgFIAEoBRIOCgZydW5faWQYBiABKAkiTQoeTWF0ZXJpYWxpemVJbmNyZW1lbnRhbFJlc3BvbnNlEisKA2pvYhgBIAEoCzIeLmxhcmRlci5tYXRlcmlhbGl6YXRpb24udjEuSm9iIh8KDUdldEpvYlJlcXVlc3QSDgoGam9iX2lkGAEgASgJIj0KDkdldEpvYlJlc3BvbnNlEisKA2pvYhgBIAEoCzIeLmxhcmRlci5tYXRlcmlhbGl6YXRpb24udjEuSm9iIpQBCg9MaXN0Sm9ic1JlcXVlc3QSDwoHcHJvamVjdBgBIAEoCRIzCgZzdGF0ZXMYAiADKA4yIy5sYXJkZXIubWF0ZXJpYWxpemF0aW9uLnYxLkpvYlN0YXRlEhQKDGZlYXR1cmVfdmlldxgDIAEoCRIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCSJZChBMaXN0Sm9ic1Jlc3BvbnNlEiwKBGpvYnMYASADKAsyHi5sYXJkZXIubWF0ZXJpYWxpemF0aW9uLnYxLkpvYhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIgoQQ2FuY2VsSm9iUmVxdWVzdBIOCgZqb2JfaWQYASABKAkiQAoRQ2FuY2VsSm9iUmVzcG9uc2USKwoDam9iGAEgASgLMh4ubGFyZGVyLm1hdGVyaWFsaXphdGlvbi52MS5Kb2IiIQoPV2F0Y2hKb2JSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCSI/ChBXYXRjaEpvYlJlc3BvbnNlEisKA2pvYhgBIAEoCzIeLmxhcmRlci5tYXRlcmlhbGl6YXRpb24udjEuSm9iIvcDCgNKb2ISCgoCaWQYASABKAkSDwoHcHJvamVjdBgCIAEoCRIwCgRraW5kGAMgASgOMiIubGFyZGVyLm1hdGVyaWFsaXphdGlvbi52MS5Kb2JLaW5kEjIKBXN0YXRlGAQgASgOMiMubGFyZGVyLm1hdGVyaWFsaXphdGlvbi52MS5Kb2JTdGF0ZRIuCgpzdGFydF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNgoFdmlld3MYByADKAsyJy5sYXJkZXIubWF0ZXJpYWxpemF0aW9uLnYxLlZpZXdQcm9ncmVzcxINCgVlcnJvchgIIAEoCRIvCgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIcnVuX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2ZpbmlzaF90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZydW5faWQYDCABKAkSEwoLc2hhcmRfaW5kZXgYDSABKAUSEwoLc2hhcmRfY291bnQYDiABKAUinQIKDFZpZXdQcm9ncmVzcxIUCgxmZWF0dXJlX3ZpZXcYASABKAkSMgoFc3RhdGUYAiABKA4yIy5sYXJkZXIubWF0ZXJpYWxpemF0aW9uLnYxLkpvYlN0YXRlEi4KCnN0YXJ0X3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglyb3dzX3JlYWQYBSABKAMSFAoMcm93c193cml0dGVuGAYgASgDEg0KBWVycm9yGAcgASgJEhMKC3NoYXJkX2NvdW50GAggASgFEhgKEHNoYXJkc19jb21wbGV0ZWQYCSABKAUqUQoHSm9iS2luZBIYChRKT0JfS0lORF9VTlNQRUNJRklFRBAAEhIKDkpPQl9LSU5EX1JBTkdFEAESGAoUSk9CX0tJTkRfSU5DUkVNRU5UQUwQAiqbAQoISm9iU3RhdGUSGQoVSk9CX1NUQVRFX1VOU1BFQ0lGSUVEEAASFQoRSk9CX1NUQVRFX1BFTkRJTkcQARIVChFKT0JfU1RBVEVfUlVOTklORxACEhcKE0pPQl9TVEFURV9TVUNDRUVERUQQAxIUChBKT0JfU1RBVEVfRkFJTEVEEAQSFwoTSk9CX1NUQVRFX0NBTkNFTExFRBAFMqkFChZNYXRlcmlhbGl6YXRpb25TZXJ2aWNlEmwKC01hdGVyaWFsaXplEi0ubGFyZGVyLm1hdGVyaWFsaXphdGlvbi52MS5NYXRlcmlhbGl6ZVJlcXVlc3QaLi5sYXJkZXIubWF0ZXJpYWxpemF0aW9uLnYxLk1hdGVyaWFsaXplUmVzcG9uc2USjQEKFk1hdGVyaWFsaXplSW5jcmVtZW50YWwSOC5sYXJkZXIubWF0ZXJpYWxpemF0aW9uLnYxLk1hdGVyaWFsaXplSW5jcmVtZW50YWxSZXF1ZXN0GjkubGFyZGVyLm1hdGVyaWFsaXphdGlvbi52MS5NYXRlcmlhbGl6ZUluY3JlbWVudGFsUmVzcG9uc2USXQoGR2V0Sm9iEigubGFyZGVyLm1hdGVyaWFsaXphdGlvbi52MS5HZXRKb2JSZXF1ZXN0GikubGFyZGVyLm1hdGVyaWFsaXphdGlvbi52MS5HZXRKb2JSZXNwb25zZRJjCghMaXN0Sm9icxIqLmxhcmRlci5tYXRlcmlhbGl6YXRpb24udjEuTGlzdEpvYnNSZXF1ZXN0GisubGFyZGVyLm1hdGVyaWFsaXphdGlvbi52MS5MaXN0Sm9ic1Jlc3BvbnNlEmYKCUNhbmNlbEpvYhIrLmxhcmRlci5tYXRlcmlhbGl6YXRpb24udjEuQ2FuY2VsSm9iUmVxdWVzdBosLmxhcmRlci5tYXRlcmlhbGl6YXRpb24udjEuQ2FuY2VsSm9iUmVzcG9uc2USZQoIV2F0Y2hKb2ISKi5sYXJkZXIubWF0ZXJpYWxpemF0aW9uLnYxLldhdGNoSm9iUmVxdWVzdBorLmxhcmRlci5tYXRlcmlhbGl6YXRpb24udjEuV2F0Y2hKb2JSZXNwb25zZTABQlFaT2dpdGh1Yi5jb20vbGFyZGVyLWRldi9sYXJkZXIvZ2VuL2dvL2xhcmRlci9tYXRlcmlhbGl6YXRpb24vdjE7bWF0ZXJpYWxpemF0aW9udjFiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * A fixed-window materialization.
@@ -50,6 +50,33 @@ export type MaterializeRequest = Message<"larder.materialization.v1.MaterializeR
    * @generated from field: google.protobuf.Timestamp end_time = 4;
    */
   endTime?: Timestamp | undefined;
+
+  /**
+   * This job's shard of the run: it writes only the entity keys whose hash
+   * modulo shard_count is shard_index. Must be less than shard_count.
+   *
+   * @generated from field: int32 shard_index = 5;
+   */
+  shardIndex: number;
+
+  /**
+   * How many shards the run is split into, each run by its own job (on any
+   * replica); 0 or 1 means the job covers every key. The views' watermarks
+   * advance only when every shard of the run has succeeded.
+   *
+   * @generated from field: int32 shard_count = 6;
+   */
+  shardCount: number;
+
+  /**
+   * Names the run the shards share, so that they hold the views' leases
+   * together while other runs are refused; required with shard_count > 1.
+   * Empty means the run is this job alone (its id). Rerunning a failed shard
+   * with the same run_id completes the run.
+   *
+   * @generated from field: string run_id = 7;
+   */
+  runId: string;
 };
 
 /**
@@ -101,11 +128,35 @@ export type MaterializeIncrementalRequest = Message<"larder.materialization.v1.M
   featureViews: string[];
 
   /**
-   * End of the event-time window (inclusive); unset means now.
+   * End of the event-time window (inclusive); unset means now. Required
+   * with shard_count > 1, so that every shard covers the same window.
    *
    * @generated from field: google.protobuf.Timestamp end_time = 3;
    */
   endTime?: Timestamp | undefined;
+
+  /**
+   * This job's shard of the run; see MaterializeRequest.shard_index.
+   *
+   * @generated from field: int32 shard_index = 4;
+   */
+  shardIndex: number;
+
+  /**
+   * How many shards the run is split into; see MaterializeRequest.shard_count.
+   * Every shard starts each view at the window start recorded by the run's
+   * first shard, so they cover the same window.
+   *
+   * @generated from field: int32 shard_count = 5;
+   */
+  shardCount: number;
+
+  /**
+   * The run the shards share; see MaterializeRequest.run_id.
+   *
+   * @generated from field: string run_id = 6;
+   */
+  runId: string;
 };
 
 /**
@@ -422,6 +473,27 @@ export type Job = Message<"larder.materialization.v1.Job"> & {
    * @generated from field: google.protobuf.Timestamp finish_time = 11;
    */
   finishTime?: Timestamp | undefined;
+
+  /**
+   * The run this job belongs to: the request's run_id, or the job id.
+   *
+   * @generated from field: string run_id = 12;
+   */
+  runId: string;
+
+  /**
+   * This job's shard of the run (0 when not sharded).
+   *
+   * @generated from field: int32 shard_index = 13;
+   */
+  shardIndex: number;
+
+  /**
+   * The number of shards of the run; 1 when not sharded.
+   *
+   * @generated from field: int32 shard_count = 14;
+   */
+  shardCount: number;
 };
 
 /**
@@ -488,8 +560,9 @@ export type ViewProgress = Message<"larder.materialization.v1.ViewProgress"> & {
   error: string;
 
   /**
-   * The number of shards (entity-key ranges written in parallel) the view
-   * was split into; 1 when not sharded.
+   * The number of entity-key ranges this job writes in parallel for the
+   * view (the replica's own fan-out, within the job's shard of the run); 1
+   * when not split.
    *
    * @generated from field: int32 shard_count = 8;
    */
@@ -604,7 +677,8 @@ export const JobStateSchema: GenEnum<JobState> = /*@__PURE__*/
  * latest row per entity key in its event-time window, last-writer-wins by
  * event time. Errors: INVALID_ARGUMENT for an empty or inverted window or a
  * view that is not online; NOT_FOUND for an unknown view, project or job;
- * FAILED_PRECONDITION to cancel a finished job.
+ * FAILED_PRECONDITION to cancel a finished job, and to start a job on a view
+ * whose lease in the registry another run holds (on any replica).
  *
  * @generated from service larder.materialization.v1.MaterializationService
  */

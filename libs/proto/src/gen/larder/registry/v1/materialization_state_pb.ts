@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file larder/registry/v1/materialization_state.proto.
  */
 export const file_larder_registry_v1_materialization_state: GenFile = /*@__PURE__*/
-  fileDesc("Ci5sYXJkZXIvcmVnaXN0cnkvdjEvbWF0ZXJpYWxpemF0aW9uX3N0YXRlLnByb3RvEhJsYXJkZXIucmVnaXN0cnkudjEi6gIKFE1hdGVyaWFsaXphdGlvblN0YXRlEhQKDGZlYXR1cmVfdmlldxgBIAEoCRItCgl3YXRlcm1hcmsYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2xhc3Rfam9iX2lkGAMgASgJEkIKD2xhc3Rfam9iX3N0YXR1cxgEIAEoDjIpLmxhcmRlci5yZWdpc3RyeS52MS5NYXRlcmlhbGl6YXRpb25TdGF0dXMSEgoKbGFzdF9lcnJvchgFIAEoCRI3ChNsYXN0X2ludGVydmFsX3N0YXJ0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1ChFsYXN0X2ludGVydmFsX2VuZBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMdXBkYXRlZF90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCrSAQoVTWF0ZXJpYWxpemF0aW9uU3RhdHVzEiYKIk1BVEVSSUFMSVpBVElPTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIiCh5NQVRFUklBTElaQVRJT05fU1RBVFVTX1JVTk5JTkcQARIkCiBNQVRFUklBTElaQVRJT05fU1RBVFVTX1NVQ0NFRURFRBACEiEKHU1BVEVSSUFMSVpBVElPTl9TVEFUVVNfRkFJTEVEEAMSJAogTUFURVJJQUxJWkFUSU9OX1NUQVRVU19DQU5DRUxMRUQQBEJDWkFnaXRodWIuY29tL2xhcmRlci1kZXYvbGFyZGVyL2dlbi9nby9sYXJkZXIvcmVnaXN0cnkvdjE7cmVnaXN0cnl2MWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Ci5sYXJkZXIvcmVnaXN0cnkvdjEvbWF0ZXJpYWxpemF0aW9uX3N0YXRlLnByb3RvEhJsYXJkZXIucmVnaXN0cnkudjEi8gQKFE1hdGVyaWFsaXphdGlvblN0YXRlEhQKDGZlYXR1cmVfdmlldxgBIAEoCRItCgl3YXRlcm1hcmsYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2xhc3Rfam9iX2lkGAMgASgJEkIKD2xhc3Rfam9iX3N0YXR1cxgEIAEoDjIpLmxhcmRlci5yZWdpc3RyeS52MS5NYXRlcmlhbGl6YXRpb25TdGF0dXMSEgoKbGFzdF9lcnJvchgFIAEoCRI3ChNsYXN0X2ludGVydmFsX3N0YXJ0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1ChFsYXN0X2ludGVydmFsX2VuZBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMdXBkYXRlZF90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxsZWFzZV9ydW5faWQYCSABKAkSFAoMbGVhc2Vfam9iX2lkGAogASgJEjUKEWxlYXNlX2V4cGlyZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCg9ydW5fc2hhcmRfY291bnQYDCABKAUSHAoUcnVuX3NoYXJkc19zdWNjZWVkZWQYDSADKAUSNgoScnVuX2ludGVydmFsX3N0YXJ0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI0ChBydW5faW50ZXJ2YWxfZW5kGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCrSAQoVTWF0ZXJpYWxpemF0aW9uU3RhdHVzEiYKIk1BVEVSSUFMSVpBVElPTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIiCh5NQVRFUklBTElaQVRJT05fU1RBVFVTX1JVTk5JTkcQARIkCiBNQVRFUklBTElaQVRJT05fU1RBVFVTX1NVQ0NFRURFRBACEiEKHU1BVEVSSUFMSVpBVElPTl9TVEFUVVNfRkFJTEVEEAMSJAogTUFURVJJQUxJWkFUSU9OX1NUQVRVU19DQU5DRUxMRUQQBEJDWkFnaXRodWIuY29tL2xhcmRlci1kZXYvbGFyZGVyL2dlbi9nby9sYXJkZXIvcmVnaXN0cnkvdjE7cmVnaXN0cnl2MWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * The materialization state of one feature view: one bounded record, not a
@@ -80,6 +80,60 @@ export type MaterializationState = Message<"larder.registry.v1.MaterializationSt
    * @generated from field: google.protobuf.Timestamp updated_time = 8;
    */
   updatedTime?: Timestamp | undefined;
+
+  /**
+   * The run holding the view's lease, or that held it last; empty when no
+   * run ever took one. The lease is held while lease_expire_time is in the
+   * future: until then other runs are refused.
+   *
+   * @generated from field: string lease_run_id = 9;
+   */
+  leaseRunId: string;
+
+  /**
+   * The job of that run that last acquired or renewed the lease.
+   *
+   * @generated from field: string lease_job_id = 10;
+   */
+  leaseJobId: string;
+
+  /**
+   * When the lease ends unless renewed; unset or past means the view is free
+   * (a final report releases it by setting it to the report's time).
+   *
+   * @generated from field: google.protobuf.Timestamp lease_expire_time = 11;
+   */
+  leaseExpireTime?: Timestamp | undefined;
+
+  /**
+   * The number of shards of lease_run_id; 1 when it is not sharded.
+   *
+   * @generated from field: int32 run_shard_count = 12;
+   */
+  runShardCount: number;
+
+  /**
+   * The shards of lease_run_id that have succeeded, ascending. When all have,
+   * the watermark advances and this is cleared.
+   *
+   * @generated from field: repeated int32 run_shards_succeeded = 13;
+   */
+  runShardsSucceeded: number[];
+
+  /**
+   * The event-time window lease_run_id covers, recorded by its first shard;
+   * later shards of the run must cover the same window.
+   *
+   * @generated from field: google.protobuf.Timestamp run_interval_start = 14;
+   */
+  runIntervalStart?: Timestamp | undefined;
+
+  /**
+   * See run_interval_start.
+   *
+   * @generated from field: google.protobuf.Timestamp run_interval_end = 15;
+   */
+  runIntervalEnd?: Timestamp | undefined;
 };
 
 /**
@@ -103,7 +157,8 @@ export enum MaterializationStatus {
   UNSPECIFIED = 0,
 
   /**
-   * A job is working on the view.
+   * A job is working on the view (for a sharded run: until every shard has
+   * succeeded).
    *
    * @generated from enum value: MATERIALIZATION_STATUS_RUNNING = 1;
    */
