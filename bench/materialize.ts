@@ -114,6 +114,12 @@ async function commandCalls(redis: Redis): Promise<Map<string, number>> {
   return calls;
 }
 
+/** Redis's own CPU seconds (user + sys) from INFO cpu. */
+async function redisCpuSeconds(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  return Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1] ?? 0) + Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1] ?? 0);
+}
+
 const round = (x: number, digits = 0): number => Number(x.toFixed(digits));
 
 async function materializeCase(
@@ -126,6 +132,7 @@ async function materializeCase(
   try {
     if (redis) await redis.flushall();
     const before = redis ? await commandCalls(redis) : undefined;
+    const redisCpuBefore = redis ? await redisCpuSeconds(redis) : 0;
     const cpuBefore = cpuSeconds(server.child.pid!);
     const started = process.hrtime.bigint();
     const { job } = await client.materialize({ project: PROJECT, startTime: timestampFromDate(START), endTime: timestampFromDate(END) });
@@ -146,6 +153,7 @@ async function materializeCase(
       peak_rss_mb: round(procStatus(server.child.pid!, 'VmHWM')),
     };
     if (redis && before) {
+      record['redis_cpu_s'] = round((await redisCpuSeconds(redis)) - redisCpuBefore, 1);
       const after = await commandCalls(redis);
       let total = 0;
       let client = 0;

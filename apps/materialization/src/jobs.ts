@@ -7,7 +7,9 @@ import type { OnlineStore } from '@larder/online-store';
 import { materializationV1, registryV1 } from '@larder/proto';
 import { Code, RpcError } from '@larder/rpc';
 import type { Logger, RpcClient } from '@larder/rpc';
-import { copyLatest } from './copy';
+import { GroupedCopier } from './merge-copy';
+import { ViewLease, runShardOf, shardRanges, startHeartbeat } from './lease';
+import type { RunShard } from './lease';
 import { viewNames, viewPlan } from './view-plan';
 import type { RegistryView, ViewPlan } from './view-plan';
 
@@ -30,6 +32,8 @@ export interface JobManagerOptions {
   /** Project of requests naming none; empty: the registry's only project. */
   defaultProject: string;
   shards: number;
+  /** How long a view's lease in the registry lasts unless renewed; the heartbeat renews it every third of that. */
+  leaseMs: number;
   viewConcurrency: number;
   chunkRows: number;
   writesInFlight: number;
@@ -52,6 +56,10 @@ interface Tracked {
   readonly job: Job;
   readonly controller: AbortController;
   readonly plans: ViewPlan[];
+  /** The job's part of its run. */
+  readonly shard: RunShard;
+  /** One per plan, in the same order: the views' leases in the registry. */
+  readonly leases: ViewLease[];
   /** Resolved when the job reaches a final state. */
   done: Promise<void>;
   /** Bumped on every change; watchers wait for the next bump. */
@@ -73,14 +81,16 @@ class CancelledError extends Error {
 /**
  * Runs materialization jobs and keeps their records: every job that is not
  * finished plus the last `jobHistory` finished ones (the registry keeps each
- * view's last job for good). Two jobs never work on the same view at once
- * in this process: the second is refused with FAILED_PRECONDITION naming the
- * first. Single replica: the lock is not shared between replicas (see README).
+ * view's last job for good). Two runs never work on the same view at once,
+ * on any replica: a job takes a lease on each of its views in the registry
+ * before it is accepted (the second run is refused with FAILED_PRECONDITION
+ * naming the holder) and renews it while it runs; the in-process lock only
+ * refuses early. The jobs of one sharded run share the leases.
  */
 export class JobManager {
   private readonly jobs = new Map<string, Tracked>();
-  /** `project/view` -> id of the job holding it. */
-  private readonly locks = new Map<string, string>();
+  /** `project/view` -> the job holding it here, and its run. */
+  private readonly locks = new Map<string, { job: string; run: string }>();
   private seq = 0;
   private closing = false;
   private readonly now: () => Date;
@@ -90,7 +100,7 @@ export class JobManager {
   }
 
   /** Materialize(views, start, end). */
-  startRange(request: materializationV1.MaterializeRequest): Job {
+  async startRange(request: materializationV1.MaterializeRequest): Promise<Job> {
     if (request.startTime === undefined) throw new RpcError(Code.INVALID_ARGUMENT, 'start_time: required');
     if (request.endTime === undefined) throw new RpcError(Code.INVALID_ARGUMENT, 'end_time: required');
     const start = timestampDate(request.startTime);
@@ -100,27 +110,41 @@ export class JobManager {
     }
     const project = this.project(request.project);
     const plans = this.plans(project, request.featureViews);
-    const tracked = this.track(project, materializationV1.JobKind.RANGE, plans, start, end, () => ({ start, end }));
+    const id = this.newJobId();
+    const shard = runShardOf(request, id);
+    this.checkFree(project, plans, shard.runId);
+    const leases = await this.acquire(project, id, shard, plans, () => ({ start, end }));
+    const tracked = this.track(id, shard, leases, project, materializationV1.JobKind.RANGE, plans, start, end, () => ({ start, end }));
     return clone(materializationV1.JobSchema, tracked.job);
   }
 
   /** MaterializeIncremental(views, end): each view from its watermark. */
   async startIncremental(request: materializationV1.MaterializeIncrementalRequest): Promise<Job> {
+    if (request.shardCount > 1 && request.endTime === undefined) {
+      throw new RpcError(Code.INVALID_ARGUMENT, 'end_time: required with shard_count > 1, so that every shard of the run covers the same window');
+    }
     const end = request.endTime === undefined ? this.now() : timestampDate(request.endTime);
     const project = this.project(request.project);
     const plans = this.plans(project, request.featureViews);
-    this.checkFree(project, plans);
+    const id = this.newJobId();
+    const shard = runShardOf(request, id);
+    this.checkFree(project, plans, shard.runId);
     const states = await this.readStates(project, plans.map((p) => p.name));
     const now = this.now();
     const windows = new Map<string, { start: Date; end: Date }>();
     for (const plan of plans) {
-      const watermark = states.get(plan.name)?.watermark;
+      const state = states.get(plan.name);
+      // A later shard of a run starts where the run's first shard did (the
+      // registry refuses a shard whose window differs), so all read the same rows.
+      const recorded = state !== undefined && state.leaseRunId === shard.runId && state.runShardCount > 0 ? state.runIntervalStart : undefined;
+      const watermark = recorded ?? state?.watermark;
       // The first time: now - ttl (but never past the requested end), or the earliest data.
       const start =
         watermark !== undefined ? timestampDate(watermark) : plan.ttlMs > 0 ? new Date(Math.min(now.getTime(), end.getTime()) - plan.ttlMs) : new Date(0);
       windows.set(plan.name, { start, end });
     }
-    const tracked = this.track(project, materializationV1.JobKind.INCREMENTAL, plans, undefined, end, (plan) => windows.get(plan.name)!);
+    const leases = await this.acquire(project, id, shard, plans, (plan) => windows.get(plan.name)!);
+    const tracked = this.track(id, shard, leases, project, materializationV1.JobKind.INCREMENTAL, plans, undefined, end, (plan) => windows.get(plan.name)!);
     return clone(materializationV1.JobSchema, tracked.job);
   }
 
@@ -207,16 +231,61 @@ export class JobManager {
     return names.map((name) => viewPlan(this.options.registry, project, name));
   }
 
-  private checkFree(project: string, plans: readonly ViewPlan[]): void {
+  /** The in-process check: refuses before asking the registry. Shards of one run may share a replica. */
+  private checkFree(project: string, plans: readonly ViewPlan[], run: string): void {
     for (const plan of plans) {
       const holder = this.locks.get(`${project}/${plan.name}`);
-      if (holder !== undefined) {
+      if (holder !== undefined && holder.run !== run) {
         throw new RpcError(
           Code.FAILED_PRECONDITION,
-          `feature view '${plan.name}' is being materialized by job ${holder}; wait for it to finish (WatchJob) or cancel it (CancelJob), then retry`,
+          `feature view '${plan.name}' is being materialized by job ${holder.job}; wait for it to finish (WatchJob) or cancel it (CancelJob), then retry`,
         );
       }
     }
+  }
+
+  private newJobId(): string {
+    return `${this.now().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomBytes(4).toString('hex')}`;
+  }
+
+  /**
+   * Takes each view's lease in the registry before the job is accepted, so
+   * a run already holding a view (on any replica) refuses this one at once.
+   * On a refusal the leases already taken are given back.
+   */
+  private async acquire(
+    project: string,
+    jobId: string,
+    shard: RunShard,
+    plans: readonly ViewPlan[],
+    windowOf: (plan: ViewPlan) => { start: Date; end: Date },
+  ): Promise<ViewLease[]> {
+    const leases: ViewLease[] = [];
+    try {
+      for (const plan of plans) {
+        const window = windowOf(plan);
+        const lease = new ViewLease({
+          service: this.options.registry.service,
+          project,
+          view: plan.name,
+          jobId,
+          shard,
+          leaseMs: this.options.leaseMs,
+          interval: { start: timestampFromDate(window.start), end: timestampFromDate(window.end) },
+          now: () => Date.now(),
+        });
+        await lease.acquire();
+        leases.push(lease);
+      }
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      await Promise.all(leases.map((l) => l.finish(M.CANCELLED, { error: `not started: ${reason}` }).catch(() => undefined)));
+      if (error instanceof RpcError && [Code.FAILED_PRECONDITION, Code.INVALID_ARGUMENT, Code.NOT_FOUND].includes(error.code)) {
+        throw new RpcError(error.code, error.message);
+      }
+      throw new RpcError(Code.UNAVAILABLE, `could not take the views' leases in the registry: ${reason}`, { cause: error });
+    }
+    return leases;
   }
 
   private async readStates(project: string, views: string[]): Promise<Map<string, registryV1.MaterializationState>> {
@@ -230,6 +299,9 @@ export class JobManager {
   }
 
   private track(
+    id: string,
+    shard: RunShard,
+    leases: ViewLease[],
     project: string,
     kind: materializationV1.JobKind,
     plans: ViewPlan[],
@@ -237,9 +309,6 @@ export class JobManager {
     end: Date,
     windowOf: (plan: ViewPlan) => { start: Date; end: Date },
   ): Tracked {
-    // Checked again here: an incremental start awaited the registry in between.
-    this.checkFree(project, plans);
-    const id = `${this.now().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomBytes(4).toString('hex')}`;
     const job = create(materializationV1.JobSchema, {
       id,
       project,
@@ -248,6 +317,9 @@ export class JobManager {
       ...(start !== undefined && { startTime: timestampFromDate(start) }),
       endTime: timestampFromDate(end),
       createTime: timestampFromDate(this.now()),
+      runId: shard.runId,
+      shardIndex: shard.index,
+      shardCount: shard.count,
       views: plans.map((plan) => {
         const window = windowOf(plan);
         return {
@@ -259,13 +331,16 @@ export class JobManager {
         };
       }),
     });
-    for (const plan of plans) this.locks.set(`${project}/${plan.name}`, id);
+    // The registry's leases are the real lock; this one lets the next request on this replica be refused without asking.
+    for (const plan of plans) this.locks.set(`${project}/${plan.name}`, { job: id, run: shard.runId });
     let notify = (): void => {};
     const tracked: Tracked = {
       seq: ++this.seq,
       job,
       controller: new AbortController(),
       plans,
+      shard,
+      leases,
       done: Promise.resolve(),
       changed: Promise.resolve(),
       notify: () => notify(),
@@ -280,8 +355,10 @@ export class JobManager {
     };
     arm();
     this.jobs.set(id, tracked);
+    const stopHeartbeat = startHeartbeat(leases, this.options.leaseMs);
     tracked.done = this.run(tracked).finally(() => {
-      for (const plan of plans) if (this.locks.get(`${project}/${plan.name}`) === id) this.locks.delete(`${project}/${plan.name}`);
+      stopHeartbeat();
+      for (const plan of plans) if (this.locks.get(`${project}/${plan.name}`)?.job === id) this.locks.delete(`${project}/${plan.name}`);
       this.evict();
     });
     return tracked;
@@ -296,9 +373,14 @@ export class JobManager {
     job.runTime = timestampFromDate(this.now());
     tracked.notify();
     log.info('materialization job running', { views: job.views.map((v) => v.featureView) });
-    const queue = job.views.map((progress, i) => ({ progress, plan: tracked.plans[i]! }));
+    // Views sharing join keys run together and are copied in one merged pass (one write
+    // per entity for all of them); viewConcurrency bounds the groups running at once.
+    const copier = new GroupedCopier(this.options.offline, this.options.online, tracked.plans);
+    const queue = copier.groups.map((group) => group.map((plan) => ({ plan, progress: job.views[tracked.plans.indexOf(plan)]! })));
     const worker = async (): Promise<void> => {
-      for (let next = queue.shift(); next; next = queue.shift()) await this.runView(tracked, next.plan, next.progress, log);
+      for (let next = queue.shift(); next; next = queue.shift()) {
+        await Promise.all(next.map(({ plan, progress }) => this.runView(tracked, plan, progress, log, copier).finally(() => copier.leave(plan))));
+      }
     };
     await Promise.all(Array.from({ length: Math.min(this.options.viewConcurrency, queue.length) }, worker));
     const failed = job.views.filter((v) => v.state === S.FAILED);
@@ -312,37 +394,39 @@ export class JobManager {
     log.info('materialization job finished', { state: S[job.state], error: job.error });
   }
 
-  private async runView(tracked: Tracked, plan: ViewPlan, progress: ViewProgress, log: Logger): Promise<void> {
+  private async runView(tracked: Tracked, plan: ViewPlan, progress: ViewProgress, log: Logger, copier: GroupedCopier): Promise<void> {
     const { job, controller } = tracked;
+    const lease = tracked.leases[tracked.plans.indexOf(plan)]!;
     if (controller.signal.aborted) {
       progress.state = S.CANCELLED;
       tracked.notify();
+      await lease.finish(M.CANCELLED, {}).catch((e: unknown) => log.warn('could not release the lease in the registry', { view: plan.name, error: String(e) }));
       return;
     }
+    // The copy stops on a cancel, and when the view's lease is lost (another run took it over).
+    const signal = AbortSignal.any([controller.signal, lease.lost.signal]);
     const start = timestampDate(progress.startTime!);
     const end = timestampDate(progress.endTime!);
+    // RUNNING renews the lease; the final reports release it (and SUCCEEDED is refused when the lease was lost).
     const report = (status: registryV1.MaterializationStatus, extra: { watermark?: Timestamp; error?: string } = {}) =>
-      this.options.registry.service.updateMaterializationState(
-        { project: job.project, featureView: plan.name, jobId: job.id, status, intervalStart: progress.startTime!, intervalEnd: progress.endTime!, ...extra },
-        { timeoutMs: 10_000 },
-      );
+      status === M.RUNNING ? lease.acquire() : lease.finish(status, extra);
     progress.state = S.RUNNING;
     tracked.notify();
     try {
       await report(M.RUNNING);
       // An incremental view already at its end has nothing to read.
       if (start.getTime() < end.getTime()) {
-        const shards = this.options.shards;
+        // This job's shard of the run, split into the replica's own parallel streams.
         await Promise.all(
-          Array.from({ length: shards }, async (_, index) => {
-            await copyLatest(this.options.offline, this.options.online, plan, {
+          shardRanges(tracked.shard, this.options.shards).map(async (range) => {
+            await copier.copy(plan, {
               start,
               end,
-              ...(shards > 1 && { shard: { index, count: shards } }),
+              ...(range && { shard: range }),
               chunkRows: this.options.chunkRows,
               writesInFlight: this.options.writesInFlight,
               writeTimeoutMs: this.options.writeTimeoutMs,
-              signal: controller.signal,
+              signal,
               onProgress: ({ read, written }) => {
                 progress.rowsRead += BigInt(read);
                 progress.rowsWritten += BigInt(written);

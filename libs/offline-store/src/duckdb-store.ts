@@ -10,7 +10,8 @@ import { checkSource, describedMap, entityColumnsFrom, planViews, ROW, TS } from
 import type { DescribedColumn } from './plan';
 import { asofJoinSql, pullLatestSql } from './sql';
 import type { Dialect, Params } from './sql';
-import { appendColumns, checkAppendRows, checkPullRequest, DEFAULT_CHUNK_ROWS, pullChunkBuilder, resultChunks } from './shared';
+import { columnCells } from './duckdb-columns';
+import { appendColumns, checkAppendRows, checkPullRequest, DEFAULT_CHUNK_ROWS, pullChunkBuilder, pullColumnTypes, resultChunks } from './shared';
 import type {
   AppendRows,
   BatchSource,
@@ -269,13 +270,15 @@ export class DuckDBOfflineStore implements OfflineStore {
         await this.describe(connection, this.relation(request.source.location, describeParams), describeParams, { label: `source '${request.source.name}'`, entities: false }),
       );
       const plan = checkSource(request.source, described, request.joinKeys, request.features, duckdbPlainTimestamp);
-      const sql = pullLatestSql(duckdbDialect, p, { relation, plan, start: request.start, end: request.end, shard: request.shard });
+      // In key order, so a job can merge several views' streams by entity as they come.
+      const sql = pullLatestSql(duckdbDialect, p, { relation, plan, start: request.start, end: request.end, shard: request.shard, orderByKeys: true });
       const result = await connection.stream(sql, p.values);
       const builder = pullChunkBuilder(request, request.chunkRows ?? DEFAULT_CHUNK_ROWS);
+      const types = pullColumnTypes(request);
       for (;;) {
         const chunk = await result.fetchChunk();
         if (!chunk || chunk.rowCount === 0) break;
-        for (const out of builder.add(chunk.convertColumns(JSDuckDBValueConverter))) yield out;
+        for (const out of builder.addCells(types.map((type, c) => columnCells(chunk, c, type)))) yield out;
       }
       const last = builder.flush();
       if (last) yield last;

@@ -72,34 +72,64 @@ export function checkPullRequest(request: PullLatestRequest): void {
   }
 }
 
-/** Turns raw pull-latest rows (__k.., __ts, __cr, __f..) into PullLatestChunks. */
+/** The declared type of each pull-latest column, in select order (__k.., __ts, __cr, __f..). */
+export function pullColumnTypes(request: PullLatestRequest): typesV1.ValueType[] {
+  return [...request.joinKeys.map((k) => k.type), typesV1.ValueType.UNIX_TIMESTAMP, typesV1.ValueType.UNIX_TIMESTAMP, ...request.features.map((f) => f.type)];
+}
+
+/**
+ * Turns pull-latest result columns (__k.., __ts, __cr, __f..) into PullLatestChunks of
+ * chunkRows rows, a column at a time: `add` takes raw driver values, `addCells` columns
+ * already converted to cells of the declared types.
+ */
 export function pullChunkBuilder(request: PullLatestRequest, chunkRows: number) {
   const keys = request.joinKeys;
   const features = request.features;
-  let current = empty();
-  function empty(): PullLatestChunk {
+  const types = pullColumnTypes(request);
+  const names = [...keys.map((k) => k.name), ...features.map((f) => f.outputName ?? f.name)];
+  const width = types.length;
+  let pending: Cell[][] = types.map(() => []);
+  let rows = 0;
+  const take = (): PullLatestChunk => {
     const columns: Record<string, Cell[]> = {};
-    for (const k of keys) columns[k.name] = [];
-    for (const f of features) columns[f.outputName ?? f.name] = [];
-    return { rowCount: 0, columns, eventTimestamps: [], createdTimestamps: [] };
-  }
-  return {
-    *add(batch: unknown[][]): Generator<PullLatestChunk> {
-      const length = batch[0]?.length ?? 0;
-      for (let r = 0; r < length; r++) {
-        keys.forEach((k, j) => current.columns[k.name]!.push(toCell(k.type, batch[j]![r])));
-        current.eventTimestamps.push(toCell(typesV1.ValueType.UNIX_TIMESTAMP, batch[keys.length]![r]) as Date);
-        current.createdTimestamps.push(toCell(typesV1.ValueType.UNIX_TIMESTAMP, batch[keys.length + 1]![r]) as Date | null);
-        features.forEach((f, j) => current.columns[f.outputName ?? f.name]!.push(toCell(f.type, batch[keys.length + 2 + j]![r])));
-        current.rowCount++;
-        if (current.rowCount === chunkRows) {
-          yield current;
-          current = empty();
+    for (let c = 0; c < keys.length; c++) columns[names[c]!] = pending[c]!;
+    for (let f = 0; f < features.length; f++) columns[names[keys.length + f]!] = pending[keys.length + 2 + f]!;
+    const chunk: PullLatestChunk = {
+      rowCount: rows,
+      columns,
+      eventTimestamps: pending[keys.length] as Date[],
+      createdTimestamps: pending[keys.length + 1] as (Date | null)[],
+    };
+    pending = types.map(() => []);
+    rows = 0;
+    return chunk;
+  };
+  function* addCells(cells: Cell[][]): Generator<PullLatestChunk> {
+    const length = cells[0]?.length ?? 0;
+    for (let offset = 0; offset < length; ) {
+      const n = Math.min(length - offset, chunkRows - rows);
+      if (rows === 0 && offset === 0 && n === length) {
+        // The whole batch starts a chunk: hand its arrays over instead of copying.
+        pending = cells.slice(0, width);
+      } else {
+        for (let c = 0; c < width; c++) {
+          const source = cells[c]!;
+          const target = pending[c]!;
+          for (let r = offset; r < offset + n; r++) target.push(source[r]!);
         }
       }
+      rows += n;
+      offset += n;
+      if (rows === chunkRows) yield take();
+    }
+  }
+  return {
+    addCells,
+    *add(batch: unknown[][]): Generator<PullLatestChunk> {
+      yield* addCells(batch.map((column, c) => column.map((raw) => toCell(types[c]!, raw))));
     },
     flush(): PullLatestChunk | undefined {
-      return current.rowCount > 0 ? current : undefined;
+      return rows > 0 ? take() : undefined;
     },
   };
 }

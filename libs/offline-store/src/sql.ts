@@ -133,6 +133,8 @@ export interface PullInput {
   start: Date;
   end: Date;
   shard: { index: number; count: number } | undefined;
+  /** Rows in join key order (the engine's), for merging several views' streams by entity. */
+  orderByKeys?: boolean;
 }
 
 /**
@@ -166,5 +168,6 @@ export function pullLatestSql(d: Dialect, p: Params, input: PullInput): string {
     created ? q('__cr') : `CAST(NULL AS ${d.timestampType}) AS ${q('__cr')}`,
     ...plan.features.map((_, j) => q(`__f${j}`)),
   ];
-  return `SELECT ${outer.join(', ')} FROM (${inner}) AS ${q('__ranked')} WHERE ${q('__rn')} = 1`;
+  const keyOrder = input.orderByKeys && plan.keys.length > 0 ? ` ORDER BY ${plan.keys.map((_, j) => q(`__k${j}`)).join(', ')}` : '';
+  return `SELECT ${outer.join(', ')} FROM (${inner}) AS ${q('__ranked')} WHERE ${q('__rn')} = 1${keyOrder}`;
 }

@@ -10,6 +10,10 @@ export type {
   WriteRow,
   WriteResult,
   CallOptions,
+  EntityBatch,
+  EntityCell,
+  FeatureCell,
+  ViewColumns,
 } from './types';
 export { OnlineStoreError, StoreUnavailableError, InvalidRowError } from './errors';
 export { createOnlineStore, type OnlineStoreConfig } from './create';

@@ -3,7 +3,8 @@
 // every value. See README.md for the byte layout.
 import { typesV1 } from '@larder/proto';
 import { InvalidRowError, OnlineStoreError } from './errors';
-import type { StoredRow, ViewDescriptor, WriteRow } from './types';
+import { cellPayload } from './columns';
+import type { StoredRow, ViewColumns, ViewDescriptor, WriteRow } from './types';
 
 export const PACKED_FORMAT_VERSION = 1;
 const HEADER = 9; // version byte + u64 event time
@@ -342,8 +343,13 @@ export class ViewCodec {
   private readonly tags: Int32Array;
   private readonly allFeatures: ReadPlan;
   private readonly plans = new WeakMap<readonly string[], ReadPlan>();
+  // Reused by encodeColumns (synchronous, so never shared between two calls at once).
+  private readonly scratchTags: Int32Array;
+  private readonly scratchPayloads: unknown[];
 
   constructor(readonly view: ViewDescriptor) {
+    this.scratchTags = new Int32Array(view.features.length);
+    this.scratchPayloads = new Array<unknown>(view.features.length);
     this.featureNames = view.features.map((f) => f.name);
     this.names = namesBlock(this.featureNames);
     this.index = new Map(this.featureNames.map((n, i) => [n, i]));
@@ -397,6 +403,50 @@ export class ViewCodec {
     if (at !== size) throw new OnlineStoreError(`packed row size mismatch (${at} != ${size})`);
     return buf;
   }
+
+  /**
+   * The stored bytes of row `row` of columns laid out in this view's feature order (the
+   * same bytes encode() writes for the equivalent WriteRow with explicit nulls).
+   */
+  encodeColumns(v: ViewColumns, row: number, eventTs: number): Buffer {
+    const count = this.featureNames.length;
+    const columns = v.columns;
+    const tags = this.scratchTags;
+    const payloads = this.scratchPayloads;
+    let size = HEADER + varintSize(this.names.length) + this.names.length + count;
+    for (let i = 0; i < count; i++) {
+      const cell = columns[i]![row];
+      const type = this.tags[i]!;
+      if (cell === null || cell === undefined) {
+        tags[i] = NULL_TAG;
+        continue;
+      }
+      tags[i] = type;
+      if (type === T.DOUBLE && typeof cell === 'number') {
+        payloads[i] = cell;
+        size += 8;
+        continue;
+      }
+      const payload = cellPayload(this.view.name, this.featureNames[i]!, type, cell);
+      payloads[i] = payload;
+      size += payloadSize(type, payload);
+    }
+    const buf = Buffer.allocUnsafe(size);
+    buf[0] = PACKED_FORMAT_VERSION;
+    buf.writeUInt32BE(Math.floor(eventTs / 0x1_0000_0000), 1);
+    buf.writeUInt32BE(eventTs % 0x1_0000_0000, 5);
+    let at = writeVarint(buf, HEADER, this.names.length);
+    at += this.names.copy(buf, at);
+    for (let i = 0; i < count; i++) {
+      const tag = tags[i]!;
+      buf[at++] = tag;
+      if (tag === T.DOUBLE) at = buf.writeDoubleLE(payloads[i] as number, at);
+      else if (tag !== NULL_TAG) at = writePayload(buf, at, tag, payloads[i]);
+    }
+    if (at !== size) throw new OnlineStoreError(`packed row size mismatch (${at} != ${size})`);
+    return buf;
+  }
+
 }
 
 const codecs = new WeakMap<ViewDescriptor, ViewCodec>();

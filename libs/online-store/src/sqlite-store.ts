@@ -1,8 +1,9 @@
 import Database from 'better-sqlite3';
+import { checkEntityBatch, entityKeyEncoder, rowEventTs } from './columns';
 import { serializeEntityKey } from './entity-key';
 import { OnlineStoreError } from './errors';
 import { viewCodec } from './packed-codec';
-import type { CallOptions, OnlineStore, ViewDescriptor, ViewRead, ViewReadResult, WriteResult, WriteRow } from './types';
+import type { CallOptions, EntityBatch, OnlineStore, ViewDescriptor, ViewRead, ViewReadResult, WriteResult, WriteRow } from './types';
 
 export interface SqliteOnlineStoreOptions {
   /** Database file, created when missing; `:memory:` for a private in-memory store. */
@@ -28,6 +29,7 @@ export class SqliteOnlineStore implements OnlineStore {
   private readonly deleteStatement: Database.Statement<[string, string]>;
   private readonly purge: Database.Statement<[number]>;
   private readonly writeBatch: (view: ViewDescriptor, rows: readonly { key: Buffer; ts: number; value: Buffer }[]) => WriteResult;
+  private readonly writeViews: (views: readonly ViewDescriptor[], rows: readonly (readonly { key: Buffer; ts: number; value: Buffer }[])[]) => WriteResult[];
   private lastPurge = 0;
 
   constructor(options: SqliteOnlineStoreOptions) {
@@ -75,6 +77,10 @@ export class SqliteOnlineStore implements OnlineStore {
       }
       return result;
     });
+    // Nested transactions are savepoints: the views of a batch commit together.
+    this.writeViews = this.db.transaction((views: readonly ViewDescriptor[], rows: readonly (readonly { key: Buffer; ts: number; value: Buffer }[])[]) =>
+      views.map((view, v) => this.writeBatch(view, rows[v]!)),
+    );
   }
 
   read(requests: readonly ViewRead[], _options?: CallOptions): Promise<ViewReadResult[]> {
@@ -99,6 +105,30 @@ export class SqliteOnlineStore implements OnlineStore {
       const codec = viewCodec(view);
       const encoded = rows.map((row) => ({ key: serializeEntityKey(row.entityKey), ts: row.eventTs, value: codec.encode(row) }));
       return Promise.resolve(this.writeBatch(view, encoded));
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new OnlineStoreError(String(error)));
+    }
+  }
+
+  /** Every view's rows of the batch in one transaction, each with the same upsert as write(). */
+  writeEntities(batch: EntityBatch, _options?: CallOptions): Promise<WriteResult[]> {
+    try {
+      checkEntityBatch(batch);
+      const encoder = entityKeyEncoder(batch.joinKeys);
+      const keys = new Array<Buffer>(batch.size);
+      for (let i = 0; i < batch.size; i++) keys[i] = encoder.encode(batch.keyColumns, i, undefined, undefined);
+      const encoded = batch.views.map((columns) => {
+        const codec = viewCodec(columns.view);
+        const rows: { key: Buffer; ts: number; value: Buffer }[] = [];
+        for (let i = 0; i < batch.size; i++) {
+          const row = columns.rowOf[i]!;
+          if (row < 0) continue;
+          const ts = rowEventTs(columns, row);
+          rows.push({ key: keys[i]!, ts, value: codec.encodeColumns(columns, row, ts) });
+        }
+        return rows;
+      });
+      return Promise.resolve(this.writeViews(batch.views.map((v) => v.view), encoded));
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new OnlineStoreError(String(error)));
     }

@@ -64,6 +64,42 @@ export interface WriteResult {
   skipped: number;
 }
 
+/** An entity key value as a cell: string, bytes, int32 (number), int64 (bigint) or unix_timestamp (Date). */
+export type EntityCell = string | Uint8Array | number | bigint | Date;
+
+/**
+ * A feature value as a cell, by the feature's declared type: number (INT32, FLOAT,
+ * DOUBLE), bigint (INT64), boolean, string, Uint8Array (BYTES), Date or bigint seconds
+ * (UNIX_TIMESTAMP), an array of those (lists); null stores an explicit null.
+ */
+export type FeatureCell = string | Uint8Array | number | bigint | boolean | Date | readonly FeatureCell[] | null;
+
+/** The rows of one view in an EntityBatch, column-major. */
+export interface ViewColumns {
+  readonly view: ViewDescriptor;
+  /** Event time per row, whole ms since the Unix epoch. */
+  readonly eventTs: ArrayLike<number>;
+  /** One column per feature of view.features, in that order; a Float64Array fits a DOUBLE column without nulls. */
+  readonly columns: readonly ArrayLike<FeatureCell>[];
+  /** Per entity of the batch: its row in these columns, or -1 when the batch has no row of this view for it. */
+  readonly rowOf: Int32Array;
+}
+
+/**
+ * Rows of several views that share their join keys, grouped by entity: entity i has key
+ * (keyColumns[0][i], ...) and, in each view, the row rowOf[i] (or none). Redis writes
+ * all the views of an entity with one compare-and-set.
+ */
+export interface EntityBatch {
+  /** Entities in the batch. */
+  readonly size: number;
+  /** Join key names, the same for every view of the batch. */
+  readonly joinKeys: readonly string[];
+  /** One column per join key, in joinKeys order, `size` cells each. */
+  readonly keyColumns: readonly ArrayLike<EntityCell>[];
+  readonly views: readonly ViewColumns[];
+}
+
 export interface CallOptions {
   /** Fail with StoreUnavailableError when the store has not answered within this many ms. */
   readonly timeoutMs?: number;
@@ -82,6 +118,12 @@ export interface OnlineStore {
   read(requests: readonly ViewRead[], options?: CallOptions): Promise<ViewReadResult[]>;
   /** Writes rows of one view, last-writer-wins per entity key. */
   write(view: ViewDescriptor, rows: readonly WriteRow[], options?: CallOptions): Promise<WriteResult>;
+  /**
+   * Writes rows of several views per entity key, last-writer-wins per (view, entity key)
+   * as write() does; one result per view of the batch, in order. Optional so that
+   * wrappers of a store need not offer it: materialization falls back to write().
+   */
+  writeEntities?(batch: EntityBatch, options?: CallOptions): Promise<WriteResult[]>;
   /** Removes every stored row of the view, leaving other views (also on the same entity keys) intact. */
   deleteView(view: ViewDescriptor): Promise<void>;
   close(): Promise<void>;

@@ -1,7 +1,7 @@
 import Redis, { Cluster, ReplyError, type ChainableCommander } from 'ioredis';
 import { OnlineStoreError, StoreUnavailableError } from '../errors';
 import { keySlot } from './key-slot';
-import { FEAST_WRITE_LUA, PACKED_WRITE_LUA } from './scripts';
+import { FEAST_ENTITY_WRITE_LUA, FEAST_WRITE_LUA, PACKED_ENTITY_WRITE_LUA, PACKED_WRITE_LUA } from './scripts';
 
 export interface RedisConnectionOptions {
   /** redis://[user:password@]host:port[/db] of a single Redis. */
@@ -15,6 +15,7 @@ export interface RedisConnectionOptions {
 }
 
 export type WriteScript = 'larderPackedWrite' | 'larderFeastWrite';
+export type EntityWriteScript = 'larderPackedEntityWrite' | 'larderFeastEntityWrite';
 type ScriptCall = (args: readonly ScriptArg[]) => unknown;
 type Target = Redis | Cluster | ChainableCommander;
 type Command = (target: Target) => unknown;
@@ -33,6 +34,9 @@ export interface RowWrite {
  * take about 0.4 ms (packed) to 1.2 ms (feast) of Redis time.
  */
 export const WRITE_CHUNK_ROWS = 128;
+
+/** Entities per call of a several-views-per-entity script (each carries one row per view). */
+export const ENTITY_CHUNK_ROWS = 64;
 
 /**
  * One ioredis client (single node or cluster) with the calls the layouts need, each
@@ -81,6 +85,8 @@ export class RedisConnection {
     // No numberOfKeys: each call passes its own key count first.
     this.client.defineCommand('larderPackedWrite', { lua: PACKED_WRITE_LUA });
     this.client.defineCommand('larderFeastWrite', { lua: FEAST_WRITE_LUA });
+    this.client.defineCommand('larderPackedEntityWrite', { lua: PACKED_ENTITY_WRITE_LUA });
+    this.client.defineCommand('larderFeastEntityWrite', { lua: FEAST_ENTITY_WRITE_LUA });
   }
 
   get isCluster(): boolean {
@@ -110,6 +116,41 @@ export class RedisConnection {
     timeoutMs = this.writeTimeoutMs,
     chunkRows = WRITE_CHUNK_ROWS,
   ): Promise<number> {
+    const replies = await this.runChunked(script, shared, rows, timeoutMs, chunkRows);
+    let skipped = 0;
+    for (const reply of replies) skipped += Number(reply);
+    return skipped;
+  }
+
+  /**
+   * writeRows for the several-views-per-entity scripts: each row is an entity with one
+   * argument per view, each call answers the rows it skipped per view. Returns the
+   * skipped rows per view.
+   */
+  async writeEntityRows(
+    script: EntityWriteScript,
+    shared: readonly ScriptArg[],
+    rows: readonly RowWrite[],
+    views: number,
+    timeoutMs = this.writeTimeoutMs,
+    chunkRows = ENTITY_CHUNK_ROWS,
+  ): Promise<number[]> {
+    const replies = await this.runChunked(script, shared, rows, timeoutMs, chunkRows);
+    const skipped = new Array<number>(views).fill(0);
+    for (const reply of replies) {
+      const counts = reply as number[];
+      for (let v = 0; v < views; v++) skipped[v]! += Number(counts[v] ?? 0);
+    }
+    return skipped;
+  }
+
+  private async runChunked(
+    script: WriteScript | EntityWriteScript,
+    shared: readonly ScriptArg[],
+    rows: readonly RowWrite[],
+    timeoutMs: number,
+    chunkRows: number,
+  ): Promise<unknown[]> {
     const firstKeys: Buffer[] = [];
     const commands: Command[] = [];
     const addChunk = (indexes: ArrayLike<number>, from: number, to: number) => {
@@ -118,7 +159,7 @@ export class RedisConnection {
       for (const arg of shared) args.push(arg);
       for (let i = from; i < to; i++) for (const arg of rows[indexes[i]!]!.args) args.push(arg);
       firstKeys.push(rows[indexes[from]!]!.key);
-      commands.push((target) => (target as unknown as Record<WriteScript, ScriptCall>)[script](args));
+      commands.push((target) => (target as unknown as Record<WriteScript | EntityWriteScript, ScriptCall>)[script](args));
     };
     const chunk = (indexes: ArrayLike<number>) => {
       for (let from = 0; from < indexes.length; from += chunkRows) addChunk(indexes, from, Math.min(indexes.length, from + chunkRows));
@@ -135,11 +176,8 @@ export class RedisConnection {
     } else {
       chunk(Array.from({ length: rows.length }, (_, i) => i));
     }
-    if (commands.length === 0) return 0;
-    const replies = await this.run('write', timeoutMs, firstKeys, commands);
-    let skipped = 0;
-    for (const reply of replies) skipped += Number(reply);
-    return skipped;
+    if (commands.length === 0) return [];
+    return this.run('write', timeoutMs, firstKeys, commands);
   }
 
   /** HDEL fields from each key. */

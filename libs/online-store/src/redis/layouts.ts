@@ -5,9 +5,10 @@ import { serializeEntityKey, serializedEntityKeyLength } from '../entity-key';
 import { InvalidRowError, OnlineStoreError } from '../errors';
 import { decodeValue, encodeTimestampMs, encodeValue } from '../feast-value';
 import { feastFeatureField } from '../murmur3';
+import { cellValue, type EntityKeyEncoder } from '../columns';
 import { checkEventTs, valueTag, viewCodec } from '../packed-codec';
-import type { EntityKeyInput, StoredRow, ViewDescriptor, WriteRow } from '../types';
-import type { RowWrite, ScriptArg, WriteScript } from './connection';
+import type { EntityCell, EntityKeyInput, StoredRow, ViewColumns, ViewDescriptor, WriteRow } from '../types';
+import type { EntityWriteScript, RowWrite, ScriptArg, WriteScript } from './connection';
 
 /** How one Redis layout names keys and fields, and encodes rows. */
 export interface RedisLayout {
@@ -21,6 +22,13 @@ export interface RedisLayout {
   writeShared(view: ViewDescriptor): readonly ScriptArg[];
   /** The row's key and its part of ARGV; throws InvalidRowError for a row that does not fit. */
   writeRow(view: ViewDescriptor, row: WriteRow): RowWrite;
+  readonly entityScript: EntityWriteScript;
+  /** The key of entity `row` of key columns, in a project. */
+  entityKey(project: string, encoder: EntityKeyEncoder, keyColumns: readonly ArrayLike<EntityCell>[], row: number): Buffer;
+  /** The head of ARGV of every several-views-per-entity call for these views. */
+  entityShared(views: readonly ViewDescriptor[]): readonly ScriptArg[];
+  /** One view's row of an entity, as the entity script takes it (never empty). */
+  encodeColumns(v: ViewColumns, row: number, eventTs: number): Buffer;
   /** SCAN pattern covering every key that may hold the view's data. */
   scanPattern(view: ViewDescriptor): Buffer;
   /** The fields holding the view's data in `key`, or undefined when the key belongs elsewhere. */
@@ -84,6 +92,20 @@ export class PackedLayout implements RedisLayout {
   writeRow(view: ViewDescriptor, row: WriteRow): RowWrite {
     const packed = viewCodec(view).encode(row);
     return { key: this.key(view, row.entityKey), args: [packed] };
+  }
+
+  readonly entityScript = 'larderPackedEntityWrite' as const;
+
+  entityKey(project: string, encoder: EntityKeyEncoder, keyColumns: readonly ArrayLike<EntityCell>[], row: number): Buffer {
+    return encoder.encode(keyColumns, row, this.prefix(project), undefined);
+  }
+
+  entityShared(views: readonly ViewDescriptor[]): readonly ScriptArg[] {
+    return [views.length, ...views.map((v) => this.readFields(v)[0]!), ...views.map(ttlMs)];
+  }
+
+  encodeColumns(v: ViewColumns, row: number, eventTs: number): Buffer {
+    return viewCodec(v.view).encodeColumns(v, row, eventTs);
   }
 
   scanPattern(view: ViewDescriptor): Buffer {
@@ -193,31 +215,45 @@ export class FeastLayout implements RedisLayout {
       if (!info.fieldOf.has(name)) throw new InvalidRowError(view.name, `unknown feature ${name}`);
     }
     const features = view.features;
-    const stamp = encodeTimestampMs(row.eventTs);
     const encoded = new Array<Buffer | undefined>(features.length);
-    let size = 1 + stamp.length + 4 * features.length;
     for (let f = 0; f < features.length; f++) {
       const feature = features[f]!;
       const value = row.values[feature.name];
       if (value === undefined || value.val.case === undefined) continue;
       valueTag(view.name, feature.name, value, feature.type);
-      const bytes = encodeValue(value);
-      encoded[f] = bytes;
-      size += bytes.length;
+      encoded[f] = encodeValue(value);
     }
-    const blob = Buffer.allocUnsafe(size);
-    blob[0] = stamp.length;
-    let at = 1 + stamp.copy(blob, 1);
-    for (const bytes of encoded) {
-      if (bytes === undefined) {
-        at = blob.writeInt32LE(-1, at);
-      } else {
-        at = blob.writeInt32LE(bytes.length, at);
-        at += bytes.copy(blob, at);
-      }
-    }
-    return { key: this.key(view, row.entityKey), args: [blob] };
+    return { key: this.key(view, row.entityKey), args: [feastBlob(row.eventTs, encoded)] };
   }
+
+  readonly entityScript = 'larderFeastEntityWrite' as const;
+
+  entityKey(project: string, encoder: EntityKeyEncoder, keyColumns: readonly ArrayLike<EntityCell>[], row: number): Buffer {
+    let suffix = this.projects.get(project);
+    if (suffix === undefined) this.projects.set(project, (suffix = Buffer.from(project, 'utf8')));
+    return encoder.encode(keyColumns, row, undefined, suffix);
+  }
+
+  entityShared(views: readonly ViewDescriptor[]): readonly ScriptArg[] {
+    const out: ScriptArg[] = [views.length];
+    for (const view of views) {
+      const info = this.info(view);
+      out.push(info.tsField, ttlMs(view), info.fields.length, ...info.fields);
+    }
+    return out;
+  }
+
+  encodeColumns(v: ViewColumns, row: number, eventTs: number): Buffer {
+    const features = v.view.features;
+    const encoded = new Array<Buffer | undefined>(features.length);
+    for (let f = 0; f < features.length; f++) {
+      const feature = features[f]!;
+      encoded[f] = encodeValue(cellValue(v.view.name, feature.name, feature.type, v.columns[f]![row] ?? null));
+    }
+    return feastBlob(eventTs, encoded);
+  }
+
+  private readonly projects = new Map<string, Buffer>();
 
   scanPattern(view: ViewDescriptor): Buffer {
     return Buffer.concat([Buffer.from('*'), globLiteral(this.info(view).project)]);
@@ -229,6 +265,25 @@ export class FeastLayout implements RedisLayout {
     if (keyLength < 4 || !key.subarray(keyLength).equals(info.project)) return undefined;
     return serializedEntityKeyLength(key) === keyLength ? info.all : undefined;
   }
+}
+
+/** u8 stamp length, the Timestamp, then per feature an i32le length (-1: none) and the Value. */
+function feastBlob(eventTs: number, encoded: readonly (Buffer | undefined)[]): Buffer {
+  const stamp = encodeTimestampMs(eventTs);
+  let size = 1 + stamp.length + 4 * encoded.length;
+  for (const bytes of encoded) if (bytes !== undefined) size += bytes.length;
+  const blob = Buffer.allocUnsafe(size);
+  blob[0] = stamp.length;
+  let at = 1 + stamp.copy(blob, 1);
+  for (const bytes of encoded) {
+    if (bytes === undefined) {
+      at = blob.writeInt32LE(-1, at);
+    } else {
+      at = blob.writeInt32LE(bytes.length, at);
+      at += bytes.copy(blob, at);
+    }
+  }
+  return blob;
 }
 
 // ValueType numbers equal Value's oneof field numbers.

@@ -59,3 +59,56 @@ describe.each(['packed', 'feast'] as RedisLayoutName[])('redis %s layout under c
     }
   }, 60_000);
 });
+
+describe.each(['packed', 'feast'] as RedisLayoutName[])('redis %s layout: a batch writer of several views per entity racing a stream writer', (layout) => {
+  it('ends with the newest row of every view for every key', async () => {
+    const [batchWriter, streamWriter] = [new RedisOnlineStore({ url: url(), layout }), new RedisOnlineStore({ url: url(), layout })];
+    try {
+      const p = `race_${randomUUID().slice(0, 8)}`;
+      const shared = view(p, 'shared', { who: T.STRING });
+      const own = view(p, 'own', { who: T.STRING });
+      const keys = 200;
+      const stamps = 20;
+      // The batch writer holds the odd timestamps of both views, the stream writer the even
+      // ones of `shared` only; each goes through its timestamps in a shuffled order.
+      const batchRounds = shuffle(Array.from({ length: stamps }, (_, n) => 1 + 2 * n), 5);
+      const streamRows = shuffle(
+        Array.from({ length: keys * stamps }, (_, n): WriteRow => {
+          const ts = 2 + 2 * (n % stamps);
+          return { entityKey: ek({ driver_id: BigInt(Math.floor(n / stamps)) }), eventTs: ts, values: { who: str(`S${ts}`) } };
+        }),
+        9,
+      );
+      const ids = Array.from({ length: keys }, (_, k) => BigInt(k));
+      const batches = async () => {
+        for (const ts of batchRounds) {
+          const rowOf = Int32Array.from(ids, (_, i) => i);
+          const eventTs = ids.map(() => ts);
+          const cells = ids.map(() => `B${ts}`);
+          await batchWriter.writeEntities({
+            size: keys,
+            joinKeys: ['driver_id'],
+            keyColumns: [ids],
+            views: [
+              { view: shared, rowOf, eventTs, columns: [cells] },
+              { view: own, rowOf, eventTs, columns: [cells] },
+            ],
+          });
+        }
+      };
+      const stream = async () => {
+        for (let i = 0; i < streamRows.length; i += 50) await streamWriter.write(shared, streamRows.slice(i, i + 50));
+      };
+      await Promise.all([batches(), stream()]);
+      const entityKeys = ids.map((id) => ek({ driver_id: id }));
+      const [s, o] = await batchWriter.read([
+        { view: shared, entityKeys },
+        { view: own, entityKeys },
+      ]);
+      expect(s!.filter((row) => row?.eventTs !== 2 * stamps || row.values[0]?.val.value !== `S${2 * stamps}`)).toEqual([]);
+      expect(o!.filter((row) => row?.eventTs !== 2 * stamps - 1 || row.values[0]?.val.value !== `B${2 * stamps - 1}`)).toEqual([]);
+    } finally {
+      await Promise.all([batchWriter.close(), streamWriter.close()]);
+    }
+  }, 60_000);
+});

@@ -1,4 +1,5 @@
-import type { CallOptions, OnlineStore, ViewDescriptor, ViewRead, ViewReadResult, WriteResult, WriteRow } from '../types';
+import { checkEntityBatch, entityKeyEncoder, rowEventTs } from '../columns';
+import type { CallOptions, EntityBatch, OnlineStore, ViewDescriptor, ViewRead, ViewReadResult, WriteResult, WriteRow } from '../types';
 import { RedisConnection, type RedisConnectionOptions, type RowWrite } from './connection';
 import { FeastLayout, PackedLayout, type RedisLayout } from './layouts';
 
@@ -73,6 +74,38 @@ export class RedisOnlineStore implements OnlineStore {
     const encoded: RowWrite[] = rows.map((row) => this.codec.writeRow(view, row));
     const skipped = await this.connection.writeRows(this.codec.script, this.codec.writeShared(view), encoded, options?.timeoutMs);
     return { written: rows.length - skipped, skipped };
+  }
+
+  /** One compare-and-set script call per chunk of entities, covering all their views. */
+  async writeEntities(batch: EntityBatch, options?: CallOptions): Promise<WriteResult[]> {
+    checkEntityBatch(batch);
+    const views = batch.views;
+    const count = views.length;
+    if (count === 0) return [];
+    const encoder = entityKeyEncoder(batch.joinKeys);
+    const project = views[0]!.view.project;
+    const perView = new Array<number>(count).fill(0);
+    // Encode everything first so a bad row fails the batch before anything is written.
+    const rows: RowWrite[] = [];
+    for (let i = 0; i < batch.size; i++) {
+      const args = new Array<Buffer | string>(count);
+      let any = false;
+      for (let v = 0; v < count; v++) {
+        const columns = views[v]!;
+        const row = columns.rowOf[i]!;
+        if (row < 0) {
+          args[v] = '';
+        } else {
+          args[v] = this.codec.encodeColumns(columns, row, rowEventTs(columns, row));
+          perView[v]!++;
+          any = true;
+        }
+      }
+      if (any) rows.push({ key: this.codec.entityKey(project, encoder, batch.keyColumns, i), args });
+    }
+    const shared = this.codec.entityShared(views.map((v) => v.view));
+    const skipped = await this.connection.writeEntityRows(this.codec.entityScript, shared, rows, count, options?.timeoutMs);
+    return perView.map((n, v) => ({ written: n - skipped[v]!, skipped: skipped[v]! }));
   }
 
   async deleteView(view: ViewDescriptor): Promise<void> {

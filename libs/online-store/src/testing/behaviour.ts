@@ -1,8 +1,8 @@
 // The behaviour every OnlineStore must show; each store's spec runs it with its own factory.
 import { randomUUID } from 'node:crypto';
 import { InvalidRowError } from '../errors';
-import type { OnlineStore, StoredRow, ViewDescriptor } from '../types';
-import { EVERY_TYPE, T, ek, i64, nul, str, view, type Value } from './values';
+import type { EntityBatch, FeatureCell, OnlineStore, StoredRow, ViewColumns, ViewDescriptor } from '../types';
+import { EVERY_TYPE, T, dbl, ek, i32, i64, nul, str, v as value, view, type Value } from './values';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -232,6 +232,147 @@ export function describeOnlineStoreBehaviour(name: string, open: () => Promise<O
       await expect(store.write(v, [good, { entityKey: ek({ driver_id: 2n }), eventTs: 1.5, values: {} }])).rejects.toBeInstanceOf(InvalidRowError);
       await expect(store.write(v, [good, { entityKey: ek({ driver_id: 2n }), eventTs: 1, values: { y: i64(1) } }])).rejects.toBeInstanceOf(InvalidRowError);
       expect(await readOne(v, ek({ driver_id: 1n }))).toBeUndefined();
+    });
+
+    describe('writeEntities (several views per entity key)', () => {
+      const writeEntities = (batch: EntityBatch) => {
+        if (!store.writeEntities) throw new Error(`${name} has no writeEntities`);
+        return store.writeEntities(batch);
+      };
+      const columnsOf = (v: ViewDescriptor, rowOf: number[], eventTs: number[], columns: ArrayLike<FeatureCell>[]): ViewColumns => ({
+        view: v,
+        rowOf: Int32Array.from(rowOf),
+        eventTs,
+        columns,
+      });
+
+      it('writes each view of each entity, leaving out the views an entity has no row of', async () => {
+        const p = project();
+        const stats = view(p, 'stats', { rate: T.DOUBLE, trips: T.INT64, label: T.STRING });
+        const flags = view(p, 'flags', { active: T.BOOL, seen: T.UNIX_TIMESTAMP, tags: T.STRING_LIST });
+        // Entities 10, 11, 12: stats has rows for 10 and 12 (in its own row order), flags for 11 and 12.
+        const results = await writeEntities({
+          size: 3,
+          joinKeys: ['driver_id'],
+          keyColumns: [[10n, 11n, 12n]],
+          views: [
+            columnsOf(stats, [1, -1, 0], [2000, 1000], [Float64Array.from([1.5, -0.25]), [7n, null], ['twelve', 'ten']]),
+            columnsOf(flags, [-1, 0, 1], [3000, 4000], [[true, null], [new Date(1_700_000_000_999), new Date(0)], [['a', 'b'], []]]),
+          ],
+        });
+        expect(results).toEqual([
+          { written: 2, skipped: 0 },
+          { written: 2, skipped: 0 },
+        ]);
+        const keys = [ek({ driver_id: 10n }), ek({ driver_id: 11n }), ek({ driver_id: 12n })];
+        const [s, f] = await store.read([
+          { view: stats, entityKeys: keys },
+          { view: flags, entityKeys: keys },
+        ]);
+        expect(s).toEqual([{ eventTs: 1000, values: [dbl(-0.25), nul(), str('ten')] }, undefined, { eventTs: 2000, values: [dbl(1.5), i64(7), str('twelve')] }]);
+        expect(f).toEqual([
+          undefined,
+          {
+            eventTs: 3000,
+            values: [
+              value({ case: 'boolVal', value: true }),
+              value({ case: 'unixTimestampVal', value: 1_700_000_000n }),
+              value({ case: 'stringListVal', value: { val: ['a', 'b'] } }),
+            ],
+          },
+          { eventTs: 4000, values: [nul(), value({ case: 'unixTimestampVal', value: 0n }), value({ case: 'stringListVal', value: { val: [] } })] },
+        ]);
+        // The same rows through write() read back the same: one format whichever path wrote it.
+        const again = view(p, 'stats_again', { rate: T.DOUBLE, trips: T.INT64, label: T.STRING });
+        await store.write(again, [{ entityKey: ek({ driver_id: 12n }), eventTs: 2000, values: { rate: dbl(1.5), trips: i64(7), label: str('twelve') } }]);
+        expect((await readOne(again, ek({ driver_id: 12n })))?.values).toEqual(s![2]!.values);
+      });
+
+      it('keeps a newer stored row of one view while writing the entity\'s other views; an equal time overwrites', async () => {
+        const p = project();
+        const a = view(p, 'a', { x: T.STRING });
+        const b = view(p, 'b', { y: T.STRING });
+        await store.write(a, [
+          { entityKey: ek({ driver_id: 1n }), eventTs: 5000, values: { x: str('stream') } },
+          { entityKey: ek({ driver_id: 2n }), eventTs: 5000, values: { x: str('stream') } },
+        ]);
+        const results = await writeEntities({
+          size: 3,
+          joinKeys: ['driver_id'],
+          keyColumns: [[1n, 2n, 3n]],
+          views: [columnsOf(a, [0, 1, 2], [4000, 5000, 4000], [['batch', 'batch-equal', 'batch']]), columnsOf(b, [0, 1, 2], [4000, 4000, 4000], [['b1', 'b2', 'b3']])],
+        });
+        expect(results).toEqual([
+          { written: 2, skipped: 1 },
+          { written: 3, skipped: 0 },
+        ]);
+        const keys = [1n, 2n, 3n].map((id) => ek({ driver_id: id }));
+        const [ra, rb] = await store.read([
+          { view: a, entityKeys: keys },
+          { view: b, entityKeys: keys },
+        ]);
+        expect(ra!.map((r) => [r?.eventTs, r?.values[0]?.val.value])).toEqual([
+          [5000, 'stream'],
+          [5000, 'batch-equal'],
+          [4000, 'batch'],
+        ]);
+        expect(rb!.map((r) => r?.values[0]?.val.value)).toEqual(['b1', 'b2', 'b3']);
+        // An older batch of the same entities changes nothing.
+        const older = await writeEntities({ size: 1, joinKeys: ['driver_id'], keyColumns: [[3n]], views: [columnsOf(a, [0], [1], [['old']]), columnsOf(b, [0], [1], [['old']])] });
+        expect(older).toEqual([
+          { written: 0, skipped: 1 },
+          { written: 0, skipped: 1 },
+        ]);
+        expect((await readOne(b, ek({ driver_id: 3n })))?.values).toEqual([str('b3')]);
+      });
+
+      it('writes composite and string keys the way write() keys them', async () => {
+        const p = project();
+        const v = view(p, 'trips', { n: T.INT32 }, ['city', 'driver_id']);
+        await writeEntities({
+          size: 2,
+          joinKeys: ['driver_id', 'city'],
+          keyColumns: [
+            [5, 6],
+            ['Zürich', 'Paris'],
+          ],
+          views: [columnsOf(v, [0, 1], [10, 20], [[50, 60]])],
+        });
+        const [rows] = await store.read([{ view: v, entityKeys: [ek({ city: 'Paris', driver_id: 6 }), ek({ driver_id: 5, city: 'Zürich' })] }]);
+        expect(rows).toEqual([
+          { eventTs: 20, values: [i32(60)] },
+          { eventTs: 10, values: [i32(50)] },
+        ]);
+      });
+
+      it('rejects a batch with a bad cell before writing any of it', async () => {
+        const p = project();
+        const v = view(p, 'strict', { x: T.INT64 });
+        const w = view(p, 'other', { y: T.DOUBLE });
+        const bad = (cells: FeatureCell[], eventTs = [1, 1]) =>
+          writeEntities({ size: 2, joinKeys: ['driver_id'], keyColumns: [[1n, 2n]], views: [columnsOf(w, [0, 1], [1, 1], [[0.5, 0.5]]), columnsOf(v, [0, 1], eventTs, [cells])] });
+        await expect(bad([1n, 'two'])).rejects.toBeInstanceOf(InvalidRowError);
+        await expect(bad([1n, 2.5])).rejects.toBeInstanceOf(InvalidRowError);
+        await expect(bad([1n, 2n], [1, -1])).rejects.toBeInstanceOf(InvalidRowError);
+        await expect(bad([1n, 2n], [1, 1.5])).rejects.toBeInstanceOf(InvalidRowError);
+        expect(await readOne(w, ek({ driver_id: 1n }))).toBeUndefined();
+      });
+
+      it('expires a key only when every view written to it has a ttl', async () => {
+        const p = project();
+        const short = view(p, 'short', { x: T.INT64 }, ['driver_id'], 1);
+        const forever = view(p, 'forever', { x: T.INT64 });
+        const now = Date.now();
+        await writeEntities({
+          size: 2,
+          joinKeys: ['driver_id'],
+          keyColumns: [[1n, 2n]],
+          views: [columnsOf(short, [0, 1], [now, now], [[1n, 1n]]), columnsOf(forever, [-1, 0], [now], [[2n]])],
+        });
+        await sleep(2100);
+        expect(await readOne(short, ek({ driver_id: 1n }))).toBeUndefined();
+        expect(await readOne(forever, ek({ driver_id: 2n }))).toEqual({ eventTs: now, values: [i64(2)] });
+      }, 15_000);
     });
   });
 }

@@ -1,0 +1,83 @@
+// DuckDB result vectors to cells, a column at a time. Fixed-width columns whose engine
+// type matches the declared type are read straight from the vector's typed array (no
+// DuckDBValue per cell); everything else goes through the driver's JS converter.
+import { DuckDBTypeId, JSDuckDBValueConverter } from '@duckdb/node-api';
+import type { DuckDBDataChunk, DuckDBVector } from '@duckdb/node-api';
+import { typesV1 } from '@larder/proto';
+import { toCell } from './cells';
+import type { Cell } from './types';
+
+const T = typesV1.ValueType;
+
+/** Which rows are null: undefined when none is (DuckDB leaves the mask out then). */
+function nullRows(vector: DuckDBVector, count: number): ((row: number) => boolean) | undefined {
+  // The mask's words are not public API; read them when they look as expected, else ask per row.
+  const validity = (vector as unknown as { validity?: { data?: unknown; itemValid(i: number): boolean } }).validity;
+  if (validity === undefined) return (row) => vector.getItem(row) === null;
+  const data = validity.data;
+  if (data === null) return undefined;
+  if (data instanceof BigUint64Array && (validity as unknown as { offset?: number }).offset === 0) {
+    const words = new Uint32Array(data.buffer, data.byteOffset, data.length * 2);
+    let all = true;
+    for (let w = 0; w < Math.ceil(count / 32); w++) {
+      const bits = Math.min(32, count - 32 * w);
+      const mask = bits === 32 ? 0xffffffff : (1 << bits) - 1;
+      if (((words[w]! & mask) >>> 0) !== mask >>> 0) {
+        all = false;
+        break;
+      }
+    }
+    if (all) return undefined;
+    return (row) => (words[row >>> 5]! & (1 << (row & 31))) === 0;
+  }
+  return (row) => !validity.itemValid(row);
+}
+
+function typedItems(vector: DuckDBVector): ArrayLike<unknown> | undefined {
+  const items = (vector as unknown as { items?: unknown }).items;
+  return ArrayBuffer.isView(items) ? (items as unknown as ArrayLike<unknown>) : undefined;
+}
+
+/** Milliseconds (truncated, as the driver's converter does) of TIMESTAMP micros in a BigInt64Array, without BigInts. */
+function timestampCells(items: BigInt64Array, count: number, isNull: ((row: number) => boolean) | undefined): (Date | null)[] {
+  const halves = new Int32Array(items.buffer, items.byteOffset, count * 2);
+  const out = new Array<Date | null>(count);
+  for (let r = 0; r < count; r++) {
+    if (isNull?.(r)) {
+      out[r] = null;
+      continue;
+    }
+    const micros = halves[2 * r + 1]! * 4294967296 + (halves[2 * r]! >>> 0);
+    // Beyond 2^53 micros (year 2255, DuckDB's infinity) a Date cannot hold it anyway; same error as the driver's.
+    if (Math.abs(micros) >= Number.MAX_SAFE_INTEGER) throw new Error(`TIMESTAMP value out of range for JS Date: ${items[r]} micros`);
+    out[r] = new Date(Math.trunc(micros / 1000));
+  }
+  return out;
+}
+
+/** One result column as cells of the declared type. */
+export function columnCells(chunk: DuckDBDataChunk, column: number, type: typesV1.ValueType): Cell[] {
+  const vector = chunk.getColumnVector(column);
+  const count = chunk.rowCount;
+  const typeId = vector.type.typeId;
+  const items = typedItems(vector);
+  const fast =
+    items !== undefined &&
+    (((type === T.DOUBLE || type === T.FLOAT) && (typeId === DuckDBTypeId.DOUBLE || typeId === DuckDBTypeId.FLOAT)) ||
+      (type === T.INT64 && typeId === DuckDBTypeId.BIGINT) ||
+      (type === T.INT32 && typeId === DuckDBTypeId.INTEGER) ||
+      (type === T.UNIX_TIMESTAMP && typeId === DuckDBTypeId.TIMESTAMP));
+  if (fast) {
+    const isNull = nullRows(vector, count);
+    if (typeId === DuckDBTypeId.TIMESTAMP) return timestampCells(items as BigInt64Array, count, isNull);
+    const typed = items as ArrayLike<number | bigint>;
+    if (isNull === undefined) return Array.from(typed);
+    const out = new Array<Cell>(count);
+    for (let r = 0; r < count; r++) out[r] = isNull(r) ? null : typed[r]!;
+    return out;
+  }
+  const raw = chunk.convertColumnValues(column, JSDuckDBValueConverter);
+  const out = new Array<Cell>(count);
+  for (let r = 0; r < count; r++) out[r] = toCell(type, raw[r]);
+  return out;
+}
