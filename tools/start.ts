@@ -6,7 +6,7 @@
 // ~/.larder/quickstart (or $LARDER_QUICKSTART_DIR; LARDER_QUICKSTART=0 skips
 // it), whose registry file and SQLite online store are the ones the services
 // use; once they listen, the repo is applied and its sample data materialized.
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
@@ -24,22 +24,43 @@ const QUICKSTART_DIR = path.resolve(process.env.LARDER_QUICKSTART_DIR ?? path.jo
 const QUICKSTART = process.env.LARDER_QUICKSTART !== '0';
 
 // The quickstart repo talks to the services below; its data files are theirs.
-const QUICKSTART_CONFIG = `# Written by \`npm start\`: the driver-stats quickstart, served by the services it runs.
+const QUICKSTART_HEADER = '# Written by `npm start`: the driver-stats quickstart, served by the services it runs.';
+const DEFAULT_ADDRESSES = {
+  registry: '127.0.0.1:6570',
+  online_serving: '127.0.0.1:6566',
+  offline_retrieval: '127.0.0.1:6571',
+  materialization: '127.0.0.1:6572',
+  ingestion: '127.0.0.1:6573',
+};
+type Addresses = typeof DEFAULT_ADDRESSES;
+
+const quickstartConfig = (addresses: Addresses): string => `${QUICKSTART_HEADER}
 project: driver_stats
 registry:
-  address: 127.0.0.1:6570
+  address: ${addresses.registry}
 online_store:
   type: sqlite
   path: data/online_store.db
 offline_store:
   type: duckdb
 services:
-  registry: 127.0.0.1:6570
-  online_serving: 127.0.0.1:6566
-  offline_retrieval: 127.0.0.1:6571
-  materialization: 127.0.0.1:6572
-  ingestion: 127.0.0.1:6573
+  registry: ${addresses.registry}
+  online_serving: ${addresses.online_serving}
+  offline_retrieval: ${addresses.offline_retrieval}
+  materialization: ${addresses.materialization}
+  ingestion: ${addresses.ingestion}
 `;
+
+/**
+ * With LARDER_GRPC_PORT=0 (tests) the services listen on free ports: while
+ * larder.yaml is still ours (it keeps our header line), point it at them.
+ */
+function updateQuickstartConfig(addresses: Addresses): void {
+  const file = path.join(QUICKSTART_DIR, CONFIG_FILE);
+  const current = readFileSync(file, 'utf8');
+  const wanted = quickstartConfig(addresses);
+  if (current.startsWith(QUICKSTART_HEADER) && current !== wanted) writeFileSync(file, wanted);
+}
 
 /** Defaults pointing every service at the quickstart's files; the caller's environment still wins. */
 function quickstartEnv(): Record<string, string> {
@@ -65,10 +86,29 @@ const services: Runner[] = [
   runner(ingestionService),
 ];
 
+/**
+ * Entity rows for a first training set (README): drivers at moments within the
+ * sample's 15 days, each with a label, as a model's training events would be.
+ */
+function writeEntityRows(file: string, sampleEnd: Date): void {
+  const at = (hoursBefore: number): string => new Date(sampleEnd.getTime() - hoursBefore * 3_600_000).toISOString().replace('.000Z', 'Z');
+  const rows = [
+    [1001, at(1.5), 1],
+    [1002, at(2.5), 0],
+    [1003, at(26), 1],
+    [1004, at(7 * 24 + 0.25), 0],
+    [1005, at(13 * 24 + 0.75), 1],
+    [1001, at(14 * 24 + 0.5), 0],
+  ];
+  writeFileSync(file, ['driver_id,event_timestamp,trip_completed', ...rows.map((r) => r.join(','))].join('\n') + '\n');
+}
+
 async function prepareQuickstart(): Promise<void> {
   if (existsSync(path.join(QUICKSTART_DIR, CONFIG_FILE))) return;
-  const created = await initRepo(QUICKSTART_DIR);
-  writeFileSync(path.join(QUICKSTART_DIR, CONFIG_FILE), QUICKSTART_CONFIG);
+  const sampleEnd = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000);
+  const created = await initRepo(QUICKSTART_DIR, { data: { end: sampleEnd } });
+  writeEntityRows(path.join(QUICKSTART_DIR, 'data', 'entity_rows.csv'), sampleEnd);
+  writeFileSync(path.join(QUICKSTART_DIR, CONFIG_FILE), quickstartConfig(DEFAULT_ADDRESSES));
   process.stderr.write(`Created the quickstart feature repo in ${QUICKSTART_DIR} (${created.sampleRows} sample rows).\n`);
 }
 
@@ -107,7 +147,7 @@ async function applyAndMaterialize(registryAddress: string, materializationAddre
     return [
       `Quickstart: feature repo ${QUICKSTART_DIR}, project ${config.project}, registry version ${applied.version}.`,
       `  materialized into ${path.join(QUICKSTART_DIR, 'data', 'online_store.db')}: ${views}`,
-      `  try: cd ${QUICKSTART_DIR} && npx larder list feature-views`,
+      `  try: npx larder get-online-features --repo ${QUICKSTART_DIR} --entity driver_id=1001 --features driver_hourly_stats:conv_rate`,
     ].join('\n');
   } finally {
     registry.close();
@@ -115,9 +155,12 @@ async function applyAndMaterialize(registryAddress: string, materializationAddre
   }
 }
 
+/** A listening address as a client dials it. */
+const local = (address: string): string => address.replace(/^0\.0\.0\.0:/, '127.0.0.1:');
+
 async function main(): Promise<void> {
   if (QUICKSTART) await prepareQuickstart();
-  const env = { ...quickstartEnv(), ...process.env };
+  const env: Record<string, string | undefined> = { ...quickstartEnv(), ...process.env };
   const handles: ServerHandle[] = [];
   let exitCode = 0;
   const fail = (code: number): void => {
@@ -130,12 +173,21 @@ async function main(): Promise<void> {
       process.exit(exitCode || 1);
     }
     handles.push(handle);
+    // The others find the registry where it really listens (a free port when LARDER_GRPC_PORT=0).
+    if (handle.name === 'registry' && process.env.LARDER_REGISTRY_ADDRESS === undefined) env.LARDER_REGISTRY_ADDRESS = local(handle.address);
   }
 
   let quickstart = '';
   if (QUICKSTART) {
-    const address = (name: string): string => handles.find((h) => h.name === name)!.address.replace(/^0\.0\.0\.0:/, '127.0.0.1:');
+    const address = (name: string): string => local(handles.find((h) => h.name === name)!.address);
     try {
+      updateQuickstartConfig({
+        registry: address('registry'),
+        online_serving: address('online-serving'),
+        offline_retrieval: address('offline-retrieval'),
+        materialization: address('materialization'),
+        ingestion: address('ingestion'),
+      });
       quickstart = await applyAndMaterialize(address('registry'), address('materialization'));
     } catch (error) {
       // The services are up either way; say what went wrong and keep serving.

@@ -44,9 +44,11 @@ const KINDS_HELP = 'Kinds: project, entity, data-source, feature-view, on-demand
 const MATERIALIZE_FLAGS = {
   views: { type: 'list', value: 'view[,view…]', help: 'Only these feature views (repeatable or comma-separated); default: every online view.' },
   materialization: { type: 'string', value: 'host:port', help: 'The materialization service; default: $LARDER_MATERIALIZATION, larder.yaml services.materialization, 127.0.0.1:6572.' },
+  shard: { type: 'string', value: 'I/N', help: 'Run only shard I (0-based) of N entity-key hash shards; needs --run-id. The watermark advances when all N shards of the run succeeded.' },
+  'run-id': { type: 'string', value: 'ID', help: 'Names the run the shards share (e.g. the pipeline run id), so N fan-out steps complete one run; rerun a failed shard with the same id.' },
 } as const satisfies FlagSpecs;
 const MATERIALIZE_HELP =
-  'Times are ISO 8601 (2026-01-31 or 2026-01-31T12:00:00Z; no zone means UTC) or now. Progress goes to stderr; exit code 0 when the job succeeded, 1 when it failed or was cancelled (Ctrl-C or SIGTERM cancels it). --output json prints a summary on stdout.';
+  'Times are ISO 8601 (2026-01-31 or 2026-01-31T12:00:00Z; no zone means UTC) or now. Progress goes to stderr; exit code 0 when the job succeeded, 1 when it failed or was cancelled (Ctrl-C or SIGTERM cancels it). --output json prints a summary on stdout. A fan-out of N pipeline steps shares one run with --shard 0/N … --shard N-1/N and one --run-id; each step may go to a different replica.';
 
 export const COMMANDS: readonly CommandSpec[] = [
   command({
@@ -136,6 +138,24 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: async () => (await import('./commands/features')).features,
   }),
   command({ name: 'get-historical-features', summary: 'Build a point-in-time-correct training set with the offline-retrieval service.', args: '', minArgs: 0, maxArgs: 0, flags: { entities: { type: 'string', value: 'FILE|TABLE', help: 'Entity rows: a .parquet/.csv file, or a table of the PostgreSQL/BigQuery offline store.' }, features: { type: 'string', value: 'view:feature,…', help: 'Feature refs, comma-separated.' }, 'feature-service': { type: 'string', value: 'NAME', help: 'A feature service instead of --features.' }, out: { type: 'string', value: 'FILE.parquet|FILE.csv|TABLE', help: 'Where the engine writes the result.' }, 'full-feature-names': { type: 'boolean', help: 'Name columns view__feature.' }, 'timestamp-column': { type: 'string', value: 'name', help: 'The entity rows\' timestamp column (default event_timestamp).' }, overwrite: { type: 'boolean', help: 'Replace an existing --out.' }, 'saved-dataset': { type: 'string', value: 'NAME', help: 'Also register the result as a saved dataset.' }, offline: { type: 'string', value: 'host:port', help: 'The offline-retrieval service; default: $LARDER_OFFLINE_RETRIEVAL, larder.yaml services.offline_retrieval, 127.0.0.1:6571.' } }, load: async () => (await import('./commands/historical')).getHistoricalFeatures }),
+  command({
+    name: 'get-online-features',
+    summary: 'Read the latest feature values of some entity rows from the online-serving service.',
+    args: '',
+    minArgs: 0,
+    maxArgs: 0,
+    flags: {
+      entity: { type: 'list', value: 'join_key=value[,value…]', help: 'One entity column: a join key (or request field) and one value per row; repeat for composite keys.' },
+      entities: { type: 'string', value: 'FILE.json', help: 'Entity rows from a JSON file: {"driver_id": [1001, 1002]} or [{"driver_id": 1001}, …].' },
+      features: { type: 'string', value: 'view:feature,…', help: 'Feature refs, comma-separated.' },
+      'feature-service': { type: 'string', value: 'NAME', help: 'A feature service instead of --features.' },
+      'full-feature-names': { type: 'boolean', help: 'Name columns view__feature.' },
+      address: { type: 'string', value: 'host:port', help: 'The online-serving service; default: $LARDER_ONLINE_SERVING, larder.yaml services.online_serving, 127.0.0.1:6566.' },
+    },
+    load: async () => (await import('./commands/online')).getOnlineFeatures,
+    details:
+      'Values take the types the registry declares for join keys and request fields (when larder.yaml or --registry names a registry); otherwise integers are int64, other numbers double, the rest strings. The table shows one line per entity row; --output json prints the response as Feast\'s feature server does (values, statuses, event timestamps per feature).',
+  }),
   command({
     name: 'materialize',
     summary: 'Copy the latest feature values in [START, END] to the online store (a job on the materialization service).',
