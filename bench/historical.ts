@@ -8,21 +8,31 @@
 //           batches and every result row streamed back over gRPC.
 //   floor:  the raw DuckDB ASOF join on the same files (no created-ts dedup, no ttl),
 //           COPY to Parquet, in this process.
+//   memory: stream mode at growing entity counts with the service's DuckDB capped
+//           (memory_limit, spilling to a temp directory): the service's peak RSS must
+//           stay roughly flat, since neither the entity rows nor the result are ever
+//           whole in Node (entity batches are appended to DuckDB one at a time, result
+//           chunks go out behind gRPC flow control).
 // Target (DESIGN.md): 1M entity rows x 3 views of 5M rows, DuckDB, <= 5 s.
 //   LARDER_BENCH_HIST_ROWS (rows per view, default 5,000,000), LARDER_BENCH_HIST_PG_ROWS
-//   (default 5,000,000), LARDER_BENCH_HIST_SIZES (default 10000,100000,1000000).
+//   (default 5,000,000), LARDER_BENCH_HIST_SIZES (default 10000,100000,1000000),
+//   LARDER_BENCH_HIST_PARTS (which series run, default export,stream,postgres,memory),
+//   LARDER_BENCH_HIST_MEMORY_SIZES (default 100000,1000000,3000000),
+//   LARDER_BENCH_HIST_MEMORY_LIMIT (the memory series' DuckDB memory_limit, default 1GB),
+//   LARDER_BENCH_HIST_CLIENT_DECODE (wire, the default, or protobuf-es),
+//   LARDER_BENCH_HIST_PROFILE_DIR (write a CPU profile of each service process there).
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { DuckDBInstance } from '@duckdb/node-api';
 import pg from 'pg';
-import { offlineV1, registryV1, typesV1 } from '@larder/proto';
+import { offlineV1, registryV1, typesV1, wire } from '@larder/proto';
 import { createClient, runService } from '@larder/rpc';
 import type { ServerHandle } from '@larder/rpc';
 import { parseListening, startPostgres } from '@larder/testing';
@@ -34,7 +44,14 @@ const ROWS_PER_VIEW = Number(process.env.LARDER_BENCH_HIST_ROWS ?? 5_000_000);
 const PG_ROWS_PER_VIEW = Number(process.env.LARDER_BENCH_HIST_PG_ROWS ?? 5_000_000);
 const SIZES = (process.env.LARDER_BENCH_HIST_SIZES ?? '10000,100000,1000000').split(',').map(Number);
 const VIEW_COUNTS = [1, 3, 10];
-const MAX_VIEWS = Math.max(...VIEW_COUNTS);
+const PARTS = new Set((process.env.LARDER_BENCH_HIST_PARTS ?? 'export,stream,postgres,memory').split(',').map((p) => p.trim()));
+const MEMORY_SIZES = (process.env.LARDER_BENCH_HIST_MEMORY_SIZES ?? '100000,1000000,3000000').split(',').map(Number);
+const MEMORY_LIMIT = process.env.LARDER_BENCH_HIST_MEMORY_LIMIT ?? '1GB';
+/** How the stream client decodes result chunks: 'wire' (hand-written) or 'protobuf-es' (fromBinary), to see the client's share. */
+const CLIENT_DECODE = process.env.LARDER_BENCH_HIST_CLIENT_DECODE ?? 'wire';
+/** Views the stream and memory series join. */
+const STREAM_VIEWS = 3;
+const MAX_VIEWS = PARTS.has('export') ? Math.max(...VIEW_COUNTS) : STREAM_VIEWS;
 const KEYS = 500_000;
 const T0 = Date.UTC(2024, 0, 1) / 1000;
 const SPAN = 30 * 86_400;
@@ -87,7 +104,9 @@ interface Service {
 }
 
 async function startRetrieval(env: Record<string, string>): Promise<Service> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'apps/offline-retrieval/src/main.ts')], {
+  const profile = process.env.LARDER_BENCH_HIST_PROFILE_DIR;
+  const flags = profile !== undefined && profile !== '' ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
+  const child: ChildProcess = spawn(process.execPath, [...flags, '--import', 'tsx', path.join(root, 'apps/offline-retrieval/src/main.ts')], {
     cwd: root,
     env: { ...process.env, LARDER_GRPC_HOST: '127.0.0.1', LARDER_GRPC_PORT: '0', LARDER_METRICS_ENABLED: 'false', LARDER_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -159,7 +178,9 @@ async function exportCase(service: Service, views: number, entitySource: offline
 
 /** Entity rows generated on the fly (the same rows the Parquet entity files hold), sent in 10k-row batches; result rows counted. */
 async function streamCase(service: Service, views: number, entities: number): Promise<number> {
-  const client = createClient(offlineV1.OfflineRetrievalService, service.address);
+  // Result chunks decoded by @larder/proto's hand-written decoder, as a TypeScript client would
+  // (fromBinary alone holds a client to ~40k rows/s of 11 columns).
+  const client = createClient(offlineV1.OfflineRetrievalService, service.address, CLIENT_DECODE === 'wire' ? { decoders: { getHistoricalFeatures: wire.decodeGetHistoricalFeaturesResponse } } : {});
   async function* requests(): AsyncGenerator<offlineV1.GetHistoricalFeaturesRequest> {
     yield create(offlineV1.GetHistoricalFeaturesRequestSchema, { message: { case: 'query', value: { kind: { case: 'features', value: { val: refs(views) } }, fullFeatureNames: true } } });
     for (let start = 0; start < entities; start += 10_000) {
@@ -206,7 +227,7 @@ async function duckdbCases(dir: string, records: BenchRecord[]): Promise<void> {
   const file = (name: string): string => path.join(dir, `${name}.parquet`);
   const duckHash = (x: string): string => `hash(${x})`;
   const duckTs = (secs: string): string => `to_timestamp((${secs})::BIGINT)::TIMESTAMP`;
-  for (const n of SIZES) {
+  for (const n of PARTS.has('export') ? SIZES : []) {
     // The same formula as streamCase, so inline and file entity rows are the same rows.
     await db.run(`COPY (SELECT ((i * 7919) % ${KEYS})::BIGINT AS driver_id, to_timestamp(${T0} + (i * 104729) % ${SPAN})::TIMESTAMP AS event_timestamp FROM range(${n}) t(i)) TO '${file(`entities_${n}`)}' (FORMAT parquet)`);
   }
@@ -217,7 +238,7 @@ async function duckdbCases(dir: string, records: BenchRecord[]): Promise<void> {
   const registry = await startRegistry(dir, repo((v) => ({ case: 'file', value: create(registryV1.FileSourceSchema, { path: file(`view_${v}`), format: registryV1.FileFormat.PARQUET }) }), MAX_VIEWS));
   const env = { LARDER_REGISTRY_ADDRESS: registry.address, LARDER_OFFLINE_STORE_TYPE: 'duckdb' };
   try {
-    for (const views of VIEW_COUNTS) {
+    for (const views of PARTS.has('export') ? VIEW_COUNTS : []) {
       for (const n of SIZES) {
         const joins = Array.from({ length: views }, (_, v) => `ASOF LEFT JOIN read_parquet('${file(`view_${v}`)}') v${v} ON e.driver_id = v${v}.driver_id AND e.event_timestamp >= v${v}.event_ts`).join(' ');
         const cols = Array.from({ length: views }, (_, v) => `v${v}.f_a AS f_a_${v}, v${v}.f_b AS f_b_${v}, v${v}.f_c AS f_c_${v}`).join(', ');
@@ -231,18 +252,74 @@ async function duckdbCases(dir: string, records: BenchRecord[]): Promise<void> {
         say(`${n} x ${views}: floor ${floor.toFixed(2)} s, export ${wall.toFixed(2)} s (service peak RSS ${rss} MB)`);
       }
     }
-    for (const n of SIZES) {
+    for (const n of PARTS.has('stream') ? SIZES : []) {
       let rows = 0;
-      const { wall, rss } = await measure(env, async (service) => (rows = await streamCase(service, 3, n)));
+      const { wall, rss } = await measure(env, async (service) => (rows = await streamCase(service, STREAM_VIEWS, n)));
       if (rows !== n) throw new Error(`stream of ${n} rows returned ${rows}`);
-      records.push({ workload: `duckdb stream ${n} x 3 views`, engine: 'duckdb', mode: 'stream', entities: n, views: 3, rows_per_view: ROWS_PER_VIEW, wall_s: round(wall), rows_per_s: Math.round(n / wall), peak_rss_mb: rss });
-      say(`${n} x 3 streamed in and out: ${wall.toFixed(2)} s (service peak RSS ${rss} MB)`);
+      records.push({ workload: `duckdb stream ${n} x ${STREAM_VIEWS} views`, engine: 'duckdb', mode: 'stream', entities: n, views: STREAM_VIEWS, rows_per_view: ROWS_PER_VIEW, wall_s: round(wall), rows_per_s: Math.round(n / wall), peak_rss_mb: rss });
+      say(`${n} x ${STREAM_VIEWS} streamed in and out: ${wall.toFixed(2)} s (service peak RSS ${rss} MB)`);
     }
+    if (PARTS.has('memory')) await memoryCases(dir, env, records);
   } finally {
     await registry.shutdown('bench over');
     db.closeSync();
     instance.closeSync();
   }
+}
+
+/**
+ * Peak memory as the entity set grows: the stream mode (entity rows in, every result
+ * row back) with the service's DuckDB capped at MEMORY_LIMIT and spilling to a temp
+ * directory. Besides the service's peak RSS, records how much DuckDB spilled
+ * (the temp directory's high-water mark, sampled) and the peak of the client.
+ */
+async function memoryCases(dir: string, env: Record<string, string>, records: BenchRecord[]): Promise<void> {
+  const spill = path.join(dir, 'duckdb-spill');
+  await mkdir(spill, { recursive: true });
+  const capped = { ...env, LARDER_DUCKDB_MEMORY_LIMIT: MEMORY_LIMIT, LARDER_DUCKDB_TEMP_DIRECTORY: spill };
+  for (const n of MEMORY_SIZES) {
+    let rows = 0;
+    let spilledPeak = 0;
+    const sampler = setInterval(() => (spilledPeak = Math.max(spilledPeak, directoryBytes(spill))), 250);
+    try {
+      const { wall, rss } = await measure(capped, async (service) => (rows = await streamCase(service, STREAM_VIEWS, n)));
+      if (rows !== n) throw new Error(`memory series: stream of ${n} rows returned ${rows}`);
+      const spilledMb = round(spilledPeak / 2 ** 20, 0);
+      records.push({
+        workload: `duckdb stream ${n} x ${STREAM_VIEWS} views, memory_limit ${MEMORY_LIMIT}`,
+        engine: 'duckdb',
+        mode: 'memory',
+        entities: n,
+        views: STREAM_VIEWS,
+        rows_per_view: ROWS_PER_VIEW,
+        memory_limit: MEMORY_LIMIT,
+        wall_s: round(wall),
+        rows_per_s: Math.round(n / wall),
+        peak_rss_mb: rss,
+        spilled_mb: spilledMb,
+      });
+      say(`memory series ${n} x ${STREAM_VIEWS} (memory_limit ${MEMORY_LIMIT}): ${wall.toFixed(2)} s, service peak RSS ${rss} MB, DuckDB spilled ${spilledMb} MB`);
+    } finally {
+      clearInterval(sampler);
+    }
+  }
+}
+
+/** Total size of the files in a directory (DuckDB's spill files), 0 if it is gone. */
+function directoryBytes(dir: string): number {
+  let total = 0;
+  try {
+    for (const name of readdirSync(dir)) {
+      try {
+        total += statSync(path.join(dir, name)).size;
+      } catch {
+        // Removed between listing and stat.
+      }
+    }
+  } catch {
+    return 0;
+  }
+  return total;
 }
 
 async function postgresCases(dir: string, records: BenchRecord[]): Promise<void> {
@@ -289,8 +366,8 @@ export async function runHistoricalBenchmark(): Promise<BenchRecord[]> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'larder-bench-historical-'));
   const records: BenchRecord[] = [];
   try {
-    await duckdbCases(dir, records);
-    await postgresCases(dir, records);
+    if (PARTS.has('export') || PARTS.has('stream') || PARTS.has('memory')) await duckdbCases(dir, records);
+    if (PARTS.has('postgres')) await postgresCases(dir, records);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

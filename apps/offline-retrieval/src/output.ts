@@ -1,11 +1,10 @@
 import { create } from '@bufbuild/protobuf';
-import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import type { Timestamp } from '@bufbuild/protobuf/wkt';
 import { OnDemandEvaluationError } from '@larder/core';
 import type { OnDemandValues } from '@larder/core';
 import { cellConverter, cellToValue } from '@larder/offline-store';
 import type { Cell, ResultChunk as StoreChunk, ResultSchema as StoreSchema } from '@larder/offline-store';
-import { offlineV1 } from '@larder/proto';
-import type { typesV1 } from '@larder/proto';
+import { offlineV1, typesV1 } from '@larder/proto';
 import { Code, RpcError } from '@larder/rpc';
 import type { RetrievalPlan } from './plan';
 import { approxValueBytes } from './values';
@@ -134,12 +133,25 @@ export function* encodeChunk(plan: RetrievalPlan, layout: OutputLayout, store: S
   const step = Math.max(1, Math.min(maxRows, Math.floor(maxBytes / rowBytes)));
   for (let start = 0; start < chunk.rowCount; start += step) {
     const end = Math.min(chunk.rowCount, start + step);
-    yield create(offlineV1.ResultChunkSchema, {
+    // Plain objects of the messages' shapes: create() would walk every Value again.
+    const eventTimestamps: Timestamp[] = new Array(end - start);
+    for (let r = start; r < end; r++) eventTimestamps[r - start] = timestampOf(times[r] as Date);
+    yield {
+      $typeName: RESULT_CHUNK,
       firstRow: BigInt(chunk.firstRow + start),
-      columns: columns.map((values) => ({ val: values.slice(start, end) })),
-      eventTimestamps: times.slice(start, end).map((t) => timestampFromMs((t as Date).getTime())),
-    });
+      columns: columns.map((values) => ({ $typeName: REPEATED_VALUE, val: values.slice(start, end) }) as typesV1.RepeatedValue),
+      eventTimestamps,
+    } as offlineV1.ResultChunk;
   }
+}
+
+const RESULT_CHUNK = offlineV1.ResultChunkSchema.typeName;
+const REPEATED_VALUE = typesV1.RepeatedValueSchema.typeName;
+
+function timestampOf(date: Date): Timestamp {
+  const ms = date.getTime();
+  const seconds = Math.floor(ms / 1000);
+  return { $typeName: 'google.protobuf.Timestamp', seconds: BigInt(seconds), nanos: (ms - seconds * 1000) * 1_000_000 } as Timestamp;
 }
 
 function sampleRowBytes(columns: readonly typesV1.Value[][], rows: number): number {

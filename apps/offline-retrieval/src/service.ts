@@ -1,6 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import { BigQuery } from '@google-cloud/bigquery';
-import { offlineV1 } from '@larder/proto';
+import { offlineV1, wire } from '@larder/proto';
 import { RegistryClient } from '@larder/registry-client';
 import { implement } from '@larder/rpc';
 import type { RunServiceOptions } from '@larder/rpc';
@@ -84,6 +84,10 @@ export const offlineRetrievalService: RunServiceOptions<typeof offlineRetrievalS
             const parts = retrieval.retrieve(request.query, async () => sourceEntities(store.engine, entitySource), stats);
             for await (const part of parts) yield create(offlineV1.GetHistoricalFeaturesFromSourceResponseSchema, { part });
           },
+        }, {
+          // Result chunks are most of a streamed training set's bytes; protobuf-es's reflective
+          // toBinary held streaming to ~13k rows/s (11 columns).
+          encoders: { getHistoricalFeatures: wire.encodeHistoricalResponse, getHistoricalFeaturesFromSource: wire.encodeHistoricalResponse },
         }),
       ],
       closeHooks: [() => store.close(), () => client.close()],

@@ -17,6 +17,11 @@ export function offlineStoreConfigSchema() {
     duckdbDatabase: string({ default: ':memory:', env: 'LARDER_DUCKDB_DATABASE', doc: 'DuckDB database file; file sources need none, so memory is enough unless table sources live in it.' }),
     duckdbThreads: int({ default: 0, min: 0, env: 'LARDER_DUCKDB_THREADS', doc: "DuckDB worker threads; 0 keeps DuckDB's default (all cores)." }),
     duckdbMemoryLimit: string({ default: '', env: 'LARDER_DUCKDB_MEMORY_LIMIT', doc: "e.g. '2GB'; empty keeps DuckDB's default (80% of RAM)." }),
+    duckdbTempDirectory: string({
+      default: '',
+      env: 'LARDER_DUCKDB_TEMP_DIRECTORY',
+      doc: "Where DuckDB spills joins and sorts larger than memory_limit; empty keeps DuckDB's default ('<database>.tmp', or '.tmp' in the working directory for ':memory:').",
+    }),
     postgresUrl: string({ default: 'postgres://127.0.0.1:5432/larder', env: 'LARDER_POSTGRES_URL', doc: 'postgres://user:pass@host:port/db' }),
     bigqueryProject: string({ default: '', env: 'LARDER_BIGQUERY_PROJECT', doc: 'GCP project the jobs run in.' }),
     bigqueryDataset: string({ default: 'larder_scratch', env: 'LARDER_BIGQUERY_DATASET', doc: 'Dataset for temporary tables.' }),
@@ -34,6 +39,7 @@ export async function openOfflineStore(settings: OfflineStoreSettings, options: 
       const config: Record<string, string> = {};
       if (settings.duckdbThreads > 0) config['threads'] = String(settings.duckdbThreads);
       if (settings.duckdbMemoryLimit !== '') config['memory_limit'] = settings.duckdbMemoryLimit;
+      if (settings.duckdbTempDirectory !== '') config['temp_directory'] = settings.duckdbTempDirectory;
       return DuckDBOfflineStore.create({ database: settings.duckdbDatabase, config });
     }
     case 'postgres':

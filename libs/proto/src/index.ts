@@ -9,3 +9,6 @@ export * as servingV1 from './gen/larder/serving/v1/online_serving_service_pb';
 export * as offlineV1 from './gen/larder/offline/v1/offline_retrieval_service_pb';
 export * as materializationV1 from './gen/larder/materialization/v1/materialization_service_pb';
 export * as ingestionV1 from './gen/larder/ingestion/v1/ingestion_service_pb';
+
+// Hand-written wire format for hot messages (serving responses, streamed training sets).
+export * as wire from './wire';

@@ -21,6 +21,7 @@ export type {
   ServerStreamingHandler,
   ServiceImpl,
   ResponseEncoders,
+  ResponseDecoders,
   ServiceRegistration,
   UnaryHandler,
 } from './adapter/types';

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { Code } from '../code';
 import { RpcError } from '../rpc-error';
 import { startServer } from '../server';
@@ -9,6 +10,7 @@ import { createClient } from './client';
 import type { RpcClient } from './client';
 import { echoImpl, EchoService, memoryLogger, newObserved, SECRET, testConfig } from '../testing/echo-service';
 import type { Observed } from '../testing/echo-service';
+import { EchoResponseSchema } from '../testing/gen/larder/rpctest/v1/echo_pb';
 
 async function* items<T>(values: T[], gapMs = 0): AsyncGenerator<T> {
   for (const value of values) {
@@ -221,3 +223,53 @@ async function waitFor(condition: () => boolean, timeoutMs = 3000): Promise<void
     await sleep(10);
   }
 }
+
+describe('hand-written encoders and decoders on streaming methods', () => {
+  test('a server-streaming encoder writes every message, and a client decoder reads each one', async () => {
+    let encoded = 0;
+    let decoded = 0;
+    const server = await startServer({
+      name: 'stream-encoders-test',
+      services: [
+        implement(
+          EchoService,
+          echoImpl(newObserved()),
+          {
+            encoders: {
+              // Rewrites the text, proving each streamed message goes through the hook.
+              echoMany: (response) => {
+                encoded++;
+                return toBinary(EchoResponseSchema, create(EchoResponseSchema, { ...response, text: `${response.text}!` }));
+              },
+            },
+          },
+        ),
+      ],
+      config: testConfig(),
+      logger: memoryLogger().logger,
+    });
+    const plain = createClient(EchoService, server.address);
+    const decoding = createClient(EchoService, server.address, {
+      decoders: {
+        echoMany: (bytes) => {
+          decoded++;
+          const message = fromBinary(EchoResponseSchema, bytes);
+          return { ...message, text: `${message.text}?` };
+        },
+      },
+    });
+    try {
+      const responses = await collectAll(plain.echoMany({ text: 'x', repeat: 5 }));
+      expect(responses.map((r) => [r.text, r.index])).toEqual([0, 1, 2, 3, 4].map((i) => ['x!', i]));
+      expect(encoded).toBe(5);
+      const viaDecoder = await collectAll(decoding.echoMany({ text: 'y', repeat: 3 }));
+      expect(viaDecoder.map((r) => r.text)).toEqual(['y!?', 'y!?', 'y!?']);
+      expect(decoded).toBe(3);
+      expect(encoded).toBe(8);
+    } finally {
+      plain.close();
+      decoding.close();
+      await server.shutdown('test done');
+    }
+  });
+});

@@ -9,6 +9,7 @@ import { RpcError } from '../rpc-error';
 import { methodDefinition } from './definition';
 import { flattenMetadata } from './server-adapter';
 import { drained } from './streams';
+import type { ResponseDecoders } from './types';
 
 export interface CallOptionsOf {
   /** Absolute deadline; wins over timeoutMs. */
@@ -55,11 +56,16 @@ export interface ClientOptions {
   defaultTimeoutMs?: number;
 }
 
+/** ClientOptions plus hand-written response decoders for hot methods (e.g. @larder/proto's `wire`). */
+export interface ServiceClientOptions<S extends DescService> extends ClientOptions {
+  decoders?: ResponseDecoders<S>;
+}
+
 /**
  * A typed client for `service` at `target` ("host:port" or an existing
  * grpc-js Channel, which is then shared and left open by close()).
  */
-export function createClient<S extends DescService>(service: S, target: string | Channel, options: ClientOptions = {}): RpcClient<S> {
+export function createClient<S extends DescService>(service: S, target: string | Channel, options: ServiceClientOptions<S> = {}): RpcClient<S> {
   const clientOptions: ConstructorParameters<typeof Client>[2] = { ...options.channelOptions };
   if (options.interceptors) clientOptions.interceptors = options.interceptors;
   let address = 'unused';
@@ -67,13 +73,14 @@ export function createClient<S extends DescService>(service: S, target: string |
   else clientOptions.channelOverride = target;
   const client = new Client(address, options.credentials ?? grpcCredentials.createInsecure(), clientOptions);
   const methods: Record<string, unknown> = {};
-  for (const method of service.methods) methods[method.localName] = clientMethod(client, method, options);
+  const decoders = (options.decoders ?? {}) as Readonly<Record<string, ((bytes: Uint8Array) => Message) | undefined>>;
+  for (const method of service.methods) methods[method.localName] = clientMethod(client, method, options, decoders[method.localName]);
   methods.close = typeof target === 'string' ? () => client.close() : () => undefined;
   return methods as RpcClient<S>;
 }
 
-function clientMethod(client: Client, method: DescMethod, clientOptions: ClientOptions): unknown {
-  const def = methodDefinition(method);
+function clientMethod(client: Client, method: DescMethod, clientOptions: ClientOptions, decode: ((bytes: Uint8Array) => Message) | undefined): unknown {
+  const def = methodDefinition(method, undefined, decode);
   const toMessage = (init: unknown): Message => create(method.input, init as Message);
   switch (method.methodKind) {
     case 'unary':

@@ -15,12 +15,14 @@ function serializer(schema: DescMessage, encode: Encoder = (message) => toBinary
   };
 }
 
-function deserializer(schema: DescMessage): (bytes: Buffer) => Message {
-  return (bytes) => fromBinary(schema, bytes);
+type Decoder = (bytes: Uint8Array) => Message;
+
+function deserializer(schema: DescMessage, decode?: Decoder): (bytes: Buffer) => Message {
+  return decode ?? ((bytes) => fromBinary(schema, bytes));
 }
 
 /** The grpc-js view of one protobuf-es method: path, stream flags, (de)serializers. */
-export function methodDefinition(method: DescMethod, encodeResponse?: Encoder): MethodDefinition<Message, Message> {
+export function methodDefinition(method: DescMethod, encodeResponse?: Encoder, decodeResponse?: Decoder): MethodDefinition<Message, Message> {
   return {
     path: methodPath(method),
     requestStream: method.methodKind === 'client_streaming' || method.methodKind === 'bidi_streaming',
@@ -28,7 +30,7 @@ export function methodDefinition(method: DescMethod, encodeResponse?: Encoder): 
     requestSerialize: serializer(method.input),
     requestDeserialize: deserializer(method.input),
     responseSerialize: serializer(method.output, encodeResponse),
-    responseDeserialize: deserializer(method.output),
+    responseDeserialize: deserializer(method.output, decodeResponse),
     originalName: method.localName,
   };
 }

@@ -91,6 +91,14 @@ export type ResponseEncoders<S extends DescService> = {
   [K in keyof S['method']]?: S['method'][K] extends { output: infer O extends DescMessage } ? (response: Shape<O>) => Uint8Array : never;
 };
 
+/**
+ * Hand-written response decoders by method localName, the client-side twin of
+ * ResponseEncoders. Each must return exactly what fromBinary would.
+ */
+export type ResponseDecoders<S extends DescService> = {
+  [K in keyof S['method']]?: S['method'][K] extends { output: infer O extends DescMessage } ? (bytes: Uint8Array) => Shape<O> : never;
+};
+
 /** A service and its implementation, as handed to startServer. */
 export interface ServiceRegistration<S extends DescService = DescService> {
   service: S;
