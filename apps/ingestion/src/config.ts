@@ -29,6 +29,8 @@ export const ingestionSchema = {
     maxBytes: int({ default: 10 * 1024 * 1024, min: 1024, env: 'LARDER_KAFKA_MAX_BYTES' }),
     retryInitial: duration({ default: 100, min: 1, env: 'LARDER_KAFKA_RETRY_INITIAL', doc: 'First wait before retrying a batch whose writes failed; doubles up to retryMax.' }),
     retryMax: duration({ default: 5_000, min: 1, env: 'LARDER_KAFKA_RETRY_MAX' }),
+    commitInterval: duration({ default: 1_000, min: 0, env: 'LARDER_KAFKA_COMMIT_INTERVAL', doc: 'Offsets are committed in the background, at most this often, once the writes they cover succeeded; a crash replays at most this much (writes are idempotent).' }),
+    maxWait: duration({ default: 100, min: 0, env: 'LARDER_KAFKA_MAX_WAIT', doc: 'How long the broker may hold a fetch that finds no new messages.' }),
     lagRefresh: duration({ default: 5_000, min: 100, env: 'LARDER_KAFKA_LAG_REFRESH', doc: 'How often log end and committed offsets are read for lag.' }),
   },
   http: {
@@ -63,6 +65,8 @@ export function consumerSettings(config: IngestionConfig): ConsumerSettings {
     storeTimeoutMs: config.ingestion.storeTimeout,
     retryInitialMs: k.retryInitial,
     retryMaxMs: k.retryMax,
+    commitIntervalMs: k.commitInterval,
+    maxWaitTimeMs: k.maxWait,
     lagRefreshMs: k.lagRefresh,
     maxBytesPerPartition: k.maxBytesPerPartition,
     maxBytes: k.maxBytes,

@@ -44,6 +44,25 @@ async function stored(online: OnlineStore, view: ViewDescriptor, from: number, t
   return (rows ?? []).filter((row, i) => row?.values[0]?.val.value === BigInt((ids[i] as number) * 10)).length;
 }
 
+/** The real store, but every `every`-th write fails before reaching Redis. */
+function flakyStore(store: OnlineStore, every: number): OnlineStore & { failed(): number } {
+  let writes = 0;
+  let failed = 0;
+  return {
+    read: (requests, options) => store.read(requests, options),
+    write: async (view, rows, options) => {
+      if (++writes % every === 0) {
+        failed++;
+        throw new Error('injected write failure');
+      }
+      return store.write(view, rows, options);
+    },
+    deleteView: (view) => store.deleteView(view),
+    close: () => store.close(),
+    failed: () => failed,
+  };
+}
+
 const committed = (r: RunningIngestion): bigint => (r.ingestion.consumers?.statuses()[0]?.partitions ?? []).reduce((sum, p) => sum + p.committedOffset, 0n);
 const assigned = (r: RunningIngestion): number => r.ingestion.consumers?.statuses()[0]?.partitions.length ?? 0;
 
@@ -94,6 +113,36 @@ describe('delivery', () => {
     }
   });
 
+  it('offsets are committed only after the writes they cover, with batches written in the background and a flaky store', async () => {
+    const brokers = services.kafka.brokers;
+    const topic = uniqueName('flaky');
+    await createTopic(brokers, topic, 1);
+    const { project, view } = await defineProject(brokers, topic);
+    const online = createOnlineStore({ type: 'redis', url: services.redis.url, keyPrefix: `${project}:` });
+    const store = flakyStore(online, 3);
+    const N = 3_000;
+    // One partition, produced in order: event i is at offset i, so committed offset c
+    // promises that events 0 .. c-1 are stored.
+    await produce(brokers, topic, events(0, N));
+    const running = await startIngestion({ registryAddress: registry.address, project, online: store, kafka: { maxBytesPerPartition: 8 * 1024, commitIntervalMs: 0 } });
+    let checkedMidStream = 0;
+    try {
+      for (const until = Date.now() + 60_000; ; ) {
+        const c = Number(committed(running));
+        if (c > 0) expect(await stored(online, view, 0, c)).toBe(c);
+        if (c === N) break;
+        if (c > 0) checkedMidStream++;
+        if (Date.now() > until) throw new Error(`only ${c} of ${N} offsets committed`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    } finally {
+      await running.stop();
+      await online.close();
+    }
+    expect(store.failed()).toBeGreaterThan(0);
+    expect(checkedMidStream).toBeGreaterThan(0);
+  });
+
   it('a Redis outage pauses the partition and retries; nothing is lost when Redis is back', async () => {
     const brokers = services.kafka.brokers;
     const topic = uniqueName('redis_down');
@@ -112,6 +161,9 @@ describe('delivery', () => {
       const status = running.ingestion.consumers?.statuses()[0];
       expect(status?.lastError).not.toBe('');
       expect(status?.partitions[0]?.committedOffset).toBe(200n);
+      // Several commit intervals later still nothing of the unwritten events is committed.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(running.ingestion.consumers?.statuses()[0]?.partitions[0]?.committedOffset).toBe(200n);
       redis = await startRedis({ port });
       // The restarted Redis is empty (no persistence in tests): the 200 events held back must all arrive.
       await waitFor(async () => (await stored(online, view, 200, 400)) === 200, 30_000, 'the held-back events stored after the outage');

@@ -18,7 +18,7 @@ export class IngestionMetrics {
   constructor() {
     const registers = [this.registry];
     const rates = (): ReturnType<IngestionMetrics['rates']> => this.rates();
-    this.events = new Counter({ name: 'larder_ingestion_events_total', help: 'Kafka messages handled (written, dead-lettered or both) and committed.', labelNames: ['project', 'source', 'topic', 'partition'], registers });
+    this.events = new Counter({ name: 'larder_ingestion_events_total', help: 'Kafka messages handled (written, dead-lettered or both); their offsets are committed right after, in the background.', labelNames: ['project', 'source', 'topic', 'partition'], registers });
     this.deadLetters = new Counter({ name: 'larder_ingestion_dead_letters_total', help: 'Messages sent to the dead-letter topic, by stage (decode, validate, late, write).', labelNames: ['project', 'source', 'topic', 'stage'], registers });
     this.lag = new Gauge({ name: 'larder_ingestion_consumer_lag', help: 'Log end offset minus committed offset, per assigned partition, as last seen.', labelNames: ['project', 'source', 'topic', 'partition'], registers });
     this.retries = new Counter({ name: 'larder_ingestion_write_retries_total', help: 'Batches retried because a store or the dead-letter topic failed (the partition waits meanwhile).', labelNames: ['project', 'source', 'topic'], registers });

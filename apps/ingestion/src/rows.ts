@@ -2,7 +2,7 @@ import type { AppendRows, BatchSource, Cell } from '@larder/offline-store';
 import type { OnlineStore, WriteRow, WriteResult } from '@larder/online-store';
 import type { typesV1 } from '@larder/proto';
 import type { TypedColumn, ViewTarget } from './targets';
-import { NULL_VALUE, ValueError, valueToCell } from './values';
+import { NULL_VALUE, ValueError, rawToValue, valueToCell } from './values';
 
 /** A row that cannot be written, and the column to blame when there is one. */
 export class RowProblem extends Error {
@@ -53,9 +53,67 @@ export function shapeRow(target: ViewTarget, read: ColumnReader, eventTs: number
   return { entityKey: { joinKeys: target.descriptor.joinKeys as string[], entityValues }, eventTs, createdTs, values };
 }
 
-function keyOf(row: ShapedRow): string {
+/** A column of a view and the decoded-record field that holds it. */
+export interface FieldColumn extends TypedColumn {
+  readonly field: string;
+}
+
+/** How to read a view's row out of a decoded record: computed once per view, not per message. */
+export interface RecordPlan {
+  readonly target: ViewTarget;
+  readonly keys: readonly FieldColumn[];
+  readonly features: readonly FieldColumn[];
+}
+
+export function recordPlan(target: ViewTarget, fieldOf: (column: string) => string): RecordPlan {
+  return {
+    target,
+    keys: target.joinKeys.map((c) => ({ name: c.name, type: c.type, field: fieldOf(c.name) })),
+    features: target.features.map((c) => ({ name: c.name, type: c.type, field: fieldOf(c.name) })),
+  };
+}
+
+/**
+ * shapeRow for a decoded message (a plain record), with the same checks and
+ * messages, but no reader closure per message: this runs for every event of
+ * every Kafka batch.
+ */
+export function shapeRecord(plan: RecordPlan, record: Readonly<Record<string, unknown>>, eventTs: number, createdTs: number): ShapedRow {
+  const entityValues: typesV1.Value[] = new Array<typesV1.Value>(plan.keys.length);
+  for (let k = 0; k < plan.keys.length; k++) {
+    const key = plan.keys[k] as FieldColumn;
+    let v: typesV1.Value;
+    try {
+      v = rawToValue(key.type, record[key.field]);
+    } catch (error) {
+      throw new RowProblem(key.name, `join key ${key.name}: ${(error as Error).message}`);
+    }
+    if (v.val.case === undefined || v.val.case === 'nullVal') throw new RowProblem(key.name, `join key ${key.name} is missing`);
+    entityValues[k] = v;
+  }
+  const values: Record<string, typesV1.Value> = {};
+  for (let f = 0; f < plan.features.length; f++) {
+    const feature = plan.features[f] as FieldColumn;
+    try {
+      values[feature.name] = rawToValue(feature.type, record[feature.field]);
+    } catch (error) {
+      if (error instanceof ValueError) throw new RowProblem(feature.name, `${feature.name}: ${error.message}`);
+      throw error;
+    }
+  }
+  return { entityKey: { joinKeys: plan.target.descriptor.joinKeys as string[], entityValues }, eventTs, createdTs, values };
+}
+
+/** A Map key per entity key: the value itself for one primitive join key (no string built per row). */
+function keyOf(row: ShapedRow): unknown {
+  const values = row.entityKey.entityValues;
+  if (values.length === 1) {
+    const value = (values[0] as typesV1.Value).val.value;
+    const type = typeof value;
+    if (type === 'string' || type === 'bigint' || type === 'number' || type === 'boolean') return value;
+  }
   let key = '';
-  for (const v of row.entityKey.entityValues) key += `${v.val.case ?? ''}:${String(v.val.value)}\u0000`;
+  for (const v of values) key += `${v.val.case ?? ''}:${String(v.val.value)}\u0000`;
   return key;
 }
 
@@ -66,7 +124,7 @@ function keyOf(row: ShapedRow): string {
  */
 export function newestPerKey(rows: readonly ShapedRow[]): ShapedRow[] {
   if (rows.length < 2) return [...rows];
-  const newest = new Map<string, ShapedRow>();
+  const newest = new Map<unknown, ShapedRow>();
   for (const row of rows) {
     const key = keyOf(row);
     const kept = newest.get(key);

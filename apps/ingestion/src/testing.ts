@@ -56,6 +56,8 @@ export function testConsumerSettings(overrides: Partial<ConsumerSettings> = {}):
     storeTimeoutMs: 2_000,
     retryInitialMs: 50,
     retryMaxMs: 500,
+    commitIntervalMs: 100,
+    maxWaitTimeMs: 100,
     lagRefreshMs: 300,
     maxBytesPerPartition: 1024 * 1024,
     maxBytes: 10 * 1024 * 1024,

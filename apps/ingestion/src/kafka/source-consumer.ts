@@ -6,14 +6,15 @@ import { OfflineStoreError } from '@larder/offline-store';
 import type { OfflineStore } from '@larder/offline-store';
 import type { OnlineStore } from '@larder/online-store';
 import { ingestionV1 } from '@larder/proto';
-import type { registryV1, typesV1 } from '@larder/proto';
+import type { registryV1 } from '@larder/proto';
 import type { Logger } from '@larder/rpc';
 import type { IngestionMetrics } from '../metrics';
-import { OfflineBatches, RowProblem, shapeRow, writeOnline } from '../rows';
-import type { ShapedRow } from '../rows';
+import { OfflineBatches, RowProblem, recordPlan, shapeRecord, writeOnline } from '../rows';
+import type { RecordPlan, ShapedRow } from '../rows';
 import { FieldMap } from '../targets';
 import type { ViewTarget } from '../targets';
-import { ValueError, rawToValue, toMillis } from '../values';
+import { ValueError, toMillis } from '../values';
+import { OffsetCommitter } from './committer';
 import { DecodeError, decoderFor } from './decode';
 import type { DecodedRecord, Decoder, SchemaRegistryCache } from './decode';
 import { RateWindow } from './rate';
@@ -36,11 +37,18 @@ export interface ConsumerSettings {
   /** Backoff between attempts of a batch whose writes failed. */
   retryInitialMs: number;
   retryMaxMs: number;
+  /**
+   * Offsets are committed in the background, at most this often, once the
+   * writes they cover succeeded; a crash replays at most this much (idempotently).
+   */
+  commitIntervalMs: number;
   /** How often log end and committed offsets are refreshed for lag. */
   lagRefreshMs: number;
   /** kafkajs fetch limits: they bound what one consumer holds in memory. */
   maxBytesPerPartition: number;
   maxBytes: number;
+  /** How long the broker may hold a fetch that has no new messages yet. */
+  maxWaitTimeMs: number;
 }
 
 export interface ConsumerDeps {
@@ -80,6 +88,14 @@ interface BatchWork {
   done: { online: Set<ViewTarget>; offline: Set<string>; deadLetters: boolean };
 }
 
+/** A batch handed to the background: its writes, then its offset mark. */
+interface InFlight {
+  /** True once written and marked for commit; false when abandoned (rebalance, stop). */
+  readonly done: Promise<boolean>;
+  /** The partition's greatest event time once this batch is in, when it was decoded up front. */
+  readonly maxEventTs: number | undefined;
+}
+
 const durationMs = (d: { seconds: bigint; nanos: number } | undefined): number => (d === undefined ? 0 : Number(d.seconds) * 1000 + Math.floor(d.nanos / 1e6));
 
 /**
@@ -95,7 +111,6 @@ export class SourceConsumer {
   readonly topic: string;
   readonly groupId: string;
   readonly deadLetterTopic: string;
-  private targets: readonly ViewTarget[];
   private readonly fields: FieldMap;
   private readonly decode: Decoder;
   private readonly watermarkDelayMs: number;
@@ -106,6 +121,10 @@ export class SourceConsumer {
   private readonly producer: Producer;
   private readonly admin: Admin;
   private readonly partitions = new Map<number, PartitionStats>();
+  /** Per partition, the batch whose writes may still be running while the next one is fetched. */
+  private readonly inFlight = new Map<number, InFlight>();
+  private readonly committer: OffsetCommitter;
+  private plans: readonly RecordPlan[];
   private readonly rate = new RateWindow();
   private assigned: number[] = [];
   private state: ingestionV1.ConsumerState = State.STARTING;
@@ -133,8 +152,8 @@ export class SourceConsumer {
     this.topic = kafka.topic;
     this.groupId = kafka.consumerGroup || `${settings.groupPrefix}${project}.${source.name}`;
     this.deadLetterTopic = kafka.deadLetterTopic || `${kafka.topic}.dlq`;
-    this.targets = targets;
     this.fields = new FieldMap(source.fieldMapping);
+    this.plans = this.planOf(targets);
     this.decode = decoderFor(kafka.messageFormat, deps.schemas);
     this.watermarkDelayMs = durationMs(kafka.watermarkDelay);
     this.timestampField = source.timestampField;
@@ -159,14 +178,26 @@ export class SourceConsumer {
       rebalanceTimeout: settings.rebalanceTimeoutMs,
       maxBytesPerPartition: settings.maxBytesPerPartition,
       maxBytes: settings.maxBytes,
-      maxWaitTimeInMs: 100,
+      maxWaitTimeInMs: settings.maxWaitTimeMs,
       retry: { initialRetryTime: 200, maxRetryTime: 5_000, retries: 8, restartOnFailure: async () => !this.stopping },
     });
     this.producer = this.kafka.producer({ allowAutoTopicCreation: true, retry: { initialRetryTime: 200, maxRetryTime: 5_000, retries: 5 } });
     this.admin = this.kafka.admin({ retry: { retries: 2 } });
-    const { GROUP_JOIN, CRASH, REBALANCING } = this.consumer.events;
+    this.committer = new OffsetCommitter(
+      (offsets) => this.consumer.commitOffsets(offsets.map((o) => ({ topic: this.topic, ...o }))),
+      settings.commitIntervalMs,
+      (error) => this.log.debug('offset commit failed; the next one carries its offsets', { error: error.message }),
+    );
+    const { GROUP_JOIN, CRASH, REBALANCING, COMMIT_OFFSETS } = this.consumer.events;
+    this.consumer.on(COMMIT_OFFSETS, (event) => {
+      for (const { topic, partitions } of event.payload.topics) {
+        if (topic !== this.topic) continue;
+        for (const { partition, offset } of partitions) this.committed(Number(partition), BigInt(String(offset)));
+      }
+    });
     this.consumer.on(GROUP_JOIN, (event) => {
       this.assigned = [...(event.payload.memberAssignment[this.topic] ?? [])].sort((a, b) => a - b);
+      this.committer.assign(this.assigned);
       for (const p of [...this.partitions.keys()]) if (!this.assigned.includes(p)) this.partitions.delete(p);
       if (this.retrying === 0) this.state = State.RUNNING;
       this.log.info('partitions assigned', { partitions: this.assigned });
@@ -188,7 +219,11 @@ export class SourceConsumer {
 
   /** Swaps the views written to (a registry change); the next batch uses them. */
   setTargets(targets: readonly ViewTarget[]): void {
-    this.targets = targets;
+    this.plans = this.planOf(targets);
+  }
+
+  private planOf(targets: readonly ViewTarget[]): RecordPlan[] {
+    return targets.map((t) => recordPlan(t, (column) => this.fields.fieldOf(column)));
   }
 
   /** Connects and joins the group; keeps trying (with backoff) while the brokers cannot be reached, until stop(). */
@@ -238,12 +273,21 @@ export class SourceConsumer {
     this.log.info('consumer started');
   }
 
-  /** Leaves the group; a batch in flight is abandoned uncommitted (its messages go to the next owner). */
+  /**
+   * Leaves the group. Writes already running finish (bounded by the store
+   * timeout) and their offsets are committed first; a batch still waiting is
+   * abandoned uncommitted (its messages go to the next owner).
+   */
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.lagTimer !== undefined) clearInterval(this.lagTimer);
     await this.recovering;
     await this.refreshing;
+    await Promise.all([...this.inFlight.values()].map((f) => f.done));
+    // Committing what was written spares the next owner a replay; a broker that is
+    // down must not hold the shutdown (kafkajs retries a commit for many seconds).
+    await Promise.race([this.committer.flush(), new Promise((resolve) => setTimeout(resolve, Math.min(5_000, this.deps.settings.sessionTimeoutMs)).unref())]);
+    this.committer.close();
     await this.consumer.disconnect().catch((error: unknown) => this.log.warn('consumer disconnect failed', { error }));
     await Promise.all([this.producer.disconnect(), this.admin.disconnect()]).catch(() => undefined);
     this.state = State.STOPPED;
@@ -259,62 +303,112 @@ export class SourceConsumer {
     return stats;
   }
 
-  private async handleBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    const stats = this.partition(batch.partition);
+  /** The broker accepted a commit: status and lag follow it. */
+  private committed(partition: number, next: bigint): void {
+    const stats = this.partitions.get(partition);
+    if (stats === undefined || next <= stats.committed) return;
+    stats.committed = next;
+    if (stats.logEnd >= 0n) this.deps.metrics.lag.set({ project: this.project, source: this.sourceName, topic: this.topic, partition: String(partition) }, Number(stats.logEnd - next));
+  }
+
+  /**
+   * Decodes a batch while the previous batch of its partition is still being
+   * written, waits for that one, then starts this batch's writes and returns,
+   * so kafkajs fetches the next batch meanwhile. At most two batches per
+   * partition are held: one writing, one decoded and waiting. Offsets are
+   * resolved here (kafkajs's fetch position; never committed by kafkajs since
+   * autoCommit is off) and committed by the committer only after the writes.
+   * If a batch is abandoned (rebalance, stop) so are those after it; kafkajs
+   * then resumes from the committed offset, so nothing is skipped.
+   */
+  private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const partition = batch.partition;
+    const stats = this.partition(partition);
     stats.logEnd = BigInt(batch.highWatermark);
     if (batch.messages.length === 0) return;
     const live = (): boolean => isRunning() && !isStale() && !this.stopping;
+    const previous = this.inFlight.get(partition);
+    const before = previous === undefined ? stats.maxEventTs : previous.maxEventTs;
     let work: BatchWork | undefined;
+    if (before !== undefined) {
+      try {
+        work = await this.prepare(batch.messages, before);
+      } catch {
+        // A transient failure (a schema registry down): the background retries it.
+      }
+    }
+    if (previous !== undefined && !(await previous.done)) return;
+    if (!live()) return;
+    const entry: InFlight = { done: this.writeBatch(batch.messages, partition, work, live, heartbeat), maxEventTs: work?.maxEventTs };
+    this.inFlight.set(partition, entry);
+    void entry.done.finally(() => {
+      if (this.inFlight.get(partition) === entry) this.inFlight.delete(partition);
+    });
+    resolveOffset((batch.messages[batch.messages.length - 1] as KafkaMessage).offset);
+  }
+
+  /** Runs in the background, so it never rejects: an unexpected failure abandons the batch (it is redelivered). */
+  private async writeBatch(messages: readonly KafkaMessage[], partition: number, prepared: BatchWork | undefined, live: () => boolean, heartbeat: () => Promise<void>): Promise<boolean> {
+    try {
+      return await this.writeAndMark(messages, partition, prepared, live, heartbeat);
+    } catch (error) {
+      // A heartbeat refused mid-retry (a rebalance): this batch's partition goes back to the group uncommitted.
+      this.log.warn('batch abandoned; its messages are redelivered from the committed offset', { partition, error: (error as Error).message });
+      return false;
+    }
+  }
+
+  /** Writes a batch, retrying with backoff while the partition waits; then marks its offset for commit. */
+  private async writeAndMark(messages: readonly KafkaMessage[], partition: number, prepared: BatchWork | undefined, live: () => boolean, heartbeat: () => Promise<void>): Promise<boolean> {
+    const stats = this.partition(partition);
+    let work = prepared;
     let delay = this.deps.settings.retryInitialMs;
     for (;;) {
       try {
-        work ??= await this.prepare(batch.messages, stats.maxEventTs);
-        await this.apply(work, batch.partition);
+        work ??= await this.prepare(messages, stats.maxEventTs);
+        await this.apply(work, partition);
         break;
       } catch (error) {
-        if (!live()) return;
+        if (!live()) return false;
         this.retrying++;
         this.state = State.PAUSED;
         this.lastError = (error as Error).message;
         this.deps.metrics.retries.inc({ project: this.project, source: this.sourceName, topic: this.topic });
-        this.log.warn('batch failed; partition waits and retries', { partition: batch.partition, error: this.lastError, retryInMs: delay });
+        this.log.warn('batch failed; partition waits and retries', { partition, error: this.lastError, retryInMs: delay });
         try {
           await sleepWhile(delay, live, heartbeat);
         } finally {
           this.retrying--;
         }
-        if (!live()) return;
+        if (!live()) return false;
         delay = Math.min(this.deps.settings.retryMaxMs, delay * 2);
       }
     }
     if (this.retrying === 0 && this.state === State.PAUSED) {
       this.state = State.RUNNING;
-      this.log.info('writes succeeded again; partition resumed', { partition: batch.partition });
+      this.log.info('writes succeeded again; partition resumed', { partition });
     }
-    const last = batch.messages[batch.messages.length - 1] as KafkaMessage;
-    resolveOffset(last.offset);
-    const next = (BigInt(last.offset) + 1n).toString();
-    await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }] });
-    await heartbeat();
+    const next = BigInt((messages[messages.length - 1] as KafkaMessage).offset) + 1n;
+    this.committer.mark(partition, next);
 
-    stats.committed = BigInt(next);
     stats.maxEventTs = Math.max(stats.maxEventTs, work.maxEventTs);
     if (work.lastEventTs !== undefined) stats.lastEventTs = work.lastEventTs;
-    const count = batch.messages.length;
+    const count = messages.length;
     stats.rate.add(count);
     this.rate.add(count);
     stats.deadLetters += work.deadLetters.length;
     this.deadLetterCount += work.deadLetters.length;
     const labels = { project: this.project, source: this.sourceName, topic: this.topic };
-    this.deps.metrics.events.inc({ ...labels, partition: String(batch.partition) }, count);
+    this.deps.metrics.events.inc({ ...labels, partition: String(partition) }, count);
     for (const letter of work.deadLetters) this.deps.metrics.deadLetters.inc({ ...labels, stage: letter.stage });
-    if (stats.logEnd >= 0n) this.deps.metrics.lag.set({ ...labels, partition: String(batch.partition) }, Number(stats.logEnd - stats.committed));
+    return true;
   }
 
   /** Decodes and shapes a batch; a message that cannot be used becomes a dead letter, never an error. */
   private async prepare(messages: readonly KafkaMessage[], maxEventTsBefore: number): Promise<BatchWork> {
-    const targets = this.targets;
-    const online = new Map<ViewTarget, ShapedRow[]>(targets.filter((t) => t.online).map((t) => [t, []]));
+    const plans = this.plans;
+    const online = new Map<ViewTarget, ShapedRow[]>(plans.filter((p) => p.target.online).map((p) => [p.target, []]));
+    const onlineRows = plans.map((p) => online.get(p.target));
     const offline = new OfflineBatches();
     const deadLetters: DeadLetter[] = [];
     let maxEventTs = maxEventTsBefore;
@@ -324,7 +418,9 @@ export class SourceConsumer {
       let record: DecodedRecord;
       try {
         if (message.value === null) throw new DecodeError('the message has no value (a tombstone)');
-        record = await this.decode(message.value);
+        const decoded = this.decode(message.value);
+        // JSON and Avro decode synchronously: no await (a microtask) per message.
+        record = decoded instanceof Promise ? await decoded : decoded;
       } catch (error) {
         if (!(error instanceof DecodeError)) throw error;
         deadLetters.push({ message, stage: 'decode', reason: error.message });
@@ -354,18 +450,18 @@ export class SourceConsumer {
       const late = eventTs < maxEventTs - this.watermarkDelayMs;
       maxEventTs = Math.max(maxEventTs, eventTs);
       lastEventTs = eventTs;
-      const read = (c: { name: string; type: typesV1.ValueType }): typesV1.Value | undefined => rawToValue(c.type, record[this.fields.fieldOf(c.name)]);
-      for (const target of targets) {
+      for (let t = 0; t < plans.length; t++) {
+        const plan = plans[t] as RecordPlan;
         let row: ShapedRow;
         try {
-          row = shapeRow(target, read, eventTs, createdTs);
+          row = shapeRecord(plan, record, eventTs, createdTs);
         } catch (error) {
           if (!(error instanceof RowProblem)) throw error;
-          deadLetters.push({ message, stage: 'validate', reason: error.message, view: target.name });
+          deadLetters.push({ message, stage: 'validate', reason: error.message, view: plan.target.name });
           continue;
         }
-        online.get(target)?.push(row);
-        if (!late) offline.add(i, target, row);
+        onlineRows[t]?.push(row);
+        if (!late) offline.add(i, plan.target, row);
       }
       if (late) {
         deadLetters.push({
