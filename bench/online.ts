@@ -31,7 +31,7 @@ const T = typesV1.ValueType;
 const PROJECT = 'bench';
 const VIEWS = 25;
 const FEATURES = 10;
-const ENTITIES = Number(process.env.LARDER_BENCH_ONLINE_ENTITIES ?? 100_000);
+const ENTITIES = Number(process.env.LARDER_BENCH_ONLINE_ENTITIES ?? 1_000_000);
 /** Views 5.. exist only for the 1x250 shape; they are loaded for the first WIDE_ENTITIES entities. */
 const WIDE_ENTITIES = 10_000;
 const SECONDS = Number(process.env.LARDER_BENCH_ONLINE_SECONDS ?? 3);
@@ -71,28 +71,34 @@ function repo(): registryV1.ApplyRegistryRequest {
 }
 
 const int64 = (n: number): typesV1.Value => create(typesV1.ValueSchema, { val: { case: 'int64Val', value: BigInt(n) } });
-const double = (n: number): typesV1.Value => create(typesV1.ValueSchema, { val: { case: 'doubleVal', value: n } });
 
+/**
+ * Loads the entities through the store's per-entity write (one compare-and-set per entity
+ * for all its views, as materialization writes): views 0-4 for every entity, views 5-24
+ * for the first WIDE_ENTITIES.
+ */
 async function load(url: string, layout: 'packed' | 'feast'): Promise<number> {
   const store = new RedisOnlineStore({ url, layout, writeTimeoutMs: 60_000 });
   const started = Date.now();
   const now = Date.now();
   const BATCH = 2_000;
   const tasks: (() => Promise<unknown>)[] = [];
-  for (let v = 0; v < VIEWS; v++) {
-    const count = v < 5 ? ENTITIES : WIDE_ENTITIES;
-    for (let from = 0; from < count; from += BATCH) {
-      tasks.push(() => {
-        const rows = [];
-        for (let e = from; e < Math.min(count, from + BATCH); e++) {
-          const values: Record<string, typesV1.Value> = {};
-          for (let f = 0; f < FEATURES; f++) values[featureName(f)] = double(e + f / 10);
-          rows.push({ entityKey: { joinKeys: ['driver_id'], entityValues: [int64(e)] }, eventTs: now, values });
-        }
-        return store.write(descriptor(v), rows);
-      });
+  const batch = (from: number, to: number, views: readonly number[]) => () => {
+    const size = to - from;
+    const ids = new Array<bigint>(size);
+    const rowOf = new Int32Array(size);
+    for (let i = 0; i < size; i++) {
+      ids[i] = BigInt(from + i);
+      rowOf[i] = i;
     }
-  }
+    const eventTs = new Float64Array(size).fill(now);
+    const columns = Array.from({ length: FEATURES }, (_, f) => Float64Array.from({ length: size }, (_, i) => from + i + f / 10));
+    return store.writeEntities({ size, joinKeys: ['driver_id'], keyColumns: [ids], views: views.map((v) => ({ view: descriptor(v), eventTs, columns, rowOf })) });
+  };
+  const narrow = [0, 1, 2, 3, 4];
+  const wide = Array.from({ length: VIEWS - 5 }, (_, v) => v + 5);
+  for (let from = 0; from < ENTITIES; from += BATCH) tasks.push(batch(from, Math.min(ENTITIES, from + BATCH), narrow));
+  for (let from = 0; from < WIDE_ENTITIES; from += BATCH) tasks.push(batch(from, Math.min(WIDE_ENTITIES, from + BATCH), wide));
   let next = 0;
   await Promise.all(Array.from({ length: 4 }, async () => {
     while (next < tasks.length) await (tasks[next++] as () => Promise<unknown>)();
