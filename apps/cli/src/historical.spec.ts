@@ -1,32 +1,14 @@
 // `larder get-historical-features` as a user runs it: the CLI as a child process
 // against the real registry and offline-retrieval services (child processes too), on
 // DuckDB over Parquet files written here.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { registryV1, typesV1 } from '@larder/proto';
 import { createClient } from '@larder/rpc';
-import { REPO_ROOT, startLarderApp } from '@larder/testing';
+import { runLarderCli as larder, startLarderApp } from '@larder/testing';
 import type { RunningLarderApp } from '@larder/testing';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-const tsx = path.join(REPO_ROOT, 'node_modules/.bin/tsx');
-const main = path.join(REPO_ROOT, 'apps/cli/src/main.ts');
-
-function larder(args: string[], cwd: string): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(tsx, [main, ...args], { cwd, env: { ...process.env, LARDER_REGISTRY: '', LARDER_OFFLINE_RETRIEVAL: '' }, timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr });
-    });
-  });
-}
 
 jest.setTimeout(180_000);
 

@@ -1,7 +1,6 @@
 // `larder get-online-features` as a user runs it: the CLI as a child process against
 // the real registry and online-serving services (child processes too), reading rows
 // written here into the SQLite online store the service serves.
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,26 +8,9 @@ import { SqliteOnlineStore } from '@larder/online-store';
 import type { ViewDescriptor } from '@larder/online-store';
 import { registryV1, typesV1 } from '@larder/proto';
 import { createClient } from '@larder/rpc';
-import { REPO_ROOT, startLarderApp } from '@larder/testing';
+import { runLarderCli as larder, startLarderApp } from '@larder/testing';
 import type { RunningLarderApp } from '@larder/testing';
 import { parseEntityJson, toValue } from './commands/online';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-const tsx = path.join(REPO_ROOT, 'node_modules/.bin/tsx');
-const main = path.join(REPO_ROOT, 'apps/cli/src/main.ts');
-
-function larder(args: string[], cwd: string): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(tsx, [main, ...args], { cwd, env: { ...process.env, LARDER_REGISTRY: '', LARDER_ONLINE_SERVING: '' }, timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr });
-    });
-  });
-}
 
 jest.setTimeout(180_000);
 

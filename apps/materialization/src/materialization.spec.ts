@@ -1,16 +1,15 @@
 import path from 'node:path';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { DuckDBOfflineStore, PostgresOfflineStore } from '@larder/offline-store';
-import type { BatchSource, HistoricalView, OfflineStore } from '@larder/offline-store';
-import type { ViewDescriptor } from '@larder/online-store';
-import { materializationV1, registryV1, typesV1 } from '@larder/proto';
+import type { BatchSource, OfflineStore } from '@larder/offline-store';
+import { materializationV1, registryV1 } from '@larder/proto';
+import type { typesV1 } from '@larder/proto';
 import { Code, RpcError } from '@larder/rpc';
 import { testServices } from '@larder/testing';
 import { compareWithHistorical, valueToCell } from './consistency';
-import { BASE, MINUTE, WINDOW, repo, startHarness, ts, watchToEnd, writeParquet, writePostgresTable } from './testing';
+import { BASE, MINUTE, WINDOW, driverSource, flagsDescriptor, historicalView, repo, startHarness, statsDescriptor, ts, watchToEnd, writeParquet, writePostgresTable } from './testing';
 import type { Harness, OfflineUnderTest, OnlineUnderTest } from './testing';
 
-const T = typesV1.ValueType;
 const S = materializationV1.JobState;
 const ROWS = 20_000;
 const DRIVERS = 3_000;
@@ -19,35 +18,9 @@ const driverIds = Array.from({ length: DRIVERS + 20 }, (_, i) => BigInt(i));
 const END2 = new Date(BASE + 240 * MINUTE);
 
 function sourceOf(harness: Harness, offline: OfflineUnderTest): BatchSource {
-  return {
-    name: 'driver_source',
-    location: offline.type === 'postgres' ? { kind: 'table', table: tableName(harness) } : { kind: 'file', path: path.join(harness.dir, 'driver.parquet'), format: 'parquet' },
-    timestampField: 'event_timestamp',
-    createdTimestampColumn: 'created',
-    fieldMapping: { trips_raw: 'trips' },
-  };
+  return driverSource(offline.type === 'postgres' ? { kind: 'table', table: tableName(harness) } : { kind: 'file', path: path.join(harness.dir, 'driver.parquet'), format: 'parquet' });
 }
 const tableName = (harness: Harness) => `src_${harness.project}`;
-
-// Written independently of the service's own mapping, so a mapping bug shows.
-const statsDescriptor = (project: string): ViewDescriptor => ({
-  project,
-  name: 'driver_stats',
-  joinKeys: ['driver_id'],
-  features: [
-    { name: 'conv_rate', type: T.DOUBLE },
-    { name: 'trips', type: T.INT64 },
-    { name: 'label', type: T.STRING },
-  ],
-});
-const flagsDescriptor = (project: string): ViewDescriptor => ({ project, name: 'driver_flags', joinKeys: ['driver_id'], features: [{ name: 'active', type: T.BOOL }] });
-const reference = (source: BatchSource, d: ViewDescriptor, ttlMs: number): HistoricalView => ({
-  name: d.name,
-  source,
-  joinKeys: [{ name: 'driver_id', type: T.INT64 }],
-  features: d.features.map((f) => ({ name: f.name, type: f.type })),
-  ttlMs,
-});
 
 async function expectRpcError(promise: Promise<unknown>, code: Code, pattern: RegExp): Promise<void> {
   const error = await promise.then(
@@ -120,10 +93,10 @@ describe.each(cases)('materialization, %s', (_name, onlineOf, offlineType) => {
 
     const source = sourceOf(harness, offlineSpec);
     const windowMs = WINDOW.end.getTime() - WINDOW.start.getTime();
-    const stats = await compareWithHistorical(offline, harness.store, reference(source, statsDescriptor(harness.project), windowMs), statsDescriptor(harness.project), driverIds.filter((id) => id !== 7n), WINDOW.end);
+    const stats = await compareWithHistorical(offline, harness.store, historicalView(source, statsDescriptor(harness.project), windowMs), statsDescriptor(harness.project), driverIds.filter((id) => id !== 7n), WINDOW.end);
     expect(stats.mismatches.slice(0, 5)).toEqual([]);
     expect(stats.present).toBeGreaterThan(DRIVERS * 0.9);
-    const flags = await compareWithHistorical(offline, harness.store, reference(source, flagsDescriptor(harness.project), windowMs), flagsDescriptor(harness.project), driverIds, WINDOW.end);
+    const flags = await compareWithHistorical(offline, harness.store, historicalView(source, flagsDescriptor(harness.project), windowMs), flagsDescriptor(harness.project), driverIds, WINDOW.end);
     expect(flags.mismatches.slice(0, 5)).toEqual([]);
 
     const statsProgress = done.views.find((v) => v.featureView === 'driver_stats')!;
@@ -152,10 +125,10 @@ describe.each(cases)('materialization, %s', (_name, onlineOf, offlineType) => {
     await harness.registry.applyRegistry(repo(project, kind));
     const source = sourceOf(harness, offlineSpec);
     const check = async (at: Date, statsTtlMs: number) => {
-      const stats = await compareWithHistorical(offline, harness.store, reference(source, statsDescriptor(project), statsTtlMs), statsDescriptor(project), driverIds, at);
+      const stats = await compareWithHistorical(offline, harness.store, historicalView(source, statsDescriptor(project), statsTtlMs), statsDescriptor(project), driverIds, at);
       expect(stats.mismatches.slice(0, 5)).toEqual([]);
       expect(stats.present).toBeGreaterThan(DRIVERS * 0.9);
-      const flags = await compareWithHistorical(offline, harness.store, reference(source, flagsDescriptor(project), 0), flagsDescriptor(project), driverIds, at);
+      const flags = await compareWithHistorical(offline, harness.store, historicalView(source, flagsDescriptor(project), 0), flagsDescriptor(project), driverIds, at);
       expect(flags.mismatches.slice(0, 5)).toEqual([]);
     };
 

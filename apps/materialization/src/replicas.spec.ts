@@ -8,22 +8,21 @@ import os from 'node:os';
 import path from 'node:path';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { DuckDBOfflineStore } from '@larder/offline-store';
-import type { HistoricalView, OfflineStore } from '@larder/offline-store';
+import type { OfflineStore } from '@larder/offline-store';
 import { createOnlineStore } from '@larder/online-store';
 import type { OnlineStore, ViewDescriptor } from '@larder/online-store';
-import { materializationV1, registryV1, typesV1 } from '@larder/proto';
-import { Code, RpcError, createClient, runService } from '@larder/rpc';
-import type { RpcClient, RunServiceOptions, ServerConfigSchema, ServerHandle } from '@larder/rpc';
-import { freePort, startLarderApp, testServices } from '@larder/testing';
+import { materializationV1, registryV1 } from '@larder/proto';
+import { Code, RpcError, createClient } from '@larder/rpc';
+import type { RpcClient, ServerHandle } from '@larder/rpc';
+import { freePort, rpcRejection as rejection, runInProcess, startLarderApp, testServices } from '@larder/testing';
 import { Client } from 'pg';
 import { registryService } from '../../registry/src/service';
 import { compareWithHistorical } from './consistency';
 import { materializationService } from './service';
-import { BASE, MINUTE, repo, ts, watchToEnd, writeParquet } from './testing';
+import { BASE, MINUTE, driverSource, flagsDescriptor, historicalView, repo, statsDescriptor, ts, watchToEnd, writeParquet } from './testing';
 
 const S = materializationV1.JobState;
 const M = registryV1.MaterializationStatus;
-const T = typesV1.ValueType;
 const ROWS = 40_000;
 const DRIVERS = 20_000;
 const END = new Date(BASE + 240 * MINUTE);
@@ -32,37 +31,7 @@ type Jobs = RpcClient<typeof materializationV1.MaterializationService>;
 
 jest.setTimeout(120_000);
 
-const BASE_ENV = { LARDER_GRPC_HOST: '127.0.0.1', LARDER_GRPC_PORT: '0', LARDER_METRICS_ENABLED: 'false', LARDER_LOG_LEVEL: 'warn', LARDER_SHUTDOWN_GRACE_PERIOD: '5s' };
-
-async function quietly<C extends ServerConfigSchema>(options: RunServiceOptions<C>, env: Record<string, string>): Promise<ServerHandle> {
-  const lines: string[] = [];
-  let exit: number | undefined;
-  const handle = await runService({ ...options, env: { ...BASE_ENV, ...env }, argv: [], handleSignals: false, write: (line) => void lines.push(line), exit: (code) => void (exit = code) });
-  if (handle === undefined) throw new Error(`${options.name} did not start (exit ${exit}):\n${lines.join('\n')}`);
-  return handle;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<RpcError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof RpcError) return error;
-    throw error;
-  }
-  throw new Error('expected the call to fail');
-}
-
-const statsDescriptor = (project: string): ViewDescriptor => ({
-  project,
-  name: 'driver_stats',
-  joinKeys: ['driver_id'],
-  features: [
-    { name: 'conv_rate', type: T.DOUBLE },
-    { name: 'trips', type: T.INT64 },
-    { name: 'label', type: T.STRING },
-  ],
-});
-const flagsDescriptor = (project: string): ViewDescriptor => ({ project, name: 'driver_flags', joinKeys: ['driver_id'], features: [{ name: 'active', type: T.BOOL }] });
+const BASE_ENV = { LARDER_LOG_LEVEL: 'warn', LARDER_SHUTDOWN_GRACE_PERIOD: '5s' };
 
 interface Cluster {
   dir: string;
@@ -91,7 +60,7 @@ async function startCluster(backend: RegistryBackend): Promise<Cluster> {
     url.searchParams.set('schema', schema);
     location = url.toString();
   }
-  const registryHandle = await quietly(registryService, { LARDER_REGISTRY_LOCATION: location });
+  const registryHandle = await runInProcess(registryService, { ...BASE_ENV, LARDER_REGISTRY_LOCATION: location });
   const registry = createClient(registryV1.RegistryService, registryHandle.address);
   for (const project of projects) {
     const source = { case: 'file', value: { path: path.join(dir, 'driver.parquet'), format: registryV1.FileFormat.PARQUET } } as registryV1.DataSource['kind'];
@@ -117,7 +86,7 @@ async function startCluster(backend: RegistryBackend): Promise<Cluster> {
     replicaEnv,
     store,
     async replica(env = {}) {
-      const handle = await quietly(materializationService, { ...replicaEnv, ...env });
+      const handle = await runInProcess(materializationService, { ...BASE_ENV, ...replicaEnv, ...env });
       handles.push(handle);
       const client = createClient(materializationV1.MaterializationService, handle.address);
       clients.push(client);
@@ -170,19 +139,7 @@ describe.each([['file'], ['postgres']] as const)('replicas sharing a %s-backed r
     await cluster?.close();
   });
 
-  const reference = (d: ViewDescriptor, ttlMs: number): HistoricalView => ({
-    name: d.name,
-    source: {
-      name: 'driver_source',
-      location: { kind: 'file', path: path.join(cluster.dir, 'driver.parquet'), format: 'parquet' },
-      timestampField: 'event_timestamp',
-      createdTimestampColumn: 'created',
-      fieldMapping: { trips_raw: 'trips' },
-    },
-    joinKeys: [{ name: 'driver_id', type: T.INT64 }],
-    features: d.features.map((f) => ({ name: f.name, type: f.type })),
-    ttlMs,
-  });
+  const reference = (d: ViewDescriptor, ttlMs: number) => historicalView(driverSource({ kind: 'file', path: path.join(cluster.dir, 'driver.parquet'), format: 'parquet' }), d, ttlMs);
 
   it('a second run on the same view, on another replica, is refused while the first holds the lease', async () => {
     const project = cluster.projects[0]!;

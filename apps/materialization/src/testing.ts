@@ -9,10 +9,13 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { Client } from 'pg';
 import { registryService } from '../../registry/src/service';
 import { createOnlineStore } from '@larder/online-store';
-import type { OnlineStore, OnlineStoreConfig } from '@larder/online-store';
+import type { BatchSource, HistoricalView, SourceLocation } from '@larder/offline-store';
+import type { OnlineStore, ViewDescriptor } from '@larder/online-store';
 import { materializationV1, registryV1, typesV1 } from '@larder/proto';
-import { createClient, runService } from '@larder/rpc';
-import type { RpcClient, RunServiceOptions, ServerConfigSchema, ServerHandle } from '@larder/rpc';
+import { createClient } from '@larder/rpc';
+import type { RpcClient } from '@larder/rpc';
+import { onlineStoreUnderTest, runInProcess } from '@larder/testing';
+import type { OnlineStoreUnderTest } from '@larder/testing';
 import { materializationService } from './service';
 
 const T = typesV1.ValueType;
@@ -21,7 +24,7 @@ export const MINUTE = 60_000;
 export const BASE = Date.UTC(2026, 0, 1);
 export const WINDOW = { start: new Date(BASE + 60 * MINUTE), end: new Date(BASE + 180 * MINUTE) };
 
-export type OnlineUnderTest = { type: 'sqlite' } | { type: 'redis'; url: string; layout: 'packed' | 'feast' };
+export type OnlineUnderTest = OnlineStoreUnderTest;
 export type OfflineUnderTest = { type: 'duckdb' } | { type: 'postgres'; url: string };
 
 export interface Harness {
@@ -33,13 +36,6 @@ export interface Harness {
   /** A store over the same backend, for the test's reads. */
   readonly store: OnlineStore;
   close(): Promise<void>;
-}
-
-async function quietly<S extends ServerConfigSchema>(options: RunServiceOptions<S>, lines: string[]): Promise<ServerHandle> {
-  let exit: number | undefined;
-  const handle = await runService({ ...options, argv: [], handleSignals: false, write: (line) => void lines.push(line), exit: (code) => void (exit = code) });
-  if (handle === undefined) throw new Error(`${options.name} did not start (exit ${exit}):\n${lines.join('\n')}`);
-  return handle;
 }
 
 /**
@@ -108,6 +104,33 @@ export function repo(project: string, source: registryV1.DataSource['kind']): Om
   return rest;
 }
 
+// Written independently of the service's own mapping, so a mapping bug shows.
+export const statsDescriptor = (project: string): ViewDescriptor => ({
+  project,
+  name: 'driver_stats',
+  joinKeys: ['driver_id'],
+  features: [
+    { name: 'conv_rate', type: T.DOUBLE },
+    { name: 'trips', type: T.INT64 },
+    { name: 'label', type: T.STRING },
+  ],
+});
+export const flagsDescriptor = (project: string): ViewDescriptor => ({ project, name: 'driver_flags', joinKeys: ['driver_id'], features: [{ name: 'active', type: T.BOOL }] });
+
+/** The repo's driver_source as the offline store reads it, wherever its rows were written. */
+export function driverSource(location: SourceLocation): BatchSource {
+  return { name: 'driver_source', location, timestampField: 'event_timestamp', createdTimestampColumn: 'created', fieldMapping: { trips_raw: 'trips' } };
+}
+
+/** A descriptor's view as a point-in-time query sees it: the reference compareWithHistorical checks the store against. */
+export const historicalView = (source: BatchSource, d: ViewDescriptor, ttlMs: number): HistoricalView => ({
+  name: d.name,
+  source,
+  joinKeys: [{ name: 'driver_id', type: T.INT64 }],
+  features: d.features.map((f) => ({ name: f.name, type: f.type })),
+  ttlMs,
+});
+
 export interface HarnessOptions {
   online: OnlineUnderTest;
   offline: OfflineUnderTest;
@@ -120,24 +143,16 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'larder-materialization-'));
   const project = `p${Math.random().toString(36).slice(2, 10)}`;
   const logs: string[] = [];
-  const base = { LARDER_GRPC_HOST: '127.0.0.1', LARDER_GRPC_PORT: '0', LARDER_METRICS_ENABLED: 'false', LARDER_LOG_LEVEL: 'warn', LARDER_SHUTDOWN_GRACE_PERIOD: '5s' };
-  const registryHandle = await quietly({ ...registryService, env: { ...base, LARDER_REGISTRY_LOCATION: path.join(dir, 'registry.json') } }, logs);
+  const base = { LARDER_LOG_LEVEL: 'warn', LARDER_SHUTDOWN_GRACE_PERIOD: '5s' };
+  const registryHandle = await runInProcess(registryService, { ...base, LARDER_REGISTRY_LOCATION: path.join(dir, 'registry.json') }, logs);
   const registry = createClient(registryV1.RegistryService, registryHandle.address);
   const source = options.source?.(dir, project) ?? { case: 'file', value: { path: path.join(dir, 'driver.parquet'), format: registryV1.FileFormat.PARQUET } };
   await registry.applyRegistry(repo(project, source as registryV1.DataSource['kind']));
-  const online = options.online;
-  const storeEnv: Record<string, string> =
-    online.type === 'sqlite'
-      ? { LARDER_ONLINE_STORE_TYPE: 'sqlite', LARDER_ONLINE_STORE_PATH: path.join(dir, 'online.db') }
-      : { LARDER_ONLINE_STORE_TYPE: 'redis', LARDER_REDIS_URL: online.url, LARDER_REDIS_LAYOUT: online.layout };
+  const onlineStore = onlineStoreUnderTest(options.online, dir);
   const offlineEnv: Record<string, string> =
     options.offline.type === 'postgres' ? { LARDER_OFFLINE_STORE_TYPE: 'postgres', LARDER_POSTGRES_URL: options.offline.url } : { LARDER_OFFLINE_STORE_TYPE: 'duckdb' };
-  const handle = await quietly(
-    { ...materializationService, env: { ...base, LARDER_REGISTRY_ADDRESS: registryHandle.address, ...storeEnv, ...offlineEnv, ...options.env } },
-    logs,
-  );
-  const storeConfig: OnlineStoreConfig = online.type === 'sqlite' ? { type: 'sqlite', path: path.join(dir, 'online.db') } : { type: 'redis', url: online.url, layout: online.layout };
-  const store = createOnlineStore(storeConfig);
+  const handle = await runInProcess(materializationService, { ...base, LARDER_REGISTRY_ADDRESS: registryHandle.address, ...onlineStore.env, ...offlineEnv, ...options.env }, logs);
+  const store = createOnlineStore(onlineStore.config);
   const jobs = createClient(materializationV1.MaterializationService, handle.address);
   return {
     dir,

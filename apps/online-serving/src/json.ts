@@ -1,16 +1,12 @@
 import { create } from '@bufbuild/protobuf';
-import type { Timestamp } from '@bufbuild/protobuf/wkt';
 import { valueTypeName } from '@larder/core';
 import type { TypedName } from '@larder/core';
-import { typesV1 } from '@larder/proto';
-import type { servingV1 } from '@larder/proto';
+import { feastJson, typesV1 } from '@larder/proto';
 import { Code, RpcError } from '@larder/rpc';
 
 const T = typesV1.ValueType;
 type Value = typesV1.Value;
 type Val = Value['val'];
-
-const STATUS_NAMES: Record<number, string> = { 0: 'INVALID', 1: 'PRESENT', 2: 'NULL_VALUE', 3: 'NOT_FOUND', 4: 'OUTSIDE_MAX_AGE' };
 
 function bad(where: string, type: typesV1.ValueType, got: unknown): RpcError {
   const shown = JSON.stringify(got);
@@ -98,66 +94,5 @@ export function columnsFromJson(where: string, json: unknown, fields: readonly T
   return out;
 }
 
-function number(n: number): number | string {
-  if (Number.isFinite(n)) return n;
-  return Number.isNaN(n) ? 'NaN' : n > 0 ? 'Infinity' : '-Infinity';
-}
-
-function int64(n: bigint): number | string {
-  return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n.toString();
-}
-
-/** A Value as Feast's feature server writes it: native JSON, null for unset and null, bytes in base64. */
-export function valueToJson(v: Value): unknown {
-  const val = v.val;
-  switch (val.case) {
-    case undefined:
-    case 'nullVal':
-      return null;
-    case 'int64Val':
-    case 'unixTimestampVal':
-      return int64(val.value);
-    case 'doubleVal':
-    case 'floatVal':
-      return number(val.value);
-    case 'bytesVal':
-      return Buffer.from(val.value).toString('base64');
-    case 'stringVal':
-    case 'int32Val':
-    case 'boolVal':
-      return val.value;
-    case 'int64ListVal':
-    case 'unixTimestampListVal':
-      return val.value.val.map(int64);
-    case 'doubleListVal':
-    case 'floatListVal':
-      return val.value.val.map(number);
-    case 'bytesListVal':
-      return val.value.val.map((b) => Buffer.from(b).toString('base64'));
-    default:
-      return [...val.value.val];
-  }
-}
-
-/** RFC 3339 in UTC with as many fraction digits as needed (none, 3, 6 or 9), as protobuf JSON does. */
-export function timestampToJson(ts: Timestamp): string {
-  const base = new Date(Number(ts.seconds) * 1000).toISOString().slice(0, 19);
-  const nanos = ts.nanos;
-  if (nanos === 0) return `${base}Z`;
-  if (nanos % 1_000_000 === 0) return `${base}.${String(nanos / 1_000_000).padStart(3, '0')}Z`;
-  if (nanos % 1_000 === 0) return `${base}.${String(nanos / 1_000).padStart(6, '0')}Z`;
-  return `${base}.${String(nanos).padStart(9, '0')}Z`;
-}
-
-/** The response in the JSON shape of Feast's `POST /get-online-features`. */
-export function responseToJson(response: servingV1.GetOnlineFeaturesResponse): unknown {
-  return {
-    metadata: { feature_names: response.metadata?.featureNames?.val ?? [] },
-    results: response.results.map((r) => ({
-      values: r.values.map(valueToJson),
-      statuses: r.statuses.map((s) => STATUS_NAMES[s] ?? 'INVALID'),
-      event_timestamps: r.eventTimestamps.map(timestampToJson),
-    })),
-  };
-}
-
+/** The response in the JSON shape of Feast's `POST /get-online-features` (one writer, shared with the CLI). */
+export const responseToJson = feastJson.onlineResponseToJson;

@@ -1,8 +1,8 @@
 import { create } from '@bufbuild/protobuf';
 import { typesV1 } from '@larder/proto';
 import type { servingV1 } from '@larder/proto';
-import { Code, RpcError } from '@larder/rpc';
-import { testServices } from '@larder/testing';
+import { Code } from '@larder/rpc';
+import { rpcRejection as failure, testServices } from '@larder/testing';
 import { startHarness } from './testing';
 import type { Harness, StoreUnderTest } from './testing';
 
@@ -58,16 +58,6 @@ function table(res: servingV1.GetOnlineFeaturesResponse): Record<string, [unknow
     ]);
   });
   return out;
-}
-
-async function failure(call: Promise<unknown>): Promise<RpcError> {
-  try {
-    await call;
-  } catch (error) {
-    if (error instanceof RpcError) return error;
-    throw error;
-  }
-  throw new Error('expected the call to fail');
 }
 
 async function postJson(url: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {

@@ -6,15 +6,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { registryService } from '../../registry/src/service';
 import { createOnlineStore } from '@larder/online-store';
-import type { OnlineStore, OnlineStoreConfig } from '@larder/online-store';
+import type { OnlineStore } from '@larder/online-store';
 import { registryV1, servingV1, typesV1 } from '@larder/proto';
-import { createClient, runService } from '@larder/rpc';
-import type { RpcClient, RunServiceOptions, ServerConfigSchema, ServerHandle } from '@larder/rpc';
+import { createClient } from '@larder/rpc';
+import type { RpcClient } from '@larder/rpc';
+import { onlineStoreUnderTest, runInProcess } from '@larder/testing';
+import type { OnlineStoreUnderTest } from '@larder/testing';
 import { onlineServingService } from './service';
 
 const T = typesV1.ValueType;
 
-export type StoreUnderTest = { type: 'sqlite' } | { type: 'redis'; url: string; layout: 'packed' | 'feast' };
+export type StoreUnderTest = OnlineStoreUnderTest;
 
 export interface Harness {
   project: string;
@@ -25,13 +27,6 @@ export interface Harness {
   store: OnlineStore;
   apply(request: Partial<registryV1.ApplyRegistryRequest>): Promise<bigint>;
   close(): Promise<void>;
-}
-
-async function quietly<S extends ServerConfigSchema>(options: RunServiceOptions<S>, lines: string[]): Promise<ServerHandle> {
-  let exit: number | undefined;
-  const handle = await runService({ ...options, argv: [], handleSignals: false, write: (line) => void lines.push(line), exit: (code) => void (exit = code) });
-  if (handle === undefined) throw new Error(`${options.name} did not start (exit ${exit}):\n${lines.join('\n')}`);
-  return handle;
 }
 
 export function driverRepo(project: string): Omit<registryV1.ApplyRegistryRequest, '$typeName' | '$unknown'> {
@@ -97,27 +92,23 @@ export async function startHarness(backend: StoreUnderTest, env: Record<string, 
   const dir = await mkdtemp(path.join(os.tmpdir(), 'larder-serving-'));
   const project = `p${Math.random().toString(36).slice(2, 10)}`;
   const logs: string[] = [];
-  const base = { LARDER_GRPC_HOST: '127.0.0.1', LARDER_GRPC_PORT: '0', LARDER_METRICS_ENABLED: 'false', LARDER_LOG_LEVEL: 'info' };
-  const registryHandle = await quietly({ ...registryService, env: { ...base, LARDER_REGISTRY_LOCATION: path.join(dir, 'registry.json') } }, logs);
+  const base = { LARDER_LOG_LEVEL: 'info' };
+  const registryHandle = await runInProcess(registryService, { ...base, LARDER_REGISTRY_LOCATION: path.join(dir, 'registry.json') }, logs);
   const registry = createClient(registryV1.RegistryService, registryHandle.address);
   const apply = async (request: Partial<registryV1.ApplyRegistryRequest>): Promise<bigint> => {
     const res = await registry.applyRegistry({ ...driverRepo(project), ...request, project });
     return res.version;
   };
   await apply({});
-  const storeEnv: Record<string, string> =
-    backend.type === 'sqlite'
-      ? { LARDER_ONLINE_STORE_TYPE: 'sqlite', LARDER_ONLINE_STORE_PATH: path.join(dir, 'online.db') }
-      : { LARDER_ONLINE_STORE_TYPE: 'redis', LARDER_REDIS_URL: backend.url, LARDER_REDIS_LAYOUT: backend.layout };
+  const onlineStore = onlineStoreUnderTest(backend, dir);
   const servingLogs: string[] = [];
-  const servingHandle = await quietly(
-    { ...onlineServingService, env: { ...base, LARDER_HTTP_HOST: '127.0.0.1', LARDER_HTTP_PORT: '0', LARDER_REGISTRY_ADDRESS: registryHandle.address, ...storeEnv, ...env } },
+  const servingHandle = await runInProcess(
+    onlineServingService,
+    { ...base, LARDER_HTTP_HOST: '127.0.0.1', LARDER_HTTP_PORT: '0', LARDER_REGISTRY_ADDRESS: registryHandle.address, ...onlineStore.env, ...env },
     servingLogs,
   );
   const httpLine = servingLogs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l['msg'] === 'http gateway listening');
-  const storeConfig: OnlineStoreConfig =
-    backend.type === 'sqlite' ? { type: 'sqlite', path: path.join(dir, 'online.db') } : { type: 'redis', url: backend.url, layout: backend.layout };
-  const store = createOnlineStore(storeConfig);
+  const store = createOnlineStore(onlineStore.config);
   const serving = createClient(servingV1.OnlineServingService, servingHandle.address);
   return {
     project,

@@ -5,9 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { registryV1, typesV1 } from '@larder/proto';
-import { Code, RpcError, createClient, runService } from '@larder/rpc';
+import { Code, createClient } from '@larder/rpc';
 import type { RpcClient, ServerHandle } from '@larder/rpc';
-import { testServices } from '@larder/testing';
+import { rpcRejection as failure, runInProcess, testServices } from '@larder/testing';
 import { registryService } from './service';
 
 const K = registryV1.ObjectKind;
@@ -19,24 +19,14 @@ type Registry = RpcClient<typeof registryV1.RegistryService>;
 interface Running {
   handle: ServerHandle;
   client: Registry;
-  exitCode: () => number | undefined;
 }
 
 const running: Running[] = [];
 let dir = '';
 
 async function start(location: string): Promise<Running> {
-  let exitCode: number | undefined;
-  const handle = await runService({
-    ...registryService,
-    env: { LARDER_GRPC_HOST: '127.0.0.1', LARDER_GRPC_PORT: '0', LARDER_METRICS_ENABLED: 'false', LARDER_REGISTRY_LOCATION: location, LARDER_LOG_LEVEL: 'error' },
-    argv: [],
-    handleSignals: false,
-    write: () => undefined,
-    exit: (code) => void (exitCode = code),
-  });
-  if (handle === undefined) throw new Error(`registry did not start (exit ${exitCode})`);
-  const r = { handle, client: createClient(registryV1.RegistryService, handle.address) as Registry, exitCode: () => exitCode };
+  const handle = await runInProcess(registryService, { LARDER_REGISTRY_LOCATION: location, LARDER_LOG_LEVEL: 'error' });
+  const r = { handle, client: createClient(registryV1.RegistryService, handle.address) as Registry };
   running.push(r);
   return r;
 }
@@ -70,16 +60,6 @@ function driverApply(project: string, views: string[], init: { prune?: boolean; 
     })),
     ...init,
   });
-}
-
-async function failure(call: Promise<unknown>): Promise<RpcError> {
-  try {
-    await call;
-  } catch (error) {
-    if (error instanceof RpcError) return error;
-    throw error;
-  }
-  throw new Error('expected the rpc to fail');
 }
 
 test('apply, read, list, delete and version over a real socket, with precise error codes', async () => {

@@ -12,3 +12,6 @@ export * as ingestionV1 from './gen/larder/ingestion/v1/ingestion_service_pb';
 
 // Hand-written wire format for hot messages (serving responses, streamed training sets).
 export * as wire from './wire';
+
+// Feast's JSON shape of an online response (the HTTP gateway and the CLI's --output json).
+export * as feastJson from './feast-json';

@@ -3,7 +3,9 @@
 import { create } from '@bufbuild/protobuf';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { registryV1 } from '@larder/proto';
-import { Code, RpcError } from '@larder/rpc';
+import { Code } from '@larder/rpc';
+import type { RpcError } from '@larder/rpc';
+import { rpcRejection as rejection } from '@larder/testing';
 import type { RegistryStore } from './registry-store';
 import { fileBackend, postgresBackend } from './testing/backends';
 import type { Backend } from './testing/backends';
@@ -36,16 +38,6 @@ function request(r: Report): registryV1.UpdateMaterializationStateRequest {
     intervalEnd: { seconds: BigInt(r.interval?.[1] ?? 200) },
     ...(r.status === S.FAILED && { error: 'offline store unavailable' }),
   });
-}
-
-async function rejection(promise: Promise<unknown>): Promise<RpcError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof RpcError) return error;
-    throw error;
-  }
-  throw new Error('expected the call to fail');
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

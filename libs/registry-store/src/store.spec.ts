@@ -1,6 +1,7 @@
 import { create } from '@bufbuild/protobuf';
 import { registryV1 } from '@larder/proto';
-import { Code, RpcError } from '@larder/rpc';
+import { Code } from '@larder/rpc';
+import { rpcRejection as rejection } from '@larder/testing';
 import { issuesOf } from './errors';
 import type { RegistryStore } from './registry-store';
 import { fileBackend, postgresBackend } from './testing/backends';
@@ -10,16 +11,6 @@ import { driverRequest, featureService, featureView, fileSource } from './testin
 const K = registryV1.ObjectKind;
 const C = registryV1.ChangeType;
 const S = registryV1.MaterializationStatus;
-
-async function rejection(promise: Promise<unknown>): Promise<RpcError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof RpcError) return error;
-    throw error;
-  }
-  throw new Error('expected the call to fail');
-}
 
 function diffSummary(res: registryV1.ApplyRegistryResponse): string[] {
   return res.diffs.map((d) => `${K[d.kind]} ${d.name} ${C[d.change]}`);

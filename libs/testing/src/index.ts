@@ -29,3 +29,9 @@ export {
   type RunningLarderApp,
   type AppExit,
 } from './larder-app';
+export { runLarderCli, type CliRun } from './cli';
+export { runInProcess, IN_PROCESS_ENV } from './in-process';
+export { rpcRejection } from './rpc-rejection';
+export { EVERY_VALUE_CASE, type ValueInit } from './value-cases';
+export { seededRandom } from './seeded-random';
+export { onlineStoreUnderTest, type OnlineStoreUnderTest } from './online-store-under-test';

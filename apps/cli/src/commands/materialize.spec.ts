@@ -1,28 +1,10 @@
 // `larder materialize` / `materialize-incremental` as a pipeline step runs them: a child
 // process against the real materialization and registry services.
-import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { registryV1 } from '@larder/proto';
-import { REPO_ROOT as repoRoot } from '@larder/testing';
+import { runLarderCli as larder } from '@larder/testing';
 import { repo, startHarness, writeParquet } from '../../../materialization/src/testing';
 import type { Harness } from '../../../materialization/src/testing';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-const tsx = path.join(repoRoot, 'node_modules/.bin/tsx');
-const main = path.join(repoRoot, 'apps/cli/src/main.ts');
-
-function larder(args: string[], cwd: string): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(tsx, [main, ...args], { cwd, env: { ...process.env, LARDER_REGISTRY: '', LARDER_MATERIALIZATION: '' }, timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr });
-    });
-  });
-}
 
 interface Summary {
   job_id: string;

@@ -3,9 +3,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { create } from '@bufbuild/protobuf';
-import type { Timestamp } from '@bufbuild/protobuf/wkt';
 import type { RegistrySet } from '@larder/core';
-import { servingV1, typesV1 } from '@larder/proto';
+import { feastJson, servingV1, typesV1 } from '@larder/proto';
 import { Code, RpcError, createClient } from '@larder/rpc';
 import { UsageError } from '../args';
 import type { CommandContext } from '../commands';
@@ -136,73 +135,9 @@ export function toValue(raw: Raw, type: typesV1.ValueType | undefined, where: st
   }
 }
 
-/** The shortest decimal that reads back as the same float32: 0.123, not 0.12300000339746475. */
-function float32(n: number): number {
-  if (!Number.isFinite(n)) return n;
-  for (let digits = 1; digits <= 9; digits++) {
-    const short = Number(n.toPrecision(digits));
-    if (Math.fround(short) === n) return short;
-  }
-  return n;
-}
-
-function int64(n: bigint): number | string {
-  return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n.toString();
-}
-
-/** A Value as JSON, the way Feast's feature server writes it (null for unset and null, bytes in base64). */
-export function valueToJson(value: Value): unknown {
-  const val = value.val;
-  switch (val.case) {
-    case undefined:
-    case 'nullVal':
-      return null;
-    case 'int64Val':
-    case 'unixTimestampVal':
-      return int64(val.value);
-    case 'floatVal':
-      return float32(val.value);
-    case 'bytesVal':
-      return Buffer.from(val.value).toString('base64');
-    case 'doubleVal':
-    case 'stringVal':
-    case 'int32Val':
-    case 'boolVal':
-      return val.value;
-    case 'int64ListVal':
-    case 'unixTimestampListVal':
-      return val.value.val.map(int64);
-    case 'floatListVal':
-      return val.value.val.map(float32);
-    case 'bytesListVal':
-      return val.value.val.map((b) => Buffer.from(b).toString('base64'));
-    default:
-      return [...val.value.val];
-  }
-}
-
-function timestampToJson(ts: Timestamp | undefined): string {
-  const ms = ts === undefined ? 0 : Number(ts.seconds) * 1000 + Math.floor(ts.nanos / 1e6);
-  return new Date(ms).toISOString().replace('.000Z', 'Z');
-}
-
-const STATUS_NAMES: Record<number, string> = { [S.PRESENT]: 'PRESENT', [S.NULL_VALUE]: 'NULL_VALUE', [S.NOT_FOUND]: 'NOT_FOUND', [S.OUTSIDE_MAX_AGE]: 'OUTSIDE_MAX_AGE' };
-
-/** The response in the JSON shape of Feast's `/get-online-features` (and our HTTP gateway). */
-export function responseToJson(response: servingV1.GetOnlineFeaturesResponse): unknown {
-  return {
-    metadata: { feature_names: response.metadata?.featureNames?.val ?? [] },
-    results: response.results.map((r) => ({
-      values: r.values.map(valueToJson),
-      statuses: r.statuses.map((s) => STATUS_NAMES[s] ?? 'INVALID'),
-      event_timestamps: r.eventTimestamps.map(timestampToJson),
-    })),
-  };
-}
-
 function cell(value: Value | undefined, status: typesV1.FieldStatus | undefined): string {
   if (status === S.NOT_FOUND) return '(not found)';
-  const json = value === undefined ? null : valueToJson(value);
+  const json = value === undefined ? null : feastJson.valueToJson(value);
   const text = json === null ? 'null' : typeof json === 'string' ? json : JSON.stringify(json);
   return status === S.OUTSIDE_MAX_AGE ? `${text} (outside max age)` : text;
 }
@@ -271,7 +206,7 @@ export async function getOnlineFeatures(ctx: CommandContext): Promise<number> {
   const client = createClient(servingV1.OnlineServingService, address, { defaultTimeoutMs: TIMEOUT_MS });
   try {
     const response = await client.getOnlineFeatures(request);
-    ctx.io.out(ctx.flags.output === 'json' ? formatJson(responseToJson(response)) : responseToTable(response));
+    ctx.io.out(ctx.flags.output === 'json' ? formatJson(feastJson.onlineResponseToJson(response)) : responseToTable(response));
     return 0;
   } catch (error) {
     if (error instanceof RpcError && error.code === Code.UNAVAILABLE) {

@@ -7,6 +7,7 @@
 import { create } from '@bufbuild/protobuf';
 import { registryV1, typesV1 } from '@larder/proto';
 import type { Cell } from '@larder/offline-store';
+import { seededRandom } from '@larder/testing';
 
 const T = typesV1.ValueType;
 export const T0 = Date.UTC(2024, 0, 1);
@@ -30,23 +31,12 @@ export interface OracleView {
   ttlMs: number;
 }
 
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export interface TestData {
   tables: { driver: Table; customer: Table; pair: Table; global: Table; entities: Table };
 }
 
 export function makeData(seed = 11): TestData {
-  const rnd = random(seed);
+  const rnd = seededRandom(seed);
   const pick = <V>(items: readonly V[]): V => items[Math.floor(rnd() * items.length)] as V;
   const grid = (): Date => new Date(T0 + Math.floor(rnd() * 72) * 10 * MIN);
   const drivers = Array.from({ length: 12 }, (_, i) => BigInt(1001 + i)); // 1012 has no rows

@@ -7,8 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Cell } from '@larder/offline-store';
 import { offlineV1, registryV1, typesV1 } from '@larder/proto';
-import { createClient, runService } from '@larder/rpc';
-import type { RpcClient, RunServiceOptions, ServerConfigSchema, ServerHandle } from '@larder/rpc';
+import { createClient } from '@larder/rpc';
+import type { RpcClient } from '@larder/rpc';
+import { runInProcess } from '@larder/testing';
 import { registryService } from '../../../registry/src/service';
 import { offlineRetrievalService } from '../service';
 import type { Table } from './dataset';
@@ -20,22 +21,15 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-async function quietly<S extends ServerConfigSchema>(options: RunServiceOptions<S>, lines: string[]): Promise<ServerHandle> {
-  let exit: number | undefined;
-  const handle = await runService({ ...options, argv: [], handleSignals: false, write: (line) => void lines.push(line), exit: (code) => void (exit = code) });
-  if (handle === undefined) throw new Error(`${options.name} did not start (exit ${exit}):\n${lines.join('\n')}`);
-  return handle;
-}
-
 export async function startHarness(engineEnv: Record<string, string>, repo: (project: string) => registryV1.ApplyRegistryRequest, env: Record<string, string> = {}): Promise<Harness> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'larder-retrieval-'));
   const project = `p${Math.random().toString(36).slice(2, 10)}`;
   const logs: string[] = [];
-  const base = { LARDER_GRPC_HOST: '127.0.0.1', LARDER_GRPC_PORT: '0', LARDER_METRICS_ENABLED: 'false', LARDER_LOG_LEVEL: 'warn' };
-  const registryHandle = await quietly({ ...registryService, env: { ...base, LARDER_REGISTRY_LOCATION: path.join(dir, 'registry.json') } }, logs);
+  const base = { LARDER_LOG_LEVEL: 'warn' };
+  const registryHandle = await runInProcess(registryService, { ...base, LARDER_REGISTRY_LOCATION: path.join(dir, 'registry.json') }, logs);
   const registry = createClient(registryV1.RegistryService, registryHandle.address);
   await registry.applyRegistry(repo(project));
-  const retrievalHandle = await quietly({ ...offlineRetrievalService, env: { ...base, LARDER_REGISTRY_ADDRESS: registryHandle.address, ...engineEnv, ...env } }, logs);
+  const retrievalHandle = await runInProcess(offlineRetrievalService, { ...base, LARDER_REGISTRY_ADDRESS: registryHandle.address, ...engineEnv, ...env }, logs);
   const retrieval = createClient(offlineV1.OfflineRetrievalService, retrievalHandle.address);
   return {
     project,
