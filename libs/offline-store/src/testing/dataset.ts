@@ -5,6 +5,7 @@
 // composite keys with a join-key map and field mapping, and a global view.
 import { typesV1 } from '@larder/proto';
 import type { Cell } from '../types';
+import { seededRandom } from '@larder/testing';
 
 const { ValueType } = typesV1;
 
@@ -35,20 +36,8 @@ export interface Dataset {
 export const T0 = Date.UTC(2024, 0, 1);
 const MIN = 60_000;
 
-/** Small deterministic PRNG (mulberry32). */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function makeDataset(seed = 7): Dataset {
-  const rnd = random(seed);
+  const rnd = seededRandom(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(rnd() * items.length)]!;
   // Times on a 10-minute grid over 12 hours, so ties and ttl boundaries are common.
   const gridTime = (): Date => new Date(T0 + Math.floor(rnd() * 72) * 10 * MIN);
