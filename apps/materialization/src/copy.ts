@@ -39,7 +39,7 @@ export function rowBuilder(plan: ViewPlan): (chunk: PullLatestChunk) => WriteRow
       for (let k = 0; k < keys.length; k++) entityValues[k] = keys[k]!.convert(keyColumns[k]![r]!);
       const values: Record<string, typesV1.Value> = {};
       for (let f = 0; f < features.length; f++) values[features[f]!.name] = features[f]!.convert(featureColumns[f]![r]!);
-      rows[r] = { entityKey: { joinKeys: keyNames, entityValues }, eventTs: chunk.eventTimestamps[r]!.getTime(), values };
+      rows[r] = { entityKey: { joinKeys: keyNames, entityValues }, eventTs: chunk.eventTs[r]!, values };
     }
     return rows;
   };

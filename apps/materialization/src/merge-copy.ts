@@ -26,7 +26,7 @@ class ViewStream {
   pos = 0;
   done = false;
   keys: Cell[][] = [];
-  eventTs = new Float64Array(0);
+  eventTs: Float64Array<ArrayBufferLike> = new Float64Array(0);
   features: Cell[][] = [];
   private next: Promise<IteratorResult<PullLatestChunk>> | undefined;
   private readonly iterator: AsyncIterator<PullLatestChunk>;
@@ -61,7 +61,7 @@ class ViewStream {
       const plan = this.view.plan;
       this.keys = plan.joinKeys.map((k) => chunk.columns[k.name]!);
       this.features = plan.features.map((f) => chunk.columns[f.name]!);
-      this.eventTs = Float64Array.from(chunk.eventTimestamps, (d) => d.getTime());
+      this.eventTs = chunk.eventTs;
       // Let the engine produce the next chunk while this one is merged and written.
       this.next = this.iterator.next();
       this.next.catch(() => undefined);

@@ -38,21 +38,29 @@ function typedItems(vector: DuckDBVector): ArrayLike<unknown> | undefined {
   return ArrayBuffer.isView(items) ? (items as unknown as ArrayLike<unknown>) : undefined;
 }
 
-/** Milliseconds (truncated, as the driver's converter does) of TIMESTAMP micros in a BigInt64Array, without BigInts. */
-function timestampCells(items: BigInt64Array, count: number, isNull: ((row: number) => boolean) | undefined): (Date | null)[] {
+/** Milliseconds (truncated, as the driver's converter does) of TIMESTAMP micros in a BigInt64Array, without BigInts; NaN for null. */
+function timestampMillis(items: BigInt64Array, count: number, isNull: ((row: number) => boolean) | undefined): Float64Array {
   const halves = new Int32Array(items.buffer, items.byteOffset, count * 2);
-  const out = new Array<Date | null>(count);
+  const out = new Float64Array(count);
   for (let r = 0; r < count; r++) {
     if (isNull?.(r)) {
-      out[r] = null;
+      out[r] = Number.NaN;
       continue;
     }
     const micros = halves[2 * r + 1]! * 4294967296 + (halves[2 * r]! >>> 0);
     // Beyond 2^53 micros (year 2255, DuckDB's infinity) a Date cannot hold it anyway; same error as the driver's.
     if (Math.abs(micros) >= Number.MAX_SAFE_INTEGER) throw new Error(`TIMESTAMP value out of range for JS Date: ${items[r]} micros`);
-    out[r] = new Date(Math.trunc(micros / 1000));
+    out[r] = Math.trunc(micros / 1000);
   }
   return out;
+}
+
+/** A timestamp result column as ms since the epoch (NaN: null), without a Date per row when the engine type allows. */
+export function columnMillis(chunk: DuckDBDataChunk, column: number): Float64Array {
+  const vector = chunk.getColumnVector(column);
+  const items = typedItems(vector);
+  if (items !== undefined && vector.type.typeId === DuckDBTypeId.TIMESTAMP) return timestampMillis(items as BigInt64Array, chunk.rowCount, nullRows(vector, chunk.rowCount));
+  return Float64Array.from(columnCells(chunk, column, T.UNIX_TIMESTAMP), (cell) => (cell instanceof Date ? cell.getTime() : Number.NaN));
 }
 
 /** One result column as cells of the declared type. */
@@ -69,7 +77,7 @@ export function columnCells(chunk: DuckDBDataChunk, column: number, type: typesV
       (type === T.UNIX_TIMESTAMP && typeId === DuckDBTypeId.TIMESTAMP));
   if (fast) {
     const isNull = nullRows(vector, count);
-    if (typeId === DuckDBTypeId.TIMESTAMP) return timestampCells(items as BigInt64Array, count, isNull);
+    if (typeId === DuckDBTypeId.TIMESTAMP) return Array.from(timestampMillis(items as BigInt64Array, count, isNull), (ms) => (Number.isNaN(ms) ? null : new Date(ms)));
     const typed = items as ArrayLike<number | bigint>;
     if (isNull === undefined) return Array.from(typed);
     const out = new Array<Cell>(count);

@@ -10,7 +10,7 @@ import { checkSource, describedMap, entityColumnsFrom, planViews, ROW, TS } from
 import type { DescribedColumn } from './plan';
 import { asofJoinSql, pullLatestSql } from './sql';
 import type { Dialect, Params } from './sql';
-import { columnCells } from './duckdb-columns';
+import { columnCells, columnMillis } from './duckdb-columns';
 import { appendColumns, checkAppendRows, checkPullRequest, DEFAULT_CHUNK_ROWS, pullChunkBuilder, pullColumnTypes, resultChunks } from './shared';
 import type {
   AppendRows,
@@ -278,7 +278,9 @@ export class DuckDBOfflineStore implements OfflineStore {
       for (;;) {
         const chunk = await result.fetchChunk();
         if (!chunk || chunk.rowCount === 0) break;
-        for (const out of builder.addCells(types.map((type, c) => columnCells(chunk, c, type)))) yield out;
+        const tsAt = request.joinKeys.length;
+        const columns = types.map((type, c) => (c === tsAt || c === tsAt + 1 ? columnMillis(chunk, c) : columnCells(chunk, c, type)));
+        for (const out of builder.addColumns(columns)) yield out;
       }
       const last = builder.flush();
       if (last) yield last;

@@ -257,7 +257,7 @@ async function pulled(chunks: AsyncIterable<PullLatestChunk>, keys: readonly str
       if (out.has(key)) throw new Error(`key ${key} pulled twice`);
       const values: Record<string, Cell> = {};
       for (const [name, column] of Object.entries(chunk.columns)) if (!keys.includes(name)) values[name] = column[r]!;
-      out.set(key, { eventTimestamp: chunk.eventTimestamps[r]!, values });
+      out.set(key, { eventTimestamp: new Date(chunk.eventTs[r]!), values });
     }
   }
   return out;

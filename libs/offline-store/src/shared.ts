@@ -79,8 +79,8 @@ export function pullColumnTypes(request: PullLatestRequest): typesV1.ValueType[]
 
 /**
  * Turns pull-latest result columns (__k.., __ts, __cr, __f..) into PullLatestChunks of
- * chunkRows rows, a column at a time: `add` takes raw driver values, `addCells` columns
- * already converted to cells of the declared types.
+ * chunkRows rows, a column at a time: `add` takes raw driver values, `addColumns` columns
+ * already converted, cells of the declared types and the two timestamps as ms (NaN: null).
  */
 export function pullChunkBuilder(request: PullLatestRequest, chunkRows: number) {
   const keys = request.joinKeys;
@@ -88,34 +88,38 @@ export function pullChunkBuilder(request: PullLatestRequest, chunkRows: number) 
   const types = pullColumnTypes(request);
   const names = [...keys.map((k) => k.name), ...features.map((f) => f.outputName ?? f.name)];
   const width = types.length;
-  let pending: Cell[][] = types.map(() => []);
+  const tsAt = keys.length;
+  // Per column, the pieces of the chunk being built, joined once when it is taken
+  // (native slice and concat, instead of a push per cell).
+  let pending: Cell[][][] = types.map(() => []);
+  let eventTs = new Float64Array(chunkRows);
+  let createdTs = new Float64Array(chunkRows);
   let rows = 0;
+  const join = (parts: Cell[][]): Cell[] => (parts.length === 1 ? parts[0]! : parts.length === 0 ? [] : parts[0]!.concat(...parts.slice(1)));
   const take = (): PullLatestChunk => {
     const columns: Record<string, Cell[]> = {};
-    for (let c = 0; c < keys.length; c++) columns[names[c]!] = pending[c]!;
-    for (let f = 0; f < features.length; f++) columns[names[keys.length + f]!] = pending[keys.length + 2 + f]!;
-    const chunk: PullLatestChunk = {
-      rowCount: rows,
-      columns,
-      eventTimestamps: pending[keys.length] as Date[],
-      createdTimestamps: pending[keys.length + 1] as (Date | null)[],
-    };
+    for (let c = 0; c < keys.length; c++) columns[names[c]!] = join(pending[c]!);
+    for (let f = 0; f < features.length; f++) columns[names[keys.length + f]!] = join(pending[keys.length + 2 + f]!);
+    const chunk: PullLatestChunk = { rowCount: rows, columns, eventTs: eventTs.subarray(0, rows), createdTs: createdTs.subarray(0, rows) };
     pending = types.map(() => []);
+    eventTs = new Float64Array(chunkRows);
+    createdTs = new Float64Array(chunkRows);
     rows = 0;
     return chunk;
   };
-  function* addCells(cells: Cell[][]): Generator<PullLatestChunk> {
-    const length = cells[0]?.length ?? 0;
+  /** Columns of one result batch: arrays of cells, the two timestamp columns as ms. */
+  function* addColumns(batch: readonly (Cell[] | ArrayLike<number>)[]): Generator<PullLatestChunk> {
+    const length = batch[0]?.length ?? 0;
     for (let offset = 0; offset < length; ) {
       const n = Math.min(length - offset, chunkRows - rows);
-      if (rows === 0 && offset === 0 && n === length) {
-        // The whole batch starts a chunk: hand its arrays over instead of copying.
-        pending = cells.slice(0, width);
-      } else {
-        for (let c = 0; c < width; c++) {
-          const source = cells[c]!;
-          const target = pending[c]!;
-          for (let r = offset; r < offset + n; r++) target.push(source[r]!);
+      for (let c = 0; c < width; c++) {
+        const source = batch[c]!;
+        if (c === tsAt || c === tsAt + 1) {
+          const target = c === tsAt ? eventTs : createdTs;
+          for (let r = 0; r < n; r++) target[rows + r] = source[offset + r] as number;
+        } else {
+          const cells = source as Cell[];
+          pending[c]!.push(offset === 0 && n === length ? cells : cells.slice(offset, offset + n));
         }
       }
       rows += n;
@@ -124,14 +128,23 @@ export function pullChunkBuilder(request: PullLatestRequest, chunkRows: number) 
     }
   }
   return {
-    addCells,
+    addColumns,
     *add(batch: unknown[][]): Generator<PullLatestChunk> {
-      yield* addCells(batch.map((column, c) => column.map((raw) => toCell(types[c]!, raw))));
+      yield* addColumns(
+        batch.map((column, c) =>
+          c === tsAt || c === tsAt + 1 ? Float64Array.from(column, (raw) => timestampMs(toCell(types[c]!, raw))) : column.map((raw) => toCell(types[c]!, raw)),
+        ),
+      );
     },
     flush(): PullLatestChunk | undefined {
       return rows > 0 ? take() : undefined;
     },
   };
+}
+
+/** A timestamp cell as ms since the epoch; NaN for null. */
+export function timestampMs(cell: Cell): number {
+  return cell instanceof Date ? cell.getTime() : Number.NaN;
 }
 
 /** Validates the row counts; returns the number of rows. */

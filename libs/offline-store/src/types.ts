@@ -154,9 +154,10 @@ export interface PullLatestRequest {
 export interface PullLatestChunk {
   rowCount: number;
   columns: Record<string, Cell[]>;
-  eventTimestamps: Date[];
-  /** null per row when the source has no created column or the cell is null. */
-  createdTimestamps: (Date | null)[];
+  /** Event time per row, ms since the epoch: a typed column, not a Date per row. */
+  eventTs: Float64Array;
+  /** Created time per row in ms; NaN when the source has no created column or the cell is null. */
+  createdTs: Float64Array;
 }
 
 /**

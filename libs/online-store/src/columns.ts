@@ -3,6 +3,7 @@
 // the stored bytes without building a Value message per cell.
 import { typesV1 } from '@larder/proto';
 import { InvalidRowError, OnlineStoreError } from './errors';
+import { CASE_OF_TAG, LIST_TYPE_NAME } from './value-cases';
 import type { EntityBatch, EntityCell, FeatureCell, ViewColumns, ViewDescriptor } from './types';
 
 const T = typesV1.ValueType;
@@ -137,34 +138,6 @@ const seconds = (d: unknown): bigint => {
   throw new TypeError('not a timestamp');
 };
 
-const CASE_OF: Partial<Record<number, string>> = {
-  [T.BYTES]: 'bytesVal',
-  [T.STRING]: 'stringVal',
-  [T.INT32]: 'int32Val',
-  [T.INT64]: 'int64Val',
-  [T.DOUBLE]: 'doubleVal',
-  [T.FLOAT]: 'floatVal',
-  [T.BOOL]: 'boolVal',
-  [T.UNIX_TIMESTAMP]: 'unixTimestampVal',
-  [T.BYTES_LIST]: 'bytesListVal',
-  [T.STRING_LIST]: 'stringListVal',
-  [T.INT32_LIST]: 'int32ListVal',
-  [T.INT64_LIST]: 'int64ListVal',
-  [T.DOUBLE_LIST]: 'doubleListVal',
-  [T.FLOAT_LIST]: 'floatListVal',
-  [T.BOOL_LIST]: 'boolListVal',
-  [T.UNIX_TIMESTAMP_LIST]: 'unixTimestampListVal',
-};
-const LIST_NAME: Partial<Record<number, string>> = {
-  [T.BYTES_LIST]: 'larder.types.v1.BytesList',
-  [T.STRING_LIST]: 'larder.types.v1.StringList',
-  [T.INT32_LIST]: 'larder.types.v1.Int32List',
-  [T.INT64_LIST]: 'larder.types.v1.Int64List',
-  [T.DOUBLE_LIST]: 'larder.types.v1.DoubleList',
-  [T.FLOAT_LIST]: 'larder.types.v1.FloatList',
-  [T.BOOL_LIST]: 'larder.types.v1.BoolList',
-  [T.UNIX_TIMESTAMP_LIST]: 'larder.types.v1.Int64List',
-};
 
 const JS_TYPE: Partial<Record<number, string>> = {
   [T.STRING]: 'string',
@@ -206,9 +179,9 @@ const NULL_VALUE = { $typeName: VALUE, val: { case: 'nullVal', value: typesV1.Nu
 export function cellValue(view: string, feature: string, type: number, cell: FeatureCell): Value {
   if (cell === null) return NULL_VALUE;
   const payload = cellPayload(view, feature, type, cell);
-  const listName = LIST_NAME[type];
+  const listName = LIST_TYPE_NAME[type];
   const value = listName === undefined ? payload : { $typeName: listName, val: (payload as { val: unknown }).val };
-  return { $typeName: VALUE, val: { case: CASE_OF[type], value } } as Value;
+  return { $typeName: VALUE, val: { case: CASE_OF_TAG[type], value } } as Value;
 }
 
 /** Event time of a row as the stores keep it, checked like WriteRow.eventTs. */

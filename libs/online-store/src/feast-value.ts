@@ -165,18 +165,29 @@ export function encodeValue(value: Value): Buffer {
 
 /** The bytes of a google.protobuf.Timestamp for ms since the epoch (>= 0), as protobuf-es writes them. */
 export function encodeTimestampMs(ms: number): Buffer {
+  const buf = Buffer.allocUnsafe(timestampMsSize(ms));
+  writeTimestampMs(buf, 0, ms);
+  return buf;
+}
+
+/** Size of encodeTimestampMs(ms). */
+export function timestampMsSize(ms: number): number {
   const seconds = Math.floor(ms / 1000);
   const nanos = (ms % 1000) * 1_000_000;
-  const size = (seconds === 0 ? 0 : 1 + varintSize(seconds)) + (nanos === 0 ? 0 : 1 + varintSize(nanos));
-  const buf = Buffer.allocUnsafe(size);
-  let at = 0;
+  return (seconds === 0 ? 0 : 1 + varintSize(seconds)) + (nanos === 0 ? 0 : 1 + varintSize(nanos));
+}
+
+/** encodeTimestampMs(ms) written at `at` of buf; returns the end. */
+export function writeTimestampMs(buf: Buffer, at: number, ms: number): number {
+  const seconds = Math.floor(ms / 1000);
+  const nanos = (ms % 1000) * 1_000_000;
   if (seconds !== 0) {
     buf[at++] = 0x08;
     at = writeVarint(buf, at, seconds);
   }
   if (nanos !== 0) {
     buf[at++] = 0x10;
-    writeVarint(buf, at, nanos);
+    at = writeVarint(buf, at, nanos);
   }
-  return buf;
+  return at;
 }

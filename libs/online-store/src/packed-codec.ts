@@ -4,36 +4,17 @@
 import { typesV1 } from '@larder/proto';
 import { InvalidRowError, OnlineStoreError } from './errors';
 import { cellPayload } from './columns';
+import { CASE_OF_TAG, LIST_TYPE_NAME, TAG_OF_CASE } from './value-cases';
 import type { StoredRow, ViewColumns, ViewDescriptor, WriteRow } from './types';
 
 export const PACKED_FORMAT_VERSION = 1;
 const HEADER = 9; // version byte + u64 event time
 
 type Value = typesV1.Value;
-type ValueCase = NonNullable<Value['val']['case']>;
 
 const T = typesV1.ValueType;
 const NULL_TAG = T.NULL;
 
-const TAG_OF_CASE: Record<ValueCase, number> = {
-  bytesVal: T.BYTES,
-  stringVal: T.STRING,
-  int32Val: T.INT32,
-  int64Val: T.INT64,
-  doubleVal: T.DOUBLE,
-  floatVal: T.FLOAT,
-  boolVal: T.BOOL,
-  unixTimestampVal: T.UNIX_TIMESTAMP,
-  bytesListVal: T.BYTES_LIST,
-  stringListVal: T.STRING_LIST,
-  int32ListVal: T.INT32_LIST,
-  int64ListVal: T.INT64_LIST,
-  doubleListVal: T.DOUBLE_LIST,
-  floatListVal: T.FLOAT_LIST,
-  boolListVal: T.BOOL_LIST,
-  unixTimestampListVal: T.UNIX_TIMESTAMP_LIST,
-  nullVal: NULL_TAG,
-};
 
 /** Size in bytes of one list element (0: length-prefixed bytes or string), by element tag. */
 function fixedSize(tag: number): number {
@@ -134,19 +115,6 @@ function writePayload(buf: Buffer, at: number, tag: number, v: unknown): number 
 // ---------------------------------------------------------------- decoding
 
 const VALUE = 'larder.types.v1.Value';
-const LIST_TYPE_NAME: Record<number, string> = {
-  [T.BYTES_LIST]: 'larder.types.v1.BytesList',
-  [T.STRING_LIST]: 'larder.types.v1.StringList',
-  [T.INT32_LIST]: 'larder.types.v1.Int32List',
-  [T.INT64_LIST]: 'larder.types.v1.Int64List',
-  [T.DOUBLE_LIST]: 'larder.types.v1.DoubleList',
-  [T.FLOAT_LIST]: 'larder.types.v1.FloatList',
-  [T.BOOL_LIST]: 'larder.types.v1.BoolList',
-  [T.UNIX_TIMESTAMP_LIST]: 'larder.types.v1.Int64List',
-};
-const CASE_OF_TAG: Record<number, ValueCase> = Object.fromEntries(
-  Object.entries(TAG_OF_CASE).map(([c, tag]) => [tag, c as ValueCase]),
-);
 
 // Where the last read or skip stopped; a module variable instead of a returned tuple
 // keeps the hot decode loop free of per-value allocations beyond the values themselves.
@@ -346,6 +314,7 @@ export class ViewCodec {
   // Reused by encodeColumns (synchronous, so never shared between two calls at once).
   private readonly scratchTags: Int32Array;
   private readonly scratchPayloads: unknown[];
+  private measured = 0;
 
   constructor(readonly view: ViewDescriptor) {
     this.scratchTags = new Int32Array(view.features.length);
@@ -409,6 +378,16 @@ export class ViewCodec {
    * same bytes encode() writes for the equivalent WriteRow with explicit nulls).
    */
   encodeColumns(v: ViewColumns, row: number, eventTs: number): Buffer {
+    const buf = Buffer.allocUnsafe(this.measureColumns(v, row));
+    this.writeColumns(buf, 0, eventTs);
+    return buf;
+  }
+
+  /**
+   * Size of row `row`'s stored bytes; remembers the row's cells for the writeColumns that
+   * must follow before the next measure (both synchronous, so never interleaved).
+   */
+  measureColumns(v: ViewColumns, row: number): number {
     const count = this.featureNames.length;
     const columns = v.columns;
     const tags = this.scratchTags;
@@ -431,11 +410,19 @@ export class ViewCodec {
       payloads[i] = payload;
       size += payloadSize(type, payload);
     }
-    const buf = Buffer.allocUnsafe(size);
-    buf[0] = PACKED_FORMAT_VERSION;
-    buf.writeUInt32BE(Math.floor(eventTs / 0x1_0000_0000), 1);
-    buf.writeUInt32BE(eventTs % 0x1_0000_0000, 5);
-    let at = writeVarint(buf, HEADER, this.names.length);
+    this.measured = size;
+    return size;
+  }
+
+  /** Writes the row last measured at `at` of buf; returns the end. */
+  writeColumns(buf: Buffer, start: number, eventTs: number): number {
+    const count = this.featureNames.length;
+    const tags = this.scratchTags;
+    const payloads = this.scratchPayloads;
+    buf[start] = PACKED_FORMAT_VERSION;
+    buf.writeUInt32BE(Math.floor(eventTs / 0x1_0000_0000), start + 1);
+    buf.writeUInt32BE(eventTs % 0x1_0000_0000, start + 5);
+    let at = writeVarint(buf, start + HEADER, this.names.length);
     at += this.names.copy(buf, at);
     for (let i = 0; i < count; i++) {
       const tag = tags[i]!;
@@ -443,10 +430,9 @@ export class ViewCodec {
       if (tag === T.DOUBLE) at = buf.writeDoubleLE(payloads[i] as number, at);
       else if (tag !== NULL_TAG) at = writePayload(buf, at, tag, payloads[i]);
     }
-    if (at !== size) throw new OnlineStoreError(`packed row size mismatch (${at} != ${size})`);
-    return buf;
+    if (at - start !== this.measured) throw new OnlineStoreError(`packed row size mismatch (${at - start} != ${this.measured})`);
+    return at;
   }
-
 }
 
 const codecs = new WeakMap<ViewDescriptor, ViewCodec>();

@@ -116,26 +116,42 @@ export class RedisConnection {
     timeoutMs = this.writeTimeoutMs,
     chunkRows = WRITE_CHUNK_ROWS,
   ): Promise<number> {
-    const replies = await this.runChunked(script, shared, rows, timeoutMs, chunkRows);
+    const replies = await this.runChunked(script, shared, rows.map((row) => row.key), timeoutMs, chunkRows, (args, indexes, from, to) => {
+      for (let i = from; i < to; i++) for (const arg of rows[indexes[i]!]!.args) args.push(arg);
+    });
     let skipped = 0;
     for (const reply of replies) skipped += Number(reply);
     return skipped;
   }
 
   /**
-   * writeRows for the several-views-per-entity scripts: each row is an entity with one
-   * argument per view, each call answers the rows it skipped per view. Returns the
-   * skipped rows per view.
+   * writeRows for the several-views-per-entity scripts: entity i's key is keys[i] and its
+   * rows (one section per view, see scripts.ts) are rows[ends[i - 1] .. ends[i]); each
+   * call takes its entities' sections as one argument, a slice of `rows` when they are
+   * adjacent (always on a single node). Returns the skipped rows per view.
    */
   async writeEntityRows(
     script: EntityWriteScript,
     shared: readonly ScriptArg[],
-    rows: readonly RowWrite[],
+    keys: readonly Buffer[],
+    rows: Buffer,
+    ends: Uint32Array,
     views: number,
     timeoutMs = this.writeTimeoutMs,
     chunkRows = ENTITY_CHUNK_ROWS,
   ): Promise<number[]> {
-    const replies = await this.runChunked(script, shared, rows, timeoutMs, chunkRows);
+    const start = (i: number): number => (i === 0 ? 0 : ends[i - 1]!);
+    const replies = await this.runChunked(script, shared, keys, timeoutMs, chunkRows, (args, indexes, from, to) => {
+      const first = indexes[from]!;
+      const last = indexes[to - 1]!;
+      if (last - first === to - 1 - from) {
+        args.push(rows.subarray(start(first), ends[last]!));
+      } else {
+        const parts: Buffer[] = [];
+        for (let i = from; i < to; i++) parts.push(rows.subarray(start(indexes[i]!), ends[indexes[i]!]!));
+        args.push(Buffer.concat(parts));
+      }
+    });
     const skipped = new Array<number>(views).fill(0);
     for (const reply of replies) {
       const counts = reply as number[];
@@ -144,21 +160,26 @@ export class RedisConnection {
     return skipped;
   }
 
+  /**
+   * Calls `script` over keys, up to chunkRows keys per call, ARGV being `shared` followed
+   * by what `tail` adds for the call's keys (indexes[from .. to) into keys).
+   */
   private async runChunked(
     script: WriteScript | EntityWriteScript,
     shared: readonly ScriptArg[],
-    rows: readonly RowWrite[],
+    keys: readonly Buffer[],
     timeoutMs: number,
     chunkRows: number,
+    tail: (args: ScriptArg[], indexes: ArrayLike<number>, from: number, to: number) => void,
   ): Promise<unknown[]> {
     const firstKeys: Buffer[] = [];
     const commands: Command[] = [];
     const addChunk = (indexes: ArrayLike<number>, from: number, to: number) => {
       const args: ScriptArg[] = [to - from];
-      for (let i = from; i < to; i++) args.push(rows[indexes[i]!]!.key);
+      for (let i = from; i < to; i++) args.push(keys[indexes[i]!]!);
       for (const arg of shared) args.push(arg);
-      for (let i = from; i < to; i++) for (const arg of rows[indexes[i]!]!.args) args.push(arg);
-      firstKeys.push(rows[indexes[from]!]!.key);
+      tail(args, indexes, from, to);
+      firstKeys.push(keys[indexes[from]!]!);
       commands.push((target) => (target as unknown as Record<WriteScript | EntityWriteScript, ScriptCall>)[script](args));
     };
     const chunk = (indexes: ArrayLike<number>) => {
@@ -166,15 +187,15 @@ export class RedisConnection {
     };
     if (this.client instanceof Cluster) {
       const bySlot = new Map<number, number[]>();
-      for (let i = 0; i < rows.length; i++) {
-        const slot = keySlot(rows[i]!.key);
+      for (let i = 0; i < keys.length; i++) {
+        const slot = keySlot(keys[i]!);
         const group = bySlot.get(slot);
         if (group === undefined) bySlot.set(slot, [i]);
         else group.push(i);
       }
       for (const group of bySlot.values()) chunk(group);
     } else {
-      chunk(Array.from({ length: rows.length }, (_, i) => i));
+      chunk(new Uint32Array(keys.length).map((_, i) => i));
     }
     if (commands.length === 0) return [];
     return this.run('write', timeoutMs, firstKeys, commands);

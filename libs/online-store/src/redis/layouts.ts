@@ -3,12 +3,15 @@ import { TimestampSchema } from '@bufbuild/protobuf/wkt';
 import { typesV1 } from '@larder/proto';
 import { serializeEntityKey, serializedEntityKeyLength } from '../entity-key';
 import { InvalidRowError, OnlineStoreError } from '../errors';
-import { decodeValue, encodeTimestampMs, encodeValue } from '../feast-value';
+import { decodeValue, encodeTimestampMs, encodeValue, timestampMsSize, writeTimestampMs } from '../feast-value';
 import { feastFeatureField } from '../murmur3';
 import { cellValue, type EntityKeyEncoder } from '../columns';
 import { checkEventTs, valueTag, viewCodec } from '../packed-codec';
 import type { EntityCell, EntityKeyInput, StoredRow, ViewColumns, ViewDescriptor, WriteRow } from '../types';
 import type { EntityWriteScript, RowWrite, ScriptArg, WriteScript } from './connection';
+import type { RowsBuffer } from './rows-buffer';
+
+const DOUBLE = typesV1.ValueType.DOUBLE;
 
 /** How one Redis layout names keys and fields, and encodes rows. */
 export interface RedisLayout {
@@ -27,8 +30,8 @@ export interface RedisLayout {
   entityKey(project: string, encoder: EntityKeyEncoder, keyColumns: readonly ArrayLike<EntityCell>[], row: number): Buffer;
   /** The head of ARGV of every several-views-per-entity call for these views. */
   entityShared(views: readonly ViewDescriptor[]): readonly ScriptArg[];
-  /** One view's row of an entity, as the entity script takes it (never empty). */
-  encodeColumns(v: ViewColumns, row: number, eventTs: number): Buffer;
+  /** Appends one view's row of an entity, length first, as the entity script takes it. */
+  appendColumns(out: RowsBuffer, v: ViewColumns, row: number, eventTs: number): void;
   /** SCAN pattern covering every key that may hold the view's data. */
   scanPattern(view: ViewDescriptor): Buffer;
   /** The fields holding the view's data in `key`, or undefined when the key belongs elsewhere. */
@@ -104,8 +107,12 @@ export class PackedLayout implements RedisLayout {
     return [views.length, ...views.map((v) => this.readFields(v)[0]!), ...views.map(ttlMs)];
   }
 
-  encodeColumns(v: ViewColumns, row: number, eventTs: number): Buffer {
-    return viewCodec(v.view).encodeColumns(v, row, eventTs);
+  appendColumns(out: RowsBuffer, v: ViewColumns, row: number, eventTs: number): void {
+    const codec = viewCodec(v.view);
+    const size = codec.measureColumns(v, row);
+    const buf = out.reserve(4 + size);
+    buf.writeUInt32LE(size, out.at);
+    out.at = codec.writeColumns(buf, out.at + 4, eventTs);
   }
 
   scanPattern(view: ViewDescriptor): Buffer {
@@ -243,15 +250,49 @@ export class FeastLayout implements RedisLayout {
     return out;
   }
 
-  encodeColumns(v: ViewColumns, row: number, eventTs: number): Buffer {
+  /** f64le seconds and nanos, then the Timestamp and every feature's Value, each u32le length first. */
+  appendColumns(out: RowsBuffer, v: ViewColumns, row: number, eventTs: number): void {
     const features = v.view.features;
-    const encoded = new Array<Buffer | undefined>(features.length);
+    const columns = v.columns;
+    const stampSize = timestampMsSize(eventTs);
+    let size = 16 + 4 + stampSize;
+    const encoded = this.scratch;
     for (let f = 0; f < features.length; f++) {
       const feature = features[f]!;
-      encoded[f] = encodeValue(cellValue(v.view.name, feature.name, feature.type, v.columns[f]![row] ?? null));
+      const cell = columns[f]![row] ?? null;
+      if (feature.type === DOUBLE && typeof cell === 'number') {
+        // The common case, written in place: tag of double_val, f64le.
+        encoded[f] = undefined;
+        size += 4 + 9;
+      } else {
+        const bytes = encodeValue(cellValue(v.view.name, feature.name, feature.type, cell));
+        encoded[f] = bytes;
+        size += 4 + bytes.length;
+      }
     }
-    return feastBlob(eventTs, encoded);
+    const buf = out.reserve(4 + size);
+    let at = buf.writeUInt32LE(size, out.at);
+    at = buf.writeDoubleLE(Math.floor(eventTs / 1000), at);
+    at = buf.writeDoubleLE((eventTs % 1000) * 1_000_000, at);
+    at = buf.writeUInt32LE(stampSize, at);
+    at = writeTimestampMs(buf, at, eventTs);
+    for (let f = 0; f < features.length; f++) {
+      const bytes = encoded[f];
+      if (bytes === undefined) {
+        at = buf.writeUInt32LE(9, at);
+        buf[at] = 0x29;
+        at = buf.writeDoubleLE(columns[f]![row] as number, at + 1);
+      } else {
+        at = buf.writeUInt32LE(bytes.length, at);
+        at += bytes.copy(buf, at);
+        encoded[f] = undefined;
+      }
+    }
+    out.at = at;
   }
+
+  // Reused by appendColumns (synchronous, so never shared between two calls at once).
+  private readonly scratch: (Buffer | undefined)[] = [];
 
   private readonly projects = new Map<string, Buffer>();
 
