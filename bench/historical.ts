@@ -70,11 +70,13 @@ function say(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
-// SQL shared by DuckDB and PostgreSQL generators: deterministic pseudo-random columns from a row number.
+// SQL shared by DuckDB and PostgreSQL generators: deterministic pseudo-random columns from a
+// row number, typed as the views declare them (DOUBLE, INT64; a bare `/ 1000.0` would be a
+// DECIMAL column in the Parquet files, which the views do not declare).
 const viewSelect = (v: number, hash: (x: string) => string, ts: (secs: string) => string, i = 'i'): string =>
   `SELECT (${hash(`${i} + ${v}`)} % ${KEYS}) AS driver_id, ${ts(`${T0 - 86_400} + ${hash(`${i} * 13 + ${v}`)} % ${SPAN + 86_400}`)} AS event_ts, ` +
-  `${ts(`${T0} + ${hash(`${i} * 17 + ${v}`)} % ${SPAN * 2}`)} AS created_ts, (${hash(`${i} * 3`)} % 1000) / 1000.0 AS f_a, ` +
-  `(${hash(`${i} * 5`)} % 100) AS f_b, (${hash(`${i} * 11`)} % 7) * 1.0 AS f_c`;
+  `${ts(`${T0} + ${hash(`${i} * 17 + ${v}`)} % ${SPAN * 2}`)} AS created_ts, CAST((${hash(`${i} * 3`)} % 1000) / 1000.0 AS DOUBLE PRECISION) AS f_a, ` +
+  `(${hash(`${i} * 5`)} % 100) AS f_b, CAST((${hash(`${i} * 11`)} % 7) AS DOUBLE PRECISION) AS f_c`;
 
 function repo(kinds: (v: number) => registryV1.DataSource['kind'], views: number): registryV1.ApplyRegistryRequest {
   return create(registryV1.ApplyRegistryRequestSchema, {

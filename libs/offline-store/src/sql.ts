@@ -63,9 +63,8 @@ function entitySelect(d: Dialect, input: JoinInput, alias: string): string[] {
 
 /**
  * DuckDB: one ASOF LEFT JOIN per view, chained. ASOF picks the greatest
- * event_ts <= t but cannot order ties by created_ts, so sources with a created
- * column are first reduced to one row per (keys, event_ts); the ttl is a
- * post-filter (if the latest row is too old, every older one is too).
+ * event_ts <= t (with a created column, the greatest (event_ts, created_ts)); the
+ * ttl is a post-filter (if the latest row is too old, every older one is too).
  */
 export function asofJoinSql(d: Dialect, p: Params, input: JoinInput): string {
   const q = d.quote;
@@ -74,15 +73,18 @@ export function asofJoinSql(d: Dialect, p: Params, input: JoinInput): string {
   const outputs: string[] = entitySelect(d, input, q('__e'));
   input.plans.forEach((plan, i) => {
     const v = q(`__v${i}`);
-    let body = prunedSource(d, p, input, i);
-    if (plan.created) {
-      const partition = [...plan.keys.map((_, j) => q(`__k${j}`)), q('__ts')].join(', ');
-      body = `SELECT * FROM (${body}) QUALIFY ROW_NUMBER() OVER (PARTITION BY ${partition} ORDER BY ${q('__cr')} DESC NULLS LAST) = 1`;
-    }
-    ctes.push(`${v} AS (${body})`);
+    // With a created column, ASOF orders rows by (event time, created time) as one struct,
+    // a null created time lowest: the greatest (ts, cr) <= (t, +infinity) is the latest
+    // row at t with ties broken by the latest created. No pass to deduplicate first.
+    const ordered = plan.created
+      ? `SELECT *, struct_pack(t := ${q('__ts')}, c := coalesce(${q('__cr')}, '-infinity'::TIMESTAMP)) AS ${q('__ord')} FROM (${prunedSource(d, p, input, i)})`
+      : prunedSource(d, p, input, i);
+    ctes.push(`${v} AS (${ordered})`);
     const on = [
       ...plan.entityKeys.map((column, j) => `${q('__e')}.${q(column)} = ${v}.${q(`__k${j}`)}`),
-      `${q('__e')}.${q(TS)} >= ${v}.${q('__ts')}`,
+      plan.created
+        ? `struct_pack(t := ${q('__e')}.${q(TS)}, c := 'infinity'::TIMESTAMP) >= ${v}.${q('__ord')}`
+        : `${q('__e')}.${q(TS)} >= ${v}.${q('__ts')}`,
     ];
     joins.push(`ASOF LEFT JOIN ${v} ON ${on.join(' AND ')}`);
     const fresh = plan.ttlMs > 0 ? `${v}.${q('__ts')} >= ${d.minus(`${q('__e')}.${q(TS)}`, p.millis(plan.ttlMs))}` : undefined;
