@@ -1,34 +1,11 @@
 import type { Cell } from '@larder/offline-store';
 import { typesV1 } from '@larder/proto';
 
-const T = typesV1.ValueType;
-type Case = NonNullable<typesV1.Value['val']['case']>;
-
-/** The ValueType each Value case carries. */
-const TYPE_OF_CASE: Readonly<Record<Case, typesV1.ValueType>> = {
-  bytesVal: T.BYTES,
-  stringVal: T.STRING,
-  int32Val: T.INT32,
-  int64Val: T.INT64,
-  doubleVal: T.DOUBLE,
-  floatVal: T.FLOAT,
-  boolVal: T.BOOL,
-  unixTimestampVal: T.UNIX_TIMESTAMP,
-  bytesListVal: T.BYTES_LIST,
-  stringListVal: T.STRING_LIST,
-  int32ListVal: T.INT32_LIST,
-  int64ListVal: T.INT64_LIST,
-  doubleListVal: T.DOUBLE_LIST,
-  floatListVal: T.FLOAT_LIST,
-  boolListVal: T.BOOL_LIST,
-  unixTimestampListVal: T.UNIX_TIMESTAMP_LIST,
-  nullVal: T.NULL,
-};
 
 /** The ValueType a Value carries; undefined for no value or an explicit null. */
 export function typeOfValue(value: typesV1.Value): typesV1.ValueType | undefined {
   const c = value.val.case;
-  return c === undefined || c === 'nullVal' ? undefined : TYPE_OF_CASE[c];
+  return c === undefined || c === 'nullVal' ? undefined : typesV1.VALUE_TYPE_OF_CASE[c];
 }
 
 /** `int64Val` -> `int64_val`, for messages in the proto's own words. */

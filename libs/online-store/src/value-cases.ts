@@ -3,30 +3,12 @@
 import { typesV1 } from '@larder/proto';
 
 const T = typesV1.ValueType;
-export type ValueCase = NonNullable<typesV1.Value['val']['case']>;
+export type ValueCase = typesV1.ValueCase;
 
-/** ValueType (the packed tag) of each Value case; the numbers equal the oneof field numbers. */
-export const TAG_OF_CASE: Record<ValueCase, number> = {
-  bytesVal: T.BYTES,
-  stringVal: T.STRING,
-  int32Val: T.INT32,
-  int64Val: T.INT64,
-  doubleVal: T.DOUBLE,
-  floatVal: T.FLOAT,
-  boolVal: T.BOOL,
-  unixTimestampVal: T.UNIX_TIMESTAMP,
-  bytesListVal: T.BYTES_LIST,
-  stringListVal: T.STRING_LIST,
-  int32ListVal: T.INT32_LIST,
-  int64ListVal: T.INT64_LIST,
-  doubleListVal: T.DOUBLE_LIST,
-  floatListVal: T.FLOAT_LIST,
-  boolListVal: T.BOOL_LIST,
-  unixTimestampListVal: T.UNIX_TIMESTAMP_LIST,
-  nullVal: T.NULL,
-};
+/** ValueType (the packed tag) of each Value case. */
+export const TAG_OF_CASE: Readonly<Record<ValueCase, number>> = typesV1.VALUE_TYPE_OF_CASE;
 
-export const CASE_OF_TAG: Partial<Record<number, ValueCase>> = Object.fromEntries(Object.entries(TAG_OF_CASE).map(([c, tag]) => [tag, c as ValueCase]));
+export const CASE_OF_TAG: Partial<Record<number, ValueCase>> = Object.fromEntries(typesV1.VALUE_CASE_OF_TYPE);
 
 /** The message type name of each list ValueType's value. */
 export const LIST_TYPE_NAME: Partial<Record<number, string>> = {
