@@ -2,7 +2,10 @@
 // far the most common case, are written and read directly as bytes; lists and anything
 // unusual go through protobuf-es, which is exact but several times slower.
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
-import { typesV1 } from '@larder/proto';
+import { typesV1, wire } from '@larder/proto';
+
+// Bound once: reading a namespace member on every call goes through an export getter.
+const { varintSize, writeVarint } = wire;
 
 type Value = typesV1.Value;
 const VALUE = 'larder.types.v1.Value';
@@ -81,24 +84,6 @@ export function decodeValue(buf: Buffer): Value {
   // Anything after the one field (unknown fields, a repeated oneof): let protobuf-es decide.
   if (at !== buf.length) return fromBinary(typesV1.ValueSchema, buf);
   return { $typeName: VALUE, val: { case: valueCase, value } } as Value;
-}
-
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    size++;
-  }
-  return size;
-}
-
-function writeVarint(buf: Buffer, at: number, n: number): number {
-  while (n >= 0x80) {
-    buf[at++] = (n & 0x7f) | 0x80;
-    n = Math.floor(n / 128);
-  }
-  buf[at++] = n;
-  return at;
 }
 
 /** A non-negative integer field (wire type 0): key byte, varint. */

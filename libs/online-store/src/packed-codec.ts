@@ -1,11 +1,14 @@
 // The packed row format shared by the Redis `packed` layout and SQLite: one binary value
 // per (view, entity key) with the event time, the feature names it was written with and
 // every value. See README.md for the byte layout.
-import { typesV1 } from '@larder/proto';
+import { typesV1, wire } from '@larder/proto';
 import { InvalidRowError, OnlineStoreError } from './errors';
 import { cellPayload } from './columns';
 import { CASE_OF_TAG, LIST_TYPE_NAME, TAG_OF_CASE } from './value-cases';
 import type { StoredRow, ViewColumns, ViewDescriptor, WriteRow } from './types';
+
+// Bound once: reading a namespace member on every call goes through an export getter.
+const { varintSize, writeVarint } = wire;
 
 export const PACKED_FORMAT_VERSION = 1;
 const HEADER = 9; // version byte + u64 event time
@@ -34,24 +37,6 @@ function fixedSize(tag: number): number {
 }
 
 // ---------------------------------------------------------------- encoding
-
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    size++;
-  }
-  return size;
-}
-
-function writeVarint(buf: Buffer, at: number, n: number): number {
-  while (n >= 0x80) {
-    buf[at++] = (n & 0x7f) | 0x80;
-    n = Math.floor(n / 128);
-  }
-  buf[at++] = n;
-  return at;
-}
 
 function scalarSize(tag: number, v: unknown): number {
   const fixed = fixedSize(tag);

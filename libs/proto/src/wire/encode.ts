@@ -24,6 +24,16 @@ export function varintSize(n: number): number {
   return size;
 }
 
+/** Writes a varint of a non-negative number below 2^53 at `at`; returns the position after it. */
+export function writeVarint(buf: Uint8Array, at: number, n: number): number {
+  while (n >= 0x80) {
+    buf[at++] = (n % 0x80) | 0x80;
+    n = Math.floor(n / 0x80);
+  }
+  buf[at++] = n;
+  return at;
+}
+
 /** int32 on the wire: negative values are sign-extended to ten bytes. */
 export function int32Size(n: number): number {
   return n < 0 ? 10 : varintSize(n);
@@ -55,12 +65,7 @@ export class Writer {
   }
 
   varint(n: number): void {
-    const buf = this.buf;
-    while (n >= 0x80) {
-      buf[this.pos++] = (n % 0x80) | 0x80;
-      n = Math.floor(n / 0x80);
-    }
-    buf[this.pos++] = n;
+    this.pos = writeVarint(this.buf, this.pos, n);
   }
 
   int32(n: number): void {

@@ -18,5 +18,6 @@ export {
   writeTimestamp,
   writeTimestamps,
   writeValue,
+  writeVarint,
 } from './encode';
 export { decodeGetHistoricalFeaturesFromSourceResponse, decodeGetHistoricalFeaturesResponse, encodeHistoricalResponse } from './historical';
