@@ -7,7 +7,8 @@ import type { OnlineStore } from '@larder/online-store';
 import { ingestionV1 } from '@larder/proto';
 import type { registryV1, typesV1 } from '@larder/proto';
 import { Code, RpcError } from '@larder/rpc';
-import { OfflineBatches, RowProblem, shapeRow, writeOnline } from './rows';
+import { OfflineBatches, RowProblem, recordPlan, shapeRow, writeOnline } from './rows';
+import type { ColumnReader } from './rows';
 import type { ShapedRow } from './rows';
 import { DefinitionError, FieldMap, compileTarget, targetsOf } from './targets';
 import type { RegistryView, TypedColumn, ViewTarget } from './targets';
@@ -184,12 +185,14 @@ export class PushWriter {
   }
 
   private async write(fields: FieldMap, input: InputRows, used: readonly ViewTarget[], online: readonly ViewTarget[], offline: readonly ViewTarget[], timeRemainingMs: number | undefined): Promise<WriteOutcome> {
-    for (const target of used) {
-      for (const key of target.joinKeys) {
-        const column = input.has(key.name) ? key.name : fields.fieldOf(key.name);
-        if (input.rowCount > 0 && !input.has(column)) throw new RpcError(Code.INVALID_ARGUMENT, `rows: no '${key.name}' column; it is a join key of feature view '${target.name}'`);
+    // A column named like the view's column wins over the source's field mapping.
+    const plans = used.map((target) => recordPlan(target, (column) => (input.has(column) ? column : fields.fieldOf(column))));
+    for (const plan of plans) {
+      for (const key of plan.keys) {
+        if (input.rowCount > 0 && !input.has(key.field)) throw new RpcError(Code.INVALID_ARGUMENT, `rows: no '${key.name}' column; it is a join key of feature view '${plan.target.name}'`);
       }
     }
+    const readInput: ColumnReader<number> = (column, row) => input.read(row, column.field, column.type);
     const now = Date.now();
     const failures: ingestionV1.RowFailure[] = [];
     const onlineRows = new Map<ViewTarget, ShapedRow[]>(online.map((t) => [t, []]));
@@ -206,7 +209,7 @@ export class PushWriter {
           throw new RowProblem(input.timestampColumn, `event timestamp: ${(error as Error).message}`);
         }
         const createdTs = input.createdTs(i) ?? now;
-        const shaped = used.map((target) => [target, shapeRow(target, (c) => input.read(i, input.has(c.name) ? c.name : fields.fieldOf(c.name), c.type), eventTs, createdTs)] as const);
+        const shaped = plans.map((plan) => [plan.target, shapeRow(plan, readInput, i, eventTs, createdTs)] as const);
         for (const [target, row] of shaped) {
           onlineRows.get(target)?.push(row);
           if (offlineSet.has(target)) offlineRows.add(i, target, row);

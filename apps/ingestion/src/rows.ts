@@ -21,44 +21,12 @@ export interface ShapedRow extends WriteRow {
   readonly createdTs: number;
 }
 
-/** Converts one column's input to a Value of its declared type; throws ValueError. */
-export type ColumnReader = (column: TypedColumn) => typesV1.Value | undefined;
-
-/**
- * Shapes an input row for a view: every join key must be present and of its
- * type; absent features are written as null; a feature of the wrong type
- * rejects the row (it is never coerced into something else).
- */
-export function shapeRow(target: ViewTarget, read: ColumnReader, eventTs: number, createdTs: number): ShapedRow {
-  const entityValues: typesV1.Value[] = [];
-  for (const key of target.joinKeys) {
-    let v: typesV1.Value | undefined;
-    try {
-      v = read(key);
-    } catch (error) {
-      throw new RowProblem(key.name, `join key ${key.name}: ${(error as Error).message}`);
-    }
-    if (v === undefined || v.val.case === undefined || v.val.case === 'nullVal') throw new RowProblem(key.name, `join key ${key.name} is missing`);
-    entityValues.push(v);
-  }
-  const values: Record<string, typesV1.Value> = {};
-  for (const feature of target.features) {
-    try {
-      values[feature.name] = read(feature) ?? NULL_VALUE;
-    } catch (error) {
-      if (error instanceof ValueError) throw new RowProblem(feature.name, `${feature.name}: ${error.message}`);
-      throw error;
-    }
-  }
-  return { entityKey: { joinKeys: target.descriptor.joinKeys as string[], entityValues }, eventTs, createdTs, values };
-}
-
-/** A column of a view and the decoded-record field that holds it. */
+/** A column of a view and the input field (record key, push column) that holds it. */
 export interface FieldColumn extends TypedColumn {
   readonly field: string;
 }
 
-/** How to read a view's row out of a decoded record: computed once per view, not per message. */
+/** Where a view's columns are read from in an input: worked out once per view, not per row. */
 export interface RecordPlan {
   readonly target: ViewTarget;
   readonly keys: readonly FieldColumn[];
@@ -74,28 +42,38 @@ export function recordPlan(target: ViewTarget, fieldOf: (column: string) => stri
 }
 
 /**
- * shapeRow for a decoded message (a plain record), with the same checks and
- * messages, but no reader closure per message: this runs for every event of
- * every Kafka batch.
+ * Reads one column of one input row as a Value of its declared type; throws ValueError.
+ * The row comes as an argument rather than in a closure, so no function is made per row
+ * on the Kafka path, which runs for every event.
  */
-export function shapeRecord(plan: RecordPlan, record: Readonly<Record<string, unknown>>, eventTs: number, createdTs: number): ShapedRow {
+export type ColumnReader<R> = (column: FieldColumn, row: R) => typesV1.Value | undefined;
+
+/** The reader for a decoded message (a plain record). */
+export const readRecordField: ColumnReader<Readonly<Record<string, unknown>>> = (column, record) => rawToValue(column.type, record[column.field]);
+
+/**
+ * Shapes an input row for a view: every join key must be present and of its
+ * type; absent features are written as null; a feature of the wrong type
+ * rejects the row (it is never coerced into something else).
+ */
+export function shapeRow<R>(plan: RecordPlan, read: ColumnReader<R>, row: R, eventTs: number, createdTs: number): ShapedRow {
   const entityValues: typesV1.Value[] = new Array<typesV1.Value>(plan.keys.length);
   for (let k = 0; k < plan.keys.length; k++) {
     const key = plan.keys[k] as FieldColumn;
-    let v: typesV1.Value;
+    let v: typesV1.Value | undefined;
     try {
-      v = rawToValue(key.type, record[key.field]);
+      v = read(key, row);
     } catch (error) {
       throw new RowProblem(key.name, `join key ${key.name}: ${(error as Error).message}`);
     }
-    if (v.val.case === undefined || v.val.case === 'nullVal') throw new RowProblem(key.name, `join key ${key.name} is missing`);
+    if (v === undefined || v.val.case === undefined || v.val.case === 'nullVal') throw new RowProblem(key.name, `join key ${key.name} is missing`);
     entityValues[k] = v;
   }
   const values: Record<string, typesV1.Value> = {};
   for (let f = 0; f < plan.features.length; f++) {
     const feature = plan.features[f] as FieldColumn;
     try {
-      values[feature.name] = rawToValue(feature.type, record[feature.field]);
+      values[feature.name] = read(feature, row) ?? NULL_VALUE;
     } catch (error) {
       if (error instanceof ValueError) throw new RowProblem(feature.name, `${feature.name}: ${error.message}`);
       throw error;

@@ -9,7 +9,7 @@ import { ingestionV1 } from '@larder/proto';
 import type { registryV1 } from '@larder/proto';
 import type { Logger } from '@larder/rpc';
 import type { IngestionMetrics } from '../metrics';
-import { OfflineBatches, RowProblem, recordPlan, shapeRecord, writeOnline } from '../rows';
+import { OfflineBatches, RowProblem, readRecordField, recordPlan, shapeRow, writeOnline } from '../rows';
 import type { RecordPlan, ShapedRow } from '../rows';
 import { FieldMap } from '../targets';
 import type { ViewTarget } from '../targets';
@@ -454,7 +454,7 @@ export class SourceConsumer {
         const plan = plans[t] as RecordPlan;
         let row: ShapedRow;
         try {
-          row = shapeRecord(plan, record, eventTs, createdTs);
+          row = shapeRow(plan, readRecordField, record, eventTs, createdTs);
         } catch (error) {
           if (!(error instanceof RowProblem)) throw error;
           deadLetters.push({ message, stage: 'validate', reason: error.message, view: plan.target.name });
