@@ -8,7 +8,7 @@ import { RedisOnlineStore, SqliteOnlineStore } from '@larder/online-store';
 import type { OnlineStore, ViewDescriptor } from '@larder/online-store';
 import { typesV1 } from '@larder/proto';
 import { testServices } from '@larder/testing';
-import type { CopyOptions } from './copy';
+import type { CopyOptions } from './merge-copy';
 import { copyViewsLatest, GroupedCopier } from './merge-copy';
 import type { ViewPlan } from './view-plan';
 

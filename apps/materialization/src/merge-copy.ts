@@ -2,8 +2,28 @@ import { cellConverter } from '@larder/offline-store';
 import type { Cell, OfflineStore, PullLatestChunk } from '@larder/offline-store';
 import type { EntityBatch, EntityCell, FeatureCell, OnlineStore, ViewColumns, WriteResult, WriteRow } from '@larder/online-store';
 import type { typesV1 } from '@larder/proto';
-import type { CopyOptions, CopyResult } from './copy';
 import type { ViewPlan } from './view-plan';
+
+export interface CopyOptions {
+  readonly start: Date;
+  readonly end: Date;
+  /** Entity-key hash shard; absent reads every key. */
+  readonly shard?: { index: number; count: number };
+  readonly chunkRows: number;
+  /** Chunk writes in flight at once: the pipeline depth, and with chunkRows the memory bound. */
+  readonly writesInFlight: number;
+  readonly writeTimeoutMs: number;
+  readonly signal: AbortSignal;
+  /** Called after each chunk is read and after each chunk is written. */
+  readonly onProgress: (delta: { read: number; written: number }) => void;
+}
+
+export interface CopyResult {
+  rowsRead: number;
+  rowsWritten: number;
+  /** Rows the online store kept its newer row for (a stream wrote after the batch's event time). */
+  rowsSkipped: number;
+}
 
 /** One view of a merged copy: its window and its own progress. */
 export interface MergedView {
@@ -281,7 +301,7 @@ const groupKey = (plan: ViewPlan): string =>
 /**
  * Lets the views of a job that share their join keys be copied together while each
  * view keeps its own run (state, progress, watermark): every view calls copy() as it
- * would have called copyLatest, and once every view of its group has called it (or
+ * would copy alone, and once every view of its group has called it (or
  * left without), one merged copy runs and each view gets its own result. The job
  * runs a group's views at the same time (see groups) and calls leave() when a view's
  * run ends, whatever the way, so a view that never copies (cancelled, nothing to

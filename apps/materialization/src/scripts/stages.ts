@@ -12,7 +12,6 @@ import type { OnlineStore } from '@larder/online-store';
 import { viewCodec } from '../../../../libs/online-store/src/packed-codec';
 import { typesV1 } from '@larder/proto';
 import { startRedis } from '@larder/testing';
-import { copyLatest } from '../copy';
 import { copyViewsLatest } from '../merge-copy';
 import type { ViewPlan } from '../view-plan';
 
@@ -96,12 +95,6 @@ async function main(): Promise<void> {
       const bad = out.find((o) => !o.ok || o.result.rowsWritten !== ENTITIES);
       if (bad) throw new Error(`copy incomplete: ${JSON.stringify(out, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`);
       if (store instanceof RedisOnlineStore) process.stdout.write(`  redis cpu ${(await redisCpu() - before).toFixed(2)} s\n`);
-    }
-    if (process.env['OLD']) {
-      await online.client.flushall();
-      await time('old per-view copyLatest -> redis packed', async () => {
-        await Promise.all(ps.map((p) => copyLatest(offline, online, p, { ...options, start: START, end: END, signal: new AbortController().signal, onProgress: () => undefined })));
-      });
     }
   } finally {
     await online.close();
