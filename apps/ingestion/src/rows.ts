@@ -2,7 +2,7 @@ import type { AppendRows, BatchSource, Cell } from '@larder/offline-store';
 import type { OnlineStore, WriteRow, WriteResult } from '@larder/online-store';
 import type { typesV1 } from '@larder/proto';
 import type { TypedColumn, ViewTarget } from './targets';
-import { NULL_VALUE, ValueError, rawToValue, valueToCell } from './values';
+import { NULL_VALUE, ValueError, rawToValue, typedCell } from './values';
 
 /** A row that cannot be written, and the column to blame when there is one. */
 export class RowProblem extends Error {
@@ -137,11 +137,11 @@ export class OfflineBatch {
     }
     target.joinKeys.forEach((key, i) => {
       this.columns.set(key.name, key);
-      entry.cells.set(key.name, valueToCell(key.type, row.entityKey.entityValues[i] as typesV1.Value));
+      entry.cells.set(key.name, typedCell(key.type, row.entityKey.entityValues[i] as typesV1.Value));
     });
     for (const feature of target.features) {
       this.columns.set(feature.name, feature);
-      entry.cells.set(feature.name, valueToCell(feature.type, row.values[feature.name] ?? NULL_VALUE));
+      entry.cells.set(feature.name, typedCell(feature.type, row.values[feature.name] ?? NULL_VALUE));
     }
   }
 

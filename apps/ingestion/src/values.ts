@@ -1,5 +1,6 @@
 import { typesV1 } from '@larder/proto';
 import { valueTypeName } from '@larder/core';
+import { valueToCell } from '@larder/offline-store';
 import type { Cell } from '@larder/offline-store';
 
 const T = typesV1.ValueType;
@@ -165,19 +166,9 @@ function caseTypeName(c: ValueCase): string {
   return c;
 }
 
-/** A typed Value as the plain JS value decoders produce (for entity key checks and offline cells). */
-export function valueToRaw(v: Value | undefined): unknown {
-  const val = v?.val;
-  if (val === undefined || val.case === undefined || val.case === 'nullVal') return null;
-  if (val.case === 'unixTimestampVal') return new Date(Number(val.value) * 1000);
-  if (val.case === 'unixTimestampListVal') return val.value.val.map((s) => new Date(Number(s) * 1000));
-  if (typeof val.value === 'object' && val.value !== null && 'val' in val.value && !(val.value instanceof Uint8Array)) return [...(val.value as { val: unknown[] }).val];
-  return val.value;
-}
-
 /** A Value as an offline-store cell of the declared type. */
-export function valueToCell(type: typesV1.ValueType, v: Value): Cell {
-  const raw = valueToRaw(v);
+export function typedCell(type: typesV1.ValueType, v: Value): Cell {
+  const raw = valueToCell(v);
   if (raw === null) return null;
   if (type === T.INT32 || type === T.FLOAT || type === T.DOUBLE) return Number(raw);
   if (type === T.INT64) return BigInt(raw as bigint);

@@ -1,33 +1,12 @@
 // The reference a materialized online store must match: the point-in-time
 // (historical) values at the window's end, computed by the offline store.
+import { valueToCell } from '@larder/offline-store';
 import type { Cell, HistoricalView, OfflineStore } from '@larder/offline-store';
 import type { OnlineStore, ViewDescriptor } from '@larder/online-store';
 import { typesV1 } from '@larder/proto';
 
-/** A stored Value as the offline store's cell, to compare the two. */
-export function valueToCell(value: typesV1.Value | undefined): Cell | undefined {
-  if (value === undefined) return undefined;
-  const v = value.val;
-  switch (v.case) {
-    case undefined:
-    case 'nullVal':
-      return null;
-    case 'unixTimestampVal':
-      return new Date(Number(v.value) * 1000);
-    case 'bytesListVal':
-    case 'stringListVal':
-    case 'int32ListVal':
-    case 'int64ListVal':
-    case 'doubleListVal':
-    case 'floatListVal':
-    case 'boolListVal':
-      return v.value.val;
-    case 'unixTimestampListVal':
-      return v.value.val.map((s) => new Date(Number(s) * 1000));
-    default:
-      return v.value;
-  }
-}
+/** A stored Value as the offline store's cell, to compare the two; undefined when nothing is stored. */
+const cellOf = (value: typesV1.Value | undefined): Cell | undefined => (value === undefined ? undefined : valueToCell(value));
 
 export interface Mismatch {
   entity: bigint;
@@ -83,7 +62,7 @@ export async function compareWithHistorical(
     }
     view.features.forEach((f) => {
       const want = row[names.indexOf(f.outputName ?? f.name)];
-      const got = valueToCell(onlineRow.values[descriptor.features.findIndex((d) => d.name === f.name)]);
+      const got = cellOf(onlineRow.values[descriptor.features.findIndex((d) => d.name === f.name)]);
       if (!same(got, want)) mismatches.push({ entity: id, feature: f.name, online: got, historical: want });
     });
   });

@@ -6,7 +6,8 @@ import { materializationV1, registryV1 } from '@larder/proto';
 import type { typesV1 } from '@larder/proto';
 import { Code, RpcError } from '@larder/rpc';
 import { testServices } from '@larder/testing';
-import { compareWithHistorical, valueToCell } from './consistency';
+import { valueToCell } from '@larder/offline-store';
+import { compareWithHistorical } from './consistency';
 import { BASE, MINUTE, WINDOW, driverSource, flagsDescriptor, historicalView, repo, startHarness, statsDescriptor, ts, watchToEnd, writeParquet, writePostgresTable } from './testing';
 import type { Harness, OfflineUnderTest, OnlineUnderTest } from './testing';
 
@@ -107,7 +108,7 @@ describe.each(cases)('materialization, %s', (_name, onlineOf, offlineType) => {
     expect(statsProgress.shardsCompleted).toBe(statsProgress.shardCount);
     const [kept] = await harness.store.read([{ view: statsDescriptor(harness.project), features: ['trips'], entityKeys: [streamed.entityKey] }]);
     expect(kept![0]!.eventTs).toBe(WINDOW.end.getTime() + MINUTE);
-    expect(valueToCell(kept![0]!.values[0])).toBe(-1n);
+    expect(valueToCell(kept![0]!.values[0]!)).toBe(-1n);
 
     // The first range job of a never-materialized view sets its watermark; the offline-only view is untouched.
     const after = await states(harness);

@@ -1,3 +1,4 @@
+import { valueToCell } from '@larder/offline-store';
 import type { Cell, EntityBatch, EntityColumn, InlineEntities, SourceEntities } from '@larder/offline-store';
 import type { OfflineStore } from '@larder/offline-store';
 import { valueTypeName } from '@larder/core';
@@ -6,7 +7,7 @@ import { typesV1 } from '@larder/proto';
 import type { offlineV1 } from '@larder/proto';
 import { Code, RpcError } from '@larder/rpc';
 import { locationFor } from './sources';
-import { caseLabel, typeOfValue, valueToCell } from './values';
+import { caseLabel, typeOfValue } from './values';
 
 /** The inline entity rows' timestamps (RowBatch.event_timestamps) become this column. */
 export const INLINE_TIMESTAMP_COLUMN = 'event_timestamp';

@@ -1,6 +1,4 @@
-import type { Cell } from '@larder/offline-store';
 import { typesV1 } from '@larder/proto';
-
 
 /** The ValueType a Value carries; undefined for no value or an explicit null. */
 export function typeOfValue(value: typesV1.Value): typesV1.ValueType | undefined {
@@ -11,32 +9,6 @@ export function typeOfValue(value: typesV1.Value): typesV1.ValueType | undefined
 /** `int64Val` -> `int64_val`, for messages in the proto's own words. */
 export function caseLabel(c: string | undefined): string {
   return c === undefined ? 'no value' : c.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`);
-}
-
-const fromSeconds = (s: bigint): Date => new Date(Number(s) * 1000);
-
-/** A wire Value as the offline store's Cell (null for no value or an explicit null). */
-export function valueToCell(value: typesV1.Value): Cell {
-  const v = value.val;
-  switch (v.case) {
-    case undefined:
-    case 'nullVal':
-      return null;
-    case 'unixTimestampVal':
-      return fromSeconds(v.value);
-    case 'unixTimestampListVal':
-      return v.value.val.map(fromSeconds);
-    case 'bytesListVal':
-    case 'stringListVal':
-    case 'int32ListVal':
-    case 'int64ListVal':
-    case 'doubleListVal':
-    case 'floatListVal':
-    case 'boolListVal':
-      return [...v.value.val];
-    default:
-      return v.value;
-  }
 }
 
 /** Rough encoded size of a Value in bytes, for keeping result messages under a limit. */

@@ -180,3 +180,29 @@ export function cellConverter(type: typesV1.ValueType, options: { nulls?: 'unset
 export function cellToValue(type: typesV1.ValueType, cell: Cell): typesV1.Value {
   return cellConverter(type)(cell);
 }
+
+const fromSeconds = (s: bigint): Date => new Date(Number(s) * 1000);
+
+/** A wire Value as a Cell, the inverse of cellToValue (null for no value or an explicit null). */
+export function valueToCell(value: typesV1.Value): Cell {
+  const v = value.val;
+  switch (v.case) {
+    case undefined:
+    case 'nullVal':
+      return null;
+    case 'unixTimestampVal':
+      return fromSeconds(v.value);
+    case 'unixTimestampListVal':
+      return v.value.val.map(fromSeconds);
+    case 'bytesListVal':
+    case 'stringListVal':
+    case 'int32ListVal':
+    case 'int64ListVal':
+    case 'doubleListVal':
+    case 'floatListVal':
+    case 'boolListVal':
+      return [...v.value.val];
+    default:
+      return v.value;
+  }
+}

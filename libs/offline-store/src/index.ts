@@ -13,7 +13,7 @@ export {
   DestinationExistsError,
   NoSourceFilesError,
 } from './errors';
-export { cellConverter, cellToValue, toCell } from './cells';
+export { cellConverter, cellToValue, toCell, valueToCell } from './cells';
 export type { CellConverter } from './cells';
 export { DuckDBOfflineStore, appendFolder } from './duckdb-store';
 export type { DuckDBOfflineStoreOptions } from './duckdb-store';
