@@ -10,7 +10,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { CONFIG_FILE, initRepo, loadFeatureRepo } from '@larder/feature-repo';
+import { applyRequestOf, CONFIG_FILE, initRepo, loadFeatureRepo } from '@larder/feature-repo';
 import { materializationV1, registryV1 } from '@larder/proto';
 import { createClient, runService } from '@larder/rpc';
 import type { RunServiceOptions, ServerConfigSchema, ServerHandle } from '@larder/rpc';
@@ -118,17 +118,7 @@ async function applyAndMaterialize(registryAddress: string, materializationAddre
   const registry = createClient(registryV1.RegistryService, registryAddress, { defaultTimeoutMs: 30_000 });
   const jobs = createClient(materializationV1.MaterializationService, materializationAddress);
   try {
-    const applied = await registry.applyRegistry({
-      project: config.project,
-      projectSpec: set.project,
-      entities: set.entities,
-      dataSources: set.dataSources,
-      featureViews: set.featureViews,
-      onDemandFeatureViews: set.onDemandFeatureViews,
-      featureServices: set.featureServices,
-      savedDatasets: set.savedDatasets,
-      prune: true,
-    });
+    const applied = await registry.applyRegistry(applyRequestOf({ config, set }, { prune: true }));
     // The materialization service follows the registry's change stream; give it the new version.
     let job: materializationV1.Job | undefined;
     for (let attempt = 0; ; attempt++) {

@@ -1,5 +1,6 @@
 // Feature repos: larder.yaml plus YAML and TypeScript definitions -> a RegistrySet.
 export { loadFeatureRepo, definitionFiles } from './load';
+export { applyRequestOf } from './apply-request';
 export type { LoadFeatureRepoOptions, LoadedFeatureRepo } from './load';
 export { CONFIG_FILE, SERVICE_NAMES, readRepoConfig } from './config';
 export type { RepoConfig, RegistryLocation, OnlineStoreConfig, OfflineStoreConfig, ServiceName } from './config';

@@ -1,6 +1,5 @@
-import { create } from '@bufbuild/protobuf';
 import { kindName } from '@larder/core';
-import { definitionFiles, loadFeatureRepo } from '@larder/feature-repo';
+import { applyRequestOf, definitionFiles, loadFeatureRepo } from '@larder/feature-repo';
 import { registryV1 } from '@larder/proto';
 import { openBackend, parseRegistryTarget } from '../backend';
 import type { CommandContext } from '../commands';
@@ -39,7 +38,7 @@ async function applyRepo(ctx: CommandContext, planOnly: boolean): Promise<number
       return `${objects} objects in ${definitionFiles(dir).length} files, valid`;
     },
   );
-  const { config, set } = repo;
+  const { config } = repo;
   if (ctx.flags.project !== undefined && ctx.flags.project !== config.project) {
     throw new Error(`--project ${ctx.flags.project} does not match larder.yaml's project ${config.project}`);
   }
@@ -47,18 +46,7 @@ async function applyRepo(ctx: CommandContext, planOnly: boolean): Promise<number
   const target = flagTarget ? parseRegistryTarget(flagTarget, ctx.io.cwd) : targetOf(config.registry, config.repoPath);
   const backend = await openBackend(target);
   try {
-    const request = create(registryV1.ApplyRegistryRequestSchema, {
-      project: config.project,
-      projectSpec: set.project,
-      entities: set.entities,
-      dataSources: set.dataSources,
-      featureViews: set.featureViews,
-      onDemandFeatureViews: set.onDemandFeatureViews,
-      featureServices: set.featureServices,
-      savedDatasets: set.savedDatasets,
-      prune: (ctx.flags as Record<string, unknown>)['no-prune'] !== true,
-      planOnly,
-    });
+    const request = applyRequestOf(repo, { prune: (ctx.flags as Record<string, unknown>)['no-prune'] !== true, planOnly });
     const response = await progress.step(
       `${planOnly ? 'Planning against' : 'Applying to'} the ${backend.description}`,
       async () => {
