@@ -13,7 +13,7 @@ import { create, toBinary } from '@bufbuild/protobuf';
 import { Client, credentials } from '@grpc/grpc-js';
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,6 +35,7 @@ const ENTITIES = Number(process.env.LARDER_BENCH_ONLINE_ENTITIES ?? 1_000_000);
 /** Views 5.. exist only for the 1x250 shape; they are loaded for the first WIDE_ENTITIES entities. */
 const WIDE_ENTITIES = 10_000;
 const SECONDS = Number(process.env.LARDER_BENCH_ONLINE_SECONDS ?? 3);
+const WARMUP = process.env.LARDER_BENCH_ONLINE_WARMUP ?? '500ms';
 const list = (name: string): string[] | undefined => process.env[name]?.split(',').map((s) => s.trim()).filter(Boolean);
 const SHAPES = [
   { name: '1x50', entities: 1, views: 5 },
@@ -124,7 +125,9 @@ function startServer(env: Record<string, string>, script = 'apps/online-serving/
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   return new Promise((resolve, reject) => {
     child.on('exit', (code) => reject(new Error(`online-serving exited with ${code} before listening`)));
+    const tee = process.env.LARDER_BENCH_SERVER_STDOUT;
     createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (tee) appendFileSync(tee, `${line}\n`);
       try {
         const fields = JSON.parse(line) as Record<string, unknown>;
         if (fields['msg'] === 'listening') {
@@ -215,7 +218,7 @@ function loadgen(binary: string, dir: string): Loadgen {
       const cpu0 = pid === undefined ? 0 : cpuSeconds(pid);
       const started = process.hrtime.bigint();
       const line = await new Promise<string>((resolve, reject) => {
-        const child = spawn(binary, ['-target', address, '-method', method, '-requests', file, '-concurrency', String(concurrency), '-duration', `${SECONDS}s`, '-warmup', '500ms'], {
+        const child = spawn(binary, ['-target', address, '-method', method, '-requests', file, '-concurrency', String(concurrency), '-duration', `${SECONDS}s`, '-warmup', WARMUP], {
           stdio: ['ignore', 'pipe', 'inherit'],
         });
         let out = '';

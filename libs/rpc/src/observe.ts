@@ -22,7 +22,7 @@ export function observeCalls(options: { metrics?: RpcMetrics; logger?: Logger } 
     try {
       await next();
       done?.(Code.OK);
-      if ((options.logger ?? ctx.logger).isEnabled('debug')) {
+      if (options.logger ? options.logger.isEnabled('debug') : ctx.logs('debug')) {
         callLogger().debug('rpc', { code: 'OK', durationMs: round(performance.now() - started), peer: ctx.peer });
       }
     } catch (thrown) {

@@ -7,7 +7,7 @@ import type { Readable, Writable } from 'node:stream';
 import { Code } from '../code';
 import { RpcError } from '../rpc-error';
 import { methodDefinition } from './definition';
-import { flattenMetadata } from './server-adapter';
+import { flattenMetadata } from './call-context';
 import { drained } from './streams';
 import type { ResponseDecoders } from './types';
 

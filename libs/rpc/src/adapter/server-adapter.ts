@@ -1,5 +1,3 @@
-import { randomUUID } from 'node:crypto';
-import type { EventEmitter } from 'node:events';
 import { create } from '@bufbuild/protobuf';
 import type { DescMethod, DescService, Message } from '@bufbuild/protobuf';
 import { Metadata } from '@grpc/grpc-js';
@@ -15,6 +13,7 @@ import type {
 import { Code } from '../code';
 import type { Logger } from '../logger';
 import { RpcError } from '../rpc-error';
+import { CallContext } from './call-context';
 import { methodPath } from './definition';
 import { drained, nextOrAbort, readMessages } from './streams';
 import type { AnyHandler, CallInfo, HandlerContext, ServerInterceptor } from './types';
@@ -93,13 +92,12 @@ function methodHandler(
   };
 
   const run = (call: AnyCall, callback: sendUnaryData<Message> | undefined): void => {
-    const { ctx, abort, stopped, headers, trailers, dispose } = createContext(call, info, runtime.logger);
+    const ctx = new CallContext(call, info, runtime.logger);
     let headersSent = false;
     const flushHeaders = (): void => {
       if (headersSent) return;
       headersSent = true;
-      const set = headers();
-      if (set !== undefined) call.sendMetadata(set);
+      if (ctx.responseHeaders !== undefined) call.sendMetadata(ctx.responseHeaders);
     };
     let response: Message | undefined;
 
@@ -107,14 +105,14 @@ function methodHandler(
       try {
         response = await body(call, ctx, flushHeaders);
       } catch (error) {
-        throw stopped() ?? RpcError.from(error, ctx.requestId);
+        throw ctx.stopped() ?? RpcError.from(error, ctx.requestId);
       }
-      const early = stopped();
+      const early = ctx.stopped();
       if (early) throw early;
     };
     const chain = compose(runtime.interceptors, ctx, inner);
     const gated = async (): Promise<void> => {
-      const admitted = runtime.gate ? runtime.gate.admit(ctx, abort, drainable) : () => undefined;
+      const admitted = runtime.gate ? runtime.gate.admit(ctx, (why) => ctx.abort(why), drainable) : () => undefined;
       if (admitted instanceof RpcError) throw admitted;
       try {
         await chain();
@@ -126,15 +124,15 @@ function methodHandler(
 
     outer().then(
       () => {
-        dispose();
+        ctx.dispose();
         flushHeaders();
-        if (callback) callback(null, response, trailers());
-        else (call as ServerWritableStream<Message, Message>).end(trailers());
+        if (callback) callback(null, response, ctx.responseTrailers);
+        else (call as ServerWritableStream<Message, Message>).end(ctx.responseTrailers);
       },
       (thrown: unknown) => {
-        dispose();
+        ctx.dispose();
         const error = RpcError.from(thrown, ctx.requestId);
-        const metadata = trailers()?.clone() ?? new Metadata();
+        const metadata = ctx.responseTrailers?.clone() ?? new Metadata();
         for (const [key, value] of Object.entries(error.metadata)) metadata.set(key, value);
         flushHeaders();
         const status = { code: error.code as number, details: error.message, metadata };
@@ -190,105 +188,4 @@ async function writeAll(
     // the call's status.
     if (!finished) iterator.return?.().catch(() => undefined);
   }
-}
-
-const DEADLINE_SLACK_MS = 100;
-
-/**
- * The per-call context. Everything a handler may not need is made on first use: an
- * AbortController (with its deadline timer), the flattened headers, a child logger, a
- * request id, the state map and the response metadata. On a 1 x 50 GetOnlineFeatures
- * these were a visible share of the server's CPU and garbage, and most calls use none.
- */
-function createContext(call: AnyCall, info: CallInfo, logger: Logger) {
-  const metadata = call.metadata;
-  const rawDeadline = call.getDeadline();
-  const deadlineMs = rawDeadline instanceof Date ? rawDeadline.getTime() : rawDeadline;
-  const deadline = Number.isFinite(deadlineMs) ? new Date(deadlineMs) : undefined;
-  let reason: RpcError | undefined;
-  let controller: AbortController | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let requestId: string | undefined;
-  let requestHeaders: Record<string, string> | undefined;
-  let callLogger: Logger | undefined;
-  let state: Map<string, unknown> | undefined;
-  let headers: Metadata | undefined;
-  let trailers: Metadata | undefined;
-
-  const deadlineError = (): RpcError => new RpcError(Code.DEADLINE_EXCEEDED, 'deadline exceeded');
-  const abort = (why: RpcError): void => {
-    if (reason !== undefined) return;
-    reason = why;
-    controller?.abort(why);
-  };
-  const onCancelled = (): void => {
-    // A client cancels its own call when its deadline passes, which reaches
-    // us a little before our copy of the deadline; a cancel that close to it
-    // is counted as the deadline passing.
-    const nearDeadline = deadline !== undefined && Date.now() >= deadline.getTime() - DEADLINE_SLACK_MS;
-    abort(nearDeadline ? deadlineError() : new RpcError(Code.CANCELLED, 'cancelled by the client'));
-  };
-  (call as EventEmitter).on('cancelled', onCancelled);
-  const signal = (): AbortSignal => {
-    if (controller === undefined) {
-      controller = new AbortController();
-      if (reason !== undefined) controller.abort(reason);
-      // grpc-js ends the call itself at the deadline; this timer makes the
-      // handler's signal fire at the same moment.
-      else if (deadline) timer = setTimeout(() => abort(deadlineError()), Math.max(0, deadline.getTime() - Date.now()));
-    }
-    return controller.signal;
-  };
-  const idOf = (): string => {
-    if (requestId === undefined) {
-      const given = metadata.get('x-request-id')[0];
-      requestId = typeof given === 'string' && given !== '' ? given : randomUUID();
-    }
-    return requestId;
-  };
-
-  const ctx: HandlerContext = {
-    call: info,
-    get requestId() {
-      return idOf();
-    },
-    get headers() {
-      return (requestHeaders ??= flattenMetadata(metadata));
-    },
-    deadline,
-    get signal() {
-      return signal();
-    },
-    get peer() {
-      return call.getPeer();
-    },
-    get logger() {
-      return (callLogger ??= logger.child({ rpc: info.path, requestId: idOf() }));
-    },
-    set logger(replacement: Logger) {
-      callLogger = replacement;
-    },
-    get state() {
-      return (state ??= new Map());
-    },
-    setHeader: (key, value) => (headers ??= new Metadata()).add(key, value),
-    setTrailer: (key, value) => (trailers ??= new Metadata()).add(key, value),
-    timeRemainingMs: () => (deadline ? Math.max(0, deadline.getTime() - Date.now()) : undefined),
-  };
-  /** Why the call stopped early (cancelled, forced down, deadline passed), or undefined. */
-  const stopped = (): RpcError | undefined => reason ?? (deadline !== undefined && Date.now() >= deadline.getTime() ? deadlineError() : undefined);
-  const dispose = (): void => {
-    if (timer) clearTimeout(timer);
-    (call as EventEmitter).off('cancelled', onCancelled);
-  };
-  return { ctx, abort, stopped, headers: () => headers, trailers: () => trailers, dispose };
-}
-
-export function flattenMetadata(metadata: Metadata): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, values] of Object.entries(metadata.toJSON())) {
-    const strings = (values as Array<string | Buffer>).map((v) => (typeof v === 'string' ? v : v.toString('base64')));
-    out[key] = strings.join(', ');
-  }
-  return out;
 }

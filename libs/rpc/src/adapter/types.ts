@@ -1,5 +1,5 @@
 import type { DescMessage, DescMethod, DescService, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
-import type { Logger } from '../logger';
+import type { Logger, LogLevel } from '../logger';
 
 export type MethodKind = DescMethod['methodKind'];
 
@@ -28,6 +28,8 @@ export interface HandlerContext {
   readonly peer: string;
   /** A logger carrying the method and request id; interceptors may replace it with a child. */
   logger: Logger;
+  /** Whether the call's logger writes `level`, without making its child logger (and request id) first. */
+  logs(level: LogLevel): boolean;
   /** Per-call values set by interceptors (e.g. the authenticated principal). */
   readonly state: Map<string, unknown>;
   /** Adds a response header; headers go out with the first message or the status. */
