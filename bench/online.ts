@@ -7,6 +7,8 @@
 // Knobs (for profiling one case; a partial run still overwrites bench/results/online.json):
 // LARDER_BENCH_ONLINE_LAYOUTS=packed,feast  LARDER_BENCH_ONLINE_SHAPES=1x50,...
 // LARDER_BENCH_ONLINE_CONCURRENCY=1,32  LARDER_BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p"
+// LARDER_BENCH_ONLINE_SECONDS=3 (measured per case)  LARDER_BENCH_ONLINE_WARMUP=3s (unmeasured, Go duration)
+// LARDER_BENCH_SERVER_STDOUT=FILE (append the server's stdout there, e.g. with --trace-gc-nvp)
 // Targets (DESIGN.md, packed): 1x50 p99 <= 1 ms at concurrency 1; >= 5,000 req/s at 32 in
 // flight; 100x50 p99 <= 8 ms.
 import { create, toBinary } from '@bufbuild/protobuf';
@@ -35,7 +37,8 @@ const ENTITIES = Number(process.env.LARDER_BENCH_ONLINE_ENTITIES ?? 1_000_000);
 /** Views 5.. exist only for the 1x250 shape; they are loaded for the first WIDE_ENTITIES entities. */
 const WIDE_ENTITIES = 10_000;
 const SECONDS = Number(process.env.LARDER_BENCH_ONLINE_SECONDS ?? 3);
-const WARMUP = process.env.LARDER_BENCH_ONLINE_WARMUP ?? '500ms';
+// Unmeasured calls first, long enough for the server's hot paths to be optimized: the targets are steady-state figures.
+const WARMUP = process.env.LARDER_BENCH_ONLINE_WARMUP ?? '3s';
 const list = (name: string): string[] | undefined => process.env[name]?.split(',').map((s) => s.trim()).filter(Boolean);
 const SHAPES = [
   { name: '1x50', entities: 1, views: 5 },
