@@ -42,7 +42,7 @@ export const ENTITY_CHUNK_ROWS = 64;
 /**
  * One ioredis client (single node or cluster) with the calls the layouts need, each
  * ending within a deadline and failing with StoreUnavailableError when Redis is away.
- * Single node: reads are auto-pipelined commands, writes one pipeline per call. Cluster:
+ * Single node: reads are plain commands on a socket corked for one event-loop turn, writes one pipeline per call. Cluster:
  * one pipeline per node, sent side by side. Every command touches one key, or keys of a single
  * slot, so nothing ever crosses slots.
  */
