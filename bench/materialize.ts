@@ -6,6 +6,8 @@
 // 55 fields for feast's 50 features + 5 `_ts:view` fields).
 // Targets (DESIGN.md): >= 150,000 entity rows/s into Redis packed; feast within 80% of
 // its floor. An entity row = one entity with all 50 features (its 5 view rows).
+// Knobs: LARDER_BENCH_MATERIALIZE_ENTITIES, LARDER_BENCH_MATERIALIZE_CASES=packed,feast,sqlite,floor
+// (a subset), LARDER_BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p" (the service's node).
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { execFileSync, spawn } from 'node:child_process';
@@ -29,6 +31,8 @@ const VIEWS = 5;
 const FEATURES = 10;
 const ENTITIES = Number(process.env.LARDER_BENCH_MATERIALIZE_ENTITIES ?? 1_000_000);
 const FLOOR_REQUESTS = Number(process.env.LARDER_BENCH_MATERIALIZE_FLOOR_REQUESTS ?? 200_000);
+const CASES = new Set((process.env.LARDER_BENCH_MATERIALIZE_CASES ?? 'packed,feast,sqlite,floor').split(','));
+const SERVER_NODE_ARGS = process.env.LARDER_BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
 const START = new Date(Date.UTC(2026, 0, 1));
 const END = new Date(Date.UTC(2026, 0, 2));
 
@@ -76,7 +80,7 @@ interface Child {
 
 function startMaterialization(env: Record<string, string>): Promise<Child> {
   const root = path.join(__dirname, '..');
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'apps/materialization/src/main.ts')], {
+  const child = spawn(process.execPath, [...SERVER_NODE_ARGS, '--import', 'tsx', path.join(root, 'apps/materialization/src/main.ts')], {
     cwd: root,
     env: { ...process.env, LARDER_GRPC_HOST: '127.0.0.1', LARDER_GRPC_PORT: '0', LARDER_METRICS_ENABLED: 'false', LARDER_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -209,17 +213,19 @@ export async function runMaterializeBenchmark(): Promise<BenchRecord[]> {
       LARDER_MATERIALIZATION_VIEW_CONCURRENCY: process.env.LARDER_BENCH_MATERIALIZE_VIEW_CONCURRENCY ?? '5',
     };
     const redisEnv = { ...common, LARDER_ONLINE_STORE_TYPE: 'redis', LARDER_REDIS_URL: redisServer.url };
-    const cases: [string, Record<string, string>, Redis | undefined][] = [
-      ['duckdb -> redis packed', { ...redisEnv, LARDER_REDIS_LAYOUT: 'packed' }, redis],
-      ['duckdb -> redis feast', { ...redisEnv, LARDER_REDIS_LAYOUT: 'feast' }, redis],
-      ['duckdb -> sqlite', { ...common, LARDER_ONLINE_STORE_TYPE: 'sqlite', LARDER_ONLINE_STORE_PATH: path.join(dir, 'online.db') }, undefined],
+    const cases: [string, string, Record<string, string>, Redis | undefined][] = [
+      ['packed', 'duckdb -> redis packed', { ...redisEnv, LARDER_REDIS_LAYOUT: 'packed' }, redis],
+      ['feast', 'duckdb -> redis feast', { ...redisEnv, LARDER_REDIS_LAYOUT: 'feast' }, redis],
+      ['sqlite', 'duckdb -> sqlite', { ...common, LARDER_ONLINE_STORE_TYPE: 'sqlite', LARDER_ONLINE_STORE_PATH: path.join(dir, 'online.db') }, undefined],
     ];
-    for (const [name, env, r] of cases) {
+    for (const [key, name, env, r] of cases) {
+      if (!CASES.has(key)) continue;
       const record = await materializeCase(name, env, r);
       process.stdout.write(`${JSON.stringify(record)}\n`);
       records.push(record);
     }
     await redis.flushall();
+    if (!CASES.has('floor')) return records;
     // A packed row of 10 doubles is about 120 bytes; a feast field a ~9-byte Value (or a ~6-byte Timestamp).
     for (const [fields, bytes] of [
       [5, 120],

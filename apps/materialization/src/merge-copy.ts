@@ -1,5 +1,5 @@
 import { cellConverter } from '@larder/offline-store';
-import type { Cell, OfflineStore, PullLatestChunk } from '@larder/offline-store';
+import type { Cell, CellColumn, OfflineStore, PullLatestChunk } from '@larder/offline-store';
 import type { EntityBatch, EntityCell, FeatureCell, OnlineStore, ViewColumns, WriteResult, WriteRow } from '@larder/online-store';
 import type { typesV1 } from '@larder/proto';
 import type { ViewPlan } from './view-plan';
@@ -45,9 +45,9 @@ class ViewStream {
   chunk: PullLatestChunk | undefined;
   pos = 0;
   done = false;
-  keys: Cell[][] = [];
+  keys: CellColumn[] = [];
   eventTs: Float64Array<ArrayBufferLike> = new Float64Array(0);
-  features: Cell[][] = [];
+  features: CellColumn[] = [];
   private next: Promise<IteratorResult<PullLatestChunk>> | undefined;
   private readonly iterator: AsyncIterator<PullLatestChunk>;
 

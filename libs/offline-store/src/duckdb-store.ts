@@ -10,7 +10,7 @@ import { checkSource, describedMap, entityColumnsFrom, planViews, ROW, TS } from
 import type { DescribedColumn } from './plan';
 import { asofJoinSql, pullLatestSql } from './sql';
 import type { Dialect, Params } from './sql';
-import { columnCells, columnMillis } from './duckdb-columns';
+import { columnCells, columnMillis, columnValues } from './duckdb-columns';
 import { appendColumns, checkAppendRows, checkPullRequest, DEFAULT_CHUNK_ROWS, pullChunkBuilder, pullColumnTypes, resultChunks } from './shared';
 import type {
   AppendRows,
@@ -279,7 +279,7 @@ export class DuckDBOfflineStore implements OfflineStore {
         const chunk = await result.fetchChunk();
         if (!chunk || chunk.rowCount === 0) break;
         const tsAt = request.joinKeys.length;
-        const columns = types.map((type, c) => (c === tsAt || c === tsAt + 1 ? columnMillis(chunk, c) : columnCells(chunk, c, type)));
+        const columns = types.map((type, c) => (c === tsAt || c === tsAt + 1 ? columnMillis(chunk, c) : c < tsAt ? columnCells(chunk, c, type) : columnValues(chunk, c, type)));
         for (const out of builder.addColumns(columns)) yield out;
       }
       const last = builder.flush();

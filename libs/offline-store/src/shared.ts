@@ -3,7 +3,7 @@
 import { typesV1 } from '@larder/proto';
 import { toCell } from './cells';
 import { InvalidRequestError, MissingColumnError } from './errors';
-import type { AppendRows, BatchSource, Cell, HistoricalResult, PullLatestChunk, PullLatestRequest, ResultChunk, ResultSchema } from './types';
+import type { AppendRows, BatchSource, Cell, CellColumn, HistoricalResult, PullLatestChunk, PullLatestRequest, ResultChunk, ResultSchema } from './types';
 
 export const DEFAULT_CHUNK_ROWS = 10_000;
 
@@ -91,13 +91,13 @@ export function pullChunkBuilder(request: PullLatestRequest, chunkRows: number) 
   const tsAt = keys.length;
   // Per column, the pieces of the chunk being built, joined once when it is taken
   // (native slice and concat, instead of a push per cell).
-  let pending: Cell[][][] = types.map(() => []);
+  let pending: CellColumn[][] = types.map(() => []);
   let eventTs = new Float64Array(chunkRows);
   let createdTs = new Float64Array(chunkRows);
   let rows = 0;
-  const join = (parts: Cell[][]): Cell[] => (parts.length === 1 ? parts[0]! : parts.length === 0 ? [] : parts[0]!.concat(...parts.slice(1)));
+  const join = (parts: readonly CellColumn[]): CellColumn => (parts.length === 1 ? parts[0]! : joinColumns(parts));
   const take = (): PullLatestChunk => {
-    const columns: Record<string, Cell[]> = {};
+    const columns: Record<string, CellColumn> = {};
     for (let c = 0; c < keys.length; c++) columns[names[c]!] = join(pending[c]!);
     for (let f = 0; f < features.length; f++) columns[names[keys.length + f]!] = join(pending[keys.length + 2 + f]!);
     const chunk: PullLatestChunk = { rowCount: rows, columns, eventTs: eventTs.subarray(0, rows), createdTs: createdTs.subarray(0, rows) };
@@ -108,7 +108,7 @@ export function pullChunkBuilder(request: PullLatestRequest, chunkRows: number) 
     return chunk;
   };
   /** Columns of one result batch: arrays of cells, the two timestamp columns as ms. */
-  function* addColumns(batch: readonly (Cell[] | ArrayLike<number>)[]): Generator<PullLatestChunk> {
+  function* addColumns(batch: readonly (CellColumn | ArrayLike<number>)[]): Generator<PullLatestChunk> {
     const length = batch[0]?.length ?? 0;
     for (let offset = 0; offset < length; ) {
       const n = Math.min(length - offset, chunkRows - rows);
@@ -118,7 +118,7 @@ export function pullChunkBuilder(request: PullLatestRequest, chunkRows: number) 
           const target = c === tsAt ? eventTs : createdTs;
           for (let r = 0; r < n; r++) target[rows + r] = source[offset + r] as number;
         } else {
-          const cells = source as Cell[];
+          const cells = source as CellColumn;
           pending[c]!.push(offset === 0 && n === length ? cells : cells.slice(offset, offset + n));
         }
       }
@@ -140,6 +140,25 @@ export function pullChunkBuilder(request: PullLatestRequest, chunkRows: number) 
       return rows > 0 ? take() : undefined;
     },
   };
+}
+
+/** Pieces of one column joined: one typed array when every piece is of the same kind, else cells. */
+function joinColumns(parts: readonly CellColumn[]): CellColumn {
+  const first = parts[0];
+  if (first === undefined) return [];
+  if (!Array.isArray(first) && parts.every((part) => part.constructor === first.constructor)) {
+    const typed = first as Float64Array | Float32Array | Int32Array;
+    const out = new (typed.constructor as Float64ArrayConstructor)(parts.reduce((n, part) => n + part.length, 0));
+    let at = 0;
+    for (const part of parts as readonly Float64Array[]) {
+      out.set(part, at);
+      at += part.length;
+    }
+    return out;
+  }
+  const out: Cell[] = [];
+  for (const part of parts) for (let i = 0; i < part.length; i++) out.push(part[i]!);
+  return out;
 }
 
 /** A timestamp cell as ms since the epoch; NaN for null. */

@@ -8,6 +8,12 @@ import type { typesV1 } from '@larder/proto';
  */
 export type Cell = Uint8Array | string | number | bigint | boolean | Date | readonly Cell[] | null;
 
+/**
+ * A column of cells. Engines may hand a column of numbers without nulls as a typed array
+ * (a copy of the engine's vector): the same cells, without a heap number per value.
+ */
+export type CellColumn = readonly Cell[] | Float64Array | Float32Array | Int32Array;
+
 /** Where a batch source's rows live. `table` and `query` are in the engine's own SQL dialect. */
 export type SourceLocation =
   | { kind: 'file'; path: string; format?: 'parquet' | 'csv' }
@@ -153,7 +159,7 @@ export interface PullLatestRequest {
 /** Columns: join keys, then features (by FeatureSpec.outputName ?? name). One row per entity key. */
 export interface PullLatestChunk {
   rowCount: number;
-  columns: Record<string, Cell[]>;
+  columns: Record<string, CellColumn>;
   /** Event time per row, ms since the epoch: a typed column, not a Date per row. */
   eventTs: Float64Array;
   /** Created time per row in ms; NaN when the source has no created column or the cell is null. */

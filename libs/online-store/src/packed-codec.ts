@@ -11,6 +11,8 @@ import type { StoredRow, ViewColumns, ViewDescriptor, WriteRow } from './types';
 const { varintSize, writeVarint } = wire;
 
 export const PACKED_FORMAT_VERSION = 1;
+/** Whether typed arrays hold numbers little-endian here (they follow the machine). */
+const LITTLE_ENDIAN = new Uint8Array(Float64Array.of(2).buffer)[7] === 0x40;
 const HEADER = 9; // version byte + u64 event time
 
 type Value = typesV1.Value;
@@ -300,6 +302,13 @@ export class ViewCodec {
   private readonly scratchTags: Int32Array;
   private readonly scratchPayloads: unknown[];
   private measured = 0;
+  // The fixed path (see measureColumns): the columns last checked, whether they qualify,
+  // the row's bytes with zero time and values, and the row measured.
+  private fixedColumns: ViewColumns['columns'] | undefined;
+  private fixedOk = false;
+  private fixedTemplate: Buffer | undefined;
+  private fixedBytes: Uint8Array[] = [];
+  private fixedRow = -1;
 
   constructor(readonly view: ViewDescriptor) {
     this.scratchTags = new Int32Array(view.features.length);
@@ -358,6 +367,20 @@ export class ViewCodec {
     return buf;
   }
 
+  /** A row of all-DOUBLE features with time 0 and every value 0, for the fixed path. */
+  private template(): Buffer {
+    if (this.fixedTemplate === undefined) {
+      const count = this.featureNames.length;
+      const out = Buffer.alloc(HEADER + varintSize(this.names.length) + this.names.length + 9 * count);
+      out[0] = PACKED_FORMAT_VERSION;
+      let at = writeVarint(out, HEADER, this.names.length);
+      at += this.names.copy(out, at);
+      for (let i = 0; i < count; i++, at += 9) out[at] = T.DOUBLE;
+      this.fixedTemplate = out;
+    }
+    return this.fixedTemplate;
+  }
+
   /**
    * The stored bytes of row `row` of columns laid out in this view's feature order (the
    * same bytes encode() writes for the equivalent WriteRow with explicit nulls).
@@ -375,6 +398,23 @@ export class ViewCodec {
   measureColumns(v: ViewColumns, row: number): number {
     const count = this.featureNames.length;
     const columns = v.columns;
+    if (columns !== this.fixedColumns) {
+      this.fixedColumns = columns;
+      this.fixedOk = count > 0 && this.tags.every((tag, i) => tag === T.DOUBLE && columns[i] instanceof Float64Array);
+      // The columns' bytes: a double is stored as its 8 little-endian bytes, which is how
+      // a Float64Array holds it on a little-endian machine (the fixed path's condition).
+      this.fixedOk &&= LITTLE_ENDIAN;
+      this.fixedBytes = this.fixedOk ? (columns as readonly Float64Array[]).map((c) => new Uint8Array(c.buffer, c.byteOffset, c.byteLength)) : [];
+    }
+    if (this.fixedOk) {
+      // Every feature a DOUBLE in a column without nulls (as DuckDB hands them): every
+      // row has the same bytes but for its time and values, so the row is a copy of a
+      // template with those written in, with no per-cell checks.
+      this.fixedRow = row;
+      this.measured = this.template().length;
+      return this.measured;
+    }
+    this.fixedRow = -1;
     const tags = this.scratchTags;
     const payloads = this.scratchPayloads;
     let size = HEADER + varintSize(this.names.length) + this.names.length + count;
@@ -402,6 +442,22 @@ export class ViewCodec {
   /** Writes the row last measured at `at` of buf; returns the end. */
   writeColumns(buf: Buffer, start: number, eventTs: number): number {
     const count = this.featureNames.length;
+    if (this.fixedRow >= 0) {
+      const template = this.template();
+      const columns = this.fixedBytes;
+      const from = 8 * this.fixedRow;
+      template.copy(buf, start);
+      buf.writeUInt32BE(Math.floor(eventTs / 0x1_0000_0000), start + 1);
+      buf.writeUInt32BE(eventTs % 0x1_0000_0000, start + 5);
+      // Each value follows its tag byte: 9 bytes per feature from the template's end back.
+      // Byte by byte from the column: a third of the cost of writeDoubleLE per value.
+      let at = start + template.length - 9 * count + 1;
+      for (let i = 0; i < count; i++, at += 9) {
+        const bytes = columns[i]!;
+        for (let b = 0; b < 8; b++) buf[at + b] = bytes[from + b]!;
+      }
+      return start + template.length;
+    }
     const tags = this.scratchTags;
     const payloads = this.scratchPayloads;
     buf[start] = PACKED_FORMAT_VERSION;

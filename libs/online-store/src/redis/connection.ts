@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import Redis, { Cluster, ReplyError, type ChainableCommander } from 'ioredis';
 import { OnlineStoreError, StoreUnavailableError } from '../errors';
+import { FramedEval, frameArgs } from './framed';
 import { keySlot } from './key-slot';
 import { FEAST_ENTITY_WRITE_LUA, FEAST_WRITE_LUA, PACKED_ENTITY_WRITE_LUA, PACKED_WRITE_LUA } from './scripts';
 
@@ -16,7 +17,10 @@ export interface RedisConnectionOptions {
 }
 
 export type WriteScript = 'larderPackedWrite' | 'larderFeastWrite';
-export type EntityWriteScript = 'larderPackedEntityWrite' | 'larderFeastEntityWrite';
+export type EntityWriteScript = 'larderFeastEntityWrite';
+/** Scripts whose calls the client frames itself (FramedEval), by name. */
+const FRAMED_SCRIPTS = { larderPackedEntityWrite: Buffer.from(PACKED_ENTITY_WRITE_LUA, 'utf8') };
+export type FramedWriteScript = keyof typeof FRAMED_SCRIPTS;
 type ScriptCall = (args: readonly ScriptArg[]) => unknown;
 type Target = Redis | Cluster | ChainableCommander;
 type Command = (target: Target) => unknown;
@@ -42,9 +46,9 @@ export const ENTITY_CHUNK_ROWS = 64;
 /**
  * One ioredis client (single node or cluster) with the calls the layouts need, each
  * ending within a deadline and failing with StoreUnavailableError when Redis is away.
- * Single node: reads are plain commands on a socket corked for one event-loop turn, writes one pipeline per call. Cluster:
- * one pipeline per node, sent side by side. Every command touches one key, or keys of a single
- * slot, so nothing ever crosses slots.
+ * Single node: plain commands on a socket corked for one event-loop turn. Cluster: one
+ * pipeline per node, sent side by side. Every command touches one key, or keys of a
+ * single slot, so nothing ever crosses slots.
  */
 export class RedisConnection {
   readonly client: Redis | Cluster;
@@ -91,7 +95,6 @@ export class RedisConnection {
     // No numberOfKeys: each call passes its own key count first.
     this.client.defineCommand('larderPackedWrite', { lua: PACKED_WRITE_LUA });
     this.client.defineCommand('larderFeastWrite', { lua: FEAST_WRITE_LUA });
-    this.client.defineCommand('larderPackedEntityWrite', { lua: PACKED_ENTITY_WRITE_LUA });
     this.client.defineCommand('larderFeastEntityWrite', { lua: FEAST_ENTITY_WRITE_LUA });
   }
 
@@ -180,24 +183,42 @@ export class RedisConnection {
     timeoutMs = this.writeTimeoutMs,
     chunkRows = ENTITY_CHUNK_ROWS,
   ): Promise<number[]> {
-    const start = (i: number): number => (i === 0 ? 0 : ends[i - 1]!);
     const replies = await this.runChunked(script, shared, keys, timeoutMs, chunkRows, (args, indexes, from, to) => {
-      const first = indexes[from]!;
-      const last = indexes[to - 1]!;
-      if (last - first === to - 1 - from) {
-        args.push(rows.subarray(start(first), ends[last]!));
-      } else {
-        const parts: Buffer[] = [];
-        for (let i = from; i < to; i++) parts.push(rows.subarray(start(indexes[i]!), ends[indexes[i]!]!));
-        args.push(Buffer.concat(parts));
-      }
+      args.push(entitySections(rows, ends, indexes, from, to));
     });
-    const skipped = new Array<number>(views).fill(0);
-    for (const reply of replies) {
-      const counts = reply as number[];
-      for (let v = 0; v < views; v++) skipped[v]! += Number(counts[v] ?? 0);
-    }
-    return skipped;
+    return skippedPerView(replies, views);
+  }
+
+  /**
+   * writeEntityRows for a script whose rows are arguments of their own, `views` per
+   * entity: rows[ends[i - 1] .. ends[i]) holds entity i's as RESP bulk strings, framed by
+   * the caller, and each call is sent as written (FramedEval). Returns the skipped rows
+   * per view.
+   */
+  async writeFramedEntityRows(
+    script: FramedWriteScript,
+    shared: readonly ScriptArg[],
+    keys: readonly Buffer[],
+    rows: Buffer,
+    ends: Uint32Array,
+    views: number,
+    timeoutMs = this.writeTimeoutMs,
+    chunkRows = ENTITY_CHUNK_ROWS,
+  ): Promise<number[]> {
+    const body = FRAMED_SCRIPTS[script];
+    const head = frameArgs(shared);
+    const firstKeys: Buffer[] = [];
+    const commands: Command[] = [];
+    this.chunkKeys(keys, chunkRows, (indexes, from, to) => {
+      const chunkKeys = new Array<Buffer>(to - from);
+      for (let i = from; i < to; i++) chunkKeys[i - from] = keys[indexes[i]!]!;
+      const call = new FramedEval(body, chunkKeys, [head, entitySections(rows, ends, indexes, from, to)], shared.length + (to - from) * views);
+      firstKeys.push(chunkKeys[0]!);
+      // Every target (client, cluster, pipeline) has sendCommand; ChainableCommander's type leaves it out.
+      commands.push((target) => (target as unknown as Pick<Redis, 'sendCommand'>).sendCommand(call));
+    });
+    if (commands.length === 0) return new Array<number>(views).fill(0);
+    return skippedPerView(await this.run('write', timeoutMs, firstKeys, commands), views);
   }
 
   /**
@@ -222,6 +243,16 @@ export class RedisConnection {
       firstKeys.push(keys[indexes[from]!]!);
       commands.push((target) => (target as unknown as Record<WriteScript | EntityWriteScript, ScriptCall>)[script](args));
     };
+    this.chunkKeys(keys, chunkRows, addChunk);
+    if (commands.length === 0) return [];
+    return this.run('write', timeoutMs, firstKeys, commands);
+  }
+
+  /**
+   * Cuts keys into calls of up to chunkRows keys, in order: on a single node consecutive
+   * runs; in a cluster per slot first (a multi-key script may not cross slots).
+   */
+  private chunkKeys(keys: readonly Buffer[], chunkRows: number, addChunk: (indexes: ArrayLike<number>, from: number, to: number) => void): void {
     const chunk = (indexes: ArrayLike<number>) => {
       for (let from = 0; from < indexes.length; from += chunkRows) addChunk(indexes, from, Math.min(indexes.length, from + chunkRows));
     };
@@ -237,8 +268,6 @@ export class RedisConnection {
     } else {
       chunk(new Uint32Array(keys.length).map((_, i) => i));
     }
-    if (commands.length === 0) return [];
-    return this.run('write', timeoutMs, firstKeys, commands);
   }
 
   /** HDEL fields from each key. */
@@ -279,7 +308,7 @@ export class RedisConnection {
     try {
       const client = this.client;
       const results = await withDeadline(
-        client instanceof Cluster ? this.pipelinePerNode(client, keys, commands) : pipelined(client.pipeline(), commands, commands.keys()),
+        client instanceof Cluster ? this.pipelinePerNode(client, keys, commands) : this.sendCorked(client, commands),
         timeoutMs,
         what,
       );
@@ -300,6 +329,17 @@ export class RedisConnection {
     } catch (error) {
       throw this.wrap(error, what);
     }
+  }
+
+  /**
+   * The commands sent as plain commands on a socket corked for this turn of the event
+   * loop: they leave in one write, as a pipeline's would, without the pipeline copying
+   * every command's bytes into one more buffer (megabytes per materialization batch).
+   */
+  private async sendCorked(client: Redis, commands: readonly Command[]): Promise<Reply[]> {
+    this.coalesceWrites(client);
+    const settled = await Promise.allSettled(commands.map((command) => command(client) as Promise<unknown>));
+    return settled.map((result): Reply => (result.status === 'fulfilled' ? [null, result.value] : [result.reason instanceof Error ? result.reason : new Error(String(result.reason)), undefined]));
   }
 
   private async pipelinePerNode(client: Cluster, keys: readonly Buffer[], commands: readonly Command[]): Promise<Reply[]> {
@@ -334,6 +374,27 @@ export class RedisConnection {
 }
 
 type Reply = [error: Error | null, value: unknown];
+
+/** Entities indexes[from .. to)'s row sections: a slice of rows when they are adjacent. */
+function entitySections(rows: Buffer, ends: Uint32Array, indexes: ArrayLike<number>, from: number, to: number): Buffer {
+  const start = (i: number): number => (i === 0 ? 0 : ends[i - 1]!);
+  const first = indexes[from]!;
+  const last = indexes[to - 1]!;
+  if (last - first === to - 1 - from) return rows.subarray(start(first), ends[last]!);
+  const parts: Buffer[] = [];
+  for (let i = from; i < to; i++) parts.push(rows.subarray(start(indexes[i]!), ends[indexes[i]!]!));
+  return Buffer.concat(parts);
+}
+
+/** Sums the per-view skipped counts of entity script replies. */
+function skippedPerView(replies: readonly unknown[], views: number): number[] {
+  const skipped = new Array<number>(views).fill(0);
+  for (const reply of replies) {
+    const counts = reply as number[];
+    for (let v = 0; v < views; v++) skipped[v]! += Number(counts[v] ?? 0);
+  }
+  return skipped;
+}
 
 async function pipelined(pipeline: ChainableCommander, commands: readonly Command[], indexes: Iterable<number>): Promise<Reply[]> {
   for (const i of indexes) commands[i]!(pipeline);

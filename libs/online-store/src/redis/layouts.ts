@@ -8,7 +8,8 @@ import { feastFeatureField } from '../murmur3';
 import { cellValue, type EntityKeyEncoder } from '../columns';
 import { checkEventTs, valueTag, viewCodec } from '../packed-codec';
 import type { EntityCell, EntityKeyInput, StoredRow, ViewColumns, ViewDescriptor, WriteRow } from '../types';
-import type { EntityWriteScript, RowWrite, ScriptArg, WriteScript } from './connection';
+import type { EntityWriteScript, FramedWriteScript, RowWrite, ScriptArg, WriteScript } from './connection';
+import { bulkHeaderSize, writeBulkEnd, writeBulkHeader } from './framed';
 import type { RowsBuffer } from './rows-buffer';
 
 const DOUBLE = typesV1.ValueType.DOUBLE;
@@ -25,13 +26,19 @@ export interface RedisLayout {
   writeShared(view: ViewDescriptor): readonly ScriptArg[];
   /** The row's key and its part of ARGV; throws InvalidRowError for a row that does not fit. */
   writeRow(view: ViewDescriptor, row: WriteRow): RowWrite;
-  readonly entityScript: EntityWriteScript;
+  /**
+   * The several-views-per-entity write: a script taking each row as an argument of its
+   * own, framed by appendColumns as RESP, or one taking all rows as one argument.
+   */
+  readonly entityWrite: { readonly framed: true; readonly script: FramedWriteScript } | { readonly framed: false; readonly script: EntityWriteScript };
   /** The key of entity `row` of key columns, in a project. */
   entityKey(project: string, encoder: EntityKeyEncoder, keyColumns: readonly ArrayLike<EntityCell>[], row: number): Buffer;
   /** The head of ARGV of every several-views-per-entity call for these views. */
   entityShared(views: readonly ViewDescriptor[]): readonly ScriptArg[];
-  /** Appends one view's row of an entity, length first, as the entity script takes it. */
+  /** Appends one view's row of an entity as the entity script takes it (see entityWrite). */
   appendColumns(out: RowsBuffer, v: ViewColumns, row: number, eventTs: number): void;
+  /** Appends what stands for a view without a row for the entity. */
+  appendEmpty(out: RowsBuffer): void;
   /** SCAN pattern covering every key that may hold the view's data. */
   scanPattern(view: ViewDescriptor): Buffer;
   /** The fields holding the view's data in `key`, or undefined when the key belongs elsewhere. */
@@ -97,7 +104,7 @@ export class PackedLayout implements RedisLayout {
     return { key: this.key(view, row.entityKey), args: [packed] };
   }
 
-  readonly entityScript = 'larderPackedEntityWrite' as const;
+  readonly entityWrite = { framed: true, script: 'larderPackedEntityWrite' } as const;
 
   entityKey(project: string, encoder: EntityKeyEncoder, keyColumns: readonly ArrayLike<EntityCell>[], row: number): Buffer {
     return encoder.encode(keyColumns, row, this.prefix(project), undefined);
@@ -110,9 +117,13 @@ export class PackedLayout implements RedisLayout {
   appendColumns(out: RowsBuffer, v: ViewColumns, row: number, eventTs: number): void {
     const codec = viewCodec(v.view);
     const size = codec.measureColumns(v, row);
-    const buf = out.reserve(4 + size);
-    buf.writeUInt32LE(size, out.at);
-    out.at = codec.writeColumns(buf, out.at + 4, eventTs);
+    const buf = out.reserve(bulkHeaderSize(size) + size + 2);
+    out.at = writeBulkEnd(buf, codec.writeColumns(buf, writeBulkHeader(buf, out.at, size), eventTs));
+  }
+
+  appendEmpty(out: RowsBuffer): void {
+    const buf = out.reserve(6);
+    out.at = writeBulkEnd(buf, writeBulkHeader(buf, out.at, 0));
   }
 
   scanPattern(view: ViewDescriptor): Buffer {
@@ -233,7 +244,7 @@ export class FeastLayout implements RedisLayout {
     return { key: this.key(view, row.entityKey), args: [feastBlob(row.eventTs, encoded)] };
   }
 
-  readonly entityScript = 'larderFeastEntityWrite' as const;
+  readonly entityWrite = { framed: false, script: 'larderFeastEntityWrite' } as const;
 
   entityKey(project: string, encoder: EntityKeyEncoder, keyColumns: readonly ArrayLike<EntityCell>[], row: number): Buffer {
     let suffix = this.projects.get(project);
@@ -248,6 +259,11 @@ export class FeastLayout implements RedisLayout {
       out.push(info.tsField, ttlMs(view), info.fields.length, ...info.fields);
     }
     return out;
+  }
+
+  appendEmpty(out: RowsBuffer): void {
+    out.reserve(4).writeUInt32LE(0, out.at);
+    out.at += 4;
   }
 
   /** f64le seconds and nanos, then the Timestamp and every feature's Value, each u32le length first. */

@@ -1,8 +1,7 @@
 /**
- * The rows of one several-views-per-entity write, appended into one growing buffer: per
- * entity and per view a u32le length and that many bytes (see scripts.ts). One buffer per
- * batch instead of a Buffer per row, which is what the client sends as one argument per
- * call, sliced.
+ * The rows of one several-views-per-entity write, appended into one growing buffer per
+ * entity and per view as the layout's script takes them (see RedisLayout.entityWrite).
+ * One buffer per batch instead of a Buffer per row; each call sends a slice of it.
  */
 export class RowsBuffer {
   buf: Buffer;
@@ -20,11 +19,5 @@ export class RowsBuffer {
       this.buf = grown;
     }
     return this.buf;
-  }
-
-  /** A view without a row for this entity. */
-  empty(): void {
-    this.reserve(4).writeUInt32LE(0, this.at);
-    this.at += 4;
   }
 }

@@ -74,22 +74,54 @@ local function feast_older(old, seconds, nanos)
 end
 `;
 
+// The packed layout keeps a key's expiry without a PERSIST per write. Its hashes carry a
+// marker field, ":ttl" (no view can be named so), whenever a write with a ttl touched the
+// key, and only a write with a ttl ever sets an expiry, so a key without the marker has
+// no expiry to remove: a write without a ttl reads the marker along with the stored rows
+// and calls PERSIST (and drops the marker) only when it is there. That is one command in
+// three of a plain materialization write. The feast layout keeps PERSIST, since Feast
+// itself sets expiries on keys it shares with us.
+const PACKED_EXPIRY = `
+local TTL_MARK = ':ttl'
+local function packed_hset(key, set, n, ttl_ms, marked)
+  if ttl_ms > 0 then
+    local before = redis.call('PTTL', key)
+    set[n + 1] = TTL_MARK
+    set[n + 2] = '1'
+    redis.call('HSET', key, unpack(set, 1, n + 2))
+    if before == -2 or (before >= 0 and before < ttl_ms) then
+      redis.call('PEXPIRE', key, ttl_ms)
+    end
+  else
+    redis.call('HSET', key, unpack(set, 1, n))
+    if marked then
+      redis.call('PERSIST', key)
+      redis.call('HDEL', key, TTL_MARK)
+    end
+  end
+end
+`;
+
 /**
  * Packed layout. KEYS: entity hashes; ARGV: [1] view field, [2] ttl ms (0: none), then
  * per key its packed row: one argument per row, since the per-argument cost of a call,
  * in the client and in Redis, is most of what a chunked write costs.
  */
-export const PACKED_WRITE_LUA = `${HASH_WRITE}${PACKED_EVENT_TS}
+export const PACKED_WRITE_LUA = `${HASH_WRITE}${PACKED_EVENT_TS}${PACKED_EXPIRY}
 local field = ARGV[1]
 local ttl_ms = tonumber(ARGV[2])
 local skipped = 0
+local set = {}
 for k = 1, #KEYS do
   local key = KEYS[k]
   local row = ARGV[2 + k]
-  if packed_older(row, redis.call('HGET', key, field)) then
+  local old = redis.call('HMGET', key, field, TTL_MARK)
+  if packed_older(row, old[1]) then
     skipped = skipped + 1
   else
-    hset_with_expiry(key, { field, row }, ttl_ms)
+    set[1] = field
+    set[2] = row
+    packed_hset(key, set, 2, ttl_ms, old[2])
   end
 end
 return skipped
@@ -137,17 +169,20 @@ return skipped
 `;
 
 // Several views per entity (materialization): one HMGET of every view's stored time and
-// one HSET of the views that win, instead of one compare-and-set per (view, entity). The
-// rows of a whole call come in ONE argument (the last), per key and per view in order a
-// u32le length and that many bytes, length 0 where the entity has no row of that view:
-// struct.unpack cuts it in C, and the client sends two arguments per call instead of one
-// per row. Each script returns the number of rows it skipped per view.
+// one HSET of the views that win, instead of one compare-and-set per (view, entity). Each
+// script returns the number of rows it skipped per view.
 
 /**
  * Packed layout, several views per entity. KEYS: entity hashes; ARGV: [1] n views, [2 ..
- * 1+n] the view fields, [2+n .. 1+2n] their ttls in ms, [2+2n] the rows: packed rows.
+ * 1+n] the view fields, [2+n .. 1+2n] their ttls in ms, then per key n arguments, its
+ * packed row of each view in order, empty where the entity has no row of that view.
+ * Rows come as arguments of their own, not cut from one (as the feast script does):
+ * Redis's Lua hashes every byte of every string it makes, so one argument holding all
+ * rows was hashed twice over, as itself and as each row cut from it, and that was a
+ * sixth of Redis's time on this write. The client frames these arguments itself (see
+ * FramedEval), so their number costs it nothing.
  */
-export const PACKED_ENTITY_WRITE_LUA = `${HASH_WRITE}${PACKED_EVENT_TS}
+export const PACKED_ENTITY_WRITE_LUA = `${HASH_WRITE}${PACKED_EVENT_TS}${PACKED_EXPIRY}
 local nv = tonumber(ARGV[1])
 local fields, ttls, skipped = {}, {}, {}
 for v = 1, nv do
@@ -155,33 +190,38 @@ for v = 1, nv do
   ttls[v] = tonumber(ARGV[1 + nv + v])
   skipped[v] = 0
 end
-local rows = ARGV[2 + 2 * nv]
-local p = 1
+fields[nv + 1] = TTL_MARK
+local set = {}
+local a = 2 + 2 * nv
 for k = 1, #KEYS do
   local key = KEYS[k]
   local old = redis.call('HMGET', key, unpack(fields))
-  local set, ttl = {}, nil
+  local n, ttl = 0, nil
   for v = 1, nv do
-    local row
-    row, p = struct.unpack('<I4c0', rows, p)
+    local row = ARGV[a]
+    a = a + 1
     if #row > 0 then
       if packed_older(row, old[v]) then
         skipped[v] = skipped[v] + 1
       else
-        set[#set + 1] = fields[v]
-        set[#set + 1] = row
+        set[n + 1] = fields[v]
+        set[n + 2] = row
+        n = n + 2
         ttl = merge_ttl(ttl, ttls[v])
       end
     end
   end
-  if ttl then hset_with_expiry(key, set, ttl) end
+  if n > 0 then packed_hset(key, set, n, ttl, old[nv + 1]) end
 end
 return skipped
 `;
 
 /**
  * Feast layout, several views per entity. KEYS: entity hashes; ARGV: [1] n views, then
- * per view "_ts:<view>", ttl ms, m, its m feature fields; last the rows. A row: the event
+ * per view "_ts:<view>", ttl ms, m, its m feature fields; last the rows, all in ONE
+ * argument: per key and per view in order a u32le length and that many bytes, length 0
+ * where the entity has no row of that view (55 arguments per entity would cost more than
+ * cutting them in C with struct.unpack). A row: the event
  * time as two f64le (seconds, nanos) for the comparison, then the serialized Timestamp
  * and the m serialized Values (every feature; null is a Value too), each as u32le length
  * and bytes, so one struct.unpack hands over all of a row's HSET values.

@@ -102,7 +102,7 @@ export class RedisOnlineStore implements OnlineStore {
         const columns = views[v]!;
         const row = columns.rowOf[i]!;
         if (row < 0) {
-          out.empty();
+          this.codec.appendEmpty(out);
         } else {
           this.codec.appendColumns(out, columns, row, rowEventTs(columns, row));
           perView[v]!++;
@@ -117,7 +117,10 @@ export class RedisOnlineStore implements OnlineStore {
       }
     }
     const shared = this.codec.entityShared(views.map((v) => v.view));
-    const skipped = await this.connection.writeEntityRows(this.codec.entityScript, shared, keys, out.buf, ends, count, options?.timeoutMs);
+    const write = this.codec.entityWrite;
+    const skipped = write.framed
+      ? await this.connection.writeFramedEntityRows(write.script, shared, keys, out.buf, ends, count, options?.timeoutMs)
+      : await this.connection.writeEntityRows(write.script, shared, keys, out.buf, ends, count, options?.timeoutMs);
     // Answered: nothing refers to its bytes any more. Reusing the buffers spares the
     // collector megabytes of external memory per batch. (A failed write drops its
     // buffer: a command that timed out may still be sent from it.)

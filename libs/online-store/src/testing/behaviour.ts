@@ -168,6 +168,18 @@ export function describeOnlineStoreBehaviour(name: string, open: () => Promise<O
       });
     }, 15_000);
 
+    it('keeps the rows of a view without a ttl written after a view with one', async () => {
+      const p = project();
+      const short = view(p, 'short', { x: T.INT64 }, ['driver_id'], 1);
+      const forever = view(p, 'forever', { x: T.INT64 });
+      const now = Date.now();
+      const key = ek({ driver_id: 7n });
+      await store.write(short, [{ entityKey: key, eventTs: now, values: { x: i64(1) } }]);
+      await store.write(forever, [{ entityKey: key, eventTs: now, values: { x: i64(2) } }]);
+      await sleep(2100);
+      expect(await readOne(forever, key)).toEqual({ eventTs: now, values: [i64(2)] });
+    }, 15_000);
+
     it('stores composite entity keys whatever the order of their join keys', async () => {
       const v = view(project(), 'trips', { n: T.INT64 }, ['driver_id', 'customer_id']);
       await store.write(v, [
@@ -244,6 +256,48 @@ export function describeOnlineStoreBehaviour(name: string, open: () => Promise<O
         rowOf: Int32Array.from(rowOf),
         eventTs,
         columns,
+      });
+
+      it('writes all-DOUBLE views given as typed columns (as DuckDB hands them) as it writes them row by row', async () => {
+        const p = project();
+        const typed = view(p, 'typed', { a: T.DOUBLE, b: T.DOUBLE, c: T.DOUBLE });
+        const mixed = view(p, 'mixed', { a: T.DOUBLE, b: T.DOUBLE });
+        const late = 1_700_000_000_123; // above 2^32 ms: both halves of the stored time matter
+        const results = await writeEntities({
+          size: 3,
+          joinKeys: ['driver_id'],
+          keyColumns: [[20n, 21n, 22n]],
+          views: [
+            columnsOf(typed, [2, 0, 1], [late, 5, late + 1], [Float64Array.from([0.5, -1, 2]), Float64Array.from([1e300, 0, -0]), Float64Array.from([Number.NaN, 3, 4])]),
+            columnsOf(mixed, [0, -1, 1], [late, late], [Float64Array.from([9, 8]), [null, 7]]),
+          ],
+        });
+        expect(results).toEqual([
+          { written: 3, skipped: 0 },
+          { written: 2, skipped: 0 },
+        ]);
+        const keys = [ek({ driver_id: 20n }), ek({ driver_id: 21n }), ek({ driver_id: 22n })];
+        const [t, m] = await store.read([
+          { view: typed, entityKeys: keys },
+          { view: mixed, entityKeys: keys },
+        ]);
+        expect(t).toEqual([
+          { eventTs: late + 1, values: [dbl(2), dbl(-0), dbl(4)] },
+          { eventTs: late, values: [dbl(0.5), dbl(1e300), dbl(Number.NaN)] },
+          { eventTs: 5, values: [dbl(-1), dbl(0), dbl(3)] },
+        ]);
+        expect(m).toEqual([{ eventTs: late, values: [dbl(9), nul()] }, undefined, { eventTs: late, values: [dbl(8), dbl(7)] }]);
+        // Row by row, the same values read back the same.
+        const again = view(p, 'typed_again', { a: T.DOUBLE, b: T.DOUBLE, c: T.DOUBLE });
+        await store.write(again, [{ entityKey: keys[1]!, eventTs: late, values: { a: dbl(0.5), b: dbl(1e300), c: dbl(Number.NaN) } }]);
+        expect(await readOne(again, keys[1]!)).toEqual(t![1]);
+        // The stored time orders later writes: an older row is skipped, a newer one lands.
+        expect(
+          await writeEntities({ size: 1, joinKeys: ['driver_id'], keyColumns: [[20n]], views: [columnsOf(typed, [0], [late], [Float64Array.of(1), Float64Array.of(1), Float64Array.of(1)])] }),
+        ).toEqual([{ written: 0, skipped: 1 }]);
+        expect(
+          await writeEntities({ size: 1, joinKeys: ['driver_id'], keyColumns: [[20n]], views: [columnsOf(typed, [0], [late + 2], [Float64Array.of(1), Float64Array.of(1), Float64Array.of(1)])] }),
+        ).toEqual([{ written: 1, skipped: 0 }]);
       });
 
       it('writes each view of each entity, leaving out the views an entity has no row of', async () => {
@@ -372,6 +426,25 @@ export function describeOnlineStoreBehaviour(name: string, open: () => Promise<O
         await sleep(2100);
         expect(await readOne(short, ek({ driver_id: 1n }))).toBeUndefined();
         expect(await readOne(forever, ek({ driver_id: 2n }))).toEqual({ eventTs: now, values: [i64(2)] });
+      }, 15_000);
+
+      it('keeps a key from expiring once a view without a ttl is written to it after one with a ttl', async () => {
+        const p = project();
+        const short = view(p, 'short', { x: T.INT64 }, ['driver_id'], 1);
+        const forever = view(p, 'forever', { x: T.INT64 });
+        const now = Date.now();
+        // Key 1: each view in a call of its own; key 2: a ttl write, then both views at once.
+        await writeEntities({ size: 2, joinKeys: ['driver_id'], keyColumns: [[1n, 2n]], views: [columnsOf(short, [0, 1], [now, now], [[1n, 1n]])] });
+        await writeEntities({ size: 1, joinKeys: ['driver_id'], keyColumns: [[1n]], views: [columnsOf(forever, [0], [now], [[2n]])] });
+        await writeEntities({
+          size: 1,
+          joinKeys: ['driver_id'],
+          keyColumns: [[2n]],
+          views: [columnsOf(short, [0], [now + 1], [[3n]]), columnsOf(forever, [0], [now], [[4n]])],
+        });
+        await sleep(2100);
+        expect(await readOne(forever, ek({ driver_id: 1n }))).toEqual({ eventTs: now, values: [i64(2)] });
+        expect(await readOne(forever, ek({ driver_id: 2n }))).toEqual({ eventTs: now, values: [i64(4)] });
       }, 15_000);
     });
   });
