@@ -33,7 +33,7 @@ import { createInterface } from 'node:readline';
 import { DuckDBInstance } from '@duckdb/node-api';
 import pg from 'pg';
 import { offlineV1, registryV1, typesV1, wire } from '@larder/proto';
-import { createClient, runService } from '@larder/rpc';
+import { createClient, runService, SERVICE_NODE_FLAGS } from '@larder/rpc';
 import type { ServerHandle } from '@larder/rpc';
 import { parseListening, startPostgres } from '@larder/testing';
 import { registryService } from '../apps/registry/src/service';
@@ -108,7 +108,7 @@ interface Service {
 async function startRetrieval(env: Record<string, string>): Promise<Service> {
   const profile = process.env.LARDER_BENCH_HIST_PROFILE_DIR;
   const flags = profile !== undefined && profile !== '' ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
-  const child: ChildProcess = spawn(process.execPath, [...flags, '--import', 'tsx', path.join(root, 'apps/offline-retrieval/src/main.ts')], {
+  const child: ChildProcess = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...flags, '--import', 'tsx', path.join(root, 'apps/offline-retrieval/src/main.ts')], {
     cwd: root,
     env: { ...process.env, LARDER_GRPC_HOST: '127.0.0.1', LARDER_GRPC_PORT: '0', LARDER_METRICS_ENABLED: 'false', LARDER_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],

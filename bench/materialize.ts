@@ -20,7 +20,7 @@ import { createInterface } from 'node:readline';
 import { DuckDBInstance } from '@duckdb/node-api';
 import Redis from 'ioredis';
 import { materializationV1, registryV1, typesV1 } from '@larder/proto';
-import { createClient, runService } from '@larder/rpc';
+import { createClient, runService, SERVICE_NODE_FLAGS } from '@larder/rpc';
 import { startRedis } from '@larder/testing';
 import { registryService } from '../apps/registry/src/service';
 import type { BenchRecord } from './table';
@@ -80,7 +80,7 @@ interface Child {
 
 function startMaterialization(env: Record<string, string>): Promise<Child> {
   const root = path.join(__dirname, '..');
-  const child = spawn(process.execPath, [...SERVER_NODE_ARGS, '--import', 'tsx', path.join(root, 'apps/materialization/src/main.ts')], {
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...SERVER_NODE_ARGS, '--import', 'tsx', path.join(root, 'apps/materialization/src/main.ts')], {
     cwd: root,
     env: { ...process.env, LARDER_GRPC_HOST: '127.0.0.1', LARDER_GRPC_PORT: '0', LARDER_METRICS_ENABLED: 'false', LARDER_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -24,7 +24,7 @@ import Redis from 'ioredis';
 import { feastFeatureField, RedisOnlineStore, serializeEntityKey } from '@larder/online-store';
 import type { ViewDescriptor } from '@larder/online-store';
 import { healthV1, registryV1, servingV1, typesV1 } from '@larder/proto';
-import { createClient, runService } from '@larder/rpc';
+import { createClient, runService, SERVICE_NODE_FLAGS } from '@larder/rpc';
 import { startRedis } from '@larder/testing';
 import { registryService } from '../apps/registry/src/service';
 import type { BenchRecord } from './table';
@@ -120,7 +120,7 @@ interface Server {
 /** The serving app (or the bare floor server) in its own node process (no tsx wrapper process, so the pid is the server). */
 function startServer(env: Record<string, string>, script = 'apps/online-serving/src/main.ts'): Promise<Server> {
   const root = path.join(__dirname, '..');
-  const child = spawn(process.execPath, [...SERVER_NODE_ARGS, '--import', 'tsx', path.join(root, script)], {
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...SERVER_NODE_ARGS, '--import', 'tsx', path.join(root, script)], {
     cwd: root,
     env: { ...process.env, LARDER_GRPC_HOST: '127.0.0.1', LARDER_GRPC_PORT: '0', LARDER_METRICS_ENABLED: 'false', LARDER_HTTP_ENABLED: 'false', LARDER_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -2,7 +2,7 @@
 // wrong port would keep every pod out of its Service.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadConfig } from '@larder/rpc';
+import { loadConfig, SERVICE_NODE_FLAGS } from '@larder/rpc';
 import { parseAllDocuments } from 'yaml';
 import { ingestionService } from '../../ingestion/src/service';
 import { materializationService } from '../../materialization/src/service';
@@ -30,6 +30,13 @@ test('the kustomization lists one manifest per service and the shared config fil
   for (const file of kustomization.configMapGenerator.flatMap((g) => g.files)) {
     expect(existsSync(path.join(base, file))).toBe(true);
   }
+});
+
+test('the image and npm start run the services with SERVICE_NODE_FLAGS', () => {
+  const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(readFileSync(path.join(root, 'deploy/Dockerfile'), 'utf8'))?.[1];
+  expect(JSON.parse(entrypoint ?? 'null')).toEqual(['node', ...SERVICE_NODE_FLAGS, '--import', 'tsx']);
+  const scripts = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  expect(scripts['start']).toBe(['node', ...SERVICE_NODE_FLAGS, '--import', 'tsx', 'tools/start.ts'].join(' '));
 });
 
 test('the shared config file is valid for every service', () => {

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { parse as parseYaml } from 'yaml';
 import { REPO_ROOT } from './paths';
+import { SERVICE_NODE_FLAGS } from '@larder/rpc';
 
 jest.setTimeout(150_000);
 
@@ -126,7 +127,8 @@ function startStore(): Promise<void> {
     LARDER_INGESTION_HTTP_PORT: '0',
     LARDER_LOG_LEVEL: 'warn',
   };
-  const child = spawn(path.join(REPO_ROOT, 'node_modules/.bin/tsx'), [path.join(REPO_ROOT, 'tools/start.ts')], {
+  // As package.json's start script runs it (deploy.spec.ts pins that script).
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, '--import', 'tsx', path.join(REPO_ROOT, 'tools/start.ts')], {
     cwd: REPO_ROOT,
     env,
     detached: true,

@@ -50,5 +50,6 @@ export type { ServerConfig, ServerConfigSchema } from './server-config';
 export { startServer } from './server';
 export type { Hook, LifecycleState, ServerHandle, ShutdownResult, StartServerOptions } from './server';
 export { runService } from './run-service';
+export { SERVICE_NODE_FLAGS } from './node-flags';
 export { pendingService } from './pending';
 export type { RunServiceOptions, ServiceSetup } from './run-service';
