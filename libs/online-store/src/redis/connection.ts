@@ -17,10 +17,12 @@ export interface RedisConnectionOptions {
 }
 
 export type WriteScript = 'larderPackedWrite' | 'larderFeastWrite';
-export type EntityWriteScript = 'larderFeastEntityWrite';
-/** Scripts whose calls the client frames itself (FramedEval), by name. */
-const FRAMED_SCRIPTS = { larderPackedEntityWrite: Buffer.from(PACKED_ENTITY_WRITE_LUA, 'utf8') };
-export type FramedWriteScript = keyof typeof FRAMED_SCRIPTS;
+/** The several-views-per-entity scripts, whose calls the client frames itself (FramedEval). */
+const ENTITY_SCRIPTS = {
+  larderPackedEntityWrite: Buffer.from(PACKED_ENTITY_WRITE_LUA, 'utf8'),
+  larderFeastEntityWrite: Buffer.from(FEAST_ENTITY_WRITE_LUA, 'utf8'),
+};
+export type EntityWriteScript = keyof typeof ENTITY_SCRIPTS;
 type ScriptCall = (args: readonly ScriptArg[]) => unknown;
 type Target = Redis | Cluster | ChainableCommander;
 type Command = (target: Target) => unknown;
@@ -95,7 +97,6 @@ export class RedisConnection {
     // No numberOfKeys: each call passes its own key count first.
     this.client.defineCommand('larderPackedWrite', { lua: PACKED_WRITE_LUA });
     this.client.defineCommand('larderFeastWrite', { lua: FEAST_WRITE_LUA });
-    this.client.defineCommand('larderFeastEntityWrite', { lua: FEAST_ENTITY_WRITE_LUA });
   }
 
   get isCluster(): boolean {
@@ -169,9 +170,9 @@ export class RedisConnection {
 
   /**
    * writeRows for the several-views-per-entity scripts: entity i's key is keys[i] and its
-   * rows (one section per view, see scripts.ts) are rows[ends[i - 1] .. ends[i]); each
-   * call takes its entities' sections as one argument, a slice of `rows` when they are
-   * adjacent (always on a single node). Returns the skipped rows per view.
+   * arguments, as RESP bulk strings framed by the caller, are rows[ends[i - 1] ..
+   * ends[i]), args[i] - args[i - 1] of them. Each call is sent as written (FramedEval).
+   * Returns the rows the scripts skipped, per view of `views`.
    */
   async writeEntityRows(
     script: EntityWriteScript,
@@ -179,40 +180,26 @@ export class RedisConnection {
     keys: readonly Buffer[],
     rows: Buffer,
     ends: Uint32Array,
+    args: Uint32Array,
     views: number,
     timeoutMs = this.writeTimeoutMs,
     chunkRows = ENTITY_CHUNK_ROWS,
   ): Promise<number[]> {
-    const replies = await this.runChunked(script, shared, keys, timeoutMs, chunkRows, (args, indexes, from, to) => {
-      args.push(entitySections(rows, ends, indexes, from, to));
-    });
-    return skippedPerView(replies, views);
-  }
-
-  /**
-   * writeEntityRows for a script whose rows are arguments of their own, `views` per
-   * entity: rows[ends[i - 1] .. ends[i]) holds entity i's as RESP bulk strings, framed by
-   * the caller, and each call is sent as written (FramedEval). Returns the skipped rows
-   * per view.
-   */
-  async writeFramedEntityRows(
-    script: FramedWriteScript,
-    shared: readonly ScriptArg[],
-    keys: readonly Buffer[],
-    rows: Buffer,
-    ends: Uint32Array,
-    views: number,
-    timeoutMs = this.writeTimeoutMs,
-    chunkRows = ENTITY_CHUNK_ROWS,
-  ): Promise<number[]> {
-    const body = FRAMED_SCRIPTS[script];
+    const body = ENTITY_SCRIPTS[script];
     const head = frameArgs(shared);
     const firstKeys: Buffer[] = [];
     const commands: Command[] = [];
+    const before = (counts: Uint32Array, i: number): number => (i === 0 ? 0 : counts[i - 1]!);
     this.chunkKeys(keys, chunkRows, (indexes, from, to) => {
       const chunkKeys = new Array<Buffer>(to - from);
-      for (let i = from; i < to; i++) chunkKeys[i - from] = keys[indexes[i]!]!;
-      const call = new FramedEval(body, chunkKeys, [head, entitySections(rows, ends, indexes, from, to)], shared.length + (to - from) * views);
+      let argc = shared.length;
+      for (let i = from; i < to; i++) {
+        const entity = indexes[i]!;
+        chunkKeys[i - from] = keys[entity]!;
+        argc += args[entity]! - before(args, entity);
+      }
+      const sections = entitySections(rows, ends, indexes, from, to);
+      const call = new FramedEval(body, chunkKeys, [head, sections], argc);
       firstKeys.push(chunkKeys[0]!);
       // Every target (client, cluster, pipeline) has sendCommand; ChainableCommander's type leaves it out.
       commands.push((target) => (target as unknown as Pick<Redis, 'sendCommand'>).sendCommand(call));
@@ -226,7 +213,7 @@ export class RedisConnection {
    * by what `tail` adds for the call's keys (indexes[from .. to) into keys).
    */
   private async runChunked(
-    script: WriteScript | EntityWriteScript,
+    script: WriteScript,
     shared: readonly ScriptArg[],
     keys: readonly Buffer[],
     timeoutMs: number,
@@ -241,7 +228,7 @@ export class RedisConnection {
       for (const arg of shared) args.push(arg);
       tail(args, indexes, from, to);
       firstKeys.push(keys[indexes[from]!]!);
-      commands.push((target) => (target as unknown as Record<WriteScript | EntityWriteScript, ScriptCall>)[script](args));
+      commands.push((target) => (target as unknown as Record<WriteScript, ScriptCall>)[script](args));
     };
     this.chunkKeys(keys, chunkRows, addChunk);
     if (commands.length === 0) return [];

@@ -8,7 +8,7 @@ import { feastFeatureField } from '../murmur3';
 import { cellValue, type EntityKeyEncoder } from '../columns';
 import { checkEventTs, valueTag, viewCodec } from '../packed-codec';
 import type { EntityCell, EntityKeyInput, StoredRow, ViewColumns, ViewDescriptor, WriteRow } from '../types';
-import type { EntityWriteScript, FramedWriteScript, RowWrite, ScriptArg, WriteScript } from './connection';
+import type { EntityWriteScript, RowWrite, ScriptArg, WriteScript } from './connection';
 import { bulkHeaderSize, writeBulkEnd, writeBulkHeader } from './framed';
 import type { RowsBuffer } from './rows-buffer';
 
@@ -26,19 +26,19 @@ export interface RedisLayout {
   writeShared(view: ViewDescriptor): readonly ScriptArg[];
   /** The row's key and its part of ARGV; throws InvalidRowError for a row that does not fit. */
   writeRow(view: ViewDescriptor, row: WriteRow): RowWrite;
-  /**
-   * The several-views-per-entity write: a script taking each row as an argument of its
-   * own, framed by appendColumns as RESP, or one taking all rows as one argument.
-   */
-  readonly entityWrite: { readonly framed: true; readonly script: FramedWriteScript } | { readonly framed: false; readonly script: EntityWriteScript };
+  /** The several-views-per-entity write script, whose arguments appendColumns frames. */
+  readonly entityScript: EntityWriteScript;
   /** The key of entity `row` of key columns, in a project. */
   entityKey(project: string, encoder: EntityKeyEncoder, keyColumns: readonly ArrayLike<EntityCell>[], row: number): Buffer;
   /** The head of ARGV of every several-views-per-entity call for these views. */
   entityShared(views: readonly ViewDescriptor[]): readonly ScriptArg[];
-  /** Appends one view's row of an entity as the entity script takes it (see entityWrite). */
-  appendColumns(out: RowsBuffer, v: ViewColumns, row: number, eventTs: number): void;
-  /** Appends what stands for a view without a row for the entity. */
-  appendEmpty(out: RowsBuffer): void;
+  /**
+   * Appends one view's row of an entity as the entity script's arguments, already framed
+   * as RESP bulk strings (see FramedEval); returns how many arguments it appended.
+   */
+  appendColumns(out: RowsBuffer, v: ViewColumns, row: number, eventTs: number): number;
+  /** Appends what stands for a view without a row for the entity (one empty argument). */
+  appendEmpty(out: RowsBuffer): number;
   /** SCAN pattern covering every key that may hold the view's data. */
   scanPattern(view: ViewDescriptor): Buffer;
   /** The fields holding the view's data in `key`, or undefined when the key belongs elsewhere. */
@@ -104,7 +104,7 @@ export class PackedLayout implements RedisLayout {
     return { key: this.key(view, row.entityKey), args: [packed] };
   }
 
-  readonly entityWrite = { framed: true, script: 'larderPackedEntityWrite' } as const;
+  readonly entityScript = 'larderPackedEntityWrite' as const;
 
   entityKey(project: string, encoder: EntityKeyEncoder, keyColumns: readonly ArrayLike<EntityCell>[], row: number): Buffer {
     return encoder.encode(keyColumns, row, this.prefix(project), undefined);
@@ -114,16 +114,18 @@ export class PackedLayout implements RedisLayout {
     return [views.length, ...views.map((v) => this.readFields(v)[0]!), ...views.map(ttlMs)];
   }
 
-  appendColumns(out: RowsBuffer, v: ViewColumns, row: number, eventTs: number): void {
+  appendColumns(out: RowsBuffer, v: ViewColumns, row: number, eventTs: number): number {
     const codec = viewCodec(v.view);
     const size = codec.measureColumns(v, row);
     const buf = out.reserve(bulkHeaderSize(size) + size + 2);
     out.at = writeBulkEnd(buf, codec.writeColumns(buf, writeBulkHeader(buf, out.at, size), eventTs));
+    return 1;
   }
 
-  appendEmpty(out: RowsBuffer): void {
+  appendEmpty(out: RowsBuffer): number {
     const buf = out.reserve(6);
     out.at = writeBulkEnd(buf, writeBulkHeader(buf, out.at, 0));
+    return 1;
   }
 
   scanPattern(view: ViewDescriptor): Buffer {
@@ -244,7 +246,7 @@ export class FeastLayout implements RedisLayout {
     return { key: this.key(view, row.entityKey), args: [feastBlob(row.eventTs, encoded)] };
   }
 
-  readonly entityWrite = { framed: false, script: 'larderFeastEntityWrite' } as const;
+  readonly entityScript = 'larderFeastEntityWrite' as const;
 
   entityKey(project: string, encoder: EntityKeyEncoder, keyColumns: readonly ArrayLike<EntityCell>[], row: number): Buffer {
     let suffix = this.projects.get(project);
@@ -261,17 +263,19 @@ export class FeastLayout implements RedisLayout {
     return out;
   }
 
-  appendEmpty(out: RowsBuffer): void {
-    out.reserve(4).writeUInt32LE(0, out.at);
-    out.at += 4;
+  appendEmpty(out: RowsBuffer): number {
+    const buf = out.reserve(6);
+    out.at = writeBulkEnd(buf, writeBulkHeader(buf, out.at, 0));
+    return 1;
   }
 
-  /** f64le seconds and nanos, then the Timestamp and every feature's Value, each u32le length first. */
-  appendColumns(out: RowsBuffer, v: ViewColumns, row: number, eventTs: number): void {
+  /** The Timestamp, then every feature's Value (null is a Value too), each an argument. */
+  appendColumns(out: RowsBuffer, v: ViewColumns, row: number, eventTs: number): number {
     const features = v.view.features;
     const columns = v.columns;
-    const stampSize = timestampMsSize(eventTs);
-    let size = 16 + 4 + stampSize;
+    // Never empty, which stands for no row: the epoch itself is written as seconds = 0.
+    const stampSize = eventTs === 0 ? 2 : timestampMsSize(eventTs);
+    let size = bulkHeaderSize(stampSize) + stampSize + 2;
     const encoded = this.scratch;
     for (let f = 0; f < features.length; f++) {
       const feature = features[f]!;
@@ -279,32 +283,36 @@ export class FeastLayout implements RedisLayout {
       if (feature.type === DOUBLE && typeof cell === 'number') {
         // The common case, written in place: tag of double_val, f64le.
         encoded[f] = undefined;
-        size += 4 + 9;
+        size += 4 + 9 + 2;
       } else {
         const bytes = encodeValue(cellValue(v.view.name, feature.name, feature.type, cell));
         encoded[f] = bytes;
-        size += 4 + bytes.length;
+        size += bulkHeaderSize(bytes.length) + bytes.length + 2;
       }
     }
-    const buf = out.reserve(4 + size);
-    let at = buf.writeUInt32LE(size, out.at);
-    at = buf.writeDoubleLE(Math.floor(eventTs / 1000), at);
-    at = buf.writeDoubleLE((eventTs % 1000) * 1_000_000, at);
-    at = buf.writeUInt32LE(stampSize, at);
-    at = writeTimestampMs(buf, at, eventTs);
+    const buf = out.reserve(size);
+    let at = writeBulkHeader(buf, out.at, stampSize);
+    if (eventTs === 0) {
+      buf[at++] = 0x08;
+      buf[at++] = 0x00;
+    } else {
+      at = writeTimestampMs(buf, at, eventTs);
+    }
+    at = writeBulkEnd(buf, at);
     for (let f = 0; f < features.length; f++) {
       const bytes = encoded[f];
       if (bytes === undefined) {
-        at = buf.writeUInt32LE(9, at);
+        at = writeBulkHeader(buf, at, 9);
         buf[at] = 0x29;
-        at = buf.writeDoubleLE(columns[f]![row] as number, at + 1);
+        at = writeBulkEnd(buf, buf.writeDoubleLE(columns[f]![row] as number, at + 1));
       } else {
-        at = buf.writeUInt32LE(bytes.length, at);
-        at += bytes.copy(buf, at);
+        at = writeBulkHeader(buf, at, bytes.length);
+        at = writeBulkEnd(buf, at + bytes.copy(buf, at));
         encoded[f] = undefined;
       }
     }
     out.at = at;
+    return 1 + features.length;
   }
 
   // Reused by appendColumns (synchronous, so never shared between two calls at once).

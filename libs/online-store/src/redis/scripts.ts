@@ -13,15 +13,15 @@
 // `ttl_ms` 0 means no ttl. A write of several views at once ends as the per-view writes
 // in turn would leave the key: merge_ttl gives 0 when any view has no ttl, else the longest.
 const HASH_WRITE = `
-local function hset_with_expiry(key, set, ttl_ms)
+local function hset_with_expiry(key, set, n, ttl_ms)
   if ttl_ms > 0 then
     local before = redis.call('PTTL', key)
-    redis.call('HSET', key, unpack(set))
+    redis.call('HSET', key, unpack(set, 1, n))
     if before == -2 or (before >= 0 and before < ttl_ms) then
       redis.call('PEXPIRE', key, ttl_ms)
     end
   else
-    redis.call('HSET', key, unpack(set))
+    redis.call('HSET', key, unpack(set, 1, n))
     redis.call('PERSIST', key)
   end
 end
@@ -161,7 +161,7 @@ for k = 1, #KEYS do
         at = at + length
       end
     end
-    hset_with_expiry(key, set, ttl_ms)
+    hset_with_expiry(key, set, #set, ttl_ms)
     if #del > 0 then redis.call('HDEL', key, unpack(del)) end
   end
 end
@@ -218,57 +218,55 @@ return skipped
 
 /**
  * Feast layout, several views per entity. KEYS: entity hashes; ARGV: [1] n views, then
- * per view "_ts:<view>", ttl ms, m, its m feature fields; last the rows, all in ONE
- * argument: per key and per view in order a u32le length and that many bytes, length 0
- * where the entity has no row of that view (55 arguments per entity would cost more than
- * cutting them in C with struct.unpack). A row: the event
- * time as two f64le (seconds, nanos) for the comparison, then the serialized Timestamp
- * and the m serialized Values (every feature; null is a Value too), each as u32le length
- * and bytes, so one struct.unpack hands over all of a row's HSET values.
+ * per view "_ts:<view>", ttl ms, m, its m feature fields; then per key and per view the
+ * row: its serialized Timestamp followed by its m serialized Values (every feature; null
+ * is a Value too), or one empty argument where the entity has no row of that view (a
+ * written Timestamp is never empty: the client spells out the epoch). Arguments of their
+ * own, like the packed script's, so that the values go to HSET as Redis made them, with
+ * no cutting and no table per row in Lua.
  */
 export const FEAST_ENTITY_WRITE_LUA = `${HASH_WRITE}${FEAST_STAMP}
 local nv = tonumber(ARGV[1])
-local ts_fields, ttls, view_fields, formats, skipped = {}, {}, {}, {}, {}
-local at = 2
+local ts_fields, ttls, view_fields, skipped = {}, {}, {}, {}
+local a = 2
 for v = 1, nv do
-  ts_fields[v] = ARGV[at]
-  ttls[v] = tonumber(ARGV[at + 1])
-  local m = tonumber(ARGV[at + 2])
+  ts_fields[v] = ARGV[a]
+  ttls[v] = tonumber(ARGV[a + 1])
+  local m = tonumber(ARGV[a + 2])
   local list = {}
-  for f = 1, m do list[f] = ARGV[at + 2 + f] end
+  for f = 1, m do list[f] = ARGV[a + 2 + f] end
   view_fields[v] = list
-  formats[v] = '<dd' .. string.rep('I4c0', 1 + m)
   skipped[v] = 0
-  at = at + 3 + m
+  a = a + 3 + m
 end
-local rows = ARGV[at]
-local p = 1
+local set = {}
 for k = 1, #KEYS do
   local key = KEYS[k]
   local old = redis.call('HMGET', key, unpack(ts_fields))
-  local set, ttl = {}, nil
+  local n, ttl = 0, nil
   for v = 1, nv do
-    local length = struct.unpack('<I4', rows, p)
-    p = p + 4
-    if length > 0 then
-      local row = { struct.unpack(formats[v], rows, p) }
-      if old[v] and feast_older(old[v], row[1], row[2]) then
+    local stamp = ARGV[a]
+    a = a + 1
+    if #stamp > 0 then
+      local fields = view_fields[v]
+      local m = #fields
+      if old[v] and feast_older(old[v], seconds_nanos(stamp)) then
         skipped[v] = skipped[v] + 1
       else
-        local n = #set
         set[n + 1] = ts_fields[v]
-        set[n + 2] = row[3]
-        local fields = view_fields[v]
-        for f = 1, #fields do
-          set[n + 1 + 2 * f] = fields[f]
-          set[n + 2 + 2 * f] = row[3 + f]
+        set[n + 2] = stamp
+        n = n + 2
+        for f = 1, m do
+          set[n + 1] = fields[f]
+          set[n + 2] = ARGV[a + f - 1]
+          n = n + 2
         end
         ttl = merge_ttl(ttl, ttls[v])
       end
-      p = p + length
+      a = a + m
     end
   end
-  if ttl then hset_with_expiry(key, set, ttl) end
+  if n > 0 then hset_with_expiry(key, set, n, ttl) end
 end
 return skipped
 `;

@@ -93,34 +93,36 @@ export class RedisOnlineStore implements OnlineStore {
     // Encode everything first so a bad row fails the batch before anything is written.
     const keys: Buffer[] = [];
     const ends = new Uint32Array(batch.size);
+    const args = new Uint32Array(batch.size);
+    let argc = 0;
     const out = this.rowsBuffers.pop() ?? new RowsBuffer(batch.size * count * 160);
     out.at = 0;
     for (let i = 0; i < batch.size; i++) {
       const from = out.at;
+      let entityArgs = 0;
       let any = false;
       for (let v = 0; v < count; v++) {
         const columns = views[v]!;
         const row = columns.rowOf[i]!;
         if (row < 0) {
-          this.codec.appendEmpty(out);
+          entityArgs += this.codec.appendEmpty(out);
         } else {
-          this.codec.appendColumns(out, columns, row, rowEventTs(columns, row));
+          entityArgs += this.codec.appendColumns(out, columns, row, rowEventTs(columns, row));
           perView[v]!++;
           any = true;
         }
       }
       if (any) {
+        argc += entityArgs;
         ends[keys.length] = out.at;
+        args[keys.length] = argc;
         keys.push(this.codec.entityKey(project, encoder, batch.keyColumns, i));
       } else {
         out.at = from;
       }
     }
     const shared = this.codec.entityShared(views.map((v) => v.view));
-    const write = this.codec.entityWrite;
-    const skipped = write.framed
-      ? await this.connection.writeFramedEntityRows(write.script, shared, keys, out.buf, ends, count, options?.timeoutMs)
-      : await this.connection.writeEntityRows(write.script, shared, keys, out.buf, ends, count, options?.timeoutMs);
+    const skipped = await this.connection.writeEntityRows(this.codec.entityScript, shared, keys, out.buf, ends, args, count, options?.timeoutMs);
     // Answered: nothing refers to its bytes any more. Reusing the buffers spares the
     // collector megabytes of external memory per batch. (A failed write drops its
     // buffer: a command that timed out may still be sent from it.)

@@ -300,6 +300,12 @@ export function describeOnlineStoreBehaviour(name: string, open: () => Promise<O
         ).toEqual([{ written: 1, skipped: 0 }]);
       });
 
+      it('writes a row whose event time is the epoch itself', async () => {
+        const v = view(project(), 'epoch', { x: T.DOUBLE });
+        expect(await writeEntities({ size: 1, joinKeys: ['driver_id'], keyColumns: [[30n]], views: [columnsOf(v, [0], [0], [[1.5]])] })).toEqual([{ written: 1, skipped: 0 }]);
+        expect(await readOne(v, ek({ driver_id: 30n }))).toEqual({ eventTs: 0, values: [dbl(1.5)] });
+      });
+
       it('writes each view of each entity, leaving out the views an entity has no row of', async () => {
         const p = project();
         const stats = view(p, 'stats', { rate: T.DOUBLE, trips: T.INT64, label: T.STRING });
