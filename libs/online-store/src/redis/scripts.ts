@@ -80,7 +80,8 @@ end
 // no expiry to remove: a write without a ttl reads the marker along with the stored rows
 // and calls PERSIST (and drops the marker) only when it is there. That is one command in
 // three of a plain materialization write. The feast layout keeps PERSIST, since Feast
-// itself sets expiries on keys it shares with us.
+// itself sets expiries on keys it shares with us. (Hashes given an expiry before the
+// marker existed lack it until a write with a ttl marks them.)
 const PACKED_EXPIRY = `
 local TTL_MARK = ':ttl'
 local function packed_hset(key, set, n, ttl_ms, marked)
