@@ -11,8 +11,6 @@ import type { StoredRow, ViewColumns, ViewDescriptor, WriteRow } from './types';
 const { varintSize, writeVarint } = wire;
 
 export const PACKED_FORMAT_VERSION = 1;
-/** Whether typed arrays hold numbers little-endian here (they follow the machine). */
-const LITTLE_ENDIAN = new Uint8Array(Float64Array.of(2).buffer)[7] === 0x40;
 const HEADER = 9; // version byte + u64 event time
 
 type Value = typesV1.Value;
@@ -307,8 +305,11 @@ export class ViewCodec {
   private fixedColumns: ViewColumns['columns'] | undefined;
   private fixedOk = false;
   private fixedTemplate: Buffer | undefined;
-  private fixedBytes: Uint8Array[] = [];
   private fixedRow = -1;
+  // A DataView of the buffer last written to: setFloat64 is about 5x faster than
+  // writeDoubleLE per value, and the fixed path writes 50 of them per entity.
+  private dataViewOf: Buffer | undefined;
+  private dataView: DataView | undefined;
 
   constructor(readonly view: ViewDescriptor) {
     this.scratchTags = new Int32Array(view.features.length);
@@ -401,10 +402,6 @@ export class ViewCodec {
     if (columns !== this.fixedColumns) {
       this.fixedColumns = columns;
       this.fixedOk = count > 0 && this.tags.every((tag, i) => tag === T.DOUBLE && columns[i] instanceof Float64Array);
-      // The columns' bytes: a double is stored as its 8 little-endian bytes, which is how
-      // a Float64Array holds it on a little-endian machine (the fixed path's condition).
-      this.fixedOk &&= LITTLE_ENDIAN;
-      this.fixedBytes = this.fixedOk ? (columns as readonly Float64Array[]).map((c) => new Uint8Array(c.buffer, c.byteOffset, c.byteLength)) : [];
     }
     if (this.fixedOk) {
       // Every feature a DOUBLE in a column without nulls (as DuckDB hands them): every
@@ -444,18 +441,19 @@ export class ViewCodec {
     const count = this.featureNames.length;
     if (this.fixedRow >= 0) {
       const template = this.template();
-      const columns = this.fixedBytes;
-      const from = 8 * this.fixedRow;
-      template.copy(buf, start);
-      buf.writeUInt32BE(Math.floor(eventTs / 0x1_0000_0000), start + 1);
-      buf.writeUInt32BE(eventTs % 0x1_0000_0000, start + 5);
-      // Each value follows its tag byte: 9 bytes per feature from the template's end back.
-      // Byte by byte from the column: a third of the cost of writeDoubleLE per value.
-      let at = start + template.length - 9 * count + 1;
-      for (let i = 0; i < count; i++, at += 9) {
-        const bytes = columns[i]!;
-        for (let b = 0; b < 8; b++) buf[at + b] = bytes[from + b]!;
+      const columns = this.fixedColumns as readonly Float64Array[];
+      const row = this.fixedRow;
+      if (buf !== this.dataViewOf) {
+        this.dataViewOf = buf;
+        this.dataView = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
       }
+      const view = this.dataView!;
+      template.copy(buf, start);
+      view.setUint32(start + 1, Math.floor(eventTs / 0x1_0000_0000));
+      view.setUint32(start + 5, eventTs % 0x1_0000_0000);
+      // Each value follows its tag byte: 9 bytes per feature from the template's end back.
+      let at = start + template.length - 9 * count + 1;
+      for (let i = 0; i < count; i++, at += 9) view.setFloat64(at, columns[i]![row]!, true);
       return start + template.length;
     }
     const tags = this.scratchTags;
