@@ -171,8 +171,9 @@ export class RedisConnection {
   /**
    * writeRows for the several-views-per-entity scripts: entity i's key is keys[i] and its
    * arguments, as RESP bulk strings framed by the caller, are rows[ends[i - 1] ..
-   * ends[i]), args[i] - args[i - 1] of them. Each call is sent as written (FramedEval).
-   * Returns the rows the scripts skipped, per view of `views`.
+   * ends[i]), args[i] - args[i - 1] of them. Each call is sent as written (FramedEval),
+   * from a copy made before this returns: the caller may reuse `rows` at once. Returns
+   * the rows the scripts skipped, per view of `views`.
    */
   async writeEntityRows(
     script: EntityWriteScript,

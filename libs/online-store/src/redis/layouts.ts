@@ -34,11 +34,10 @@ export interface RedisLayout {
   entityShared(views: readonly ViewDescriptor[]): readonly ScriptArg[];
   /**
    * Appends one view's row of an entity as the entity script's arguments, already framed
-   * as RESP bulk strings (see FramedEval); returns how many arguments it appended.
+   * as RESP bulk strings (see FramedEval); returns how many arguments it appended. (A
+   * view without a row for the entity is one empty argument: RowsBuffer.emptyArgument.)
    */
   appendColumns(out: RowsBuffer, v: ViewColumns, row: number, eventTs: number): number;
-  /** Appends what stands for a view without a row for the entity (one empty argument). */
-  appendEmpty(out: RowsBuffer): number;
   /** SCAN pattern covering every key that may hold the view's data. */
   scanPattern(view: ViewDescriptor): Buffer;
   /** The fields holding the view's data in `key`, or undefined when the key belongs elsewhere. */
@@ -119,12 +118,6 @@ export class PackedLayout implements RedisLayout {
     const size = codec.measureColumns(v, row);
     const buf = out.reserve(bulkHeaderSize(size) + size + 2);
     out.at = writeBulkEnd(buf, codec.writeColumns(buf, writeBulkHeader(buf, out.at, size), eventTs));
-    return 1;
-  }
-
-  appendEmpty(out: RowsBuffer): number {
-    const buf = out.reserve(6);
-    out.at = writeBulkEnd(buf, writeBulkHeader(buf, out.at, 0));
     return 1;
   }
 
@@ -261,12 +254,6 @@ export class FeastLayout implements RedisLayout {
       out.push(info.tsField, ttlMs(view), info.fields.length, ...info.fields);
     }
     return out;
-  }
-
-  appendEmpty(out: RowsBuffer): number {
-    const buf = out.reserve(6);
-    out.at = writeBulkEnd(buf, writeBulkHeader(buf, out.at, 0));
-    return 1;
   }
 
   /** The Timestamp, then every feature's Value (null is a Value too), each an argument. */

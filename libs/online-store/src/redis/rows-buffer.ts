@@ -1,7 +1,10 @@
+import { writeBulkEnd, writeBulkHeader } from './framed';
+
 /**
  * The rows of one several-views-per-entity write, appended into one growing buffer per
- * entity and per view as the layout's script takes them (see RedisLayout.entityWrite).
- * One buffer per batch instead of a Buffer per row; each call sends a slice of it.
+ * entity and per view as the entity scripts take them: RESP-framed arguments (see
+ * FramedEval). One buffer per batch instead of a Buffer per row; each call copies its
+ * slice into the command it sends.
  */
 export class RowsBuffer {
   buf: Buffer;
@@ -19,5 +22,12 @@ export class RowsBuffer {
       this.buf = grown;
     }
     return this.buf;
+  }
+
+  /** An empty RESP argument, what the entity scripts take for a view without a row; returns 1 (argument). */
+  emptyArgument(): number {
+    const buf = this.reserve(6);
+    this.at = writeBulkEnd(buf, writeBulkHeader(buf, this.at, 0));
+    return 1;
   }
 }

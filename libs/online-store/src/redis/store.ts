@@ -105,7 +105,7 @@ export class RedisOnlineStore implements OnlineStore {
         const columns = views[v]!;
         const row = columns.rowOf[i]!;
         if (row < 0) {
-          entityArgs += this.codec.appendEmpty(out);
+          entityArgs += out.emptyArgument();
         } else {
           entityArgs += this.codec.appendColumns(out, columns, row, rowEventTs(columns, row));
           perView[v]!++;
@@ -122,11 +122,11 @@ export class RedisOnlineStore implements OnlineStore {
       }
     }
     const shared = this.codec.entityShared(views.map((v) => v.view));
-    const skipped = await this.connection.writeEntityRows(this.codec.entityScript, shared, keys, out.buf, ends, args, count, options?.timeoutMs);
-    // Answered: nothing refers to its bytes any more. Reusing the buffers spares the
-    // collector megabytes of external memory per batch. (A failed write drops its
-    // buffer: a command that timed out may still be sent from it.)
+    const written = this.connection.writeEntityRows(this.codec.entityScript, shared, keys, out.buf, ends, args, count, options?.timeoutMs);
+    // The calls hold copies of their rows by now, so the buffer is free for the next
+    // batch: reusing it spares the collector megabytes of external memory per batch.
     if (this.rowsBuffers.length < ROWS_BUFFERS_KEPT) this.rowsBuffers.push(out);
+    const skipped = await written;
     return perView.map((n, v) => ({ written: n - skipped[v]!, skipped: skipped[v]! }));
   }
 
