@@ -7,7 +7,7 @@ const CRLF = 0x0a0d; // "\r\n" as a u16le
 
 /** Bytes of the RESP bulk string header `$<length>\r\n`. */
 export function bulkHeaderSize(length: number): number {
-  return length < 10 ? 4 : length < 100 ? 5 : length < 1000 ? 6 : 4 + String(length).length;
+  return length < 10 ? 4 : length < 100 ? 5 : length < 1000 ? 6 : 3 + String(length).length;
 }
 
 /** Writes `$<length>\r\n` at `at`; returns the end. */
@@ -35,16 +35,24 @@ export function writeBulkEnd(buf: Buffer, at: number): number {
   return at + 2;
 }
 
+/** Bytes of `bytes` as a whole RESP bulk string. */
+function bulkSize(bytes: Buffer): number {
+  return bulkHeaderSize(bytes.length) + bytes.length + 2;
+}
+
+/** Writes `bytes` as a whole RESP bulk string at `at`; returns the end. */
+function writeBulk(buf: Buffer, at: number, bytes: Buffer): number {
+  at = writeBulkHeader(buf, at, bytes.length);
+  at += bytes.copy(buf, at);
+  return writeBulkEnd(buf, at);
+}
+
 /** Whole RESP bulk strings of these arguments. */
 export function frameArgs(args: readonly (string | number | Buffer)[]): Buffer {
   const parts = args.map((arg) => (Buffer.isBuffer(arg) ? arg : Buffer.from(String(arg), 'utf8')));
-  const out = Buffer.allocUnsafe(parts.reduce((n, part) => n + bulkHeaderSize(part.length) + part.length + 2, 0));
+  const out = Buffer.allocUnsafe(parts.reduce((n, part) => n + bulkSize(part), 0));
   let at = 0;
-  for (const part of parts) {
-    at = writeBulkHeader(out, at, part.length);
-    at += part.copy(out, at);
-    at = writeBulkEnd(out, at);
-  }
+  for (const part of parts) at = writeBulk(out, at, part);
   return out;
 }
 
@@ -60,24 +68,18 @@ export class FramedEval extends Command {
 
   constructor(script: Buffer, keys: readonly Buffer[], framed: readonly Buffer[], argc: number) {
     super('eval', [script, keys.length, ...keys]);
-    const count = String(keys.length);
-    const head = `*${3 + keys.length + argc}\r\n$4\r\nEVAL\r\n$${script.length}\r\n`;
-    const keysSize = keys.reduce((n, key) => n + bulkHeaderSize(key.length) + key.length + 2, 0);
-    const headSize = head.length + script.length + 2 + bulkHeaderSize(count.length) + count.length + 2;
-    const framedSize = framed.reduce((n, part) => n + part.length, 0);
-    const out = Buffer.allocUnsafe(headSize + keysSize + framedSize);
-    let at = out.write(head, 0, 'latin1');
-    at += script.copy(out, at);
-    at = writeBulkEnd(out, at);
-    at = writeBulkHeader(out, at, count.length);
-    at += out.write(count, at, 'latin1');
-    at = writeBulkEnd(out, at);
-    for (const key of keys) {
-      at = writeBulkHeader(out, at, key.length);
-      at += key.copy(out, at);
-      at = writeBulkEnd(out, at);
-    }
+    const head = Buffer.from(`*${3 + keys.length + argc}\r\n$4\r\nEVAL\r\n`, 'latin1');
+    const count = Buffer.from(String(keys.length), 'latin1');
+    let size = head.length + bulkSize(script) + bulkSize(count);
+    for (const key of keys) size += bulkSize(key);
+    for (const part of framed) size += part.length;
+    const out = Buffer.allocUnsafe(size);
+    let at = head.copy(out, 0);
+    at = writeBulk(out, at, script);
+    at = writeBulk(out, at, count);
+    for (const key of keys) at = writeBulk(out, at, key);
     for (const part of framed) at += part.copy(out, at);
+    if (at !== size) throw new Error(`EVAL framed to ${at} bytes, ${size} expected`);
     this.payload = out;
   }
 
