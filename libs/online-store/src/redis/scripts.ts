@@ -12,17 +12,36 @@
 // read before the write: afterwards a new key and a key without expiry look the same.
 // `ttl_ms` 0 means no ttl. A write of several views at once ends as the per-view writes
 // in turn would leave the key: merge_ttl gives 0 when any view has no ttl, else the longest.
+//
+// The packed layout removes an expiry without a PERSIST per write. Its hashes carry a
+// marker field, ":ttl" (no view can be named so), whenever a write with a ttl touched the
+// key, and only a write with a ttl ever sets an expiry, so a key without the marker has
+// no expiry to remove: a write without a ttl reads the marker along with the stored rows
+// and calls PERSIST (and drops the marker) only when it is there. That is one command in
+// three of a plain materialization write. The feast layout keeps no marker and always
+// calls PERSIST, since Feast itself sets expiries on keys it shares with us. (Packed
+// hashes given an expiry before the marker existed lack it until a ttl write marks them.)
+// hset_with_expiry's `marked`: nil for the feast layout, else whether the key has it.
 const HASH_WRITE = `
-local function hset_with_expiry(key, set, n, ttl_ms)
+local TTL_MARK = ':ttl'
+local function hset_with_expiry(key, set, n, ttl_ms, marked)
   if ttl_ms > 0 then
     local before = redis.call('PTTL', key)
+    if marked ~= nil then
+      set[n + 1] = TTL_MARK
+      set[n + 2] = '1'
+      n = n + 2
+    end
     redis.call('HSET', key, unpack(set, 1, n))
     if before == -2 or (before >= 0 and before < ttl_ms) then
       redis.call('PEXPIRE', key, ttl_ms)
     end
   else
     redis.call('HSET', key, unpack(set, 1, n))
-    redis.call('PERSIST', key)
+    if marked ~= false then
+      redis.call('PERSIST', key)
+      if marked then redis.call('HDEL', key, TTL_MARK) end
+    end
   end
 end
 local function merge_ttl(current, ttl_ms)
@@ -74,41 +93,12 @@ local function feast_older(old, seconds, nanos)
 end
 `;
 
-// The packed layout keeps a key's expiry without a PERSIST per write. Its hashes carry a
-// marker field, ":ttl" (no view can be named so), whenever a write with a ttl touched the
-// key, and only a write with a ttl ever sets an expiry, so a key without the marker has
-// no expiry to remove: a write without a ttl reads the marker along with the stored rows
-// and calls PERSIST (and drops the marker) only when it is there. That is one command in
-// three of a plain materialization write. The feast layout keeps PERSIST, since Feast
-// itself sets expiries on keys it shares with us. (Hashes given an expiry before the
-// marker existed lack it until a write with a ttl marks them.)
-const PACKED_EXPIRY = `
-local TTL_MARK = ':ttl'
-local function packed_hset(key, set, n, ttl_ms, marked)
-  if ttl_ms > 0 then
-    local before = redis.call('PTTL', key)
-    set[n + 1] = TTL_MARK
-    set[n + 2] = '1'
-    redis.call('HSET', key, unpack(set, 1, n + 2))
-    if before == -2 or (before >= 0 and before < ttl_ms) then
-      redis.call('PEXPIRE', key, ttl_ms)
-    end
-  else
-    redis.call('HSET', key, unpack(set, 1, n))
-    if marked then
-      redis.call('PERSIST', key)
-      redis.call('HDEL', key, TTL_MARK)
-    end
-  end
-end
-`;
-
 /**
  * Packed layout. KEYS: entity hashes; ARGV: [1] view field, [2] ttl ms (0: none), then
  * per key its packed row: one argument per row, since the per-argument cost of a call,
  * in the client and in Redis, is most of what a chunked write costs.
  */
-export const PACKED_WRITE_LUA = `${HASH_WRITE}${PACKED_EVENT_TS}${PACKED_EXPIRY}
+export const PACKED_WRITE_LUA = `${HASH_WRITE}${PACKED_EVENT_TS}
 local field = ARGV[1]
 local ttl_ms = tonumber(ARGV[2])
 local skipped = 0
@@ -122,7 +112,7 @@ for k = 1, #KEYS do
   else
     set[1] = field
     set[2] = row
-    packed_hset(key, set, 2, ttl_ms, old[2])
+    hset_with_expiry(key, set, 2, ttl_ms, old[2] ~= false)
   end
 end
 return skipped
@@ -183,7 +173,7 @@ return skipped
  * sixth of Redis's time on this write. The client frames these arguments itself (see
  * FramedEval), so their number costs it nothing.
  */
-export const PACKED_ENTITY_WRITE_LUA = `${HASH_WRITE}${PACKED_EVENT_TS}${PACKED_EXPIRY}
+export const PACKED_ENTITY_WRITE_LUA = `${HASH_WRITE}${PACKED_EVENT_TS}
 local nv = tonumber(ARGV[1])
 local fields, ttls, skipped = {}, {}, {}
 for v = 1, nv do
@@ -212,7 +202,7 @@ for k = 1, #KEYS do
       end
     end
   end
-  if n > 0 then packed_hset(key, set, n, ttl, old[nv + 1]) end
+  if n > 0 then hset_with_expiry(key, set, n, ttl, old[nv + 1] ~= false) end
 end
 return skipped
 `;
