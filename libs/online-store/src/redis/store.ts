@@ -16,14 +16,14 @@ export interface RedisOnlineStoreOptions extends RedisConnectionOptions {
 const DELETE_CHUNK = 500;
 
 /** The online store on Redis or Redis Cluster (ioredis). */
-/** Rows buffers kept for reuse: one per batch in flight (materialization keeps a few). */
-const ROWS_BUFFERS_KEPT = 8;
-
 export class RedisOnlineStore implements OnlineStore {
   readonly layout: RedisLayoutName;
   private readonly connection: RedisConnection;
   private readonly codec: RedisLayout;
-  private readonly rowsBuffers: RowsBuffer[] = [];
+  // One for every entity write: the calls copy their rows out before writeEntities first
+  // waits, so no two writes ever hold it at once, and reusing it spares the collector
+  // megabytes of external memory per batch.
+  private readonly rows = new RowsBuffer(64 * 1024);
 
   constructor(options: RedisOnlineStoreOptions) {
     this.layout = options.layout ?? 'packed';
@@ -95,7 +95,7 @@ export class RedisOnlineStore implements OnlineStore {
     const ends = new Uint32Array(batch.size);
     const args = new Uint32Array(batch.size);
     let argc = 0;
-    const out = this.rowsBuffers.pop() ?? new RowsBuffer(batch.size * count * 160);
+    const out = this.rows;
     out.at = 0;
     for (let i = 0; i < batch.size; i++) {
       const from = out.at;
@@ -122,11 +122,7 @@ export class RedisOnlineStore implements OnlineStore {
       }
     }
     const shared = this.codec.entityShared(views.map((v) => v.view));
-    const written = this.connection.writeEntityRows(this.codec.entityScript, shared, keys, out.buf, ends, args, count, options?.timeoutMs);
-    // The calls hold copies of their rows by now, so the buffer is free for the next
-    // batch: reusing it spares the collector megabytes of external memory per batch.
-    if (this.rowsBuffers.length < ROWS_BUFFERS_KEPT) this.rowsBuffers.push(out);
-    const skipped = await written;
+    const skipped = await this.connection.writeEntityRows(this.codec.entityScript, shared, keys, out.buf, ends, args, count, options?.timeoutMs);
     return perView.map((n, v) => ({ written: n - skipped[v]!, skipped: skipped[v]! }));
   }
 
