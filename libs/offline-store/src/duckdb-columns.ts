@@ -63,6 +63,11 @@ export function columnMillis(chunk: DuckDBDataChunk, column: number): Float64Arr
   return Float64Array.from(columnCells(chunk, column, T.UNIX_TIMESTAMP), (cell) => (cell instanceof Date ? cell.getTime() : Number.NaN));
 }
 
+/** Whether a vector of engine type `typeId` holds the declared type's cells as plain JS numbers. */
+function holdsNumbers(type: typesV1.ValueType, typeId: DuckDBTypeId): boolean {
+  return ((type === T.DOUBLE || type === T.FLOAT) && (typeId === DuckDBTypeId.DOUBLE || typeId === DuckDBTypeId.FLOAT)) || (type === T.INT32 && typeId === DuckDBTypeId.INTEGER);
+}
+
 /** One result column as cells of the declared type. */
 export function columnCells(chunk: DuckDBDataChunk, column: number, type: typesV1.ValueType): Cell[] {
   const vector = chunk.getColumnVector(column);
@@ -71,10 +76,7 @@ export function columnCells(chunk: DuckDBDataChunk, column: number, type: typesV
   const items = typedItems(vector);
   const fast =
     items !== undefined &&
-    (((type === T.DOUBLE || type === T.FLOAT) && (typeId === DuckDBTypeId.DOUBLE || typeId === DuckDBTypeId.FLOAT)) ||
-      (type === T.INT64 && typeId === DuckDBTypeId.BIGINT) ||
-      (type === T.INT32 && typeId === DuckDBTypeId.INTEGER) ||
-      (type === T.UNIX_TIMESTAMP && typeId === DuckDBTypeId.TIMESTAMP));
+    (holdsNumbers(type, typeId) || (type === T.INT64 && typeId === DuckDBTypeId.BIGINT) || (type === T.UNIX_TIMESTAMP && typeId === DuckDBTypeId.TIMESTAMP));
   if (fast) {
     const isNull = nullRows(vector, count);
     if (typeId === DuckDBTypeId.TIMESTAMP) return Array.from(timestampMillis(items as BigInt64Array, count, isNull), (ms) => (Number.isNaN(ms) ? null : new Date(ms)));
@@ -100,9 +102,7 @@ export function columnValues(chunk: DuckDBDataChunk, column: number, type: types
   const vector = chunk.getColumnVector(column);
   const typeId = vector.type.typeId;
   const items = typedItems(vector);
-  const typed =
-    items !== undefined &&
-    (((type === T.DOUBLE || type === T.FLOAT) && (typeId === DuckDBTypeId.DOUBLE || typeId === DuckDBTypeId.FLOAT)) || (type === T.INT32 && typeId === DuckDBTypeId.INTEGER));
+  const typed = items !== undefined && holdsNumbers(type, typeId);
   // A copy: the vector's memory belongs to the chunk, which the engine may reuse.
   if (typed && nullRows(vector, chunk.rowCount) === undefined) return (items as Float64Array | Float32Array | Int32Array).slice(0, chunk.rowCount);
   return columnCells(chunk, column, type);
