@@ -95,11 +95,10 @@ export function pullChunkBuilder(request: PullLatestRequest, chunkRows: number) 
   let eventTs = new Float64Array(chunkRows);
   let createdTs = new Float64Array(chunkRows);
   let rows = 0;
-  const join = (parts: readonly CellColumn[]): CellColumn => (parts.length === 1 ? parts[0]! : joinColumns(parts));
   const take = (): PullLatestChunk => {
     const columns: Record<string, CellColumn> = {};
-    for (let c = 0; c < keys.length; c++) columns[names[c]!] = join(pending[c]!);
-    for (let f = 0; f < features.length; f++) columns[names[keys.length + f]!] = join(pending[keys.length + 2 + f]!);
+    for (let c = 0; c < keys.length; c++) columns[names[c]!] = joinColumns(pending[c]!);
+    for (let f = 0; f < features.length; f++) columns[names[keys.length + f]!] = joinColumns(pending[keys.length + 2 + f]!);
     const chunk: PullLatestChunk = { rowCount: rows, columns, eventTs: eventTs.subarray(0, rows), createdTs: createdTs.subarray(0, rows) };
     pending = types.map(() => []);
     eventTs = new Float64Array(chunkRows);
@@ -142,10 +141,15 @@ export function pullChunkBuilder(request: PullLatestRequest, chunkRows: number) 
   };
 }
 
-/** Pieces of one column joined: one typed array when every piece is of the same kind, else cells. */
+/**
+ * Pieces of one column joined: one typed array when every piece is one of the same kind,
+ * else cells (natively concatenated when every piece is cells already).
+ */
 function joinColumns(parts: readonly CellColumn[]): CellColumn {
   const first = parts[0];
   if (first === undefined) return [];
+  if (parts.length === 1) return first;
+  if (Array.isArray(first) && parts.every((part) => Array.isArray(part))) return (first as Cell[]).concat(...(parts.slice(1) as Cell[][]));
   if (!Array.isArray(first) && parts.every((part) => part.constructor === first.constructor)) {
     const typed = first as Float64Array | Float32Array | Int32Array;
     const out = new (typed.constructor as Float64ArrayConstructor)(parts.reduce((n, part) => n + part.length, 0));
