@@ -79,7 +79,15 @@ export function valueFromJson(where: string, type: typesV1.ValueType, raw: unkno
   return create(typesV1.ValueSchema, { val: { case: caseName, value: { val: items } } as Val });
 }
 
-/** JSON columns -> Value columns for the named fields; columns not in `fields` are left out (Feast ignores them too). */
+// Stands for each value of a column the plan does not use: serving never reads them,
+// but it counts their rows and names them, as it does for the same request over gRPC.
+const UNUSED_VALUE: Value = create(typesV1.ValueSchema);
+
+/**
+ * JSON columns -> Value columns for the named fields. Columns not in `fields` are not
+ * converted (Feast ignores them too) but keep their length, so the checks that serving
+ * shares with gRPC (row counts, missing join keys) answer with the same message.
+ */
 export function columnsFromJson(where: string, json: unknown, fields: readonly TypedName[]): Record<string, Value[]> {
   if (json === undefined || json === null) return {};
   if (typeof json !== 'object' || Array.isArray(json)) throw new RpcError(Code.INVALID_ARGUMENT, `${where}: expected an object of column name -> list of values`);
@@ -88,7 +96,10 @@ export function columnsFromJson(where: string, json: unknown, fields: readonly T
   for (const [name, values] of Object.entries(columns)) {
     if (!Array.isArray(values)) throw new RpcError(Code.INVALID_ARGUMENT, `${where}['${name}']: expected a list with one value per entity row`);
     const field = fields.find((f) => f.name === name);
-    if (field === undefined) continue;
+    if (field === undefined) {
+      out[name] = new Array<Value>(values.length).fill(UNUSED_VALUE);
+      continue;
+    }
     out[name] = values.map((raw, i) => valueFromJson(`${where}['${name}'][${i}]`, field.valueType, raw));
   }
   return out;

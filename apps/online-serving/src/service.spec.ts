@@ -187,6 +187,17 @@ describe('GetOnlineFeatures errors and registry changes (sqlite)', () => {
     }
   });
 
+  it('answers a missing join key with the same message over HTTP as over gRPC', async () => {
+    const grpc = await failure(h.serving.getOnlineFeatures({ ...base(), entities: { customer_id: col(str('a'), str('b')) } }));
+    expect(grpc.message).toMatch(/missing join key column 'driver_id' \(int64\), needed by feature view 'driver_stats'; given: customer_id$/);
+    const http = await postJson(h.httpUrl, { project: h.project, features: ['driver_stats:conv_rate'], entities: { customer_id: ['a', 'b'] } });
+    expect([http.status, http.body['code'], http.body['message']]).toEqual([400, 'INVALID_ARGUMENT', grpc.message]);
+    // Rows of unequal length are caught the same way too, whichever column the plan knows.
+    const uneven = await postJson(h.httpUrl, { project: h.project, features: ['driver_stats:conv_rate'], entities: { driver_id: [1, 2], customer_id: ['a'] } });
+    const unevenGrpc = await failure(h.serving.getOnlineFeatures({ ...base(), entities: { driver_id: col(i64(1), i64(2)), customer_id: col(str('a')) } }));
+    expect(uneven.body['message']).toBe(unevenGrpc.message);
+  });
+
   it('picks up a registry change without a restart', async () => {
     const request = { project: h.project, kind: { case: 'features' as const, value: { val: ['driver_stats:acc_rate'] } }, entities: { driver_id: col(i64(1)) } };
     expect((await failure(h.serving.getOnlineFeatures(request))).code).toBe(Code.INVALID_ARGUMENT);
