@@ -73,8 +73,11 @@ test('writes a point-in-time-correct training set and registers it as a saved da
   );
   expect(run.stderr).toContain('rows written to train.parquet');
   expect(run.code).toBe(0);
-  const summary = JSON.parse(run.stdout) as { rows: number; columns: string[]; saved_dataset: string };
-  expect(summary).toMatchObject({ rows: 6, columns: ['driver_id', 'request_id', 'driver_stats__conv_rate', 'driver_stats__trips'], saved_dataset: 'train_v1' });
+  const summary = JSON.parse(run.stdout) as { rows: number; columns: string[]; timestamp_column: string; saved_dataset: string };
+  expect(summary).toMatchObject({ rows: 6, columns: ['driver_id', 'request_id', 'driver_stats__conv_rate', 'driver_stats__trips'], timestamp_column: 'event_timestamp', saved_dataset: 'train_v1' });
+  // Between them, every column of the file: the entity timestamp is one of its columns too.
+  const fileColumns = (await sql(`DESCRIBE SELECT * FROM read_parquet('${work}/train.parquet')`)).map((c) => String(c['column_name']));
+  expect([...summary.columns, summary.timestamp_column].sort()).toEqual([...fileColumns].sort());
   const rows = await sql(`SELECT request_id, driver_stats__conv_rate AS conv, driver_stats__trips AS trips FROM read_parquet('${work}/train.parquet')`);
   expect(rows).toEqual([
     { request_id: 'a', conv: 0.1, trips: 5n },
@@ -96,7 +99,11 @@ test('writes a point-in-time-correct training set and registers it as a saved da
   expect(again.stderr).toContain('FAILED_PRECONDITION');
   const replaced = await larder(['get-historical-features', '--offline', retrieval.address, '--entities', 'entities.parquet', '--features', 'driver_stats:trips', '--out', 'train.parquet', '--overwrite', '-q'], work);
   expect(replaced.code).toBe(0);
-  expect(replaced.stdout).toContain('Wrote 6 rows x 3 columns');
+  expect(replaced.stdout).toContain('Wrote 6 rows x 4 columns');
+  expect(replaced.stdout).toContain('Columns: driver_id, request_id, trips; entity timestamp: event_timestamp\n');
+  // Progress lines are whole lines, the last one too.
+  const shown = await larder(['get-historical-features', '--offline', retrieval.address, '--entities', 'entities.parquet', '--features', 'driver_stats:trips', '--out', 'train.parquet', '--overwrite'], work);
+  expect(shown.stderr).toMatch(/^joining 1 feature onto entities\.parquet: 6 rows written to train\.parquet \(\d+ ms\)\n$/);
 });
 
 test('bad usage exits 2; a bad ref or an unreachable service exits 1 with the reason', async () => {

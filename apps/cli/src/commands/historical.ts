@@ -98,13 +98,16 @@ export async function getHistoricalFeatures(ctx: CommandContext): Promise<number
       rows: Number(summary?.rowCount ?? 0n),
       out,
       columns: schema?.columns.map((c) => c.name) ?? [],
+      // Not in `columns` (its values travel apart on the wire), but a column of the output all the same.
+      timestamp_column: schema?.timestampColumn ?? '',
       elapsed_s: summary?.elapsed ? Number(summary.elapsed.seconds) + summary.elapsed.nanos / 1e9 : 0,
       ...(summary?.savedDataset !== undefined && { saved_dataset: summary.savedDataset.name }),
     };
     if (ctx.flags.output === 'json') ctx.io.out(formatJson(result));
     else {
-      ctx.io.out(`Wrote ${result.rows} rows x ${result.columns.length} columns to ${out}${result.saved_dataset ? ` (saved dataset '${result.saved_dataset}')` : ''}.\n`);
-      ctx.io.out(`Columns: ${result.columns.join(', ')}\n`);
+      const width = result.columns.length + (result.timestamp_column === '' ? 0 : 1);
+      ctx.io.out(`Wrote ${result.rows} rows x ${width} columns to ${out}${result.saved_dataset ? ` (saved dataset '${result.saved_dataset}')` : ''}.\n`);
+      ctx.io.out(`Columns: ${result.columns.join(', ')}${result.timestamp_column === '' ? '' : `; entity timestamp: ${result.timestamp_column}`}\n`);
     }
     return 0;
   } catch (error) {
