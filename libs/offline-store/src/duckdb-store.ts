@@ -92,8 +92,27 @@ export class DuckDBOfflineStore implements OfflineStore {
     // ROW_NUMBER() = 1 over a CSV scan with a pushed-down timestamp filter.
     const connection = await instance.connect();
     await connection.run(`SET disabled_optimizers = 'top_n_window_elimination'`);
+    await connection.run(`SET GLOBAL TimeZone = 'UTC'`);
     connection.closeSync();
     return new DuckDBOfflineStore(instance);
+  }
+
+  /**
+   * A connection whose session runs in UTC. DuckDB's default zone is the process's: a
+   * TIMESTAMPTZ source column cast to TIMESTAMP (the type joins and windows compare on,
+   * and which holds UTC wall-clock time everywhere else here) would shift by the
+   * machine's offset and pick rows from the future. The global default is set at
+   * create; each session is pinned too, so nothing that ran on the instance can undo it.
+   */
+  private async connect(): Promise<DuckDBConnection> {
+    const connection = await this.instance.connect();
+    try {
+      await connection.run(`SET TimeZone = 'UTC'`);
+    } catch (error) {
+      connection.closeSync();
+      throw error;
+    }
+    return connection;
   }
 
   /** FROM-able SQL for a location; parameters go into p. */
@@ -217,7 +236,7 @@ export class DuckDBOfflineStore implements OfflineStore {
   }
 
   async getHistoricalFeatures(request: HistoricalRequest): Promise<HistoricalResult> {
-    const connection = await this.instance.connect();
+    const connection = await this.connect();
     const close = async (): Promise<void> => connection.closeSync();
     try {
       const { sql, params, schema, rowCount } = await this.plan(connection, request);
@@ -238,7 +257,7 @@ export class DuckDBOfflineStore implements OfflineStore {
   }
 
   async exportHistoricalFeatures(request: HistoricalRequest, destination: Destination): Promise<ExportResult> {
-    const connection = await this.instance.connect();
+    const connection = await this.connect();
     try {
       const { sql, params, schema, rowCount } = await this.plan(connection, request);
       if (destination.kind === 'table') {
@@ -261,7 +280,7 @@ export class DuckDBOfflineStore implements OfflineStore {
 
   async *pullLatest(request: PullLatestRequest): AsyncGenerator<PullLatestChunk> {
     checkPullRequest(request);
-    const connection = await this.instance.connect();
+    const connection = await this.connect();
     try {
       const p = new DuckDBParams();
       const relation = this.relation(request.source.location, p);
@@ -293,7 +312,7 @@ export class DuckDBOfflineStore implements OfflineStore {
     const count = checkAppendRows(rows);
     if (count === 0) return 0;
     if (source.location.kind === 'query') throw new UnsupportedRequestError(`source '${source.name}' is a query; rows can be appended to a file or table source only`);
-    const connection = await this.instance.connect();
+    const connection = await this.connect();
     try {
       const p = new DuckDBParams();
       const relation = this.relation(source.location, p);
@@ -327,7 +346,7 @@ export class DuckDBOfflineStore implements OfflineStore {
 
   /** Runs SQL in the engine (tests, benchmarks, tooling). */
   async run(sql: string, values: DuckDBValue[] = []): Promise<Record<string, unknown>[]> {
-    const connection = await this.instance.connect();
+    const connection = await this.connect();
     try {
       return (await connection.runAndReadAll(sql, values)).getRowObjectsJS();
     } finally {

@@ -49,7 +49,7 @@ class PgParams implements Params {
     return `$${this.values.length}`;
   }
   timestamp(value: Date): string {
-    return `${this.add(value)}::timestamptz`;
+    return `${this.add(value.toISOString())}::timestamptz`;
   }
   millis(ms: number): string {
     return `(${this.add(ms)}::bigint * interval '1 millisecond')`;
@@ -113,9 +113,14 @@ const types = {
   },
 };
 
-/** pg sends bigint and Uint8Array awkwardly: strings and Buffers travel safely. */
+/**
+ * pg sends bigint and Uint8Array awkwardly: strings and Buffers travel safely. A Date
+ * goes as UTC text: pg's own conversion writes the process's local time with its
+ * offset, which a `timestamp` (no zone) column keeps as wall-clock time, dropping the offset.
+ */
 function toParam(cell: Cell): unknown {
   if (typeof cell === 'bigint') return cell.toString();
+  if (cell instanceof Date) return cell.toISOString();
   if (cell instanceof Uint8Array) return Buffer.from(cell);
   if (Array.isArray(cell)) return cell.map((c: Cell) => toParam(c));
   return cell;
@@ -192,7 +197,7 @@ export class PostgresOfflineStore implements OfflineStore {
         const tuples: string[] = [];
         for (let r = start; r < end; r++) {
           const first = values.length;
-          values.push(row++, ...cols.map((col) => toParam(col![r]!)), ts[r]);
+          values.push(row++, ...cols.map((col) => toParam(col![r]!)), toParam(ts[r]!));
           tuples.push(`(${Array.from({ length: columns.length + 2 }, (_, i) => `$${first + i + 1}`).join(', ')})`);
         }
         await client.query(`INSERT INTO ${table} (${names}) VALUES ${tuples.join(', ')}`, values);

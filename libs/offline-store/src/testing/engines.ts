@@ -16,8 +16,12 @@ import type { TableSpec, ViewSpec } from './dataset';
 export interface EngineUnderTest {
   name: 'duckdb' | 'postgres' | 'bigquery';
   store: OfflineStore;
-  /** Stores the table and returns where the engine reads it. `shape` varies the file layout on DuckDB. */
-  load(spec: TableSpec, shape?: 'parquet' | 'csv' | 'folder'): Promise<SourceLocation>;
+  /**
+   * Stores the table and returns where the engine reads it. `shape` varies the file layout on DuckDB;
+   * `zoned` stores timestamps as instants (DuckDB TIMESTAMPTZ, PostgreSQL timestamptz; BigQuery's
+   * TIMESTAMP always is one) rather than as UTC wall-clock time.
+   */
+  load(spec: TableSpec, shape?: 'parquet' | 'csv' | 'folder', zoned?: boolean): Promise<SourceLocation>;
   cleanup(): Promise<void>;
 }
 
@@ -40,9 +44,10 @@ export async function duckdbEngine(): Promise<EngineUnderTest> {
   return {
     name: 'duckdb',
     store,
-    async load(spec, shape = 'parquet') {
+    async load(spec, shape = 'parquet', zoned = false) {
       const table = `t${++n}`;
-      await connection.run(`CREATE TABLE ${table} (${spec.columns.map((c) => `"${c.name}" ${duckdbType(c.type)}`).join(', ')})`);
+      const type = (t: typesV1.ValueType): string => (zoned && t === typesV1.ValueType.UNIX_TIMESTAMP ? 'TIMESTAMPTZ' : duckdbType(t));
+      await connection.run(`CREATE TABLE ${table} (${spec.columns.map((c) => `"${c.name}" ${type(c.type)}`).join(', ')})`);
       const appender = await connection.createAppender(table);
       const types = spec.columns.map((_, i) => appender.columnType(i));
       for (let start = 0; start < spec.rows.length; start += 2048) {
@@ -86,11 +91,11 @@ export async function postgresEngine(url: string): Promise<EngineUnderTest> {
   return {
     name: 'postgres',
     store,
-    async load(spec) {
+    async load(spec, _shape, zoned = false) {
       const table = `${spec.name}_${suffix}_${++n}`;
       created.push(table);
-      // Source timestamps as `timestamp` (no zone), the common case in warehouses.
-      const ddl = spec.columns.map((c) => `"${c.name}" ${c.type === typesV1.ValueType.UNIX_TIMESTAMP ? 'timestamp' : postgresType(c.type)}`);
+      // Source timestamps as `timestamp` (no zone) unless zoned, the common case in warehouses.
+      const ddl = spec.columns.map((c) => `"${c.name}" ${c.type === typesV1.ValueType.UNIX_TIMESTAMP ? (zoned ? 'timestamptz' : 'timestamp') : postgresType(c.type)}`);
       await client.query(`CREATE TABLE "${table}" (${ddl.join(', ')})`);
       for (let start = 0; start < spec.rows.length; start += 500) {
         const rows = spec.rows.slice(start, start + 500);
