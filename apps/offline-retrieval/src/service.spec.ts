@@ -50,7 +50,8 @@ async function rpcError(work: () => Promise<unknown>): Promise<RpcError> {
 }
 
 const ENGINES: { name: string; start: () => Promise<TestEngine> }[] = [
-  { name: 'duckdb', start: duckdbTestEngine },
+  { name: 'duckdb', start: () => duckdbTestEngine() },
+  { name: 'duckdb with TIMESTAMPTZ sources', start: () => duckdbTestEngine(true) },
   { name: 'postgres', start: postgresTestEngine },
   { name: 'bigquery', start: bigqueryTestEngine },
 ];

@@ -33,10 +33,16 @@ const DUCK_TYPES: Partial<Record<typesV1.ValueType, string>> = {
   [typesV1.ValueType.UNIX_TIMESTAMP]: 'TIMESTAMP',
 };
 
-export async function duckdbTestEngine(): Promise<TestEngine> {
+/**
+ * `zoned` writes timestamp columns as TIMESTAMPTZ, as pandas and Feast write Parquet: under a
+ * non-UTC TZ (the test command runs this suite under two), a session that follows the
+ * process's zone would compare them with entity times in another frame.
+ */
+export async function duckdbTestEngine(zoned = false): Promise<TestEngine> {
   const dir = mkdtempSync(join(tmpdir(), 'larder-offline-retrieval-'));
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
+  const duckType = (type: typesV1.ValueType): string | undefined => (zoned && type === typesV1.ValueType.UNIX_TIMESTAMP ? 'TIMESTAMPTZ' : DUCK_TYPES[type]);
   let n = 0;
   return {
     name: 'duckdb',
@@ -44,7 +50,7 @@ export async function duckdbTestEngine(): Promise<TestEngine> {
     env: { LARDER_OFFLINE_STORE_TYPE: 'duckdb' },
     async load(spec) {
       const table = `t${++n}`;
-      await connection.run(`CREATE TABLE ${table} (${spec.columns.map((c) => `"${c.name}" ${DUCK_TYPES[c.type]}`).join(', ')})`);
+      await connection.run(`CREATE TABLE ${table} (${spec.columns.map((c) => `"${c.name}" ${duckType(c.type)}`).join(', ')})`);
       const appender = await connection.createAppender(table);
       const types = spec.columns.map((_, i) => appender.columnType(i));
       const chunk = DuckDBDataChunk.create(types, spec.rows.length);
