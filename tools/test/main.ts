@@ -2,7 +2,11 @@
 // and a BigQuery emulator on loopback, runs the static checks and jest, prints
 // "N passed, N failed" and stops everything, also on failure, Ctrl-C or a crash.
 // Extra arguments go to jest: `npm test -- libs/rpc`, `npm test -- --selectProjects testing`.
-import { existsSync, readFileSync } from 'node:fs';
+// The suites where time logic meets an engine (offline-store, offline-retrieval,
+// materialization, ingestion) then run twice more, under TZ=America/New_York (west of UTC)
+// and TZ=Asia/Kolkata (a half-hour offset), so code that reads the machine's zone fails
+// here on a UTC machine too; their counts are in the total.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ensurePrerequisites, startTestServices, type RunningTestServices } from '@larder/testing';
 import { runStep, stopRunningSteps } from './steps';
@@ -40,6 +44,12 @@ async function main(): Promise<number> {
       await phase('static checks', () => runStaticChecks(tally));
     }
     if (!shuttingDown) await phase('jest', () => runJest(jestArgs, running, tally));
+    for (const zone of ZONES) {
+      if (shuttingDown) break;
+      const args = zoneRunArgs(jestArgs);
+      if (args === undefined) break;
+      await phase(`jest under TZ=${zone}`, () => runJest(args, running, tally, { TZ: zone }));
+    }
   } catch (error) {
     if (!shuttingDown) {
       console.error(error instanceof Error ? error.message : error);
@@ -76,11 +86,65 @@ async function runStaticChecks(tally: Tally): Promise<void> {
   }
 }
 
-async function runJest(args: string[], running: RunningTestServices, tally: Tally): Promise<void> {
-  const outputFile = path.join(running.supervisor.root, 'jest-results.json');
+/** One west of UTC, one with a half-hour offset: whole-hour and whole-day slips both show. */
+const ZONES = ['America/New_York', 'Asia/Kolkata'];
+/** jest project names (folder names) of the suites rerun under ZONES. */
+const ZONE_PROJECTS = ['offline-store', 'offline-retrieval', 'materialization', 'ingestion'];
+const ZONE_PROJECT_DIRS = ['libs/offline-store', 'apps/offline-retrieval', 'apps/materialization', 'apps/ingestion'];
+
+/**
+ * jest arguments for a rerun under another zone: the caller's, narrowed to ZONE_PROJECTS;
+ * undefined when the caller's selection holds none of their tests (`npm test -- libs/rpc`
+ * should not pay for three more jest starts).
+ */
+function zoneRunArgs(args: readonly string[]): string[] | undefined {
+  const rest: string[] = [];
+  let selected: string[] | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--selectProjects') {
+      selected ??= [];
+      while (i + 1 < args.length && !args[i + 1]!.startsWith('-')) selected.push(args[++i]!);
+    } else {
+      rest.push(arg);
+    }
+  }
+  const projects = selected === undefined ? ZONE_PROJECTS : ZONE_PROJECTS.filter((p) => selected.includes(p));
+  if (projects.length === 0) return undefined;
+  // Positional arguments are jest's path patterns (flag values land here too, which can
+  // only cause a rerun that finds nothing, never skip one that would find something).
+  const patterns = rest.filter((arg) => !arg.startsWith('-'));
+  if (patterns.length > 0 && !specFiles(ZONE_PROJECT_DIRS).some((file) => patterns.some((p) => matches(p, file)))) return undefined;
+  return ['--selectProjects', ...projects, '--passWithNoTests', ...rest];
+}
+
+function matches(pattern: string, file: string): boolean {
+  try {
+    return new RegExp(pattern, 'i').test(file);
+  } catch {
+    return file.includes(pattern);
+  }
+}
+
+function specFiles(dirs: readonly string[]): string[] {
+  const out: string[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.name === 'node_modules' || entry.name === 'dist') continue;
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.name.endsWith('.spec.ts')) out.push(full);
+    }
+  };
+  for (const dir of dirs) if (existsSync(path.join(root, dir))) walk(path.join(root, dir));
+  return out;
+}
+
+async function runJest(args: string[], running: RunningTestServices, tally: Tally, env: Record<string, string> = {}): Promise<void> {
+  const outputFile = path.join(running.supervisor.root, `jest-results${env['TZ'] ? `-${env['TZ'].replace(/\W/g, '_')}` : ''}.json`);
   const code = await runStep(bin('jest'), ['--json', `--outputFile=${outputFile}`, ...args], {
     cwd: root,
-    env: { ...process.env, ...running.env, NODE_OPTIONS: jestNodeOptions() },
+    env: { ...process.env, ...running.env, ...env, NODE_OPTIONS: jestNodeOptions() },
     onStart: adopt,
   });
   if (shuttingDown) return;
@@ -94,6 +158,7 @@ async function runJest(args: string[], running: RunningTestServices, tally: Tall
   const failed = (summary.numFailedTests ?? 0) + (summary.numRuntimeErrorTestSuites ?? 0);
   tally.passed += passed;
   tally.failed += failed;
+  if (env['TZ'] !== undefined) say(`under TZ=${env['TZ']}: ${passed} passed, ${failed} failed`);
   if (code !== 0 && failed === 0) {
     // e.g. "No tests found" for a path filter, or a failure outside any test.
     say(`jest exited with code ${code} without a failing test: counted as one failure`);
