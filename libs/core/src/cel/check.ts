@@ -22,6 +22,8 @@ export interface CheckResult {
   /** Input fields the expression reads, as `variable.field`. */
   reads: Set<string>;
   errors: CheckError[];
+  /** The static type of every sub-expression, by node id (the cost estimate reads it). */
+  types: ReadonlyMap<bigint, CelT>;
 }
 
 const ARITHMETIC: Record<string, string> = { '_+_': '+', '_-_': '-', '_*_': '*', '_/_': '/', '_%_': '%' };
@@ -31,6 +33,7 @@ const STRING_METHODS = new Set(['contains', 'startsWith', 'endsWith', 'matches']
 class TypeChecker {
   readonly reads = new Set<string>();
   readonly errors: CheckError[] = [];
+  readonly types = new Map<bigint, CelT>();
   private readonly scopes: Array<Map<string, CelT>> = [];
 
   constructor(
@@ -53,6 +56,12 @@ class TypeChecker {
 
   check(e: Expr | undefined): CelT {
     if (e === undefined) return DYN;
+    const t = this.checkNode(e);
+    this.types.set(e.id, t);
+    return t;
+  }
+
+  private checkNode(e: Expr): CelT {
     const kind = e.exprKind;
     switch (kind.case) {
       case 'constExpr':
@@ -271,5 +280,5 @@ function constType(c: Kind<'constExpr'>): CelT {
 export function checkExpr(parsed: ReturnType<typeof parse>, variables: ReadonlyMap<string, CelT>): CheckResult {
   const checker = new TypeChecker(variables, parsed.sourceInfo?.positions ?? {});
   const type = checker.check(parsed.expr);
-  return { type, reads: checker.reads, errors: checker.errors };
+  return { type, reads: checker.reads, errors: checker.errors, types: checker.types };
 }

@@ -1,12 +1,15 @@
-import { celEnv, isCelError, parse, plan } from '@bufbuild/cel';
+import { isCelError, parse, plan } from '@bufbuild/cel';
 import type { CelInput } from '@bufbuild/cel';
 import { registryV1 } from '@larder/proto';
 import type { typesV1 } from '@larder/proto';
 import type { RegistryIssue } from '../registry-set';
 import { isUsableValueType, VALUE_TYPE_NAMES, valueTypeName } from '../value-types';
 import { checkExpr } from './check';
-import type { CheckError } from './check';
+import type { CheckError, Expr } from './check';
 import { onDemandInputs } from './inputs';
+import { ASSUMED_INPUT_SIZE, DEFAULT_ROW_COST_LIMIT, estimateCost, iterationWeight, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_DEPTH, NODE_UNITS, nodeCount, treeDepth } from './limits';
+import { activate, BudgetExceeded, EvaluationBudget, meteredEnv, TICK } from './meter';
+import type { LimitKind } from './meter';
 import type { InputCatalog, OnDemandInput } from './inputs';
 import { assignable, celTypeOf, typeName } from './types';
 import type { CelT } from './types';
@@ -39,9 +42,10 @@ export interface CompiledOutput {
    * value is returned; if it fails and one of the fields it reads was null,
    * the result is a null Value. Any other failure (division by zero,
    * overflow, a value that does not fit the declared type) throws
-   * OnDemandEvaluationError.
+   * OnDemandEvaluationError. The work is charged to `budget` (a fresh one with the
+   * default per-row limit when absent); running out throws OnDemandLimitError.
    */
-  evaluate(values: OnDemandValues): typesV1.Value;
+  evaluate(values: OnDemandValues, budget?: EvaluationBudget): typesV1.Value;
 }
 
 /** An on-demand view whose expressions compiled and type-checked. */
@@ -49,8 +53,8 @@ export interface CompiledOnDemandView {
   readonly name: string;
   readonly inputs: readonly OnDemandInput[];
   readonly outputs: readonly CompiledOutput[];
-  /** Evaluates every output; see CompiledOutput.evaluate. */
-  evaluate(values: OnDemandValues): Record<string, typesV1.Value>;
+  /** Evaluates every output as one row of `budget`; see CompiledOutput.evaluate. */
+  evaluate(values: OnDemandValues, budget?: EvaluationBudget): Record<string, typesV1.Value>;
 }
 
 /** The view's expressions did not compile or type-check; `issues` says where and why. */
@@ -74,11 +78,91 @@ export class OnDemandEvaluationError extends Error {
   }
 }
 
-const env = celEnv();
+/**
+ * An evaluation ran out of its budget (per row or per request) or past the caller's
+ * deadline. Services answer RESOURCE_EXHAUSTED or DEADLINE_EXCEEDED, not
+ * INVALID_ARGUMENT: the inputs may be fine, the work was too much.
+ */
+export class OnDemandLimitError extends Error {
+  override readonly name = 'OnDemandLimitError';
+  constructor(
+    readonly view: string,
+    readonly output: string,
+    readonly kind: LimitKind,
+    readonly limit: number,
+  ) {
+    super(
+      kind === 'deadline'
+        ? `on-demand feature view '${view}' output '${output}': the call's deadline passed while it was being computed`
+        : `on-demand feature view '${view}' output '${output}': computing it took more than the ${kind === 'row-cost' ? 'per-row' : 'per-request'} limit of ${limit} cost units; ${
+            kind === 'row-cost' ? 'simplify the expression or send smaller list/string inputs' : 'send fewer entity rows per request'
+          }`,
+    );
+  }
+}
+
+const env = meteredEnv();
 
 interface Prepared {
   issues: RegistryIssue[];
   outputs: CompiledOutput[];
+}
+
+function formatCost(units: number): string {
+  return Number.isFinite(units) ? Math.round(units).toLocaleString('en-US') : 'unbounded';
+}
+
+/**
+ * Wraps every comprehension's loop condition in TICK(condition, weight), so each
+ * iteration charges the nodes it evaluates. Runs after checking: TICK is not a
+ * function an expression can name.
+ */
+function meterLoops(root: Expr | undefined): void {
+  const stack: Array<Expr | undefined> = [root];
+  let nextId = 1n << 40n;
+  while (stack.length > 0) {
+    const e = stack.pop();
+    if (e === undefined) continue;
+    const kind = e.exprKind;
+    switch (kind.case) {
+      case 'selectExpr':
+        stack.push(kind.value.operand);
+        break;
+      case 'callExpr':
+        stack.push(kind.value.target, ...kind.value.args);
+        break;
+      case 'listExpr':
+        stack.push(...kind.value.elements);
+        break;
+      case 'structExpr':
+        for (const entry of kind.value.entries) stack.push(entry.keyKind.case === 'mapKey' ? entry.keyKind.value : undefined, entry.value);
+        break;
+      case 'comprehensionExpr': {
+        const c = kind.value;
+        stack.push(c.iterRange, c.accuInit, c.loopCondition, c.loopStep, c.result);
+        const weight = iterationWeight(c);
+        const condition = c.loopCondition;
+        c.loopCondition = {
+          $typeName: 'cel.expr.Expr',
+          id: nextId++,
+          exprKind: {
+            case: 'callExpr',
+            value: {
+              $typeName: 'cel.expr.Expr.Call',
+              function: TICK,
+              args: [
+                ...(condition === undefined ? [] : [condition]),
+                { $typeName: 'cel.expr.Expr', id: nextId++, exprKind: { case: 'constExpr', value: { $typeName: 'cel.expr.Constant', constantKind: { case: 'int64Value', value: BigInt(weight) } } } },
+              ],
+            },
+          },
+        };
+        break;
+      }
+      default:
+        break;
+    }
+  }
 }
 
 function where(expression: string, error: CheckError): string {
@@ -136,13 +220,26 @@ function prepare(view: registryV1.OnDemandFeatureView, inputs: readonly OnDemand
         message: `${label} '${o.name}' has ${o.valueType === 0 ? 'no value type' : `value type ${valueTypeName(o.valueType)}, which cannot be declared`}; set one of ${VALUE_TYPE_NAMES.join(', ')}`,
       });
     }
+    if (o.expression.length > MAX_EXPRESSION_CHARS) {
+      issue(`the expression is ${o.expression.length} characters long, more than the limit of ${MAX_EXPRESSION_CHARS}; split it into several outputs or views`);
+      return;
+    }
+    const tooDeep = `the expression nests more than ${MAX_EXPRESSION_DEPTH} levels deep; split long chains (a + b + ...) into several outputs`;
     let parsed: ReturnType<typeof parse>;
     try {
       parsed = parse(o.expression);
     } catch (e) {
+      if (e instanceof RangeError) {
+        issue(tooDeep);
+        return;
+      }
       const text = e instanceof Error ? e.message : String(e);
       const m = /^<input>:(\d+):(\d+): (.*)$/s.exec(text);
       issue(m === null ? `syntax error: ${text}` : `syntax error at line ${m[1]}, column ${m[2]}: ${m[3]}`);
+      return;
+    }
+    if (treeDepth(parsed.expr, MAX_EXPRESSION_DEPTH) > MAX_EXPRESSION_DEPTH) {
+      issue(tooDeep);
       return;
     }
     const checked = checkExpr(parsed, variables);
@@ -155,7 +252,19 @@ function prepare(view: registryV1.OnDemandFeatureView, inputs: readonly OnDemand
       issue(`the expression gives ${typeName(checked.type)}, which does not fit its declared type ${valueTypeName(o.valueType)}${hint}`);
       return;
     }
-    outputs.push(makeOutput(view.name, o, parsed, checked.type, checked.reads, inputs));
+    const cost = parsed.expr === undefined ? 0 : estimateCost(parsed.expr, checked.types);
+    if (cost > DEFAULT_ROW_COST_LIMIT) {
+      issue(
+        `the expression may cost up to ${formatCost(cost)} units per row (inputs of up to ${ASSUMED_INPUT_SIZE} elements assumed), more than the limit of ${formatCost(DEFAULT_ROW_COST_LIMIT)}; avoid nested comprehensions (all, exists, map, filter) over large lists`,
+      );
+      return;
+    }
+    try {
+      outputs.push(makeOutput(view.name, o, parsed, checked.type, checked.reads, inputs));
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+      issue(tooDeep);
+    }
   });
   return { issues, outputs };
 }
@@ -168,6 +277,9 @@ function makeOutput(
   reads: ReadonlySet<string>,
   inputs: readonly OnDemandInput[],
 ): CompiledOutput {
+  // Charged once per evaluation, for the nodes evaluated outside loops.
+  const baseCost = NODE_UNITS * nodeCount(parsed.expr);
+  meterLoops(parsed.expr);
   const program = plan(env, parsed);
   const readList = [...reads];
   const variables = inputs.map((input) => input.variable);
@@ -180,7 +292,12 @@ function makeOutput(
     expression: o.expression,
     resultType: typeName(type),
     reads: readList,
-    evaluate(values: OnDemandValues): typesV1.Value {
+    evaluate(values: OnDemandValues, given?: EvaluationBudget): typesV1.Value {
+      let budget = given;
+      if (budget === undefined) {
+        budget = new EvaluationBudget();
+        budget.startRow();
+      }
       const bindings: Record<string, CelInput> = {};
       for (const variable of variables) {
         const fields = new Map<string, CelInput>();
@@ -191,7 +308,21 @@ function makeOutput(
         }
         bindings[variable] = fields;
       }
-      const result = program(bindings);
+      const previous = activate(budget);
+      let result: ReturnType<typeof program>;
+      try {
+        budget.charge(baseCost);
+        result = program(bindings);
+      } catch (e) {
+        if (e instanceof BudgetExceeded) throw new OnDemandLimitError(viewName, o.name, e.kind, e.limit);
+        throw e;
+      } finally {
+        activate(previous);
+      }
+      // The engine turns what its functions throw into an error value; a budget that
+      // ran out stays failed, whatever the expression made of that value.
+      const exceeded = budget.exceeded;
+      if (exceeded !== undefined) throw new OnDemandLimitError(viewName, o.name, exceeded.kind, exceeded.limit);
       if (isCelError(result)) {
         const readNull = readList.some((ref) => {
           const dot = ref.indexOf('.');
@@ -236,8 +367,17 @@ export function compileOnDemandView(view: registryV1.OnDemandFeatureView, inputs
     name: view.name,
     inputs: resolved,
     outputs,
-    evaluate(values: OnDemandValues): Record<string, typesV1.Value> {
-      return Object.fromEntries(outputs.map((o) => [o.name, o.evaluate(values)]));
+    evaluate(values: OnDemandValues, given?: EvaluationBudget): Record<string, typesV1.Value> {
+      const budget = given ?? new EvaluationBudget();
+      try {
+        budget.startRow();
+      } catch (e) {
+        if (e instanceof BudgetExceeded) throw new OnDemandLimitError(view.name, outputs[0]?.name ?? '', e.kind, e.limit);
+        throw e;
+      }
+      const out: Record<string, typesV1.Value> = {};
+      for (const o of outputs) out[o.name] = o.evaluate(values, budget);
+      return out;
     },
   };
 }
