@@ -21,12 +21,38 @@ export interface EntityStats {
   maxTs: Date | undefined;
 }
 
+/** Code point order (UTF-8 bytes compare the same way), as the contract states it for any language. */
+function byCodePoint(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/**
+ * The inline rows' column order: HistoricalQuery.entity_columns when given (it must name
+ * exactly the first batch's columns), else by name. Never the map's order, which a
+ * client's protobuf library need not keep.
+ */
+function columnOrder(first: typesV1.RowBatch, order: readonly string[]): string[] {
+  const given = Object.keys(first.columns);
+  if (order.length === 0) return given.sort(byCodePoint);
+  const seen = new Set<string>();
+  order.forEach((name, i) => {
+    if (name === INLINE_TIMESTAMP_COLUMN) throw invalid(`query.entity_columns[${i}]: ${JSON.stringify(name)} is the entity timestamp (entity_rows.event_timestamps), not a column; list the RowBatch columns only`);
+    if (seen.has(name)) throw invalid(`query.entity_columns[${i}]: ${JSON.stringify(name)} is listed twice`);
+    if (first.columns[name] === undefined) throw invalid(`query.entity_columns[${i}]: ${JSON.stringify(name)} is not a column of the first entity batch (its columns: ${given.map((c) => JSON.stringify(c)).join(', ') || '(none)'})`);
+    seen.add(name);
+  });
+  const missing = given.filter((name) => !seen.has(name));
+  if (missing.length > 0) throw invalid(`query.entity_columns: lists ${order.length} of the entity batch's ${given.length} columns; add ${missing.map((c) => JSON.stringify(c)).join(', ')} (or leave it empty for name order)`);
+  return [...order];
+}
+
 /**
  * Column types of the inline rows: declared ones (join keys, request fields) where the
  * registry knows them, otherwise from the first batch's first non-null value.
  */
-function columnTypes(first: typesV1.RowBatch, declared: ReadonlyMap<string, typesV1.ValueType>): EntityColumn[] {
-  return Object.entries(first.columns).map(([name, column]) => {
+function columnTypes(first: typesV1.RowBatch, order: readonly string[], declared: ReadonlyMap<string, typesV1.ValueType>): EntityColumn[] {
+  return columnOrder(first, order).map((name) => {
+    const column = first.columns[name] as typesV1.RepeatedValue;
     if (name === INLINE_TIMESTAMP_COLUMN) {
       throw invalid(`entity_rows.columns['${name}']: the entity timestamps go in entity_rows.event_timestamps, not in a column of that name`);
     }
@@ -85,10 +111,11 @@ export async function inlineEntities(
   requests: AsyncIterator<offlineV1.GetHistoricalFeaturesRequest>,
   declared: readonly TypedName[],
   stats: EntityStats,
+  order: readonly string[] = [],
 ): Promise<InlineEntities> {
   const first = await nextBatch(requests, 1);
   if (first === undefined) throw invalid('entity_rows: no entity rows; after the query, send at least one RowBatch with join-key columns and event_timestamps');
-  const columns = columnTypes(first, new Map(declared.map((d) => [d.name, d.valueType])));
+  const columns = columnTypes(first, order, new Map(declared.map((d) => [d.name, d.valueType])));
   const all: EntityColumn[] = [...columns, { name: INLINE_TIMESTAMP_COLUMN, type: typesV1.ValueType.UNIX_TIMESTAMP }];
   async function* batches(): AsyncGenerator<EntityBatch> {
     yield convertBatch(first as typesV1.RowBatch, columns, 0, stats);
@@ -118,5 +145,6 @@ export function sourceEntities(engine: OfflineStore['engine'], source: offlineV1
     kind: 'source',
     location: locationFor(engine, source.location, 'entity_source'),
     timestampColumn: source.timestampColumn === '' ? INLINE_TIMESTAMP_COLUMN : source.timestampColumn,
+    ...(source.orderColumn !== '' && { orderColumn: source.orderColumn }),
   };
 }

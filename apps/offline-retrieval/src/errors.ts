@@ -2,12 +2,22 @@
 import {
   DestinationExistsError,
   EmptyEntitySetError,
+  EngineError,
   MissingColumnError,
   NoSourceFilesError,
   OfflineStoreError,
   UnsupportedRequestError,
 } from '@larder/offline-store';
+import type { EngineFailure } from '@larder/offline-store';
 import { Code, RpcError, registerErrorMapping } from '@larder/rpc';
+
+const ENGINE_CODES: Readonly<Record<EngineFailure, Code>> = {
+  not_found: Code.NOT_FOUND,
+  invalid: Code.INVALID_ARGUMENT,
+  denied: Code.PERMISSION_DENIED,
+  exhausted: Code.RESOURCE_EXHAUSTED,
+  unavailable: Code.UNAVAILABLE,
+};
 
 let registered = false;
 
@@ -19,7 +29,11 @@ export function registerOfflineErrorMappings(): void {
   registerErrorMapping(OfflineStoreError, Code.INVALID_ARGUMENT);
   registerErrorMapping(EmptyEntitySetError, Code.INVALID_ARGUMENT);
   registerErrorMapping(MissingColumnError, Code.INVALID_ARGUMENT);
-  registerErrorMapping(DestinationExistsError, (e) => new RpcError(Code.FAILED_PRECONDITION, `query.destination: ${e.message}`, { cause: e }));
+  registerErrorMapping(DestinationExistsError, (e) =>
+    new RpcError(Code.FAILED_PRECONDITION, `query.destination.storage: '${e.destination}' already exists; set query.destination.overwrite to replace it`, { cause: e }),
+  );
+  // The engine's own refusals, by what the caller can do: fix a name, fix a query, get access, wait.
+  registerErrorMapping(EngineError, (e) => new RpcError(ENGINE_CODES[e.failure], e.message, { cause: e }));
   registerErrorMapping(UnsupportedRequestError, Code.FAILED_PRECONDITION);
   // The caller's entity file is a bad argument; a registered source with no files is the deployment's to fix.
   registerErrorMapping(NoSourceFilesError, (e) =>

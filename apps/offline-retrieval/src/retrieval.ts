@@ -81,6 +81,7 @@ export class OfflineRetrieval {
       value: create(offlineV1.ResultSummarySchema, {
         rowCount: BigInt(exported.rowCount),
         storage: destination.storage,
+        ...(exported.rowIndexColumn !== undefined && { rowIndexColumn: exported.rowIndexColumn }),
         ...(saved !== undefined && { savedDataset: saved }),
         elapsed: durationFromMs(Date.now() - started),
       }),
@@ -122,11 +123,19 @@ export class OfflineRetrieval {
   }
 }
 
+/** What each engine writes, in the contract's terms: the storage field to set and its forms. */
+const WRITES: Readonly<Record<OfflineStore['engine'], string>> = {
+  duckdb: "a file: set file.path to a .parquet or .csv path",
+  postgres: "a table: set postgres_table to 'table' or 'schema.table'",
+  bigquery: "a table: set bigquery_table to 'dataset.table' or 'project.dataset.table'",
+};
+
 function destinationOf(destination: offlineV1.OutputDestination, engine: OfflineStore['engine']): Destination {
   const kind = destination.storage?.kind;
   const overwrite = destination.overwrite;
   const wrong = (what: string): RpcError =>
-    new RpcError(Code.INVALID_ARGUMENT, `query.destination.storage: ${what}, but this service runs on ${engine}, which writes ${engine === 'duckdb' ? 'files' : `${engine}_table`}`);
+    new RpcError(Code.INVALID_ARGUMENT, `query.destination.storage: ${what}, but this service runs on ${engine}, which writes ${WRITES[engine]}`);
+  const rowIndex = destination.rowIndexColumn !== '' ? { rowIndexColumn: destination.rowIndexColumn } : {};
   switch (kind?.case) {
     case 'file': {
       if (engine !== 'duckdb') throw wrong('a file');
@@ -136,10 +145,10 @@ function destinationOf(destination: offlineV1.OutputDestination, engine: Offline
     }
     case 'bigqueryTable':
       if (engine !== 'bigquery') throw wrong('a bigquery_table');
-      return { kind: 'table', table: kind.value, overwrite };
+      return { kind: 'table', table: kind.value, overwrite, ...rowIndex };
     case 'postgresTable':
       if (engine !== 'postgres') throw wrong('a postgres_table');
-      return { kind: 'table', table: kind.value, overwrite };
+      return { kind: 'table', table: kind.value, overwrite, ...rowIndex };
     default:
       throw new RpcError(Code.INVALID_ARGUMENT, 'query.destination.storage: set file, bigquery_table or postgres_table');
   }

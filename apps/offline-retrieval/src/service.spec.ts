@@ -83,7 +83,8 @@ describe.each(ENGINES)('offline retrieval on $name', ({ start }) => {
     create(offlineV1.EntitySourceSchema, { location: kind as offlineV1.EntitySource['location'], timestampColumn });
 
   it('joins inline entity rows point-in-time, in input order, in bounded chunks', async () => {
-    const result = await collect(harness.retrieval.getHistoricalFeatures(inlineRequests({ kind: { case: 'features' as const, value: { val: ALL_REFS } }, fullFeatureNames: true, maxRowsPerChunk: 37 }, entities, 45)));
+    const order = ['driver_id', 'customer_id', 'rider_id', 'request_id', 'amount'];
+    const result = await collect(harness.retrieval.getHistoricalFeatures(inlineRequests({ kind: { case: 'features' as const, value: { val: ALL_REFS } }, fullFeatureNames: true, maxRowsPerChunk: 37, entityColumns: order }, entities, 45)));
     expect(result.schema.columns.map((c) => [c.name, c.role])).toEqual([
       ['driver_id', offlineV1.ColumnRole.JOIN_KEY],
       ['customer_id', offlineV1.ColumnRole.JOIN_KEY],

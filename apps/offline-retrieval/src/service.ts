@@ -1,17 +1,16 @@
 import { create } from '@bufbuild/protobuf';
-import { BigQuery } from '@google-cloud/bigquery';
 import { offlineV1, wire } from '@larder/proto';
 import { RegistryClient } from '@larder/registry-client';
 import { implement } from '@larder/rpc';
 import type { RunServiceOptions } from '@larder/rpc';
 import { offlineRetrievalSchema } from './config';
-import { openOfflineStore } from '@larder/offline-store';
+import { bigqueryClient, openOfflineStore } from '@larder/offline-store';
 import { inlineEntities, sourceEntities } from './entities';
 import type { EntityStats } from './entities';
 import { registerOfflineErrorMappings } from './errors';
 import { OfflineRetrieval } from './retrieval';
 import type { RetrievalRegistry } from './retrieval';
-import { Code, RpcError } from '@larder/rpc';
+import { Code, ConfigError, RpcError } from '@larder/rpc';
 
 registerOfflineErrorMappings();
 
@@ -39,11 +38,19 @@ export const offlineRetrievalService: RunServiceOptions<typeof offlineRetrievalS
   setup: async ({ config, logger }) => {
     if (config.offlineStore.type === 'bigquery') {
       // Inline entity rows go to scratch tables; make sure their dataset exists.
-      const bigquery = new BigQuery({
-        ...(config.offlineStore.bigqueryProject !== '' && { projectId: config.offlineStore.bigqueryProject }),
-        ...(config.offlineStore.bigqueryApiEndpoint !== '' && { apiEndpoint: config.offlineStore.bigqueryApiEndpoint }),
-      });
-      await bigquery.dataset(config.offlineStore.bigqueryDataset).get({ autoCreate: true });
+      const dataset = config.offlineStore.bigqueryDataset;
+      try {
+        await bigqueryClient(config.offlineStore).dataset(dataset).get({ autoCreate: true });
+      } catch (error) {
+        if (error instanceof ConfigError) throw error;
+        const reason = String((error as { message?: unknown } | null)?.message ?? error).split('\n')[0];
+        throw new Error(
+          `cannot open the BigQuery scratch dataset '${dataset}' (offlineStore.bigqueryDataset): ${reason}. ` +
+            'Set offlineStore.bigqueryProject (LARDER_BIGQUERY_PROJECT) and Google credentials (GOOGLE_APPLICATION_CREDENTIALS), ' +
+            'or offlineStore.bigqueryApiEndpoint (LARDER_BIGQUERY_API_ENDPOINT) for an emulator',
+          { cause: error },
+        );
+      }
     }
     const store = await openOfflineStore(config.offlineStore, { poolSize: 8 });
     const client = new RegistryClient({ address: config.registry.address, logger, ...(config.retrieval.project !== '' && { project: config.retrieval.project }) }).start();
@@ -74,7 +81,8 @@ export const offlineRetrievalService: RunServiceOptions<typeof offlineRetrievalS
               throw new RpcError(Code.INVALID_ARGUMENT, 'query: the first message must carry the query; entity rows follow it');
             }
             const stats: EntityStats = { rows: 0, minTs: undefined, maxTs: undefined };
-            const parts = retrieval.retrieve(first.value.message.value, (plan) => inlineEntities(iterator, [...plan.resolved.entityColumns, ...plan.resolved.requestFields], stats), stats);
+            const query = first.value.message.value;
+            const parts = retrieval.retrieve(query, (plan) => inlineEntities(iterator, [...plan.resolved.entityColumns, ...plan.resolved.requestFields], stats, query.entityColumns), stats);
             for await (const part of parts) yield create(offlineV1.GetHistoricalFeaturesResponseSchema, { part });
           },
           async *getHistoricalFeaturesFromSource(request) {

@@ -5,10 +5,11 @@ import type { BigQuery, Job, Query, TableField } from '@google-cloud/bigquery';
 import { typesV1 } from '@larder/proto';
 import { elementType, isList } from './cells';
 import type { EngineColumnType } from './cells';
-import { DestinationExistsError, EmptyEntitySetError, InvalidRequestError, MissingColumnError, UnsupportedRequestError } from './errors';
-import { checkSource, describedMap, entityColumnsFrom, planViews, ROW, TS } from './plan';
+import { DestinationExistsError, EmptyEntitySetError, EngineError, MissingColumnError, UnsupportedRequestError } from './errors';
+import type { EngineFailure } from './errors';
+import { checkSource, describedMap, entityColumnsFrom, planViews, ROW, TS, viewSourceProblems } from './plan';
 import type { DescribedColumn } from './plan';
-import { appendColumns, checkAppendRows, checkPullRequest, DEFAULT_CHUNK_ROWS, pullChunkBuilder, resultChunks } from './shared';
+import { appendColumns, checkAppendRows, checkPullRequest, DEFAULT_CHUNK_ROWS, entityRowGroups, orderedEntityColumn, pullChunkBuilder, resultChunks, rowIndexColumnOf } from './shared';
 import { pullLatestSql, windowJoinSql } from './sql';
 import type { Dialect, Params } from './sql';
 import type {
@@ -18,14 +19,18 @@ import type {
   Destination,
   EntityInput,
   ExportResult,
+  FeatureSpec,
   HistoricalRequest,
   HistoricalResult,
+  JoinKeySpec,
   OfflineStore,
   PullLatestChunk,
   PullLatestRequest,
   ResultSchema,
   SourceLocation,
+  SourceProblem,
 } from './types';
+import { DEFAULT_ROW_INDEX_COLUMN } from './types';
 
 const { ValueType } = typesV1;
 
@@ -106,6 +111,35 @@ function columnType(field: TableField): EngineColumnType | undefined {
   }
 }
 
+/** BigQuery's error reasons (https://cloud.google.com/bigquery/docs/error-messages) by what a caller can do about them. */
+const FAILURES: Readonly<Record<string, EngineFailure>> = {
+  notFound: 'not_found',
+  invalidQuery: 'invalid',
+  invalid: 'invalid',
+  accessDenied: 'denied',
+  quotaExceeded: 'exhausted',
+  rateLimitExceeded: 'exhausted',
+  resourcesExceeded: 'exhausted',
+  backendError: 'unavailable',
+  internalError: 'unavailable',
+};
+
+/**
+ * A BigQuery API error about `relation` as an EngineError: its reason decides the
+ * failure, its message's first line (the query text stays out) the detail. Anything
+ * else (a bug of ours, a network error) is returned as it was.
+ */
+export function bigqueryError(error: unknown, relation: string): unknown {
+  const api = error as { errors?: { reason?: string; message?: string }[]; code?: number; message?: unknown } | null;
+  const first = api?.errors?.[0];
+  const failure =
+    (first?.reason !== undefined ? FAILURES[first.reason] : undefined) ??
+    (api?.code === 404 ? 'not_found' : api?.code === 403 ? 'denied' : api?.code === 429 ? 'exhausted' : api?.code === 503 ? 'unavailable' : undefined);
+  if (failure === undefined) return error;
+  const detail = String(first?.message ?? api?.message ?? '').split('\n')[0]!.replace(/^Query execution failed: /, '');
+  return new EngineError(failure, relation, detail, { cause: error });
+}
+
 /** A cell as the streaming-insert API takes it. */
 function toJson(cell: Cell): unknown {
   if (cell === null) return null;
@@ -116,12 +150,22 @@ function toJson(cell: Cell): unknown {
   return cell;
 }
 
+const JOIN = 'the point-in-time join';
+
+/** A source as errors name it: its name and its table (or that it is a query). */
+function sourceLabel(source: BatchSource): string {
+  const where = source.location.kind === 'table' ? `table ${source.location.table}` : source.location.kind;
+  return `source '${source.name}' (${where})`;
+}
+
 export interface BigQueryOfflineStoreOptions {
   bigquery: BigQuery;
   /** Dataset (in the client's project) for temporary entity tables; they are deleted after each query. */
   scratchDataset: string;
   /** Job location, when not the default. */
   location?: string;
+  /** Inline entity rows per streaming insert, whatever the caller's batch size (default 5,000). */
+  stageRows?: number;
 }
 
 export class BigQueryOfflineStore implements OfflineStore {
@@ -130,6 +174,15 @@ export class BigQueryOfflineStore implements OfflineStore {
 
   constructor(private readonly options: BigQueryOfflineStoreOptions) {
     this.bigquery = options.bigquery;
+  }
+
+  /** `relation` turned into an EngineError naming `label` when BigQuery refuses it. */
+  private async guard<T>(label: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      throw bigqueryError(error, label);
+    }
   }
 
   private relation(location: SourceLocation, what: string): string {
@@ -154,10 +207,10 @@ export class BigQueryOfflineStore implements OfflineStore {
   }
 
   /** Rows of a finished job, page by page, column-major in schema order. */
-  private async *pages(job: Job, pageRows: number): AsyncGenerator<unknown[][]> {
+  private async *pages(job: Job, pageRows: number, label: string): AsyncGenerator<unknown[][]> {
     let pageToken: string | undefined;
     for (;;) {
-      const [rows, next, response] = await job.getQueryResults({ autoPaginate: false, maxResults: pageRows, wrapIntegers: true, ...(pageToken ? { pageToken } : {}) });
+      const [rows, next, response] = await this.guard(label, () => job.getQueryResults({ autoPaginate: false, maxResults: pageRows, wrapIntegers: true, ...(pageToken ? { pageToken } : {}) }));
       const fields = ((response as { schema?: { fields?: TableField[] } } | undefined)?.schema?.fields ?? []).map((f) => f.name ?? '');
       const list = rows as Record<string, unknown>[];
       if (list.length > 0) yield fields.map((name) => list.map((row) => row[name]));
@@ -166,15 +219,19 @@ export class BigQueryOfflineStore implements OfflineStore {
     }
   }
 
-  private async run(query: string, params?: BqParams): Promise<Record<string, unknown>[]> {
-    const job = await this.job(query, params);
-    const [rows] = await job.getQueryResults({ wrapIntegers: true });
-    return rows as Record<string, unknown>[];
+  private async run(label: string, query: string, params?: BqParams): Promise<Record<string, unknown>[]> {
+    return this.guard(label, async () => {
+      const job = await this.job(query, params);
+      const [rows] = await job.getQueryResults({ wrapIntegers: true });
+      return rows as Record<string, unknown>[];
+    });
   }
 
-  private async describe(relation: string): Promise<DescribedColumn[]> {
-    const job = await this.job(`SELECT * FROM ${relation} AS ${quote('__d')} LIMIT 0`);
-    const [, , response] = await job.getQueryResults({ autoPaginate: false, maxResults: 1 });
+  /** The relation's columns; `label` names it when BigQuery refuses (a table that does not exist, say). */
+  private async describe(relation: string, label: string): Promise<DescribedColumn[]> {
+    const [, , response] = await this.guard(label, async () =>
+      (await this.job(`SELECT * FROM ${relation} AS ${quote('__d')} LIMIT 0`)).getQueryResults({ autoPaginate: false, maxResults: 1 }),
+    );
     const fields = (response as { schema?: { fields?: TableField[] } } | undefined)?.schema?.fields ?? [];
     // The API reports INT64 as INTEGER and FLOAT64 as FLOAT; name them as GoogleSQL does.
     const sqlName = (type: string): string => ({ INTEGER: 'INT64', FLOAT: 'FLOAT64', BOOLEAN: 'BOOL' })[type] ?? type;
@@ -197,11 +254,15 @@ export class BigQueryOfflineStore implements OfflineStore {
     if (entities.kind === 'source') {
       const relation = this.relation(entities.location, 'the entity source');
       const timestampColumn = entities.timestampColumn ?? 'event_timestamp';
-      const label = `entity source ${entities.location.kind === 'table' ? entities.location.table : 'query'}`;
-      entityColumnsFrom(await this.describe(relation), timestampColumn, label);
+      const label = `entity source ${entities.location.kind === 'table' ? `table ${entities.location.table}` : 'query'}`;
+      const described = await this.describe(relation, label);
+      entityColumnsFrom(described, timestampColumn, label);
       const s = quote('__s');
+      // A table has no order: rows are numbered by the caller's order column, else as BigQuery reads them.
+      const order = entities.orderColumn === undefined ? '' : `ORDER BY ${s}.${quote(orderedEntityColumn(described, entities.orderColumn, label))} ASC NULLS LAST`;
       await this.run(
-        `CREATE TABLE ${table.sql} AS SELECT ROW_NUMBER() OVER () - 1 AS ${quote(ROW)}, ${s}.*, CAST(${s}.${quote(timestampColumn)} AS TIMESTAMP) AS ${quote(TS)} FROM ${relation} AS ${s}`,
+        label,
+        `CREATE TABLE ${table.sql} AS SELECT ROW_NUMBER() OVER (${order}) - 1 AS ${quote(ROW)}, ${s}.*, CAST(${s}.${quote(timestampColumn)} AS TIMESTAMP) AS ${quote(TS)} FROM ${relation} AS ${s}`,
       );
       return { label, timestampColumn };
     }
@@ -214,39 +275,35 @@ export class BigQueryOfflineStore implements OfflineStore {
       ...columns.map((c) => bigqueryField(c.name, c.name === entities.timestampColumn ? ValueType.UNIX_TIMESTAMP : c.type)),
       { name: TS, type: 'TIMESTAMP', mode: 'NULLABLE' },
     ];
-    const [created] = await this.bigquery.dataset(this.options.scratchDataset).createTable(table.id, {
-      schema: { fields: schema },
-      expirationTime: String(Date.now() + 24 * 3600_000),
-    });
+    const scratch = `scratch dataset '${this.options.scratchDataset}'`;
+    const [created] = await this.guard(scratch, () =>
+      this.bigquery.dataset(this.options.scratchDataset).createTable(table.id, {
+        schema: { fields: schema },
+        expirationTime: String(Date.now() + 24 * 3600_000),
+      }),
+    );
+    const tsAt = columns.findIndex((c) => c.name === entities.timestampColumn);
     let row = 0;
-    let batchIndex = 0;
-    for await (const batch of entities.batches) {
-      const cols = columns.map((c) => batch[c.name]);
-      const length = cols[0]?.length ?? 0;
-      cols.forEach((col, i) => {
-        if (!col || col.length !== length) throw new InvalidRequestError(`entity batch ${batchIndex}.${columns[i]!.name}`, `expected ${length} values`);
-      });
-      const ts = batch[entities.timestampColumn]!;
-      for (let start = 0; start < length; start += 5000) {
-        const rows: Record<string, unknown>[] = [];
-        for (let r = start; r < Math.min(length, start + 5000); r++) {
-          const out: Record<string, unknown> = { [ROW]: row++, [TS]: toJson(ts[r]!) };
-          columns.forEach((c, i) => (out[c.name] = toJson(cols[i]![r]!)));
-          rows.push(out);
-        }
-        await created.insert(rows);
+    // One streaming insert per group, not per client batch: a client sending rows a few at a
+    // time would otherwise pay a round trip (and a request to BigQuery) per handful of rows.
+    for await (const group of entityRowGroups(entities, this.options.stageRows ?? 5000)) {
+      const rows: Record<string, unknown>[] = new Array(group.rows);
+      for (let r = 0; r < group.rows; r++) {
+        const out: Record<string, unknown> = { [ROW]: row++, [TS]: toJson(group.columns[tsAt]![r]!) };
+        columns.forEach((c, i) => (out[c.name] = toJson(group.columns[i]![r]!)));
+        rows[r] = out;
       }
-      batchIndex++;
+      await this.guard(scratch, () => created.insert(rows));
     }
     return { label: 'the entity rows', timestampColumn: entities.timestampColumn };
   }
 
-  private async plan(request: HistoricalRequest, table: { id: string; sql: string }) {
+  private async plan(request: HistoricalRequest, table: { id: string; sql: string }, rowIndex?: string) {
     const entity = await this.loadEntities(request.entities, table);
-    const stats = (await this.run(`SELECT COUNT(*) AS n, MIN(${quote(TS)}) AS lo, MAX(${quote(TS)}) AS hi FROM ${table.sql}`))[0]!;
+    const stats = (await this.run(entity.label, `SELECT COUNT(*) AS n, MIN(${quote(TS)}) AS lo, MAX(${quote(TS)}) AS hi FROM ${table.sql}`))[0]!;
     const n = Number((stats['n'] as { value?: string })?.value ?? stats['n']);
     if (n === 0) throw new EmptyEntitySetError(entity.label);
-    const described = (await this.describe(table.sql)).filter((c) => c.name !== TS && c.name !== ROW);
+    const described = (await this.describe(table.sql, entity.label)).filter((c) => c.name !== TS && c.name !== ROW);
     const entityPlan = entityColumnsFrom(described, entity.timestampColumn, entity.label);
     if (request.entities.kind === 'rows') {
       const declared = new Map(request.entities.columns.map((c) => [c.name, c.type]));
@@ -257,12 +314,21 @@ export class BigQueryOfflineStore implements OfflineStore {
     for (const view of request.views) {
       const relation = this.relation(view.source.location, `source '${view.source.name}'`);
       relations.push(relation);
-      sources.push(checkSource(view.source, describedMap(await this.describe(relation)), view.joinKeys, view.features, (t) => t === 'TIMESTAMP'));
+      sources.push(checkSource(view.source, describedMap(await this.describe(relation, sourceLabel(view.source))), view.joinKeys, view.features, (t) => t === 'TIMESTAMP'));
     }
     const { plans, features } = planViews(request.views, entityPlan, sources);
+    if (rowIndex !== undefined) rowIndexColumnOf(rowIndex, [...entityPlan.columns, ...features]);
     const p = new BqParams();
     const toDate = (v: unknown): Date => new Date((v as { value: string }).value);
-    const sql = windowJoinSql(bigqueryDialect, p, { entityTable: table.sql, entityColumns: entityPlan.columns, relations, plans, minTs: toDate(stats['lo']), maxTs: toDate(stats['hi']) });
+    const sql = windowJoinSql(bigqueryDialect, p, {
+      entityTable: table.sql,
+      entityColumns: entityPlan.columns,
+      relations,
+      plans,
+      minTs: toDate(stats['lo']),
+      maxTs: toDate(stats['hi']),
+      ...(rowIndex !== undefined && { rowIndex }),
+    });
     const schema: ResultSchema = { columns: [...entityPlan.columns, ...features], timestampColumn: entity.timestampColumn };
     return { sql, params: p, schema, rowCount: n };
   }
@@ -272,9 +338,9 @@ export class BigQueryOfflineStore implements OfflineStore {
     const close = (): Promise<void> => this.dropScratch(table.id);
     try {
       const { sql, params, schema, rowCount } = await this.plan(request, table);
-      const job = await this.job(sql, params);
+      const job = await this.guard(JOIN, () => this.job(sql, params));
       const chunkRows = request.chunkRows ?? DEFAULT_CHUNK_ROWS;
-      return resultChunks(schema, rowCount, this.pages(job, chunkRows), chunkRows, close);
+      return resultChunks(schema, rowCount, this.pages(job, chunkRows, JOIN), chunkRows, close);
     } catch (error) {
       await close();
       throw error;
@@ -284,14 +350,16 @@ export class BigQueryOfflineStore implements OfflineStore {
   async exportHistoricalFeatures(request: HistoricalRequest, destination: Destination): Promise<ExportResult> {
     if (destination.kind !== 'table') throw new UnsupportedRequestError(`BigQuery writes results to a table, not a file (${destination.path})`);
     const table = this.scratchTable();
+    const rowIndex = destination.rowIndexColumn ?? DEFAULT_ROW_INDEX_COLUMN;
     try {
-      const { sql, params, schema, rowCount } = await this.plan(request, table);
+      const { sql, params, schema, rowCount } = await this.plan(request, table, rowIndex);
       const parts = destination.table.split('.');
       const [datasetId, tableId] = parts.length === 3 ? [parts[1]!, parts[2]!] : [parts[0]!, parts[1]!];
-      const [exists] = await this.bigquery.dataset(datasetId).table(tableId).exists();
+      const label = `destination table ${destination.table}`;
+      const [exists] = await this.guard(label, () => this.bigquery.dataset(datasetId).table(tableId).exists());
       if (exists && !destination.overwrite) throw new DestinationExistsError(destination.table);
-      await this.run(`CREATE ${exists ? 'OR REPLACE ' : ''}TABLE ${quote(destination.table)} AS ${sql}`, params);
-      return { schema, rowCount };
+      await this.run(label, `CREATE ${exists ? 'OR REPLACE ' : ''}TABLE ${quote(destination.table)} AS ${sql}`, params);
+      return { schema, rowCount, rowIndexColumn: rowIndex };
     } finally {
       await this.dropScratch(table.id);
     }
@@ -300,12 +368,13 @@ export class BigQueryOfflineStore implements OfflineStore {
   async *pullLatest(request: PullLatestRequest): AsyncGenerator<PullLatestChunk> {
     checkPullRequest(request);
     const relation = this.relation(request.source.location, `source '${request.source.name}'`);
-    const plan = checkSource(request.source, describedMap(await this.describe(relation)), request.joinKeys, request.features, (t) => t === 'TIMESTAMP');
+    const label = sourceLabel(request.source);
+    const plan = checkSource(request.source, describedMap(await this.describe(relation, label)), request.joinKeys, request.features, (t) => t === 'TIMESTAMP');
     const p = new BqParams();
     const sql = pullLatestSql(bigqueryDialect, p, { relation, plan, start: request.start, end: request.end, shard: request.shard });
     const chunkRows = request.chunkRows ?? DEFAULT_CHUNK_ROWS;
     const builder = pullChunkBuilder(request, chunkRows);
-    for await (const batch of this.pages(await this.job(sql, p), chunkRows)) yield* builder.add(batch);
+    for await (const batch of this.pages(await this.guard(label, () => this.job(sql, p)), chunkRows, label)) yield* builder.add(batch);
     const last = builder.flush();
     if (last) yield last;
   }
@@ -317,7 +386,8 @@ export class BigQueryOfflineStore implements OfflineStore {
     const parts = source.location.table.split('.');
     const [datasetId, tableId] = parts.length === 3 ? [parts[1]!, parts[2]!] : [parts[0]!, parts[1]!];
     const table = this.bigquery.dataset(datasetId).table(tableId);
-    const stored = (await this.describe(this.relation(source.location, `source '${source.name}'`))).map((c) => c.name);
+    const label = sourceLabel(source);
+    const stored = (await this.describe(this.relation(source.location, `source '${source.name}'`), label)).map((c) => c.name);
     const data = appendColumns(source, stored, rows, count);
     for (let start = 0; start < count; start += 5000) {
       const batch: Record<string, unknown>[] = [];
@@ -326,9 +396,19 @@ export class BigQueryOfflineStore implements OfflineStore {
         stored.forEach((name, c) => (row[name] = toJson(data[c]![r]!)));
         batch.push(row);
       }
-      await table.insert(batch);
+      await this.guard(label, () => table.insert(batch));
     }
     return count;
+  }
+
+  async checkViewSource(source: BatchSource, joinKeys: readonly JoinKeySpec[], features: readonly FeatureSpec[]): Promise<SourceProblem[]> {
+    return viewSourceProblems(
+      () => this.describe(this.relation(source.location, `source '${source.name}'`), sourceLabel(source)),
+      source,
+      joinKeys,
+      features,
+      (t) => t === 'TIMESTAMP',
+    );
   }
 
   async close(): Promise<void> {}

@@ -1,5 +1,5 @@
 import { BigQuery } from '@google-cloud/bigquery';
-import { int, oneOf, string } from '@larder/rpc';
+import { ConfigError, int, oneOf, string } from '@larder/rpc';
 import type { ConfigOf } from '@larder/rpc';
 import { BigQueryOfflineStore } from './bigquery-store';
 import { DuckDBOfflineStore } from './duckdb-store';
@@ -44,12 +44,31 @@ export async function openOfflineStore(settings: OfflineStoreSettings, options: 
     }
     case 'postgres':
       return new PostgresOfflineStore({ connectionString: settings.postgresUrl, ...(options.poolSize !== undefined && { max: options.poolSize }) });
-    case 'bigquery': {
-      const bigquery = new BigQuery({
-        ...(settings.bigqueryProject !== '' && { projectId: settings.bigqueryProject }),
-        ...(settings.bigqueryApiEndpoint !== '' && { apiEndpoint: settings.bigqueryApiEndpoint }),
-      });
-      return new BigQueryOfflineStore({ bigquery, scratchDataset: settings.bigqueryDataset, ...(settings.bigqueryLocation !== '' && { location: settings.bigqueryLocation }) });
-    }
+    case 'bigquery':
+      return new BigQueryOfflineStore({ bigquery: bigqueryClient(settings), scratchDataset: settings.bigqueryDataset, ...(settings.bigqueryLocation !== '' && { location: settings.bigqueryLocation }) });
   }
+}
+
+/**
+ * The BigQuery client the settings describe. An API endpoint (an emulator) comes with no
+ * Google credentials, so nothing could supply the project: it must be set, and Google's
+ * auth library is kept from probing the GCE metadata server (and warning that it is not
+ * there) in every process that opens the store.
+ */
+export function bigqueryClient(settings: OfflineStoreSettings, env: NodeJS.ProcessEnv = process.env): BigQuery {
+  const emulator = settings.bigqueryApiEndpoint !== '';
+  if (emulator && settings.bigqueryProject === '') {
+    throw new ConfigError([
+      {
+        key: 'offlineStore.bigqueryProject',
+        problem: `is empty, but offlineStore.bigqueryApiEndpoint is set (${settings.bigqueryApiEndpoint}): an endpoint such as an emulator has no Google credentials to take a project from; set the project the endpoint serves`,
+        source: 'environment variable LARDER_BIGQUERY_PROJECT or the config file',
+      },
+    ]);
+  }
+  if (emulator && (env['METADATA_SERVER_DETECTION'] ?? '') === '' && (env['GOOGLE_APPLICATION_CREDENTIALS'] ?? '') === '') env['METADATA_SERVER_DETECTION'] = 'none';
+  return new BigQuery({
+    ...(settings.bigqueryProject !== '' && { projectId: settings.bigqueryProject }),
+    ...(emulator && { apiEndpoint: settings.bigqueryApiEndpoint }),
+  });
 }

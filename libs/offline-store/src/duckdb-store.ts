@@ -5,27 +5,31 @@ import { dirname, join } from 'node:path';
 import { DuckDBDataChunk, DuckDBInstance, JSDuckDBValueConverter, JSToDuckDBValueConverter } from '@duckdb/node-api';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { duckdbColumnType, duckdbPlainTimestamp, duckdbType } from './duckdb-types';
-import { DestinationExistsError, EmptyEntitySetError, InvalidRequestError, MissingColumnError, NoSourceFilesError, UnsupportedRequestError } from './errors';
-import { checkSource, describedMap, entityColumnsFrom, planViews, ROW, TS } from './plan';
+import { DestinationExistsError, EmptyEntitySetError, MissingColumnError, NoSourceFilesError, UnsupportedRequestError } from './errors';
+import { checkSource, describedMap, entityColumnsFrom, planViews, ROW, TS, viewSourceProblems } from './plan';
 import type { DescribedColumn } from './plan';
 import { asofJoinSql, pullLatestSql } from './sql';
 import type { Dialect, Params } from './sql';
 import { columnCells, columnMillis, columnValues } from './duckdb-columns';
-import { appendColumns, checkAppendRows, checkPullRequest, DEFAULT_CHUNK_ROWS, pullChunkBuilder, pullColumnTypes, resultChunks } from './shared';
+import { appendColumns, checkAppendRows, checkPullRequest, DEFAULT_CHUNK_ROWS, entityRowGroups, orderedEntityColumn, pullChunkBuilder, pullColumnTypes, resultChunks, rowIndexColumnOf } from './shared';
 import type {
   AppendRows,
   BatchSource,
   Destination,
   EntityInput,
   ExportResult,
+  FeatureSpec,
   HistoricalRequest,
   HistoricalResult,
+  JoinKeySpec,
   OfflineStore,
   PullLatestChunk,
   PullLatestRequest,
   ResultSchema,
   SourceLocation,
+  SourceProblem,
 } from './types';
+import { DEFAULT_ROW_INDEX_COLUMN } from './types';
 
 export interface DuckDBOfflineStoreOptions {
   /** Database file; default in memory (sources are files, so nothing needs to persist). */
@@ -165,8 +169,12 @@ export class DuckDBOfflineStore implements OfflineStore {
       const timestampColumn = entities.timestampColumn ?? 'event_timestamp';
       const label = `entity source ${describeLocation(entities.location)}`;
       // Check the timestamp column before casting it, for a clear error.
-      entityColumnsFrom(await this.describe(connection, relation, p, { label, entities: true }), timestampColumn, label);
-      await connection.run(`CREATE TEMP TABLE ${table} AS SELECT *, CAST(${quote(timestampColumn)} AS TIMESTAMP) AS ${quote(TS)} FROM ${relation}`, p.values);
+      const described = await this.describe(connection, relation, p, { label, entities: true });
+      entityColumnsFrom(described, timestampColumn, label);
+      // rowid numbers the rows in insertion order, which DuckDB keeps (preserve_insertion_order):
+      // file order, or the caller's order column.
+      const order = entities.orderColumn === undefined ? '' : ` ORDER BY ${quote(orderedEntityColumn(described, entities.orderColumn, label))} ASC NULLS LAST`;
+      await connection.run(`CREATE TEMP TABLE ${table} AS SELECT *, CAST(${quote(timestampColumn)} AS TIMESTAMP) AS ${quote(TS)} FROM ${relation}${order}`, p.values);
       return { table, label, timestampColumn };
     }
     const columns = entities.columns;
@@ -178,27 +186,18 @@ export class DuckDBOfflineStore implements OfflineStore {
     const appender = await connection.createAppender(table.slice(1, -1));
     const types = columns.map((_, i) => appender.columnType(i));
     types.push(appender.columnType(columns.length));
-    let batchIndex = 0;
-    for await (const batch of entities.batches) {
-      const cols = columns.map((c) => batch[c.name]);
-      const length = cols[0]?.length ?? 0;
-      cols.forEach((col, i) => {
-        if (!col || col.length !== length) throw new InvalidRequestError(`entity batch ${batchIndex}.${columns[i]!.name}`, `expected ${length} values`);
-      });
-      const data = [...(cols as unknown[][]), batch[entities.timestampColumn] as unknown[]];
-      for (let start = 0; start < length; start += 2048) {
-        const end = Math.min(length, start + 2048);
-        const chunk = DuckDBDataChunk.create(types, end - start);
-        chunk.setColumnsConverted(data.map((column) => column.slice(start, end)) as never, JSToDuckDBValueConverter);
-        appender.appendDataChunk(chunk);
-      }
-      batchIndex++;
+    const tsAt = columns.findIndex((c) => c.name === entities.timestampColumn);
+    // Full DuckDB vectors (2,048 rows), whatever the client's batch size.
+    for await (const group of entityRowGroups(entities, 2048)) {
+      const chunk = DuckDBDataChunk.create(types, group.rows);
+      chunk.setColumnsConverted([...group.columns, group.columns[tsAt]!] as never, JSToDuckDBValueConverter);
+      appender.appendDataChunk(chunk);
     }
     appender.closeSync();
     return { table, label: 'the entity rows', timestampColumn: entities.timestampColumn };
   }
 
-  private async plan(connection: DuckDBConnection, request: HistoricalRequest) {
+  private async plan(connection: DuckDBConnection, request: HistoricalRequest, rowIndex?: string) {
     const entity = await this.loadEntities(connection, request.entities);
     const stats = (await connection.runAndReadAll(`SELECT count(*) AS n, min(${quote(TS)}) AS lo, max(${quote(TS)}) AS hi FROM ${entity.table}`)).getRowObjectsJS()[0]!;
     if (stats['n'] === 0n) throw new EmptyEntitySetError(entity.label);
@@ -223,6 +222,7 @@ export class DuckDBOfflineStore implements OfflineStore {
       sources.push(checkSource(view.source, described, view.joinKeys, view.features, duckdbPlainTimestamp));
     }
     const { plans, features } = planViews(request.views, entityPlan, sources);
+    if (rowIndex !== undefined) rowIndexColumnOf(rowIndex, [...entityPlan.columns, ...features]);
     const sql = asofJoinSql(duckdbDialect, p, {
       entityTable: `(SELECT rowid AS ${quote(ROW)}, * FROM ${entity.table})`,
       entityColumns: entityPlan.columns,
@@ -230,6 +230,7 @@ export class DuckDBOfflineStore implements OfflineStore {
       plans,
       minTs: stats['lo'] as Date,
       maxTs: stats['hi'] as Date,
+      ...(rowIndex !== undefined && { rowIndex }),
     });
     const schema: ResultSchema = { columns: [...entityPlan.columns, ...features], timestampColumn: entity.timestampColumn };
     return { sql, params: p.values, schema, rowCount: Number(stats['n']), table: entity.table };
@@ -259,10 +260,13 @@ export class DuckDBOfflineStore implements OfflineStore {
   async exportHistoricalFeatures(request: HistoricalRequest, destination: Destination): Promise<ExportResult> {
     const connection = await this.connect();
     try {
-      const { sql, params, schema, rowCount } = await this.plan(connection, request);
+      // A table has no order of its own, so it gets the row index; a file keeps the rows in order.
+      const rowIndex = destination.kind === 'table' ? (destination.rowIndexColumn ?? DEFAULT_ROW_INDEX_COLUMN) : undefined;
+      const { sql, params, schema, rowCount } = await this.plan(connection, request, rowIndex);
       if (destination.kind === 'table') {
         const table = destination.table.split('.').map(quote).join('.');
         await connection.run(`CREATE ${destination.overwrite ? 'OR REPLACE ' : ''}TABLE ${table} AS ${sql}`, params);
+        return { schema, rowCount, rowIndexColumn: rowIndex! };
       } else {
         if (existsSync(destination.path)) {
           if (!destination.overwrite) throw new DestinationExistsError(destination.path);
@@ -339,6 +343,17 @@ export class DuckDBOfflineStore implements OfflineStore {
       }
       await connection.run(`DROP TABLE ${stage}`);
       return count;
+    } finally {
+      connection.closeSync();
+    }
+  }
+
+  async checkViewSource(source: BatchSource, joinKeys: readonly JoinKeySpec[], features: readonly FeatureSpec[]): Promise<SourceProblem[]> {
+    const connection = await this.connect();
+    try {
+      const p = new DuckDBParams();
+      const relation = this.relation(source.location, p);
+      return await viewSourceProblems(() => this.describe(connection, relation, p, { label: `source '${source.name}'`, entities: false }), source, joinKeys, features, duckdbPlainTimestamp);
     } finally {
       connection.closeSync();
     }

@@ -2,6 +2,14 @@
 // column) at fault. The service layer maps them all to INVALID_ARGUMENT except
 // where noted.
 
+/**
+ * A column name as messages show it: JSON-quoted, so a stray space, `\r` or quote in
+ * a header is visible instead of looking like the name the caller meant.
+ */
+export function columnName(name: string): string {
+  return JSON.stringify(name);
+}
+
 /** Base class: every user-facing offline-store error. */
 export class OfflineStoreError extends Error {
   override readonly name: string = 'OfflineStoreError';
@@ -16,7 +24,7 @@ export class MissingColumnError extends OfflineStoreError {
     readonly role: string,
     readonly available: readonly string[],
   ) {
-    super(`${relation} has no column '${column}' (${role}); its columns are: ${available.join(', ') || '(none)'}`);
+    super(`${relation} has no column ${columnName(column)} (${role}); its columns are: ${available.map(columnName).join(', ') || '(none)'}`);
   }
 }
 
@@ -30,7 +38,7 @@ export class ColumnTypeError extends OfflineStoreError {
     readonly actual: string,
     readonly expected: string,
   ) {
-    super(`${relation} column '${column}' (${role}) has type ${actual}; expected ${expected}`);
+    super(`${relation} column ${columnName(column)} (${role}) has type ${actual}; expected ${expected}`);
   }
 }
 
@@ -45,7 +53,7 @@ export class JoinKeyTypeError extends OfflineStoreError {
     readonly entityType: string,
   ) {
     super(
-      `join key '${joinKey}' of view '${view}' is ${viewType}, but entity column '${entityColumn}' is ${entityType}; ` +
+      `join key '${joinKey}' of view '${view}' is ${viewType}, but entity column ${columnName(entityColumn)} is ${entityType}; ` +
         'cast the entity column or fix the entity definition',
     );
   }
@@ -100,6 +108,27 @@ export class NoSourceFilesError extends OfflineStoreError {
 export class DestinationExistsError extends OfflineStoreError {
   override readonly name = 'DestinationExistsError';
   constructor(readonly destination: string) {
-    super(`${destination} already exists; pass overwrite to replace it`);
+    super(`'${destination}' already exists and overwrite is not set`);
+  }
+}
+
+/** What went wrong in the engine, as far as a caller can act on it. */
+export type EngineFailure = 'not_found' | 'invalid' | 'denied' | 'exhausted' | 'unavailable';
+
+/**
+ * The engine refused a request about a relation the caller or the deployment named:
+ * a table that does not exist, a query it cannot run, access it does not grant, a quota
+ * spent, or a backend that is down. `relation` says which (a source, the entity rows,
+ * the scratch dataset); the message is the engine's first line, never our SQL.
+ */
+export class EngineError extends OfflineStoreError {
+  override readonly name = 'EngineError';
+  constructor(
+    readonly failure: EngineFailure,
+    readonly relation: string,
+    readonly detail: string,
+    options?: { cause: unknown },
+  ) {
+    super(`${relation}: ${detail}`, options);
   }
 }

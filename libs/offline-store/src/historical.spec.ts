@@ -216,20 +216,20 @@ describe.each(allEngines())('$name offline store', ({ start }) => {
       const request = base();
       request.views[0]!.source.timestampField = 'when';
       await expect(engine.store.getHistoricalFeatures(request)).rejects.toThrow(MissingColumnError);
-      await expect(engine.store.getHistoricalFeatures(request)).rejects.toThrow(/no column 'when' \(timestamp_field\)/);
+      await expect(engine.store.getHistoricalFeatures(request)).rejects.toThrow(/no column "when" \(timestamp_field\)/);
     });
 
     it('names a timestamp column that is not a timestamp', async () => {
       const request = base();
       request.views[0]!.source.timestampField = 'trips';
       await expect(engine.store.getHistoricalFeatures(request)).rejects.toThrow(ColumnTypeError);
-      await expect(engine.store.getHistoricalFeatures(request)).rejects.toThrow(/'trips' \(timestamp_field\) has type .*expected a timestamp/);
+      await expect(engine.store.getHistoricalFeatures(request)).rejects.toThrow(/"trips" \(timestamp_field\) has type .*expected a timestamp/);
     });
 
     it('names an unknown feature column', async () => {
       const request = base();
       request.views[0]!.features = [{ name: 'nope', type: ValueType.DOUBLE }];
-      await expect(engine.store.getHistoricalFeatures(request)).rejects.toThrow(/source 'driver_stats' has no column 'nope' \(feature 'nope'\)/);
+      await expect(engine.store.getHistoricalFeatures(request)).rejects.toThrow(/source 'driver_stats' has no column "nope" \(feature 'nope'\)/);
     });
 
     it('rejects a join key whose entity column has another type', async () => {
@@ -257,7 +257,7 @@ describe.each(allEngines())('$name offline store', ({ start }) => {
       await expect(engine.store.getHistoricalFeatures(request)).rejects.toThrow(DuplicateColumnError);
       const noKey = base();
       noKey.views[0]!.joinKeys = [{ name: 'driver_id', entityColumn: 'rider_id', type: ValueType.INT64 }];
-      await expect(engine.store.getHistoricalFeatures(noKey)).rejects.toThrow(/the entity rows has no column 'rider_id'/);
+      await expect(engine.store.getHistoricalFeatures(noKey)).rejects.toThrow(/the entity rows has no column "rider_id"/);
     });
 
     it('names a file source whose glob matches no file, for retrieval and pull-latest', async () => {

@@ -1,6 +1,7 @@
 // @larder/offline-store: point-in-time retrieval, pull-latest and appends over
 // DuckDB (embedded default), PostgreSQL and BigQuery, behind one interface.
 export type * from './types';
+export { DEFAULT_ROW_INDEX_COLUMN } from './types';
 export {
   OfflineStoreError,
   MissingColumnError,
@@ -12,7 +13,10 @@ export {
   InvalidRequestError,
   DestinationExistsError,
   NoSourceFilesError,
+  EngineError,
+  columnName,
 } from './errors';
+export type { EngineFailure } from './errors';
 export { cellConverter, cellToValue, toCell, valueToCell } from './cells';
 export type { CellConverter } from './cells';
 export { DuckDBOfflineStore, appendFolder } from './duckdb-store';
@@ -21,4 +25,4 @@ export { PostgresOfflineStore, postgresType } from './postgres-store';
 export type { PostgresOfflineStoreOptions } from './postgres-store';
 export { BigQueryOfflineStore, bigqueryField } from './bigquery-store';
 export type { BigQueryOfflineStoreOptions } from './bigquery-store';
-export { offlineStoreConfigSchema, openOfflineStore, type OfflineStoreSettings } from './config';
+export { bigqueryClient, offlineStoreConfigSchema, openOfflineStore, type OfflineStoreSettings } from './config';

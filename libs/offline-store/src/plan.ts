@@ -3,8 +3,8 @@
 import { typesV1 } from '@larder/proto';
 import { describeType, familyOf, fits, isList, valueTypeOf } from './cells';
 import type { EngineColumnType } from './cells';
-import { ColumnTypeError, DuplicateColumnError, InvalidRequestError, JoinKeyTypeError, MissingColumnError } from './errors';
-import type { BatchSource, FeatureSpec, HistoricalView, JoinKeySpec, ResultColumn } from './types';
+import { ColumnTypeError, DuplicateColumnError, InvalidRequestError, JoinKeyTypeError, MissingColumnError, OfflineStoreError } from './errors';
+import type { BatchSource, FeatureSpec, HistoricalView, JoinKeySpec, ResultColumn, SourceProblem } from './types';
 
 /** A column as the engine describes it; `type` undefined when no ValueType fits. */
 export interface DescribedColumn {
@@ -37,7 +37,72 @@ export interface SourceColumns {
   tsIsPlain: boolean;
 }
 
-/** Checks a source's columns against what a view needs from it. */
+/** A problem with a source, and the error a query would raise for it. */
+export interface SourceColumnProblem {
+  about: SourceProblem['about'];
+  error: OfflineStoreError;
+}
+
+/**
+ * Every mismatch between a source's columns and what a view needs from it; the
+ * columns to read when there is none.
+ */
+export function sourceColumnProblems(
+  source: BatchSource,
+  described: Described,
+  keys: readonly JoinKeySpec[],
+  features: readonly FeatureSpec[],
+  plainTimestamp: (engineType: string) => boolean,
+): { columns: SourceColumns | undefined; problems: SourceColumnProblem[] } {
+  const relation = `source '${source.name}'`;
+  const available = [...described.keys()];
+  const problems: SourceColumnProblem[] = [];
+  const need = (stored: string, role: string, about: SourceProblem['about']): DescribedColumn | undefined => {
+    const column = described.get(stored);
+    if (!column) problems.push({ about, error: new MissingColumnError(relation, stored, role, available) });
+    return column;
+  };
+  const timestampLike = (column: DescribedColumn, role: string, about: SourceProblem['about']): boolean => {
+    if (column.type?.family === 'timestamp' && !column.type.list) return true;
+    problems.push({ about, error: new ColumnTypeError(relation, column.name, role, column.engineType, 'a timestamp') });
+    return false;
+  };
+  const typed = (spec: JoinKeySpec | FeatureSpec, role: string, about: SourceProblem['about']): DescribedColumn | undefined => {
+    const column = need(storedName(source, spec.name), role, about);
+    if (column && (!column.type || !fits(spec.type, column.type))) {
+      problems.push({ about, error: new ColumnTypeError(relation, column.name, role, column.engineType, describeType(spec.type)) });
+      return undefined;
+    }
+    return column;
+  };
+  let ts: DescribedColumn | undefined;
+  if (source.timestampField === '') {
+    problems.push({ about: { kind: 'timestamp_field' }, error: new InvalidRequestError(`source '${source.name}'.timestamp_field`, 'is empty; name the event-time column') });
+  } else {
+    ts = need(source.timestampField, 'timestamp_field', { kind: 'timestamp_field' });
+    if (ts && !timestampLike(ts, 'timestamp_field', { kind: 'timestamp_field' })) ts = undefined;
+  }
+  let created: string | undefined;
+  if (source.createdTimestampColumn) {
+    const column = need(source.createdTimestampColumn, 'created_timestamp_column', { kind: 'created_timestamp_column' });
+    if (column && timestampLike(column, 'created_timestamp_column', { kind: 'created_timestamp_column' })) created = column.name;
+  }
+  const keyColumns = keys.map((spec) => ({ column: typed(spec, `join key '${spec.name}'`, { kind: 'join_key', name: spec.name }), spec }));
+  const featureColumns = features.map((spec) => ({ column: typed(spec, `feature '${spec.name}'`, { kind: 'feature', name: spec.name }), spec }));
+  if (problems.length > 0 || !ts) return { columns: undefined, problems };
+  return {
+    columns: {
+      ts: ts.name,
+      created,
+      keys: keyColumns.map(({ column, spec }) => ({ stored: column!.name, spec })),
+      features: featureColumns.map(({ column, spec }) => ({ stored: column!.name, spec, output: spec.outputName ?? spec.name })),
+      tsIsPlain: plainTimestamp(ts.engineType),
+    },
+    problems,
+  };
+}
+
+/** Checks a source's columns against what a view needs from it; throws the first problem. */
 export function checkSource(
   source: BatchSource,
   described: Described,
@@ -45,41 +110,33 @@ export function checkSource(
   features: readonly FeatureSpec[],
   plainTimestamp: (engineType: string) => boolean,
 ): SourceColumns {
-  const relation = `source '${source.name}'`;
-  const available = [...described.keys()];
-  const need = (stored: string, role: string): DescribedColumn => {
-    const column = described.get(stored);
-    if (!column) throw new MissingColumnError(relation, stored, role, available);
-    return column;
-  };
-  if (source.timestampField === '') throw new InvalidRequestError(`source '${source.name}'.timestamp_field`, 'is empty; name the event-time column');
-  const ts = need(source.timestampField, 'timestamp_field');
-  if (ts.type?.family !== 'timestamp' || ts.type.list) {
-    throw new ColumnTypeError(relation, ts.name, 'timestamp_field', ts.engineType, 'a timestamp');
+  const { columns, problems } = sourceColumnProblems(source, described, keys, features, plainTimestamp);
+  if (problems[0]) throw problems[0].error;
+  return columns!;
+}
+
+/**
+ * OfflineStore.checkViewSource over an engine's describe: a relation that cannot be
+ * described is one problem about the relation (the engine's error, mapped), otherwise
+ * one problem per column.
+ */
+export async function viewSourceProblems(
+  describe: () => Promise<readonly DescribedColumn[]>,
+  source: BatchSource,
+  keys: readonly JoinKeySpec[],
+  features: readonly FeatureSpec[],
+  plainTimestamp: (engineType: string) => boolean,
+): Promise<SourceProblem[]> {
+  let described: readonly DescribedColumn[];
+  try {
+    described = await describe();
+  } catch (error) {
+    // Any failure to read the relation is the finding (a missing table, an unreadable file);
+    // the engine's first line says what, without the statement around it.
+    const message = error instanceof OfflineStoreError ? error.message : `source '${source.name}': ${String((error as { message?: unknown } | null)?.message ?? error).split('\n')[0]!}`;
+    return [{ about: { kind: 'relation' }, message }];
   }
-  let created: string | undefined;
-  if (source.createdTimestampColumn) {
-    const column = need(source.createdTimestampColumn, 'created_timestamp_column');
-    if (column.type?.family !== 'timestamp' || column.type.list) {
-      throw new ColumnTypeError(relation, column.name, 'created_timestamp_column', column.engineType, 'a timestamp');
-    }
-    created = column.name;
-  }
-  const keyColumns = keys.map((spec) => {
-    const column = need(storedName(source, spec.name), `join key '${spec.name}'`);
-    if (!column.type || !fits(spec.type, column.type)) {
-      throw new ColumnTypeError(relation, column.name, `join key '${spec.name}'`, column.engineType, describeType(spec.type));
-    }
-    return { stored: column.name, spec };
-  });
-  const featureColumns = features.map((spec) => {
-    const column = need(storedName(source, spec.name), `feature '${spec.name}'`);
-    if (!column.type || !fits(spec.type, column.type)) {
-      throw new ColumnTypeError(relation, column.name, `feature '${spec.name}'`, column.engineType, describeType(spec.type));
-    }
-    return { stored: column.name, spec, output: spec.outputName ?? spec.name };
-  });
-  return { ts: ts.name, created, keys: keyColumns, features: featureColumns, tsIsPlain: plainTimestamp(ts.engineType) };
+  return sourceColumnProblems(source, describedMap(described), keys, features, plainTimestamp).problems.map((p) => ({ about: p.about, message: p.error.message }));
 }
 
 export interface ViewPlan extends SourceColumns {

@@ -5,10 +5,10 @@ import type { PoolClient, PoolConfig } from 'pg';
 import { typesV1 } from '@larder/proto';
 import { elementType, isList } from './cells';
 import type { EngineColumnType } from './cells';
-import { DestinationExistsError, EmptyEntitySetError, InvalidRequestError, MissingColumnError, UnsupportedRequestError } from './errors';
-import { checkSource, describedMap, entityColumnsFrom, planViews, ROW, TS } from './plan';
+import { DestinationExistsError, EmptyEntitySetError, MissingColumnError, UnsupportedRequestError } from './errors';
+import { checkSource, describedMap, entityColumnsFrom, planViews, ROW, TS, viewSourceProblems } from './plan';
 import type { DescribedColumn } from './plan';
-import { appendColumns, checkAppendRows, checkPullRequest, DEFAULT_CHUNK_ROWS, pullChunkBuilder, resultChunks } from './shared';
+import { appendColumns, checkAppendRows, checkPullRequest, DEFAULT_CHUNK_ROWS, entityRowGroups, orderedEntityColumn, pullChunkBuilder, resultChunks, rowIndexColumnOf } from './shared';
 import { pullLatestSql, windowJoinSql } from './sql';
 import type { Dialect, Params } from './sql';
 import type {
@@ -18,14 +18,18 @@ import type {
   Destination,
   EntityInput,
   ExportResult,
+  FeatureSpec,
   HistoricalRequest,
   HistoricalResult,
+  JoinKeySpec,
   OfflineStore,
   PullLatestChunk,
   PullLatestRequest,
   ResultSchema,
   SourceLocation,
+  SourceProblem,
 } from './types';
+import { DEFAULT_ROW_INDEX_COLUMN } from './types';
 
 const { ValueType } = typesV1;
 
@@ -167,10 +171,14 @@ export class PostgresOfflineStore implements OfflineStore {
       const relation = this.relation(entities.location, 'the entity source');
       const timestampColumn = entities.timestampColumn ?? 'event_timestamp';
       const label = `entity source ${entities.location.kind === 'table' ? entities.location.table : 'query'}`;
-      entityColumnsFrom(await this.describe(client, relation), timestampColumn, label);
-      // row_number() over the relation as read: a query's ORDER BY is kept.
+      const described = await this.describe(client, relation);
+      entityColumnsFrom(described, timestampColumn, label);
+      const s = quote('__s');
+      // A table has no order: rows are numbered by the caller's order column, else as read
+      // (which keeps a query's ORDER BY in practice, but nothing promises it).
+      const order = entities.orderColumn === undefined ? '' : `ORDER BY ${s}.${quote(orderedEntityColumn(described, entities.orderColumn, label))} ASC NULLS LAST`;
       await client.query(
-        `CREATE TEMP TABLE ${table} AS SELECT (row_number() OVER ()) - 1 AS ${quote(ROW)}, ${quote('__s')}.*, ${quote('__s')}.${quote(timestampColumn)}::timestamptz AS ${quote(TS)} FROM ${relation} AS ${quote('__s')}`,
+        `CREATE TEMP TABLE ${table} AS SELECT (row_number() OVER (${order})) - 1 AS ${quote(ROW)}, ${s}.*, ${s}.${quote(timestampColumn)}::timestamptz AS ${quote(TS)} FROM ${relation} AS ${s}`,
       );
       return { table, label, timestampColumn };
     }
@@ -181,33 +189,24 @@ export class PostgresOfflineStore implements OfflineStore {
     const ddl = columns.map((c) => `${quote(c.name)} ${c.name === entities.timestampColumn ? 'timestamptz' : postgresType(c.type)}`);
     await client.query(`CREATE TEMP TABLE ${table} (${quote(ROW)} bigint, ${ddl.join(', ')}, ${quote(TS)} timestamptz)`);
     const names = [quote(ROW), ...columns.map((c) => quote(c.name)), quote(TS)].join(', ');
+    // One INSERT per group of rows (within PostgreSQL's 65,535 parameters), whatever the client's batch size.
     const perInsert = Math.max(1, Math.floor(30_000 / (columns.length + 2)));
+    const tsAt = columns.findIndex((c) => c.name === entities.timestampColumn);
     let row = 0;
-    let batchIndex = 0;
-    for await (const batch of entities.batches) {
-      const cols = columns.map((c) => batch[c.name]);
-      const length = cols[0]?.length ?? 0;
-      cols.forEach((col, i) => {
-        if (!col || col.length !== length) throw new InvalidRequestError(`entity batch ${batchIndex}.${columns[i]!.name}`, `expected ${length} values`);
-      });
-      const ts = batch[entities.timestampColumn]!;
-      for (let start = 0; start < length; start += perInsert) {
-        const end = Math.min(length, start + perInsert);
-        const values: unknown[] = [];
-        const tuples: string[] = [];
-        for (let r = start; r < end; r++) {
-          const first = values.length;
-          values.push(row++, ...cols.map((col) => toParam(col![r]!)), toParam(ts[r]!));
-          tuples.push(`(${Array.from({ length: columns.length + 2 }, (_, i) => `$${first + i + 1}`).join(', ')})`);
-        }
-        await client.query(`INSERT INTO ${table} (${names}) VALUES ${tuples.join(', ')}`, values);
+    for await (const group of entityRowGroups(entities, perInsert)) {
+      const values: unknown[] = [];
+      const tuples: string[] = [];
+      for (let r = 0; r < group.rows; r++) {
+        const first = values.length;
+        values.push(row++, ...group.columns.map((col) => toParam(col[r]!)), toParam(group.columns[tsAt]![r]!));
+        tuples.push(`(${Array.from({ length: columns.length + 2 }, (_, i) => `$${first + i + 1}`).join(', ')})`);
       }
-      batchIndex++;
+      await client.query(`INSERT INTO ${table} (${names}) VALUES ${tuples.join(', ')}`, values);
     }
     return { table, label: 'the entity rows', timestampColumn: entities.timestampColumn };
   }
 
-  private async plan(client: PoolClient, request: HistoricalRequest) {
+  private async plan(client: PoolClient, request: HistoricalRequest, rowIndex?: string) {
     const entity = await this.loadEntities(client, request.entities);
     const stats = (await client.query(`SELECT count(*)::int AS n, min(${quote(TS)}) AS lo, max(${quote(TS)}) AS hi FROM ${entity.table}`)).rows[0] as { n: number; lo: Date; hi: Date };
     if (stats.n === 0) throw new EmptyEntitySetError(entity.label);
@@ -225,8 +224,17 @@ export class PostgresOfflineStore implements OfflineStore {
       sources.push(checkSource(view.source, describedMap(await this.describe(client, relation)), view.joinKeys, view.features, () => true));
     }
     const { plans, features } = planViews(request.views, entityPlan, sources);
+    if (rowIndex !== undefined) rowIndexColumnOf(rowIndex, [...entityPlan.columns, ...features]);
     const p = new PgParams();
-    const sql = windowJoinSql(postgresDialect, p, { entityTable: entity.table, entityColumns: entityPlan.columns, relations, plans, minTs: stats.lo, maxTs: stats.hi });
+    const sql = windowJoinSql(postgresDialect, p, {
+      entityTable: entity.table,
+      entityColumns: entityPlan.columns,
+      relations,
+      plans,
+      minTs: stats.lo,
+      maxTs: stats.hi,
+      ...(rowIndex !== undefined && { rowIndex }),
+    });
     const schema: ResultSchema = { columns: [...entityPlan.columns, ...features], timestampColumn: entity.timestampColumn };
     return { sql, params: p.values, schema, rowCount: stats.n };
   }
@@ -270,9 +278,10 @@ export class PostgresOfflineStore implements OfflineStore {
   async exportHistoricalFeatures(request: HistoricalRequest, destination: Destination): Promise<ExportResult> {
     if (destination.kind !== 'table') throw new UnsupportedRequestError(`PostgreSQL writes results to a table, not a file (${destination.path})`);
     const client = await this.pool.connect();
+    const rowIndex = destination.rowIndexColumn ?? DEFAULT_ROW_INDEX_COLUMN;
     try {
       await client.query('BEGIN');
-      const { sql, params, schema, rowCount } = await this.plan(client, request);
+      const { sql, params, schema, rowCount } = await this.plan(client, request, rowIndex);
       const exists = (await client.query('SELECT to_regclass($1) IS NOT NULL AS e', [destination.table])).rows[0] as { e: boolean };
       if (exists.e) {
         if (!destination.overwrite) throw new DestinationExistsError(destination.table);
@@ -280,7 +289,7 @@ export class PostgresOfflineStore implements OfflineStore {
       }
       await client.query(`CREATE TABLE ${tableName(destination.table)} AS ${sql}`, params);
       await client.query('COMMIT');
-      return { schema, rowCount };
+      return { schema, rowCount, rowIndexColumn: rowIndex };
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
@@ -338,6 +347,15 @@ export class PostgresOfflineStore implements OfflineStore {
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async checkViewSource(source: BatchSource, joinKeys: readonly JoinKeySpec[], features: readonly FeatureSpec[]): Promise<SourceProblem[]> {
+    const client = await this.pool.connect();
+    try {
+      return await viewSourceProblems(() => this.describe(client, this.relation(source.location, `source '${source.name}'`)), source, joinKeys, features, () => true);
     } finally {
       client.release();
     }

@@ -2,8 +2,9 @@
 // request checks, and laying out rows to append.
 import { typesV1 } from '@larder/proto';
 import { toCell } from './cells';
-import { InvalidRequestError, MissingColumnError } from './errors';
-import type { AppendRows, BatchSource, Cell, CellColumn, HistoricalResult, PullLatestChunk, PullLatestRequest, ResultChunk, ResultSchema } from './types';
+import { columnName, InvalidRequestError, MissingColumnError } from './errors';
+import type { DescribedColumn } from './plan';
+import type { AppendRows, BatchSource, Cell, CellColumn, HistoricalResult, InlineEntities, PullLatestChunk, PullLatestRequest, ResultChunk, ResultColumn, ResultSchema } from './types';
 
 export const DEFAULT_CHUNK_ROWS = 10_000;
 
@@ -203,4 +204,65 @@ export function appendColumns(source: BatchSource, stored: readonly string[], ro
     if (!used.has(name)) throw new MissingColumnError(`source '${source.name}'`, name, 'appended column', stored.map(mapped));
   }
   return out;
+}
+
+/** Inline entity rows regrouped for staging: columns in InlineEntities.columns order. */
+export interface EntityRowGroup {
+  rows: number;
+  columns: Cell[][];
+}
+
+/**
+ * The inline entity rows in groups of `groupRows` (the last one shorter), whatever the
+ * caller's batch sizes: a client sending rows seven at a time must not cost one engine
+ * insert per seven rows. Memory stays bounded by one group plus one batch. Checks that
+ * every batch has every column, of one length.
+ */
+export async function* entityRowGroups(entities: InlineEntities, groupRows: number): AsyncGenerator<EntityRowGroup> {
+  const names = entities.columns.map((c) => c.name);
+  let columns: Cell[][] = names.map(() => []);
+  let rows = 0;
+  let batchIndex = 0;
+  for await (const batch of entities.batches) {
+    const given = names.map((name) => batch[name]);
+    const length = given[0]?.length ?? 0;
+    given.forEach((column, i) => {
+      if (!column || column.length !== length) throw new InvalidRequestError(`entity batch ${batchIndex}.${names[i]!}`, `expected ${length} values`);
+    });
+    for (let offset = 0; offset < length; ) {
+      if (rows === 0 && length - offset >= groupRows) {
+        // A whole group inside this batch: native slices, no cell-by-cell copy.
+        yield { rows: groupRows, columns: given.map((column) => column!.slice(offset, offset + groupRows) as Cell[]) };
+        offset += groupRows;
+        continue;
+      }
+      const take = Math.min(length - offset, groupRows - rows);
+      given.forEach((column, i) => {
+        const target = columns[i]!;
+        for (let r = offset; r < offset + take; r++) target.push(column![r]!);
+      });
+      rows += take;
+      offset += take;
+      if (rows === groupRows) {
+        yield { rows, columns };
+        columns = names.map(() => []);
+        rows = 0;
+      }
+    }
+    batchIndex++;
+  }
+  if (rows > 0) yield { rows, columns };
+}
+
+/** The entity rows' order column, checked to be one of their columns. */
+export function orderedEntityColumn(described: readonly DescribedColumn[], name: string, relation: string): string {
+  if (!described.some((c) => c.name === name)) throw new MissingColumnError(relation, name, 'order column', described.map((c) => c.name));
+  return name;
+}
+
+/** The row-index column of a table output, checked against the output's other columns. */
+export function rowIndexColumnOf(name: string, columns: readonly ResultColumn[]): string {
+  if (name === '') throw new InvalidRequestError('row index column', 'is empty; name it, or leave it unset for row_index');
+  if (columns.some((c) => c.name === name)) throw new InvalidRequestError('row index column', `${columnName(name)} is also an output column; give the row index another name`);
+  return name;
 }

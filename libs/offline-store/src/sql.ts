@@ -36,6 +36,8 @@ export interface JoinInput {
   /** Entity time range, for pruning. */
   minTs: Date;
   maxTs: Date;
+  /** When set, the first output column: each row's index (ROW), under this name. */
+  rowIndex?: string;
 }
 
 /** Source rows of one view, pruned to the entity time range and renamed to internal names. */
@@ -58,7 +60,8 @@ function prunedSource(d: Dialect, p: Params, input: JoinInput, i: number, extra:
 }
 
 function entitySelect(d: Dialect, input: JoinInput, alias: string): string[] {
-  return input.entityColumns.map((c) => `${alias}.${d.quote(c.name)}`);
+  const index = input.rowIndex === undefined ? [] : [`${alias}.${d.quote(ROW)} AS ${d.quote(input.rowIndex)}`];
+  return [...index, ...input.entityColumns.map((c) => `${alias}.${d.quote(c.name)}`)];
 }
 
 /**

@@ -84,15 +84,20 @@ export interface InlineEntities {
 export type EntityBatch = Readonly<Record<string, readonly Cell[]>>;
 
 /**
- * Entity rows already in the engine (a table, query or file). Output order is
- * the engine's read order of that relation: file order for DuckDB, the query's
- * order for a query with ORDER BY.
+ * Entity rows already in the engine (a table, query or file). Each row gets a
+ * row index (0, 1, ...), which is the output order: ascending `orderColumn`
+ * when one is named (nulls last; rows with equal values in an unspecified order
+ * among themselves). Without it the order is the engine's read order, which only
+ * DuckDB files define (file order); a PostgreSQL or BigQuery table has none, so
+ * the order (and so each row's index) is unspecified there.
  */
 export interface SourceEntities {
   kind: 'source';
   location: SourceLocation;
   /** Defaults to `event_timestamp`. */
   timestampColumn?: string;
+  /** A column of the entity rows that orders them (and numbers them); optional. */
+  orderColumn?: string;
 }
 
 export type EntityInput = InlineEntities | SourceEntities;
@@ -134,14 +139,24 @@ export interface HistoricalResult extends AsyncIterable<ResultChunk> {
   close(): Promise<void>;
 }
 
-/** Where exportHistoricalFeatures writes: a Parquet/CSV file (DuckDB) or a table (PostgreSQL, BigQuery). */
+/** The row-index column every table output gets unless the destination names another. */
+export const DEFAULT_ROW_INDEX_COLUMN = 'row_index';
+
+/**
+ * Where exportHistoricalFeatures writes: a Parquet/CSV file (DuckDB; rows in output
+ * order) or a table (all three engines). A table has no order of its own, so it gets a
+ * row-index column: the row's 0-based index in the output order (its entity row's
+ * index, see SourceEntities), named `rowIndexColumn` (default `row_index`).
+ */
 export type Destination =
   | { kind: 'file'; path: string; format?: 'parquet' | 'csv'; overwrite?: boolean }
-  | { kind: 'table'; table: string; overwrite?: boolean };
+  | { kind: 'table'; table: string; overwrite?: boolean; rowIndexColumn?: string };
 
 export interface ExportResult {
   schema: ResultSchema;
   rowCount: number;
+  /** The row-index column written (table destinations). */
+  rowIndexColumn?: string;
 }
 
 export interface PullLatestRequest {
@@ -176,6 +191,18 @@ export interface AppendRows {
   createdTimestamps?: readonly Date[];
 }
 
+/** What a source check found, and which declared part of the source it is about. */
+export interface SourceProblem {
+  /** `relation`: the table, query or files themselves; the others name the column's role. */
+  about:
+    | { kind: 'relation' }
+    | { kind: 'timestamp_field' }
+    | { kind: 'created_timestamp_column' }
+    | { kind: 'join_key'; name: string }
+    | { kind: 'feature'; name: string };
+  message: string;
+}
+
 /** One offline engine. */
 export interface OfflineStore {
   readonly engine: 'duckdb' | 'postgres' | 'bigquery';
@@ -187,5 +214,11 @@ export interface OfflineStore {
   pullLatest(request: PullLatestRequest): AsyncIterable<PullLatestChunk>;
   /** Appends rows where historical retrieval and pullLatest read them. Returns rows written. */
   append(source: BatchSource, rows: AppendRows): Promise<number>;
+  /**
+   * Checks that a view's source can be read as declared: the table, query or files exist
+   * and have the timestamp, created, join-key and feature columns, of fitting types.
+   * Every problem found, empty when none (for apply-time checks).
+   */
+  checkViewSource(source: BatchSource, joinKeys: readonly JoinKeySpec[], features: readonly FeatureSpec[]): Promise<SourceProblem[]>;
   close(): Promise<void>;
 }

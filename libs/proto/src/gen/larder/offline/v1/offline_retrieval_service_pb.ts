@@ -24,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file larder/offline/v1/offline_retrieval_service.proto.
  */
 export const file_larder_offline_v1_offline_retrieval_service: GenFile = /*@__PURE__*/
-  fileDesc("CjFsYXJkZXIvb2ZmbGluZS92MS9vZmZsaW5lX3JldHJpZXZhbF9zZXJ2aWNlLnByb3RvEhFsYXJkZXIub2ZmbGluZS52MSKQAQocR2V0SGlzdG9yaWNhbEZlYXR1cmVzUmVxdWVzdBIzCgVxdWVyeRgBIAEoCzIiLmxhcmRlci5vZmZsaW5lLnYxLkhpc3RvcmljYWxRdWVyeUgAEjAKC2VudGl0eV9yb3dzGAIgASgLMhkubGFyZGVyLnR5cGVzLnYxLlJvd0JhdGNoSABCCQoHbWVzc2FnZSKTAQomR2V0SGlzdG9yaWNhbEZlYXR1cmVzRnJvbVNvdXJjZVJlcXVlc3QSMQoFcXVlcnkYASABKAsyIi5sYXJkZXIub2ZmbGluZS52MS5IaXN0b3JpY2FsUXVlcnkSNgoNZW50aXR5X3NvdXJjZRgCIAEoCzIfLmxhcmRlci5vZmZsaW5lLnYxLkVudGl0eVNvdXJjZSLqAQoPSGlzdG9yaWNhbFF1ZXJ5Eg8KB3Byb2plY3QYASABKAkSGQoPZmVhdHVyZV9zZXJ2aWNlGAIgASgJSAASMAoIZmVhdHVyZXMYAyABKAsyHC5sYXJkZXIudHlwZXMudjEuRmVhdHVyZUxpc3RIABIaChJmdWxsX2ZlYXR1cmVfbmFtZXMYBCABKAgSOQoLZGVzdGluYXRpb24YBSABKAsyJC5sYXJkZXIub2ZmbGluZS52MS5PdXRwdXREZXN0aW5hdGlvbhIaChJtYXhfcm93c19wZXJfY2h1bmsYBiABKAVCBgoEa2luZCLUAQoMRW50aXR5U291cmNlEi4KBGZpbGUYASABKAsyHi5sYXJkZXIucmVnaXN0cnkudjEuRmlsZVNvdXJjZUgAEjYKCGJpZ3F1ZXJ5GAIgASgLMiIubGFyZGVyLnJlZ2lzdHJ5LnYxLkJpZ1F1ZXJ5U291cmNlSAASNgoIcG9zdGdyZXMYAyABKAsyIi5sYXJkZXIucmVnaXN0cnkudjEuUG9zdGdyZXNTb3VyY2VIABIYChB0aW1lc3RhbXBfY29sdW1uGAQgASgJQgoKCGxvY2F0aW9uIpsCChFPdXRwdXREZXN0aW5hdGlvbhIzCgdzdG9yYWdlGAEgASgLMiIubGFyZGVyLnJlZ2lzdHJ5LnYxLkRhdGFzZXRTdG9yYWdlEhoKEnNhdmVkX2RhdGFzZXRfbmFtZRgCIAEoCRJWChJzYXZlZF9kYXRhc2V0X3RhZ3MYAyADKAsyOi5sYXJkZXIub2ZmbGluZS52MS5PdXRwdXREZXN0aW5hdGlvbi5TYXZlZERhdGFzZXRUYWdzRW50cnkSEQoJb21pdF9yb3dzGAQgASgIEhEKCW92ZXJ3cml0ZRgFIAEoCBo3ChVTYXZlZERhdGFzZXRUYWdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLAAQodR2V0SGlzdG9yaWNhbEZlYXR1cmVzUmVzcG9uc2USMQoGc2NoZW1hGAEgASgLMh8ubGFyZGVyLm9mZmxpbmUudjEuUmVzdWx0U2NoZW1hSAASLwoFY2h1bmsYAiABKAsyHi5sYXJkZXIub2ZmbGluZS52MS5SZXN1bHRDaHVua0gAEjMKB3N1bW1hcnkYAyABKAsyIC5sYXJkZXIub2ZmbGluZS52MS5SZXN1bHRTdW1tYXJ5SABCBgoEcGFydCLKAQonR2V0SGlzdG9yaWNhbEZlYXR1cmVzRnJvbVNvdXJjZVJlc3BvbnNlEjEKBnNjaGVtYRgBIAEoCzIfLmxhcmRlci5vZmZsaW5lLnYxLlJlc3VsdFNjaGVtYUgAEi8KBWNodW5rGAIgASgLMh4ubGFyZGVyLm9mZmxpbmUudjEuUmVzdWx0Q2h1bmtIABIzCgdzdW1tYXJ5GAMgASgLMiAubGFyZGVyLm9mZmxpbmUudjEuUmVzdWx0U3VtbWFyeUgAQgYKBHBhcnQiWgoMUmVzdWx0U2NoZW1hEjAKB2NvbHVtbnMYASADKAsyHy5sYXJkZXIub2ZmbGluZS52MS5SZXN1bHRDb2x1bW4SGAoQdGltZXN0YW1wX2NvbHVtbhgCIAEoCSJ5CgxSZXN1bHRDb2x1bW4SDAoEbmFtZRgBIAEoCRIuCgp2YWx1ZV90eXBlGAIgASgOMhoubGFyZGVyLnR5cGVzLnYxLlZhbHVlVHlwZRIrCgRyb2xlGAMgASgOMh0ubGFyZGVyLm9mZmxpbmUudjEuQ29sdW1uUm9sZSKHAQoLUmVzdWx0Q2h1bmsSEQoJZmlyc3Rfcm93GAEgASgDEi8KB2NvbHVtbnMYAiADKAsyHi5sYXJkZXIudHlwZXMudjEuUmVwZWF0ZWRWYWx1ZRI0ChBldmVudF90aW1lc3RhbXBzGAMgAygLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCK8AQoNUmVzdWx0U3VtbWFyeRIRCglyb3dfY291bnQYASABKAMSMwoHc3RvcmFnZRgCIAEoCzIiLmxhcmRlci5yZWdpc3RyeS52MS5EYXRhc2V0U3RvcmFnZRI3Cg1zYXZlZF9kYXRhc2V0GAMgASgLMiAubGFyZGVyLnJlZ2lzdHJ5LnYxLlNhdmVkRGF0YXNldBIqCgdlbGFwc2VkGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uKnkKCkNvbHVtblJvbGUSGwoXQ09MVU1OX1JPTEVfVU5TUEVDSUZJRUQQABIYChRDT0xVTU5fUk9MRV9KT0lOX0tFWRABEhsKF0NPTFVNTl9ST0xFX1BBU1NUSFJPVUdIEAISFwoTQ09MVU1OX1JPTEVfRkVBVFVSRRADMrYCChdPZmZsaW5lUmV0cmlldmFsU2VydmljZRJ+ChVHZXRIaXN0b3JpY2FsRmVhdHVyZXMSLy5sYXJkZXIub2ZmbGluZS52MS5HZXRIaXN0b3JpY2FsRmVhdHVyZXNSZXF1ZXN0GjAubGFyZGVyLm9mZmxpbmUudjEuR2V0SGlzdG9yaWNhbEZlYXR1cmVzUmVzcG9uc2UoATABEpoBCh9HZXRIaXN0b3JpY2FsRmVhdHVyZXNGcm9tU291cmNlEjkubGFyZGVyLm9mZmxpbmUudjEuR2V0SGlzdG9yaWNhbEZlYXR1cmVzRnJvbVNvdXJjZVJlcXVlc3QaOi5sYXJkZXIub2ZmbGluZS52MS5HZXRIaXN0b3JpY2FsRmVhdHVyZXNGcm9tU291cmNlUmVzcG9uc2UwAUJBWj9naXRodWIuY29tL2xhcmRlci1kZXYvbGFyZGVyL2dlbi9nby9sYXJkZXIvb2ZmbGluZS92MTtvZmZsaW5ldjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_larder_registry_v1_data_source, file_larder_registry_v1_saved_dataset, file_larder_types_v1_feature, file_larder_types_v1_row_batch, file_larder_types_v1_value]);
+  fileDesc("CjFsYXJkZXIvb2ZmbGluZS92MS9vZmZsaW5lX3JldHJpZXZhbF9zZXJ2aWNlLnByb3RvEhFsYXJkZXIub2ZmbGluZS52MSKQAQocR2V0SGlzdG9yaWNhbEZlYXR1cmVzUmVxdWVzdBIzCgVxdWVyeRgBIAEoCzIiLmxhcmRlci5vZmZsaW5lLnYxLkhpc3RvcmljYWxRdWVyeUgAEjAKC2VudGl0eV9yb3dzGAIgASgLMhkubGFyZGVyLnR5cGVzLnYxLlJvd0JhdGNoSABCCQoHbWVzc2FnZSKTAQomR2V0SGlzdG9yaWNhbEZlYXR1cmVzRnJvbVNvdXJjZVJlcXVlc3QSMQoFcXVlcnkYASABKAsyIi5sYXJkZXIub2ZmbGluZS52MS5IaXN0b3JpY2FsUXVlcnkSNgoNZW50aXR5X3NvdXJjZRgCIAEoCzIfLmxhcmRlci5vZmZsaW5lLnYxLkVudGl0eVNvdXJjZSKCAgoPSGlzdG9yaWNhbFF1ZXJ5Eg8KB3Byb2plY3QYASABKAkSGQoPZmVhdHVyZV9zZXJ2aWNlGAIgASgJSAASMAoIZmVhdHVyZXMYAyABKAsyHC5sYXJkZXIudHlwZXMudjEuRmVhdHVyZUxpc3RIABIaChJmdWxsX2ZlYXR1cmVfbmFtZXMYBCABKAgSOQoLZGVzdGluYXRpb24YBSABKAsyJC5sYXJkZXIub2ZmbGluZS52MS5PdXRwdXREZXN0aW5hdGlvbhIaChJtYXhfcm93c19wZXJfY2h1bmsYBiABKAUSFgoOZW50aXR5X2NvbHVtbnMYByADKAlCBgoEa2luZCLqAQoMRW50aXR5U291cmNlEi4KBGZpbGUYASABKAsyHi5sYXJkZXIucmVnaXN0cnkudjEuRmlsZVNvdXJjZUgAEjYKCGJpZ3F1ZXJ5GAIgASgLMiIubGFyZGVyLnJlZ2lzdHJ5LnYxLkJpZ1F1ZXJ5U291cmNlSAASNgoIcG9zdGdyZXMYAyABKAsyIi5sYXJkZXIucmVnaXN0cnkudjEuUG9zdGdyZXNTb3VyY2VIABIYChB0aW1lc3RhbXBfY29sdW1uGAQgASgJEhQKDG9yZGVyX2NvbHVtbhgFIAEoCUIKCghsb2NhdGlvbiK1AgoRT3V0cHV0RGVzdGluYXRpb24SMwoHc3RvcmFnZRgBIAEoCzIiLmxhcmRlci5yZWdpc3RyeS52MS5EYXRhc2V0U3RvcmFnZRIaChJzYXZlZF9kYXRhc2V0X25hbWUYAiABKAkSVgoSc2F2ZWRfZGF0YXNldF90YWdzGAMgAygLMjoubGFyZGVyLm9mZmxpbmUudjEuT3V0cHV0RGVzdGluYXRpb24uU2F2ZWREYXRhc2V0VGFnc0VudHJ5EhEKCW9taXRfcm93cxgEIAEoCBIRCglvdmVyd3JpdGUYBSABKAgSGAoQcm93X2luZGV4X2NvbHVtbhgGIAEoCRo3ChVTYXZlZERhdGFzZXRUYWdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLAAQodR2V0SGlzdG9yaWNhbEZlYXR1cmVzUmVzcG9uc2USMQoGc2NoZW1hGAEgASgLMh8ubGFyZGVyLm9mZmxpbmUudjEuUmVzdWx0U2NoZW1hSAASLwoFY2h1bmsYAiABKAsyHi5sYXJkZXIub2ZmbGluZS52MS5SZXN1bHRDaHVua0gAEjMKB3N1bW1hcnkYAyABKAsyIC5sYXJkZXIub2ZmbGluZS52MS5SZXN1bHRTdW1tYXJ5SABCBgoEcGFydCLKAQonR2V0SGlzdG9yaWNhbEZlYXR1cmVzRnJvbVNvdXJjZVJlc3BvbnNlEjEKBnNjaGVtYRgBIAEoCzIfLmxhcmRlci5vZmZsaW5lLnYxLlJlc3VsdFNjaGVtYUgAEi8KBWNodW5rGAIgASgLMh4ubGFyZGVyLm9mZmxpbmUudjEuUmVzdWx0Q2h1bmtIABIzCgdzdW1tYXJ5GAMgASgLMiAubGFyZGVyLm9mZmxpbmUudjEuUmVzdWx0U3VtbWFyeUgAQgYKBHBhcnQiWgoMUmVzdWx0U2NoZW1hEjAKB2NvbHVtbnMYASADKAsyHy5sYXJkZXIub2ZmbGluZS52MS5SZXN1bHRDb2x1bW4SGAoQdGltZXN0YW1wX2NvbHVtbhgCIAEoCSJ5CgxSZXN1bHRDb2x1bW4SDAoEbmFtZRgBIAEoCRIuCgp2YWx1ZV90eXBlGAIgASgOMhoubGFyZGVyLnR5cGVzLnYxLlZhbHVlVHlwZRIrCgRyb2xlGAMgASgOMh0ubGFyZGVyLm9mZmxpbmUudjEuQ29sdW1uUm9sZSKHAQoLUmVzdWx0Q2h1bmsSEQoJZmlyc3Rfcm93GAEgASgDEi8KB2NvbHVtbnMYAiADKAsyHi5sYXJkZXIudHlwZXMudjEuUmVwZWF0ZWRWYWx1ZRI0ChBldmVudF90aW1lc3RhbXBzGAMgAygLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLWAQoNUmVzdWx0U3VtbWFyeRIRCglyb3dfY291bnQYASABKAMSMwoHc3RvcmFnZRgCIAEoCzIiLmxhcmRlci5yZWdpc3RyeS52MS5EYXRhc2V0U3RvcmFnZRI3Cg1zYXZlZF9kYXRhc2V0GAMgASgLMiAubGFyZGVyLnJlZ2lzdHJ5LnYxLlNhdmVkRGF0YXNldBIqCgdlbGFwc2VkGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhgKEHJvd19pbmRleF9jb2x1bW4YBSABKAkqeQoKQ29sdW1uUm9sZRIbChdDT0xVTU5fUk9MRV9VTlNQRUNJRklFRBAAEhgKFENPTFVNTl9ST0xFX0pPSU5fS0VZEAESGwoXQ09MVU1OX1JPTEVfUEFTU1RIUk9VR0gQAhIXChNDT0xVTU5fUk9MRV9GRUFUVVJFEAMytgIKF09mZmxpbmVSZXRyaWV2YWxTZXJ2aWNlEn4KFUdldEhpc3RvcmljYWxGZWF0dXJlcxIvLmxhcmRlci5vZmZsaW5lLnYxLkdldEhpc3RvcmljYWxGZWF0dXJlc1JlcXVlc3QaMC5sYXJkZXIub2ZmbGluZS52MS5HZXRIaXN0b3JpY2FsRmVhdHVyZXNSZXNwb25zZSgBMAESmgEKH0dldEhpc3RvcmljYWxGZWF0dXJlc0Zyb21Tb3VyY2USOS5sYXJkZXIub2ZmbGluZS52MS5HZXRIaXN0b3JpY2FsRmVhdHVyZXNGcm9tU291cmNlUmVxdWVzdBo6LmxhcmRlci5vZmZsaW5lLnYxLkdldEhpc3RvcmljYWxGZWF0dXJlc0Zyb21Tb3VyY2VSZXNwb25zZTABQkFaP2dpdGh1Yi5jb20vbGFyZGVyLWRldi9sYXJkZXIvZ2VuL2dvL2xhcmRlci9vZmZsaW5lL3YxO29mZmxpbmV2MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_larder_registry_v1_data_source, file_larder_registry_v1_saved_dataset, file_larder_types_v1_feature, file_larder_types_v1_row_batch, file_larder_types_v1_value]);
 
 /**
  * One message of the inline-rows stream.
@@ -49,7 +49,8 @@ export type GetHistoricalFeaturesRequest = Message<"larder.offline.v1.GetHistori
     /**
      * A chunk of entity rows: join-key columns (and any extra columns,
      * passed through to the output) plus one event timestamp per row.
-     * created_timestamps is ignored.
+     * created_timestamps is ignored. `columns` is a map, so it carries no
+     * column order: HistoricalQuery.entity_columns does.
      *
      * @generated from field: larder.types.v1.RowBatch entity_rows = 2;
      */
@@ -151,6 +152,17 @@ export type HistoricalQuery = Message<"larder.offline.v1.HistoricalQuery"> & {
    * @generated from field: int32 max_rows_per_chunk = 6;
    */
   maxRowsPerChunk: number;
+
+  /**
+   * Inline entity rows (GetHistoricalFeatures) only: the entity columns in
+   * the order the output gives them, naming exactly the RowBatch columns
+   * (not the timestamp). RowBatch.columns is a protobuf map, whose order
+   * is not kept on the wire by every language, so the order travels here.
+   * Empty: the columns come in name order (by Unicode code point).
+   *
+   * @generated from field: repeated string entity_columns = 7;
+   */
+  entityColumns: string[];
 };
 
 /**
@@ -204,6 +216,20 @@ export type EntitySource = Message<"larder.offline.v1.EntitySource"> & {
    * @generated from field: string timestamp_column = 4;
    */
   timestampColumn: string;
+
+  /**
+   * Optional: a column of the entity rows that orders them, ascending, nulls
+   * last; rows with equal values come in an unspecified order among
+   * themselves (name a unique column for a repeatable order). The output
+   * follows this order, and each row's index is its position in it.
+   * Empty: the engine's read order, which only a file defines (file order,
+   * DuckDB); a PostgreSQL or BigQuery table has no order, so without an
+   * order column the output order (and so the row index) is unspecified:
+   * pass a key column through to tell the rows apart.
+   *
+   * @generated from field: string order_column = 5;
+   */
+  orderColumn: string;
 };
 
 /**
@@ -255,6 +281,16 @@ export type OutputDestination = Message<"larder.offline.v1.OutputDestination"> &
    * @generated from field: bool overwrite = 5;
    */
   overwrite: boolean;
+
+  /**
+   * A table (postgres_table, bigquery_table) has no row order, so it gets
+   * one more column, first: INT64, each row's 0-based index in the output
+   * order (the row's entity-row index). This names it; empty means
+   * `row_index`. A file keeps the rows in order and has no such column.
+   *
+   * @generated from field: string row_index_column = 6;
+   */
+  rowIndexColumn: string;
 };
 
 /**
@@ -356,13 +392,16 @@ export const GetHistoricalFeaturesFromSourceResponseSchema: GenMessage<GetHistor
 
 /**
  * The output columns, in order. Every chunk has one column per entry here.
+ * This list is the column order, for every client: chunks are read by
+ * position in it, never by the order of a map.
  *
  * @generated from message larder.offline.v1.ResultSchema
  */
 export type ResultSchema = Message<"larder.offline.v1.ResultSchema"> & {
   /**
-   * The columns: entity columns first (in input order), then features in
-   * request order.
+   * The columns: entity columns first (inline: in the order of
+   * HistoricalQuery.entity_columns, or by name when it is empty; from a
+   * source: in the source's column order), then features in request order.
    *
    * @generated from field: repeated larder.offline.v1.ResultColumn columns = 1;
    */
@@ -489,6 +528,14 @@ export type ResultSummary = Message<"larder.offline.v1.ResultSummary"> & {
    * @generated from field: google.protobuf.Duration elapsed = 4;
    */
   elapsed?: Duration | undefined;
+
+  /**
+   * The row-index column of the table written, when a table destination was
+   * given (see OutputDestination.row_index_column).
+   *
+   * @generated from field: string row_index_column = 5;
+   */
+  rowIndexColumn: string;
 };
 
 /**
@@ -544,8 +591,14 @@ export const ColumnRoleSchema: GenEnum<ColumnRole> = /*@__PURE__*/
  * row with the same join keys and the greatest event time <= the entity
  * row's time (and >= time - ttl when the view has a ttl), ties broken by the
  * greatest created time; null when none. Entity rows are never dropped or
- * duplicated and come back in input order. Errors as for online serving,
- * plus INVALID_ARGUMENT for a first message without a query.
+ * duplicated. Output rows come in entity-row order: the order they were sent
+ * (inline), or the order EntitySource defines (see order_column); each row's
+ * index in that order is ResultChunk.first_row + its position in the chunk,
+ * and a column of every table written (see OutputDestination). Errors as for
+ * online serving, plus INVALID_ARGUMENT for a first message without a query,
+ * NOT_FOUND / INVALID_ARGUMENT / PERMISSION_DENIED / RESOURCE_EXHAUSTED /
+ * UNAVAILABLE naming the table when the engine reports a table that does not
+ * exist, a query it cannot run, access it refuses, a quota spent or itself down.
  *
  * @generated from service larder.offline.v1.OfflineRetrievalService
  */
