@@ -1,5 +1,6 @@
 import { create } from '@bufbuild/protobuf';
-import { timestampMs } from '@bufbuild/protobuf/wkt';
+import type { Timestamp } from '@bufbuild/protobuf/wkt';
+import { eventMsFromParts } from '@larder/online-store';
 import { OfflineStoreError } from '@larder/offline-store';
 import type { OfflineStore } from '@larder/offline-store';
 import { StoreUnavailableError } from '@larder/online-store';
@@ -47,9 +48,14 @@ export function rowBatchInput(batch: typesV1.RowBatch | undefined): InputRows {
     timestampColumn: '',
     has: (column) => column in columns,
     read: (row, column, type) => checkValue(type, columns[column]?.val[row]),
-    eventTs: (row) => timestampMs(events[row] as NonNullable<(typeof events)[number]>),
-    createdTs: (row) => (created.length === 0 ? undefined : timestampMs(created[row] as NonNullable<(typeof created)[number]>)),
+    eventTs: (row) => eventMsOf(events[row] as NonNullable<(typeof events)[number]>),
+    createdTs: (row) => (created.length === 0 ? undefined : eventMsOf(created[row] as NonNullable<(typeof created)[number]>)),
   };
+}
+
+/** A Timestamp as an event time (ms, microseconds in the fraction; finer digits dropped). */
+function eventMsOf(ts: Timestamp): number {
+  return eventMsFromParts(Number(ts.seconds), ts.nanos);
 }
 
 /** A Feast-style data frame: `{ column: [value, ...] }` of JSON values; event times in `timestampColumn`. */

@@ -1,6 +1,7 @@
 import { typesV1 } from '@larder/proto';
 import { valueTypeName } from '@larder/core';
 import { valueToCell } from '@larder/offline-store';
+import { eventMsFromMicros, eventMsFromParts } from '@larder/online-store';
 import type { Cell } from '@larder/offline-store';
 
 const T = typesV1.ValueType;
@@ -66,7 +67,8 @@ export function epochToMillis(n: number): number {
 const ZONELESS = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$/;
 
 /**
- * A point in time as milliseconds since the epoch: a Date, epoch seconds /
+ * A point in time as milliseconds since the epoch, microseconds kept in the fraction
+ * (sub-microsecond digits dropped): a Date, epoch seconds /
  * milliseconds / microseconds (by magnitude), an RFC 3339 string (a string
  * without a zone is UTC), or a google.protobuf.Timestamp-like object.
  */
@@ -78,15 +80,25 @@ export function toMillis(raw: unknown): number {
   else if (typeof raw === 'string') {
     const text = raw.trim();
     if (INTEGER.test(text) || /^-?\d+\.\d+$/.test(text)) ms = epochToMillis(Number(text));
-    else ms = Date.parse(ZONELESS.test(text) ? `${text.replace(' ', 'T')}${text.length === 10 ? 'T00:00:00' : ''}Z` : text);
+    else {
+      ms = Date.parse(ZONELESS.test(text) ? `${text.replace(' ', 'T')}${text.length === 10 ? 'T00:00:00' : ''}Z` : text);
+      // Date.parse stops at milliseconds; the fraction's 4th to 6th digits are microseconds.
+      const fraction = /:\d\d\.\d{3}(\d{1,3})/.exec(text);
+      if (fraction !== null) ms += Number(fraction[1]!.padEnd(3, '0')) / 1000;
+    }
   } else if (typeof raw === 'object' && raw !== null && 'seconds' in raw) {
     const ts = raw as { seconds: bigint | number | string; nanos?: number };
-    ms = Number(ts.seconds) * 1000 + Math.floor((ts.nanos ?? 0) / 1e6);
+    return checkedEventMs(eventMsFromParts(Number(ts.seconds), ts.nanos ?? 0), raw);
   } else {
     throw new ValueError(`expected a timestamp, got ${describe(raw)}`);
   }
+  return checkedEventMs(eventMsFromMicros(Math.round(ms * 1000)), raw);
+}
+
+/** An event time (ms with microseconds in the fraction, as the online store keeps it), or a ValueError. */
+function checkedEventMs(ms: number, raw: unknown): number {
   if (!Number.isFinite(ms)) throw new ValueError(`expected a timestamp, got ${describe(raw)}`);
-  return Math.floor(ms);
+  return ms;
 }
 
 /** A decoded message field (JSON, Avro, Protobuf) as a Value of the declared type; null and undefined become a null Value. */

@@ -3,6 +3,7 @@ import { TimestampSchema } from '@bufbuild/protobuf/wkt';
 import type { Timestamp } from '@bufbuild/protobuf/wkt';
 import { OnDemandEvaluationError, valueTypeName } from '@larder/core';
 import type { OnDemandValues, TypedName } from '@larder/core';
+import { eventMicros } from '@larder/online-store';
 import type { EntityKeyInput, OnlineStore, ViewRead, ViewReadResult } from '@larder/online-store';
 import { servingV1, typesV1 } from '@larder/proto';
 import { Code, RpcError } from '@larder/rpc';
@@ -70,8 +71,11 @@ function checkColumn(where: string, name: string, values: readonly Value[], fiel
 const TIMESTAMP = TimestampSchema.typeName;
 const VECTOR = servingV1.GetOnlineFeaturesResponse_FeatureVectorSchema.typeName;
 
+/** A stored event time (ms, microseconds in the fraction) as a Timestamp, microseconds kept. */
 function timestampOf(ms: number): Timestamp {
-  return { $typeName: TIMESTAMP, seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1_000_000 };
+  const micros = eventMicros(ms);
+  const seconds = Math.floor(micros / 1_000_000);
+  return { $typeName: TIMESTAMP, seconds: BigInt(seconds), nanos: (micros - seconds * 1_000_000) * 1000 };
 }
 
 function vector(values: Value[], statuses: typesV1.FieldStatus[], eventTimestamps: Timestamp[]): servingV1.GetOnlineFeaturesResponse_FeatureVector {

@@ -38,7 +38,10 @@ function typedItems(vector: DuckDBVector): ArrayLike<unknown> | undefined {
   return ArrayBuffer.isView(items) ? (items as unknown as ArrayLike<unknown>) : undefined;
 }
 
-/** Milliseconds (truncated, as the driver's converter does) of TIMESTAMP micros in a BigInt64Array, without BigInts; NaN for null. */
+/**
+ * Milliseconds of TIMESTAMP micros in a BigInt64Array, microseconds kept as the fraction
+ * (micros / 1000: the online store's event-time rule), without BigInts; NaN for null.
+ */
 function timestampMillis(items: BigInt64Array, count: number, isNull: ((row: number) => boolean) | undefined): Float64Array {
   const halves = new Int32Array(items.buffer, items.byteOffset, count * 2);
   const out = new Float64Array(count);
@@ -50,12 +53,15 @@ function timestampMillis(items: BigInt64Array, count: number, isNull: ((row: num
     const micros = halves[2 * r + 1]! * 4294967296 + (halves[2 * r]! >>> 0);
     // Beyond 2^53 micros (year 2255, DuckDB's infinity) a Date cannot hold it anyway; same error as the driver's.
     if (Math.abs(micros) >= Number.MAX_SAFE_INTEGER) throw new Error(`TIMESTAMP value out of range for JS Date: ${items[r]} micros`);
-    out[r] = Math.trunc(micros / 1000);
+    out[r] = micros / 1000;
   }
   return out;
 }
 
-/** A timestamp result column as ms since the epoch (NaN: null), without a Date per row when the engine type allows. */
+/**
+ * A timestamp result column as ms since the epoch (NaN: null), without a Date per row when
+ * the engine type allows; microseconds are kept in the fraction on that path (TIMESTAMP).
+ */
 export function columnMillis(chunk: DuckDBDataChunk, column: number): Float64Array {
   const vector = chunk.getColumnVector(column);
   const items = typedItems(vector);

@@ -4,6 +4,7 @@
 import { typesV1 } from '@larder/proto';
 import { InvalidRowError, OnlineStoreError } from './errors';
 import { CASE_OF_TAG, LIST_TYPE_NAME } from './value-cases';
+import { checkEventTs } from './event-time';
 import type { EntityBatch, EntityCell, FeatureCell, ViewColumns, ViewDescriptor } from './types';
 
 const T = typesV1.ValueType;
@@ -173,7 +174,8 @@ export function cellPayload(view: string, feature: string, type: number, cell: F
   return type === T.UNIX_TIMESTAMP ? seconds(cell) : cell;
 }
 
-const NULL_VALUE = { $typeName: VALUE, val: { case: 'nullVal', value: typesV1.Null.UNSPECIFIED } } as Value;
+/** The one null Value the stores hand out (shared: readers never change a Value). */
+export const NULL_VALUE = { $typeName: VALUE, val: { case: 'nullVal', value: typesV1.Null.UNSPECIFIED } } as Value;
 
 /** A cell as a Value of the declared type (null: an explicit null). For layouts that store Values. */
 export function cellValue(view: string, feature: string, type: number, cell: FeatureCell): Value {
@@ -187,8 +189,6 @@ export function cellValue(view: string, feature: string, type: number, cell: Fea
 /** Event time of a row as the stores keep it, checked like WriteRow.eventTs. */
 export function rowEventTs(v: ViewColumns, row: number): number {
   const ts = v.eventTs[row]!;
-  if (!Number.isSafeInteger(ts) || ts < 0) {
-    throw new InvalidRowError(v.view.name, `eventTs must be whole non-negative milliseconds since the epoch, got ${ts}`);
-  }
+  checkEventTs(v.view.name, ts);
   return ts;
 }

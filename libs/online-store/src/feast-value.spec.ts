@@ -2,6 +2,7 @@ import { toBinary } from '@bufbuild/protobuf';
 import { TimestampSchema } from '@bufbuild/protobuf/wkt';
 import { typesV1 } from '@larder/proto';
 import { decodeValue, encodeTimestampMs, encodeValue } from './feast-value';
+import { eventMicros, eventMsFromMicros, eventMsFromParts, isEventMs } from './event-time';
 import { EVERY_TYPE, i32, i64, str, v } from './testing/values';
 
 const cases: [string, typesV1.Value][] = [
@@ -38,8 +39,27 @@ describe('encodeValue', () => {
 });
 
 describe('encodeTimestampMs', () => {
-  it.each([0, 1, 999, 1000, 1_700_000_000_000, 1_700_000_000_123, Number.MAX_SAFE_INTEGER])('writes %d ms as protobuf-es writes the Timestamp', (ms) => {
-    const stamp = { $typeName: 'google.protobuf.Timestamp' as const, seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1_000_000 };
-    expect(encodeTimestampMs(ms)).toEqual(Buffer.from(toBinary(TimestampSchema, stamp)));
+  it.each([0, 1, 999, 1000, 1_000_000, 1_700_000_000_000_000, 1_700_000_000_123_000, 1_700_000_000_123_456, 1_700_000_000_000_001, 4_398_046_511_103_999])(
+    'writes %d us as protobuf-es writes the Timestamp, and reads it back',
+    (micros) => {
+      const stamp = { $typeName: 'google.protobuf.Timestamp' as const, seconds: BigInt(Math.floor(micros / 1e6)), nanos: (micros % 1e6) * 1000 };
+      const ms = eventMsFromMicros(micros);
+      expect(encodeTimestampMs(ms)).toEqual(Buffer.from(toBinary(TimestampSchema, stamp)));
+      expect(eventMsFromParts(Number(stamp.seconds), stamp.nanos)).toBe(ms);
+      expect(eventMicros(ms)).toBe(micros);
+    },
+  );
+
+  it('keeps 1 us steps apart and in order, and drops nanoseconds below a microsecond', () => {
+    const base = 1_767_225_600_123_456;
+    for (let i = 0; i < 2000; i++) {
+      const a = eventMsFromMicros(base + i);
+      const b = eventMsFromMicros(base + i + 1);
+      expect(a < b && isEventMs(a) && isEventMs(b)).toBe(true);
+    }
+    expect(eventMsFromParts(1_767_225_600, 123_456_999)).toBe(eventMsFromMicros(1_767_225_600_123_456));
+    expect(isEventMs(1_767_225_600_123 + 0.0005)).toBe(false);
+    expect(isEventMs(-1)).toBe(false);
+    expect(isEventMs(Number.NaN)).toBe(false);
   });
 });

@@ -3,6 +3,7 @@
 // unusual go through protobuf-es, which is exact but several times slower.
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import { typesV1, wire } from '@larder/proto';
+import { eventMicros } from './event-time';
 
 // Bound once: reading a namespace member on every call goes through an export getter.
 const { varintSize, writeVarint } = wire;
@@ -148,7 +149,10 @@ export function encodeValue(value: Value): Buffer {
   return Buffer.from(toBinary(typesV1.ValueSchema, value));
 }
 
-/** The bytes of a google.protobuf.Timestamp for ms since the epoch (>= 0), as protobuf-es writes them. */
+/**
+ * The bytes of a google.protobuf.Timestamp for an event time (ms >= 0, microseconds in
+ * its fraction: see event-time.ts), as protobuf-es writes them.
+ */
 export function encodeTimestampMs(ms: number): Buffer {
   const buf = Buffer.allocUnsafe(timestampMsSize(ms));
   writeTimestampMs(buf, 0, ms);
@@ -157,15 +161,17 @@ export function encodeTimestampMs(ms: number): Buffer {
 
 /** Size of encodeTimestampMs(ms). */
 export function timestampMsSize(ms: number): number {
-  const seconds = Math.floor(ms / 1000);
-  const nanos = (ms % 1000) * 1_000_000;
+  const micros = eventMicros(ms);
+  const seconds = Math.floor(micros / 1_000_000);
+  const nanos = (micros - seconds * 1_000_000) * 1000;
   return (seconds === 0 ? 0 : 1 + varintSize(seconds)) + (nanos === 0 ? 0 : 1 + varintSize(nanos));
 }
 
 /** encodeTimestampMs(ms) written at `at` of buf; returns the end. */
 export function writeTimestampMs(buf: Buffer, at: number, ms: number): number {
-  const seconds = Math.floor(ms / 1000);
-  const nanos = (ms % 1000) * 1_000_000;
+  const micros = eventMicros(ms);
+  const seconds = Math.floor(micros / 1_000_000);
+  const nanos = (micros - seconds * 1_000_000) * 1000;
   if (seconds !== 0) {
     buf[at++] = 0x08;
     at = writeVarint(buf, at, seconds);

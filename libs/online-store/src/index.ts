@@ -21,5 +21,6 @@ export { RedisOnlineStore, type RedisOnlineStoreOptions, type RedisLayoutName } 
 export type { RedisConnectionOptions } from './redis/connection';
 export { SqliteOnlineStore, type SqliteOnlineStoreOptions } from './sqlite-store';
 export { serializeEntityKey } from './entity-key';
+export { eventMicros, eventMsFromMicros, eventMsFromParts, isEventMs } from './event-time';
 export { murmur3, feastFeatureField } from './murmur3';
 export { onlineStoreConfigSchema, onlineStoreConfig, type OnlineStoreSettings } from './config';

@@ -5,12 +5,16 @@ import { typesV1, wire } from '@larder/proto';
 import { InvalidRowError, OnlineStoreError } from './errors';
 import { cellPayload } from './columns';
 import { CASE_OF_TAG, LIST_TYPE_NAME, TAG_OF_CASE } from './value-cases';
+import { checkEventTs, eventMicros, eventMsFromMicros } from './event-time';
 import type { StoredRow, ViewColumns, ViewDescriptor, WriteRow } from './types';
 
 // Bound once: reading a namespace member on every call goes through an export getter.
 const { varintSize, writeVarint } = wire;
 
-export const PACKED_FORMAT_VERSION = 1;
+// Version 2 holds the event time in microseconds; version 1 (rows written before) in
+// milliseconds, still read, and replaced by version 2 at the next write.
+export const PACKED_FORMAT_VERSION = 2;
+const PACKED_MS_VERSION = 1;
 const HEADER = 9; // version byte + u64 event time
 
 type Value = typesV1.Value;
@@ -258,10 +262,12 @@ class ReadPlan {
   }
 
   decode(buf: Buffer): StoredRow {
-    if (buf[0] !== PACKED_FORMAT_VERSION || buf.length < HEADER + 1) {
+    const version = buf[0];
+    if ((version !== PACKED_FORMAT_VERSION && version !== PACKED_MS_VERSION) || buf.length < HEADER + 1) {
       throw new OnlineStoreError(`view ${this.codec.view.name}: stored row has unknown format ${buf[0]}`);
     }
-    const eventTs = buf.readUInt32BE(1) * 0x1_0000_0000 + buf.readUInt32BE(5);
+    const stamp = buf.readUInt32BE(1) * 0x1_0000_0000 + buf.readUInt32BE(5);
+    const eventTs = version === PACKED_FORMAT_VERSION ? eventMsFromMicros(stamp) : stamp;
     const namesLength = readVarint(buf, HEADER);
     const namesStart = cursor;
     const namesEnd = namesStart + namesLength;
@@ -354,9 +360,10 @@ export class ViewCodec {
     let size = HEADER + varintSize(this.names.length) + this.names.length + count;
     for (let i = 0; i < count; i++) if (tags[i]! !== 0) size += payloadSize(tags[i]!, payloads[i]);
     const buf = Buffer.allocUnsafe(size);
+    const micros = eventMicros(row.eventTs);
     buf[0] = PACKED_FORMAT_VERSION;
-    buf.writeUInt32BE(Math.floor(row.eventTs / 0x1_0000_0000), 1);
-    buf.writeUInt32BE(row.eventTs % 0x1_0000_0000, 5);
+    buf.writeUInt32BE(Math.floor(micros / 0x1_0000_0000), 1);
+    buf.writeUInt32BE(micros % 0x1_0000_0000, 5);
     let at = writeVarint(buf, HEADER, this.names.length);
     at += this.names.copy(buf, at);
     for (let i = 0; i < count; i++) {
@@ -448,9 +455,10 @@ export class ViewCodec {
         this.dataView = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
       }
       const view = this.dataView!;
+      const micros = eventMicros(eventTs);
       template.copy(buf, start);
-      view.setUint32(start + 1, Math.floor(eventTs / 0x1_0000_0000));
-      view.setUint32(start + 5, eventTs % 0x1_0000_0000);
+      view.setUint32(start + 1, Math.floor(micros / 0x1_0000_0000));
+      view.setUint32(start + 5, micros % 0x1_0000_0000);
       // Each value follows its tag byte: 9 bytes per feature from the template's end back.
       let at = start + template.length - 9 * count + 1;
       for (let i = 0; i < count; i++, at += 9) view.setFloat64(at, columns[i]![row]!, true);
@@ -458,9 +466,10 @@ export class ViewCodec {
     }
     const tags = this.scratchTags;
     const payloads = this.scratchPayloads;
+    const micros = eventMicros(eventTs);
     buf[start] = PACKED_FORMAT_VERSION;
-    buf.writeUInt32BE(Math.floor(eventTs / 0x1_0000_0000), start + 1);
-    buf.writeUInt32BE(eventTs % 0x1_0000_0000, start + 5);
+    buf.writeUInt32BE(Math.floor(micros / 0x1_0000_0000), start + 1);
+    buf.writeUInt32BE(micros % 0x1_0000_0000, start + 5);
     let at = writeVarint(buf, start + HEADER, this.names.length);
     at += this.names.copy(buf, at);
     for (let i = 0; i < count; i++) {
@@ -497,8 +506,3 @@ export function valueTag(view: string, feature: string, value: Value, declared: 
   return tag;
 }
 
-export function checkEventTs(view: string, eventTs: number): void {
-  if (!Number.isSafeInteger(eventTs) || eventTs < 0) {
-    throw new InvalidRowError(view, `eventTs must be whole non-negative milliseconds since the epoch, got ${eventTs}`);
-  }
-}

@@ -13,12 +13,16 @@ other's value encoding.
       -> RedisOnlineStore.online_read
 EK = {"join_keys": [...], "values": [b64 Value...]}
 V = {"name": N, "join_keys": [...], "features": [{"name": F, "type": "INT64"}...]}
-ROW = {"entity_key": EK, "ts_ms": int, "values": {F: b64 Value}}
+ROW = {"entity_key": EK, "ts_us": int, "values": {F: b64 Value}}
+Event times travel as whole microseconds since the epoch (ts_us), as Python's datetime holds them.
 """
 import base64
 import json
 import sys
 from datetime import datetime, timedelta, timezone
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MICROSECOND = timedelta(microseconds=1)
 
 from feast import Entity, FeatureView, Field, FileSource
 from feast.infra.online_stores.helpers import _mmh3, _redis_key
@@ -94,7 +98,7 @@ def main():
             (
                 entity_key(row["entity_key"]),
                 {name: value(v) for name, v in row["values"].items()},
-                datetime.fromtimestamp(row["ts_ms"] / 1000, tz=timezone.utc),
+                EPOCH + row["ts_us"] * MICROSECOND,
                 None,
             )
             for row in req["rows"]
@@ -111,7 +115,7 @@ def main():
                 None
                 if ts is None
                 else {
-                    "ts_ms": round(ts.timestamp() * 1000),
+                    "ts_us": (ts.astimezone(timezone.utc) - EPOCH) // MICROSECOND,
                     "values": {k: base64.b64encode(v.SerializeToString()).decode() for k, v in values.items()},
                 }
                 for ts, values in rows

@@ -4,6 +4,7 @@ import { typesV1 } from '@larder/proto';
 import { testServices } from '@larder/testing';
 import { randomUUID } from 'node:crypto';
 import { serializeEntityKey } from '../entity-key';
+import { eventMsFromMicros } from '../event-time';
 import { feastFeatureField, murmur3 } from '../murmur3';
 import { feastPython, runFeast } from '../testing/feast-python';
 import { EVERY_TYPE, T, ek, i64, str, v as value, view } from '../testing/values';
@@ -22,7 +23,7 @@ const wireView = (v: ViewDescriptor) => ({
 });
 
 interface FeastRead {
-  rows: ({ ts_ms: number; values: Record<string, string> } | null)[];
+  rows: ({ ts_us: number; values: Record<string, string> } | null)[];
 }
 
 let python: string;
@@ -82,14 +83,14 @@ describe('feast layout against the real feast package', () => {
       redis: redisAddress(),
       project,
       view: wireView(stats),
-      rows: feastKeys.map((key, i) => ({ entity_key: wireKey(key), ts_ms: 1_700_000_000_123 + i, values: Object.fromEntries(Object.entries(values).map(([k, v]) => [k, b64(v)])) })),
+      rows: feastKeys.map((key, i) => ({ entity_key: wireKey(key), ts_us: 1_700_000_000_123_456 + i, values: Object.fromEntries(Object.entries(values).map(([k, v]) => [k, b64(v)])) })),
     });
     await runFeast(python, {
       op: 'write',
       redis: redisAddress(),
       project,
       view: wireView(trips),
-      rows: tripKeys.map((key, i) => ({ entity_key: wireKey(key), ts_ms: 1_600_000_000_000, values: { n: b64(i64(i)), label: b64(str(`trip${i}`)) } })),
+      rows: tripKeys.map((key, i) => ({ entity_key: wireKey(key), ts_us: 1_600_000_000_000_000, values: { n: b64(i64(i)), label: b64(str(`trip${i}`)) } })),
     });
     const [statsRows, tripRows] = await store.read([
       { view: stats, entityKeys: [...feastKeys, ...ourKeys] },
@@ -98,7 +99,7 @@ describe('feast layout against the real feast package', () => {
     const names = stats.features.map((f) => f.name);
     feastKeys.forEach((_, i) => {
       const row = statsRows![i]!;
-      expect(row.eventTs).toBe(1_700_000_000_123 + i);
+      expect(row.eventTs).toBe(eventMsFromMicros(1_700_000_000_123_456 + i)); // microseconds kept
       expect(Object.fromEntries(names.map((n, j) => [n, row.values[j]]))).toEqual(values);
     });
     expect(statsRows!.slice(2)).toEqual([undefined, undefined]);
@@ -108,7 +109,7 @@ describe('feast layout against the real feast package', () => {
     ]);
 
     // we write, feast reads
-    expect(await store.write(stats, ourKeys.map((entityKey, i) => ({ entityKey, eventTs: 1_700_000_001_456 + i, values })))).toEqual({
+    expect(await store.write(stats, ourKeys.map((entityKey, i) => ({ entityKey, eventTs: eventMsFromMicros(1_700_000_001_456_789 + i), values })))).toEqual({
       written: 2,
       skipped: 0,
     });
@@ -121,15 +122,16 @@ describe('feast layout against the real feast package', () => {
       entity_keys: ourKeys.map(wireKey),
     });
     read.rows.forEach((row, i) => {
-      expect(row?.ts_ms).toBe(1_700_000_001_456 + i);
+      expect(row?.ts_us).toBe(1_700_000_001_456_789 + i);
       expect(Object.fromEntries(Object.entries(row!.values).map(([k, v]) => [k, fromB64(v)]))).toEqual(values);
     });
 
-    // Last-writer-wins holds against rows feast wrote: older is skipped, newer lands and feast sees it.
+    // Last-writer-wins holds against rows feast wrote, to the microsecond: 1 us older is
+    // skipped, 1 us newer lands and feast sees it.
     const older = { ...values, string: str('older') };
     const newer = { ...values, string: str('newer') };
-    expect(await store.write(stats, [{ entityKey: feastKeys[0]!, eventTs: 1_700_000_000_122, values: older }])).toEqual({ written: 0, skipped: 1 });
-    expect(await store.write(stats, [{ entityKey: feastKeys[1]!, eventTs: 1_700_000_000_125, values: newer }])).toEqual({ written: 1, skipped: 0 });
+    expect(await store.write(stats, [{ entityKey: feastKeys[0]!, eventTs: eventMsFromMicros(1_700_000_000_123_455), values: older }])).toEqual({ written: 0, skipped: 1 });
+    expect(await store.write(stats, [{ entityKey: feastKeys[1]!, eventTs: eventMsFromMicros(1_700_000_000_123_458), values: newer }])).toEqual({ written: 1, skipped: 0 });
     const after = await runFeast<FeastRead>(python, {
       op: 'read',
       redis: redisAddress(),
@@ -138,13 +140,28 @@ describe('feast layout against the real feast package', () => {
       features: ['string', 'int64'],
       entity_keys: feastKeys.map(wireKey),
     });
-    expect(after.rows.map((row) => [row?.ts_ms, fromB64(row!.values['string']!)])).toEqual([
-      [1_700_000_000_123, str('héllo ✓ 𝄞')],
-      [1_700_000_000_125, str('newer')],
+    expect(after.rows.map((row) => [row?.ts_us, fromB64(row!.values['string']!)])).toEqual([
+      [1_700_000_000_123_456, str('héllo ✓ 𝄞')],
+      [1_700_000_000_123_458, str('newer')],
     ]);
 
     await store.deleteView(stats);
     await store.deleteView(trips);
+  });
+
+  it('reads a null feast stored (an empty Value) as a null with the row\'s time, as feast does', async () => {
+    const project = `feast_${randomUUID().slice(0, 8)}`;
+    const nulls = view(project, 'nulls', { n: T.INT64, label: T.STRING });
+    const key = ek({ driver_id: 9n });
+    const empty = b64(value({ case: undefined }));
+    expect(empty).toBe(''); // what feast stores for None: a Value with nothing set
+    await runFeast(python, { op: 'write', redis: redisAddress(), project, view: wireView(nulls), rows: [{ entity_key: wireKey(key), ts_us: 1_700_000_000_000_001, values: { n: empty, label: b64(str('x')) } }] });
+    const feastSees = await runFeast<FeastRead>(python, { op: 'read', redis: redisAddress(), project, view: wireView(nulls), features: ['n', 'label'], entity_keys: [wireKey(key)] });
+    expect(feastSees.rows[0]).toEqual({ ts_us: 1_700_000_000_000_001, values: { n: '', label: b64(str('x')) } });
+    const [rows] = await store.read([{ view: nulls, entityKeys: [key] }]);
+    expect(rows![0]!.eventTs).toBe(eventMsFromMicros(1_700_000_000_000_001));
+    expect(rows![0]!.values.map((v) => v?.val.case)).toEqual(['nullVal', 'stringVal']);
+    await store.deleteView(nulls);
   });
 });
 

@@ -5,8 +5,9 @@ import { serializeEntityKey, serializedEntityKeyLength } from '../entity-key';
 import { InvalidRowError, OnlineStoreError } from '../errors';
 import { decodeValue, encodeTimestampMs, encodeValue, timestampMsSize, writeTimestampMs } from '../feast-value';
 import { feastFeatureField } from '../murmur3';
-import { cellValue, type EntityKeyEncoder } from '../columns';
-import { checkEventTs, valueTag, viewCodec } from '../packed-codec';
+import { cellValue, NULL_VALUE, type EntityKeyEncoder } from '../columns';
+import { valueTag, viewCodec } from '../packed-codec';
+import { checkEventTs, eventMsFromParts } from '../event-time';
 import type { EntityCell, EntityKeyInput, StoredRow, ViewColumns, ViewDescriptor, WriteRow } from '../types';
 import type { EntityWriteScript, RowWrite, ScriptArg, WriteScript } from './connection';
 import { bulkHeaderSize, writeBulkEnd, writeBulkHeader } from './framed';
@@ -201,14 +202,16 @@ export class FeastLayout implements RedisLayout {
     const ts = replies[at + names.length];
     if (ts === null || ts === undefined) return undefined;
     const stamp = fromBinary(TimestampSchema, ts);
-    const eventTs = Number(stamp.seconds) * 1000 + Math.floor(stamp.nanos / 1_000_000);
+    const eventTs = eventMsFromParts(Number(stamp.seconds), stamp.nanos);
     const typeOf = info.typeOf;
     const values = names.map((name, i) => {
       const bytes = replies[at + i];
       if (bytes === null || bytes === undefined) return undefined;
       const value = decodeValue(bytes);
       const stored = value.val.case;
-      if (stored === undefined) return undefined;
+      // Feast stores a null as a Value with nothing set (zero bytes) and reads it back as a
+      // present null; Larder never writes one (a left-out feature's field is deleted).
+      if (stored === undefined) return NULL_VALUE;
       // A value of another type (the feature's type changed) is never handed out.
       return stored === 'nullVal' || tagOf(value) === typeOf.get(name) ? value : undefined;
     });

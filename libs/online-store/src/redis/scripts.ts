@@ -51,16 +51,25 @@ local function merge_ttl(current, ttl_ms)
 end
 `;
 
-// A packed row's bytes 2..9 are its event time, u64 big-endian; ms values stay below
-// 2^53, so Lua's doubles hold them exactly. The new row's time is read the same way (the
-// client wrote it), so a row needs no argument besides its bytes.
+// A packed row's bytes 2..9 are its event time, u64 big-endian: microseconds in format
+// version 2 (what the client writes), milliseconds in version 1 (rows stored before).
+// Values stay below 2^53, so Lua's doubles hold them exactly. The new row's time is read
+// the same way, so a row needs no argument besides its bytes.
 const PACKED_EVENT_TS = `
 local function event_ts(row)
   local b1, b2, b3, b4, b5, b6, b7, b8 = string.byte(row, 2, 9)
   return ((((((b1 * 256 + b2) * 256 + b3) * 256 + b4) * 256 + b5) * 256 + b6) * 256 + b7) * 256 + b8
 end
+local function event_micros(row)
+  local version = string.byte(row, 1)
+  if version == 2 then return event_ts(row) end
+  if version == 1 then return event_ts(row) * 1000 end
+  return nil
+end
 local function packed_older(row, old)
-  return old and string.byte(old, 1) == 1 and #old >= 9 and event_ts(row) < event_ts(old)
+  if not old or #old < 9 then return false end
+  local stored = event_micros(old)
+  return stored ~= nil and event_micros(row) < stored
 end
 `;
 
