@@ -1,6 +1,10 @@
+import { DEFAULT_ROW_COST_LIMIT } from '@larder/core';
 import { onlineStoreConfigSchema } from '@larder/online-store';
 import { bool, duration, int, serverConfigSchema, string } from '@larder/rpc';
 import type { ConfigOf } from '@larder/rpc';
+
+/** Per-request budget of on-demand features: a second or two of CPU at most. */
+export const DEFAULT_ON_DEMAND_REQUEST_COST = 20_000_000;
 
 export const onlineServingSchema = {
   ...serverConfigSchema({ grpcPort: 6566, metricsPort: 9466 }),
@@ -13,6 +17,8 @@ export const onlineServingSchema = {
     maxEntityRows: int({ default: 10_000, min: 1, env: 'LARDER_SERVING_MAX_ENTITY_ROWS', doc: 'Most entity rows one request may carry.' }),
     storeTimeout: duration({ default: 1_000, min: 1, env: 'LARDER_SERVING_STORE_TIMEOUT', doc: 'Deadline of an online-store read when the call has none (or a later one).' }),
     planCacheSize: int({ default: 1_000, min: 1, env: 'LARDER_SERVING_PLAN_CACHE_SIZE', doc: 'Compiled request shapes kept per registry version.' }),
+    onDemandRowCost: int({ default: DEFAULT_ROW_COST_LIMIT, min: 1, env: 'LARDER_SERVING_ON_DEMAND_ROW_COST', doc: 'Cost units one on-demand view may take for one entity row (about 10-90 ns each); more is RESOURCE_EXHAUSTED.' }),
+    onDemandRequestCost: int({ default: DEFAULT_ON_DEMAND_REQUEST_COST, min: 1, env: 'LARDER_SERVING_ON_DEMAND_REQUEST_COST', doc: 'Cost units all on-demand views may take over one request; more is RESOURCE_EXHAUSTED.' }),
   },
   onlineStore: onlineStoreConfigSchema(),
   http: {

@@ -1,8 +1,10 @@
+import { DEFAULT_ROW_COST_LIMIT } from '@larder/core';
 import type { FeatureRequest } from '@larder/core';
 import { InvalidRowError, StoreUnavailableError } from '@larder/online-store';
 import type { OnlineStore } from '@larder/online-store';
 import type { servingV1, typesV1 } from '@larder/proto';
 import { Code, RpcError, registerErrorMapping } from '@larder/rpc';
+import { DEFAULT_ON_DEMAND_REQUEST_COST } from './config';
 import { PlanCache } from './plan';
 import type { RegistrySource, ServingPlan } from './plan';
 import { serveOnline } from './serve';
@@ -18,7 +20,18 @@ export interface OnlineServingOptions {
   planCacheSize: number;
   /** Whether the registry copy holds a snapshot yet. */
   registryReady: () => boolean;
+  /** Cost units on-demand features may take per row and per request (see @larder/core's EvaluationBudget). */
+  onDemandRowCost?: number;
+  onDemandRequestCost?: number;
   now?: () => number;
+}
+
+const NO_LIMITS: CallLimits = { timeRemainingMs: undefined };
+
+/** What the front door knows about the call: time left, and its abort signal (made on first use). */
+export interface CallLimits {
+  timeRemainingMs: number | undefined;
+  signal?: () => AbortSignal;
 }
 
 /** What both front doors (gRPC and HTTP/JSON) ask for. */
@@ -58,24 +71,32 @@ export class OnlineServing {
     return this.plans.plan({ project: this.project(query.project), features: query.features, fullFeatureNames: query.fullFeatureNames });
   }
 
-  async get(plan: ServingPlan, entities: Columns, requestContext: Columns, timeRemainingMs: number | undefined): Promise<servingV1.GetOnlineFeaturesResponse> {
+  async get(plan: ServingPlan, entities: Columns, requestContext: Columns, call: CallLimits = NO_LIMITS): Promise<servingV1.GetOnlineFeaturesResponse> {
+    const { timeRemainingMs } = call;
+    const now = this.now();
     return serveOnline(this.store, {
       plan,
       entities,
       requestContext,
       storeTimeoutMs: storeDeadline(timeRemainingMs, this.options.storeTimeoutMs),
       maxEntityRows: this.options.maxEntityRows,
-      now: this.now(),
+      now,
+      onDemand: {
+        rowCost: this.options.onDemandRowCost ?? DEFAULT_ROW_COST_LIMIT,
+        requestCost: this.options.onDemandRequestCost ?? DEFAULT_ON_DEMAND_REQUEST_COST,
+        deadlineMs: timeRemainingMs === undefined ? undefined : Date.now() + timeRemainingMs,
+        ...(call.signal !== undefined && { signal: call.signal }),
+      },
     });
   }
 
   /** The gRPC request, answered. */
-  async getOnlineFeatures(request: servingV1.GetOnlineFeaturesRequest, timeRemainingMs: number | undefined): Promise<servingV1.GetOnlineFeaturesResponse> {
+  async getOnlineFeatures(request: servingV1.GetOnlineFeaturesRequest, call: CallLimits = NO_LIMITS): Promise<servingV1.GetOnlineFeaturesResponse> {
     const { kind } = request;
     const features: FeatureRequest | undefined =
       kind.case === 'features' ? { refs: kind.value.val } : kind.case === 'featureService' ? { featureService: kind.value } : undefined;
     const plan = this.plan({ project: request.project, features, fullFeatureNames: request.fullFeatureNames });
-    return this.get(plan, unwrap(request.entities), unwrap(request.requestContext), timeRemainingMs);
+    return this.get(plan, unwrap(request.entities), unwrap(request.requestContext), call);
   }
 
   private project(requested: string): string {

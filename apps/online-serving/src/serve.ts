@@ -1,7 +1,7 @@
 import { create } from '@bufbuild/protobuf';
 import { TimestampSchema } from '@bufbuild/protobuf/wkt';
 import type { Timestamp } from '@bufbuild/protobuf/wkt';
-import { OnDemandEvaluationError, valueTypeName } from '@larder/core';
+import { EvaluationBudget, OnDemandEvaluationError, OnDemandLimitError, valueTypeName } from '@larder/core';
 import type { OnDemandValues, TypedName } from '@larder/core';
 import { eventMicros } from '@larder/online-store';
 import type { EntityKeyInput, OnlineStore, ViewRead, ViewReadResult } from '@larder/online-store';
@@ -27,6 +27,27 @@ export interface ServeRequest {
   maxEntityRows: number;
   /** Clock for OUTSIDE_MAX_AGE, ms since the epoch. */
   now: number;
+  /** Cost budgets of on-demand features (per row, per request) and the caller's deadline. */
+  onDemand: OnDemandCall;
+}
+
+export interface OnDemandCall {
+  rowCost: number;
+  requestCost: number;
+  /** The caller's deadline, ms since the epoch. */
+  deadlineMs: number | undefined;
+  /** The call's abort signal (made on first use, so only long computations pay for it). */
+  signal?: () => AbortSignal;
+}
+
+/**
+ * Longest stretch of on-demand evaluation between two turns of the event loop, so a
+ * request computing many rows does not hold up health checks and other calls.
+ */
+const SLICE_MS = 10;
+
+function yieldToLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function invalid(message: string): RpcError {
@@ -134,7 +155,7 @@ export async function serveOnline(store: OnlineStore, req: ServeRequest): Promis
     return out;
   });
 
-  const computed = computeOnDemand(plan, rows, request, n);
+  const computed = plan.resolved.onDemand.length === 0 ? [] : await computeOnDemand(plan, rows, request, n, req.onDemand);
 
   const results: servingV1.GetOnlineFeaturesResponse_FeatureVector[] = [];
   for (const column of plan.echoed) {
@@ -185,11 +206,19 @@ interface OnDemandResult {
   latest: number[];
 }
 
-function computeOnDemand(plan: ServingPlan, rows: readonly ViewReadResult[], request: Record<string, readonly Value[]>, n: number): OnDemandResult[] {
+async function computeOnDemand(plan: ServingPlan, rows: readonly ViewReadResult[], request: Record<string, readonly Value[]>, n: number, call: OnDemandCall): Promise<OnDemandResult[]> {
   const out: OnDemandResult[] = [];
+  const budget = new EvaluationBudget({ rowCost: call.rowCost, requestCost: call.requestCost, deadlineMs: call.deadlineMs });
+  let sliceStart = performance.now();
   for (const od of plan.resolved.onDemand) {
     const result: OnDemandResult = { values: new Array(n), times: new Array(n), latest: new Array(n) };
     for (let row = 0; row < n; row++) {
+      if (performance.now() - sliceStart > SLICE_MS) {
+        await yieldToLoop();
+        const signal = call.signal?.();
+        if (signal?.aborted === true) throw RpcError.from(signal.reason);
+        sliceStart = performance.now();
+      }
       const bindings: Record<string, Record<string, Value | undefined>> = {};
       let latest = -1;
       for (const input of od.inputs) {
@@ -212,9 +241,10 @@ function computeOnDemand(plan: ServingPlan, rows: readonly ViewReadResult[], req
         bindings[input.variable] = fields;
       }
       try {
-        result.values[row] = od.compiled.evaluate(bindings as OnDemandValues);
+        result.values[row] = od.compiled.evaluate(bindings as OnDemandValues, budget);
       } catch (error) {
         if (error instanceof OnDemandEvaluationError) throw invalid(`entity row ${row}: ${error.message}`);
+        if (error instanceof OnDemandLimitError) throw new RpcError(error.kind === 'deadline' ? Code.DEADLINE_EXCEEDED : Code.RESOURCE_EXHAUSTED, `entity row ${row}: ${error.message}`);
         throw error;
       }
       result.latest[row] = latest;

@@ -38,6 +38,8 @@ export const onlineServingService: RunServiceOptions<typeof onlineServingSchema>
       storeTimeoutMs: config.serving.storeTimeout,
       planCacheSize: config.serving.planCacheSize,
       registryReady: () => ready,
+      onDemandRowCost: config.serving.onDemandRowCost,
+      onDemandRequestCost: config.serving.onDemandRequestCost,
     });
     let http: HttpGateway | undefined;
     if (config.http.enabled) {
@@ -49,7 +51,7 @@ export const onlineServingService: RunServiceOptions<typeof onlineServingSchema>
       services: [
         implement(
           servingV1.OnlineServingService,
-          { getOnlineFeatures: (request, ctx) => serving.getOnlineFeatures(request, ctx.timeRemainingMs()) },
+          { getOnlineFeatures: (request, ctx) => serving.getOnlineFeatures(request, { timeRemainingMs: ctx.timeRemainingMs(), signal: () => ctx.signal }) },
           { encoders: { getOnlineFeatures: encodeGetOnlineFeaturesResponse } },
         ),
       ],

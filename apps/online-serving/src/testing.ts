@@ -22,6 +22,8 @@ export interface Harness {
   project: string;
   registry: RpcClient<typeof registryV1.RegistryService>;
   serving: RpcClient<typeof servingV1.OnlineServingService>;
+  /** The serving service's gRPC address (for health probes). */
+  servingAddress: string;
   httpUrl: string;
   /** A store over the same backend, to write test rows. */
   store: OnlineStore;
@@ -114,6 +116,7 @@ export async function startHarness(backend: StoreUnderTest, env: Record<string, 
     project,
     registry,
     serving,
+    servingAddress: servingHandle.address,
     httpUrl: String(httpLine?.['http'] ?? ''),
     store,
     apply,
