@@ -4,7 +4,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { DuckDBOfflineStore } from '@larder/offline-store';
-import { RedisOnlineStore, SqliteOnlineStore } from '@larder/online-store';
+import { eventMsFromMicros, RedisOnlineStore, SqliteOnlineStore } from '@larder/online-store';
 import type { OnlineStore, ViewDescriptor } from '@larder/online-store';
 import { typesV1 } from '@larder/proto';
 import { testServices } from '@larder/testing';
@@ -20,9 +20,10 @@ const ENTITIES = 500;
 
 // View v has rows for the drivers d with d % (v + 2) != 0 (so each view misses other
 // entities), three rows per driver at minutes d % 7, d % 7 + 1 and d % 7 + 2; the latest
-// carries x = d * 10 + v, y = 'd<d>v<v>', z null for every 5th driver.
+// carries x = d * 10 + v, y = 'd<d>v<v>', z null for every 5th driver. Driver d's event
+// times are d microseconds past the minute: the online rows must keep them.
 function sourceSql(v: number): string {
-  return `SELECT d::BIGINT AS driver_id, TIMESTAMP '2026-01-01' + to_minutes((d % 7 + k)::BIGINT) AS ts,
+  return `SELECT d::BIGINT AS driver_id, TIMESTAMP '2026-01-01' + to_minutes((d % 7 + k)::BIGINT) + to_microseconds(d::BIGINT) AS ts,
       (d * 10 + ${v} - (2 - k))::DOUBLE AS x, 'd' || d || 'v${v}' || CASE WHEN k < 2 THEN '-old' ELSE '' END AS y,
       CASE WHEN d % 5 = 0 THEN NULL ELSE d * 100 + ${v} END::BIGINT AS z
     FROM range(0, ${ENTITIES}) r(d), range(0, 3) s(k) WHERE d % ${v + 2} <> 0
@@ -47,7 +48,7 @@ function plans(dir: string, project: string, count: number): ViewPlan[] {
 }
 
 const expected = (v: number, d: number) =>
-  d % (v + 2) === 0 ? undefined : { eventTs: BASE + (d % 7 + 2) * 60_000, x: d * 10 + v, y: `d${d}v${v}`, z: d % 5 === 0 ? null : BigInt(d * 100 + v) };
+  d % (v + 2) === 0 ? undefined : { eventTs: eventMsFromMicros((BASE + (d % 7 + 2) * 60_000) * 1000 + d), x: d * 10 + v, y: `d${d}v${v}`, z: d % 5 === 0 ? null : BigInt(d * 100 + v) };
 
 async function onlineRows(online: OnlineStore, descriptors: ViewDescriptor[]) {
   const keys = Array.from({ length: ENTITIES }, (_, d) => ({ joinKeys: ['driver_id'], entityValues: [{ $typeName: 'larder.types.v1.Value', val: { case: 'int64Val', value: BigInt(d) } }] }) as never);
