@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { parseJsonLossless } from '@larder/core';
 import { Code, RpcError, codeName } from '@larder/rpc';
 import type { Logger } from '@larder/rpc';
 import type { Ingestion } from './ingestion';
@@ -106,7 +107,7 @@ async function readJson(req: http.IncomingMessage): Promise<Record<string, unkno
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    parsed = parseJsonLossless(Buffer.concat(chunks).toString('utf8'));
   } catch (error) {
     throw new RpcError(Code.INVALID_ARGUMENT, `the body is not JSON: ${(error as Error).message}`);
   }

@@ -168,6 +168,16 @@ describe('Push', () => {
     expect(body.rows_written).toBe(0);
     expect(body.failures.map((f) => [f.row_index, f.column])).toEqual([[0, 'conv_rate'], [1, 'driver_id']]);
 
+    // int64 JSON numbers beyond 2^53 keep every digit (JSON.parse would round ...993 to ...992).
+    const big = await fetch(`${httpUrl}/push`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: `{"push_source_name": "stats_push", "df": {"driver_id": [9223372036854775807], "conv_rate": [0.5], "trips": [9007199254740993], "event_timestamp": [${BASE}]}, "to": "online_and_offline"}`,
+    });
+    expect([big.status, await big.json()]).toEqual([200, { rows_written: 1, rows_skipped_stale: 0, failures: [] }]);
+    const [stored] = await online.read([{ view, entityKeys: [{ joinKeys: ['driver_id'], entityValues: [create(typesV1.ValueSchema, { val: { case: 'int64Val', value: 9223372036854775807n } })] }] }]);
+    expect(stored?.[0]?.values[1]?.val.value).toBe(9007199254740993n);
+
     expect((await post({ push_source_name: 'stats_push', df: { driver_id: [1] }, to: 'everywhere' })).status).toBe(400);
     expect((await post({ push_source_name: 'missing', df: { driver_id: [1], event_timestamp: [BASE] } })).status).toBe(404);
   });

@@ -47,7 +47,9 @@ function describe(raw: unknown): string {
   if (raw instanceof Uint8Array) return 'bytes';
   if (raw instanceof Date) return 'a timestamp';
   if (typeof raw === 'string') return `string ${JSON.stringify(raw.length > 40 ? `${raw.slice(0, 40)}…` : raw)}`;
-  if (typeof raw === 'number' || typeof raw === 'bigint' || typeof raw === 'boolean') return `${typeof raw} ${String(raw)}`;
+  // A bigint is an integer a decoder kept exact (JSON beyond 2^53, Avro and Protobuf longs): a number to the sender.
+  if (typeof raw === 'number' || typeof raw === 'bigint') return `number ${String(raw)}`;
+  if (typeof raw === 'boolean') return `boolean ${String(raw)}`;
   return typeof raw;
 }
 

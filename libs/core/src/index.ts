@@ -10,6 +10,7 @@ export { parseFeatureRef, tryParseFeatureRef, formatFeatureRef, FeatureRefError 
 export type { FeatureRef } from './feature-ref';
 export { valueTypeName, parseValueTypeName, VALUE_TYPE_NAMES, isListValueType, isUsableValueType } from './value-types';
 export { matchesFilter, hasTags } from './filter';
+export { parseJsonLossless } from './lossless-json';
 export type { NameTagFilter } from './filter';
 export { featureInfos, listFeatures, searchFeatures } from './discovery';
 export type { FeatureQuery, FeatureSearch } from './discovery';

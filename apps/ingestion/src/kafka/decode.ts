@@ -3,6 +3,7 @@ import type { DescField, DescMessage, Message } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { Type as AvroType } from 'avsc';
 import type { Schema as AvroSchema } from 'avsc';
+import { parseJsonLossless } from '@larder/core';
 import type { registryV1 } from '@larder/proto';
 
 /** A message that can never be decoded; it goes to the dead-letter topic. */
@@ -46,7 +47,8 @@ export function decoderFor(format: registryV1.KafkaMessageFormat | undefined, sc
 function decodeJson(value: Buffer): DecodedRecord {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(value.toString('utf8'));
+    // Lossless: an int64 beyond 2^53 arrives as a bigint with every digit, not rounded.
+    parsed = parseJsonLossless(value.toString('utf8'));
   } catch (error) {
     throw new DecodeError(`invalid JSON: ${(error as Error).message}`);
   }
