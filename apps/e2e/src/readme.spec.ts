@@ -267,7 +267,7 @@ const CHECKS: Check[] = [
   },
   {
     name: 'an online read with the CLI',
-    matches: (c) => /^(npx )?larder get-online-features /.test(c),
+    matches: (c) => /^(npx )?larder get-online-features /.test(c) && !c.includes('--feature-service'),
     required: true,
     check: (run, rows) => {
       const ids = driverIdsOf(run.command.text);
@@ -312,9 +312,41 @@ const CHECKS: Check[] = [
     },
   },
   {
+    name: 'an online read of a feature service with the CLI, request fields given',
+    matches: (c) => /^larder get-online-features --feature-service driver_activity /.test(c),
+    required: true,
+    check: (run, rows) => {
+      const ids = driverIdsOf(run.command.text);
+      const request = (field: string): number[] => (new RegExp(`--entity ${field}=(\\S+)`).exec(run.command.text)?.[1] ?? '').split(',').map(Number);
+      const [add1, add2] = [request('val_to_add'), request('val_to_add_2')];
+      const [header, ...body] = run.stdout.trim().split('\n').map((l) => l.split(/ {2,}/));
+      const at = (name: string): number => header!.indexOf(name);
+      expect(header).toEqual(expect.arrayContaining(['driver_id', 'conv_rate', 'acc_rate', 'conv_rate_plus_val1', 'conv_rate_plus_val2']));
+      expect(body).toHaveLength(ids.length);
+      body.forEach((cells, i) => {
+        const expected = latest(rows, ids[i]!);
+        expect(cells[at('driver_id')]).toBe(String(ids[i]));
+        expect(Math.fround(Number(cells[at('conv_rate')]))).toBe(expected.conv_rate);
+        // conv_rate is a float; the on-demand view adds the request field in double.
+        expect(Number(cells[at('conv_rate_plus_val1')])).toBeCloseTo(expected.conv_rate + add1[i]!, 6);
+        expect(Number(cells[at('conv_rate_plus_val2')])).toBeCloseTo(expected.conv_rate + add2[i]!, 6);
+      });
+    },
+  },
+  {
+    name: 'a new feature repo, in a folder outside the checkout',
+    matches: (c) => /^larder init\b/.test(c),
+    required: true,
+    check: (run) => {
+      // Where npx would look `larder` up on the npm registry: the command must not need the checkout as its folder.
+      for (const checkoutDir of [checkout, REPO_ROOT]) expect(path.relative(checkoutDir, run.cwd).startsWith('..')).toBe(true);
+      expect(readdirSync(path.join(run.cwd, option(run.command.text, 'dir') ?? run.command.text.split(/\s+/)[2] ?? 'driver_stats'))).toContain('larder.yaml');
+    },
+  },
+  {
     name: 'listing the feature views of a new repo',
-    matches: (c) => /^npx larder list feature-views$/.test(c),
-    required: false,
+    matches: (c) => /^larder list feature-views$/.test(c),
+    required: true,
     check: (run) => expect(run.stdout).toContain('driver_hourly_stats'),
   },
 ];
@@ -336,6 +368,8 @@ afterAll(async () => {
 
 test('README.md shows the quickstart: npm start, then online reads and a training set', () => {
   expect(commands.map((c) => bare(c.text))).toContain('npm ci && npm start');
+  // Outside the checkout npx looks `larder` up on the npm registry; the README puts it on PATH instead.
+  expect(commands.filter((c) => /\bnpx larder\b/.test(c.text)).map((c) => `README.md:${c.line}: ${c.text}`)).toEqual([]);
   const missing = CHECKS.filter((check) => check.required && !commands.some((c) => check.matches(bare(c.text)))).map((c) => c.name);
   expect(missing).toEqual([]);
 });
