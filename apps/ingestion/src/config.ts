@@ -32,6 +32,8 @@ export const ingestionSchema = {
     commitInterval: duration({ default: 1_000, min: 0, env: 'LARDER_KAFKA_COMMIT_INTERVAL', doc: 'Offsets are committed in the background, at most this often, once the writes they cover succeeded; a crash replays at most this much (writes are idempotent).' }),
     maxWait: duration({ default: 100, min: 0, env: 'LARDER_KAFKA_MAX_WAIT', doc: 'How long the broker may hold a fetch that finds no new messages.' }),
     lagRefresh: duration({ default: 5_000, min: 100, env: 'LARDER_KAFKA_LAG_REFRESH', doc: 'How often log end and committed offsets are read for lag.' }),
+    deadLetterPartitions: int({ default: 0, min: 0, env: 'LARDER_KAFKA_DEAD_LETTER_PARTITIONS', doc: "Partitions of a dead-letter topic the consumer creates; 0 = as many as the source topic." }),
+    deadLetterMaxBytes: int({ default: 0, min: 0, env: 'LARDER_KAFKA_DEAD_LETTER_MAX_BYTES', doc: "Largest produce request of dead letters; 0 = the dead-letter topic's max.message.bytes as the broker reports it." }),
   },
   http: {
     enabled: bool({ default: true, env: 'LARDER_INGESTION_HTTP_ENABLED', doc: 'Serve POST /push and /write-to-online-store (Feast JSON).' }),
@@ -70,5 +72,7 @@ export function consumerSettings(config: IngestionConfig): ConsumerSettings {
     lagRefreshMs: k.lagRefresh,
     maxBytesPerPartition: k.maxBytesPerPartition,
     maxBytes: k.maxBytes,
+    deadLetterPartitions: k.deadLetterPartitions,
+    deadLetterMaxBytes: k.deadLetterMaxBytes,
   };
 }

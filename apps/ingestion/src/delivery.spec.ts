@@ -161,6 +161,13 @@ describe('delivery', () => {
       const status = running.ingestion.consumers?.statuses()[0];
       expect(status?.lastError).not.toBe('');
       expect(status?.partitions[0]?.committedOffset).toBe(200n);
+      // The stall is reported per partition, and as a metric that grows while it lasts.
+      await waitFor(() => (running.ingestion.consumers?.statuses()[0]?.partitions[0]?.failedAttempts ?? 0n) >= 3n, 20_000, 'three failed attempts');
+      const stalled = running.ingestion.consumers?.statuses()[0]?.partitions[0];
+      expect(stalled?.stalledSince).toBeDefined();
+      expect(stalled?.lastError).not.toBe('');
+      const stalledSeconds = async (): Promise<number> => Number(/larder_ingestion_partition_stalled_seconds\{[^}]*partition="0"\} ([0-9.e-]+)/.exec(await running.ingestion.metrics.registry.metrics())?.[1] ?? -1);
+      await waitFor(async () => (await stalledSeconds()) > 0, 10_000, 'a stall of more than 0 s in the metric');
       // Several commit intervals later still nothing of the unwritten events is committed.
       await new Promise((resolve) => setTimeout(resolve, 500));
       expect(running.ingestion.consumers?.statuses()[0]?.partitions[0]?.committedOffset).toBe(200n);
@@ -169,6 +176,10 @@ describe('delivery', () => {
       await waitFor(async () => (await stored(online, view, 200, 400)) === 200, 30_000, 'the held-back events stored after the outage');
       await waitFor(() => running.ingestion.consumers?.statuses()[0]?.state === ingestionV1.ConsumerState.RUNNING, 10_000, 'running again');
       await waitFor(() => running.ingestion.consumers?.statuses()[0]?.partitions[0]?.committedOffset === 400n, 10_000, 'offset 400 committed');
+      const moving = running.ingestion.consumers?.statuses()[0]?.partitions[0];
+      expect(moving?.stalledSince).toBeUndefined();
+      expect(moving).toMatchObject({ failedAttempts: 0n, lastError: '' });
+      expect(await stalledSeconds()).toBe(0);
     } finally {
       await running.stop();
       await online.close();

@@ -102,6 +102,18 @@ export function compileTarget(registry: RegistryView, project: string, view: reg
   };
 }
 
+/** A view as written by a service without an offline store (offlineStore.type none): online only. */
+export function withoutOfflineStore(target: ViewTarget): ViewTarget {
+  if (target.offline === undefined && target.offlineProblem !== undefined) return target;
+  return { ...target, offline: undefined, offlineProblem: 'offlineStore.type is none (this ingestion service has no offline store)' };
+}
+
+/** Why rows for a view could be written nowhere (neither online nor offline), or undefined when they can. */
+export function unwritable(target: ViewTarget): string | undefined {
+  if (target.online || target.offline !== undefined) return undefined;
+  return `feature view '${target.name}' is online: false and ${target.offlineProblem ?? 'has nowhere to append offline'}: its stream rows could be written nowhere; set online: true, or configure an offline store and a batch_source`;
+}
+
 /** The views whose stream_source is `source`, in name order. */
 export function targetsOf(registry: RegistryView, project: string, source: registryV1.DataSource, basePath: string): ViewTarget[] {
   return registry

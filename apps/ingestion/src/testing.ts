@@ -61,6 +61,8 @@ export function testConsumerSettings(overrides: Partial<ConsumerSettings> = {}):
     lagRefreshMs: 300,
     maxBytesPerPartition: 1024 * 1024,
     maxBytes: 10 * 1024 * 1024,
+    deadLetterPartitions: 0,
+    deadLetterMaxBytes: 0,
     ...overrides,
   };
 }
@@ -113,11 +115,13 @@ export function kafkaClient(brokers: string[]): Kafka {
   return new Kafka({ clientId: 'larder-ingestion-test-client', brokers, logLevel: logLevel.NOTHING, retry: { retries: 10, initialRetryTime: 100 } });
 }
 
-export async function createTopic(brokers: string[], topic: string, partitions = 1): Promise<void> {
+/** Creates a topic; `config` sets topic configs such as max.message.bytes. */
+export async function createTopic(brokers: string[], topic: string, partitions = 1, config: Record<string, string> = {}): Promise<void> {
   const admin = kafkaClient(brokers).admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
+    const configEntries = Object.entries(config).map(([name, value]) => ({ name, value }));
+    await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1, configEntries }], waitForLeaders: true });
   } finally {
     await admin.disconnect();
   }
@@ -127,16 +131,29 @@ export async function produce(brokers: string[], topic: string, messages: Messag
   const producer = kafkaClient(brokers).producer();
   await producer.connect();
   try {
-    for (let i = 0; i < messages.length; i += 1000) await producer.send({ topic, messages: messages.slice(i, i + 1000), acks: -1 });
+    // Pieces of at most 1000 messages and ~512 KiB: a topic takes 1 MiB per partition per request by default.
+    let piece: Message[] = [];
+    let bytes = 0;
+    for (const message of messages) {
+      const size = (message.value?.length ?? 0) + (message.key?.length ?? 0);
+      if (piece.length > 0 && (piece.length === 1000 || bytes + size > 512 * 1024)) {
+        await producer.send({ topic, messages: piece, acks: -1 });
+        piece = [];
+        bytes = 0;
+      }
+      piece.push(message);
+      bytes += size;
+    }
+    if (piece.length > 0) await producer.send({ topic, messages: piece, acks: -1 });
   } finally {
     await producer.disconnect();
   }
 }
 
 /** Reads every message of a topic from the start until `count` have arrived. */
-export async function readTopic(brokers: string[], topic: string, count: number, timeoutMs = 20_000): Promise<{ value: string; headers: Record<string, string> }[]> {
-  const consumer = kafkaClient(brokers).consumer({ groupId: `reader-${topic}-${Date.now()}`, sessionTimeout: 6_000, heartbeatInterval: 300 });
-  const seen: { value: string; headers: Record<string, string> }[] = [];
+export async function readTopic(brokers: string[], topic: string, count: number, timeoutMs = 20_000): Promise<{ value: string; headers: Record<string, string>; size: number }[]> {
+  const consumer = kafkaClient(brokers).consumer({ groupId: `reader-${topic}-${Date.now()}`, sessionTimeout: 6_000, heartbeatInterval: 300, maxBytesPerPartition: 8 * 1024 * 1024 });
+  const seen: { value: string; headers: Record<string, string>; size: number }[] = [];
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
@@ -144,7 +161,7 @@ export async function readTopic(brokers: string[], topic: string, count: number,
       eachMessage: async ({ message }) => {
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
-        seen.push({ value: message.value?.toString('utf8') ?? '', headers });
+        seen.push({ value: message.value?.toString('utf8') ?? '', headers, size: message.value?.length ?? 0 });
       },
     });
     await waitFor(() => seen.length >= count, timeoutMs, `${count} messages on ${topic}`);

@@ -1,8 +1,7 @@
-import { toBinary } from '@bufbuild/protobuf';
-import { registryV1 } from '@larder/proto';
-import type { ingestionV1 } from '@larder/proto';
+import { create, toBinary } from '@bufbuild/protobuf';
+import { ingestionV1, registryV1 } from '@larder/proto';
 import type { Logger } from '@larder/rpc';
-import { DefinitionError, targetsOf } from '../targets';
+import { DefinitionError, targetsOf, unwritable, withoutOfflineStore } from '../targets';
 import type { RegistryView, ViewTarget } from '../targets';
 import { DecodeError } from './decode';
 import { SourceConsumer } from './source-consumer';
@@ -35,6 +34,8 @@ interface Running {
  */
 export class KafkaConsumers {
   private readonly running = new Map<string, Running>();
+  /** Sources that cannot be consumed as defined, reported as FAILED with the reason. */
+  private rejected = new Map<string, ingestionV1.ConsumerStatus>();
   private queue: Promise<void> = Promise.resolve();
   private unsubscribe: (() => void) | undefined;
   private closed = false;
@@ -63,6 +64,12 @@ export class KafkaConsumers {
   private desired(): Map<string, { project: string; source: registryV1.DataSource; targets: ViewTarget[] }> {
     const { registry } = this.options;
     const wanted = new Map<string, { project: string; source: registryV1.DataSource; targets: ViewTarget[] }>();
+    const rejected = new Map<string, ingestionV1.ConsumerStatus>();
+    const reject = (project: string, source: registryV1.DataSource, error: string): void => {
+      this.log.error('cannot consume a Kafka source', { project, source: source.name, error });
+      const topic = source.kind.case === 'kafka' ? source.kind.value.topic : '';
+      rejected.set(`${project}/${source.name}`, create(ingestionV1.ConsumerStatusSchema, { project, dataSource: source.name, topic, state: ingestionV1.ConsumerState.FAILED, lastError: error }));
+    };
     const projects = this.options.project === '' ? registry.projectNames() : [this.options.project];
     for (const project of projects) {
       for (const source of registry.dataSources(project)) {
@@ -72,13 +79,21 @@ export class KafkaConsumers {
           targets = targetsOf(registry, project, source, this.options.basePath);
         } catch (error) {
           if (!(error instanceof DefinitionError)) throw error;
-          this.log.error('cannot consume a Kafka source', { project, source: source.name, error: error.message });
+          reject(project, source, error.message);
           continue;
         }
         if (targets.length === 0) continue;
+        // No offline store ('none'): offline views are written online only, as the configuration promises.
+        if (this.options.offline === undefined) targets = targets.map(withoutOfflineStore);
+        const problem = targets.map(unwritable).find((p) => p !== undefined);
+        if (problem !== undefined) {
+          reject(project, source, problem);
+          continue;
+        }
         wanted.set(`${project}/${source.name}`, { project, source, targets });
       }
     }
+    this.rejected = rejected;
     return wanted;
   }
 
@@ -104,6 +119,7 @@ export class KafkaConsumers {
       } catch (error) {
         if (!(error instanceof DecodeError)) throw error;
         this.log.error('cannot consume a Kafka source: its message format is unusable', { project, source: source.name, error: error.message });
+        this.rejected.set(key, create(ingestionV1.ConsumerStatusSchema, { project, dataSource: source.name, topic: source.kind.case === 'kafka' ? source.kind.value.topic : '', state: ingestionV1.ConsumerState.FAILED, lastError: error.message }));
         continue;
       }
       this.running.set(key, { consumer, fingerprint: fingerprint(source) });
@@ -113,11 +129,9 @@ export class KafkaConsumers {
   }
 
   statuses(project = '', dataSource = ''): ingestionV1.ConsumerStatus[] {
-    return [...this.running.values()]
-      .map((r) => r.consumer)
-      .filter((c) => (project === '' || c.project === project) && (dataSource === '' || c.sourceName === dataSource))
-      .sort((a, b) => a.project.localeCompare(b.project) || a.sourceName.localeCompare(b.sourceName))
-      .map((c) => c.status());
+    return [...[...this.running.values()].map((r) => r.consumer.status()), ...this.rejected.values()]
+      .filter((c) => (project === '' || c.project === project) && (dataSource === '' || c.dataSource === dataSource))
+      .sort((a, b) => a.project.localeCompare(b.project) || a.dataSource.localeCompare(b.dataSource));
   }
 
   rates(): { project: string; source: string; topic: string; value: number }[] {

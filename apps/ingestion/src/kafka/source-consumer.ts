@@ -1,9 +1,10 @@
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Kafka, logLevel } from 'kafkajs';
-import type { Admin, Consumer, EachBatchPayload, IHeaders, KafkaMessage, Producer } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
 import { OfflineStoreError } from '@larder/offline-store';
 import type { OfflineStore } from '@larder/offline-store';
+import { InvalidRowError } from '@larder/online-store';
 import type { OnlineStore } from '@larder/online-store';
 import { ingestionV1 } from '@larder/proto';
 import type { registryV1 } from '@larder/proto';
@@ -15,6 +16,8 @@ import { FieldMap } from '../targets';
 import type { ViewTarget } from '../targets';
 import { ValueError, toMillis } from '../values';
 import { OffsetCommitter } from './committer';
+import { DeadLetterTopic } from './dead-letters';
+import type { DeadLetter } from './dead-letters';
 import { DecodeError, decoderFor } from './decode';
 import type { DecodedRecord, Decoder, SchemaRegistryCache } from './decode';
 import { RateWindow } from './rate';
@@ -49,6 +52,10 @@ export interface ConsumerSettings {
   maxBytes: number;
   /** How long the broker may hold a fetch that has no new messages yet. */
   maxWaitTimeMs: number;
+  /** Partitions of a dead-letter topic created by the consumer; 0: as many as the source topic. */
+  deadLetterPartitions: number;
+  /** Largest produce of dead letters; 0: the dead-letter topic's max.message.bytes, read from the broker. */
+  deadLetterMaxBytes: number;
 }
 
 export interface ConsumerDeps {
@@ -68,13 +75,10 @@ interface PartitionStats {
   lastEventTs: number | undefined;
   /** Greatest event time seen: the watermark is this minus the source's watermark delay. */
   maxEventTs: number;
-}
-
-interface DeadLetter {
-  message: KafkaMessage;
-  stage: 'decode' | 'validate' | 'late' | 'write';
-  reason: string;
-  view?: string;
+  /** While the batch now held keeps failing: when it first failed, how often, and why. */
+  stalledSince: number | undefined;
+  failedAttempts: number;
+  lastError: string;
 }
 
 /** The work one batch needs done before its offsets may be committed. */
@@ -86,6 +90,13 @@ interface BatchWork {
   lastEventTs: number | undefined;
   maxEventTs: number;
   done: { online: Set<ViewTarget>; offline: Set<string>; deadLetters: boolean };
+}
+
+/** What a written batch leaves for the partition's bookkeeping. */
+interface BatchOutcome {
+  maxEventTs: number;
+  lastEventTs: number | undefined;
+  deadLetters: readonly DeadLetter[];
 }
 
 /** A batch handed to the background: its writes, then its offset mark. */
@@ -111,6 +122,7 @@ export class SourceConsumer {
   readonly topic: string;
   readonly groupId: string;
   readonly deadLetterTopic: string;
+  private readonly deadLetters: DeadLetterTopic;
   private readonly fields: FieldMap;
   private readonly decode: Decoder;
   private readonly watermarkDelayMs: number;
@@ -181,8 +193,23 @@ export class SourceConsumer {
       maxWaitTimeInMs: settings.maxWaitTimeMs,
       retry: { initialRetryTime: 200, maxRetryTime: 5_000, retries: 8, restartOnFailure: async () => !this.stopping },
     });
-    this.producer = this.kafka.producer({ allowAutoTopicCreation: true, retry: { initialRetryTime: 200, maxRetryTime: 5_000, retries: 5 } });
+    // The dead-letter topic is created explicitly (with the source's partition count), never by a produce.
+    this.producer = this.kafka.producer({ allowAutoTopicCreation: false, retry: { initialRetryTime: 200, maxRetryTime: 5_000, retries: 5 } });
     this.admin = this.kafka.admin({ retry: { retries: 2 } });
+    const labels = { project, source: source.name, topic: this.topic };
+    this.deadLetters = new DeadLetterTopic(
+      this.deadLetterTopic,
+      this.topic,
+      this.producer,
+      this.admin,
+      { partitions: settings.deadLetterPartitions, maxBytes: settings.deadLetterMaxBytes },
+      {
+        truncated: () => deps.metrics.deadLettersTruncated.inc(labels),
+        split: () => deps.metrics.deadLetterSplits.inc(labels),
+        dropped: () => deps.metrics.deadLettersDropped.inc(labels),
+      },
+      this.log,
+    );
     this.committer = new OffsetCommitter(
       (offsets) => this.consumer.commitOffsets(offsets.map((o) => ({ topic: this.topic, ...o }))),
       settings.commitIntervalMs,
@@ -198,7 +225,11 @@ export class SourceConsumer {
     this.consumer.on(GROUP_JOIN, (event) => {
       this.assigned = [...(event.payload.memberAssignment[this.topic] ?? [])].sort((a, b) => a - b);
       this.committer.assign(this.assigned);
-      for (const p of [...this.partitions.keys()]) if (!this.assigned.includes(p)) this.partitions.delete(p);
+      for (const p of [...this.partitions.keys()]) {
+        if (this.assigned.includes(p)) continue;
+        this.partitions.delete(p);
+        this.deps.metrics.stalled.remove({ project: this.project, source: this.sourceName, topic: this.topic, partition: String(p) });
+      }
       if (this.retrying === 0) this.state = State.RUNNING;
       this.log.info('partitions assigned', { partitions: this.assigned });
       this.scheduleRefresh();
@@ -297,7 +328,7 @@ export class SourceConsumer {
   private partition(partition: number): PartitionStats {
     let stats = this.partitions.get(partition);
     if (stats === undefined) {
-      stats = { committed: -1n, logEnd: -1n, rate: new RateWindow(), deadLetters: 0, lastEventTs: undefined, maxEventTs: -Infinity };
+      stats = { committed: -1n, logEnd: -1n, rate: new RateWindow(), deadLetters: 0, lastEventTs: undefined, maxEventTs: -Infinity, stalledSince: undefined, failedAttempts: 0, lastError: '' };
       this.partitions.set(partition, stats);
     }
     return stats;
@@ -358,32 +389,11 @@ export class SourceConsumer {
     }
   }
 
-  /** Writes a batch, retrying with backoff while the partition waits; then marks its offset for commit. */
+  /** Writes a batch (retrying while the partition waits, isolating poison messages), then marks its offset for commit. */
   private async writeAndMark(messages: readonly KafkaMessage[], partition: number, prepared: BatchWork | undefined, live: () => boolean, heartbeat: () => Promise<void>): Promise<boolean> {
     const stats = this.partition(partition);
-    let work = prepared;
-    let delay = this.deps.settings.retryInitialMs;
-    for (;;) {
-      try {
-        work ??= await this.prepare(messages, stats.maxEventTs);
-        await this.apply(work, partition);
-        break;
-      } catch (error) {
-        if (!live()) return false;
-        this.retrying++;
-        this.state = State.PAUSED;
-        this.lastError = (error as Error).message;
-        this.deps.metrics.retries.inc({ project: this.project, source: this.sourceName, topic: this.topic });
-        this.log.warn('batch failed; partition waits and retries', { partition, error: this.lastError, retryInMs: delay });
-        try {
-          await sleepWhile(delay, live, heartbeat);
-        } finally {
-          this.retrying--;
-        }
-        if (!live()) return false;
-        delay = Math.min(this.deps.settings.retryMaxMs, delay * 2);
-      }
-    }
+    const outcome = await this.writeRetrying(messages, partition, prepared, stats.maxEventTs, live, heartbeat);
+    if (outcome === undefined) return false;
     if (this.retrying === 0 && this.state === State.PAUSED) {
       this.state = State.RUNNING;
       this.log.info('writes succeeded again; partition resumed', { partition });
@@ -391,22 +401,113 @@ export class SourceConsumer {
     const next = BigInt((messages[messages.length - 1] as KafkaMessage).offset) + 1n;
     this.committer.mark(partition, next);
 
-    stats.maxEventTs = Math.max(stats.maxEventTs, work.maxEventTs);
-    if (work.lastEventTs !== undefined) stats.lastEventTs = work.lastEventTs;
+    stats.maxEventTs = Math.max(stats.maxEventTs, outcome.maxEventTs);
+    if (outcome.lastEventTs !== undefined) stats.lastEventTs = outcome.lastEventTs;
     const count = messages.length;
     stats.rate.add(count);
     this.rate.add(count);
-    stats.deadLetters += work.deadLetters.length;
-    this.deadLetterCount += work.deadLetters.length;
+    stats.deadLetters += outcome.deadLetters.length;
+    this.deadLetterCount += outcome.deadLetters.length;
     const labels = { project: this.project, source: this.sourceName, topic: this.topic };
     this.deps.metrics.events.inc({ ...labels, partition: String(partition) }, count);
-    for (const letter of work.deadLetters) this.deps.metrics.deadLetters.inc({ ...labels, stage: letter.stage });
+    for (const letter of outcome.deadLetters) this.deps.metrics.deadLetters.inc({ ...labels, stage: letter.stage });
     return true;
+  }
+
+  /**
+   * Writes messages until done. A failure that retrying may cure (a store or
+   * broker unreachable, an unknown error) is retried with backoff while the
+   * partition waits, and reported as a stall; a row the online store refuses
+   * for its content is isolated by halving the batch, and the one message at
+   * fault is dead-lettered. Undefined when the partition was taken away.
+   */
+  private async writeRetrying(messages: readonly KafkaMessage[], partition: number, prepared: BatchWork | undefined, maxEventTsBefore: number, live: () => boolean, heartbeat: () => Promise<void>): Promise<BatchOutcome | undefined> {
+    const stats = this.partition(partition);
+    let work = prepared;
+    let delay = this.deps.settings.retryInitialMs;
+    for (;;) {
+      try {
+        work ??= await this.prepare(messages, maxEventTsBefore);
+        await this.apply(work, partition);
+        this.stallEnded(partition, stats);
+        return work;
+      } catch (error) {
+        if (!live()) return undefined;
+        if (error instanceof InvalidRowError) return this.isolate(messages, partition, maxEventTsBefore, error, live, heartbeat);
+        this.retrying++;
+        this.state = State.PAUSED;
+        this.lastError = (error as Error).message;
+        this.stalled(partition, stats, this.lastError);
+        this.log.warn('batch failed; partition waits and retries', { partition, error: this.lastError, retryInMs: delay, failedAttempts: stats.failedAttempts });
+        try {
+          await sleepWhile(delay, live, heartbeat);
+        } finally {
+          this.retrying--;
+        }
+        if (!live()) return undefined;
+        delay = Math.min(this.deps.settings.retryMaxMs, delay * 2);
+      }
+    }
+  }
+
+  /**
+   * A poison batch: halves are written one after the other (the second from
+   * the first's watermark) until the message at fault stands alone; that one
+   * is dead-lettered and the rest are written. Parts already written before the
+   * failure are written again: idempotent online, exact duplicates offline.
+   */
+  private async isolate(messages: readonly KafkaMessage[], partition: number, maxEventTsBefore: number, error: InvalidRowError, live: () => boolean, heartbeat: () => Promise<void>): Promise<BatchOutcome | undefined> {
+    const labels = { project: this.project, source: this.sourceName, topic: this.topic };
+    if (messages.length === 1) {
+      const message = messages[0] as KafkaMessage;
+      this.log.warn('message refused by the online store; dead-lettered', { partition, offset: message.offset, error: error.message });
+      const letter: DeadLetter = { message, stage: 'write', reason: `online write refused: ${error.message}`, view: error.view };
+      const work: BatchWork = { messages, online: new Map(), offline: new OfflineBatches(), deadLetters: [letter], lastEventTs: undefined, maxEventTs: maxEventTsBefore, done: { online: new Set(), offline: new Set(), deadLetters: false } };
+      return this.writeRetrying(messages, partition, work, maxEventTsBefore, live, heartbeat);
+    }
+    this.deps.metrics.poisonSplits.inc(labels);
+    const half = Math.ceil(messages.length / 2);
+    this.log.warn('batch refused by the online store for its content; writing it in halves to find the message at fault', { partition, messages: messages.length, error: error.message });
+    const first = await this.writeRetrying(messages.slice(0, half), partition, undefined, maxEventTsBefore, live, heartbeat);
+    if (first === undefined) return undefined;
+    const second = await this.writeRetrying(messages.slice(half), partition, undefined, Math.max(maxEventTsBefore, first.maxEventTs), live, heartbeat);
+    if (second === undefined) return undefined;
+    return { maxEventTs: Math.max(first.maxEventTs, second.maxEventTs), lastEventTs: second.lastEventTs ?? first.lastEventTs, deadLetters: [...first.deadLetters, ...second.deadLetters] };
+  }
+
+  private stalled(partition: number, stats: PartitionStats, error: string): void {
+    const now = Date.now();
+    stats.stalledSince ??= now;
+    stats.failedAttempts++;
+    stats.lastError = error;
+    this.deps.metrics.retries.inc({ project: this.project, source: this.sourceName, topic: this.topic });
+    this.deps.metrics.stalled.set({ project: this.project, source: this.sourceName, topic: this.topic, partition: String(partition) }, (now - stats.stalledSince) / 1000);
+  }
+
+  private stallEnded(partition: number, stats: PartitionStats): void {
+    if (stats.stalledSince === undefined) return;
+    this.log.info('partition moving again', { partition, stalledMs: Date.now() - stats.stalledSince, failedAttempts: stats.failedAttempts });
+    stats.stalledSince = undefined;
+    stats.failedAttempts = 0;
+    stats.lastError = '';
+    this.deps.metrics.stalled.set({ project: this.project, source: this.sourceName, topic: this.topic, partition: String(partition) }, 0);
+  }
+
+  /**
+   * Where a bound on event times beyond "not before 1970" belongs: the
+   * hardening issue adds how far in the future an event may be. Lateness is
+   * not checked here: it concerns the offline path only (see prepare).
+   */
+  private eventTimeProblem(eventTs: number): string | undefined {
+    return eventTs < 0 ? 'event time before 1970 cannot be stored' : undefined;
   }
 
   /** Decodes and shapes a batch; a message that cannot be used becomes a dead letter, never an error. */
   private async prepare(messages: readonly KafkaMessage[], maxEventTsBefore: number): Promise<BatchWork> {
     const plans = this.plans;
+    // Lateness means something only where rows are appended offline: an
+    // online-only view takes any order (last writer wins keeps the newest).
+    const offlineBound = plans.some((p) => p.target.offline !== undefined);
     const online = new Map<ViewTarget, ShapedRow[]>(plans.filter((p) => p.target.online).map((p) => [p.target, []]));
     const onlineRows = plans.map((p) => online.get(p.target));
     const offline = new OfflineBatches();
@@ -431,7 +532,8 @@ export class SourceConsumer {
         const raw = record[this.timestampField];
         if (raw === undefined || raw === null) throw new ValueError(`the timestamp field '${this.timestampField}' is missing`);
         eventTs = toMillis(raw);
-        if (eventTs < 0) throw new ValueError('event time before 1970 cannot be stored');
+        const problem = this.eventTimeProblem(eventTs);
+        if (problem !== undefined) throw new ValueError(problem);
       } catch (error) {
         deadLetters.push({ message, stage: 'validate', reason: `${this.timestampField}: ${(error as Error).message}` });
         continue;
@@ -447,7 +549,7 @@ export class SourceConsumer {
           // A bad created time is not worth losing the row: the broker's stands in.
         }
       }
-      const late = eventTs < maxEventTs - this.watermarkDelayMs;
+      const late = offlineBound && eventTs < maxEventTs - this.watermarkDelayMs;
       maxEventTs = Math.max(maxEventTs, eventTs);
       lastEventTs = eventTs;
       for (let t = 0; t < plans.length; t++) {
@@ -505,27 +607,9 @@ export class SourceConsumer {
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
     if (!work.done.deadLetters && work.deadLetters.length > 0) {
-      await this.sendDeadLetters(work.deadLetters, partition);
+      await this.deadLetters.send(work.deadLetters, { project: this.project, source: this.sourceName, topic: this.topic, partition });
       work.done.deadLetters = true;
     }
-  }
-
-  private async sendDeadLetters(letters: DeadLetter[], partition: number): Promise<void> {
-    const messages = letters.map(({ message, stage, reason, view }) => {
-        const headers: IHeaders = {
-          ...message.headers,
-          'larder.error.stage': stage,
-          'larder.error.reason': reason,
-          'larder.source.project': this.project,
-          'larder.source.name': this.sourceName,
-          'larder.source.topic': this.topic,
-          'larder.source.partition': String(partition),
-          'larder.source.offset': message.offset,
-          ...(view !== undefined && { 'larder.feature_view': view }),
-        };
-        return { key: message.key, value: message.value, headers, timestamp: message.timestamp };
-      });
-    if (messages.length > 0) await this.producer.send({ topic: this.deadLetterTopic, messages, acks: -1 });
   }
 
   private scheduleRefresh(): void {
@@ -576,6 +660,9 @@ export class SourceConsumer {
           eventsPerSecond: s.rate.perSecond(),
           deadLetterCount: BigInt(s.deadLetters),
           ...(s.lastEventTs !== undefined && { lastEventTime: timestampFromMs(s.lastEventTs) }),
+          ...(s.stalledSince !== undefined && { stalledSince: timestampFromMs(s.stalledSince) }),
+          failedAttempts: BigInt(s.failedAttempts),
+          lastError: s.lastError,
         };
       }),
       eventsPerSecond: this.rate.perSecond(),
