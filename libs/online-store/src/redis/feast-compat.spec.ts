@@ -159,8 +159,8 @@ describe('feast layout against the real feast package', () => {
     const feastSees = await runFeast<FeastRead>(python, { op: 'read', redis: redisAddress(), project, view: wireView(nulls), features: ['n', 'label'], entity_keys: [wireKey(key)] });
     expect(feastSees.rows[0]).toEqual({ ts_us: 1_700_000_000_000_001, values: { n: '', label: b64(str('x')) } });
     const [rows] = await store.read([{ view: nulls, entityKeys: [key] }]);
-    expect(rows![0]!.eventTs).toBe(eventMsFromMicros(1_700_000_000_000_001));
     expect(rows![0]!.values.map((v) => v?.val.case)).toEqual(['nullVal', 'stringVal']);
+    expect(rows![0]!.eventTs).toBe(eventMsFromMicros(1_700_000_000_000_001));
     await store.deleteView(nulls);
   });
 });
