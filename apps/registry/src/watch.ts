@@ -1,4 +1,4 @@
-import { create } from '@bufbuild/protobuf';
+import { create, toBinary } from '@bufbuild/protobuf';
 import { registryV1 } from '@larder/proto';
 import type { RegistryStore } from '@larder/registry-store';
 import { Code, RpcError } from '@larder/rpc';
@@ -16,6 +16,35 @@ export class WatchStreams {
     const error = new RpcError(Code.UNAVAILABLE, reason);
     for (const stop of [...this.stops]) stop(error);
   }
+}
+
+/**
+ * Largest part a WatchRegistry message is split into, in encoded bytes of changes.
+ * Far below every receiver's limit (grpc's default is 4 MiB; ours 16 MiB), so a
+ * large snapshot or commit never makes a service's registry copy stop following.
+ */
+export const WATCH_PART_BYTES = 1024 * 1024;
+
+/**
+ * One stream message as parts of at most `maxBytes` of changes each (an object
+ * larger than that goes alone), all but the last marked `continued`.
+ */
+export function watchParts(message: registryV1.WatchRegistryResponse, maxBytes = WATCH_PART_BYTES): registryV1.WatchRegistryResponse[] {
+  const parts: registryV1.RegistryChange[][] = [[]];
+  let bytes = 0;
+  for (const change of message.changes) {
+    const size = toBinary(registryV1.RegistryChangeSchema, change).byteLength;
+    const current = parts[parts.length - 1] as registryV1.RegistryChange[];
+    if (current.length > 0 && bytes + size > maxBytes) {
+      parts.push([change]);
+      bytes = size;
+    } else {
+      current.push(change);
+      bytes += size;
+    }
+  }
+  if (parts.length === 1) return [message];
+  return parts.map((changes, i) => create(registryV1.WatchRegistryResponseSchema, { version: message.version, snapshot: message.snapshot, changes, continued: i < parts.length - 1 }));
 }
 
 /**
@@ -42,12 +71,12 @@ export async function* watchRegistry(
     const replay = req.sinceVersion > 0n ? await store.changesSince(req.sinceVersion) : undefined;
     if (replay === undefined) {
       const snapshot = await store.snapshot();
-      yield narrow(snapshot);
+      yield* watchParts(narrow(snapshot));
       last = snapshot.version;
     } else {
       last = req.sinceVersion;
       for (const entry of replay) {
-        yield narrow(entry);
+        yield* watchParts(narrow(entry));
         last = entry.version;
       }
     }
@@ -55,7 +84,7 @@ export async function* watchRegistry(
       const change = await queue.next();
       // A version already covered by the snapshot or the replay.
       if (change.version <= last) continue;
-      yield narrow(change);
+      yield* watchParts(narrow(change));
       last = change.version;
     }
   } finally {

@@ -1,3 +1,4 @@
+import { create } from '@bufbuild/protobuf';
 import { registryV1 } from '@larder/proto';
 import type { RegistrySet } from '@larder/core';
 import { Code, RpcError, createClient } from '@larder/rpc';
@@ -16,7 +17,18 @@ export interface RegistryClientOptions {
   logger?: Logger;
   /** Passed to createClient; channel options are merged over ours. */
   clientOptions?: ClientOptions;
+  /**
+   * Largest message accepted from the registry (default 16 MiB, the services' and the
+   * registry's grpc.maxMessageBytes). The registry sends its stream in parts of about
+   * 1 MiB; only one object larger than that travels alone, and the registry accepted it
+   * within its own limit, so services should use the same setting as the registry.
+   */
+  maxMessageBytes?: number;
 }
+
+/** Stream failures that mean the registry is away (restarting, unreachable), not that the copy cannot take its data. */
+const TRANSIENT = new Set([Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED, Code.CANCELLED]);
+const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 /** One applied stream message, as onChange listeners see it. */
 export interface RegistryUpdate {
@@ -49,6 +61,12 @@ export class RegistryClient {
   private readonly closing = new AbortController();
   private changeListeners = new Set<Listener<RegistryUpdate>>();
   private connectionListeners = new Set<Listener<ConnectionState>>();
+  private readinessListeners = new Set<() => void>();
+  private readonly address: string;
+  /** A failure that keeps the copy from following (not a registry outage), until a message applies again. */
+  private stuck: RpcError | undefined;
+  /** Ask for a snapshot instead of a replay on the next attempt (a replay failed for good). */
+  private resync = false;
   private connection: ConnectionState = 'disconnected';
   private failure: RpcError | undefined;
   private loop: Promise<void> | undefined;
@@ -58,6 +76,7 @@ export class RegistryClient {
     this.scope = options.project ?? '';
     this.backoff = { initialMs: options.backoff?.initialMs ?? 100, maxMs: options.backoff?.maxMs ?? 5000 };
     this.logger = options.logger;
+    this.address = options.address;
     // grpc-js backs off reconnecting the channel on its own (up to two
     // minutes by default); keep it no slower than ours.
     this.service = createClient(registryV1.RegistryService, options.address, {
@@ -67,6 +86,8 @@ export class RegistryClient {
         'grpc.max_reconnect_backoff_ms': this.backoff.maxMs,
         'grpc.keepalive_time_ms': 10_000,
         'grpc.keepalive_timeout_ms': 5_000,
+        // grpc's default of 4 MiB stopped every service's copy for good after one larger apply.
+        'grpc.max_receive_message_length': options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
         ...options.clientOptions?.channelOptions,
       },
     });
@@ -123,6 +144,26 @@ export class RegistryClient {
   onChange(listener: Listener<RegistryUpdate>): () => void {
     this.changeListeners.add(listener);
     return () => this.changeListeners.delete(listener);
+  }
+
+  /**
+   * Why the copy cannot serve, or undefined when it can: before the first snapshot, and
+   * while the stream fails for a reason other than the registry being away (a message
+   * over the size limit, data the copy cannot apply). A registry outage alone keeps the
+   * copy serving what it has, as the design promises. Services pass the client as their
+   * gRPC registration's readiness check.
+   */
+  notReadyReason(): string | undefined {
+    if (this.connection === 'closed') return undefined;
+    if (!this.hasSnapshot) return `no registry snapshot yet from ${this.address}${this.failure ? ` (${this.failure.message})` : ''}`;
+    if (this.stuck !== undefined) return `the registry copy (version ${this.state.version}) cannot follow the registry at ${this.address}: ${this.stuck.message}`;
+    return undefined;
+  }
+
+  /** Called whenever notReadyReason() may have changed; returns an unsubscribe function. */
+  onReadinessChange(listener: () => void): () => void {
+    this.readinessListeners.add(listener);
+    return () => this.readinessListeners.delete(listener);
   }
 
   /** Called when the stream connects or drops; returns an unsubscribe function. */
@@ -211,6 +252,12 @@ export class RegistryClient {
       } catch (error) {
         if (this.closing.signal.aborted) break;
         this.failure = RpcError.from(error);
+        if (!TRANSIENT.has(this.failure.code)) {
+          this.stuck = this.failure;
+          this.resync = true;
+          this.logger?.error('the registry copy cannot follow the registry; not ready until it can', { error: this.failure.message, version: String(this.state.version) });
+        }
+        this.notifyReadiness();
       } finally {
         this.closing.signal.removeEventListener('abort', stop);
         call.abort();
@@ -225,7 +272,7 @@ export class RegistryClient {
   }
 
   private async watchOnce(call: AbortController, onMessage: () => void): Promise<void> {
-    const sinceVersion = this.hasSnapshot ? this.state.version : 0n;
+    const sinceVersion = this.hasSnapshot && !this.resync ? this.state.version : 0n;
     const stream = this.service.watchRegistry({ project: this.scope, sinceVersion }, { signal: call.signal });
     // The stream may stay silent until the next commit; a version check tells
     // us the registry is up, and whether it went back in time (a registry
@@ -242,12 +289,28 @@ export class RegistryClient {
       },
       () => undefined, // the stream reports the failure
     );
-    for await (const message of stream) {
-      if (!message.snapshot && !this.hasSnapshot) continue; // a replay is useless without a base
+    // A large version comes in parts; it is applied whole, so readers never see half of it.
+    let parts: registryV1.RegistryChange[] = [];
+    let partsOf: bigint | undefined;
+    for await (const part of stream) {
+      if (partsOf !== undefined && part.version !== partsOf) throw new RpcError(Code.INTERNAL, `registry stream: a part of version ${part.version} arrived while version ${partsOf} was incomplete`);
+      if (part.continued) {
+        partsOf = part.version;
+        parts.push(...part.changes);
+        continue;
+      }
+      const message = partsOf === undefined ? part : create(registryV1.WatchRegistryResponseSchema, { version: part.version, snapshot: part.snapshot, changes: [...parts, ...part.changes] });
+      parts = [];
+      partsOf = undefined;
+      if (!message.snapshot && (!this.hasSnapshot || this.resync)) continue; // a replay is useless without a base
       const previousVersion = this.state.version;
       this.state.apply(message, this.scope);
-      if (message.snapshot) this.hasSnapshot = true;
+      if (message.snapshot) {
+        this.hasSnapshot = true;
+        this.resync = false;
+      }
       this.failure = undefined;
+      this.stuck = undefined;
       this.setConnection('connected');
       onMessage();
       this.emit({ version: message.version, previousVersion, snapshot: message.snapshot, changes: message.changes });
@@ -263,6 +326,7 @@ export class RegistryClient {
       }
     }
     this.notifyWaiters();
+    this.notifyReadiness();
   }
 
   private setConnection(state: ConnectionState): void {
@@ -270,6 +334,17 @@ export class RegistryClient {
     this.connection = state;
     for (const listener of this.connectionListeners) listener(state);
     this.notifyWaiters();
+    this.notifyReadiness();
+  }
+
+  private notifyReadiness(): void {
+    for (const listener of this.readinessListeners) {
+      try {
+        listener();
+      } catch (error) {
+        this.logger?.error('registry readiness listener failed', { error });
+      }
+    }
   }
 
   private waiters = new Set<() => void>();

@@ -114,6 +114,8 @@ export interface MetricsEndpointOptions {
   live: () => boolean;
   /** Readiness: the server is serving. */
   ready: () => boolean;
+  /** Why it is not ready, for /readyz's body. */
+  notReadyReason?: () => string | undefined;
 }
 
 export interface MetricsEndpoint {
@@ -137,7 +139,8 @@ export async function startMetricsEndpoint(options: MetricsEndpointOptions): Pro
       );
     } else if (path === '/healthz' || path === '/readyz') {
       const up = path === '/healthz' ? options.live() : options.ready();
-      res.writeHead(up ? 200 : 503, { 'content-type': 'text/plain' }).end(up ? 'ok\n' : 'not serving\n');
+      const reason = up || path === '/healthz' ? undefined : options.notReadyReason?.();
+      res.writeHead(up ? 200 : 503, { 'content-type': 'text/plain' }).end(up ? 'ok\n' : `not serving${reason === undefined ? '' : `: ${reason}`}\n`);
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }

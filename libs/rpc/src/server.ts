@@ -139,13 +139,39 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
         port: config.metrics.port,
         live: () => state !== 'stopped',
         ready: () => health.getStatus('') === ServingStatus.SERVING,
+        notReadyReason: () => (state === 'serving' ? notReady().map(([service, reason]) => `${service}: ${reason}`).join('; ') || undefined : `server is ${state}`),
       });
     } catch (error) {
       server.forceShutdown();
       throw new Error(`cannot bind metrics on ${config.metrics.host}:${config.metrics.port}: ${(error as Error).message}`, { cause: error });
     }
   }
-  health.setAll(ServingStatus.SERVING);
+  // Services whose readiness check gives a reason are NOT_SERVING, and so is the whole
+  // server (''); shutdown() takes over once draining starts.
+  const checked = options.services.filter((s) => s.readiness !== undefined);
+  const notReady = (): [string, string][] =>
+    checked.flatMap((s) => {
+      const reason = s.readiness?.notReadyReason();
+      return reason === undefined ? [] : [[s.service.typeName, reason] as [string, string]];
+    });
+  let lastReasons = '';
+  const applyReadiness = (): void => {
+    if (state !== 'serving') return;
+    const reasons = notReady();
+    const down = new Set(reasons.map(([service]) => service));
+    for (const service of health.services()) {
+      const serving = service === '' ? reasons.length === 0 : !down.has(service);
+      health.setStatus(service, serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
+    }
+    const text = reasons.map(([service, reason]) => `${service}: ${reason}`).join('; ');
+    if (text !== lastReasons) {
+      if (text !== '') logger.warn('not ready', { reasons: text });
+      else logger.info('ready');
+      lastReasons = text;
+    }
+  };
+  const unsubscribe = checked.map((s) => s.readiness?.onReadinessChange(applyReadiness));
+  applyReadiness();
 
   const drainHooks = [...(options.drainHooks ?? [])];
   const closeHooks = [...(options.closeHooks ?? [])];
@@ -159,6 +185,7 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
     logger.info('shutting down', { reason, gracePeriodMs: grace, inFlight: tracker.drainableCount() });
 
     state = 'draining';
+    for (const stop of unsubscribe) stop?.();
     health.shutdown();
     tracker.stopAccepting();
 

@@ -102,17 +102,30 @@ export type ResponseDecoders<S extends DescService> = {
 };
 
 /** A service and its implementation, as handed to startServer. */
+/**
+ * Something a service needs before it can answer, e.g. its registry copy. While it
+ * gives a reason, grpc.health.v1 reports the service (and the server, '') NOT_SERVING
+ * and /readyz answers 503 with the reason.
+ */
+export interface ReadinessCheck {
+  /** Why the service cannot serve now, or undefined when it can. */
+  notReadyReason(): string | undefined;
+  /** Calls `listener` whenever the reason may have changed; returns the unsubscribe function. */
+  onReadinessChange(listener: () => void): () => void;
+}
+
 export interface ServiceRegistration<S extends DescService = DescService> {
   service: S;
   impl: ServiceImpl<S>;
   encoders?: ResponseEncoders<S>;
+  readiness?: ReadinessCheck;
 }
 
 /** Pairs a service with its implementation, checking the implementation's types. */
 export function implement<S extends DescService>(
   service: S,
   impl: ServiceImpl<S>,
-  options: { encoders?: ResponseEncoders<S> } = {},
+  options: { encoders?: ResponseEncoders<S>; readiness?: ReadinessCheck } = {},
 ): ServiceRegistration {
-  return { service, impl, ...(options.encoders && { encoders: options.encoders }) } as unknown as ServiceRegistration;
+  return { service, impl, ...(options.encoders && { encoders: options.encoders }), ...(options.readiness && { readiness: options.readiness }) } as unknown as ServiceRegistration;
 }
