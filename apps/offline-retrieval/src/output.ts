@@ -1,11 +1,8 @@
 import { create } from '@bufbuild/protobuf';
 import type { Timestamp } from '@bufbuild/protobuf/wkt';
-import { OnDemandEvaluationError } from '@larder/core';
-import type { OnDemandValues } from '@larder/core';
 import { cellConverter, cellToValue } from '@larder/offline-store';
 import type { Cell, ResultChunk as StoreChunk, ResultSchema as StoreSchema } from '@larder/offline-store';
 import { offlineV1, typesV1 } from '@larder/proto';
-import { Code, RpcError } from '@larder/rpc';
 import type { RetrievalPlan } from './plan';
 import { approxValueBytes } from './values';
 
@@ -55,65 +52,19 @@ export function outputLayout(plan: RetrievalPlan, store: StoreSchema): OutputLay
 }
 
 /**
- * Computes every on-demand view of the plan over one store chunk with core's compiled
- * evaluator (the code online serving runs), inputs bound exactly as online: view
- * features by variable, request fields from the entity rows' columns.
- */
-export function computeOnDemand(plan: RetrievalPlan, store: StoreSchema, chunk: StoreChunk, firstRow: number): Record<string, typesV1.Value>[][] {
-  const index = new Map(store.columns.map((c, i) => [c.name, i]));
-  const results: Record<string, typesV1.Value>[][] = [];
-  const cell = (column: number | undefined, row: number): Cell => (column === undefined ? null : ((chunk.columns[column] as Cell[])[row] ?? null));
-  for (const od of plan.resolved.onDemand) {
-    const bindingsOf = od.inputs.map((input) => {
-      if (input.kind === 'request') return { input, columns: input.fields.map((f) => ({ name: f.name, type: f.valueType, column: index.get(f.name) })) };
-      if (input.kind === 'view') {
-        const view = plan.resolved.views[input.view];
-        const columns = input.features.map((name) => {
-          const j = view?.features.findIndex((f) => f.name === name) ?? -1;
-          return { name, type: view?.features[j]?.valueType as typesV1.ValueType, column: index.get(plan.storeColumns[input.view]?.[j] as string) };
-        });
-        return { input, columns };
-      }
-      return { input, columns: [] };
-    });
-    for (const b of bindingsOf) {
-      if (b.input.kind !== 'request') continue;
-      const missing = b.columns.find((c) => c.column === undefined);
-      if (missing !== undefined) {
-        throw new RpcError(Code.INVALID_ARGUMENT, `entity rows: missing column '${missing.name}', a request field on-demand feature view '${od.name}' reads; add it to the entity rows`);
-      }
-    }
-    const out: Record<string, typesV1.Value>[] = new Array(chunk.rowCount);
-    for (let row = 0; row < chunk.rowCount; row++) {
-      const values: Record<string, Record<string, typesV1.Value | undefined>> = {};
-      for (const b of bindingsOf) {
-        const fields: Record<string, typesV1.Value | undefined> = {};
-        if (b.input.kind === 'on-demand') {
-          const inner = (results[b.input.onDemand] as Record<string, typesV1.Value>[])[row] as Record<string, typesV1.Value>;
-          for (const name of b.input.features) fields[name] = inner[name];
-        } else {
-          for (const c of b.columns) fields[c.name] = cellToValue(c.type, cell(c.column, row));
-        }
-        values[b.input.variable] = fields;
-      }
-      try {
-        out[row] = od.compiled.evaluate(values as OnDemandValues);
-      } catch (error) {
-        if (error instanceof OnDemandEvaluationError) throw new RpcError(Code.INVALID_ARGUMENT, `entity row ${firstRow + row}: ${error.message}`);
-        throw error;
-      }
-    }
-    results.push(out);
-  }
-  return results;
-}
-
-/**
  * Turns one store chunk into response chunks of at most maxRows rows and about
  * maxBytes each (the row size is estimated from a sample of the chunk).
  */
-export function* encodeChunk(plan: RetrievalPlan, layout: OutputLayout, store: StoreSchema, chunk: StoreChunk, maxRows: number, maxBytes: number): Generator<offlineV1.ResultChunk> {
-  const computed = plan.hasOnDemand ? computeOnDemand(plan, store, chunk, chunk.firstRow) : [];
+export function* encodeChunk(
+  plan: RetrievalPlan,
+  layout: OutputLayout,
+  store: StoreSchema,
+  chunk: StoreChunk,
+  maxRows: number,
+  maxBytes: number,
+  /** The chunk's on-demand values (see computeOnDemand), one array per on-demand view. */
+  computed: readonly Record<string, typesV1.Value>[][] = [],
+): Generator<offlineV1.ResultChunk> {
   const columns: typesV1.Value[][] = layout.sources.map((source, c) => {
     const type = layout.types[c] as typesV1.ValueType;
     const od = layout.onDemand[c];

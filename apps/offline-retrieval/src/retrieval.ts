@@ -1,10 +1,13 @@
 import { create } from '@bufbuild/protobuf';
 import { durationFromMs, timestampFromMs, timestampNow } from '@bufbuild/protobuf/wkt';
+import { DEFAULT_ROW_COST_LIMIT } from '@larder/core';
 import type { RegistrySet } from '@larder/core';
 import type { Destination, EntityInput, OfflineStore, ResultChunk as StoreChunk, ResultSchema as StoreSchema } from '@larder/offline-store';
 import { offlineV1, registryV1 } from '@larder/proto';
 import { Code, RpcError } from '@larder/rpc';
 import type { EntityStats } from './entities';
+import { DEFAULT_ON_DEMAND_REQUEST_COST } from './config';
+import { computeOnDemand, OnDemandRun } from './on-demand';
 import { encodeChunk, outputLayout } from './output';
 import type { OutputLayout } from './output';
 import { planRetrieval, projectOf } from './plan';
@@ -28,6 +31,15 @@ export interface OfflineRetrievalOptions {
   maxRowsPerChunk: number;
   maxChunkBytes: number;
   registryReady: () => boolean;
+  /** Cost units on-demand features may take per row and per request (see @larder/core's EvaluationBudget). */
+  onDemandRowCost?: number;
+  onDemandRequestCost?: number;
+}
+
+/** The call a retrieval serves: its deadline and abort signal, for work done in this process. */
+export interface RetrievalCall {
+  readonly deadline: Date | undefined;
+  readonly signal: AbortSignal;
 }
 
 /** Builds the entity input once the plan says which columns are declared (inline) or where they live (source). */
@@ -41,9 +53,17 @@ export class OfflineRetrieval {
     private readonly options: OfflineRetrievalOptions,
   ) {}
 
-  async *retrieve(query: offlineV1.HistoricalQuery, entitiesFor: EntitiesFor, stats: EntityStats): AsyncGenerator<ResultPart> {
+  async *retrieve(query: offlineV1.HistoricalQuery, entitiesFor: EntitiesFor, stats: EntityStats, call?: RetrievalCall): AsyncGenerator<ResultPart> {
     const started = Date.now();
     const { project, plan } = await this.plan(query);
+    const run = new OnDemandRun(
+      {
+        rowCost: this.options.onDemandRowCost ?? DEFAULT_ROW_COST_LIMIT,
+        requestCost: this.options.onDemandRequestCost ?? DEFAULT_ON_DEMAND_REQUEST_COST,
+        deadlineMs: call?.deadline?.getTime(),
+      },
+      call?.signal,
+    );
     if (query.maxRowsPerChunk < 0) throw new RpcError(Code.INVALID_ARGUMENT, `query.max_rows_per_chunk: must be 0 (server default) or positive, got ${query.maxRowsPerChunk}`);
     const maxRows = query.maxRowsPerChunk > 0 ? Math.min(query.maxRowsPerChunk, this.options.maxRowsPerChunk) : this.options.maxRowsPerChunk;
     const destination = query.destination;
@@ -51,7 +71,7 @@ export class OfflineRetrieval {
       if (destination !== undefined) throw new RpcError(Code.INVALID_ARGUMENT, 'query.destination.storage: required when a destination is given');
       const entities = await entitiesFor(plan);
       const result = await this.store.getHistoricalFeatures({ entities, views: plan.views, chunkRows: maxRows });
-      const rowCount = yield* this.stream(plan, result.schema, result, maxRows);
+      const rowCount = yield* this.stream(plan, result.schema, result, maxRows, run);
       yield { case: 'summary', value: create(offlineV1.ResultSummarySchema, { rowCount: BigInt(rowCount), elapsed: durationFromMs(Date.now() - started) }) };
       return;
     }
@@ -70,7 +90,7 @@ export class OfflineRetrieval {
     if (!destination.omitRows) {
       // The entity rows live in the engine, so the join runs again for the rows to stream back.
       const again = await this.store.getHistoricalFeatures({ entities: await entitiesFor(plan), views: plan.views, chunkRows: maxRows });
-      yield* this.stream(plan, again.schema, again, maxRows, layout);
+      yield* this.stream(plan, again.schema, again, maxRows, run, layout);
     }
     let saved: registryV1.SavedDataset | undefined;
     if (destination.savedDatasetName !== '') {
@@ -88,12 +108,20 @@ export class OfflineRetrieval {
     };
   }
 
-  private async *stream(plan: RetrievalPlan, schema: StoreSchema, result: AsyncIterable<StoreChunk> & { readonly schema: StoreSchema }, maxRows: number, fixed?: OutputLayout): AsyncGenerator<ResultPart, number> {
+  private async *stream(
+    plan: RetrievalPlan,
+    schema: StoreSchema,
+    result: AsyncIterable<StoreChunk> & { readonly schema: StoreSchema },
+    maxRows: number,
+    run: OnDemandRun,
+    fixed?: OutputLayout,
+  ): AsyncGenerator<ResultPart, number> {
     const layout = fixed ?? outputLayout(plan, schema);
     if (fixed === undefined) yield { case: 'schema', value: layout.schema };
     let rows = 0;
     for await (const chunk of result) {
-      for (const out of encodeChunk(plan, layout, schema, chunk, maxRows, this.options.maxChunkBytes)) yield { case: 'chunk', value: out };
+      const computed = plan.hasOnDemand ? await computeOnDemand(plan, schema, chunk, chunk.firstRow, run) : [];
+      for (const out of encodeChunk(plan, layout, schema, chunk, maxRows, this.options.maxChunkBytes, computed)) yield { case: 'chunk', value: out };
       rows += chunk.rowCount;
     }
     return rows;

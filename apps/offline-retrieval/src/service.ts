@@ -53,7 +53,7 @@ export const offlineRetrievalService: RunServiceOptions<typeof offlineRetrievalS
       }
     }
     const store = await openOfflineStore(config.offlineStore, { poolSize: 8 });
-    const client = new RegistryClient({ address: config.registry.address, logger, ...(config.retrieval.project !== '' && { project: config.retrieval.project }) }).start();
+    const client = new RegistryClient({ address: config.registry.address, logger, maxMessageBytes: config.grpc.maxMessageBytes, ...(config.retrieval.project !== '' && { project: config.retrieval.project }) }).start();
     let ready = false;
     client.onChange(() => {
       ready = true;
@@ -69,12 +69,14 @@ export const offlineRetrievalService: RunServiceOptions<typeof offlineRetrievalS
       maxRowsPerChunk: config.retrieval.maxRowsPerChunk,
       maxChunkBytes: config.retrieval.maxChunkBytes,
       registryReady: () => ready,
+      onDemandRowCost: config.retrieval.onDemandRowCost,
+      onDemandRequestCost: config.retrieval.onDemandRequestCost,
     });
     logger.info('offline store open', { type: config.offlineStore.type });
     return {
       services: [
         implement(offlineV1.OfflineRetrievalService, {
-          async *getHistoricalFeatures(requests) {
+          async *getHistoricalFeatures(requests, ctx) {
             const iterator = requests[Symbol.asyncIterator]();
             const first = await iterator.next();
             if (first.done === true || first.value.message.case !== 'query') {
@@ -82,20 +84,22 @@ export const offlineRetrievalService: RunServiceOptions<typeof offlineRetrievalS
             }
             const stats: EntityStats = { rows: 0, minTs: undefined, maxTs: undefined };
             const query = first.value.message.value;
-            const parts = retrieval.retrieve(query, (plan) => inlineEntities(iterator, [...plan.resolved.entityColumns, ...plan.resolved.requestFields], stats, query.entityColumns), stats);
+            const parts = retrieval.retrieve(query, (plan) => inlineEntities(iterator, [...plan.resolved.entityColumns, ...plan.resolved.requestFields], stats, query.entityColumns), stats, ctx);
             for await (const part of parts) yield create(offlineV1.GetHistoricalFeaturesResponseSchema, { part });
           },
-          async *getHistoricalFeaturesFromSource(request) {
+          async *getHistoricalFeaturesFromSource(request, ctx) {
             if (request.query === undefined) throw new RpcError(Code.INVALID_ARGUMENT, 'query: required');
             const stats: EntityStats = { rows: 0, minTs: undefined, maxTs: undefined };
             const entitySource = request.entitySource;
-            const parts = retrieval.retrieve(request.query, async () => sourceEntities(store.engine, entitySource), stats);
+            const parts = retrieval.retrieve(request.query, async () => sourceEntities(store.engine, entitySource), stats, ctx);
             for await (const part of parts) yield create(offlineV1.GetHistoricalFeaturesFromSourceResponseSchema, { part });
           },
         }, {
           // Result chunks are most of a streamed training set's bytes; protobuf-es's reflective
           // toBinary held streaming to ~13k rows/s (11 columns).
           encoders: { getHistoricalFeatures: wire.encodeHistoricalResponse, getHistoricalFeaturesFromSource: wire.encodeHistoricalResponse },
+          // NOT_SERVING (and /readyz 503) while the registry copy cannot load or follow.
+          readiness: client,
         }),
       ],
       closeHooks: [() => store.close(), () => client.close()],

@@ -18,6 +18,8 @@ export interface Harness {
   project: string;
   registry: RpcClient<typeof registryV1.RegistryService>;
   retrieval: RpcClient<typeof offlineV1.OfflineRetrievalService>;
+  /** The retrieval service's gRPC address (for health probes). */
+  retrievalAddress: string;
   close(): Promise<void>;
 }
 
@@ -35,6 +37,7 @@ export async function startHarness(engineEnv: Record<string, string>, repo: (pro
     project,
     registry,
     retrieval,
+    retrievalAddress: retrievalHandle.address,
     async close() {
       retrieval.close();
       registry.close();
