@@ -1,5 +1,9 @@
 import { testServices } from '@larder/testing';
+import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
+import { serializeEntityKey } from '../entity-key';
+import { eventMsFromMicros } from '../event-time';
+import { viewCodec } from '../packed-codec';
 import { describeOnlineStoreBehaviour } from '../testing/behaviour';
 import { T, ek, str, view } from '../testing/values';
 import type { WriteRow } from '../types';
@@ -111,4 +115,43 @@ describe.each(['packed', 'feast'] as RedisLayoutName[])('redis %s layout: a batc
       await Promise.all([batchWriter.close(), streamWriter.close()]);
     }
   }, 60_000);
+});
+
+describe('redis packed rows of format 1 (event time in ms, written before microseconds)', () => {
+  it('are read with their time and lose to a row 1 us newer, win over one 1 us older, on both write paths', async () => {
+    const store = new RedisOnlineStore({ url: url(), layout: 'packed' });
+    const redis = new Redis(url());
+    try {
+      const v = view(`v1_${randomUUID().slice(0, 8)}`, 'stats', { label: T.STRING });
+      const stored = 1_767_225_600_123; // ms
+      const writeV1 = async (id: bigint): Promise<void> => {
+        const row = viewCodec(v).encode({ entityKey: ek({ driver_id: id }), eventTs: stored, values: { label: str('v1') } });
+        row[0] = 1;
+        row.writeBigUInt64BE(BigInt(stored), 1);
+        await redis.hset(serializeEntityKey(ek({ driver_id: id }), Buffer.from(`larder:${v.project}:`)), v.name, row);
+      };
+      for (const id of [1n, 2n, 3n, 4n]) await writeV1(id);
+      const [before] = await store.read([{ view: v, entityKeys: [ek({ driver_id: 1n })] }]);
+      expect(before![0]).toEqual({ eventTs: stored, values: [str('v1')] });
+
+      const older = eventMsFromMicros(stored * 1000 - 1);
+      const newer = eventMsFromMicros(stored * 1000 + 1);
+      expect(await store.write(v, [{ entityKey: ek({ driver_id: 1n }), eventTs: older, values: { label: str('older') } }])).toEqual({ written: 0, skipped: 1 });
+      expect(await store.write(v, [{ entityKey: ek({ driver_id: 2n }), eventTs: newer, values: { label: str('newer') } }])).toEqual({ written: 1, skipped: 0 });
+      const entities = (id: bigint, ts: number, label: string) =>
+        store.writeEntities!({ size: 1, joinKeys: ['driver_id'], keyColumns: [[id]], views: [{ view: v, rowOf: Int32Array.from([0]), eventTs: [ts], columns: [[label]] }] });
+      expect(await entities(3n, older, 'older')).toEqual([{ written: 0, skipped: 1 }]);
+      expect(await entities(4n, newer, 'newer')).toEqual([{ written: 1, skipped: 0 }]);
+      const [after] = await store.read([{ view: v, entityKeys: [1n, 2n, 3n, 4n].map((id) => ek({ driver_id: id })) }]);
+      expect(after).toEqual([
+        { eventTs: stored, values: [str('v1')] },
+        { eventTs: newer, values: [str('newer')] },
+        { eventTs: stored, values: [str('v1')] },
+        { eventTs: newer, values: [str('newer')] },
+      ]);
+    } finally {
+      redis.disconnect();
+      await store.close();
+    }
+  });
 });
