@@ -21,7 +21,7 @@ export const ingestionService: RunServiceOptions<typeof ingestionSchema> = {
     const online = createOnlineStore(onlineStoreConfig(config.onlineStore));
     const offline = await openIngestionOfflineStore(config.offlineStore);
     const project = config.ingestion.project;
-    const registry = new RegistryClient({ address: config.registry.address, logger, ...(project !== '' && { project }) }).start();
+    const registry = new RegistryClient({ address: config.registry.address, logger, maxMessageBytes: config.grpc.maxMessageBytes, ...(project !== '' && { project }) }).start();
     let ready = false;
     registry.onChange(() => {
       ready = true;
@@ -52,7 +52,8 @@ export const ingestionService: RunServiceOptions<typeof ingestionSchema> = {
     }
     logger.info('stores open', { online: config.onlineStore.type, offline: config.offlineStore.type });
     return {
-      services: [ingestion.service()],
+      // NOT_SERVING (and /readyz 503) while the registry copy cannot load or follow.
+      services: [{ ...ingestion.service(), readiness: registry }],
       drainHooks: [async () => http?.close(), () => ingestion.stop()],
       closeHooks: [() => online.close(), async () => offline?.close(), async () => registry.close()],
       metrics: [metrics.registry],

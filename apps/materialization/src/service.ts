@@ -49,7 +49,7 @@ export const materializationService: RunServiceOptions<typeof materializationSch
     const online = createOnlineStore(onlineStoreConfig(config.onlineStore));
     const offline = await openOfflineStore(config.offlineStore);
     const project = config.materialization.project;
-    const registry = new RegistryClient({ address: config.registry.address, logger, ...(project !== '' && { project }) }).start();
+    const registry = new RegistryClient({ address: config.registry.address, logger, maxMessageBytes: config.grpc.maxMessageBytes, ...(project !== '' && { project }) }).start();
     let ready = false;
     registry.onChange(() => {
       ready = true;
@@ -80,7 +80,8 @@ export const materializationService: RunServiceOptions<typeof materializationSch
       ...(config.onlineStore.type === 'redis' ? { layout: config.onlineStore.redisLayout } : { path: config.onlineStore.path }),
     });
     return {
-      services: [materializationHandlers(jobs, () => ready)],
+      // NOT_SERVING (and /readyz 503) while the registry copy cannot load or follow.
+      services: [{ ...materializationHandlers(jobs, () => ready), readiness: registry }],
       // Running jobs are cancelled (their views' watermarks stay where they were) so the drain ends.
       drainHooks: [() => jobs.close()],
       closeHooks: [() => online.close(), () => offline.close(), () => registry.close()],

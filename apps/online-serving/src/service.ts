@@ -20,7 +20,7 @@ export const onlineServingService: RunServiceOptions<typeof onlineServingSchema>
       mkdirSync(path.dirname(config.onlineStore.path), { recursive: true });
     }
     const store = createOnlineStore(onlineStoreConfig(config.onlineStore));
-    const registry = new RegistryClient({ address: config.registry.address, logger, ...(config.serving.project !== '' && { project: config.serving.project }) }).start();
+    const registry = new RegistryClient({ address: config.registry.address, logger, maxMessageBytes: config.grpc.maxMessageBytes, ...(config.serving.project !== '' && { project: config.serving.project }) }).start();
     let ready = false;
     // Every applied stream message, the first snapshot included, comes through here.
     registry.onChange(() => {
@@ -52,7 +52,8 @@ export const onlineServingService: RunServiceOptions<typeof onlineServingSchema>
         implement(
           servingV1.OnlineServingService,
           { getOnlineFeatures: (request, ctx) => serving.getOnlineFeatures(request, { timeRemainingMs: ctx.timeRemainingMs(), signal: () => ctx.signal }) },
-          { encoders: { getOnlineFeatures: encodeGetOnlineFeaturesResponse } },
+          // NOT_SERVING (and /readyz 503) while the registry copy cannot load or follow.
+          { encoders: { getOnlineFeatures: encodeGetOnlineFeaturesResponse }, readiness: registry },
         ),
       ],
       drainHooks: [async () => http?.close()],

@@ -24,6 +24,8 @@ export interface Harness {
   serving: RpcClient<typeof servingV1.OnlineServingService>;
   /** The serving service's gRPC address (for health probes). */
   servingAddress: string;
+  /** /metrics, /healthz and /readyz, when the env enables them (LARDER_METRICS_ENABLED=true). */
+  metricsUrl: string | undefined;
   httpUrl: string;
   /** A store over the same backend, to write test rows. */
   store: OnlineStore;
@@ -117,6 +119,7 @@ export async function startHarness(backend: StoreUnderTest, env: Record<string, 
     registry,
     serving,
     servingAddress: servingHandle.address,
+    metricsUrl: servingHandle.metricsUrl,
     httpUrl: String(httpLine?.['http'] ?? ''),
     store,
     apply,
