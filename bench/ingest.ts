@@ -81,6 +81,8 @@ const settings = (group: string): ConsumerSettings => ({
   lagRefreshMs: 1_000,
   maxBytesPerPartition: 2 * 1024 * 1024,
   maxBytes: 16 * 1024 * 1024,
+  deadLetterPartitions: 0,
+  deadLetterMaxBytes: 0,
 });
 
 const keyOf = (id: number) => ({ joinKeys: ['driver_id'], entityValues: [create(typesV1.ValueSchema, { val: { case: 'int64Val', value: BigInt(id) } })] });

@@ -55,7 +55,10 @@ export function viewPlan(registry: RegistryView, project: string, name: string):
     throw new RpcError(Code.NOT_FOUND, `feature view '${name}' not found in project '${project}'${known.length > 0 ? ` (views: ${known.join(', ')})` : ''}`);
   }
   if (view.online === false) throw new RpcError(Code.INVALID_ARGUMENT, `feature_views: feature view '${name}' is not online (online: false), so it is not materialized`);
-  if (view.batchSource === '') throw new RpcError(Code.FAILED_PRECONDITION, `feature view '${name}' has no batch source to materialize from`);
+  if (view.batchSource === '') {
+    const fed = view.streamSource === '' ? '' : ` (it is stream-fed: stream source '${view.streamSource}' writes it online)`;
+    throw new RpcError(Code.FAILED_PRECONDITION, `feature view '${name}' has no batch_source to materialize from${fed}`);
+  }
   const source = registry.dataSource(project, view.batchSource);
   if (source === undefined) throw new RpcError(Code.FAILED_PRECONDITION, `feature view '${name}': batch source '${view.batchSource}' not found`);
   const joinKeys: JoinKeySpec[] = view.entities.map((entityName) => {

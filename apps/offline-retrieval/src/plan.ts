@@ -3,7 +3,7 @@ import type { FeatureRequest, RegistrySet, ResolvedFeatures, TypedName } from '@
 import type { HistoricalView, OfflineStore } from '@larder/offline-store';
 import type { offlineV1, registryV1 } from '@larder/proto';
 import { Code, RpcError } from '@larder/rpc';
-import { batchSourceOf } from './sources';
+import { viewSourceOf } from './sources';
 
 /** Where an output feature column comes from. */
 export type FeatureColumn =
@@ -70,7 +70,7 @@ export function planRetrieval(set: RegistrySet, query: offlineV1.HistoricalQuery
   const storeColumns = resolved.views.map((view, i) => view.features.map((f, j) => outputOf.get(`${i}/${j}`) ?? `__larder_input_${i}_${f.name}`));
   const views: HistoricalView[] = resolved.views.map((view, i) => ({
     name: view.name,
-    source: batchSourceOf(engine, sources, view.definition.batchSource, view.name),
+    source: viewSourceOf(engine, sources, view.definition),
     joinKeys: view.joinKeys.map((k) => ({ name: k.name, entityColumn: k.column, type: k.valueType })),
     features: view.features.map((f, j) => ({ name: f.name, outputName: storeColumns[i]?.[j] as string, type: f.valueType })),
     ttlMs: view.ttlMs,

@@ -47,6 +47,22 @@ function missingFileCode(what: string): Code {
   return what.startsWith('entity_source') ? Code.INVALID_ARGUMENT : Code.FAILED_PRECONDITION;
 }
 
+/**
+ * Where historical retrieval reads a view: its batch_source, else (a stream-fed view
+ * without one) the batch_source its stream source appends to, which is where ingestion
+ * writes its rows offline.
+ */
+export function viewSourceOf(engine: Engine, sources: ReadonlyMap<string, registryV1.DataSource>, view: Pick<registryV1.FeatureView, 'name' | 'batchSource' | 'streamSource'>): BatchSource {
+  if (view.batchSource !== '') return batchSourceOf(engine, sources, view.batchSource, view.name);
+  if (view.streamSource === '') throw new RpcError(Code.FAILED_PRECONDITION, `feature view '${view.name}' has no batch_source to read for historical retrieval`);
+  const stream = sources.get(view.streamSource);
+  const via = stream?.kind.case === 'push' || stream?.kind.case === 'kafka' ? stream.kind.value.batchSource : '';
+  if (via === '') {
+    throw new RpcError(Code.FAILED_PRECONDITION, `feature view '${view.name}' has no batch_source, and its stream source '${view.streamSource}' names none: historical retrieval needs a batch source to read`);
+  }
+  return batchSourceOf(engine, sources, view.streamSource, view.name);
+}
+
 /** A registry data source as the offline store reads it; push and Kafka sources are read through their batch_source. */
 export function batchSourceOf(engine: Engine, sources: ReadonlyMap<string, registryV1.DataSource>, name: string, view: string): BatchSource {
   let source = sources.get(name);

@@ -42,8 +42,15 @@ describe('validateRegistrySet', () => {
     it('rejects a project without a name', () => {
       expectOnly((s) => (s.project.name = ''), K.PROJECT, '', 'name', /the project has no name/);
     });
-    it('rejects a project name with uppercase or hyphens', () => {
-      expectOnly((s) => (s.project.name = 'Driver-Stats'), K.PROJECT, 'Driver-Stats', 'name', /lowercase letters, digits and underscores/);
+    it("accepts every project name Feast accepts: capitals, hyphens, digits first, other scripts", () => {
+      for (const name of ['larder-compat', 'Driver-Stats', 'DRIVERS', '2024_drivers', 'a-_-b', 'proj\u00e9t', '\u6570\u636e']) {
+        expect([name, issuesAfter((s) => (s.project.name = name))]).toEqual([name, []]);
+      }
+    });
+    it("rejects a project name Feast rejects: a leading '_' or '-', spaces, dots, slashes", () => {
+      for (const name of ['-drivers', '_drivers', 'driver stats', 'driver.stats', 'a/b', 'x:y']) {
+        expectOnly((s) => (s.project.name = name), K.PROJECT, name, 'name', /letters, digits, underscores and hyphens, not starting with '_' or '-'/);
+      }
     });
     it('rejects an object without a name', () => {
       expectOnly((s) => s.entities.push({ ...s.entities[1]!, name: '' }), K.ENTITY, '', 'name', 'entity #3 has no name; every entity needs one');
@@ -167,6 +174,41 @@ describe('validateRegistrySet', () => {
         'customer_profile',
         'batch_source',
         /has no source; set batch_source/,
+      );
+    });
+    it('accepts a stream-fed view without a batch_source', () => {
+      expect(
+        issuesAfter((s) => {
+          fv(s).batchSource = '';
+          fv(s).streamSource = 'trips_stream';
+        }),
+      ).toEqual([]);
+    });
+    it('rejects a view that is neither online nor offline', () => {
+      expectOnly(
+        (s) => {
+          fv(s).online = false;
+          fv(s).offline = false;
+        },
+        K.FEATURE_VIEW,
+        'driver_hourly_stats',
+        'online',
+        "feature view 'driver_hourly_stats' is online: false and offline: false, so nothing would be written to it or read from it; set one of them to true",
+      );
+    });
+    it('rejects a stream-fed view that is not online and names no batch source to append to', () => {
+      expectOnly(
+        (s) => {
+          const stream = ds(s, 'trips_stream');
+          if (stream.kind.case === 'kafka') stream.kind.value.batchSource = '';
+          fv(s).batchSource = '';
+          fv(s).streamSource = 'trips_stream';
+          fv(s).online = false;
+        },
+        K.FEATURE_VIEW,
+        'driver_hourly_stats',
+        'online',
+        "feature view 'driver_hourly_stats' is online: false, has no batch_source and its stream source 'trips_stream' names no batch_source either, so its rows could be written nowhere; set online: true or a batch_source",
       );
     });
     it('rejects a missing batch source and lists the batch sources', () => {

@@ -13,7 +13,15 @@ const { ObjectKind } = registryV1;
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 // Services and datasets are only ever named, never used as columns or variables.
 const LOOSE_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
-const PROJECT_NAME = /^[a-z0-9_]+$/;
+// Feast's rule (feast.repo_operations.is_valid_name): word characters in any script and
+// hyphens, not starting with '_' or '-'; `larder-compat` shares Redis with a Feast project.
+const PROJECT_NAME = /^(?![_-])[\p{L}\p{N}_-]+$/u;
+export const PROJECT_NAME_RULE = "letters, digits, underscores and hyphens, not starting with '_' or '-' (as Feast allows)";
+
+/** Whether Feast would accept `name` as a project name; Larder accepts the same ones. */
+export function isValidProjectName(name: string): boolean {
+  return PROJECT_NAME.test(name);
+}
 
 const BATCH_KINDS = new Set(['file', 'bigquery', 'postgres']);
 const STREAM_KINDS = new Set(['kafka', 'push']);
@@ -68,9 +76,9 @@ export function validateRegistrySet(set: RegistrySet): RegistryIssue[] {
 function checkProject(c: Checker): void {
   const name = c.set.project.name;
   if (name === '') {
-    c.add(ObjectKind.PROJECT, name, 'name', 'the project has no name; set one (lowercase letters, digits and underscores)');
+    c.add(ObjectKind.PROJECT, name, 'name', `the project has no name; set one (${PROJECT_NAME_RULE})`);
   } else if (!PROJECT_NAME.test(name)) {
-    c.about(ObjectKind.PROJECT, name, 'name', 'has an invalid name; use lowercase letters, digits and underscores only');
+    c.about(ObjectKind.PROJECT, name, 'name', `has an invalid name; use ${PROJECT_NAME_RULE}`);
   }
 }
 
@@ -298,6 +306,23 @@ function checkFeatureView(c: Checker, v: registryV1.FeatureView): void {
   }
   if (v.batchSource !== '') checkSourceRef(c, K, v.name, 'batch_source', v.batchSource, BATCH_KINDS, 'batch');
   if (v.streamSource !== '') checkSourceRef(c, K, v.name, 'stream_source', v.streamSource, STREAM_KINDS, 'stream');
+  checkReachable(c, v);
+}
+
+/** A view must be readable somewhere: online, or offline through a batch source (its own or its stream source's). */
+function checkReachable(c: Checker, v: registryV1.FeatureView): void {
+  if (v.online !== false) return;
+  const K = ObjectKind.FEATURE_VIEW;
+  if (v.offline === false) {
+    c.about(K, v.name, 'online', 'is online: false and offline: false, so nothing would be written to it or read from it; set one of them to true');
+    return;
+  }
+  if (v.batchSource !== '' || v.streamSource === '') return;
+  const stream = c.sources.get(v.streamSource);
+  const via = stream?.kind.case === 'kafka' || stream?.kind.case === 'push' ? stream.kind.value.batchSource : undefined;
+  if (via === '') {
+    c.about(K, v.name, 'online', `is online: false, has no batch_source and its stream source '${v.streamSource}' names no batch_source either, so its rows could be written nowhere; set online: true or a batch_source`);
+  }
 }
 
 /** Checks a projection's view, features and join key map; `path` is where it sits in its object. */

@@ -71,6 +71,12 @@ describe('larder-definitions.schema.json', () => {
     expect(loaderAccepts(doc)).toBe(false);
   });
 
+  it('accepts a stream-fed view without a batch_source, as the loader does', () => {
+    const { batch_source: _none, ...streamFed } = { ...view, stream_source: 'k' };
+    expect(validate(streamFed) ? [] : validate.errors).toEqual([]);
+    expect(loaderAccepts(streamFed)).toBe(true);
+  });
+
   it('accepts every key the loader accepts, for every kind', () => {
     const schema = definitionsJsonSchema() as { allOf: Array<{ then: { properties: Record<string, unknown> } }> };
     const kinds = Object.keys(DOCUMENT_SPECS);

@@ -145,11 +145,11 @@ export const DOCUMENT_SPECS: Readonly<Record<string, ObjectSpec>> = {
       ttl: duration("How long a value stays valid: seconds or '1d', '2h30m'; 0 means no limit."),
       online: { type: 'boolean' },
       offline: { type: 'boolean' },
-      batch_source: str('The batch source rows are read from.'),
+      batch_source: str('The batch source rows are read from (materialization, historical retrieval); a stream-fed view may go without one.'),
       stream_source: str('A Kafka or push source keeping the view fresh.'),
       ...described,
     },
-    required: ['name', 'schema', 'batch_source'],
+    required: ['name', 'schema'],
   },
   OnDemandFeatureView: {
     type: 'object',

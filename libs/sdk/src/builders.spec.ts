@@ -48,6 +48,11 @@ describe('sdk builders', () => {
     expect(definitionInfo(view)?.kind).toBe('feature-view');
     // The mark stays out of enumeration, so spreads and serializers never see it.
     expect(Object.keys(view)).not.toContain('Symbol(larder.sdk.definition)');
+
+    // A stream-fed view needs no batch source.
+    const streamed = defineFeatureView({ name: 'fresh', entities: [driver], schema: [{ name: 'x', valueType: 'double' }], online: true, offline: false, streamSource: 'push' });
+    expect(streamed.batchSource).toBe('');
+    expect(streamed.streamSource).toBe('push');
     expect(Object.getOwnPropertySymbols({ ...view })).toEqual([]);
     expect(Object.getOwnPropertySymbols(view)).toHaveLength(1);
   });

@@ -89,7 +89,8 @@ export interface FeatureViewInput extends DescribedInput {
   ttl?: DurationInput;
   online?: boolean;
   offline?: boolean;
-  batchSource: SourceRef;
+  /** Where materialization and historical retrieval read; a stream-fed view may go without one. */
+  batchSource?: SourceRef;
   streamSource?: SourceRef;
 }
 
@@ -345,7 +346,7 @@ export function defineFeatureView(input: FeatureViewInput): registryV1.FeatureVi
       ...(input.ttl === undefined ? {} : { ttl: b.duration(input.ttl, 'ttl') }),
       ...(input.online === undefined ? {} : { online: input.online }),
       ...(input.offline === undefined ? {} : { offline: input.offline }),
-      batchSource: b.ref(input.batchSource, DATA_SOURCE, 'batch_source'),
+      batchSource: input.batchSource === undefined ? '' : b.ref(input.batchSource, DATA_SOURCE, 'batch_source'),
       streamSource: input.streamSource === undefined ? '' : b.ref(input.streamSource, DATA_SOURCE, 'stream_source'),
       ...described(input),
     }),
