@@ -9,7 +9,7 @@ import { FileDescriptorProtoSchema, FileDescriptorSetSchema, FieldDescriptorProt
 import { Type as AvroType } from 'avsc';
 import { DuckDBOfflineStore } from '@larder/offline-store';
 import type { BatchSource, Cell } from '@larder/offline-store';
-import { createOnlineStore } from '@larder/online-store';
+import { createOnlineStore, eventMsFromMicros } from '@larder/online-store';
 import type { OnlineStore, ViewDescriptor } from '@larder/online-store';
 import type { registryV1} from '@larder/proto';
 import { ingestionV1, typesV1 } from '@larder/proto';
@@ -233,10 +233,12 @@ describe('Kafka sources', () => {
 
   it('Protobuf with the message type from the descriptor set in the registry, and a field mapping', async () => {
     if (tripEvent === undefined) throw new Error('TripEvent missing');
-    const message = create(tripEvent, { driver: 41n, conv: 0.41, trips: 41n, name: 'proto', ts: timestampFromMs(BASE + 41) } as never);
+    // 789 us and 123 ns past BASE + 41 ms: the microseconds are kept, the nanoseconds dropped.
+    const ts = { ...timestampFromMs(BASE + 41), nanos: timestampFromMs(BASE + 41).nanos + 789_123 };
+    const message = create(tripEvent, { driver: 41n, conv: 0.41, trips: 41n, name: 'proto', ts } as never);
     await produce(brokers, topics.proto, [{ value: Buffer.from(toBinary(tripEvent, message)) }]);
     await waitFor(async () => (await readView('proto_view', [41]))[0] !== undefined, 30_000, 'the Protobuf event online');
-    expect((await readView('proto_view', [41]))[0]).toEqual({ eventTs: BASE + 41, conv: 0.41, trips: 41n, name: 'proto' });
+    expect((await readView('proto_view', [41]))[0]).toEqual({ eventTs: eventMsFromMicros((BASE + 41) * 1000 + 789), conv: 0.41, trips: 41n, name: 'proto' });
   });
 
   it('a Kafka source added to the registry starts consuming without a restart; removing its view stops it', async () => {

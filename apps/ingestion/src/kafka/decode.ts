@@ -134,8 +134,9 @@ function plain(field: DescField, value: unknown): unknown {
   if (value === undefined) return null;
   if (field.fieldKind === 'message' || (field.fieldKind === 'list' && field.listKind === 'message')) {
     const typeName = field.fieldKind === 'message' ? field.message.typeName : field.fieldKind === 'list' && field.listKind === 'message' ? field.message.typeName : '';
-    const toDate = (m: { seconds: bigint; nanos: number }): Date => new Date(Number(m.seconds) * 1000 + Math.floor(m.nanos / 1e6));
-    if (typeName === TIMESTAMP) return Array.isArray(value) ? value.map(toDate) : toDate(value as { seconds: bigint; nanos: number });
+    // Seconds and nanos as sent (toMillis reads them): a Date would drop the microseconds.
+    const stamp = (m: { seconds: bigint; nanos: number }): { seconds: bigint; nanos: number } => ({ seconds: m.seconds, nanos: m.nanos });
+    if (typeName === TIMESTAMP) return Array.isArray(value) ? value.map(stamp) : stamp(value as { seconds: bigint; nanos: number });
     // Wrappers (google.protobuf.Int64Value, ...) carry their value in `value`.
     if (typeName.startsWith('google.protobuf.') && typeName.endsWith('Value')) return Array.isArray(value) ? value.map((m: { value: unknown }) => m.value) : (value as { value: unknown }).value;
     return value;
