@@ -109,7 +109,7 @@ async function handle(serving: OnlineServing, req: IncomingMessage, res: ServerR
   const typed = [...plan.resolved.entityColumns, ...plan.resolved.requestFields];
   const entities = columnsFromJson('entities', fields['entities'], typed);
   const requestContext = columnsFromJson('request_context', fields['request_context'], plan.resolved.requestFields);
-  const response = await serving.get(plan, entities, requestContext, { timeRemainingMs: undefined });
+  const response = await serving.get(plan, entities, requestContext);
   send(res, 200, responseToJson(response));
 }
 

@@ -8,6 +8,7 @@ import { DEFAULT_ON_DEMAND_REQUEST_COST } from './config';
 import { PlanCache } from './plan';
 import type { RegistrySource, ServingPlan } from './plan';
 import { serveOnline } from './serve';
+import type { OnDemandLimits } from './serve';
 
 registerErrorMapping(StoreUnavailableError, (e) => new RpcError(Code.UNAVAILABLE, `online store unavailable: ${e.message}`, { cause: e }));
 registerErrorMapping(InvalidRowError, Code.INVALID_ARGUMENT);
@@ -26,12 +27,16 @@ export interface OnlineServingOptions {
   now?: () => number;
 }
 
-const NO_LIMITS: CallLimits = { timeRemainingMs: undefined };
+const NO_CALL: ServingCall = { timeRemainingMs: () => undefined };
 
-/** What the front door knows about the call: time left, and its abort signal (made on first use). */
-export interface CallLimits {
-  timeRemainingMs: number | undefined;
-  signal?: () => AbortSignal;
+/**
+ * What the front door knows about the call: time left, and its abort signal. The gRPC
+ * handler passes its context as it is (no object per request); the signal is only
+ * read by a long on-demand computation.
+ */
+export interface ServingCall {
+  timeRemainingMs(): number | undefined;
+  readonly signal?: AbortSignal;
 }
 
 /** What both front doors (gRPC and HTTP/JSON) ask for. */
@@ -54,6 +59,7 @@ function storeDeadline(remaining: number | undefined, configured: number): numbe
 export class OnlineServing {
   readonly plans: PlanCache;
   private readonly now: () => number;
+  private readonly onDemandLimits: OnDemandLimits;
 
   constructor(
     private readonly registry: RegistrySource,
@@ -61,6 +67,7 @@ export class OnlineServing {
     private readonly options: OnlineServingOptions,
   ) {
     this.plans = new PlanCache(registry, options.planCacheSize);
+    this.onDemandLimits = { rowCost: options.onDemandRowCost ?? DEFAULT_ROW_COST_LIMIT, requestCost: options.onDemandRequestCost ?? DEFAULT_ON_DEMAND_REQUEST_COST };
     this.now = options.now ?? Date.now;
   }
 
@@ -71,27 +78,21 @@ export class OnlineServing {
     return this.plans.plan({ project: this.project(query.project), features: query.features, fullFeatureNames: query.fullFeatureNames });
   }
 
-  async get(plan: ServingPlan, entities: Columns, requestContext: Columns, call: CallLimits = NO_LIMITS): Promise<servingV1.GetOnlineFeaturesResponse> {
-    const { timeRemainingMs } = call;
-    const now = this.now();
+  async get(plan: ServingPlan, entities: Columns, requestContext: Columns, call: ServingCall = NO_CALL): Promise<servingV1.GetOnlineFeaturesResponse> {
     return serveOnline(this.store, {
       plan,
       entities,
       requestContext,
-      storeTimeoutMs: storeDeadline(timeRemainingMs, this.options.storeTimeoutMs),
+      storeTimeoutMs: storeDeadline(call.timeRemainingMs(), this.options.storeTimeoutMs),
       maxEntityRows: this.options.maxEntityRows,
-      now,
-      onDemand: {
-        rowCost: this.options.onDemandRowCost ?? DEFAULT_ROW_COST_LIMIT,
-        requestCost: this.options.onDemandRequestCost ?? DEFAULT_ON_DEMAND_REQUEST_COST,
-        deadlineMs: timeRemainingMs === undefined ? undefined : Date.now() + timeRemainingMs,
-        ...(call.signal !== undefined && { signal: call.signal }),
-      },
+      now: this.now(),
+      onDemandLimits: this.onDemandLimits,
+      call,
     });
   }
 
   /** The gRPC request, answered. */
-  async getOnlineFeatures(request: servingV1.GetOnlineFeaturesRequest, call: CallLimits = NO_LIMITS): Promise<servingV1.GetOnlineFeaturesResponse> {
+  async getOnlineFeatures(request: servingV1.GetOnlineFeaturesRequest, call: ServingCall = NO_CALL): Promise<servingV1.GetOnlineFeaturesResponse> {
     const { kind } = request;
     const features: FeatureRequest | undefined =
       kind.case === 'features' ? { refs: kind.value.val } : kind.case === 'featureService' ? { featureService: kind.value } : undefined;

@@ -27,17 +27,15 @@ export interface ServeRequest {
   maxEntityRows: number;
   /** Clock for OUTSIDE_MAX_AGE, ms since the epoch. */
   now: number;
-  /** Cost budgets of on-demand features (per row, per request) and the caller's deadline. */
-  onDemand: OnDemandCall;
+  /** Cost budgets of on-demand features, per row and per request. */
+  onDemandLimits: OnDemandLimits;
+  /** The call: its deadline and abort signal, read only when on-demand features are computed. */
+  call: { timeRemainingMs(): number | undefined; readonly signal?: AbortSignal };
 }
 
-export interface OnDemandCall {
+export interface OnDemandLimits {
   rowCost: number;
   requestCost: number;
-  /** The caller's deadline, ms since the epoch. */
-  deadlineMs: number | undefined;
-  /** The call's abort signal (made on first use, so only long computations pay for it). */
-  signal?: () => AbortSignal;
 }
 
 /**
@@ -155,7 +153,7 @@ export async function serveOnline(store: OnlineStore, req: ServeRequest): Promis
     return out;
   });
 
-  const computed = plan.resolved.onDemand.length === 0 ? [] : await computeOnDemand(plan, rows, request, n, req.onDemand);
+  const computed = plan.resolved.onDemand.length === 0 ? [] : await computeOnDemand(plan, rows, request, n, req);
 
   const results: servingV1.GetOnlineFeaturesResponse_FeatureVector[] = [];
   for (const column of plan.echoed) {
@@ -206,16 +204,17 @@ interface OnDemandResult {
   latest: number[];
 }
 
-async function computeOnDemand(plan: ServingPlan, rows: readonly ViewReadResult[], request: Record<string, readonly Value[]>, n: number, call: OnDemandCall): Promise<OnDemandResult[]> {
+async function computeOnDemand(plan: ServingPlan, rows: readonly ViewReadResult[], request: Record<string, readonly Value[]>, n: number, req: ServeRequest): Promise<OnDemandResult[]> {
   const out: OnDemandResult[] = [];
-  const budget = new EvaluationBudget({ rowCost: call.rowCost, requestCost: call.requestCost, deadlineMs: call.deadlineMs });
+  const remaining = req.call.timeRemainingMs();
+  const budget = new EvaluationBudget({ rowCost: req.onDemandLimits.rowCost, requestCost: req.onDemandLimits.requestCost, deadlineMs: remaining === undefined ? undefined : Date.now() + remaining });
   let sliceStart = performance.now();
   for (const od of plan.resolved.onDemand) {
     const result: OnDemandResult = { values: new Array(n), times: new Array(n), latest: new Array(n) };
     for (let row = 0; row < n; row++) {
       if (performance.now() - sliceStart > SLICE_MS) {
         await yieldToLoop();
-        const signal = call.signal?.();
+        const signal = req.call.signal;
         if (signal?.aborted === true) throw RpcError.from(signal.reason);
         sliceStart = performance.now();
       }

@@ -51,7 +51,7 @@ export const onlineServingService: RunServiceOptions<typeof onlineServingSchema>
       services: [
         implement(
           servingV1.OnlineServingService,
-          { getOnlineFeatures: (request, ctx) => serving.getOnlineFeatures(request, { timeRemainingMs: ctx.timeRemainingMs(), signal: () => ctx.signal }) },
+          { getOnlineFeatures: (request, ctx) => serving.getOnlineFeatures(request, ctx) },
           // NOT_SERVING (and /readyz 503) while the registry copy cannot load or follow.
           { encoders: { getOnlineFeatures: encodeGetOnlineFeaturesResponse }, readiness: registry },
         ),
