@@ -39,6 +39,11 @@ function command<F extends FlagSpecs>(spec: CommandSpec<F>): CommandSpec {
   return spec as unknown as CommandSpec;
 }
 
+const SKIP_SOURCE_CHECK = {
+  type: 'boolean',
+  help: "Do not check the batch sources first (by default files are read with DuckDB, and tables and queries with larder.yaml's offline_store, for the columns the views declare).",
+} as const;
+
 const KINDS_HELP = 'Kinds: project, entity, data-source, feature-view, on-demand-feature-view, feature-service, saved-dataset (plural and short forms such as fv, odfv work too).';
 
 const MATERIALIZE_FLAGS = {
@@ -67,7 +72,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     args: '',
     minArgs: 0,
     maxArgs: 0,
-    flags: { 'no-prune': { type: 'boolean', help: 'Keep registry objects the repo no longer defines (default: they would be deleted).' } },
+    flags: { 'no-prune': { type: 'boolean', help: 'Keep registry objects the repo no longer defines (default: they would be deleted).' }, 'skip-source-check': SKIP_SOURCE_CHECK },
     load: async () => (await import('./commands/apply')).plan,
   }),
   command({
@@ -76,7 +81,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     args: '',
     minArgs: 0,
     maxArgs: 0,
-    flags: { 'no-prune': { type: 'boolean', help: 'Keep registry objects the repo no longer defines.' } },
+    flags: { 'no-prune': { type: 'boolean', help: 'Keep registry objects the repo no longer defines.' }, 'skip-source-check': SKIP_SOURCE_CHECK },
     load: async () => (await import('./commands/apply')).apply,
   }),
   command({

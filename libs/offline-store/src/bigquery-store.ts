@@ -7,7 +7,7 @@ import { elementType, isList } from './cells';
 import type { EngineColumnType } from './cells';
 import { DestinationExistsError, EmptyEntitySetError, EngineError, MissingColumnError, UnsupportedRequestError } from './errors';
 import type { EngineFailure } from './errors';
-import { checkSource, describedMap, entityColumnsFrom, planViews, ROW, TS, viewSourceProblems } from './plan';
+import { checkSource, describedMap, entityColumnsFrom, planViews, ROW, TS, sourceCheck } from './plan';
 import type { DescribedColumn } from './plan';
 import { appendColumns, checkAppendRows, checkPullRequest, DEFAULT_CHUNK_ROWS, entityRowGroups, orderedEntityColumn, pullChunkBuilder, resultChunks, rowIndexColumnOf } from './shared';
 import { pullLatestSql, windowJoinSql } from './sql';
@@ -19,16 +19,15 @@ import type {
   Destination,
   EntityInput,
   ExportResult,
-  FeatureSpec,
   HistoricalRequest,
   HistoricalResult,
-  JoinKeySpec,
   OfflineStore,
   PullLatestChunk,
   PullLatestRequest,
   ResultSchema,
   SourceLocation,
-  SourceProblem,
+  SourceCheck,
+  SourceUse,
 } from './types';
 import { DEFAULT_ROW_INDEX_COLUMN } from './types';
 
@@ -401,15 +400,10 @@ export class BigQueryOfflineStore implements OfflineStore {
     return count;
   }
 
-  async checkViewSource(source: BatchSource, joinKeys: readonly JoinKeySpec[], features: readonly FeatureSpec[]): Promise<SourceProblem[]> {
-    return viewSourceProblems(
-      () => this.describe(this.relation(source.location, `source '${source.name}'`), sourceLabel(source)),
-      source,
-      joinKeys,
-      features,
-      (t) => t === 'TIMESTAMP',
-    );
+  async verifySource(source: BatchSource, views: readonly SourceUse[]): Promise<SourceCheck> {
+    return sourceCheck(() => this.describe(this.relation(source.location, `source '${source.name}'`), sourceLabel(source)), source, views, (t) => t === 'TIMESTAMP');
   }
+
 
   async close(): Promise<void> {}
 }

@@ -55,7 +55,7 @@ export async function openOfflineStore(settings: OfflineStoreSettings, options: 
  * auth library is kept from probing the GCE metadata server (and warning that it is not
  * there) in every process that opens the store.
  */
-export function bigqueryClient(settings: OfflineStoreSettings, env: NodeJS.ProcessEnv = process.env): BigQuery {
+export function bigqueryClient(settings: Pick<OfflineStoreSettings, 'bigqueryProject' | 'bigqueryApiEndpoint'>, env: NodeJS.ProcessEnv = process.env): BigQuery {
   const emulator = settings.bigqueryApiEndpoint !== '';
   if (emulator && settings.bigqueryProject === '') {
     throw new ConfigError([

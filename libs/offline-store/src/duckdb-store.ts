@@ -6,7 +6,7 @@ import { DuckDBDataChunk, DuckDBInstance, JSDuckDBValueConverter, JSToDuckDBValu
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { duckdbColumnType, duckdbPlainTimestamp, duckdbType } from './duckdb-types';
 import { DestinationExistsError, EmptyEntitySetError, MissingColumnError, NoSourceFilesError, UnsupportedRequestError } from './errors';
-import { checkSource, describedMap, entityColumnsFrom, planViews, ROW, TS, viewSourceProblems } from './plan';
+import { checkSource, describedMap, entityColumnsFrom, planViews, ROW, TS, sourceCheck } from './plan';
 import type { DescribedColumn } from './plan';
 import { asofJoinSql, pullLatestSql } from './sql';
 import type { Dialect, Params } from './sql';
@@ -18,16 +18,15 @@ import type {
   Destination,
   EntityInput,
   ExportResult,
-  FeatureSpec,
   HistoricalRequest,
   HistoricalResult,
-  JoinKeySpec,
   OfflineStore,
   PullLatestChunk,
   PullLatestRequest,
   ResultSchema,
   SourceLocation,
-  SourceProblem,
+  SourceCheck,
+  SourceUse,
 } from './types';
 import { DEFAULT_ROW_INDEX_COLUMN } from './types';
 
@@ -348,16 +347,17 @@ export class DuckDBOfflineStore implements OfflineStore {
     }
   }
 
-  async checkViewSource(source: BatchSource, joinKeys: readonly JoinKeySpec[], features: readonly FeatureSpec[]): Promise<SourceProblem[]> {
+  async verifySource(source: BatchSource, views: readonly SourceUse[]): Promise<SourceCheck> {
     const connection = await this.connect();
     try {
       const p = new DuckDBParams();
       const relation = this.relation(source.location, p);
-      return await viewSourceProblems(() => this.describe(connection, relation, p, { label: `source '${source.name}'`, entities: false }), source, joinKeys, features, duckdbPlainTimestamp);
+      return await sourceCheck(() => this.describe(connection, relation, p, { label: `source '${source.name}'`, entities: false }), source, views, duckdbPlainTimestamp);
     } finally {
       connection.closeSync();
     }
   }
+
 
   /** Runs SQL in the engine (tests, benchmarks, tooling). */
   async run(sql: string, values: DuckDBValue[] = []): Promise<Record<string, unknown>[]> {

@@ -4,7 +4,7 @@ import { typesV1 } from '@larder/proto';
 import { describeType, familyOf, fits, isList, valueTypeOf } from './cells';
 import type { EngineColumnType } from './cells';
 import { ColumnTypeError, DuplicateColumnError, InvalidRequestError, JoinKeyTypeError, MissingColumnError, OfflineStoreError } from './errors';
-import type { BatchSource, FeatureSpec, HistoricalView, JoinKeySpec, ResultColumn, SourceProblem } from './types';
+import type { BatchSource, FeatureSpec, HistoricalView, JoinKeySpec, ResultColumn, SourceCheck, SourceProblem, SourceUse } from './types';
 
 /** A column as the engine describes it; `type` undefined when no ValueType fits. */
 export interface DescribedColumn {
@@ -116,27 +116,28 @@ export function checkSource(
 }
 
 /**
- * OfflineStore.checkViewSource over an engine's describe: a relation that cannot be
- * described is one problem about the relation (the engine's error, mapped), otherwise
- * one problem per column.
+ * OfflineStore.verifySource over an engine's describe: a relation that cannot be
+ * described is the one finding, otherwise each view's column problems.
  */
-export async function viewSourceProblems(
+export async function sourceCheck(
   describe: () => Promise<readonly DescribedColumn[]>,
   source: BatchSource,
-  keys: readonly JoinKeySpec[],
-  features: readonly FeatureSpec[],
+  views: readonly SourceUse[],
   plainTimestamp: (engineType: string) => boolean,
-): Promise<SourceProblem[]> {
-  let described: readonly DescribedColumn[];
+): Promise<SourceCheck> {
+  let described: Described;
   try {
-    described = await describe();
+    described = describedMap(await describe());
   } catch (error) {
     // Any failure to read the relation is the finding (a missing table, an unreadable file);
     // the engine's first line says what, without the statement around it.
-    const message = error instanceof OfflineStoreError ? error.message : `source '${source.name}': ${String((error as { message?: unknown } | null)?.message ?? error).split('\n')[0]!}`;
-    return [{ about: { kind: 'relation' }, message }];
+    const first = String((error as { message?: unknown } | null)?.message ?? error).split('\n')[0]!;
+    return { relation: error instanceof OfflineStoreError ? error.message : `source '${source.name}': ${first}`, views: [] };
   }
-  return sourceColumnProblems(source, describedMap(described), keys, features, plainTimestamp).problems.map((p) => ({ about: p.about, message: p.error.message }));
+  return {
+    relation: undefined,
+    views: views.map((view) => sourceColumnProblems(source, described, view.joinKeys, view.features, plainTimestamp).problems.map((p) => ({ about: p.about, message: p.error.message }))),
+  };
 }
 
 export interface ViewPlan extends SourceColumns {

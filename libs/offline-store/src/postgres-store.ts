@@ -6,7 +6,7 @@ import { typesV1 } from '@larder/proto';
 import { elementType, isList } from './cells';
 import type { EngineColumnType } from './cells';
 import { DestinationExistsError, EmptyEntitySetError, MissingColumnError, UnsupportedRequestError } from './errors';
-import { checkSource, describedMap, entityColumnsFrom, planViews, ROW, TS, viewSourceProblems } from './plan';
+import { checkSource, describedMap, entityColumnsFrom, planViews, ROW, TS, sourceCheck } from './plan';
 import type { DescribedColumn } from './plan';
 import { appendColumns, checkAppendRows, checkPullRequest, DEFAULT_CHUNK_ROWS, entityRowGroups, orderedEntityColumn, pullChunkBuilder, resultChunks, rowIndexColumnOf } from './shared';
 import { pullLatestSql, windowJoinSql } from './sql';
@@ -18,16 +18,15 @@ import type {
   Destination,
   EntityInput,
   ExportResult,
-  FeatureSpec,
   HistoricalRequest,
   HistoricalResult,
-  JoinKeySpec,
   OfflineStore,
   PullLatestChunk,
   PullLatestRequest,
   ResultSchema,
   SourceLocation,
-  SourceProblem,
+  SourceCheck,
+  SourceUse,
 } from './types';
 import { DEFAULT_ROW_INDEX_COLUMN } from './types';
 
@@ -352,14 +351,15 @@ export class PostgresOfflineStore implements OfflineStore {
     }
   }
 
-  async checkViewSource(source: BatchSource, joinKeys: readonly JoinKeySpec[], features: readonly FeatureSpec[]): Promise<SourceProblem[]> {
+  async verifySource(source: BatchSource, views: readonly SourceUse[]): Promise<SourceCheck> {
     const client = await this.pool.connect();
     try {
-      return await viewSourceProblems(() => this.describe(client, this.relation(source.location, `source '${source.name}'`)), source, joinKeys, features, () => true);
+      return await sourceCheck(() => this.describe(client, this.relation(source.location, `source '${source.name}'`)), source, views, () => true);
     } finally {
       client.release();
     }
   }
+
 
   async close(): Promise<void> {
     await this.pool.end();

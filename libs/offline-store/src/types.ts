@@ -193,14 +193,25 @@ export interface AppendRows {
 
 /** What a source check found, and which declared part of the source it is about. */
 export interface SourceProblem {
-  /** `relation`: the table, query or files themselves; the others name the column's role. */
+  /** Which declared part of the source or view the problem is about. */
   about:
-    | { kind: 'relation' }
     | { kind: 'timestamp_field' }
     | { kind: 'created_timestamp_column' }
     | { kind: 'join_key'; name: string }
     | { kind: 'feature'; name: string };
   message: string;
+}
+
+/** What one view reads from a source. */
+export interface SourceUse {
+  joinKeys: readonly JoinKeySpec[];
+  features: readonly FeatureSpec[];
+}
+
+/** A source check: a problem reading the source itself, else the problems of each view (in order). */
+export interface SourceCheck {
+  relation: string | undefined;
+  views: SourceProblem[][];
 }
 
 /** One offline engine. */
@@ -215,10 +226,10 @@ export interface OfflineStore {
   /** Appends rows where historical retrieval and pullLatest read them. Returns rows written. */
   append(source: BatchSource, rows: AppendRows): Promise<number>;
   /**
-   * Checks that a view's source can be read as declared: the table, query or files exist
-   * and have the timestamp, created, join-key and feature columns, of fitting types.
-   * Every problem found, empty when none (for apply-time checks).
+   * Checks that a source can be read as its views declare it: the table, query or files
+   * exist and have the timestamp, created, join-key and feature columns, of fitting types.
+   * Reads the source's description once for all its views (for apply-time checks).
    */
-  checkViewSource(source: BatchSource, joinKeys: readonly JoinKeySpec[], features: readonly FeatureSpec[]): Promise<SourceProblem[]>;
+  verifySource(source: BatchSource, views: readonly SourceUse[]): Promise<SourceCheck>;
   close(): Promise<void>;
 }

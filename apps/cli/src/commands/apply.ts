@@ -7,6 +7,7 @@ import { repoPath, targetOf } from '../context';
 import { formatJson, formatTable } from '../output';
 import { Progress } from '../progress';
 import { locateRejection } from '../rejection';
+import { SourceCheckFailed } from '../failure';
 
 const { ChangeType } = registryV1;
 
@@ -41,6 +42,12 @@ async function applyRepo(ctx: CommandContext, planOnly: boolean): Promise<number
   const { config } = repo;
   if (ctx.flags.project !== undefined && ctx.flags.project !== config.project) {
     throw new Error(`--project ${ctx.flags.project} does not match larder.yaml's project ${config.project}`);
+  }
+  if ((ctx.flags as Record<string, unknown>)['skip-source-check'] !== true) {
+    // Loaded here only: the check opens DuckDB (and the configured engine's client).
+    const { checkRepoSources } = await import('../source-check');
+    const problems = await progress.step(config.offlineStore.type === 'duckdb' ? 'Checking sources with DuckDB' : `Checking sources (files with DuckDB, tables with the ${config.offlineStore.type} offline store)`, () => checkRepoSources(repo), (found) => (found.length === 0 ? 'as declared' : `${found.length} problem${found.length === 1 ? '' : 's'}`));
+    if (problems.length > 0) throw new SourceCheckFailed(repo.config.repoPath, problems);
   }
   const flagTarget = ctx.flags.registry ?? ctx.io.env['LARDER_REGISTRY'];
   const target = flagTarget ? parseRegistryTarget(flagTarget, ctx.io.cwd) : targetOf(config.registry, config.repoPath);

@@ -47,6 +47,40 @@ function storage(target: string, engine: Engine, cwd: string): registryV1.Datase
   throw new UsageError(`--out "${target}": give a .parquet or .csv file (the offline store is DuckDB)`, NAME);
 }
 
+/** The `--out` forms each engine writes, as the CLI takes them. */
+const OUT_FORMS: Readonly<Record<Engine, string>> = {
+  duckdb: 'files: give --out FILE.parquet or --out FILE.csv',
+  postgres: 'tables: give --out TABLE or --out SCHEMA.TABLE',
+  bigquery: 'tables: give --out DATASET.TABLE or --out PROJECT.DATASET.TABLE',
+};
+
+/** Request fields the service names in its messages, and the flags that set them. */
+const FLAGS_OF_FIELDS: readonly [RegExp, string][] = [
+  [/\bquery\.destination\.overwrite\b/g, '--overwrite'],
+  [/\bquery\.destination\.storage\b/g, '--out'],
+  [/\bquery\.features\b/g, '--features'],
+  [/\bentity_source\.timestamp_column\b/g, '--timestamp-column'],
+  [/\bentity_source\b/g, '--entities'],
+];
+
+/**
+ * The service's message in the terms of this command: its flags instead of the request's
+ * fields, and for a destination this deployment cannot write, the --out forms it can.
+ */
+function inFlagTerms(error: RpcError, at: { out: string; entities: string; address: string; engine: Engine }): RpcError {
+  const exists = /^query\.destination\.storage: '(.*)' already exists; set query\.destination\.overwrite to replace it$/.exec(error.message);
+  if (exists) return new RpcError(error.code, `--out ${at.out}: '${exists[1]}' already exists; pass --overwrite to replace it`, { cause: error });
+  const wrong = /^query\.destination\.storage: (a [a-z_]+), but this service runs on (duckdb|postgres|bigquery)\b/.exec(error.message);
+  if (wrong) {
+    const engine = wrong[2] as Engine;
+    const hint = engine === at.engine ? '' : `; the CLI assumed ${at.engine} (larder.yaml's offline_store.type): set it to ${engine} for table names to be sent as ${engine} tables`;
+    return new RpcError(error.code, `--out ${at.out}: ${wrong[1]}, but the offline-retrieval service at ${at.address} runs on ${engine}, which writes ${OUT_FORMS[engine]}${hint}`, { cause: error });
+  }
+  let message = error.message;
+  for (const [field, flag] of FLAGS_OF_FIELDS) message = message.replace(field, flag);
+  return message === error.message ? error : new RpcError(error.code, message, { cause: error });
+}
+
 export async function getHistoricalFeatures(ctx: CommandContext): Promise<number> {
   const flag = (name: string): string | undefined => ctx.flags[name] as string | undefined;
   const on = (name: string): boolean => (ctx.flags as Record<string, unknown>)[name] === true;
@@ -102,18 +136,21 @@ export async function getHistoricalFeatures(ctx: CommandContext): Promise<number
       timestamp_column: schema?.timestampColumn ?? '',
       elapsed_s: summary?.elapsed ? Number(summary.elapsed.seconds) + summary.elapsed.nanos / 1e9 : 0,
       ...(summary?.savedDataset !== undefined && { saved_dataset: summary.savedDataset.name }),
+      // A table has no row order: the service adds a column with each row's index.
+      ...(summary !== undefined && summary.rowIndexColumn !== '' && { row_index_column: summary.rowIndexColumn }),
     };
     if (ctx.flags.output === 'json') ctx.io.out(formatJson(result));
     else {
-      const width = result.columns.length + (result.timestamp_column === '' ? 0 : 1);
+      const width = result.columns.length + (result.timestamp_column === '' ? 0 : 1) + (result.row_index_column === undefined ? 0 : 1);
       ctx.io.out(`Wrote ${result.rows} rows x ${width} columns to ${out}${result.saved_dataset ? ` (saved dataset '${result.saved_dataset}')` : ''}.\n`);
-      ctx.io.out(`Columns: ${result.columns.join(', ')}${result.timestamp_column === '' ? '' : `; entity timestamp: ${result.timestamp_column}`}\n`);
+      ctx.io.out(`Columns: ${result.columns.join(', ')}${result.timestamp_column === '' ? '' : `; entity timestamp: ${result.timestamp_column}`}${result.row_index_column === undefined ? '' : `; row index: ${result.row_index_column}`}\n`);
     }
     return 0;
   } catch (error) {
     if (error instanceof RpcError && error.code === Code.UNAVAILABLE) {
       throw new Error(`the offline-retrieval service at ${address} is unavailable (${error.message}); start it, or point --offline (or larder.yaml services.offline_retrieval) at one`);
     }
+    if (error instanceof RpcError) throw inFlagTerms(error, { out, entities, address, engine });
     throw error;
   } finally {
     client.close();
