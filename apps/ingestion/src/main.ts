@@ -1,4 +1,6 @@
+import { featureRepoPreset } from '@larder/feature-repo';
 import { runService } from '@larder/rpc';
 import { ingestionService } from './service';
 
-void runService(ingestionService);
+// Started in (or pointed at with --repo / LARDER_REPO) a feature repo, it takes the repo's stores.
+void runService({ ...ingestionService, preset: (context) => featureRepoPreset(context) });

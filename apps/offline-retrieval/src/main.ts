@@ -1,4 +1,6 @@
+import { featureRepoPreset } from '@larder/feature-repo';
 import { runService } from '@larder/rpc';
 import { offlineRetrievalService } from './service';
 
-void runService(offlineRetrievalService);
+// Started in (or pointed at with --repo / LARDER_REPO) a feature repo, it takes the repo's stores.
+void runService({ ...offlineRetrievalService, preset: (context) => featureRepoPreset(context) });

@@ -2,7 +2,7 @@
 // the registry proto messages; imports nothing of ours but @larder/proto.
 export type { RegistrySet, RegistryIssue } from './registry-set';
 export { emptyRegistrySet } from './registry-set';
-export { validateRegistrySet, joinKeyOf } from './validate';
+export { validateRegistrySet, joinKeyOf, isValidProjectName, PROJECT_NAME_RULE } from './validate';
 export { diffRegistrySets, changedFields, hasChanges } from './diff';
 export { kindName, kindLabel, parseKindName, KIND_NAMES } from './kinds';
 export type { KindName } from './kinds';

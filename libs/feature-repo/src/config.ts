@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
+import { isValidProjectName, PROJECT_NAME_RULE } from '@larder/core';
 import { FeatureRepoError, type FeatureRepoProblem } from './errors';
 import { formatFieldPath, locateInDocument } from './source-map';
 import { checkSpec, type ObjectSpec, type Spec } from './spec';
@@ -42,7 +43,7 @@ const str = (description: string): Spec => ({ type: 'string', description });
 export const CONFIG_SPEC: ObjectSpec = {
   type: 'object',
   properties: {
-    project: { type: 'string', pattern: '^[a-z][a-z0-9_]*$', description: 'Project name: lowercase letters, digits and underscores.' },
+    project: { type: 'string', description: `Project name: ${PROJECT_NAME_RULE}.` },
     registry: {
       type: 'object',
       properties: {
@@ -135,12 +136,21 @@ export function buildRepoConfig(repoPath: string, raw: Raw): { config: RepoConfi
   return { config: { repoPath, project: raw['project'] as string, registry, onlineStore, offlineStore, services }, problems };
 }
 
+/** Feast's rule for project names (core's isValidProjectName): not a pattern, since it spans every script. */
+function projectNameProblems(raw: unknown): ConfigProblem[] {
+  const project = typeof raw === 'object' && raw !== null ? (raw as Raw)['project'] : undefined;
+  if (typeof project !== 'string' || isValidProjectName(project)) return [];
+  return [{ path: ['project'], message: `'${project}' is not a valid project name: use ${PROJECT_NAME_RULE}` }];
+}
+
 export interface ConfigReadResult {
   /** Undefined when larder.yaml is missing, not YAML or not the right shape; set (but not usable) when `problems` has per-type problems. */
   config: RepoConfig | undefined;
   problems: FeatureRepoProblem[];
   /** Points a problem at a key of larder.yaml (or at its first line when the key is absent). */
   at(path: ReadonlyArray<string | number>, message: string): FeatureRepoProblem;
+  /** Where a key of larder.yaml is written; undefined when the file leaves it out (a default applies). */
+  where(path: ReadonlyArray<string | number>): { line: number; column: number } | undefined;
 }
 
 /** larder.yaml with every problem it has, each at its line and key; for loaders that gather problems from several files. */
@@ -150,7 +160,7 @@ export async function readConfigFile(repoPath: string): Promise<ConfigReadResult
   try {
     text = await readFile(path.join(repoPath, CONFIG_FILE), 'utf8');
   } catch {
-    return { config: undefined, problems: [whole(`no ${CONFIG_FILE} in ${repoPath}`)], at: (p, message) => whole(message, formatFieldPath(p)) };
+    return { config: undefined, problems: [whole(`no ${CONFIG_FILE} in ${repoPath}`)], at: (p, message) => whole(message, formatFieldPath(p)), where: () => undefined };
   }
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, prettyErrors: false });
@@ -160,18 +170,27 @@ export async function readConfigFile(repoPath: string): Promise<ConfigReadResult
     key: formatFieldPath(p),
     message,
   });
+  const where = (p: ReadonlyArray<string | number>): { line: number; column: number } | undefined => {
+    if (!document.hasIn(p)) return undefined;
+    const { line, column } = locateInDocument(document, lineCounter, p);
+    // The value's position: locateInDocument gives the key's.
+    const node = document.getIn(p, true) as { range?: [number, number, number] } | undefined;
+    if (node?.range === undefined) return { line, column };
+    const pos = lineCounter.linePos(node.range[0]);
+    return { line: pos.line, column: pos.col };
+  };
   if (document.errors.length > 0) {
     const problems = document.errors.map((e) => {
       const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
       return { file: CONFIG_FILE, line: pos.line, column: pos.col, key: '', message: `invalid YAML: ${e.message.split('\n')[0] ?? ''}` };
     });
-    return { config: undefined, problems, at };
+    return { config: undefined, problems, at, where };
   }
   const raw: unknown = document.toJS() ?? {};
-  const specProblems = checkSpec(raw, CONFIG_SPEC);
-  if (specProblems.length > 0) return { config: undefined, problems: specProblems.map((p) => at(p.path, p.message)), at };
+  const specProblems = [...checkSpec(raw, CONFIG_SPEC), ...projectNameProblems(raw)];
+  if (specProblems.length > 0) return { config: undefined, problems: specProblems.map((p) => at(p.path, p.message)), at, where };
   const { config, problems } = buildRepoConfig(repoPath, raw as Record<string, unknown>);
-  return { config, problems: problems.map((p) => at(p.path, p.message)), at };
+  return { config, problems: problems.map((p) => at(p.path, p.message)), at, where };
 }
 
 /**

@@ -5,6 +5,7 @@ export type { LoadFeatureRepoOptions, LoadedFeatureRepo } from './load';
 export { CONFIG_FILE, SERVICE_NAMES, readRepoConfig } from './config';
 export type { RepoConfig, RegistryLocation, OnlineStoreConfig, OfflineStoreConfig, ServiceName } from './config';
 export { FeatureRepoError, formatProblem } from './errors';
+export { featureRepoPreset, findServiceRepo, repoSettings, REPO_ENV, REPO_FLAG } from './service-preset';
 export type { FeatureRepoProblem } from './errors';
 export { SourceMap } from './source-map';
 export type { DefinitionOrigin } from './source-map';

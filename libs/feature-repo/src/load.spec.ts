@@ -260,8 +260,8 @@ describe('loadFeatureRepo errors name file, line and key', () => {
   });
 
   it('larder.yaml problems', async () => {
-    const problems = await problemsOf(repo('driver-stats', { 'larder.yaml': 'project: Driver-Stats\nregistry:\n  path: r.db\n  address: "x:1"\nonline_store:\n  type: redis\nofline_store: {}\n' }));
-    expectProblem(problems, { file: 'larder.yaml', line: 1, key: 'project', message: /'Driver-Stats' does not match/ });
+    const problems = await problemsOf(repo('driver-stats', { 'larder.yaml': 'project: driver stats\nregistry:\n  path: r.db\n  address: "x:1"\nonline_store:\n  type: redis\nofline_store: {}\n' }));
+    expectProblem(problems, { file: 'larder.yaml', line: 1, key: 'project', message: /'driver stats' is not a valid project name/ });
     expectProblem(problems, { file: 'larder.yaml', line: 2, key: 'registry', message: /exactly one of path, url, postgres, address/ });
     expectProblem(problems, { file: 'larder.yaml', line: 7, key: 'ofline_store', message: /unknown key 'ofline_store'/ });
   });

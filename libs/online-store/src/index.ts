@@ -24,3 +24,5 @@ export { serializeEntityKey } from './entity-key';
 export { eventMicros, eventMsFromMicros, eventMsFromParts, isEventMs } from './event-time';
 export { murmur3, feastFeatureField } from './murmur3';
 export { onlineStoreConfigSchema, onlineStoreConfig, type OnlineStoreSettings } from './config';
+// Test support for apps that check interoperability end to end: the real feast package from PyPI.
+export { feastPython, runFeast, FEAST_REQUIREMENT } from './testing/feast-python';

@@ -63,13 +63,19 @@ def entity_key(ek):
 
 
 def repo_config(req):
-    return RepoConfig(
-        project=req["project"],
+    # Feast's project rule (repo_operations.is_valid_name) allows hyphens except for
+    # SQLite online stores, but 0.67 checks `project` before it has seen `online_store`,
+    # so it takes every store for SQLite. The project is set after that check, as a
+    # Redis deployment named under the rule (e.g. "larder-compat") would have it.
+    config = RepoConfig(
+        project="placeholder",
         registry="/dev/null",
         provider="local",
         online_store=RedisOnlineStoreConfig(connection_string=req["redis"]),
         entity_key_serialization_version=3,
     )
+    config.project = req["project"]
+    return config
 
 
 def feature_view(view):

@@ -40,7 +40,7 @@ export type { LogFields, Logger, LoggerOptions, LogLevel } from './logger';
 export { bool, duration, int, oneOf, string, stringList, ConfigKey } from './config/keys';
 export type { ConfigOf, ConfigOverrides, ConfigSchema, Parsed } from './config/keys';
 export { loadConfig } from './config/load';
-export type { LoadConfigOptions } from './config/load';
+export type { ConfigPreset, LoadConfigOptions } from './config/load';
 export { ConfigError, formatIssue } from './config/config-error';
 export type { ConfigIssue } from './config/config-error';
 export { formatDuration, parseDuration } from './config/duration';

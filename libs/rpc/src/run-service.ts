@@ -3,6 +3,7 @@ import type { ServerInterceptor, ServiceRegistration } from './adapter/types';
 import { ConfigError } from './config/config-error';
 import type { ConfigOf, ConfigOverrides } from './config/keys';
 import { loadConfig } from './config/load';
+import type { ConfigPreset } from './config/load';
 import { createLogger } from './logger';
 import type { Logger } from './logger';
 import type { ServerConfig, ServerConfigSchema } from './server-config';
@@ -29,6 +30,12 @@ export interface RunServiceOptions<S extends ServerConfigSchema> {
   env?: Readonly<Record<string, string | undefined>>;
   argv?: readonly string[];
   overrides?: ConfigOverrides<S>;
+  /**
+   * Settings below the configuration file, e.g. the stores of the feature repo the
+   * service runs in (mains pass @larder/feature-repo's `featureRepoPreset`). May throw a
+   * ConfigError naming the bad file and key.
+   */
+  preset?: (context: { argv: readonly string[]; env: Readonly<Record<string, string | undefined>> }) => Promise<ConfigPreset | undefined>;
   /** Replaced in tests; process.exit otherwise. */
   exit?: (code: number) => void;
   /** Whether to install SIGTERM/SIGINT handlers (default true). */
@@ -50,8 +57,11 @@ export async function runService<S extends ServerConfigSchema>(options: RunServi
   const file = options.configFile ?? flagValue(argv, '--config') ?? env.LARDER_CONFIG;
 
   let config: ConfigOf<S>;
+  let preset: ConfigPreset | undefined;
   try {
+    preset = await options.preset?.({ argv, env });
     config = loadConfig(options.schema, {
+      ...(preset !== undefined && { preset }),
       ...(file !== undefined && { file }),
       env,
       ...(options.overrides !== undefined && { overrides: options.overrides }),
@@ -95,6 +105,7 @@ export async function runService<S extends ServerConfigSchema>(options: RunServi
     metricsPort: handle.metricsPort,
     services: serviceNames(handle),
     configFile: file,
+    ...(preset?.description !== undefined && { preset: preset.description }),
   });
 
   if (options.handleSignals ?? true) {

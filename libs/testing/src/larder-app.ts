@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import { sharedSupervisor } from './supervisor';
 
@@ -46,6 +47,10 @@ export interface RunningLarderApp {
   stop(graceMs?: number): Promise<AppExit>;
 }
 
+// By file URL, not the name 'tsx': node resolves that from the child's working directory,
+// and an app started in a feature repo elsewhere would not find it.
+const TSX_LOADER = pathToFileURL(path.join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
+
 const DEFAULT_START_TIMEOUT_MS = 60_000;
 const DEFAULT_GRACE_MS = 10_000;
 
@@ -65,7 +70,7 @@ export function startLarderApp(options: LarderAppOptions): Promise<RunningLarder
   // tsx as a loader inside one node process, not the tsx CLI: the CLI relays
   // SIGTERM to a child and SIGKILLs it when the child has not acknowledged
   // within 30 ms, which on a busy machine cuts a graceful drain short.
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, entry], {
     cwd: options.cwd ?? REPO_ROOT,
     env: {
       ...process.env,

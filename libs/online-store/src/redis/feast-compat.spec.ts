@@ -59,6 +59,11 @@ describe('feast layout against the real feast package', () => {
     });
     expect(keys.map((k) => serializeEntityKey(k).toString('hex'))).toEqual(answer.entity_keys);
     expect(keys.map((k) => serializeEntityKey(k, undefined, Buffer.from('my_project')).toString('hex'))).toEqual(answer.redis_keys);
+    // Any name Feast's rule allows, hyphens and capitals too, is appended as its UTF-8 bytes.
+    for (const project of ['larder-compat', 'Larder-Compat_2', 'proj\u00e9t']) {
+      const named = await runFeast<{ redis_keys: string[] }>(python, { op: 'keys', project, entity_keys: keys.map(wireKey), strings: [] });
+      expect(keys.map((k) => serializeEntityKey(k, undefined, Buffer.from(project)).toString('hex'))).toEqual(named.redis_keys);
+    }
     expect(
       strings.map((s) => {
         const at = s.lastIndexOf(':');

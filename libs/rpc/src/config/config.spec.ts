@@ -109,3 +109,25 @@ test('durations', () => {
   expect(parseDuration('30')).toBeUndefined();
   expect(parseDuration('5 minutes')).toBeUndefined();
 });
+
+test('a preset (a feature repo) sets keys by their environment variable, below the file and the environment', () => {
+  const preset = {
+    byEnv: new Map<string, { value: unknown; source: string }>([
+      ['LARDER_STORE_TYPE', { value: 'redis', source: 'repo/larder.yaml line 3, column 9 (online_store.type)' }],
+      ['LARDER_PROJECT', { value: 'from_repo', source: 'repo/larder.yaml line 1, column 10 (project)' }],
+      ['LARDER_GRPC_HOST', { value: 'repo-host', source: 'repo/larder.yaml' }],
+      ['LARDER_GRPC_PORT', { value: 7001, source: 'repo/larder.yaml' }],
+    ]),
+  };
+  const file = writeYaml('over-preset.yaml', 'grpc:\n  port: 7002\n');
+  const config = loadConfig(schema, { preset, file, env: { LARDER_GRPC_HOST: 'env-host' } });
+  expect([config.store.type, config.project, config.grpc.host, config.grpc.port]).toEqual(['redis', 'from_repo', 'env-host', 7002]);
+  expect(loadConfig(schema, { preset, env: {} }).grpc.port).toBe(7001);
+});
+
+test("a bad preset value is reported with the preset's file and key", () => {
+  const preset = { byEnv: new Map([['LARDER_STORE_TYPE', { value: 'mongo', source: '/srv/repo/larder.yaml line 4, column 9 (online_store.type)' }]]) };
+  expect(issuesOf(() => loadConfig(schema, { preset, env: { LARDER_PROJECT: 'p' } }))).toEqual([
+    'invalid configuration: store.type: expected one of "redis", "sqlite" but got "mongo" (/srv/repo/larder.yaml line 4, column 9 (online_store.type))',
+  ]);
+});

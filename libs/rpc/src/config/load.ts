@@ -6,7 +6,21 @@ import type { ConfigIssue } from './config-error';
 import { ConfigKey } from './keys';
 import type { ConfigOf, ConfigOverrides, ConfigSchema } from './keys';
 
+/**
+ * Values from a file that is not the service's own configuration (a feature repo's
+ * larder.yaml), keyed by the environment variable of the key they set, so one table
+ * serves every service's schema. Below the configuration file and the environment.
+ */
+export interface ConfigPreset {
+  /** Env variable name -> the value as YAML gave it, and where it came from ("…/larder.yaml line 5, column 8 (online_store.url)"). */
+  readonly byEnv: ReadonlyMap<string, { readonly value: unknown; readonly source: string }>;
+  /** Logged with the listening line, e.g. "feature repo /srv/drivers". */
+  readonly description?: string;
+}
+
 export interface LoadConfigOptions<S extends ConfigSchema> {
+  /** Applied after the defaults, before the file: a feature repo's settings. */
+  preset?: ConfigPreset;
   /** A YAML file; named in messages as given here. */
   file?: string;
   /** The file's text, when the caller already read it (then `file` only names it). */
@@ -18,8 +32,8 @@ export interface LoadConfigOptions<S extends ConfigSchema> {
 }
 
 /**
- * Builds a typed configuration from defaults < YAML file < environment <
- * overrides, validating every key. Throws one ConfigError listing every
+ * Builds a typed configuration from defaults < preset (a feature repo) < YAML
+ * file < environment < overrides, validating every key. Throws one ConfigError listing every
  * problem with the key, the bad value and where it came from.
  */
 export function loadConfig<S extends ConfigSchema>(schema: S, options: LoadConfigOptions<S> = {}): ConfigOf<S> {
@@ -29,6 +43,16 @@ export function loadConfig<S extends ConfigSchema>(schema: S, options: LoadConfi
 
   for (const [path, key] of keys) {
     if (key.hasDefault) values.set(path, key.defaultValue);
+  }
+
+  if (options.preset !== undefined) {
+    for (const [path, key] of keys) {
+      const given = key.env === undefined ? undefined : options.preset.byEnv.get(key.env);
+      if (given === undefined) continue;
+      const parsed = key.fromFile(given.value);
+      if (parsed.ok) values.set(path, parsed.value);
+      else issues.push(badValue(path, parsed.expected, given.value, given.source));
+    }
   }
 
   if (options.file !== undefined || options.fileText !== undefined) {
