@@ -22,6 +22,9 @@ beforeAll(async () => {
   const connection = await duck.connect();
   await connection.run(`COPY (SELECT 1001::BIGINT AS driver_id, TIMESTAMP '2024-01-01 10:00:00' AS event_ts, 0.5::DOUBLE AS conv_rate) TO '${work}/driver_stats.parquet' (FORMAT parquet)`);
   await connection.run(`COPY (SELECT 1001::BIGINT AS driver_id, TIMESTAMP '2024-01-01 11:00:00' AS event_timestamp) TO '${work}/entities.parquet' (FORMAT parquet)`);
+  await connection.run(
+    `COPY (SELECT * FROM (VALUES (3, 1001::BIGINT, TIMESTAMP '2024-01-01 11:00:00'), (1, 1001, TIMESTAMP '2024-01-01 09:00:00'), (2, 1002, TIMESTAMP '2024-01-01 11:00:00')) t(seq, driver_id, event_timestamp)) TO '${work}/shuffled.parquet' (FORMAT parquet)`,
+  );
   connection.closeSync();
   duck.closeSync();
   registry = await startLarderApp({ app: 'registry', env: { LARDER_REGISTRY_LOCATION: path.join(work, 'registry.json'), LARDER_METRICS_ENABLED: 'false' } });
@@ -69,4 +72,25 @@ test('a file --out on a BigQuery deployment names the --out forms it takes', asy
     `error: INVALID_ARGUMENT: --out train.parquet: a file, but the offline-retrieval service at ${bigqueryRetrieval.address} runs on bigquery, which writes tables: ` +
       "give --out DATASET.TABLE or --out PROJECT.DATASET.TABLE; the CLI assumed duckdb (larder.yaml's offline_store.type): set it to bigquery for table names to be sent as bigquery tables\n",
   );
+});
+
+test('--order-column orders the entity rows of the output', async () => {
+  const run = await larder(
+    ['get-historical-features', '--offline', duckRetrieval.address, '--project', 'rides', '--entities', 'shuffled.parquet', '--order-column', 'seq', '--features', 'driver_stats:conv_rate', '--out', 'ordered.parquet', '-q'],
+    work,
+  );
+  expect(run.stderr).toBe('');
+  expect(run.code).toBe(0);
+  const duck = await DuckDBInstance.create(':memory:');
+  const connection = await duck.connect();
+  try {
+    const rows = (await connection.runAndReadAll(`SELECT seq, conv_rate FROM read_parquet('${work}/ordered.parquet')`)).getRowObjectsJS();
+    expect(rows).toEqual([{ seq: 1, conv_rate: null }, { seq: 2, conv_rate: null }, { seq: 3, conv_rate: 0.5 }]);
+  } finally {
+    connection.closeSync();
+    duck.closeSync();
+  }
+  const missing = await larder(['get-historical-features', '--offline', duckRetrieval.address, '--project', 'rides', '--entities', 'shuffled.parquet', '--order-column', 'sequence', '--features', 'driver_stats:conv_rate', '--out', 'x.parquet', '-q'], work);
+  expect(missing.code).toBe(1);
+  expect(missing.stderr).toContain('has no column "sequence" (order column)');
 });

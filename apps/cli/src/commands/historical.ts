@@ -26,7 +26,7 @@ function fileSource(target: string, cwd: string): registryV1.FileSource {
   return create(registryV1.FileSourceSchema, { path: path.resolve(cwd, target), format });
 }
 
-function entitySource(target: string, engine: Engine, cwd: string, timestampColumn: string): offlineV1.EntitySource {
+function entitySource(target: string, engine: Engine, cwd: string, timestampColumn: string, orderColumn: string): offlineV1.EntitySource {
   const location: offlineV1.EntitySource['location'] =
     isFile(target) || existsSync(path.resolve(cwd, target))
       ? { case: 'file', value: fileSource(target, cwd) }
@@ -37,7 +37,7 @@ function entitySource(target: string, engine: Engine, cwd: string, timestampColu
           : (() => {
               throw new UsageError(`--entities "${target}" is neither a .parquet/.csv file nor an existing path, and the offline store is DuckDB (which reads files)`, NAME);
             })();
-  return create(offlineV1.EntitySourceSchema, { location, timestampColumn });
+  return create(offlineV1.EntitySourceSchema, { location, timestampColumn, orderColumn });
 }
 
 function storage(target: string, engine: Engine, cwd: string): registryV1.DatasetStorage {
@@ -60,6 +60,7 @@ const FLAGS_OF_FIELDS: readonly [RegExp, string][] = [
   [/\bquery\.destination\.storage\b/g, '--out'],
   [/\bquery\.features\b/g, '--features'],
   [/\bentity_source\.timestamp_column\b/g, '--timestamp-column'],
+  [/\bentity_source\.order_column\b/g, '--order-column'],
   [/\bentity_source\b/g, '--entities'],
 ];
 
@@ -110,7 +111,7 @@ export async function getHistoricalFeatures(ctx: CommandContext): Promise<number
   });
   const request = create(offlineV1.GetHistoricalFeaturesFromSourceRequestSchema, {
     query,
-    entitySource: entitySource(entities, engine, ctx.io.cwd, flag('timestamp-column') ?? ''),
+    entitySource: entitySource(entities, engine, ctx.io.cwd, flag('timestamp-column') ?? '', flag('order-column') ?? ''),
   });
 
   const client = createClient(offlineV1.OfflineRetrievalService, address);
