@@ -103,11 +103,11 @@ describe('CEL limits in online serving', () => {
   });
 
   it('a long request meets its deadline with DEADLINE_EXCEEDED, health answers within 100 ms meanwhile, and the CPU stops', async () => {
-    // 5,000 rows of ~385k units each: a minute or more of CPU without limits.
+    // 2,000 rows of ~385k units each: 10-30 s of CPU without limits.
     const probe = probeHealth(h.servingAddress);
     await probe.ready;
     const started = performance.now();
-    const e = await failure(h.serving.getOnlineFeatures(request('heavy', 5_000, 1), { timeoutMs: 800 }));
+    const e = await failure(h.serving.getOnlineFeatures(request('heavy', 2_000, 1), { timeoutMs: 800 }));
     const elapsed = performance.now() - started;
     expect(e.code).toBe(Code.DEADLINE_EXCEEDED);
     expect(elapsed).toBeLessThan(1_500);
@@ -120,7 +120,7 @@ describe('CEL limits in online serving', () => {
     const probe = probeHealth(h.servingAddress);
     await probe.ready;
     const controller = new AbortController();
-    const call = failure(h.serving.getOnlineFeatures(request('heavy', 5_000, 1), { signal: controller.signal, timeoutMs: 60_000 }));
+    const call = failure(h.serving.getOnlineFeatures(request('heavy', 2_000, 1), { signal: controller.signal, timeoutMs: 60_000 }));
     await new Promise((resolve) => setTimeout(resolve, 400));
     controller.abort();
     expect((await call).code).toBe(Code.CANCELLED);
@@ -143,7 +143,7 @@ describe('CEL limits in online serving: the request budget', () => {
   it('ends a request over its budget with RESOURCE_EXHAUSTED, health answering within 100 ms meanwhile', async () => {
     const probe = probeHealth(h.servingAddress);
     await probe.ready;
-    const e = await failure(h.serving.getOnlineFeatures(request('heavy', 5_000, 1), { timeoutMs: 30_000 }));
+    const e = await failure(h.serving.getOnlineFeatures(request('heavy', 2_000, 1), { timeoutMs: 30_000 }));
     expectResponsive(await probe.stop(), 'budget');
     expect(e.code).toBe(Code.RESOURCE_EXHAUSTED);
     expect(e.message).toMatch(/^entity row \d+: on-demand feature view 'heavy' output 'out': computing it took more than the per-request limit of 5000000 cost units; send fewer entity rows per request$/);
