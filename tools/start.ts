@@ -19,6 +19,8 @@ import { materializationService } from '../apps/materialization/src/service';
 import { offlineRetrievalService } from '../apps/offline-retrieval/src/service';
 import { onlineServingService } from '../apps/online-serving/src/service';
 import { registryService } from '../apps/registry/src/service';
+import { PortSettingError, serviceEnv } from './start-ports';
+import type { StartService } from './start-ports';
 
 const QUICKSTART_DIR = path.resolve(process.env.LARDER_QUICKSTART_DIR ?? path.join(os.homedir(), '.larder', 'quickstart'));
 const QUICKSTART = process.env.LARDER_QUICKSTART !== '0';
@@ -72,12 +74,13 @@ function quickstartEnv(): Record<string, string> {
   };
 }
 
-// Each service has its own configuration schema, so each gets its own runner.
+// Each service has its own configuration schema, so each gets its own runner, and its
+// own ports (start-ports.ts): the services share the names of their settings.
 type Runner = (extra: { handleSignals: false; exit: (code: number) => void; env: Record<string, string | undefined> }) => Promise<ServerHandle | undefined>;
 const runner =
   <S extends ServerConfigSchema>(service: RunServiceOptions<S>): Runner =>
   (extra) =>
-    runService({ ...service, ...extra });
+    runService({ ...service, ...extra, env: serviceEnv(service.name as StartService, extra.env) });
 const services: Runner[] = [
   runner(registryService),
   runner(onlineServingService),
@@ -149,8 +152,15 @@ async function applyAndMaterialize(registryAddress: string, materializationAddre
 const local = (address: string): string => address.replace(/^0\.0\.0\.0:/, '127.0.0.1:');
 
 async function main(): Promise<void> {
-  if (QUICKSTART) await prepareQuickstart();
   const env: Record<string, string | undefined> = { ...quickstartEnv(), ...process.env };
+  try {
+    for (const service of ['registry', 'online-serving', 'offline-retrieval', 'materialization', 'ingestion'] as const) serviceEnv(service, env);
+  } catch (error) {
+    if (!(error instanceof PortSettingError)) throw error;
+    process.stderr.write(`npm start: ${error.message}\n`);
+    process.exit(2);
+  }
+  if (QUICKSTART) await prepareQuickstart();
   const handles: ServerHandle[] = [];
   let exitCode = 0;
   const fail = (code: number): void => {
