@@ -62,11 +62,18 @@ export interface ServiceClientOptions<S extends DescService> extends ClientOptio
 }
 
 /**
+ * What a client accepts unless told otherwise: our servers' default
+ * grpc.maxMessageBytes (16 MiB), not grpc's 4 MiB, so an answer a server may send
+ * is one its clients can take.
+ */
+export const DEFAULT_MAX_RECEIVE_BYTES = 16 * 1024 * 1024;
+
+/**
  * A typed client for `service` at `target` ("host:port" or an existing
  * grpc-js Channel, which is then shared and left open by close()).
  */
 export function createClient<S extends DescService>(service: S, target: string | Channel, options: ServiceClientOptions<S> = {}): RpcClient<S> {
-  const clientOptions: ConstructorParameters<typeof Client>[2] = { ...options.channelOptions };
+  const clientOptions: ConstructorParameters<typeof Client>[2] = { 'grpc.max_receive_message_length': DEFAULT_MAX_RECEIVE_BYTES, ...options.channelOptions };
   if (options.interceptors) clientOptions.interceptors = options.interceptors;
   let address = 'unused';
   if (typeof target === 'string') address = target;
