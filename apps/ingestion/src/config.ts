@@ -1,7 +1,7 @@
 import { offlineStoreConfigSchema, openOfflineStore } from '@larder/offline-store';
 import type { OfflineStore } from '@larder/offline-store';
 import { onlineStoreConfigSchema } from '@larder/online-store';
-import { bool, duration, int, oneOf, serverConfigSchema, string } from '@larder/rpc';
+import { ConfigError, bool, duration, int, oneOf, serverConfigSchema, string } from '@larder/rpc';
 import type { ConfigOf } from '@larder/rpc';
 import type { ConsumerSettings } from './kafka/source-consumer';
 
@@ -21,9 +21,9 @@ export const ingestionSchema = {
     clientId: string({ default: 'larder-ingestion', env: 'LARDER_KAFKA_CLIENT_ID' }),
     groupPrefix: string({ default: 'larder.', env: 'LARDER_KAFKA_GROUP_PREFIX', doc: 'Consumer group of a source without consumer_group: <prefix><project>.<source>.' }),
     fromBeginning: bool({ default: true, env: 'LARDER_KAFKA_FROM_BEGINNING', doc: 'Where a new consumer group starts: the oldest retained message (true) or only new ones.' }),
-    sessionTimeout: duration({ default: 30_000, min: 1_000, env: 'LARDER_KAFKA_SESSION_TIMEOUT' }),
-    heartbeatInterval: duration({ default: 3_000, min: 100, env: 'LARDER_KAFKA_HEARTBEAT_INTERVAL' }),
-    rebalanceTimeout: duration({ default: 60_000, min: 1_000, env: 'LARDER_KAFKA_REBALANCE_TIMEOUT' }),
+    sessionTimeout: duration({ default: 30_000, min: 1_000, env: 'LARDER_KAFKA_SESSION_TIMEOUT', doc: "How long the group keeps a consumer that stopped heartbeating (killed, hung) before handing its partitions to another: a restarted or surviving consumer waits up to this long. Shorter evicts a consumer stalled by a long GC or a busy machine; the broker accepts group.min.session.timeout.ms (6s by default) and up." }),
+    heartbeatInterval: duration({ default: 3_000, min: 100, env: 'LARDER_KAFKA_HEARTBEAT_INTERVAL', doc: 'How often a consumer tells the group it is alive; under sessionTimeout (a third of it or less).' }),
+    rebalanceTimeout: duration({ default: 60_000, min: 1_000, env: 'LARDER_KAFKA_REBALANCE_TIMEOUT', doc: 'How long a rebalance waits for every member to rejoin; a member that was killed is dropped after this or its session timeout, whichever comes first.' }),
     partitionsConcurrently: int({ default: 4, min: 1, env: 'LARDER_KAFKA_PARTITIONS_CONCURRENTLY', doc: 'Partitions of one source handled side by side.' }),
     maxBytesPerPartition: int({ default: 1024 * 1024, min: 1024, env: 'LARDER_KAFKA_MAX_BYTES_PER_PARTITION', doc: 'Fetch limit per partition; with maxBytes it bounds memory.' }),
     maxBytes: int({ default: 10 * 1024 * 1024, min: 1024, env: 'LARDER_KAFKA_MAX_BYTES' }),
@@ -56,6 +56,10 @@ export async function openIngestionOfflineStore(config: IngestionConfig['offline
 
 export function consumerSettings(config: IngestionConfig): ConsumerSettings {
   const k = config.kafka;
+  // A heartbeat no more often than the session lasts gets every consumer evicted in turn.
+  if (k.heartbeatInterval >= k.sessionTimeout) {
+    throw new ConfigError([{ key: 'kafka.heartbeatInterval', problem: `must be less than kafka.sessionTimeout (${k.sessionTimeout} ms), got ${k.heartbeatInterval} ms; a third of it or less`, source: 'kafka.heartbeatInterval and kafka.sessionTimeout together' }]);
+  }
   return {
     clientId: k.clientId,
     groupPrefix: k.groupPrefix,
