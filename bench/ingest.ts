@@ -105,9 +105,9 @@ const latencyView: ViewDescriptor = { project: PROJECT, name: 'view_latency', jo
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
 const round = (n: number, digits = 2): number => Number(n.toFixed(digits));
 
-/** Drains a preloaded topic with one ingestion instance and measures it. */
-async function drain(brokers: string[], store: RedisOnlineStore, topic: string, workload: string): Promise<BenchRecord> {
-  const ingestion = new Ingestion({
+/** An ingestion instance consuming `topic` (group `<topic>.bench.<topic>`) into the Redis store. */
+function benchIngestion(brokers: string[], topic: string, store: RedisOnlineStore, overrides: Partial<ConsumerSettings> = {}): Ingestion {
+  return new Ingestion({
     registry: registryOf(brokers, [topic]),
     registryReady: () => true,
     online: store,
@@ -116,8 +116,13 @@ async function drain(brokers: string[], store: RedisOnlineStore, topic: string, 
     project: PROJECT,
     basePath: process.cwd(),
     storeTimeoutMs: 10_000,
-    kafka: settings(topic),
+    kafka: settings(topic, overrides),
   });
+}
+
+/** Drains a preloaded topic with one ingestion instance and measures it. */
+async function drain(brokers: string[], store: RedisOnlineStore, topic: string, workload: string): Promise<BenchRecord> {
+  const ingestion = benchIngestion(brokers, topic, store);
   const drainLoadAvg = os.loadavg()[0] as number;
   const cpuBefore = process.cpuUsage();
   await ingestion.start();
@@ -193,17 +198,7 @@ export async function runIngestBenchmark(): Promise<BenchRecord[]> {
 
     // 2. Latency at 5,000 events/s.
     const view = latencyView;
-    const live = new Ingestion({
-      registry: registryOf(kafka.brokers, ['latency']),
-      registryReady: () => true,
-      online: store,
-      offline: undefined,
-      logger: silentLogger(),
-      project: PROJECT,
-      basePath: process.cwd(),
-      storeTimeoutMs: 10_000,
-      kafka: settings('latency'),
-    });
+    const live = benchIngestion(kafka.brokers, 'latency', store);
     await live.start();
     // Wait for the group join: a warm-up event must become readable first.
     const warmId = ENTITIES + 1;
@@ -268,18 +263,6 @@ interface ConsumerChildTarget {
   timeouts: Pick<ConsumerSettings, 'sessionTimeoutMs' | 'heartbeatIntervalMs' | 'rebalanceTimeoutMs'>;
 }
 
-const restartIngestion = (target: ConsumerChildTarget, store: RedisOnlineStore): Ingestion =>
-  new Ingestion({
-    registry: registryOf(target.brokers, [target.topic]),
-    registryReady: () => true,
-    online: store,
-    offline: undefined,
-    logger: silentLogger(),
-    project: PROJECT,
-    basePath: process.cwd(),
-    storeTimeoutMs: 10_000,
-    kafka: settings(target.topic, target.timeouts),
-  });
 
 /** Waits until every id is readable from the view of `topic`. */
 async function readable(store: RedisOnlineStore, topic: string, ids: number[], timeoutMs: number): Promise<void> {
@@ -313,7 +296,7 @@ async function restartAfterKill(brokers: string[], redisUrl: string, store: Redi
   child.kill('SIGKILL');
   const killedAt = Date.now();
   await exited;
-  const restarted = restartIngestion(target, store);
+  const restarted = benchIngestion(target.brokers, target.topic, store, target.timeouts);
   await restarted.start();
   await producer.send({ topic, messages: perPartition(base + 10), acks: 1 });
   let assignedMs = -1;
@@ -341,7 +324,7 @@ async function restartAfterKill(brokers: string[], redisUrl: string, store: Redi
 /** The consumer of the restart case, in its own process so it can be killed with SIGKILL. */
 async function consumerProcess(target: ConsumerChildTarget): Promise<void> {
   const store = new RedisOnlineStore({ url: target.redisUrl, writeTimeoutMs: 30_000 });
-  await restartIngestion(target, store).start();
+  await benchIngestion(target.brokers, target.topic, store, target.timeouts).start();
   await new Promise(() => undefined);
 }
 
