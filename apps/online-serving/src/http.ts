@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { parseJsonLossless } from '@larder/core';
 import type { FeatureRequest } from '@larder/core';
 import { Code, codeName, RpcError } from '@larder/rpc';
 import type { Logger } from '@larder/rpc';
@@ -92,7 +93,8 @@ async function handle(serving: OnlineServing, req: IncomingMessage, res: ServerR
   }
   let body: unknown;
   try {
-    body = JSON.parse(await readBody(req));
+    // Lossless: a join key beyond 2^53 sent as a JSON number must read its own entity, not a rounded neighbour's.
+    body = parseJsonLossless(await readBody(req));
   } catch (error) {
     if (error instanceof RpcError) throw error;
     throw new RpcError(Code.INVALID_ARGUMENT, `the body is not valid JSON: ${(error as Error).message}`);

@@ -8,13 +8,22 @@ const T = typesV1.ValueType;
 type Value = typesV1.Value;
 type Val = Value['val'];
 
+/** A JSON value as it was sent; integers beyond 2^53 are bigints here, which JSON.stringify refuses. */
+function show(got: unknown): string | undefined {
+  if (typeof got === 'bigint') return String(got);
+  if (Array.isArray(got)) return `[${got.map((item) => show(item) ?? 'null').join(',')}]`;
+  return JSON.stringify(got, (_key, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
+}
+
 function bad(where: string, type: typesV1.ValueType, got: unknown): RpcError {
-  const shown = JSON.stringify(got);
+  const shown = show(got);
   return new RpcError(Code.INVALID_ARGUMENT, `${where}: expected ${valueTypeName(type)} but got ${shown === undefined ? typeof got : shown.length > 40 ? `${shown.slice(0, 40)}...` : shown}`);
 }
 
 function integer(where: string, type: typesV1.ValueType, raw: unknown): bigint {
-  if (typeof raw === 'number' && Number.isInteger(raw)) return BigInt(raw);
+  // The body's integers beyond 2^53 arrive as bigints (parseJsonLossless); a number is exact only up to there.
+  if (typeof raw === 'bigint') return raw;
+  if (typeof raw === 'number' && Number.isSafeInteger(raw)) return BigInt(raw);
   if (typeof raw === 'string' && /^-?\d+$/.test(raw)) return BigInt(raw);
   throw bad(where, type, raw);
 }
@@ -31,9 +40,11 @@ function scalar(where: string, type: typesV1.ValueType, raw: unknown): Val {
       return { case: 'int32Val', value: Number(v) };
     }
     case T.DOUBLE:
-    case T.FLOAT:
-      if (typeof raw !== 'number') throw bad(where, type, raw);
-      return type === T.DOUBLE ? { case: 'doubleVal', value: raw } : { case: 'floatVal', value: raw };
+    case T.FLOAT: {
+      const n = typeof raw === 'bigint' ? Number(raw) : raw;
+      if (typeof n !== 'number') throw bad(where, type, raw);
+      return type === T.DOUBLE ? { case: 'doubleVal', value: n } : { case: 'floatVal', value: n };
+    }
     case T.STRING:
       if (typeof raw !== 'string') throw bad(where, type, raw);
       return { case: 'stringVal', value: raw };

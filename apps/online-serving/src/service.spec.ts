@@ -198,6 +198,29 @@ describe('GetOnlineFeatures errors and registry changes (sqlite)', () => {
     expect(uneven.body['message']).toBe(unevenGrpc.message);
   });
 
+  it('reads a join key beyond 2^53 sent as a JSON number exactly, not rounded to a neighbour', async () => {
+    const big = 9007199254740993n;
+    await h.store.write(driverView(h.project), [
+      { entityKey: { joinKeys: ['driver_id'], entityValues: [i64(big)] }, eventTs: FRESH, values: { conv_rate: f64(0.25), trips: i64(9) } },
+      { entityKey: { joinKeys: ['driver_id'], entityValues: [i64(big - 1n)] }, eventTs: FRESH, values: { conv_rate: f64(0.5), trips: i64(8) } },
+    ]);
+    const res = await fetch(`${h.httpUrl}/get-online-features`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: `{"project": "${h.project}", "features": ["driver_stats:trips"], "entities": {"driver_id": [${big}]}}`,
+    });
+    const body = (await res.json()) as { results: { values: unknown[] }[] };
+    expect([res.status, body.results[0]?.values, body.results[1]?.values]).toEqual([200, ['9007199254740993'], [9]]);
+    // A big integer where a list or a string belongs is a 400 naming it, not an internal error.
+    for (const [entities, message] of [
+      [`{"driver_id": [[${big}]], "rider_id": ["a"]}`, "entities['driver_id'][0]: expected int64 but got [9007199254740993]"],
+      [`{"driver_id": [1], "rider_id": [${big}]}`, "entities['rider_id'][0]: expected string but got 9007199254740993"],
+    ] as const) {
+      const bad = await fetch(`${h.httpUrl}/get-online-features`, { method: 'POST', body: `{"project": "${h.project}", "feature_service": "model_v1", "entities": ${entities}, "request_context": {"amount": [1.5]}}` });
+      expect([bad.status, ((await bad.json()) as { message: string }).message]).toEqual([400, message]);
+    }
+  });
+
   it('picks up a registry change without a restart', async () => {
     const request = { project: h.project, kind: { case: 'features' as const, value: { val: ['driver_stats:acc_rate'] } }, entities: { driver_id: col(i64(1)) } };
     expect((await failure(h.serving.getOnlineFeatures(request))).code).toBe(Code.INVALID_ARGUMENT);
