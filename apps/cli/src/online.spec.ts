@@ -148,4 +148,12 @@ describe('entity values', () => {
     expect(() => parseEntityJson('[{"a": 1}, {"b": 2}]', 'f.json')).toThrow('row 0 has no "b"');
     expect(() => parseEntityJson('{"a": 1}', 'f.json')).toThrow('"a" must be a list');
   });
+
+  test('a join key beyond 2^53 in a JSON file keeps every digit', () => {
+    const columns = parseEntityJson('{"driver_id": [9007199254740993], "rate": [9007199254740993]}', 'f.json');
+    expect(toValue(columns['driver_id']![0]!, T.INT64, 'k').val).toEqual({ case: 'int64Val', value: 9007199254740993n });
+    expect(toValue(columns['driver_id']![0]!, undefined, 'k').val).toEqual({ case: 'int64Val', value: 9007199254740993n });
+    expect(toValue(columns['rate']![0]!, T.STRING, 'k').val).toEqual({ case: 'stringVal', value: '9007199254740993' });
+    expect(() => toValue(columns['rate']![0]!, T.INT32, 'k[0]')).toThrow('k[0]: expected a 32-bit integer, got 9007199254740993');
+  });
 });

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { create } from '@bufbuild/protobuf';
+import { parseJsonLossless } from '@larder/core';
 import type { RegistrySet } from '@larder/core';
 import { feastJson, servingV1, typesV1 } from '@larder/proto';
 import { Code, RpcError, createClient } from '@larder/rpc';
@@ -20,7 +21,8 @@ const TIMEOUT_MS = 30_000;
 const T = typesV1.ValueType;
 const S = typesV1.FieldStatus;
 type Value = typesV1.Value;
-type Raw = string | number | boolean | null;
+// bigint: an integer beyond 2^53 from a JSON file, kept exact (parseJsonLossless).
+type Raw = string | number | bigint | boolean | null;
 
 /** Entity (and request) columns as given: name -> one raw value per row. */
 export type RawColumns = Record<string, Raw[]>;
@@ -45,12 +47,12 @@ export function parseEntityFlags(flags: readonly string[]): RawColumns {
 export function parseEntityJson(text: string, file: string): RawColumns {
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseJsonLossless(text);
   } catch (error) {
     throw new UsageError(`${file} is not JSON: ${error instanceof Error ? error.message : String(error)}`, NAME);
   }
   const scalar = (where: string, v: unknown): Raw => {
-    if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
+    if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return v;
     throw new UsageError(`${file}: ${where} must be a string, number, boolean or null`, NAME);
   };
   if (Array.isArray(json)) {
@@ -98,17 +100,18 @@ export function toValue(raw: Raw, type: typesV1.ValueType | undefined, where: st
   const make = (val: Value['val']): Value => create(typesV1.ValueSchema, { val });
   if (raw === null || raw === 'null') return make({ case: 'nullVal', value: typesV1.Null.UNSPECIFIED });
   const fail = (expected: string): never => {
-    throw new UsageError(`${where}: expected ${expected}, got ${JSON.stringify(raw)}`, NAME);
+    throw new UsageError(`${where}: expected ${expected}, got ${typeof raw === 'bigint' ? String(raw) : JSON.stringify(raw)}`, NAME);
   };
-  const integer = (): bigint => (typeof raw === 'number' && Number.isInteger(raw)) || (typeof raw === 'string' && INTEGER.test(raw)) ? BigInt(raw) : fail('an integer');
+  const integer = (): bigint =>
+    typeof raw === 'bigint' ? raw : (typeof raw === 'number' && Number.isSafeInteger(raw)) || (typeof raw === 'string' && INTEGER.test(raw)) ? BigInt(raw) : fail('an integer');
   const number = (): number => {
-    const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+    const n = typeof raw === 'number' || typeof raw === 'bigint' ? Number(raw) : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
     return Number.isNaN(n) ? fail('a number') : n;
   };
   switch (type) {
     case undefined:
       if (typeof raw === 'boolean') return make({ case: 'boolVal', value: raw });
-      if ((typeof raw === 'number' && Number.isInteger(raw)) || (typeof raw === 'string' && INTEGER.test(raw))) return make({ case: 'int64Val', value: BigInt(raw) });
+      if (typeof raw === 'bigint' || (typeof raw === 'number' && Number.isInteger(raw)) || (typeof raw === 'string' && INTEGER.test(raw))) return make({ case: 'int64Val', value: BigInt(raw) });
       if (typeof raw === 'number') return make({ case: 'doubleVal', value: raw });
       return make({ case: 'stringVal', value: raw });
     case T.INT64:
