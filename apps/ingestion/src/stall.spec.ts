@@ -186,11 +186,14 @@ describe('dead-letter bursts', () => {
     }
   });
 
-  it("the dead-letter topic is created before first use with the source topic's partition count", async () => {
+  it.each([
+    ["the source topic's partition count", 0, 3],
+    ['kafka.deadLetterPartitions when set', 2, 2],
+  ])('the dead-letter topic is created before first use with %s', async (_what, deadLetterPartitions, expected) => {
     const topic = uniqueName('three');
     await createTopic(brokers, topic, 3);
     const project = await defineProject(topic);
-    const running = await startIngestion({ registryAddress: registry.address, project, online });
+    const running = await startIngestion({ registryAddress: registry.address, project, online, kafka: { deadLetterPartitions } });
     try {
       await produce(brokers, topic, [0, 1, 2, 3, 4, 5].map((i) => ({ key: String(i), value: `{broken ${i}` })));
       // Read only once the consumer sent them: a reader subscribing first would create the topic itself.
@@ -200,7 +203,7 @@ describe('dead-letter bursts', () => {
       await admin.connect();
       try {
         const { topics } = await admin.fetchTopicMetadata({ topics: [`${topic}.dlq`] });
-        expect(topics[0]?.partitions).toHaveLength(3);
+        expect(topics[0]?.partitions).toHaveLength(expected);
       } finally {
         await admin.disconnect();
       }
