@@ -2,7 +2,7 @@
 
 export { Code, codeName } from './code';
 export type { CodeName } from './code';
-export { RpcError, registerErrorMapping } from './rpc-error';
+export { capStatusMessage, MAX_STATUS_MESSAGE_BYTES, RpcError, registerErrorMapping } from './rpc-error';
 export type { RpcErrorOptions } from './rpc-error';
 
 export { serviceDefinition, methodDefinition, methodPath } from './adapter/definition';

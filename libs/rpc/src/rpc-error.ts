@@ -73,6 +73,33 @@ export class RpcError extends Error {
 }
 
 /**
+ * The longest status message a server sends, in UTF-8 bytes. grpc-js puts
+ * the message in one trailer, and a trailer past the peer's header-list
+ * limit (~64 kB after percent-encoding) is dropped with the status, leaving
+ * the client to wait for its deadline; messages that echo input (a 100k-char
+ * feature name) are cut here, in the one place statuses are sent.
+ */
+export const MAX_STATUS_MESSAGE_BYTES = 4096;
+
+/** `message` cut to at most `maxBytes` UTF-8 bytes, ending with a marker saying how long it was. */
+export function capStatusMessage(message: string, maxBytes = MAX_STATUS_MESSAGE_BYTES): string {
+  const total = Buffer.byteLength(message, 'utf8');
+  if (total <= maxBytes) return message;
+  const marker = ` ... [message truncated: ${total} bytes in all]`;
+  const keep = Math.max(0, maxBytes - Buffer.byteLength(marker, 'utf8'));
+  let bytes = 0;
+  let end = 0;
+  // By code point, so a surrogate pair is never split.
+  for (const char of message) {
+    const size = Buffer.byteLength(char, 'utf8');
+    if (bytes + size > keep) break;
+    bytes += size;
+    end += char.length;
+  }
+  return message.slice(0, end) + marker;
+}
+
+/**
  * Registers how a domain error class maps to a status: a code (the error's
  * message is kept) or a function building the RpcError.
  */

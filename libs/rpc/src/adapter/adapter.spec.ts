@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { Code } from '../code';
-import { RpcError } from '../rpc-error';
+import { MAX_STATUS_MESSAGE_BYTES, RpcError } from '../rpc-error';
 import { startServer } from '../server';
 import type { ServerHandle } from '../server';
 import type { ServerInterceptor } from './types';
@@ -10,7 +10,9 @@ import { createClient } from './client';
 import type { RpcClient } from './client';
 import { echoImpl, EchoService, memoryLogger, newObserved, SECRET, testConfig } from '../testing/echo-service';
 import type { Observed } from '../testing/echo-service';
-import { EchoResponseSchema } from '../testing/gen/larder/rpctest/v1/echo_pb';
+import { EchoRequestSchema, EchoResponseSchema } from '../testing/gen/larder/rpctest/v1/echo_pb';
+import { Client as GrpcClient, credentials } from '@grpc/grpc-js';
+import type { ServiceError } from '@grpc/grpc-js';
 
 async function* items<T>(values: T[], gapMs = 0): AsyncGenerator<T> {
   for (const value of values) {
@@ -205,6 +207,47 @@ describe('protobuf-es <-> grpc-js adapter over a real socket', () => {
     order.length = 0;
     await client.echo({ text: 'order' });
     expect(order).toEqual(['first:before:Echo', 'second:before:Echo', 'second:after:Echo', 'first:after:Echo']);
+  });
+
+  test('an error echoing 100 kB of input reaches the client promptly, its message cut to 4 KiB', async () => {
+    const name = 'n'.repeat(100_000);
+    const started = Date.now();
+    const error = await rejection(client.echo({ text: name, fail: 'echo' }, { timeoutMs: 10_000 }));
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(error.code).toBe(Code.INVALID_ARGUMENT);
+    expect(error.message.startsWith('unknown name "nnnn')).toBe(true);
+    expect(error.message).toMatch(/\[message truncated: 100015 bytes in all\]$/);
+    expect(Buffer.byteLength(error.message)).toBeLessThanOrEqual(MAX_STATUS_MESSAGE_BYTES);
+  });
+
+  test('request bytes that do not decode are INVALID_ARGUMENT, not INTERNAL, and reach no handler', async () => {
+    const raw = new GrpcClient(server.address, credentials.createInsecure());
+    const garbage = Buffer.from([0x0a, 0xff, 0x01]); // field 1, length 255, then one byte
+    const before = observed.headers.length;
+    try {
+      const unary = await new Promise<ServiceError>((resolve, reject) => {
+        raw.makeUnaryRequest('/larder.rpctest.v1.EchoService/Echo', (b: Buffer) => b, (b: Buffer) => b, garbage, (error) => {
+          if (error) resolve(error);
+          else reject(new Error('expected the call to fail'));
+        });
+      });
+      expect(unary.code).toBe(Code.INVALID_ARGUMENT);
+      expect(unary.details).toMatch(/^request is not a valid larder\.rpctest\.v1\.EchoRequest message: /);
+      const streamed = await new Promise<ServiceError>((resolve, reject) => {
+        const call = raw.makeClientStreamRequest('/larder.rpctest.v1.EchoService/Collect', (b: Buffer) => b, (b: Buffer) => b, (error) => {
+          if (error) resolve(error);
+          else reject(new Error('expected the call to fail'));
+        });
+        call.write(Buffer.from(toBinary(EchoRequestSchema, create(EchoRequestSchema, { text: 'fine' }))));
+        call.write(garbage);
+        call.end();
+      });
+      expect(streamed.code).toBe(Code.INVALID_ARGUMENT);
+      expect(streamed.details).toMatch(/EchoRequest message/);
+      expect(observed.headers.length).toBe(before);
+    } finally {
+      raw.close();
+    }
   });
 
   test('a rejecting interceptor stops the call with its status', async () => {

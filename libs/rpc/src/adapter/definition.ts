@@ -21,6 +21,30 @@ function deserializer(schema: DescMessage, decode?: Decoder): (bytes: Buffer) =>
   return decode ?? ((bytes) => fromBinary(schema, bytes));
 }
 
+const undecodable = Symbol('undecodable request');
+
+/**
+ * Requests that do not decode are a client's mistake, but grpc-js answers a
+ * throwing deserializer with INTERNAL ("Error deserializing request") before
+ * any handler runs. So the server's deserializer never throws: it hands on a
+ * marker that the server adapter turns into INVALID_ARGUMENT.
+ */
+function requestDeserializer(schema: DescMessage): (bytes: Buffer) => Message {
+  return (bytes) => {
+    try {
+      return fromBinary(schema, bytes);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      return { $typeName: schema.typeName, [undecodable]: reason } as Message;
+    }
+  };
+}
+
+/** Why a request's bytes did not decode, or undefined for a decoded message. */
+export function undecodableReason(message: Message): string | undefined {
+  return (message as { [undecodable]?: string })[undecodable];
+}
+
 /** The grpc-js view of one protobuf-es method: path, stream flags, (de)serializers. */
 export function methodDefinition(method: DescMethod, encodeResponse?: Encoder, decodeResponse?: Decoder): MethodDefinition<Message, Message> {
   return {
@@ -28,7 +52,7 @@ export function methodDefinition(method: DescMethod, encodeResponse?: Encoder, d
     requestStream: method.methodKind === 'client_streaming' || method.methodKind === 'bidi_streaming',
     responseStream: method.methodKind === 'server_streaming' || method.methodKind === 'bidi_streaming',
     requestSerialize: serializer(method.input),
-    requestDeserialize: deserializer(method.input),
+    requestDeserialize: requestDeserializer(method.input),
     responseSerialize: serializer(method.output, encodeResponse),
     responseDeserialize: deserializer(method.output, decodeResponse),
     originalName: method.localName,

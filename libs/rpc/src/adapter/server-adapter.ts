@@ -12,9 +12,9 @@ import type {
 } from '@grpc/grpc-js';
 import { Code } from '../code';
 import type { Logger } from '../logger';
-import { RpcError } from '../rpc-error';
+import { capStatusMessage, RpcError } from '../rpc-error';
 import { CallContext } from './call-context';
-import { methodPath } from './definition';
+import { methodPath, undecodableReason } from './definition';
 import { drained, nextOrAbort, readMessages } from './streams';
 import type { AnyHandler, CallInfo, HandlerContext, ServerInterceptor } from './types';
 
@@ -75,16 +75,18 @@ function methodHandler(
     if (!bound) throw new RpcError(Code.UNIMPLEMENTED, `${info.path} is not implemented by this server`);
     switch (method.methodKind) {
       case 'unary':
-        return create(method.output, await bound((call as ServerUnaryCall<Message, Message>).request, ctx));
+        return create(method.output, await bound(decoded(method, (call as ServerUnaryCall<Message, Message>).request), ctx));
       case 'client_streaming': {
-        const requests = readMessages<Message>(call as ServerReadableStream<Message, Message>, ctx.signal);
+        const requests = decodedAll(method, readMessages<Message>(call as ServerReadableStream<Message, Message>, ctx.signal));
         return create(method.output, await bound(requests, ctx));
       }
-      case 'server_streaming':
-        await writeAll(call as ServerWritableStream<Message, Message>, method, bound((call as ServerWritableStream<Message, Message>).request, ctx), ctx.signal, flushHeaders);
+      case 'server_streaming': {
+        const request = decoded(method, (call as ServerWritableStream<Message, Message>).request);
+        await writeAll(call as ServerWritableStream<Message, Message>, method, bound(request, ctx), ctx.signal, flushHeaders);
         return undefined;
+      }
       case 'bidi_streaming': {
-        const requests = readMessages<Message>(call as ServerDuplexStream<Message, Message>, ctx.signal);
+        const requests = decodedAll(method, readMessages<Message>(call as ServerDuplexStream<Message, Message>, ctx.signal));
         await writeAll(call as ServerDuplexStream<Message, Message>, method, bound(requests, ctx), ctx.signal, flushHeaders);
         return undefined;
       }
@@ -135,7 +137,7 @@ function methodHandler(
         const metadata = ctx.responseTrailers?.clone() ?? new Metadata();
         for (const [key, value] of Object.entries(error.metadata)) metadata.set(key, value);
         flushHeaders();
-        const status = { code: error.code as number, details: error.message, metadata };
+        const status = { code: error.code as number, details: capStatusMessage(error.message), metadata };
         if (callback) callback(status);
         else (call as ServerWritableStream<Message, Message>).emit('error', status);
       },
@@ -149,6 +151,19 @@ function methodHandler(
     default:
       return (call: AnyCall) => run(call, undefined);
   }
+}
+
+/** The request, or INVALID_ARGUMENT when its bytes did not decode (see definition.ts). */
+function decoded(method: DescMethod, request: Message): Message {
+  const reason = undecodableReason(request);
+  if (reason !== undefined) {
+    throw new RpcError(Code.INVALID_ARGUMENT, `request is not a valid ${method.input.typeName} message: ${reason}`);
+  }
+  return request;
+}
+
+async function* decodedAll(method: DescMethod, requests: AsyncIterable<Message>): AsyncGenerator<Message> {
+  for await (const request of requests) yield decoded(method, request);
 }
 
 function compose(interceptors: readonly ServerInterceptor[], ctx: HandlerContext, inner: () => Promise<void>): () => Promise<void> {

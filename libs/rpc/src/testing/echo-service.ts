@@ -37,8 +37,10 @@ function watchAbort(ctx: HandlerContext, observed: Observed): void {
   ctx.signal.addEventListener('abort', () => observed.aborted.push({ method: ctx.call.method, reason: ctx.signal.reason }));
 }
 
-async function fail(kind: string): Promise<void> {
+async function fail(kind: string, text = ''): Promise<void> {
   switch (kind) {
+    case 'echo':
+      throw new RpcError(Code.INVALID_ARGUMENT, `unknown name "${text}"`);
     case 'internal':
       throw new Error(SECRET);
     case 'not-found':
@@ -59,7 +61,7 @@ export function echoImpl(observed: Observed): ServiceImpl<typeof EchoService> {
       watchAbort(ctx, observed);
       ctx.setHeader('x-echo-header', 'h');
       ctx.setTrailer('x-echo-trailer', 't');
-      await fail(request.fail);
+      await fail(request.fail, request.text);
       if (request.delayMs > 0) await sleep(request.delayMs, undefined, { signal: ctx.signal });
       return { text: request.text };
     },
