@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { create } from '@bufbuild/protobuf';
-import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import { DuckDBOfflineStore } from '@larder/offline-store';
+import { timestampFromMs, TimestampSchema } from '@bufbuild/protobuf/wkt';
+import { dateFromMicros, DuckDBOfflineStore } from '@larder/offline-store';
 import type { BatchSource, Cell } from '@larder/offline-store';
 import { SqliteOnlineStore } from '@larder/online-store';
 import type { ViewDescriptor } from '@larder/online-store';
@@ -101,9 +101,9 @@ async function readOnline(ids: number[]) {
   return (result ?? []).map((r) => (r === undefined ? undefined : [r.eventTs, r.values[0]?.val.value, r.values[1]?.val.value]));
 }
 
-async function historical(at: { id: number; ts: number }[]): Promise<Cell[][]> {
+async function historical(at: { id: number; ts: number | Date }[]): Promise<Cell[][]> {
   const result = await offline.getHistoricalFeatures({
-    entities: { kind: 'rows', columns: [{ name: 'driver_id', type: T.INT64 }, { name: 'ts', type: T.UNIX_TIMESTAMP }], timestampColumn: 'ts', batches: [{ driver_id: at.map((a) => BigInt(a.id)), ts: at.map((a) => new Date(a.ts)) }] },
+    entities: { kind: 'rows', columns: [{ name: 'driver_id', type: T.INT64 }, { name: 'ts', type: T.UNIX_TIMESTAMP }], timestampColumn: 'ts', batches: [{ driver_id: at.map((a) => BigInt(a.id)), ts: at.map((a) => (a.ts instanceof Date ? a.ts : new Date(a.ts))) }] },
     views: [{ name: 'driver_stats', source, joinKeys: [{ name: 'driver_id', type: T.INT64 }], features: [{ name: 'conv_rate', type: T.DOUBLE }, { name: 'trips', type: T.INT64 }] }],
   });
   const out: Cell[][] = [];
@@ -137,6 +137,16 @@ describe('Push', () => {
     await client.push({ project, pushSource: 'stats_push', mode: ingestionV1.PushMode.ONLINE_AND_OFFLINE, rows: rows([20], [double(2.5)], [int64(25)], [BASE]) });
     expect(await readOnline([20])).toEqual([[BASE, 2.5, 25n]]);
     expect(await historical([{ id: 20, ts: BASE }])).toEqual([[2.5, 25n]]);
+  });
+
+  it('ONLINE_AND_OFFLINE keeps event-time microseconds offline: rows 1 us apart stay apart', async () => {
+    const us = (n: number) => BigInt(BASE) * 1000n + 3_600_000_000n + BigInt(n); // an hour after BASE, n us on
+    const stamp = (n: number) => create(TimestampSchema, { seconds: us(n) / 1_000_000n, nanos: Number(us(n) % 1_000_000n) * 1000 });
+    const batch = create(typesV1.RowBatchSchema, { columns: { driver_id: { val: [int64(21), int64(21)] }, conv_rate: { val: [double(1.25), double(2.25)] }, trips: { val: [int64(1), int64(2)] } }, eventTimestamps: [stamp(400), stamp(402)] });
+    const response = await client.push({ project, pushSource: 'stats_push', mode: ingestionV1.PushMode.ONLINE_AND_OFFLINE, rows: batch });
+    expect(response.failures).toEqual([]); // online keeps the later row of the key; offline both
+    const at = (n: number) => ({ id: 21, ts: dateFromMicros(us(n)) });
+    expect(await historical([at(401), at(402), at(399), at(400)])).toEqual([[1.25, 1n], [2.25, 2n], [null, null], [1.25, 1n]]);
   });
 
   it('rejects malformed batches and unknown sources with the contract codes', async () => {

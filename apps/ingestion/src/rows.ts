@@ -1,3 +1,4 @@
+import { dateFromMillis } from '@larder/offline-store';
 import type { AppendRows, BatchSource, Cell } from '@larder/offline-store';
 import type { OnlineStore, WriteRow, WriteResult } from '@larder/online-store';
 import type { typesV1 } from '@larder/proto';
@@ -160,8 +161,9 @@ export class OfflineBatch {
     for (const name of this.columns.keys()) columns[name] = entries.map((e) => e.cells.get(name) ?? null);
     return {
       columns,
-      eventTimestamps: entries.map((e) => new Date(e.eventTs)),
-      createdTimestamps: entries.map((e) => new Date(e.createdTs)),
+      // Event times are ms with the microseconds as the fraction; the offline stores keep them.
+      eventTimestamps: entries.map((e) => dateFromMillis(e.eventTs)),
+      createdTimestamps: entries.map((e) => dateFromMillis(e.createdTs)),
     };
   }
 }

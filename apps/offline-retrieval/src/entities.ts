@@ -1,4 +1,4 @@
-import { valueToCell } from '@larder/offline-store';
+import { dateFromMicros, epochMicros, valueToCell } from '@larder/offline-store';
 import type { Cell, EntityBatch, EntityColumn, InlineEntities, SourceEntities } from '@larder/offline-store';
 import type { OfflineStore } from '@larder/offline-store';
 import { valueTypeName } from '@larder/core';
@@ -92,10 +92,11 @@ function convertBatch(batch: typesV1.RowBatch, columns: readonly EntityColumn[],
   const times: Date[] = new Array(n);
   for (let i = 0; i < n; i++) {
     const ts = batch.eventTimestamps[i] as { seconds: bigint; nanos: number };
-    const date = new Date(Number(ts.seconds) * 1000 + Math.floor(ts.nanos / 1e6));
+    // To the microsecond, as the engines store times; nanoseconds below one are dropped.
+    const date = dateFromMicros(Number(ts.seconds) * 1_000_000 + Math.floor(ts.nanos / 1000));
     times[i] = date;
-    if (stats.minTs === undefined || date < stats.minTs) stats.minTs = date;
-    if (stats.maxTs === undefined || date > stats.maxTs) stats.maxTs = date;
+    if (stats.minTs === undefined || epochMicros(date) < epochMicros(stats.minTs)) stats.minTs = date;
+    if (stats.maxTs === undefined || epochMicros(date) > epochMicros(stats.maxTs)) stats.maxTs = date;
   }
   out[INLINE_TIMESTAMP_COLUMN] = times;
   stats.rows += n;

@@ -2,6 +2,8 @@
 // PostgreSQL and the BigQuery emulator; every answer checked against the
 // brute-force oracle on generated data.
 import { create } from '@bufbuild/protobuf';
+import { TimestampSchema } from '@bufbuild/protobuf/wkt';
+import type { Timestamp } from '@bufbuild/protobuf/wkt';
 import { compileOnDemandView, emptyRegistrySet } from '@larder/core';
 import type { RegistrySet } from '@larder/core';
 import type { Cell } from '@larder/offline-store';
@@ -105,6 +107,30 @@ describe.each(ENGINES)('offline retrieval on $name', ({ start }) => {
     expect(expected.some((r) => typeof r['driver_stats__trips'] === 'bigint' && r['driver_stats__trips'] >= 9000n)).toBe(true);
     expect(expected.filter((r) => r['pair_stats__rides'] !== null).length).toBeGreaterThan(3);
     expect(expected.filter((r) => r['global_stats__active'] !== null).length).toBeGreaterThan(10);
+  });
+
+  // Feast keeps event times to the microsecond; a Timestamp carries nanos. Entity times go in
+  // and come back with their microseconds (nanoseconds below one are dropped, as the engines keep us).
+  it('keeps entity timestamps to the microsecond, in and out', async () => {
+    const rows = entities.rows.slice(0, 6);
+    const micros = rows.map((r, i) => BigInt((r['event_timestamp'] as Date).getTime()) * 1000n + BigInt(1 + 97 * i));
+    const stamp = (us: bigint, extraNanos = 0): Timestamp => create(TimestampSchema, { seconds: us / 1_000_000n, nanos: Number(us % 1_000_000n) * 1000 + extraNanos });
+    async function* requests(): AsyncGenerator<offlineV1.GetHistoricalFeaturesRequest> {
+      yield create(offlineV1.GetHistoricalFeaturesRequestSchema, { message: { case: 'query', value: { kind: { case: 'features' as const, value: { val: ['driver_stats:trips'] } } } } });
+      const kept = entities.columns.filter((c) => c.name !== 'event_timestamp');
+      yield create(offlineV1.GetHistoricalFeaturesRequestSchema, {
+        message: {
+          case: 'entityRows',
+          value: {
+            columns: Object.fromEntries(kept.map((c) => [c.name, { val: rows.map((r) => toValue(c.type, r[c.name] ?? null)) }])),
+            eventTimestamps: micros.map((us) => stamp(us, 321)),
+          },
+        },
+      });
+    }
+    const got: Timestamp[] = [];
+    for await (const { part } of harness.retrieval.getHistoricalFeatures(requests())) if (part.case === 'chunk') got.push(...part.value.eventTimestamps);
+    expect(got.map((t) => [t.seconds, t.nanos])).toEqual(micros.map((us) => [stamp(us).seconds, stamp(us).nanos]));
   });
 
   it('reads entity rows from the engine, with a feature service (alias, subset, join-key map) and on-demand features', async () => {

@@ -1,9 +1,11 @@
 // BigQuery: sources are tables or GoogleSQL queries; the join runs as window
 // functions over pruned ranges; inline entity rows go to a scratch table first.
 import { randomUUID } from 'node:crypto';
+import { BigQueryTimestamp } from '@google-cloud/bigquery';
 import type { BigQuery, Job, Query, TableField } from '@google-cloud/bigquery';
 import { typesV1 } from '@larder/proto';
 import { elementType, isList } from './cells';
+import { isoMicros } from './micro-date';
 import type { EngineColumnType } from './cells';
 import { DestinationExistsError, EmptyEntitySetError, EngineError, MissingColumnError, UnsupportedRequestError } from './errors';
 import type { EngineFailure } from './errors';
@@ -55,7 +57,8 @@ class BqParams implements Params {
     return `@${name}`;
   }
   timestamp(value: Date): string {
-    return this.add(value, 'TIMESTAMP');
+    // The client would turn a Date into milliseconds; text keeps the microseconds.
+    return this.add(new BigQueryTimestamp(isoMicros(value)), 'TIMESTAMP');
   }
   millis(ms: number): string {
     return `INTERVAL ${this.add(ms, 'INT64')} MILLISECOND`;
@@ -143,7 +146,7 @@ export function bigqueryError(error: unknown, relation: string): unknown {
 function toJson(cell: Cell): unknown {
   if (cell === null) return null;
   if (typeof cell === 'bigint') return cell.toString();
-  if (cell instanceof Date) return cell.toISOString();
+  if (cell instanceof Date) return isoMicros(cell);
   if (cell instanceof Uint8Array) return Buffer.from(cell).toString('base64');
   if (Array.isArray(cell)) return cell.map((c: Cell) => toJson(c));
   return cell;

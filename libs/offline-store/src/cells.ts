@@ -1,4 +1,5 @@
 import { typesV1 } from '@larder/proto';
+import { parseTimestampText } from './micro-date';
 import type { Cell } from './types';
 
 const { ValueType } = typesV1;
@@ -107,9 +108,8 @@ export function toDate(raw: unknown): Date {
   const inner = unwrap(raw);
   if (inner instanceof Date) return inner;
   if (typeof inner === 'string') {
-    // BigQuery renders timestamps as ISO strings; PostgreSQL text without a zone is UTC here.
-    const text = /[zZ]|[+-]\d\d(:?\d\d)?$/.test(inner) ? inner : `${inner.replace(' ', 'T')}Z`;
-    const date = new Date(text);
+    // BigQuery and PostgreSQL render timestamps as text with microseconds; text without a zone is UTC here.
+    const date = parseTimestampText(inner) ?? new Date(inner);
     if (!Number.isNaN(date.getTime())) return date;
   }
   if (typeof inner === 'number') return new Date(inner);

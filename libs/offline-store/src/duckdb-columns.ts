@@ -1,13 +1,36 @@
 // DuckDB result vectors to cells, a column at a time. Fixed-width columns whose engine
 // type matches the declared type are read straight from the vector's typed array (no
 // DuckDBValue per cell); everything else goes through the driver's JS converter.
-import { DuckDBTypeId, JSDuckDBValueConverter } from '@duckdb/node-api';
-import type { DuckDBDataChunk, DuckDBVector } from '@duckdb/node-api';
+import { DuckDBTimestampTZValue, DuckDBTimestampValue, DuckDBTypeId, JSDuckDBValueConverter, JSToDuckDBValueConverter } from '@duckdb/node-api';
+import type { DuckDBDataChunk, DuckDBValueConverter, DuckDBVector, ToDuckDBValueConverter } from '@duckdb/node-api';
 import { typesV1 } from '@larder/proto';
 import { toCell } from './cells';
+import { dateFromMicros, dateFromMillis, epochMicrosBigInt } from './micro-date';
+import { timestampMs } from './shared';
 import type { Cell, CellColumn } from './types';
 
 const T = typesV1.ValueType;
+
+// The driver's own converters stop at the millisecond (a JS Date); ours keep the
+// microseconds (MicroDate) both ways, and defer to the driver for everything else.
+const MAX_DATE_MICROS = 8_640_000_000_000_000_000n;
+
+/** DuckDB values to JS, TIMESTAMP and TIMESTAMPTZ to the microsecond. */
+export const fromDuckDB: DuckDBValueConverter<unknown> = (value, type, converter) => {
+  if ((value instanceof DuckDBTimestampValue || value instanceof DuckDBTimestampTZValue) && value.micros >= -MAX_DATE_MICROS && value.micros <= MAX_DATE_MICROS) {
+    return dateFromMicros(value.micros);
+  }
+  return JSDuckDBValueConverter(value, type, converter as never);
+};
+
+/** JS values to DuckDB, Dates into TIMESTAMP and TIMESTAMPTZ to the microsecond. */
+export const toDuckDB: ToDuckDBValueConverter<unknown> = (value, type, converter) => {
+  if (value instanceof Date && !Number.isNaN(value.getTime())) {
+    if (type.typeId === DuckDBTypeId.TIMESTAMP) return new DuckDBTimestampValue(epochMicrosBigInt(value));
+    if (type.typeId === DuckDBTypeId.TIMESTAMP_TZ) return new DuckDBTimestampTZValue(epochMicrosBigInt(value));
+  }
+  return JSToDuckDBValueConverter(value as never, type, converter as never);
+};
 
 /** Which rows are null: undefined when none is (DuckDB leaves the mask out then). */
 function nullRows(vector: DuckDBVector, count: number): ((row: number) => boolean) | undefined {
@@ -65,8 +88,9 @@ function timestampMillis(items: BigInt64Array, count: number, isNull: ((row: num
 export function columnMillis(chunk: DuckDBDataChunk, column: number): Float64Array {
   const vector = chunk.getColumnVector(column);
   const items = typedItems(vector);
-  if (items !== undefined && vector.type.typeId === DuckDBTypeId.TIMESTAMP) return timestampMillis(items as BigInt64Array, chunk.rowCount, nullRows(vector, chunk.rowCount));
-  return Float64Array.from(columnCells(chunk, column, T.UNIX_TIMESTAMP), (cell) => (cell instanceof Date ? cell.getTime() : Number.NaN));
+  const typeId = vector.type.typeId;
+  if (items !== undefined && (typeId === DuckDBTypeId.TIMESTAMP || typeId === DuckDBTypeId.TIMESTAMP_TZ)) return timestampMillis(items as BigInt64Array, chunk.rowCount, nullRows(vector, chunk.rowCount));
+  return Float64Array.from(columnCells(chunk, column, T.UNIX_TIMESTAMP), timestampMs);
 }
 
 /** Whether a vector of engine type `typeId` holds the declared type's cells as plain JS numbers. */
@@ -85,14 +109,14 @@ export function columnCells(chunk: DuckDBDataChunk, column: number, type: typesV
     (holdsNumbers(type, typeId) || (type === T.INT64 && typeId === DuckDBTypeId.BIGINT) || (type === T.UNIX_TIMESTAMP && typeId === DuckDBTypeId.TIMESTAMP));
   if (fast) {
     const isNull = nullRows(vector, count);
-    if (typeId === DuckDBTypeId.TIMESTAMP) return Array.from(timestampMillis(items as BigInt64Array, count, isNull), (ms) => (Number.isNaN(ms) ? null : new Date(ms)));
+    if (typeId === DuckDBTypeId.TIMESTAMP) return Array.from(timestampMillis(items as BigInt64Array, count, isNull), (ms) => (Number.isNaN(ms) ? null : dateFromMillis(ms)));
     const typed = items as ArrayLike<number | bigint>;
     if (isNull === undefined) return Array.from(typed);
     const out = new Array<Cell>(count);
     for (let r = 0; r < count; r++) out[r] = isNull(r) ? null : typed[r]!;
     return out;
   }
-  const raw = chunk.convertColumnValues(column, JSDuckDBValueConverter);
+  const raw = chunk.convertColumnValues(column, fromDuckDB);
   const out = new Array<Cell>(count);
   for (let r = 0; r < count; r++) out[r] = toCell(type, raw[r]);
   return out;

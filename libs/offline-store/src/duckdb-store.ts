@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { DuckDBDataChunk, DuckDBInstance, JSDuckDBValueConverter, JSToDuckDBValueConverter } from '@duckdb/node-api';
+import { DuckDBDataChunk, DuckDBInstance } from '@duckdb/node-api';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { duckdbColumnType, duckdbPlainTimestamp, duckdbType } from './duckdb-types';
 import { DestinationExistsError, EmptyEntitySetError, MissingColumnError, NoSourceFilesError, UnsupportedRequestError } from './errors';
@@ -10,7 +10,8 @@ import { checkSource, describedMap, entityColumnsFrom, planViews, ROW, TS, sourc
 import type { DescribedColumn } from './plan';
 import { asofJoinSql, pullLatestSql } from './sql';
 import type { Dialect, Params } from './sql';
-import { columnCells, columnMillis, columnValues } from './duckdb-columns';
+import { columnCells, columnMillis, columnValues, fromDuckDB, toDuckDB } from './duckdb-columns';
+import { epochMicrosBigInt } from './micro-date';
 import { appendColumns, checkAppendRows, checkPullRequest, DEFAULT_CHUNK_ROWS, entityRowGroups, orderedEntityColumn, pullChunkBuilder, pullColumnTypes, resultChunks, rowIndexColumnOf } from './shared';
 import type {
   AppendRows,
@@ -55,7 +56,7 @@ class DuckDBParams implements Params {
     return `$${this.values.length}`;
   }
   timestamp(value: Date): string {
-    return `make_timestamp(${this.add(BigInt(value.getTime()) * 1000n)}::BIGINT)`;
+    return `make_timestamp(${this.add(epochMicrosBigInt(value))}::BIGINT)`;
   }
   millis(ms: number): string {
     return `to_microseconds(${this.add(BigInt(ms) * 1000n)}::BIGINT)`;
@@ -189,7 +190,7 @@ export class DuckDBOfflineStore implements OfflineStore {
     // Full DuckDB vectors (2,048 rows), whatever the client's batch size.
     for await (const group of entityRowGroups(entities, 2048)) {
       const chunk = DuckDBDataChunk.create(types, group.rows);
-      chunk.setColumnsConverted([...group.columns, group.columns[tsAt]!] as never, JSToDuckDBValueConverter);
+      chunk.setColumnsConverted([...group.columns, group.columns[tsAt]!], toDuckDB);
       appender.appendDataChunk(chunk);
     }
     appender.closeSync();
@@ -246,7 +247,7 @@ export class DuckDBOfflineStore implements OfflineStore {
         for (;;) {
           const chunk = await result.fetchChunk();
           if (!chunk || chunk.rowCount === 0) return;
-          yield chunk.convertColumns(JSDuckDBValueConverter);
+          yield chunk.convertColumns(fromDuckDB);
         }
       }
       return resultChunks(schema, rowCount, rows(), chunkRows, close);
@@ -328,7 +329,7 @@ export class DuckDBOfflineStore implements OfflineStore {
       for (let start = 0; start < count; start += 2048) {
         const end = Math.min(count, start + 2048);
         const chunk = DuckDBDataChunk.create(types, end - start);
-        chunk.setColumnsConverted(data.map((column) => column.slice(start, end)) as never, JSToDuckDBValueConverter);
+        chunk.setColumnsConverted(data.map((column) => column.slice(start, end)), toDuckDB);
         appender.appendDataChunk(chunk);
       }
       appender.closeSync();

@@ -1,4 +1,7 @@
 // Every engine against the brute-force oracle, on the same generated data.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { typesV1 } from '@larder/proto';
 import { collectRows, historicalViews, inlineEntities } from './testing/collect';
 import { makeDataset } from './testing/dataset';
@@ -6,6 +9,7 @@ import { allEngines } from './testing/all-engines';
 import type { EngineUnderTest } from './testing/engines';
 import { keyString, pointInTimeOracle, pullLatestOracle } from './testing/oracle';
 import type { Cell, PullLatestChunk, SourceLocation } from './types';
+import { epochMillis, isoMicros, parseTimestampText } from './micro-date';
 import {
   ColumnTypeError,
   EmptyEntitySetError,
@@ -20,7 +24,7 @@ const { ValueType } = typesV1;
 const dataset = makeDataset();
 const expected = pointInTimeOracle(dataset);
 
-describe.each(allEngines())('$name offline store', ({ start }) => {
+describe.each(allEngines())('$name offline store', ({ name: engineName, start }) => {
   let engine: EngineUnderTest;
   const locations = new Map<string, SourceLocation>();
   let entityLocation: SourceLocation;
@@ -168,6 +172,104 @@ describe.each(allEngines())('$name offline store', ({ start }) => {
     );
     expect([...latest.keys()].sort()).toEqual([keyString([1001n]), keyString([1020n])]);
     expect(latest.get(keyString([1001n]))!.values['trips']).toBe(4242n);
+  });
+
+  // Feast keeps event times to the microsecond; so must every engine, both ways: rows
+  // 1 us apart inside one millisecond are different rows to a point-in-time join.
+  describe('timestamps to the microsecond', () => {
+    const at = (iso: string): Date => parseTimestampText(iso)!;
+    const T = '2024-01-03T10:00:00.123';
+    const features = [
+      { name: 'driver_id', type: ValueType.INT64 },
+      { name: 'event_ts', type: ValueType.UNIX_TIMESTAMP },
+      { name: 'trips', type: ValueType.INT64 },
+    ];
+    const entityColumns = [
+      { name: 'driver_id', type: ValueType.INT64 },
+      { name: 'event_timestamp', type: ValueType.UNIX_TIMESTAMP },
+    ];
+    const entityTimes = [`${T}400Z`, `${T}401Z`, `${T}402Z`, `${T}399Z`];
+    // The feature row at ..400 us is the latest as of ..400 and ..401; ..402 sees its own row; ..399 none.
+    const expectedTrips = [1n, 1n, 2n, null];
+    const view = (location: SourceLocation) => ({
+      name: 'micro',
+      source: { name: 'micro', location, timestampField: 'event_ts' },
+      joinKeys: [{ name: 'driver_id', type: ValueType.INT64 }],
+      features: [{ name: 'trips', type: ValueType.INT64 }],
+    });
+    let source: SourceLocation;
+
+    beforeAll(async () => {
+      source = await engine.load({
+        name: 'micro_stats',
+        columns: features,
+        rows: [
+          { driver_id: 7n, event_ts: at(`${T}400Z`), trips: 1n },
+          { driver_id: 7n, event_ts: at(`${T}402Z`), trips: 2n },
+        ],
+      });
+    });
+
+    const inline = () => ({
+      kind: 'rows' as const,
+      columns: entityColumns,
+      timestampColumn: 'event_timestamp',
+      batches: [{ driver_id: entityTimes.map(() => 7n), event_timestamp: entityTimes.map(at) }],
+    });
+    const check = (rows: Record<string, Cell>[]): void => {
+      expect(rows.map((r) => isoMicros(r['event_timestamp'] as Date))).toEqual(entityTimes);
+      expect(rows.map((r) => r['trips'])).toEqual(expectedTrips);
+    };
+
+    it('joins inline entity rows 1 us apart from feature rows, and returns their times to the us', async () => {
+      check((await collectRows(await engine.store.getHistoricalFeatures({ entities: inline(), views: [view(source)] }))).rows);
+    });
+
+    it('joins entity rows read from the engine to the us', async () => {
+      const entities = await engine.load({ name: 'micro_entities', columns: entityColumns, rows: entityTimes.map((t) => ({ driver_id: 7n, event_timestamp: at(t) })) });
+      check((await collectRows(await engine.store.getHistoricalFeatures({ entities: { kind: 'source', location: entities }, views: [view(source)] }))).rows);
+    });
+
+    // Read back through the engine itself: the output as entity rows (its `trips` a passthrough now).
+    const readBack = async (location: SourceLocation, orderColumn?: string): Promise<Record<string, Cell>[]> => {
+      const again = { ...view(source), features: [{ name: 'trips', outputName: 'again', type: ValueType.INT64 }] };
+      const entities = { kind: 'source' as const, location, ...(orderColumn !== undefined && { orderColumn }) };
+      const { rows } = await collectRows(await engine.store.getHistoricalFeatures({ entities, views: [again] }));
+      expect(rows.map((r) => r['again'])).toEqual(expectedTrips);
+      return rows;
+    };
+
+    it('writes a table output whose timestamps keep the us', async () => {
+      const table = engine.scratchTable('micro_out');
+      await engine.store.exportHistoricalFeatures({ entities: inline(), views: [view(source)] }, { kind: 'table', table });
+      check(await readBack({ kind: 'table', table }, 'row_index'));
+    });
+
+    // Files are DuckDB's outputs only.
+    if (engineName === 'duckdb') it('writes Parquet and CSV outputs whose timestamps keep the us', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'larder-micro-'));
+      try {
+        for (const format of ['parquet', 'csv'] as const) {
+          const path = join(dir, `out.${format}`);
+          await engine.store.exportHistoricalFeatures({ entities: inline(), views: [view(source)] }, { kind: 'file', path, format });
+          check(await readBack({ kind: 'file', path, format }));
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('appends rows with us that retrieval and pullLatest read back to the us', async () => {
+      const location = await engine.load({ name: 'micro_append', columns: features, rows: [] });
+      const src = view(location).source;
+      await engine.store.append(src, { columns: { driver_id: [7n, 7n], trips: [1n, 2n] }, eventTimestamps: [at(`${T}400Z`), at(`${T}402Z`)] });
+      check((await collectRows(await engine.store.getHistoricalFeatures({ entities: inline(), views: [view(location)] }))).rows);
+      const pulledRows: number[] = [];
+      for await (const chunk of engine.store.pullLatest({ source: src, joinKeys: view(location).joinKeys, features: view(location).features, start: at(`${T}000Z`), end: at(`${T}999Z`) })) {
+        pulledRows.push(...chunk.eventTs);
+      }
+      expect(pulledRows).toEqual([epochMillis(at(`${T}402Z`))]);
+    });
   });
 
   // Feast and pandas write Parquet timestamps as instants (TIMESTAMPTZ). Compared with UTC

@@ -4,6 +4,7 @@ import pg from 'pg';
 import type { PoolClient, PoolConfig } from 'pg';
 import { typesV1 } from '@larder/proto';
 import { elementType, isList } from './cells';
+import { isoMicros, parseTimestampText } from './micro-date';
 import type { EngineColumnType } from './cells';
 import { DestinationExistsError, EmptyEntitySetError, MissingColumnError, UnsupportedRequestError } from './errors';
 import { checkSource, describedMap, entityColumnsFrom, planViews, ROW, TS, sourceCheck } from './plan';
@@ -52,7 +53,7 @@ class PgParams implements Params {
     return `$${this.values.length}`;
   }
   timestamp(value: Date): string {
-    return `${this.add(value.toISOString())}::timestamptz`;
+    return `${this.add(isoMicros(value))}::timestamptz`;
   }
   millis(ms: number): string {
     return `(${this.add(ms)}::bigint * interval '1 millisecond')`;
@@ -111,7 +112,12 @@ const OIDS: Record<number, [string, EngineColumnType]> = {
 /** Timestamps without a zone are UTC here, whatever the Node process's zone. */
 const types = {
   getTypeParser(oid: number, format?: string): (value: string) => unknown {
-    if (oid === 1114) return (value: string) => new Date(`${value.replace(' ', 'T')}Z`);
+    // pg's own parsers stop at the millisecond; ours keep the microseconds (MicroDate).
+    if (oid === 1114) return (value: string) => parseTimestampText(value) ?? new Date(`${value.replace(' ', 'T')}Z`);
+    if (oid === 1184) {
+      const fallback = pg.types.getTypeParser(oid, 'text');
+      return (value: string) => parseTimestampText(value) ?? fallback(value);
+    }
     return pg.types.getTypeParser(oid, format as 'text');
   },
 };
@@ -123,7 +129,7 @@ const types = {
  */
 function toParam(cell: Cell): unknown {
   if (typeof cell === 'bigint') return cell.toString();
-  if (cell instanceof Date) return cell.toISOString();
+  if (cell instanceof Date) return isoMicros(cell);
   if (cell instanceof Uint8Array) return Buffer.from(cell);
   if (Array.isArray(cell)) return cell.map((c: Cell) => toParam(c));
   return cell;

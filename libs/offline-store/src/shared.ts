@@ -3,6 +3,7 @@
 import { typesV1 } from '@larder/proto';
 import { toCell } from './cells';
 import { columnName, InvalidRequestError, MissingColumnError } from './errors';
+import { epochMillis } from './micro-date';
 import type { DescribedColumn } from './plan';
 import type { AppendRows, BatchSource, Cell, CellColumn, HistoricalResult, InlineEntities, PullLatestChunk, PullLatestRequest, ResultChunk, ResultColumn, ResultSchema } from './types';
 
@@ -166,9 +167,9 @@ function joinColumns(parts: readonly CellColumn[]): CellColumn {
   return out;
 }
 
-/** A timestamp cell as ms since the epoch; NaN for null. */
+/** A timestamp cell as ms since the epoch, microseconds as the fraction (micros / 1000); NaN for null. */
 export function timestampMs(cell: Cell): number {
-  return cell instanceof Date ? cell.getTime() : Number.NaN;
+  return cell instanceof Date ? epochMillis(cell) : Number.NaN;
 }
 
 /** Validates the row counts; returns the number of rows. */

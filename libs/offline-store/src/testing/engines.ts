@@ -3,12 +3,14 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BigQuery } from '@google-cloud/bigquery';
-import { DuckDBDataChunk, DuckDBInstance, JSToDuckDBValueConverter } from '@duckdb/node-api';
+import { DuckDBDataChunk, DuckDBInstance } from '@duckdb/node-api';
 import { typesV1 } from '@larder/proto';
 import pg from 'pg';
 import { BigQueryOfflineStore, bigqueryField } from '../bigquery-store';
 import { PostgresOfflineStore, postgresType } from '../postgres-store';
 import { duckdbType } from '../duckdb-types';
+import { toDuckDB } from '../duckdb-columns';
+import { isoMicros } from '../micro-date';
 import { DuckDBOfflineStore } from '../duckdb-store';
 import type { BatchSource, OfflineStore, SourceLocation } from '../types';
 import type { TableSpec, ViewSpec } from './dataset';
@@ -22,6 +24,8 @@ export interface EngineUnderTest {
    * TIMESTAMP always is one) rather than as UTC wall-clock time.
    */
   load(spec: TableSpec, shape?: 'parquet' | 'csv' | 'folder', zoned?: boolean): Promise<SourceLocation>;
+  /** A fresh table name for an output, dropped by cleanup. */
+  scratchTable(name: string): string;
   cleanup(): Promise<void>;
 }
 
@@ -53,7 +57,7 @@ export async function duckdbEngine(): Promise<EngineUnderTest> {
       for (let start = 0; start < spec.rows.length; start += 2048) {
         const rows = spec.rows.slice(start, start + 2048);
         const chunk = DuckDBDataChunk.create(types, rows.length);
-        chunk.setColumnsConverted(spec.columns.map((c) => rows.map((r) => r[c.name] ?? null)) as never, JSToDuckDBValueConverter);
+        chunk.setColumnsConverted(spec.columns.map((c) => rows.map((r) => r[c.name] ?? null)), toDuckDB);
         appender.appendDataChunk(chunk);
       }
       appender.closeSync();
@@ -72,6 +76,7 @@ export async function duckdbEngine(): Promise<EngineUnderTest> {
       await connection.run(`COPY ${table} TO '${base}.parquet' (FORMAT parquet)`);
       return { kind: 'file', path: `${base}.parquet` };
     },
+    scratchTable: (name) => `${name}_${++n}`,
     async cleanup() {
       connection.closeSync();
       writer.closeSync();
@@ -104,13 +109,18 @@ export async function postgresEngine(url: string): Promise<EngineUnderTest> {
           const first = values.length;
           for (const c of spec.columns) {
             const cell = row[c.name] ?? null;
-            values.push(cell instanceof Date ? cell.toISOString().replace('T', ' ').replace('Z', '') : typeof cell === 'bigint' ? cell.toString() : cell);
+            values.push(cell instanceof Date ? isoMicros(cell).replace('T', ' ').replace('Z', '') : typeof cell === 'bigint' ? cell.toString() : cell);
           }
           return `(${spec.columns.map((_, i) => `$${first + i + 1}`).join(', ')})`;
         });
         await client.query(`INSERT INTO "${table}" VALUES ${tuples.join(', ')}`, values);
       }
       return { kind: 'table', table };
+    },
+    scratchTable(name) {
+      const table = `${name}_${suffix}_${++n}`;
+      created.push(table);
+      return table;
     },
     async cleanup() {
       for (const table of created) await client.query(`DROP TABLE IF EXISTS "${table}"`);
@@ -135,12 +145,13 @@ export async function bigqueryEngine(endpoint: string, projectId: string): Promi
       const rows = spec.rows.map((row) =>
         Object.fromEntries(spec.columns.map((c) => {
           const cell = row[c.name] ?? null;
-          return [c.name, cell instanceof Date ? cell.toISOString() : typeof cell === 'bigint' ? cell.toString() : cell];
+          return [c.name, cell instanceof Date ? isoMicros(cell) : typeof cell === 'bigint' ? cell.toString() : cell];
         })),
       );
       for (let start = 0; start < rows.length; start += 1000) await table.insert(rows.slice(start, start + 1000));
       return { kind: 'table', table: `${projectId}.${datasetId}.${id}` };
     },
+    scratchTable: (name) => `${projectId}.${datasetId}.${name}_${++n}`,
     async cleanup() {
       await bigquery.dataset(datasetId).delete({ force: true }).catch(() => undefined);
     },
