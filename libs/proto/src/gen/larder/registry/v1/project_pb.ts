@@ -24,7 +24,7 @@ export const file_larder_registry_v1_project: GenFile = /*@__PURE__*/
  */
 export type Project = Message<"larder.registry.v1.Project"> & {
   /**
-   * Project name: lowercase letters, digits and underscores.
+   * Project name, by Feast's rule: letters (any script), digits, "_" and "-", not starting with "_" or "-".
    *
    * @generated from field: string name = 1;
    */
