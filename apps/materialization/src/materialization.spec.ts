@@ -6,6 +6,7 @@ import { materializationV1, registryV1 } from '@larder/proto';
 import type { typesV1 } from '@larder/proto';
 import { Code, RpcError } from '@larder/rpc';
 import { testServices } from '@larder/testing';
+import { Client } from 'pg';
 import { valueToCell } from '@larder/offline-store';
 import { compareWithHistorical } from './consistency';
 import { BASE, MINUTE, WINDOW, driverSource, flagsDescriptor, historicalView, repo, startHarness, statsDescriptor, ts, watchToEnd, writeParquet, writePostgresTable } from './testing';
@@ -161,6 +162,33 @@ describe.each(cases)('materialization, %s', (_name, onlineOf, offlineType) => {
     expect(third.state).toBe(S.SUCCEEDED);
     expect(third.views.map((v) => v.rowsRead)).toEqual([0n]);
   }, 90_000);
+
+  // PostgreSQL stores timestamps to the microsecond; so must the rows it hands online.
+  if (offlineType === 'postgres') {
+    it('serves a PostgreSQL event time online to the microsecond', async () => {
+      const project = `${harness.project}u`;
+      const table = `src_${project}`;
+      const client = new Client({ connectionString: testServices().postgres.url });
+      await client.connect();
+      try {
+        await client.query(`DROP TABLE IF EXISTS ${table}`);
+        await client.query(`CREATE TABLE ${table} (driver_id bigint, event_timestamp timestamptz, created timestamptz, conv_rate double precision, trips_raw bigint, label text, active boolean)`);
+        // Two rows of one driver 1 us apart within a millisecond: the later one wins, with its microseconds.
+        await client.query(
+          `INSERT INTO ${table} VALUES (5, '2026-01-01 01:30:00.123456+00', '2026-01-01 02:00:00+00', 0.5, 1, 'a', true), (5, '2026-01-01 01:30:00.123457+00', '2026-01-01 02:00:00+00', 0.75, 2, 'b', true)`,
+        );
+      } finally {
+        await client.end();
+      }
+      await harness.registry.applyRegistry(repo(project, { case: 'postgres', value: { location: { case: 'table', value: table } } } as registryV1.DataSource['kind']));
+      const done = await watchToEnd(harness.jobs, (await harness.jobs.materialize({ project, featureViews: ['driver_stats'], startTime: ts(WINDOW.start), endTime: ts(WINDOW.end) })).job!.id);
+      expect(done.error).toBe('');
+      const key = { joinKeys: ['driver_id'], entityValues: [{ $typeName: 'larder.types.v1.Value', val: { case: 'int64Val', value: 5n } } as typesV1.Value] };
+      const [row] = await harness.store.read([{ view: statsDescriptor(project), features: ['trips'], entityKeys: [key] }]);
+      expect(row![0]!.eventTs).toBe(1_767_231_000_123_457 / 1000); // the online store's rule: micros / 1000
+      expect(valueToCell(row![0]!.values[0]!)).toBe(2n);
+    }, 60_000);
+  }
 });
 
 describe('materialization jobs (sqlite <- duckdb)', () => {
