@@ -10,6 +10,14 @@
 // A per-service variable wins over the base, the base over the shared LARDER_GRPC_PORT
 // / LARDER_METRICS_PORT / LARDER_HTTP_PORT / LARDER_INGESTION_HTTP_PORT (which tests set
 // to 0 for free ports), and those over each service's default.
+//
+// Every listener binds to loopback (127.0.0.1) unless told otherwise, the same way:
+//
+//   LARDER_BIND_HOST                the address all services bind to (e.g. 0.0.0.0)
+//   LARDER_<SERVICE>_BIND_HOST      one service's address, e.g. LARDER_INGESTION_BIND_HOST
+//
+// and a service's own LARDER_GRPC_HOST / LARDER_METRICS_HOST / LARDER_HTTP_HOST /
+// LARDER_INGESTION_HTTP_HOST still pick one listener's address.
 
 export type StartService = 'registry' | 'online-serving' | 'offline-retrieval' | 'materialization' | 'ingestion';
 
@@ -32,7 +40,8 @@ const SPAN = 18;
 
 export class PortSettingError extends Error {}
 
-const variable = (service: StartService, what: string): string => `LARDER_${service.toUpperCase().replace('-', '_')}_${what}_PORT`;
+const serviceVariable = (service: StartService, what: string): string => `LARDER_${service.toUpperCase().replace('-', '_')}_${what}`;
+const variable = (service: StartService, what: string): string => serviceVariable(service, `${what}_PORT`);
 
 function port(env: Readonly<Record<string, string | undefined>>, name: string, max = 65535): number | undefined {
   const raw = env[name];
@@ -56,6 +65,8 @@ export function serviceEnv(service: StartService, env: Readonly<Record<string, s
   out['LARDER_GRPC_PORT'] = pick('GRPC', offsets.grpc, 'LARDER_GRPC_PORT');
   out['LARDER_METRICS_PORT'] = pick('METRICS', offsets.metrics, 'LARDER_METRICS_PORT');
   if (offsets.http !== undefined) out[offsets.http.env] = pick('HTTP', offsets.http.offset, offsets.http.env);
+  const bindHost = env[serviceVariable(service, 'BIND_HOST')];
+  if (bindHost !== undefined && bindHost !== '') out['LARDER_BIND_HOST'] = bindHost;
   for (const [key, value] of Object.entries(out)) if (value === undefined) delete out[key];
   return out;
 }

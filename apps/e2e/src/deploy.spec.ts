@@ -2,7 +2,7 @@
 // wrong port would keep every pod out of its Service.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadConfig, SERVICE_NODE_FLAGS } from '@larder/rpc';
+import { bindHost, loadConfig, SERVICE_NODE_FLAGS } from '@larder/rpc';
 import { parseAllDocuments } from 'yaml';
 import { ingestionService } from '../../ingestion/src/service';
 import { materializationService } from '../../materialization/src/service';
@@ -39,6 +39,10 @@ test('the image and npm start run the services with SERVICE_NODE_FLAGS', () => {
   expect(scripts['start']).toBe(['node', ...SERVICE_NODE_FLAGS, '--import', 'tsx', 'tools/start.ts'].join(' '));
 });
 
+test('the image binds the services to 0.0.0.0 explicitly (their default is loopback)', () => {
+  expect(readFileSync(path.join(root, 'deploy/Dockerfile'), 'utf8')).toMatch(/^ENV LARDER_BIND_HOST=0\.0\.0\.0$/m);
+});
+
 test('the shared config file is valid for every service', () => {
   for (const service of services) {
     expect(() => loadConfig(service.schema, { file: path.join(base, 'larder.yaml'), env: {} })).not.toThrow();
@@ -66,6 +70,18 @@ describe.each(services.map((s) => [s.name, s] as const))('%s', (name, service) =
     const env = Object.fromEntries(container.env.map((e: { name: string; value: string }) => [e.name, e.value]));
     const grace = loadConfig(service.schema, { env }).shutdown.gracePeriod;
     expect(grace).toBeLessThan(deployment?.spec.template.spec.terminationGracePeriodSeconds * 1000);
+  });
+
+  test('the services bind to loopback by default; the Deployment binds every listener to 0.0.0.0 explicitly', () => {
+    const listeners = (c: { bind: { host: string }; grpc: { host: string }; metrics: { host: string }; http?: { host: string } }): string[] =>
+      [c.grpc.host, c.metrics.host, ...(c.http === undefined ? [] : [c.http.host])].map((own) => bindHost(own, c));
+    const defaults = listeners(config as never);
+    expect(new Set(defaults)).toEqual(new Set(['127.0.0.1']));
+    const container = deployment?.spec.template.spec.containers[0];
+    const env = Object.fromEntries(container.env.map((e: { name: string; value: string }) => [e.name, e.value]));
+    expect(env['LARDER_BIND_HOST']).toBe('0.0.0.0');
+    const deployed = listeners(loadConfig(service.schema, { file: path.join(base, 'larder.yaml'), env }) as never);
+    expect(deployed).toEqual(defaults.map(() => '0.0.0.0'));
   });
 
   test('the Service exposes the same ports and selects the Deployment', () => {

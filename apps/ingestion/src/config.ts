@@ -1,7 +1,8 @@
+import { FUTURE_SKEW_SETTING } from '@larder/core';
 import { offlineStoreConfigSchema, openOfflineStore } from '@larder/offline-store';
 import type { OfflineStore } from '@larder/offline-store';
 import { onlineStoreConfigSchema } from '@larder/online-store';
-import { ConfigError, bool, duration, int, oneOf, serverConfigSchema, string } from '@larder/rpc';
+import { ConfigError, bool, duration, httpLimitsSchema, int, oneOf, serverConfigSchema, string } from '@larder/rpc';
 import type { ConfigOf } from '@larder/rpc';
 import type { ConsumerSettings } from './kafka/source-consumer';
 
@@ -15,6 +16,7 @@ export const ingestionSchema = {
     project: string({ default: '', env: 'LARDER_PROJECT', doc: "Project of pushes that name none, and the only project whose Kafka sources are consumed; empty means the registry's only project for pushes and every project for consumers." }),
     basePath: string({ default: '', env: 'LARDER_INGESTION_BASE_PATH', doc: 'Folder relative file-source paths are resolved against (the feature repo); empty = the working directory.' }),
     storeTimeout: duration({ default: 10_000, min: 1, env: 'LARDER_INGESTION_STORE_TIMEOUT', doc: 'Deadline of one online-store write (a push, or one attempt of a Kafka batch).' }),
+    maxFutureSkew: duration(FUTURE_SKEW_SETTING),
   },
   kafka: {
     enabled: bool({ default: true, env: 'LARDER_KAFKA_ENABLED', doc: 'Consume the Kafka sources of the registry.' }),
@@ -37,8 +39,9 @@ export const ingestionSchema = {
   },
   http: {
     enabled: bool({ default: true, env: 'LARDER_INGESTION_HTTP_ENABLED', doc: 'Serve POST /push and /write-to-online-store (Feast JSON).' }),
-    host: string({ default: '0.0.0.0', env: 'LARDER_INGESTION_HTTP_HOST' }),
+    host: string({ default: '', env: 'LARDER_INGESTION_HTTP_HOST', doc: 'Address the HTTP endpoint binds to; empty = bind.host.' }),
     port: int({ default: 6574, min: 0, max: 65535, env: 'LARDER_INGESTION_HTTP_PORT', doc: '0 picks a free port.' }),
+    ...httpLimitsSchema('LARDER_INGESTION_HTTP_'),
   },
   onlineStore: onlineStoreConfigSchema(),
   offlineStore: {
@@ -69,6 +72,7 @@ export function consumerSettings(config: IngestionConfig): ConsumerSettings {
     fromBeginning: k.fromBeginning,
     partitionsConsumedConcurrently: k.partitionsConcurrently,
     storeTimeoutMs: config.ingestion.storeTimeout,
+    maxFutureSkewMs: config.ingestion.maxFutureSkew,
     retryInitialMs: k.retryInitial,
     retryMaxMs: k.retryMax,
     commitIntervalMs: k.commitInterval,

@@ -1,19 +1,24 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { parseJsonLossless } from '@larder/core';
-import { Code, RpcError, codeName } from '@larder/rpc';
-import type { Logger } from '@larder/rpc';
+import type http from 'node:http';
+import { parseJsonInSlices } from '@larder/core';
+import { Code, createLimitedServer, HttpBodyError, listen, readJsonBody, RpcError, codeName } from '@larder/rpc';
+import type { HttpLimits, Logger } from '@larder/rpc';
 import type { Ingestion } from './ingestion';
 import { dataFrameInput } from './push';
 import type { PushDestination, WriteOutcome } from './push';
 
 export interface HttpEndpoint {
   readonly port: number;
+  /** "host:port" as the socket is bound. */
+  readonly bound: string;
   readonly url: string;
   close(): Promise<void>;
 }
 
-const MAX_BODY_BYTES = 64 * 1024 * 1024;
+/**
+ * Rows of a data frame written per store call: a large push is written in chunks, the
+ * event loop getting a turn between them, so other calls are not held up behind it.
+ */
+export const PUSH_CHUNK_ROWS = 250;
 const DESTINATIONS: readonly PushDestination[] = ['online', 'offline', 'online_and_offline'];
 
 const STATUS: Partial<Record<Code, number>> = {
@@ -31,25 +36,28 @@ const STATUS: Partial<Record<Code, number>> = {
  * is `{"rows_written", "rows_skipped_stale", "failures": [{"row_index", "column", "reason"}]}`:
  * 200 when every row was taken, 422 when some were rejected (the others were written).
  */
-export async function startHttpEndpoint(ingestion: Ingestion, options: { host: string; port: number; logger: Logger }): Promise<HttpEndpoint> {
-  const server = http.createServer((req, res) => {
-    handle(ingestion, req)
+export async function startHttpEndpoint(ingestion: Ingestion, options: { host: string; port: number; logger: Logger; limits: HttpLimits }): Promise<HttpEndpoint> {
+  const server = createLimitedServer(options.limits, (req, res) => {
+    handle(ingestion, req, options.limits)
       .then(({ status, body }) => send(res, status, body))
       .catch((error: unknown) => {
+        if (error instanceof HttpBodyError) {
+          // The rest of the body is never read: close the connection rather than drain it.
+          res.setHeader('connection', 'close');
+          send(res, error.status, { error: { code: error.code, message: error.message } });
+          return;
+        }
         const rpc = error instanceof RpcError ? error : undefined;
         if (rpc === undefined) options.logger.error('http push failed', { error });
         const status = rpc === undefined ? 500 : (STATUS[rpc.code] ?? 500);
         send(res, status, { error: { code: codeName(rpc?.code ?? Code.INTERNAL), message: rpc?.message ?? 'internal error (see server logs)' } });
       });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  const { bound, port, url } = await listen(server, options.host, options.port);
   return {
     port,
-    url: `http://${options.host === '0.0.0.0' ? '127.0.0.1' : options.host}:${port}`,
+    bound,
+    url,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -64,29 +72,32 @@ function send(res: http.ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-async function handle(ingestion: Ingestion, req: http.IncomingMessage): Promise<{ status: number; body: unknown }> {
+async function handle(ingestion: Ingestion, req: http.IncomingMessage, limits: HttpLimits): Promise<{ status: number; body: unknown }> {
   const path = (req.url ?? '/').split('?')[0];
   if (req.method === 'GET' && path === '/health') return { status: 200, body: { status: 'ok' } };
   if (req.method !== 'POST' || (path !== '/push' && path !== '/write-to-online-store')) {
     throw new RpcError(Code.NOT_FOUND, `no route ${req.method ?? ''} ${path ?? ''}; use POST /push or POST /write-to-online-store`);
   }
-  const body = await readJson(req);
+  const body = await readJson(req, limits);
   const df = body['df'];
   if (typeof df !== 'object' || df === null || Array.isArray(df)) throw new RpcError(Code.INVALID_ARGUMENT, 'df: required, an object of columns: {"column": [value, ...]}');
+  const frame = df as Record<string, unknown>;
   const project = typeof body['project'] === 'string' ? body['project'] : '';
-  let outcome: WriteOutcome;
+  let write: (chunk: Record<string, unknown>, whole: boolean) => Promise<WriteOutcome>;
   if (path === '/push') {
     const source = body['push_source_name'];
     if (typeof source !== 'string' || source === '') throw new RpcError(Code.INVALID_ARGUMENT, 'push_source_name: required');
     const to = body['to'] ?? 'online';
     if (!DESTINATIONS.includes(to as PushDestination)) throw new RpcError(Code.INVALID_ARGUMENT, `to: ${JSON.stringify(to)} is not one of ${DESTINATIONS.join(', ')}`);
-    outcome = await ingestion.push(project, source, ({ timestampColumn, createdColumn }) => dataFrameInput(df as Record<string, unknown>, timestampColumn, createdColumn), to as PushDestination, undefined);
+    write = (chunk, first) =>
+      ingestion.push(project, source, ({ timestampColumn, createdColumn }) => checkedChunk(frame, chunk, first, timestampColumn, createdColumn), to as PushDestination, undefined);
   } else {
     const view = body['feature_view_name'];
     if (typeof view !== 'string' || view === '') throw new RpcError(Code.INVALID_ARGUMENT, 'feature_view_name: required');
     const timestampColumn = typeof body['timestamp_column'] === 'string' ? body['timestamp_column'] : 'event_timestamp';
-    outcome = await ingestion.writeToOnlineStore(project, view, () => dataFrameInput(df as Record<string, unknown>, timestampColumn, ''), undefined);
+    write = (chunk, first) => ingestion.writeToOnlineStore(project, view, () => checkedChunk(frame, chunk, first, timestampColumn, ''), undefined);
   }
+  const outcome = await writeInChunks(frame, write);
   return {
     status: outcome.failures.length === 0 ? 200 : 422,
     body: {
@@ -97,17 +108,41 @@ async function handle(ingestion: Ingestion, req: http.IncomingMessage): Promise<
   };
 }
 
-async function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new RpcError(Code.INVALID_ARGUMENT, `request body over ${MAX_BODY_BYTES} bytes; push in smaller batches`);
-    chunks.push(chunk as Buffer);
+/**
+ * The frame's rows written PUSH_CHUNK_ROWS at a time. Mistakes of the whole frame (a short
+ * column, a missing timestamp or join-key column) are found with the first chunk, before
+ * anything is written; a store failure on a later chunk leaves the earlier ones written
+ * (writes are idempotent: the client retries the push).
+ */
+async function writeInChunks(frame: Record<string, unknown>, write: (chunk: Record<string, unknown>, first: boolean) => Promise<WriteOutcome>): Promise<WriteOutcome> {
+  const first = Object.values(frame)[0];
+  const rows = Array.isArray(first) ? first.length : 0;
+  if (rows <= PUSH_CHUNK_ROWS) return write(frame, true);
+  const total: WriteOutcome = { rowsWritten: 0n, rowsSkippedStale: 0n, failures: [] };
+  for (let start = 0; start < rows; start += PUSH_CHUNK_ROWS) {
+    const chunk = Object.fromEntries(Object.entries(frame).map(([name, values]) => [name, (values as unknown[]).slice(start, start + PUSH_CHUNK_ROWS)]));
+    const outcome = await write(chunk, start === 0);
+    total.rowsWritten += outcome.rowsWritten;
+    total.rowsSkippedStale += outcome.rowsSkippedStale;
+    for (const failure of outcome.failures) total.failures.push({ ...failure, rowIndex: failure.rowIndex + BigInt(start) });
+    // The store call may have answered at once (sqlite): give other requests their turn.
+    await new Promise((resolve) => setImmediate(resolve));
   }
+  return total;
+}
+
+/** The rows of one chunk; the first chunk also checks the shape of the whole frame. */
+function checkedChunk(frame: Record<string, unknown>, chunk: Record<string, unknown>, first: boolean, timestampColumn: string, createdColumn: string) {
+  if (first && chunk !== frame) dataFrameInput(frame, timestampColumn, createdColumn);
+  return dataFrameInput(chunk, timestampColumn, createdColumn);
+}
+
+async function readJson(req: http.IncomingMessage, limits: HttpLimits): Promise<Record<string, unknown>> {
+  const text = await readJsonBody(req, limits);
   let parsed: unknown;
   try {
-    parsed = parseJsonLossless(Buffer.concat(chunks).toString('utf8'));
+    // In slices: a body of megabytes must not hold up every other call while it is parsed.
+    parsed = await parseJsonInSlices(text);
   } catch (error) {
     throw new RpcError(Code.INVALID_ARGUMENT, `the body is not JSON: ${(error as Error).message}`);
   }

@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_FUTURE_SKEW_MS } from '@larder/core';
 import { create } from '@bufbuild/protobuf';
 import type { OfflineStore } from '@larder/offline-store';
 import type { OnlineStore } from '@larder/online-store';
@@ -24,6 +25,8 @@ export interface IngestionOptions {
   /** Relative file-source paths are resolved against this folder. */
   basePath: string;
   storeTimeoutMs: number;
+  /** Pushed event times later than now + this are refused; default DEFAULT_MAX_FUTURE_SKEW_MS. */
+  maxFutureSkewMs?: number;
   /** Kafka consumer settings; undefined runs no consumers. */
   kafka: ConsumerSettings | undefined;
   metrics?: IngestionMetrics;
@@ -44,6 +47,7 @@ export class Ingestion {
       defaultProject: options.project,
       basePath: options.basePath,
       storeTimeoutMs: options.storeTimeoutMs,
+      maxFutureSkewMs: options.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS,
     });
     if (options.kafka !== undefined) {
       this.consumers = new KafkaConsumers({

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { createOnlineStore, onlineStoreConfig } from '@larder/online-store';
 import { RegistryClient } from '@larder/registry-client';
+import { bindHost } from '@larder/rpc';
 import type { RunServiceOptions } from '@larder/rpc';
 import { consumerSettings, ingestionSchema, openIngestionOfflineStore } from './config';
 import { startHttpEndpoint } from './http';
@@ -35,6 +36,7 @@ export const ingestionService: RunServiceOptions<typeof ingestionSchema> = {
       project,
       basePath: config.ingestion.basePath === '' ? process.cwd() : path.resolve(config.ingestion.basePath),
       storeTimeoutMs: config.ingestion.storeTimeout,
+      maxFutureSkewMs: config.ingestion.maxFutureSkew,
       kafka: config.kafka.enabled ? consumerSettings(config) : undefined,
       metrics,
     });
@@ -47,8 +49,8 @@ export const ingestionService: RunServiceOptions<typeof ingestionSchema> = {
     await ingestion.start();
     let http: HttpEndpoint | undefined;
     if (config.http.enabled) {
-      http = await startHttpEndpoint(ingestion, { host: config.http.host, port: config.http.port, logger });
-      logger.info('http push endpoint listening', { http: http.url, httpPort: http.port });
+      http = await startHttpEndpoint(ingestion, { host: bindHost(config.http.host, config), port: config.http.port, logger, limits: config.http });
+      logger.info('http push endpoint listening', { http: `http://${http.bound}`, httpPort: http.port, maxBodyBytes: config.http.maxBodyBytes });
     }
     logger.info('stores open', { online: config.onlineStore.type, offline: config.offlineStore.type });
     return {

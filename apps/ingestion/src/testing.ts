@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_FUTURE_SKEW_MS } from '@larder/core';
 // Test helpers: a real registry service, an in-process ingestion over real
 // stores, and Kafka plumbing. Not part of the service.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -54,6 +55,7 @@ export function testConsumerSettings(overrides: Partial<ConsumerSettings> = {}):
     fromBeginning: true,
     partitionsConsumedConcurrently: 4,
     storeTimeoutMs: 2_000,
+    maxFutureSkewMs: DEFAULT_MAX_FUTURE_SKEW_MS,
     retryInitialMs: 50,
     retryMaxMs: 500,
     commitIntervalMs: 100,

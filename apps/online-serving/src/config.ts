@@ -1,6 +1,6 @@
 import { DEFAULT_ROW_COST_LIMIT } from '@larder/core';
 import { onlineStoreConfigSchema } from '@larder/online-store';
-import { bool, duration, int, serverConfigSchema, string } from '@larder/rpc';
+import { bool, duration, httpLimitsSchema, int, serverConfigSchema, string } from '@larder/rpc';
 import type { ConfigOf } from '@larder/rpc';
 
 /** Per-request budget of on-demand features: a second or two of CPU at most. */
@@ -23,8 +23,9 @@ export const onlineServingSchema = {
   onlineStore: onlineStoreConfigSchema(),
   http: {
     enabled: bool({ default: true, env: 'LARDER_HTTP_ENABLED', doc: 'Serve the Feast-compatible HTTP/JSON gateway.' }),
-    host: string({ default: '0.0.0.0', env: 'LARDER_HTTP_HOST' }),
+    host: string({ default: '', env: 'LARDER_HTTP_HOST', doc: 'Address the HTTP/JSON gateway binds to; empty = bind.host.' }),
     port: int({ default: 6567, min: 0, max: 65535, env: 'LARDER_HTTP_PORT', doc: 'HTTP/JSON port; 0 picks a free one.' }),
+    ...httpLimitsSchema('LARDER_HTTP_'),
   },
 };
 

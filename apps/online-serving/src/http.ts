@@ -1,14 +1,10 @@
-import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { parseJsonLossless } from '@larder/core';
+import { parseJsonInSlices } from '@larder/core';
 import type { FeatureRequest } from '@larder/core';
-import { Code, codeName, RpcError } from '@larder/rpc';
-import type { Logger } from '@larder/rpc';
+import { Code, codeName, createLimitedServer, HttpBodyError, listen, readJsonBody, RpcError } from '@larder/rpc';
+import type { HttpLimits, Logger } from '@larder/rpc';
 import { columnsFromJson, responseToJson } from './json';
 import type { OnlineServing } from './online-serving';
-
-const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
 const HTTP_STATUS: Partial<Record<Code, number>> = {
   [Code.INVALID_ARGUMENT]: 400,
@@ -23,6 +19,8 @@ const HTTP_STATUS: Partial<Record<Code, number>> = {
 
 export interface HttpGateway {
   readonly port: number;
+  /** "host:port" as the socket is bound. */
+  readonly bound: string;
   readonly url: string;
   close(): Promise<void>;
 }
@@ -33,24 +31,25 @@ export interface HttpGateway {
  * "request_context"?: {...}, "project"?: "..."}`, answered in Feast's JSON shape. Errors are
  * `{"code": "INVALID_ARGUMENT", "message": "..."}` with a 4xx/5xx status.
  */
-export async function startHttpGateway(serving: OnlineServing, options: { host: string; port: number; logger: Logger }): Promise<HttpGateway> {
-  const server: Server = createServer((req, res) => {
-    handle(serving, req, res).catch((error: unknown) => {
+export async function startHttpGateway(serving: OnlineServing, options: { host: string; port: number; logger: Logger; limits: HttpLimits }): Promise<HttpGateway> {
+  const server: Server = createLimitedServer(options.limits, (req, res) => {
+    handle(serving, req, res, options.limits).catch((error: unknown) => {
+      if (error instanceof HttpBodyError) {
+        // The rest of the body is never read: close the connection rather than drain it.
+        res.setHeader('connection', 'close');
+        send(res, error.status, { code: error.code, message: error.message });
+        return;
+      }
       const rpc = RpcError.from(error);
       if (rpc.code === Code.INTERNAL) options.logger.error('http request failed', { error, path: req.url });
       send(res, HTTP_STATUS[rpc.code] ?? 500, { code: codeName(rpc.code), message: rpc.message });
     });
   });
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  const host = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
+  const { bound, port, url } = await listen(server, options.host, options.port);
   return {
     port,
-    url: `http://${host}:${port}`,
+    bound,
+    url,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -65,18 +64,7 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new RpcError(Code.RESOURCE_EXHAUSTED, `request body is larger than ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-async function handle(serving: OnlineServing, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(serving: OnlineServing, req: IncomingMessage, res: ServerResponse, limits: HttpLimits): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
   if (path === '/health' && req.method === 'GET') {
     send(res, 200, { status: 'ok' });
@@ -91,12 +79,13 @@ async function handle(serving: OnlineServing, req: IncomingMessage, res: ServerR
     send(res, 405, { code: 'INVALID_ARGUMENT', message: 'use POST for /get-online-features' });
     return;
   }
+  const text = await readJsonBody(req, limits);
   let body: unknown;
   try {
     // Lossless: a join key beyond 2^53 sent as a JSON number must read its own entity, not a rounded neighbour's.
-    body = parseJsonLossless(await readBody(req));
+    // In slices: a body of megabytes must not hold up every other call while it is parsed.
+    body = await parseJsonInSlices(text);
   } catch (error) {
-    if (error instanceof RpcError) throw error;
     throw new RpcError(Code.INVALID_ARGUMENT, `the body is not valid JSON: ${(error as Error).message}`);
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new RpcError(Code.INVALID_ARGUMENT, 'the body must be a JSON object');

@@ -216,7 +216,7 @@ describe('GetOnlineFeatures errors and registry changes (sqlite)', () => {
       [`{"driver_id": [[${big}]], "rider_id": ["a"]}`, "entities['driver_id'][0]: expected int64 but got [9007199254740993]"],
       [`{"driver_id": [1], "rider_id": [${big}]}`, "entities['rider_id'][0]: expected string but got 9007199254740993"],
     ] as const) {
-      const bad = await fetch(`${h.httpUrl}/get-online-features`, { method: 'POST', body: `{"project": "${h.project}", "feature_service": "model_v1", "entities": ${entities}, "request_context": {"amount": [1.5]}}` });
+      const bad = await fetch(`${h.httpUrl}/get-online-features`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"project": "${h.project}", "feature_service": "model_v1", "entities": ${entities}, "request_context": {"amount": [1.5]}}` });
       expect([bad.status, ((await bad.json()) as { message: string }).message]).toEqual([400, message]);
     }
   });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { createOnlineStore, onlineStoreConfig } from '@larder/online-store';
 import { servingV1 } from '@larder/proto';
 import { RegistryClient } from '@larder/registry-client';
-import { implement } from '@larder/rpc';
+import { bindHost, implement } from '@larder/rpc';
 import { encodeGetOnlineFeaturesResponse } from './response-encoder';
 import type { RunServiceOptions } from '@larder/rpc';
 import { onlineServingSchema } from './config';
@@ -43,8 +43,8 @@ export const onlineServingService: RunServiceOptions<typeof onlineServingSchema>
     });
     let http: HttpGateway | undefined;
     if (config.http.enabled) {
-      http = await startHttpGateway(serving, { host: config.http.host, port: config.http.port, logger });
-      logger.info('http gateway listening', { http: http.url, httpPort: http.port });
+      http = await startHttpGateway(serving, { host: bindHost(config.http.host, config), port: config.http.port, logger, limits: config.http });
+      logger.info('http gateway listening', { http: `http://${http.bound}`, httpPort: http.port, maxBodyBytes: config.http.maxBodyBytes });
     }
     logger.info('online store open', { type: config.onlineStore.type, ...(config.onlineStore.type === 'redis' ? { layout: config.onlineStore.redisLayout } : { path: config.onlineStore.path }) });
     return {

@@ -11,6 +11,7 @@ export type { FeatureRef } from './feature-ref';
 export { valueTypeName, parseValueTypeName, VALUE_TYPE_NAMES, isListValueType, isUsableValueType } from './value-types';
 export { matchesFilter, hasTags } from './filter';
 export { parseJsonLossless } from './lossless-json';
+export { JSON_SLICE_CHARS, parseJsonInSlices } from './json-slices';
 export type { NameTagFilter } from './filter';
 export { featureInfos, listFeatures, searchFeatures } from './discovery';
 export type { FeatureQuery, FeatureSearch } from './discovery';
@@ -36,3 +37,4 @@ export type {
 } from './resolve';
 export { FeatureResolutionError } from './resolve-errors';
 export type { FeatureResolutionProblem } from './resolve-errors';
+export { DEFAULT_MAX_FUTURE_SKEW_MS, FUTURE_SKEW_SETTING, futureTimeProblem, timestampMs, TimestampRangeError } from './time-bounds';

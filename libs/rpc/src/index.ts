@@ -53,3 +53,8 @@ export { runService } from './run-service';
 export { SERVICE_NODE_FLAGS } from './node-flags';
 export { pendingService } from './pending';
 export type { RunServiceOptions, ServiceSetup } from './run-service';
+export { bindHost } from './server-config';
+export { dialHost, hostPort, listen } from './http/listen';
+export type { Listening } from './http/listen';
+export { createLimitedServer, httpLimitsSchema, HttpBodyError, readJsonBody } from './http/body';
+export type { HttpLimits } from './http/body';

@@ -1,9 +1,9 @@
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Code } from './code';
 import { codeName } from './code';
+import { listen } from './http/listen';
 
 export interface RpcLabels {
   service: string;
@@ -107,6 +107,7 @@ export class RpcMetrics {
 
 export interface MetricsEndpointOptions {
   registry: Registry;
+  /** Address to bind; loopback unless given. */
   host?: string;
   /** 0 picks a free port. */
   port: number;
@@ -120,6 +121,8 @@ export interface MetricsEndpointOptions {
 
 export interface MetricsEndpoint {
   readonly port: number;
+  /** "host:port" as the socket is bound. */
+  readonly bound: string;
   readonly url: string;
   close(): Promise<void>;
 }
@@ -145,18 +148,11 @@ export async function startMetricsEndpoint(options: MetricsEndpointOptions): Pro
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
   });
-  const host = options.host ?? '0.0.0.0';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const { bound, port, url } = await listen(server, options.host ?? '127.0.0.1', options.port);
   return {
     port,
-    url: `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`,
+    bound,
+    url,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

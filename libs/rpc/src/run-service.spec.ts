@@ -29,7 +29,8 @@ test('runService starts, logs where it listens, and exits 0 after a graceful SIG
   });
   if (!handle) throw new Error('did not start');
   const listening = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((r) => r.msg === 'listening');
-  expect(listening).toMatchObject({ service: 'echo', level: 'info', grpc: handle.address, metrics: handle.metricsUrl });
+  // The addresses the sockets are bound to (testEnv binds loopback).
+  expect(listening).toMatchObject({ service: 'echo', level: 'info', grpc: `127.0.0.1:${handle.port}`, metrics: `http://127.0.0.1:${handle.metricsPort}` });
 
   const health = createClient(healthV1.Health, handle.address);
   expect((await health.check({ service: 'larder.rpctest.v1.EchoService' })).status).toBe(healthV1.HealthCheckResponse_ServingStatus.SERVING);

@@ -98,10 +98,11 @@ export async function runService<S extends ServerConfigSchema>(options: RunServi
     return undefined;
   }
 
+  // Where the sockets are bound, not where a local client would dial: a wildcard bind shows as one.
   logger.info('listening', {
-    grpc: handle.address,
+    grpc: handle.boundAddress,
     grpcPort: handle.port,
-    metrics: handle.metricsUrl,
+    metrics: handle.metricsBound === undefined ? undefined : `http://${handle.metricsBound}`,
     metricsPort: handle.metricsPort,
     services: serviceNames(handle),
     configFile: file,

@@ -8,15 +8,19 @@ import { LOG_LEVELS } from './logger';
  */
 export function serverConfigSchema(defaults: { grpcPort?: number; metricsPort?: number } = {}) {
   return {
+    bind: {
+      // Loopback unless an operator says otherwise: any pod of a shared cluster could reach a wildcard bind.
+      host: string({ default: '127.0.0.1', nonEmpty: true, env: 'LARDER_BIND_HOST', doc: "Address every listener of the service binds to unless its own host is set; 0.0.0.0 (or ::) to serve other machines, as the Kubernetes manifests do." }),
+    },
     grpc: {
-      host: string({ default: '0.0.0.0', env: 'LARDER_GRPC_HOST', doc: 'Address the gRPC server binds to.' }),
+      host: string({ default: '', env: 'LARDER_GRPC_HOST', doc: 'Address the gRPC server binds to; empty = bind.host.' }),
       port: int({ default: defaults.grpcPort ?? 50051, min: 0, max: 65535, env: 'LARDER_GRPC_PORT', doc: 'gRPC port; 0 picks a free one.' }),
       reflection: bool({ default: true, env: 'LARDER_GRPC_REFLECTION', doc: 'Serve grpc.reflection v1 and v1alpha.' }),
       maxMessageBytes: int({ default: 16 * 1024 * 1024, min: 1024, env: 'LARDER_GRPC_MAX_MESSAGE_BYTES', doc: 'Largest message received or sent.' }),
     },
     metrics: {
       enabled: bool({ default: true, env: 'LARDER_METRICS_ENABLED', doc: 'Serve /metrics, /healthz and /readyz over HTTP.' }),
-      host: string({ default: '0.0.0.0', env: 'LARDER_METRICS_HOST' }),
+      host: string({ default: '', env: 'LARDER_METRICS_HOST', doc: 'Address the metrics endpoint binds to; empty = bind.host.' }),
       port: int({ default: defaults.metricsPort ?? 9090, min: 0, max: 65535, env: 'LARDER_METRICS_PORT', doc: 'Metrics port; 0 picks a free one.' }),
     },
     log: {
@@ -30,3 +34,8 @@ export function serverConfigSchema(defaults: { grpcPort?: number; metricsPort?: 
 
 export type ServerConfigSchema = ReturnType<typeof serverConfigSchema>;
 export type ServerConfig = ConfigOf<ServerConfigSchema>;
+
+/** The address one listener binds to: its own setting, or the service's shared bind.host. */
+export function bindHost(own: string, config: Pick<ServerConfig, 'bind'>): string {
+  return own === '' ? config.bind.host : own;
+}

@@ -17,6 +17,8 @@ import type { MetricsEndpoint } from './metrics';
 import { observeCalls } from './observe';
 import { DescriptorIndex, reflectionV1alphaImpl, reflectionV1Impl } from './reflection';
 import { RpcError } from './rpc-error';
+import { dialHost, hostPort } from './http/listen';
+import { bindHost } from './server-config';
 import type { ServerConfig } from './server-config';
 
 const FORCED_CLOSE_HOOK_MS = 5000;
@@ -62,6 +64,10 @@ export interface ServerHandle {
   readonly port: number;
   /** "host:port" to dial, with 127.0.0.1 for a wildcard bind. */
   readonly address: string;
+  /** "host:port" the gRPC socket is bound to (the configured host, the port grpc-js bound), for logs. */
+  readonly boundAddress: string;
+  /** "host:port" the metrics socket is bound to, as it reports it; undefined when metrics are disabled. */
+  readonly metricsBound: string | undefined;
   /** The bound metrics port, or undefined when metrics are disabled. */
   readonly metricsPort: number | undefined;
   readonly metricsUrl: string | undefined;
@@ -122,9 +128,10 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
     add(reflectionV1alpha.ServerReflection, reflectionV1alphaImpl(index), false);
   }
 
+  const grpcHost = bindHost(config.grpc.host, config);
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${config.grpc.host}:${config.grpc.port}`, ServerCredentials.createInsecure(), (error, bound) => {
-      if (error) reject(new Error(`cannot bind gRPC on ${config.grpc.host}:${config.grpc.port}: ${error.message}`, { cause: error }));
+    server.bindAsync(hostPort(grpcHost, config.grpc.port), ServerCredentials.createInsecure(), (error, bound) => {
+      if (error) reject(new Error(`cannot bind gRPC on ${hostPort(grpcHost, config.grpc.port)}: ${error.message}`, { cause: error }));
       else resolve(bound);
     });
   });
@@ -135,7 +142,7 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
     try {
       endpoint = await startMetricsEndpoint({
         registry: metrics.registry,
-        host: config.metrics.host,
+        host: bindHost(config.metrics.host, config),
         port: config.metrics.port,
         live: () => state !== 'stopped',
         ready: () => health.getStatus('') === ServingStatus.SERVING,
@@ -143,7 +150,7 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
       });
     } catch (error) {
       server.forceShutdown();
-      throw new Error(`cannot bind metrics on ${config.metrics.host}:${config.metrics.port}: ${(error as Error).message}`, { cause: error });
+      throw new Error(`cannot bind metrics on ${hostPort(bindHost(config.metrics.host, config), config.metrics.port)}: ${(error as Error).message}`, { cause: error });
     }
   }
   // Services whose readiness check gives a reason are NOT_SERVING, and so is the whole
@@ -226,11 +233,12 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
     return result;
   };
 
-  const dialHost = config.grpc.host === '0.0.0.0' || config.grpc.host === '::' ? '127.0.0.1' : config.grpc.host;
   return {
     name,
     port,
-    address: `${dialHost.includes(':') ? `[${dialHost}]` : dialHost}:${port}`,
+    address: hostPort(dialHost(grpcHost), port),
+    boundAddress: hostPort(grpcHost, port),
+    metricsBound: endpoint?.bound,
     metricsPort: endpoint?.port,
     metricsUrl: endpoint?.url,
     health,
