@@ -1,5 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import type { Timestamp } from '@bufbuild/protobuf/wkt';
+import { futureTimeProblem, timestampMs, TimestampRangeError } from '@larder/core';
 import { eventMsFromParts } from '@larder/online-store';
 import { OfflineStoreError } from '@larder/offline-store';
 import type { OfflineStore } from '@larder/offline-store';
@@ -48,13 +49,19 @@ export function rowBatchInput(batch: typesV1.RowBatch | undefined): InputRows {
     timestampColumn: '',
     has: (column) => column in columns,
     read: (row, column, type) => checkValue(type, columns[column]?.val[row]),
-    eventTs: (row) => eventMsOf(events[row] as NonNullable<(typeof events)[number]>),
-    createdTs: (row) => (created.length === 0 ? undefined : eventMsOf(created[row] as NonNullable<(typeof created)[number]>)),
+    eventTs: (row) => eventMsOf(events[row] as NonNullable<(typeof events)[number]>, `rows.event_timestamps[${row}]`),
+    createdTs: (row) => (created.length === 0 ? undefined : eventMsOf(created[row] as NonNullable<(typeof created)[number]>, `rows.created_timestamps[${row}]`)),
   };
 }
 
 /** A Timestamp as an event time (ms, microseconds in the fraction; finer digits dropped). */
-function eventMsOf(ts: Timestamp): number {
+function eventMsOf(ts: Timestamp, field: string): number {
+  try {
+    timestampMs(ts, field);
+  } catch (error) {
+    if (error instanceof TimestampRangeError) throw new ValueError(error.message);
+    throw error;
+  }
   return eventMsFromParts(Number(ts.seconds), ts.nanos);
 }
 
@@ -93,6 +100,8 @@ export interface PushOptions {
   basePath: string;
   /** Deadline of a store write when the call has none (or a later one). */
   storeTimeoutMs: number;
+  /** Event times later than now + this are refused (see FUTURE_SKEW_SETTING). */
+  maxFutureSkewMs: number;
 }
 
 export type PushDestination = 'online' | 'offline' | 'online_and_offline';
@@ -211,10 +220,18 @@ export class PushWriter {
         try {
           eventTs = input.eventTs(i);
           if (eventTs < 0) throw new ValueError('event time before 1970 cannot be stored');
+          const ahead = futureTimeProblem('event time', eventTs, now, this.options.maxFutureSkewMs);
+          if (ahead !== undefined) throw new ValueError(ahead);
         } catch (error) {
           throw new RowProblem(input.timestampColumn, `event timestamp: ${(error as Error).message}`);
         }
-        const createdTs = input.createdTs(i) ?? now;
+        let createdTs: number;
+        try {
+          createdTs = input.createdTs(i) ?? now;
+        } catch (error) {
+          if (!(error instanceof ValueError)) throw error;
+          throw new RowProblem('', `created timestamp: ${error.message}`);
+        }
         const shaped = plans.map((plan) => [plan.target, shapeRow(plan, readInput, i, eventTs, createdTs)] as const);
         for (const [target, row] of shaped) {
           onlineRows.get(target)?.push(row);

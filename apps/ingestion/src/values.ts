@@ -134,8 +134,8 @@ function scalar(type: typesV1.ValueType, raw: unknown): unknown {
       break;
     case T.DOUBLE:
     case T.FLOAT:
-      if (typeof raw === 'number') return raw;
-      if (typeof raw === 'bigint') return Number(raw);
+      if (typeof raw === 'number') return finite(raw);
+      if (typeof raw === 'bigint') return finite(Number(raw));
       break;
     case T.INT32: {
       const n = typeof raw === 'number' ? raw : typeof raw === 'bigint' ? Number(raw) : typeof raw === 'string' && INTEGER.test(raw) ? Number(raw) : NaN;
@@ -160,6 +160,28 @@ function scalar(type: typesV1.ValueType, raw: unknown): unknown {
 }
 
 /**
+ * NaN and ±Infinity are refused as feature values: stored, they would be
+ * served to models as if measured, and JSON (the HTTP gateway, Feast's
+ * clients) has no way to write them. A missing value is null. JSON numbers
+ * beyond the double range (1e400) read as Infinity and are refused too.
+ */
+function finite(n: number): number {
+  if (Number.isFinite(n)) return n;
+  throw new ValueError(`${String(n)} is not a finite number (NaN and ±Infinity are not stored; send null for a missing value)`);
+}
+
+function checkFinite(v: Value): Value {
+  const { case: c, value: raw } = v.val;
+  if (c === 'doubleVal' || c === 'floatVal') finite(raw);
+  else if (c === 'doubleListVal' || c === 'floatListVal') {
+    raw.val.forEach((n, i) => {
+      if (!Number.isFinite(n)) throw new ValueError(`${String(n)} at element ${i} is not a finite number (NaN and ±Infinity are not stored)`);
+    });
+  }
+  return v;
+}
+
+/**
  * A typed Value (gRPC Push / WriteToOnlineStore) checked against the declared
  * type. Lossless widenings are accepted (INT32 into INT64 or DOUBLE, FLOAT
  * into DOUBLE); anything else of another type is rejected, not converted.
@@ -168,9 +190,9 @@ export function checkValue(type: typesV1.ValueType, v: Value | undefined): Value
   const got = v?.val.case;
   if (v === undefined || got === undefined || got === 'nullVal') return NULL_VALUE;
   const expected = SCALAR_CASE[type] ?? LIST[type]?.case;
-  if (got === expected) return v;
+  if (got === expected) return checkFinite(v);
   if (type === T.INT64 && got === 'int32Val') return value({ case: 'int64Val', value: BigInt(v.val.value as number) });
-  if (type === T.DOUBLE && (got === 'int32Val' || got === 'floatVal')) return value({ case: 'doubleVal', value: v.val.value as number });
+  if (type === T.DOUBLE && (got === 'int32Val' || got === 'floatVal')) return value({ case: 'doubleVal', value: finite(v.val.value as number) });
   throw new ValueError(`expected ${typeLabel(type)}, got ${caseTypeName(got)}`);
 }
 

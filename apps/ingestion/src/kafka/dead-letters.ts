@@ -2,7 +2,7 @@ import { ConfigResourceTypes } from 'kafkajs';
 import type { Admin, IHeaders, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { Logger } from '@larder/rpc';
 
-export type DeadLetterStage = 'decode' | 'validate' | 'late' | 'write';
+export type DeadLetterStage = 'decode' | 'validate' | 'late' | 'future' | 'write';
 
 export interface DeadLetter {
   message: KafkaMessage;

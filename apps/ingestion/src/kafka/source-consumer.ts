@@ -2,6 +2,7 @@ import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
+import { futureTimeProblem } from '@larder/core';
 import { OfflineStoreError } from '@larder/offline-store';
 import type { OfflineStore } from '@larder/offline-store';
 import { InvalidRowError } from '@larder/online-store';
@@ -17,7 +18,7 @@ import type { ViewTarget } from '../targets';
 import { ValueError, toMillis } from '../values';
 import { OffsetCommitter } from './committer';
 import { DeadLetterTopic } from './dead-letters';
-import type { DeadLetter } from './dead-letters';
+import type { DeadLetter, DeadLetterStage } from './dead-letters';
 import { DecodeError, decoderFor } from './decode';
 import type { DecodedRecord, Decoder, SchemaRegistryCache } from './decode';
 import { RateWindow } from './rate';
@@ -37,6 +38,8 @@ export interface ConsumerSettings {
   partitionsConsumedConcurrently: number;
   /** Deadline of one store write attempt. */
   storeTimeoutMs: number;
+  /** Event times later than now + this go to the dead-letter topic with stage `future`. */
+  maxFutureSkewMs: number;
   /** Backoff between attempts of a batch whose writes failed. */
   retryInitialMs: number;
   retryMaxMs: number;
@@ -494,12 +497,15 @@ export class SourceConsumer {
   }
 
   /**
-   * Where a bound on event times beyond "not before 1970" belongs: the
-   * hardening issue adds how far in the future an event may be. Lateness is
-   * not checked here: it concerns the offline path only (see prepare).
+   * Event times a store must not take: before 1970, or further ahead of now
+   * than the allowed skew (it would win "last writer wins" over every real
+   * event to come). Lateness is not checked here: it concerns the offline
+   * path only (see prepare).
    */
-  private eventTimeProblem(eventTs: number): string | undefined {
-    return eventTs < 0 ? 'event time before 1970 cannot be stored' : undefined;
+  private eventTimeProblem(eventTs: number, nowMs: number): { stage: DeadLetterStage; reason: string } | undefined {
+    if (eventTs < 0) return { stage: 'validate', reason: 'event time before 1970 cannot be stored' };
+    const ahead = futureTimeProblem('event time', eventTs, nowMs, this.deps.settings.maxFutureSkewMs);
+    return ahead === undefined ? undefined : { stage: 'future', reason: ahead };
   }
 
   /** Decodes and shapes a batch; a message that cannot be used becomes a dead letter, never an error. */
@@ -514,6 +520,7 @@ export class SourceConsumer {
     const deadLetters: DeadLetter[] = [];
     let maxEventTs = maxEventTsBefore;
     let lastEventTs: number | undefined;
+    const receivedMs = Date.now();
     for (let i = 0; i < messages.length; i++) {
       const message = messages[i] as KafkaMessage;
       let record: DecodedRecord;
@@ -532,10 +539,13 @@ export class SourceConsumer {
         const raw = record[this.timestampField];
         if (raw === undefined || raw === null) throw new ValueError(`the timestamp field '${this.timestampField}' is missing`);
         eventTs = toMillis(raw);
-        const problem = this.eventTimeProblem(eventTs);
-        if (problem !== undefined) throw new ValueError(problem);
       } catch (error) {
         deadLetters.push({ message, stage: 'validate', reason: `${this.timestampField}: ${(error as Error).message}` });
+        continue;
+      }
+      const problem = this.eventTimeProblem(eventTs, receivedMs);
+      if (problem !== undefined) {
+        deadLetters.push({ message, stage: problem.stage, reason: `${this.timestampField}: ${problem.reason}` });
         continue;
       }
       // The broker's timestamp is the row's created time: the same on every
