@@ -1,5 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
+import { DEFAULT_MAX_FUTURE_SKEW_MS, futureTimeProblem, timestampMs, TimestampRangeError } from '@larder/core';
 import { registryV1 } from '@larder/proto';
 import type { ObjectKindInProject, RegistryStore } from '@larder/registry-store';
 import { Code, RpcError, implement } from '@larder/rpc';
@@ -38,7 +39,31 @@ function kindRpcs<GetRes extends DescMessage, ListRes extends DescMessage, DelRe
 }
 
 /** RegistryService over a store; every error is the store's RpcError with its precise code. */
-export function registryHandlers(store: RegistryStore, streams: WatchStreams): ServiceRegistration {
+/**
+ * A watermark or window ahead of now is refused before the store sees it: a
+ * forged year-9999 watermark would make every incremental run start after
+ * the data it should copy. The store's own checks (status, shards, lease)
+ * follow.
+ */
+function checkReportTimes(req: registryV1.UpdateMaterializationStateRequest, nowMs: number, maxFutureSkewMs: number): void {
+  for (const [field, ts] of [['watermark', req.watermark], ['interval_start', req.intervalStart], ['interval_end', req.intervalEnd]] as const) {
+    if (ts === undefined) continue;
+    try {
+      const problem = futureTimeProblem(field, timestampMs(ts, field), nowMs, maxFutureSkewMs);
+      if (problem !== undefined) throw new RpcError(Code.INVALID_ARGUMENT, `${field}: ${problem}`);
+    } catch (error) {
+      if (error instanceof TimestampRangeError) throw new RpcError(Code.INVALID_ARGUMENT, error.message);
+      throw error;
+    }
+  }
+}
+
+export interface RegistryHandlerOptions {
+  /** Watermarks and windows later than now + this are refused; see FUTURE_SKEW_SETTING. */
+  maxFutureSkewMs: number;
+}
+
+export function registryHandlers(store: RegistryStore, streams: WatchStreams, options: RegistryHandlerOptions = { maxFutureSkewMs: DEFAULT_MAX_FUTURE_SKEW_MS }): ServiceRegistration {
   const entities = kindRpcs(store, K.ENTITY, {
     get: registryV1.GetEntityResponseSchema,
     list: registryV1.ListEntitiesResponseSchema,
@@ -129,6 +154,7 @@ export function registryHandlers(store: RegistryStore, streams: WatchStreams): S
       return create(registryV1.GetMaterializationStateResponseSchema, { states });
     },
     async updateMaterializationState(req) {
+      checkReportTimes(req, Date.now(), options.maxFutureSkewMs);
       return create(registryV1.UpdateMaterializationStateResponseSchema, { state: await store.updateMaterializationState(req) });
     },
 

@@ -204,6 +204,21 @@ test('materialization state and discovery rpcs', async () => {
     ['driver_stats', 'job-1'],
   ]);
   expect((await failure(client.updateMaterializationState({ project: 'rides', featureView: 'nope', jobId: 'j', status: 1 }))).code).toBe(Code.NOT_FOUND);
+
+  // A forged watermark ahead of now (it would make incremental runs skip data) and 2^62 s are
+  // INVALID_ARGUMENT naming the field; the stored watermark stays.
+  const forged = await failure(client.updateMaterializationState({ project: 'rides', featureView: 'driver_stats', jobId: 'job-9', status: registryV1.MaterializationStatus.SUCCEEDED, watermark: { seconds: BigInt(Date.UTC(9999, 0, 1) / 1000) } }));
+  expect(forged.code).toBe(Code.INVALID_ARGUMENT);
+  expect(forged.message).toMatch(/^watermark: watermark 9999-01-01T00:00:00\.000Z is ahead of now \(.*\) by more than the allowed 5 min \(LARDER_MAX_FUTURE_SKEW\)$/);
+  const huge = await failure(client.updateMaterializationState({ project: 'rides', featureView: 'driver_stats', jobId: 'job-9', status: registryV1.MaterializationStatus.SUCCEEDED, watermark: { seconds: 2n ** 62n } }));
+  expect([huge.code, huge.message]).toEqual([Code.INVALID_ARGUMENT, 'watermark: 4611686018427387904 seconds is outside the Timestamp range (years 0001 to 9999)']);
+  const window = await failure(client.updateMaterializationState({ project: 'rides', featureView: 'driver_stats', jobId: 'job-9', status: registryV1.MaterializationStatus.RUNNING, intervalEnd: { seconds: BigInt(Math.floor(Date.now() / 1000) + 3600) } }));
+  expect([window.code, window.message.split(' ')[0]]).toEqual([Code.INVALID_ARGUMENT, 'interval_end:']);
+  const kept = (await client.getMaterializationState({ project: 'rides', featureViews: ['driver_stats'] })).states[0];
+  expect([kept?.watermark?.seconds, kept?.lastJobId]).toEqual([2000n, 'job-1']);
+  // Up to the skew ahead is clock drift, accepted.
+  const nearly = await client.updateMaterializationState({ project: 'rides', featureView: 'driver_daily', jobId: 'job-3', status: registryV1.MaterializationStatus.SUCCEEDED, watermark: { seconds: BigInt(Math.floor(Date.now() / 1000) + 60) } });
+  expect(nearly.state?.lastJobId).toBe('job-3');
   expect((await client.getRegistryVersion({})).version).toBe(1n);
 
   const listed = await client.listFeatures({ project: 'rides', valueType: T.INT64 });

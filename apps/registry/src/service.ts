@@ -1,5 +1,6 @@
 import { defaultRegistryPath, openRegistryStore } from '@larder/registry-store';
-import { serverConfigSchema, string } from '@larder/rpc';
+import { FUTURE_SKEW_SETTING } from '@larder/core';
+import { duration, serverConfigSchema, string } from '@larder/rpc';
 import type { RunServiceOptions } from '@larder/rpc';
 import { registryHandlers } from './handlers';
 import { WatchStreams } from './watch';
@@ -12,6 +13,7 @@ const schema = {
       env: 'LARDER_REGISTRY_LOCATION',
       doc: 'Where definitions live: a file path (the embedded registry) or postgres://…[?schema=name].',
     }),
+    maxFutureSkew: duration(FUTURE_SKEW_SETTING),
   },
 };
 
@@ -24,7 +26,7 @@ export const registryService: RunServiceOptions<typeof schema> = {
     const streams = new WatchStreams();
     logger.info('registry store open', { location: store.location, version: String((await store.version()).version) });
     return {
-      services: [registryHandlers(store, streams)],
+      services: [registryHandlers(store, streams, { maxFutureSkewMs: config.registry.maxFutureSkew })],
       // Watch streams never end on their own; end them so the drain can finish.
       drainHooks: [() => streams.endAll('registry is shutting down; reconnect to another replica')],
       closeHooks: [() => store.close()],
