@@ -1,3 +1,4 @@
+import { FUTURE_SKEW_SETTING } from '@larder/core';
 import { offlineStoreConfigSchema } from '@larder/offline-store';
 import { onlineStoreConfigSchema } from '@larder/online-store';
 import { duration, int, serverConfigSchema, string } from '@larder/rpc';
@@ -25,6 +26,7 @@ export const materializationSchema = {
     chunkRows: int({ default: 5_000, min: 1, max: 1_000_000, env: 'LARDER_MATERIALIZATION_CHUNK_ROWS', doc: 'Rows per chunk read from the offline store and written online.' }),
     writesInFlight: int({ default: 4, min: 1, max: 64, env: 'LARDER_MATERIALIZATION_WRITES_IN_FLIGHT', doc: 'Chunk writes in flight per shard (the pipeline depth; bounds memory).' }),
     writeTimeout: duration({ default: 30_000, min: 1, env: 'LARDER_MATERIALIZATION_WRITE_TIMEOUT', doc: 'Deadline of one chunk write to the online store.' }),
+    maxFutureSkew: duration(FUTURE_SKEW_SETTING),
     jobHistory: int({ default: 200, min: 1, max: 100_000, env: 'LARDER_MATERIALIZATION_JOB_HISTORY', doc: 'Finished jobs kept in memory for GetJob/ListJobs.' }),
   },
   offlineStore: offlineStoreConfigSchema(),

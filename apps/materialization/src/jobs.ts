@@ -4,12 +4,14 @@ import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { Timestamp } from '@bufbuild/protobuf/wkt';
 import type { OfflineStore } from '@larder/offline-store';
 import type { OnlineStore } from '@larder/online-store';
+import { DEFAULT_MAX_FUTURE_SKEW_MS } from '@larder/core';
 import { materializationV1, registryV1 } from '@larder/proto';
 import { Code, RpcError } from '@larder/rpc';
 import type { Logger, RpcClient } from '@larder/rpc';
 import { GroupedCopier } from './merge-copy';
 import { ViewLease, runShardOf, shardRanges, startHeartbeat } from './lease';
 import type { RunShard } from './lease';
+import { checkWindowTimes } from './request-times';
 import { viewNames, viewPlan } from './view-plan';
 import type { RegistryView, ViewPlan } from './view-plan';
 
@@ -40,6 +42,8 @@ export interface JobManagerOptions {
   writeTimeoutMs: number;
   /** Finished jobs kept in memory. */
   jobHistory: number;
+  /** Window ends later than now + this are refused; default DEFAULT_MAX_FUTURE_SKEW_MS. */
+  maxFutureSkewMs?: number;
   now?: () => Date;
 }
 
@@ -103,6 +107,7 @@ export class JobManager {
   async startRange(request: materializationV1.MaterializeRequest): Promise<Job> {
     if (request.startTime === undefined) throw new RpcError(Code.INVALID_ARGUMENT, 'start_time: required');
     if (request.endTime === undefined) throw new RpcError(Code.INVALID_ARGUMENT, 'end_time: required');
+    checkWindowTimes({ start_time: request.startTime, end_time: request.endTime }, this.now().getTime(), this.options.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS);
     const start = timestampDate(request.startTime);
     const end = timestampDate(request.endTime);
     if (start.getTime() >= end.getTime()) {
@@ -123,6 +128,7 @@ export class JobManager {
     if (request.shardCount > 1 && request.endTime === undefined) {
       throw new RpcError(Code.INVALID_ARGUMENT, 'end_time: required with shard_count > 1, so that every shard of the run covers the same window');
     }
+    checkWindowTimes({ end_time: request.endTime }, this.now().getTime(), this.options.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS);
     const end = request.endTime === undefined ? this.now() : timestampDate(request.endTime);
     const project = this.project(request.project);
     const plans = this.plans(project, request.featureViews);

@@ -73,6 +73,7 @@ export const materializationService: RunServiceOptions<typeof materializationSch
       writesInFlight: config.materialization.writesInFlight,
       writeTimeoutMs: config.materialization.writeTimeout,
       jobHistory: config.materialization.jobHistory,
+      maxFutureSkewMs: config.materialization.maxFutureSkew,
     });
     logger.info('stores open', {
       offline: config.offlineStore.type,
