@@ -20,12 +20,18 @@ function bad(where: string, type: typesV1.ValueType, got: unknown): RpcError {
   return new RpcError(Code.INVALID_ARGUMENT, `${where}: expected ${valueTypeName(type)} but got ${shown === undefined ? typeof got : shown.length > 40 ? `${shown.slice(0, 40)}...` : shown}`);
 }
 
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
 function integer(where: string, type: typesV1.ValueType, raw: unknown): bigint {
   // The body's integers beyond 2^53 arrive as bigints (parseJsonLossless); a number is exact only up to there.
-  if (typeof raw === 'bigint') return raw;
-  if (typeof raw === 'number' && Number.isSafeInteger(raw)) return BigInt(raw);
-  if (typeof raw === 'string' && /^-?\d+$/.test(raw)) return BigInt(raw);
-  throw bad(where, type, raw);
+  let v: bigint | undefined;
+  if (typeof raw === 'bigint') v = raw;
+  else if (typeof raw === 'number' && Number.isSafeInteger(raw)) v = BigInt(raw);
+  else if (typeof raw === 'string' && /^-?\d+$/.test(raw)) v = BigInt(raw);
+  // Beyond int64 the protobuf encoder would throw later, an INTERNAL error (HTTP 500).
+  if (v === undefined || v < INT64_MIN || v > INT64_MAX) throw bad(where, type, raw);
+  return v;
 }
 
 function scalar(where: string, type: typesV1.ValueType, raw: unknown): Val {

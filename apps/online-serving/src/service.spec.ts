@@ -1,6 +1,8 @@
 import { create } from '@bufbuild/protobuf';
 import { typesV1 } from '@larder/proto';
 import type { servingV1 } from '@larder/proto';
+import { Client as GrpcClient, credentials } from '@grpc/grpc-js';
+import type { ServiceError } from '@grpc/grpc-js';
 import { Code } from '@larder/rpc';
 import { rpcRejection as failure, testServices } from '@larder/testing';
 import { startHarness } from './testing';
@@ -218,6 +220,39 @@ describe('GetOnlineFeatures errors and registry changes (sqlite)', () => {
     ] as const) {
       const bad = await fetch(`${h.httpUrl}/get-online-features`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"project": "${h.project}", "feature_service": "model_v1", "entities": ${entities}, "request_context": {"amount": [1.5]}}` });
       expect([bad.status, ((await bad.json()) as { message: string }).message]).toEqual([400, message]);
+    }
+  });
+
+  it('an id beyond int64 is a 400 naming it over HTTP, not a 500', async () => {
+    for (const id of ['"18446744073709551616"', '18446744073709551616', '-9223372036854775809']) {
+      const res = await fetch(`${h.httpUrl}/get-online-features`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: `{"project": "${h.project}", "features": ["driver_stats:trips"], "entities": {"driver_id": [${id}]}}`,
+      });
+      expect([res.status, ((await res.json()) as { message: string }).message]).toEqual([400, `entities['driver_id'][0]: expected int64 but got ${id}`]);
+    }
+  });
+
+  it('an error echoing a 100k-character feature name reaches the client at once, INVALID_ARGUMENT cut to 4 KiB', async () => {
+    const name = `driver_stats:${'x'.repeat(100_000)}`;
+    const started = Date.now();
+    const error = await failure(h.serving.getOnlineFeatures({ ...base(), kind: { case: 'features', value: { val: [name] } } }, { timeoutMs: 10_000 }));
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(error.code).toBe(Code.INVALID_ARGUMENT);
+    expect(error.message).toMatch(/xxxx ... \[message truncated: \d+ bytes in all\]$/);
+    expect(Buffer.byteLength(error.message)).toBeLessThanOrEqual(4096);
+  });
+
+  it('request bytes that do not decode are INVALID_ARGUMENT naming the message type, not INTERNAL', async () => {
+    const raw = new GrpcClient(h.servingAddress, credentials.createInsecure());
+    try {
+      const error = await new Promise<ServiceError>((resolve, reject) => {
+        raw.makeUnaryRequest('/larder.serving.v1.OnlineServingService/GetOnlineFeatures', (b: Buffer) => b, (b: Buffer) => b, Buffer.from([0x0a, 0xff, 0x01]), (e) => (e ? resolve(e) : reject(new Error('expected the call to fail'))));
+      });
+      expect([error.code, error.details]).toEqual([Code.INVALID_ARGUMENT, expect.stringMatching(/^request is not a valid larder\.serving\.v1\.GetOnlineFeaturesRequest message: /)]);
+    } finally {
+      raw.close();
     }
   });
 
