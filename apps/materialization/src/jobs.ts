@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { clone, create } from '@bufbuild/protobuf';
-import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { TimestampSchema } from '@bufbuild/protobuf/wkt';
 import type { Timestamp } from '@bufbuild/protobuf/wkt';
+import { dateFromTimestamp, epochMicros, isoMicros, timestampParts } from '@larder/offline-store';
 import type { OfflineStore } from '@larder/offline-store';
 import type { OnlineStore } from '@larder/online-store';
 import { DEFAULT_MAX_FUTURE_SKEW_MS } from '@larder/core';
@@ -14,6 +15,10 @@ import type { RunShard } from './lease';
 import { checkWindowTimes } from './request-times';
 import { viewNames, viewPlan } from './view-plan';
 import type { RegistryView, ViewPlan } from './view-plan';
+
+// Windows and watermarks to the microsecond, as sources store event times: protobuf-es's
+// timestampDate stops at the millisecond, which would move a window's edge across rows.
+const timestampFromDate = (date: Date): Timestamp => create(TimestampSchema, timestampParts(date));
 
 const S = materializationV1.JobState;
 const M = registryV1.MaterializationStatus;
@@ -108,10 +113,10 @@ export class JobManager {
     if (request.startTime === undefined) throw new RpcError(Code.INVALID_ARGUMENT, 'start_time: required');
     if (request.endTime === undefined) throw new RpcError(Code.INVALID_ARGUMENT, 'end_time: required');
     checkWindowTimes({ start_time: request.startTime, end_time: request.endTime }, this.now().getTime(), this.options.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS);
-    const start = timestampDate(request.startTime);
-    const end = timestampDate(request.endTime);
-    if (start.getTime() >= end.getTime()) {
-      throw new RpcError(Code.INVALID_ARGUMENT, `start_time (${start.toISOString()}) must be before end_time (${end.toISOString()}): the window is ${start.getTime() === end.getTime() ? 'empty' : 'inverted'}`);
+    const start = dateFromTimestamp(request.startTime);
+    const end = dateFromTimestamp(request.endTime);
+    if (epochMicros(start) >= epochMicros(end)) {
+      throw new RpcError(Code.INVALID_ARGUMENT, `start_time (${isoMicros(start)}) must be before end_time (${isoMicros(end)}): the window is ${epochMicros(start) === epochMicros(end) ? 'empty' : 'inverted'}`);
     }
     const project = this.project(request.project);
     const plans = this.plans(project, request.featureViews);
@@ -129,7 +134,7 @@ export class JobManager {
       throw new RpcError(Code.INVALID_ARGUMENT, 'end_time: required with shard_count > 1, so that every shard of the run covers the same window');
     }
     checkWindowTimes({ end_time: request.endTime }, this.now().getTime(), this.options.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS);
-    const end = request.endTime === undefined ? this.now() : timestampDate(request.endTime);
+    const end = request.endTime === undefined ? this.now() : dateFromTimestamp(request.endTime);
     const project = this.project(request.project);
     const plans = this.plans(project, request.featureViews);
     const id = this.newJobId();
@@ -146,7 +151,7 @@ export class JobManager {
       const watermark = recorded ?? state?.watermark;
       // The first time: now - ttl (but never past the requested end), or the earliest data.
       const start =
-        watermark !== undefined ? timestampDate(watermark) : plan.ttlMs > 0 ? new Date(Math.min(now.getTime(), end.getTime()) - plan.ttlMs) : new Date(0);
+        watermark !== undefined ? dateFromTimestamp(watermark) : plan.ttlMs > 0 ? new Date(Math.min(now.getTime(), end.getTime()) - plan.ttlMs) : new Date(0);
       windows.set(plan.name, { start, end });
     }
     const leases = await this.acquire(project, id, shard, plans, (plan) => windows.get(plan.name)!);
@@ -411,8 +416,8 @@ export class JobManager {
     }
     // The copy stops on a cancel, and when the view's lease is lost (another run took it over).
     const signal = AbortSignal.any([controller.signal, lease.lost.signal]);
-    const start = timestampDate(progress.startTime!);
-    const end = timestampDate(progress.endTime!);
+    const start = dateFromTimestamp(progress.startTime!);
+    const end = dateFromTimestamp(progress.endTime!);
     // RUNNING renews the lease; the final reports release it (and SUCCEEDED is refused when the lease was lost).
     const report = (status: registryV1.MaterializationStatus, extra: { watermark?: Timestamp; error?: string } = {}) =>
       status === M.RUNNING ? lease.acquire() : lease.finish(status, extra);
@@ -421,7 +426,7 @@ export class JobManager {
     try {
       await report(M.RUNNING);
       // An incremental view already at its end has nothing to read.
-      if (start.getTime() < end.getTime()) {
+      if (epochMicros(start) < epochMicros(end)) {
         // This job's shard of the run, split into the replica's own parallel streams.
         await Promise.all(
           shardRanges(tracked.shard, this.options.shards).map(async (range) => {
@@ -475,7 +480,7 @@ export class JobManager {
     if (job.kind === materializationV1.JobKind.INCREMENTAL) return endTs;
     const stored = (await this.readStates(job.project, [plan.name])).get(plan.name)?.watermark;
     if (stored === undefined) return endTs;
-    return timestampDate(job.startTime!).getTime() <= timestampDate(stored).getTime() ? endTs : stored;
+    return epochMicros(dateFromTimestamp(job.startTime!)) <= epochMicros(dateFromTimestamp(stored)) ? endTs : stored;
   }
 
   private find(id: string): Tracked {

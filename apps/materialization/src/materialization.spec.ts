@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { timestampDate } from '@bufbuild/protobuf/wkt';
+import { create } from '@bufbuild/protobuf';
+import { timestampDate, TimestampSchema } from '@bufbuild/protobuf/wkt';
 import { DuckDBOfflineStore, PostgresOfflineStore } from '@larder/offline-store';
 import type { BatchSource, OfflineStore } from '@larder/offline-store';
 import { materializationV1, registryV1 } from '@larder/proto';
@@ -181,12 +182,21 @@ describe.each(cases)('materialization, %s', (_name, onlineOf, offlineType) => {
         await client.end();
       }
       await harness.registry.applyRegistry(repo(project, { case: 'postgres', value: { location: { case: 'table', value: table } } } as registryV1.DataSource['kind']));
-      const done = await watchToEnd(harness.jobs, (await harness.jobs.materialize({ project, featureViews: ['driver_stats'], startTime: ts(WINDOW.start), endTime: ts(WINDOW.end) })).job!.id);
-      expect(done.error).toBe('');
       const key = { joinKeys: ['driver_id'], entityValues: [{ $typeName: 'larder.types.v1.Value', val: { case: 'int64Val', value: 5n } } as typesV1.Value] };
-      const [row] = await harness.store.read([{ view: statsDescriptor(project), features: ['trips'], entityKeys: [key] }]);
-      expect(row![0]!.eventTs).toBe(1_767_231_000_123_457 / 1000); // the online store's rule: micros / 1000
-      expect(valueToCell(row![0]!.values[0]!)).toBe(2n);
+      const online = async () => {
+        const [row] = await harness.store.read([{ view: statsDescriptor(project), features: ['trips'], entityKeys: [key] }]);
+        return [row![0]!.eventTs, valueToCell(row![0]!.values[0]!)]; // eventTs by the online store's rule: micros / 1000
+      };
+      const materialize = async (endMicros: bigint) => {
+        const endTime = create(TimestampSchema, { seconds: endMicros / 1_000_000n, nanos: Number(endMicros % 1_000_000n) * 1000 });
+        const done = await watchToEnd(harness.jobs, (await harness.jobs.materialize({ project, featureViews: ['driver_stats'], startTime: ts(WINDOW.start), endTime })).job!.id);
+        expect(done.error).toBe('');
+      };
+      // A window ending on the first row's microsecond takes it (ends are inclusive), not the row 1 us later.
+      await materialize(1_767_231_000_123_456n);
+      expect(await online()).toEqual([1_767_231_000_123_456 / 1000, 1n]);
+      await materialize(1_767_231_000_123_457n);
+      expect(await online()).toEqual([1_767_231_000_123_457 / 1000, 2n]);
     }, 60_000);
   }
 });

@@ -19,7 +19,7 @@ export {
 export type { EngineFailure } from './errors';
 export { cellConverter, cellToValue, toCell, valueToCell } from './cells';
 export type { CellConverter } from './cells';
-export { MicroDate, dateFromMicros, dateFromMillis, epochMicros, epochMillis, isoMicros, parseTimestampText, subMillisMicros } from './micro-date';
+export { MicroDate, dateFromMicros, dateFromMillis, dateFromTimestamp, epochMicros, epochMillis, isoMicros, parseTimestampText, subMillisMicros, timestampParts } from './micro-date';
 export { DuckDBOfflineStore, appendFolder } from './duckdb-store';
 export type { DuckDBOfflineStoreOptions } from './duckdb-store';
 export { PostgresOfflineStore, postgresType } from './postgres-store';

@@ -89,3 +89,15 @@ export function parseTimestampText(text: string): Date | undefined {
   const fraction = (m[7] ?? '').slice(0, 6).padEnd(6, '0');
   return dateFromMicros(ms * 1000 + Number(fraction));
 }
+
+/** A protobuf Timestamp's instant to the microsecond (nanoseconds below one dropped, as no engine keeps them). */
+export function dateFromTimestamp(ts: { seconds: bigint; nanos: number }): Date {
+  return dateFromMicros(ts.seconds * 1_000_000n + BigInt(Math.floor(ts.nanos / 1000)));
+}
+
+/** A Date's seconds and nanos for a protobuf Timestamp, its microseconds included. */
+export function timestampParts(date: Date): { seconds: bigint; nanos: number } {
+  const ms = date.getTime();
+  const seconds = Math.floor(ms / 1000);
+  return { seconds: BigInt(seconds), nanos: (ms - seconds * 1000) * 1_000_000 + subMillisMicros(date) * 1000 };
+}
