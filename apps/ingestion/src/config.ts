@@ -1,8 +1,8 @@
-import { FUTURE_SKEW_SETTING } from '@larder/core';
+import { ENDPOINT_SETTINGS, FUTURE_SKEW_SETTING, LOOPBACK_ENDPOINTS } from '@larder/core';
 import { offlineStoreConfigSchema, openOfflineStore } from '@larder/offline-store';
 import type { OfflineStore } from '@larder/offline-store';
 import { onlineStoreConfigSchema } from '@larder/online-store';
-import { ConfigError, bool, duration, httpLimitsSchema, int, oneOf, serverConfigSchema, string } from '@larder/rpc';
+import { ConfigError, bool, duration, httpLimitsSchema, int, oneOf, serverConfigSchema, string, stringList } from '@larder/rpc';
 import type { ConfigOf } from '@larder/rpc';
 import type { ConsumerSettings } from './kafka/source-consumer';
 
@@ -36,6 +36,11 @@ export const ingestionSchema = {
     lagRefresh: duration({ default: 5_000, min: 100, env: 'LARDER_KAFKA_LAG_REFRESH', doc: 'How often log end and committed offsets are read for lag.' }),
     deadLetterPartitions: int({ default: 0, min: 0, env: 'LARDER_KAFKA_DEAD_LETTER_PARTITIONS', doc: "Partitions of a dead-letter topic the consumer creates; 0 = as many as the source topic." }),
     deadLetterMaxBytes: int({ default: 0, min: 0, env: 'LARDER_KAFKA_DEAD_LETTER_MAX_BYTES', doc: "Largest produce request of dead letters; 0 = the dead-letter topic's max.message.bytes as the broker reports it." }),
+  },
+  // Hosts a source may make ingestion connect to; a source naming another is FAILED, never dialled.
+  endpoints: {
+    kafkaBrokers: stringList({ default: LOOPBACK_ENDPOINTS, env: ENDPOINT_SETTINGS.kafkaBrokers.env, doc: 'Kafka brokers a source may list (and the cluster may advertise), as host:port patterns (* or *.domain hosts, * ports).' }),
+    schemaRegistries: stringList({ default: LOOPBACK_ENDPOINTS, env: ENDPOINT_SETTINGS.schemaRegistries.env, doc: 'Schema registries a source may name, as host:port patterns.' }),
   },
   http: {
     enabled: bool({ default: true, env: 'LARDER_INGESTION_HTTP_ENABLED', doc: 'Serve POST /push and /write-to-online-store (Feast JSON).' }),

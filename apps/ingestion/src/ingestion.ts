@@ -1,4 +1,5 @@
-import { DEFAULT_MAX_FUTURE_SKEW_MS } from '@larder/core';
+import { DEFAULT_MAX_FUTURE_SKEW_MS, LOOPBACK_ALLOW_LIST } from '@larder/core';
+import type { EndpointAllowList } from '@larder/core';
 import { create } from '@bufbuild/protobuf';
 import type { OfflineStore } from '@larder/offline-store';
 import type { OnlineStore } from '@larder/online-store';
@@ -29,6 +30,8 @@ export interface IngestionOptions {
   maxFutureSkewMs?: number;
   /** Kafka consumer settings; undefined runs no consumers. */
   kafka: ConsumerSettings | undefined;
+  /** Hosts a source may make the consumers dial; loopback when not given. */
+  endpoints?: EndpointAllowList;
   metrics?: IngestionMetrics;
 }
 
@@ -60,6 +63,7 @@ export class Ingestion {
         metrics: this.metrics,
         logger: options.logger,
         settings: options.kafka,
+        endpoints: options.endpoints ?? LOOPBACK_ALLOW_LIST,
       });
       const consumers = this.consumers;
       this.metrics.rates = () => consumers.rates();

@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { createOnlineStore, onlineStoreConfig } from '@larder/online-store';
 import { RegistryClient } from '@larder/registry-client';
-import { bindHost } from '@larder/rpc';
+import { allowListProblems } from '@larder/core';
+import { bindHost, ConfigError } from '@larder/rpc';
 import type { RunServiceOptions } from '@larder/rpc';
 import { consumerSettings, ingestionSchema, openIngestionOfflineStore } from './config';
 import { startHttpEndpoint } from './http';
@@ -15,6 +16,8 @@ export const ingestionService: RunServiceOptions<typeof ingestionSchema> = {
   name: 'ingestion',
   schema: ingestionSchema,
   setup: async ({ config, logger }) => {
+    const problems = allowListProblems(config.endpoints);
+    if (problems.length > 0) throw new ConfigError(problems.map(({ key, problem }) => ({ key, problem, source: 'configuration' })));
     const metrics = new IngestionMetrics();
     if (config.onlineStore.type === 'sqlite' && config.onlineStore.path !== ':memory:') {
       mkdirSync(path.dirname(config.onlineStore.path), { recursive: true });
@@ -38,6 +41,7 @@ export const ingestionService: RunServiceOptions<typeof ingestionSchema> = {
       storeTimeoutMs: config.ingestion.storeTimeout,
       maxFutureSkewMs: config.ingestion.maxFutureSkew,
       kafka: config.kafka.enabled ? consumerSettings(config) : undefined,
+      endpoints: config.endpoints,
       metrics,
     });
     try {

@@ -1,11 +1,13 @@
 import { create } from '@bufbuild/protobuf';
 import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
-import { DEFAULT_MAX_FUTURE_SKEW_MS, futureTimeProblem, timestampMs, TimestampRangeError } from '@larder/core';
+import { DEFAULT_MAX_FUTURE_SKEW_MS, futureTimeProblem, LOOPBACK_ALLOW_LIST, timestampMs, TimestampRangeError } from '@larder/core';
+import type { EndpointAllowList } from '@larder/core';
 import { registryV1 } from '@larder/proto';
 import type { ObjectKindInProject, RegistryStore } from '@larder/registry-store';
 import { Code, RpcError, implement } from '@larder/rpc';
 import type { ServiceRegistration } from '@larder/rpc';
 import { listFeatures, searchFeatures } from './discovery';
+import { refuseDisallowedEndpoints } from './endpoints';
 import { watchRegistry } from './watch';
 import type { WatchStreams } from './watch';
 
@@ -59,6 +61,8 @@ function checkReportTimes(req: registryV1.UpdateMaterializationStateRequest, now
 }
 
 export interface RegistryHandlerOptions {
+  /** Hosts a source may name; loopback when not given. */
+  endpoints?: EndpointAllowList;
   /** Watermarks and windows later than now + this are refused; see FUTURE_SKEW_SETTING. */
   maxFutureSkewMs: number;
 }
@@ -110,6 +114,7 @@ export function registryHandlers(store: RegistryStore, streams: WatchStreams, op
   return implement(registryV1.RegistryService, {
     applyRegistry: (req) => {
       required(req.project, 'project');
+      refuseDisallowedEndpoints(req.dataSources, options.endpoints ?? LOOPBACK_ALLOW_LIST);
       return store.apply(req);
     },
     async getRegistryVersion() {

@@ -12,6 +12,8 @@ export { valueTypeName, parseValueTypeName, VALUE_TYPE_NAMES, isListValueType, i
 export { matchesFilter, hasTags } from './filter';
 export { parseJsonLossless } from './lossless-json';
 export { JSON_SLICE_CHARS, parseJsonInSlices } from './json-slices';
+export { allowListProblems, brokerAllowed, ENDPOINT_SETTINGS, LOOPBACK_ALLOW_LIST, LOOPBACK_ENDPOINTS, sourceEndpointProblems, sourceEndpointRefusal } from './endpoints';
+export type { EndpointAllowList, EndpointProblem } from './endpoints';
 export type { NameTagFilter } from './filter';
 export { featureInfos, listFeatures, searchFeatures } from './discovery';
 export type { FeatureQuery, FeatureSearch } from './discovery';

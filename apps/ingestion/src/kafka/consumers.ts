@@ -1,4 +1,5 @@
 import { create, toBinary } from '@bufbuild/protobuf';
+import { sourceEndpointRefusal } from '@larder/core';
 import { ingestionV1, registryV1 } from '@larder/proto';
 import type { Logger } from '@larder/rpc';
 import { DefinitionError, targetsOf, unwritable, withoutOfflineStore } from '../targets';
@@ -74,6 +75,13 @@ export class KafkaConsumers {
     for (const project of projects) {
       for (const source of registry.dataSources(project)) {
         if (source.kind.case !== 'kafka') continue;
+        // Before anything else, and long before a socket: a source written before the
+        // allow-list (or applied to a registry with a wider one) is never dialled.
+        const refusal = sourceEndpointRefusal(source, this.options.endpoints);
+        if (refusal !== undefined) {
+          reject(project, source, refusal);
+          continue;
+        }
         let targets: ViewTarget[];
         try {
           targets = targetsOf(registry, project, source, this.options.basePath);

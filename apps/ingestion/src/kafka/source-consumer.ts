@@ -3,6 +3,7 @@ import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
 import { futureTimeProblem } from '@larder/core';
+import type { EndpointAllowList } from '@larder/core';
 import { OfflineStoreError } from '@larder/offline-store';
 import type { OfflineStore } from '@larder/offline-store';
 import { InvalidRowError } from '@larder/online-store';
@@ -16,6 +17,7 @@ import type { RecordPlan, ShapedRow } from '../rows';
 import { FieldMap } from '../targets';
 import type { ViewTarget } from '../targets';
 import { ValueError, toMillis } from '../values';
+import { allowedSocketFactory } from './allowed-socket';
 import { OffsetCommitter } from './committer';
 import { DeadLetterTopic } from './dead-letters';
 import type { DeadLetter, DeadLetterStage } from './dead-letters';
@@ -68,6 +70,8 @@ export interface ConsumerDeps {
   metrics: IngestionMetrics;
   logger: Logger;
   settings: ConsumerSettings;
+  /** Hosts the consumer may dial: the source's brokers are checked before it is built, and every socket (brokers the cluster advertises too) here. */
+  endpoints: EndpointAllowList;
 }
 
 interface PartitionStats {
@@ -178,6 +182,7 @@ export class SourceConsumer {
     this.kafka = new Kafka({
       clientId: settings.clientId,
       brokers: kafka.bootstrapServers,
+      socketFactory: allowedSocketFactory(deps.endpoints),
       retry: { initialRetryTime: 200, maxRetryTime: 5_000, retries: 8 },
       logLevel: logLevel.WARN,
       logCreator: () => (entry) => {
