@@ -155,6 +155,21 @@ describe('NaN and ±Infinity', () => {
   });
 });
 
+describe('integers beyond int64', () => {
+  it('HTTP /push: a join key of 18446744073709551616 (number or string) gets 422 naming the column, not 500', async () => {
+    for (const id of ['18446744073709551616', '"18446744073709551616"']) {
+      const res = await fetch(`${httpUrl}/push`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: `{"push_source_name":"stats_push","df":{"driver_id":[${id}],"conv_rate":[0.1],"rates":[[]],"event_timestamp":["${new Date().toISOString()}"]},"to":"online"}`,
+      });
+      expect(res.status).toBe(422);
+      const body = (await res.json()) as { rows_written: number; failures: { column: string; reason: string }[] };
+      expect([body.rows_written, body.failures[0]?.column, body.failures[0]?.reason]).toEqual([0, 'driver_id', expect.stringMatching(/^join key driver_id: expected INT64, got (number |string ")18446744073709551616/)]);
+    }
+  });
+});
+
 describe('Kafka', () => {
   it('dead-letters a year-9999 event with stage future and an Infinity value with stage validate; the good event is written', async () => {
     const now = Date.now();

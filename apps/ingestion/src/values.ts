@@ -40,6 +40,8 @@ const LIST: Partial<Record<typesV1.ValueType, { case: ValueCase; typeName: strin
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;
 const INTEGER = /^-?\d+$/;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
 
 function describe(raw: unknown): string {
   if (raw === null) return 'null';
@@ -142,11 +144,12 @@ function scalar(type: typesV1.ValueType, raw: unknown): unknown {
       if (Number.isInteger(n) && n >= INT32_MIN && n <= INT32_MAX) return n;
       break;
     }
-    case T.INT64:
-      if (typeof raw === 'bigint') return raw;
-      if (typeof raw === 'number' && Number.isSafeInteger(raw)) return BigInt(raw);
-      if (typeof raw === 'string' && INTEGER.test(raw)) return BigInt(raw);
+    case T.INT64: {
+      const n = typeof raw === 'bigint' ? raw : typeof raw === 'number' && Number.isSafeInteger(raw) ? BigInt(raw) : typeof raw === 'string' && INTEGER.test(raw) ? BigInt(raw) : undefined;
+      // Beyond int64 no store can hold it (the encoders would throw later, an internal error).
+      if (n !== undefined && n >= INT64_MIN && n <= INT64_MAX) return n;
       break;
+    }
     case T.UNIX_TIMESTAMP:
       try {
         return BigInt(Math.floor(toMillis(raw) / 1000));
