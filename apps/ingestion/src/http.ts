@@ -23,8 +23,14 @@ const DESTINATIONS: readonly PushDestination[] = ['online', 'offline', 'online_a
 
 const STATUS: Partial<Record<Code, number>> = {
   [Code.INVALID_ARGUMENT]: 400,
+  [Code.OUT_OF_RANGE]: 400,
+  [Code.PERMISSION_DENIED]: 403,
   [Code.NOT_FOUND]: 404,
   [Code.FAILED_PRECONDITION]: 409,
+  [Code.ALREADY_EXISTS]: 409,
+  [Code.ABORTED]: 409,
+  [Code.RESOURCE_EXHAUSTED]: 429,
+  [Code.UNIMPLEMENTED]: 501,
   [Code.UNAVAILABLE]: 503,
   [Code.DEADLINE_EXCEEDED]: 504,
 };
