@@ -1,6 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import type { Timestamp } from '@bufbuild/protobuf/wkt';
-import { cellConverter, cellToValue, subMillisMicros } from '@larder/offline-store';
+import { cellConverter, cellToValue, timestampParts } from '@larder/offline-store';
 import type { Cell, ResultChunk as StoreChunk, ResultSchema as StoreSchema } from '@larder/offline-store';
 import { offlineV1, typesV1 } from '@larder/proto';
 import type { RetrievalPlan } from './plan';
@@ -100,10 +100,7 @@ const RESULT_CHUNK = offlineV1.ResultChunkSchema.typeName;
 const REPEATED_VALUE = typesV1.RepeatedValueSchema.typeName;
 
 function timestampOf(date: Date): Timestamp {
-  const ms = date.getTime();
-  const seconds = Math.floor(ms / 1000);
-  const nanos = (ms - seconds * 1000) * 1_000_000 + subMillisMicros(date) * 1000;
-  return { $typeName: 'google.protobuf.Timestamp', seconds: BigInt(seconds), nanos } as Timestamp;
+  return { $typeName: 'google.protobuf.Timestamp', ...timestampParts(date) } as Timestamp;
 }
 
 function sampleRowBytes(columns: readonly typesV1.Value[][], rows: number): number {

@@ -1,7 +1,8 @@
 import { create } from '@bufbuild/protobuf';
-import { durationFromMs, timestampFromMs, timestampNow } from '@bufbuild/protobuf/wkt';
+import { durationFromMs, TimestampSchema, timestampNow } from '@bufbuild/protobuf/wkt';
 import { DEFAULT_ROW_COST_LIMIT } from '@larder/core';
 import type { RegistrySet } from '@larder/core';
+import { timestampParts } from '@larder/offline-store';
 import type { Destination, EntityInput, OfflineStore, ResultChunk as StoreChunk, ResultSchema as StoreSchema } from '@larder/offline-store';
 import { offlineV1, registryV1 } from '@larder/proto';
 import { Code, RpcError } from '@larder/rpc';
@@ -193,7 +194,7 @@ function savedDataset(plan: RetrievalPlan, query: offlineV1.HistoricalQuery, des
     featureService: 'featureService' in plan.features ? plan.features.featureService : '',
     fullFeatureNames: query.fullFeatureNames,
     rowCount: BigInt(rowCount),
-    ...(stats.minTs !== undefined && { minEventTimestamp: timestampFromMs(stats.minTs.getTime()) }),
-    ...(stats.maxTs !== undefined && { maxEventTimestamp: timestampFromMs(stats.maxTs.getTime()) }),
+    ...(stats.minTs !== undefined && { minEventTimestamp: create(TimestampSchema, timestampParts(stats.minTs)) }),
+    ...(stats.maxTs !== undefined && { maxEventTimestamp: create(TimestampSchema, timestampParts(stats.maxTs)) }),
   });
 }

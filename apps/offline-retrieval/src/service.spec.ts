@@ -2,6 +2,7 @@
 // PostgreSQL and the BigQuery emulator; every answer checked against the
 // brute-force oracle on generated data.
 import { create } from '@bufbuild/protobuf';
+import type { MessageInitShape } from '@bufbuild/protobuf';
 import { TimestampSchema } from '@bufbuild/protobuf/wkt';
 import type { Timestamp } from '@bufbuild/protobuf/wkt';
 import { compileOnDemandView, emptyRegistrySet } from '@larder/core';
@@ -115,8 +116,9 @@ describe.each(ENGINES)('offline retrieval on $name', ({ start }) => {
     const rows = entities.rows.slice(0, 6);
     const micros = rows.map((r, i) => BigInt((r['event_timestamp'] as Date).getTime()) * 1000n + BigInt(1 + 97 * i));
     const stamp = (us: bigint, extraNanos = 0): Timestamp => create(TimestampSchema, { seconds: us / 1_000_000n, nanos: Number(us % 1_000_000n) * 1000 + extraNanos });
-    async function* requests(): AsyncGenerator<offlineV1.GetHistoricalFeaturesRequest> {
-      yield create(offlineV1.GetHistoricalFeaturesRequestSchema, { message: { case: 'query', value: { kind: { case: 'features' as const, value: { val: ['driver_stats:trips'] } } } } });
+    async function* requests(destination?: MessageInitShape<typeof offlineV1.OutputDestinationSchema>): AsyncGenerator<offlineV1.GetHistoricalFeaturesRequest> {
+      const query = { kind: { case: 'features' as const, value: { val: ['driver_stats:trips'] } }, ...(destination && { destination }) };
+      yield create(offlineV1.GetHistoricalFeaturesRequestSchema, { message: { case: 'query', value: query } });
       const kept = entities.columns.filter((c) => c.name !== 'event_timestamp');
       yield create(offlineV1.GetHistoricalFeaturesRequestSchema, {
         message: {
@@ -131,6 +133,12 @@ describe.each(ENGINES)('offline retrieval on $name', ({ start }) => {
     const got: Timestamp[] = [];
     for await (const { part } of harness.retrieval.getHistoricalFeatures(requests())) if (part.case === 'chunk') got.push(...part.value.eventTimestamps);
     expect(got.map((t) => [t.seconds, t.nanos])).toEqual(micros.map((us) => [stamp(us).seconds, stamp(us).nanos]));
+    // The saved dataset's event-time range too.
+    const storage = engine.destination('micro_set');
+    for await (const _ of harness.retrieval.getHistoricalFeatures(requests({ storage, omitRows: true, savedDatasetName: 'micro_v1' }))) void _;
+    const saved = (await harness.registry.getSavedDataset({ project: harness.project, name: 'micro_v1' })).savedDataset!;
+    const [min, max] = [micros.reduce((a, b) => (a < b ? a : b)), micros.reduce((a, b) => (a > b ? a : b))];
+    expect([saved.minEventTimestamp?.nanos, saved.maxEventTimestamp?.nanos]).toEqual([stamp(min).nanos, stamp(max).nanos]);
   });
 
   it('reads entity rows from the engine, with a feature service (alias, subset, join-key map) and on-demand features', async () => {

@@ -4,7 +4,8 @@ import type { typesV1 } from '@larder/proto';
  * A cell as the offline store hands it over (and accepts it), by ValueType:
  * BYTES Uint8Array, STRING string, INT32/DOUBLE/FLOAT number, INT64 bigint,
  * BOOL boolean, UNIX_TIMESTAMP Date, lists arrays of those, null for no value.
- * Entity and event timestamps are Dates (millisecond precision in JS).
+ * Entity and event timestamps are Dates, MicroDates (see micro-date.ts) where they carry
+ * microseconds below the millisecond.
  */
 export type Cell = Uint8Array | string | number | bigint | boolean | Date | readonly Cell[] | null;
 
