@@ -7,6 +7,7 @@ import { typesV1 } from '@larder/proto';
 import type { offlineV1 } from '@larder/proto';
 import { Code, RpcError } from '@larder/rpc';
 import { locationFor } from './sources';
+import { checkFileFormat, checkTimestamp } from './request-checks';
 import { caseLabel, typeOfValue } from './values';
 
 /** The inline entity rows' timestamps (RowBatch.event_timestamps) become this column. */
@@ -92,6 +93,7 @@ function convertBatch(batch: typesV1.RowBatch, columns: readonly EntityColumn[],
   const times: Date[] = new Array(n);
   for (let i = 0; i < n; i++) {
     const ts = batch.eventTimestamps[i] as { seconds: bigint; nanos: number };
+    checkTimestamp(ts, `entity_rows[${index}].event_timestamps[${i}]`);
     // To the microsecond, as the engines store times; nanoseconds below one are dropped.
     const date = dateFromMicros(Number(ts.seconds) * 1_000_000 + Math.floor(ts.nanos / 1000));
     times[i] = date;
@@ -142,6 +144,7 @@ async function nextBatch(requests: AsyncIterator<offlineV1.GetHistoricalFeatures
 /** Entity rows the engine reads itself (table, query or file). */
 export function sourceEntities(engine: OfflineStore['engine'], source: offlineV1.EntitySource | undefined): SourceEntities {
   if (source === undefined) throw invalid('entity_source: required (a file, bigquery or postgres location)');
+  if (source.location.case === 'file') checkFileFormat(source.location.value.format, 'entity_source.file.format');
   return {
     kind: 'source',
     location: locationFor(engine, source.location, 'entity_source'),

@@ -9,6 +9,7 @@ import { Code, RpcError } from '@larder/rpc';
 import type { EntityStats } from './entities';
 import { DEFAULT_ON_DEMAND_REQUEST_COST } from './config';
 import { computeOnDemand, OnDemandRun } from './on-demand';
+import { checkFileFormat } from './request-checks';
 import { encodeChunk, outputLayout } from './output';
 import type { OutputLayout } from './output';
 import { planRetrieval, projectOf } from './plan';
@@ -169,6 +170,7 @@ function destinationOf(destination: offlineV1.OutputDestination, engine: Offline
     case 'file': {
       if (engine !== 'duckdb') throw wrong('a file');
       if (kind.value.path === '') throw new RpcError(Code.INVALID_ARGUMENT, 'query.destination.storage.file.path: required');
+      checkFileFormat(kind.value.format, 'query.destination.storage.file.format');
       const format = kind.value.format === registryV1.FileFormat.CSV || /\.csv$/i.test(kind.value.path) ? 'csv' : 'parquet';
       return { kind: 'file', path: kind.value.path, format, overwrite };
     }
