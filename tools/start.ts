@@ -71,6 +71,10 @@ function quickstartEnv(): Record<string, string> {
     LARDER_REGISTRY_LOCATION: path.join(QUICKSTART_DIR, 'data', 'registry.json'),
     LARDER_ONLINE_STORE_TYPE: 'sqlite',
     LARDER_ONLINE_STORE_PATH: path.join(QUICKSTART_DIR, 'data', 'online_store.db'),
+    // DuckDB reads and writes files under the quickstart repo only: its sample data and
+    // entity rows, and the training sets the README writes there (`--out training.parquet`).
+    LARDER_OFFLINE_READ_ROOTS: QUICKSTART_DIR,
+    LARDER_OFFLINE_WRITE_ROOT: QUICKSTART_DIR,
   };
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { create } from '@bufbuild/protobuf';
@@ -8,7 +8,7 @@ import type { BatchSource, Cell } from '@larder/offline-store';
 import { SqliteOnlineStore } from '@larder/online-store';
 import type { ViewDescriptor } from '@larder/online-store';
 import { ingestionV1, typesV1 } from '@larder/proto';
-import { Code, createClient, runService } from '@larder/rpc';
+import { Code, createClient, RpcError, runService } from '@larder/rpc';
 import type { RpcClient, ServerHandle } from '@larder/rpc';
 import { freePort } from '@larder/testing';
 import { ingestionService } from './service';
@@ -23,6 +23,7 @@ const BASE = Date.UTC(2026, 1, 1);
 const view: ViewDescriptor = { project, name: 'driver_stats', joinKeys: ['driver_id'], features: [{ name: 'conv_rate', type: T.DOUBLE }, { name: 'trips', type: T.INT64 }] };
 
 let dir: string;
+let outside: string;
 let registry: TestRegistry;
 let handle: ServerHandle;
 let client: RpcClient<typeof ingestionV1.IngestionService>;
@@ -33,9 +34,11 @@ let httpUrl: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'larder-ingestion-push-'));
+  outside = mkdtempSync(path.join(os.tmpdir(), 'larder-ingestion-outside-'));
   offline = await DuckDBOfflineStore.create();
   const parquet = path.join(dir, 'stats.parquet');
   await offline.run(`COPY (SELECT 0::BIGINT AS driver_id, 0.0::DOUBLE AS conv_rate, 0::BIGINT AS trips, TIMESTAMP '2000-01-01' AS event_timestamp) TO '${parquet}' (FORMAT parquet)`);
+  copyFileSync(parquet, path.join(outside, 'stats.parquet'));
   source = { name: 'stats_file', location: { kind: 'file', path: parquet }, timestampField: 'event_timestamp' };
   registry = await startTestRegistry();
   await registry.apply({
@@ -44,8 +47,14 @@ beforeAll(async () => {
     dataSources: [
       { name: 'stats_file', timestampField: 'event_timestamp', kind: { case: 'file', value: { path: parquet } } },
       { name: 'stats_push', kind: { case: 'push', value: { batchSource: 'stats_file' } } },
+      // A source outside the service's roots: offline pushes to it must not write there.
+      { name: 'outside_file', timestampField: 'event_timestamp', kind: { case: 'file', value: { path: path.join(outside, 'stats.parquet') } } },
+      { name: 'outside_push', kind: { case: 'push', value: { batchSource: 'outside_file' } } },
     ],
-    featureViews: [{ name: 'driver_stats', entities: ['driver'], schema: view.features.map((f) => ({ name: f.name, valueType: f.type })), batchSource: 'stats_file', streamSource: 'stats_push' }],
+    featureViews: [
+      { name: 'driver_stats', entities: ['driver'], schema: view.features.map((f) => ({ name: f.name, valueType: f.type })), batchSource: 'stats_file', streamSource: 'stats_push' },
+      { name: 'outside_stats', entities: ['driver'], schema: view.features.map((f) => ({ name: f.name, valueType: f.type })), batchSource: 'outside_file', streamSource: 'outside_push' },
+    ],
   });
   const httpPort = await freePort();
   httpUrl = `http://127.0.0.1:${httpPort}`;
@@ -66,7 +75,7 @@ beforeAll(async () => {
       kafka: { enabled: false },
       http: { host: '127.0.0.1', port: httpPort },
       onlineStore: { type: 'sqlite', path: onlinePath },
-      offlineStore: { type: 'duckdb' },
+      offlineStore: { type: 'duckdb', readRoots: [dir], writeRoot: dir },
     },
   });
   if (started === undefined) throw new Error('ingestion did not start');
@@ -82,6 +91,7 @@ afterAll(async () => {
   await offline?.close();
   await registry?.stop();
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  if (outside !== undefined) rmSync(outside, { recursive: true, force: true });
 });
 
 const int64 = (n: number) => create(typesV1.ValueSchema, { val: { case: 'int64Val', value: BigInt(n) } });
@@ -131,6 +141,17 @@ describe('Push', () => {
     expect(response).toMatchObject({ rowsWritten: 1n, rowsSkippedStale: 0n, failures: [] });
     expect(await readOnline([10])).toEqual([undefined]);
     expect(await historical([{ id: 10, ts: BASE + 1 }, { id: 10, ts: BASE - 1 }])).toEqual([[1.5, 15n], [null, null]]);
+  });
+
+  it('OFFLINE to a source outside the roots is PERMISSION_DENIED naming the root, and creates nothing there', async () => {
+    const error = await client.push({ project, pushSource: 'outside_push', mode: ingestionV1.PushMode.OFFLINE, rows: rows([10], [double(1.5)], [int64(15)], [BASE]) }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(RpcError);
+    expect((error as RpcError).code).toBe(Code.PERMISSION_DENIED);
+    expect((error as RpcError).message).toContain(`is outside the read root '${realpathSync(dir)}'`);
+    expect(readdirSync(outside)).toEqual(['stats.parquet']);
   });
 
   it('ONLINE_AND_OFFLINE writes both', async () => {

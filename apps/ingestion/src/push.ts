@@ -2,7 +2,7 @@ import { create } from '@bufbuild/protobuf';
 import type { Timestamp } from '@bufbuild/protobuf/wkt';
 import { futureTimeProblem, timestampMs, TimestampRangeError } from '@larder/core';
 import { eventMsFromParts } from '@larder/online-store';
-import { OfflineStoreError } from '@larder/offline-store';
+import { OfflineStoreError, PathDeniedError } from '@larder/offline-store';
 import type { OfflineStore } from '@larder/offline-store';
 import { StoreUnavailableError } from '@larder/online-store';
 import type { OnlineStore } from '@larder/online-store';
@@ -261,6 +261,8 @@ export function storeFailure(which: 'online' | 'offline'): (error: unknown) => n
     if (error instanceof StoreUnavailableError || UNREACHABLE.has((error as { code?: string }).code ?? '')) {
       throw new RpcError(Code.UNAVAILABLE, `the ${which} store is unavailable: ${(error as Error).message}; nothing was lost, retry the call (writes are idempotent)`, { cause: error });
     }
+    // A source path outside the service's roots: the registry definition names a place this service may not write.
+    if (error instanceof PathDeniedError) throw new RpcError(Code.PERMISSION_DENIED, `offline write: ${error.message}`, { cause: error });
     if (error instanceof OfflineStoreError) throw new RpcError(Code.FAILED_PRECONDITION, `offline write: ${error.message}`, { cause: error });
     throw error;
   };

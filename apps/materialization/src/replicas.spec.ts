@@ -74,6 +74,7 @@ async function startCluster(backend: RegistryBackend): Promise<Cluster> {
     LARDER_REDIS_URL: redisUrl,
     LARDER_REDIS_LAYOUT: 'packed',
     LARDER_OFFLINE_STORE_TYPE: 'duckdb',
+    LARDER_OFFLINE_READ_ROOTS: dir,
   };
   const handles: ServerHandle[] = [];
   const clients: Jobs[] = [];

@@ -150,7 +150,10 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   await registry.applyRegistry(repo(project, source as registryV1.DataSource['kind']));
   const onlineStore = onlineStoreUnderTest(options.online, dir);
   const offlineEnv: Record<string, string> =
-    options.offline.type === 'postgres' ? { LARDER_OFFLINE_STORE_TYPE: 'postgres', LARDER_POSTGRES_URL: options.offline.url } : { LARDER_OFFLINE_STORE_TYPE: 'duckdb' };
+    options.offline.type === 'postgres'
+      ? { LARDER_OFFLINE_STORE_TYPE: 'postgres', LARDER_POSTGRES_URL: options.offline.url }
+      : // DuckDB reads sources under its roots only: the harness folder, as a deployment would set it.
+        { LARDER_OFFLINE_STORE_TYPE: 'duckdb', LARDER_OFFLINE_READ_ROOTS: dir, LARDER_OFFLINE_WRITE_ROOT: dir };
   const handle = await runInProcess(materializationService, { ...base, LARDER_REGISTRY_ADDRESS: registryHandle.address, ...onlineStore.env, ...offlineEnv, ...options.env }, logs);
   const store = createOnlineStore(onlineStore.config);
   const jobs = createClient(materializationV1.MaterializationService, handle.address);

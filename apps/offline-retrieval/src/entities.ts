@@ -6,7 +6,7 @@ import type { TypedName } from '@larder/core';
 import { typesV1 } from '@larder/proto';
 import type { offlineV1 } from '@larder/proto';
 import { Code, RpcError } from '@larder/rpc';
-import { locationFor } from './sources';
+import { checkTableName, locationFor } from './sources';
 import { checkFileFormat, checkTimestamp } from './request-checks';
 import { caseLabel, typeOfValue } from './values';
 
@@ -145,6 +145,16 @@ async function nextBatch(requests: AsyncIterator<offlineV1.GetHistoricalFeatures
 export function sourceEntities(engine: OfflineStore['engine'], source: offlineV1.EntitySource | undefined): SourceEntities {
   if (source === undefined) throw invalid('entity_source: required (a file, bigquery or postgres location)');
   if (source.location.case === 'file') checkFileFormat(source.location.value.format, 'entity_source.file.format');
+  const kind = source.location;
+  if (kind.case === 'postgres' || kind.case === 'bigquery') {
+    const where = kind.value.location;
+    // A client's SQL would run with the service's database rights (pg_read_file, COPY ... TO PROGRAM);
+    // free queries come only from data sources someone registered.
+    if (where.case === 'query') {
+      throw invalid(`entity_source.${kind.case}.query: SQL from a client is not run; name a table in entity_source.${kind.case}.table, send the rows inline (GetHistoricalFeatures), or register the query as a ${kind.case} data source`);
+    }
+    if (where.case === 'table') checkTableName(`entity_source.${kind.case}.table`, where.value, kind.case);
+  }
   return {
     kind: 'source',
     location: locationFor(engine, source.location, 'entity_source'),

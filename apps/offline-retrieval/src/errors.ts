@@ -1,11 +1,13 @@
 // Offline-store errors become gRPC statuses here, once, for every rpc of the app.
 import {
   DestinationExistsError,
+  DestinationNotReplaceableError,
   EmptyEntitySetError,
   EngineError,
   MissingColumnError,
   NoSourceFilesError,
   OfflineStoreError,
+  PathDeniedError,
   UnsupportedRequestError,
 } from '@larder/offline-store';
 import type { EngineFailure } from '@larder/offline-store';
@@ -32,6 +34,9 @@ export function registerOfflineErrorMappings(): void {
   registerErrorMapping(DestinationExistsError, (e) =>
     new RpcError(Code.FAILED_PRECONDITION, `query.destination.storage: '${e.destination}' already exists; set query.destination.overwrite to replace it`, { cause: e }),
   );
+  registerErrorMapping(DestinationNotReplaceableError, (e) => new RpcError(Code.FAILED_PRECONDITION, `query.destination.storage.file.path: ${e.message}`, { cause: e }));
+  // A path outside the configured roots, or a URL: the message names the roots, never where the path led.
+  registerErrorMapping(PathDeniedError, Code.PERMISSION_DENIED);
   // The engine's own refusals, by what the caller can do: fix a name, fix a query, get access, wait.
   registerErrorMapping(EngineError, (e) => new RpcError(ENGINE_CODES[e.failure], e.message, { cause: e }));
   registerErrorMapping(UnsupportedRequestError, Code.FAILED_PRECONDITION);
@@ -39,6 +44,6 @@ export function registerOfflineErrorMappings(): void {
   registerErrorMapping(NoSourceFilesError, (e) =>
     e.entities
       ? new RpcError(Code.INVALID_ARGUMENT, `entity_source: ${e.message}`, { cause: e })
-      : new RpcError(Code.FAILED_PRECONDITION, `${e.message} (as seen by the offline-retrieval service, from ${process.cwd()})`, { cause: e }),
+      : new RpcError(Code.FAILED_PRECONDITION, `${e.message} (as seen by the offline-retrieval service)`, { cause: e }),
   );
 }

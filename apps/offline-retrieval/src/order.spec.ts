@@ -4,7 +4,7 @@
 // written; plus BigQuery's refusals as precise statuses and inline rows staged in
 // bounded groups whatever the client's batch size.
 import { create } from '@bufbuild/protobuf';
-import { Table as BigQueryTable } from '@google-cloud/bigquery';
+import { BigQuery, Table as BigQueryTable } from '@google-cloud/bigquery';
 import { offlineV1, typesV1 } from '@larder/proto';
 import type { registryV1 } from '@larder/proto';
 import { Code, RpcError } from '@larder/rpc';
@@ -178,15 +178,23 @@ describe('BigQuery as a user meets it', () => {
     expect(repo.dataSources.length).toBeGreaterThan(0);
   });
 
-  it('an entity table that does not exist is NOT_FOUND; an entity query BigQuery cannot run is INVALID_ARGUMENT', async () => {
+  it('an entity table that does not exist is NOT_FOUND; an entity query from the client is INVALID_ARGUMENT and never runs', async () => {
     const missing = await rpcError(() => collect(harness.retrieval.getHistoricalFeaturesFromSource({ query: { kind: features(['customer_profile:segment']) }, entitySource: fromTable('no_such_entities') })));
     expect(missing.code).toBe(Code.NOT_FOUND);
     expect(missing.message).toContain(`entity source table ${table('no_such_entities')}`);
-    const query = create(offlineV1.EntitySourceSchema, { location: { case: 'bigquery', value: { location: { case: 'query', value: 'SELEC driver_id FROM nowhere' } } } });
-    const invalid = await rpcError(() => collect(harness.retrieval.getHistoricalFeaturesFromSource({ query: { kind: features(['customer_profile:segment']) }, entitySource: query })));
-    expect(invalid.code).toBe(Code.INVALID_ARGUMENT);
-    expect(invalid.message).toMatch(/^entity source query: /);
-    expect(invalid.message).not.toContain('LIMIT 0');
+    // Run, this would create a table: afterwards it must not exist.
+    const sideEffect = table('made_by_client_sql');
+    const query = create(offlineV1.EntitySourceSchema, { location: { case: 'bigquery', value: { location: { case: 'query', value: `CREATE TABLE \`${sideEffect}\` AS SELECT 1 AS x; SELECT 1` } } } });
+    const refused = await rpcError(() => collect(harness.retrieval.getHistoricalFeaturesFromSource({ query: { kind: features(['customer_profile:segment']) }, entitySource: query })));
+    expect(refused.code).toBe(Code.INVALID_ARGUMENT);
+    expect(refused.message).toMatch(/^entity_source\.bigquery\.query: SQL from a client is not run/);
+    const [datasetId, tableId] = sideEffect.split('.').slice(-2) as [string, string];
+    const bigquery = new BigQuery({ apiEndpoint: engine.env['LARDER_BIGQUERY_API_ENDPOINT']!, projectId: engine.env['LARDER_BIGQUERY_PROJECT']! });
+    const [exists] = await bigquery.dataset(datasetId).table(tableId).exists();
+    expect(exists).toBe(false);
+    const badName = await rpcError(() => collect(harness.retrieval.getHistoricalFeaturesFromSource({ query: { kind: features(['customer_profile:segment']) }, entitySource: fromTable('a`; DROP TABLE x; --') })));
+    expect(badName.code).toBe(Code.INVALID_ARGUMENT);
+    expect(badName.message).toMatch(/^entity_source\.bigquery\.table: /);
   });
 
   it('inline rows sent a few at a time are staged in one insert per group, not one per batch', async () => {

@@ -13,6 +13,7 @@ import { checkFileFormat } from './request-checks';
 import { encodeChunk, outputLayout } from './output';
 import type { OutputLayout } from './output';
 import { planRetrieval, projectOf } from './plan';
+import { checkTableName } from './sources';
 import type { RegistrySource, RetrievalPlan } from './plan';
 
 /** One message of either result stream; both rpcs answer with the same oneof. */
@@ -72,7 +73,7 @@ export class OfflineRetrieval {
     if (destination === undefined || destination.storage === undefined) {
       if (destination !== undefined) throw new RpcError(Code.INVALID_ARGUMENT, 'query.destination.storage: required when a destination is given');
       const entities = await entitiesFor(plan);
-      const result = await this.store.getHistoricalFeatures({ entities, views: plan.views, chunkRows: maxRows });
+      const result = await this.store.getHistoricalFeatures({ entities, views: plan.views, chunkRows: maxRows, ...signalOf(call) });
       const rowCount = yield* this.stream(plan, result.schema, result, maxRows, run);
       yield { case: 'summary', value: create(offlineV1.ResultSummarySchema, { rowCount: BigInt(rowCount), elapsed: durationFromMs(Date.now() - started) }) };
       return;
@@ -86,12 +87,12 @@ export class OfflineRetrieval {
     if (!destination.omitRows && entities.kind === 'rows') {
       throw new RpcError(Code.INVALID_ARGUMENT, 'query.destination.omit_rows: must be true when inline entity rows are written to a destination (the rows are sent once and cannot be joined again); read the destination afterwards, or use GetHistoricalFeaturesFromSource');
     }
-    const exported = await this.store.exportHistoricalFeatures({ entities, views: plan.views }, target);
+    const exported = await this.store.exportHistoricalFeatures({ entities, views: plan.views, ...signalOf(call) }, target);
     const layout = outputLayout(plan, exported.schema);
     yield { case: 'schema', value: layout.schema };
     if (!destination.omitRows) {
       // The entity rows live in the engine, so the join runs again for the rows to stream back.
-      const again = await this.store.getHistoricalFeatures({ entities: await entitiesFor(plan), views: plan.views, chunkRows: maxRows });
+      const again = await this.store.getHistoricalFeatures({ entities: await entitiesFor(plan), views: plan.views, chunkRows: maxRows, ...signalOf(call) });
       yield* this.stream(plan, again.schema, again, maxRows, run, layout);
     }
     let saved: registryV1.SavedDataset | undefined;
@@ -153,6 +154,11 @@ export class OfflineRetrieval {
   }
 }
 
+/** The call's abort signal for the engine: a cancel or a passed deadline stops the query there too. */
+function signalOf(call: RetrievalCall | undefined): { signal?: AbortSignal } {
+  return call === undefined ? {} : { signal: call.signal };
+}
+
 /** What each engine writes, in the contract's terms: the storage field to set and its forms. */
 const WRITES: Readonly<Record<OfflineStore['engine'], string>> = {
   duckdb: "a file: set file.path to a .parquet or .csv path",
@@ -176,9 +182,11 @@ function destinationOf(destination: offlineV1.OutputDestination, engine: Offline
     }
     case 'bigqueryTable':
       if (engine !== 'bigquery') throw wrong('a bigquery_table');
+      checkTableName('query.destination.storage.bigquery_table', kind.value, 'bigquery');
       return { kind: 'table', table: kind.value, overwrite, ...rowIndex };
     case 'postgresTable':
       if (engine !== 'postgres') throw wrong('a postgres_table');
+      checkTableName('query.destination.storage.postgres_table', kind.value, 'postgres');
       return { kind: 'table', table: kind.value, overwrite, ...rowIndex };
     default:
       throw new RpcError(Code.INVALID_ARGUMENT, 'query.destination.storage: set file, bigquery_table or postgres_table');

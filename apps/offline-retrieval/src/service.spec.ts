@@ -238,13 +238,13 @@ describe.each(ENGINES)('offline retrieval on $name', ({ start }) => {
       expect(mistyped.code).toBe(Code.INVALID_ARGUMENT);
       expect(mistyped.message).toContain('request_id');
       if (entitySource.case === 'file') {
-        const nowhere = await rpcError(() => collect(harness.retrieval.getHistoricalFeaturesFromSource({ query: { kind: { case: 'features' as const, value: { val: ['driver_stats:trips'] } } }, entitySource: fromSource({ case: 'file', value: { ...entitySource.value, path: '/nonexistent/entities.parquet' } } as SourceKind) })));
+        const nowhere = await rpcError(() => collect(harness.retrieval.getHistoricalFeaturesFromSource({ query: { kind: { case: 'features' as const, value: { val: ['driver_stats:trips'] } } }, entitySource: fromSource({ case: 'file', value: { ...entitySource.value, path: `${engine.dir}/nonexistent/entities.parquet` } } as SourceKind) })));
         expect(nowhere.code).toBe(Code.INVALID_ARGUMENT);
-        expect(nowhere.message).toContain('/nonexistent/entities.parquet');
+        expect(nowhere.message).toContain(`${engine.dir}/nonexistent/entities.parquet`);
         // A glob is expanded by the engine; matching no file is still the caller's mistake, named as such.
-        const noMatch = await rpcError(() => collect(harness.retrieval.getHistoricalFeaturesFromSource({ query: { kind: { case: 'features' as const, value: { val: ['driver_stats:trips'] } } }, entitySource: fromSource({ case: 'file', value: { ...entitySource.value, path: '/nonexistent/part-*.parquet' } } as SourceKind) })));
+        const noMatch = await rpcError(() => collect(harness.retrieval.getHistoricalFeaturesFromSource({ query: { kind: { case: 'features' as const, value: { val: ['driver_stats:trips'] } } }, entitySource: fromSource({ case: 'file', value: { ...entitySource.value, path: `${engine.dir}/nonexistent/part-*.parquet` } } as SourceKind) })));
         expect(noMatch.code).toBe(Code.INVALID_ARGUMENT);
-        expect(noMatch.message).toContain("no file matches '/nonexistent/part-*.parquet'");
+        expect(noMatch.message).toContain(`no file matches '${engine.dir}/nonexistent/part-*.parquet'`);
       }
       const ragged = await rpcError(async () => {
         async function* requests(): AsyncGenerator<offlineV1.GetHistoricalFeaturesRequest> {
@@ -272,7 +272,7 @@ describe.each(ENGINES)('offline retrieval on $name', ({ start }) => {
       const empty = await rpcError(() => collect(harness.retrieval.getHistoricalFeatures(inlineRequests({ kind: { case: 'features' as const, value: { val: ['driver_stats:trips'] } } }, { ...entities, rows: [] }))));
       expect(empty.code).toBe(Code.INVALID_ARGUMENT);
       expect(empty.message).toContain('entity_rows');
-      const none = entitySource.case === 'file' ? await engine.load({ ...entities, name: 'no_entities', rows: [] }) : emptyQuery(entitySource);
+      const none = await engine.load({ ...entities, name: 'no_entities', rows: [] });
       const emptySource = await rpcError(() => collect(harness.retrieval.getHistoricalFeaturesFromSource({ query: { kind: { case: 'features' as const, value: { val: ['driver_stats:trips'] } } }, entitySource: fromSource(none) })));
       expect(emptySource.code).toBe(Code.INVALID_ARGUMENT);
       expect(emptySource.message).toContain('empty');
@@ -287,13 +287,6 @@ describe.each(ENGINES)('offline retrieval on $name', ({ start }) => {
     });
   });
 });
-
-/** A query over the entity table that returns no rows. */
-function emptyQuery(kind: SourceKind): SourceKind {
-  const table = (kind.value as registryV1.PostgresSource).location.value as string;
-  const query = kind.case === 'bigquery' ? `SELECT * FROM \`${table}\` WHERE FALSE` : `SELECT * FROM "${table}" WHERE FALSE`;
-  return { case: kind.case, value: { location: { case: 'query', value: query } } } as SourceKind;
-}
 
 describe('offline retrieval on duckdb, small messages', () => {
   it('keeps result messages under the configured size by sending fewer rows', async () => {

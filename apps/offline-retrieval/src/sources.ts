@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import type { BatchSource, OfflineStore, SourceLocation } from '@larder/offline-store';
 import { registryV1 } from '@larder/proto';
 import type { offlineV1 } from '@larder/proto';
@@ -35,16 +34,8 @@ export function locationFor(engine: Engine, kind: registryV1.DataSource['kind'] 
   }
   const location = kind.case === 'file' ? fileLocation(kind.value as registryV1.FileSource) : tableOrQuery((kind.value as registryV1.BigQuerySource | registryV1.PostgresSource).location);
   if (location === undefined || (location.kind === 'file' && location.path === '')) throw new RpcError(Code.INVALID_ARGUMENT, `${what}: its ${kind.case} location is empty`);
-  // A missing file is the caller's or the deployment's to fix, not an engine failure (globs are left to the engine).
-  if (location.kind === 'file' && !/[*?[{]/.test(location.path) && !existsSync(location.path)) {
-    throw new RpcError(missingFileCode(what), `${what}: file '${location.path}' does not exist (as seen by the offline-retrieval service, from ${process.cwd()})`);
-  }
+  // Whether the file exists is the store's to say, after it has checked the path lies under its roots.
   return location;
-}
-
-/** The caller's own entity file is a bad argument; a registered source's file is a precondition of the deployment. */
-function missingFileCode(what: string): Code {
-  return what.startsWith('entity_source') ? Code.INVALID_ARGUMENT : Code.FAILED_PRECONDITION;
 }
 
 /**
@@ -82,4 +73,20 @@ export function batchSourceOf(engine: Engine, sources: ReadonlyMap<string, regis
     ...(source.createdTimestampColumn !== '' && { createdTimestampColumn: source.createdTimestampColumn }),
     ...(fieldMapping !== undefined && { fieldMapping }),
   };
+}
+
+/**
+ * A table name a client sends (entity table, destination): one to three dot-separated
+ * parts (BigQuery `project.dataset.table`, PostgreSQL `schema.table`), each quoted as an
+ * identifier by the store. Quoting alone would keep SQL out; the check gives a precise
+ * error instead of an engine failure for names no table can have.
+ */
+export function checkTableName(field: string, name: string, engine: 'postgres' | 'bigquery'): void {
+  const parts = name.split('.');
+  const most = engine === 'bigquery' ? 3 : 2;
+  const part = engine === 'bigquery' ? /^[\p{L}\p{M}\p{N}\p{Pc}\p{Pd} $-]{1,1024}$/u : /^[\p{L}\p{N}_$]{1,63}$/u;
+  if (parts.length > most || parts.some((p) => !part.test(p))) {
+    const form = engine === 'bigquery' ? "'dataset.table' or 'project.dataset.table'" : "'table' or 'schema.table'";
+    throw new RpcError(Code.INVALID_ARGUMENT, `${field}: ${JSON.stringify(name.slice(0, 200))} is not a table name; give ${form}, each part letters, digits and underscores`);
+  }
 }

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { BigQueryTimestamp } from '@google-cloud/bigquery';
 import type { BigQuery, Job, Query, TableField } from '@google-cloud/bigquery';
 import { typesV1 } from '@larder/proto';
+import { abortReason, whenAborted } from './cancel';
 import { elementType, isList } from './cells';
 import { isoMicros } from './micro-date';
 import type { EngineColumnType } from './cells';
@@ -337,15 +338,30 @@ export class BigQueryOfflineStore implements OfflineStore {
 
   async getHistoricalFeatures(request: HistoricalRequest): Promise<HistoricalResult> {
     const table = this.scratchTable();
-    const close = (): Promise<void> => this.dropScratch(table.id);
+    let unhook = (): void => undefined;
+    const close = (): Promise<void> => {
+      unhook();
+      return this.dropScratch(table.id);
+    };
     try {
       const { sql, params, schema, rowCount } = await this.plan(request, table);
       const job = await this.guard(JOIN, () => this.job(sql, params));
+      // A job runs on in BigQuery (and is billed) after the caller leaves unless cancelled.
+      unhook = whenAborted(request.signal, () => void job.cancel().catch(() => undefined));
       const chunkRows = request.chunkRows ?? DEFAULT_CHUNK_ROWS;
-      return resultChunks(schema, rowCount, this.pages(job, chunkRows, JOIN), chunkRows, close);
+      const signal = request.signal;
+      const pages = this.pages(job, chunkRows, JOIN);
+      async function* rows(): AsyncGenerator<unknown[][]> {
+        try {
+          yield* pages;
+        } catch (error) {
+          throw abortReason(signal, error);
+        }
+      }
+      return resultChunks(schema, rowCount, rows(), chunkRows, close);
     } catch (error) {
       await close();
-      throw error;
+      throw abortReason(request.signal, error);
     }
   }
 

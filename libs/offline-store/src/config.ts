@@ -1,5 +1,5 @@
 import { BigQuery } from '@google-cloud/bigquery';
-import { ConfigError, int, oneOf, string } from '@larder/rpc';
+import { ConfigError, int, oneOf, string, stringList } from '@larder/rpc';
 import type { ConfigOf } from '@larder/rpc';
 import { BigQueryOfflineStore } from './bigquery-store';
 import { DuckDBOfflineStore } from './duckdb-store';
@@ -22,6 +22,16 @@ export function offlineStoreConfigSchema() {
       env: 'LARDER_DUCKDB_TEMP_DIRECTORY',
       doc: "Where DuckDB spills joins and sorts larger than memory_limit; empty keeps DuckDB's default ('<database>.tmp', or '.tmp' in the working directory for ':memory:').",
     }),
+    readRoots: stringList({
+      default: ['.'],
+      env: 'LARDER_OFFLINE_READ_ROOTS',
+      doc: "Folders (comma-separated) whose files DuckDB may read: file sources, entity files, and the `.appended` folders ingestion writes beside sources. Any other path, a symlink or glob leading out, or a URL is PERMISSION_DENIED. Default: the service's working directory.",
+    }),
+    writeRoot: string({
+      default: '.',
+      env: 'LARDER_OFFLINE_WRITE_ROOT',
+      doc: "Folder DuckDB writes results and saved datasets under; overwrite replaces only files Larder wrote there. Default: the service's working directory.",
+    }),
     postgresUrl: string({ default: 'postgres://127.0.0.1:5432/larder', env: 'LARDER_POSTGRES_URL', doc: 'postgres://user:pass@host:port/db' }),
     bigqueryProject: string({ default: '', env: 'LARDER_BIGQUERY_PROJECT', doc: 'GCP project the jobs run in.' }),
     bigqueryDataset: string({ default: 'larder_scratch', env: 'LARDER_BIGQUERY_DATASET', doc: 'Dataset for temporary tables.' }),
@@ -40,7 +50,7 @@ export async function openOfflineStore(settings: OfflineStoreSettings, options: 
       if (settings.duckdbThreads > 0) config['threads'] = String(settings.duckdbThreads);
       if (settings.duckdbMemoryLimit !== '') config['memory_limit'] = settings.duckdbMemoryLimit;
       if (settings.duckdbTempDirectory !== '') config['temp_directory'] = settings.duckdbTempDirectory;
-      return DuckDBOfflineStore.create({ database: settings.duckdbDatabase, config });
+      return DuckDBOfflineStore.create({ database: settings.duckdbDatabase, config, roots: { read: settings.readRoots, write: settings.writeRoot } });
     }
     case 'postgres':
       return new PostgresOfflineStore({ connectionString: settings.postgresUrl, ...(options.poolSize !== undefined && { max: options.poolSize }) });

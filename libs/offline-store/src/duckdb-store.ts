@@ -1,11 +1,14 @@
 // The embedded engine: DuckDB over Parquet and CSV files (and its own tables).
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { DuckDBDataChunk, DuckDBInstance } from '@duckdb/node-api';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { duckdbColumnType, duckdbPlainTimestamp, duckdbType } from './duckdb-types';
-import { DestinationExistsError, EmptyEntitySetError, MissingColumnError, NoSourceFilesError, UnsupportedRequestError } from './errors';
+import { DestinationExistsError, DestinationNotReplaceableError, EmptyEntitySetError, MissingColumnError, NoSourceFilesError, UnsupportedRequestError } from './errors';
+import { checkMatches, confinePath, markOutput, outputMarker, resolveRoots } from './paths';
+import type { FileRoots } from './paths';
+import { abortReason, whenAborted } from './cancel';
 import { checkSource, describedMap, entityColumnsFrom, planViews, ROW, TS, sourceCheck } from './plan';
 import type { DescribedColumn } from './plan';
 import { asofJoinSql, pullLatestSql } from './sql';
@@ -36,6 +39,13 @@ export interface DuckDBOfflineStoreOptions {
   database?: string;
   /** DuckDB settings, e.g. `{ threads: '4', memory_limit: '2GB' }`. */
   config?: Record<string, string>;
+  /**
+   * Confines every file path (sources, entity files, destinations, appends) to these
+   * roots and locks the engine down: no extension auto-install or auto-load, file access
+   * limited to the roots (`enable_external_access` off), configuration locked. Services
+   * always set it; without it (tools, tests) paths are used as given.
+   */
+  roots?: FileRoots;
 }
 
 const quote = (name: string): string => `"${name.replace(/"/g, '""')}"`;
@@ -84,21 +94,44 @@ function fileFormat(location: { path: string; format?: 'parquet' | 'csv' }): 'pa
   return location.format ?? (/\.csv(\.gz)?$/i.test(location.path) ? 'csv' : 'parquet');
 }
 
+/** Whose path a relation reads, for errors: the label names it, `entities` marks the caller's own entity file. */
+interface PathOwner {
+  label: string;
+  entities: boolean;
+}
+
 export class DuckDBOfflineStore implements OfflineStore {
   readonly engine = 'duckdb' as const;
   private tempCounter = 0;
 
-  private constructor(private readonly instance: DuckDBInstance) {}
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly roots: FileRoots | undefined,
+  ) {}
 
   static async create(options: DuckDBOfflineStoreOptions = {}): Promise<DuckDBOfflineStore> {
-    const instance = await DuckDBInstance.create(options.database ?? ':memory:', options.config ?? {});
+    const roots = options.roots && resolveRoots(options.roots);
+    const config = { ...options.config, ...(roots && { autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' }) };
+    const instance = await DuckDBInstance.create(options.database ?? ':memory:', config);
     // DuckDB 1.5's top-N window rewrite fails with an internal error on
     // ROW_NUMBER() = 1 over a CSV scan with a pushed-down timestamp filter.
     const connection = await instance.connect();
-    await connection.run(`SET disabled_optimizers = 'top_n_window_elimination'`);
-    await connection.run(`SET GLOBAL TimeZone = 'UTC'`);
-    connection.closeSync();
-    return new DuckDBOfflineStore(instance);
+    try {
+      await connection.run(`SET disabled_optimizers = 'top_n_window_elimination'`);
+      await connection.run(`SET GLOBAL TimeZone = 'UTC'`);
+      if (roots) {
+        // The engine's own fence behind the path checks: files outside the roots (and
+        // every URL) are refused even if a path slipped through, and no SQL can undo it.
+        const allowed = [...roots.read, roots.write, ...(options.config?.['temp_directory'] ? [options.config['temp_directory']] : [])];
+        const list = allowed.map((dir) => `'${(dir.endsWith('/') ? dir : `${dir}/`).replace(/'/g, "''")}'`).join(', ');
+        await connection.run(`SET allowed_directories = [${list}]`);
+        await connection.run(`SET enable_external_access = false`);
+        await connection.run(`SET lock_configuration = true`);
+      }
+    } finally {
+      connection.closeSync();
+    }
+    return new DuckDBOfflineStore(instance, roots);
   }
 
   /**
@@ -110,6 +143,8 @@ export class DuckDBOfflineStore implements OfflineStore {
    */
   private async connect(): Promise<DuckDBConnection> {
     const connection = await this.instance.connect();
+    // A locked configuration keeps the global UTC, and refuses any SET.
+    if (this.roots) return connection;
     try {
       await connection.run(`SET TimeZone = 'UTC'`);
     } catch (error) {
@@ -119,23 +154,41 @@ export class DuckDBOfflineStore implements OfflineStore {
     return connection;
   }
 
-  /** FROM-able SQL for a location; parameters go into p. */
-  private relation(location: SourceLocation, p: DuckDBParams): string {
+  /**
+   * FROM-able SQL for a location; parameters go into p. `field` names the path in
+   * errors (the request field or the registry source). With roots, the path must lie
+   * under the read roots, and so must every file a folder or glob matches.
+   */
+  private async relation(connection: DuckDBConnection, location: SourceLocation, p: DuckDBParams, owner: PathOwner): Promise<string> {
     switch (location.kind) {
       case 'table':
         return location.table.split('.').map(quote).join('.');
       case 'query':
         return `(${location.query})`;
       case 'file': {
-        const path = location.path.endsWith('/') || isDirectory(location.path) ? join(location.path, '**', `*.${fileFormat(location)}`) : location.path;
+        const roots = this.roots;
+        const field = owner.entities ? 'entity_source.file.path' : `${owner.label} path`;
+        const given = roots ? confinePath(field, location.path, roots, 'read') : location.path;
+        // Checked only once the path is known to be inside the roots: outside, existence is nobody's business.
+        if (roots && !/[*?[{]/.test(given) && !existsSync(given)) throw new NoSourceFilesError(owner.label, location.path, owner.entities);
+        const path = given.endsWith('/') || isDirectory(given) ? join(given, '**', `*.${fileFormat(location)}`) : given;
+        // A folder or glob can match a symlink inside the root that points out: check each file.
+        if (roots && (path !== given || /[*?[{]/.test(path))) checkMatches(field, location.path, await this.glob(connection, path), roots, 'read');
         const read = (file: string, format: 'parquet' | 'csv'): string =>
           format === 'csv' ? `read_csv(${p.text(file)}, header = true)` : `read_parquet(${p.text(file)}, union_by_name = true)`;
         const main = read(path, fileFormat(location));
-        const appended = appendFolder(location.path);
+        const appended = appendFolder(given);
         if (!hasFiles(appended)) return main;
+        // Appended rows beside a source at a root's top would lie outside it: left unread.
+        if (roots && !roots.read.some((root) => appended.startsWith(`${root}/`))) return main;
         return `(SELECT * FROM ${main} UNION ALL BY NAME SELECT * FROM ${read(join(appended, '*.parquet'), 'parquet')})`;
       }
     }
+  }
+
+  /** The files a pattern matches, as the engine expands it. */
+  private async glob(connection: DuckDBConnection, pattern: string): Promise<string[]> {
+    return (await connection.runAndReadAll('SELECT file FROM glob($1::VARCHAR)', [pattern])).getRowObjectsJS().map((row) => String(row['file']));
   }
 
   /**
@@ -165,9 +218,9 @@ export class DuckDBOfflineStore implements OfflineStore {
     const table = quote(`__larder_entities_${++this.tempCounter}`);
     if (entities.kind === 'source') {
       const p = new DuckDBParams();
-      const relation = this.relation(entities.location, p);
-      const timestampColumn = entities.timestampColumn ?? 'event_timestamp';
       const label = `entity source ${describeLocation(entities.location)}`;
+      const relation = await this.relation(connection, entities.location, p, { label, entities: true });
+      const timestampColumn = entities.timestampColumn ?? 'event_timestamp';
       // Check the timestamp column before casting it, for a clear error.
       const described = await this.describe(connection, relation, p, { label, entities: true });
       entityColumnsFrom(described, timestampColumn, label);
@@ -213,11 +266,12 @@ export class DuckDBOfflineStore implements OfflineStore {
     const relations: string[] = [];
     const sources = [];
     for (const view of request.views) {
-      const relation = this.relation(view.source.location, p);
+      const field = { label: `source '${view.source.name}'`, entities: false };
+      const relation = await this.relation(connection, view.source.location, p, field);
       relations.push(relation);
       const sourceParams = new DuckDBParams();
       const described = describedMap(
-        await this.describe(connection, this.relation(view.source.location, sourceParams), sourceParams, { label: `source '${view.source.name}'`, entities: false }),
+        await this.describe(connection, await this.relation(connection, view.source.location, sourceParams, field), sourceParams, { label: `source '${view.source.name}'`, entities: false }),
       );
       sources.push(checkSource(view.source, described, view.joinKeys, view.features, duckdbPlainTimestamp));
     }
@@ -238,14 +292,25 @@ export class DuckDBOfflineStore implements OfflineStore {
 
   async getHistoricalFeatures(request: HistoricalRequest): Promise<HistoricalResult> {
     const connection = await this.connect();
-    const close = async (): Promise<void> => connection.closeSync();
+    // The join runs in DuckDB's threads; interrupting the connection is what stops them.
+    const unhook = whenAborted(request.signal, () => connection.interrupt());
+    const close = async (): Promise<void> => {
+      unhook();
+      connection.closeSync();
+    };
     try {
       const { sql, params, schema, rowCount } = await this.plan(connection, request);
       const result = await connection.stream(sql, params);
       const chunkRows = request.chunkRows ?? DEFAULT_CHUNK_ROWS;
+      const signal = request.signal;
       async function* rows(): AsyncGenerator<unknown[][]> {
         for (;;) {
-          const chunk = await result.fetchChunk();
+          let chunk;
+          try {
+            chunk = await result.fetchChunk();
+          } catch (error) {
+            throw abortReason(signal, error);
+          }
           if (!chunk || chunk.rowCount === 0) return;
           yield chunk.convertColumns(fromDuckDB);
         }
@@ -253,12 +318,13 @@ export class DuckDBOfflineStore implements OfflineStore {
       return resultChunks(schema, rowCount, rows(), chunkRows, close);
     } catch (error) {
       await close();
-      throw error;
+      throw abortReason(request.signal, error);
     }
   }
 
   async exportHistoricalFeatures(request: HistoricalRequest, destination: Destination): Promise<ExportResult> {
     const connection = await this.connect();
+    const unhook = whenAborted(request.signal, () => connection.interrupt());
     try {
       // A table has no order of its own, so it gets the row index; a file keeps the rows in order.
       const rowIndex = destination.kind === 'table' ? (destination.rowIndexColumn ?? DEFAULT_ROW_INDEX_COLUMN) : undefined;
@@ -268,17 +334,45 @@ export class DuckDBOfflineStore implements OfflineStore {
         await connection.run(`CREATE ${destination.overwrite ? 'OR REPLACE ' : ''}TABLE ${table} AS ${sql}`, params);
         return { schema, rowCount, rowIndexColumn: rowIndex! };
       } else {
-        if (existsSync(destination.path)) {
-          if (!destination.overwrite) throw new DestinationExistsError(destination.path);
-          rmSync(destination.path, { recursive: true, force: true });
-        }
+        const target = this.roots ? confinePath('query.destination.storage.file.path', destination.path, this.roots, 'write') : destination.path;
+        this.checkReplaceable(destination.path, target, destination.overwrite === true);
+        mkdirSync(dirname(target), { recursive: true });
         const format = fileFormat(destination) === 'csv' ? 'FORMAT csv, HEADER true' : 'FORMAT parquet';
-        // COPY takes no parameter for its target; the path is configuration, quoted as a literal.
-        await connection.run(`COPY (${sql}) TO '${destination.path.replace(/'/g, "''")}' (${format})`, params);
+        // Written beside the target and renamed over it: a failed join leaves the old result whole.
+        const temp = join(dirname(target), `.${basename(target)}.${randomUUID()}.tmp`);
+        try {
+          // COPY takes no parameter for its target; the path was checked above, quoted as a literal.
+          await connection.run(`COPY (${sql}) TO '${temp.replace(/'/g, "''")}' (${format})`, params);
+          renameSync(temp, target);
+        } finally {
+          rmSync(temp, { force: true });
+        }
+        if (this.roots) markOutput(target);
       }
       return { schema, rowCount };
+    } catch (error) {
+      throw abortReason(request.signal, error);
     } finally {
+      unhook();
       connection.closeSync();
+    }
+  }
+
+  /**
+   * Overwrite replaces one file, never a folder; with roots, only a file Larder wrote
+   * (it carries the marker), so a client cannot clobber data it did not create.
+   */
+  private checkReplaceable(given: string, target: string, overwrite: boolean): void {
+    let stat;
+    try {
+      stat = lstatSync(target);
+    } catch {
+      return;
+    }
+    if (!overwrite) throw new DestinationExistsError(given);
+    if (stat.isDirectory()) throw new DestinationNotReplaceableError(given, 'is a folder; overwrite replaces a result file, never a folder: choose a file path');
+    if (this.roots && !existsSync(outputMarker(target))) {
+      throw new DestinationNotReplaceableError(given, 'was not written by Larder (it has no marker); overwrite replaces only results Larder wrote: choose another path or remove it');
     }
   }
 
@@ -287,10 +381,11 @@ export class DuckDBOfflineStore implements OfflineStore {
     const connection = await this.connect();
     try {
       const p = new DuckDBParams();
-      const relation = this.relation(request.source.location, p);
+      const field = { label: `source '${request.source.name}'`, entities: false };
+      const relation = await this.relation(connection, request.source.location, p, field);
       const describeParams = new DuckDBParams();
       const described = describedMap(
-        await this.describe(connection, this.relation(request.source.location, describeParams), describeParams, { label: `source '${request.source.name}'`, entities: false }),
+        await this.describe(connection, await this.relation(connection, request.source.location, describeParams, field), describeParams, { label: `source '${request.source.name}'`, entities: false }),
       );
       const plan = checkSource(request.source, described, request.joinKeys, request.features, duckdbPlainTimestamp);
       // In key order, so a job can merge several views' streams by entity as they come.
@@ -319,7 +414,7 @@ export class DuckDBOfflineStore implements OfflineStore {
     const connection = await this.connect();
     try {
       const p = new DuckDBParams();
-      const relation = this.relation(source.location, p);
+      const relation = await this.relation(connection, source.location, p, { label: `source '${source.name}'`, entities: false });
       const described = await this.describe(connection, relation, p, { label: `source '${source.name}'`, entities: false });
       const stage = quote(`__larder_append_${++this.tempCounter}`);
       await connection.run(`CREATE TEMP TABLE ${stage} AS SELECT * FROM ${relation} LIMIT 0`, p.values);
@@ -336,7 +431,9 @@ export class DuckDBOfflineStore implements OfflineStore {
       if (source.location.kind === 'table') {
         await connection.run(`INSERT INTO ${relation} SELECT * FROM ${stage}`);
       } else {
-        const folder = appendFolder(source.location.path);
+        const folder = this.roots
+          ? confinePath(`source '${source.name}' path`, appendFolder(confinePath(`source '${source.name}' path`, source.location.path, this.roots, 'read')), this.roots, 'append')
+          : appendFolder(source.location.path);
         mkdirSync(folder, { recursive: true });
         const file = join(folder, `part-${Date.now()}-${randomUUID()}.parquet`);
         await connection.run(`COPY ${stage} TO '${file.replace(/'/g, "''")}' (FORMAT parquet)`);
@@ -352,7 +449,7 @@ export class DuckDBOfflineStore implements OfflineStore {
     const connection = await this.connect();
     try {
       const p = new DuckDBParams();
-      const relation = this.relation(source.location, p);
+      const relation = await this.relation(connection, source.location, p, { label: `source '${source.name}'`, entities: false });
       return await sourceCheck(() => this.describe(connection, relation, p, { label: `source '${source.name}'`, entities: false }), source, views, duckdbPlainTimestamp);
     } finally {
       connection.closeSync();

@@ -132,3 +132,30 @@ export class EngineError extends OfflineStoreError {
     super(`${relation}: ${detail}`, options);
   }
 }
+
+/**
+ * A file path outside the roots the service may read or write, or a remote URL where a
+ * local file is expected (PERMISSION_DENIED). The message names the path as given and
+ * the roots, never where a symlink or `..` led, nor the service's working directory.
+ */
+export class PathDeniedError extends OfflineStoreError {
+  override readonly name = 'PathDeniedError';
+  constructor(
+    readonly field: string,
+    readonly path: string,
+    reason: string,
+  ) {
+    super(`${field}: '${path}' ${reason}`);
+  }
+}
+
+/** An existing destination that overwrite may not replace: a folder, or a file Larder did not write (FAILED_PRECONDITION). */
+export class DestinationNotReplaceableError extends OfflineStoreError {
+  override readonly name = 'DestinationNotReplaceableError';
+  constructor(
+    readonly destination: string,
+    reason: string,
+  ) {
+    super(`'${destination}' ${reason}`);
+  }
+}

@@ -14,6 +14,8 @@ export {
   DestinationExistsError,
   NoSourceFilesError,
   EngineError,
+  PathDeniedError,
+  DestinationNotReplaceableError,
   columnName,
 } from './errors';
 export type { EngineFailure } from './errors';
@@ -22,6 +24,7 @@ export type { CellConverter } from './cells';
 export { MicroDate, dateFromMicros, dateFromMillis, dateFromTimestamp, epochMicros, epochMillis, isoMicros, parseTimestampText, subMillisMicros, timestampParts } from './micro-date';
 export { DuckDBOfflineStore, appendFolder } from './duckdb-store';
 export type { DuckDBOfflineStoreOptions } from './duckdb-store';
+export type { FileRoots } from './paths';
 export { PostgresOfflineStore, postgresType } from './postgres-store';
 export type { PostgresOfflineStoreOptions } from './postgres-store';
 export { BigQueryOfflineStore, bigqueryField } from './bigquery-store';

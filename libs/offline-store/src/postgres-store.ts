@@ -1,12 +1,13 @@
 // PostgreSQL: sources are tables or queries; the join runs as window functions
 // over pruned ranges; results stream through a server-side cursor.
 import pg from 'pg';
-import type { PoolClient, PoolConfig } from 'pg';
+import type { PoolClient, PoolConfig, QueryConfig } from 'pg';
+import { abortReason, whenAborted } from './cancel';
 import { typesV1 } from '@larder/proto';
 import { elementType, isList } from './cells';
 import { isoMicros, parseTimestampText } from './micro-date';
 import type { EngineColumnType } from './cells';
-import { DestinationExistsError, EmptyEntitySetError, MissingColumnError, UnsupportedRequestError } from './errors';
+import { DestinationExistsError, EmptyEntitySetError, EngineError, MissingColumnError, UnsupportedRequestError } from './errors';
 import { checkSource, describedMap, entityColumnsFrom, planViews, ROW, TS, sourceCheck } from './plan';
 import type { DescribedColumn } from './plan';
 import { appendColumns, checkAppendRows, checkPullRequest, DEFAULT_CHUNK_ROWS, entityRowGroups, orderedEntityColumn, pullChunkBuilder, resultChunks, rowIndexColumnOf } from './shared';
@@ -137,6 +138,26 @@ function toParam(cell: Cell): unknown {
 
 export type PostgresOfflineStoreOptions = PoolConfig;
 
+/**
+ * A registered query that tries to write (SQLSTATE 25006: it runs in a read-only
+ * transaction) is refused, not an engine failure: the source's definition is at fault.
+ */
+function postgresError(error: unknown): unknown {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if (code === '25006' && typeof message === 'string') {
+    return new EngineError('denied', 'a registered source query', `${message.split('\n')[0]} (source queries run read-only)`, { cause: error });
+  }
+  return error;
+}
+
+/**
+ * The extended protocol: one statement per call, so text embedded in it (a registered
+ * source's query) cannot end it and start another, as it could over the simple protocol.
+ */
+function extended<T extends QueryConfig>(config: T): T {
+  return { ...config, queryMode: 'extended' } as T;
+}
+
 export class PostgresOfflineStore implements OfflineStore {
   readonly engine = 'postgres' as const;
   private readonly pool: pg.Pool;
@@ -163,7 +184,7 @@ export class PostgresOfflineStore implements OfflineStore {
   }
 
   private async describe(client: PoolClient, relation: string): Promise<DescribedColumn[]> {
-    const result = await client.query({ text: `SELECT * FROM ${relation} AS ${quote('__d')} LIMIT 0`, rowMode: 'array' });
+    const result = await client.query(extended({ text: `SELECT * FROM ${relation} AS ${quote('__d')} LIMIT 0`, rowMode: 'array' }));
     return result.fields.map((f) => {
       const known = OIDS[f.dataTypeID];
       return { name: f.name, engineType: known?.[0] ?? `oid ${f.dataTypeID}`, type: known?.[1] };
@@ -183,7 +204,7 @@ export class PostgresOfflineStore implements OfflineStore {
       // (which keeps a query's ORDER BY in practice, but nothing promises it).
       const order = entities.orderColumn === undefined ? '' : `ORDER BY ${s}.${quote(orderedEntityColumn(described, entities.orderColumn, label))} ASC NULLS LAST`;
       await client.query(
-        `CREATE TEMP TABLE ${table} AS SELECT (row_number() OVER (${order})) - 1 AS ${quote(ROW)}, ${s}.*, ${s}.${quote(timestampColumn)}::timestamptz AS ${quote(TS)} FROM ${relation} AS ${s}`,
+        extended({ text: `CREATE TEMP TABLE ${table} AS SELECT (row_number() OVER (${order})) - 1 AS ${quote(ROW)}, ${s}.*, ${s}.${quote(timestampColumn)}::timestamptz AS ${quote(TS)} FROM ${relation} AS ${s}` }),
       );
       return { table, label, timestampColumn };
     }
@@ -221,6 +242,9 @@ export class PostgresOfflineStore implements OfflineStore {
       const declared = new Map(request.entities.columns.map((c) => [c.name, c.type]));
       for (const column of entityPlan.columns) if (column.role !== 'timestamp') column.type = declared.get(column.name) ?? column.type;
     }
+    // The entity rows are staged (temp tables commit with the session); what reads the
+    // sources runs in a read-only transaction, so a registered query cannot write.
+    await client.query('BEGIN READ ONLY');
     const relations: string[] = [];
     const sources = [];
     for (const view of request.views) {
@@ -247,7 +271,7 @@ export class PostgresOfflineStore implements OfflineStore {
   /** Rows of a query through a cursor, as column-major batches. The client must be in a transaction. */
   private async *cursor(client: PoolClient, sql: string, params: unknown[], batchRows: number): AsyncGenerator<unknown[][]> {
     const name = quote(`__larder_cursor_${++this.tempCounter}`);
-    await client.query(`DECLARE ${name} NO SCROLL CURSOR FOR ${sql}`, params);
+    await client.query(extended({ text: `DECLARE ${name} NO SCROLL CURSOR FOR ${sql}`, values: params }));
     for (;;) {
       const result = await client.query({ text: `FETCH ${batchRows} FROM ${name}`, rowMode: 'array' });
       if (result.rows.length === 0) break;
@@ -258,25 +282,46 @@ export class PostgresOfflineStore implements OfflineStore {
     await client.query(`CLOSE ${name}`);
   }
 
+  /**
+   * Cancels the statement a client runs when the signal aborts: the backend keeps working
+   * after a client stops listening, so the cancel goes over another connection.
+   */
+  private cancelOnAbort(client: PoolClient, signal: AbortSignal | undefined): () => void {
+    const pid = (client as unknown as { processID?: number }).processID;
+    return whenAborted(signal, () => {
+      if (pid !== undefined) this.pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
+    });
+  }
+
   async getHistoricalFeatures(request: HistoricalRequest): Promise<HistoricalResult> {
     const client = await this.pool.connect();
+    const unhook = this.cancelOnAbort(client, request.signal);
     let released = false;
     const close = async (): Promise<void> => {
       if (released) return;
       released = true;
+      unhook();
       // Rolling back drops the temp tables' rows and the cursor; the tables go with the session's DISCARD.
       await client.query('ROLLBACK').catch(() => undefined);
       await client.query('DISCARD TEMP').catch(() => undefined);
       client.release();
     };
     try {
-      await client.query('BEGIN');
       const { sql, params, schema, rowCount } = await this.plan(client, request);
       const chunkRows = request.chunkRows ?? DEFAULT_CHUNK_ROWS;
-      return resultChunks(schema, rowCount, this.cursor(client, sql, params, chunkRows), chunkRows, close);
+      const signal = request.signal;
+      const cursor = this.cursor(client, sql, params, chunkRows);
+      async function* rows(): AsyncGenerator<unknown[][]> {
+        try {
+          yield* cursor;
+        } catch (error) {
+          throw abortReason(signal, postgresError(error));
+        }
+      }
+      return resultChunks(schema, rowCount, rows(), chunkRows, close);
     } catch (error) {
       await close();
-      throw error;
+      throw abortReason(request.signal, postgresError(error));
     }
   }
 
@@ -284,21 +329,31 @@ export class PostgresOfflineStore implements OfflineStore {
     if (destination.kind !== 'table') throw new UnsupportedRequestError(`PostgreSQL writes results to a table, not a file (${destination.path})`);
     const client = await this.pool.connect();
     const rowIndex = destination.rowIndexColumn ?? DEFAULT_ROW_INDEX_COLUMN;
+    const unhook = this.cancelOnAbort(client, request.signal);
     try {
-      await client.query('BEGIN');
       const { sql, params, schema, rowCount } = await this.plan(client, request, rowIndex);
+      await client.query('COMMIT');
+      // The join runs read-only into a staging table (inserting into a temp table is allowed
+      // there); only copying it to the destination writes.
+      const stage = quote(`__larder_result_${++this.tempCounter}`);
+      await client.query(extended({ text: `CREATE TEMP TABLE ${stage} AS ${sql} WITH NO DATA`, values: params }));
+      await client.query('BEGIN READ ONLY');
+      await client.query(extended({ text: `INSERT INTO ${stage} ${sql}`, values: params }));
+      await client.query('COMMIT');
+      await client.query('BEGIN');
       const exists = (await client.query('SELECT to_regclass($1) IS NOT NULL AS e', [destination.table])).rows[0] as { e: boolean };
       if (exists.e) {
         if (!destination.overwrite) throw new DestinationExistsError(destination.table);
         await client.query(`DROP TABLE ${tableName(destination.table)}`);
       }
-      await client.query(`CREATE TABLE ${tableName(destination.table)} AS ${sql}`, params);
+      await client.query(`CREATE TABLE ${tableName(destination.table)} AS SELECT * FROM ${stage}`);
       await client.query('COMMIT');
       return { schema, rowCount, rowIndexColumn: rowIndex };
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
+      throw abortReason(request.signal, postgresError(error));
     } finally {
+      unhook();
       await client.query('DISCARD TEMP').catch(() => undefined);
       client.release();
     }
@@ -308,13 +363,13 @@ export class PostgresOfflineStore implements OfflineStore {
     checkPullRequest(request);
     const client = await this.pool.connect();
     try {
+      await client.query('BEGIN READ ONLY');
       const relation = this.relation(request.source.location, `source '${request.source.name}'`);
       const plan = checkSource(request.source, describedMap(await this.describe(client, relation)), request.joinKeys, request.features, () => true);
       const p = new PgParams();
       const sql = pullLatestSql(postgresDialect, p, { relation, plan, start: request.start, end: request.end, shard: request.shard });
       const chunkRows = request.chunkRows ?? DEFAULT_CHUNK_ROWS;
       const builder = pullChunkBuilder(request, chunkRows);
-      await client.query('BEGIN');
       for await (const batch of this.cursor(client, sql, p.values, chunkRows)) yield* builder.add(batch);
       const last = builder.flush();
       if (last) yield last;
@@ -360,8 +415,10 @@ export class PostgresOfflineStore implements OfflineStore {
   async verifySource(source: BatchSource, views: readonly SourceUse[]): Promise<SourceCheck> {
     const client = await this.pool.connect();
     try {
+      await client.query('BEGIN READ ONLY');
       return await sourceCheck(() => this.describe(client, this.relation(source.location, `source '${source.name}'`)), source, views, () => true);
     } finally {
+      await client.query('ROLLBACK').catch(() => undefined);
       client.release();
     }
   }

@@ -108,6 +108,8 @@ export interface HistoricalRequest {
   views: readonly HistoricalView[];
   /** Rows per streamed chunk; default 10,000. */
   chunkRows?: number;
+  /** Aborting it stops the engine's work (query interrupted or cancelled) and fails the call with its reason. */
+  signal?: AbortSignal;
 }
 
 export type ColumnRole = 'join_key' | 'passthrough' | 'timestamp' | 'feature';

@@ -47,7 +47,8 @@ export async function duckdbTestEngine(zoned = false): Promise<TestEngine> {
   return {
     name: 'duckdb',
     dir,
-    env: { LARDER_OFFLINE_STORE_TYPE: 'duckdb' },
+    // The service may read and write only this engine's folder, as a deployment would configure it.
+    env: { LARDER_OFFLINE_STORE_TYPE: 'duckdb', LARDER_OFFLINE_READ_ROOTS: dir, LARDER_OFFLINE_WRITE_ROOT: dir },
     async load(spec) {
       const table = `t${++n}`;
       await connection.run(`CREATE TABLE ${table} (${spec.columns.map((c) => `"${c.name}" ${duckType(c.type)}`).join(', ')})`);

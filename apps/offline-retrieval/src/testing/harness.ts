@@ -7,12 +7,13 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Cell } from '@larder/offline-store';
 import { offlineV1, registryV1, typesV1 } from '@larder/proto';
-import { createClient } from '@larder/rpc';
+import { createClient, RpcError } from '@larder/rpc';
 import type { RpcClient } from '@larder/rpc';
 import { runInProcess } from '@larder/testing';
 import { registryService } from '../../../registry/src/service';
 import { offlineRetrievalService } from '../service';
-import type { Table } from './dataset';
+import type { SourceKind, Table, TestData } from './dataset';
+import type { TestEngine } from './engines';
 
 export interface Harness {
   project: string;
@@ -123,4 +124,25 @@ export async function collect(parts: AsyncIterable<offlineV1.GetHistoricalFeatur
   }
   if (schema === undefined || summary === undefined) throw new Error('stream without schema or summary');
   return { schema, rows, chunkSizes, summary };
+}
+
+/** The RpcError a call fails with; fails the test if it succeeds or throws anything else. */
+export async function rpcError(work: () => Promise<unknown>): Promise<RpcError> {
+  try {
+    await work();
+  } catch (error) {
+    if (error instanceof RpcError) return error;
+    throw error;
+  }
+  throw new Error('expected the call to fail');
+}
+
+/** The four feature-repo sources loaded into an engine. */
+export async function loadSources(engine: TestEngine, data: TestData): Promise<Record<'driver' | 'customer' | 'pair' | 'global', SourceKind>> {
+  return {
+    driver: await engine.load(data.tables.driver),
+    customer: await engine.load(data.tables.customer),
+    pair: await engine.load(data.tables.pair),
+    global: await engine.load(data.tables.global),
+  };
 }
