@@ -1,18 +1,15 @@
 // `npm start` binds every listener to loopback unless told otherwise, and what it logs is
 // what the sockets really are: the addresses are read from the kernel (/proc/<pid>/net/tcp
 // and the process's socket inodes), not from the configuration.
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SERVICE_NODE_FLAGS } from '@larder/rpc';
-import { REPO_ROOT } from './paths';
+import { NpmStarts } from './npm-start';
 
 jest.setTimeout(180_000);
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'larder-binds-'));
-const children: ChildProcess[] = [];
+const stores = new NpmStarts();
 
 /** "a.b.c.d:port" of a /proc/net/tcp local address ("0100007F:1F90", little-endian IPv4). */
 function ipv4(hex: string): string {
@@ -65,43 +62,12 @@ function loggedListeners(log: string): string[] {
 }
 
 function startStore(name: string, env: Record<string, string>): Promise<{ pid: number; log: string }> {
-  const home = path.join(work, name);
   // No LARDER_*_HOST: the defaults are what is under test.
-  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, '--import', 'tsx', path.join(REPO_ROOT, 'tools/start.ts')], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env['PATH'] ?? '', HOME: home, LARDER_QUICKSTART: '0', LARDER_PORT_BASE: '0', LARDER_KAFKA_ENABLED: 'false', LARDER_LOG_LEVEL: 'info', ...env },
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let log = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name}: npm start did not get ready within 90 s:\n${log}`)), 90_000);
-    const onData = (chunk: Buffer): void => {
-      log += chunk.toString();
-      if (log.includes('Press Ctrl-C to stop.')) {
-        clearTimeout(timer);
-        resolve({ pid: child.pid!, log });
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`${name}: npm start exited (${code ?? signal}) before it was ready:\n${log}`));
-    });
-  });
+  return stores.start(name, path.join(work, name), { LARDER_PORT_BASE: '0', LARDER_KAFKA_ENABLED: 'false', LARDER_LOG_LEVEL: 'info', ...env });
 }
 
 afterAll(async () => {
-  for (const child of children) {
-    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) continue;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    process.kill(-child.pid, 'SIGTERM');
-    const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(timer);
-  }
+  await stores.stopAll();
   rmSync(work, { recursive: true, force: true });
 });
 

@@ -1,15 +1,13 @@
 // Two `npm start`s side by side (tools/start.ts as package.json's start script runs it),
 // moved off the default ports with LARDER_PORT_BASE and a per-service variable: each
 // service of each store answers on its own ports, and neither store sees the other.
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { healthV1, registryV1 } from '@larder/proto';
-import { createClient, SERVICE_NODE_FLAGS } from '@larder/rpc';
-import { REPO_ROOT } from './paths';
+import { createClient } from '@larder/rpc';
+import { NpmStarts } from './npm-start';
 
 jest.setTimeout(180_000);
 
@@ -19,7 +17,7 @@ const GRPC = { 'online-serving': 0, registry: 4, 'offline-retrieval': 5, materia
 const METRICS = { 'online-serving': 10, registry: 14, 'offline-retrieval': 15, materialization: 16, ingestion: 17 } as const;
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'larder-start-ports-'));
-const stores: { child: ChildProcess; log: string }[] = [];
+const stores = new NpmStarts();
 
 function bindable(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -39,32 +37,8 @@ async function freeBase(avoid: readonly number[]): Promise<number> {
   }
 }
 
-function startStore(name: string, env: Record<string, string>): Promise<string> {
-  const home = path.join(work, name);
-  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, '--import', 'tsx', path.join(REPO_ROOT, 'tools/start.ts')], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env['PATH'] ?? '', HOME: home, LARDER_QUICKSTART: '0', LARDER_GRPC_HOST: '127.0.0.1', LARDER_METRICS_HOST: '127.0.0.1', LARDER_LOG_LEVEL: 'warn', ...env },
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const store = { child, log: '' };
-  stores.push(store);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name}: npm start did not get ready within 90 s:\n${store.log}`)), 90_000);
-    const onData = (chunk: Buffer): void => {
-      store.log += chunk.toString();
-      if (store.log.includes('Press Ctrl-C to stop.')) {
-        clearTimeout(timer);
-        resolve(store.log);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`${name}: npm start exited (${code ?? signal}) before it was ready:\n${store.log}`));
-    });
-  });
+async function startStore(name: string, env: Record<string, string>): Promise<string> {
+  return (await stores.start(name, path.join(work, name), { LARDER_GRPC_HOST: '127.0.0.1', LARDER_METRICS_HOST: '127.0.0.1', LARDER_LOG_LEVEL: 'warn', ...env })).log;
 }
 
 async function serving(address: string): Promise<string> {
@@ -77,14 +51,7 @@ async function serving(address: string): Promise<string> {
 }
 
 afterAll(async () => {
-  for (const { child } of stores) {
-    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) continue;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    process.kill(-child.pid, 'SIGTERM');
-    const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(timer);
-  }
+  await stores.stopAll();
   rmSync(work, { recursive: true, force: true });
 });
 

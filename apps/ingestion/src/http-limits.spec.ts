@@ -3,14 +3,11 @@
 // Health must keep answering within 100 ms through each.
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { healthV1, typesV1 } from '@larder/proto';
-import { createClient } from '@larder/rpc';
-import type { RpcClient } from '@larder/rpc';
-import { freePort, startLarderApp } from '@larder/testing';
+import { freePort, probeHealth, slowHttpClient, startLarderApp } from '@larder/testing';
 import type { RunningLarderApp } from '@larder/testing';
 import { startTestRegistry, uniqueName } from './testing';
 import type { TestRegistry } from './testing';
@@ -24,7 +21,6 @@ let dir: string;
 let registry: TestRegistry;
 let app: RunningLarderApp;
 let httpPort: number;
-let health: RpcClient<typeof healthV1.Health>;
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'larder-http-limits-'));
@@ -50,16 +46,27 @@ beforeAll(async () => {
       LARDER_INGESTION_HTTP_BODY_IDLE_TIMEOUT: '1s',
     },
   });
-  health = createClient(healthV1.Health, app.address, { defaultTimeoutMs: 5_000 });
-  await health.check({ service: '' });
 }, 120_000);
 
 afterAll(async () => {
-  health?.close();
   await app?.stop();
   await registry?.stop();
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
+
+/** Runs `attack` while gRPC health is checked back to back; the slowest answer in ms. */
+async function worstHealthDuring<T>(attack: () => Promise<T>): Promise<[T, number]> {
+  const probe = probeHealth(app.address, 5);
+  await probe.ready;
+  const outcome = await attack().then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+  const { worstMs, statuses } = await probe.stop();
+  if ('error' in outcome) throw outcome.error;
+  expect(new Set(statuses)).toEqual(new Set([healthV1.HealthCheckResponse_ServingStatus.SERVING]));
+  return [outcome.value, worstMs];
+}
 
 /**
  * The slowest health answer over a quiet second: on a busy machine a process can wait its
@@ -67,32 +74,8 @@ afterAll(async () => {
  */
 let noise = 0;
 beforeAll(async () => {
-  const [, worst] = await worstHealthDuring(new Promise((resolve) => setTimeout(resolve, 1_000)));
-  noise = worst;
+  [, noise] = await worstHealthDuring(() => new Promise((resolve) => setTimeout(resolve, 1_000)));
 });
-
-/** Checks health over gRPC back to back while `attack` runs; the slowest answer in ms (a check still waiting when the attack ends counts). */
-async function worstHealthDuring<T>(attack: Promise<T>): Promise<[T, number]> {
-  let done = false;
-  let worst = 0;
-  const probing = (async () => {
-    while (!done) {
-      const started = performance.now();
-      const status = (await health.check({ service: '' })).status;
-      expect(status).toBe(healthV1.HealthCheckResponse_ServingStatus.SERVING);
-      worst = Math.max(worst, performance.now() - started);
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-  })();
-  try {
-    const result = await attack;
-    done = true;
-    await probing;
-    return [result, worst];
-  } finally {
-    done = true;
-  }
-}
 
 interface Answer {
   status: number;
@@ -139,7 +122,7 @@ function storedRows(): number {
 const NOW = new Date().toISOString();
 
 test('a body declared over the limit gets 413 before it is read, and health answers within 100 ms', async () => {
-  const [answer, worst] = await worstHealthDuring(postStream(Buffer.alloc(64 * 1024, 0x20), 20 * 16, { 'content-type': 'application/json', 'content-length': String(20 * 1024 * 1024) }));
+  const [answer, worst] = await worstHealthDuring(() => postStream(Buffer.alloc(64 * 1024, 0x20), 20 * 16, { 'content-type': 'application/json', 'content-length': String(20 * 1024 * 1024) }));
   expect(answer.status).toBe(413);
   expect(JSON.parse(answer.body)).toEqual({ error: { code: 'RESOURCE_EXHAUSTED', message: expect.stringContaining(`over the limit of ${MAX_BODY} bytes`) } });
   // Refused at the headers: far less than the 20 MiB was taken.
@@ -148,7 +131,7 @@ test('a body declared over the limit gets 413 before it is read, and health answ
 });
 
 test('a streamed body (no Content-Length) is cut with 413 once it passes the limit', async () => {
-  const [answer, worst] = await worstHealthDuring(postStream(Buffer.alloc(64 * 1024, 0x20), 64 * 16, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' }));
+  const [answer, worst] = await worstHealthDuring(() => postStream(Buffer.alloc(64 * 1024, 0x20), 64 * 16, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' }));
   expect(answer.status).toBe(413);
   expect(answer.written).toBeLessThan(64 * 1024 * 1024);
   expect(worst).toBeLessThan(100 + noise);
@@ -168,29 +151,15 @@ test('a text/plain POST (what a web page may send cross-site) gets 415 and write
   expect(storedRows()).toBe(1);
 });
 
-/** Opens a connection, sends `text`, and resolves with how long the server took to close it (and what it sent). */
-function slowClient(text: string): Promise<{ closedAfterMs: number; received: string }> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(httpPort, '127.0.0.1');
-    const started = performance.now();
-    let received = '';
-    socket.on('connect', () => socket.write(text));
-    socket.on('data', (c) => (received += c.toString()));
-    socket.on('error', reject);
-    socket.on('close', () => resolve({ closedAfterMs: performance.now() - started, received }));
-    setTimeout(() => socket.destroy(new Error('the server kept a slow client for 10 s')), 10_000).unref();
-  });
-}
-
 test('a client that never finishes its headers is disconnected after the headers timeout', async () => {
-  const { closedAfterMs } = await slowClient('POST /push HTTP/1.1\r\nHost: larder\r\nContent-Type: application/json\r\n');
+  const { closedAfterMs } = await slowHttpClient(httpPort, 'POST /push HTTP/1.1\r\nHost: larder\r\nContent-Type: application/json\r\n');
   // headersTimeout 1 s, checked every second.
   expect(closedAfterMs).toBeGreaterThan(900);
   expect(closedAfterMs).toBeLessThan(4_000);
 });
 
 test('a client that stops sending its body is answered 408 and disconnected after the idle timeout', async () => {
-  const { closedAfterMs, received } = await slowClient('POST /push HTTP/1.1\r\nHost: larder\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"push_source_name":');
+  const { closedAfterMs, received } = await slowHttpClient(httpPort, 'POST /push HTTP/1.1\r\nHost: larder\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"push_source_name":');
   expect(received).toMatch(/^HTTP\/1\.1 408 /);
   expect(closedAfterMs).toBeGreaterThan(900);
   expect(closedAfterMs).toBeLessThan(4_000);
@@ -206,7 +175,7 @@ test('a 5 MB push is written in full while health keeps answering within 100 ms'
   expect(body.length).toBeGreaterThan(5_000_000);
   expect(body.length).toBeLessThan(MAX_BODY);
   const before = storedRows();
-  const [res, worst] = await worstHealthDuring(
+  const [res, worst] = await worstHealthDuring(() =>
     fetch(`http://127.0.0.1:${httpPort}/push`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then(async (r) => [r.status, await r.json()] as const),
   );
   expect(res).toEqual([200, { rows_written: rows, rows_skipped_stale: 0, failures: [] }]);

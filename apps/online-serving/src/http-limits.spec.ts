@@ -3,13 +3,12 @@
 // (both read bodies through @larder/rpc's readJsonBody).
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { healthV1, registryV1 } from '@larder/proto';
 import { createClient } from '@larder/rpc';
 import type { RpcClient, ServerHandle } from '@larder/rpc';
-import { freePort, runInProcess, startLarderApp } from '@larder/testing';
+import { freePort, runInProcess, slowHttpClient, startLarderApp } from '@larder/testing';
 import type { RunningLarderApp } from '@larder/testing';
 import { registryService } from '../../registry/src/service';
 import { driverRepo } from './testing';
@@ -103,24 +102,11 @@ test('a text/plain POST gets 415; the same body as application/json is answered'
   expect(res.status).toBe(200);
 });
 
-function slowClient(text: string): Promise<{ closedAfterMs: number; received: string }> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(httpPort, '127.0.0.1');
-    const started = performance.now();
-    let received = '';
-    socket.on('connect', () => socket.write(text));
-    socket.on('data', (c) => (received += c.toString()));
-    socket.on('error', reject);
-    socket.on('close', () => resolve({ closedAfterMs: performance.now() - started, received }));
-    setTimeout(() => socket.destroy(new Error('the server kept a slow client for 10 s')), 10_000).unref();
-  });
-}
-
 test('slow clients are cut: unfinished headers after the headers timeout, a stalled body with 408', async () => {
-  const headers = await slowClient('POST /get-online-features HTTP/1.1\r\nHost: larder\r\n');
+  const headers = await slowHttpClient(httpPort, 'POST /get-online-features HTTP/1.1\r\nHost: larder\r\n');
   expect(headers.closedAfterMs).toBeGreaterThan(900);
   expect(headers.closedAfterMs).toBeLessThan(4_000);
-  const body = await slowClient('POST /get-online-features HTTP/1.1\r\nHost: larder\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"features":');
+  const body = await slowHttpClient(httpPort, 'POST /get-online-features HTTP/1.1\r\nHost: larder\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"features":');
   expect(body.received).toMatch(/^HTTP\/1\.1 408 /);
   expect(body.closedAfterMs).toBeGreaterThan(900);
   expect(body.closedAfterMs).toBeLessThan(4_000);

@@ -33,6 +33,7 @@ export { runLarderCli, type CliRun } from './cli';
 export { runInProcess, IN_PROCESS_ENV } from './in-process';
 export { rpcRejection } from './rpc-rejection';
 export { probeHealth, cpuMsDuring, type HealthProbe, type ProbeResult } from './probes';
+export { slowHttpClient, type SlowClientResult } from './slow-client';
 export { EVERY_VALUE_CASE, type ValueInit } from './value-cases';
 export { seededRandom } from './seeded-random';
 export { onlineStoreUnderTest, type OnlineStoreUnderTest } from './online-store-under-test';
