@@ -430,7 +430,7 @@ export class JobManager {
         // This job's shard of the run, split into the replica's own parallel streams.
         await Promise.all(
           shardRanges(tracked.shard, this.options.shards).map(async (range) => {
-            await copier.copy(plan, {
+            const copied = await copier.copy(plan, {
               start,
               end,
               ...(range && { shard: range }),
@@ -444,6 +444,9 @@ export class JobManager {
                 tracked.notify();
               },
             });
+            if (copied.valuesNulled > 0) {
+              log.warn('NaN or ±Infinity feature values in the source were written as null', { view: plan.name, values: copied.valuesNulled });
+            }
             progress.shardsCompleted++;
             tracked.notify();
           }),

@@ -103,7 +103,7 @@ describe('merged copy of several views by entity', () => {
       );
       const counts = ps.map((_, v) => Array.from({ length: ENTITIES }, (_, d) => d).filter((d) => expected(v, d) !== undefined).length);
       expect(outcomes).toEqual(
-        counts.map((n, v) => ({ ok: true, result: { rowsRead: n, rowsWritten: v === 0 ? n - 1 : n, rowsSkipped: v === 0 ? 1 : 0 } })),
+        counts.map((n, v) => ({ ok: true, result: { rowsRead: n, rowsWritten: v === 0 ? n - 1 : n, rowsSkipped: v === 0 ? 1 : 0, valuesNulled: 0 } })),
       );
       expect(progress).toEqual(counts.map((n, v) => ({ read: n, written: v === 0 ? n - 1 : n })));
       const rows = await onlineRows(

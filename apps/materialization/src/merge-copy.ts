@@ -2,6 +2,7 @@ import { cellConverter } from '@larder/offline-store';
 import type { Cell, CellColumn, OfflineStore, PullLatestChunk } from '@larder/offline-store';
 import type { EntityBatch, EntityCell, FeatureCell, OnlineStore, ViewColumns, WriteResult, WriteRow } from '@larder/online-store';
 import type { typesV1 } from '@larder/proto';
+import { nullNonFinite } from './finite';
 import type { ViewPlan } from './view-plan';
 
 export interface CopyOptions {
@@ -23,6 +24,8 @@ export interface CopyResult {
   rowsWritten: number;
   /** Rows the online store kept its newer row for (a stream wrote after the batch's event time). */
   rowsSkipped: number;
+  /** NaN and ±Infinity feature values written as null (see finite.ts). */
+  valuesNulled: number;
 }
 
 /** One view of a merged copy: its window and its own progress. */
@@ -48,6 +51,7 @@ class ViewStream {
   keys: CellColumn[] = [];
   eventTs: Float64Array<ArrayBufferLike> = new Float64Array(0);
   features: CellColumn[] = [];
+  valuesNulled = 0;
   private next: Promise<IteratorResult<PullLatestChunk>> | undefined;
   private readonly iterator: AsyncIterator<PullLatestChunk>;
 
@@ -80,7 +84,11 @@ class ViewStream {
       read += chunk.rowCount;
       const plan = this.view.plan;
       this.keys = plan.joinKeys.map((k) => chunk.columns[k.name]!);
-      this.features = plan.features.map((f) => chunk.columns[f.name]!);
+      this.features = plan.features.map((f) => {
+        const checked = nullNonFinite(chunk.columns[f.name]!, f.type);
+        this.valuesNulled += checked.nulled;
+        return checked.column;
+      });
       this.eventTs = chunk.eventTs;
       // Let the engine produce the next chunk while this one is merged and written.
       this.next = this.iterator.next();
@@ -197,7 +205,7 @@ export async function copyViewsLatest(
   views: readonly MergedView[],
   options: MergedCopyOptions,
 ): Promise<MergedOutcome[]> {
-  const results: CopyResult[] = views.map(() => ({ rowsRead: 0, rowsWritten: 0, rowsSkipped: 0 }));
+  const results: CopyResult[] = views.map(() => ({ rowsRead: 0, rowsWritten: 0, rowsSkipped: 0, valuesNulled: 0 }));
   const errors: ({ error: unknown } | undefined)[] = views.map(() => undefined);
   const outcomes = (): MergedOutcome[] => views.map((_, v) => (errors[v] ? { ok: false, error: errors[v].error } : { ok: true, result: results[v]! }));
   if (views.length === 0) return [];
@@ -273,6 +281,7 @@ export async function copyViewsLatest(
     await Promise.all(streams.map((s) => s.close()));
   }
   for (const stream of streams) {
+    results[stream.index]!.valuesNulled = stream.valuesNulled;
     if (errors[stream.index] !== undefined) continue;
     // A view whose signal fired while its last rows were written still reports the stop.
     if (stream.view.signal.aborted) errors[stream.index] = { error: stream.view.signal.reason };

@@ -35,6 +35,8 @@ export interface Harness {
   readonly address: string;
   /** A store over the same backend, for the test's reads. */
   readonly store: OnlineStore;
+  /** The services' log lines (JSON), at LARDER_LOG_LEVEL warn. */
+  readonly logs: readonly string[];
   close(): Promise<void>;
 }
 
@@ -164,6 +166,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     jobs,
     address: handle.address,
     store,
+    logs,
     close: async () => {
       jobs.close();
       registry.close();
