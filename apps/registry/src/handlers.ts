@@ -40,7 +40,6 @@ function kindRpcs<GetRes extends DescMessage, ListRes extends DescMessage, DelRe
   };
 }
 
-/** RegistryService over a store; every error is the store's RpcError with its precise code. */
 /**
  * A watermark or window ahead of now is refused before the store sees it: a
  * forged year-9999 watermark would make every incremental run start after
@@ -67,6 +66,7 @@ export interface RegistryHandlerOptions {
   maxFutureSkewMs: number;
 }
 
+/** RegistryService over a store; every error is the store's RpcError with its precise code. */
 export function registryHandlers(store: RegistryStore, streams: WatchStreams, options: RegistryHandlerOptions = { maxFutureSkewMs: DEFAULT_MAX_FUTURE_SKEW_MS }): ServiceRegistration {
   const entities = kindRpcs(store, K.ENTITY, {
     get: registryV1.GetEntityResponseSchema,
