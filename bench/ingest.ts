@@ -24,6 +24,7 @@
 //    kafka.sessionTimeout / rebalanceTimeout, measured for a few settings.
 // Broker, Redis, the ingestion process and the load process all share this 2-core
 // machine (and whatever else runs on it: the load average is recorded).
+import { DEFAULT_MAX_FUTURE_SKEW_MS } from '@larder/core';
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -87,6 +88,7 @@ const settings = (group: string, overrides: Partial<ConsumerSettings> = {}): Con
   fromBeginning: true,
   partitionsConsumedConcurrently: PARTITIONS,
   storeTimeoutMs: 10_000,
+  maxFutureSkewMs: DEFAULT_MAX_FUTURE_SKEW_MS,
   retryInitialMs: 100,
   retryMaxMs: 2_000,
   commitIntervalMs: 1_000,
@@ -175,7 +177,7 @@ export async function runIngestBenchmark(): Promise<BenchRecord[]> {
     const now = Date.now();
     for (let from = 0; from < EVENTS; from += 10_000) {
       const messages = [];
-      for (let i = from; i < Math.min(EVENTS, from + 10_000); i++) messages.push({ value: event(Math.floor(Math.random() * ENTITIES), now + i) });
+      for (let i = from; i < Math.min(EVENTS, from + 10_000); i++) messages.push({ value: event(Math.floor(Math.random() * ENTITIES), now - EVENTS + i) });
       await producer.send({ topic: 'throughput', messages, acks: 1 });
     }
     process.stdout.write(`preloaded ${EVENTS} events with kafkajs in ${((Date.now() - loadStarted) / 1000).toFixed(1)} s\n`);

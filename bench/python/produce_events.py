@@ -18,7 +18,8 @@ def main() -> None:
     now_ms = int(time.time() * 1000)
     for i in range(count):
         entity = random.randrange(entities)
-        body = '{"driver_id":%d,"ts":%d' % (entity, now_ms + i)
+        # In the past and ascending: ingestion refuses event times more than 5 min ahead.
+        body = '{"driver_id":%d,"ts":%d' % (entity, now_ms - count + i)
         body += "".join(',"f%d":%s' % (f, json.dumps((entity % 1000) / 7 + f)) for f in range(features))
         body += "}"
         while True:
