@@ -33,9 +33,9 @@ const ids = (n: number): typesV1.Value =>
 
 describe('on-demand expression limits at apply', () => {
   it('refuses an expression longer than the limit before parsing it, naming view, output and field', () => {
-    const started = performance.now();
-    const issues = issuesOf(`${literal(400_000)}.size() > 0`);
-    expect(performance.now() - started).toBeLessThan(100);
+    // Also a syntax error: a parser that ran first would report that instead (no wall-clock
+    // check, which the shared machine makes flaky).
+    const issues = issuesOf(`${literal(400_000)}.size() > 0 ))(`);
     expect(issues).toEqual([expect.stringMatching(new RegExp(`^outputs\\[0\\]\\.expression: on-demand feature view 'bomb' output 'out': the expression is \\d+ characters long, more than the limit of ${MAX_EXPRESSION_CHARS}`))]);
   });
 
@@ -68,10 +68,9 @@ describe('on-demand evaluation budgets', () => {
     expect(evaluate(expression, { ids: ids(256) }).val).toEqual({ case: 'boolVal', value: false });
     const budget = new EvaluationBudget();
     const input = { ids: ids(20_000) };
-    const started = performance.now();
+    // Unlimited, this is 400 million comparisons (tens of seconds); the cost bounds below
+    // show it stopped just past the limit (no wall-clock check: the machine is shared).
     expect(() => evaluate('req.ids.all(a, a in req.ids)', input, budget)).toThrow(OnDemandLimitError);
-    // Unlimited, this is 400 million comparisons (tens of seconds).
-    expect(performance.now() - started).toBeLessThan(150);
     expect(budget.exceeded?.kind).toBe('row-cost');
     expect(budget.used).toBeGreaterThan(DEFAULT_ROW_COST_LIMIT);
     expect(budget.used).toBeLessThan(DEFAULT_ROW_COST_LIMIT * 2);
@@ -116,7 +115,9 @@ describe('on-demand evaluation budgets', () => {
     const budget = new EvaluationBudget({ rowCost: Number.POSITIVE_INFINITY, deadlineMs: Date.now() + 30 });
     const started = performance.now();
     expect(() => view.evaluate(input, budget)).toThrow(expect.objectContaining({ kind: 'deadline', message: expect.stringContaining("'bomb' output 'out': the call's deadline passed") }));
-    expect(performance.now() - started).toBeLessThan(200);
+    // Unlimited cost: only the deadline can have stopped it, long before the tens of seconds
+    // the whole evaluation takes (loose bound for a loaded machine).
+    expect(performance.now() - started).toBeLessThan(5_000);
   });
 
   it('an engine failure on user input is an evaluation error, never a crash', () => {
