@@ -13,6 +13,7 @@ const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   online: async () => (await import('./online')).runOnlineBenchmark,
   materialize: async () => (await import('./materialize')).runMaterializeBenchmark,
   historical: async () => (await import('./historical')).runHistoricalBenchmark,
+  hostile: async () => (await import('./hostile')).runHostileBenchmark,
 };
 
 async function main(): Promise<void> {
