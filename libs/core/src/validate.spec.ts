@@ -280,6 +280,23 @@ describe('validateRegistrySet', () => {
       );
       expectOnly((s) => (ds(s, 'customer_source').kind = { case: 'bigquery', value: create(registryV1.BigQuerySourceSchema) }), K.DATA_SOURCE, 'customer_source', 'kind.bigquery.location', /bigquery source with neither/);
     });
+    it('rejects a source query that could break out of its subquery (a second statement on BigQuery)', () => {
+      const breakout = 'SELECT * FROM ds.stats) ; DROP TABLE ds.stats; SELECT (1';
+      expectOnly(
+        (s) => (ds(s, 'customer_source').kind = { case: 'bigquery', value: create(registryV1.BigQuerySourceSchema, { location: { case: 'query', value: breakout } }) }),
+        K.DATA_SOURCE,
+        'customer_source',
+        'kind.bigquery.query',
+        /has a query that closes a parenthesis it never opened/,
+      );
+      expectOnly(
+        (s) => (ds(s, 'customer_source').kind = { case: 'postgres', value: create(registryV1.PostgresSourceSchema, { location: { case: 'query', value: 'SELECT 1; SELECT 2' } }) }),
+        K.DATA_SOURCE,
+        'customer_source',
+        'kind.postgres.query',
+        /holds more than one statement/,
+      );
+    });
     describe('kafka', () => {
       const kafka = (s: RegistrySet): registryV1.KafkaSource => {
         const k = ds(s, 'trips_stream').kind;

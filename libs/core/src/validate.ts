@@ -5,6 +5,7 @@ import { tryParseFeatureRef } from './feature-ref';
 import { kindLabel } from './kinds';
 import type { RegistryIssue, RegistrySet } from './registry-set';
 import { knownList } from './suggest';
+import { sourceQueryProblem } from './source-query';
 import { isListValueType, isUsableValueType, VALUE_TYPE_NAMES, valueTypeName } from './value-types';
 
 const { ObjectKind } = registryV1;
@@ -227,6 +228,9 @@ function checkDataSource(c: Checker, s: registryV1.DataSource): void {
       const location = kind.value.location;
       if (location.case === undefined || location.value.trim() === '') {
         c.about(K, s.name, `kind.${kind.case}.location`, `is a ${kind.case} source with neither a table nor a query; set one`);
+      } else if (location.case === 'query') {
+        const problem = sourceQueryProblem(location.value);
+        if (problem !== undefined) c.about(K, s.name, `kind.${kind.case}.query`, `has a query that ${problem}`);
       }
       break;
     }

@@ -12,7 +12,7 @@ import { DestinationExistsError, EmptyEntitySetError, EngineError, MissingColumn
 import type { EngineFailure } from './errors';
 import { checkSource, describedMap, entityColumnsFrom, planViews, ROW, TS, sourceCheck } from './plan';
 import type { DescribedColumn } from './plan';
-import { appendColumns, checkAppendRows, checkPullRequest, DEFAULT_CHUNK_ROWS, entityRowGroups, orderedEntityColumn, pullChunkBuilder, resultChunks, rowIndexColumnOf } from './shared';
+import { appendColumns, checkAppendRows, checkPullRequest, DEFAULT_CHUNK_ROWS, entityRowGroups, orderedEntityColumn, pullChunkBuilder, resultChunks, rowIndexColumnOf, subquery } from './shared';
 import { pullLatestSql, windowJoinSql } from './sql';
 import type { Dialect, Params } from './sql';
 import type {
@@ -193,7 +193,7 @@ export class BigQueryOfflineStore implements OfflineStore {
       case 'table':
         return quote(location.table);
       case 'query':
-        return `(${location.query})`;
+        return subquery(location.query, what);
       case 'file':
         throw new UnsupportedRequestError(`${what} is a file (${location.path}); BigQuery reads tables and queries`);
     }

@@ -15,7 +15,7 @@ import { asofJoinSql, pullLatestSql } from './sql';
 import type { Dialect, Params } from './sql';
 import { columnCells, columnMillis, columnValues, fromDuckDB, toDuckDB } from './duckdb-columns';
 import { epochMicrosBigInt } from './micro-date';
-import { appendColumns, checkAppendRows, checkPullRequest, DEFAULT_CHUNK_ROWS, entityRowGroups, orderedEntityColumn, pullChunkBuilder, pullColumnTypes, resultChunks, rowIndexColumnOf } from './shared';
+import { appendColumns, checkAppendRows, checkPullRequest, DEFAULT_CHUNK_ROWS, entityRowGroups, orderedEntityColumn, pullChunkBuilder, pullColumnTypes, resultChunks, rowIndexColumnOf, subquery } from './shared';
 import type {
   AppendRows,
   BatchSource,
@@ -164,7 +164,7 @@ export class DuckDBOfflineStore implements OfflineStore {
       case 'table':
         return location.table.split('.').map(quote).join('.');
       case 'query':
-        return `(${location.query})`;
+        return subquery(location.query, owner.label);
       case 'file': {
         const roots = this.roots;
         const field = owner.entities ? 'entity_source.file.path' : `${owner.label} path`;

@@ -83,4 +83,13 @@ describe('DuckDB with roots is locked down', () => {
     const check = await store.verifySource({ name: 'q', location: { kind: 'query', query: "SELECT * FROM read_csv('/etc/passwd')" }, timestampField: 'ts' }, []);
     expect(check.relation).toMatch(/Permission Error/);
   });
+
+  it('a stored source query that breaks out of its subquery is refused before any SQL runs', async () => {
+    const breakout = 'SELECT 1 AS ts) AS a; CREATE TABLE pwned AS SELECT 1 AS x; SELECT * FROM (SELECT 1';
+    await expect(store.verifySource({ name: 'q', location: { kind: 'query', query: breakout }, timestampField: 'ts' }, [])).rejects.toThrow(
+      "source 'q' has a query that closes a parenthesis it never opened",
+    );
+    const tables = await store.run("SELECT table_name FROM information_schema.tables WHERE table_name = 'pwned'");
+    expect(tables).toEqual([]);
+  });
 });

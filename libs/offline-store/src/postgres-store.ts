@@ -10,7 +10,7 @@ import type { EngineColumnType } from './cells';
 import { DestinationExistsError, EmptyEntitySetError, EngineError, MissingColumnError, UnsupportedRequestError } from './errors';
 import { checkSource, describedMap, entityColumnsFrom, planViews, ROW, TS, sourceCheck } from './plan';
 import type { DescribedColumn } from './plan';
-import { appendColumns, checkAppendRows, checkPullRequest, DEFAULT_CHUNK_ROWS, entityRowGroups, orderedEntityColumn, pullChunkBuilder, resultChunks, rowIndexColumnOf } from './shared';
+import { appendColumns, checkAppendRows, checkPullRequest, DEFAULT_CHUNK_ROWS, entityRowGroups, orderedEntityColumn, pullChunkBuilder, resultChunks, rowIndexColumnOf, subquery } from './shared';
 import { pullLatestSql, windowJoinSql } from './sql';
 import type { Dialect, Params } from './sql';
 import type {
@@ -177,7 +177,7 @@ export class PostgresOfflineStore implements OfflineStore {
       case 'table':
         return tableName(location.table);
       case 'query':
-        return `(${location.query})`;
+        return subquery(location.query, what);
       case 'file':
         throw new UnsupportedRequestError(`${what} is a file (${location.path}); PostgreSQL reads tables and queries`);
     }

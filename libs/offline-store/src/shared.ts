@@ -1,8 +1,9 @@
 // Pieces every engine shares: re-chunking driver output into ResultChunks,
 // request checks, and laying out rows to append.
+import { sourceQueryProblem } from '@larder/core';
 import { typesV1 } from '@larder/proto';
 import { toCell } from './cells';
-import { columnName, InvalidRequestError, MissingColumnError } from './errors';
+import { columnName, InvalidRequestError, MissingColumnError, UnsupportedRequestError } from './errors';
 import { epochMillis } from './micro-date';
 import type { DescribedColumn } from './plan';
 import type { AppendRows, BatchSource, Cell, CellColumn, HistoricalResult, InlineEntities, PullLatestChunk, PullLatestRequest, ResultChunk, ResultColumn, ResultSchema } from './types';
@@ -266,4 +267,15 @@ export function rowIndexColumnOf(name: string, columns: readonly ResultColumn[])
   if (name === '') throw new InvalidRequestError('row index column', 'is empty; name it, or leave it unset for row_index');
   if (columns.some((c) => c.name === name)) throw new InvalidRequestError('row index column', `${columnName(name)} is also an output column; give the row index another name`);
   return name;
+}
+
+/**
+ * A registered source's query as a subquery, `(<query>)`. Checked at apply; checked again
+ * here for sources stored before that check, since a query that closes the parenthesis
+ * and adds a statement would run as a script on BigQuery (and DuckDB).
+ */
+export function subquery(query: string, what: string): string {
+  const problem = sourceQueryProblem(query);
+  if (problem !== undefined) throw new UnsupportedRequestError(`${what} has a query that ${problem}`);
+  return `(${query})`;
 }
