@@ -43,6 +43,18 @@ test('the image binds the services to 0.0.0.0 explicitly (their default is loopb
   expect(readFileSync(path.join(root, 'deploy/Dockerfile'), 'utf8')).toMatch(/^ENV LARDER_BIND_HOST=0\.0\.0\.0$/m);
 });
 
+test('the image confines offline file paths to data folders, not the code in its working directory', () => {
+  const dockerfile = readFileSync(path.join(root, 'deploy/Dockerfile'), 'utf8');
+  const workdir = /^WORKDIR (\S+)$/m.exec(dockerfile)?.[1] ?? '';
+  const read = /LARDER_OFFLINE_READ_ROOTS=(\S+)/.exec(dockerfile)?.[1];
+  const write = /LARDER_OFFLINE_WRITE_ROOT=(\S+)/.exec(dockerfile)?.[1];
+  expect(workdir).not.toBe('');
+  for (const folder of [...(read ?? '').split(','), write ?? '']) {
+    expect(folder).toMatch(/^\/var\/lib\/larder\//);
+    expect(folder.startsWith(workdir)).toBe(false);
+  }
+});
+
 test('the shared config file is valid for every service', () => {
   for (const service of services) {
     expect(() => loadConfig(service.schema, { file: path.join(base, 'larder.yaml'), env: {} })).not.toThrow();
