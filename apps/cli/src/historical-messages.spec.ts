@@ -39,7 +39,7 @@ beforeAll(async () => {
   await client.applyRegistry(repo('rides', { case: 'file', value: { path: path.join(work, 'driver_stats.parquet') } } as registryV1.DataSource['kind']));
   await client.applyRegistry(repo('rides_bq', { case: 'bigquery', value: { location: { case: 'table', value: `${projectId}.features.driver_stats` } } } as registryV1.DataSource['kind']));
   client.close();
-  const env = { LARDER_REGISTRY_ADDRESS: registry.address, LARDER_METRICS_ENABLED: 'false' };
+  const env = { LARDER_REGISTRY_ADDRESS: registry.address, LARDER_METRICS_ENABLED: 'false', LARDER_OFFLINE_READ_ROOTS: work, LARDER_OFFLINE_WRITE_ROOT: work };
   [duckRetrieval, bigqueryRetrieval] = await Promise.all([
     startLarderApp({ app: 'offline-retrieval', env }),
     startLarderApp({

@@ -56,7 +56,7 @@ beforeAll(async () => {
     ],
   });
   client.close();
-  retrieval = await startLarderApp({ app: 'offline-retrieval', env: { LARDER_REGISTRY_ADDRESS: registry.address, LARDER_METRICS_ENABLED: 'false' } });
+  retrieval = await startLarderApp({ app: 'offline-retrieval', env: { LARDER_REGISTRY_ADDRESS: registry.address, LARDER_METRICS_ENABLED: 'false', LARDER_OFFLINE_READ_ROOTS: work, LARDER_OFFLINE_WRITE_ROOT: work } });
 });
 
 afterAll(async () => {

@@ -52,7 +52,7 @@ describe('a Python client reading a training set', () => {
     } finally {
       client.close();
     }
-    apps.push(await startApp(LARDER_APPS.find((a) => a.name === 'offline-retrieval')!, { env: { LARDER_REGISTRY_ADDRESS: registry.address } }));
+    apps.push(await startApp(LARDER_APPS.find((a) => a.name === 'offline-retrieval')!, { env: { LARDER_REGISTRY_ADDRESS: registry.address, LARDER_OFFLINE_READ_ROOTS: workDir, LARDER_OFFLINE_WRITE_ROOT: workDir } }));
   }, 600_000);
 
   afterAll(async () => {

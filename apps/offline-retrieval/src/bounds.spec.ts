@@ -4,12 +4,12 @@
 import { existsSync } from 'node:fs';
 import { create } from '@bufbuild/protobuf';
 import { offlineV1, typesV1 } from '@larder/proto';
-import { Code, RpcError } from '@larder/rpc';
+import { Code } from '@larder/rpc';
 import { featureRepo, makeData } from './testing/dataset';
 import type { SourceKind } from './testing/dataset';
 import { duckdbTestEngine } from './testing/engines';
 import type { TestEngine } from './testing/engines';
-import { collect, startHarness } from './testing/harness';
+import { collect, rpcError, startHarness } from './testing/harness';
 import type { Harness } from './testing/harness';
 
 jest.setTimeout(60_000);
@@ -30,16 +30,6 @@ afterAll(async () => {
   await harness?.close();
   await engine?.cleanup();
 });
-
-async function rpcError(work: () => Promise<unknown>): Promise<RpcError> {
-  try {
-    await work();
-  } catch (error) {
-    if (error instanceof RpcError) return error;
-    throw error;
-  }
-  throw new Error('expected the call to fail');
-}
 
 const query = { kind: { case: 'features' as const, value: { val: ['driver_stats:trips'] } } };
 

@@ -7,12 +7,12 @@ import { create } from '@bufbuild/protobuf';
 import { BigQuery, Table as BigQueryTable } from '@google-cloud/bigquery';
 import { offlineV1, typesV1 } from '@larder/proto';
 import type { registryV1 } from '@larder/proto';
-import { Code, RpcError } from '@larder/rpc';
+import { Code } from '@larder/rpc';
 import { featureRepo, makeData, oracleViews } from './testing/dataset';
 import type { SourceKind, Table } from './testing/dataset';
 import { bigqueryTestEngine, duckdbTestEngine, postgresTestEngine } from './testing/engines';
 import type { TestEngine } from './testing/engines';
-import { collect, inlineRequests, startHarness } from './testing/harness';
+import { collect, inlineRequests, rpcError, startHarness } from './testing/harness';
 import type { Harness } from './testing/harness';
 import { featureAt } from './testing/oracle';
 
@@ -31,16 +31,6 @@ const shuffled: Table = {
 
 const features = (refs: string[]) => ({ case: 'features' as const, value: { val: refs } });
 const trips = (e: Record<string, unknown>): unknown => featureAt(views.driver_stats, e as never, 'trips');
-
-async function rpcError(work: () => Promise<unknown>): Promise<RpcError> {
-  try {
-    await work();
-  } catch (error) {
-    if (error instanceof RpcError) return error;
-    throw error;
-  }
-  throw new Error('expected the call to fail');
-}
 
 const ENGINES: { name: string; start: () => Promise<TestEngine> }[] = [
   { name: 'duckdb', start: () => duckdbTestEngine() },

@@ -10,12 +10,12 @@ import type { RegistrySet } from '@larder/core';
 import type { Cell } from '@larder/offline-store';
 import type { registryV1} from '@larder/proto';
 import { offlineV1, typesV1 } from '@larder/proto';
-import { Code, RpcError } from '@larder/rpc';
+import { Code } from '@larder/rpc';
 import { featureRepo, makeData, oracleViews } from './testing/dataset';
 import type { SourceKind, Table } from './testing/dataset';
 import { bigqueryTestEngine, duckdbTestEngine, postgresTestEngine } from './testing/engines';
 import type { TestEngine } from './testing/engines';
-import { collect, inlineRequests, startHarness, toValue } from './testing/harness';
+import { collect, inlineRequests, rpcError, startHarness, toValue } from './testing/harness';
 import type { Harness } from './testing/harness';
 import { featureAt } from './testing/oracle';
 
@@ -41,16 +41,6 @@ function expectedAllViews(): Record<string, unknown>[] {
 }
 
 const ALL_REFS = ['driver_stats:conv_rate', 'driver_stats:trips', 'customer_profile:segment', 'customer_profile:vip', 'pair_stats:rides', 'global_stats:active'];
-
-async function rpcError(work: () => Promise<unknown>): Promise<RpcError> {
-  try {
-    await work();
-  } catch (error) {
-    if (error instanceof RpcError) return error;
-    throw error;
-  }
-  throw new Error('expected the call to fail');
-}
 
 const ENGINES: { name: string; start: () => Promise<TestEngine> }[] = [
   { name: 'duckdb', start: () => duckdbTestEngine() },
