@@ -54,28 +54,24 @@ afterAll(async () => {
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Runs `attack` while gRPC health is checked back to back; the slowest answer in ms. */
+/**
+ * Runs `attack` while gRPC health is checked back to back; the most the service's event
+ * loop held one Check, in its main thread's CPU ms (wall time on this shared, loaded
+ * machine also counts time the process was not scheduled; it is logged beside).
+ */
 async function worstHealthDuring<T>(attack: () => Promise<T>): Promise<[T, number]> {
-  const probe = probeHealth(app.address, 5);
+  const probe = probeHealth(app.address, 5, { pid: app.pid });
   await probe.ready;
   const outcome = await attack().then(
     (value) => ({ value }),
     (error: unknown) => ({ error }),
   );
-  const { worstMs, statuses } = await probe.stop();
+  const { worstMs, statuses, worstServiceCpuMs } = await probe.stop();
   if ('error' in outcome) throw outcome.error;
   expect(new Set(statuses)).toEqual(new Set([healthV1.HealthCheckResponse_ServingStatus.SERVING]));
-  return [outcome.value, worstMs];
+  console.log(`slowest health check: ${worstMs.toFixed(1)} ms wall, ${worstServiceCpuMs.toFixed(1)} ms of the service's CPU`);
+  return [outcome.value, worstServiceCpuMs];
 }
-
-/**
- * The slowest health answer over a quiet second: on a busy machine a process can wait its
- * turn for 100 ms and more without any attack, so the bounds below are 100 ms over that.
- */
-let noise = 0;
-beforeAll(async () => {
-  [, noise] = await worstHealthDuring(() => new Promise((resolve) => setTimeout(resolve, 1_000)));
-});
 
 interface Answer {
   status: number;
@@ -127,14 +123,24 @@ test('a body declared over the limit gets 413 before it is read, and health answ
   expect(JSON.parse(answer.body)).toEqual({ error: { code: 'RESOURCE_EXHAUSTED', message: expect.stringContaining(`over the limit of ${MAX_BODY} bytes`) } });
   // Refused at the headers: far less than the 20 MiB was taken.
   expect(answer.written).toBeLessThan(MAX_BODY);
-  expect(worst).toBeLessThan(100 + noise);
+  expect(worst).toBeLessThan(100);
+});
+
+test('a client that sends its whole oversize body reads the 413, never a reset', async () => {
+  // The answer goes out at the headers; the rest of the body is read and dropped (bounded)
+  // instead of the connection closing under a client still sending (EPIPE in 2 of 5 runs).
+  for (let i = 0; i < 5; i++) {
+    const res = await fetch(`http://127.0.0.1:${httpPort}/push`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.alloc(MAX_BODY + 1024 * 1024, 0x20) });
+    expect([i, res.status]).toEqual([i, 413]);
+    await res.text();
+  }
 });
 
 test('a streamed body (no Content-Length) is cut with 413 once it passes the limit', async () => {
   const [answer, worst] = await worstHealthDuring(() => postStream(Buffer.alloc(64 * 1024, 0x20), 64 * 16, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' }));
   expect(answer.status).toBe(413);
   expect(answer.written).toBeLessThan(64 * 1024 * 1024);
-  expect(worst).toBeLessThan(100 + noise);
+  expect(worst).toBeLessThan(100);
 });
 
 test('a text/plain POST (what a web page may send cross-site) gets 415 and writes nothing', async () => {
@@ -180,8 +186,7 @@ test('a 5 MB push is written in full while health keeps answering within 100 ms'
   );
   expect(res).toEqual([200, { rows_written: rows, rows_skipped_stale: 0, failures: [] }]);
   expect(storedRows()).toBe(before + rows);
-  console.log(`5 MB push (${body.length} bytes, ${rows} rows): slowest health check ${worst.toFixed(1)} ms (${noise.toFixed(1)} ms without it)`);
-  expect(worst).toBeLessThan(100 + noise);
+  expect(worst).toBeLessThan(100);
 });
 
 test('row failures of a chunked push keep their row index in the whole frame', async () => {

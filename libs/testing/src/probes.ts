@@ -23,6 +23,12 @@ export interface ProbeResult {
    * time the process was not scheduled at all, so tests assert on this one.
    */
   worstBlockCpuMs: number;
+  /**
+   * With `pid`: the most CPU time that process's main thread spent while one Check was in
+   * flight (capped at the Check's wall time): how long the Check waited on a service in
+   * another process, leaving out time the machine did not schedule it. 0 without `pid`.
+   */
+  worstServiceCpuMs: number;
 }
 
 /**
@@ -31,13 +37,15 @@ export interface ProbeResult {
  * a test attacks the service. For a service running in this process it also times
  * how long the event loop is held (see ProbeResult.worstBlockCpuMs).
  */
-export function probeHealth(address: string, everyMs = 20): HealthProbe {
+export function probeHealth(address: string, everyMs = 20, options: { pid?: number } = {}): HealthProbe {
+  const { pid } = options;
   const client = createClient(healthV1.Health, address);
   let stopped = false;
   let worstMs = 0;
   let checks = 0;
   const statuses: healthV1.HealthCheckResponse_ServingStatus[] = [];
   let worstBlockCpuMs = 0;
+  let worstServiceCpuMs = 0;
   let last = mainThreadCpuMs();
   const ticker = setInterval(() => {
     const now = mainThreadCpuMs();
@@ -50,8 +58,11 @@ export function probeHealth(address: string, everyMs = 20): HealthProbe {
     await ready;
     while (!stopped) {
       const started = performance.now();
+      const serviceBefore = pid === undefined ? 0 : mainThreadCpuMs(pid);
       const res = await client.check({ service: '' }, { timeoutMs: 10_000 });
-      worstMs = Math.max(worstMs, performance.now() - started);
+      const wall = performance.now() - started;
+      worstMs = Math.max(worstMs, wall);
+      if (pid !== undefined) worstServiceCpuMs = Math.max(worstServiceCpuMs, Math.min(wall, mainThreadCpuMs(pid) - serviceBefore));
       checks++;
       statuses.push(res.status);
       await new Promise((resolve) => setTimeout(resolve, everyMs));
@@ -65,7 +76,7 @@ export function probeHealth(address: string, everyMs = 20): HealthProbe {
         clearInterval(ticker);
         client.close();
       });
-      return { worstMs, checks, statuses, worstBlockCpuMs };
+      return { worstMs, checks, statuses, worstBlockCpuMs, worstServiceCpuMs };
     },
   };
 }
@@ -82,9 +93,10 @@ export async function cpuMsDuring(ms: number): Promise<number> {
  * CPU time of the main (event-loop) thread, ms: Linux's per-thread schedstat, in ns,
  * so the GC's helper threads do not count; the whole process's elsewhere.
  */
-function mainThreadCpuMs(): number {
+/** CPU time (ms) of a process's main thread (this one's by default), from the kernel's schedstat. */
+function mainThreadCpuMs(pid: number = process.pid): number {
   try {
-    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
   } catch {
     const used = process.cpuUsage();
     return (used.user + used.system) / 1000;
