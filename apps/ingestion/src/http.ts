@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import { parseJsonInSlices } from '@larder/core';
-import { Code, createLimitedServer, HttpBodyError, listen, readJsonBody, RpcError, codeName } from '@larder/rpc';
+import { Code, createLimitedServer, discardRefusedBody, HttpBodyError, listen, readJsonBody, RpcError, codeName } from '@larder/rpc';
 import type { HttpLimits, Logger } from '@larder/rpc';
 import type { Ingestion } from './ingestion';
 import { dataFrameInput } from './push';
@@ -48,8 +48,7 @@ export async function startHttpEndpoint(ingestion: Ingestion, options: { host: s
       .then(({ status, body }) => send(res, status, body))
       .catch((error: unknown) => {
         if (error instanceof HttpBodyError) {
-          // The rest of the body is never read: close the connection rather than drain it.
-          res.setHeader('connection', 'close');
+          discardRefusedBody(req, res, error);
           send(res, error.status, { error: { code: error.code, message: error.message } });
           return;
         }

@@ -88,9 +88,9 @@ test('a streamed body past the limit is cut with 413', async () => {
     }),
     duplex: 'half',
   } as RequestInit).catch((error: unknown) => error as Error);
-  // The server answers 413 and closes; the client sees the answer or a reset while still sending.
-  if (res instanceof Response) expect(res.status).toBe(413);
-  else expect(res.message).toMatch(/fetch failed|other side closed|socket/i);
+  // The server answers 413 and drops the rest of the body (bounded), so the client still
+  // sending reads the answer instead of a reset.
+  expect(res instanceof Response ? res.status : res.message).toBe(413);
 });
 
 test('a text/plain POST gets 415; the same body as application/json is answered', async () => {

@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { parseJsonInSlices } from '@larder/core';
 import type { FeatureRequest } from '@larder/core';
-import { Code, codeName, createLimitedServer, HttpBodyError, listen, readJsonBody, RpcError } from '@larder/rpc';
+import { Code, codeName, createLimitedServer, discardRefusedBody, HttpBodyError, listen, readJsonBody, RpcError } from '@larder/rpc';
 import type { HttpLimits, Logger } from '@larder/rpc';
 import { columnsFromJson, responseToJson } from './json';
 import type { OnlineServing } from './online-serving';
@@ -35,8 +35,7 @@ export async function startHttpGateway(serving: OnlineServing, options: { host: 
   const server: Server = createLimitedServer(options.limits, (req, res) => {
     handle(serving, req, res, options.limits).catch((error: unknown) => {
       if (error instanceof HttpBodyError) {
-        // The rest of the body is never read: close the connection rather than drain it.
-        res.setHeader('connection', 'close');
+        discardRefusedBody(req, res, error);
         send(res, error.status, { code: error.code, message: error.message });
         return;
       }

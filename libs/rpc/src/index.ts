@@ -56,5 +56,5 @@ export type { RunServiceOptions, ServiceSetup } from './run-service';
 export { bindHost } from './server-config';
 export { dialHost, hostPort, listen } from './http/listen';
 export type { Listening } from './http/listen';
-export { createLimitedServer, httpLimitsSchema, HttpBodyError, readJsonBody } from './http/body';
+export { createLimitedServer, discardRefusedBody, httpLimitsSchema, HttpBodyError, readJsonBody } from './http/body';
 export type { HttpLimits } from './http/body';

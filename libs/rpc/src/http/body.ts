@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import type { IncomingMessage, RequestListener, Server } from 'node:http';
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import { duration, int } from '../config/keys';
 import type { ConfigOf } from '../config/keys';
 
@@ -33,8 +33,7 @@ export function createLimitedServer(limits: HttpLimits, listener: RequestListene
 
 /**
  * A request refused before its body was used: the HTTP status, a gRPC-style code name
- * for the error body, and a message. Answer it with `connection: close`: the rest of
- * the body is never read.
+ * for the error body, and a message. Call discardRefusedBody before answering it.
  */
 export class HttpBodyError extends Error {
   constructor(
@@ -103,4 +102,39 @@ export async function readJsonBody(req: IncomingMessage, limits: Pick<HttpLimits
     req.on('data', onData).on('end', onEnd).on('error', onError).on('aborted', onAborted);
     idle();
   });
+}
+
+/** What a refused body may still send, dropped unread, before its connection is cut. */
+const DISCARD_BYTES = 64 * 1024 * 1024;
+const DISCARD_MS = 10_000;
+
+/**
+ * Before answering a refused request: a client still uploading (a 413 from the
+ * Content-Length, a 415 sent with its body) would meet a reset instead of the answer if
+ * the connection closed now, so the rest of the body is read and dropped, at most
+ * DISCARD_BYTES or DISCARD_MS, past which the socket is destroyed. A stalled body (408)
+ * has nothing left to wait for: its connection closes with the answer.
+ */
+export function discardRefusedBody(req: IncomingMessage, res: ServerResponse, error: HttpBodyError): void {
+  if (error.status === 408 || req.complete) {
+    if (error.status === 408) res.setHeader('connection', 'close');
+    return;
+  }
+  // No `connection: close`: Node would end the socket with the answer, before the body.
+  let dropped = 0;
+  const cut = (): void => {
+    clearTimeout(timer);
+    req.socket.destroy();
+  };
+  const timer = setTimeout(cut, DISCARD_MS);
+  timer.unref();
+  req.on('data', (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > DISCARD_BYTES) cut();
+  });
+  req.once('end', () => clearTimeout(timer));
+  req.once('close', () => clearTimeout(timer));
+  // Flowing before the answer is sent, so Node counts the body as consumed (no dump that
+  // would drop our listener) and keeps the socket open until the body ends.
+  req.resume();
 }
