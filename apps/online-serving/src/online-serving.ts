@@ -8,7 +8,7 @@ import { DEFAULT_ON_DEMAND_REQUEST_COST } from './config';
 import { PlanCache } from './plan';
 import type { RegistrySource, ServingPlan } from './plan';
 import { serveOnline } from './serve';
-import type { OnDemandLimits } from './serve';
+import type { OnDemandLimits, ServingCall } from './serve';
 
 registerErrorMapping(StoreUnavailableError, (e) => new RpcError(Code.UNAVAILABLE, `online store unavailable: ${e.message}`, { cause: e }));
 registerErrorMapping(InvalidRowError, Code.INVALID_ARGUMENT);
@@ -28,16 +28,6 @@ export interface OnlineServingOptions {
 }
 
 const NO_CALL: ServingCall = { timeRemainingMs: () => undefined };
-
-/**
- * What the front door knows about the call: time left, and its abort signal. The gRPC
- * handler passes its context as it is (no object per request); the signal is only
- * read by a long on-demand computation.
- */
-export interface ServingCall {
-  timeRemainingMs(): number | undefined;
-  readonly signal?: AbortSignal;
-}
 
 /** What both front doors (gRPC and HTTP/JSON) ask for. */
 export interface FeatureQuery {

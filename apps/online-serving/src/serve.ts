@@ -30,7 +30,17 @@ export interface ServeRequest {
   /** Cost budgets of on-demand features, per row and per request. */
   onDemandLimits: OnDemandLimits;
   /** The call: its deadline and abort signal, read only when on-demand features are computed. */
-  call: { timeRemainingMs(): number | undefined; readonly signal?: AbortSignal };
+  call: ServingCall;
+}
+
+/**
+ * What the front door knows about the call: time left, and its abort signal. The gRPC
+ * handler passes its context as it is (no object per request); the signal is only
+ * read by a long on-demand computation.
+ */
+export interface ServingCall {
+  timeRemainingMs(): number | undefined;
+  readonly signal?: AbortSignal;
 }
 
 export interface OnDemandLimits {
