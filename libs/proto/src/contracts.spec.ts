@@ -50,6 +50,7 @@ describe('larder services', () => {
       ['OnDemandFeatureView', 'OnDemandFeatureViews'],
       ['FeatureService', 'FeatureServices'],
       ['SavedDataset', 'SavedDatasets'],
+      ['Permission', 'Permissions'],
     ];
     for (const [one, many] of kinds) {
       expect([names.has(`Get${one}`), names.has(`List${many}`), names.has(`Delete${one}`)]).toEqual([true, true, true]);
@@ -73,7 +74,7 @@ describe('larder services', () => {
       );
       goPackages.set(file.proto.package, file.proto.options?.goPackage ?? '');
     }
-    expect(files.size).toBe(20);
+    expect(files.size).toBe(21);
     expect([...goPackages.keys()].sort()).toEqual([
       'larder.ingestion.v1',
       'larder.materialization.v1',
