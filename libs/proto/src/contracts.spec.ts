@@ -1,7 +1,7 @@
 // The service surface other parts of Larder are built against: which rpcs
 // exist, how they stream, and that each has its own request and response.
 import type { DescFile, DescService } from '@bufbuild/protobuf';
-import { ingestionV1, materializationV1, offlineV1, registryV1, servingV1, typesV1 } from './index';
+import { ingestionV1, materializationV1, offlineV1, registryV1, servingV1, statisticsV1, typesV1 } from './index';
 
 const services: DescService[] = [
   registryV1.RegistryService,
@@ -9,6 +9,7 @@ const services: DescService[] = [
   offlineV1.OfflineRetrievalService,
   materializationV1.MaterializationService,
   ingestionV1.IngestionService,
+  statisticsV1.StatisticsService,
 ];
 
 const streaming = (service: DescService): Record<string, string> =>
@@ -38,6 +39,7 @@ describe('larder services', () => {
     });
     expect(streaming(materializationV1.MaterializationService)).toEqual({ WatchJob: 'server_streaming' });
     expect(streaming(ingestionV1.IngestionService)).toEqual({});
+    expect(streaming(statisticsV1.StatisticsService)).toEqual({});
   });
 
   it('offers Get, List and Delete for every registry kind', () => {
@@ -74,13 +76,14 @@ describe('larder services', () => {
       );
       goPackages.set(file.proto.package, file.proto.options?.goPackage ?? '');
     }
-    expect(files.size).toBe(21);
+    expect(files.size).toBe(22);
     expect([...goPackages.keys()].sort()).toEqual([
       'larder.ingestion.v1',
       'larder.materialization.v1',
       'larder.offline.v1',
       'larder.registry.v1',
       'larder.serving.v1',
+      'larder.statistics.v1',
       'larder.types.v1',
     ]);
   });

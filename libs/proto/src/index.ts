@@ -9,6 +9,10 @@ export * as servingV1 from './gen/larder/serving/v1/online_serving_service_pb';
 export * as offlineV1 from './gen/larder/offline/v1/offline_retrieval_service_pb';
 export * as materializationV1 from './gen/larder/materialization/v1/materialization_service_pb';
 export * as ingestionV1 from './gen/larder/ingestion/v1/ingestion_service_pb';
+export * as statisticsV1 from './gen/larder/statistics/v1/statistics_service_pb';
+
+// TFDV's contracts (tensorflow/metadata v0), declared wire-compatible.
+export * as tfmdV0 from './tensorflow-metadata-v0';
 
 // Hand-written wire format for hot messages (serving responses, streamed training sets).
 export * as wire from './wire';
