@@ -4,19 +4,21 @@
 // @generated from file larder/registry/v1/feature_view.proto (package larder.registry.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Duration } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration } from "@bufbuild/protobuf/wkt";
 import type { Field, ObjectMeta } from "./common_pb";
 import { file_larder_registry_v1_common } from "./common_pb";
+import type { Schema } from "../../../tensorflow/metadata/v0/schema_pb";
+import { file_tensorflow_metadata_v0_schema } from "../../../tensorflow/metadata/v0/schema_pb";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file larder/registry/v1/feature_view.proto.
  */
 export const file_larder_registry_v1_feature_view: GenFile = /*@__PURE__*/
-  fileDesc("CiVsYXJkZXIvcmVnaXN0cnkvdjEvZmVhdHVyZV92aWV3LnByb3RvEhJsYXJkZXIucmVnaXN0cnkudjEipwMKC0ZlYXR1cmVWaWV3EgwKBG5hbWUYASABKAkSEAoIZW50aXRpZXMYAiADKAkSKQoGc2NoZW1hGAMgAygLMhkubGFyZGVyLnJlZ2lzdHJ5LnYxLkZpZWxkEiYKA3R0bBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhITCgZvbmxpbmUYBSABKAhIAIgBARIUCgdvZmZsaW5lGAYgASgISAGIAQESFAoMYmF0Y2hfc291cmNlGAcgASgJEhUKDXN0cmVhbV9zb3VyY2UYCCABKAkSEwoLZGVzY3JpcHRpb24YCSABKAkSDQoFb3duZXIYCiABKAkSNwoEdGFncxgLIAMoCzIpLmxhcmRlci5yZWdpc3RyeS52MS5GZWF0dXJlVmlldy5UYWdzRW50cnkSLAoEbWV0YRgMIAEoCzIeLmxhcmRlci5yZWdpc3RyeS52MS5PYmplY3RNZXRhGisKCVRhZ3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgkKB19vbmxpbmVCCgoIX29mZmxpbmVCQ1pBZ2l0aHViLmNvbS9sYXJkZXItZGV2L2xhcmRlci9nZW4vZ28vbGFyZGVyL3JlZ2lzdHJ5L3YxO3JlZ2lzdHJ5djFiBnByb3RvMw", [file_google_protobuf_duration, file_larder_registry_v1_common]);
+  fileDesc("CiVsYXJkZXIvcmVnaXN0cnkvdjEvZmVhdHVyZV92aWV3LnByb3RvEhJsYXJkZXIucmVnaXN0cnkudjEi5gMKC0ZlYXR1cmVWaWV3EgwKBG5hbWUYASABKAkSEAoIZW50aXRpZXMYAiADKAkSKQoGc2NoZW1hGAMgAygLMhkubGFyZGVyLnJlZ2lzdHJ5LnYxLkZpZWxkEiYKA3R0bBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhITCgZvbmxpbmUYBSABKAhIAIgBARIUCgdvZmZsaW5lGAYgASgISAGIAQESFAoMYmF0Y2hfc291cmNlGAcgASgJEhUKDXN0cmVhbV9zb3VyY2UYCCABKAkSEwoLZGVzY3JpcHRpb24YCSABKAkSDQoFb3duZXIYCiABKAkSNwoEdGFncxgLIAMoCzIpLmxhcmRlci5yZWdpc3RyeS52MS5GZWF0dXJlVmlldy5UYWdzRW50cnkSLAoEbWV0YRgMIAEoCzIeLmxhcmRlci5yZWdpc3RyeS52MS5PYmplY3RNZXRhEj0KCnZhbGlkYXRpb24YDSABKAsyKS5sYXJkZXIucmVnaXN0cnkudjEuRmVhdHVyZVZpZXdWYWxpZGF0aW9uGisKCVRhZ3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgkKB19vbmxpbmVCCgoIX29mZmxpbmUi1wEKFUZlYXR1cmVWaWV3VmFsaWRhdGlvbhIuCgZzY2hlbWEYASABKAsyHi50ZW5zb3JmbG93Lm1ldGFkYXRhLnYwLlNjaGVtYRJACglpbmdlc3Rpb24YAiABKA4yLS5sYXJkZXIucmVnaXN0cnkudjEuSW5nZXN0aW9uVmFsaWRhdGlvblBvbGljeRJMCg9tYXRlcmlhbGl6YXRpb24YAyABKA4yMy5sYXJkZXIucmVnaXN0cnkudjEuTWF0ZXJpYWxpemF0aW9uVmFsaWRhdGlvblBvbGljeSqcAQoZSW5nZXN0aW9uVmFsaWRhdGlvblBvbGljeRIrCidJTkdFU1RJT05fVkFMSURBVElPTl9QT0xJQ1lfVU5TUEVDSUZJRUQQABIrCidJTkdFU1RJT05fVkFMSURBVElPTl9QT0xJQ1lfREVBRF9MRVRURVIQARIlCiFJTkdFU1RJT05fVkFMSURBVElPTl9QT0xJQ1lfQ09VTlQQAiqsAQofTWF0ZXJpYWxpemF0aW9uVmFsaWRhdGlvblBvbGljeRIxCi1NQVRFUklBTElaQVRJT05fVkFMSURBVElPTl9QT0xJQ1lfVU5TUEVDSUZJRUQQABIqCiZNQVRFUklBTElaQVRJT05fVkFMSURBVElPTl9QT0xJQ1lfRkFJTBABEioKJk1BVEVSSUFMSVpBVElPTl9WQUxJREFUSU9OX1BPTElDWV9XQVJOEAJCQ1pBZ2l0aHViLmNvbS9sYXJkZXItZGV2L2xhcmRlci9nZW4vZ28vbGFyZGVyL3JlZ2lzdHJ5L3YxO3JlZ2lzdHJ5djFiBnByb3RvMw", [file_google_protobuf_duration, file_larder_registry_v1_common, file_tensorflow_metadata_v0_schema]);
 
 /**
  * A group of features read from one batch source (and optionally kept fresh
@@ -113,6 +115,14 @@ export type FeatureView = Message<"larder.registry.v1.FeatureView"> & {
    * @generated from field: larder.registry.v1.ObjectMeta meta = 12;
    */
   meta?: ObjectMeta | undefined;
+
+  /**
+   * Data-quality expectations checked where the view's data moves (ingestion,
+   * materialization, training sets, serving). Unset means none.
+   *
+   * @generated from field: larder.registry.v1.FeatureViewValidation validation = 13;
+   */
+  validation?: FeatureViewValidation | undefined;
 };
 
 /**
@@ -121,4 +131,106 @@ export type FeatureView = Message<"larder.registry.v1.FeatureView"> & {
  */
 export const FeatureViewSchema: GenMessage<FeatureView> = /*@__PURE__*/
   messageDesc(file_larder_registry_v1_feature_view, 0);
+
+/**
+ * A TFDV schema for a view's features and what to do when data breaks it.
+ *
+ * @generated from message larder.registry.v1.FeatureViewValidation
+ */
+export type FeatureViewValidation = Message<"larder.registry.v1.FeatureViewValidation"> & {
+  /**
+   * TFDV's schema, wire-compatible with tensorflow_metadata: presence, value
+   * counts, int/float/string domains, drift and skew comparators. Features
+   * are named as in the view's schema.
+   *
+   * @generated from field: tensorflow.metadata.v0.Schema schema = 1;
+   */
+  schema?: Schema | undefined;
+
+  /**
+   * What ingestion does with an event that breaks the schema.
+   *
+   * @generated from field: larder.registry.v1.IngestionValidationPolicy ingestion = 2;
+   */
+  ingestion: IngestionValidationPolicy;
+
+  /**
+   * What materialization does with a batch whose statistics break the schema.
+   *
+   * @generated from field: larder.registry.v1.MaterializationValidationPolicy materialization = 3;
+   */
+  materialization: MaterializationValidationPolicy;
+};
+
+/**
+ * Describes the message larder.registry.v1.FeatureViewValidation.
+ * Use `create(FeatureViewValidationSchema)` to create a new message.
+ */
+export const FeatureViewValidationSchema: GenMessage<FeatureViewValidation> = /*@__PURE__*/
+  messageDesc(file_larder_registry_v1_feature_view, 1);
+
+/**
+ * Unspecified means DEAD_LETTER.
+ *
+ * @generated from enum larder.registry.v1.IngestionValidationPolicy
+ */
+export enum IngestionValidationPolicy {
+  /**
+   * @generated from enum value: INGESTION_VALIDATION_POLICY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The event goes to the source's dead-letter topic (Kafka) or is refused
+   * (push) with the reason; nothing is written.
+   *
+   * @generated from enum value: INGESTION_VALIDATION_POLICY_DEAD_LETTER = 1;
+   */
+  DEAD_LETTER = 1,
+
+  /**
+   * The event is written and counted per feature and anomaly type.
+   *
+   * @generated from enum value: INGESTION_VALIDATION_POLICY_COUNT = 2;
+   */
+  COUNT = 2,
+}
+
+/**
+ * Describes the enum larder.registry.v1.IngestionValidationPolicy.
+ */
+export const IngestionValidationPolicySchema: GenEnum<IngestionValidationPolicy> = /*@__PURE__*/
+  enumDesc(file_larder_registry_v1_feature_view, 0);
+
+/**
+ * Unspecified means FAIL.
+ *
+ * @generated from enum larder.registry.v1.MaterializationValidationPolicy
+ */
+export enum MaterializationValidationPolicy {
+  /**
+   * @generated from enum value: MATERIALIZATION_VALIDATION_POLICY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The job fails before anything is written, with the anomalies.
+   *
+   * @generated from enum value: MATERIALIZATION_VALIDATION_POLICY_FAIL = 1;
+   */
+  FAIL = 1,
+
+  /**
+   * The batch is written; the anomalies are logged, counted and kept on the job.
+   *
+   * @generated from enum value: MATERIALIZATION_VALIDATION_POLICY_WARN = 2;
+   */
+  WARN = 2,
+}
+
+/**
+ * Describes the enum larder.registry.v1.MaterializationValidationPolicy.
+ */
+export const MaterializationValidationPolicySchema: GenEnum<MaterializationValidationPolicy> = /*@__PURE__*/
+  enumDesc(file_larder_registry_v1_feature_view, 1);
 
