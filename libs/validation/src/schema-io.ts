@@ -1,0 +1,39 @@
+import { fromBinary, fromJson, toBinary, toJson, type JsonValue } from '@bufbuild/protobuf';
+import { tfmdV0 } from '@larder/proto';
+import { parseTextFormat, printTextFormat } from './text-format';
+
+export type SchemaFormat = 'text' | 'binary';
+
+/** The format a schema file's name implies: .pb / .bin binary, anything else (schema.pbtxt, .textproto, .txt) text. */
+export function schemaFormatOf(fileName: string): SchemaFormat {
+  return /\.(pb|bin|binpb)$/i.test(fileName) ? 'binary' : 'text';
+}
+
+/** Reads a TFDV schema from its bytes; errors name the line and column (text) or the parse failure (binary). */
+export function readSchema(bytes: Uint8Array, format: SchemaFormat): tfmdV0.Schema {
+  if (format === 'binary') return fromBinary(tfmdV0.SchemaSchema, bytes);
+  const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  return parseTextFormat(tfmdV0.SchemaSchema, text);
+}
+
+export function writeSchema(schema: tfmdV0.Schema, format: SchemaFormat): Uint8Array {
+  return format === 'binary' ? toBinary(tfmdV0.SchemaSchema, schema) : new TextEncoder().encode(printTextFormat(tfmdV0.SchemaSchema, schema));
+}
+
+/** schema.pbtxt text, as TFDV's write_schema_text writes it (fields in number order). */
+export function schemaToText(schema: tfmdV0.Schema): string {
+  return printTextFormat(tfmdV0.SchemaSchema, schema);
+}
+
+export function schemaFromText(text: string): tfmdV0.Schema {
+  return parseTextFormat(tfmdV0.SchemaSchema, text);
+}
+
+/** The schema as JSON with proto field names (min_fraction, string_domain), the form feature-repo YAML carries inline. */
+export function schemaToJson(schema: tfmdV0.Schema): JsonValue {
+  return toJson(tfmdV0.SchemaSchema, schema, { useProtoFieldName: true });
+}
+
+export function schemaFromJson(json: JsonValue): tfmdV0.Schema {
+  return fromJson(tfmdV0.SchemaSchema, json);
+}
