@@ -1,0 +1,109 @@
+import type { DescMessage } from '@bufbuild/protobuf';
+import { tryParseFeatureRef } from '@larder/core';
+import type { FeatureRequest, RegistrySet, ResolvedFeatures } from '@larder/core';
+import { offlineV1 } from '@larder/proto';
+import type { Action, ObjectRef, ObjectType } from './access-types';
+
+/** The registry copy, as access rules read it (RegistryClient fits). */
+export interface AccessLookup {
+  registrySet(project: string): RegistrySet | undefined;
+}
+
+/** One action the caller must be allowed on every one of `objects`. */
+export interface AccessCheck {
+  readonly action: Action;
+  readonly objects: readonly ObjectRef[];
+}
+
+type Tags = Readonly<Record<string, string>>;
+
+/**
+ * Every rpc of offline retrieval, by handler name, with the message its query comes
+ * in and how to take the query out of it (the first message of the inline stream).
+ */
+export const OFFLINE_ACCESS: Readonly<Record<string, { readonly input: DescMessage; readonly action: Action; readonly query: (request: never) => offlineV1.HistoricalQuery | undefined }>> = {
+  getHistoricalFeatures: {
+    input: offlineV1.GetHistoricalFeaturesRequestSchema,
+    action: 'read_offline',
+    query: ((first: offlineV1.GetHistoricalFeaturesRequest) => (first.message.case === 'query' ? first.message.value : undefined)) as (request: never) => offlineV1.HistoricalQuery | undefined,
+  },
+  getHistoricalFeaturesFromSource: {
+    input: offlineV1.GetHistoricalFeaturesFromSourceRequestSchema,
+    action: 'read_offline',
+    query: ((request: offlineV1.GetHistoricalFeaturesFromSourceRequest) => request.query) as (request: never) => offlineV1.HistoricalQuery | undefined,
+  },
+};
+
+function tagsIn(set: RegistrySet | undefined, type: ObjectType, name: string): Tags | undefined {
+  if (set === undefined) return undefined;
+  const list: readonly { name: string; tags: Tags }[] =
+    type === 'feature_view'
+      ? set.featureViews
+      : type === 'on_demand_feature_view'
+        ? set.onDemandFeatureViews
+        : type === 'feature_service'
+          ? set.featureServices
+          : type === 'saved_dataset'
+            ? set.savedDatasets
+            : [];
+  return list.find((o) => o.name === name)?.tags;
+}
+
+function ref(set: RegistrySet | undefined, project: string, type: ObjectType, name: string): ObjectRef {
+  const tags = tagsIn(set, type, name);
+  return tags === undefined ? { project, type, name } : { project, type, name, tags };
+}
+
+export function featureRequestOfQuery(query: offlineV1.HistoricalQuery): FeatureRequest | undefined {
+  const { kind } = query;
+  return kind.case === 'features' ? { refs: kind.value.val } : kind.case === 'featureService' ? { featureService: kind.value } : undefined;
+}
+
+/**
+ * What a query names, checked before anything is resolved so that a view the caller
+ * may not read is denied whether it exists or not: the feature service, or the view
+ * of each ref (an on-demand view when one has that name).
+ */
+export function requestedObjects(project: string, features: FeatureRequest, registry: AccessLookup): ObjectRef[] {
+  const set = registry.registrySet(project);
+  if ('featureService' in features) return [ref(set, project, 'feature_service', features.featureService)];
+  const seen = new Set<string>();
+  const refs: ObjectRef[] = [];
+  for (const text of features.refs) {
+    const parsed = tryParseFeatureRef(text);
+    if (parsed === undefined || seen.has(parsed.featureView)) continue;
+    seen.add(parsed.featureView);
+    const onDemand = set?.onDemandFeatureViews.some((v) => v.name === parsed.featureView) ?? false;
+    refs.push(ref(set, project, onDemand ? 'on_demand_feature_view' : 'feature_view', parsed.featureView));
+  }
+  return refs;
+}
+
+/**
+ * Everything a training set reads: every feature view joined and every on-demand view
+ * computed (the views behind them included) and, when one is named, the feature
+ * service. Unlike online serving, a grant on the service alone is not enough: a
+ * historical query exports each view's whole history.
+ */
+export function planObjects(features: FeatureRequest, resolved: ResolvedFeatures, registry: AccessLookup): ObjectRef[] {
+  const project = resolved.project;
+  const set = registry.registrySet(project);
+  return [
+    ...('featureService' in features ? [ref(set, project, 'feature_service', features.featureService)] : []),
+    ...resolved.views.map((v) => ({ project, type: 'feature_view' as const, name: v.name, tags: v.definition.tags })),
+    ...resolved.onDemand.map((od) => ref(set, project, 'on_demand_feature_view', od.name)),
+  ];
+}
+
+/**
+ * Saving the result registers a saved dataset, which the service does with its own
+ * identity: the caller must be allowed to CREATE it (UPDATE, with its stored tags and
+ * the new ones, when the name is taken). Nothing when the query saves nothing.
+ */
+export function saveChecks(project: string, query: offlineV1.HistoricalQuery, registry: AccessLookup): AccessCheck[] {
+  const name = query.destination?.savedDatasetName ?? '';
+  if (name === '') return [];
+  const wanted: ObjectRef = { project, type: 'saved_dataset', name, tags: query.destination?.savedDatasetTags ?? {} };
+  const stored = tagsIn(registry.registrySet(project), 'saved_dataset', name);
+  return stored === undefined ? [{ action: 'create', objects: [wanted] }] : [{ action: 'update', objects: [{ ...wanted, tags: stored }, wanted] }];
+}
