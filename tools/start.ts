@@ -200,7 +200,7 @@ async function main(): Promise<void> {
   }
 
   // The addresses the sockets are bound to (a wildcard bind shows as one), not where a client dials.
-  const rows = handles.map((h) => `  ${h.name.padEnd(18)} grpc ${h.boundAddress.padEnd(16)} metrics ${h.metricsBound === undefined ? '-' : `http://${h.metricsBound}`}`);
+  const rows = handles.map((h) => `  ${h.name.padEnd(18)} grpc ${h.boundAddress.padEnd(16)} metrics ${h.metricsBoundUrl ?? '-'}`);
   process.stderr.write(`\nLarder is running. Services:\n${rows.join('\n')}\n${quickstart ? `${quickstart}\n` : ''}Press Ctrl-C to stop.\n\n`);
 
   let stopping = false;

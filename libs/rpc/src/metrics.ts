@@ -1,9 +1,8 @@
-import { createServer } from 'node:http';
-import type { Server } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Code } from './code';
 import { codeName } from './code';
-import { listen } from './http/listen';
+import { createHttpListener } from './http/listener';
+import type { ServerTls } from './tls/server-tls';
 
 export interface RpcLabels {
   service: string;
@@ -111,6 +110,8 @@ export interface MetricsEndpointOptions {
   host?: string;
   /** 0 picks a free port. */
   port: number;
+  /** HTTPS with the service's certificate when given. */
+  tls?: ServerTls | undefined;
   /** Liveness: the process is up and not stopped. */
   live: () => boolean;
   /** Readiness: the server is serving. */
@@ -123,13 +124,16 @@ export interface MetricsEndpoint {
   readonly port: number;
   /** "host:port" as the socket is bound. */
   readonly bound: string;
+  /** "https://host:port" (or http) a client on this machine dials. */
   readonly url: string;
+  /** "https://host:port" (or http) as the socket is bound, for the listening line. */
+  readonly boundUrl: string;
   close(): Promise<void>;
 }
 
 /** An HTTP server with /metrics, /healthz (liveness) and /readyz (readiness). */
 export async function startMetricsEndpoint(options: MetricsEndpointOptions): Promise<MetricsEndpoint> {
-  const server: Server = createServer((req, res) => {
+  const listener = await createHttpListener({ host: options.host ?? '127.0.0.1', port: options.port, tls: options.tls }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
@@ -148,15 +152,6 @@ export async function startMetricsEndpoint(options: MetricsEndpointOptions): Pro
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
   });
-  const { bound, port, url } = await listen(server, options.host ?? '127.0.0.1', options.port);
-  return {
-    port,
-    bound,
-    url,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  const { bound, port, url, boundUrl } = listener;
+  return { port, bound, url, boundUrl, close: () => listener.close('all') };
 }

@@ -8,6 +8,9 @@ import { createLogger } from './logger';
 import type { Logger } from './logger';
 import type { ServerConfig, ServerConfigSchema } from './server-config';
 import { startServer } from './server';
+import { clientSecurityFromConfig } from './tls/client-config';
+import type { ClientSecurity } from './tls/client-config';
+import { ServerTls } from './tls/server-tls';
 import type { Hook, ServerHandle } from './server';
 
 export interface ServiceSetup {
@@ -19,12 +22,22 @@ export interface ServiceSetup {
   metrics?: readonly Registry[];
 }
 
+/** What a service's setup gets. */
+export interface ServiceContext<S extends ServerConfigSchema> {
+  config: ConfigOf<S>;
+  logger: Logger;
+  /** The service's TLS (from the `tls` keys), for its own HTTP listeners (createHttpListener); undefined = plaintext. */
+  tls: ServerTls | undefined;
+  /** TLS and bearer token for clients of other services (from the `client` keys): pass to createClient / RegistryClient's clientOptions. */
+  clientSecurity: ClientSecurity;
+}
+
 export interface RunServiceOptions<S extends ServerConfigSchema> {
   name: string;
   /** The service's schema, including serverConfigSchema()'s keys. */
   schema: S;
   /** Builds stores and handlers from the loaded configuration. */
-  setup: (context: { config: ConfigOf<S>; logger: Logger }) => Promise<ServiceSetup> | ServiceSetup;
+  setup: (context: ServiceContext<S>) => Promise<ServiceSetup> | ServiceSetup;
   /** YAML file; defaults to `--config <path>` on the command line, then LARDER_CONFIG. */
   configFile?: string;
   env?: Readonly<Record<string, string | undefined>>;
@@ -79,9 +92,23 @@ export async function runService<S extends ServerConfigSchema>(options: RunServi
   // S extends the server schema, so its config has the server keys.
   const serverConfig = config as unknown as ServerConfig;
   const logger = createLogger({ service: options.name, level: serverConfig.log.level, ...(options.write && { write: options.write }) });
+  let tls: ServerTls | undefined;
+  let clientSecurity: ClientSecurity;
+  try {
+    tls = ServerTls.fromConfig(serverConfig.tls, { logger });
+    clientSecurity = clientSecurityFromConfig(serverConfig.client, logger);
+  } catch (error) {
+    tls?.close();
+    if (error instanceof ConfigError) {
+      logger.error(error.message, { issues: error.issues });
+      exit(2);
+      return undefined;
+    }
+    throw error;
+  }
   let handle: ServerHandle;
   try {
-    const setup = await options.setup({ config, logger });
+    const setup = await options.setup({ config, logger, tls, clientSecurity });
     handle = await startServer({
       name: options.name,
       services: setup.services,
@@ -91,8 +118,10 @@ export async function runService<S extends ServerConfigSchema>(options: RunServi
       ...(setup.drainHooks && { drainHooks: setup.drainHooks }),
       ...(setup.closeHooks && { closeHooks: setup.closeHooks }),
       ...(setup.metrics && { metrics: setup.metrics }),
+      tls,
     });
   } catch (error) {
+    tls?.close();
     logger.error('failed to start', { error });
     exit(1);
     return undefined;
@@ -102,7 +131,8 @@ export async function runService<S extends ServerConfigSchema>(options: RunServi
   logger.info('listening', {
     grpc: handle.boundAddress,
     grpcPort: handle.port,
-    metrics: handle.metricsBound === undefined ? undefined : `http://${handle.metricsBound}`,
+    tls: tls === undefined ? 'off' : tls.requireClientCert ? 'mutual' : 'on',
+    metrics: handle.metricsBoundUrl,
     metricsPort: handle.metricsPort,
     services: serviceNames(handle),
     configFile: file,

@@ -20,6 +20,7 @@ import { RpcError } from './rpc-error';
 import { dialHost, hostPort } from './http/listen';
 import { bindHost } from './server-config';
 import type { ServerConfig } from './server-config';
+import { ServerTls } from './tls/server-tls';
 
 const FORCED_CLOSE_HOOK_MS = 5000;
 
@@ -45,6 +46,11 @@ export interface StartServerOptions {
   closeHooks?: readonly Hook[];
   /** Extra grpc-js server options. */
   grpcOptions?: ServerOptions;
+  /**
+   * The service's TLS (runService makes it from the `tls` keys); made from config.tls when
+   * absent. Used by the gRPC port and the metrics endpoint; stopped when the server stops.
+   */
+  tls?: ServerTls | undefined;
 }
 
 export type LifecycleState = 'serving' | 'draining' | 'closing' | 'stopped';
@@ -71,6 +77,10 @@ export interface ServerHandle {
   /** The bound metrics port, or undefined when metrics are disabled. */
   readonly metricsPort: number | undefined;
   readonly metricsUrl: string | undefined;
+  /** "https://host:port" (or http) of the bound metrics socket, for listening lines. */
+  readonly metricsBoundUrl: string | undefined;
+  /** The TLS of the gRPC port and the HTTP listeners; undefined for plaintext. */
+  readonly tls: ServerTls | undefined;
   readonly health: HealthRegistry;
   readonly metrics: RpcMetrics;
   readonly logger: Logger;
@@ -128,13 +138,20 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
     add(reflectionV1alpha.ServerReflection, reflectionV1alphaImpl(index), false);
   }
 
+  const tls = 'tls' in options ? options.tls : ServerTls.fromConfig(config.tls, { logger });
   const grpcHost = bindHost(config.grpc.host, config);
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(hostPort(grpcHost, config.grpc.port), ServerCredentials.createInsecure(), (error, bound) => {
-      if (error) reject(new Error(`cannot bind gRPC on ${hostPort(grpcHost, config.grpc.port)}: ${error.message}`, { cause: error }));
-      else resolve(bound);
+  let port: number;
+  try {
+    port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(hostPort(grpcHost, config.grpc.port), tls?.grpcCredentials() ?? ServerCredentials.createInsecure(), (error, bound) => {
+        if (error) reject(new Error(`cannot bind gRPC on ${hostPort(grpcHost, config.grpc.port)}: ${error.message}`, { cause: error }));
+        else resolve(bound);
+      });
     });
-  });
+  } catch (error) {
+    tls?.close();
+    throw error;
+  }
 
   let state: LifecycleState = 'serving';
   let endpoint: MetricsEndpoint | undefined;
@@ -144,12 +161,14 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
         registry: metrics.registry,
         host: bindHost(config.metrics.host, config),
         port: config.metrics.port,
+        tls,
         live: () => state !== 'stopped',
         ready: () => health.getStatus('') === ServingStatus.SERVING,
         notReadyReason: () => (state === 'serving' ? notReady().map(([service, reason]) => `${service}: ${reason}`).join('; ') || undefined : `server is ${state}`),
       });
     } catch (error) {
       server.forceShutdown();
+      tls?.close();
       throw new Error(`cannot bind metrics on ${hostPort(bindHost(config.metrics.host, config), config.metrics.port)}: ${(error as Error).message}`, { cause: error });
     }
   }
@@ -226,6 +245,7 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
       else await Promise.race([runHook(hook), delay(FORCED_CLOSE_HOOK_MS)]);
     }
     await endpoint?.close();
+    tls?.close();
     clearTimeout(timer);
     state = 'stopped';
     const result: ShutdownResult = { reason, forced: force.signal.aborted, errors, durationMs: Date.now() - started };
@@ -241,6 +261,8 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
     metricsBound: endpoint?.bound,
     metricsPort: endpoint?.port,
     metricsUrl: endpoint?.url,
+    metricsBoundUrl: endpoint?.boundUrl,
+    tls,
     health,
     metrics,
     logger,

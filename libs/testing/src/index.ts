@@ -37,3 +37,11 @@ export { slowHttpClient, type SlowClientResult } from './slow-client';
 export { EVERY_VALUE_CASE, type ValueInit } from './value-cases';
 export { seededRandom } from './seeded-random';
 export { onlineStoreUnderTest, type OnlineStoreUnderTest } from './online-store-under-test';
+export {
+  createTestCertificates,
+  SecretVolume,
+  type CertificateAuthority,
+  type IssuedCertificate,
+  type IssueOptions,
+  type TestCertificates,
+} from './certificates';

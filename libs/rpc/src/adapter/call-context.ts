@@ -5,12 +5,14 @@ import type { ServerUnaryCall } from '@grpc/grpc-js';
 import { Code } from '../code';
 import type { Logger, LogLevel } from '../logger';
 import { RpcError } from '../rpc-error';
+import { toPeerCertificate } from '../tls/peer-certificate';
+import type { PeerCertificate } from '../tls/peer-certificate';
 import type { CallInfo, HandlerContext } from './types';
 
 const DEADLINE_SLACK_MS = 100;
 
 /** What the context reads from any kind of grpc-js server call. */
-type GrpcServerCall = Pick<ServerUnaryCall<unknown, unknown>, 'metadata' | 'getDeadline' | 'getPeer'>;
+type GrpcServerCall = Pick<ServerUnaryCall<unknown, unknown>, 'metadata' | 'getDeadline' | 'getPeer' | 'getAuthContext'>;
 
 /**
  * The per-call context. Everything a handler may not need is made on first use: an
@@ -35,6 +37,8 @@ export class CallContext implements HandlerContext {
   private requestHeaders: Record<string, string> | undefined;
   private callLogger: Logger | undefined;
   private values: Map<string, unknown> | undefined;
+  /** null once read and absent. */
+  private certificate: PeerCertificate | null | undefined;
   /** Response headers and trailers set by the handler or interceptors, if any. */
   responseHeaders: Metadata | undefined;
   responseTrailers: Metadata | undefined;
@@ -98,6 +102,12 @@ export class CallContext implements HandlerContext {
 
   get peer(): string {
     return this.grpcCall.getPeer();
+  }
+
+  get peerCertificate(): PeerCertificate | undefined {
+    // grpc-js reports a certificate only when it verified against the client CA.
+    if (this.certificate === undefined) this.certificate = toPeerCertificate(this.grpcCall.getAuthContext().sslPeerCertificate) ?? null;
+    return this.certificate ?? undefined;
   }
 
   get logger(): Logger {

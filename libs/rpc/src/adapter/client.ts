@@ -10,6 +10,10 @@ import { methodDefinition } from './definition';
 import { flattenMetadata } from './call-context';
 import { drained } from './streams';
 import type { ResponseDecoders } from './types';
+import { bearerTokenInterceptor, staticToken } from '../tls/bearer-token';
+import type { TokenSource } from '../tls/bearer-token';
+import { clientTlsCredentials } from '../tls/client-tls';
+import type { ClientTlsOptions } from '../tls/client-tls';
 
 export interface CallOptionsOf {
   /** Absolute deadline; wins over timeoutMs. */
@@ -47,8 +51,12 @@ export type RpcClient<S extends DescService> = {
 };
 
 export interface ClientOptions {
-  /** Insecure by default (in-cluster traffic behind a mesh). */
+  /** Plaintext unless `tls` or credentials are given. */
   credentials?: ChannelCredentials;
+  /** Speak TLS: a CA bundle, an optional client certificate, a server-name override; the files are read again when they change. */
+  tls?: ClientTlsOptions;
+  /** Sent as `authorization: Bearer <token>` with every call: a TokenSource (e.g. tokenFromFile) or a fixed token. */
+  token?: TokenSource | string;
   channelOptions?: ChannelOptions;
   /** grpc-js client interceptors, passed through. */
   interceptors?: Interceptor[];
@@ -73,12 +81,16 @@ export const DEFAULT_MAX_RECEIVE_BYTES = 16 * 1024 * 1024;
  * grpc-js Channel, which is then shared and left open by close()).
  */
 export function createClient<S extends DescService>(service: S, target: string | Channel, options: ServiceClientOptions<S> = {}): RpcClient<S> {
-  const clientOptions: ConstructorParameters<typeof Client>[2] = { 'grpc.max_receive_message_length': DEFAULT_MAX_RECEIVE_BYTES, ...options.channelOptions };
-  if (options.interceptors) clientOptions.interceptors = options.interceptors;
+  if (options.tls !== undefined && options.credentials !== undefined) throw new Error('createClient: give tls or credentials, not both');
+  const tls = options.tls === undefined ? undefined : clientTlsCredentials(options.tls);
+  const clientOptions: ConstructorParameters<typeof Client>[2] = { 'grpc.max_receive_message_length': DEFAULT_MAX_RECEIVE_BYTES, ...tls?.channelOptions, ...options.channelOptions };
+  const token = typeof options.token === 'string' ? staticToken(options.token) : options.token;
+  const interceptors = [...(token === undefined ? [] : [bearerTokenInterceptor(token)]), ...(options.interceptors ?? [])];
+  if (interceptors.length > 0) clientOptions.interceptors = interceptors;
   let address = 'unused';
   if (typeof target === 'string') address = target;
   else clientOptions.channelOverride = target;
-  const client = new Client(address, options.credentials ?? grpcCredentials.createInsecure(), clientOptions);
+  const client = new Client(address, tls?.credentials ?? options.credentials ?? grpcCredentials.createInsecure(), clientOptions);
   const methods: Record<string, unknown> = {};
   const decoders = (options.decoders ?? {}) as Readonly<Record<string, ((bytes: Uint8Array) => Message) | undefined>>;
   for (const method of service.methods) methods[method.localName] = clientMethod(client, method, options, decoders[method.localName]);

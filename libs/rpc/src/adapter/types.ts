@@ -1,5 +1,6 @@
 import type { DescMessage, DescMethod, DescService, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
 import type { Logger, LogLevel } from '../logger';
+import type { PeerCertificate } from '../tls/peer-certificate';
 
 export type MethodKind = DescMethod['methodKind'];
 
@@ -26,6 +27,11 @@ export interface HandlerContext {
   readonly signal: AbortSignal;
   /** The caller's address, e.g. "ipv4:127.0.0.1:53312". */
   readonly peer: string;
+  /**
+   * The caller's client certificate when it verified against tls.clientCaFile (mTLS);
+   * undefined on plaintext, without a certificate, or with one that did not verify.
+   */
+  readonly peerCertificate: PeerCertificate | undefined;
   /** A logger carrying the method and request id; interceptors may replace it with a child. */
   logger: Logger;
   /** Whether the call's logger writes `level`, without making its child logger (and request id) first. */

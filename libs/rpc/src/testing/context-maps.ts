@@ -12,7 +12,7 @@ const haveSameMap = new Function('a', 'b', 'return %HaveSameMap(a, b)') as (a: o
 function grpcCall(deadline: number, headers: Record<string, string>) {
   const metadata = new Metadata();
   for (const [key, value] of Object.entries(headers)) metadata.set(key, value);
-  return Object.assign(new EventEmitter(), { metadata, getDeadline: () => deadline, getPeer: () => 'ipv4:127.0.0.1:1' });
+  return Object.assign(new EventEmitter(), { metadata, getDeadline: () => deadline, getPeer: () => 'ipv4:127.0.0.1:1', getAuthContext: () => ({}) });
 }
 
 const call = { service: 'test.v1.Test', method: 'Get', path: '/test.v1.Test/Get', kind: 'unary' } as const;
