@@ -15,3 +15,5 @@ export { initRepo, DRIVER_STATS_EXAMPLE } from './init';
 export type { InitRepoOptions, InitRepoResult } from './init';
 export { writeDriverStatsParquet } from './sample-data';
 export type { DriverStatsDataOptions } from './sample-data';
+export { adoptSchema } from './adopt-schema';
+export type { AdoptSchemaResult } from './adopt-schema';

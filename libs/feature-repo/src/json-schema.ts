@@ -24,6 +24,8 @@ function toJsonSchema(spec: Spec): JsonSchema {
       return withDescription({ type: 'object', additionalProperties: { type: 'string' } }, spec);
     case 'list':
       return withDescription({ type: 'array', items: toJsonSchema(spec.items) }, spec);
+    case 'mapping':
+      return withDescription({ type: 'object' }, spec);
     case 'object':
       return objectSchema(spec, {});
   }

@@ -12,6 +12,8 @@ export type Spec =
   | { type: 'valueType'; description?: string }
   | { type: 'stringMap'; description?: string }
   | { type: 'list'; items: Spec; description?: string }
+  /** A mapping checked by someone else (e.g. a TFDV schema, checked by protobuf's JSON parser). */
+  | { type: 'mapping'; description?: string }
   | ObjectSpec;
 
 export interface ObjectSpec {
@@ -147,6 +149,16 @@ export const DOCUMENT_SPECS: Readonly<Record<string, ObjectSpec>> = {
       offline: { type: 'boolean' },
       batch_source: str('The batch source rows are read from (materialization, historical retrieval); a stream-fed view may go without one.'),
       stream_source: str('A Kafka or push source keeping the view fresh.'),
+      validation: {
+        type: 'object',
+        description: 'Data-quality expectations: a TFDV schema, checked at ingestion, materialization, training and serving.',
+        properties: {
+          schema_file: str('A TFDV schema file, relative to the repo root: text format (schema.pbtxt, as tfdv.write_schema_text writes it) or binary (.pb).'),
+          schema: { type: 'mapping', description: 'A TFDV schema inline, as protobuf JSON with proto field names: { feature: [{ name, type, presence: { min_fraction }, float_domain: { min, max } }] }.' },
+          ingestion: { type: 'string', enum: ['dead_letter', 'count'], description: 'An event breaking the schema goes to the dead-letter topic (default) or is written and counted.' },
+          materialization: { type: 'string', enum: ['fail', 'warn'], description: 'A batch breaking the schema fails the job before anything is written (default), or is written with a warning.' },
+        },
+      },
       ...described,
     },
     required: ['name', 'schema'],
@@ -229,6 +241,8 @@ export function checkSpec(value: unknown, spec: Spec, path: Segment[] = []): Spe
     case 'stringMap':
       if (!isPlainObject(value)) return wrong('a mapping of strings');
       return Object.entries(value).flatMap(([k, v]) => (typeof v === 'string' ? [] : [{ path: [...path, k], message: `expected a string, got ${describeValue(v)}` }]));
+    case 'mapping':
+      return isPlainObject(value) ? [] : wrong('a mapping');
     case 'list':
       if (!Array.isArray(value)) return wrong('a list');
       return value.flatMap((item, i) => checkSpec(item, spec.items, [...path, i]));

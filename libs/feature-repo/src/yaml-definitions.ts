@@ -17,6 +17,7 @@ import {
   defineRequestSource,
   type Definition,
 } from '@larder/sdk';
+import { TextFormatError, readSchema, schemaFormatOf } from '@larder/validation';
 import type { FeatureRepoProblem } from './errors';
 import { SourceMap, formatFieldPath, locateInDocument, parseFieldPath, type DefinitionOrigin } from './source-map';
 import { DOCUMENT_KINDS, DOCUMENT_SPECS, checkSpec, type Segment, type Spec } from './spec';
@@ -116,6 +117,13 @@ export function loadYamlDefinitions(repoPath: string, file: string): { definitio
         continue;
       }
     }
+    if (kind === 'FeatureView') {
+      const loaded = readSchemaFile(repoPath, input);
+      if (loaded !== undefined) {
+        at(['validation', 'schema_file'], loaded);
+        continue;
+      }
+    }
     const [objectKind, build] = builder;
     const origin: DefinitionOrigin = { form: 'yaml', file, document, lineCounter };
     try {
@@ -130,6 +138,32 @@ export function loadYamlDefinitions(repoPath: string, file: string): { definitio
     }
   }
   return { definitions, problems };
+}
+
+/**
+ * Replaces `validation.schemaFile` with the TFDV schema it holds; returns a
+ * problem message (naming the file, and line:column for text) when it cannot
+ * be read or parsed.
+ */
+function readSchemaFile(repoPath: string, input: Record<string, unknown>): string | undefined {
+  const validation = input['validation'] as { schemaFile?: string; schema?: unknown } | undefined;
+  if (validation?.schemaFile === undefined) return undefined;
+  if (validation.schema !== undefined) return 'set schema_file or schema, not both';
+  const file = validation.schemaFile;
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(path.resolve(repoPath, file)));
+  } catch (error) {
+    return `cannot read ${file}: ${(error as Error).message}`;
+  }
+  try {
+    validation.schema = readSchema(bytes, schemaFormatOf(file));
+  } catch (error) {
+    if (error instanceof TextFormatError) return `${file}:${error.line}:${error.column}: ${error.reason}`;
+    return `${file}: not a binary TFDV schema: ${(error as Error).message}`;
+  }
+  delete validation.schemaFile;
+  return undefined;
 }
 
 /** Replaces `descriptorSetFile` with the file's bytes; returns a problem message when it cannot be read. */

@@ -1,5 +1,6 @@
-import { create } from '@bufbuild/protobuf';
-import { registryV1, typesV1 } from '@larder/proto';
+import { create, fromBinary, fromJson, type JsonValue } from '@bufbuild/protobuf';
+import { registryV1, tfmdV0, typesV1 } from '@larder/proto';
+import { schemaFromText } from '@larder/validation';
 import { captureCallsite, DefinitionError, markDefinition, type Callsite, type DefinitionKind } from './definition';
 import { durationSeconds, durationFromSeconds, type DurationInput } from './duration';
 import { lookupValueType, type ValueTypeInput } from './value-type';
@@ -92,6 +93,23 @@ export interface FeatureViewInput extends DescribedInput {
   /** Where materialization and historical retrieval read; a stream-fed view may go without one. */
   batchSource?: SourceRef;
   streamSource?: SourceRef;
+  /** Data-quality expectations (a TFDV schema) and what to do with data that breaks them. */
+  validation?: FeatureViewValidationInput;
+}
+
+/**
+ * A TFDV schema for the view's features: the message itself, its text format
+ * (the content of a schema.pbtxt), its binary form (a schema.pb), or its
+ * protobuf JSON with proto field names (`{ feature: [{ name, presence: { min_fraction: 1 } }] }`).
+ */
+export type TfdvSchemaInput = tfmdV0.Schema | string | Uint8Array | { readonly [key: string]: JsonValue };
+
+export interface FeatureViewValidationInput {
+  schema?: TfdvSchemaInput;
+  /** An event breaking the schema: to the dead-letter topic with the reason (default), or written and counted. */
+  ingestion?: 'dead_letter' | 'count';
+  /** A batch whose statistics break the schema: the job fails before writing (default), or writes and warns. */
+  materialization?: 'fail' | 'warn';
 }
 
 /** A view by name or the object itself. */
@@ -177,6 +195,35 @@ class Builder {
     if (typeof input === 'string') return input;
     if (!expected.includes(input.$typeName)) this.fail(field, `expected a name or a ${expected.join(' or ')}, got a ${input.$typeName}`);
     return input.name;
+  }
+
+  tfdvSchema(input: TfdvSchemaInput, field: string): tfmdV0.Schema {
+    try {
+      if (typeof input === 'string') return schemaFromText(input);
+      if (input instanceof Uint8Array) return fromBinary(tfmdV0.SchemaSchema, input);
+      if ('$typeName' in input && input['$typeName'] === tfmdV0.SchemaSchema.typeName) return input as tfmdV0.Schema;
+      return fromJson(tfmdV0.SchemaSchema, input as JsonValue);
+    } catch (error) {
+      return this.fail(field, `not a TFDV schema: ${(error as Error).message}`);
+    }
+  }
+
+  validation(input: FeatureViewValidationInput): registryV1.FeatureViewValidation {
+    const policies = {
+      ingestion: { dead_letter: registryV1.IngestionValidationPolicy.DEAD_LETTER, count: registryV1.IngestionValidationPolicy.COUNT },
+      materialization: { fail: registryV1.MaterializationValidationPolicy.FAIL, warn: registryV1.MaterializationValidationPolicy.WARN },
+    };
+    const policy = <K extends keyof typeof policies>(key: K, value: string | undefined): number => {
+      if (value === undefined) return 0;
+      const found = (policies[key] as Record<string, number>)[value];
+      if (found === undefined) this.fail(`validation.${key}`, `'${value}' is not one of ${Object.keys(policies[key]).join(', ')}`);
+      return found;
+    };
+    return create(registryV1.FeatureViewValidationSchema, {
+      ...(input.schema === undefined ? {} : { schema: this.tfdvSchema(input.schema, 'validation.schema') }),
+      ingestion: policy('ingestion', input.ingestion),
+      materialization: policy('materialization', input.materialization),
+    });
   }
 
   mark<T extends Parameters<typeof markDefinition>[0]>(message: T): T {
@@ -349,6 +396,7 @@ export function defineFeatureView(input: FeatureViewInput): registryV1.FeatureVi
       batchSource: input.batchSource === undefined ? '' : b.ref(input.batchSource, DATA_SOURCE, 'batch_source'),
       streamSource: input.streamSource === undefined ? '' : b.ref(input.streamSource, DATA_SOURCE, 'stream_source'),
       ...described(input),
+      ...(input.validation === undefined ? {} : { validation: b.validation(input.validation) }),
     }),
   );
 }

@@ -29,6 +29,8 @@ export type {
   PushSourceInput,
   RequestSourceInput,
   FeatureViewInput,
+  FeatureViewValidationInput,
+  TfdvSchemaInput,
   ProjectionInput,
   ViewRef,
   SourceRef,
