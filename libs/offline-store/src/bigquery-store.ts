@@ -5,6 +5,9 @@ import { BigQueryTimestamp } from '@google-cloud/bigquery';
 import type { BigQuery, Job, Query, TableField } from '@google-cloud/bigquery';
 import { typesV1 } from '@larder/proto';
 import { abortReason, whenAborted } from './cancel';
+import { computeStatisticsWith } from './statistics';
+import type { StatisticsDialect, StatisticsRequest } from './statistics';
+import type { tfmdV0 } from '@larder/proto';
 import { elementType, isList } from './cells';
 import { isoMicros } from './micro-date';
 import type { EngineColumnType } from './cells';
@@ -45,6 +48,17 @@ export const bigqueryDialect: Dialect = {
   minus: (ts, interval) => `TIMESTAMP_SUB(${ts}, ${interval})`,
   timestamp: (column, plain) => (plain ? column : `CAST(${column} AS TIMESTAMP)`),
   shardHash: (keys) => `ABS(MOD(FARM_FINGERPRINT(CONCAT(${keys.map((k) => `IFNULL(CAST(${k} AS STRING), '')`).join(", '|', ")})), 2305843009213693951))`,
+};
+
+/** BigQuery's APPROX_QUANTILES returns grid + 1 evenly spaced quantiles in one pass. */
+export const bigqueryStatisticsDialect: StatisticsDialect = {
+  ...bigqueryDialect,
+  quantiles: (value, grid) => `APPROX_QUANTILES(${value}, ${grid})`,
+  isNan: (value) => `IS_NAN(${value})`,
+  toDouble: (value) => `CAST(${value} AS FLOAT64)`,
+  epochSeconds: (value) => `(UNIX_MICROS(${value}) / 1e6)`,
+  byteLength: (value) => `BYTE_LENGTH(${value})`,
+  listLength: (value) => `ARRAY_LENGTH(${value})`,
 };
 
 class BqParams implements Params {
@@ -196,6 +210,36 @@ export class BigQueryOfflineStore implements OfflineStore {
         return subquery(location.query, what);
       case 'file':
         throw new UnsupportedRequestError(`${what} is a file (${location.path}); BigQuery reads tables and queries`);
+    }
+  }
+
+  /** TFDV-compatible statistics, as SQL aggregates in BigQuery (two query jobs). */
+  async computeStatistics(request: StatisticsRequest): Promise<tfmdV0.DatasetFeatureStatisticsList> {
+    const jobs = new Set<Job>();
+    // A job runs on in BigQuery (and is billed) after the caller leaves unless cancelled.
+    const unhook = whenAborted(request.signal, () => jobs.forEach((job) => void job.cancel().catch(() => undefined)));
+    try {
+      return await computeStatisticsWith(
+        {
+          dialect: bigqueryStatisticsDialect,
+          params: () => new BqParams(),
+          relation: async (location, label) => this.relation(location, label),
+          describe: (relation, _p, label) => this.describe(relation, label),
+          query: (sql, p) =>
+            this.guard('statistics', async () => {
+              const job = await this.job(sql, p);
+              jobs.add(job);
+              const [rows] = await job.getQueryResults({ wrapIntegers: true });
+              return rows as Record<string, unknown>[];
+            }),
+          plainTimestamp: (t) => t === 'TIMESTAMP',
+        },
+        request,
+      );
+    } catch (error) {
+      throw abortReason(request.signal, error);
+    } finally {
+      unhook();
     }
   }
 

@@ -13,6 +13,9 @@ import { checkSource, describedMap, entityColumnsFrom, planViews, ROW, TS, sourc
 import type { DescribedColumn } from './plan';
 import { asofJoinSql, pullLatestSql } from './sql';
 import type { Dialect, Params } from './sql';
+import { computeStatisticsWith } from './statistics';
+import type { StatisticsDialect, StatisticsRequest } from './statistics';
+import type { tfmdV0 } from '@larder/proto';
 import { columnCells, columnMillis, columnValues, fromDuckDB, toDuckDB } from './duckdb-columns';
 import { epochMicrosBigInt } from './micro-date';
 import { appendColumns, checkAppendRows, checkPullRequest, DEFAULT_CHUNK_ROWS, entityRowGroups, orderedEntityColumn, pullChunkBuilder, pullColumnTypes, resultChunks, rowIndexColumnOf, subquery } from './shared';
@@ -57,6 +60,17 @@ export const duckdbDialect: Dialect = {
   minus: (ts, interval) => `(${ts} - ${interval})`,
   timestamp: (column, plain) => (plain ? column : `CAST(${column} AS TIMESTAMP)`),
   shardHash: (keys) => `hash(${keys.join(', ')})`,
+};
+
+/** DuckDB's quantiles are approx_quantile's (a t-digest): one pass, bounded memory. */
+export const duckdbStatisticsDialect: StatisticsDialect = {
+  ...duckdbDialect,
+  quantiles: (value, grid) => `approx_quantile(${value}, CAST([${Array.from({ length: grid + 1 }, (_, k) => String(k / grid)).join(', ')}] AS FLOAT[]))`,
+  isNan: (value) => `isnan(${value})`,
+  toDouble: (value) => `CAST(${value} AS DOUBLE)`,
+  epochSeconds: (value) => `(CAST(epoch_us(CAST(${value} AS TIMESTAMP)) AS DOUBLE) / 1e6)`,
+  byteLength: (value, family) => (family === 'string' ? `strlen(${value})` : `octet_length(${value})`),
+  listLength: (value) => `len(${value})`,
 };
 
 class DuckDBParams implements Params {
@@ -456,6 +470,30 @@ export class DuckDBOfflineStore implements OfflineStore {
     }
   }
 
+
+  /** TFDV-compatible statistics of a source's rows (or a location's), as SQL aggregates in DuckDB. */
+  async computeStatistics(request: StatisticsRequest): Promise<tfmdV0.DatasetFeatureStatisticsList> {
+    const connection = await this.connect();
+    const unhook = whenAborted(request.signal, () => connection.interrupt());
+    try {
+      return await computeStatisticsWith(
+        {
+          dialect: duckdbStatisticsDialect,
+          params: () => new DuckDBParams(),
+          relation: (location, label, p) => this.relation(connection, location, p, { label, entities: false }),
+          describe: (relation, p, label) => this.describe(connection, relation, p, { label, entities: false }),
+          query: async (sql, p) => (await connection.runAndReadAll(sql, p.values)).getRowObjectsJS(),
+          plainTimestamp: duckdbPlainTimestamp,
+        },
+        request,
+      );
+    } catch (error) {
+      throw abortReason(request.signal, error);
+    } finally {
+      unhook();
+      connection.closeSync();
+    }
+  }
 
   /** Runs SQL in the engine (tests, benchmarks, tooling). */
   async run(sql: string, values: DuckDBValue[] = []): Promise<Record<string, unknown>[]> {

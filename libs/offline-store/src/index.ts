@@ -30,3 +30,5 @@ export type { PostgresOfflineStoreOptions } from './postgres-store';
 export { BigQueryOfflineStore, bigqueryField } from './bigquery-store';
 export type { BigQueryOfflineStoreOptions } from './bigquery-store';
 export { bigqueryClient, offlineStoreConfigSchema, openOfflineStore, type OfflineStoreSettings } from './config';
+export { resolveStatisticsOptions, STATISTICS_OPTION_LIMITS } from './statistics';
+export type { StatisticsInput, StatisticsOptions, StatisticsRequest, ResolvedStatisticsOptions } from './statistics';

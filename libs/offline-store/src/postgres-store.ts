@@ -13,6 +13,9 @@ import type { DescribedColumn } from './plan';
 import { appendColumns, checkAppendRows, checkPullRequest, DEFAULT_CHUNK_ROWS, entityRowGroups, orderedEntityColumn, pullChunkBuilder, resultChunks, rowIndexColumnOf, subquery } from './shared';
 import { pullLatestSql, windowJoinSql } from './sql';
 import type { Dialect, Params } from './sql';
+import { computeStatisticsWith } from './statistics';
+import type { StatisticsDialect, StatisticsRequest } from './statistics';
+import type { tfmdV0 } from '@larder/proto';
 import type {
   AppendRows,
   BatchSource,
@@ -45,6 +48,17 @@ export const postgresDialect: Dialect = {
   // timestamp and timestamptz compare correctly as is: sessions run in UTC.
   timestamp: (column) => column,
   shardHash: (keys) => `(hashtextextended(concat_ws(chr(31), ${keys.map((k) => `${k}::text`).join(', ')}), 0) & 9223372036854775807)`,
+};
+
+/** PostgreSQL has no approximate quantile: percentile_cont is exact (it sorts each column). */
+export const postgresStatisticsDialect: StatisticsDialect = {
+  ...postgresDialect,
+  quantiles: (value, grid) => `percentile_cont(ARRAY[${Array.from({ length: grid + 1 }, (_, k) => `${k}::float8 / ${grid}`).join(', ')}]) WITHIN GROUP (ORDER BY ${value})`,
+  isNan: (value) => `(${value} = 'NaN'::float8)`,
+  toDouble: (value) => `CAST(${value} AS double precision)`,
+  epochSeconds: (value) => `CAST(extract(epoch FROM ${value}) AS double precision)`,
+  byteLength: (value) => `octet_length(${value})`,
+  listLength: (value) => `cardinality(${value})`,
 };
 
 class PgParams implements Params {
@@ -291,6 +305,34 @@ export class PostgresOfflineStore implements OfflineStore {
     return whenAborted(signal, () => {
       if (pid !== undefined) this.pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
     });
+  }
+
+  /** TFDV-compatible statistics, as SQL aggregates in PostgreSQL (one read-only transaction). */
+  async computeStatistics(request: StatisticsRequest): Promise<tfmdV0.DatasetFeatureStatisticsList> {
+    const client = await this.pool.connect();
+    const unhook = this.cancelOnAbort(client, request.signal);
+    try {
+      await client.query('BEGIN READ ONLY');
+      const statistics = await computeStatisticsWith(
+        {
+          dialect: postgresStatisticsDialect,
+          params: () => new PgParams(),
+          relation: async (location, label) => this.relation(location, label),
+          describe: (relation) => this.describe(client, relation),
+          query: async (sql, p) => (await client.query(extended({ text: sql, values: p.values }))).rows as Record<string, unknown>[],
+          plainTimestamp: () => true,
+        },
+        request,
+      );
+      await client.query('COMMIT');
+      return statistics;
+    } catch (error) {
+      throw abortReason(request.signal, postgresError(error));
+    } finally {
+      unhook();
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.release();
+    }
   }
 
   async getHistoricalFeatures(request: HistoricalRequest): Promise<HistoricalResult> {

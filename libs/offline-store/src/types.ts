@@ -1,4 +1,5 @@
-import type { typesV1 } from '@larder/proto';
+import type { tfmdV0, typesV1 } from '@larder/proto';
+import type { StatisticsRequest } from './statistics/types';
 
 /**
  * A cell as the offline store hands it over (and accepts it), by ValueType:
@@ -234,5 +235,10 @@ export interface OfflineStore {
    * Reads the source's description once for all its views (for apply-time checks).
    */
   verifySource(source: BatchSource, views: readonly SourceUse[]): Promise<SourceCheck>;
+  /**
+   * TFDV-compatible statistics of a source's rows in a window (or of a table, query or
+   * file), computed by SQL aggregates in the engine; no row comes back to Node.
+   */
+  computeStatistics(request: StatisticsRequest): Promise<tfmdV0.DatasetFeatureStatisticsList>;
   close(): Promise<void>;
 }

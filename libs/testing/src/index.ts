@@ -37,6 +37,7 @@ export { slowHttpClient, type SlowClientResult } from './slow-client';
 export { EVERY_VALUE_CASE, type ValueInit } from './value-cases';
 export { seededRandom } from './seeded-random';
 export { onlineStoreUnderTest, type OnlineStoreUnderTest } from './online-store-under-test';
+export { tfdvPython, locateTfdv, TFDV_REQUIREMENTS } from './tfdv';
 export {
   createTestCertificates,
   SecretVolume,

@@ -4,6 +4,7 @@ import { accessSync, constants, existsSync, mkdirSync, readFileSync, realpathSyn
 import { homedir } from 'node:os';
 import path from 'node:path';
 import type { ProcessOwner } from './supervisor';
+import { locateTfdv, tfdvPython } from './tfdv';
 
 /** Kafka broker version fetched from Maven Central (org.apache.kafka:kafka_2.13). */
 export const KAFKA_VERSION = '4.1.1';
@@ -40,19 +41,22 @@ export interface Prerequisites {
   postgres: PostgresInstall;
   kafka: KafkaInstall;
   bigQuery: BigQueryEmulatorInstall;
+  /** Python of the virtualenv holding tensorflow-data-validation (see tfdv.ts). */
+  tfdvPython: string;
 }
 
 export type Log = (line: string) => void;
 
 /** Installs whatever is missing (idempotent), one progress line per prerequisite. */
 export async function ensurePrerequisites(log: Log = console.log): Promise<Prerequisites> {
-  const [redisServer, postgres, kafka, bigQuery] = await Promise.all([
+  const [redisServer, postgres, kafka, bigQuery, tfdv] = await Promise.all([
     timed('redis-server', log, ensureRedisServer),
     timed('postgresql', log, ensurePostgres),
     timed(`kafka ${KAFKA_VERSION}`, log, ensureKafka),
     timed('bigquery emulator', log, ensureBigQueryEmulator),
+    timed('tfdv 1.16.1', log, ensureTfdv),
   ]);
-  return { redisServer, postgres, kafka, bigQuery };
+  return { redisServer, postgres, kafka, bigQuery, tfdvPython: tfdv };
 }
 
 async function timed<T>(name: string, log: Log, ensure: () => Promise<{ value: T; installed: string | undefined }>): Promise<T> {
@@ -197,6 +201,14 @@ async function ensureBigQueryEmulator(): Ensured<BigQueryEmulatorInstall> {
   ]);
   writeFileSync(path.join(venv, '.larder-requirements'), requirementsDigest());
   return { value: required(locateBigQueryEmulator(), 'bqemulator after pip install'), installed: 'installed with pip' };
+}
+
+// --- TFDV --------------------------------------------------------------------------
+
+async function ensureTfdv(): Ensured<string> {
+  const found = locateTfdv();
+  if (found !== undefined) return { value: found, installed: undefined };
+  return { value: await tfdvPython(), installed: 'installed with uv' };
 }
 
 // --- helpers ---------------------------------------------------------------------

@@ -1,0 +1,113 @@
+// Statistics as SQL aggregates, per dialect: one scan for counts, moments, extremes,
+// zeros, lengths and quantiles of every feature; one grouped scan for string value
+// frequencies. Column names are ours (__f0, __f1, ...); the only numbers in the text
+// are bounded options we computed, never client text.
+import type { typesV1 } from '@larder/proto';
+import { elementType, familyOf, isList } from '../cells';
+import type { Dialect } from '../sql';
+
+/** Per-dialect pieces the statistics need beyond the join's Dialect. */
+export interface StatisticsDialect extends Dialect {
+  /** An array of the quantiles of `value` at 0, 1/grid, ..., 1 (nulls ignored). */
+  quantiles(value: string, grid: number): string;
+  isNan(value: string): string;
+  toDouble(value: string): string;
+  /** Seconds since the epoch of a timestamp, as a double. */
+  epochSeconds(value: string): string;
+  byteLength(value: string, family: 'string' | 'bytes'): string;
+  listLength(value: string): string;
+}
+
+export type StatisticsKind = 'numeric' | 'string' | 'bytes';
+
+/** A column of the base relation (named __f<index>) and what it holds. */
+export interface StatisticsColumn {
+  /** The feature name in the result. */
+  name: string;
+  type: typesV1.ValueType;
+  kind: StatisticsKind;
+  list: boolean;
+  /** Float values can be NaN (counted apart, left out of moments and quantiles). */
+  float: boolean;
+  /** Ints, bools and timestamps are TFDV INT; floats FLOAT. */
+  integral: boolean;
+}
+
+export function statisticsColumn(name: string, type: typesV1.ValueType): StatisticsColumn {
+  const family = familyOf(type);
+  const kind: StatisticsKind = family === 'string' ? 'string' : family === 'bytes' ? 'bytes' : 'numeric';
+  return { name, type: elementType(type), kind, list: isList(type), float: family === 'float', integral: family === 'int' || family === 'bool' || family === 'timestamp' };
+}
+
+export const columnAlias = (i: number): string => `__f${i}`;
+const stat = (i: number, name: string): string => `s${i}_${name}`;
+
+/** The value of a scalar numeric column as a double (bools 0/1, timestamps in seconds). */
+function numericValue(d: StatisticsDialect, column: StatisticsColumn, ref: string): string {
+  const family = familyOf(column.type);
+  if (family === 'bool') return `CASE WHEN ${ref} THEN 1.0 WHEN NOT ${ref} THEN 0.0 END`;
+  if (family === 'timestamp') return d.epochSeconds(ref);
+  return d.toDouble(ref);
+}
+
+const countIf = (condition: string): string => `COALESCE(SUM(CASE WHEN ${condition} THEN 1 ELSE 0 END), 0)`;
+
+/** One SELECT over the base relation: a row of aggregates, named s<i>_<stat>, and __n. */
+export function aggregateSql(d: StatisticsDialect, base: string, columns: readonly StatisticsColumn[], grid: number): string {
+  const q = d.quote;
+  const select = [`COUNT(*) AS ${q('__n')}`];
+  columns.forEach((column, i) => {
+    const ref = q(columnAlias(i));
+    select.push(`COUNT(${ref}) AS ${q(stat(i, 'present'))}`);
+    if (column.list) {
+      const length = d.listLength(ref);
+      select.push(
+        `MIN(${length}) AS ${q(stat(i, 'minvals'))}`,
+        `MAX(${length}) AS ${q(stat(i, 'maxvals'))}`,
+        `SUM(${length}) AS ${q(stat(i, 'totvals'))}`,
+        `${d.quantiles(d.toDouble(length), grid)} AS ${q(stat(i, 'valsq'))}`,
+      );
+      return;
+    }
+    if (column.kind === 'string' || column.kind === 'bytes') {
+      const length = d.byteLength(ref, column.kind);
+      select.push(`AVG(${d.toDouble(length)}) AS ${q(stat(i, 'avglen'))}`);
+      if (column.kind === 'bytes') select.push(`MIN(${length}) AS ${q(stat(i, 'minlen'))}`, `MAX(${length}) AS ${q(stat(i, 'maxlen'))}`);
+      return;
+    }
+    const value = numericValue(d, column, ref);
+    const clean = column.float ? `CASE WHEN ${d.isNan(value)} THEN NULL ELSE ${value} END` : value;
+    if (column.float) select.push(`${countIf(d.isNan(value))} AS ${q(stat(i, 'nan'))}`);
+    select.push(
+      `COUNT(${clean}) AS ${q(stat(i, 'valid'))}`,
+      `AVG(${clean}) AS ${q(stat(i, 'mean'))}`,
+      `STDDEV_POP(${clean}) AS ${q(stat(i, 'std'))}`,
+      `MIN(${clean}) AS ${q(stat(i, 'min'))}`,
+      `MAX(${clean}) AS ${q(stat(i, 'max'))}`,
+      `${countIf(`${clean} = 0`)} AS ${q(stat(i, 'zeros'))}`,
+      `${d.quantiles(clean, grid)} AS ${q(stat(i, 'q'))}`,
+    );
+  });
+  return `SELECT ${select.join(', ')} FROM (${base}) AS ${q('__b')}`;
+}
+
+/**
+ * The `keep` most frequent values of every scalar string column (ties by value), with each
+ * column's number of distinct values: rows (__c column index, __v value, __n count, __u
+ * distinct values). One GROUPING SETS scan for all string columns.
+ */
+export function valuesSql(d: StatisticsDialect, base: string, columns: readonly StatisticsColumn[], keep: number): string | undefined {
+  const q = d.quote;
+  const strings = columns.map((column, i) => ({ column, i })).filter(({ column }) => column.kind === 'string' && !column.list);
+  if (strings.length === 0) return undefined;
+  const refs = strings.map(({ i }) => q(columnAlias(i)));
+  const index = `CASE ${strings.map(({ i }, j) => `WHEN GROUPING(${refs[j]}) = 0 THEN ${i}`).join(' ')} END`;
+  const value = `CASE ${strings.map((_, j) => `WHEN GROUPING(${refs[j]}) = 0 THEN ${refs[j]}`).join(' ')} END`;
+  const grouped = `SELECT ${index} AS ${q('__c')}, ${value} AS ${q('__v')}, COUNT(*) AS ${q('__n')} FROM (${base}) AS ${q('__b')} GROUP BY GROUPING SETS (${refs.map((r) => `(${r})`).join(', ')})`;
+  const ranked =
+    `SELECT ${q('__c')}, ${q('__v')}, ${q('__n')}, ` +
+    `ROW_NUMBER() OVER (PARTITION BY ${q('__c')} ORDER BY ${q('__n')} DESC, ${q('__v')}) AS ${q('__r')}, ` +
+    `COUNT(*) OVER (PARTITION BY ${q('__c')}) AS ${q('__u')} ` +
+    `FROM (${grouped}) AS ${q('__g')} WHERE ${q('__v')} IS NOT NULL`;
+  return `SELECT ${q('__c')}, ${q('__v')}, ${q('__n')}, ${q('__u')} FROM (${ranked}) AS ${q('__k')} WHERE ${q('__r')} <= ${keep} ORDER BY ${q('__c')}, ${q('__r')}`;
+}
