@@ -24,6 +24,8 @@ export function remoteBackend(address: string): RegistryBackend {
         return (await rpc.listFeatureServices(req)).featureServices;
       case K.SAVED_DATASET:
         return (await rpc.listSavedDatasets(req)).savedDatasets;
+      case K.PERMISSION:
+        return (await rpc.listPermissions(req)).permissions;
     }
   };
   const get = async (kind: ObjectKindInProject, project: string, name: string): Promise<RegistryObject> => {
@@ -43,6 +45,8 @@ export function remoteBackend(address: string): RegistryBackend {
           return (await rpc.getFeatureService(req)).featureService;
         case K.SAVED_DATASET:
           return (await rpc.getSavedDataset(req)).savedDataset;
+        case K.PERMISSION:
+          return (await rpc.getPermission(req)).permission;
       }
     })();
     if (found === undefined) throw new Error(`the registry answered without the ${name} object`);

@@ -75,6 +75,7 @@ describe('compiled plans', () => {
       onDemandFeatureViews: repo.onDemandFeatureViews,
       featureServices: repo.featureServices,
       savedDatasets: [],
+      permissions: [],
     };
     const source = { version: 1n, sets: 0, registrySet: (name: string) => (source.sets++, name === project ? set : undefined), projectNames: () => [project] };
     return source;

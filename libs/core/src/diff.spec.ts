@@ -37,12 +37,13 @@ describe('diffRegistrySets', () => {
       [K.ON_DEMAND_FEATURE_VIEW, 'transformed_conv_rate', C.CREATE],
       [K.FEATURE_SERVICE, 'driver_activity', C.CREATE],
       [K.SAVED_DATASET, 'training_2024', C.CREATE],
+      [K.PERMISSION, 'driver-readers', C.CREATE],
     ]);
   });
 
   it('reports every object UNCHANGED when nothing changed', () => {
     const diffs = diffRegistrySets(driverStatsSet(), driverStatsSet(), { prune: true });
-    expect(diffs).toHaveLength(13);
+    expect(diffs).toHaveLength(14);
     expect(diffs.every((d) => d.change === C.UNCHANGED && d.changedFields.length === 0)).toBe(true);
     expect(hasChanges(diffs)).toBe(false);
   });
@@ -183,6 +184,28 @@ describe('diffRegistrySets', () => {
       [K.ENTITY, 'customer', C.DELETE],
       [K.ENTITY, 'driver', C.UNCHANGED],
     ]);
+  });
+
+  it('names changed permission fields: actions, types, patterns, tags and policy lists', () => {
+    const perm = (s: RegistrySet): registryV1.Permission => s.permissions[0]!;
+    expect(
+      changesAfter((s) => {
+        perm(s).actions.push(registryV1.Action.READ_OFFLINE);
+        perm(s).types = [K.FEATURE_VIEW];
+        perm(s).namePatterns = ['driver_?', 'rider_*'];
+        perm(s).requiredTags = { team: 'riders' };
+        perm(s).policy!.roles.push('auditors');
+        perm(s).policy!.anyAuthenticated = true;
+      }),
+    ).toEqual([[K.PERMISSION, 'driver-readers', C.UPDATE, 'types', 'name_patterns', 'required_tags.team', 'actions', 'policy.roles', 'policy.any_authenticated']]);
+  });
+
+  it('deletes a permission missing from the new set with prune only', () => {
+    const drop = (s: RegistrySet): void => {
+      s.permissions = [];
+    };
+    expect(changesAfter(drop, false)).toEqual([]);
+    expect(changesAfter(drop, true)).toEqual([[K.PERMISSION, 'driver-readers', C.DELETE]]);
   });
 
   it('lists a name given twice once', () => {

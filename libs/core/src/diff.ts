@@ -13,6 +13,7 @@ const COLLECTIONS = [
   { kind: ObjectKind.ON_DEMAND_FEATURE_VIEW, key: 'onDemandFeatureViews', schema: registryV1.OnDemandFeatureViewSchema },
   { kind: ObjectKind.FEATURE_SERVICE, key: 'featureServices', schema: registryV1.FeatureServiceSchema },
   { kind: ObjectKind.SAVED_DATASET, key: 'savedDatasets', schema: registryV1.SavedDatasetSchema },
+  { kind: ObjectKind.PERMISSION, key: 'permissions', schema: registryV1.PermissionSchema },
 ] as const;
 
 const OBJECT_META = 'larder.registry.v1.ObjectMeta';

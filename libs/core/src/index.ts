@@ -5,6 +5,18 @@ export { emptyRegistrySet } from './registry-set';
 export { validateRegistrySet, joinKeyOf, isValidProjectName, PROJECT_NAME_RULE } from './validate';
 export { diffRegistrySets, changedFields, hasChanges } from './diff';
 export { kindName, kindLabel, parseKindName, KIND_NAMES } from './kinds';
+export {
+  ACTION_NAMES,
+  actionName,
+  globMatches,
+  NAME_PATTERN_CHARS,
+  OBJECT_TYPE_NAMES,
+  objectTypeName,
+  parseActionName,
+  parseObjectTypeName,
+  PERMISSION_LIMITS,
+} from './permissions';
+export type { ActionName, ObjectTypeName } from './permissions';
 export type { KindName } from './kinds';
 export { parseFeatureRef, tryParseFeatureRef, formatFeatureRef, FeatureRefError } from './feature-ref';
 export type { FeatureRef } from './feature-ref';

@@ -8,8 +8,8 @@ const K = registryV1.ObjectKind;
 
 describe('kind names', () => {
   it('names every kind and reads the names back', () => {
-    expect(KIND_NAMES).toEqual(['project', 'entity', 'data-source', 'feature-view', 'on-demand-feature-view', 'feature-service', 'saved-dataset']);
-    for (const kind of [K.PROJECT, K.ENTITY, K.DATA_SOURCE, K.FEATURE_VIEW, K.ON_DEMAND_FEATURE_VIEW, K.FEATURE_SERVICE, K.SAVED_DATASET]) {
+    expect(KIND_NAMES).toEqual(['project', 'entity', 'data-source', 'feature-view', 'on-demand-feature-view', 'feature-service', 'saved-dataset', 'permission']);
+    for (const kind of [K.PROJECT, K.ENTITY, K.DATA_SOURCE, K.FEATURE_VIEW, K.ON_DEMAND_FEATURE_VIEW, K.FEATURE_SERVICE, K.SAVED_DATASET, K.PERMISSION]) {
       expect(parseKindName(kindName(kind))).toBe(kind);
     }
     expect(kindName(K.ON_DEMAND_FEATURE_VIEW)).toBe('on-demand-feature-view');
@@ -25,6 +25,8 @@ describe('kind names', () => {
     expect(parseKindName('data-sources')).toBe(K.DATA_SOURCE);
     expect(parseKindName('saved_datasets')).toBe(K.SAVED_DATASET);
     expect(parseKindName('projects')).toBe(K.PROJECT);
+    expect(parseKindName('permissions')).toBe(K.PERMISSION);
+    expect(parseKindName('Permission')).toBe(K.PERMISSION);
   });
 
   it('rejects unknown kinds', () => {

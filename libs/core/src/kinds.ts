@@ -10,7 +10,8 @@ export type KindName =
   | 'feature-view'
   | 'on-demand-feature-view'
   | 'feature-service'
-  | 'saved-dataset';
+  | 'saved-dataset'
+  | 'permission';
 
 const NAMES: ReadonlyArray<readonly [registryV1.ObjectKind, KindName, string]> = [
   [ObjectKind.PROJECT, 'project', 'project'],
@@ -20,6 +21,7 @@ const NAMES: ReadonlyArray<readonly [registryV1.ObjectKind, KindName, string]> =
   [ObjectKind.ON_DEMAND_FEATURE_VIEW, 'on-demand-feature-view', 'on-demand feature view'],
   [ObjectKind.FEATURE_SERVICE, 'feature-service', 'feature service'],
   [ObjectKind.SAVED_DATASET, 'saved-dataset', 'saved dataset'],
+  [ObjectKind.PERMISSION, 'permission', 'permission'],
 ];
 
 /** Every kind name, in ObjectKind order. */

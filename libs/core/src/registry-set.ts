@@ -14,6 +14,7 @@ export interface RegistrySet {
   onDemandFeatureViews: registryV1.OnDemandFeatureView[];
   featureServices: registryV1.FeatureService[];
   savedDatasets: registryV1.SavedDataset[];
+  permissions: registryV1.Permission[];
 }
 
 /**
@@ -38,5 +39,6 @@ export function emptyRegistrySet(project: string): RegistrySet {
     onDemandFeatureViews: [],
     featureServices: [],
     savedDatasets: [],
+    permissions: [],
   };
 }

@@ -109,5 +109,15 @@ export function driverStatsSet(): RegistrySet {
         storage: { kind: { case: 'file', value: { path: 'data/training.parquet' } } },
       }),
     ],
+    permissions: [
+      create(registryV1.PermissionSchema, {
+        name: 'driver-readers',
+        types: [registryV1.ObjectKind.FEATURE_VIEW, registryV1.ObjectKind.FEATURE_SERVICE],
+        namePatterns: ['driver_*'],
+        requiredTags: { team: 'drivers' },
+        actions: [registryV1.Action.DESCRIBE, registryV1.Action.READ_ONLINE],
+        policy: { roles: ['driver-analysts'], serviceAccounts: ['serving/kserve-drivers'] },
+      }),
+    ],
   };
 }

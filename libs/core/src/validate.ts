@@ -3,6 +3,7 @@ import { checkOnDemandView } from './cel/compile';
 import { onDemandInputs } from './cel/inputs';
 import { tryParseFeatureRef } from './feature-ref';
 import { kindLabel } from './kinds';
+import { permissionProblems } from './permission-checks';
 import type { RegistryIssue, RegistrySet } from './registry-set';
 import { knownList } from './suggest';
 import { sourceQueryProblem } from './source-query';
@@ -71,6 +72,7 @@ export function validateRegistrySet(set: RegistrySet): RegistryIssue[] {
   checkOnDemandCycles(c);
   set.featureServices.forEach((s) => checkFeatureService(c, s));
   set.savedDatasets.forEach((d) => checkSavedDataset(c, d));
+  set.permissions.forEach((p) => checkPermission(c, p));
   return c.issues;
 }
 
@@ -137,6 +139,9 @@ function indexObjects(c: Checker): void {
   });
   c.set.savedDatasets.forEach((d, i) => {
     if (checkName(c, ObjectKind.SAVED_DATASET, d.name, i, LOOSE_NAME)) unique(ObjectKind.SAVED_DATASET, d.name, 'dataset', 'saved dataset');
+  });
+  c.set.permissions.forEach((p, i) => {
+    if (checkName(c, ObjectKind.PERMISSION, p.name, i, LOOSE_NAME)) unique(ObjectKind.PERMISSION, p.name, 'permission', 'permission');
   });
 }
 
@@ -451,4 +456,9 @@ function checkSavedDataset(c: Checker, d: registryV1.SavedDataset): void {
   if (d.storage === undefined || d.storage.kind.case === undefined) {
     c.about(K, d.name, 'storage', 'has no storage; set file, bigquery_table or postgres_table');
   }
+}
+
+function checkPermission(c: Checker, p: registryV1.Permission): void {
+  if (p.name === '') return;
+  for (const problem of permissionProblems(p)) c.about(ObjectKind.PERMISSION, p.name, problem.field, problem.message);
 }

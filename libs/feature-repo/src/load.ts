@@ -163,5 +163,6 @@ function assemble(config: RepoConfig, loaded: readonly LoadedDefinition[], sourc
     onDemandFeatureViews: of(ObjectKind.ON_DEMAND_FEATURE_VIEW),
     featureServices: of(ObjectKind.FEATURE_SERVICE),
     savedDatasets: [],
+    permissions: of(ObjectKind.PERMISSION),
   };
 }

@@ -214,6 +214,12 @@ export class RegistryClient {
   savedDatasets(project: string): registryV1.SavedDataset[] {
     return this.state.list('savedDatasets', project);
   }
+  permission(project: string, name: string): registryV1.Permission | undefined {
+    return this.state.get('permissions', project, name);
+  }
+  permissions(project: string): registryV1.Permission[] {
+    return this.state.list('permissions', project);
+  }
   /** A whole project, as @larder/core's RegistrySet; undefined for an unknown project. */
   registrySet(project: string): RegistrySet | undefined {
     return this.state.registrySet(project);

@@ -13,6 +13,7 @@ interface ProjectObjects {
   onDemandFeatureViews: Map<string, registryV1.OnDemandFeatureView>;
   featureServices: Map<string, registryV1.FeatureService>;
   savedDatasets: Map<string, registryV1.SavedDataset>;
+  permissions: Map<string, registryV1.Permission>;
 }
 
 /** The kinds kept per project, by the key of ProjectObjects that holds them. */
@@ -25,6 +26,7 @@ const collectionOfKind: Partial<Record<registryV1.ObjectKind, CollectionName>> =
   [ObjectKind.ON_DEMAND_FEATURE_VIEW]: 'onDemandFeatureViews',
   [ObjectKind.FEATURE_SERVICE]: 'featureServices',
   [ObjectKind.SAVED_DATASET]: 'savedDatasets',
+  [ObjectKind.PERMISSION]: 'permissions',
 };
 
 type ObjectOf<C extends CollectionName> = ProjectObjects[C] extends Map<string, infer T> ? T : never;
@@ -38,6 +40,7 @@ function emptyProject(): ProjectObjects {
     onDemandFeatureViews: new Map(),
     featureServices: new Map(),
     savedDatasets: new Map(),
+    permissions: new Map(),
   };
 }
 
@@ -127,6 +130,7 @@ export class RegistryState {
       onDemandFeatureViews: byName(objects.onDemandFeatureViews),
       featureServices: byName(objects.featureServices),
       savedDatasets: byName(objects.savedDatasets),
+      permissions: byName(objects.permissions),
     };
   }
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { registryV1 } from '@larder/proto';
 import { Code } from '@larder/rpc';
 import { FileRegistryStore } from './file-store';
-import { driverRequest } from './testing/fixtures';
+import { driverRequest, permission } from './testing/fixtures';
 
 const K = registryV1.ObjectKind;
 const REPO_ROOT = path.resolve(__dirname, '../../..');
@@ -86,6 +86,37 @@ test('the file is proto JSON that names its format, and a foreign file is refuse
   const foreign = path.join(dir, 'foreign.json');
   await writeFile(foreign, '{"hello": "world"}');
   await expect(FileRegistryStore.open(foreign, { watch: false })).rejects.toThrow(/format/);
+});
+
+test('permissions are stored as proto JSON with lower-case field names, and a file written before permissions existed still opens', async () => {
+  const file = path.join(dir, 'registry.json');
+  const store = await FileRegistryStore.open(file, { watch: false });
+  await store.apply(driverRequest('rides', 1, { permissions: [permission()] }));
+  await store.close();
+  const json = JSON.parse(await readFile(file, 'utf8')) as { projects: Array<Record<string, unknown>> };
+  expect(json.projects[0]?.['permissions']).toEqual([
+    expect.objectContaining({
+      name: 'driver-readers',
+      types: ['OBJECT_KIND_FEATURE_VIEW'],
+      name_patterns: ['driver_*'],
+      actions: ['ACTION_DESCRIBE', 'ACTION_READ_ONLINE'],
+      policy: { roles: ['rides-analysts'], service_accounts: ['serving/kserve-rides'] },
+    }),
+  ]);
+
+  // The format before permissions: no "permissions" key in a project.
+  delete json.projects[0]?.['permissions'];
+  const older = path.join(dir, 'older.json');
+  await writeFile(older, JSON.stringify(json));
+  const reopened = await FileRegistryStore.open(older, { watch: false });
+  try {
+    expect((await reopened.listObjects(registryV1.ObjectKind.PERMISSION, 'rides')).value).toEqual([]);
+    expect((await reopened.apply(driverRequest('rides', 1, { permissions: [permission()] }))).diffs.filter((d) => d.kind === registryV1.ObjectKind.PERMISSION).map((d) => d.change)).toEqual([
+      registryV1.ChangeType.CREATE,
+    ]);
+  } finally {
+    await reopened.close();
+  }
 });
 
 test('a writer holding the lock makes another wait, and a live lock that is never released ends in ABORTED', async () => {

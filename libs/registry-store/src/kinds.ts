@@ -10,7 +10,8 @@ export type ObjectKindInProject =
   | registryV1.ObjectKind.FEATURE_VIEW
   | registryV1.ObjectKind.ON_DEMAND_FEATURE_VIEW
   | registryV1.ObjectKind.FEATURE_SERVICE
-  | registryV1.ObjectKind.SAVED_DATASET;
+  | registryV1.ObjectKind.SAVED_DATASET
+  | registryV1.ObjectKind.PERMISSION;
 
 /** The message type stored for each kind. */
 export interface ObjectsByKind {
@@ -20,13 +21,14 @@ export interface ObjectsByKind {
   [registryV1.ObjectKind.ON_DEMAND_FEATURE_VIEW]: registryV1.OnDemandFeatureView;
   [registryV1.ObjectKind.FEATURE_SERVICE]: registryV1.FeatureService;
   [registryV1.ObjectKind.SAVED_DATASET]: registryV1.SavedDataset;
+  [registryV1.ObjectKind.PERMISSION]: registryV1.Permission;
 }
 
 export type ObjectOf<K extends ObjectKindInProject> = ObjectsByKind[K];
 export type RegistryObject = ObjectsByKind[ObjectKindInProject];
 
 /** The keys of RegistrySet (and of ApplyRegistryRequest) that hold each kind. */
-export type SetKey = 'entities' | 'dataSources' | 'featureViews' | 'onDemandFeatureViews' | 'featureServices' | 'savedDatasets';
+export type SetKey = 'entities' | 'dataSources' | 'featureViews' | 'onDemandFeatureViews' | 'featureServices' | 'savedDatasets' | 'permissions';
 
 export interface KindInfo {
   kind: ObjectKindInProject;
@@ -52,6 +54,7 @@ export const KINDS: readonly KindInfo[] = [
   },
   { kind: K.FEATURE_SERVICE, label: 'feature-service', schema: registryV1.FeatureServiceSchema, setKey: 'featureServices', changeCase: 'featureService' },
   { kind: K.SAVED_DATASET, label: 'saved-dataset', schema: registryV1.SavedDatasetSchema, setKey: 'savedDatasets', changeCase: 'savedDataset' },
+  { kind: K.PERMISSION, label: 'permission', schema: registryV1.PermissionSchema, setKey: 'permissions', changeCase: 'permission' },
 ];
 
 const byKind = new Map<registryV1.ObjectKind, KindInfo>(KINDS.map((info) => [info.kind, info]));

@@ -5,7 +5,7 @@ import { testServices } from '@larder/testing';
 import { Client } from 'pg';
 import type { RegistryStore } from './registry-store';
 import { postgresBackend } from './testing/backends';
-import { driverRequest, featureView } from './testing/fixtures';
+import { driverRequest, featureView, permission } from './testing/fixtures';
 
 const K = registryV1.ObjectKind;
 
@@ -89,6 +89,31 @@ test('LISTEN/NOTIFY: a replica that only reads pushes every commit of another to
   while (seen.length < 3 && Date.now() - started < 5_000) await new Promise((r) => setTimeout(r, 5));
   expect(seen.map((c) => c.version)).toEqual([1n, 2n, 3n]);
   expect(seen[2]?.changes.map((c) => `${c.name} ${registryV1.ChangeType[c.change]}`)).toEqual(['second DELETE']);
+});
+
+test('permissions: rows of their own kind, pushed to a reading replica with the object, pruned by a later apply', async () => {
+  const writer = await backend.open();
+  const reader = await backend.another();
+  const seen: registryV1.WatchRegistryResponse[] = [];
+  reader.subscribe((change) => seen.push(change));
+  await writer.apply(driverRequest('rides', 1, { permissions: [permission('driver-readers'), permission('others', { namePatterns: ['other_?'] })] }));
+  await writer.apply(driverRequest('rides', 1, { permissions: [permission('driver-readers')], prune: true }));
+  const deadline = Date.now() + 5_000;
+  while (seen.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  expect(seen.map((v) => v.changes.filter((c) => c.kind === K.PERMISSION).map((c) => `${c.name} ${registryV1.ChangeType[c.change]} ${c.object.case}`))).toEqual([
+    ['driver-readers CREATE permission', 'others CREATE permission'],
+    ['others DELETE undefined'],
+  ]);
+  const schema = writer.location.match(/schema (\w+)/)?.[1] as string;
+  const db = new Client({ connectionString: testServices().postgres.url });
+  await db.connect();
+  try {
+    const { rows } = await db.query<{ name: string }>(`SELECT name FROM "${schema}".objects WHERE kind = $1 ORDER BY name`, [K.PERMISSION]);
+    expect(rows.map((r) => r.name)).toEqual(['driver-readers']);
+  } finally {
+    await db.end();
+  }
+  expect((await reader.getObject(K.PERMISSION, 'rides', 'driver-readers')).value.policy?.roles).toEqual(['rides-analysts']);
 });
 
 test('a replica whose LISTEN connection is killed reconnects and catches up on what it missed', async () => {

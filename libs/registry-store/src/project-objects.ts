@@ -62,6 +62,7 @@ export function requestSet(req: registryV1.ApplyRegistryRequest, existing: regis
     onDemandFeatureViews: strip(req.onDemandFeatureViews, K.ON_DEMAND_FEATURE_VIEW),
     featureServices: strip(req.featureServices, K.FEATURE_SERVICE),
     savedDatasets: strip(req.savedDatasets, K.SAVED_DATASET),
+    permissions: strip(req.permissions, K.PERMISSION),
   };
 }
 

@@ -6,7 +6,7 @@ import { issuesOf } from './errors';
 import type { RegistryStore } from './registry-store';
 import { fileBackend, postgresBackend } from './testing/backends';
 import type { Backend } from './testing/backends';
-import { driverRequest, featureService, featureView, fileSource } from './testing/fixtures';
+import { driverRequest, featureService, featureView, fileSource, permission } from './testing/fixtures';
 
 const K = registryV1.ObjectKind;
 const C = registryV1.ChangeType;
@@ -277,6 +277,84 @@ describe.each([['file', fileBackend], ['postgres', postgresBackend]] as const)('
     await store.deleteObject(K.FEATURE_VIEW, 'rides', 'driver_stats_0');
     await store.apply(driverRequest('rides', 2, { featureServices: [] }));
     expect((await store.getMaterializationState('rides', ['driver_stats_0']))[0]?.watermark).toBeUndefined();
+  });
+
+  test('permissions: create, unchanged, update with changed fields, prune, get/list/delete, and the change feed', async () => {
+    const seen: registryV1.WatchRegistryResponse[] = [];
+    const unsubscribe = store.subscribe((change) => seen.push(change));
+    const first = await store.apply(driverRequest('rides', 1, { permissions: [permission('driver-readers'), permission('writers', { actions: [registryV1.Action.WRITE_ONLINE] })] }));
+    expect(diffSummary(first).filter((d) => d.startsWith('PERMISSION'))).toEqual(['PERMISSION driver-readers CREATE', 'PERMISSION writers CREATE']);
+    const { value: stored, version } = await store.getObject(K.PERMISSION, 'rides', 'driver-readers');
+    expect(version).toBe(1n);
+    expect(stored).toMatchObject({ namePatterns: ['driver_*'], requiredTags: { team: 'rides' }, actions: [registryV1.Action.DESCRIBE, registryV1.Action.READ_ONLINE] });
+    expect(stored.policy).toMatchObject({ roles: ['rides-analysts'], serviceAccounts: ['serving/kserve-rides'] });
+    expect(stored.meta).toMatchObject({ project: 'rides', registryVersion: 1n });
+
+    const same = await store.apply(driverRequest('rides', 1, { permissions: [permission('driver-readers'), permission('writers', { actions: [registryV1.Action.WRITE_ONLINE] })] }));
+    expect(same.applied).toBe(false);
+    expect(diffSummary(same).filter((d) => d.startsWith('PERMISSION'))).toEqual(['PERMISSION driver-readers UNCHANGED', 'PERMISSION writers UNCHANGED']);
+
+    const changed = permission('driver-readers', { actions: [registryV1.Action.DESCRIBE], policy: { roles: ['rides-analysts', 'auditors'] } });
+    const update = await store.apply(driverRequest('rides', 1, { permissions: [changed], prune: true }));
+    expect(update.version).toBe(2n);
+    expect(update.diffs.filter((d) => d.kind === K.PERMISSION).map((d) => [d.name, C[d.change], ...d.changedFields])).toEqual([
+      ['driver-readers', 'UPDATE', 'actions', 'policy.roles', 'policy.service_accounts'],
+      ['writers', 'DELETE'],
+    ]);
+    expect((await store.listObjects(K.PERMISSION, 'rides')).value.map((p) => p.name)).toEqual(['driver-readers']);
+    expect((await store.getObject(K.PERMISSION, 'rides', 'driver-readers')).value.meta?.createdTime).toEqual(stored.meta?.createdTime);
+    expect((await store.listObjects(K.PERMISSION, 'rides', create(registryV1.ObjectFilterSchema, { namePrefix: 'x' }))).value).toEqual([]);
+
+    expect(await store.deleteObject(K.PERMISSION, 'rides', 'driver-readers')).toBe(3n);
+    await expect(store.getObject(K.PERMISSION, 'rides', 'driver-readers')).rejects.toMatchObject({ code: Code.NOT_FOUND, message: 'permission "driver-readers" in project "rides" not found' });
+    await expect(store.deleteObject(K.PERMISSION, 'rides', 'driver-readers')).rejects.toMatchObject({ code: Code.NOT_FOUND });
+
+    await waitFor(() => seen.length >= 3);
+    unsubscribe();
+    const permissionChanges = seen.map((v) => v.changes.filter((c) => c.kind === K.PERMISSION).map((c) => `${c.name} ${C[c.change]} ${c.object.case}`));
+    expect(permissionChanges).toEqual([
+      ['driver-readers CREATE permission', 'writers CREATE permission'],
+      ['driver-readers UPDATE permission', 'writers DELETE undefined'],
+      ['driver-readers DELETE undefined'],
+    ]);
+    const carried = seen[1]?.changes.find((c) => c.name === 'driver-readers')?.object;
+    expect(carried?.case === 'permission' && carried.value.policy?.roles).toEqual(['rides-analysts', 'auditors']);
+    expect((await store.changesSince(1n))?.map((c) => c.version)).toEqual([2n, 3n]);
+  });
+
+  test('permissions are in snapshots, in registry sets, and read back by a second instance', async () => {
+    await store.apply(driverRequest('rides', 1, { permissions: [permission('zz-last'), permission('all-readers', { types: [], namePatterns: [], requiredTags: {}, policy: { anyAuthenticated: true } })] }));
+    const snapshot = await store.snapshot();
+    expect(snapshot.changes.map((c) => `${K[c.kind]} ${c.name} ${c.object.case}`).slice(-2)).toEqual(['PERMISSION all-readers permission', 'PERMISSION zz-last permission']);
+    expect((await store.registrySets('rides')).value[0]?.permissions.map((p) => p.name)).toEqual(['all-readers', 'zz-last']);
+    const replica = await backend.another();
+    const { value } = await replica.getObject(K.PERMISSION, 'rides', 'all-readers');
+    expect(value.policy?.anyAuthenticated).toBe(true);
+    expect(value.types).toEqual([]);
+    expect((await replica.listObjects(K.PERMISSION, 'rides')).value.map((p) => p.name)).toEqual(['all-readers', 'zz-last']);
+    // Deleting the project takes its permissions with it.
+    await store.deleteProject('rides');
+    await store.apply(driverRequest('rides', 1));
+    expect((await store.listObjects(K.PERMISSION, 'rides')).value).toEqual([]);
+  });
+
+  test('an invalid permission is INVALID_ARGUMENT naming the permission and field, and nothing is written', async () => {
+    const bad = driverRequest('rides', 1, { permissions: [permission('p', { actions: [registryV1.Action.DESCRIBE, registryV1.Action.UNSPECIFIED] })] });
+    const error = await rejection(store.apply(bad));
+    expect(error.code).toBe(Code.INVALID_ARGUMENT);
+    expect(error.message).toMatch(/^permission 'p': actions\[1\]: has ACTION_UNSPECIFIED \(not set\); use one of describe, create/);
+    expect(issuesOf(error)).toEqual([{ kind: K.PERMISSION, name: 'p', field: 'actions[1]', message: expect.stringMatching(/^permission 'p' has ACTION_UNSPECIFIED/) }]);
+    expect((await store.version()).version).toBe(0n);
+
+    const hostile = driverRequest('rides', 1, { permissions: [permission('p', { namePatterns: Array.from({ length: 50_000 }, () => '*'.repeat(300)) })] });
+    const hostileError = await rejection(store.apply(hostile));
+    expect(hostileError.code).toBe(Code.INVALID_ARGUMENT);
+    expect(hostileError.message).toMatch(/name_patterns: has 50000 name patterns, more than the 64 allowed/);
+    expect(hostileError.message.length).toBeLessThan(1000);
+
+    const dup = driverRequest('rides', 1, { permissions: [permission('p'), permission('p')] });
+    expect((await rejection(store.apply(dup))).message).toBe('permission "p": defined more than once in the request (permissions)');
+    expect((await store.version()).version).toBe(0n);
   });
 
   test('a project created empty and objects with kinds of every sort round-trip', async () => {

@@ -51,3 +51,16 @@ export function driverRequest(project: string, views = 2, init: Omit<ApplyInit, 
     ...init,
   } as ApplyInit);
 }
+
+/** A permission granting describe and read_online on the driver views to a role and a service account. */
+export function permission(name = 'driver-readers', init: MessageInitShape<typeof registryV1.PermissionSchema> = {}): registryV1.Permission {
+  const defaults: MessageInitShape<typeof registryV1.PermissionSchema> = {
+    name,
+    types: [registryV1.ObjectKind.FEATURE_VIEW],
+    namePatterns: ['driver_*'],
+    requiredTags: { team: 'rides' },
+    actions: [registryV1.Action.DESCRIBE, registryV1.Action.READ_ONLINE],
+    policy: { roles: ['rides-analysts'], serviceAccounts: ['serving/kserve-rides'] },
+  };
+  return create(registryV1.PermissionSchema, { ...defaults, ...init } as MessageInitShape<typeof registryV1.PermissionSchema>);
+}
