@@ -11,6 +11,7 @@ export {
 } from './bigquery';
 export {
   ensurePrerequisites,
+  locateChromium,
   cacheDir,
   KAFKA_VERSION,
   type Prerequisites,
@@ -46,3 +47,4 @@ export {
   type IssueOptions,
   type TestCertificates,
 } from './certificates';
+export { TestIssuer, type TokenOptions, type JwksBehaviour } from './test-issuer';
