@@ -11,7 +11,6 @@ export {
 } from './bigquery';
 export {
   ensurePrerequisites,
-  locateChromium,
   cacheDir,
   KAFKA_VERSION,
   type Prerequisites,
