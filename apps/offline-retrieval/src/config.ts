@@ -22,6 +22,9 @@ export const offlineRetrievalSchema = {
     onDemandRowCost: int({ default: DEFAULT_ROW_COST_LIMIT, min: 1, env: 'LARDER_RETRIEVAL_ON_DEMAND_ROW_COST', doc: 'Cost units one on-demand view may take for one entity row (about 10-90 ns each); more is RESOURCE_EXHAUSTED.' }),
     onDemandRequestCost: int({ default: DEFAULT_ON_DEMAND_REQUEST_COST, min: 1, env: 'LARDER_RETRIEVAL_ON_DEMAND_REQUEST_COST', doc: 'Cost units all on-demand views may take over one request; more is RESOURCE_EXHAUSTED.' }),
   },
+  statistics: {
+    directory: string({ default: '', env: 'LARDER_STATISTICS_DIR', doc: 'Folder where computed statistics are kept (one file per record); empty keeps them in memory until the service stops.' }),
+  },
   offlineStore: offlineStoreConfigSchema(),
 };
 

@@ -1,0 +1,108 @@
+// StatisticsService over real gRPC on DuckDB, with the real registry: computed from the
+// view's source, stored, listed and read back; and every bad request refused by name.
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { statisticsV1, tfmdV0 } from '@larder/proto';
+import { Code, createClient } from '@larder/rpc';
+import type { RpcClient } from '@larder/rpc';
+import { featureRepo, makeData, MIN, T0 } from './testing/dataset';
+import { duckdbTestEngine } from './testing/engines';
+import type { TestEngine } from './testing/engines';
+import { rpcError, startHarness } from './testing/harness';
+import type { Harness } from './testing/harness';
+
+const data = makeData();
+const range = (startMs: number, endMs: number) => ({ start: timestampFromMs(startMs), end: timestampFromMs(endMs) });
+
+describe('statistics service on duckdb', () => {
+  let engine: TestEngine;
+  let harness: Harness;
+  let client: RpcClient<typeof statisticsV1.StatisticsService>;
+
+  beforeAll(async () => {
+    engine = await duckdbTestEngine();
+    const kinds = {
+      driver: await engine.load(data.tables.driver),
+      customer: await engine.load(data.tables.customer),
+      pair: await engine.load(data.tables.pair),
+      global: await engine.load(data.tables.global),
+    };
+    harness = await startHarness(engine.env, (project) => featureRepo(project, kinds));
+    client = createClient(statisticsV1.StatisticsService, harness.retrievalAddress);
+  }, 120_000);
+
+  afterAll(async () => {
+    client?.close();
+    await harness?.close();
+    await engine?.cleanup();
+  });
+
+  it('computes a view over an event-time range, stores it, lists and returns it', async () => {
+    const [start, end] = [T0, T0 + 6 * 60 * MIN];
+    const inRange = data.tables.driver.rows.filter((r) => (r['event_ts'] as Date).getTime() >= start && (r['event_ts'] as Date).getTime() < end);
+    const scope = { project: harness.project, kind: { case: 'featureView' as const, value: { featureView: 'driver_stats', eventTime: range(start, end) } } };
+    const { record } = await client.computeStatistics({ scope });
+    expect(record!.id).not.toBe('');
+    expect(record!.engine).toBe('duckdb');
+    expect(record!.rowCount).toBe(BigInt(inRange.length));
+    const dataset = record!.statistics!.datasets[0]!;
+    expect(dataset.features.map((f) => f.fieldId.value)).toEqual(['conv_rate', 'trips']);
+    const trips = dataset.features[1]!;
+    expect(trips.type).toBe(tfmdV0.FeatureNameStatistics_Type.INT);
+    if (trips.stats.case !== 'numStats') throw new Error('numeric');
+    expect(trips.stats.value.max).toBe(Math.max(...inRange.map((r) => Number(r['trips']))));
+    const convMissing = inRange.filter((r) => r['conv_rate'] === null).length;
+    const conv = dataset.features[0]!;
+    if (conv.stats.case !== 'numStats') throw new Error('numeric');
+    expect(conv.stats.value.commonStats!.numMissing).toBe(BigInt(convMissing));
+
+    const listed = await client.listStatistics({ project: harness.project, objectName: 'driver_stats', overlaps: range(start + MIN, start + 2 * MIN) });
+    expect(listed.records.map((r) => r.id)).toEqual([record!.id]);
+    expect(listed.records[0]!.statistics).toBeUndefined();
+    expect((await client.listStatistics({ project: harness.project, objectName: 'driver_stats', overlaps: range(end, end + MIN) })).records).toEqual([]);
+    const got = await client.getStatistics({ project: harness.project, id: record!.id });
+    expect(got.record!.statistics).toEqual(record!.statistics);
+
+    const dry = await client.computeStatistics({ scope, dryRun: true });
+    expect(dry.record!.id).toBe('');
+    expect((await client.listStatistics({ project: harness.project })).records.length).toBe(1);
+  });
+
+  it('computes what a materialization window writes: the latest row per entity key', async () => {
+    const materialized = await client.computeStatistics({
+      scope: { project: harness.project, kind: { case: 'materialized', value: { featureView: 'driver_stats', eventTime: range(T0, T0 + 24 * 60 * MIN) } } },
+      dryRun: true,
+    });
+    // The latest row per driver: 11 drivers have rows.
+    expect(materialized.record!.rowCount).toBe(11n);
+  });
+
+  it('refuses bad requests, naming the field', async () => {
+    const project = harness.project;
+    const view = (init: { featureView?: string; eventTime?: MessageInitShape<typeof statisticsV1.TimeRangeSchema>; features?: string[] }) => ({ scope: { project, kind: { case: 'featureView' as const, value: { featureView: 'driver_stats', eventTime: range(T0, T0 + MIN), ...init } } } });
+    const cases: [Parameters<typeof client.computeStatistics>[0], Code, RegExp][] = [
+      [{}, Code.INVALID_ARGUMENT, /^scope: set one of/],
+      [view({ featureView: 'nope' }), Code.NOT_FOUND, /feature view 'nope' is not in the registry/],
+      [view({ eventTime: range(T0 + MIN, T0) }), Code.INVALID_ARGUMENT, /scope\.feature_view\.event_time: end .* must be after start/],
+      [view({ eventTime: { start: { seconds: 1n << 60n }, end: timestampFromMs(T0) } }), Code.INVALID_ARGUMENT, /event_time\.start: must be a time in years 1 to 9999/],
+      [view({ eventTime: { start: timestampFromMs(T0) } }), Code.INVALID_ARGUMENT, /event_time\.end: required/],
+      [view({ features: ['conv_rate', 'driver_id; DROP TABLE x'] }), Code.INVALID_ARGUMENT, /features\[1\]: feature view 'driver_stats' has no feature/],
+      [view({ features: Array.from({ length: 20_000 }, () => 'trips') }), Code.INVALID_ARGUMENT, /at most 10000 features/],
+      [{ ...view({}), options: { topValues: 1_000_000_000 } }, Code.INVALID_ARGUMENT, /options\.topValues/],
+      [{ ...view({}), options: { quantileBuckets: -5 } }, Code.INVALID_ARGUMENT, /options\.quantileBuckets/],
+      [{ scope: { project: 'other', kind: { case: 'savedDataset', value: { savedDataset: 'x' } } } }, Code.NOT_FOUND, /project 'other'/],
+      [{ scope: { project, kind: { case: 'savedDataset', value: { savedDataset: '../../etc/passwd' } } } }, Code.NOT_FOUND, /saved dataset '\.\.\/\.\.\/etc\/passwd' is not in the registry/],
+      [{ scope: { project, kind: { case: 'ingested', value: { featureView: 'customer_profile', createdTime: range(T0, T0 + MIN) } } } }, Code.INVALID_ARGUMENT, /no created_timestamp_column/],
+    ];
+    for (const [request, code, message] of cases) {
+      const error = await rpcError(() => client.computeStatistics(request));
+      expect([error.code, error.message]).toEqual([code, expect.stringMatching(message)]);
+    }
+    const get = await rpcError(() => client.getStatistics({ project, id: '../../../etc/passwd' }));
+    expect(get.code).toBe(Code.NOT_FOUND);
+    const token = await rpcError(() => client.listStatistics({ project, pageToken: 'x; DROP' }));
+    expect([token.code, token.message]).toEqual([Code.INVALID_ARGUMENT, expect.stringMatching(/^page_token/)]);
+    const size = await rpcError(() => client.listStatistics({ project, pageSize: 1_000_000 }));
+    expect([size.code, size.message]).toEqual([Code.INVALID_ARGUMENT, expect.stringMatching(/^page_size/)]);
+  });
+});
