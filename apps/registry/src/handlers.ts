@@ -110,6 +110,13 @@ export function registryHandlers(store: RegistryStore, streams: WatchStreams, op
     one: 'savedDataset',
     many: 'savedDatasets',
   });
+  const permissions = kindRpcs(store, K.PERMISSION, {
+    get: registryV1.GetPermissionResponseSchema,
+    list: registryV1.ListPermissionsResponseSchema,
+    del: registryV1.DeletePermissionResponseSchema,
+    one: 'permission',
+    many: 'permissions',
+  });
 
   return implement(registryV1.RegistryService, {
     applyRegistry: (req) => {
@@ -153,6 +160,9 @@ export function registryHandlers(store: RegistryStore, streams: WatchStreams, op
     getSavedDataset: datasets.get,
     listSavedDatasets: (req) => datasets.list(req),
     deleteSavedDataset: datasets.del,
+    getPermission: permissions.get,
+    listPermissions: (req) => permissions.list(req),
+    deletePermission: permissions.del,
 
     async getMaterializationState(req) {
       const states = await store.getMaterializationState(required(req.project, 'project'), req.featureViews);

@@ -118,6 +118,26 @@ test('updates replace and deletes remove objects in the copy', async () => {
   expect(client.featureView(project, 'fresh_view_1')).toBeDefined();
 });
 
+test('permissions reach the copy, change with it and leave it, also in registrySet', async () => {
+  const client = follow();
+  await client.ready(5000);
+  const grant = (roles: string[]): registryV1.Permission =>
+    create(registryV1.PermissionSchema, { name: 'readers', namePatterns: ['driver_*'], actions: [registryV1.Action.READ_ONLINE], policy: { roles } });
+  const created = await registry.apply({ project, permissions: [grant(['analysts'])] });
+  await client.waitForVersion(created.version, 2000);
+  expect(client.permission(project, 'readers')?.policy?.roles).toEqual(['analysts']);
+  expect(client.registrySet(project)?.permissions.map((p) => p.name)).toEqual(['readers']);
+
+  const updated = await registry.apply({ project, permissions: [grant(['analysts', 'auditors'])] });
+  await client.waitForVersion(updated.version, 2000);
+  expect(client.permissions(project).map((p) => p.policy?.roles)).toEqual([['analysts', 'auditors']]);
+
+  const deleted = await registry.deletePermission(project, 'readers');
+  await client.waitForVersion(deleted.version, 2000);
+  expect(client.permission(project, 'readers')).toBeUndefined();
+  expect(client.registrySet(project)?.permissions).toEqual([]);
+});
+
 test('a client scoped to one project only sees that project', async () => {
   await registry.apply({ project: 'other_project', entities: [entity('customer')] });
   const scoped = follow({ project: 'other_project' });

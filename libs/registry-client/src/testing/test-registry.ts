@@ -18,6 +18,7 @@ export interface TestRegistry {
   readonly registryFile: string;
   apply(request: MessageInitShape<typeof registryV1.ApplyRegistryRequestSchema>): Promise<registryV1.ApplyRegistryResponse>;
   deleteFeatureView(project: string, name: string): Promise<{ version: bigint }>;
+  deletePermission(project: string, name: string): Promise<{ version: bigint }>;
   version(): Promise<bigint>;
   stop(): Promise<void>;
   restart(): Promise<void>;
@@ -61,6 +62,7 @@ export async function startTestRegistry(): Promise<TestRegistry> {
     registryFile,
     apply: (request) => rpc().applyRegistry(request),
     deleteFeatureView: (project, name) => rpc().deleteFeatureView({ project, name }),
+    deletePermission: (project, name) => rpc().deletePermission({ project, name }),
     version: async () => (await rpc().getRegistryVersion({})).version,
     stop,
     restart: start,
