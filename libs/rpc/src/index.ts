@@ -32,7 +32,7 @@ export { observeCalls } from './observe';
 export { HealthRegistry, ServingStatus } from './health';
 export { DescriptorIndex, reflectionV1Impl, reflectionV1alphaImpl } from './reflection';
 export { RpcMetrics, startMetricsEndpoint } from './metrics';
-export type { MetricsEndpoint, MetricsEndpointOptions, RpcLabels } from './metrics';
+export type { MetricsEndpoint, MetricsEndpointOptions, MetricsGuard, MetricsRefusal, RpcLabels } from './metrics';
 
 export { createLogger, silentLogger, LOG_LEVELS } from './logger';
 export type { LogFields, Logger, LoggerOptions, LogLevel } from './logger';

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Code } from './code';
 import { codeName } from './code';
@@ -118,7 +119,22 @@ export interface MetricsEndpointOptions {
   ready: () => boolean;
   /** Why it is not ready, for /readyz's body. */
   notReadyReason?: () => string | undefined;
+  /** Who may GET /metrics; every caller when absent. /healthz and /readyz stay open. */
+  guard?: MetricsGuard | undefined;
 }
+
+/** A refusal of a /metrics request: the status, headers and body to answer with. */
+export interface MetricsRefusal {
+  readonly status: number;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+/**
+ * Decides whether a request may read /metrics (the service's authentication lives outside
+ * this library): undefined to allow, or the refusal to answer with.
+ */
+export type MetricsGuard = (req: IncomingMessage) => Promise<MetricsRefusal | undefined>;
 
 export interface MetricsEndpoint {
   readonly port: number;
@@ -140,10 +156,17 @@ export async function startMetricsEndpoint(options: MetricsEndpointOptions): Pro
       return;
     }
     if (path === '/metrics') {
-      options.registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': options.registry.contentType }).end(text),
-        (error: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${String(error)}\n`),
-      );
+      const refusal = options.guard === undefined ? Promise.resolve(undefined) : options.guard(req);
+      refusal
+        .then(async (refused) => {
+          if (refused !== undefined) {
+            res.writeHead(refused.status, { 'content-type': 'application/json', ...refused.headers }).end(refused.body);
+            return;
+          }
+          const text = await options.registry.metrics();
+          res.writeHead(200, { 'content-type': options.registry.contentType }).end(text);
+        })
+        .catch((error: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${String(error)}\n`));
     } else if (path === '/healthz' || path === '/readyz') {
       const up = path === '/healthz' ? options.live() : options.ready();
       const reason = up || path === '/healthz' ? undefined : options.notReadyReason?.();

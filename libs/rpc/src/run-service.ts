@@ -12,6 +12,7 @@ import { clientSecurityFromConfig } from './tls/client-config';
 import type { ClientSecurity } from './tls/client-config';
 import { ServerTls } from './tls/server-tls';
 import type { Hook, ServerHandle } from './server';
+import type { MetricsGuard } from './metrics';
 
 export interface ServiceSetup {
   services: readonly ServiceRegistration[];
@@ -20,6 +21,8 @@ export interface ServiceSetup {
   closeHooks?: readonly Hook[];
   /** The service's own Prometheus metrics, served beside the rpc metrics on /metrics. */
   metrics?: readonly Registry[];
+  /** Who may read /metrics; everyone when absent (see MetricsGuard). */
+  metricsGuard?: MetricsGuard;
 }
 
 /** What a service's setup gets. */
@@ -118,6 +121,7 @@ export async function runService<S extends ServerConfigSchema>(options: RunServi
       ...(setup.drainHooks && { drainHooks: setup.drainHooks }),
       ...(setup.closeHooks && { closeHooks: setup.closeHooks }),
       ...(setup.metrics && { metrics: setup.metrics }),
+      ...(setup.metricsGuard && { metricsGuard: setup.metricsGuard }),
       tls,
     });
   } catch (error) {

@@ -158,6 +158,32 @@ describe('metrics endpoint', () => {
     server.health.setStatus('', ServingStatus.NOT_SERVING);
     expect((await fetch(`${server.metricsUrl}/readyz`)).status).toBe(503);
   });
+
+  test('a metrics guard decides who reads /metrics; /healthz and /readyz stay open', async () => {
+    const seen: (string | undefined)[] = [];
+    const server = await startServer({
+      name: 'server-test',
+      services: [implement(EchoService, echoImpl(newObserved()))],
+      config: testConfig(),
+      logger: memoryLogger().logger,
+      metricsGuard: async (req) => {
+        seen.push(req.headers.authorization);
+        return req.headers.authorization === 'Bearer reader' ? undefined : { status: 401, headers: { 'www-authenticate': 'Bearer' }, body: '{"error":{"code":"UNAUTHENTICATED","message":"missing bearer token"}}' };
+      },
+    });
+    servers.push(server);
+    const refused = await fetch(`${server.metricsUrl}/metrics`);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toBe('Bearer');
+    expect(await refused.json()).toEqual({ error: { code: 'UNAUTHENTICATED', message: 'missing bearer token' } });
+    const allowed = await fetch(`${server.metricsUrl}/metrics`, { headers: { authorization: 'Bearer reader' } });
+    expect(allowed.status).toBe(200);
+    expect(await allowed.text()).toContain('process_cpu_user_seconds_total');
+    expect((await fetch(`${server.metricsUrl}/healthz`)).status).toBe(200);
+    expect((await fetch(`${server.metricsUrl}/readyz`)).status).toBe(200);
+    // The probes never reached the guard.
+    expect(seen).toEqual([undefined, 'Bearer reader']);
+  });
 });
 
 describe('graceful shutdown', () => {

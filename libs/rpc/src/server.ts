@@ -13,7 +13,7 @@ import { HealthRegistry, ServingStatus } from './health';
 import { createLogger } from './logger';
 import type { Logger } from './logger';
 import { RpcMetrics, startMetricsEndpoint } from './metrics';
-import type { MetricsEndpoint } from './metrics';
+import type { MetricsEndpoint, MetricsGuard } from './metrics';
 import { observeCalls } from './observe';
 import { DescriptorIndex, reflectionV1alphaImpl, reflectionV1Impl } from './reflection';
 import { RpcError } from './rpc-error';
@@ -42,6 +42,8 @@ export interface StartServerOptions {
   drainHooks?: readonly Hook[];
   /** The service's own Prometheus metrics, served beside the rpc metrics on /metrics. */
   metrics?: readonly Registry[];
+  /** Who may read /metrics (e.g. auth.metricsReaders); everyone when absent. */
+  metricsGuard?: MetricsGuard | undefined;
   /** Run after drain (e.g. close stores), in reverse order of registration. */
   closeHooks?: readonly Hook[];
   /** Extra grpc-js server options. */
@@ -165,6 +167,7 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
         live: () => state !== 'stopped',
         ready: () => health.getStatus('') === ServingStatus.SERVING,
         notReadyReason: () => (state === 'serving' ? notReady().map(([service, reason]) => `${service}: ${reason}`).join('; ') || undefined : `server is ${state}`),
+        guard: options.metricsGuard,
       });
     } catch (error) {
       server.forceShutdown();
