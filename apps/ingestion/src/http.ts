@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import { parseJsonInSlices } from '@larder/core';
-import { Code, createLimitedServer, discardRefusedBody, HttpBodyError, listen, readJsonBody, RpcError, codeName } from '@larder/rpc';
-import type { HttpLimits, Logger } from '@larder/rpc';
+import { Code, createHttpListener, discardRefusedBody, HttpBodyError, readJsonBody, RpcError, codeName } from '@larder/rpc';
+import type { HttpLimits, Logger, ServerTls } from '@larder/rpc';
 import type { Ingestion } from './ingestion';
 import { dataFrameInput } from './push';
 import type { PushDestination, WriteOutcome } from './push';
@@ -10,7 +10,10 @@ export interface HttpEndpoint {
   readonly port: number;
   /** "host:port" as the socket is bound. */
   readonly bound: string;
+  /** "https://host:port" (or http) a client on this machine dials. */
   readonly url: string;
+  /** "https://host:port" (or http) as the socket is bound, for the listening line. */
+  readonly boundUrl: string;
   close(): Promise<void>;
 }
 
@@ -42,8 +45,8 @@ const STATUS: Partial<Record<Code, number>> = {
  * is `{"rows_written", "rows_skipped_stale", "failures": [{"row_index", "column", "reason"}]}`:
  * 200 when every row was taken, 422 when some were rejected (the others were written).
  */
-export async function startHttpEndpoint(ingestion: Ingestion, options: { host: string; port: number; logger: Logger; limits: HttpLimits }): Promise<HttpEndpoint> {
-  const server = createLimitedServer(options.limits, (req, res) => {
+export async function startHttpEndpoint(ingestion: Ingestion, options: { host: string; port: number; logger: Logger; limits: HttpLimits; tls?: ServerTls | undefined }): Promise<HttpEndpoint> {
+  const listener = await createHttpListener({ host: options.host, port: options.port, tls: options.tls, limits: options.limits }, (req, res) => {
     handle(ingestion, req, options.limits)
       .then(({ status, body }) => send(res, status, body))
       .catch((error: unknown) => {
@@ -58,17 +61,8 @@ export async function startHttpEndpoint(ingestion: Ingestion, options: { host: s
         send(res, status, { error: { code: codeName(rpc?.code ?? Code.INTERNAL), message: rpc?.message ?? 'internal error (see server logs)' } });
       });
   });
-  const { bound, port, url } = await listen(server, options.host, options.port);
-  return {
-    port,
-    bound,
-    url,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      }),
-  };
+  const { bound, port, url, boundUrl } = listener;
+  return { port, bound, url, boundUrl, close: () => listener.close('idle') };
 }
 
 function send(res: http.ServerResponse, status: number, body: unknown): void {

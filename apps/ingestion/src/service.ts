@@ -15,7 +15,7 @@ import { IngestionMetrics } from './metrics';
 export const ingestionService: RunServiceOptions<typeof ingestionSchema> = {
   name: 'ingestion',
   schema: ingestionSchema,
-  setup: async ({ config, logger }) => {
+  setup: async ({ config, logger, tls, clientSecurity }) => {
     const problems = allowListProblems(config.endpoints);
     if (problems.length > 0) throw new ConfigError(problems.map(({ key, problem }) => ({ key, problem, source: 'configuration' })));
     const metrics = new IngestionMetrics();
@@ -25,7 +25,7 @@ export const ingestionService: RunServiceOptions<typeof ingestionSchema> = {
     const online = createOnlineStore(onlineStoreConfig(config.onlineStore));
     const offline = await openIngestionOfflineStore(config.offlineStore);
     const project = config.ingestion.project;
-    const registry = new RegistryClient({ address: config.registry.address, logger, maxMessageBytes: config.grpc.maxMessageBytes, ...(project !== '' && { project }) }).start();
+    const registry = new RegistryClient({ address: config.registry.address, logger, clientOptions: clientSecurity, maxMessageBytes: config.grpc.maxMessageBytes, ...(project !== '' && { project }) }).start();
     let ready = false;
     registry.onChange(() => {
       ready = true;
@@ -53,8 +53,8 @@ export const ingestionService: RunServiceOptions<typeof ingestionSchema> = {
     await ingestion.start();
     let http: HttpEndpoint | undefined;
     if (config.http.enabled) {
-      http = await startHttpEndpoint(ingestion, { host: bindHost(config.http.host, config), port: config.http.port, logger, limits: config.http });
-      logger.info('http push endpoint listening', { http: `http://${http.bound}`, httpPort: http.port, maxBodyBytes: config.http.maxBodyBytes });
+      http = await startHttpEndpoint(ingestion, { host: bindHost(config.http.host, config), port: config.http.port, logger, limits: config.http, tls });
+      logger.info('http push endpoint listening', { http: http.boundUrl, httpPort: http.port, maxBodyBytes: config.http.maxBodyBytes });
     }
     logger.info('stores open', { online: config.onlineStore.type, offline: config.offlineStore.type });
     return {

@@ -42,14 +42,14 @@ export function materializationHandlers(jobs: JobManager, registryReady: () => b
 export const materializationService: RunServiceOptions<typeof materializationSchema> = {
   name: 'materialization',
   schema: materializationSchema,
-  setup: async ({ config, logger }) => {
+  setup: async ({ config, logger, clientSecurity }) => {
     if (config.onlineStore.type === 'sqlite' && config.onlineStore.path !== ':memory:') {
       mkdirSync(path.dirname(config.onlineStore.path), { recursive: true });
     }
     const online = createOnlineStore(onlineStoreConfig(config.onlineStore));
     const offline = await openOfflineStore(config.offlineStore);
     const project = config.materialization.project;
-    const registry = new RegistryClient({ address: config.registry.address, logger, maxMessageBytes: config.grpc.maxMessageBytes, ...(project !== '' && { project }) }).start();
+    const registry = new RegistryClient({ address: config.registry.address, logger, clientOptions: clientSecurity, maxMessageBytes: config.grpc.maxMessageBytes, ...(project !== '' && { project }) }).start();
     let ready = false;
     registry.onChange(() => {
       ready = true;

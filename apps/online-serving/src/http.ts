@@ -1,8 +1,8 @@
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseJsonInSlices } from '@larder/core';
 import type { FeatureRequest } from '@larder/core';
-import { Code, codeName, createLimitedServer, discardRefusedBody, HttpBodyError, listen, readJsonBody, RpcError } from '@larder/rpc';
-import type { HttpLimits, Logger } from '@larder/rpc';
+import { Code, codeName, createHttpListener, discardRefusedBody, HttpBodyError, readJsonBody, RpcError } from '@larder/rpc';
+import type { HttpLimits, Logger, ServerTls } from '@larder/rpc';
 import { columnsFromJson, responseToJson } from './json';
 import type { OnlineServing } from './online-serving';
 
@@ -21,7 +21,10 @@ export interface HttpGateway {
   readonly port: number;
   /** "host:port" as the socket is bound. */
   readonly bound: string;
+  /** "https://host:port" (or http) a client on this machine dials. */
   readonly url: string;
+  /** "https://host:port" (or http) as the socket is bound, for the listening line. */
+  readonly boundUrl: string;
   close(): Promise<void>;
 }
 
@@ -31,8 +34,8 @@ export interface HttpGateway {
  * "request_context"?: {...}, "project"?: "..."}`, answered in Feast's JSON shape. Errors are
  * `{"code": "INVALID_ARGUMENT", "message": "..."}` with a 4xx/5xx status.
  */
-export async function startHttpGateway(serving: OnlineServing, options: { host: string; port: number; logger: Logger; limits: HttpLimits }): Promise<HttpGateway> {
-  const server: Server = createLimitedServer(options.limits, (req, res) => {
+export async function startHttpGateway(serving: OnlineServing, options: { host: string; port: number; logger: Logger; limits: HttpLimits; tls?: ServerTls | undefined }): Promise<HttpGateway> {
+  const listener = await createHttpListener({ host: options.host, port: options.port, tls: options.tls, limits: options.limits }, (req, res) => {
     handle(serving, req, res, options.limits).catch((error: unknown) => {
       if (error instanceof HttpBodyError) {
         discardRefusedBody(req, res, error);
@@ -44,17 +47,8 @@ export async function startHttpGateway(serving: OnlineServing, options: { host: 
       send(res, HTTP_STATUS[rpc.code] ?? 500, { code: codeName(rpc.code), message: rpc.message });
     });
   });
-  const { bound, port, url } = await listen(server, options.host, options.port);
-  return {
-    port,
-    bound,
-    url,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      }),
-  };
+  const { bound, port, url, boundUrl } = listener;
+  return { port, bound, url, boundUrl, close: () => listener.close('idle') };
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

@@ -15,12 +15,12 @@ import { OnlineServing } from './online-serving';
 export const onlineServingService: RunServiceOptions<typeof onlineServingSchema> = {
   name: 'online-serving',
   schema: onlineServingSchema,
-  setup: async ({ config, logger }) => {
+  setup: async ({ config, logger, tls, clientSecurity }) => {
     if (config.onlineStore.type === 'sqlite' && config.onlineStore.path !== ':memory:') {
       mkdirSync(path.dirname(config.onlineStore.path), { recursive: true });
     }
     const store = createOnlineStore(onlineStoreConfig(config.onlineStore));
-    const registry = new RegistryClient({ address: config.registry.address, logger, maxMessageBytes: config.grpc.maxMessageBytes, ...(config.serving.project !== '' && { project: config.serving.project }) }).start();
+    const registry = new RegistryClient({ address: config.registry.address, logger, clientOptions: clientSecurity, maxMessageBytes: config.grpc.maxMessageBytes, ...(config.serving.project !== '' && { project: config.serving.project }) }).start();
     let ready = false;
     // Every applied stream message, the first snapshot included, comes through here.
     registry.onChange(() => {
@@ -43,8 +43,8 @@ export const onlineServingService: RunServiceOptions<typeof onlineServingSchema>
     });
     let http: HttpGateway | undefined;
     if (config.http.enabled) {
-      http = await startHttpGateway(serving, { host: bindHost(config.http.host, config), port: config.http.port, logger, limits: config.http });
-      logger.info('http gateway listening', { http: `http://${http.bound}`, httpPort: http.port, maxBodyBytes: config.http.maxBodyBytes });
+      http = await startHttpGateway(serving, { host: bindHost(config.http.host, config), port: config.http.port, logger, limits: config.http, tls });
+      logger.info('http gateway listening', { http: http.boundUrl, httpPort: http.port, maxBodyBytes: config.http.maxBodyBytes });
     }
     logger.info('online store open', { type: config.onlineStore.type, ...(config.onlineStore.type === 'redis' ? { layout: config.onlineStore.redisLayout } : { path: config.onlineStore.path }) });
     return {
