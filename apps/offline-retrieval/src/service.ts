@@ -1,5 +1,5 @@
 import { create } from '@bufbuild/protobuf';
-import { offlineV1, wire } from '@larder/proto';
+import { offlineV1, statisticsV1, wire } from '@larder/proto';
 import { RegistryClient } from '@larder/registry-client';
 import { implement } from '@larder/rpc';
 import type { RunServiceOptions } from '@larder/rpc';
@@ -9,6 +9,8 @@ import { inlineEntities, sourceEntities } from './entities';
 import type { EntityStats } from './entities';
 import { registerOfflineErrorMappings } from './errors';
 import { OfflineRetrieval } from './retrieval';
+import { StatisticsRecords } from './statistics-records';
+import { StatisticsRpc } from './statistics-service';
 import type { RetrievalRegistry } from './retrieval';
 import { Code, ConfigError, RpcError } from '@larder/rpc';
 
@@ -72,9 +74,24 @@ export const offlineRetrievalService: RunServiceOptions<typeof offlineRetrievalS
       onDemandRowCost: config.retrieval.onDemandRowCost,
       onDemandRequestCost: config.retrieval.onDemandRequestCost,
     });
+    const statistics = new StatisticsRpc(
+      { get version() { return client.version; }, registrySet: (project) => client.registrySet(project), projectNames: () => client.projectNames() },
+      store,
+      await StatisticsRecords.open(config.statistics.directory),
+      config.retrieval.project,
+    );
     logger.info('offline store open', { type: config.offlineStore.type });
     return {
       services: [
+        implement(
+          statisticsV1.StatisticsService,
+          {
+            computeStatistics: (request, ctx) => statistics.compute(request, ctx.signal),
+            listStatistics: async (request) => statistics.list(request),
+            getStatistics: (request) => statistics.get(request),
+          },
+          { readiness: client },
+        ),
         implement(offlineV1.OfflineRetrievalService, {
           async *getHistoricalFeatures(requests, ctx) {
             const iterator = requests[Symbol.asyncIterator]();
