@@ -32,4 +32,6 @@ export { createAuditSink } from './audit';
 export type { AuditEvent, AuditSink, AuditSinkOptions } from './audit';
 
 export { authInterceptor, authenticateHttp, principalOf, sendHttpAuthFailure, PRINCIPAL_STATE_KEY } from './guards';
+export { startServiceAuth } from './service-auth';
+export type { ServiceAuth, ServiceAuthOptions } from './service-auth';
 export type { HttpAuthFailure, HttpAuthResult } from './guards';
