@@ -1,0 +1,100 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import type { SearchResult } from '../../shared/api';
+import { ApiFailure, getJson } from '../api';
+import { Failure, Page, Tags } from '../components';
+import { navigate, objectHref } from '../router';
+
+/**
+ * Search as you type: each keystroke asks the server at once and cancels the
+ * question before it, so the answer on screen is always for the text in the box.
+ * The text is in the URL (replaced, not pushed), so a search is a link.
+ */
+export function Search({ initial }: { initial: string }) {
+  const [query, setQuery] = useState(initial);
+  const [result, setResult] = useState<SearchResult | undefined>(undefined);
+  const [error, setError] = useState<ApiFailure | undefined>(undefined);
+  const input = useRef<HTMLInputElement>(null);
+  const list = useRef<HTMLOListElement>(null);
+
+  useEffect(() => {
+    input.current?.focus();
+  }, []);
+
+  useEffect(() => {
+    const abort = new AbortController();
+    getJson<SearchResult>(`/api/search?q=${encodeURIComponent(query)}`, abort.signal).then(
+      (r) => {
+        setResult(r);
+        setError(undefined);
+      },
+      (e: unknown) => {
+        if (!abort.signal.aborted) setError(e instanceof ApiFailure ? e : new ApiFailure(0, { error: 'the UI server cannot be reached' }));
+      },
+    );
+    return () => abort.abort();
+  }, [query]);
+
+  const onInput = (event: Event): void => {
+    const value = (event.target as HTMLInputElement).value;
+    setQuery(value);
+    navigate(value === '' ? '/search' : `/search?q=${encodeURIComponent(value)}`, true);
+  };
+
+  // Arrow keys move between the box and the results; Enter follows the focused link.
+  const onKeyDown = (event: KeyboardEvent): void => {
+    if (event.key !== 'ArrowDown' && event.key !== 'ArrowUp') return;
+    const links = [...(list.current?.querySelectorAll<HTMLAnchorElement>('a.hit') ?? [])];
+    const at = links.indexOf(document.activeElement as HTMLAnchorElement);
+    event.preventDefault();
+    if (event.key === 'ArrowDown') links[Math.min(at + 1, links.length - 1)]?.focus();
+    else if (at <= 0) input.current?.focus();
+    else links[at - 1]?.focus();
+  };
+
+  return (
+    <Page title="Search features">
+      <div onKeyDown={onKeyDown}>
+        <label for="search-input">Features by name, description or tag</label>
+        <input
+          id="search-input"
+          ref={input}
+          type="search"
+          value={query}
+          onInput={onInput}
+          maxLength={256}
+          autoComplete="off"
+          spellcheck={false}
+          aria-describedby="search-help"
+          aria-controls="search-results"
+        />
+        <p id="search-help" class="muted">
+          Narrow with <code>tag:team=risk</code>, <code>owner:alice@example.com</code>, <code>entity:driver</code>, <code>type:int64</code>,{' '}
+          <code>project:driver_stats</code>. ↓ and ↑ move through the results.
+        </p>
+        {error && <Failure error={error} />}
+        <p role="status" class="muted" aria-live="polite">
+          {result === undefined ? 'Searching…' : `${result.features.length}${result.features.length === 50 ? '+' : ''} features`}
+        </p>
+        <ol id="search-results" class="hits" ref={list}>
+          {result?.features.map((f) => (
+            <li key={`${f.project}/${f.featureView}/${f.name}`}>
+              <a class="hit" href={`${objectHref(f.project, f.onDemand ? 'on-demand-feature-view' : 'feature-view', f.featureView)}#feature-${encodeURIComponent(f.name)}`}>
+                <span class="ref">
+                  {f.featureView}:{f.name}
+                </span>{' '}
+                <span class="type">{f.valueType}</span>
+              </a>
+              <span class="muted">
+                {' '}
+                {f.project} · {f.entities.join(', ') || 'no entity'}
+                {f.owner && ` · ${f.owner}`}
+              </span>
+              {f.description && <p class="description">{f.description}</p>}
+              <Tags tags={f.tags} />
+            </li>
+          ))}
+        </ol>
+      </div>
+    </Page>
+  );
+}
