@@ -3,7 +3,7 @@ import type { EndpointAllowList } from '@larder/core';
 import { create } from '@bufbuild/protobuf';
 import type { OfflineStore } from '@larder/offline-store';
 import type { OnlineStore } from '@larder/online-store';
-import { ingestionV1 } from '@larder/proto';
+import { ingestionV1, tfmdV0 } from '@larder/proto';
 import { Code, RpcError, implement } from '@larder/rpc';
 import type { Logger, ServiceRegistration } from '@larder/rpc';
 import { SchemaRegistryCache } from './kafka/decode';
@@ -51,6 +51,8 @@ export class Ingestion {
       basePath: options.basePath,
       storeTimeoutMs: options.storeTimeoutMs,
       maxFutureSkewMs: options.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS,
+      onSchemaViolation: (target, violation, outcome) =>
+        this.metrics.schemaViolations.inc({ project: target.project, view: target.name, feature: violation.feature, type: tfmdV0.AnomalyInfo_Type[violation.type] ?? String(violation.type), outcome }),
     });
     if (options.kafka !== undefined) {
       this.consumers = new KafkaConsumers({

@@ -17,6 +17,7 @@ export class IngestionMetrics {
   readonly deadLettersDropped: Counter<'project' | 'source' | 'topic'>;
   readonly poisonSplits: Counter<'project' | 'source' | 'topic'>;
   readonly pushedRows: Counter<'rpc' | 'outcome'>;
+  readonly schemaViolations: Counter<'project' | 'view' | 'feature' | 'type' | 'outcome'>;
   /** Per-consumer rates, read at scrape time. */
   rates: () => { project: string; source: string; topic: string; value: number }[] = () => [];
 
@@ -33,6 +34,12 @@ export class IngestionMetrics {
     this.deadLetterSplits = new Counter({ name: 'larder_ingestion_dead_letter_splits_total', help: 'Produce requests of dead letters the broker refused for their content, sent again in halves or cut down.', labelNames: sourceLabels, registers });
     this.deadLettersDropped = new Counter({ name: 'larder_ingestion_dead_letters_dropped_total', help: 'Dead letters the broker refused even cut down to their headers: logged and dropped so the partition moves on.', labelNames: sourceLabels, registers });
     this.poisonSplits = new Counter({ name: 'larder_ingestion_poison_splits_total', help: 'Batches the online store refused for a row, written again in halves to dead-letter the message at fault.', labelNames: sourceLabels, registers });
+    this.schemaViolations = new Counter({
+      name: 'larder_ingestion_schema_violations_total',
+      help: "Rows breaking their view's TFDV schema, by feature, TFDV anomaly type and outcome (dead_letter: not written; counted: written, as the view's policy says).",
+      labelNames: ['project', 'view', 'feature', 'type', 'outcome'],
+      registers,
+    });
     this.pushedRows = new Counter({ name: 'larder_ingestion_push_rows_total', help: 'Rows received by Push and WriteToOnlineStore (gRPC and HTTP), by outcome.', labelNames: ['rpc', 'outcome'], registers });
     this.eventsPerSecond = new Gauge({
       name: 'larder_ingestion_events_per_second',

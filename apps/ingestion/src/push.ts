@@ -9,8 +9,8 @@ import type { OnlineStore } from '@larder/online-store';
 import { ingestionV1 } from '@larder/proto';
 import type { registryV1, typesV1 } from '@larder/proto';
 import { Code, RpcError } from '@larder/rpc';
-import { OfflineBatches, RowProblem, recordPlan, shapeRow, writeOnline } from './rows';
-import type { ColumnReader } from './rows';
+import { OfflineBatches, RowProblem, recordPlan, shapeRow, violationReason, writeOnline } from './rows';
+import type { ColumnReader, ViolationListener } from './rows';
 import type { ShapedRow } from './rows';
 import { DefinitionError, FieldMap, compileTarget, targetsOf } from './targets';
 import type { RegistryView, TypedColumn, ViewTarget } from './targets';
@@ -102,6 +102,8 @@ export interface PushOptions {
   storeTimeoutMs: number;
   /** Event times later than now + this are refused (see FUTURE_SKEW_SETTING). */
   maxFutureSkewMs: number;
+  /** Told of each row breaking its view's schema (for the metrics). */
+  onSchemaViolation?: ViolationListener;
 }
 
 export type PushDestination = 'online' | 'offline' | 'online_and_offline';
@@ -233,6 +235,15 @@ export class PushWriter {
           throw new RowProblem('', `created timestamp: ${error.message}`);
         }
         const shaped = plans.map((plan) => [plan.target, shapeRow(plan, readInput, i, eventTs, createdTs)] as const);
+        // A row breaking one view's schema is refused as a whole (push has no dead-letter
+        // topic: the caller gets it back as a row failure), unless that view counts instead.
+        for (const [target, row] of shaped) {
+          const violation = target.validation?.check(row.values);
+          if (violation === undefined) continue;
+          const dead = target.validation?.policy !== 'count';
+          this.options.onSchemaViolation?.(target, violation, dead ? 'dead_letter' : 'counted');
+          if (dead) throw new RowProblem(violation.feature, violationReason(target.name, violation));
+        }
         for (const [target, row] of shaped) {
           onlineRows.get(target)?.push(row);
           if (offlineSet.has(target)) offlineRows.add(i, target, row);

@@ -1,7 +1,8 @@
 import { dateFromMillis } from '@larder/offline-store';
 import type { AppendRows, BatchSource, Cell } from '@larder/offline-store';
 import type { OnlineStore, WriteRow, WriteResult } from '@larder/online-store';
-import type { typesV1 } from '@larder/proto';
+import { tfmdV0, type typesV1 } from '@larder/proto';
+import type { RowViolation } from '@larder/validation';
 import type { TypedColumn, ViewTarget } from './targets';
 import { NULL_VALUE, ValueError, rawToValue, typedCell } from './values';
 
@@ -82,6 +83,14 @@ export function shapeRow<R>(plan: RecordPlan, read: ColumnReader<R>, row: R, eve
   }
   return { entityKey: { joinKeys: plan.target.descriptor.joinKeys as string[], entityValues }, eventTs, createdTs, values };
 }
+
+/** A row's schema violation as a dead-letter or row-failure reason: the feature, what is wrong, TFDV's anomaly type. */
+export function violationReason(view: string, violation: RowViolation): string {
+  return `schema of feature view '${view}': ${violation.reason} (${tfmdV0.AnomalyInfo_Type[violation.type] ?? violation.type})`;
+}
+
+/** Called for each row breaking a view's schema, with what became of it. */
+export type ViolationListener = (target: ViewTarget, violation: RowViolation, outcome: 'dead_letter' | 'counted') => void;
 
 /** A Map key per entity key: the value itself for one primitive join key (no string built per row). */
 function keyOf(row: ShapedRow): unknown {

@@ -4,6 +4,7 @@ import type { BatchSource, SourceLocation } from '@larder/offline-store';
 import type { FeatureSpec, ViewDescriptor } from '@larder/online-store';
 import { registryV1 } from '@larder/proto';
 import type { typesV1 } from '@larder/proto';
+import { compileRowCheck, type RowCheck } from '@larder/validation';
 
 /** The registry objects ingestion reads (RegistryClient fits). */
 export interface RegistryView {
@@ -33,6 +34,23 @@ export interface ViewTarget {
   readonly offline: BatchSource | undefined;
   /** Why `offline` is undefined for an offline view, for error messages. */
   readonly offlineProblem: string | undefined;
+  /** The view's TFDV schema as a per-row check, and what to do with a row breaking it; undefined when it constrains no value. */
+  readonly validation: TargetValidation | undefined;
+}
+
+export interface TargetValidation {
+  readonly check: RowCheck;
+  /** dead_letter: the row is not written (Kafka: dead-letter topic; push: a row failure); count: written and counted. */
+  readonly policy: 'dead_letter' | 'count';
+}
+
+/** Compiled once per registry version, so a row pays only for the comparisons. */
+function targetValidation(view: registryV1.FeatureView): TargetValidation | undefined {
+  const schema = view.validation?.schema;
+  if (schema === undefined) return undefined;
+  const check = compileRowCheck(schema, view.schema.map((f) => f.name));
+  if (check === undefined) return undefined;
+  return { check, policy: view.validation?.ingestion === registryV1.IngestionValidationPolicy.COUNT ? 'count' : 'dead_letter' };
 }
 
 /** A problem with a definition that stops a view from being written. */
@@ -99,6 +117,7 @@ export function compileTarget(registry: RegistryView, project: string, view: reg
     online: view.online !== false,
     offline: typeof destination === 'object' ? destination : undefined,
     offlineProblem: typeof destination === 'string' ? destination : offlineEnabled ? undefined : `feature view '${view.name}' is not offline (offline: false)`,
+    validation: targetValidation(view),
   };
 }
 

@@ -6,3 +6,4 @@ export { lInfinityDistance, histogramJensenShannon, categoricalJensenShannon, ca
 export { inferSchema, type InferOptions } from './infer';
 export { parseTextFormat, printTextFormat, TextFormatError } from './text-format';
 export { readSchema, writeSchema, schemaToText, schemaFromText, schemaToJson, schemaFromJson, schemaFormatOf, type SchemaFormat } from './schema-io';
+export { compileValueCheck, compileValueChecks, compileRowCheck, type RowCheck, type RowViolation, type ValueCheck, type ViolationKind } from './row-check';

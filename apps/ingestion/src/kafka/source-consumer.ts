@@ -8,11 +8,11 @@ import { OfflineStoreError } from '@larder/offline-store';
 import type { OfflineStore } from '@larder/offline-store';
 import { InvalidRowError } from '@larder/online-store';
 import type { OnlineStore } from '@larder/online-store';
-import { ingestionV1 } from '@larder/proto';
+import { ingestionV1, tfmdV0 } from '@larder/proto';
 import type { registryV1 } from '@larder/proto';
 import type { Logger } from '@larder/rpc';
 import type { IngestionMetrics } from '../metrics';
-import { OfflineBatches, RowProblem, readRecordField, recordPlan, shapeRow, writeOnline } from '../rows';
+import { OfflineBatches, RowProblem, readRecordField, recordPlan, shapeRow, violationReason, writeOnline } from '../rows';
 import type { RecordPlan, ShapedRow } from '../rows';
 import { FieldMap } from '../targets';
 import type { ViewTarget } from '../targets';
@@ -576,6 +576,16 @@ export class SourceConsumer {
           if (!(error instanceof RowProblem)) throw error;
           deadLetters.push({ message, stage: 'validate', reason: error.message, view: plan.target.name });
           continue;
+        }
+        const schema = plan.target.validation;
+        const violation = schema?.check(row.values);
+        if (violation !== undefined) {
+          const outcome = schema?.policy === 'count' ? 'counted' : 'dead_letter';
+          this.deps.metrics.schemaViolations.inc({ project: this.project, view: plan.target.name, feature: violation.feature, type: tfmdV0.AnomalyInfo_Type[violation.type] ?? String(violation.type), outcome });
+          if (outcome === 'dead_letter') {
+            deadLetters.push({ message, stage: 'validate', reason: violationReason(plan.target.name, violation), view: plan.target.name });
+            continue;
+          }
         }
         onlineRows[t]?.push(row);
         if (!late) offline.add(i, plan.target, row);
