@@ -18,6 +18,7 @@ export const onlineServingSchema = {
     storeTimeout: duration({ default: 1_000, min: 1, env: 'LARDER_SERVING_STORE_TIMEOUT', doc: 'Deadline of an online-store read when the call has none (or a later one).' }),
     planCacheSize: int({ default: 1_000, min: 1, env: 'LARDER_SERVING_PLAN_CACHE_SIZE', doc: 'Compiled request shapes kept per registry version.' }),
     onDemandRowCost: int({ default: DEFAULT_ROW_COST_LIMIT, min: 1, env: 'LARDER_SERVING_ON_DEMAND_ROW_COST', doc: 'Cost units one on-demand view may take for one entity row (about 10-90 ns each); more is RESOURCE_EXHAUSTED.' }),
+    feastGrpc: bool({ default: true, env: 'LARDER_SERVING_FEAST_GRPC', doc: "Also answer Feast's feast.serving.ServingService on the gRPC port." }),
     onDemandRequestCost: int({ default: DEFAULT_ON_DEMAND_REQUEST_COST, min: 1, env: 'LARDER_SERVING_ON_DEMAND_REQUEST_COST', doc: 'Cost units all on-demand views may take over one request; more is RESOURCE_EXHAUSTED.' }),
   },
   onlineStore: onlineStoreConfigSchema(),

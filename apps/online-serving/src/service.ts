@@ -1,12 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { createOnlineStore, onlineStoreConfig } from '@larder/online-store';
-import { servingV1 } from '@larder/proto';
+import { feastServing, servingV1 } from '@larder/proto';
 import { RegistryClient } from '@larder/registry-client';
 import { bindHost, implement } from '@larder/rpc';
 import { encodeGetOnlineFeaturesResponse } from './response-encoder';
 import type { RunServiceOptions } from '@larder/rpc';
 import { onlineServingSchema } from './config';
+import { encodeFeastResponse, feastServingHandlers } from './feast-grpc';
 import { startHttpGateway } from './http';
 import type { HttpGateway } from './http';
 import { OnlineServing } from './online-serving';
@@ -55,6 +56,10 @@ export const onlineServingService: RunServiceOptions<typeof onlineServingSchema>
           // NOT_SERVING (and /readyz 503) while the registry copy cannot load or follow.
           { encoders: { getOnlineFeatures: encodeGetOnlineFeaturesResponse }, readiness: registry },
         ),
+        // Feast's ServingService on the same port, for clients generated from Feast's proto.
+        ...(config.serving.feastGrpc
+          ? [implement(feastServing.ServingService, feastServingHandlers(serving), { encoders: { getOnlineFeatures: encodeFeastResponse }, readiness: registry })]
+          : []),
       ],
       drainHooks: [async () => http?.close()],
       closeHooks: [() => store.close(), () => registry.close()],

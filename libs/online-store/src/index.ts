@@ -25,4 +25,4 @@ export { eventMicros, eventMsFromMicros, eventMsFromParts, isEventMs } from './e
 export { murmur3, feastFeatureField } from './murmur3';
 export { onlineStoreConfigSchema, onlineStoreConfig, type OnlineStoreSettings } from './config';
 // Test support for apps that check interoperability end to end: the real feast package from PyPI.
-export { feastPython, runFeast, FEAST_REQUIREMENT } from './testing/feast-python';
+export { feastPython, runFeast, FEAST_REQUIREMENT, FEAST_EXTRAS } from './testing/feast-python';

@@ -14,6 +14,10 @@ export * as statisticsV1 from './gen/larder/statistics/v1/statistics_service_pb'
 // TFDV's contracts (tensorflow/metadata v0), declared wire-compatible.
 export * as tfmdV0 from './tensorflow-metadata-v0';
 
+// Feast's serving contract and value types, declared for wire compatibility (Feast's clients call online serving).
+export * as feastServing from './gen/feast/serving/ServingService_pb';
+export * as feastTypes from './gen/feast/types/Value_pb';
+
 // Hand-written wire format for hot messages (serving responses, streamed training sets).
 export * as wire from './wire';
 

@@ -8,6 +8,13 @@ import { promisify } from 'node:util';
 /** Pinned: the newest feast on PyPI that installs on Python 3.11 when this was written. */
 export const FEAST_REQUIREMENT = 'feast[redis]==0.67.0';
 
+/**
+ * Installed beside feast: grpcio runs the gRPC stubs that ship inside the feast package
+ * (feast.protos...ServingService_pb2_grpc). Same pin as apps/e2e/toolchain, which
+ * resolves with feast's protobuf (7.36.2).
+ */
+export const FEAST_EXTRAS = ['grpcio==1.85.1'];
+
 const run = promisify(execFile);
 const script = path.resolve(__dirname, '..', '..', 'test', 'feast_interop.py');
 
@@ -23,16 +30,27 @@ export async function feastPython(): Promise<string> {
   const dir = venvDir();
   const python = path.join(dir, 'bin', 'python');
   const marker = path.join(dir, 'larder-requirement.txt');
-  if (existsSync(python) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === FEAST_REQUIREMENT) return python;
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(path.dirname(dir), { recursive: true });
-  await run('python3', ['-m', 'venv', dir], { timeout: 120_000 });
-  await run(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', FEAST_REQUIREMENT], {
+  const wanted = [FEAST_REQUIREMENT, ...FEAST_EXTRAS];
+  const installed = existsSync(python) && existsSync(marker) ? readFileSync(marker, 'utf8').trim().split('\n') : [];
+  if (wanted.every((r) => installed.includes(r))) return python;
+  if (installed[0] === FEAST_REQUIREMENT) {
+    // The same feast, fewer extras: add them in place (another test may be using this venv now).
+    await pip(python, wanted.filter((r) => !installed.includes(r)));
+  } else {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(path.dirname(dir), { recursive: true });
+    await run('python3', ['-m', 'venv', dir], { timeout: 120_000 });
+    await pip(python, wanted);
+  }
+  writeFileSync(marker, `${wanted.join('\n')}\n`);
+  return python;
+}
+
+async function pip(python: string, requirements: readonly string[]): Promise<void> {
+  await run(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', ...requirements], {
     timeout: 20 * 60_000,
     maxBuffer: 64 * 1024 * 1024,
   });
-  writeFileSync(marker, `${FEAST_REQUIREMENT}\n`);
-  return python;
 }
 
 /** Sends one JSON request to test/feast_interop.py and returns its JSON answer. */
