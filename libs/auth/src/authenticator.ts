@@ -2,9 +2,8 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { decodeProtectedHeader, errors, jwtVerify } from 'jose';
 import type { JWTPayload } from 'jose';
-import { Code, ConfigError, RpcError } from '@larder/rpc';
+import { Code, ConfigError, peerCertificateOf, RpcError } from '@larder/rpc';
 import type { HandlerContext, Logger } from '@larder/rpc';
-import { certificateIdentity, httpPeerCertificate } from './certificate';
 import { ClaimError, tokenPrincipal } from './claims';
 import { authConfigIssues } from './config';
 import type { AuthConfig, AuthMode } from './config';
@@ -31,9 +30,9 @@ export interface Authenticator {
   readonly enabled: boolean;
   /** Throws RpcError UNAUTHENTICATED with the reason (UNAVAILABLE when the issuer's keys cannot be had). */
   authenticate(credentials: Credentials): Promise<Principal>;
-  /** From gRPC metadata `authorization` and the call's verified peer certificate. */
-  fromGrpc(ctx: HandlerContext, certificate?: CertificateIdentity): Promise<Principal>;
-  /** From the HTTP `Authorization` header and the TLS socket's verified client certificate. */
+  /** From gRPC metadata `authorization` and the call's verified peer certificate (`ctx.peerCertificate`). */
+  fromGrpc(ctx: Pick<HandlerContext, 'headers' | 'peerCertificate'>): Promise<Principal>;
+  /** From the HTTP `Authorization` header and the TLS socket's verified client certificate (`peerCertificateOf`). */
   fromHttp(req: IncomingMessage): Promise<Principal>;
   /** auth.metricsReaders (or an operator): may GET /metrics. */
   isMetricsReader(principal: Principal): boolean;
@@ -98,8 +97,8 @@ export function createAuthenticator(config: AuthConfig, logger: Logger, options:
     modes,
     enabled: true,
     authenticate,
-    fromGrpc: (ctx, certificate) => authenticate({ authorization: ctx.headers.authorization, certificate: certificate ?? grpcPeerCertificate(ctx) }),
-    fromHttp: (req) => authenticate({ authorization: req.headers.authorization, certificate: httpPeerCertificate(req) }),
+    fromGrpc: (ctx) => authenticate({ authorization: ctx.headers.authorization, certificate: ctx.peerCertificate }),
+    fromHttp: (req) => authenticate({ authorization: req.headers.authorization, certificate: peerCertificateOf(req) }),
     isMetricsReader: (principal) => principal.operator || metricsReaders(principal),
     prefetch: () => verifier?.prefetch() ?? Promise.resolve(),
   };
@@ -114,20 +113,6 @@ const noneAuthenticator: Authenticator = Object.freeze({
   isMetricsReader: () => true,
   prefetch: () => Promise.resolve(),
 });
-
-/**
- * The verified peer certificate the transport put on the call context (`ctx.peerCertificate`:
- * either `{ subject, sans }` or Node's PeerCertificate shape), read structurally so this lib
- * does not depend on which.
- */
-function grpcPeerCertificate(ctx: HandlerContext): CertificateIdentity | undefined {
-  const cert = (ctx as { peerCertificate?: unknown }).peerCertificate;
-  if (cert === undefined || cert === null || typeof cert !== 'object') return undefined;
-  const c = cert as { subject?: unknown; sans?: unknown; subjectaltname?: unknown };
-  if (typeof c.subject === 'string' && Array.isArray(c.sans)) return { subject: c.subject, sans: c.sans.filter((s): s is string => typeof s === 'string') };
-  if (typeof c.subject === 'object' || typeof c.subjectaltname === 'string') return certificateIdentity(cert as Parameters<typeof certificateIdentity>[0]);
-  return undefined;
-}
 
 class TokenVerifier {
   private readonly keys: KeySource;

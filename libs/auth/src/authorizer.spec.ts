@@ -1,6 +1,8 @@
 import { Code, createLogger, RpcError } from '@larder/rpc';
 import { createAuditSink } from './audit';
-import { actionToProto, allowAllAuthorizer, compileAuthorizer, objectTypeToProto } from './authorizer';
+import { parseActionName, parseObjectTypeName } from '@larder/core';
+import type { registryV1 } from '@larder/proto';
+import { allowAllAuthorizer, compileAuthorizer } from './authorizer';
 import type { Action, ObjectRef, ObjectType, PermissionInput, PolicyInput } from './authorizer';
 import { ANONYMOUS_OPERATOR } from './principal';
 import type { Principal } from './principal';
@@ -18,10 +20,10 @@ function permission(p: {
 }): PermissionInput {
   return {
     name: p.name,
-    types: (p.types ?? []).map(objectTypeToProto),
+    types: (p.types ?? []).map((t) => parseObjectTypeName(t) as number),
     namePatterns: p.patterns ?? [],
     requiredTags: p.tags ?? {},
-    actions: p.actions.map(actionToProto),
+    actions: p.actions.map((a) => parseActionName(a) as number),
     policy: { ...noPolicy, ...p.policy },
     meta: { project: p.project ?? 'p' },
   };
@@ -52,6 +54,11 @@ describe('compileAuthorizer', () => {
     permission({ name: 'other-project', project: 'q', actions: ['delete'], policy: { users: ['carol'] } }),
   ];
   const authorizer = compileAuthorizer(permissions, 42n);
+
+  it('takes the generated Permission messages as they are', () => {
+    const generated: registryV1.Permission[] = [];
+    expect(compileAuthorizer(generated, 1n).version).toBe(1n);
+  });
 
   it('keeps the registry version it was compiled from', () => {
     expect(authorizer.version).toBe(42n);

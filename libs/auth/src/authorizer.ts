@@ -1,29 +1,18 @@
+import { actionName, OBJECT_TYPE_NAMES, objectTypeName } from '@larder/core';
+import type { ActionName, ObjectTypeName } from '@larder/core';
 import { Code, RpcError } from '@larder/rpc';
 import type { AuditSink } from './audit';
 import { compileGlob } from './glob';
 import type { GlobMatcher } from './glob';
 import type { Principal } from './principal';
 
-export const ACTIONS = ['describe', 'create', 'update', 'delete', 'read_online', 'read_offline', 'write_online', 'write_offline', 'materialize', 'manage_permissions'] as const;
-export type Action = (typeof ACTIONS)[number];
+/** What a call does to an object: @larder/core's names of larder.registry.v1.Action (`read_online`). */
+export type Action = ActionName;
+/** The kind of object acted on: @larder/core's names of larder.registry.v1.ObjectKind (`feature_view`). */
+export type ObjectType = ObjectTypeName;
 
-export const OBJECT_TYPES = ['project', 'entity', 'data_source', 'feature_view', 'on_demand_feature_view', 'feature_service', 'saved_dataset', 'permission'] as const;
-export type ObjectType = (typeof OBJECT_TYPES)[number];
-
-/** larder.registry.v1.Action numbers: ACTION_DESCRIBE = 1 ... ACTION_MANAGE_PERMISSIONS = 10 (0 is unspecified). */
-export function actionFromProto(value: number): Action | undefined {
-  return ACTIONS[value - 1];
-}
-export function actionToProto(action: Action): number {
-  return ACTIONS.indexOf(action) + 1;
-}
-/** larder.registry.v1.ObjectKind numbers: OBJECT_KIND_PROJECT = 1 ... OBJECT_KIND_PERMISSION = 8. */
-export function objectTypeFromProto(value: number): ObjectType | undefined {
-  return OBJECT_TYPES[value - 1];
-}
-export function objectTypeToProto(type: ObjectType): number {
-  return OBJECT_TYPES.indexOf(type) + 1;
-}
+/** Bit of each object type in a compiled permission's type mask. */
+const TYPE_BIT = new Map<ObjectType, number>(OBJECT_TYPE_NAMES.map((name, i) => [name, 1 << i]));
 
 /** The object a call acts on. Project-level actions use type 'project' and the project's name. */
 export interface ObjectRef {
@@ -36,7 +25,8 @@ export interface ObjectRef {
 
 /**
  * The fields of larder.registry.v1.Permission the authorizer reads (the generated message
- * fits it); the project is the object's `meta.project`, as the registry stores it.
+ * fits it: enums are numbers); the project is the object's `meta.project`, as the registry
+ * stores it.
  */
 export interface PermissionInput {
   readonly name: string;
@@ -81,7 +71,7 @@ interface CompiledPermission {
 /** Per principal: for each project and action, the permissions whose policy grants it to them. */
 type Grants = Map<string, readonly CompiledPermission[]>;
 
-const ALL_TYPES = (1 << OBJECT_TYPES.length) - 1;
+const ALL_TYPES = (1 << OBJECT_TYPE_NAMES.length) - 1;
 const EMPTY: readonly CompiledPermission[] = Object.freeze([]);
 
 /**
@@ -101,7 +91,7 @@ export function compileAuthorizer(permissions: readonly PermissionInput[], versi
     if (project === '') continue; // not stored in a project: covers nothing
     const compiled = compilePermission(permission);
     for (const value of new Set(permission.actions)) {
-      const action = actionFromProto(value);
+      const action = actionName(value);
       if (action === undefined) continue;
       const key = grantKey(project, action);
       let list = byProjectAction.get(key);
@@ -128,7 +118,7 @@ export function compileAuthorizer(permissions: readonly PermissionInput[], versi
     if (principal.operator) return true;
     const list = grants(principal).get(grantKey(object.project, action)) ?? EMPTY;
     if (list.length === 0) return false;
-    const typeBit = 1 << OBJECT_TYPES.indexOf(object.type);
+    const typeBit = TYPE_BIT.get(object.type) ?? 0;
     for (const p of list) {
       if ((p.types & typeBit) === 0) continue;
       if (p.names.length > 0 && !p.names.some((m) => m(object.name))) continue;
@@ -171,8 +161,8 @@ function grantKey(project: string, action: Action): string {
 function compilePermission(permission: PermissionInput): CompiledPermission {
   let types = 0;
   for (const value of permission.types) {
-    const type = objectTypeFromProto(value);
-    if (type !== undefined) types |= 1 << OBJECT_TYPES.indexOf(type);
+    const type = objectTypeName(value);
+    if (type !== undefined) types |= TYPE_BIT.get(type) ?? 0;
   }
   // A list of only unknown kinds covers nothing rather than everything.
   if (permission.types.length === 0) types = ALL_TYPES;

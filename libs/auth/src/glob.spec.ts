@@ -1,3 +1,4 @@
+import { globMatches } from '@larder/core';
 import { compileGlob } from './glob';
 
 /** The meaning of a glob, written the slow obvious way (recursion over both strings) to check the fast one against. */
@@ -59,6 +60,24 @@ describe('compileGlob', () => {
       if (compileGlob(pattern)(name) !== reference(pattern, name)) mismatches++;
     }
     expect(mismatches).toBe(0);
+  });
+
+  it('agrees with @larder/core globMatches (the CLI and validation), astral letters included', () => {
+    let seed = 11;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const pick = (alphabet: string[], length: number) => Array.from({ length }, () => alphabet[rand(alphabet.length)]).join('');
+    const letters = ['a', 'b', '\u{1D4B3}', 'é'];
+    let mismatches = 0;
+    for (let k = 0; k < 3000; k++) {
+      const pattern = pick([...letters, '*', '?'], rand(10));
+      const name = pick(letters, rand(12));
+      if (compileGlob(pattern)(name) !== globMatches(pattern, name)) mismatches++;
+    }
+    expect(mismatches).toBe(0);
+    expect(compileGlob('?')('\u{1D4B3}')).toBe(true);
   });
 
   it('handles patterns longer than one 32-bit word of automaton state', () => {

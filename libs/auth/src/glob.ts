@@ -33,14 +33,16 @@ export function compileGlob(pattern: string): GlobMatcher {
  * is c or `?`; a `*` at i keeps i alive (it absorbs c) and also lets i+1 be reached without
  * reading (closure).
  */
-function automaton(p: string): GlobMatcher {
+function automaton(pattern: string): GlobMatcher {
+  // Code points, not UTF-16 units, so `?` is one letter of any script (as @larder/core's globMatches).
+  const p = [...pattern].map((c) => c.codePointAt(0) as number);
   const m = p.length;
   const words = (m >>> 5) + 1; // bits 0..m
   const starMask = new Uint32Array(words);
   const anyMask = new Uint32Array(words); // positions holding `?`
   const charMasks = new Map<number, Uint32Array>();
   for (let i = 0; i < m; i++) {
-    const c = p.charCodeAt(i);
+    const c = p[i] as number;
     if (c === 42 /* * */) starMask[i >>> 5]! |= 1 << (i & 31);
     else if (c === 63 /* ? */) anyMask[i >>> 5]! |= 1 << (i & 31);
     else {
@@ -58,8 +60,8 @@ function automaton(p: string): GlobMatcher {
     let next = new Uint32Array(words);
     state[0] = 1;
     closure(state, starMask, words);
-    for (let k = 0; k < name.length; k++) {
-      const mask = charMasks.get(name.charCodeAt(k)) ?? anyMask;
+    for (const ch of name) {
+      const mask = charMasks.get(ch.codePointAt(0) as number) ?? anyMask;
       let carry = 0;
       let alive = 0;
       for (let w = 0; w < words; w++) {

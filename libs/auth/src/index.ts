@@ -10,20 +10,9 @@ export type { CertificateIdentity, IdentityKind, Principal } from './principal';
 
 export { createAuthenticator, MAX_TOKEN_BYTES } from './authenticator';
 export type { Authenticator, AuthenticatorOptions, Credentials } from './authenticator';
-export { certificateIdentity, httpPeerCertificate, parseSubjectAltNames } from './certificate';
 export { claimStrings } from './claims';
 
-export {
-  ACTIONS,
-  OBJECT_TYPES,
-  actionFromProto,
-  actionToProto,
-  allowAllAuthorizer,
-  compileAuthorizer,
-  deniedMessage,
-  objectTypeFromProto,
-  objectTypeToProto,
-} from './authorizer';
+export { allowAllAuthorizer, compileAuthorizer, deniedMessage } from './authorizer';
 export type { Action, Authorizer, ObjectRef, ObjectType, PermissionInput, PolicyInput } from './authorizer';
 export { compileGlob, globProblem } from './glob';
 export type { GlobMatcher } from './glob';

@@ -18,7 +18,7 @@ export interface Principal {
   readonly id: string;
 }
 
-/** What a verified client certificate says about its holder. */
+/** What a verified client certificate says about its holder (@larder/rpc's PeerCertificate fits). */
 export interface CertificateIdentity {
   /** The subject's common name ('' when it has none). */
   readonly subject: string;

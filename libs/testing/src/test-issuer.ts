@@ -60,6 +60,8 @@ export class TestIssuer {
   private readonly made: SigningKey[] = [];
   private current!: SigningKey;
   private readonly hanging = new Set<ServerResponse>();
+  /** One key per algorithm that is never published, made on first use (RSA key generation is slow). */
+  private readonly unpublished = new Map<string, SigningKey>();
 
   private constructor(
     private readonly server: Server,
@@ -144,7 +146,11 @@ export class TestIssuer {
       return `${input}.${signature}`;
     }
     let key: SigningKey;
-    if (options.unpublishedKey === true) key = await makeKey(alg);
+    if (options.unpublishedKey === true) {
+      let made = this.unpublished.get(alg);
+      if (made === undefined) this.unpublished.set(alg, (made = await makeKey(alg)));
+      key = made;
+    }
     else if (options.keyId !== undefined) {
       const found = this.made.find((k) => k.kid === options.keyId);
       if (found === undefined) throw new Error(`no key ${options.keyId} was made by this issuer`);
