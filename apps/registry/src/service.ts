@@ -1,12 +1,15 @@
 import { defaultRegistryPath, openRegistryStore } from '@larder/registry-store';
 import { allowListProblems, ENDPOINT_SETTINGS, FUTURE_SKEW_SETTING, LOOPBACK_ENDPOINTS } from '@larder/core';
-import { ConfigError, duration, serverConfigSchema, string, stringList } from '@larder/rpc';
+import { authConfigSchema, startServiceAuth } from '@larder/auth';
+import { bindHost, ConfigError, duration, serverConfigSchema, string, stringList } from '@larder/rpc';
 import type { RunServiceOptions } from '@larder/rpc';
+import { guardRegistry, RegistryAccess } from './guard';
 import { registryHandlers } from './handlers';
 import { WatchStreams } from './watch';
 
 const schema = {
   ...serverConfigSchema({ grpcPort: 6570, metricsPort: 9470 }),
+  ...authConfigSchema(),
   registry: {
     location: string({
       default: defaultRegistryPath(),
@@ -29,14 +32,20 @@ export const registryService: RunServiceOptions<typeof schema> = {
   setup: async ({ config, logger }) => {
     const problems = allowListProblems(config.endpoints);
     if (problems.length > 0) throw new ConfigError(problems.map(({ key, problem }) => ({ key, problem, source: 'configuration' })));
+    const auth = startServiceAuth({ service: 'registry', auth: config.auth, hosts: [bindHost(config.grpc.host, config), bindHost(config.metrics.host, config)], clientCaFile: config.tls.clientCaFile, logger });
     const store = await openRegistryStore(config.registry.location);
     const streams = new WatchStreams();
+    // The permissions (and the objects' tags) as committed, version by version.
+    const access = await RegistryAccess.follow(store, auth.authenticator.enabled);
     logger.info('registry store open', { location: store.location, version: String((await store.version()).version) });
+    const handlers = registryHandlers(store, streams, { maxFutureSkewMs: config.registry.maxFutureSkew, endpoints: config.endpoints });
     return {
-      services: [registryHandlers(store, streams, { maxFutureSkewMs: config.registry.maxFutureSkew, endpoints: config.endpoints })],
+      services: [guardRegistry(handlers, { access, store, audit: auth.audit })],
+      interceptors: [auth.interceptor],
+      ...(auth.metricsGuard !== undefined && { metricsGuard: auth.metricsGuard }),
       // Watch streams never end on their own; end them so the drain can finish.
       drainHooks: [() => streams.endAll('registry is shutting down; reconnect to another replica')],
-      closeHooks: [() => store.close()],
+      closeHooks: [() => store.close(), () => access.close(), () => auth.close()],
     };
   },
 };
