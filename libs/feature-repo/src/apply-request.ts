@@ -14,6 +14,7 @@ export function applyRequestOf(repo: Pick<LoadedFeatureRepo, 'config' | 'set'>, 
     onDemandFeatureViews: set.onDemandFeatureViews,
     featureServices: set.featureServices,
     savedDatasets: set.savedDatasets,
+    permissions: set.permissions,
     prune: options.prune,
     planOnly: options.planOnly ?? false,
   });

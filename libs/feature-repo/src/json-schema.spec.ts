@@ -65,10 +65,31 @@ describe('larder-definitions.schema.json', () => {
     ['both table and query', { kind: 'BigQuerySource', name: 'b', table: 't', query: 'q' }],
     ['a source with two inputs', { kind: 'OnDemandFeatureView', name: 'o', sources: [{ request_source: 'r', feature_view: { feature_view: 'v' } }], outputs: [] }],
     ['a key of another kind', { kind: 'Entity', name: 'e', value_type: 'int64', ttl: '1d' }],
+    ['an unknown permission action', { kind: 'Permission', name: 'p', actions: ['read-online'], policy: { roles: ['r'] } }],
+    ['an unknown permission type', { kind: 'Permission', name: 'p', types: ['FeatureView'], actions: ['describe'], policy: { roles: ['r'] } }],
+    ['a permission without a policy', { kind: 'Permission', name: 'p', actions: ['describe'] }],
+    ['an unknown policy key', { kind: 'Permission', name: 'p', actions: ['describe'], policy: { groups: ['r'] } }],
   ];
   it.each(rejected)('rejects %s, as the loader does', (_what, doc) => {
     expect(validate(doc)).toBe(false);
     expect(loaderAccepts(doc)).toBe(false);
+  });
+
+  it('accepts a permission with every key, as the loader does', () => {
+    const permission = {
+      kind: 'Permission',
+      name: 'team-risk-readers',
+      types: ['feature_view', 'feature_service'],
+      name_patterns: ['risk_*'],
+      required_tags: { team: 'risk' },
+      actions: ['describe', 'read_online', 'read_offline'],
+      policy: { roles: ['risk-analysts'], users: ['alice'], namespaces: ['serving'], service_accounts: ['serving/kserve-risk'], certificate_subjects: ['ingest'], any_authenticated: false },
+      description: 'd',
+      tags: { a: 'b' },
+      owner: 'risk@example.com',
+    };
+    expect(validate(permission) ? [] : validate.errors).toEqual([]);
+    expect(loaderAccepts(permission)).toBe(true);
   });
 
   it('accepts a stream-fed view without a batch_source, as the loader does', () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { equals, type DescMessage, type Message } from '@bufbuild/protobuf';
 import { registryV1 } from '@larder/proto';
-import { FeatureRepoError, loadFeatureRepo, type FeatureRepoProblem } from './index';
+import { FeatureRepoError, applyRequestOf, loadFeatureRepo, type FeatureRepoProblem } from './index';
 
 const EXAMPLES = path.resolve(__dirname, '../../../examples');
 const YAML_FILE = 'driver_stats.yaml';
@@ -287,5 +287,112 @@ describe('loadFeatureRepo errors name file, line and key', () => {
       expect(error).toBeInstanceOf(FeatureRepoError);
       expect((error as Error).message).toContain(`${YAML_FILE}:${lineOf(text, 'team: 7')}:3: tags.team: expected a string, got number 7`);
     }
+  });
+});
+
+describe('Permission definitions', () => {
+  const PERMISSIONS_YAML = [
+    'kind: Permission',
+    'name: team-risk-readers',
+    'types: [feature_view, feature_service]',
+    'name_patterns: ["driver_*"]',
+    'required_tags: { team: driver_performance }',
+    'actions: [describe, read_online, read_offline]',
+    'policy:',
+    '  roles: [risk-analysts]',
+    '  service_accounts: [serving/kserve-risk]',
+    'description: Who reads driver features',
+    '---',
+    'kind: Permission',
+    'name: everyone-describes',
+    'actions: [describe]',
+    'policy: { any_authenticated: true }',
+    '',
+  ].join('\n');
+  const PERMISSIONS_TS = [
+    "import { definePermission } from '@larder/sdk';",
+    '',
+    'export const teamRiskReaders = definePermission({',
+    "  name: 'team-risk-readers',",
+    "  types: ['feature_view', 'feature_service'],",
+    "  namePatterns: ['driver_*'],",
+    "  requiredTags: { team: 'driver_performance' },",
+    "  actions: ['describe', 'read_online', 'read_offline'],",
+    "  policy: { roles: ['risk-analysts'], serviceAccounts: ['serving/kserve-risk'] },",
+    "  description: 'Who reads driver features',",
+    '});',
+    "export const everyoneDescribes = definePermission({ name: 'everyone-describes', actions: ['describe'], policy: { anyAuthenticated: true } });",
+    '',
+  ].join('\n');
+
+  const expectProblem = (problems: FeatureRepoProblem[], expected: Partial<Omit<FeatureRepoProblem, 'message'>> & { message: RegExp }) => {
+    const { message, ...rest } = expected;
+    expect(problems).toEqual(expect.arrayContaining([expect.objectContaining({ ...rest, message: expect.stringMatching(message) })]));
+  };
+
+  it('loads kind: Permission from YAML and definePermission from TypeScript into identical messages, and applies them', async () => {
+    const yaml = await loadFeatureRepo(repo('driver-stats', { 'permissions.yaml': PERMISSIONS_YAML }));
+    const ts = await loadFeatureRepo(repo('driver-stats-ts', { 'permissions.ts': PERMISSIONS_TS }));
+    expect(yaml.set.permissions.map((p) => p.name)).toEqual(['everyone-describes', 'team-risk-readers']);
+    const readers = yaml.set.permissions[1];
+    expect(readers).toMatchObject({
+      types: [registryV1.ObjectKind.FEATURE_VIEW, registryV1.ObjectKind.FEATURE_SERVICE],
+      namePatterns: ['driver_*'],
+      requiredTags: { team: 'driver_performance' },
+      actions: [registryV1.Action.DESCRIBE, registryV1.Action.READ_ONLINE, registryV1.Action.READ_OFFLINE],
+      policy: { roles: ['risk-analysts'], serviceAccounts: ['serving/kserve-risk'], users: [], anyAuthenticated: false },
+      description: 'Who reads driver features',
+    });
+    expect(yaml.set.permissions[0]?.policy?.anyAuthenticated).toBe(true);
+    sameMessages(registryV1.PermissionSchema, yaml.set.permissions, ts.set.permissions);
+    expect(yaml.sources.get(registryV1.ObjectKind.PERMISSION, 'team-risk-readers')?.file).toBe('permissions.yaml');
+    expect(ts.sources.get(registryV1.ObjectKind.PERMISSION, 'everyone-describes')).toEqual({ form: 'ts', file: 'permissions.ts', line: 12, column: expect.any(Number) });
+    const request = applyRequestOf(yaml, { prune: true });
+    expect(request.permissions.map((p) => p.name)).toEqual(['everyone-describes', 'team-risk-readers']);
+  });
+
+  it('names file, line and key for unknown actions and types, unknown policy keys and a missing policy', async () => {
+    const text = PERMISSIONS_YAML.replace('actions: [describe, read_online, read_offline]', 'actions: [describe, read-online]')
+      .replace('types: [feature_view, feature_service]', 'types: [feature_view, featureservice]')
+      .replace('  service_accounts: [serving/kserve-risk]', '  service_account: serving/kserve-risk')
+      .replace('policy: { any_authenticated: true }\n', 'owner: nobody\n');
+    const problems = await problemsOf(repo('driver-stats', { 'permissions.yaml': text }));
+    expectProblem(problems, { file: 'permissions.yaml', line: lineOf(text, 'actions: [describe, read-online]'), key: 'actions[1]', message: /^'read-online' is not one of describe, create, update, delete, read_online, read_offline, write_online, write_offline, materialize, manage_permissions$/ });
+    expectProblem(problems, { file: 'permissions.yaml', line: lineOf(text, 'types: ['), key: 'types[1]', message: /^'featureservice' is not one of project, entity, data_source, feature_view/ });
+    expectProblem(problems, { file: 'permissions.yaml', line: lineOf(text, 'service_account:'), column: 3, key: 'policy.service_account', message: /unknown key 'service_account' \(expected one of roles, users, namespaces, service_accounts, certificate_subjects, any_authenticated\)/ });
+    // A missing key is reported at its document's first line.
+    expectProblem(problems, { file: 'permissions.yaml', line: lineOf(text, '---') + 1, key: '', message: /missing required key 'policy'/ });
+    expect(problems).toHaveLength(4);
+  });
+
+  it('points core validation problems (bad identities, globs, empty policy) at the YAML key', async () => {
+    const text = PERMISSIONS_YAML.replace('  service_accounts: [serving/kserve-risk]', '  service_accounts: [kserve-risk]')
+      .replace('name_patterns: ["driver_*"]', 'name_patterns: ["driver_[0-9]+"]')
+      .replace('policy: { any_authenticated: true }', 'policy: { roles: [] }');
+    const problems = await problemsOf(repo('driver-stats', { 'permissions.yaml': text }));
+    expectProblem(problems, { file: 'permissions.yaml', line: lineOf(text, 'service_accounts: [kserve-risk]'), key: 'policy.service_accounts[0]', message: /permission 'team-risk-readers' has service account 'kserve-risk', which is not '<namespace>\/<name>'/ });
+    expectProblem(problems, { file: 'permissions.yaml', line: lineOf(text, 'name_patterns:'), key: 'name_patterns[0]', message: /globs, not regular expressions/ });
+    expectProblem(problems, { file: 'permissions.yaml', line: lineOf(text, 'policy: { roles: [] }'), key: 'policy', message: /names no one/ });
+    expect(problems).toHaveLength(3);
+  });
+
+  it('duplicate permission names across YAML and TypeScript, and a bad action in TypeScript, name their lines', async () => {
+    const dup = await problemsOf(
+      repo('driver-stats', {
+        'permissions.yaml': PERMISSIONS_YAML,
+        'more.ts': "import { definePermission } from '@larder/sdk';\n\nexport const again = definePermission({ name: 'everyone-describes', actions: ['describe'], policy: { users: ['alice'] } });\n",
+      }),
+    );
+    // Files load in name order: more.ts first, so the YAML document is the duplicate.
+    expect(dup).toEqual([
+      expect.objectContaining({ file: 'permissions.yaml', line: lineOf(PERMISSIONS_YAML, 'name: everyone-describes'), key: 'name', message: "duplicate permission name 'everyone-describes' (first defined at more.ts:3)" }),
+    ]);
+
+    const bad = await problemsOf(
+      repo('driver-stats-ts', {
+        'bad.ts': "import { definePermission } from '@larder/sdk';\n\nexport const p = definePermission({ name: 'p', actions: ['describe', 'read' as 'describe'], policy: { users: ['alice'] } });\n",
+      }),
+    );
+    expect(bad).toEqual([{ file: 'bad.ts', line: 3, column: expect.any(Number), key: 'actions[1]', message: expect.stringMatching(/^"read" is not an action; use one of describe, create/) }]);
   });
 });

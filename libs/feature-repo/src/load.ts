@@ -62,6 +62,7 @@ const KIND_WORDS: Partial<Record<registryV1.ObjectKind, string>> = {
   [ObjectKind.FEATURE_VIEW]: 'feature view',
   [ObjectKind.ON_DEMAND_FEATURE_VIEW]: 'on-demand feature view',
   [ObjectKind.FEATURE_SERVICE]: 'feature service',
+  [ObjectKind.PERMISSION]: 'permission',
 };
 
 function where(origin: LoadedDefinition['origin'], sources: SourceMap, kind: registryV1.ObjectKind, name: string): string {

@@ -1,3 +1,4 @@
+import { ACTION_NAMES, OBJECT_TYPE_NAMES } from '@larder/core';
 import { DURATION_PATTERN, VALUE_TYPE_NAMES } from '@larder/sdk';
 
 /**
@@ -197,6 +198,31 @@ export const DOCUMENT_SPECS: Readonly<Record<string, ObjectSpec>> = {
     type: 'object',
     properties: { name: str(), projections: { type: 'list', items: projection }, ...described },
     required: ['name', 'projections'],
+  },
+  Permission: {
+    type: 'object',
+    description: 'Grants actions on some of the project’s objects to some identities. Only allows; a project with no permissions is open to operators only.',
+    properties: {
+      name: str('Permission name, unique in the project.'),
+      types: { type: 'list', items: { type: 'string', enum: OBJECT_TYPE_NAMES }, description: 'Object types covered; absent or empty: every type.' },
+      name_patterns: { type: 'list', items: str(), description: "Globs over object names: '*' any run of characters, '?' one; absent or empty: every name." },
+      required_tags: { type: 'stringMap', description: 'Objects must carry all of these tags with these values.' },
+      actions: { type: 'list', items: { type: 'string', enum: ACTION_NAMES }, description: 'What is granted; at least one.' },
+      policy: {
+        type: 'object',
+        description: 'Who is granted the actions: anyone matching one of the lists.',
+        properties: {
+          roles: { type: 'list', items: str(), description: 'Roles or groups from the caller’s token (its groups claim).' },
+          users: { type: 'list', items: str(), description: 'Token subjects (sub).' },
+          namespaces: { type: 'list', items: str(), description: 'Kubernetes namespaces: any service account in them.' },
+          service_accounts: { type: 'list', items: str(), description: 'Kubernetes service accounts as <namespace>/<name>.' },
+          certificate_subjects: { type: 'list', items: str(), description: 'Client-certificate common names or subject alternative names.' },
+          any_authenticated: { type: 'boolean', description: 'Every authenticated caller.' },
+        },
+      },
+      ...described,
+    },
+    required: ['name', 'actions', 'policy'],
   },
 };
 

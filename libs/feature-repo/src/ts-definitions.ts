@@ -14,6 +14,7 @@ const OBJECT_KINDS: Record<DefinitionKind, registryV1.ObjectKind> = {
   'feature-view': ObjectKind.FEATURE_VIEW,
   'on-demand-feature-view': ObjectKind.ON_DEMAND_FEATURE_VIEW,
   'feature-service': ObjectKind.FEATURE_SERVICE,
+  permission: ObjectKind.PERMISSION,
 };
 
 function relative(repoPath: string, file: string): string {

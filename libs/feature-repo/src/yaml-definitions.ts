@@ -11,6 +11,7 @@ import {
   defineFileSource,
   defineKafkaSource,
   defineOnDemandFeatureView,
+  definePermission,
   definePostgresSource,
   defineProject,
   definePushSource,
@@ -45,6 +46,7 @@ const DOCUMENT_BUILDERS: Record<string, [registryV1.ObjectKind, Builder]> = {
   FeatureView: [ObjectKind.FEATURE_VIEW, defineFeatureView],
   OnDemandFeatureView: [ObjectKind.ON_DEMAND_FEATURE_VIEW, defineOnDemandFeatureView],
   FeatureService: [ObjectKind.FEATURE_SERVICE, defineFeatureService],
+  Permission: [ObjectKind.PERMISSION, definePermission],
 };
 
 const camel = (key: string) => key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());

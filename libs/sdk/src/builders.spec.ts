@@ -9,6 +9,7 @@ import {
   defineFileSource,
   defineKafkaSource,
   defineOnDemandFeatureView,
+  definePermission,
   definePostgresSource,
   definePushSource,
   defineRequestSource,
@@ -139,6 +140,38 @@ describe('sdk builders', () => {
     expect(attempt(() => defineFeatureView({ name: 'v', schema: [], ttl: 'a day', batchSource: 's' })).field).toBe('ttl');
     expect(attempt(() => defineBigQuerySource({ name: 'b' } as never)).message).toContain('exactly one of table and query');
     expect(attempt(() => defineFeatureView({ name: 'v', schema: [], batchSource: driver as never })).field).toBe('batch_source');
+
+    const badAction = attempt(() => definePermission({ name: 'p', actions: ['describe', 'READ_ONLINE' as 'describe'], policy: { roles: ['r'] } }));
+    expect([badAction.kind, badAction.field, badAction.reason]).toEqual(['permission', 'actions[1]', expect.stringMatching(/^"READ_ONLINE" is not an action; use one of describe, create/)]);
+    const badKind = attempt(() => definePermission({ name: 'p', types: [99 as registryV1.ObjectKind], actions: ['describe'], policy: { roles: ['r'] } }));
+    expect([badKind.field, badKind.reason]).toEqual(['types[0]', expect.stringMatching(/^99 is not an object type; use one of project, entity/)]);
+    expect(attempt(() => definePermission({ name: 'p', actions: [registryV1.Action.UNSPECIFIED], policy: {} })).field).toBe('actions[0]');
+  });
+
+  it('builds permissions from lower-case names or enum numbers', () => {
+    const byName = definePermission({
+      name: 'readers',
+      types: ['feature_view', 'on_demand_feature_view'],
+      namePatterns: ['driver_*'],
+      requiredTags: { team: 'rides' },
+      actions: ['describe', 'read_online', 'manage_permissions'],
+      policy: { roles: ['analysts'], serviceAccounts: ['serving/kserve'], anyAuthenticated: false },
+      owner: 'me',
+    });
+    const byNumber = definePermission({
+      name: 'readers',
+      types: [registryV1.ObjectKind.FEATURE_VIEW, registryV1.ObjectKind.ON_DEMAND_FEATURE_VIEW],
+      namePatterns: ['driver_*'],
+      requiredTags: { team: 'rides' },
+      actions: [registryV1.Action.DESCRIBE, registryV1.Action.READ_ONLINE, registryV1.Action.MANAGE_PERMISSIONS],
+      policy: { serviceAccounts: ['serving/kserve'], roles: ['analysts'] },
+      owner: 'me',
+    });
+    expect(equals(registryV1.PermissionSchema, byName, byNumber)).toBe(true);
+    expect(byName.actions).toEqual([registryV1.Action.DESCRIBE, registryV1.Action.READ_ONLINE, registryV1.Action.MANAGE_PERMISSIONS]);
+    expect(definitionInfo(byName)?.kind).toBe('permission');
+    // Absent lists mean every type and every name.
+    expect(definePermission({ name: 'all', actions: ['describe'], policy: { anyAuthenticated: true } })).toMatchObject({ types: [], namePatterns: [], requiredTags: {} });
   });
 });
 

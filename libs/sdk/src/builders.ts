@@ -1,4 +1,6 @@
 import { create, fromBinary, fromJson, type JsonValue } from '@bufbuild/protobuf';
+import { ACTION_NAMES, OBJECT_TYPE_NAMES, actionName, objectTypeName, parseActionName, parseObjectTypeName } from '@larder/core';
+import type { ActionName, ObjectTypeName } from '@larder/core';
 import { registryV1, tfmdV0, typesV1 } from '@larder/proto';
 import { schemaFromText } from '@larder/validation';
 import { captureCallsite, DefinitionError, markDefinition, type Callsite, type DefinitionKind } from './definition';
@@ -152,6 +154,35 @@ export interface FeatureServiceInput extends DescribedInput {
   projections: readonly (registryV1.FeatureView | registryV1.OnDemandFeatureView | ProjectionInput)[];
 }
 
+/** Who a permission grants its actions to; see Policy in permission.proto. */
+export interface PolicyInput {
+  /** Roles or groups from the caller's token (its groups claim). */
+  roles?: readonly string[];
+  /** Token subjects (`sub`). */
+  users?: readonly string[];
+  /** Kubernetes namespaces: any service account in them. */
+  namespaces?: readonly string[];
+  /** Kubernetes service accounts as `<namespace>/<name>`. */
+  serviceAccounts?: readonly string[];
+  /** Client-certificate common names or subject alternative names. */
+  certificateSubjects?: readonly string[];
+  /** Every authenticated caller. */
+  anyAuthenticated?: boolean;
+}
+
+export interface PermissionInput extends DescribedInput {
+  name: string;
+  /** Object types covered (`feature_view`, ...); absent or empty: every type. */
+  types?: readonly (ObjectTypeName | registryV1.ObjectKind)[];
+  /** Globs over object names (`*`, `?`); absent or empty: every name. */
+  namePatterns?: readonly string[];
+  /** Objects must carry all of these tags. */
+  requiredTags?: Tags;
+  /** What is granted: `describe`, `read_online`, ... */
+  actions: readonly (ActionName | registryV1.Action)[];
+  policy: PolicyInput;
+}
+
 /** Builds one object and turns bad input into a DefinitionError naming the field. */
 class Builder {
   readonly callsite: Callsite | undefined = captureCallsite();
@@ -224,6 +255,13 @@ class Builder {
       ingestion: policy('ingestion', input.ingestion),
       materialization: policy('materialization', input.materialization),
     });
+  }
+
+  /** A name (`read_online`) or a defined enum number, else a DefinitionError listing the names. */
+  enumValue<E extends number>(input: string | E, field: string, what: string, parse: (text: string) => E | undefined, nameOf: (value: E) => string | undefined, names: readonly string[]): E {
+    const value = typeof input === 'number' ? (nameOf(input) === undefined ? undefined : input) : parse(input);
+    if (value === undefined) this.fail(field, `${JSON.stringify(input)} is not ${what}; use one of ${names.join(', ')}`);
+    return value;
   }
 
   mark<T extends Parameters<typeof markDefinition>[0]>(message: T): T {
@@ -460,6 +498,30 @@ export function defineFeatureService(input: FeatureServiceInput): registryV1.Fea
     create(registryV1.FeatureServiceSchema, {
       name: input.name,
       projections: input.projections.map((p, i) => projection(b, p, `projections[${i}]`)),
+      ...described(input),
+    }),
+  );
+}
+
+/** Grants `actions` on the project's objects of `types` matching `namePatterns` and `requiredTags` to the identities of `policy`. */
+export function definePermission(input: PermissionInput): registryV1.Permission {
+  const b = new Builder('permission', input.name);
+  const policy = input.policy;
+  return b.mark(
+    create(registryV1.PermissionSchema, {
+      name: input.name,
+      types: (input.types ?? []).map((t, i) => b.enumValue(t, `types[${i}]`, 'an object type', parseObjectTypeName, objectTypeName, OBJECT_TYPE_NAMES)),
+      namePatterns: [...(input.namePatterns ?? [])],
+      requiredTags: { ...input.requiredTags },
+      actions: input.actions.map((a, i) => b.enumValue(a, `actions[${i}]`, 'an action', parseActionName, actionName, ACTION_NAMES)),
+      policy: {
+        roles: [...(policy.roles ?? [])],
+        users: [...(policy.users ?? [])],
+        namespaces: [...(policy.namespaces ?? [])],
+        serviceAccounts: [...(policy.serviceAccounts ?? [])],
+        certificateSubjects: [...(policy.certificateSubjects ?? [])],
+        anyAuthenticated: policy.anyAuthenticated ?? false,
+      },
       ...described(input),
     }),
   );

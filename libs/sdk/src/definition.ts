@@ -7,7 +7,8 @@ export type DefinitionKind =
   | 'data-source'
   | 'feature-view'
   | 'on-demand-feature-view'
-  | 'feature-service';
+  | 'feature-service'
+  | 'permission';
 
 /** Where a definition was made: the builder's caller. Lines and columns are 1-based. */
 export interface Callsite {
@@ -29,7 +30,8 @@ export type Definition =
   | registryV1.DataSource
   | registryV1.FeatureView
   | registryV1.OnDemandFeatureView
-  | registryV1.FeatureService;
+  | registryV1.FeatureService
+  | registryV1.Permission;
 
 // Symbol.for, not Symbol(): a repo's definition files and the loader may end
 // up with different copies of this module (jest registries, tsx's ESM and CJS

@@ -12,6 +12,7 @@ export {
   defineFeatureView,
   defineOnDemandFeatureView,
   defineFeatureService,
+  definePermission,
 } from './builders';
 export type {
   Tags,
@@ -38,6 +39,8 @@ export type {
   OnDemandOutputInput,
   OnDemandFeatureViewInput,
   FeatureServiceInput,
+  PermissionInput,
+  PolicyInput,
 } from './builders';
 export { DefinitionError, definitionInfo, isDefinition } from './definition';
 export type { Callsite, Definition, DefinitionInfo, DefinitionKind } from './definition';
