@@ -4,10 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { resolveFeatures } from '@larder/core';
 import type { FeatureRequest } from '@larder/core';
-import { registryV1, servingV1 } from '@larder/proto';
+import { feastServing, registryV1, servingV1 } from '@larder/proto';
 import { RegistryState } from '@larder/registry-client';
 import { openRegistryStore } from '@larder/registry-store';
-import { ONLINE_ACCESS, ONLINE_HTTP_ACCESS, planObjects, requestedObjects } from './access';
+import { FEAST_ONLINE_ACCESS, ONLINE_ACCESS, ONLINE_HTTP_ACCESS, planObjects, requestedObjects } from './access';
 import type { ObjectRef } from './access-types';
 import { driverRepo } from './testing';
 
@@ -40,6 +40,10 @@ describe('online serving access', () => {
     expect(Object.keys(ONLINE_ACCESS).length).toBe(servingV1.OnlineServingService.methods.length);
     expect(ONLINE_ACCESS['getOnlineFeatures']?.action).toBe('read_online');
     expect(ONLINE_HTTP_ACCESS['POST /get-online-features']).toBe('read_online');
+    for (const method of feastServing.ServingService.methods) {
+      expect(`${method.localName}: ${FEAST_ONLINE_ACCESS[method.localName]?.input.typeName}`).toBe(`${method.localName}: ${method.input.typeName}`);
+    }
+    expect(Object.keys(FEAST_ONLINE_ACCESS).length).toBe(feastServing.ServingService.methods.length);
   });
 
   it('a list of refs names each view once, on-demand views as such, with their tags', () => {

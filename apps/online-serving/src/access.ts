@@ -1,7 +1,7 @@
 import type { DescMessage } from '@bufbuild/protobuf';
 import { tryParseFeatureRef } from '@larder/core';
 import type { FeatureRequest, RegistrySet, ResolvedFeatures } from '@larder/core';
-import { servingV1 } from '@larder/proto';
+import { feastServing, servingV1 } from '@larder/proto';
 import type { Action, ObjectRef, ObjectType } from './access-types';
 
 /** The registry copy, as access rules read it (RegistryClient fits). */
@@ -14,6 +14,12 @@ type Tags = Readonly<Record<string, string>>;
 /** The rpcs and HTTP routes of online serving, each with the action it needs. */
 export const ONLINE_ACCESS: Readonly<Record<string, { readonly input: DescMessage; readonly action: Action }>> = {
   getOnlineFeatures: { input: servingV1.GetOnlineFeaturesRequestSchema, action: 'read_online' },
+};
+
+/** Feast's ServingService on the same port: the same reads; its server info reveals no object. */
+export const FEAST_ONLINE_ACCESS: Readonly<Record<string, { readonly input: DescMessage; readonly action: Action | 'authenticated' }>> = {
+  getFeastServingInfo: { input: feastServing.GetFeastServingInfoRequestSchema, action: 'authenticated' },
+  getOnlineFeatures: { input: feastServing.GetOnlineFeaturesRequestSchema, action: 'read_online' },
 };
 
 /** The gateway's routes; `open` ones answer anyone (they reveal nothing). */

@@ -1,4 +1,5 @@
 import { DEFAULT_ROW_COST_LIMIT } from '@larder/core';
+import { authConfigSchema } from '@larder/auth';
 import { onlineStoreConfigSchema } from '@larder/online-store';
 import { bool, duration, httpLimitsSchema, int, serverConfigSchema, string } from '@larder/rpc';
 import type { ConfigOf } from '@larder/rpc';
@@ -8,6 +9,7 @@ export const DEFAULT_ON_DEMAND_REQUEST_COST = 20_000_000;
 
 export const onlineServingSchema = {
   ...serverConfigSchema({ grpcPort: 6566, metricsPort: 9466 }),
+  ...authConfigSchema(),
   registry: {
     address: string({ default: '127.0.0.1:6570', env: 'LARDER_REGISTRY_ADDRESS', doc: 'The registry service, host:port.' }),
     startupWait: duration({ default: 5_000, env: 'LARDER_REGISTRY_STARTUP_WAIT', doc: 'How long to wait at start for the first registry snapshot; calls get UNAVAILABLE until it arrives.' }),

@@ -1,6 +1,7 @@
 // Feast's gRPC serving contract (feast.serving.ServingService) over the same
 // OnlineServing as Larder's own, so a client generated from Feast's
 // ServingService.proto moves to Larder without a change.
+import { principalOf } from '@larder/auth';
 import type { FeatureRequest } from '@larder/core';
 import type { feastServing, feastTypes, servingV1, typesV1 } from '@larder/proto';
 import { Code, RpcError } from '@larder/rpc';
@@ -94,7 +95,7 @@ export function feastServingHandlers(serving: OnlineServing): ServiceImpl<typeof
         throw new RpcError(Code.INVALID_ARGUMENT, 'include_feature_view_version_metadata: Larder feature views have no versions; leave it false');
       }
       // Feast's request has no project: the server's default (serving.project, or the registry's only one).
-      const plan = serving.plan({ project: '', features: featureRequest(request.kind), fullFeatureNames: request.fullFeatureNames });
+      const plan = serving.plan({ project: '', features: featureRequest(request.kind), fullFeatureNames: request.fullFeatureNames }, principalOf(ctx), ctx.requestId);
       const response = await serving.get(plan, larderColumns('entities', request.entities), larderColumns('request_context', request.requestContext), ctx);
       return asFeastResponse(response);
     },

@@ -3,13 +3,18 @@ import { parseJsonInSlices } from '@larder/core';
 import type { FeatureRequest } from '@larder/core';
 import { Code, codeName, createHttpListener, discardRefusedBody, HttpBodyError, readJsonBody, RpcError } from '@larder/rpc';
 import type { HttpLimits, Logger, ServerTls } from '@larder/rpc';
+import type { Principal } from '@larder/auth';
 import { columnsFromJson, responseToJson } from './json';
 import type { OnlineServing } from './online-serving';
+
+/** The caller of a request, or undefined once the refusal (401) has been answered. */
+export type CallerOf = (req: IncomingMessage, res: ServerResponse) => Promise<Principal | undefined>;
 
 const HTTP_STATUS: Partial<Record<Code, number>> = {
   [Code.INVALID_ARGUMENT]: 400,
   [Code.FAILED_PRECONDITION]: 400,
   [Code.OUT_OF_RANGE]: 400,
+  [Code.PERMISSION_DENIED]: 403,
   [Code.NOT_FOUND]: 404,
   [Code.UNAVAILABLE]: 503,
   [Code.DEADLINE_EXCEEDED]: 504,
@@ -34,9 +39,9 @@ export interface HttpGateway {
  * "request_context"?: {...}, "project"?: "..."}`, answered in Feast's JSON shape. Errors are
  * `{"code": "INVALID_ARGUMENT", "message": "..."}` with a 4xx/5xx status.
  */
-export async function startHttpGateway(serving: OnlineServing, options: { host: string; port: number; logger: Logger; limits: HttpLimits; tls?: ServerTls | undefined }): Promise<HttpGateway> {
+export async function startHttpGateway(serving: OnlineServing, options: { host: string; port: number; logger: Logger; limits: HttpLimits; principal?: CallerOf; tls?: ServerTls | undefined }): Promise<HttpGateway> {
   const listener = await createHttpListener({ host: options.host, port: options.port, tls: options.tls, limits: options.limits }, (req, res) => {
-    handle(serving, req, res, options.limits).catch((error: unknown) => {
+    handle(serving, req, res, options.limits, options.principal).catch((error: unknown) => {
       if (error instanceof HttpBodyError) {
         discardRefusedBody(req, res, error);
         send(res, error.status, { code: error.code, message: error.message });
@@ -57,7 +62,7 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-async function handle(serving: OnlineServing, req: IncomingMessage, res: ServerResponse, limits: HttpLimits): Promise<void> {
+async function handle(serving: OnlineServing, req: IncomingMessage, res: ServerResponse, limits: HttpLimits, callerOf?: CallerOf): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
   if (path === '/health' && req.method === 'GET') {
     send(res, 200, { status: 'ok' });
@@ -72,6 +77,9 @@ async function handle(serving: OnlineServing, req: IncomingMessage, res: ServerR
     send(res, 405, { code: 'INVALID_ARGUMENT', message: 'use POST for /get-online-features' });
     return;
   }
+  // Who asks, before the body is read: a refused caller costs no parsing.
+  const principal = callerOf === undefined ? undefined : await callerOf(req, res);
+  if (callerOf !== undefined && principal === undefined) return;
   const text = await readJsonBody(req, limits);
   let body: unknown;
   try {
@@ -89,7 +97,7 @@ async function handle(serving: OnlineServing, req: IncomingMessage, res: ServerR
   const project = fields['project'] ?? '';
   if (typeof project !== 'string') throw new RpcError(Code.INVALID_ARGUMENT, 'project: expected a string');
 
-  const plan = serving.plan({ project, features, fullFeatureNames });
+  const plan = serving.plan({ project, features, fullFeatureNames }, principal);
   const typed = [...plan.resolved.entityColumns, ...plan.resolved.requestFields];
   const entities = columnsFromJson('entities', fields['entities'], typed);
   const requestContext = columnsFromJson('request_context', fields['request_context'], plan.resolved.requestFields);

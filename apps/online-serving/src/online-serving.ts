@@ -1,3 +1,4 @@
+import type { Principal } from '@larder/auth';
 import { DEFAULT_ROW_COST_LIMIT } from '@larder/core';
 import type { FeatureRequest } from '@larder/core';
 import { InvalidRowError, StoreUnavailableError } from '@larder/online-store';
@@ -9,6 +10,7 @@ import { PlanCache } from './plan';
 import type { RegistrySource, ServingPlan } from './plan';
 import { serveOnline } from './serve';
 import type { OnDemandLimits, ServingCall } from './serve';
+import type { ReadAccess } from './enforce';
 
 registerErrorMapping(StoreUnavailableError, (e) => new RpcError(Code.UNAVAILABLE, `online store unavailable: ${e.message}`, { cause: e }));
 registerErrorMapping(InvalidRowError, Code.INVALID_ARGUMENT);
@@ -25,6 +27,8 @@ export interface OnlineServingOptions {
   onDemandRowCost?: number;
   onDemandRequestCost?: number;
   now?: () => number;
+  /** Who may read what; without it every call is served (embedded use and tests of the serving path). */
+  access?: ReadAccess;
 }
 
 const NO_CALL: ServingCall = { timeRemainingMs: () => undefined };
@@ -61,11 +65,19 @@ export class OnlineServing {
     this.now = options.now ?? Date.now;
   }
 
-  /** The compiled plan for a query (types of entity and request columns, for the JSON gateway). */
-  plan(query: FeatureQuery): ServingPlan {
+  /**
+   * The compiled plan for a query (types of entity and request columns, for the JSON gateway),
+   * once the caller may read what it reads. With access configured, every front door passes
+   * the caller; a call without one is an error, never an unchecked read.
+   */
+  plan(query: FeatureQuery, principal?: Principal, requestId?: string): ServingPlan {
     if (!this.options.registryReady()) throw new RpcError(Code.UNAVAILABLE, 'the registry copy is not loaded yet; retry shortly');
     if (query.features === undefined) throw new RpcError(Code.INVALID_ARGUMENT, 'kind: set either features (a list of view:feature refs) or feature_service');
-    return this.plans.plan({ project: this.project(query.project), features: query.features, fullFeatureNames: query.fullFeatureNames });
+    const access = this.options.access;
+    if (access === undefined) return this.plans.plan({ project: this.project(query.project), features: query.features, fullFeatureNames: query.fullFeatureNames });
+    if (principal === undefined) throw new Error('online serving: a read without its caller; every front door must pass the principal');
+    const request = { project: this.project(query.project, principal), features: query.features, fullFeatureNames: query.fullFeatureNames };
+    return access.plan(principal, request, () => this.plans.plan(request), requestId);
   }
 
   async get(plan: ServingPlan, entities: Columns, requestContext: Columns, call: ServingCall = NO_CALL): Promise<servingV1.GetOnlineFeaturesResponse> {
@@ -82,19 +94,21 @@ export class OnlineServing {
   }
 
   /** The gRPC request, answered. */
-  async getOnlineFeatures(request: servingV1.GetOnlineFeaturesRequest, call: ServingCall = NO_CALL): Promise<servingV1.GetOnlineFeaturesResponse> {
+  async getOnlineFeatures(request: servingV1.GetOnlineFeaturesRequest, call: ServingCall = NO_CALL, principal?: Principal, requestId?: string): Promise<servingV1.GetOnlineFeaturesResponse> {
     const { kind } = request;
     const features: FeatureRequest | undefined =
       kind.case === 'features' ? { refs: kind.value.val } : kind.case === 'featureService' ? { featureService: kind.value } : undefined;
-    const plan = this.plan({ project: request.project, features, fullFeatureNames: request.fullFeatureNames });
+    const plan = this.plan({ project: request.project, features, fullFeatureNames: request.fullFeatureNames }, principal, requestId);
     return this.get(plan, unwrap(request.entities), unwrap(request.requestContext), call);
   }
 
-  private project(requested: string): string {
+  private project(requested: string, principal?: Principal): string {
     if (requested !== '') return requested;
     if (this.options.defaultProject !== '') return this.options.defaultProject;
     const names = this.registry.projectNames();
     if (names.length === 1) return names[0] as string;
+    // The projects' names are not every caller's to read.
+    if (principal !== undefined && !principal.operator) throw new RpcError(Code.INVALID_ARGUMENT, 'project: required; name the project to read from');
     throw new RpcError(
       names.length === 0 ? Code.NOT_FOUND : Code.INVALID_ARGUMENT,
       names.length === 0 ? 'the registry holds no project yet; apply a feature repo first' : `project: the registry holds several projects (${names.join(', ')}); name one in the request or set LARDER_PROJECT`,

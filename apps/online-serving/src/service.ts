@@ -2,11 +2,13 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { createOnlineStore, onlineStoreConfig } from '@larder/online-store';
 import { feastServing, servingV1 } from '@larder/proto';
+import { principalOf, startServiceAuth } from '@larder/auth';
 import { RegistryClient } from '@larder/registry-client';
 import { bindHost, implement } from '@larder/rpc';
 import { encodeGetOnlineFeaturesResponse } from './response-encoder';
 import type { RunServiceOptions } from '@larder/rpc';
 import { onlineServingSchema } from './config';
+import { ReadAccess, followPermissions } from './enforce';
 import { encodeFeastResponse, feastServingHandlers } from './feast-grpc';
 import { startHttpGateway } from './http';
 import type { HttpGateway } from './http';
@@ -20,6 +22,8 @@ export const onlineServingService: RunServiceOptions<typeof onlineServingSchema>
     if (config.onlineStore.type === 'sqlite' && config.onlineStore.path !== ':memory:') {
       mkdirSync(path.dirname(config.onlineStore.path), { recursive: true });
     }
+    const hosts = [bindHost(config.grpc.host, config), bindHost(config.metrics.host, config), ...(config.http.enabled ? [bindHost(config.http.host, config)] : [])];
+    const auth = startServiceAuth({ service: 'online-serving', auth: config.auth, hosts, clientCaFile: config.tls.clientCaFile, logger });
     const store = createOnlineStore(onlineStoreConfig(config.onlineStore));
     const registry = new RegistryClient({ address: config.registry.address, logger, clientOptions: clientSecurity, maxMessageBytes: config.grpc.maxMessageBytes, ...(config.serving.project !== '' && { project: config.serving.project }) }).start();
     let ready = false;
@@ -41,10 +45,12 @@ export const onlineServingService: RunServiceOptions<typeof onlineServingSchema>
       registryReady: () => ready,
       onDemandRowCost: config.serving.onDemandRowCost,
       onDemandRequestCost: config.serving.onDemandRequestCost,
+      // Decisions compiled once per registry version, checked once per plan and caller.
+      access: new ReadAccess(registry, followPermissions(registry, auth.authenticator.enabled), auth.audit),
     });
     let http: HttpGateway | undefined;
     if (config.http.enabled) {
-      http = await startHttpGateway(serving, { host: bindHost(config.http.host, config), port: config.http.port, logger, limits: config.http, tls });
+      http = await startHttpGateway(serving, { host: bindHost(config.http.host, config), port: config.http.port, logger, limits: config.http, principal: (req, res) => auth.httpPrincipal(req, res), tls });
       logger.info('http gateway listening', { http: http.boundUrl, httpPort: http.port, maxBodyBytes: config.http.maxBodyBytes });
     }
     logger.info('online store open', { type: config.onlineStore.type, ...(config.onlineStore.type === 'redis' ? { layout: config.onlineStore.redisLayout } : { path: config.onlineStore.path }) });
@@ -52,7 +58,7 @@ export const onlineServingService: RunServiceOptions<typeof onlineServingSchema>
       services: [
         implement(
           servingV1.OnlineServingService,
-          { getOnlineFeatures: (request, ctx) => serving.getOnlineFeatures(request, ctx) },
+          { getOnlineFeatures: (request, ctx) => serving.getOnlineFeatures(request, ctx, principalOf(ctx), ctx.requestId) },
           // NOT_SERVING (and /readyz 503) while the registry copy cannot load or follow.
           { encoders: { getOnlineFeatures: encodeGetOnlineFeaturesResponse }, readiness: registry },
         ),
@@ -61,8 +67,10 @@ export const onlineServingService: RunServiceOptions<typeof onlineServingSchema>
           ? [implement(feastServing.ServingService, feastServingHandlers(serving), { encoders: { getOnlineFeatures: encodeFeastResponse }, readiness: registry })]
           : []),
       ],
+      interceptors: [auth.interceptor],
+      ...(auth.metricsGuard !== undefined && { metricsGuard: auth.metricsGuard }),
       drainHooks: [async () => http?.close()],
-      closeHooks: [() => store.close(), () => registry.close()],
+      closeHooks: [() => store.close(), () => registry.close(), () => auth.close()],
     };
   },
 };
