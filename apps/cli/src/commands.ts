@@ -44,7 +44,7 @@ const SKIP_SOURCE_CHECK = {
   help: "Do not check the batch sources first (by default files are read with DuckDB, and tables and queries with larder.yaml's offline_store, for the columns the views declare).",
 } as const;
 
-const KINDS_HELP = 'Kinds: project, entity, data-source, feature-view, on-demand-feature-view, feature-service, saved-dataset (plural and short forms such as fv, odfv work too).';
+const KINDS_HELP = 'Kinds: project, entity, data-source, feature-view, on-demand-feature-view, feature-service, saved-dataset, permission (plural and short forms such as fv, odfv work too).';
 
 const MATERIALIZE_FLAGS = {
   views: { type: 'list', value: 'view[,view…]', help: 'Only these feature views (repeatable or comma-separated); default: every online view.' },

@@ -1,6 +1,6 @@
 import { toJson } from '@bufbuild/protobuf';
 import type { JsonValue } from '@bufbuild/protobuf';
-import { formatFeatureRef, kindName, valueTypeName } from '@larder/core';
+import { actionName, formatFeatureRef, kindName, objectTypeName, valueTypeName } from '@larder/core';
 import type { RegistrySet } from '@larder/core';
 import { registryV1 } from '@larder/proto';
 import { kindInfo } from '@larder/registry-store';
@@ -9,10 +9,38 @@ import { formatSeconds, formatTags, shorten } from './output';
 
 const K = registryV1.ObjectKind;
 
-/** Proto JSON with the proto's snake_case names, as feature repo YAML writes them. */
+/**
+ * Proto JSON with the proto's snake_case names, as feature repo YAML writes
+ * them; a permission's types and actions by their repo names too
+ * (`feature_view`, `read_online`), so what `describe` prints can be pasted
+ * into a `kind: Permission` document.
+ */
 export function objectJson(kind: registryV1.ObjectKind, object: RegistryObject | registryV1.Project): JsonValue {
   const schema = kind === K.PROJECT ? registryV1.ProjectSchema : kindInfo(kind).schema;
-  return toJson(schema, object as never, { useProtoFieldName: true });
+  const json = toJson(schema, object as never, { useProtoFieldName: true });
+  if (kind !== K.PERMISSION || typeof json !== 'object' || json === null || Array.isArray(json)) return json;
+  const permission = object as registryV1.Permission;
+  // An enum number this CLI does not know keeps its proto JSON form (a number).
+  const named = <E extends number>(values: readonly E[], nameOf: (value: E) => string | undefined): JsonValue[] => values.map((v) => nameOf(v) ?? v);
+  return {
+    ...json,
+    ...(permission.types.length > 0 && { types: named(permission.types, objectTypeName) }),
+    ...(permission.actions.length > 0 && { actions: named(permission.actions, actionName) }),
+  };
+}
+
+/** Who a permission grants to, as identity strings (`group:analysts`, `sa:serving/kserve`), as auth.operators writes them. */
+export function policyText(policy: registryV1.Policy | undefined): string {
+  if (policy === undefined) return '-';
+  const who = [
+    ...policy.roles.map((r) => `group:${r}`),
+    ...policy.users.map((u) => `user:${u}`),
+    ...policy.namespaces.map((n) => `namespace:${n}`),
+    ...policy.serviceAccounts.map((s) => `sa:${s}`),
+    ...policy.certificateSubjects.map((c) => `cert:${c}`),
+    ...(policy.anyAuthenticated ? ['any authenticated'] : []),
+  ];
+  return who.length === 0 ? '-' : who.join(',');
 }
 
 export function featureInfoJson(info: registryV1.FeatureInfo): JsonValue {
@@ -29,6 +57,7 @@ export function setJson(set: RegistrySet): Record<string, JsonValue> {
     on_demand_feature_views: many(K.ON_DEMAND_FEATURE_VIEW, set.onDemandFeatureViews),
     feature_services: many(K.FEATURE_SERVICE, set.featureServices),
     saved_datasets: many(K.SAVED_DATASET, set.savedDatasets),
+    permissions: many(K.PERMISSION, set.permissions),
   };
 }
 
@@ -116,6 +145,18 @@ export function objectTable(kind: registryV1.ObjectKind, objects: readonly (Regi
           String(d.rowCount),
           d.storage?.kind.case === 'file' ? d.storage.kind.value.path : (d.storage?.kind.value?.toString() ?? ''),
           d.owner,
+        ]),
+      };
+    case K.PERMISSION:
+      return {
+        headers: ['NAME', 'TYPES', 'NAMES', 'TAGS', 'ACTIONS', 'WHO'],
+        rows: (objects as registryV1.Permission[]).map((p) => [
+          p.name,
+          p.types.length === 0 ? 'all' : p.types.map((t) => objectTypeName(t) ?? String(t)).join(','),
+          p.namePatterns.length === 0 ? '*' : p.namePatterns.join(','),
+          formatTags(p.requiredTags),
+          p.actions.map((a) => actionName(a) ?? String(a)).join(','),
+          policyText(p.policy),
         ]),
       };
     default:

@@ -35,7 +35,7 @@ async function applyRepo(ctx: CommandContext, planOnly: boolean): Promise<number
     () => loadFeatureRepo(dir),
     (loaded) => {
       const s = loaded.set;
-      const objects = s.entities.length + s.dataSources.length + s.featureViews.length + s.onDemandFeatureViews.length + s.featureServices.length + s.savedDatasets.length;
+      const objects = s.entities.length + s.dataSources.length + s.featureViews.length + s.onDemandFeatureViews.length + s.featureServices.length + s.savedDatasets.length + s.permissions.length;
       return `${objects} objects in ${definitionFiles(dir).length} files, valid`;
     },
   );
