@@ -13,6 +13,7 @@ import { GroupedCopier } from './merge-copy';
 import { ViewLease, runShardOf, shardRanges, startHeartbeat } from './lease';
 import type { RunShard } from './lease';
 import { checkWindowTimes } from './request-times';
+import { validateBatch } from './validate-batch';
 import { viewNames, viewPlan } from './view-plan';
 import type { RegistryView, ViewPlan } from './view-plan';
 
@@ -427,6 +428,12 @@ export class JobManager {
       await report(M.RUNNING);
       // An incremental view already at its end has nothing to read.
       if (epochMicros(start) < epochMicros(end)) {
+        // The batch's statistics against the view's schema, before anything is written.
+        const check = await validateBatch(this.options.offline, plan, start, end, signal);
+        if (check !== undefined) {
+          if (plan.validation?.policy === 'warn') log.warn('the batch breaks the view schema; written anyway (materialization: warn)', { view: plan.name, anomalies: check.summary });
+          else throw new RpcError(Code.FAILED_PRECONDITION, `the batch breaks the view's schema, nothing was written (materialization: fail): ${check.summary}`);
+        }
         // This job's shard of the run, split into the replica's own parallel streams.
         await Promise.all(
           shardRanges(tracked.shard, this.options.shards).map(async (range) => {

@@ -2,6 +2,7 @@ import { joinKeyOf } from '@larder/core';
 import type { BatchSource, FeatureSpec, JoinKeySpec, SourceLocation } from '@larder/offline-store';
 import type { ViewDescriptor } from '@larder/online-store';
 import { registryV1 } from '@larder/proto';
+import type { tfmdV0 } from '@larder/proto';
 import { Code, RpcError } from '@larder/rpc';
 
 /** What materializing one feature view needs: where to read, what to write. */
@@ -14,6 +15,8 @@ export interface ViewPlan {
   readonly features: readonly FeatureSpec[];
   /** The same descriptor online serving reads with (schema order, join key names). */
   readonly descriptor: ViewDescriptor;
+  /** The view's TFDV schema, checked on the batch's statistics before anything is written; fail (default) or warn. */
+  readonly validation?: { readonly schema: tfmdV0.Schema; readonly policy: 'fail' | 'warn' };
 }
 
 /** The registry objects a plan is built from (RegistryClient fits). */
@@ -87,6 +90,9 @@ export function viewPlan(registry: RegistryView, project: string, name: string):
       features: features.map((f) => ({ name: f.name, type: f.type })),
       joinKeys: joinKeys.map((k) => k.name),
     },
+    ...(view.validation?.schema !== undefined && {
+      validation: { schema: view.validation.schema, policy: view.validation.materialization === registryV1.MaterializationValidationPolicy.WARN ? ('warn' as const) : ('fail' as const) },
+    }),
   };
 }
 

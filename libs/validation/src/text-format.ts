@@ -446,6 +446,7 @@ function formatEnum(field: DescField, value: number): string {
 }
 
 function printMessage(r: ReflectMessage, indent: string, lines: string[]): void {
+  // Field-number order, as TFDV's write_schema_text prints: its files and ours diff cleanly.
   for (const field of r.sortedFields) {
     if (!r.isSet(field)) continue;
     switch (field.fieldKind) {
