@@ -1,6 +1,7 @@
 import type { RegistrySet } from '@larder/core';
 import type { registryV1 } from '@larder/proto';
 import type { ObjectKindInProject, RegistryObject } from '@larder/registry-store';
+import type { ClientSecurity } from '@larder/rpc';
 
 /**
  * What the commands need from a registry, whether it is a running registry
@@ -37,8 +38,9 @@ export function parseRegistryTarget(text: string, baseDir: string): RegistryTarg
   return { kind: 'store', location: text, baseDir };
 }
 
-export async function openBackend(target: RegistryTarget): Promise<RegistryBackend> {
+/** `security` (TLS, bearer token) applies to a registry service. */
+export async function openBackend(target: RegistryTarget, security: ClientSecurity = {}): Promise<RegistryBackend> {
   // Only the modules of the chosen kind load: the other pulls in pg or grpc.
-  if (target.kind === 'remote') return (await import('./remote-backend')).remoteBackend(target.address);
+  if (target.kind === 'remote') return (await import('./remote-backend')).remoteBackend(target.address, security);
   return (await import('./store-backend')).storeBackend(target.location, target.baseDir);
 }

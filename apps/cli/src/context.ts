@@ -6,6 +6,7 @@ import { UsageError } from './args';
 import { openBackend, parseRegistryTarget } from './backend';
 import type { RegistryBackend, RegistryTarget } from './backend';
 import type { CommandContext } from './commands';
+import { clientSecurity } from './security';
 
 export function repoPath(ctx: CommandContext): string {
   return path.resolve(ctx.io.cwd, ctx.flags.repo ?? '.');
@@ -48,7 +49,12 @@ export async function registryTarget(ctx: CommandContext, settings?: RepoConfig)
 }
 
 export async function connect(ctx: CommandContext, settings?: RepoConfig): Promise<RegistryBackend> {
-  return openBackend(await registryTarget(ctx, settings));
+  return openRegistry(ctx, await registryTarget(ctx, settings));
+}
+
+/** Opens the registry `target`; a registry service is dialled with the TLS and token settings (--tls-ca, --token-file, …). */
+export async function openRegistry(ctx: CommandContext, target: RegistryTarget): Promise<RegistryBackend> {
+  return openBackend(target, target.kind === 'remote' ? await clientSecurity(ctx) : {});
 }
 
 /**

@@ -2,13 +2,14 @@ import { registryV1 } from '@larder/proto';
 import type { ObjectKindInProject, RegistryObject } from '@larder/registry-store';
 import { RegistryClient } from '@larder/registry-client';
 import { createClient } from '@larder/rpc';
+import type { ClientSecurity } from '@larder/rpc';
 import type { RegistryBackend } from './backend';
 
 const K = registryV1.ObjectKind;
 
 /** A running registry service, over gRPC. */
-export function remoteBackend(address: string): RegistryBackend {
-  const rpc = createClient(registryV1.RegistryService, address, { defaultTimeoutMs: 60_000 });
+export function remoteBackend(address: string, security: ClientSecurity = {}): RegistryBackend {
+  const rpc = createClient(registryV1.RegistryService, address, { ...security, defaultTimeoutMs: 60_000 });
   const list = async (kind: ObjectKindInProject, project: string, filter?: registryV1.ObjectFilter): Promise<RegistryObject[]> => {
     const req = { project, ...(filter !== undefined && { filter }) };
     switch (kind) {
@@ -69,7 +70,7 @@ export function remoteBackend(address: string): RegistryBackend {
     registrySets: async (project) => {
       // Fails fast (UNAVAILABLE) when nothing listens, instead of waiting for a snapshot.
       await rpc.getRegistryVersion({}, { timeoutMs: 10_000 });
-      const client = await RegistryClient.connect({ address, project, timeoutMs: 30_000, backoff: { initialMs: 100, maxMs: 1000 } });
+      const client = await RegistryClient.connect({ address, project, clientOptions: security, timeoutMs: 30_000, backoff: { initialMs: 100, maxMs: 1000 } });
       try {
         const names = client.projectNames().filter((name) => project === '' || name === project);
         const sets = names.flatMap((name) => client.registrySet(name) ?? []);

@@ -1,9 +1,9 @@
 import { kindName } from '@larder/core';
 import { applyRequestOf, definitionFiles, loadFeatureRepo } from '@larder/feature-repo';
 import { registryV1 } from '@larder/proto';
-import { openBackend, parseRegistryTarget } from '../backend';
+import { parseRegistryTarget } from '../backend';
 import type { CommandContext } from '../commands';
-import { repoPath, targetOf } from '../context';
+import { openRegistry, repoPath, targetOf } from '../context';
 import { formatJson, formatTable } from '../output';
 import { Progress } from '../progress';
 import { locateRejection } from '../rejection';
@@ -51,7 +51,7 @@ async function applyRepo(ctx: CommandContext, planOnly: boolean): Promise<number
   }
   const flagTarget = ctx.flags.registry ?? ctx.io.env['LARDER_REGISTRY'];
   const target = flagTarget ? parseRegistryTarget(flagTarget, ctx.io.cwd) : targetOf(config.registry, config.repoPath);
-  const backend = await openBackend(target);
+  const backend = await openRegistry(ctx, target);
   try {
     const request = applyRequestOf(repo, { prune: (ctx.flags as Record<string, unknown>)['no-prune'] !== true, planOnly });
     const response = await progress.step(

@@ -10,6 +10,7 @@ import { Code, RpcError, createClient } from '@larder/rpc';
 import { UsageError } from '../args';
 import type { CommandContext } from '../commands';
 import { repoConfig } from '../context';
+import { clientSecurity } from '../security';
 import { formatJson } from '../output';
 import { Progress } from '../progress';
 
@@ -114,7 +115,7 @@ export async function getHistoricalFeatures(ctx: CommandContext): Promise<number
     entitySource: entitySource(entities, engine, ctx.io.cwd, flag('timestamp-column') ?? '', flag('order-column') ?? ''),
   });
 
-  const client = createClient(offlineV1.OfflineRetrievalService, address);
+  const client = createClient(offlineV1.OfflineRetrievalService, address, await clientSecurity(ctx));
   const progress = new Progress(ctx.io, ctx.flags.quiet !== true);
   try {
     let schema: offlineV1.ResultSchema | undefined;

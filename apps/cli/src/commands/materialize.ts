@@ -10,6 +10,7 @@ import type { RpcClient } from '@larder/rpc';
 import { UsageError } from '../args';
 import type { CommandContext } from '../commands';
 import { repoConfig } from '../context';
+import { clientSecurity } from '../security';
 import { formatJson, formatTable } from '../output';
 import type { Io } from '../output';
 
@@ -73,7 +74,7 @@ async function run(ctx: CommandContext, command: string, start: (client: Client,
   const address = (ctx.flags['materialization'] as string | undefined) ?? ctx.io.env['LARDER_MATERIALIZATION'] ?? repo?.services.materialization ?? DEFAULT_ADDRESS;
   const views = ((ctx.flags['views'] as string[] | undefined) ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
   const project = ctx.flags.project ?? repo?.project ?? '';
-  const client = createClient(materializationV1.MaterializationService, address);
+  const client = createClient(materializationV1.MaterializationService, address, await clientSecurity(ctx));
   const bar = new ProgressBar(ctx.io, ctx.flags.quiet !== true);
   let job: Job | undefined;
   // Stopping the step (Ctrl-C, or the orchestrator's SIGTERM) cancels the job rather than orphaning it.

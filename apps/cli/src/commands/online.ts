@@ -9,8 +9,8 @@ import { feastJson, servingV1, typesV1 } from '@larder/proto';
 import { Code, RpcError, createClient } from '@larder/rpc';
 import { UsageError } from '../args';
 import type { CommandContext } from '../commands';
-import { registryTarget, repoConfig } from '../context';
-import { openBackend } from '../backend';
+import { openRegistry, registryTarget, repoConfig } from '../context';
+import { clientSecurity } from '../security';
 import { formatJson, formatTable } from '../output';
 
 const NAME = 'get-online-features';
@@ -157,7 +157,7 @@ export function responseToTable(response: servingV1.GetOnlineFeaturesResponse): 
 async function registryTypes(ctx: CommandContext, project: string, hasRepo: boolean): Promise<Map<string, typesV1.ValueType>> {
   if (!hasRepo && ctx.flags.registry === undefined && !ctx.io.env['LARDER_REGISTRY']) return new Map();
   try {
-    const backend = await openBackend(await registryTarget(ctx));
+    const backend = await openRegistry(ctx, await registryTarget(ctx));
     try {
       return declaredTypes((await backend.registrySets(project)).sets);
     } finally {
@@ -206,7 +206,7 @@ export async function getOnlineFeatures(ctx: CommandContext): Promise<number> {
     fullFeatureNames: (ctx.flags as Record<string, unknown>)['full-feature-names'] === true,
   });
 
-  const client = createClient(servingV1.OnlineServingService, address, { defaultTimeoutMs: TIMEOUT_MS });
+  const client = createClient(servingV1.OnlineServingService, address, { ...(await clientSecurity(ctx)), defaultTimeoutMs: TIMEOUT_MS });
   try {
     const response = await client.getOnlineFeatures(request);
     ctx.io.out(ctx.flags.output === 'json' ? formatJson(feastJson.onlineResponseToJson(response)) : responseToTable(response));

@@ -29,6 +29,7 @@ type Files = 'ca' | 'cert' | 'key';
  * naming the file, when one is missing or unusable.
  */
 export function clientTlsCredentials(options: ClientTlsOptions): { credentials: ChannelCredentials; channelOptions: ChannelOptions } {
+  quietIpServerNameWarning();
   if ((options.certFile ?? '') === '' !== ((options.keyFile ?? '') === '')) {
     throw new Error('a client certificate needs both certFile and keyFile');
   }
@@ -105,4 +106,25 @@ class PemCertificateProvider implements experimental.CertificateProvider {
     this.unsubscribe.get(listener)?.();
     this.unsubscribe.delete(listener);
   }
+}
+
+let quieted = false;
+
+/**
+ * grpc-js sends the host dialled as the TLS server name, an IP address included, and
+ * Node then prints DEP0123 ("Setting the TLS ServerName to an IP address is not
+ * permitted by RFC 6066") on stderr, once per process: noise on every CLI command that
+ * dials 127.0.0.1. The certificate is still checked against the address's IP SANs; only
+ * that one warning is dropped.
+ */
+function quietIpServerNameWarning(): void {
+  if (quieted) return;
+  quieted = true;
+  const emit = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = ((warning: unknown, ...rest: unknown[]) => {
+    const [typeOrOptions, code] = rest;
+    const given = typeof typeOrOptions === 'object' && typeOrOptions !== null ? (typeOrOptions as { code?: unknown }).code : code;
+    if (given === 'DEP0123') return;
+    emit(warning, ...rest);
+  }) as typeof process.emitWarning;
 }
