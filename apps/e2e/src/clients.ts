@@ -30,8 +30,16 @@ export interface Target {
 
 const CLIENT_TIMEOUT_MS = 60_000;
 
-export async function runPythonClient(toolchain: Toolchain, pythonStubs: string, targets: readonly Target[]): Promise<ClientRecord[]> {
-  const { stdout } = await run(toolchain.python, [PYTHON_CLIENT, '--stubs', pythonStubs, ...targetArgs(targets)], {
+/** TLS for the Python client: a CA bundle, and a client certificate for mTLS. */
+export interface ClientTls {
+  ca: string;
+  cert?: string;
+  key?: string;
+}
+
+export async function runPythonClient(toolchain: Toolchain, pythonStubs: string, targets: readonly Target[], tls?: ClientTls): Promise<ClientRecord[]> {
+  const tlsArgs = tls === undefined ? [] : ['--ca', tls.ca, ...(tls.cert !== undefined && tls.key !== undefined ? ['--cert', tls.cert, '--key', tls.key] : [])];
+  const { stdout } = await run(toolchain.python, [PYTHON_CLIENT, '--stubs', pythonStubs, ...tlsArgs, ...targetArgs(targets)], {
     timeoutMs: CLIENT_TIMEOUT_MS,
   });
   return parseRecords(stdout);

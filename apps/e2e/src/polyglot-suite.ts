@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { createTestCertificates } from '@larder/testing';
 import { LARDER_APPS, startApp } from './apps';
 import type { LarderApp, RunningApp } from './apps';
 import { runGoClient, runPythonClient } from './clients';
@@ -10,6 +11,7 @@ import { applyClientRepo } from './repo';
 import { buildGoClient, generateStubs } from './generate';
 import type { GeneratedStubs } from './generate';
 import { setupToolchain } from './toolchain';
+import type { Toolchain } from './toolchain';
 
 /** Checks one rpc answer; throws (a jest expectation failure) when it is wrong. */
 export type AnswerCheck = (record: ClientRecord) => void;
@@ -53,16 +55,17 @@ export function describePolyglot(options: PolyglotSuiteOptions): void {
     let workDir = '';
     let apps: RunningApp[] = [];
     let stubs: GeneratedStubs;
+    let toolchain: Toolchain;
     let records: ClientRecord[] = [];
 
     beforeAll(async () => {
       workDir = await mkdtemp(path.join(os.tmpdir(), 'larder-e2e-'));
       const starting = startApps(options, workDir);
       const building = (async () => {
-        const toolchain = await setupToolchain();
+        toolchain = await setupToolchain();
         stubs = await generateStubs(toolchain, path.join(workDir, 'stubs'));
         const goClient = await buildGoClient(toolchain, stubs, workDir);
-        return { toolchain, goClient };
+        return { goClient };
       })();
       // Awaited below unless the apps fail first; then their error is the one to show.
       building.catch(() => undefined);
@@ -70,7 +73,7 @@ export function describePolyglot(options: PolyglotSuiteOptions): void {
       apps = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
       const failed = started.flatMap((result) => (result.status === 'rejected' ? [String(result.reason)] : []));
       if (failed.length > 0) throw new Error(`apps did not start:\n${failed.join('\n\n')}`);
-      const { toolchain, goClient } = await building;
+      const { goClient } = await building;
       const targets = apps.map(({ service, address }) => ({ service, address }));
       const [python, go] = await Promise.all([
         runPythonClient(toolchain, stubs.pythonDir, targets),
@@ -180,6 +183,36 @@ export function describePolyglot(options: PolyglotSuiteOptions): void {
         if (methods.size > 1) problems.push(`${app.name}: the clients called different rpcs ${[...methods].join(', ')}`);
       }
       expect(problems).toEqual([]);
+    });
+
+    it('a Python stub reaches a TLS registry with the CA bundle (and a client certificate for mTLS); without the CA it cannot', async () => {
+      const certs = await createTestCertificates({ dir: path.join(workDir, 'certs') });
+      const client = await certs.client('python-client');
+      const registryApp = LARDER_APPS[0] as LarderApp;
+      const tlsRegistry = await startApp(registryApp, {
+        ...withAppsDir(options),
+        env: {
+          LARDER_REGISTRY_LOCATION: path.join(workDir, 'tls-registry.json'),
+          LARDER_TLS_CERT_FILE: certs.server.certFile,
+          LARDER_TLS_KEY_FILE: certs.server.keyFile,
+          LARDER_TLS_CLIENT_CA_FILE: certs.ca.certFile,
+          LARDER_TLS_REQUIRE_CLIENT_CERT: 'true',
+        },
+      });
+      try {
+        const target = [{ service: registryApp.service, address: tlsRegistry.address }];
+        const summary = (found: ClientRecord[]) => found.map((r) => `${r.check} ${r.code}${r.status === undefined ? '' : ` ${r.status}`}`);
+        const withCa = await runPythonClient(toolchain, stubs.pythonDir, target, { ca: certs.ca.certFile, cert: client.certFile, key: client.keyFile });
+        expect(summary(withCa)).toEqual(['health OK SERVING', 'health OK SERVING', 'reflection OK', 'rpc OK']);
+        expect(withCa.find((r) => r.check === 'rpc')?.method).toBe('larder.registry.v1.RegistryService/GetRegistryVersion');
+        // Without a client certificate the registry refuses the handshake; without the CA (plaintext) nothing connects.
+        const noCert = await runPythonClient(toolchain, stubs.pythonDir, target, { ca: certs.ca.certFile });
+        expect(summary(noCert)).toEqual(['health UNAVAILABLE', 'health UNAVAILABLE', 'reflection UNAVAILABLE', 'rpc UNAVAILABLE']);
+        const plaintext = await runPythonClient(toolchain, stubs.pythonDir, target);
+        expect(summary(plaintext)).toEqual(['health UNAVAILABLE', 'health UNAVAILABLE', 'reflection UNAVAILABLE', 'rpc UNAVAILABLE']);
+      } finally {
+        await tlsRegistry.stop(STOP_GRACE_MS);
+      }
     });
 
     it('each app exits 0 within a few seconds of SIGTERM', async () => {

@@ -22,7 +22,7 @@ let dir: string;
 let certs: TestCertificates;
 let operator: IssuedCertificate;
 const handles: ServerHandle[] = [];
-const logs: Record<string, string[]> = { registry: [], serving: [], ingestion: [] };
+const logs: { registry: string[]; serving: string[]; ingestion: string[] } = { registry: [], serving: [], ingestion: [] };
 let registry: ServerHandle;
 let serving: ServerHandle;
 let ingestion: ServerHandle;

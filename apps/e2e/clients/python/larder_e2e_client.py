@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Calls running Larder services through Python stubs generated from proto/.
 
-    python larder_e2e_client.py --stubs DIR SERVICE=HOST:PORT [SERVICE=HOST:PORT ...]
+    python larder_e2e_client.py --stubs DIR [--ca FILE [--cert FILE --key FILE]] SERVICE=HOST:PORT [...]
 
 DIR holds the output of grpc_tools.protoc: Larder's modules (larder/registry/v1/...)
 generated with proto/ as the include root, gRPC's health and reflection modules
@@ -12,6 +12,9 @@ For each target it checks health ('' and SERVICE), lists services and fetches th
 service's descriptor through reflection, and calls one rpc of SERVICE with a valid
 request. Every call prints one JSON line to stdout; the exit code is 0 unless the
 client itself broke, whatever the server answered.
+
+With --ca the channel speaks TLS, trusting that PEM CA bundle (and sending the client
+certificate of --cert/--key, for mTLS), as a Python user of a TLS deployment would.
 """
 
 import argparse
@@ -28,15 +31,39 @@ DEADLINE_S = 5.0
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stubs", required=True, help="root of the generated Python stubs")
+    parser.add_argument("--ca", help="PEM CA bundle: speak TLS, trusting it")
+    parser.add_argument("--cert", help="PEM client certificate (with --key), for mTLS")
+    parser.add_argument("--key", help="PEM private key of --cert")
     parser.add_argument("targets", nargs="+", metavar="SERVICE=HOST:PORT")
     args = parser.parse_args()
+    if (args.cert is None) != (args.key is None):
+        parser.error("--cert and --key go together")
+    if args.cert is not None and args.ca is None:
+        parser.error("--cert needs --ca")
     targets = []
     for target in args.targets:
         service, sep, address = target.partition("=")
         if not sep or not service or not address:
             parser.error(f"expected SERVICE=HOST:PORT, got {target!r}")
         targets.append((service, address))
-    return args.stubs, targets
+    return args, targets
+
+
+def open_channel(args, address):
+    """Plaintext, or TLS with the CA bundle (and client certificate) given."""
+    if args.ca is None:
+        return grpc.insecure_channel(address)
+
+    def read(path):
+        with open(path, "rb") as file:
+            return file.read()
+
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=read(args.ca),
+        private_key=read(args.key) if args.key else None,
+        certificate_chain=read(args.cert) if args.cert else None,
+    )
+    return grpc.secure_channel(address, credentials)
 
 
 def emit(record):
@@ -175,11 +202,11 @@ def call_rpc(calls, channel, address, service):
 
 
 def main():
-    stubs, targets = parse_args()
-    gen = load_stubs(stubs)
+    args, targets = parse_args()
+    gen = load_stubs(args.stubs)
     calls = larder_calls()
     for service, address in targets:
-        with grpc.insecure_channel(address) as channel:
+        with open_channel(args, address) as channel:
             for name in ("", service):
                 check_health(gen, channel, address, name)
             reflect(gen, channel, address, service)
