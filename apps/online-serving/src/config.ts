@@ -1,7 +1,7 @@
 import { DEFAULT_ROW_COST_LIMIT } from '@larder/core';
 import { authConfigSchema } from '@larder/auth';
 import { onlineStoreConfigSchema } from '@larder/online-store';
-import { bool, duration, httpLimitsSchema, int, serverConfigSchema, string } from '@larder/rpc';
+import { bool, duration, httpLimitsSchema, int, oneOf, serverConfigSchema, string } from '@larder/rpc';
 import type { ConfigOf } from '@larder/rpc';
 
 /** Per-request budget of on-demand features: a second or two of CPU at most. */
@@ -28,6 +28,7 @@ export const onlineServingSchema = {
     enabled: bool({ default: true, env: 'LARDER_HTTP_ENABLED', doc: 'Serve the Feast-compatible HTTP/JSON gateway.' }),
     host: string({ default: '', env: 'LARDER_HTTP_HOST', doc: 'Address the HTTP/JSON gateway binds to; empty = bind.host.' }),
     port: int({ default: 6567, min: 0, max: 65535, env: 'LARDER_HTTP_PORT', doc: 'HTTP/JSON port; 0 picks a free one.' }),
+    jsonFormat: oneOf(['larder', 'feast'], { default: 'larder', env: 'LARDER_HTTP_JSON_FORMAT', doc: "Numbers in answers: larder (0.1, 1, int64 past 2^53 as a string) or feast (exactly as Feast's feature server: float32 widened, 1.0, every int64 a number); ?format= overrides per request." }),
     ...httpLimitsSchema('LARDER_HTTP_'),
   },
 };

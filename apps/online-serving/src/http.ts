@@ -4,7 +4,7 @@ import type { FeatureRequest } from '@larder/core';
 import { Code, codeName, createHttpListener, discardRefusedBody, HttpBodyError, readJsonBody, RpcError } from '@larder/rpc';
 import type { HttpLimits, Logger, ServerTls } from '@larder/rpc';
 import type { Principal } from '@larder/auth';
-import { columnsFromJson, responseToJson } from './json';
+import { columnsFromJson, responseToFeastJsonText, responseToJson } from './json';
 import type { OnlineServing } from './online-serving';
 
 /** The caller of a request, or undefined once the refusal (401) has been answered. */
@@ -21,6 +21,10 @@ const HTTP_STATUS: Partial<Record<Code, number>> = {
   [Code.RESOURCE_EXHAUSTED]: 429,
   [Code.UNIMPLEMENTED]: 501,
 };
+
+/** How the gateway writes numbers: ours (`0.1`, `1`, int64 past 2^53 as a string) or exactly as Feast's server does. */
+export type JsonFormat = 'larder' | 'feast';
+export const JSON_FORMATS: readonly JsonFormat[] = ['larder', 'feast'];
 
 export interface HttpGateway {
   readonly port: number;
@@ -39,9 +43,13 @@ export interface HttpGateway {
  * "request_context"?: {...}, "project"?: "..."}`, answered in Feast's JSON shape. Errors are
  * `{"code": "INVALID_ARGUMENT", "message": "..."}` with a 4xx/5xx status.
  */
-export async function startHttpGateway(serving: OnlineServing, options: { host: string; port: number; logger: Logger; limits: HttpLimits; principal?: CallerOf; tls?: ServerTls | undefined }): Promise<HttpGateway> {
+export async function startHttpGateway(
+  serving: OnlineServing,
+  options: { host: string; port: number; logger: Logger; limits: HttpLimits; principal?: CallerOf; tls?: ServerTls | undefined; jsonFormat?: JsonFormat },
+): Promise<HttpGateway> {
+  const jsonFormat = options.jsonFormat ?? 'larder';
   const listener = await createHttpListener({ host: options.host, port: options.port, tls: options.tls, limits: options.limits }, (req, res) => {
-    handle(serving, req, res, options.limits, options.principal).catch((error: unknown) => {
+    handle(serving, req, res, options.limits, jsonFormat, options.principal).catch((error: unknown) => {
       if (error instanceof HttpBodyError) {
         discardRefusedBody(req, res, error);
         send(res, error.status, { code: error.code, message: error.message });
@@ -57,13 +65,27 @@ export async function startHttpGateway(serving: OnlineServing, options: { host: 
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
+  sendText(res, status, JSON.stringify(body));
+}
+
+function sendText(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
 
-async function handle(serving: OnlineServing, req: IncomingMessage, res: ServerResponse, limits: HttpLimits, callerOf?: CallerOf): Promise<void> {
-  const path = (req.url ?? '/').split('?')[0];
+/** `?format=feast|larder` overrides the configured format for one request. */
+function requestedFormat(query: string | undefined, configured: JsonFormat): JsonFormat {
+  if (query === undefined) return configured;
+  const format = new URLSearchParams(query).get('format');
+  if (format === null) return configured;
+  if (!(JSON_FORMATS as readonly string[]).includes(format)) {
+    throw new RpcError(Code.INVALID_ARGUMENT, `format: expected ${JSON_FORMATS.join(' or ')} but got ${JSON.stringify(format.slice(0, 40))}`);
+  }
+  return format as JsonFormat;
+}
+
+async function handle(serving: OnlineServing, req: IncomingMessage, res: ServerResponse, limits: HttpLimits, configured: JsonFormat, callerOf?: CallerOf): Promise<void> {
+  const [path, query] = (req.url ?? '/').split('?', 2);
   if (path === '/health' && req.method === 'GET') {
     send(res, 200, { status: 'ok' });
     return;
@@ -80,6 +102,7 @@ async function handle(serving: OnlineServing, req: IncomingMessage, res: ServerR
   // Who asks, before the body is read: a refused caller costs no parsing.
   const principal = callerOf === undefined ? undefined : await callerOf(req, res);
   if (callerOf !== undefined && principal === undefined) return;
+  const format = requestedFormat(query, configured);
   const text = await readJsonBody(req, limits);
   let body: unknown;
   try {
@@ -102,7 +125,8 @@ async function handle(serving: OnlineServing, req: IncomingMessage, res: ServerR
   const entities = columnsFromJson('entities', fields['entities'], typed);
   const requestContext = columnsFromJson('request_context', fields['request_context'], plan.resolved.requestFields);
   const response = await serving.get(plan, entities, requestContext);
-  send(res, 200, responseToJson(response));
+  if (format === 'feast') sendText(res, 200, responseToFeastJsonText(response));
+  else send(res, 200, responseToJson(response));
 }
 
 function featureRequest(fields: Record<string, unknown>): FeatureRequest | undefined {

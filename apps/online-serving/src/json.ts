@@ -124,3 +124,4 @@ export function columnsFromJson(where: string, json: unknown, fields: readonly T
 
 /** The response in the JSON shape of Feast's `POST /get-online-features` (one writer, shared with the CLI). */
 export const responseToJson = feastJson.onlineResponseToJson;
+export const responseToFeastJsonText = feastJson.onlineResponseToFeastJsonText;

@@ -50,7 +50,7 @@ export const onlineServingService: RunServiceOptions<typeof onlineServingSchema>
     });
     let http: HttpGateway | undefined;
     if (config.http.enabled) {
-      http = await startHttpGateway(serving, { host: bindHost(config.http.host, config), port: config.http.port, logger, limits: config.http, principal: (req, res) => auth.httpPrincipal(req, res), tls });
+      http = await startHttpGateway(serving, { host: bindHost(config.http.host, config), port: config.http.port, logger, limits: config.http, principal: (req, res) => auth.httpPrincipal(req, res), tls, jsonFormat: config.http.jsonFormat });
       logger.info('http gateway listening', { http: http.boundUrl, httpPort: http.port, maxBodyBytes: config.http.maxBodyBytes });
     }
     logger.info('online store open', { type: config.onlineStore.type, ...(config.onlineStore.type === 'redis' ? { layout: config.onlineStore.redisLayout } : { path: config.onlineStore.path }) });

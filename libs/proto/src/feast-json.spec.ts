@@ -60,3 +60,54 @@ test('a response in the shape of Feast POST /get-online-features', () => {
   });
   expect(feastJson.onlineResponseToJson(create(servingV1.GetOnlineFeaturesResponseSchema, {}))).toEqual({ metadata: { feature_names: [] }, results: [] });
 });
+
+describe("Feast's exact numbers (?format=feast)", () => {
+  // Python's repr of each double (python3 -c 'print(repr(x))'): what json.dumps writes for Feast.
+  test.each([
+    [0, '0.0'],
+    [-0, '-0.0'],
+    [1, '1.0'],
+    [-1, '-1.0'],
+    [0.5, '0.5'],
+    [0.1, '0.1'],
+    [100, '100.0'],
+    [1e15, '1000000000000000.0'],
+    [1234567890123456, '1234567890123456.0'],
+    [2 ** 53, '9007199254740992.0'],
+    [1e16, '1e+16'],
+    [1e17, '1e+17'],
+    [12345678901234568, '1.2345678901234568e+16'],
+    [2 ** 60, '1.152921504606847e+18'],
+    [1e21, '1e+21'],
+    [1e22, '1e+22'],
+    [1.7976931348623157e308, '1.7976931348623157e+308'],
+    [123.456, '123.456'],
+    [1e-4, '0.0001'],
+    [0.00012345, '0.00012345'],
+    [1e-5, '1e-05'],
+    [1.5e-7, '1.5e-07'],
+    [5e-324, '5e-324'],
+    [Math.fround(0.1), '0.10000000149011612'],
+  ])('%p is %s', (n, repr) => {
+    expect(feastJson.pythonFloatRepr(n)).toBe(repr);
+  });
+
+  test('a whole response as Feast writes it: results first, widened float32, every int64 a number', () => {
+    const response = create(servingV1.GetOnlineFeaturesResponseSchema, {
+      metadata: { featureNames: { val: ['driver_id', 'f'] } },
+      results: [
+        { values: [value({ val: { case: 'int64Val', value: 2n ** 60n + 1n } })], statuses: [S.PRESENT], eventTimestamps: [create(TimestampSchema)] },
+        {
+          values: [value({ val: { case: 'floatListVal', value: { val: [Math.fround(0.1), Number.NaN] } } })],
+          statuses: [S.PRESENT],
+          eventTimestamps: [create(TimestampSchema, { seconds: 1_700_000_000n })],
+        },
+      ],
+    });
+    expect(feastJson.onlineResponseToFeastJsonText(response)).toBe(
+      '{"results":[{"values":[1152921504606846977],"statuses":["PRESENT"],"event_timestamps":["1970-01-01T00:00:00Z"]},' +
+        '{"values":[[0.10000000149011612,"NaN"]],"statuses":["PRESENT"],"event_timestamps":["2023-11-14T22:13:20Z"]}],' +
+        '"metadata":{"feature_names":["driver_id","f"]}}',
+    );
+  });
+});
