@@ -1,4 +1,5 @@
 import { ENDPOINT_SETTINGS, FUTURE_SKEW_SETTING, LOOPBACK_ENDPOINTS } from '@larder/core';
+import { authConfigSchema } from '@larder/auth';
 import { offlineStoreConfigSchema, openOfflineStore } from '@larder/offline-store';
 import type { OfflineStore } from '@larder/offline-store';
 import { onlineStoreConfigSchema } from '@larder/online-store';
@@ -8,6 +9,7 @@ import type { ConsumerSettings } from './kafka/source-consumer';
 
 export const ingestionSchema = {
   ...serverConfigSchema({ grpcPort: 6573, metricsPort: 9473 }),
+  ...authConfigSchema(),
   registry: {
     address: string({ default: '127.0.0.1:6570', env: 'LARDER_REGISTRY_ADDRESS', doc: 'The registry service, host:port.' }),
     startupWait: duration({ default: 5_000, env: 'LARDER_REGISTRY_STARTUP_WAIT', doc: 'How long to wait at start for the first registry snapshot; consumers start when it arrives.' }),

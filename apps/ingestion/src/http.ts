@@ -2,6 +2,7 @@ import type http from 'node:http';
 import { parseJsonInSlices } from '@larder/core';
 import { Code, createHttpListener, discardRefusedBody, HttpBodyError, readJsonBody, RpcError, codeName } from '@larder/rpc';
 import type { HttpLimits, Logger, ServerTls } from '@larder/rpc';
+import type { Principal } from '@larder/auth';
 import type { Ingestion } from './ingestion';
 import { dataFrameInput } from './push';
 import type { PushDestination, WriteOutcome } from './push';
@@ -45,10 +46,23 @@ const STATUS: Partial<Record<Code, number>> = {
  * is `{"rows_written", "rows_skipped_stale", "failures": [{"row_index", "column", "reason"}]}`:
  * 200 when every row was taken, 422 when some were rejected (the others were written).
  */
-export async function startHttpEndpoint(ingestion: Ingestion, options: { host: string; port: number; logger: Logger; limits: HttpLimits; tls?: ServerTls | undefined }): Promise<HttpEndpoint> {
+/** The caller of a request, or undefined once the refusal (401) has been answered. */
+export type CallerOf = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<Principal | undefined>;
+
+export async function startHttpEndpoint(
+  ingestion: Ingestion,
+  options: { host: string; port: number; logger: Logger; limits: HttpLimits; tls?: ServerTls | undefined; principal?: CallerOf },
+): Promise<HttpEndpoint> {
   const listener = await createHttpListener({ host: options.host, port: options.port, tls: options.tls, limits: options.limits }, (req, res) => {
-    handle(ingestion, req, options.limits)
-      .then(({ status, body }) => send(res, status, body))
+    // Who asks, before the body is read (GET /health stays open: it says nothing).
+    const open = req.method === 'GET' && (req.url ?? '/').split('?')[0] === '/health';
+    const caller = open || options.principal === undefined ? Promise.resolve(undefined) : options.principal(req, res);
+    caller
+      .then(async (principal) => {
+        if (!open && options.principal !== undefined && principal === undefined) return undefined;
+        return handle(ingestion, req, options.limits, principal);
+      })
+      .then((answer) => answer !== undefined && send(res, answer.status, answer.body))
       .catch((error: unknown) => {
         if (error instanceof HttpBodyError) {
           discardRefusedBody(req, res, error);
@@ -71,7 +85,7 @@ function send(res: http.ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-async function handle(ingestion: Ingestion, req: http.IncomingMessage, limits: HttpLimits): Promise<{ status: number; body: unknown }> {
+async function handle(ingestion: Ingestion, req: http.IncomingMessage, limits: HttpLimits, principal: Principal | undefined): Promise<{ status: number; body: unknown }> {
   const path = (req.url ?? '/').split('?')[0];
   if (req.method === 'GET' && path === '/health') return { status: 200, body: { status: 'ok' } };
   if (req.method !== 'POST' || (path !== '/push' && path !== '/write-to-online-store')) {
@@ -89,12 +103,12 @@ async function handle(ingestion: Ingestion, req: http.IncomingMessage, limits: H
     const to = body['to'] ?? 'online';
     if (!DESTINATIONS.includes(to as PushDestination)) throw new RpcError(Code.INVALID_ARGUMENT, `to: ${JSON.stringify(to)} is not one of ${DESTINATIONS.join(', ')}`);
     write = (chunk, first) =>
-      ingestion.push(project, source, ({ timestampColumn, createdColumn }) => checkedChunk(frame, chunk, first, timestampColumn, createdColumn), to as PushDestination, undefined);
+      ingestion.push(project, source, ({ timestampColumn, createdColumn }) => checkedChunk(frame, chunk, first, timestampColumn, createdColumn), to as PushDestination, undefined, principal);
   } else {
     const view = body['feature_view_name'];
     if (typeof view !== 'string' || view === '') throw new RpcError(Code.INVALID_ARGUMENT, 'feature_view_name: required');
     const timestampColumn = typeof body['timestamp_column'] === 'string' ? body['timestamp_column'] : 'event_timestamp';
-    write = (chunk, first) => ingestion.writeToOnlineStore(project, view, () => checkedChunk(frame, chunk, first, timestampColumn, ''), undefined);
+    write = (chunk, first) => ingestion.writeToOnlineStore(project, view, () => checkedChunk(frame, chunk, first, timestampColumn, ''), undefined, principal);
   }
   const outcome = await writeInChunks(frame, write);
   return {
