@@ -139,7 +139,7 @@ function featureStatistics(
   feature.stats = { case: 'numStats', value: numStats };
   if (column.list) return feature;
   const valid = num(agg('valid')) ?? 0;
-  const numNan = column.float ? (num(agg('nan')) ?? 0) : 0;
+  const numNan = (num(agg('present')) ?? 0) - valid;
   numStats.numZeros = BigInt(num(agg('zeros')) ?? 0);
   if (valid === 0) return feature;
   numStats.mean = num(agg('mean')) ?? 0;

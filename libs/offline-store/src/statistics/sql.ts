@@ -52,43 +52,52 @@ function numericValue(d: StatisticsDialect, column: StatisticsColumn, ref: strin
 
 const countIf = (condition: string): string => `COALESCE(SUM(CASE WHEN ${condition} THEN 1 ELSE 0 END), 0)`;
 
-/** One SELECT over the base relation: a row of aggregates, named s<i>_<stat>, and __n. */
+/**
+ * One SELECT over the base relation: a row of aggregates, named s<i>_<stat>, and __n.
+ * Each value is prepared once per row in an inner projection (as a double, NaN as null,
+ * lengths), so the aggregates read plain columns instead of repeating the expressions.
+ */
 export function aggregateSql(d: StatisticsDialect, base: string, columns: readonly StatisticsColumn[], grid: number): string {
   const q = d.quote;
+  const prepared: string[] = [];
   const select = [`COUNT(*) AS ${q('__n')}`];
   columns.forEach((column, i) => {
     const ref = q(columnAlias(i));
-    select.push(`COUNT(${ref}) AS ${q(stat(i, 'present'))}`);
+    const v = q(`__v${i}`);
+    const c = q(`__c${i}`);
+    const l = q(`__l${i}`);
+    select.push(`COUNT(${column.kind === 'numeric' && !column.list ? v : ref}) AS ${q(stat(i, 'present'))}`);
     if (column.list) {
-      const length = d.listLength(ref);
+      prepared.push(`${ref}`, `${d.listLength(ref)} AS ${l}`);
       select.push(
-        `MIN(${length}) AS ${q(stat(i, 'minvals'))}`,
-        `MAX(${length}) AS ${q(stat(i, 'maxvals'))}`,
-        `SUM(${length}) AS ${q(stat(i, 'totvals'))}`,
-        `${d.quantiles(d.toDouble(length), grid)} AS ${q(stat(i, 'valsq'))}`,
+        `MIN(${l}) AS ${q(stat(i, 'minvals'))}`,
+        `MAX(${l}) AS ${q(stat(i, 'maxvals'))}`,
+        `SUM(${l}) AS ${q(stat(i, 'totvals'))}`,
+        `${d.quantiles(d.toDouble(l), grid)} AS ${q(stat(i, 'valsq'))}`,
       );
       return;
     }
     if (column.kind === 'string' || column.kind === 'bytes') {
-      const length = d.byteLength(ref, column.kind);
-      select.push(`AVG(${d.toDouble(length)}) AS ${q(stat(i, 'avglen'))}`);
-      if (column.kind === 'bytes') select.push(`MIN(${length}) AS ${q(stat(i, 'minlen'))}`, `MAX(${length}) AS ${q(stat(i, 'maxlen'))}`);
+      prepared.push(`${ref}`, `${d.byteLength(ref, column.kind)} AS ${l}`);
+      select.push(`AVG(${d.toDouble(l)}) AS ${q(stat(i, 'avglen'))}`);
+      if (column.kind === 'bytes') select.push(`MIN(${l}) AS ${q(stat(i, 'minlen'))}`, `MAX(${l}) AS ${q(stat(i, 'maxlen'))}`);
       return;
     }
     const value = numericValue(d, column, ref);
-    const clean = column.float ? `CASE WHEN ${d.isNan(value)} THEN NULL ELSE ${value} END` : value;
-    if (column.float) select.push(`${countIf(d.isNan(value))} AS ${q(stat(i, 'nan'))}`);
+    // A NaN is present but has no place in moments or quantiles: nan = present - valid.
+    prepared.push(`${value} AS ${v}`, `${column.float ? `CASE WHEN ${d.isNan(value)} THEN NULL ELSE ${value} END` : value} AS ${c}`);
     select.push(
-      `COUNT(${clean}) AS ${q(stat(i, 'valid'))}`,
-      `AVG(${clean}) AS ${q(stat(i, 'mean'))}`,
-      `STDDEV_POP(${clean}) AS ${q(stat(i, 'std'))}`,
-      `MIN(${clean}) AS ${q(stat(i, 'min'))}`,
-      `MAX(${clean}) AS ${q(stat(i, 'max'))}`,
-      `${countIf(`${clean} = 0`)} AS ${q(stat(i, 'zeros'))}`,
-      `${d.quantiles(clean, grid)} AS ${q(stat(i, 'q'))}`,
+      `COUNT(${c}) AS ${q(stat(i, 'valid'))}`,
+      `AVG(${c}) AS ${q(stat(i, 'mean'))}`,
+      `STDDEV_POP(${c}) AS ${q(stat(i, 'std'))}`,
+      `MIN(${c}) AS ${q(stat(i, 'min'))}`,
+      `MAX(${c}) AS ${q(stat(i, 'max'))}`,
+      `${countIf(`${c} = 0`)} AS ${q(stat(i, 'zeros'))}`,
+      `${d.quantiles(c, grid)} AS ${q(stat(i, 'q'))}`,
     );
   });
-  return `SELECT ${select.join(', ')} FROM (${base}) AS ${q('__b')}`;
+  const inner = `SELECT ${prepared.length > 0 ? prepared.join(', ') : '1 AS __one'} FROM (${base}) AS ${q('__b')}`;
+  return `SELECT ${select.join(', ')} FROM (${inner}) AS ${q('__p')}`;
 }
 
 /**
