@@ -19,6 +19,9 @@
 // and a service's own LARDER_GRPC_HOST / LARDER_METRICS_HOST / LARDER_HTTP_HOST /
 // LARDER_INGESTION_HTTP_HOST still pick one listener's address.
 
+// The web UI (apps/ui) sits at base+2 (6568 by default): LARDER_UI_PORT moves it alone,
+// LARDER_UI_BIND_HOST its address.
+
 export type StartService = 'registry' | 'online-serving' | 'offline-retrieval' | 'materialization' | 'ingestion';
 
 interface Ports {
@@ -66,6 +69,24 @@ export function serviceEnv(service: StartService, env: Readonly<Record<string, s
   out['LARDER_METRICS_PORT'] = pick('METRICS', offsets.metrics, 'LARDER_METRICS_PORT');
   if (offsets.http !== undefined) out[offsets.http.env] = pick('HTTP', offsets.http.offset, offsets.http.env);
   const bindHost = env[serviceVariable(service, 'BIND_HOST')];
+  if (bindHost !== undefined && bindHost !== '') out['LARDER_BIND_HOST'] = bindHost;
+  for (const [key, value] of Object.entries(out)) if (value === undefined) delete out[key];
+  return out;
+}
+
+/** The UI server's offset from LARDER_PORT_BASE: 6568 with the default base. */
+export const UI_PORT_OFFSET = 2;
+
+/** The environment of the UI server under npm start: its port from LARDER_UI_PORT or the base. */
+export function uiEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string | undefined> {
+  const base = port(env, 'LARDER_PORT_BASE', 65535 - SPAN + 1);
+  const own = port(env, 'LARDER_UI_PORT');
+  const out: Record<string, string | undefined> = { ...env };
+  if (own !== undefined) out['LARDER_UI_PORT'] = String(own);
+  else if (base !== undefined) out['LARDER_UI_PORT'] = String(base === 0 ? 0 : base + UI_PORT_OFFSET);
+  // Free ports for the services (tests) mean a free port for the UI too.
+  else if (env['LARDER_GRPC_PORT'] === '0') out['LARDER_UI_PORT'] = '0';
+  const bindHost = env['LARDER_UI_BIND_HOST'];
   if (bindHost !== undefined && bindHost !== '') out['LARDER_BIND_HOST'] = bindHost;
   for (const [key, value] of Object.entries(out)) if (value === undefined) delete out[key];
   return out;

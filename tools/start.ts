@@ -6,20 +6,23 @@
 // ~/.larder/quickstart (or $LARDER_QUICKSTART_DIR; LARDER_QUICKSTART=0 skips
 // it), whose registry file and SQLite online store are the ones the services
 // use; once they listen, the repo is applied and its sample data materialized.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { applyRequestOf, CONFIG_FILE, initRepo, loadFeatureRepo } from '@larder/feature-repo';
 import { materializationV1, registryV1 } from '@larder/proto';
 import { createClient, runService } from '@larder/rpc';
-import type { RunServiceOptions, ServerConfigSchema, ServerHandle } from '@larder/rpc';
+import type { RunServiceOptions, ServerConfigSchema, ServerHandle, ShutdownResult } from '@larder/rpc';
 import { ingestionService } from '../apps/ingestion/src/service';
 import { materializationService } from '../apps/materialization/src/service';
 import { offlineRetrievalService } from '../apps/offline-retrieval/src/service';
 import { onlineServingService } from '../apps/online-serving/src/service';
 import { registryService } from '../apps/registry/src/service';
-import { PortSettingError, serviceEnv } from './start-ports';
+import { buildUi } from '../apps/ui/src/build';
+import { startUiServer } from '../apps/ui/src/server/ui-server';
+import type { UiServer } from '../apps/ui/src/server/ui-server';
+import { PortSettingError, serviceEnv, uiEnv } from './start-ports';
 import type { StartService } from './start-ports';
 
 const QUICKSTART_DIR = path.resolve(process.env.LARDER_QUICKSTART_DIR ?? path.join(os.homedir(), '.larder', 'quickstart'));
@@ -159,6 +162,7 @@ async function main(): Promise<void> {
   const env: Record<string, string | undefined> = { ...quickstartEnv(), ...process.env };
   try {
     for (const service of ['registry', 'online-serving', 'offline-retrieval', 'materialization', 'ingestion'] as const) serviceEnv(service, env);
+    uiEnv(env);
   } catch (error) {
     if (!(error instanceof PortSettingError)) throw error;
     process.stderr.write(`npm start: ${error.message}\n`);
@@ -199,21 +203,52 @@ async function main(): Promise<void> {
     }
   }
 
+  const ui = await startUi(env, handles);
+
   // The addresses the sockets are bound to (a wildcard bind shows as one), not where a client dials.
   const rows = handles.map((h) => `  ${h.name.padEnd(18)} grpc ${h.boundAddress.padEnd(16)} metrics ${h.metricsBoundUrl ?? '-'}`);
-  process.stderr.write(`\nLarder is running. Services:\n${rows.join('\n')}\n${quickstart ? `${quickstart}\n` : ''}Press Ctrl-C to stop.\n\n`);
+  const uiLine = 'listening' in ui ? `Web UI: ${ui.listening.url} (bound ${ui.listening.bound})` : `Web UI not started: ${ui.problem}`;
+  process.stderr.write(`\nLarder is running. Services:\n${rows.join('\n')}\n${uiLine}\n${quickstart ? `${quickstart}\n` : ''}Press Ctrl-C to stop.\n\n`);
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) process.exit(1);
     stopping = true;
-    void Promise.all(handles.map((h) => h.shutdown(signal))).then((results) => {
+    const uiClosed = 'listening' in ui ? ui.close() : Promise.resolve();
+    void Promise.all([...handles.map((h) => h.shutdown(signal)), uiClosed]).then(([...all]) => {
+      const results = all.slice(0, handles.length) as ShutdownResult[];
       const bad = results.some((r) => r.forced || r.errors.length > 0);
       process.exit(bad ? 1 : exitCode);
     });
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+}
+
+/**
+ * The web UI (apps/ui) beside the services, built at each start so it always matches
+ * this checkout (esbuild takes a fraction of a second). A UI that cannot start is reported, and the store keeps serving without it.
+ */
+async function startUi(env: Record<string, string | undefined>, handles: readonly ServerHandle[]): Promise<UiServer | { problem: string }> {
+  const address = (name: string): string => local(handles.find((h) => h.name === name)!.address);
+  // Each npm start builds into a folder of its own: stores started side by side (tests)
+  // never read a build another one is rewriting.
+  const dist = mkdtempSync(path.join(os.tmpdir(), 'larder-ui-'));
+  process.once('exit', () => rmSync(dist, { recursive: true, force: true }));
+  try {
+    await buildUi(dist);
+    return await startUiServer({
+      env: uiEnv({
+        ...env,
+        LARDER_UI_DIST: dist,
+        LARDER_REGISTRY_ADDRESS: address('registry'),
+        LARDER_MATERIALIZATION_ADDRESS: address('materialization'),
+        LARDER_INGESTION_ADDRESS: address('ingestion'),
+      }),
+    });
+  } catch (error) {
+    return { problem: error instanceof Error ? error.message : String(error) };
+  }
 }
 
 void main();

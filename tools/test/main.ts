@@ -43,6 +43,8 @@ async function main(): Promise<number> {
     } else if (!shuttingDown) {
       await phase('static checks', () => runStaticChecks(tally));
     }
+    // The browser tests and the bundle budget read apps/ui/dist: build it first, always.
+    if (!shuttingDown) await phase('ui build', () => buildUi(tally));
     if (!shuttingDown) await phase('jest', () => runJest(jestArgs, running, tally));
     for (const zone of ZONES) {
       if (shuttingDown) break;
@@ -71,6 +73,8 @@ async function runStaticChecks(tally: Tally): Promise<void> {
   const checks: { name: string; command: string; args: string[] }[] = [
     { name: 'typecheck (tsc)', command: bin('tsc'), args: ['-p', 'tsconfig.json', '--noEmit'] },
     { name: 'lint (eslint)', command: bin('eslint'), args: ['.'] },
+    // The web UI's front end has its own compiler settings (DOM, JSX).
+    { name: 'typecheck (ui front end)', command: bin('tsc'), args: ['-p', 'apps/ui/src/web/tsconfig.json', '--noEmit'] },
   ];
   if (existsSync(path.join(root, 'tools', 'proto', 'check.ts'))) {
     checks.push({ name: 'proto:check', command: 'npm', args: ['run', '--silent', 'proto:check'] });
@@ -84,6 +88,15 @@ async function runStaticChecks(tally: Tally): Promise<void> {
     else tally.failed += 1;
     say(`check ${check.name}: ${ok ? 'passed' : `FAILED (exit ${code})`} in ${seconds(Date.now() - began)}`);
   }
+}
+
+/** The UI's production build (apps/ui/dist), counted as one check. */
+async function buildUi(tally: Tally): Promise<void> {
+  const began = Date.now();
+  const code = await runStep(bin('tsx'), [path.join(root, 'apps', 'ui', 'src', 'build.ts')], { cwd: root, env: process.env, onStart: adopt });
+  if (code === 0) tally.passed += 1;
+  else tally.failed += 1;
+  say(`ui build: ${code === 0 ? 'passed' : `FAILED (exit ${code})`} in ${seconds(Date.now() - began)}`);
 }
 
 /** One west of UTC, one with a half-hour offset: whole-hour and whole-day slips both show. */

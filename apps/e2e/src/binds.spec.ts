@@ -71,11 +71,11 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-test('npm start binds all twelve listeners to 127.0.0.1 by default, and logs exactly the addresses bound', async () => {
+test('npm start binds all thirteen listeners to 127.0.0.1 by default, and logs exactly the addresses bound', async () => {
   const { pid, log } = await startStore('default', {});
   const sockets = listeningSockets(pid);
-  // Five gRPC servers, five metrics endpoints, the HTTP gateway and the push endpoint.
-  expect(sockets).toHaveLength(12);
+  // Five gRPC servers, five metrics endpoints, the HTTP gateway, the push endpoint and the web UI.
+  expect(sockets).toHaveLength(13);
   expect(sockets.filter((s) => !s.startsWith('127.0.0.1:'))).toEqual([]);
   expect(loggedListeners(log)).toEqual(sockets);
   // The summary table shows the bound addresses too.
@@ -85,13 +85,15 @@ test('npm start binds all twelve listeners to 127.0.0.1 by default, and logs exa
   }
 });
 
-test('LARDER_<SERVICE>_BIND_HOST moves one service: its three listeners bind there and are logged there', async () => {
-  // Another loopback address, so nothing listens beyond this machine even here.
-  const { pid, log } = await startStore('ingestion-moved', { LARDER_INGESTION_BIND_HOST: '127.0.0.2' });
+test('LARDER_<SERVICE>_BIND_HOST moves one service: its three listeners bind there and are logged there (the UI too)', async () => {
+  // Other loopback addresses, so nothing listens beyond this machine even here.
+  const { pid, log } = await startStore('ingestion-moved', { LARDER_INGESTION_BIND_HOST: '127.0.0.2', LARDER_UI_BIND_HOST: '127.0.0.3' });
   const sockets = listeningSockets(pid);
-  expect(sockets).toHaveLength(12);
+  expect(sockets).toHaveLength(13);
   expect(sockets.filter((s) => s.startsWith('127.0.0.2:'))).toHaveLength(3);
+  expect(sockets.filter((s) => s.startsWith('127.0.0.3:'))).toHaveLength(1);
   expect(sockets.filter((s) => s.startsWith('127.0.0.1:'))).toHaveLength(9);
   expect(loggedListeners(log)).toEqual(sockets);
   expect(log).toMatch(/ingestion +grpc 127\.0\.0\.2:\d+ +metrics http:\/\/127\.0\.0\.2:\d+/);
+  expect(log).toMatch(/Web UI: http:\/\/127\.0\.0\.3:\d+ \(bound 127\.0\.0\.3:\d+\)/);
 });

@@ -11,6 +11,7 @@ export {
 } from './bigquery';
 export {
   ensurePrerequisites,
+  locateChromium,
   cacheDir,
   KAFKA_VERSION,
   type Prerequisites,

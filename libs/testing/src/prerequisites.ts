@@ -43,20 +43,23 @@ export interface Prerequisites {
   bigQuery: BigQueryEmulatorInstall;
   /** Python of the virtualenv holding tensorflow-data-validation (see tfdv.ts). */
   tfdvPython: string;
+  /** Debian's chromium, driven headless by the UI's browser tests. */
+  chromium: string;
 }
 
 export type Log = (line: string) => void;
 
 /** Installs whatever is missing (idempotent), one progress line per prerequisite. */
 export async function ensurePrerequisites(log: Log = console.log): Promise<Prerequisites> {
-  const [redisServer, postgres, kafka, bigQuery, tfdv] = await Promise.all([
+  const [redisServer, postgres, kafka, bigQuery, tfdv, chromium] = await Promise.all([
     timed('redis-server', log, ensureRedisServer),
     timed('postgresql', log, ensurePostgres),
     timed(`kafka ${KAFKA_VERSION}`, log, ensureKafka),
     timed('bigquery emulator', log, ensureBigQueryEmulator),
     timed('tfdv 1.16.1', log, ensureTfdv),
+    timed('chromium', log, ensureChromium),
   ]);
-  return { redisServer, postgres, kafka, bigQuery, tfdvPython: tfdv };
+  return { redisServer, postgres, kafka, bigQuery, tfdvPython: tfdv, chromium };
 }
 
 async function timed<T>(name: string, log: Log, ensure: () => Promise<{ value: T; installed: string | undefined }>): Promise<T> {
@@ -80,6 +83,24 @@ async function ensureRedisServer(): Ensured<string> {
   if (found !== undefined) return { value: found, installed: undefined };
   await aptInstall(['redis-server']);
   return { value: required(locateRedisServer(), 'redis-server after apt-get install'), installed: 'installed with apt-get' };
+}
+
+// --- Chromium --------------------------------------------------------------------
+
+/**
+ * Debian's chromium for the browser tests (playwright-core drives it; its own browser
+ * downloads cannot work on a machine that reaches only package registries). The DejaVu
+ * fonts come along so that text renders the same in screenshots on a bare machine.
+ */
+export function locateChromium(): string | undefined {
+  return which('chromium') ?? executableOrUndefined('/usr/bin/chromium');
+}
+
+async function ensureChromium(): Ensured<string> {
+  const found = locateChromium();
+  if (found !== undefined) return { value: found, installed: undefined };
+  await aptInstall(['chromium', 'fonts-dejavu-core']);
+  return { value: required(locateChromium(), 'chromium after apt-get install'), installed: 'installed with apt-get' };
 }
 
 // --- PostgreSQL ------------------------------------------------------------------

@@ -12,9 +12,13 @@ export class ApiFailure extends Error {
 
 export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
   const response = await fetch(path, { headers: { accept: 'application/json' }, ...(signal === undefined ? {} : { signal }) });
-  const body: unknown = await response.json().catch(() => ({ error: `the UI server answered ${response.status}` }));
-  if (!response.ok) throw new ApiFailure(response.status, body as ApiError);
-  return body as T;
+  // A body cut short (the request was cancelled) rejects here, never passes for an answer.
+  if (response.ok) return (await response.json()) as T;
+  const body = (await response.json().catch((error: unknown) => {
+    if (signal?.aborted) throw error;
+    return { error: `the UI server answered ${response.status}` };
+  })) as ApiError;
+  throw new ApiFailure(response.status, body);
 }
 
 export type Loaded<T> = { state: 'loading' } | { state: 'ok'; data: T } | { state: 'error'; error: ApiFailure };
@@ -31,7 +35,9 @@ export function useApi<T>(path: string, pollMs?: number): Loaded<T> {
     let timer: number | undefined;
     const load = (): void => {
       getJson<T>(path, abort.signal).then(
-        (data) => setLoaded({ state: 'ok', data }),
+        (data) => {
+          if (!abort.signal.aborted) setLoaded({ state: 'ok', data });
+        },
         (error: unknown) => {
           if (abort.signal.aborted) return;
           setLoaded({ state: 'error', error: error instanceof ApiFailure ? error : new ApiFailure(0, { error: 'the UI server cannot be reached' }) });

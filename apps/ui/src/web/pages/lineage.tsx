@@ -1,3 +1,4 @@
+import { KIND_LABELS } from '../../shared/api';
 import type { Lineage, LineageColumn, LineageNode, ProjectSummary } from '../../shared/api';
 import { useApi } from '../api';
 import { Failure, Loading, Page } from '../components';
@@ -89,6 +90,11 @@ function Graph({ graph }: { graph: Lineage }) {
   return (
     <div class="graph-scroll">
       <svg class="lineage" width={width} height={height} viewBox={`0 0 ${width} ${height}`} role="group" aria-label={`lineage of project ${graph.project}`}>
+        <defs>
+          <marker id="arrow" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+            <path d="M0,0 L8,4 L0,8 z" class="arrow-head" />
+          </marker>
+        </defs>
         {COLUMNS.map(({ label }, c) => (
           <text key={label} class="column-label" x={c * (NODE_W + GAP_X)} y={20} aria-hidden="true">
             {label}
@@ -103,16 +109,17 @@ function Graph({ graph }: { graph: Lineage }) {
           const x2 = to.x;
           const y2 = to.y + NODE_H / 2;
           const bend = Math.max(40, (x2 - x1) / 2);
-          return <path key={`${e.from}->${e.to}`} class="edge" d={`M${x1},${y1} C${x1 + bend},${y1} ${x2 - bend},${y2} ${x2},${y2}`} aria-hidden="true" />;
+          return <path key={`${e.from}->${e.to}`} class="edge" d={`M${x1},${y1} C${x1 + bend},${y1} ${x2 - bend},${y2} ${x2},${y2}`} marker-end="url(#arrow)" aria-hidden="true" />;
         })}
         {nodes.map((n) => (
-          <a key={n.id} href={objectHref(graph.project, n.kind, n.name)} class={`node node-${n.column}`} aria-label={`${n.name}, ${n.column === 'source' ? `${n.detail} source` : n.kind.replace(/-/g, ' ')}`}>
+          <a key={n.id} href={objectHref(graph.project, n.kind, n.name)} class={`node node-${n.column}`}>
+            <title>{`${n.name} (${KIND_LABELS[n.kind]})`}</title>
             <rect x={n.x} y={n.y} width={NODE_W} height={NODE_H} rx={6} />
             <text x={n.x + 10} y={n.y + 17}>
               {n.name.length > 26 ? `${n.name.slice(0, 25)}…` : n.name}
             </text>
             <text class="detail" x={n.x + 10} y={n.y + 32}>
-              {n.detail}
+              {n.column === 'source' ? `${n.detail} source` : `${KIND_LABELS[n.kind]} · ${n.detail}`}
             </text>
           </a>
         ))}

@@ -24,6 +24,8 @@ export function Search({ initial }: { initial: string }) {
     const abort = new AbortController();
     getJson<SearchResult>(`/api/search?q=${encodeURIComponent(query)}`, abort.signal).then(
       (r) => {
+        // An answer to text no longer in the box is dropped.
+        if (abort.signal.aborted) return;
         setResult(r);
         setError(undefined);
       },
