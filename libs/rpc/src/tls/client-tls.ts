@@ -87,9 +87,10 @@ class PemCertificateProvider implements experimental.CertificateProvider {
     return current?.cert && current.key ? { certificate: current.cert, privateKey: current.key } : null;
   }
 
+  // Subscribed first: a new subscription catches up with files changed while no one listened.
   addCaCertificateListener(listener: experimental.CaCertificateUpdateListener): void {
-    listener(this.ca());
     if (this.files) this.unsubscribe.set(listener, this.files.onChange(() => listener(this.ca())));
+    listener(this.ca());
   }
 
   removeCaCertificateListener(listener: experimental.CaCertificateUpdateListener): void {
@@ -98,8 +99,8 @@ class PemCertificateProvider implements experimental.CertificateProvider {
   }
 
   addIdentityCertificateListener(listener: experimental.IdentityCertificateUpdateListener): void {
-    listener(this.identity());
     if (this.files) this.unsubscribe.set(listener, this.files.onChange(() => listener(this.identity())));
+    listener(this.identity());
   }
 
   removeIdentityCertificateListener(listener: experimental.IdentityCertificateUpdateListener): void {

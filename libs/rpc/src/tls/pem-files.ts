@@ -73,6 +73,8 @@ export class PemFiles<K extends string> {
   private reading = false;
   private lastProblem = '';
   private closed = false;
+  /** performance.now() of the last read. */
+  private readAt = performance.now();
 
   /** Reads and validates the files now; throws naming the file that is missing or bad. */
   constructor(private readonly options: PemFilesOptions<K>) {
@@ -94,9 +96,12 @@ export class PemFiles<K extends string> {
 
   /** Calls `listener` with each new accepted set; polling runs while there are listeners. Returns the unsubscribe function. */
   onChange(listener: (contents: FileContents<K>) => void): () => void {
+    // Nobody was polling (a client between connections): catch up now, so whoever
+    // subscribes (a new connection) starts from the files as they are, not as they were.
+    if (this.timer === undefined && !this.closed && performance.now() - this.readAt >= this.pollMs) this.accept(this.readSync());
     this.listeners.add(listener);
     if (this.timer === undefined && !this.closed) {
-      this.timer = setInterval(() => void this.poll(), this.options.pollMs ?? DEFAULT_TLS_POLL_MS);
+      this.timer = setInterval(() => void this.poll(), this.pollMs);
       this.timer.unref();
     }
     return () => {
@@ -111,33 +116,57 @@ export class PemFiles<K extends string> {
     this.reading = true;
     try {
       const entries = Object.entries(this.options.files) as [K, string][];
-      let next: Record<K, Buffer>;
+      let next: Record<K, Buffer> | Error;
       try {
         const read = await Promise.all(entries.map(([, file]) => readFile(file)));
         next = {} as Record<K, Buffer>;
-        entries.forEach(([name], i) => (next[name] = read[i] as Buffer));
+        for (const [i, [name]] of entries.entries()) next[name] = read[i] as Buffer;
       } catch (error) {
-        this.problem(`cannot read: ${(error as Error).message}`);
-        return false;
+        next = error as Error;
       }
-      if (entries.every(([name]) => next[name].equals(this.contents[name]))) {
-        this.lastProblem = '';
-        return false;
-      }
-      try {
-        this.options.validate(next);
-      } catch (error) {
-        this.problem((error as Error).message);
-        return false;
-      }
-      this.contents = next;
-      this.lastProblem = '';
-      this.options.logger?.info(`${this.options.what} reloaded`, { files: Object.values(this.options.files), ...this.options.describe?.(next) });
-      for (const listener of this.listeners) listener(next);
-      return true;
+      return this.accept(next);
     } finally {
       this.reading = false;
     }
+  }
+
+  private get pollMs(): number {
+    return this.options.pollMs ?? DEFAULT_TLS_POLL_MS;
+  }
+
+  private readSync(): Record<K, Buffer> | Error {
+    const next = {} as Record<K, Buffer>;
+    try {
+      for (const [name, file] of Object.entries(this.options.files) as [K, string][]) next[name] = readFileSync(file);
+    } catch (error) {
+      return error as Error;
+    }
+    return next;
+  }
+
+  /** Takes contents just read when they changed and validate; true when taken. */
+  private accept(next: Record<K, Buffer> | Error): boolean {
+    this.readAt = performance.now();
+    if (next instanceof Error) {
+      this.problem(`cannot read: ${next.message}`);
+      return false;
+    }
+    const names = Object.keys(this.options.files) as K[];
+    if (names.every((name) => next[name].equals(this.contents[name]))) {
+      this.lastProblem = '';
+      return false;
+    }
+    try {
+      this.options.validate(next);
+    } catch (error) {
+      this.problem((error as Error).message);
+      return false;
+    }
+    this.contents = next;
+    this.lastProblem = '';
+    this.options.logger?.info(`${this.options.what} reloaded`, { files: Object.values(this.options.files), ...this.options.describe?.(next) });
+    for (const listener of this.listeners) listener(next);
+    return true;
   }
 
   close(): void {

@@ -275,6 +275,41 @@ describe('rotation', () => {
     );
   });
 
+  test("a client's certificate rotated in its volume is sent on its next connection, without a new client", async () => {
+    const bob = await certs.client('bob', { name: 'bob-rotated' });
+    const volume = await SecretVolume.create(path.join(certs.dir, 'client-secret'), { 'tls.crt': alice.cert, 'tls.key': alice.key });
+    const keys = { clientCaFile: certs.ca.certFile, requireClientCert: true };
+    const first = await start(keys);
+    const clog = memoryLogger();
+    const c = client(first, { tls: { caFile: certs.ca.certFile, certFile: volume.path('tls.crt'), keyFile: volume.path('tls.key'), logger: clog.logger } });
+    const subject = async (): Promise<string | undefined> => {
+      try {
+        return (JSON.parse((await c.echo({ text: '' }, { timeoutMs: 2000 })).text) as { certificate: { subject: string } | null }).certificate?.subject;
+      } catch {
+        return undefined;
+      }
+    };
+    expect(await subject()).toBe('alice');
+    await volume.update({ 'tls.crt': bob.cert, 'tls.key': bob.key });
+    await waitFor('the client to read the new files', async () => (clog.records().some((r) => r['msg'] === 'client TLS files reloaded') ? true : undefined));
+    // The open connection keeps its handshake (the server still sees alice); a restarted server makes the channel connect again.
+    expect(await subject()).toBe('alice');
+    const port = first.port;
+    await first.shutdown('restart');
+    servers.splice(servers.indexOf(first), 1);
+    const second = await startServer({
+      name: 'tls-test',
+      services: [implement(EchoService, whoAmI)],
+      config: loadConfig(serverConfigSchema(), {
+        env: {},
+        overrides: { grpc: { host: '127.0.0.1', port }, metrics: { enabled: false }, tls: { certFile: certs.server.certFile, keyFile: certs.server.keyFile, ...keys } },
+      }),
+      logger: memoryLogger().logger,
+    });
+    servers.push(second);
+    expect(await waitFor('the rotated client certificate', async () => ((await subject()) === 'bob' ? 'bob' : undefined))).toBe('bob');
+  });
+
   test('files that do not go together (a key of another certificate) are not loaded: the last good certificate stays', async () => {
     const other = await certs.issue({ cn: 'localhost', sans: ['IP:127.0.0.1'], usage: 'server', name: 'server-other' });
     const volume = await SecretVolume.create(path.join(certs.dir, 'secret-bad'), { 'tls.crt': certs.server.cert, 'tls.key': certs.server.key });
