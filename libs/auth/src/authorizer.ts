@@ -1,4 +1,4 @@
-import { actionName, OBJECT_TYPE_NAMES, objectTypeName } from '@larder/core';
+import { ACTION_NAMES, actionName, OBJECT_TYPE_NAMES, objectTypeName } from '@larder/core';
 import type { ActionName, ObjectTypeName } from '@larder/core';
 import { Code, RpcError } from '@larder/rpc';
 import type { AuditSink } from './audit';
@@ -68,11 +68,11 @@ interface CompiledPermission {
   readonly policy: PolicyInput;
 }
 
-/** Per principal: for each project and action, the permissions whose policy grants it to them. */
-type Grants = Map<string, readonly CompiledPermission[]>;
+/** For each project, per action index, the permissions (whose policy grants the action to the principal). */
+type Grants = Map<string, Array<readonly CompiledPermission[] | undefined>>;
 
 const ALL_TYPES = (1 << OBJECT_TYPE_NAMES.length) - 1;
-const EMPTY: readonly CompiledPermission[] = Object.freeze([]);
+const ACTION_INDEX = new Map<Action, number>(ACTION_NAMES.map((name, i) => [name, i]));
 
 /**
  * Compiles the permissions of one registry version. Allow-only with default deny: a call is
@@ -84,8 +84,8 @@ const EMPTY: readonly CompiledPermission[] = Object.freeze([]);
  * type/glob/tag test over the few permissions that grant this principal this action.
  */
 export function compileAuthorizer(permissions: readonly PermissionInput[], version: bigint): Authorizer {
-  // project -> action -> permissions granting it
-  const byProjectAction = new Map<string, CompiledPermission[]>();
+  // project -> action index -> permissions granting it (to someone)
+  const byProject: Grants = new Map();
   for (const permission of permissions) {
     const project = permission.meta?.project ?? '';
     if (project === '') continue; // not stored in a project: covers nothing
@@ -93,10 +93,10 @@ export function compileAuthorizer(permissions: readonly PermissionInput[], versi
     for (const value of new Set(permission.actions)) {
       const action = actionName(value);
       if (action === undefined) continue;
-      const key = grantKey(project, action);
-      let list = byProjectAction.get(key);
-      if (list === undefined) byProjectAction.set(key, (list = []));
-      list.push(compiled);
+      let perAction = byProject.get(project);
+      if (perAction === undefined) byProject.set(project, (perAction = []));
+      const index = ACTION_INDEX.get(action) as number;
+      perAction[index] = [...(perAction[index] ?? []), compiled];
     }
   }
 
@@ -105,9 +105,12 @@ export function compileAuthorizer(permissions: readonly PermissionInput[], versi
     let g = grantsOf.get(principal);
     if (g === undefined) {
       g = new Map();
-      for (const [key, list] of byProjectAction) {
-        const mine = list.filter((p) => policyCovers(p.policy, principal));
-        if (mine.length > 0) g.set(key, mine);
+      for (const [project, perAction] of byProject) {
+        const mine = perAction.map((list) => {
+          const covered = list?.filter((p) => policyCovers(p.policy, principal));
+          return covered === undefined || covered.length === 0 ? undefined : covered;
+        });
+        if (mine.some((list) => list !== undefined)) g.set(project, mine);
       }
       grantsOf.set(principal, g);
     }
@@ -116,8 +119,8 @@ export function compileAuthorizer(permissions: readonly PermissionInput[], versi
 
   const allowed = (principal: Principal, action: Action, object: ObjectRef): boolean => {
     if (principal.operator) return true;
-    const list = grants(principal).get(grantKey(object.project, action)) ?? EMPTY;
-    if (list.length === 0) return false;
+    const list = grants(principal).get(object.project)?.[ACTION_INDEX.get(action) as number];
+    if (list === undefined) return false;
     const typeBit = TYPE_BIT.get(object.type) ?? 0;
     for (const p of list) {
       if ((p.types & typeBit) === 0) continue;
@@ -152,10 +155,6 @@ export function allowAllAuthorizer(version: bigint): Authorizer {
 export function deniedMessage(principal: Principal, action: Action, object: ObjectRef): string {
   const what = object.type === 'project' ? `project ${JSON.stringify(object.name)}` : `${object.type} ${JSON.stringify(object.name)} in project ${JSON.stringify(object.project)}`;
   return `principal ${principal.id} may not ${action} ${what}`;
-}
-
-function grantKey(project: string, action: Action): string {
-  return `${action}\0${project}`;
 }
 
 function compilePermission(permission: PermissionInput): CompiledPermission {

@@ -160,6 +160,20 @@ describe('authInterceptor over gRPC with TLS', () => {
   });
 });
 
+describe('an issuer served over HTTPS', () => {
+  it('is trusted through auth.oidc.caFile, and refused (UNAVAILABLE) without it', async () => {
+    const secure = await TestIssuer.start({ tls: { certFile: certs.server.certFile, keyFile: certs.server.keyFile } });
+    cleanups.push(() => secure.close());
+    expect(secure.issuer).toMatch(/^https:\/\/127\.0\.0\.1:/);
+    const withCa = loadConfig(authConfigSchema(), { overrides: { auth: { modes: ['oidc'], oidc: { issuer: secure.issuer, audiences: ['larder'], caFile: certs.ca.certFile } } } }).auth;
+    await expect(createAuthenticator(withCa, silent).authenticate({ authorization: `Bearer ${await secure.issue({ sub: 'tls' })}` })).resolves.toMatchObject({ id: 'user:tls' });
+    const withoutCa = loadConfig(authConfigSchema(), { overrides: { auth: { modes: ['oidc'], oidc: { issuer: secure.issuer, audiences: ['larder'] } } } }).auth;
+    const error = await refusal(createAuthenticator(withoutCa, silent).authenticate({ authorization: `Bearer ${await secure.issue()}` }));
+    expect(error.code).toBe(Code.UNAVAILABLE);
+    expect(secure.jwksRequests).toBe(1); // the untrusted fetch never got past the handshake
+  });
+});
+
 describe('authenticateHttp over HTTPS', () => {
   async function startGuarded(auth: Authenticator, audit?: AuditSink): Promise<HttpListener> {
     const tls = ServerTls.fromConfig({ certFile: certs.server.certFile, keyFile: certs.server.keyFile, clientCaFile: certs.ca.certFile, requireClientCert: false });

@@ -1,6 +1,8 @@
 import { createHmac, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import type { JWK, JWTPayload, KeyLike } from 'jose';
@@ -70,16 +72,19 @@ export class TestIssuer {
     readonly defaultAudience: string,
   ) {}
 
-  static async start(options: { audience?: string; alg?: 'RS256' | 'ES256'; host?: string } = {}): Promise<TestIssuer> {
+  /** `tls`: serve HTTPS with this certificate (e.g. @larder/testing's certificates.server), as a real issuer does. */
+  static async start(options: { audience?: string; alg?: 'RS256' | 'ES256'; host?: string; tls?: { certFile: string; keyFile: string } } = {}): Promise<TestIssuer> {
     const holder: { issuer?: TestIssuer } = {};
-    const server = createServer((req, res) => holder.issuer?.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse) => holder.issuer?.handle(req, res);
+    const server: Server =
+      options.tls === undefined ? createServer(handler) : createHttpsServer({ cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) }, handler);
     const host = options.host ?? '127.0.0.1';
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, host, () => resolve());
     });
     const { port } = server.address() as AddressInfo;
-    const issuer = new TestIssuer(server, `http://${host}:${port}`, options.audience ?? 'larder');
+    const issuer = new TestIssuer(server, `${options.tls === undefined ? 'http' : 'https'}://${host}:${port}`, options.audience ?? 'larder');
     holder.issuer = issuer;
     await issuer.rotate(options.alg ?? 'RS256');
     return issuer;
