@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tensorflow/metadata/v0/path.proto.
  */
 export const file_tensorflow_metadata_v0_path: GenFile = /*@__PURE__*/
-  fileDesc("CiF0ZW5zb3JmbG93L21ldGFkYXRhL3YwL3BhdGgucHJvdG8SFnRlbnNvcmZsb3cubWV0YWRhdGEudjAiFAoEUGF0aBIMCgRzdGVwGAEgAygJ");
+  fileDesc("CiF0ZW5zb3JmbG93L21ldGFkYXRhL3YwL3BhdGgucHJvdG8SFnRlbnNvcmZsb3cubWV0YWRhdGEudjAiFAoEUGF0aBIMCgRzdGVwGAEgAygJQkdaRWdpdGh1Yi5jb20vbGFyZGVyLWRldi9sYXJkZXIvZ2VuL2dvL3RlbnNvcmZsb3cvbWV0YWRhdGEvdjA7bWV0YWRhdGF2MA");
 
 /**
  * The steps from the root of an example to a (possibly nested) feature.
