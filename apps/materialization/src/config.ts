@@ -1,6 +1,7 @@
 import { FUTURE_SKEW_SETTING } from '@larder/core';
 import { offlineStoreConfigSchema } from '@larder/offline-store';
 import { onlineStoreConfigSchema } from '@larder/online-store';
+import { authConfigSchema } from '@larder/auth';
 import { duration, int, serverConfigSchema, string } from '@larder/rpc';
 import type { ConfigOf } from '@larder/rpc';
 
@@ -8,6 +9,7 @@ import type { ConfigOf } from '@larder/rpc';
 // larder.yaml (or one set of LARDER_* variables) points both at the same data.
 export const materializationSchema = {
   ...serverConfigSchema({ grpcPort: 6572, metricsPort: 9472 }),
+  ...authConfigSchema(),
   registry: {
     address: string({ default: '127.0.0.1:6570', env: 'LARDER_REGISTRY_ADDRESS', doc: 'The registry service, host:port.' }),
     startupWait: duration({ default: 5_000, env: 'LARDER_REGISTRY_STARTUP_WAIT', doc: 'How long to wait at start for the first registry snapshot.' }),
