@@ -1,5 +1,6 @@
 import { DEFAULT_ROW_COST_LIMIT } from '@larder/core';
 import { offlineStoreConfigSchema } from '@larder/offline-store';
+import { authConfigSchema } from '@larder/auth';
 import { duration, int, serverConfigSchema, string } from '@larder/rpc';
 import type { ConfigOf } from '@larder/rpc';
 
@@ -11,6 +12,7 @@ export const DEFAULT_ON_DEMAND_REQUEST_COST = 10_000_000_000;
 
 export const offlineRetrievalSchema = {
   ...serverConfigSchema({ grpcPort: 6571, metricsPort: 9471 }),
+  ...authConfigSchema(),
   registry: {
     address: string({ default: '127.0.0.1:6570', env: 'LARDER_REGISTRY_ADDRESS', doc: 'The registry service, host:port.' }),
     startupWait: duration({ default: 5_000, env: 'LARDER_REGISTRY_STARTUP_WAIT', doc: 'How long to wait at start for the first registry snapshot; calls get UNAVAILABLE until it arrives.' }),

@@ -1,6 +1,8 @@
 import { create } from '@bufbuild/protobuf';
 import { offlineV1, statisticsV1, wire } from '@larder/proto';
+import { principalOf, startServiceAuth } from '@larder/auth';
 import { RegistryClient } from '@larder/registry-client';
+import { followPermissions, RetrievalAccess } from './enforce';
 import { implement } from '@larder/rpc';
 import type { RunServiceOptions } from '@larder/rpc';
 import { offlineRetrievalSchema } from './config';
@@ -12,7 +14,7 @@ import { OfflineRetrieval } from './retrieval';
 import { StatisticsRecords } from './statistics-records';
 import { StatisticsRpc } from './statistics-service';
 import type { RetrievalRegistry } from './retrieval';
-import { Code, ConfigError, RpcError } from '@larder/rpc';
+import { bindHost, Code, ConfigError, RpcError } from '@larder/rpc';
 
 registerOfflineErrorMappings();
 
@@ -54,6 +56,7 @@ export const offlineRetrievalService: RunServiceOptions<typeof offlineRetrievalS
         );
       }
     }
+    const auth = startServiceAuth({ service: 'offline-retrieval', auth: config.auth, hosts: [bindHost(config.grpc.host, config), bindHost(config.metrics.host, config)], clientCaFile: config.tls.clientCaFile, logger });
     const store = await openOfflineStore(config.offlineStore, { poolSize: 8 });
     const client = new RegistryClient({ address: config.registry.address, logger, clientOptions: clientSecurity, maxMessageBytes: config.grpc.maxMessageBytes, ...(config.retrieval.project !== '' && { project: config.retrieval.project }) }).start();
     let ready = false;
@@ -66,6 +69,7 @@ export const offlineRetrievalService: RunServiceOptions<typeof offlineRetrievalS
     } catch {
       logger.warn('no registry snapshot yet; answering UNAVAILABLE until it arrives', { registry: config.registry.address });
     }
+    const access = new RetrievalAccess(client, followPermissions(client, auth.authenticator.enabled), auth.audit, config.retrieval.project);
     const retrieval = new OfflineRetrieval(retrievalRegistry(client), store, {
       defaultProject: config.retrieval.project,
       maxRowsPerChunk: config.retrieval.maxRowsPerChunk,
@@ -101,15 +105,21 @@ export const offlineRetrievalService: RunServiceOptions<typeof offlineRetrievalS
             }
             const stats: EntityStats = { rows: 0, minTs: undefined, maxTs: undefined };
             const query = first.value.message.value;
+            const principal = principalOf(ctx);
+            const saves = access.check(principal, query, ctx.requestId);
             const parts = retrieval.retrieve(query, (plan) => inlineEntities(iterator, [...plan.resolved.entityColumns, ...plan.resolved.requestFields], stats, query.entityColumns), stats, ctx);
             for await (const part of parts) yield create(offlineV1.GetHistoricalFeaturesResponseSchema, { part });
+            access.saved(principal, saves, ctx.requestId);
           },
           async *getHistoricalFeaturesFromSource(request, ctx) {
             if (request.query === undefined) throw new RpcError(Code.INVALID_ARGUMENT, 'query: required');
             const stats: EntityStats = { rows: 0, minTs: undefined, maxTs: undefined };
             const entitySource = request.entitySource;
+            const principal = principalOf(ctx);
+            const saves = access.check(principal, request.query, ctx.requestId);
             const parts = retrieval.retrieve(request.query, async () => sourceEntities(store.engine, entitySource), stats, ctx);
             for await (const part of parts) yield create(offlineV1.GetHistoricalFeaturesFromSourceResponseSchema, { part });
+            access.saved(principal, saves, ctx.requestId);
           },
         }, {
           // Result chunks are most of a streamed training set's bytes; protobuf-es's reflective
@@ -119,7 +129,9 @@ export const offlineRetrievalService: RunServiceOptions<typeof offlineRetrievalS
           readiness: client,
         }),
       ],
-      closeHooks: [() => store.close(), () => client.close()],
+      interceptors: [auth.interceptor],
+      ...(auth.metricsGuard !== undefined && { metricsGuard: auth.metricsGuard }),
+      closeHooks: [() => store.close(), () => client.close(), () => auth.close()],
     };
   },
 };
