@@ -3,11 +3,11 @@ import path from 'node:path';
 import { startLarderApp } from '@larder/testing';
 import type { AppExit } from '@larder/testing';
 
-/** The five services and the gRPC service each one serves. */
+/** The five services, the gRPC service each is named for, and the others it also serves. */
 export const LARDER_APPS: readonly LarderApp[] = [
   { name: 'registry', service: 'larder.registry.v1.RegistryService' },
   { name: 'online-serving', service: 'larder.serving.v1.OnlineServingService' },
-  { name: 'offline-retrieval', service: 'larder.offline.v1.OfflineRetrievalService' },
+  { name: 'offline-retrieval', service: 'larder.offline.v1.OfflineRetrievalService', alsoServes: ['larder.statistics.v1.StatisticsService'] },
   { name: 'materialization', service: 'larder.materialization.v1.MaterializationService' },
   { name: 'ingestion', service: 'larder.ingestion.v1.IngestionService' },
 ];
@@ -17,6 +17,8 @@ export interface LarderApp {
   name: string;
   /** Full name of the gRPC service it serves. */
   service: string;
+  /** Other larder services on the same port (statistics run where the offline engines are). */
+  alsoServes?: readonly string[];
 }
 
 export interface StartOptions {

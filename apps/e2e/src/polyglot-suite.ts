@@ -95,7 +95,7 @@ export function describePolyglot(options: PolyglotSuiteOptions): void {
     it('generates Python and Go stubs for every file in proto/', async () => {
       const larderFiles = stubs.protoFiles.filter((file) => file.startsWith('larder/'));
       const domains = new Set(larderFiles.map((file) => file.split('/')[1]));
-      expect([...domains].sort()).toEqual(['ingestion', 'materialization', 'offline', 'registry', 'serving', 'types']);
+      expect([...domains].sort()).toEqual(['ingestion', 'materialization', 'offline', 'registry', 'serving', 'statistics', 'types']);
       const python = await filesUnder(stubs.pythonDir);
       const go = await filesUnder(stubs.goDir);
       for (const file of stubs.protoFiles) {
@@ -122,9 +122,9 @@ export function describePolyglot(options: PolyglotSuiteOptions): void {
       expect(problems).toEqual([]);
     });
 
-    it('reflection lists the five larder services and describes each as proto/ declares it', async () => {
+    it('reflection lists every larder service and describes each as proto/ declares it', async () => {
       const declared = await declaredServices(stubs.protoFiles);
-      const larderServices = LARDER_APPS.map((app) => app.service).sort();
+      const larderServices = LARDER_APPS.flatMap((app) => servedBy(app)).sort();
       const problems: string[] = [];
       for (const client of LANGUAGES) {
         const listedLarder = new Set<string>();
@@ -139,7 +139,7 @@ export function describePolyglot(options: PolyglotSuiteOptions): void {
             problems.push(`${client} -> ${app.name} reflection: ${reflection.code} ${reflection.message}`);
           }
           const listed = reflection.services ?? [];
-          for (const required of [app.service, 'grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection']) {
+          for (const required of [...servedBy(app), 'grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection']) {
             if (!listed.includes(required)) problems.push(`${client} -> ${app.name} does not list ${required}`);
           }
           listed.filter((name) => name.startsWith('larder.')).forEach((name) => listedLarder.add(name));
@@ -252,4 +252,8 @@ async function filesUnder(root: string): Promise<string[]> {
   return entries
     .filter((entry) => entry.isFile())
     .map((entry) => path.relative(root, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'));
+}
+
+function servedBy(app: LarderApp): string[] {
+  return [app.service, ...(app.alsoServes ?? [])];
 }
