@@ -68,11 +68,12 @@ interface CompiledPermission {
   readonly policy: PolicyInput;
 }
 
-/** For each project, per action index, the permissions (whose policy grants the action to the principal). */
+/** For each project, per action index, the permissions granting that action (to anyone, or to one principal). */
 type Grants = Map<string, Array<readonly CompiledPermission[] | undefined>>;
 
 const ALL_TYPES = (1 << OBJECT_TYPE_NAMES.length) - 1;
 const ACTION_INDEX = new Map<Action, number>(ACTION_NAMES.map((name, i) => [name, i]));
+const NONE: readonly CompiledPermission[] = Object.freeze([]);
 
 /**
  * Compiles the permissions of one registry version. Allow-only with default deny: a call is
@@ -85,7 +86,7 @@ const ACTION_INDEX = new Map<Action, number>(ACTION_NAMES.map((name, i) => [name
  */
 export function compileAuthorizer(permissions: readonly PermissionInput[], version: bigint): Authorizer {
   // project -> action index -> permissions granting it (to someone)
-  const byProject: Grants = new Map();
+  const byProject = new Map<string, CompiledPermission[][]>();
   for (const permission of permissions) {
     const project = permission.meta?.project ?? '';
     if (project === '') continue; // not stored in a project: covers nothing
@@ -96,31 +97,34 @@ export function compileAuthorizer(permissions: readonly PermissionInput[], versi
       let perAction = byProject.get(project);
       if (perAction === undefined) byProject.set(project, (perAction = []));
       const index = ACTION_INDEX.get(action) as number;
-      perAction[index] = [...(perAction[index] ?? []), compiled];
+      (perAction[index] ??= []).push(compiled);
     }
   }
 
+  // Per principal, filled on demand: a first call pays for one (project, action) list, not all.
+  // Only projects that have permissions get an entry, so made-up project names grow nothing.
   const grantsOf = new WeakMap<Principal, Grants>();
-  const grants = (principal: Principal): Grants => {
+  const grantsFor = (principal: Principal, project: string, action: Action): readonly CompiledPermission[] => {
+    const all = byProject.get(project);
+    if (all === undefined) return NONE;
+    const index = ACTION_INDEX.get(action);
+    if (index === undefined) return NONE;
     let g = grantsOf.get(principal);
-    if (g === undefined) {
-      g = new Map();
-      for (const [project, perAction] of byProject) {
-        const mine = perAction.map((list) => {
-          const covered = list?.filter((p) => policyCovers(p.policy, principal));
-          return covered === undefined || covered.length === 0 ? undefined : covered;
-        });
-        if (mine.some((list) => list !== undefined)) g.set(project, mine);
-      }
-      grantsOf.set(principal, g);
+    if (g === undefined) grantsOf.set(principal, (g = new Map()));
+    let perAction = g.get(project);
+    if (perAction === undefined) g.set(project, (perAction = []));
+    let list = perAction[index];
+    if (list === undefined) {
+      const covered = all[index]?.filter((p) => policyCovers(p.policy, principal)) ?? [];
+      perAction[index] = list = covered.length === 0 ? NONE : covered;
     }
-    return g;
+    return list;
   };
 
   const allowed = (principal: Principal, action: Action, object: ObjectRef): boolean => {
     if (principal.operator) return true;
-    const list = grants(principal).get(object.project)?.[ACTION_INDEX.get(action) as number];
-    if (list === undefined) return false;
+    const list = grantsFor(principal, object.project, action);
+    if (list.length === 0) return false;
     const typeBit = TYPE_BIT.get(object.type) ?? 0;
     for (const p of list) {
       if ((p.types & typeBit) === 0) continue;
