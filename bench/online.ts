@@ -25,7 +25,7 @@ import { feastFeatureField, RedisOnlineStore, serializeEntityKey } from '@larder
 import type { ViewDescriptor } from '@larder/online-store';
 import { healthV1, registryV1, servingV1, typesV1 } from '@larder/proto';
 import { createClient, runService, SERVICE_NODE_FLAGS } from '@larder/rpc';
-import { startRedis } from '@larder/testing';
+import { startRedis, TestIssuer } from '@larder/testing';
 import { registryService } from '../apps/registry/src/service';
 import type { BenchRecord } from './table';
 
@@ -209,19 +209,20 @@ function lengthPrefixed(requests: readonly Buffer[]): Buffer {
 }
 
 interface Loadgen {
-  run(address: string, method: string, requests: readonly Buffer[], concurrency: number, pid?: number): Promise<Measured>;
+  /** With `bearer`, every call carries `authorization: Bearer <bearer>`. */
+  run(address: string, method: string, requests: readonly Buffer[], concurrency: number, pid?: number, bearer?: string): Promise<Measured>;
 }
 
 function loadgen(binary: string, dir: string): Loadgen {
   let files = 0;
   return {
-    async run(address, method, requests, concurrency, pid) {
+    async run(address, method, requests, concurrency, pid, bearer) {
       const file = path.join(dir, `requests-${++files}.bin`);
       await writeFile(file, lengthPrefixed(requests));
       const cpu0 = pid === undefined ? 0 : cpuSeconds(pid);
       const started = process.hrtime.bigint();
       const line = await new Promise<string>((resolve, reject) => {
-        const child = spawn(binary, ['-target', address, '-method', method, '-requests', file, '-concurrency', String(concurrency), '-duration', `${SECONDS}s`, '-warmup', WARMUP], {
+        const child = spawn(binary, ['-target', address, '-method', method, '-requests', file, '-concurrency', String(concurrency), '-duration', `${SECONDS}s`, '-warmup', WARMUP, ...(bearer === undefined ? [] : ['-bearer', bearer])], {
           stdio: ['ignore', 'pipe', 'inherit'],
         });
         let out = '';
@@ -294,6 +295,79 @@ async function measure(call: (i: number) => Promise<unknown>, concurrency: numbe
   };
   if (pid !== undefined) out.server_cpu_pct = Math.round(((cpuSeconds(pid) - cpu0) / wall) * 100);
   return out;
+}
+
+/**
+ * A shared cluster's permission set for the bench project: 200 permissions of 40 teams
+ * (globs, required tags, roles, namespaces, service accounts), then the grant the bench's
+ * caller uses, last.
+ */
+function benchPermissions(): registryV1.Permission[] {
+  const { Action: A, ObjectKind: K } = registryV1;
+  const out: registryV1.Permission[] = [];
+  for (let i = 0; i < 200; i++) {
+    const team = `team${i % 40}`;
+    out.push(
+      create(registryV1.PermissionSchema, {
+        name: `perm-${i}`,
+        types: i % 3 === 0 ? [K.FEATURE_VIEW, K.FEATURE_SERVICE] : i % 3 === 1 ? [K.FEATURE_VIEW] : [],
+        namePatterns: i % 4 === 0 ? [`${team}_*`] : i % 4 === 1 ? [`*_${team}`, `${team}_v?_*`] : i % 4 === 2 ? [`${team}_*_stats*`] : [],
+        requiredTags: i % 5 === 0 ? { team } : {},
+        actions: i % 2 === 0 ? [A.DESCRIBE, A.READ_ONLINE] : [A.READ_OFFLINE, A.MATERIALIZE, A.WRITE_ONLINE],
+        policy: { roles: [`${team}-readers`, `${team}-admins`], namespaces: i % 7 === 0 ? [`ns-${team}`] : [], serviceAccounts: i % 11 === 0 ? [`serving/${team}-model`] : [] },
+      }),
+    );
+  }
+  out.push(create(registryV1.PermissionSchema, { name: 'bench-models-read', types: [K.FEATURE_VIEW], namePatterns: ['view_*'], actions: [A.READ_ONLINE], policy: { roles: ['bench-models'] } }));
+  return out;
+}
+
+/**
+ * 1x50 with authentication and authorization on, in the same run as the other workloads and
+ * their floors: the server verifies an OIDC bearer token (cached after the first call) and
+ * checks read_online against the permissions above on every call.
+ */
+async function authOnline(records: BenchRecord[], go: Loadgen, registryAddress: string, redisUrl: string, layout: (typeof LAYOUTS)[number]): Promise<void> {
+  const issuer = await TestIssuer.start();
+  const registry = createClient(registryV1.RegistryService, registryAddress);
+  await registry.applyRegistry({ project: PROJECT, permissions: benchPermissions() });
+  registry.close();
+  const server = await startServer({
+    LARDER_REGISTRY_ADDRESS: registryAddress,
+    LARDER_ONLINE_STORE_TYPE: 'redis',
+    LARDER_REDIS_URL: redisUrl,
+    LARDER_REDIS_LAYOUT: layout,
+    LARDER_PROJECT: PROJECT,
+    LARDER_AUTH_MODES: 'oidc',
+    LARDER_AUTH_OIDC_ISSUER: issuer.issuer,
+    LARDER_AUTH_OIDC_AUDIENCES: 'larder',
+  });
+  const token = await issuer.issue({ sub: 'model-server', groups: ['bench-models'], expiresIn: 3600 });
+  const client = createClient(servingV1.OnlineServingService, server.address, { token });
+  try {
+    const refs: string[] = [];
+    for (let v = 0; v < 5; v++) for (let f = 0; f < FEATURES; f++) refs.push(`${viewName(v)}:${featureName(f)}`);
+    const request = (i: number) => ({ fullFeatureNames: true, kind: { case: 'features' as const, value: { val: refs } }, entities: { driver_id: { val: [int64((i * 7919) % ENTITIES)] } } });
+    // The server's copy has the permissions once the caller's read goes through.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if ((await client.getOnlineFeatures(request(1))).results.length === refs.length + 1) break;
+      } catch (error) {
+        if (attempt > 200) throw error;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const encoded = Array.from({ length: ENCODED_REQUESTS }, (_, i) => Buffer.from(servingRequest(request(i))));
+    for (const concurrency of CONCURRENCY) {
+      const m = await go.run(server.address, GET_ONLINE_FEATURES, encoded, concurrency, server.child.pid, token);
+      records.push({ workload: '1x50-auth', client: 'go', layout, concurrency, auth: 'oidc, 201 permissions', ...m });
+      process.stdout.write(`${layout} 1x50 auth-on go c=${concurrency}: ${JSON.stringify(m)}\n`);
+    }
+  } finally {
+    client.close();
+    await server.stop();
+    await issuer.close();
+  }
 }
 
 export async function runOnlineBenchmark(): Promise<BenchRecord[]> {
@@ -389,6 +463,7 @@ export async function runOnlineBenchmark(): Promise<BenchRecord[]> {
         timed.close();
         await server.stop();
       }
+      if (layout === 'packed' && SHAPES.some((shape) => shape.name === '1x50')) await authOnline(records, go, registry.address, redis.url, layout);
     }
   } finally {
     raw.disconnect();

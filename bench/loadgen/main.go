@@ -21,6 +21,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/encoding"
 )
 
@@ -80,6 +81,7 @@ func main() {
 	concurrency := flag.Int("concurrency", 1, "calls in flight")
 	duration := flag.Duration("duration", 3*time.Second, "measured time")
 	warmup := flag.Duration("warmup", 500*time.Millisecond, "unmeasured time before it")
+	bearer := flag.String("bearer", "", "send authorization: Bearer <token> with every gRPC call")
 	flag.Parse()
 
 	requests := [][]byte{{}}
@@ -97,11 +99,16 @@ func main() {
 	}
 	defer conn.Close()
 
+	// The same metadata on every call, made once.
+	callContext := context.Background()
+	if *bearer != "" {
+		callContext = metadata.AppendToOutgoingContext(callContext, "authorization", "Bearer "+*bearer)
+	}
 	var next atomic.Uint64
 	call := func() error {
 		req := requests[next.Add(1)%uint64(len(requests))]
 		var resp []byte
-		return conn.Invoke(context.Background(), *method, &req, &resp)
+		return conn.Invoke(callContext, *method, &req, &resp)
 	}
 	run := func(until time.Time, record bool) ([]time.Duration, error) {
 		var mu sync.Mutex
