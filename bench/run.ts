@@ -14,7 +14,6 @@ const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   materialize: async () => (await import('./materialize')).runMaterializeBenchmark,
   historical: async () => (await import('./historical')).runHistoricalBenchmark,
   hostile: async () => (await import('./hostile')).runHostileBenchmark,
-  auth: async () => (await import('./auth')).runAuthBenchmark,
   stats: async () => (await import('./stats')).runStatsBenchmark,
 };
 

@@ -6,6 +6,7 @@ import { timestampParts } from '@larder/offline-store';
 import type { Destination, EntityInput, OfflineStore, ResultChunk as StoreChunk, ResultSchema as StoreSchema } from '@larder/offline-store';
 import { offlineV1, registryV1 } from '@larder/proto';
 import { Code, RpcError } from '@larder/rpc';
+import { hasAnomalies } from '@larder/validation';
 import type { EntityStats } from './entities';
 import { DEFAULT_ON_DEMAND_REQUEST_COST } from './config';
 import { computeOnDemand, OnDemandRun } from './on-demand';
@@ -15,6 +16,7 @@ import type { OutputLayout } from './output';
 import { planRetrieval, projectOf } from './plan';
 import { checkTableName } from './sources';
 import type { RegistrySource, RetrievalPlan } from './plan';
+import { anomalySummary, validateTrainingSet, writtenLocation } from './training-validation';
 
 /** One message of either result stream; both rpcs answer with the same oneof. */
 export type ResultPart = offlineV1.GetHistoricalFeaturesResponse['part'];
@@ -70,8 +72,10 @@ export class OfflineRetrieval {
     if (query.maxRowsPerChunk < 0) throw new RpcError(Code.INVALID_ARGUMENT, `query.max_rows_per_chunk: must be 0 (server default) or positive, got ${query.maxRowsPerChunk}`);
     const maxRows = query.maxRowsPerChunk > 0 ? Math.min(query.maxRowsPerChunk, this.options.maxRowsPerChunk) : this.options.maxRowsPerChunk;
     const destination = query.destination;
+    const validating = query.validation?.enabled === true;
     if (destination === undefined || destination.storage === undefined) {
       if (destination !== undefined) throw new RpcError(Code.INVALID_ARGUMENT, 'query.destination.storage: required when a destination is given');
+      if (validating) throw new RpcError(Code.INVALID_ARGUMENT, 'query.validation: needs a destination (statistics are computed by the engine where the training set was written)');
       const entities = await entitiesFor(plan);
       const result = await this.store.getHistoricalFeatures({ entities, views: plan.views, chunkRows: maxRows, ...signalOf(call) });
       const rowCount = yield* this.stream(plan, result.schema, result, maxRows, run);
@@ -95,6 +99,11 @@ export class OfflineRetrieval {
       const again = await this.store.getHistoricalFeatures({ entities: await entitiesFor(plan), views: plan.views, chunkRows: maxRows, ...signalOf(call) });
       yield* this.stream(plan, again.schema, again, maxRows, run, layout);
     }
+    // The written training set's statistics against its views' schemas, before it is registered.
+    const check = validating ? await validateTrainingSet(this.store, plan, writtenLocation(target), call?.signal) : undefined;
+    if (check !== undefined && query.validation?.failOnAnomalies === true && hasAnomalies(check.anomalies)) {
+      throw new RpcError(Code.FAILED_PRECONDITION, `query.validation: the training set breaks its views' schemas (it was written to the destination; no saved dataset was registered): ${anomalySummary(check.anomalies)}`);
+    }
     let saved: registryV1.SavedDataset | undefined;
     if (destination.savedDatasetName !== '') {
       saved = await this.registry.saveDataset(project, savedDataset(plan, query, destination, exported.rowCount, stats));
@@ -106,6 +115,7 @@ export class OfflineRetrieval {
         storage: destination.storage,
         ...(exported.rowIndexColumn !== undefined && { rowIndexColumn: exported.rowIndexColumn }),
         ...(saved !== undefined && { savedDataset: saved }),
+        ...(check !== undefined && { anomalies: check.anomalies, statistics: check.statistics }),
         elapsed: durationFromMs(Date.now() - started),
       }),
     };

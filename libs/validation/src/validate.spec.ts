@@ -148,6 +148,8 @@ describe('validateStatistics', () => {
       feature { name: "old" type: INT presence { min_count: 1 } lifecycle_stage: DEPRECATED }`);
     expect(reasonTypes(validateStatistics(dataset(3, []), schema, { environment: 'SERVING' }))).toEqual({});
     expect(reasonTypes(validateStatistics(dataset(3, []), schema, { environment: 'TRAINING' }))).toEqual({ label: ['SCHEMA_MISSING_COLUMN'] });
+    // Without any environment declared, every feature is in every environment.
+    expect(reasonTypes(validateStatistics(dataset(3, []), schemaFromText('feature { name: "x" presence { min_count: 1 } }'), { environment: 'TRAINING' }))).toEqual({ x: ['SCHEMA_MISSING_COLUMN'] });
   });
 });
 

@@ -4,14 +4,14 @@
 // passes through the CLI.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { create } from '@bufbuild/protobuf';
-import { offlineV1, registryV1 } from '@larder/proto';
+import { create, toJson } from '@bufbuild/protobuf';
+import { offlineV1, registryV1, tfmdV0 } from '@larder/proto';
 import { Code, RpcError, createClient } from '@larder/rpc';
 import { UsageError } from '../args';
 import type { CommandContext } from '../commands';
 import { repoConfig } from '../context';
 import { clientSecurity } from '../security';
-import { formatJson } from '../output';
+import { formatJson, formatTable } from '../output';
 import { Progress } from '../progress';
 
 const NAME = 'get-historical-features';
@@ -109,6 +109,7 @@ export async function getHistoricalFeatures(ctx: CommandContext): Promise<number
       overwrite: on('overwrite'),
       savedDatasetName: flag('saved-dataset') ?? '',
     },
+    ...((on('validate') || on('fail-on-anomalies')) && { validation: { enabled: true, failOnAnomalies: on('fail-on-anomalies') } }),
   });
   const request = create(offlineV1.GetHistoricalFeaturesFromSourceRequestSchema, {
     query,
@@ -140,14 +141,24 @@ export async function getHistoricalFeatures(ctx: CommandContext): Promise<number
       ...(summary?.savedDataset !== undefined && { saved_dataset: summary.savedDataset.name }),
       // A table has no row order: the service adds a column with each row's index.
       ...(summary !== undefined && summary.rowIndexColumn !== '' && { row_index_column: summary.rowIndexColumn }),
+      ...(summary?.anomalies !== undefined && { anomalies: toJson(tfmdV0.AnomaliesSchema, { ...summary.anomalies, baselineSchema: { case: undefined } }, { useProtoFieldName: true }) }),
     };
+    const anomalies = summary?.anomalies;
+    const failed = anomalies !== undefined && Object.keys(anomalies.anomalyInfo).length > 0;
     if (ctx.flags.output === 'json') ctx.io.out(formatJson(result));
     else {
       const width = result.columns.length + (result.timestamp_column === '' ? 0 : 1) + (result.row_index_column === undefined ? 0 : 1);
       ctx.io.out(`Wrote ${result.rows} rows x ${width} columns to ${out}${result.saved_dataset ? ` (saved dataset '${result.saved_dataset}')` : ''}.\n`);
       ctx.io.out(`Columns: ${result.columns.join(', ')}${result.timestamp_column === '' ? '' : `; entity timestamp: ${result.timestamp_column}`}${result.row_index_column === undefined ? '' : `; row index: ${result.row_index_column}`}\n`);
+      if (anomalies !== undefined && !failed) ctx.io.out("Validation: the training set keeps its views' schemas.\n");
+      if (failed) {
+        const rows = Object.entries(anomalies.anomalyInfo)
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([column, info]) => [column, info.reason.map((r) => tfmdV0.AnomalyInfo_Type[r.type] ?? String(r.type)).join(', '), info.description]);
+        ctx.io.out(`Validation: the training set breaks its views' schemas:\n${formatTable(['COLUMN', 'ANOMALY', 'DESCRIPTION'], rows)}`);
+      }
     }
-    return 0;
+    return failed ? 1 : 0;
   } catch (error) {
     if (error instanceof RpcError && error.code === Code.UNAVAILABLE) {
       throw new Error(`the offline-retrieval service at ${address} is unavailable (${error.message}); start it, or point --offline (or larder.yaml services.offline_retrieval) at one`);

@@ -18,13 +18,17 @@ import type { RowBatch } from "../../types/v1/row_batch_pb";
 import { file_larder_types_v1_row_batch } from "../../types/v1/row_batch_pb";
 import type { RepeatedValue, ValueType } from "../../types/v1/value_pb";
 import { file_larder_types_v1_value } from "../../types/v1/value_pb";
+import type { Anomalies } from "../../../tensorflow/metadata/v0/anomalies_pb";
+import { file_tensorflow_metadata_v0_anomalies } from "../../../tensorflow/metadata/v0/anomalies_pb";
+import type { DatasetFeatureStatisticsList } from "../../../tensorflow/metadata/v0/statistics_pb";
+import { file_tensorflow_metadata_v0_statistics } from "../../../tensorflow/metadata/v0/statistics_pb";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file larder/offline/v1/offline_retrieval_service.proto.
  */
 export const file_larder_offline_v1_offline_retrieval_service: GenFile = /*@__PURE__*/
-  fileDesc("CjFsYXJkZXIvb2ZmbGluZS92MS9vZmZsaW5lX3JldHJpZXZhbF9zZXJ2aWNlLnByb3RvEhFsYXJkZXIub2ZmbGluZS52MSKQAQocR2V0SGlzdG9yaWNhbEZlYXR1cmVzUmVxdWVzdBIzCgVxdWVyeRgBIAEoCzIiLmxhcmRlci5vZmZsaW5lLnYxLkhpc3RvcmljYWxRdWVyeUgAEjAKC2VudGl0eV9yb3dzGAIgASgLMhkubGFyZGVyLnR5cGVzLnYxLlJvd0JhdGNoSABCCQoHbWVzc2FnZSKTAQomR2V0SGlzdG9yaWNhbEZlYXR1cmVzRnJvbVNvdXJjZVJlcXVlc3QSMQoFcXVlcnkYASABKAsyIi5sYXJkZXIub2ZmbGluZS52MS5IaXN0b3JpY2FsUXVlcnkSNgoNZW50aXR5X3NvdXJjZRgCIAEoCzIfLmxhcmRlci5vZmZsaW5lLnYxLkVudGl0eVNvdXJjZSKCAgoPSGlzdG9yaWNhbFF1ZXJ5Eg8KB3Byb2plY3QYASABKAkSGQoPZmVhdHVyZV9zZXJ2aWNlGAIgASgJSAASMAoIZmVhdHVyZXMYAyABKAsyHC5sYXJkZXIudHlwZXMudjEuRmVhdHVyZUxpc3RIABIaChJmdWxsX2ZlYXR1cmVfbmFtZXMYBCABKAgSOQoLZGVzdGluYXRpb24YBSABKAsyJC5sYXJkZXIub2ZmbGluZS52MS5PdXRwdXREZXN0aW5hdGlvbhIaChJtYXhfcm93c19wZXJfY2h1bmsYBiABKAUSFgoOZW50aXR5X2NvbHVtbnMYByADKAlCBgoEa2luZCLqAQoMRW50aXR5U291cmNlEi4KBGZpbGUYASABKAsyHi5sYXJkZXIucmVnaXN0cnkudjEuRmlsZVNvdXJjZUgAEjYKCGJpZ3F1ZXJ5GAIgASgLMiIubGFyZGVyLnJlZ2lzdHJ5LnYxLkJpZ1F1ZXJ5U291cmNlSAASNgoIcG9zdGdyZXMYAyABKAsyIi5sYXJkZXIucmVnaXN0cnkudjEuUG9zdGdyZXNTb3VyY2VIABIYChB0aW1lc3RhbXBfY29sdW1uGAQgASgJEhQKDG9yZGVyX2NvbHVtbhgFIAEoCUIKCghsb2NhdGlvbiK1AgoRT3V0cHV0RGVzdGluYXRpb24SMwoHc3RvcmFnZRgBIAEoCzIiLmxhcmRlci5yZWdpc3RyeS52MS5EYXRhc2V0U3RvcmFnZRIaChJzYXZlZF9kYXRhc2V0X25hbWUYAiABKAkSVgoSc2F2ZWRfZGF0YXNldF90YWdzGAMgAygLMjoubGFyZGVyLm9mZmxpbmUudjEuT3V0cHV0RGVzdGluYXRpb24uU2F2ZWREYXRhc2V0VGFnc0VudHJ5EhEKCW9taXRfcm93cxgEIAEoCBIRCglvdmVyd3JpdGUYBSABKAgSGAoQcm93X2luZGV4X2NvbHVtbhgGIAEoCRo3ChVTYXZlZERhdGFzZXRUYWdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLAAQodR2V0SGlzdG9yaWNhbEZlYXR1cmVzUmVzcG9uc2USMQoGc2NoZW1hGAEgASgLMh8ubGFyZGVyLm9mZmxpbmUudjEuUmVzdWx0U2NoZW1hSAASLwoFY2h1bmsYAiABKAsyHi5sYXJkZXIub2ZmbGluZS52MS5SZXN1bHRDaHVua0gAEjMKB3N1bW1hcnkYAyABKAsyIC5sYXJkZXIub2ZmbGluZS52MS5SZXN1bHRTdW1tYXJ5SABCBgoEcGFydCLKAQonR2V0SGlzdG9yaWNhbEZlYXR1cmVzRnJvbVNvdXJjZVJlc3BvbnNlEjEKBnNjaGVtYRgBIAEoCzIfLmxhcmRlci5vZmZsaW5lLnYxLlJlc3VsdFNjaGVtYUgAEi8KBWNodW5rGAIgASgLMh4ubGFyZGVyLm9mZmxpbmUudjEuUmVzdWx0Q2h1bmtIABIzCgdzdW1tYXJ5GAMgASgLMiAubGFyZGVyLm9mZmxpbmUudjEuUmVzdWx0U3VtbWFyeUgAQgYKBHBhcnQiWgoMUmVzdWx0U2NoZW1hEjAKB2NvbHVtbnMYASADKAsyHy5sYXJkZXIub2ZmbGluZS52MS5SZXN1bHRDb2x1bW4SGAoQdGltZXN0YW1wX2NvbHVtbhgCIAEoCSJ5CgxSZXN1bHRDb2x1bW4SDAoEbmFtZRgBIAEoCRIuCgp2YWx1ZV90eXBlGAIgASgOMhoubGFyZGVyLnR5cGVzLnYxLlZhbHVlVHlwZRIrCgRyb2xlGAMgASgOMh0ubGFyZGVyLm9mZmxpbmUudjEuQ29sdW1uUm9sZSKHAQoLUmVzdWx0Q2h1bmsSEQoJZmlyc3Rfcm93GAEgASgDEi8KB2NvbHVtbnMYAiADKAsyHi5sYXJkZXIudHlwZXMudjEuUmVwZWF0ZWRWYWx1ZRI0ChBldmVudF90aW1lc3RhbXBzGAMgAygLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLWAQoNUmVzdWx0U3VtbWFyeRIRCglyb3dfY291bnQYASABKAMSMwoHc3RvcmFnZRgCIAEoCzIiLmxhcmRlci5yZWdpc3RyeS52MS5EYXRhc2V0U3RvcmFnZRI3Cg1zYXZlZF9kYXRhc2V0GAMgASgLMiAubGFyZGVyLnJlZ2lzdHJ5LnYxLlNhdmVkRGF0YXNldBIqCgdlbGFwc2VkGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhgKEHJvd19pbmRleF9jb2x1bW4YBSABKAkqeQoKQ29sdW1uUm9sZRIbChdDT0xVTU5fUk9MRV9VTlNQRUNJRklFRBAAEhgKFENPTFVNTl9ST0xFX0pPSU5fS0VZEAESGwoXQ09MVU1OX1JPTEVfUEFTU1RIUk9VR0gQAhIXChNDT0xVTU5fUk9MRV9GRUFUVVJFEAMytgIKF09mZmxpbmVSZXRyaWV2YWxTZXJ2aWNlEn4KFUdldEhpc3RvcmljYWxGZWF0dXJlcxIvLmxhcmRlci5vZmZsaW5lLnYxLkdldEhpc3RvcmljYWxGZWF0dXJlc1JlcXVlc3QaMC5sYXJkZXIub2ZmbGluZS52MS5HZXRIaXN0b3JpY2FsRmVhdHVyZXNSZXNwb25zZSgBMAESmgEKH0dldEhpc3RvcmljYWxGZWF0dXJlc0Zyb21Tb3VyY2USOS5sYXJkZXIub2ZmbGluZS52MS5HZXRIaXN0b3JpY2FsRmVhdHVyZXNGcm9tU291cmNlUmVxdWVzdBo6LmxhcmRlci5vZmZsaW5lLnYxLkdldEhpc3RvcmljYWxGZWF0dXJlc0Zyb21Tb3VyY2VSZXNwb25zZTABQkFaP2dpdGh1Yi5jb20vbGFyZGVyLWRldi9sYXJkZXIvZ2VuL2dvL2xhcmRlci9vZmZsaW5lL3YxO29mZmxpbmV2MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_larder_registry_v1_data_source, file_larder_registry_v1_saved_dataset, file_larder_types_v1_feature, file_larder_types_v1_row_batch, file_larder_types_v1_value]);
+  fileDesc("CjFsYXJkZXIvb2ZmbGluZS92MS9vZmZsaW5lX3JldHJpZXZhbF9zZXJ2aWNlLnByb3RvEhFsYXJkZXIub2ZmbGluZS52MSKQAQocR2V0SGlzdG9yaWNhbEZlYXR1cmVzUmVxdWVzdBIzCgVxdWVyeRgBIAEoCzIiLmxhcmRlci5vZmZsaW5lLnYxLkhpc3RvcmljYWxRdWVyeUgAEjAKC2VudGl0eV9yb3dzGAIgASgLMhkubGFyZGVyLnR5cGVzLnYxLlJvd0JhdGNoSABCCQoHbWVzc2FnZSKTAQomR2V0SGlzdG9yaWNhbEZlYXR1cmVzRnJvbVNvdXJjZVJlcXVlc3QSMQoFcXVlcnkYASABKAsyIi5sYXJkZXIub2ZmbGluZS52MS5IaXN0b3JpY2FsUXVlcnkSNgoNZW50aXR5X3NvdXJjZRgCIAEoCzIfLmxhcmRlci5vZmZsaW5lLnYxLkVudGl0eVNvdXJjZSK9AgoPSGlzdG9yaWNhbFF1ZXJ5Eg8KB3Byb2plY3QYASABKAkSGQoPZmVhdHVyZV9zZXJ2aWNlGAIgASgJSAASMAoIZmVhdHVyZXMYAyABKAsyHC5sYXJkZXIudHlwZXMudjEuRmVhdHVyZUxpc3RIABIaChJmdWxsX2ZlYXR1cmVfbmFtZXMYBCABKAgSOQoLZGVzdGluYXRpb24YBSABKAsyJC5sYXJkZXIub2ZmbGluZS52MS5PdXRwdXREZXN0aW5hdGlvbhIaChJtYXhfcm93c19wZXJfY2h1bmsYBiABKAUSFgoOZW50aXR5X2NvbHVtbnMYByADKAkSOQoKdmFsaWRhdGlvbhgIIAEoCzIlLmxhcmRlci5vZmZsaW5lLnYxLlRyYWluaW5nVmFsaWRhdGlvbkIGCgRraW5kIkAKElRyYWluaW5nVmFsaWRhdGlvbhIPCgdlbmFibGVkGAEgASgIEhkKEWZhaWxfb25fYW5vbWFsaWVzGAIgASgIIuoBCgxFbnRpdHlTb3VyY2USLgoEZmlsZRgBIAEoCzIeLmxhcmRlci5yZWdpc3RyeS52MS5GaWxlU291cmNlSAASNgoIYmlncXVlcnkYAiABKAsyIi5sYXJkZXIucmVnaXN0cnkudjEuQmlnUXVlcnlTb3VyY2VIABI2Cghwb3N0Z3JlcxgDIAEoCzIiLmxhcmRlci5yZWdpc3RyeS52MS5Qb3N0Z3Jlc1NvdXJjZUgAEhgKEHRpbWVzdGFtcF9jb2x1bW4YBCABKAkSFAoMb3JkZXJfY29sdW1uGAUgASgJQgoKCGxvY2F0aW9uIrUCChFPdXRwdXREZXN0aW5hdGlvbhIzCgdzdG9yYWdlGAEgASgLMiIubGFyZGVyLnJlZ2lzdHJ5LnYxLkRhdGFzZXRTdG9yYWdlEhoKEnNhdmVkX2RhdGFzZXRfbmFtZRgCIAEoCRJWChJzYXZlZF9kYXRhc2V0X3RhZ3MYAyADKAsyOi5sYXJkZXIub2ZmbGluZS52MS5PdXRwdXREZXN0aW5hdGlvbi5TYXZlZERhdGFzZXRUYWdzRW50cnkSEQoJb21pdF9yb3dzGAQgASgIEhEKCW92ZXJ3cml0ZRgFIAEoCBIYChByb3dfaW5kZXhfY29sdW1uGAYgASgJGjcKFVNhdmVkRGF0YXNldFRhZ3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIsABCh1HZXRIaXN0b3JpY2FsRmVhdHVyZXNSZXNwb25zZRIxCgZzY2hlbWEYASABKAsyHy5sYXJkZXIub2ZmbGluZS52MS5SZXN1bHRTY2hlbWFIABIvCgVjaHVuaxgCIAEoCzIeLmxhcmRlci5vZmZsaW5lLnYxLlJlc3VsdENodW5rSAASMwoHc3VtbWFyeRgDIAEoCzIgLmxhcmRlci5vZmZsaW5lLnYxLlJlc3VsdFN1bW1hcnlIAEIGCgRwYXJ0IsoBCidHZXRIaXN0b3JpY2FsRmVhdHVyZXNGcm9tU291cmNlUmVzcG9uc2USMQoGc2NoZW1hGAEgASgLMh8ubGFyZGVyLm9mZmxpbmUudjEuUmVzdWx0U2NoZW1hSAASLwoFY2h1bmsYAiABKAsyHi5sYXJkZXIub2ZmbGluZS52MS5SZXN1bHRDaHVua0gAEjMKB3N1bW1hcnkYAyABKAsyIC5sYXJkZXIub2ZmbGluZS52MS5SZXN1bHRTdW1tYXJ5SABCBgoEcGFydCJaCgxSZXN1bHRTY2hlbWESMAoHY29sdW1ucxgBIAMoCzIfLmxhcmRlci5vZmZsaW5lLnYxLlJlc3VsdENvbHVtbhIYChB0aW1lc3RhbXBfY29sdW1uGAIgASgJInkKDFJlc3VsdENvbHVtbhIMCgRuYW1lGAEgASgJEi4KCnZhbHVlX3R5cGUYAiABKA4yGi5sYXJkZXIudHlwZXMudjEuVmFsdWVUeXBlEisKBHJvbGUYAyABKA4yHS5sYXJkZXIub2ZmbGluZS52MS5Db2x1bW5Sb2xlIocBCgtSZXN1bHRDaHVuaxIRCglmaXJzdF9yb3cYASABKAMSLwoHY29sdW1ucxgCIAMoCzIeLmxhcmRlci50eXBlcy52MS5SZXBlYXRlZFZhbHVlEjQKEGV2ZW50X3RpbWVzdGFtcHMYAyADKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wItYCCg1SZXN1bHRTdW1tYXJ5EhEKCXJvd19jb3VudBgBIAEoAxIzCgdzdG9yYWdlGAIgASgLMiIubGFyZGVyLnJlZ2lzdHJ5LnYxLkRhdGFzZXRTdG9yYWdlEjcKDXNhdmVkX2RhdGFzZXQYAyABKAsyIC5sYXJkZXIucmVnaXN0cnkudjEuU2F2ZWREYXRhc2V0EioKB2VsYXBzZWQYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SGAoQcm93X2luZGV4X2NvbHVtbhgFIAEoCRI0Cglhbm9tYWxpZXMYBiABKAsyIS50ZW5zb3JmbG93Lm1ldGFkYXRhLnYwLkFub21hbGllcxJICgpzdGF0aXN0aWNzGAcgASgLMjQudGVuc29yZmxvdy5tZXRhZGF0YS52MC5EYXRhc2V0RmVhdHVyZVN0YXRpc3RpY3NMaXN0KnkKCkNvbHVtblJvbGUSGwoXQ09MVU1OX1JPTEVfVU5TUEVDSUZJRUQQABIYChRDT0xVTU5fUk9MRV9KT0lOX0tFWRABEhsKF0NPTFVNTl9ST0xFX1BBU1NUSFJPVUdIEAISFwoTQ09MVU1OX1JPTEVfRkVBVFVSRRADMrYCChdPZmZsaW5lUmV0cmlldmFsU2VydmljZRJ+ChVHZXRIaXN0b3JpY2FsRmVhdHVyZXMSLy5sYXJkZXIub2ZmbGluZS52MS5HZXRIaXN0b3JpY2FsRmVhdHVyZXNSZXF1ZXN0GjAubGFyZGVyLm9mZmxpbmUudjEuR2V0SGlzdG9yaWNhbEZlYXR1cmVzUmVzcG9uc2UoATABEpoBCh9HZXRIaXN0b3JpY2FsRmVhdHVyZXNGcm9tU291cmNlEjkubGFyZGVyLm9mZmxpbmUudjEuR2V0SGlzdG9yaWNhbEZlYXR1cmVzRnJvbVNvdXJjZVJlcXVlc3QaOi5sYXJkZXIub2ZmbGluZS52MS5HZXRIaXN0b3JpY2FsRmVhdHVyZXNGcm9tU291cmNlUmVzcG9uc2UwAUJBWj9naXRodWIuY29tL2xhcmRlci1kZXYvbGFyZGVyL2dlbi9nby9sYXJkZXIvb2ZmbGluZS92MTtvZmZsaW5ldjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_larder_registry_v1_data_source, file_larder_registry_v1_saved_dataset, file_larder_types_v1_feature, file_larder_types_v1_row_batch, file_larder_types_v1_value, file_tensorflow_metadata_v0_anomalies, file_tensorflow_metadata_v0_statistics]);
 
 /**
  * One message of the inline-rows stream.
@@ -163,6 +167,15 @@ export type HistoricalQuery = Message<"larder.offline.v1.HistoricalQuery"> & {
    * @generated from field: repeated string entity_columns = 7;
    */
   entityColumns: string[];
+
+  /**
+   * Optional: compute the training set's statistics in the engine and check
+   * them against the TFDV schemas of its views (FeatureView.validation).
+   * Needs a destination (the statistics are computed where it was written).
+   *
+   * @generated from field: larder.offline.v1.TrainingValidation validation = 8;
+   */
+  validation?: TrainingValidation | undefined;
 };
 
 /**
@@ -171,6 +184,37 @@ export type HistoricalQuery = Message<"larder.offline.v1.HistoricalQuery"> & {
  */
 export const HistoricalQuerySchema: GenMessage<HistoricalQuery> = /*@__PURE__*/
   messageDesc(file_larder_offline_v1_offline_retrieval_service, 2);
+
+/**
+ * Validation of a training set against its views' TFDV schemas.
+ *
+ * @generated from message larder.offline.v1.TrainingValidation
+ */
+export type TrainingValidation = Message<"larder.offline.v1.TrainingValidation"> & {
+  /**
+   * Compute statistics and validate.
+   *
+   * @generated from field: bool enabled = 1;
+   */
+  enabled: boolean;
+
+  /**
+   * When the training set breaks a schema, end the call with
+   * FAILED_PRECONDITION naming the anomalies (after the destination was
+   * written, before a saved dataset is registered); otherwise the anomalies
+   * come in ResultSummary.anomalies.
+   *
+   * @generated from field: bool fail_on_anomalies = 2;
+   */
+  failOnAnomalies: boolean;
+};
+
+/**
+ * Describes the message larder.offline.v1.TrainingValidation.
+ * Use `create(TrainingValidationSchema)` to create a new message.
+ */
+export const TrainingValidationSchema: GenMessage<TrainingValidation> = /*@__PURE__*/
+  messageDesc(file_larder_offline_v1_offline_retrieval_service, 3);
 
 /**
  * Where the entity rows of a retrieval come from.
@@ -237,7 +281,7 @@ export type EntitySource = Message<"larder.offline.v1.EntitySource"> & {
  * Use `create(EntitySourceSchema)` to create a new message.
  */
 export const EntitySourceSchema: GenMessage<EntitySource> = /*@__PURE__*/
-  messageDesc(file_larder_offline_v1_offline_retrieval_service, 3);
+  messageDesc(file_larder_offline_v1_offline_retrieval_service, 4);
 
 /**
  * Writes the result to storage, and optionally registers it.
@@ -298,7 +342,7 @@ export type OutputDestination = Message<"larder.offline.v1.OutputDestination"> &
  * Use `create(OutputDestinationSchema)` to create a new message.
  */
 export const OutputDestinationSchema: GenMessage<OutputDestination> = /*@__PURE__*/
-  messageDesc(file_larder_offline_v1_offline_retrieval_service, 4);
+  messageDesc(file_larder_offline_v1_offline_retrieval_service, 5);
 
 /**
  * One message of the result stream (inline entity rows).
@@ -343,7 +387,7 @@ export type GetHistoricalFeaturesResponse = Message<"larder.offline.v1.GetHistor
  * Use `create(GetHistoricalFeaturesResponseSchema)` to create a new message.
  */
 export const GetHistoricalFeaturesResponseSchema: GenMessage<GetHistoricalFeaturesResponse> = /*@__PURE__*/
-  messageDesc(file_larder_offline_v1_offline_retrieval_service, 5);
+  messageDesc(file_larder_offline_v1_offline_retrieval_service, 6);
 
 /**
  * One message of the result stream (entity rows from a source).
@@ -388,7 +432,7 @@ export type GetHistoricalFeaturesFromSourceResponse = Message<"larder.offline.v1
  * Use `create(GetHistoricalFeaturesFromSourceResponseSchema)` to create a new message.
  */
 export const GetHistoricalFeaturesFromSourceResponseSchema: GenMessage<GetHistoricalFeaturesFromSourceResponse> = /*@__PURE__*/
-  messageDesc(file_larder_offline_v1_offline_retrieval_service, 6);
+  messageDesc(file_larder_offline_v1_offline_retrieval_service, 7);
 
 /**
  * The output columns, in order. Every chunk has one column per entry here.
@@ -421,7 +465,7 @@ export type ResultSchema = Message<"larder.offline.v1.ResultSchema"> & {
  * Use `create(ResultSchemaSchema)` to create a new message.
  */
 export const ResultSchemaSchema: GenMessage<ResultSchema> = /*@__PURE__*/
-  messageDesc(file_larder_offline_v1_offline_retrieval_service, 7);
+  messageDesc(file_larder_offline_v1_offline_retrieval_service, 8);
 
 /**
  * One output column.
@@ -456,7 +500,7 @@ export type ResultColumn = Message<"larder.offline.v1.ResultColumn"> & {
  * Use `create(ResultColumnSchema)` to create a new message.
  */
 export const ResultColumnSchema: GenMessage<ResultColumn> = /*@__PURE__*/
-  messageDesc(file_larder_offline_v1_offline_retrieval_service, 8);
+  messageDesc(file_larder_offline_v1_offline_retrieval_service, 9);
 
 /**
  * A run of consecutive output rows, by column.
@@ -493,7 +537,7 @@ export type ResultChunk = Message<"larder.offline.v1.ResultChunk"> & {
  * Use `create(ResultChunkSchema)` to create a new message.
  */
 export const ResultChunkSchema: GenMessage<ResultChunk> = /*@__PURE__*/
-  messageDesc(file_larder_offline_v1_offline_retrieval_service, 9);
+  messageDesc(file_larder_offline_v1_offline_retrieval_service, 10);
 
 /**
  * The end of a result stream.
@@ -536,6 +580,22 @@ export type ResultSummary = Message<"larder.offline.v1.ResultSummary"> & {
    * @generated from field: string row_index_column = 5;
    */
   rowIndexColumn: string;
+
+  /**
+   * With HistoricalQuery.validation: the anomalies, keyed by output column
+   * (empty when the training set keeps the schemas).
+   *
+   * @generated from field: tensorflow.metadata.v0.Anomalies anomalies = 6;
+   */
+  anomalies?: Anomalies | undefined;
+
+  /**
+   * With HistoricalQuery.validation: the statistics of the output columns the
+   * views' schemas cover (TFDV's DatasetFeatureStatisticsList).
+   *
+   * @generated from field: tensorflow.metadata.v0.DatasetFeatureStatisticsList statistics = 7;
+   */
+  statistics?: DatasetFeatureStatisticsList | undefined;
 };
 
 /**
@@ -543,7 +603,7 @@ export type ResultSummary = Message<"larder.offline.v1.ResultSummary"> & {
  * Use `create(ResultSummarySchema)` to create a new message.
  */
 export const ResultSummarySchema: GenMessage<ResultSummary> = /*@__PURE__*/
-  messageDesc(file_larder_offline_v1_offline_retrieval_service, 10);
+  messageDesc(file_larder_offline_v1_offline_retrieval_service, 11);
 
 /**
  * What an output column holds.
