@@ -14,7 +14,10 @@ const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   materialize: async () => (await import('./materialize')).runMaterializeBenchmark,
   historical: async () => (await import('./historical')).runHistoricalBenchmark,
   hostile: async () => (await import('./hostile')).runHostileBenchmark,
+  ui: async () => (await import('./ui')).runUiBenchmark,
+  auth: async () => (await import('./auth')).runAuthBenchmark,
   stats: async () => (await import('./stats')).runStatsBenchmark,
+  'vs-feast': async () => (await import('./vs-feast')).runVsFeastBenchmark,
 };
 
 async function main(): Promise<void> {

@@ -4,15 +4,21 @@
 // call than the server under test, so it would measure itself. Requests are encoded by
 // the caller beforehand (a file of u32 big-endian length-prefixed messages) and sent
 // round-robin as raw bytes; responses are counted, not decoded.
+// With -http URL it POSTs the same file's entries as JSON bodies to that URL instead
+// (one keep-alive connection per call in flight), so HTTP servers - ours and Feast's
+// feature server - are measured by the same client; any answer but 200 is a failure.
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"sort"
 	"sync"
@@ -82,6 +88,7 @@ func main() {
 	duration := flag.Duration("duration", 3*time.Second, "measured time")
 	warmup := flag.Duration("warmup", 500*time.Millisecond, "unmeasured time before it")
 	bearer := flag.String("bearer", "", "send authorization: Bearer <token> with every gRPC call")
+	httpURL := flag.String("http", "", "POST each request to this URL as application/json instead of gRPC")
 	flag.Parse()
 
 	requests := [][]byte{{}}
@@ -92,23 +99,12 @@ func main() {
 			os.Exit(2)
 		}
 	}
-	conn, err := grpc.NewClient(*target, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithDefaultCallOptions(grpc.ForceCodec(rawCodec{})))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "loadgen:", err)
-		os.Exit(2)
-	}
-	defer conn.Close()
-
-	// The same metadata on every call, made once.
-	callContext := context.Background()
-	if *bearer != "" {
-		callContext = metadata.AppendToOutgoingContext(callContext, "authorization", "Bearer "+*bearer)
-	}
 	var next atomic.Uint64
-	call := func() error {
-		req := requests[next.Add(1)%uint64(len(requests))]
-		var resp []byte
-		return conn.Invoke(callContext, *method, &req, &resp)
+	var call func() error
+	if *httpURL != "" {
+		call = httpCaller(*httpURL, requests, *concurrency, &next)
+	} else {
+		call = grpcCaller(*target, *method, *bearer, requests, &next)
 	}
 	run := func(until time.Time, record bool) ([]time.Duration, error) {
 		var mu sync.Mutex
@@ -165,4 +161,50 @@ func main() {
 		"calls":   len(latencies),
 	})
 	fmt.Println(string(out))
+}
+
+// grpcCaller sends the requests round-robin as raw bytes to one connection.
+func grpcCaller(target, method, bearer string, requests [][]byte, next *atomic.Uint64) func() error {
+	conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithDefaultCallOptions(grpc.ForceCodec(rawCodec{})))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(2)
+	}
+	// The same metadata on every call, made once.
+	callContext := context.Background()
+	if bearer != "" {
+		callContext = metadata.AppendToOutgoingContext(callContext, "authorization", "Bearer "+bearer)
+	}
+	return func() error {
+		req := requests[next.Add(1)%uint64(len(requests))]
+		var resp []byte
+		return conn.Invoke(callContext, method, &req, &resp)
+	}
+}
+
+// httpCaller POSTs the requests round-robin as JSON, reading each answer whole.
+func httpCaller(url string, requests [][]byte, concurrency int, next *atomic.Uint64) func() error {
+	client := &http.Client{Transport: &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		MaxIdleConns:        concurrency,
+		MaxIdleConnsPerHost: concurrency,
+		MaxConnsPerHost:     concurrency,
+		DisableCompression:  true,
+	}}
+	return func() error {
+		req := requests[next.Add(1)%uint64(len(requests))]
+		resp, err := client.Post(url, "application/json", bytes.NewReader(req))
+		if err != nil {
+			return err
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, body)
+		}
+		return nil
+	}
 }

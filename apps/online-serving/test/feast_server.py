@@ -7,7 +7,8 @@ registry with Feast's own FeatureStore, then replaces itself with `feast serve`:
   {"repo": DIR, "project": P, "redis": "host:port", "port": N,
    "entities": [{"name": N, "join_key": K, "type": "INT64"}],
    "views": [{"name": N, "entities": [N...], "ttl_s": S, "features": [{"name": F, "type": T}]}],
-   "services": [{"name": N, "projections": [{"view": V, "features": [F...] | null}]}]}
+   "services": [{"name": N, "projections": [{"view": V, "features": [F...] | null}]}],
+   "serve_args": [...]}   optional, more `feast serve` options
 """
 import json
 import os
@@ -71,7 +72,7 @@ def main():
     store.apply([source, *entities.values(), *views.values(), *services])
     feast = os.path.join(os.path.dirname(sys.executable), "feast")
     sys.stdout.flush()
-    os.execv(feast, [feast, "-c", repo, "serve", "-h", "127.0.0.1", "-p", str(spec["port"]), "--no-access-log"])
+    os.execv(feast, [feast, "-c", repo, "serve", "-h", "127.0.0.1", "-p", str(spec["port"]), "--no-access-log", *spec.get("serve_args", [])])
 
 
 if __name__ == "__main__":
