@@ -18,11 +18,12 @@ describe('statistics service on duckdb', () => {
   let engine: TestEngine;
   let harness: Harness;
   let client: RpcClient<typeof statisticsV1.StatisticsService>;
+  let driverKind: Awaited<ReturnType<TestEngine['load']>>;
 
   beforeAll(async () => {
     engine = await duckdbTestEngine();
     const kinds = {
-      driver: await engine.load(data.tables.driver),
+      driver: (driverKind = await engine.load(data.tables.driver)),
       customer: await engine.load(data.tables.customer),
       pair: await engine.load(data.tables.pair),
       global: await engine.load(data.tables.global),
@@ -75,6 +76,36 @@ describe('statistics service on duckdb', () => {
     });
     // The latest row per driver: 11 drivers have rows.
     expect(materialized.record!.rowCount).toBe(11n);
+  });
+
+  it('computes a feature service (one dataset per stored view) and a saved dataset', async () => {
+    const service = await client.computeStatistics({ scope: { project: harness.project, kind: { case: 'featureService', value: { featureService: 'model_v1', eventTime: range(T0, T0 + 24 * 60 * MIN) } } }, dryRun: true });
+    const datasets = service.record!.statistics!.datasets;
+    // model_v1 reads driver_stats (alias d), customer_profile and an on-demand view (not stored, so not described).
+    expect(datasets.map((d) => [d.name, d.features.map((f) => f.fieldId.value)])).toEqual([
+      ['d', ['d__conv_rate']],
+      ['customer_profile', ['customer_profile__segment']],
+    ]);
+    expect(datasets[0]!.numExamples).toBe(BigInt(data.tables.driver.rows.length));
+
+    if (driverKind.case !== 'file') throw new Error('duckdb sources are files');
+    await harness.registry.applyRegistry({ project: harness.project, savedDatasets: [{ name: 'train_v1', features: ['driver_stats:conv_rate', 'driver_stats:trips'], joinKeys: ['driver_id'], storage: { kind: { case: 'file', value: driverKind.value } } }] });
+    const deadline = Date.now() + 10_000;
+    let saved: statisticsV1.ComputeStatisticsResponse | undefined;
+    while (saved === undefined) {
+      try {
+        saved = await client.computeStatistics({ scope: { project: harness.project, kind: { case: 'savedDataset', value: { savedDataset: 'train_v1' } } } });
+      } catch (error) {
+        // The service follows the registry's change stream; wait for the dataset to arrive.
+        if (Date.now() > deadline || !String(error).includes('is not in the registry')) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    expect(saved.record!.rowCount).toBe(BigInt(data.tables.driver.rows.length));
+    // Every column of a known type, the key and timestamps too.
+    expect(saved.record!.statistics!.datasets[0]!.features.map((f) => f.fieldId.value)).toEqual(data.tables.driver.columns.map((c) => c.name));
+    const listed = await client.listStatistics({ project: harness.project, objectName: 'train_v1' });
+    expect(listed.records.map((r) => r.id)).toEqual([saved.record!.id]);
   });
 
   it('refuses bad requests, naming the field', async () => {

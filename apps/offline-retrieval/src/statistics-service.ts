@@ -111,6 +111,8 @@ export class StatisticsRpc {
         const window = range('scope.feature_service.event_time', kind.value.eventTime);
         const parts = [];
         for (const projection of service.projections) {
+          // On-demand features are computed per request, never stored: nothing to scan.
+          if (set.onDemandFeatureViews.some((v) => v.name === projection.featureView)) continue;
           const view = viewOf(set.featureViews, projection.featureView, `feature service '${name}' projection`);
           const prefix = projection.alias !== '' ? projection.alias : view.name;
           const features = featuresOf(view, projection.features, `feature service '${name}' projection '${prefix}'`, keyNames(view)).map((f) => ({ ...f, outputName: `${prefix}__${f.name}` }));
