@@ -1,7 +1,10 @@
 // The Kubernetes base must agree with the services it deploys: a probe on the
 // wrong port would keep every pod out of its Service.
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { loadFeatureRepo } from '@larder/feature-repo';
+import { registryV1 } from '@larder/proto';
 import { bindHost, loadConfig, SERVICE_NODE_FLAGS } from '@larder/rpc';
 import { parseAllDocuments } from 'yaml';
 import { ingestionService } from '../../ingestion/src/service';
@@ -92,6 +95,21 @@ test('the default permission set grants Larder’s own service accounts what the
   expect(grants('larder-offline-retrieval')).toEqual(expect.arrayContaining(['create saved_dataset', 'update saved_dataset']));
   expect(grants('larder-ingestion')).toEqual(expect.arrayContaining(['write_online feature_view', 'write_offline feature_view']));
   expect(grants('larder-registry')).toEqual([]);
+});
+
+test('the default permission set loads as a feature repo definition, every permission valid', async () => {
+  const repo = mkdtempSync(path.join(os.tmpdir(), 'larder-deploy-permissions-'));
+  try {
+    writeFileSync(path.join(repo, 'larder.yaml'), 'project: team\n');
+    copyFileSync(path.join(root, 'deploy/kubernetes/permissions.yaml'), path.join(repo, 'permissions.yaml'));
+    const { set } = await loadFeatureRepo(repo);
+    const docs = parseAllDocuments(readFileSync(path.join(root, 'deploy/kubernetes/permissions.yaml'), 'utf8'));
+    expect(set.permissions.map((p) => p.name).sort()).toEqual(docs.map((d) => String((d.toJS() as { name: string }).name)).sort());
+    const materialization = set.permissions.find((p) => p.policy?.serviceAccounts.includes(`${kustomization.namespace}/larder-materialization`) && p.actions.includes(registryV1.Action.MATERIALIZE));
+    expect(materialization?.types).toEqual([registryV1.ObjectKind.FEATURE_VIEW]);
+  } finally {
+    rmSync(repo, { recursive: true, force: true });
+  }
 });
 
 test('the image and npm start run the services with SERVICE_NODE_FLAGS', () => {
