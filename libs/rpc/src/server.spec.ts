@@ -186,6 +186,25 @@ describe('metrics endpoint', () => {
   });
 });
 
+describe('interceptors', () => {
+  test('run around the application services only: health and reflection answer without them', async () => {
+    const server = await startServer({
+      name: 'server-test',
+      services: [implement(EchoService, echoImpl(newObserved()))],
+      config: testConfig(),
+      logger: memoryLogger().logger,
+      interceptors: [
+        async () => {
+          throw new RpcError(Code.UNAUTHENTICATED, 'missing bearer token');
+        },
+      ],
+    });
+    servers.push(server);
+    expect(await codeOf(client(EchoService, server).echo({ text: 'a' }))).toBe(Code.UNAUTHENTICATED);
+    expect((await client(healthV1.Health, server).check({ service: '' })).status).toBe(ServingStatus.SERVING);
+  });
+});
+
 describe('graceful shutdown', () => {
   test('an in-flight call completes during drain while new calls are refused', async () => {
     const server = await start({ gracePeriod: 5000 });

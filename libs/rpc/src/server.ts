@@ -121,10 +121,13 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
     'grpc.max_send_message_length': config.grpc.maxMessageBytes,
     ...options.grpcOptions,
   });
+  // Health and reflection answer without the application's interceptors (authentication among
+  // them): probes and service listings carry no credentials and reveal nothing of the data.
+  const builtIn: ServerRuntime = { ...runtime, interceptors: [] };
   const add = (service: DescService, impl: unknown, drainable: boolean, encoders: object = {}): void => {
     server.addService(
       serviceDefinition(service, encoders as Record<string, (message: Message) => Uint8Array>),
-      serviceHandlers(service, impl as Record<string, AnyHandler | undefined>, runtime, { drainable }),
+      serviceHandlers(service, impl as Record<string, AnyHandler | undefined>, drainable ? runtime : builtIn, { drainable }),
     );
   };
   for (const { service, impl, encoders } of options.services) add(service, impl, true, encoders);
