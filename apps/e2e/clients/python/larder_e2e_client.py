@@ -34,6 +34,7 @@ def parse_args():
     parser.add_argument("--ca", help="PEM CA bundle: speak TLS, trusting it")
     parser.add_argument("--cert", help="PEM client certificate (with --key), for mTLS")
     parser.add_argument("--key", help="PEM private key of --cert")
+    parser.add_argument("--token", help="bearer token sent as `authorization` metadata with every call")
     parser.add_argument("targets", nargs="+", metavar="SERVICE=HOST:PORT")
     args = parser.parse_args()
     if (args.cert is None) != (args.key is None):
@@ -47,6 +48,29 @@ def parse_args():
             parser.error(f"expected SERVICE=HOST:PORT, got {target!r}")
         targets.append((service, address))
     return args, targets
+
+
+class BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
+                  grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
+    """Adds `authorization: Bearer <token>` to every call, as a Larder client with a token does."""
+
+    def __init__(self, token):
+        self._metadata = (("authorization", f"Bearer {token}"),)
+
+    def _details(self, details):
+        return details._replace(metadata=tuple(details.metadata or ()) + self._metadata)
+
+    def intercept_unary_unary(self, continuation, details, request):
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(self, continuation, details, request):
+        return continuation(self._details(details), request)
+
+    def intercept_stream_unary(self, continuation, details, requests):
+        return continuation(self._details(details), requests)
+
+    def intercept_stream_stream(self, continuation, details, requests):
+        return continuation(self._details(details), requests)
 
 
 def open_channel(args, address):
@@ -206,7 +230,8 @@ def main():
     gen = load_stubs(args.stubs)
     calls = larder_calls()
     for service, address in targets:
-        with open_channel(args, address) as channel:
+        with open_channel(args, address) as raw:
+            channel = raw if args.token is None else grpc.intercept_channel(raw, BearerToken(args.token))
             for name in ("", service):
                 check_health(gen, channel, address, name)
             reflect(gen, channel, address, service)
