@@ -3,6 +3,7 @@ import { healthV1 } from '@larder/proto';
 import { createClient } from './adapter/client';
 import { implement } from './adapter/types';
 import { int } from './config/keys';
+import { ConfigError } from './config/config-error';
 import { createLogger } from './logger';
 import { runService } from './run-service';
 import { serverConfigSchema } from './server-config';
@@ -62,6 +63,27 @@ test('runService exits 2 on bad configuration and logs every problem', async () 
   expect(record.level).toBe('error');
   expect(record.msg).toContain('grpc.port: expected an integer from 0 to 65535 but got "abc" (environment variable LARDER_GRPC_PORT)');
   expect(record.msg).toContain('cache.size: expected an integer of at least 1 but got "0" (environment variable LARDER_CACHE_SIZE)');
+});
+
+test('runService exits 2 when setup finds bad configuration (a ConfigError), naming the key', async () => {
+  const lines: string[] = [];
+  let exitCode: number | undefined;
+  const handle = await runService({
+    name: 'echo',
+    schema,
+    env: testEnv,
+    argv: [],
+    write: (line) => void lines.push(line),
+    exit: (code) => void (exitCode = code),
+    setup: () => {
+      throw new ConfigError([{ key: 'auth.modes', problem: 'mode none is only allowed on loopback listeners', source: 'LARDER_AUTH_MODES / bind.host' }]);
+    },
+  });
+  expect(handle).toBeUndefined();
+  expect(exitCode).toBe(2);
+  const record = JSON.parse(lines[0] as string) as { level: string; msg: string };
+  expect(record.level).toBe('error');
+  expect(record.msg).toBe('invalid configuration: auth.modes: mode none is only allowed on loopback listeners (LARDER_AUTH_MODES / bind.host)');
 });
 
 test('logger writes JSON lines with level filtering and child fields', () => {

@@ -126,6 +126,13 @@ export async function runService<S extends ServerConfigSchema>(options: RunServi
     });
   } catch (error) {
     tls?.close();
+    // Setup may find a setting that only makes sense with others (auth mode none on a
+    // public bind): that is bad configuration like any other, exit 2 with the key named.
+    if (error instanceof ConfigError) {
+      logger.error(error.message, { issues: error.issues });
+      exit(2);
+      return undefined;
+    }
     logger.error('failed to start', { error });
     exit(1);
     return undefined;
