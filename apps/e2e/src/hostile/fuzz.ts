@@ -7,7 +7,7 @@ import { ScalarType } from '@bufbuild/protobuf';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { Client as GrpcClient, credentials, Metadata, status as GrpcStatus } from '@grpc/grpc-js';
 import type { ClientDuplexStream, ClientReadableStream, ClientWritableStream, ServiceError } from '@grpc/grpc-js';
-import { healthV1, ingestionV1, materializationV1, offlineV1, reflectionV1, registryV1, servingV1 } from '@larder/proto';
+import { feastServing, healthV1, ingestionV1, materializationV1, offlineV1, reflectionV1, registryV1, servingV1 } from '@larder/proto';
 import { methodPath } from '@larder/rpc';
 import type { ServiceName } from './store';
 
@@ -22,6 +22,7 @@ export function fuzzTargets(): { service: DescService; on: ServiceName }[] {
   return [
     ...of(registryV1, 'registry'),
     ...of(servingV1, 'online-serving'),
+    ...of(feastServing, 'online-serving'),
     ...of(offlineV1, 'offline-retrieval'),
     ...of(materializationV1, 'materialization'),
     ...of(ingestionV1, 'ingestion'),
