@@ -11,6 +11,7 @@ import { Code, RpcError, createClient } from '@larder/rpc';
 import { UsageError } from '../args';
 import type { CommandContext } from '../commands';
 import { repoConfig } from '../context';
+import { clientSecurity } from '../security';
 import { formatJson, formatTable } from '../output';
 import { parseTime } from './materialize';
 
@@ -90,7 +91,7 @@ export async function stats(ctx: CommandContext): Promise<number> {
   const repo = await repoConfig(ctx);
   const address = flag('offline') ?? ctx.io.env['LARDER_OFFLINE_RETRIEVAL'] ?? repo?.services.offline_retrieval ?? DEFAULT_ADDRESS;
   const project = ctx.flags.project ?? repo?.project ?? '';
-  const client = createClient(statisticsV1.StatisticsService, address);
+  const client = createClient(statisticsV1.StatisticsService, address, await clientSecurity(ctx));
   try {
     if (on('list')) {
       const { records } = await client.listStatistics({ project, objectName: flag('view') ?? flag('feature-service') ?? flag('saved-dataset') ?? '', pageSize: 1000 });
