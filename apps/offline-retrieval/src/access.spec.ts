@@ -4,10 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { resolveFeatures } from '@larder/core';
 import type { FeatureRequest } from '@larder/core';
-import { offlineV1, registryV1, typesV1 } from '@larder/proto';
+import { offlineV1, registryV1, statisticsV1, typesV1 } from '@larder/proto';
 import { RegistryState } from '@larder/registry-client';
 import { openRegistryStore } from '@larder/registry-store';
-import { featureRequestOfQuery, OFFLINE_ACCESS, planObjects, requestedObjects, saveChecks } from './access';
+import { featureRequestOfQuery, OFFLINE_ACCESS, STATISTICS_ACCESS, planObjects, requestedObjects, saveChecks } from './access';
 import type { AccessCheck } from './access';
 import type { ObjectRef } from './access-types';
 
@@ -70,6 +70,10 @@ describe('offline retrieval access', () => {
       expect(OFFLINE_ACCESS[method.localName]?.action).toBe('read_offline');
     }
     expect(Object.keys(OFFLINE_ACCESS).length).toBe(offlineV1.OfflineRetrievalService.methods.length);
+    for (const method of statisticsV1.StatisticsService.methods) {
+      expect(`${method.localName}: ${STATISTICS_ACCESS[method.localName]?.input.typeName}`).toBe(`${method.localName}: ${method.input.typeName}`);
+    }
+    expect(Object.keys(STATISTICS_ACCESS).length).toBe(statisticsV1.StatisticsService.methods.length);
   });
 
   it('takes the query from the first message of the inline stream and from a source request', () => {

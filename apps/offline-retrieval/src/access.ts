@@ -1,7 +1,7 @@
 import type { DescMessage } from '@bufbuild/protobuf';
 import { tryParseFeatureRef } from '@larder/core';
 import type { FeatureRequest, RegistrySet, ResolvedFeatures } from '@larder/core';
-import { offlineV1 } from '@larder/proto';
+import { offlineV1, statisticsV1 } from '@larder/proto';
 import type { Action, ObjectRef, ObjectType } from './access-types';
 
 /** The registry copy, as access rules read it (RegistryClient fits). */
@@ -32,6 +32,17 @@ export const OFFLINE_ACCESS: Readonly<Record<string, { readonly input: DescMessa
     action: 'read_offline',
     query: ((request: offlineV1.GetHistoricalFeaturesFromSourceRequest) => request.query) as (request: never) => offlineV1.HistoricalQuery | undefined,
   },
+};
+
+/**
+ * The StatisticsService on the same port: statistics describe the data of their scope, so
+ * each rpc needs read_offline on it (StatisticsAccess in enforce.ts): checked before a
+ * computation, and narrowing (list) or hiding (get) stored records.
+ */
+export const STATISTICS_ACCESS: Readonly<Record<string, { readonly input: DescMessage; readonly action: Action; readonly kind: 'checks' | 'filtered' }>> = {
+  computeStatistics: { input: statisticsV1.ComputeStatisticsRequestSchema, action: 'read_offline', kind: 'checks' },
+  listStatistics: { input: statisticsV1.ListStatisticsRequestSchema, action: 'read_offline', kind: 'filtered' },
+  getStatistics: { input: statisticsV1.GetStatisticsRequestSchema, action: 'read_offline', kind: 'filtered' },
 };
 
 function tagsIn(set: RegistrySet | undefined, type: ObjectType, name: string): Tags | undefined {

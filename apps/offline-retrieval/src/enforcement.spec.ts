@@ -1,11 +1,12 @@
 // Historical retrieval with authentication and Permission objects on: a training set needs
 // read_offline on every view it touches, with tokens from a real issuer.
 import { create } from '@bufbuild/protobuf';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { registryV1, typesV1 } from '@larder/proto';
 import { Code, createClient } from '@larder/rpc';
 import type { RpcClient } from '@larder/rpc';
-import { offlineV1 } from '@larder/proto';
+import { offlineV1, statisticsV1 } from '@larder/proto';
 import { rpcRejection as failure, TestIssuer } from '@larder/testing';
 import { featureRepo, makeData, T0 } from './testing/dataset';
 import type { Table } from './testing/dataset';
@@ -111,4 +112,30 @@ test('saving the result as a dataset needs CREATE on it', async () => {
     code: Code.PERMISSION_DENIED,
     message: `principal sa:ml/trainer may not create saved_dataset "train" in project "${h.project}"`,
   });
+});
+
+test('statistics: computed and shown only for what the caller may read offline', async () => {
+  const token = await issuer.serviceAccountToken({ namespace: 'ml', name: 'trainer' });
+  const stats = createClient(statisticsV1.StatisticsService, h.retrievalAddress, { token, defaultTimeoutMs: 20_000 });
+  const bob = createClient(statisticsV1.StatisticsService, h.retrievalAddress, { token: await issuer.issue({ sub: 'bob' }), defaultTimeoutMs: 20_000 });
+  try {
+    const eventTime = { start: timestampFromMs(T0 - 86_400_000), end: timestampFromMs(T0 + 30 * 86_400_000) };
+    const scope = (view: string) => ({ project: h.project, kind: { case: 'featureView' as const, value: { featureView: view, eventTime } } });
+    const computed = await stats.computeStatistics({ scope: scope('driver_stats') });
+    expect(computed.record?.rowCount).toBeGreaterThan(0n);
+    expect(await failure(stats.computeStatistics({ scope: scope('customer_profile') }))).toMatchObject({
+      code: Code.PERMISSION_DENIED,
+      message: `principal sa:ml/trainer may not read_offline feature_view "customer_profile" in project "${h.project}"`,
+    });
+    const id = computed.record?.id ?? '';
+    expect((await stats.listStatistics({ project: h.project })).records.map((r) => r.id)).toContain(id);
+    expect((await bob.listStatistics({ project: h.project })).records).toEqual([]);
+    const hidden = await failure(bob.getStatistics({ project: h.project, id }));
+    const missing = await failure(bob.getStatistics({ project: h.project, id: 'nope' }));
+    expect(hidden.code).toBe(Code.NOT_FOUND);
+    expect(hidden.message.replace(id, 'ID')).toBe(missing.message.replace('nope', 'ID'));
+  } finally {
+    stats.close();
+    bob.close();
+  }
 });

@@ -2,7 +2,7 @@ import { create } from '@bufbuild/protobuf';
 import { offlineV1, statisticsV1, wire } from '@larder/proto';
 import { principalOf, startServiceAuth } from '@larder/auth';
 import { RegistryClient } from '@larder/registry-client';
-import { followPermissions, RetrievalAccess } from './enforce';
+import { followPermissions, RetrievalAccess, StatisticsAccess } from './enforce';
 import { implement } from '@larder/rpc';
 import type { RunServiceOptions } from '@larder/rpc';
 import { offlineRetrievalSchema } from './config';
@@ -69,7 +69,8 @@ export const offlineRetrievalService: RunServiceOptions<typeof offlineRetrievalS
     } catch {
       logger.warn('no registry snapshot yet; answering UNAVAILABLE until it arrives', { registry: config.registry.address });
     }
-    const access = new RetrievalAccess(client, followPermissions(client, auth.authenticator.enabled), auth.audit, config.retrieval.project);
+    const authorizer = followPermissions(client, auth.authenticator.enabled);
+    const access = new RetrievalAccess(client, authorizer, auth.audit, config.retrieval.project);
     const retrieval = new OfflineRetrieval(retrievalRegistry(client), store, {
       defaultProject: config.retrieval.project,
       maxRowsPerChunk: config.retrieval.maxRowsPerChunk,
@@ -84,15 +85,19 @@ export const offlineRetrievalService: RunServiceOptions<typeof offlineRetrievalS
       await StatisticsRecords.open(config.statistics.directory),
       config.retrieval.project,
     );
+    const statisticsAccess = new StatisticsAccess(client, authorizer, auth.audit, config.retrieval.project);
     logger.info('offline store open', { type: config.offlineStore.type });
     return {
       services: [
         implement(
           statisticsV1.StatisticsService,
           {
-            computeStatistics: (request, ctx) => statistics.compute(request, ctx.signal),
-            listStatistics: async (request) => statistics.list(request),
-            getStatistics: (request) => statistics.get(request),
+            computeStatistics: (request, ctx) => {
+              statisticsAccess.compute(principalOf(ctx), request, ctx.requestId);
+              return statistics.compute(request, ctx.signal);
+            },
+            listStatistics: async (request, ctx) => statisticsAccess.list(principalOf(ctx), await statistics.list(request)),
+            getStatistics: async (request, ctx) => statisticsAccess.get(principalOf(ctx), request, await statistics.get(request)),
           },
           { readiness: client },
         ),
