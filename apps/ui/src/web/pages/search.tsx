@@ -13,6 +13,8 @@ export function Search({ initial }: { initial: string }) {
   const [query, setQuery] = useState(initial);
   const [result, setResult] = useState<SearchResult | undefined>(undefined);
   const [error, setError] = useState<ApiFailure | undefined>(undefined);
+  // The text the page last answered for, results or error: what the screen reflects.
+  const [answered, setAnswered] = useState<string | undefined>(undefined);
   const input = useRef<HTMLInputElement>(null);
   const list = useRef<HTMLOListElement>(null);
 
@@ -28,9 +30,12 @@ export function Search({ initial }: { initial: string }) {
         if (abort.signal.aborted) return;
         setResult(r);
         setError(undefined);
+        setAnswered(query);
       },
       (e: unknown) => {
-        if (!abort.signal.aborted) setError(e instanceof ApiFailure ? e : new ApiFailure(0, { error: 'the UI server cannot be reached' }));
+        if (abort.signal.aborted) return;
+        setError(e instanceof ApiFailure ? e : new ApiFailure(0, { error: 'the UI server cannot be reached' }));
+        setAnswered(query);
       },
     );
     return () => abort.abort();
@@ -77,7 +82,7 @@ export function Search({ initial }: { initial: string }) {
         <p role="status" class="muted" aria-live="polite">
           {result === undefined ? 'Searching…' : `${result.features.length}${result.features.length === 50 ? '+' : ''} features`}
         </p>
-        <ol id="search-results" class="hits" ref={list}>
+        <ol id="search-results" class="hits" ref={list} data-query={answered}>
           {result?.features.map((f) => (
             <li key={`${f.project}/${f.featureView}/${f.name}`}>
               <a class="hit" href={`${objectHref(f.project, f.onDemand ? 'on-demand-feature-view' : 'feature-view', f.featureView)}#feature-${encodeURIComponent(f.name)}`}>
