@@ -267,20 +267,20 @@ describe('hostile client', () => {
     expect(decoyConnections).toBe(0);
   });
 
-  test("only a well-formed bearer token is forwarded to the services, as the user's own call", () => {
-    const service = { registry: 'service' } as never;
+  test("only a well-formed bearer token is forwarded to the services, and the UI's own identity never stands in for a user", () => {
     const user = { registry: 'user' } as never;
-    const upstreams = { service, user, feed: service, close: () => undefined };
+    const feed = { registry: 'feed' } as never;
+    const upstreams = { user, feed, close: () => undefined };
     const signal = new AbortController().signal;
     const seen = (authorization: string | undefined) => {
       const { clients, options } = forRequest(upstreams, { headers: authorization === undefined ? {} : { authorization } } as IncomingMessage, signal);
-      return [clients === user ? 'user' : 'service', options.headers?.['authorization']];
+      return [clients === user ? 'user' : 'other', options.headers?.['authorization']];
     };
     expect(seen('Bearer abc.def.ghi')).toEqual(['user', 'Bearer abc.def.ghi']);
     for (const forged of ['Basic dXNlcjpwYXNz', 'Bearer a b', 'Bearer abc\r\nx-admin: 1', `Bearer ${'x'.repeat(20_000)}`, 'bearer', '']) {
-      expect(seen(forged)).toEqual(['service', undefined]);
+      expect(seen(forged)).toEqual(['user', undefined]);
     }
-    expect(seen(undefined)).toEqual(['service', undefined]);
+    expect(seen(undefined)).toEqual(['user', undefined]);
   });
 
   test('responses carry a strict content security policy and no sniffing', async () => {

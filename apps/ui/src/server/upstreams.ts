@@ -12,9 +12,12 @@ export interface Clients {
 }
 
 export interface Upstreams {
-  /** Calls made as the UI server itself (client.tokenFile when set): the change feed, and users without a token. */
-  service: Clients;
-  /** Calls that carry the user's own bearer token (no service token that would replace it). */
+  /**
+   * Every call made for a browser request: TLS, but never the UI server's own token, so
+   * a user reads with their own bearer token or, without one, anonymously. Lending the
+   * UI's identity to tokenless visitors would let anyone who reaches the UI describe
+   * what its service account may.
+   */
   user: Clients;
   /** The registry's change feed: a stream that stays open, so no default deadline. */
   feed: RpcClient<typeof registryV1.RegistryService>;
@@ -39,20 +42,17 @@ function closeAll(clients: Clients): void {
 export function connectUpstreams(config: UiConfig, logger: Logger): Upstreams {
   const security = clientSecurityFromConfig(config.client, logger);
   const base: ClientOptions & ClientSecurity = { defaultTimeoutMs: config.ui.upstreamTimeout, ...(security.tls === undefined ? {} : { tls: security.tls }) };
-  const service = connect(config, { ...base, ...(security.token === undefined ? {} : { token: security.token }) });
-  const user = security.token === undefined ? service : connect(config, base);
+  const user = connect(config, base);
   const feed = createClient(registryV1.RegistryService, config.registry.address, {
     ...(security.tls === undefined ? {} : { tls: security.tls }),
     ...(security.token === undefined ? {} : { token: security.token }),
   });
   return {
-    service,
     user,
     feed,
     close() {
       feed.close();
-      closeAll(service);
-      if (user !== service) closeAll(user);
+      closeAll(user);
     },
   };
 }
@@ -66,7 +66,8 @@ const MAX_AUTHORIZATION_CHARS = 16 * 1024;
  * seam where the user's identity reaches the services. A bearer token the request
  * carries (put there by an OIDC login or by a proxy in front of the UI) is forwarded
  * as the call's `authorization` metadata, so each service decides what this user may
- * describe, as for any other client. Without one, calls go out as the UI server itself.
+ * describe, as for any other client. Without one, calls go out anonymously: with auth
+ * off the services answer them as before; with auth on they answer UNAUTHENTICATED.
  * Only a well-formed bearer value is passed on: nothing else of the request becomes
  * metadata.
  */
@@ -75,5 +76,5 @@ export function forRequest(upstreams: Upstreams, request: IncomingMessage, signa
   if (authorization !== undefined && authorization.length <= MAX_AUTHORIZATION_CHARS && BEARER.test(authorization)) {
     return { clients: upstreams.user, options: { signal, headers: { authorization } } };
   }
-  return { clients: upstreams.service, options: { signal } };
+  return { clients: upstreams.user, options: { signal } };
 }
