@@ -15,7 +15,6 @@ const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   historical: async () => (await import('./historical')).runHistoricalBenchmark,
   hostile: async () => (await import('./hostile')).runHostileBenchmark,
   ui: async () => (await import('./ui')).runUiBenchmark,
-  ui: async () => (await import('./ui')).runUiBenchmark,
   auth: async () => (await import('./auth')).runAuthBenchmark,
   stats: async () => (await import('./stats')).runStatsBenchmark,
   'vs-feast': async () => (await import('./vs-feast')).runVsFeastBenchmark,
