@@ -1,21 +1,8 @@
-import { allowAllAuthorizer, compileAuthorizer } from '@larder/auth';
 import type { AuditSink, Authorizer, Principal } from '@larder/auth';
-import type { RegistryClient } from '@larder/registry-client';
 import type { ingestionV1 } from '@larder/proto';
 import { consumerRef, onlineWriteChecks, pushChecks } from './access';
 import type { AccessCheck, AccessLookup } from './access';
 import type { PushDestination } from './push';
-
-/** The authorizer of a registry copy, compiled again for each version it reaches. */
-export function followPermissions(registry: RegistryClient, enforced: boolean): () => Authorizer {
-  const compile = (): Authorizer =>
-    enforced ? compileAuthorizer(registry.projectNames().flatMap((p) => registry.permissions(p)), registry.version) : allowAllAuthorizer(registry.version);
-  let current = compile();
-  registry.onChange(() => {
-    current = compile();
-  });
-  return () => current;
-}
 
 /**
  * Who may write through ingestion: pushes and direct online writes checked against the

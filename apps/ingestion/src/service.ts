@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { createOnlineStore, onlineStoreConfig } from '@larder/online-store';
-import { startServiceAuth } from '@larder/auth';
+import { followPermissions, startServiceAuth } from '@larder/auth';
 import { RegistryClient } from '@larder/registry-client';
 import { allowListProblems } from '@larder/core';
 import { bindHost, ConfigError } from '@larder/rpc';
@@ -9,7 +9,7 @@ import type { RunServiceOptions } from '@larder/rpc';
 import { consumerSettings, ingestionSchema, openIngestionOfflineStore } from './config';
 import { startHttpEndpoint } from './http';
 import type { HttpEndpoint } from './http';
-import { followPermissions, WriteAccess } from './enforce';
+import { WriteAccess } from './enforce';
 import { Ingestion } from './ingestion';
 import { IngestionMetrics } from './metrics';
 

@@ -1,4 +1,3 @@
-import { allowAllAuthorizer, compileAuthorizer } from '@larder/auth';
 import type { AuditSink, Authorizer, Principal } from '@larder/auth';
 import type { materializationV1 } from '@larder/proto';
 import type { RegistryClient } from '@larder/registry-client';
@@ -6,17 +5,6 @@ import { Code, RpcError } from '@larder/rpc';
 import { jobObjects, startChecks } from './access';
 import type { AccessCheck } from './access';
 import type { Action } from './access-types';
-
-/** The authorizer of a registry copy, compiled again for each version it reaches. */
-export function followPermissions(registry: RegistryClient, enforced: boolean): () => Authorizer {
-  const compile = (): Authorizer =>
-    enforced ? compileAuthorizer(registry.projectNames().flatMap((p) => registry.permissions(p)), registry.version) : allowAllAuthorizer(registry.version);
-  let current = compile();
-  registry.onChange(() => {
-    current = compile();
-  });
-  return () => current;
-}
 
 /**
  * Who may start, follow and stop materialization jobs (access.ts): MATERIALIZE on every

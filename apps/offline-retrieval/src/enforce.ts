@@ -1,4 +1,3 @@
-import { allowAllAuthorizer, compileAuthorizer } from '@larder/auth';
 import type { AuditSink, Authorizer, Principal } from '@larder/auth';
 import { FeatureResolutionError, resolveFeatures } from '@larder/core';
 import type { offlineV1, statisticsV1 } from '@larder/proto';
@@ -7,17 +6,6 @@ import type { RegistryClient } from '@larder/registry-client';
 import { featureRequestOfQuery, planObjects, requestedObjects, saveChecks } from './access';
 import type { AccessCheck } from './access';
 import type { ObjectRef } from './access-types';
-
-/** The authorizer of a registry copy, compiled again for each version it reaches. */
-export function followPermissions(registry: RegistryClient, enforced: boolean): () => Authorizer {
-  const compile = (): Authorizer =>
-    enforced ? compileAuthorizer(registry.projectNames().flatMap((p) => registry.permissions(p)), registry.version) : allowAllAuthorizer(registry.version);
-  let current = compile();
-  registry.onChange(() => {
-    current = compile();
-  });
-  return () => current;
-}
 
 /**
  * READ_OFFLINE for historical retrieval, before any entity row is read: on what the query

@@ -1,8 +1,8 @@
 import { create } from '@bufbuild/protobuf';
 import { offlineV1, statisticsV1, wire } from '@larder/proto';
-import { principalOf, startServiceAuth } from '@larder/auth';
+import { followPermissions, principalOf, startServiceAuth } from '@larder/auth';
 import { RegistryClient } from '@larder/registry-client';
-import { followPermissions, RetrievalAccess, StatisticsAccess } from './enforce';
+import { RetrievalAccess, StatisticsAccess } from './enforce';
 import { implement } from '@larder/rpc';
 import type { RunServiceOptions } from '@larder/rpc';
 import { offlineRetrievalSchema } from './config';

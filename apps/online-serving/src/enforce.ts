@@ -1,21 +1,8 @@
-import { allowAllAuthorizer, compileAuthorizer } from '@larder/auth';
 import type { AuditSink, Authorizer, Principal } from '@larder/auth';
-import type { RegistryClient } from '@larder/registry-client';
 import { planObjects, requestedObjects } from './access';
 import type { AccessLookup } from './access';
 import type { ObjectRef } from './access-types';
 import type { PlanRequest, ServingPlan } from './plan';
-
-/** The authorizer of a registry copy, compiled again for each version it reaches. */
-export function followPermissions(registry: RegistryClient, enforced: boolean): () => Authorizer {
-  const compile = (): Authorizer =>
-    enforced ? compileAuthorizer(registry.projectNames().flatMap((p) => registry.permissions(p)), registry.version) : allowAllAuthorizer(registry.version);
-  let current = compile();
-  registry.onChange(() => {
-    current = compile();
-  });
-  return () => current;
-}
 
 /**
  * READ_ONLINE for every front door (gRPC, Feast's gRPC, HTTP): on what a compiled plan

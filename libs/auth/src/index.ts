@@ -13,6 +13,8 @@ export type { Authenticator, AuthenticatorOptions, Credentials } from './authent
 export { claimStrings } from './claims';
 
 export { allowAllAuthorizer, compileAuthorizer, deniedMessage } from './authorizer';
+export { followPermissions } from './follow-permissions';
+export type { PermissionSource } from './follow-permissions';
 export type { Action, Authorizer, ObjectRef, ObjectType, PermissionInput, PolicyInput } from './authorizer';
 export { compileGlob, globProblem } from './glob';
 export type { GlobMatcher } from './glob';
