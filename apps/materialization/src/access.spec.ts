@@ -7,7 +7,7 @@ import { RegistryState } from '@larder/registry-client';
 import { openRegistryStore } from '@larder/registry-store';
 import { jobObjects, MATERIALIZATION_ACCESS, startChecks } from './access';
 import type { AccessCheck } from './access';
-import type { ObjectRef } from './access-types';
+import type { ObjectRef } from '@larder/auth';
 
 const T = typesV1.ValueType;
 const PROJECT = 'rides';

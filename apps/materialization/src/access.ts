@@ -1,18 +1,10 @@
 import type { DescMessage } from '@bufbuild/protobuf';
 import type { RegistrySet } from '@larder/core';
 import { materializationV1 } from '@larder/proto';
-import type { Action, ObjectRef } from './access-types';
+import type { AccessCheck, AccessLookup, Action, ObjectRef } from '@larder/auth';
 
-/** The registry copy, as access rules read it (RegistryClient fits). */
-export interface AccessLookup {
-  registrySet(project: string): RegistrySet | undefined;
-}
-
-/** One action the caller must be allowed on every one of `objects`. */
-export interface AccessCheck {
-  readonly action: Action;
-  readonly objects: readonly ObjectRef[];
-}
+// Shared with the other services' access tables.
+export type { AccessCheck, AccessLookup };
 
 /**
  * How each MaterializationService rpc is authorized:

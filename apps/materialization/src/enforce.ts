@@ -4,7 +4,7 @@ import type { RegistryClient } from '@larder/registry-client';
 import { Code, RpcError } from '@larder/rpc';
 import { jobObjects, startChecks } from './access';
 import type { AccessCheck } from './access';
-import type { Action } from './access-types';
+import type { Action } from '@larder/auth';
 
 /**
  * Who may start, follow and stop materialization jobs (access.ts): MATERIALIZE on every

@@ -7,9 +7,10 @@ import type { FeatureRequest } from '@larder/core';
 import { offlineV1, registryV1, statisticsV1, typesV1 } from '@larder/proto';
 import { RegistryState } from '@larder/registry-client';
 import { openRegistryStore } from '@larder/registry-store';
-import { featureRequestOfQuery, OFFLINE_ACCESS, STATISTICS_ACCESS, planObjects, requestedObjects, saveChecks } from './access';
+import { featureRequestOfQuery, OFFLINE_ACCESS, STATISTICS_ACCESS, planObjects, saveChecks } from './access';
+import { requestedObjects } from '@larder/auth';
 import type { AccessCheck } from './access';
-import type { ObjectRef } from './access-types';
+import type { ObjectRef } from '@larder/auth';
 
 const T = typesV1.ValueType;
 const PROJECT = 'risk';

@@ -1,21 +1,11 @@
 import type { DescMessage } from '@bufbuild/protobuf';
-import { tryParseFeatureRef } from '@larder/core';
-import type { FeatureRequest, RegistrySet, ResolvedFeatures } from '@larder/core';
+import { objectRef } from '@larder/auth';
+import type { FeatureRequest, ResolvedFeatures } from '@larder/core';
 import { offlineV1, statisticsV1 } from '@larder/proto';
-import type { Action, ObjectRef, ObjectType } from './access-types';
+import type { AccessCheck, AccessLookup, Action, ObjectRef } from '@larder/auth';
 
-/** The registry copy, as access rules read it (RegistryClient fits). */
-export interface AccessLookup {
-  registrySet(project: string): RegistrySet | undefined;
-}
-
-/** One action the caller must be allowed on every one of `objects`. */
-export interface AccessCheck {
-  readonly action: Action;
-  readonly objects: readonly ObjectRef[];
-}
-
-type Tags = Readonly<Record<string, string>>;
+// Shared with the other services' access tables.
+export type { AccessCheck, AccessLookup };
 
 /**
  * Every rpc of offline retrieval, by handler name, with the message its query comes
@@ -45,49 +35,9 @@ export const STATISTICS_ACCESS: Readonly<Record<string, { readonly input: DescMe
   getStatistics: { input: statisticsV1.GetStatisticsRequestSchema, action: 'read_offline', kind: 'filtered' },
 };
 
-function tagsIn(set: RegistrySet | undefined, type: ObjectType, name: string): Tags | undefined {
-  if (set === undefined) return undefined;
-  const list: readonly { name: string; tags: Tags }[] =
-    type === 'feature_view'
-      ? set.featureViews
-      : type === 'on_demand_feature_view'
-        ? set.onDemandFeatureViews
-        : type === 'feature_service'
-          ? set.featureServices
-          : type === 'saved_dataset'
-            ? set.savedDatasets
-            : [];
-  return list.find((o) => o.name === name)?.tags;
-}
-
-function ref(set: RegistrySet | undefined, project: string, type: ObjectType, name: string): ObjectRef {
-  const tags = tagsIn(set, type, name);
-  return tags === undefined ? { project, type, name } : { project, type, name, tags };
-}
-
 export function featureRequestOfQuery(query: offlineV1.HistoricalQuery): FeatureRequest | undefined {
   const { kind } = query;
   return kind.case === 'features' ? { refs: kind.value.val } : kind.case === 'featureService' ? { featureService: kind.value } : undefined;
-}
-
-/**
- * What a query names, checked before anything is resolved so that a view the caller
- * may not read is denied whether it exists or not: the feature service, or the view
- * of each ref (an on-demand view when one has that name).
- */
-export function requestedObjects(project: string, features: FeatureRequest, registry: AccessLookup): ObjectRef[] {
-  const set = registry.registrySet(project);
-  if ('featureService' in features) return [ref(set, project, 'feature_service', features.featureService)];
-  const seen = new Set<string>();
-  const refs: ObjectRef[] = [];
-  for (const text of features.refs) {
-    const parsed = tryParseFeatureRef(text);
-    if (parsed === undefined || seen.has(parsed.featureView)) continue;
-    seen.add(parsed.featureView);
-    const onDemand = set?.onDemandFeatureViews.some((v) => v.name === parsed.featureView) ?? false;
-    refs.push(ref(set, project, onDemand ? 'on_demand_feature_view' : 'feature_view', parsed.featureView));
-  }
-  return refs;
 }
 
 /**
@@ -100,9 +50,9 @@ export function planObjects(features: FeatureRequest, resolved: ResolvedFeatures
   const project = resolved.project;
   const set = registry.registrySet(project);
   return [
-    ...('featureService' in features ? [ref(set, project, 'feature_service', features.featureService)] : []),
+    ...('featureService' in features ? [objectRef(set, project, 'feature_service', features.featureService)] : []),
     ...resolved.views.map((v) => ({ project, type: 'feature_view' as const, name: v.name, tags: v.definition.tags })),
-    ...resolved.onDemand.map((od) => ref(set, project, 'on_demand_feature_view', od.name)),
+    ...resolved.onDemand.map((od) => objectRef(set, project, 'on_demand_feature_view', od.name)),
   ];
 }
 
@@ -115,6 +65,7 @@ export function saveChecks(project: string, query: offlineV1.HistoricalQuery, re
   const name = query.destination?.savedDatasetName ?? '';
   if (name === '') return [];
   const wanted: ObjectRef = { project, type: 'saved_dataset', name, tags: query.destination?.savedDatasetTags ?? {} };
-  const stored = tagsIn(registry.registrySet(project), 'saved_dataset', name);
+  // objectRef carries tags only for a dataset the copy holds.
+  const stored = objectRef(registry.registrySet(project), project, 'saved_dataset', name).tags;
   return stored === undefined ? [{ action: 'create', objects: [wanted] }] : [{ action: 'update', objects: [{ ...wanted, tags: stored }, wanted] }];
 }

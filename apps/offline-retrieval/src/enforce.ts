@@ -3,9 +3,10 @@ import { FeatureResolutionError, resolveFeatures } from '@larder/core';
 import type { offlineV1, statisticsV1 } from '@larder/proto';
 import { Code, RpcError } from '@larder/rpc';
 import type { RegistryClient } from '@larder/registry-client';
-import { featureRequestOfQuery, planObjects, requestedObjects, saveChecks } from './access';
+import { requestedObjects } from '@larder/auth';
+import { featureRequestOfQuery, planObjects, saveChecks } from './access';
 import type { AccessCheck } from './access';
-import type { ObjectRef } from './access-types';
+import type { ObjectRef } from '@larder/auth';
 
 /**
  * READ_OFFLINE for historical retrieval, before any entity row is read: on what the query

@@ -7,8 +7,9 @@ import type { FeatureRequest } from '@larder/core';
 import { feastServing, registryV1, servingV1 } from '@larder/proto';
 import { RegistryState } from '@larder/registry-client';
 import { openRegistryStore } from '@larder/registry-store';
-import { FEAST_ONLINE_ACCESS, ONLINE_ACCESS, ONLINE_HTTP_ACCESS, planObjects, requestedObjects } from './access';
-import type { ObjectRef } from './access-types';
+import { FEAST_ONLINE_ACCESS, ONLINE_ACCESS, ONLINE_HTTP_ACCESS, planObjects } from './access';
+import { requestedObjects } from '@larder/auth';
+import type { ObjectRef } from '@larder/auth';
 import { driverRepo } from './testing';
 
 const PROJECT = 'rides';

@@ -1,7 +1,8 @@
 import type { AuditSink, Authorizer, Principal } from '@larder/auth';
-import { planObjects, requestedObjects } from './access';
-import type { AccessLookup } from './access';
-import type { ObjectRef } from './access-types';
+import { planObjects } from './access';
+import { requestedObjects } from '@larder/auth';
+import type { AccessLookup } from '@larder/auth';
+import type { ObjectRef } from '@larder/auth';
 import type { PlanRequest, ServingPlan } from './plan';
 
 /**

@@ -8,7 +8,7 @@ import { openRegistryStore } from '@larder/registry-store';
 import type { RegistryStore } from '@larder/registry-store';
 import { applyChecks, featureInfoRef, REGISTRY_ACCESS, visibleChanges } from './access';
 import type { AccessCheck, RegistryRule } from './access';
-import type { ObjectRef } from './access-types';
+import type { ObjectRef } from '@larder/auth';
 
 const T = typesV1.ValueType;
 

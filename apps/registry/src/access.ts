@@ -1,7 +1,7 @@
 import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
 import type { RegistrySet } from '@larder/core';
 import { registryV1 } from '@larder/proto';
-import type { Action, ObjectRef, ObjectType } from './access-types';
+import type { Action, ObjectRef, ObjectType } from '@larder/auth';
 
 const K = registryV1.ObjectKind;
 const C = registryV1.ChangeType;

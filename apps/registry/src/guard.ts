@@ -9,7 +9,7 @@ import { Code, RpcError } from '@larder/rpc';
 import type { AnyHandler, HandlerContext, ServiceRegistration } from '@larder/rpc';
 import { applyChecks, featureInfoRef, objectRef, REGISTRY_ACCESS, visibleChanges } from './access';
 import type { AccessCheck, RegistryLookup, RegistryRule } from './access';
-import type { Action, ObjectRef, ObjectType } from './access-types';
+import type { Action, ObjectRef, ObjectType } from '@larder/auth';
 import { watchParts } from './watch';
 
 /**

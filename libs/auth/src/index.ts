@@ -14,6 +14,8 @@ export { claimStrings } from './claims';
 
 export { allowAllAuthorizer, compileAuthorizer, deniedMessage } from './authorizer';
 export { followPermissions } from './follow-permissions';
+export { objectRef, requestedObjects } from './registry-objects';
+export type { AccessCheck, AccessLookup } from './registry-objects';
 export type { PermissionSource } from './follow-permissions';
 export type { Action, Authorizer, ObjectRef, ObjectType, PermissionInput, PolicyInput } from './authorizer';
 export { compileGlob, globProblem } from './glob';
