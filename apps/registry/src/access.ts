@@ -1,16 +1,13 @@
 import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
 import type { RegistrySet } from '@larder/core';
 import { registryV1 } from '@larder/proto';
-import type { Action, ObjectRef, ObjectType } from '@larder/auth';
+import type { AccessCheck, Action, ObjectRef, ObjectType } from '@larder/auth';
 
 const K = registryV1.ObjectKind;
 const C = registryV1.ChangeType;
 
-/** One action the caller must be allowed on every one of `objects`. */
-export interface AccessCheck {
-  readonly action: Action;
-  readonly objects: readonly ObjectRef[];
-}
+// Shared with the other services' access tables.
+export type { AccessCheck };
 
 /** The registry's objects by project and name, for their tags (the service's in-memory copy). */
 export interface RegistryLookup {
