@@ -322,50 +322,63 @@ function benchPermissions(): registryV1.Permission[] {
   return out;
 }
 
+/** Rounds of the alternating auth comparison (each SECONDS long, per concurrency). */
+const AUTH_ROUNDS = Number(process.env.LARDER_BENCH_ONLINE_AUTH_ROUNDS ?? 3);
+
 /**
- * 1x50 with authentication and authorization on, in the same run as the other workloads and
- * their floors: the server verifies an OIDC bearer token (cached after the first call) and
- * checks read_online against the permissions above on every call.
+ * 1x50 with authentication and authorization on, against the same 1x50 without them.
+ * Both servers are started the same way, one after the other, once the registry holds the
+ * permissions, and measured in alternating rounds (off, on, off, on, ...): a serving process
+ * started later in a run was measured slower on its own (bench/RESULTS.md, runs E and F),
+ * so comparing against the first server of the run measured the run's order, not auth.
+ * The auth server verifies an OIDC bearer token (cached after the first call) and checks
+ * read_online against the permissions above on every call.
  */
 async function authOnline(records: BenchRecord[], go: Loadgen, registryAddress: string, redisUrl: string, layout: (typeof LAYOUTS)[number]): Promise<void> {
   const issuer = await TestIssuer.start();
   const registry = createClient(registryV1.RegistryService, registryAddress);
   await registry.applyRegistry({ project: PROJECT, permissions: benchPermissions() });
   registry.close();
-  const server = await startServer({
-    LARDER_REGISTRY_ADDRESS: registryAddress,
-    LARDER_ONLINE_STORE_TYPE: 'redis',
-    LARDER_REDIS_URL: redisUrl,
-    LARDER_REDIS_LAYOUT: layout,
-    LARDER_PROJECT: PROJECT,
-    LARDER_AUTH_MODES: 'oidc',
-    LARDER_AUTH_OIDC_ISSUER: issuer.issuer,
-    LARDER_AUTH_OIDC_AUDIENCES: 'larder',
-  });
+  const common = { LARDER_REGISTRY_ADDRESS: registryAddress, LARDER_ONLINE_STORE_TYPE: 'redis', LARDER_REDIS_URL: redisUrl, LARDER_REDIS_LAYOUT: layout, LARDER_PROJECT: PROJECT };
+  const off = await startServer(common);
+  const on = await startServer({ ...common, LARDER_AUTH_MODES: 'oidc', LARDER_AUTH_OIDC_ISSUER: issuer.issuer, LARDER_AUTH_OIDC_AUDIENCES: 'larder' });
   const token = await issuer.issue({ sub: 'model-server', groups: ['bench-models'], expiresIn: 3600 });
-  const client = createClient(servingV1.OnlineServingService, server.address, { token });
+  const offClient = createClient(servingV1.OnlineServingService, off.address);
+  const onClient = createClient(servingV1.OnlineServingService, on.address, { token });
   try {
     const refs: string[] = [];
     for (let v = 0; v < 5; v++) for (let f = 0; f < FEATURES; f++) refs.push(`${viewName(v)}:${featureName(f)}`);
     const request = (i: number) => ({ fullFeatureNames: true, kind: { case: 'features' as const, value: { val: refs } }, entities: { driver_id: { val: [int64((i * 7919) % ENTITIES)] } } });
-    // The server's copy has the permissions once the caller's read goes through.
-    for (let attempt = 0; ; attempt++) {
-      try {
-        if ((await client.getOnlineFeatures(request(1))).results.length === refs.length + 1) break;
-      } catch (error) {
-        if (attempt > 200) throw error;
+    // Each server's copy has the permissions once the caller's read goes through.
+    for (const client of [offClient, onClient]) {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          if ((await client.getOnlineFeatures(request(1))).results.length === refs.length + 1) break;
+        } catch (error) {
+          if (attempt > 200) throw error;
+        }
+        await new Promise((r) => setTimeout(r, 50));
       }
-      await new Promise((r) => setTimeout(r, 50));
     }
     const encoded = Array.from({ length: ENCODED_REQUESTS }, (_, i) => Buffer.from(servingRequest(request(i))));
+    const cases = [
+      { workload: '1x50-auth-off', server: off, bearer: undefined, auth: 'none (same run, alternating)' },
+      { workload: '1x50-auth', server: on, bearer: token, auth: 'oidc, 201 permissions' },
+    ];
     for (const concurrency of CONCURRENCY) {
-      const m = await go.run(server.address, GET_ONLINE_FEATURES, encoded, concurrency, server.child.pid, token);
-      records.push({ workload: '1x50-auth', client: 'go', layout, concurrency, auth: 'oidc, 201 permissions', ...m });
-      process.stdout.write(`${layout} 1x50 auth-on go c=${concurrency}: ${JSON.stringify(m)}\n`);
+      for (let round = 1; round <= AUTH_ROUNDS; round++) {
+        for (const c of round % 2 === 1 ? cases : [...cases].reverse()) {
+          const m = await go.run(c.server.address, GET_ONLINE_FEATURES, encoded, concurrency, c.server.child.pid, c.bearer);
+          records.push({ workload: c.workload, client: 'go', layout, concurrency, round, auth: c.auth, ...m });
+          process.stdout.write(`${layout} ${c.workload} round ${round} go c=${concurrency}: ${JSON.stringify(m)}\n`);
+        }
+      }
     }
   } finally {
-    client.close();
-    await server.stop();
+    offClient.close();
+    onClient.close();
+    await off.stop();
+    await on.stop();
     await issuer.close();
   }
 }
