@@ -3,16 +3,18 @@ import { timestampDate, timestampFromDate, timestampNow } from '@bufbuild/protob
 import { matchesFilter } from '@larder/core';
 import type { RegistrySet } from '@larder/core';
 import { registryV1 } from '@larder/proto';
-import { Client, Pool } from 'pg';
+import { Pool } from 'pg';
 import type { PoolClient } from 'pg';
 import { planApply, planDelete, planDeleteProject, snapshotOf } from './apply-plan';
 import type { Commit, Plan } from './apply-plan';
-import { ChangeFeed } from './change-feed';
 import { concurrentChange, notFound, versionMismatch } from './errors';
-import { isKindInProject, kindInfo } from './kinds';
-import type { ObjectKindInProject, ObjectOf, RegistryObject } from './kinds';
+import { kindInfo } from './kinds';
+import type { ObjectKindInProject, ObjectOf } from './kinds';
 import { checkMaterializationUpdate, mergeMaterializationState } from './materialization';
-import { emptyProject, objectsOf, toRegistrySet } from './project-objects';
+import { PostgresChangeStream } from './postgres-notify';
+import { migrateTables, projectFromRows } from './postgres-tables';
+import type { ObjectRow } from './postgres-tables';
+import { toRegistrySet } from './project-objects';
 import type { ProjectObjects } from './project-objects';
 import { filterObjects, findObject, sortByName, statesFor } from './queries';
 import type { ChangeListener, RegistryStore, VersionInfo, Versioned } from './registry-store';
@@ -27,20 +29,14 @@ export interface PostgresRegistryStoreOptions {
   poolSize?: number;
 }
 
-interface ObjectRow {
-  project: string;
-  kind: number;
-  name: string;
-  data: Buffer;
-}
-
 /**
  * The shared registry: objects as protobuf bytes in PostgreSQL. Writes are
  * optimistic: a transaction reads the version, plans, and commits only if
  * the version is still the one it read (a conditional UPDATE on the single
  * version row, which also serialises committers); otherwise ABORTED and
  * nothing is written. Each commit stores its changes and NOTIFYs, so every
- * instance (every registry replica) pushes them to its subscribers in order.
+ * instance (every registry replica) pushes them to its subscribers in order
+ * (PostgresChangeStream, postgres-notify.ts).
  */
 export class PostgresRegistryStore implements RegistryStore {
   readonly location: string;
@@ -48,12 +44,8 @@ export class PostgresRegistryStore implements RegistryStore {
   private readonly schema: string;
   private readonly channel: string;
   private readonly keepVersions: number;
-  private readonly feed = new ChangeFeed();
-  private listener: Client | undefined;
-  private lastPublished = 0n;
-  private pumping: Promise<void> = Promise.resolve();
+  private readonly changes: PostgresChangeStream;
   private closed = false;
-  private reconnectTimer: NodeJS.Timeout | undefined;
 
   private constructor(private readonly url: string, options: PostgresRegistryStoreOptions) {
     const schema = options.schema ?? 'larder_registry';
@@ -64,14 +56,14 @@ export class PostgresRegistryStore implements RegistryStore {
     this.location = `${redact(url)} (schema ${schema})`;
     this.pool = new Pool({ connectionString: url, max: options.poolSize ?? 5 });
     this.pool.on('error', () => undefined);
+    this.changes = new PostgresChangeStream(url, this.channel, this);
   }
 
   static async open(url: string, options: PostgresRegistryStoreOptions = {}): Promise<PostgresRegistryStore> {
     const store = new PostgresRegistryStore(url, options);
     try {
-      await store.migrate();
-      store.lastPublished = (await store.version()).version;
-      await store.listen();
+      await store.transaction((db) => migrateTables(db, store.schema));
+      await store.changes.start((await store.version()).version);
     } catch (error) {
       await store.close();
       throw error;
@@ -81,25 +73,6 @@ export class PostgresRegistryStore implements RegistryStore {
 
   private t(table: string): string {
     return `"${this.schema}".${table}`;
-  }
-
-  private async migrate(): Promise<void> {
-    await this.transaction(async (db) => {
-      // Two instances starting at once would race on CREATE ... IF NOT EXISTS.
-      await db.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`larder-registry-migrate:${this.schema}`]);
-      await db.query(`CREATE SCHEMA IF NOT EXISTS "${this.schema}"`);
-      await db.query(`CREATE TABLE IF NOT EXISTS ${this.t('meta')} (
-        id int PRIMARY KEY CHECK (id = 1), version bigint NOT NULL, updated_time timestamptz)`);
-      await db.query(`INSERT INTO ${this.t('meta')} (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING`);
-      await db.query(`CREATE TABLE IF NOT EXISTS ${this.t('objects')} (
-        project text NOT NULL, kind int NOT NULL, name text NOT NULL, data bytea NOT NULL,
-        PRIMARY KEY (project, kind, name))`);
-      await db.query(`CREATE TABLE IF NOT EXISTS ${this.t('changes')} (
-        version bigint PRIMARY KEY, committed_at timestamptz NOT NULL, data bytea NOT NULL)`);
-      await db.query(`CREATE TABLE IF NOT EXISTS ${this.t('materialization')} (
-        project text NOT NULL, feature_view text NOT NULL, data bytea NOT NULL,
-        PRIMARY KEY (project, feature_view))`);
-    });
   }
 
   async apply(req: registryV1.ApplyRegistryRequest): Promise<registryV1.ApplyRegistryResponse> {
@@ -191,7 +164,7 @@ export class PostgresRegistryStore implements RegistryStore {
   }
 
   subscribe(listener: ChangeListener): () => void {
-    return this.feed.subscribe(listener);
+    return this.changes.subscribe(listener);
   }
 
   async getMaterializationState(project: string, views?: readonly string[]): Promise<registryV1.MaterializationState[]> {
@@ -236,12 +209,7 @@ export class PostgresRegistryStore implements RegistryStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
-    this.feed.close();
-    const listener = this.listener;
-    this.listener = undefined;
-    await listener?.end().catch(() => undefined);
-    await this.pumping.catch(() => undefined);
+    await this.changes.close();
     await this.pool.end().catch(() => undefined);
   }
 
@@ -283,7 +251,7 @@ export class PostgresRegistryStore implements RegistryStore {
       await db.query('SELECT pg_notify($1, $2)', [this.channel, String(commit.version)]);
       return { answer: answer(planned, commit.version, true), committed: true };
     });
-    if (result.committed) await this.pump();
+    if (result.committed) await this.changes.pump();
     return result.answer;
   }
 
@@ -362,71 +330,6 @@ export class PostgresRegistryStore implements RegistryStore {
       db.release();
     }
   }
-
-  /** A dedicated connection LISTENing for commits of any instance; reconnects with backoff. */
-  private async listen(attempt = 0): Promise<void> {
-    const client = new Client({ connectionString: this.url });
-    const retry = (): void => {
-      if (this.closed || this.listener !== client) return;
-      this.listener = undefined;
-      void client.end().catch(() => undefined);
-      const delay = Math.min(100 * 2 ** attempt, 5_000);
-      this.reconnectTimer = setTimeout(() => void this.listen(attempt + 1).catch(() => undefined), delay);
-    };
-    client.on('error', retry);
-    client.on('end', retry);
-    client.on('notification', () => void this.pump());
-    this.listener = client;
-    try {
-      await client.connect();
-      await client.query(`LISTEN "${this.channel}"`);
-    } catch (error) {
-      if (attempt === 0) {
-        this.listener = undefined;
-        await client.end().catch(() => undefined);
-        throw error;
-      }
-      retry();
-      return;
-    }
-    // Whatever was committed while we were not listening.
-    await this.pump();
-  }
-
-  /** Publishes every version after the last one published, in order; one pump at a time. */
-  private pump(): Promise<void> {
-    const run = this.pumping.then(async () => {
-      if (this.closed) return;
-      const replay = await this.changesSince(this.lastPublished).catch(() => null);
-      if (replay === null) return;
-      if (replay === undefined) {
-        // The kept changes no longer reach back to what subscribers saw: start them over.
-        const snapshot = await this.snapshot().catch(() => undefined);
-        if (snapshot === undefined || snapshot.version <= this.lastPublished) return;
-        this.lastPublished = snapshot.version;
-        this.feed.publish(snapshot);
-        return;
-      }
-      for (const entry of replay) {
-        if (entry.version <= this.lastPublished) continue;
-        this.lastPublished = entry.version;
-        this.feed.publish(entry);
-      }
-    });
-    this.pumping = run.catch(() => undefined);
-    return run;
-  }
-}
-
-function projectFromRows(rows: readonly ObjectRow[]): ProjectObjects | undefined {
-  const projectRow = rows.find((r) => r.kind === PROJECT);
-  if (projectRow === undefined) return undefined;
-  const p = emptyProject(fromBinary(registryV1.ProjectSchema, projectRow.data));
-  for (const row of rows) {
-    if (!isKindInProject(row.kind)) continue;
-    objectsOf(p, row.kind).set(row.name, fromBinary(kindInfo(row.kind).schema, row.data) as RegistryObject);
-  }
-  return p;
 }
 
 function redact(url: string): string {
