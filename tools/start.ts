@@ -206,7 +206,7 @@ async function main(): Promise<void> {
   const ui = await startUi(env, handles);
 
   // The addresses the sockets are bound to (a wildcard bind shows as one), not where a client dials.
-  const rows = handles.map((h) => `  ${h.name.padEnd(18)} grpc ${h.boundAddress.padEnd(16)} metrics ${h.metricsBoundUrl ?? '-'}`);
+  const rows = handles.map((h) => `  ${h.name.padEnd(18)} grpc ${h.boundAddress.padEnd(16)} metrics ${h.metricsBoundUrl ?? '-'}${h.extraPorts.map((p) => ` ${p.name} ${p.boundAddress}`).join('')}`);
   const uiLine = 'listening' in ui ? `Web UI: ${ui.listening.url} (bound ${ui.listening.bound})` : `Web UI not started: ${ui.problem}`;
   process.stderr.write(`\nLarder is running. Services:\n${rows.join('\n')}\n${uiLine}\n${quickstart ? `${quickstart}\n` : ''}Press Ctrl-C to stop.\n\n`);
 
@@ -244,6 +244,7 @@ async function startUi(env: Record<string, string | undefined>, handles: readonl
         LARDER_REGISTRY_ADDRESS: address('registry'),
         LARDER_MATERIALIZATION_ADDRESS: address('materialization'),
         LARDER_INGESTION_ADDRESS: address('ingestion'),
+        LARDER_OFFLINE_RETRIEVAL_ADDRESS: address('offline-retrieval'),
       }),
     });
   } catch (error) {

@@ -56,7 +56,7 @@ function loggedListeners(log: string): string[] {
     if (!line.startsWith('{')) continue;
     const entry = JSON.parse(line) as Record<string, unknown>;
     if (typeof entry['msg'] !== 'string' || !entry['msg'].includes('listening')) continue;
-    for (const key of ['grpc', 'metrics', 'http']) if (typeof entry[key] === 'string') out.push(entry[key].replace(/^http:\/\//, ''));
+    for (const key of ['grpc', 'metrics', 'http', 'feastGrpc']) if (typeof entry[key] === 'string') out.push(entry[key].replace(/^http:\/\//, ''));
   }
   return out.sort();
 }
@@ -85,15 +85,18 @@ test('npm start binds all thirteen listeners to 127.0.0.1 by default, and logs e
   }
 });
 
-test('LARDER_<SERVICE>_BIND_HOST moves one service: its three listeners bind there and are logged there (the UI too)', async () => {
+test('LARDER_<SERVICE>_BIND_HOST moves one service: its three listeners bind there and are logged there (the UI too); the Feast port follows online serving', async () => {
   // Other loopback addresses, so nothing listens beyond this machine even here.
-  const { pid, log } = await startStore('ingestion-moved', { LARDER_INGESTION_BIND_HOST: '127.0.0.2', LARDER_UI_BIND_HOST: '127.0.0.3' });
+  const { pid, log } = await startStore('ingestion-moved', { LARDER_INGESTION_BIND_HOST: '127.0.0.2', LARDER_UI_BIND_HOST: '127.0.0.3', LARDER_ONLINE_SERVING_BIND_HOST: '127.0.0.4', LARDER_FEAST_GRPC_PORT: '0' });
   const sockets = listeningSockets(pid);
-  expect(sockets).toHaveLength(13);
+  // Online serving's fourth listener: serving.feastGrpcPort, on the service's bind host.
+  expect(sockets).toHaveLength(14);
   expect(sockets.filter((s) => s.startsWith('127.0.0.2:'))).toHaveLength(3);
   expect(sockets.filter((s) => s.startsWith('127.0.0.3:'))).toHaveLength(1);
-  expect(sockets.filter((s) => s.startsWith('127.0.0.1:'))).toHaveLength(9);
+  expect(sockets.filter((s) => s.startsWith('127.0.0.4:'))).toHaveLength(4);
+  expect(sockets.filter((s) => s.startsWith('127.0.0.1:'))).toHaveLength(6);
   expect(loggedListeners(log)).toEqual(sockets);
   expect(log).toMatch(/ingestion +grpc 127\.0\.0\.2:\d+ +metrics http:\/\/127\.0\.0\.2:\d+/);
+  expect(log).toMatch(/online-serving +grpc 127\.0\.0\.4:\d+ +metrics http:\/\/127\.0\.0\.4:\d+ feastGrpc 127\.0\.0\.4:\d+/);
   expect(log).toMatch(/Web UI: http:\/\/127\.0\.0\.3:\d+ \(bound 127\.0\.0\.3:\d+\)/);
 });

@@ -6,7 +6,9 @@ import { create, toBinary } from '@bufbuild/protobuf';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { feastPython } from '@larder/online-store';
 import { servingV1, typesV1 } from '@larder/proto';
-import { testServices } from '@larder/testing';
+import { createClient } from '@larder/rpc';
+import { runInProcess, testServices } from '@larder/testing';
+import { onlineServingService } from './service';
 import { FEAST_SERVING_VERSION } from './feast-grpc';
 import { startHarness } from './testing';
 import type { Harness } from './testing';
@@ -62,10 +64,12 @@ const byService = {
 describe('feast.serving.ServingService through the feast package stubs (redis, feast layout)', () => {
   let h: Harness;
   let answers: Record<string, Answer>;
+  /** The same calls on serving.feastGrpcPort, a port of its own. */
+  let onFeastPort: Record<string, Answer>;
 
   beforeAll(async () => {
     const python = await feastPython();
-    h = await startHarness({ type: 'redis', url: testServices().redis.url, layout: 'feast' }, { LARDER_SERVING_MAX_ENTITY_ROWS: String(MAX_ROWS) });
+    h = await startHarness({ type: 'redis', url: testServices().redis.url, layout: 'feast' }, { LARDER_SERVING_MAX_ENTITY_ROWS: String(MAX_ROWS), LARDER_FEAST_GRPC_PORT: '0', LARDER_FEAST_GRPC_HOST: '127.0.0.1' });
     const driver = { project: h.project, name: 'driver_stats', joinKeys: ['driver_id'], features: [{ name: 'conv_rate', type: T.DOUBLE }, { name: 'trips', type: T.INT64 }] };
     const customer = {
       project: h.project,
@@ -99,6 +103,17 @@ describe('feast.serving.ServingService through the feast package stubs (redis, f
         get('no kind', { entities: { driver_id: int64s(1) } }),
         get('too many rows', { features: { val: ['driver_stats:trips'] }, entities: { driver_id: int64s(...Array.from({ length: MAX_ROWS + 1 }, (_, i) => i)) } }),
         get('over the message limit', { features: { val: ['customer_stats:segment'] }, entities: { customer_id: strings() } }, { big_string_entity: 17 * 1024 * 1024 }),
+        { name: 'garbage', method: 'raw', bytes_b64: Buffer.from([0x1a, 0xff, 0xff, 0xff, 0x0f, 0x01]).toString('base64') },
+        get('after the attacks', byRefs),
+      ],
+    });
+    onFeastPort = await runClient(python, {
+      address: h.feastGrpcAddress,
+      calls: [
+        { name: 'info', method: 'info' },
+        get('refs', byRefs),
+        get('service', byService),
+        get('unknown view', { features: { val: ['nope:trips'] }, entities: { driver_id: int64s(1) } }),
         { name: 'garbage', method: 'raw', bytes_b64: Buffer.from([0x1a, 0xff, 0xff, 0xff, 0x0f, 0x01]).toString('base64') },
         get('after the attacks', byRefs),
       ],
@@ -178,4 +193,28 @@ describe('feast.serving.ServingService through the feast package stubs (redis, f
   it('keeps answering after the attacks', () => {
     expect(answers['after the attacks']?.bytes_b64).toBe(answers['refs']?.bytes_b64);
   });
+
+  it('answers the same on serving.feastGrpcPort, its own port, attacks included', () => {
+    expect(h.feastGrpcAddress).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(h.feastGrpcAddress).not.toBe(h.servingAddress);
+    for (const name of ['info', 'refs', 'service', 'after the attacks']) expect(onFeastPort[name]).toEqual(answers[name]);
+    expect(onFeastPort['unknown view']).toEqual(answers['unknown view']);
+    expect(onFeastPort['garbage']).toMatchObject({ ok: false, code: 'INVALID_ARGUMENT' });
+  });
+
+  it('serves the Larder contract on the Feast port too (one server, one set of services)', async () => {
+    const larder = createClient(servingV1.OnlineServingService, h.feastGrpcAddress as string);
+    try {
+      const res = await larder.getOnlineFeatures({ project: h.project, kind: { case: 'features', value: { val: ['driver_stats:trips'] } }, entities: { driver_id: { val: [i64(1)] } } });
+      expect(res.results[1]?.values[0]).toEqual(i64(10));
+    } finally {
+      larder.close();
+    }
+  });
+});
+
+test('serving.feastGrpcPort without serving.feastGrpc is a configuration error naming both keys', async () => {
+  const lines: string[] = [];
+  await expect(runInProcess(onlineServingService, { LARDER_FEAST_GRPC_PORT: '0', LARDER_SERVING_FEAST_GRPC: 'false', LARDER_REGISTRY_STARTUP_WAIT: '1ms' }, lines)).rejects.toThrow(/exit 2/);
+  expect(lines.join('\n')).toMatch(/serving\.feastGrpcPort: is 0 but serving\.feastGrpc is false/);
 });

@@ -4,7 +4,8 @@ import { createOnlineStore, onlineStoreConfig } from '@larder/online-store';
 import { feastServing, servingV1 } from '@larder/proto';
 import { followPermissions, principalOf, startServiceAuth } from '@larder/auth';
 import { RegistryClient } from '@larder/registry-client';
-import { bindHost, implement } from '@larder/rpc';
+import { bindHost, ConfigError, implement } from '@larder/rpc';
+import type { ExtraGrpcPort } from '@larder/rpc';
 import { encodeGetOnlineFeaturesResponse } from './response-encoder';
 import type { RunServiceOptions } from '@larder/rpc';
 import { onlineServingSchema } from './config';
@@ -13,6 +14,7 @@ import { encodeFeastResponse, feastServingHandlers } from './feast-grpc';
 import { startHttpGateway } from './http';
 import type { HttpGateway } from './http';
 import { OnlineServing } from './online-serving';
+import { ServingValueMetrics } from './value-metrics';
 
 /** How the online-serving service is configured and built; main.ts runs it, `npm start` embeds it. */
 export const onlineServingService: RunServiceOptions<typeof onlineServingSchema> = {
@@ -22,7 +24,8 @@ export const onlineServingService: RunServiceOptions<typeof onlineServingSchema>
     if (config.onlineStore.type === 'sqlite' && config.onlineStore.path !== ':memory:') {
       mkdirSync(path.dirname(config.onlineStore.path), { recursive: true });
     }
-    const hosts = [bindHost(config.grpc.host, config), bindHost(config.metrics.host, config), ...(config.http.enabled ? [bindHost(config.http.host, config)] : [])];
+    const feastPort = feastGrpcPort(config.serving);
+    const hosts = [bindHost(config.grpc.host, config), bindHost(config.metrics.host, config), ...(config.http.enabled ? [bindHost(config.http.host, config)] : []), ...(feastPort ? [bindHost(feastPort.host, config)] : [])];
     const auth = startServiceAuth({ service: 'online-serving', auth: config.auth, hosts, clientCaFile: config.tls.clientCaFile, logger });
     const store = createOnlineStore(onlineStoreConfig(config.onlineStore));
     const registry = new RegistryClient({ address: config.registry.address, logger, clientOptions: clientSecurity, maxMessageBytes: config.grpc.maxMessageBytes, ...(config.serving.project !== '' && { project: config.serving.project }) }).start();
@@ -37,6 +40,7 @@ export const onlineServingService: RunServiceOptions<typeof onlineServingSchema>
     } catch {
       logger.warn('no registry snapshot yet; answering UNAVAILABLE until it arrives', { registry: config.registry.address });
     }
+    const valueMetrics = config.serving.valueMetrics ? new ServingValueMetrics() : undefined;
     const serving = new OnlineServing(registry, store, {
       defaultProject: config.serving.project,
       maxEntityRows: config.serving.maxEntityRows,
@@ -47,6 +51,7 @@ export const onlineServingService: RunServiceOptions<typeof onlineServingSchema>
       onDemandRequestCost: config.serving.onDemandRequestCost,
       // Decisions compiled once per registry version, checked once per plan and caller.
       access: new ReadAccess(registry, followPermissions(registry, auth.authenticator.enabled), auth.audit),
+      ...(valueMetrics !== undefined && { valueMetrics }),
     });
     let http: HttpGateway | undefined;
     if (config.http.enabled) {
@@ -68,9 +73,21 @@ export const onlineServingService: RunServiceOptions<typeof onlineServingSchema>
           : []),
       ],
       interceptors: [auth.interceptor],
+      ...(valueMetrics !== undefined && { metrics: [valueMetrics.registry] }),
+      // One server on both ports: the Feast port has the Larder contract, health, TLS and auth too.
+      ...(feastPort && { extraPorts: [{ ...feastPort, host: bindHost(feastPort.host, config) }] }),
       ...(auth.metricsGuard !== undefined && { metricsGuard: auth.metricsGuard }),
       drainHooks: [async () => http?.close()],
       closeHooks: [() => store.close(), () => registry.close(), () => auth.close()],
     };
   },
 };
+
+/** The Feast port of serving.feastGrpcPort, if one is set; a port without the contract is a mistake. */
+function feastGrpcPort(serving: { feastGrpc: boolean; feastGrpcPort: number; feastGrpcHost: string }): ExtraGrpcPort | undefined {
+  if (serving.feastGrpcPort < 0) return undefined;
+  if (!serving.feastGrpc) {
+    throw new ConfigError([{ key: 'serving.feastGrpcPort', problem: `is ${serving.feastGrpcPort} but serving.feastGrpc is false, so nothing would answer Feast's clients there; set serving.feastGrpc: true or serving.feastGrpcPort: -1`, source: 'serving.feastGrpcPort and serving.feastGrpc together' }]);
+  }
+  return { name: 'feastGrpc', host: serving.feastGrpcHost, port: serving.feastGrpcPort };
+}

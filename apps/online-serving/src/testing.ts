@@ -24,6 +24,8 @@ export interface Harness {
   serving: RpcClient<typeof servingV1.OnlineServingService>;
   /** The serving service's gRPC address (for health probes). */
   servingAddress: string;
+  /** serving.feastGrpcPort's address, when the env sets LARDER_FEAST_GRPC_PORT. */
+  feastGrpcAddress: string | undefined;
   /** /metrics, /healthz and /readyz, when the env enables them (LARDER_METRICS_ENABLED=true). */
   metricsUrl: string | undefined;
   httpUrl: string;
@@ -119,6 +121,7 @@ export async function startHarness(backend: StoreUnderTest, env: Record<string, 
     registry,
     serving,
     servingAddress: servingHandle.address,
+    feastGrpcAddress: servingHandle.extraPorts.find((p) => p.name === 'feastGrpc')?.address,
     metricsUrl: servingHandle.metricsUrl,
     httpUrl: String(httpLine?.['http'] ?? ''),
     store,

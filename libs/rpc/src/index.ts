@@ -48,7 +48,7 @@ export { formatDuration, parseDuration } from './config/duration';
 export { serverConfigSchema } from './server-config';
 export type { ServerConfig, ServerConfigSchema } from './server-config';
 export { startServer } from './server';
-export type { Hook, LifecycleState, ServerHandle, ShutdownResult, StartServerOptions } from './server';
+export type { BoundGrpcPort, ExtraGrpcPort, Hook, LifecycleState, ServerHandle, ShutdownResult, StartServerOptions } from './server';
 export { runService } from './run-service';
 export { SERVICE_NODE_FLAGS } from './node-flags';
 export { pendingService } from './pending';

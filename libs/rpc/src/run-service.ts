@@ -11,7 +11,7 @@ import { startServer } from './server';
 import { clientSecurityFromConfig } from './tls/client-config';
 import type { ClientSecurity } from './tls/client-config';
 import { ServerTls } from './tls/server-tls';
-import type { Hook, ServerHandle } from './server';
+import type { ExtraGrpcPort, Hook, ServerHandle } from './server';
 import type { MetricsGuard } from './metrics';
 
 export interface ServiceSetup {
@@ -23,6 +23,8 @@ export interface ServiceSetup {
   metrics?: readonly Registry[];
   /** Who may read /metrics; everyone when absent (see MetricsGuard). */
   metricsGuard?: MetricsGuard;
+  /** More ports serving the same services (see StartServerOptions.extraPorts); logged by name. */
+  extraPorts?: readonly ExtraGrpcPort[];
 }
 
 /** What a service's setup gets. */
@@ -122,6 +124,7 @@ export async function runService<S extends ServerConfigSchema>(options: RunServi
       ...(setup.closeHooks && { closeHooks: setup.closeHooks }),
       ...(setup.metrics && { metrics: setup.metrics }),
       ...(setup.metricsGuard && { metricsGuard: setup.metricsGuard }),
+      ...(setup.extraPorts && { extraPorts: setup.extraPorts }),
       tls,
     });
   } catch (error) {
@@ -145,6 +148,7 @@ export async function runService<S extends ServerConfigSchema>(options: RunServi
     tls: tls === undefined ? 'off' : tls.requireClientCert ? 'mutual' : 'on',
     metrics: handle.metricsBoundUrl,
     metricsPort: handle.metricsPort,
+    ...Object.fromEntries(handle.extraPorts.flatMap((p) => [[p.name, p.boundAddress], [`${p.name}Port`, p.port]])),
     services: serviceNames(handle),
     configFile: file,
     ...(preset?.description !== undefined && { preset: preset.description }),

@@ -45,6 +45,41 @@ async function codeOf(promise: Promise<unknown>): Promise<Code> {
   return Code.OK;
 }
 
+describe('extra ports', () => {
+  test('serve every service, health included, on their own host, logged; shutdown closes them', async () => {
+    const server = await startServer({
+      name: 'server-test',
+      services: [implement(EchoService, echoImpl(newObserved()))],
+      config: testConfig(),
+      logger: memoryLogger().logger,
+      extraPorts: [{ name: 'feastGrpc', host: '127.0.0.2', port: 0 }],
+    });
+    servers.push(server);
+    const [extra] = server.extraPorts;
+    expect(extra).toEqual({ name: 'feastGrpc', port: expect.any(Number), address: `127.0.0.2:${extra!.port}`, boundAddress: `127.0.0.2:${extra!.port}` });
+    const echo = createClient(EchoService, extra!.address);
+    const health = createClient(healthV1.Health, extra!.address);
+    closers.push(() => echo.close(), () => health.close());
+    expect(await echo.echo({ text: 'hi' })).toMatchObject({ text: 'hi' });
+    expect((await health.check({ service: '' })).status).toBe(ServingStatus.SERVING);
+    // Bound to 127.0.0.2 only: nothing answers the same port on 127.0.0.1.
+    const elsewhere = createClient(EchoService, `127.0.0.1:${extra!.port}`, { defaultTimeoutMs: 2000 });
+    closers.push(() => elsewhere.close());
+    expect(await codeOf(elsewhere.echo({ text: 'x' }))).toBe(Code.UNAVAILABLE);
+    await server.shutdown('test');
+    const after = createClient(EchoService, extra!.address, { defaultTimeoutMs: 2000 });
+    closers.push(() => after.close());
+    expect(await codeOf(after.echo({ text: 'x' }))).toBe(Code.UNAVAILABLE);
+  });
+
+  test('a port that cannot be bound fails the start, naming the listener and address', async () => {
+    const first = await start();
+    await expect(
+      startServer({ name: 'server-test', services: [implement(EchoService, echoImpl(newObserved()))], config: testConfig(), logger: memoryLogger().logger, extraPorts: [{ name: 'feastGrpc', host: '127.0.0.1', port: first.port }] }),
+    ).rejects.toThrow(`cannot bind gRPC (feastGrpc) on 127.0.0.1:${first.port}`);
+  });
+});
+
 describe('health', () => {
   test('Check knows the server and each service, NOT_FOUND otherwise', async () => {
     const server = await start();

@@ -53,6 +53,30 @@ export interface StartServerOptions {
    * absent. Used by the gRPC port and the metrics endpoint; stopped when the server stops.
    */
   tls?: ServerTls | undefined;
+  /**
+   * More ports for the same server (online serving's Feast port): each serves every
+   * service above with the same TLS, interceptors, health and shutdown as grpc.port.
+   */
+  extraPorts?: readonly ExtraGrpcPort[];
+}
+
+/** Another address the gRPC server listens on, named for logs (`feastGrpc`). */
+export interface ExtraGrpcPort {
+  name: string;
+  /** Address to bind; resolve an empty setting with bindHost first. */
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+}
+
+/** An extra port as bound. */
+export interface BoundGrpcPort {
+  readonly name: string;
+  readonly port: number;
+  /** "host:port" to dial (127.0.0.1 for a wildcard bind). */
+  readonly address: string;
+  /** "host:port" the socket is bound to, for logs. */
+  readonly boundAddress: string;
 }
 
 export type LifecycleState = 'serving' | 'draining' | 'closing' | 'stopped';
@@ -83,6 +107,8 @@ export interface ServerHandle {
   readonly metricsBoundUrl: string | undefined;
   /** The TLS of the gRPC port and the HTTP listeners; undefined for plaintext. */
   readonly tls: ServerTls | undefined;
+  /** StartServerOptions.extraPorts as bound, in the same order. */
+  readonly extraPorts: readonly BoundGrpcPort[];
   readonly health: HealthRegistry;
   readonly metrics: RpcMetrics;
   readonly logger: Logger;
@@ -145,15 +171,24 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
 
   const tls = 'tls' in options ? options.tls : ServerTls.fromConfig(config.tls, { logger });
   const grpcHost = bindHost(config.grpc.host, config);
-  let port: number;
-  try {
-    port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(hostPort(grpcHost, config.grpc.port), tls?.grpcCredentials() ?? ServerCredentials.createInsecure(), (error, bound) => {
-        if (error) reject(new Error(`cannot bind gRPC on ${hostPort(grpcHost, config.grpc.port)}: ${error.message}`, { cause: error }));
+  // Every port of the server goes through here, so an extra one is secured like grpc.port.
+  const bind = (what: string, host: string, wanted: number): Promise<number> =>
+    new Promise<number>((resolve, reject) => {
+      server.bindAsync(hostPort(host, wanted), tls?.grpcCredentials() ?? ServerCredentials.createInsecure(), (error, bound) => {
+        if (error) reject(new Error(`cannot bind ${what} on ${hostPort(host, wanted)}: ${error.message}`, { cause: error }));
         else resolve(bound);
       });
     });
+  let port: number;
+  const extraPorts: BoundGrpcPort[] = [];
+  try {
+    port = await bind('gRPC', grpcHost, config.grpc.port);
+    for (const extra of options.extraPorts ?? []) {
+      const bound = await bind(`gRPC (${extra.name})`, extra.host, extra.port);
+      extraPorts.push({ name: extra.name, port: bound, address: hostPort(dialHost(extra.host), bound), boundAddress: hostPort(extra.host, bound) });
+    }
   } catch (error) {
+    server.forceShutdown();
     tls?.close();
     throw error;
   }
@@ -269,6 +304,7 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
     metricsUrl: endpoint?.url,
     metricsBoundUrl: endpoint?.boundUrl,
     tls,
+    extraPorts,
     health,
     metrics,
     logger,

@@ -171,6 +171,27 @@ describe('TLS on the gRPC port', () => {
   });
 });
 
+describe('an extra gRPC port (StartServerOptions.extraPorts)', () => {
+  test('is secured like grpc.port: TLS with the same certificate, client certificates required, plaintext refused', async () => {
+    const server = await startServer({
+      name: 'tls-test',
+      services: [implement(EchoService, whoAmI)],
+      config: config({ clientCaFile: certs.ca.certFile, requireClientCert: true }),
+      logger: memoryLogger().logger,
+      extraPorts: [{ name: 'feastGrpc', host: '127.0.0.1', port: 0 }],
+    });
+    servers.push(server);
+    const extra = server.extraPorts[0]!;
+    expect(extra.port).not.toBe(server.port);
+    const trust = { caFile: certs.ca.certFile };
+    expect((await failure(client(extra.address).echo({ text: 'x' }))).code).toBe(Code.UNAVAILABLE);
+    expect((await failure(client(extra.address, { tls: trust }).echo({ text: 'x' }))).code).toBe(Code.UNAVAILABLE);
+    const { text } = await client(extra.address, { tls: { ...trust, certFile: alice.certFile, keyFile: alice.keyFile } }).echo({ text: 'hi' });
+    expect(JSON.parse(text)).toMatchObject({ certificate: { subject: 'alice' }, text: 'hi' });
+    expect((await servedCertificate(extra.port)).serialNumber.toUpperCase()).toBe(certs.server.serialNumber);
+  });
+});
+
 describe('mTLS', () => {
   test('required: no certificate, one from another CA and an expired one are refused; a good one is ctx.peerCertificate', async () => {
     const server = await start({ clientCaFile: certs.ca.certFile, requireClientCert: true });
