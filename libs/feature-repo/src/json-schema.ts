@@ -1,4 +1,4 @@
-import { DURATION_PATTERN, VALUE_TYPE_NAMES } from '@larder/sdk';
+import { DURATION_PATTERN, VALUE_TYPE_SPELLINGS } from '@larder/sdk';
 import { DOCUMENT_SPECS, type ObjectSpec, type Spec } from './spec';
 
 type JsonSchema = Record<string, unknown>;
@@ -19,7 +19,7 @@ function toJsonSchema(spec: Spec): JsonSchema {
     case 'duration':
       return withDescription({ anyOf: [{ type: 'number' }, { type: 'string', pattern: DURATION_PATTERN }] }, spec);
     case 'valueType':
-      return withDescription({ type: 'string', enum: [...VALUE_TYPE_NAMES] }, spec);
+      return withDescription({ type: 'string', enum: [...VALUE_TYPE_SPELLINGS] }, spec);
     case 'stringMap':
       return withDescription({ type: 'object', additionalProperties: { type: 'string' } }, spec);
     case 'list':

@@ -132,6 +132,32 @@ describe('loadFeatureRepo', () => {
   });
 });
 
+describe('value type spellings', () => {
+  // Every spelling a YAML or TypeScript definition could use before core and
+  // the SDK shared one table of names; a repo written with any of them loads.
+  const spellings: Array<[string, registryV1.Field['valueType']]> = [
+    ['bytes', 1], ['string', 2], ['int32', 3], ['int64', 4], ['double', 5], ['float64', 5], ['float', 6], ['float32', 6],
+    ['bool', 7], ['boolean', 7], ['unix_timestamp', 8], ['timestamp', 8],
+    ['bytes_list', 11], ['string_list', 12], ['int32_list', 13], ['int64_list', 14], ['double_list', 15], ['float64_list', 15],
+    ['float_list', 16], ['float32_list', 16], ['bool_list', 17], ['unix_timestamp_list', 18], ['timestamp_list', 18],
+  ];
+
+  it('loads each from YAML and from TypeScript with its type', async () => {
+    const schemaYaml = spellings.map(([type], i) => `  - { name: f${i}, value_type: ${type} }`).join('\n');
+    const schemaTs = spellings.map(([type], i) => `{ name: 'f${i}', valueType: '${type}' }`).join(', ');
+    const dir = repo('driver-stats', {
+      'spellings.yaml': `kind: FeatureView\nname: spelled_yaml\nentities: [driver]\nbatch_source: driver_stats_source\nschema:\n${schemaYaml}\n`,
+      'spellings.ts': `import { defineFeatureView } from '@larder/sdk';\nexport const v = defineFeatureView({ name: 'spelled_ts', entities: ['driver'], batchSource: 'driver_stats_source', schema: [${schemaTs}] });\n`,
+    });
+    const { set } = await loadFeatureRepo(dir);
+    const expected = spellings.map(([, type], i) => [`f${i}`, type]);
+    for (const name of ['spelled_yaml', 'spelled_ts']) {
+      const view = set.featureViews.find((v) => v.name === name);
+      expect(view?.schema.map((f) => [f.name, f.valueType])).toEqual(expected);
+    }
+  });
+});
+
 describe('loadFeatureRepo errors name file, line and key', () => {
   const expectProblem = (problems: FeatureRepoProblem[], expected: Partial<Omit<FeatureRepoProblem, 'message'>> & { message: RegExp }) => {
     const { message, ...rest } = expected;

@@ -1,5 +1,5 @@
 import { ACTION_NAMES, OBJECT_TYPE_NAMES } from '@larder/core';
-import { DURATION_PATTERN, VALUE_TYPE_NAMES } from '@larder/sdk';
+import { DURATION_PATTERN, VALUE_TYPE_SPELLINGS } from '@larder/sdk';
 
 /**
  * The shape of a YAML document, declared once: the loader checks documents
@@ -263,7 +263,7 @@ export function checkSpec(value: unknown, spec: Spec, path: Segment[] = []): Spe
       return wrong("a duration (seconds, or units like '1d', '2h30m', '45s')");
     case 'valueType':
       if (typeof value !== 'string') return wrong('a value type name');
-      return (VALUE_TYPE_NAMES as readonly string[]).includes(value) ? [] : [{ path, message: `unknown value type '${value}'` }];
+      return (VALUE_TYPE_SPELLINGS as readonly string[]).includes(value) ? [] : [{ path, message: `unknown value type '${value}'` }];
     case 'stringMap':
       if (!isPlainObject(value)) return wrong('a mapping of strings');
       return Object.entries(value).flatMap(([k, v]) => (typeof v === 'string' ? [] : [{ path: [...path, k], message: `expected a string, got ${describeValue(v)}` }]));

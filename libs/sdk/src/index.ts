@@ -46,5 +46,5 @@ export { DefinitionError, definitionInfo, isDefinition } from './definition';
 export type { Callsite, Definition, DefinitionInfo, DefinitionKind } from './definition';
 export { DURATION_PATTERN, durationSeconds, parseDuration } from './duration';
 export type { DurationInput } from './duration';
-export { VALUE_TYPE_NAMES, lookupValueType, valueTypeName } from './value-type';
+export { VALUE_TYPE_NAMES, VALUE_TYPE_SPELLINGS, lookupValueType, valueTypeName } from './value-type';
 export type { ValueTypeInput, ValueTypeName } from './value-type';
