@@ -30,14 +30,14 @@ export class RejectedDefinitions extends Error {
 export async function locateRejection(error: unknown, sources: SourceMap, registry: string): Promise<unknown> {
   if (!(error instanceof RpcError) || error.code !== Code.INVALID_ARGUMENT) return error;
   // On the failure path only: registry-store pulls in the PostgreSQL driver.
-  const { formatIssue, issuesOf } = await import('@larder/registry-store');
+  const { formatRegistryIssue, issuesOf } = await import('@larder/registry-store');
   const issues = issuesOf(error);
   if (issues === undefined || issues.length === 0) return error;
   const located: FeatureRepoProblem[] = [];
   const elsewhere: string[] = [];
   for (const issue of issues) {
     const problem = locate(issue, sources);
-    if (problem === undefined) elsewhere.push(formatIssue(issue));
+    if (problem === undefined) elsewhere.push(formatRegistryIssue(issue));
     else located.push(problem);
   }
   if (located.length === 0) return error;

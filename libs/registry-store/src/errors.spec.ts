@@ -1,24 +1,24 @@
 import { registryV1 } from '@larder/proto';
 import { Code } from '@larder/rpc';
-import { ISSUES_METADATA_KEY, danglingReferences, formatIssue, invalidDefinitions, issuesOf } from './errors';
+import { ISSUES_METADATA_KEY, danglingReferences, formatRegistryIssue, invalidDefinitions, issuesOf } from './errors';
 
 const K = registryV1.ObjectKind;
 
-describe('formatIssue', () => {
+describe('formatRegistryIssue', () => {
   test("names the object once, then the field, then core's complaint", () => {
     const issue = { kind: K.FEATURE_VIEW, name: 'driver_stats', field: 'ttl', message: "feature view 'driver_stats' has a negative ttl; use a positive duration, or zero for no limit" };
-    expect(formatIssue(issue)).toBe("feature view 'driver_stats': ttl: has a negative ttl; use a positive duration, or zero for no limit");
+    expect(formatRegistryIssue(issue)).toBe("feature view 'driver_stats': ttl: has a negative ttl; use a positive duration, or zero for no limit");
   });
 
   test('keeps the rest of a CEL message, and messages that do not open with the object', () => {
     const cel = { kind: K.ON_DEMAND_FEATURE_VIEW, name: 'odfv', field: 'outputs[0].expression', message: "on-demand feature view 'odfv' output 'x': syntax error at line 1, column 3: bad" };
-    expect(formatIssue(cel)).toBe("on-demand feature view 'odfv': outputs[0].expression: output 'x': syntax error at line 1, column 3: bad");
-    expect(formatIssue({ kind: K.ENTITY, name: 'driver', field: '', message: 'something else' })).toBe("entity 'driver': something else");
+    expect(formatRegistryIssue(cel)).toBe("on-demand feature view 'odfv': outputs[0].expression: output 'x': syntax error at line 1, column 3: bad");
+    expect(formatRegistryIssue({ kind: K.ENTITY, name: 'driver', field: '', message: 'something else' })).toBe("entity 'driver': something else");
   });
 
   test('an unnamed object is described by the message alone', () => {
     const unnamed = { kind: K.FEATURE_VIEW, name: '', field: 'name', message: 'feature view #2 has no name; every feature view needs one' };
-    expect(formatIssue(unnamed)).toBe('name: feature view #2 has no name; every feature view needs one');
+    expect(formatRegistryIssue(unnamed)).toBe('name: feature view #2 has no name; every feature view needs one');
   });
 });
 

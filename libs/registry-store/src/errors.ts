@@ -1,15 +1,20 @@
-import { kindLabel as sentenceLabel, kindName, parseKindName } from '@larder/core';
+import { kindLabel, kindName, parseKindName } from '@larder/core';
 import type { RegistryIssue } from '@larder/core';
 import { Code, RpcError } from '@larder/rpc';
-import { kindLabel } from './kinds';
-import type { registryV1 } from '@larder/proto';
+import { registryV1 } from '@larder/proto';
+import { isKindInProject } from './kinds';
 
 // Store errors are RpcErrors so that the service, the CLI and every other
 // caller get the same precise status without a second mapping layer.
 
 export function describeObject(kind: registryV1.ObjectKind, name: string, project?: string): string {
   const where = project === undefined ? '' : ` in project "${project}"`;
-  return `${kindLabel(kind)} "${name}"${where}`;
+  return `${kindText(kind)} "${name}"${where}`;
+}
+
+/** core's kind name (`feature-view`); a number a client made up stays a number rather than failing. */
+function kindText(kind: registryV1.ObjectKind): string {
+  return kind === registryV1.ObjectKind.PROJECT || isKindInProject(kind) ? kindName(kind) : `kind ${kind}`;
 }
 
 export function notFound(kind: registryV1.ObjectKind, name: string, project?: string): RpcError {
@@ -30,11 +35,11 @@ export function invalidArgument(message: string): RpcError {
  * Core's messages already open with the object (`feature view 'x' has …`), so
  * that opening moves in front of the field instead of being said twice.
  */
-export function formatIssue(issue: RegistryIssue): string {
+export function formatRegistryIssue(issue: RegistryIssue): string {
   const field = issue.field === '' ? '' : `${issue.field}: `;
   // An unnamed object: core's message says which one (`feature view #2 has no name`).
   if (issue.name === '') return `${field}${issue.message}`;
-  const subject = `${sentenceLabel(issue.kind)} '${issue.name}'`;
+  const subject = `${kindLabel(issue.kind)} '${issue.name}'`;
   const rest = issue.message.startsWith(`${subject} `) ? issue.message.slice(subject.length + 1) : issue.message;
   return `${subject}: ${field}${rest}`;
 }
@@ -79,7 +84,7 @@ export function issuesOf(error: RpcError): RegistryIssue[] | undefined {
 }
 
 export function invalidDefinitions(project: string, issues: readonly RegistryIssue[]): RpcError {
-  const lines = issues.map(formatIssue);
+  const lines = issues.map(formatRegistryIssue);
   const head = issues.length === 1 ? lines[0] : `${issues.length} problems in project "${project}":\n  - ${lines.join('\n  - ')}`;
   return new RpcError(Code.INVALID_ARGUMENT, head ?? 'invalid definitions', { metadata: issuesMetadata(issues) });
 }
@@ -99,5 +104,5 @@ export function concurrentChange(read: bigint): RpcError {
 }
 
 export function danglingReferences(what: string, issues: readonly RegistryIssue[]): RpcError {
-  return new RpcError(Code.FAILED_PRECONDITION, `cannot delete ${what}: ${issues.map(formatIssue).join('; ')}`);
+  return new RpcError(Code.FAILED_PRECONDITION, `cannot delete ${what}: ${issues.map(formatRegistryIssue).join('; ')}`);
 }

@@ -32,8 +32,6 @@ export type SetKey = 'entities' | 'dataSources' | 'featureViews' | 'onDemandFeat
 
 export interface KindInfo {
   kind: ObjectKindInProject;
-  /** 'feature-view': how people and messages name the kind. */
-  label: string;
   schema: DescMessage;
   setKey: SetKey;
   /** The RegistryChange oneof case carrying this kind. */
@@ -42,19 +40,18 @@ export interface KindInfo {
 
 /** In dependency order: an object only refers to kinds listed before it. */
 export const KINDS: readonly KindInfo[] = [
-  { kind: K.ENTITY, label: 'entity', schema: registryV1.EntitySchema, setKey: 'entities', changeCase: 'entity' },
-  { kind: K.DATA_SOURCE, label: 'data-source', schema: registryV1.DataSourceSchema, setKey: 'dataSources', changeCase: 'dataSource' },
-  { kind: K.FEATURE_VIEW, label: 'feature-view', schema: registryV1.FeatureViewSchema, setKey: 'featureViews', changeCase: 'featureView' },
+  { kind: K.ENTITY, schema: registryV1.EntitySchema, setKey: 'entities', changeCase: 'entity' },
+  { kind: K.DATA_SOURCE, schema: registryV1.DataSourceSchema, setKey: 'dataSources', changeCase: 'dataSource' },
+  { kind: K.FEATURE_VIEW, schema: registryV1.FeatureViewSchema, setKey: 'featureViews', changeCase: 'featureView' },
   {
     kind: K.ON_DEMAND_FEATURE_VIEW,
-    label: 'on-demand-feature-view',
     schema: registryV1.OnDemandFeatureViewSchema,
     setKey: 'onDemandFeatureViews',
     changeCase: 'onDemandFeatureView',
   },
-  { kind: K.FEATURE_SERVICE, label: 'feature-service', schema: registryV1.FeatureServiceSchema, setKey: 'featureServices', changeCase: 'featureService' },
-  { kind: K.SAVED_DATASET, label: 'saved-dataset', schema: registryV1.SavedDatasetSchema, setKey: 'savedDatasets', changeCase: 'savedDataset' },
-  { kind: K.PERMISSION, label: 'permission', schema: registryV1.PermissionSchema, setKey: 'permissions', changeCase: 'permission' },
+  { kind: K.FEATURE_SERVICE, schema: registryV1.FeatureServiceSchema, setKey: 'featureServices', changeCase: 'featureService' },
+  { kind: K.SAVED_DATASET, schema: registryV1.SavedDatasetSchema, setKey: 'savedDatasets', changeCase: 'savedDataset' },
+  { kind: K.PERMISSION, schema: registryV1.PermissionSchema, setKey: 'permissions', changeCase: 'permission' },
 ];
 
 const byKind = new Map<registryV1.ObjectKind, KindInfo>(KINDS.map((info) => [info.kind, info]));
@@ -67,12 +64,6 @@ export function kindInfo(kind: registryV1.ObjectKind): KindInfo {
 
 export function isKindInProject(kind: registryV1.ObjectKind): kind is ObjectKindInProject {
   return byKind.has(kind);
-}
-
-/** 'entity', 'feature-view', ... and 'project' for error messages. */
-export function kindLabel(kind: registryV1.ObjectKind): string {
-  if (kind === K.PROJECT) return 'project';
-  return byKind.get(kind)?.label ?? `kind ${kind}`;
 }
 
 /** Orders kinds as the contract lists them (project first), then names. */

@@ -41,9 +41,9 @@ export { bool, duration, int, oneOf, string, stringList, ConfigKey } from './con
 export type { ConfigOf, ConfigOverrides, ConfigSchema, Parsed } from './config/keys';
 export { loadConfig } from './config/load';
 export type { ConfigPreset, LoadConfigOptions } from './config/load';
-export { ConfigError, formatIssue } from './config/config-error';
+export { ConfigError, formatConfigIssue } from './config/config-error';
 export type { ConfigIssue } from './config/config-error';
-export { formatDuration, parseDuration } from './config/duration';
+export { formatDurationMs, parseDurationMs } from './config/duration';
 
 export { serverConfigSchema } from './server-config';
 export type { ServerConfig, ServerConfigSchema } from './server-config';

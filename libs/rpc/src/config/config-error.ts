@@ -8,7 +8,7 @@ export interface ConfigIssue {
   source: string;
 }
 
-export function formatIssue(issue: ConfigIssue): string {
+export function formatConfigIssue(issue: ConfigIssue): string {
   const prefix = issue.key === '' ? '' : `${issue.key}: `;
   return `${prefix}${issue.problem} (${issue.source})`;
 }
@@ -19,7 +19,7 @@ export class ConfigError extends Error {
   readonly issues: readonly ConfigIssue[];
 
   constructor(issues: readonly ConfigIssue[]) {
-    const lines = issues.map(formatIssue);
+    const lines = issues.map(formatConfigIssue);
     super(
       issues.length === 1
         ? `invalid configuration: ${lines[0]}`

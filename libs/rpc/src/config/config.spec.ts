@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serverConfigSchema } from '../server-config';
 import { ConfigError } from './config-error';
-import { parseDuration } from './duration';
+import { parseDurationMs } from './duration';
 import { bool, duration, int, oneOf, string, stringList } from './keys';
 import { loadConfig } from './load';
 
@@ -103,11 +103,11 @@ test('the shared server schema loads from an empty environment', () => {
 });
 
 test('durations', () => {
-  expect(parseDuration('250ms')).toBe(250);
-  expect(parseDuration('1m30s')).toBe(90_000);
-  expect(parseDuration('0')).toBe(0);
-  expect(parseDuration('30')).toBeUndefined();
-  expect(parseDuration('5 minutes')).toBeUndefined();
+  expect(parseDurationMs('250ms')).toBe(250);
+  expect(parseDurationMs('1m30s')).toBe(90_000);
+  expect(parseDurationMs('0')).toBe(0);
+  expect(parseDurationMs('30')).toBeUndefined();
+  expect(parseDurationMs('5 minutes')).toBeUndefined();
 });
 
 test('a preset (a feature repo) sets keys by their environment variable, below the file and the environment', () => {

@@ -5,7 +5,7 @@ const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000
  * A bare "0" is accepted; other bare numbers are not, since their unit would
  * be a guess.
  */
-export function parseDuration(text: string): number | undefined {
+export function parseDurationMs(text: string): number | undefined {
   const trimmed = text.trim();
   if (trimmed === '0') return 0;
   const part = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/y;
@@ -21,7 +21,7 @@ export function parseDuration(text: string): number | undefined {
   return offset === 0 ? undefined : Math.round(total);
 }
 
-export function formatDuration(ms: number): string {
+export function formatDurationMs(ms: number): string {
   if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
   if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
   if (ms % 1000 === 0) return `${ms / 1000}s`;

@@ -1,4 +1,4 @@
-import { formatDuration, parseDuration } from './duration';
+import { formatDurationMs, parseDurationMs } from './duration';
 
 /** The outcome of parsing one raw value: the typed value, or what was expected. */
 export type Parsed<T> = { ok: true; value: T } | { ok: false; expected: string };
@@ -102,10 +102,10 @@ export function bool(options: KeyOptions<boolean> = {}): ConfigKey<boolean> {
 export function duration(options: KeyOptions<number> & { min?: number; max?: number } = {}): ConfigKey<number> {
   const { min, max } = options;
   let expected = 'a duration such as "500ms", "30s" or "5m"';
-  if (min !== undefined) expected += ` of at least ${formatDuration(min)}`;
-  if (max !== undefined) expected += `${min !== undefined ? ' and' : ' of'} at most ${formatDuration(max)}`;
+  if (min !== undefined) expected += ` of at least ${formatDurationMs(min)}`;
+  if (max !== undefined) expected += `${min !== undefined ? ' and' : ' of'} at most ${formatDurationMs(max)}`;
   return new ConfigKey('duration', expected, (raw) => {
-    const ms = typeof raw === 'string' ? parseDuration(raw) : raw === 0 ? 0 : undefined;
+    const ms = typeof raw === 'string' ? parseDurationMs(raw) : raw === 0 ? 0 : undefined;
     if (ms === undefined) return fail(expected);
     if ((min !== undefined && ms < min) || (max !== undefined && ms > max)) return fail(expected);
     return ok(ms);
