@@ -28,6 +28,9 @@ export const uiConfigSchema = {
   ingestion: {
     address: string({ default: '127.0.0.1:6573', env: 'LARDER_INGESTION_ADDRESS', doc: 'The ingestion service, host:port; empty hides consumers.' }),
   },
+  offlineRetrieval: {
+    address: string({ default: '127.0.0.1:6571', env: 'LARDER_OFFLINE_RETRIEVAL_ADDRESS', doc: 'The offline-retrieval service (its StatisticsService), host:port; empty hides data quality.' }),
+  },
   /** HTTPS for the UI, with the same keys (and certificate rotation) as every service's listeners. */
   tls: shared.tls,
   /** How the UI dials the services: TLS and its own bearer token file. */

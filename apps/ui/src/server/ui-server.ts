@@ -3,11 +3,13 @@ import path from 'node:path';
 import { bindHost, createHttpListener, createLogger, loadConfig, ServerTls } from '@larder/rpc';
 import type { HttpListener, Logger } from '@larder/rpc';
 import { isObjectKind, MAX_QUERY_CHARS, MAX_SEARCH_RESULTS, NAME_PATTERN } from '../shared/api';
+import { RECORD_ID_PATTERN } from '../shared/quality-api';
 import { ChangeHistory } from './change-history';
 import type { UiConfig } from './config';
 import { uiConfigSchema } from './config';
 import { BadRequest, httpError } from './errors';
 import { attention, freshness } from './freshness';
+import { dataQuality, qualityAttention } from './quality';
 import { lineage, objectDetail, projectDetail, projectSummaries, search } from './registry-pages';
 import type { StaticFile } from './static-files';
 import { loadStaticFiles } from './static-files';
@@ -25,7 +27,7 @@ const SECURITY_HEADERS: Readonly<Record<string, string>> = {
 };
 
 /** Client paths of the front end's pages; each is answered with index.html. */
-const PAGE_ROUTES = [/^\/$/, /^\/search$/, /^\/freshness$/, /^\/lineage(\/[^/]+)?$/, /^\/p\/[^/]+$/, /^\/p\/[^/]+\/[^/]+\/[^/]+$/];
+const PAGE_ROUTES = [/^\/$/, /^\/search$/, /^\/freshness$/, /^\/lineage(\/[^/]+)?$/, /^\/p\/[^/]+$/, /^\/p\/[^/]+\/[^/]+\/[^/]+$/, /^\/quality\/[^/]+\/[^/]+$/];
 
 export interface UiServer {
   readonly listening: HttpListener;
@@ -143,8 +145,8 @@ function apiRoutes(upstreams: Upstreams, history: ChangeHistory): Route {
     if (first === 'overview' && second === undefined) {
       return (async () => {
         const summaries = await projectSummaries(clients, options);
-        const fresh = await freshness(clients, summaries.objects, options);
-        return { registryVersion: String(summaries.version), projects: summaries.projects, attention: attention(fresh), problems: fresh.problems };
+        const [fresh, quality] = await Promise.all([freshness(clients, summaries.objects, options), qualityAttention(clients, summaries.objects, options)]);
+        return { registryVersion: String(summaries.version), projects: summaries.projects, attention: [...attention(fresh), ...quality.items], problems: [...fresh.problems, ...quality.problems] };
       })();
     }
     if (first === 'freshness' && second === undefined) {
@@ -169,6 +171,11 @@ function apiRoutes(upstreams: Upstreams, history: ChangeHistory): Route {
       if (third === undefined) return projectDetail(clients, project, options);
       if (third === 'lineage') return lineage(clients, project, options);
       return undefined;
+    }
+    if (first === 'quality' && second !== undefined && third !== undefined && fourth === undefined) {
+      const record = queryParam(url, 'record');
+      if (record !== undefined && !RECORD_ID_PATTERN.test(record)) throw new BadRequest(`record: "${record.slice(0, 64)}" is not a statistics record id (letters, digits and '-', at most 64)`, 'record');
+      return dataQuality(clients, segment(second, 'project'), segment(third, 'view'), record, options);
     }
     if (first === 'objects' && second !== undefined && third !== undefined && fourth !== undefined) {
       if (!isObjectKind(third)) return undefined;

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { ingestionV1, materializationV1, registryV1 } from '@larder/proto';
+import { ingestionV1, materializationV1, registryV1, statisticsV1 } from '@larder/proto';
 import { clientSecurityFromConfig, createClient } from '@larder/rpc';
 import type { ClientOptions, ClientSecurity, Logger, RpcCallOptions, RpcClient } from '@larder/rpc';
 import type { UiConfig } from './config';
@@ -9,6 +9,8 @@ export interface Clients {
   registry: RpcClient<typeof registryV1.RegistryService>;
   materialization: RpcClient<typeof materializationV1.MaterializationService> | undefined;
   ingestion: RpcClient<typeof ingestionV1.IngestionService> | undefined;
+  /** Stored statistics, for data quality (offline retrieval). */
+  statistics: RpcClient<typeof statisticsV1.StatisticsService> | undefined;
 }
 
 export interface Upstreams {
@@ -29,6 +31,7 @@ function connect(config: UiConfig, options: ClientOptions & ClientSecurity): Cli
     registry: createClient(registryV1.RegistryService, config.registry.address, options),
     materialization: config.materialization.address === '' ? undefined : createClient(materializationV1.MaterializationService, config.materialization.address, options),
     ingestion: config.ingestion.address === '' ? undefined : createClient(ingestionV1.IngestionService, config.ingestion.address, options),
+    statistics: config.offlineRetrieval.address === '' ? undefined : createClient(statisticsV1.StatisticsService, config.offlineRetrieval.address, options),
   };
 }
 
@@ -36,6 +39,7 @@ function closeAll(clients: Clients): void {
   clients.registry.close();
   clients.materialization?.close();
   clients.ingestion?.close();
+  clients.statistics?.close();
 }
 
 /** Connects with the `client` settings (TLS, the service's token file) shared by every Larder service. */

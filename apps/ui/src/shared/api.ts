@@ -49,19 +49,21 @@ export interface ProjectSummary {
   counts: ObjectCounts;
 }
 
-export type AttentionKind = 'stale-view' | 'failed-job' | 'consumer-lag' | 'consumer-failed';
+export type AttentionKind = 'stale-view' | 'failed-job' | 'consumer-lag' | 'consumer-failed' | 'validation-anomaly';
 
 export interface AttentionItem {
   kind: AttentionKind;
   project: string;
   /** The object it concerns, when one: a view or a data source. */
   object?: { kind: ObjectKindSlug; name: string };
+  /** Where the item links to when not the object's page (a view's data quality). */
+  href?: string;
   message: string;
 }
 
 /** An upstream the server could not ask; the page says which part is missing. */
 export interface UpstreamProblem {
-  service: 'registry' | 'materialization' | 'ingestion';
+  service: 'registry' | 'materialization' | 'ingestion' | 'offline-retrieval';
   message: string;
 }
 
