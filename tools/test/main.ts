@@ -9,6 +9,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ensurePrerequisites, startTestServices, type RunningTestServices } from '@larder/testing';
+import { runPythonClientTests } from './python';
 import { runStep, stopRunningSteps } from './steps';
 
 const root = path.resolve(__dirname, '..', '..');
@@ -51,6 +52,12 @@ async function main(): Promise<number> {
       const args = zoneRunArgs(jestArgs);
       if (args === undefined) break;
       await phase(`jest under TZ=${zone}`, () => runJest(args, running, tally, { TZ: zone }));
+    }
+    // The Python client's pytest suite against a store of its own (tools/test/python.ts); full runs only.
+    if (!shuttingDown && jestArgs.length === 0) {
+      const python = await phase('python client (pytest)', () => runPythonClientTests({ log: say, onStart: adopt }));
+      tally.passed += python.passed;
+      tally.failed += python.failed;
     }
   } catch (error) {
     if (!shuttingDown) {
