@@ -11,6 +11,7 @@ import type { RegistrySource, ServingPlan } from './plan';
 import { serveOnline } from './serve';
 import type { OnDemandLimits, ServingCall } from './serve';
 import type { ReadAccess } from './enforce';
+import type { ServingValueMetrics } from './value-metrics';
 
 registerErrorMapping(StoreUnavailableError, (e) => new RpcError(Code.UNAVAILABLE, `online store unavailable: ${e.message}`, { cause: e }));
 registerErrorMapping(InvalidRowError, Code.INVALID_ARGUMENT);
@@ -29,6 +30,8 @@ export interface OnlineServingOptions {
   now?: () => number;
   /** Who may read what; without it every call is served (embedded use and tests of the serving path). */
   access?: ReadAccess;
+  /** Per-feature counters of values breaking their view's TFDV schema; without it nothing is counted. */
+  valueMetrics?: ServingValueMetrics;
 }
 
 const NO_CALL: ServingCall = { timeRemainingMs: () => undefined };
@@ -60,7 +63,7 @@ export class OnlineServing {
     private readonly store: OnlineStore,
     private readonly options: OnlineServingOptions,
   ) {
-    this.plans = new PlanCache(registry, options.planCacheSize);
+    this.plans = new PlanCache(registry, options.planCacheSize, options.valueMetrics);
     this.onDemandLimits = { rowCost: options.onDemandRowCost ?? DEFAULT_ROW_COST_LIMIT, requestCost: options.onDemandRequestCost ?? DEFAULT_ON_DEMAND_REQUEST_COST };
     this.now = options.now ?? Date.now;
   }

@@ -2,6 +2,7 @@ import { FeatureResolutionError, resolveFeatures } from '@larder/core';
 import type { FeatureRequest, RegistrySet, ResolvedFeatures, TypedName } from '@larder/core';
 import type { ViewDescriptor } from '@larder/online-store';
 import { Code, RpcError } from '@larder/rpc';
+import type { FeatureCounts, ServingValueMetrics } from './value-metrics';
 
 /** A distinct way of building entity keys from the request's columns, shared by the views that use it. */
 export interface KeyShape {
@@ -22,6 +23,8 @@ export interface ServingPlan {
   readonly echoed: readonly TypedName[];
   /** Entity columns first, then features: the response's metadata. */
   readonly outputNames: readonly string[];
+  /** Parallel to resolved.outputs: what to count for a view feature whose schema names it. */
+  readonly counted: readonly (FeatureCounts | undefined)[];
 }
 
 export interface PlanRequest {
@@ -49,6 +52,8 @@ export class PlanCache {
   constructor(
     private readonly registry: RegistrySource,
     private readonly maxSize: number,
+    /** Per-feature schema counters; without it nothing is counted. */
+    private readonly valueMetrics?: ServingValueMetrics,
   ) {}
 
   get size(): number {
@@ -106,6 +111,13 @@ export class PlanCache {
       };
       return { descriptor, features: view.features.map((f) => f.name), shape };
     });
+    const metrics = this.valueMetrics;
+    const viewCounts = resolved.views.map((view) => metrics?.view(version, resolved.project, view.definition));
+    const counted = resolved.outputs.map((o) => {
+      if (o.kind !== 'view') return undefined;
+      const name = resolved.views[o.view]?.features[o.feature]?.name;
+      return name === undefined ? undefined : viewCounts[o.view]?.get(name);
+    });
     const outputs = new Set(resolved.outputs.map((o) => o.name));
     const echoed = resolved.entityColumns.filter((c) => !outputs.has(c.name));
     return {
@@ -115,6 +127,7 @@ export class PlanCache {
       shapes,
       echoed,
       outputNames: [...echoed.map((c) => c.name), ...resolved.outputs.map((o) => o.name)],
+      counted,
     };
   }
 }

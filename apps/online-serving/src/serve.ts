@@ -9,6 +9,8 @@ import { servingV1, typesV1 } from '@larder/proto';
 import { Code, RpcError } from '@larder/rpc';
 import type { ServingPlan } from './plan';
 import { caseLabel, CASE_OF_TYPE } from './values';
+import { MISSING, OUT_OF_DOMAIN, SERVED, STALE } from './value-metrics';
+import type { FeatureCounts } from './value-metrics';
 
 const S = typesV1.FieldStatus;
 type Value = typesV1.Value;
@@ -170,7 +172,9 @@ export async function serveOnline(store: OnlineStore, req: ServeRequest): Promis
     const values = req.entities[column.name] as Value[];
     results.push(vector(values, new Array<typesV1.FieldStatus>(n).fill(S.PRESENT), new Array<Timestamp>(n).fill(ZERO_TIME)));
   }
-  for (const output of plan.resolved.outputs) {
+  const { outputs } = plan.resolved;
+  for (let o = 0; o < outputs.length; o++) {
+    const output = outputs[o] as (typeof outputs)[number];
     const values: Value[] = new Array(n);
     const statuses: typesV1.FieldStatus[] = new Array(n);
     let eventTimestamps: Timestamp[];
@@ -189,6 +193,8 @@ export async function serveOnline(store: OnlineStore, req: ServeRequest): Promis
           statuses[row] = value.val.case === 'nullVal' ? S.NULL_VALUE : ttl > 0 && req.now - stored.eventTs > ttl ? S.OUTSIDE_MAX_AGE : S.PRESENT;
         }
       }
+      const counted = plan.counted[o];
+      if (counted !== undefined) countServed(counted, values, statuses, n);
     } else {
       const od = computed[output.onDemand] as OnDemandResult;
       const name = (plan.resolved.onDemand[output.onDemand] as { compiled: { outputs: readonly { name: string }[] } }).compiled.outputs[output.output]?.name as string;
@@ -205,6 +211,26 @@ export async function serveOnline(store: OnlineStore, req: ServeRequest): Promis
     metadata: { featureNames: { val: plan.outputNames as string[] } },
     results,
   });
+}
+
+/** Adds one answered column of a feature its view's schema names to the feature's counts. */
+function countServed({ counts, outOfDomain }: FeatureCounts, values: readonly Value[], statuses: readonly typesV1.FieldStatus[], n: number): void {
+  let missing = 0;
+  let stale = 0;
+  let outside = 0;
+  for (let row = 0; row < n; row++) {
+    const status = statuses[row];
+    if (status === S.NOT_FOUND || status === S.NULL_VALUE) {
+      missing++;
+      continue;
+    }
+    if (status === S.OUTSIDE_MAX_AGE) stale++;
+    if (outOfDomain !== undefined && outOfDomain(values[row] as Value)) outside++;
+  }
+  counts[SERVED] = (counts[SERVED] as number) + n;
+  if (missing > 0) counts[MISSING] = (counts[MISSING] as number) + missing;
+  if (stale > 0) counts[STALE] = (counts[STALE] as number) + stale;
+  if (outside > 0) counts[OUT_OF_DOMAIN] = (counts[OUT_OF_DOMAIN] as number) + outside;
 }
 
 interface OnDemandResult {

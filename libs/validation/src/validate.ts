@@ -46,7 +46,7 @@ export function commonStatistics(stats: tfmdV0.FeatureNameStatistics): tfmdV0.Co
   }
 }
 
-function inEnvironment(feature: tfmdV0.Feature, schema: tfmdV0.Schema, environment: string | undefined): boolean {
+export function inEnvironment(feature: tfmdV0.Feature, schema: tfmdV0.Schema, environment: string | undefined): boolean {
   if (environment === undefined) return true;
   if (feature.notInEnvironment.includes(environment)) return false;
   // A schema that declares no environments puts every feature in all of them.
