@@ -17,6 +17,7 @@ const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   ui: async () => (await import('./ui')).runUiBenchmark,
   auth: async () => (await import('./auth')).runAuthBenchmark,
   stats: async () => (await import('./stats')).runStatsBenchmark,
+  python: async () => (await import('./python')).runPythonBenchmark,
   'vs-feast': async () => (await import('./vs-feast')).runVsFeastBenchmark,
 };
 
