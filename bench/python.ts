@@ -24,7 +24,7 @@ import { registryV1, typesV1 } from '@larder/proto';
 import { createClient, runService } from '@larder/rpc';
 import type { ServerHandle } from '@larder/rpc';
 import { buildPythonClient, pythonClientPython, startLarderApp, startRedis } from '@larder/testing';
-import { registryService } from '@larder/registry-app';
+import { registryService } from '../apps/registry/src/service';
 import type { BenchRecord } from './table';
 
 const T = typesV1.ValueType;
