@@ -4,12 +4,15 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { materializationV1 } from '@larder/proto';
+import { materializationV1, registryV1, statisticsV1 } from '@larder/proto';
 import { createClient } from '@larder/rpc';
 import { locateChromium } from '@larder/testing';
+import { schemaFromText } from '@larder/validation';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
+import type { DataQuality } from './shared/quality-api';
 import { startStore } from './testing/store';
 import type { RunningStore } from './testing/store';
 
@@ -184,4 +187,70 @@ test('axe-core finds no accessibility violation on the main pages, light and dar
     }
   }
   expect(violations).toEqual([]);
+});
+
+test('the data-quality page draws a view\'s histogram from its stored statistics and shows a planted anomaly', async () => {
+  // Planted: a schema whose int domain ends at 500, below the sample's avg_daily_trips
+  // (0 to 999); then two days of statistics through the StatisticsService.
+  const DAY = 86_400_000;
+  const today = Math.floor(Date.now() / DAY) * DAY;
+  const registry = createClient(registryV1.RegistryService, store.grpc['registry']!);
+  const statistics = createClient(statisticsV1.StatisticsService, store.grpc['offline-retrieval']!);
+  try {
+    const view = (await registry.getFeatureView({ project: 'driver_stats', name: 'driver_hourly_stats' })).featureView!;
+    const schema = schemaFromText('feature { name: "avg_daily_trips" type: INT int_domain { min: 0 max: 500 } }\nfeature { name: "conv_rate" type: FLOAT float_domain { min: 0 max: 1 } }\nfeature { name: "acc_rate" type: FLOAT }');
+    await registry.applyRegistry({ project: 'driver_stats', featureViews: [{ ...view, validation: create(registryV1.FeatureViewValidationSchema, { schema }) }] });
+    for (const start of [today - 3 * DAY, today - 2 * DAY]) {
+      await statistics.computeStatistics({ scope: { project: 'driver_stats', kind: { case: 'featureView', value: { featureView: 'driver_hourly_stats', eventTime: { start: timestampFromDate(new Date(start)), end: timestampFromDate(new Date(start + DAY)) } } } } });
+    }
+  } finally {
+    registry.close();
+    statistics.close();
+  }
+
+  await page.goto(url('/'));
+  await page.evaluate(() => window.localStorage.setItem('larder-theme', 'light'));
+  await page.goto(url('/p/driver_stats/feature-view/driver_hourly_stats'));
+  await page.getByRole('link', { name: 'histograms, anomalies and drift' }).click();
+  await page.waitForURL(url('/quality/driver_stats/driver_hourly_stats'));
+  // The schema reaches the UI through the registry; reload until the page has it.
+  const anomaly = page.locator('#anomalies', { hasText: 'INT_TYPE_BIG_INT' });
+  for (let i = 0; i < 40 && !(await anomaly.isVisible()); i++) {
+    await page.waitForTimeout(250);
+    if (i % 4 === 3) await page.reload();
+  }
+  expect(await anomaly.innerText()).toMatch(/avg_daily_trips: Out-of-range values INT_TYPE_BIG_INT\s+The largest value, \d+, is above the domain's maximum 500\./);
+
+  // Bar heights follow the stored bucket counts: 10 buckets, 5 drivers x 24 hours.
+  const quality = (await page.evaluate(async () => (await fetch('/api/quality/driver_stats/driver_hourly_stats')).json())) as DataQuality;
+  const counts = quality.features.find((f) => f.name === 'avg_daily_trips')!.numeric!.histogram.map((b) => b.count);
+  expect(counts).toHaveLength(10);
+  expect(counts.reduce((a, b) => a + b, 0)).toBeCloseTo(120, 6);
+  const bars = page.locator('#quality-avg_daily_trips svg.histogram rect.bar');
+  const heights = await bars.evaluateAll((rects) => rects.map((r) => Number(r.getAttribute('height'))));
+  const [maxCount, maxHeight] = [Math.max(...counts), Math.max(...heights)];
+  expect(heights.map((h) => Number((h / maxHeight).toFixed(3)))).toEqual(counts.map((c) => Number((c / maxCount).toFixed(3))));
+  // Buckets wholly above the domain's 500 are drawn as outside it.
+  expect(await page.locator('#quality-avg_daily_trips svg.histogram rect.bar.outside').count()).toBeGreaterThanOrEqual(3);
+  expect(await page.locator('svg.timeline a.span').count()).toBe(2);
+  await shoot('data-quality');
+
+  const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+  for (const theme of ['dark', 'light'] as const) {
+    await page.evaluate((t) => window.localStorage.setItem('larder-theme', t), theme);
+    await page.reload();
+    await page.locator('#quality-avg_daily_trips svg.histogram').waitFor();
+    await page.evaluate(axeSource);
+    const found = await page.evaluate(async () => {
+      const axe = (window as unknown as { axe: { run(context: Document, options: object): Promise<{ violations: { id: string; nodes: { target: unknown[] }[] }[] }> } }).axe;
+      return (await axe.run(document, { resultTypes: ['violations'] })).violations.map((v) => `${v.id} at ${v.nodes.map((n) => JSON.stringify(n.target)).join(', ')}`);
+    });
+    expect([theme, found]).toEqual([theme, []]);
+  }
+
+  // The home page lists the view under "needs attention", linking here.
+  await page.goto(url('/'));
+  const item = page.locator('.attention a[href="/quality/driver_stats/driver_hourly_stats"]');
+  await item.waitFor();
+  expect(await item.innerText()).toMatch(/^driver_hourly_stats: \d+ anomal(y|ies) in its newest statistics \(avg_daily_trips/);
 });

@@ -1,12 +1,12 @@
 import { useEffect, useState } from 'preact/hooks';
 import { isObjectKind } from '../shared/api';
-import { Account } from './account';
 import { FreshnessPage } from './pages/freshness';
 import { Home } from './pages/home';
 import { LineagePage } from './pages/lineage';
 import { NotFound } from './pages/not-found';
 import { ObjectPage } from './pages/object';
 import { ProjectPage } from './pages/project';
+import { QualityPage } from './pages/quality';
 import { Search } from './pages/search';
 import { navigate, useLocation } from './router';
 import type { Location } from './router';
@@ -30,6 +30,7 @@ function route(location: Location) {
   if (a === 'freshness' && b === undefined) return <FreshnessPage />;
   if (a === 'lineage' && c === undefined) return <LineagePage project={b || undefined} />;
   if (a === 'p' && b && c === undefined) return <ProjectPage key={b} project={b} />;
+  if (a === 'quality' && b && c && d === undefined) return <QualityPage key={`${location.path}?${location.search.get('record') ?? ''}`} project={b} view={c} record={location.search.get('record') ?? undefined} />;
   if (a === 'p' && b && c && d && isObjectKind(c)) return <ObjectPage key={location.path} project={b} kind={c} name={d} />;
   return <NotFound path={location.path} />;
 }
@@ -85,7 +86,6 @@ export function App() {
             ))}
           </ul>
         </nav>
-        <Account />
         <button type="button" class="theme" onClick={toggle} aria-pressed={theme === 'dark'}>
           Dark mode
         </button>

@@ -60,7 +60,7 @@ function HomeBody({ overview }: { overview: Overview }) {
               {attention.slice(0, ATTENTION_SHOWN).map((a, i) => (
                 <li key={i} class={`attention-${a.kind}`}>
                   <span class="badge">{a.kind.replace('-', ' ')}</span> <span class="muted">{a.project}</span>{' '}
-                  {a.object ? <a href={objectHref(a.project, a.object.kind, a.object.name)}>{a.message}</a> : a.message}
+                  {a.href !== undefined ? <a href={a.href}>{a.message}</a> : a.object ? <a href={objectHref(a.project, a.object.kind, a.object.name)}>{a.message}</a> : a.message}
                 </li>
               ))}
             </ul>

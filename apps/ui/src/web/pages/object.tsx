@@ -1,4 +1,5 @@
 import { KIND_LABELS } from '../../shared/api';
+import { qualityHref } from '../../shared/quality-api';
 import type { ObjectDetail, ObjectKindSlug } from '../../shared/api';
 import { useApi } from '../api';
 import { Failure, Loading, Page, Tags, Time } from '../components';
@@ -89,6 +90,7 @@ function ObjectBody({ detail }: { detail: ObjectDetail }) {
             <div><dt>online</dt><dd>{o['online'] === false ? 'no' : 'yes'}</dd></div>
             {text(o['batch_source']) && <div><dt>batch source</dt><dd>{link('data-source', text(o['batch_source']))}</dd></div>}
             {text(o['stream_source']) && <div><dt>stream source</dt><dd>{link('data-source', text(o['stream_source']))}</dd></div>}
+            <div><dt>data quality</dt><dd><a href={qualityHref(p, detail.name)}>histograms, anomalies and drift</a></dd></div>
           </>
         )}
         {detail.kind === 'data-source' && source !== undefined && (
