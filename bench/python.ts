@@ -21,10 +21,9 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { RedisOnlineStore } from '@larder/online-store';
 import type { ViewDescriptor } from '@larder/online-store';
 import { registryV1, typesV1 } from '@larder/proto';
-import { createClient, runService } from '@larder/rpc';
-import type { ServerHandle } from '@larder/rpc';
+import { createClient } from '@larder/rpc';
 import { buildPythonClient, pythonClientPython, startLarderApp, startRedis } from '@larder/testing';
-import { registryService } from '../apps/registry/src/service';
+import type { RunningLarderApp } from '@larder/testing';
 import type { BenchRecord } from './table';
 
 const T = typesV1.ValueType;
@@ -38,15 +37,8 @@ const SCRIPT = path.join(__dirname, 'python', 'client_bench.py');
 
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 
-async function startRegistry(dir: string, request: registryV1.ApplyRegistryRequest): Promise<ServerHandle> {
-  const registry = await runService({
-    ...registryService,
-    env: { LARDER_GRPC_HOST: '127.0.0.1', LARDER_GRPC_PORT: '0', LARDER_METRICS_ENABLED: 'false', LARDER_LOG_LEVEL: 'warn', LARDER_REGISTRY_LOCATION: path.join(dir, 'registry.json') },
-    argv: [],
-    handleSignals: false,
-    write: () => undefined,
-  });
-  if (registry === undefined) throw new Error('registry did not start');
+async function startRegistry(dir: string, request: registryV1.ApplyRegistryRequest): Promise<RunningLarderApp> {
+  const registry = await startLarderApp({ app: 'registry', env: { LARDER_METRICS_ENABLED: 'false', LARDER_REGISTRY_LOCATION: path.join(dir, 'registry.json') } });
   const client = createClient(registryV1.RegistryService, registry.address, { defaultTimeoutMs: 60_000 });
   await client.applyRegistry(request);
   client.close();
@@ -106,7 +98,7 @@ async function onlineCases(dir: string, py: string, env: NodeJS.ProcessEnv, reco
     records.push({ workload: 'python 1x50 larder client', client: 'python', concurrency: 1, ...client, p99_vs_raw: Number((client.p99_ms! / raw.p99_ms!).toFixed(2)) });
   } finally {
     await serving.stop(5_000);
-    await registry.shutdown('bench over');
+    await registry.stop(5_000);
     await redis.stop();
   }
 }
@@ -162,7 +154,7 @@ async function historicalCases(dir: string, py: string, env: NodeJS.ProcessEnv, 
     }
   } finally {
     await offline.stop(10_000);
-    await registry.shutdown('bench over');
+    await registry.stop(5_000);
   }
 }
 
