@@ -1,4 +1,4 @@
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -38,6 +38,32 @@ export interface TokenOptions {
   readonly now?: number;
 }
 
+/** The person the authorization endpoint signs in without asking (a test's configured user). */
+export interface TestLoginUser {
+  readonly sub: string;
+  readonly groups?: readonly string[];
+  /** The ID token's `name` claim. */
+  readonly name?: string;
+}
+
+/** A client the authorization and token endpoints accept (the UI). */
+export interface TestClient {
+  readonly clientId: string;
+  /** The one redirect URI allowed, compared exactly. */
+  readonly redirectUri: string;
+  /** A confidential client's secret (HTTP Basic at the token endpoint); absent for a public client. */
+  readonly secret?: string;
+}
+
+interface PendingCode {
+  readonly clientId: string;
+  readonly redirectUri: string;
+  readonly challenge: string;
+  readonly nonce: string | undefined;
+  readonly user: TestLoginUser;
+  readonly expiresAt: number;
+}
+
 interface SigningKey {
   readonly kid: string;
   readonly alg: 'RS256' | 'ES256';
@@ -57,6 +83,17 @@ export class TestIssuer {
   jwksRequests = 0;
   discoveryRequests = 0;
   jwksBehaviour: JwksBehaviour = 'ok';
+  /**
+   * Signed in by `/authorize` without a login form (auto-approve); undefined answers
+   * `error=access_denied`, as when a person declines.
+   */
+  loginUser: TestLoginUser | undefined;
+  /** Seconds an access token from `/token` is valid. */
+  accessTokenLifetime = 300;
+  authorizeRequests = 0;
+  tokenRequests = 0;
+  private readonly clients = new Map<string, TestClient>();
+  private readonly codes = new Map<string, PendingCode>();
   private readonly published: SigningKey[] = [];
   /** Every key ever made here, retired ones included: tests sign with a retired key to see it refused. */
   private readonly made: SigningKey[] = [];
@@ -114,6 +151,11 @@ export class TestIssuer {
     if (index < 0) throw new Error(`no published key ${kid}`);
     if (this.published[index] === this.current) throw new Error('retire the current key only after rotating to a new one');
     this.published.splice(index, 1);
+  }
+
+  /** Lets a client use the authorization code flow (with PKCE S256, as OAuth 2.1 requires). */
+  registerClient(client: TestClient): void {
+    this.clients.set(client.clientId, client);
   }
 
   /** The JWKS as served (public keys only), e.g. to write a static keys file. */
@@ -201,9 +243,26 @@ export class TestIssuer {
         issuer: this.issuer,
         jwks_uri: this.jwksUrl,
         id_token_signing_alg_values_supported: ['RS256', 'ES256'],
-        response_types_supported: ['id_token'],
+        authorization_endpoint: `${this.issuer}/authorize`,
+        token_endpoint: `${this.issuer}/token`,
+        response_types_supported: ['code', 'id_token'],
+        grant_types_supported: ['authorization_code'],
+        code_challenge_methods_supported: ['S256'],
         subject_types_supported: ['public'],
       });
+      return;
+    }
+    if (path === '/authorize' && req.method === 'GET') {
+      this.authorizeRequests++;
+      this.authorize(new URL(req.url ?? '/', this.issuer).searchParams, res);
+      return;
+    }
+    if (path === '/token' && req.method === 'POST') {
+      this.tokenRequests++;
+      readForm(req).then(
+        (form) => this.token(req, form, res),
+        () => send(res, 400, { error: 'invalid_request', error_description: 'unreadable body' }),
+      );
       return;
     }
     if (path === '/jwks') {
@@ -222,6 +281,72 @@ export class TestIssuer {
     }
     send(res, 404, { error: 'not found' });
   }
+
+  /** The authorization endpoint: checks the request, then sends the browser back with a one-time code (or access_denied). */
+  private authorize(q: URLSearchParams, res: ServerResponse): void {
+    const client = this.clients.get(q.get('client_id') ?? '');
+    const redirectUri = q.get('redirect_uri') ?? '';
+    // A bad client or redirect URI is never redirected to: that is how codes get stolen.
+    if (client === undefined) return send(res, 400, { error: 'invalid_client' });
+    if (redirectUri !== client.redirectUri) return send(res, 400, { error: 'invalid_request', error_description: 'redirect_uri does not match the registered one' });
+    const back = new URL(redirectUri);
+    const state = q.get('state');
+    if (state !== null) back.searchParams.set('state', state);
+    const fail = (error: string): void => {
+      back.searchParams.set('error', error);
+      res.writeHead(302, { location: back.toString() });
+      res.end();
+    };
+    if (q.get('response_type') !== 'code') return fail('unsupported_response_type');
+    if (!(q.get('scope') ?? '').split(' ').includes('openid')) return fail('invalid_scope');
+    const challenge = q.get('code_challenge');
+    if (q.get('code_challenge_method') !== 'S256' || challenge === null || !/^[A-Za-z0-9_-]{43}$/.test(challenge)) return fail('invalid_request');
+    if (this.loginUser === undefined) return fail('access_denied');
+    const code = randomBytes(24).toString('base64url');
+    this.codes.set(code, { clientId: client.clientId, redirectUri, challenge, nonce: q.get('nonce') ?? undefined, user: this.loginUser, expiresAt: Date.now() + 60_000 });
+    back.searchParams.set('code', code);
+    res.writeHead(302, { location: back.toString() });
+    res.end();
+  }
+
+  /** The token endpoint: a code (once, with its PKCE verifier) for an access token and an ID token. */
+  private async token(req: IncomingMessage, form: URLSearchParams, res: ServerResponse): Promise<void> {
+    const invalid = (description: string): void => send(res, 400, { error: 'invalid_grant', error_description: description });
+    if (form.get('grant_type') !== 'authorization_code') return send(res, 400, { error: 'unsupported_grant_type' });
+    const code = form.get('code') ?? '';
+    const pending = this.codes.get(code);
+    this.codes.delete(code); // one use, whatever happens next
+    if (pending === undefined || Date.now() > pending.expiresAt) return invalid('unknown, used or expired code');
+    const client = this.clients.get(pending.clientId)!;
+    if (client.secret !== undefined) {
+      const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+      const expected = Buffer.from(`${encodeURIComponent(client.clientId)}:${encodeURIComponent(client.secret)}`).toString('base64');
+      if (basic === undefined || basic.length !== expected.length || !timingSafeEqual(Buffer.from(basic), Buffer.from(expected))) return send(res, 401, { error: 'invalid_client' });
+    }
+    if (form.get('client_id') !== pending.clientId) return invalid('client_id does not match the code');
+    if (form.get('redirect_uri') !== pending.redirectUri) return invalid('redirect_uri does not match the code');
+    const verifier = form.get('code_verifier') ?? '';
+    if (createHash('sha256').update(verifier).digest('base64url') !== pending.challenge) return invalid('code_verifier does not match the code_challenge');
+    const user = pending.user;
+    const groups = user.groups === undefined ? {} : { groups: user.groups };
+    const accessToken = await this.issue({ sub: user.sub, ...groups, expiresIn: this.accessTokenLifetime });
+    const idToken = await this.issue({ sub: user.sub, aud: pending.clientId, claims: { ...(pending.nonce !== undefined && { nonce: pending.nonce }), ...(user.name !== undefined && { name: user.name }) } });
+    send(res, 200, { access_token: accessToken, id_token: idToken, token_type: 'Bearer', expires_in: this.accessTokenLifetime });
+  }
+}
+
+/** A form body of at most 64 kB. */
+function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+  return new Promise((resolve, reject) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => {
+      body += chunk;
+      if (body.length > 64 * 1024) req.destroy(new Error('body too large'));
+    });
+    req.on('end', () => resolve(new URLSearchParams(body)));
+    req.on('error', reject);
+  });
 }
 
 async function makeKey(alg: 'RS256' | 'ES256'): Promise<SigningKey> {

@@ -1,11 +1,9 @@
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import type { Timestamp } from '@bufbuild/protobuf/wkt';
 import { registryV1 } from '@larder/proto';
-import type { Logger } from '@larder/rpc';
-import { backoffDelay } from '@larder/registry-client';
+import type { RegistryClient, RegistryUpdate } from '@larder/registry-client';
 import type { HistoryEntry, ObjectKindSlug } from '../shared/api';
 import { kindSlug } from './kinds';
-import type { Upstreams } from './upstreams';
 
 /** Entries kept per object: the newest ones. */
 const PER_OBJECT = 50;
@@ -31,32 +29,24 @@ function metaOf(change: registryV1.RegistryChange): registryV1.ObjectMeta | unde
 }
 
 /**
- * Each object's change history, from the registry's change feed (WatchRegistry). The
- * feed starts with a snapshot, which tells for each object when it was created and
- * when (at which registry version) it last changed; every commit after that is
- * recorded as it arrives, so the history is complete from the UI server's start. The
- * feed is read with the UI server's own identity; a page shows an object's history
- * only after the user's own call read the object.
+ * Each object's change history, from the registry's change feed (WatchRegistry, as the
+ * UI server's registry copy follows it). The feed starts with a snapshot, which tells
+ * for each object when it was created and when (at which registry version) it last
+ * changed; every commit after that is recorded as it arrives, so the history is
+ * complete from the UI server's start. A page shows an object's history only to a
+ * viewer who may describe the object.
  */
 export class ChangeHistory {
   private readonly entries = new Map<string, HistoryEntry[]>();
   private version = 0n;
-  private closed = false;
-  private abort = new AbortController();
-  private attempt = 0;
+  private readonly unsubscribe: () => void;
 
-  constructor(
-    private readonly upstreams: Upstreams,
-    private readonly log: Logger,
-  ) {}
-
-  start(): void {
-    void this.follow();
+  constructor(registry: RegistryClient) {
+    this.unsubscribe = registry.onChange((update) => this.apply(update));
   }
 
   close(): void {
-    this.closed = true;
-    this.abort.abort();
+    this.unsubscribe();
   }
 
   /** The registry version the history has reached. */
@@ -68,25 +58,7 @@ export class ChangeHistory {
     return [...(this.entries.get(key(project, kind, name)) ?? [])].reverse();
   }
 
-  private async follow(): Promise<void> {
-    while (!this.closed) {
-      this.abort = new AbortController();
-      try {
-        const stream = this.upstreams.feed.watchRegistry({ sinceVersion: this.version }, { signal: this.abort.signal });
-        for await (const message of stream) {
-          this.attempt = 0;
-          this.apply(message);
-        }
-      } catch (error) {
-        if (this.closed) return;
-        this.log.debug('registry change feed interrupted', { error: error instanceof Error ? error.message : String(error) });
-      }
-      if (this.closed) return;
-      await new Promise((resolve) => setTimeout(resolve, backoffDelay(this.attempt++, { initialMs: 100, maxMs: 5_000 })).unref());
-    }
-  }
-
-  private apply(message: registryV1.WatchRegistryResponse): void {
+  private apply(message: RegistryUpdate): void {
     for (const change of message.changes) {
       const kind = kindSlug(change.kind);
       if (kind === undefined) continue;
@@ -105,7 +77,7 @@ export class ChangeHistory {
       const time = iso(meta?.updatedTime) ?? new Date().toISOString();
       this.record(change.project, kind, change.name, { version: String(message.version), change: CHANGE_NAMES[change.change] ?? 'UPDATE', time });
     }
-    if (!message.continued && message.version > this.version) this.version = message.version;
+    if (message.version > this.version) this.version = message.version;
   }
 
   private record(project: string, kind: ObjectKindSlug, name: string, entry: HistoryEntry): void {

@@ -1,4 +1,5 @@
-import { duration, int, LOG_LEVELS, oneOf, serverConfigSchema, string } from '@larder/rpc';
+import { authConfigSchema } from '@larder/auth';
+import { duration, int, LOG_LEVELS, oneOf, serverConfigSchema, string, stringList } from '@larder/rpc';
 import type { ConfigOf } from '@larder/rpc';
 
 /**
@@ -18,6 +19,13 @@ export const uiConfigSchema = {
     distDir: string({ default: '', env: 'LARDER_UI_DIST', doc: "The built front end (npm run build -w @larder/ui); empty = apps/ui/dist." }),
     upstreamTimeout: duration({ default: 5_000, min: 1, env: 'LARDER_UI_UPSTREAM_TIMEOUT', doc: 'Deadline of each gRPC call the UI server makes for a page.' }),
     maxConcurrent: int({ default: 64, min: 1, env: 'LARDER_UI_MAX_CONCURRENT', doc: 'API requests answered at once; more wait in line up to the same number again, then get 503.' }),
+    publicUrl: string({ default: '', env: 'LARDER_UI_PUBLIC_URL', doc: "The UI's address as browsers reach it (the OIDC redirect goes to <publicUrl>/auth/callback); empty = the listener's address." }),
+    sessionKeyFile: string({ default: '', env: 'LARDER_UI_SESSION_KEY_FILE', doc: 'At least 32 random bytes that seal session cookies (AES-GCM); required with auth.modes oidc. Changing it signs everyone out.' }),
+    oidc: {
+      clientId: string({ default: '', env: 'LARDER_UI_OIDC_CLIENT_ID', doc: "The UI's client id at the OIDC issuer (auth.oidc.issuer); required with auth.modes oidc." }),
+      clientSecretFile: string({ default: '', env: 'LARDER_UI_OIDC_CLIENT_SECRET_FILE', doc: 'A confidential client\'s secret (HTTP Basic at the token endpoint); empty for a public client (PKCE alone).' }),
+      scopes: stringList({ default: ['openid', 'profile', 'email'], env: 'LARDER_UI_OIDC_SCOPES', doc: 'Scopes asked for at sign-in; must include openid.' }),
+    },
   },
   registry: {
     address: string({ default: '127.0.0.1:6570', nonEmpty: true, env: 'LARDER_REGISTRY_ADDRESS', doc: 'The registry service, host:port.' }),
@@ -31,6 +39,8 @@ export const uiConfigSchema = {
   offlineRetrieval: {
     address: string({ default: '127.0.0.1:6571', env: 'LARDER_OFFLINE_RETRIEVAL_ADDRESS', doc: 'The offline-retrieval service (its StatisticsService), host:port; empty hides data quality.' }),
   },
+  /** Who may use the UI: none (everyone sees everything), or oidc (sign-in; each user sees what they may describe). */
+  ...authConfigSchema(),
   /** HTTPS for the UI, with the same keys (and certificate rotation) as every service's listeners. */
   tls: shared.tls,
   /** How the UI dials the services: TLS and its own bearer token file. */

@@ -4,7 +4,7 @@ import { ingestionV1, materializationV1, registryV1 } from '@larder/proto';
 import { RpcError } from '@larder/rpc';
 import type { RpcCallOptions } from '@larder/rpc';
 import type { AttentionItem, ConsumerSummary, Freshness, JobSummary, UpstreamProblem, ViewFreshness } from '../shared/api';
-import type { ProjectObjects } from './registry-pages';
+import type { VisibleSet } from './catalog';
 import type { Clients } from './upstreams';
 
 /** Jobs shown: the newest ones. */
@@ -96,12 +96,13 @@ function consumerSummary(c: ingestionV1.ConsumerStatus): ConsumerSummary {
  * required; materialization and ingestion being away only leaves their part out
  * (named in `problems`), so a page still shows what it can.
  */
-export async function freshness(upstreams: Clients, projects: ReadonlyMap<string, Pick<ProjectObjects, 'featureViews'>>, options: RpcCallOptions): Promise<Freshness> {
+export async function freshness(upstreams: Clients, projects: ReadonlyMap<string, Pick<VisibleSet, 'featureViews'>>, options: RpcCallOptions): Promise<Freshness> {
   const now = Date.now();
   const problems: UpstreamProblem[] = [];
   const views = (
     await Promise.all(
       [...projects].map(async ([project, objects]) => {
+        if (objects.featureViews.length === 0) return [];
         const { states } = await upstreams.registry.getMaterializationState({ project }, options);
         const byView = new Map(states.map((s) => [s.featureView, s]));
         return objects.featureViews.map((v) => viewFreshness(project, v, byView.get(v.name), now));

@@ -1,64 +1,49 @@
 import { toJson } from '@bufbuild/protobuf';
 import type { DescMessage, JsonValue, Message } from '@bufbuild/protobuf';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
-import { registryV1, typesV1 } from '@larder/proto';
+import { registryV1 } from '@larder/proto';
+import { Code, RpcError } from '@larder/rpc';
 import type { RpcCallOptions } from '@larder/rpc';
 import { stringify } from 'yaml';
-import type { FeatureHit, Lineage, LineageEdge, LineageNode, ObjectDetail, ObjectKindSlug, ObjectRef, ProjectDetail, ProjectSummary, SearchFilters, SearchResult } from '../shared/api';
+import { KIND_LABELS } from '../shared/api';
+import type { Lineage, LineageEdge, LineageNode, ObjectDetail, ObjectKindSlug, ObjectRef, ProjectDetail, ProjectSummary, SearchResult } from '../shared/api';
+import { parseSearch, searchPrepared } from '../shared/search';
+import { accessRef } from './catalog';
+import type { Catalog, ProjectCopy, Viewer, VisibleSet } from './catalog';
 import type { ChangeHistory } from './change-history';
 import { BadRequest } from './errors';
 import { sourceDetail } from './kinds';
 import type { Clients } from './upstreams';
 
-/** Every object of one project, read with the user's own calls. */
-export interface ProjectObjects {
-  entities: registryV1.Entity[];
-  dataSources: registryV1.DataSource[];
-  featureViews: registryV1.FeatureView[];
-  onDemandFeatureViews: registryV1.OnDemandFeatureView[];
-  featureServices: registryV1.FeatureService[];
+const ORDER = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/** An unknown project, or one the viewer may see nothing of: the same answer, so existence does not leak. */
+function projectOf(catalog: Catalog, viewer: Viewer, project: string): ProjectCopy {
+  const copy = catalog.project(project);
+  if (copy === undefined || !catalog.projectVisible(viewer, copy)) throw new RpcError(Code.NOT_FOUND, `project "${project}" not found`);
+  return copy;
 }
 
-export async function projectObjects(upstreams: Clients, project: string, options: RpcCallOptions): Promise<ProjectObjects> {
-  const r = upstreams.registry;
-  const [entities, dataSources, featureViews, onDemandFeatureViews, featureServices] = await Promise.all([
-    r.listEntities({ project }, options),
-    r.listDataSources({ project }, options),
-    r.listFeatureViews({ project }, options),
-    r.listOnDemandFeatureViews({ project }, options),
-    r.listFeatureServices({ project }, options),
-  ]);
-  return {
-    entities: entities.entities,
-    dataSources: dataSources.dataSources,
-    featureViews: featureViews.featureViews,
-    onDemandFeatureViews: onDemandFeatureViews.onDemandFeatureViews,
-    featureServices: featureServices.featureServices,
-  };
-}
-
-export async function projectSummaries(upstreams: Clients, options: RpcCallOptions): Promise<{ version: bigint; projects: ProjectSummary[]; objects: Map<string, ProjectObjects> }> {
-  const listed = await upstreams.registry.listProjects({}, options);
-  const objects = new Map<string, ProjectObjects>();
-  const projects = await Promise.all(
-    listed.projects.map(async (p): Promise<ProjectSummary> => {
-      const o = await projectObjects(upstreams, p.name, options);
-      objects.set(p.name, o);
-      return {
-        name: p.name,
-        description: p.description,
-        owner: p.owner,
-        counts: {
-          entities: o.entities.length,
-          dataSources: o.dataSources.length,
-          featureViews: o.featureViews.length,
-          onDemandFeatureViews: o.onDemandFeatureViews.length,
-          featureServices: o.featureServices.length,
-        },
-      };
-    }),
-  );
-  return { version: listed.registryVersion, projects, objects };
+/** Each project the viewer may see, with counts of the objects they may see in it. */
+export function projectSummaries(catalog: Catalog, viewer: Viewer): { projects: ProjectSummary[]; objects: Map<string, VisibleSet> } {
+  const objects = new Map<string, VisibleSet>();
+  const projects = catalog.visibleProjects(viewer).map((p): ProjectSummary => {
+    const o = catalog.visibleSet(viewer, p);
+    objects.set(p.name, o);
+    return {
+      name: p.name,
+      description: o.project.description,
+      owner: o.project.owner,
+      counts: {
+        entities: o.entities.length,
+        dataSources: o.dataSources.length,
+        featureViews: o.featureViews.length,
+        onDemandFeatureViews: o.onDemandFeatureViews.length,
+        featureServices: o.featureServices.length,
+      },
+    };
+  });
+  return { projects: projects.sort(ORDER), objects };
 }
 
 const ref = (kind: ObjectKindSlug, o: { name: string; description: string; owner: string; tags: Record<string, string> }): ObjectRef => ({
@@ -69,10 +54,10 @@ const ref = (kind: ObjectKindSlug, o: { name: string; description: string; owner
   tags: o.tags,
 });
 
-export async function projectDetail(upstreams: Clients, project: string, options: RpcCallOptions): Promise<ProjectDetail> {
-  const [found, o] = await Promise.all([upstreams.registry.getProject({ name: project }, options), projectObjects(upstreams, project, options)]);
+export function projectDetail(catalog: Catalog, viewer: Viewer, project: string): ProjectDetail {
+  const o = catalog.visibleSet(viewer, projectOf(catalog, viewer, project));
   return {
-    project: json(registryV1.ProjectSchema, found.project!),
+    project: json(registryV1.ProjectSchema, o.project),
     objects: [
       ...o.entities.map((x) => ref('entity', x)),
       ...o.dataSources.map((x) => ref('data-source', x)),
@@ -93,25 +78,52 @@ function definitionYaml(object: Record<string, unknown>): string {
   return stringify(definition as JsonValue);
 }
 
-async function readObject(upstreams: Clients, project: string, kind: ObjectKindSlug, name: string, options: RpcCallOptions): Promise<Record<string, unknown>> {
-  const r = upstreams.registry;
-  const q = { project, name };
+/** The object as proto JSON, when it exists and the viewer may describe it; else NOT_FOUND either way. */
+function readObject(catalog: Catalog, viewer: Viewer, project: string, kind: ObjectKindSlug, name: string): Record<string, unknown> {
+  const set = catalog.project(project)?.set;
+  const find = <T extends { name: string; tags: Record<string, string> }>(list: readonly T[] | undefined): T | undefined => {
+    const found = list?.find((o) => o.name === name);
+    return found !== undefined && viewer.may(accessRef(project, kind, found)) ? found : undefined;
+  };
+  let object: Record<string, unknown> | undefined;
   switch (kind) {
-    case 'entity':
-      return json(registryV1.EntitySchema, (await r.getEntity(q, options)).entity!);
-    case 'data-source':
-      return json(registryV1.DataSourceSchema, (await r.getDataSource(q, options)).dataSource!);
-    case 'feature-view':
-      return json(registryV1.FeatureViewSchema, (await r.getFeatureView(q, options)).featureView!);
-    case 'on-demand-feature-view':
-      return json(registryV1.OnDemandFeatureViewSchema, (await r.getOnDemandFeatureView(q, options)).onDemandFeatureView!);
-    case 'feature-service':
-      return json(registryV1.FeatureServiceSchema, (await r.getFeatureService(q, options)).featureService!);
+    case 'entity': {
+      const o = find(set?.entities);
+      object = o && json(registryV1.EntitySchema, o);
+      break;
+    }
+    case 'data-source': {
+      const o = find(set?.dataSources);
+      object = o && json(registryV1.DataSourceSchema, o);
+      break;
+    }
+    case 'feature-view': {
+      const o = find(set?.featureViews);
+      object = o && json(registryV1.FeatureViewSchema, o);
+      break;
+    }
+    case 'on-demand-feature-view': {
+      const o = find(set?.onDemandFeatureViews);
+      object = o && json(registryV1.OnDemandFeatureViewSchema, o);
+      break;
+    }
+    case 'feature-service': {
+      const o = find(set?.featureServices);
+      object = o && json(registryV1.FeatureServiceSchema, o);
+      break;
+    }
   }
+  if (object === undefined) throw new RpcError(Code.NOT_FOUND, `${KIND_LABELS[kind]} "${name}" not found in project "${project}"`);
+  return object;
+}
+
+/** Throws NOT_FOUND unless the feature view exists and the viewer may describe it. */
+export function objectDetailCheck(catalog: Catalog, viewer: Viewer, project: string, view: string): void {
+  readObject(catalog, viewer, project, 'feature-view', view);
 }
 
 /** The objects that refer to `kind`/`name`: what would feel a change to it. */
-function usedBy(o: ProjectObjects, kind: ObjectKindSlug, name: string): ObjectDetail['usedBy'] {
+function usedBy(o: VisibleSet, kind: ObjectKindSlug, name: string): ObjectDetail['usedBy'] {
   const out: ObjectDetail['usedBy'] = [];
   const views = (pick: (v: registryV1.FeatureView) => boolean): void => {
     for (const v of o.featureViews) if (pick(v)) out.push({ kind: 'feature-view', name: v.name });
@@ -147,13 +159,11 @@ function usedBy(o: ProjectObjects, kind: ObjectKindSlug, name: string): ObjectDe
   return out;
 }
 
-export async function objectDetail(upstreams: Clients, history: ChangeHistory, project: string, kind: ObjectKindSlug, name: string, options: RpcCallOptions): Promise<ObjectDetail> {
-  // The object first: an unknown one is a NOT_FOUND before anything else is asked.
-  const object = await readObject(upstreams, project, kind, name, options);
-  const [objects, states] = await Promise.all([
-    projectObjects(upstreams, project, options),
-    kind === 'feature-view' ? upstreams.registry.getMaterializationState({ project, featureViews: [name] }, options) : undefined,
-  ]);
+export async function objectDetail(catalog: Catalog, viewer: Viewer, upstreams: Clients, history: ChangeHistory, project: string, kind: ObjectKindSlug, name: string, options: RpcCallOptions): Promise<ObjectDetail> {
+  // The object first: an unknown (or hidden) one is a NOT_FOUND before anything else is asked.
+  const object = readObject(catalog, viewer, project, kind, name);
+  const objects = catalog.visibleSet(viewer, projectOf(catalog, viewer, project));
+  const states = kind === 'feature-view' ? await upstreams.registry.getMaterializationState({ project, featureViews: [name] }, options) : undefined;
   const detail: ObjectDetail = { project, kind, name, object, yaml: definitionYaml(object), history: history.of(project, kind, name), usedBy: usedBy(objects, kind, name) };
   const state = states?.states[0];
   if (state !== undefined) {
@@ -168,9 +178,8 @@ export async function objectDetail(upstreams: Clients, history: ChangeHistory, p
   return detail;
 }
 
-export async function lineage(upstreams: Clients, project: string, options: RpcCallOptions): Promise<Lineage> {
-  await upstreams.registry.getProject({ name: project }, options);
-  const o = await projectObjects(upstreams, project, options);
+export function lineage(catalog: Catalog, viewer: Viewer, project: string): Lineage {
+  const o = catalog.visibleSet(viewer, projectOf(catalog, viewer, project));
   const nodes: LineageNode[] = [];
   const edges: LineageEdge[] = [];
   const ids = new Set<string>();
@@ -204,79 +213,10 @@ export async function lineage(upstreams: Clients, project: string, options: RpcC
   return { project, nodes, edges };
 }
 
-const FILTER_KEYS = ['tag', 'owner', 'entity', 'type', 'project'] as const;
-
-/** Lower-case value type names people type (`int64`, `string_list`) to the enum. */
-function valueTypeOf(name: string): typesV1.ValueType | undefined {
-  const upper = name.toUpperCase();
-  const value = (typesV1.ValueType as unknown as Record<string, number | string>)[upper];
-  return typeof value === 'number' && value !== typesV1.ValueType.UNSPECIFIED ? (value as typesV1.ValueType) : undefined;
-}
-
-/**
- * Search text to filters: plain words match names, descriptions and tags; `tag:k=v`,
- * `owner:x`, `entity:x`, `type:int64` and `project:x` narrow the results.
- */
-export function parseSearch(query: string): SearchFilters {
-  const filters: SearchFilters = { words: [], tags: {} };
-  for (const token of query.split(/\s+/).filter((t) => t !== '')) {
-    const colon = token.indexOf(':');
-    const field = colon > 0 ? token.slice(0, colon).toLowerCase() : '';
-    const value = colon > 0 ? token.slice(colon + 1) : '';
-    if (!(FILTER_KEYS as readonly string[]).includes(field) || value === '') {
-      filters.words.push(token);
-      continue;
-    }
-    switch (field as (typeof FILTER_KEYS)[number]) {
-      case 'tag': {
-        const eq = value.indexOf('=');
-        // A tag key alone is matched as a word (tag keys are part of the free text).
-        if (eq <= 0) filters.words.push(value);
-        else filters.tags[value.slice(0, eq)] = value.slice(eq + 1);
-        break;
-      }
-      case 'owner':
-        filters.owner = value;
-        break;
-      case 'entity':
-        filters.entity = value;
-        break;
-      case 'type':
-        if (valueTypeOf(value) === undefined) throw new BadRequest(`q: unknown value type "${value.slice(0, 40)}" (e.g. int64, float, string, bool, double_list)`, 'q');
-        filters.valueType = value.toLowerCase();
-        break;
-      case 'project':
-        filters.project = value;
-        break;
-    }
-  }
-  return filters;
-}
-
-export async function search(upstreams: Clients, query: string, limit: number, options: RpcCallOptions): Promise<SearchResult> {
-  const filters = parseSearch(query);
-  const found = await upstreams.registry.searchFeatures(
-    {
-      query: filters.words.join(' '),
-      project: filters.project ?? '',
-      tags: filters.tags,
-      owner: filters.owner ?? '',
-      entity: filters.entity ?? '',
-      valueType: filters.valueType === undefined ? typesV1.ValueType.UNSPECIFIED : valueTypeOf(filters.valueType)!,
-      limit,
-    },
-    options,
-  );
-  const features: FeatureHit[] = found.features.map((f) => ({
-    project: f.project,
-    featureView: f.featureView,
-    onDemand: f.onDemand,
-    name: f.name,
-    valueType: (typesV1.ValueType[f.valueType] ?? 'UNSPECIFIED').toLowerCase(),
-    description: f.description,
-    tags: f.tags,
-    owner: f.owner,
-    entities: f.entities,
-  }));
-  return { query, filters, features, registryVersion: String(found.registryVersion) };
+/** Search from the viewer's index in memory; the page runs the same search over the same index. */
+export function search(catalog: Catalog, viewer: Viewer, query: string, limit: number): SearchResult {
+  const parsed = parseSearch(query);
+  if (!parsed.ok) throw new BadRequest(parsed.message, parsed.field);
+  const { prepared } = catalog.searchIndex(viewer);
+  return { query, filters: parsed.filters, features: searchPrepared(prepared, parsed.filters, limit), registryVersion: prepared.registryVersion };
 }

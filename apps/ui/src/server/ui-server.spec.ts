@@ -4,6 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import type { IncomingMessage } from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import { createServer } from 'node:net';
 import type { AddressInfo, Server } from 'node:net';
 import os from 'node:os';
@@ -14,9 +15,10 @@ import { startLarderApp } from '@larder/testing';
 import type { RunningLarderApp } from '@larder/testing';
 import type { Freshness, Lineage, ObjectDetail, Overview, SearchResult } from '../shared/api';
 import { buildUi } from '../build';
-import { parseSearch } from './registry-pages';
+import { parseSearch, prepareIndex, searchPrepared } from '../shared/search';
+import type { SearchIndex } from '../shared/search';
 import { startUiServer } from './ui-server';
-import { forRequest } from './upstreams';
+import { bearerOf, callOptions } from './upstreams';
 import type { UiServer } from './ui-server';
 
 jest.setTimeout(60_000);
@@ -138,7 +140,7 @@ test('search narrows by tag, owner, entity and type, and refuses an unknown type
   const badType = await json<{ error: string; field: string }>(`/api/search?q=${encodeURIComponent('type:int65')}`);
   expect(badType.status).toBe(400);
   expect(badType.body).toEqual({ error: expect.stringContaining('unknown value type "int65"'), field: 'q' });
-  expect(parseSearch('tag:team=a tag:owner x:y')).toEqual({ words: ['owner', 'x:y'], tags: { team: 'a' } });
+  expect(parseSearch('tag:team=a tag:owner x:y')).toEqual({ ok: true, filters: { words: ['owner', 'x:y'], tags: { team: 'a' } } });
 });
 
 test('an object page carries its definition, YAML, users and history; an unknown one is a 404 naming it', async () => {
@@ -267,20 +269,14 @@ describe('hostile client', () => {
     expect(decoyConnections).toBe(0);
   });
 
-  test("only a well-formed bearer token is forwarded to the services, and the UI's own identity never stands in for a user", () => {
-    const user = { registry: 'user' } as never;
-    const feed = { registry: 'feed' } as never;
-    const upstreams = { user, feed, close: () => undefined };
+  test('only a well-formed bearer token is forwarded to the services', () => {
     const signal = new AbortController().signal;
-    const seen = (authorization: string | undefined) => {
-      const { clients, options } = forRequest(upstreams, { headers: authorization === undefined ? {} : { authorization } } as IncomingMessage, signal);
-      return [clients === user ? 'user' : 'other', options.headers?.['authorization']];
-    };
-    expect(seen('Bearer abc.def.ghi')).toEqual(['user', 'Bearer abc.def.ghi']);
+    const seen = (authorization: string | undefined) => callOptions(signal, bearerOf({ headers: authorization === undefined ? {} : { authorization } } as IncomingMessage)).headers?.['authorization'];
+    expect(seen('Bearer abc.def.ghi')).toBe('Bearer abc.def.ghi');
     for (const forged of ['Basic dXNlcjpwYXNz', 'Bearer a b', 'Bearer abc\r\nx-admin: 1', `Bearer ${'x'.repeat(20_000)}`, 'bearer', '']) {
-      expect(seen(forged)).toEqual(['user', undefined]);
+      expect(seen(forged)).toBeUndefined();
     }
-    expect(seen(undefined)).toEqual(['user', undefined]);
+    expect(seen(undefined)).toBeUndefined();
   });
 
   test('responses carry a strict content security policy and no sniffing', async () => {
@@ -290,4 +286,45 @@ describe('hostile client', () => {
       expect(r.headers['x-content-type-options']).toBe('nosniff');
     }
   });
+});
+
+// Last: it adds a view, which the tests above do not expect.
+test('the search index the page downloads answers as the server does, and a registry change reaches it through the feed', async () => {
+  const r = await new Promise<{ headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
+    const url = new URL(`${base}/api/search-index`);
+    httpRequest({ host: url.hostname, port: url.port, path: url.pathname, headers: { 'accept-encoding': 'gzip' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+    })
+      .on('error', reject)
+      .end();
+  });
+  const text = r.headers['content-encoding'] === 'gzip' ? gunzipSync(r.body).toString('utf8') : r.body.toString('utf8');
+  const index = JSON.parse(text) as SearchIndex;
+  expect(index.views.map((v) => `${v.name}:${v.features.map((f) => f[0]).join(',')}`)).toEqual(['driver_trips:trips_today,rating', 'rating_plus:boosted']);
+  const prepared = prepareIndex(index);
+  for (const q of ['tag:pii=no', 'trip', 'rating', 'type:double', 'entity:driver owner:alice@example.com']) {
+    const local = parseSearch(q);
+    if (!local.ok) throw new Error(local.message);
+    const server = await json<SearchResult>(`/api/search?q=${encodeURIComponent(q)}`);
+    expect([q, searchPrepared(prepared, local.filters, 50)]).toEqual([q, server.body.features]);
+  }
+
+  // Consistency: a view applied now is in the search, the counts and the index once the feed brings its version.
+  const client = createClient(registryV1.RegistryService, registry.address);
+  let version: bigint;
+  try {
+    const applied = await client.applyRegistry({
+      project: 'rides',
+      featureViews: [{ name: 'driver_tips', entities: ['driver'], batchSource: 'trips', schema: [{ name: 'tips_today', valueType: T.DOUBLE }] }],
+    });
+    version = applied.version;
+  } finally {
+    client.close();
+  }
+  await ui.catalog.registry.waitForVersion(version, 10_000);
+  expect((await json<SearchResult>('/api/search?q=tips_today')).body.features.map((f) => f.featureView)).toEqual(['driver_tips']);
+  expect((await json<Overview>('/api/overview')).body.projects[0]?.counts.featureViews).toBe(2);
+  expect((await json<SearchIndex>('/api/search-index')).body.registryVersion).toBe(String(version));
 });

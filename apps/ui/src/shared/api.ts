@@ -32,6 +32,8 @@ export interface ApiError {
   code?: string;
   /** The request parameter at fault, for a 400. */
   field?: string;
+  /** For a 401: where to sign in. */
+  login?: string;
 }
 
 export interface ObjectCounts {
@@ -220,4 +222,10 @@ export interface Freshness {
   jobs: JobSummary[];
   consumers: ConsumerSummary[];
   problems: UpstreamProblem[];
+}
+
+/** `GET /api/me`: how the UI authenticates, and who is signed in. */
+export interface Me {
+  authMode: 'none' | 'oidc';
+  user?: { id: string; name: string };
 }

@@ -18,6 +18,10 @@ export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T>
     if (signal?.aborted) throw error;
     return { error: `the UI server answered ${response.status}` };
   })) as ApiError;
+  // Not signed in, or the session ran out: sign in (again) and come back to this page.
+  if (response.status === 401 && body.login === '/auth/login') {
+    window.location.assign(`/auth/login?next=${encodeURIComponent(window.location.pathname + window.location.search)}`);
+  }
   throw new ApiFailure(response.status, body);
 }
 

@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { isObjectKind } from '../shared/api';
+import { Account } from './account';
 import { FreshnessPage } from './pages/freshness';
 import { Home } from './pages/home';
 import { LineagePage } from './pages/lineage';
@@ -86,6 +87,7 @@ export function App() {
             ))}
           </ul>
         </nav>
+        <Account />
         <button type="button" class="theme" onClick={toggle} aria-pressed={theme === 'dark'}>
           Dark mode
         </button>

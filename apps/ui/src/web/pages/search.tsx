@@ -1,20 +1,27 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { SearchResult } from '../../shared/api';
+import { parseSearch, searchPrepared } from '../../shared/search';
 import { ApiFailure, getJson } from '../api';
 import { Failure, Page, Tags } from '../components';
 import { navigate, objectHref } from '../router';
+import { refreshSearchIndex, useSearchIndex } from '../search-index';
+
+const RESULTS_SHOWN = 50;
 
 /**
- * Search as you type: each keystroke asks the server at once and cancels the
- * question before it, so the answer on screen is always for the text in the box.
- * The text is in the URL (replaced, not pushed), so a search is a link.
+ * Search as you type. The page holds an index of every feature this user may see
+ * (downloaded once, refreshed in the background) and answers each keystroke itself,
+ * in a millisecond or two. Until the index has arrived, each keystroke asks the server
+ * and cancels the question before it, so the answer on screen is always for the text
+ * in the box. The text is in the URL (replaced, not pushed), so a search is a link.
  */
 export function Search({ initial }: { initial: string }) {
   const [query, setQuery] = useState(initial);
-  const [result, setResult] = useState<SearchResult | undefined>(undefined);
-  const [error, setError] = useState<ApiFailure | undefined>(undefined);
+  const index = useSearchIndex();
+  const [fetched, setFetched] = useState<SearchResult | undefined>(undefined);
+  const [fetchError, setFetchError] = useState<ApiFailure | undefined>(undefined);
   // The text the page last answered for, results or error: what the screen reflects.
-  const [answered, setAnswered] = useState<string | undefined>(undefined);
+  const [fetchedFor, setFetchedFor] = useState<string | undefined>(undefined);
   const input = useRef<HTMLInputElement>(null);
   const list = useRef<HTMLOListElement>(null);
 
@@ -22,28 +29,40 @@ export function Search({ initial }: { initial: string }) {
     input.current?.focus();
   }, []);
 
+  const local = useMemo((): { result?: SearchResult; error?: ApiFailure } | undefined => {
+    if (index === undefined) return undefined;
+    const parsed = parseSearch(query);
+    if (!parsed.ok) return { error: new ApiFailure(400, { error: parsed.message, field: parsed.field }) };
+    return { result: { query, filters: parsed.filters, features: searchPrepared(index, parsed.filters, RESULTS_SHOWN), registryVersion: index.registryVersion } };
+  }, [index, query]);
+  const result = local !== undefined ? local.result : fetched;
+  const error = local !== undefined ? local.error : fetchError;
+  const answered = local !== undefined ? query : fetchedFor;
+
   useEffect(() => {
+    if (index !== undefined) return undefined;
     const abort = new AbortController();
     getJson<SearchResult>(`/api/search?q=${encodeURIComponent(query)}`, abort.signal).then(
       (r) => {
         // An answer to text no longer in the box is dropped.
         if (abort.signal.aborted) return;
-        setResult(r);
-        setError(undefined);
-        setAnswered(query);
+        setFetched(r);
+        setFetchError(undefined);
+        setFetchedFor(query);
       },
       (e: unknown) => {
         if (abort.signal.aborted) return;
-        setError(e instanceof ApiFailure ? e : new ApiFailure(0, { error: 'the UI server cannot be reached' }));
-        setAnswered(query);
+        setFetchError(e instanceof ApiFailure ? e : new ApiFailure(0, { error: 'the UI server cannot be reached' }));
+        setFetchedFor(query);
       },
     );
     return () => abort.abort();
-  }, [query]);
+  }, [query, index]);
 
   const onInput = (event: Event): void => {
     const value = (event.target as HTMLInputElement).value;
     setQuery(value);
+    refreshSearchIndex();
     navigate(value === '' ? '/search' : `/search?q=${encodeURIComponent(value)}`, true);
   };
 
@@ -80,7 +99,7 @@ export function Search({ initial }: { initial: string }) {
         </p>
         {error && <Failure error={error} />}
         <p role="status" class="muted" aria-live="polite">
-          {result === undefined ? 'Searching…' : `${result.features.length}${result.features.length === 50 ? '+' : ''} features`}
+          {result === undefined ? (error === undefined ? 'Searching…' : '') : `${result.features.length}${result.features.length === RESULTS_SHOWN ? '+' : ''} features`}
         </p>
         <ol id="search-results" class="hits" ref={list} data-query={answered}>
           {result?.features.map((f) => (
