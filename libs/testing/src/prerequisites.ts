@@ -4,6 +4,8 @@ import { accessSync, constants, existsSync, mkdirSync, readFileSync, realpathSyn
 import { homedir } from 'node:os';
 import path from 'node:path';
 import type { ProcessOwner } from './supervisor';
+import { ensureKubeTools } from './kube-tools';
+import type { KubeTools } from './kube-tools';
 import { locateTfdv, tfdvPython } from './tfdv';
 
 /** Kafka broker version fetched from Maven Central (org.apache.kafka:kafka_2.13). */
@@ -45,21 +47,24 @@ export interface Prerequisites {
   tfdvPython: string;
   /** Debian's chromium, driven headless by the UI's browser tests. */
   chromium: string;
+  /** helm, kubeconform and Kubernetes' schemas, for the Helm chart's tests (kube-tools.ts). */
+  kube: KubeTools;
 }
 
 export type Log = (line: string) => void;
 
 /** Installs whatever is missing (idempotent), one progress line per prerequisite. */
 export async function ensurePrerequisites(log: Log = console.log): Promise<Prerequisites> {
-  const [redisServer, postgres, kafka, bigQuery, tfdv, chromium] = await Promise.all([
+  const [redisServer, postgres, kafka, bigQuery, tfdv, chromium, kube] = await Promise.all([
     timed('redis-server', log, ensureRedisServer),
     timed('postgresql', log, ensurePostgres),
     timed(`kafka ${KAFKA_VERSION}`, log, ensureKafka),
     timed('bigquery emulator', log, ensureBigQueryEmulator),
     timed('tfdv 1.16.1', log, ensureTfdv),
     timed('chromium', log, ensureChromium),
+    timed('helm and kubeconform', log, ensureKubeTools),
   ]);
-  return { redisServer, postgres, kafka, bigQuery, tfdvPython: tfdv, chromium };
+  return { redisServer, postgres, kafka, bigQuery, tfdvPython: tfdv, chromium, kube };
 }
 
 async function timed<T>(name: string, log: Log, ensure: () => Promise<{ value: T; installed: string | undefined }>): Promise<T> {
