@@ -72,7 +72,7 @@ function QualityBody({ quality }: { quality: DataQuality }) {
           </dl>
           {quality.records.length > 1 && (
             <p>
-              <label for="span-select">Other spans </label>
+              <label for="span-select">Span </label>
               <select id="span-select" value={current.id} onChange={(e) => navigate(`${href}?record=${encodeURIComponent((e.target as HTMLSelectElement).value)}`)}>
                 {quality.records.map((r) => (
                   <option key={r.id} value={r.id}>
@@ -117,7 +117,7 @@ function QualityBody({ quality }: { quality: DataQuality }) {
           <h2 id="features-heading">Features</h2>
           <div class="quality-grid">
             {quality.features.map((f) => (
-              <FeatureCard key={f.name} feature={f} spans={quality.timeline} />
+              <FeatureCard key={f.name} feature={f} spans={quality.timeline} hasSpan={current !== undefined} />
             ))}
           </div>
         </section>
@@ -189,7 +189,7 @@ function domainText(d: DomainInfo): string {
   }
 }
 
-function FeatureCard({ feature: f, spans }: { feature: FeatureQuality; spans: readonly SpanPoint[] }) {
+function FeatureCard({ feature: f, spans, hasSpan }: { feature: FeatureQuality; spans: readonly SpanPoint[]; hasSpan: boolean }) {
   const e = f.expectations;
   const domain = e?.domain;
   const numericDomain = domain !== undefined && (domain.kind === 'int' || domain.kind === 'float') ? domain : undefined;
@@ -203,7 +203,7 @@ function FeatureCard({ feature: f, spans }: { feature: FeatureQuality; spans: re
         {f.anomalies.length > 0 && <span class="state bad">{f.anomalies.length === 1 ? '1 anomaly' : `${f.anomalies.length} anomalies`}</span>}
       </h3>
       {!f.described ? (
-        <p class="muted">Not in this span's statistics.</p>
+        <p class="muted">{hasSpan ? "Not in this span's statistics." : 'No statistics yet; what the schema expects:'}</p>
       ) : (
         <>
           <p class="missing">
