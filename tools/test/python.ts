@@ -78,7 +78,6 @@ export async function runPythonClientTests(options: PythonTestOptions = {}): Pro
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       PYTHONPATH: site,
-      PYTHONDONTWRITEBYTECODE: '1',
       LARDER_TEST_REPO: store.repo,
       LARDER_TEST_EXPECTED: expected,
       LARDER_TEST_SECURE_ONLINE: servingTls.address,

@@ -50,7 +50,7 @@ export async function pythonClientPython(): Promise<string> {
     await run(path.join(boot, 'bin', 'python'), ['-m', 'pip', 'install', '--quiet', '--no-input', '-r', UV_REQUIREMENTS]);
     const uv = path.join(boot, 'bin', 'uv');
     await run(uv, ['venv', '--quiet', '--python', python3, building]);
-    await run(uv, ['pip', 'install', '--quiet', '--python', path.join(building, 'bin', 'python'), '-r', PYTHON_CLIENT_REQUIREMENTS]);
+    await run(uv, ['pip', 'install', '--quiet', '--compile-bytecode', '--python', path.join(building, 'bin', 'python'), '-r', PYTHON_CLIENT_REQUIREMENTS]);
     writeFileSync(path.join(building, '.larder-ready'), readFileSync(PYTHON_CLIENT_REQUIREMENTS));
     try {
       renameSync(building, dir);

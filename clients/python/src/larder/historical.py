@@ -89,7 +89,7 @@ def inline_requests(query: offline_pb2.HistoricalQuery, table: pa.Table, timesta
     return messages
 
 
-def _decode_chunk(schema: offline_pb2.ResultSchema, arrow_schema: pa.Schema, chunk: offline_pb2.ResultChunk) -> pa.RecordBatch:
+def decode_chunk_proto(schema: offline_pb2.ResultSchema, arrow_schema: pa.Schema, chunk: offline_pb2.ResultChunk) -> pa.RecordBatch:
     if len(chunk.columns) != len(schema.columns):
         raise LarderError(f"a result chunk has {len(chunk.columns)} columns where the schema has {len(schema.columns)}")
     arrays: List[pa.Array] = [column_from_values(repeated.val, column.value_type) for column, repeated in zip(schema.columns, chunk.columns)]
@@ -118,27 +118,43 @@ class RetrievalJob:
         self.schema: Optional[offline_pb2.ResultSchema] = None
 
     def iter_batches(self) -> Iterator[pa.RecordBatch]:
-        """Record batches in row order: the timestamp column first, then entity columns
-        and features as the schema orders them."""
+        """Record batches in row order: the entity columns, the timestamp (UTC), then
+        the features, as the schema orders them."""
+        from ._wire import decode_chunk, split_response
+
         schema: Optional[offline_pb2.ResultSchema] = None
         arrow_schema: Optional[pa.Schema] = None
         next_row = 0
-        for message in self._start():
-            part = message.WhichOneof("part")
-            if part == "schema":
-                schema = message.schema
+        for raw in self._start():
+            field, payload = split_response(raw)
+            if field == 1:
+                schema = offline_pb2.ResultSchema.FromString(bytes(payload))
                 self.schema = schema
                 arrow_schema = arrow_schema_of(schema)
-            elif part == "chunk":
+            elif field == 2:
                 if schema is None or arrow_schema is None:
                     raise LarderError("the service sent rows before their schema")
-                if message.chunk.first_row != next_row:
-                    raise LarderError(f"a result chunk starts at row {message.chunk.first_row}, expected {next_row}")
-                batch = _decode_chunk(schema, arrow_schema, message.chunk)
+                first_row, batch = decode_chunk(payload, schema, arrow_schema)
+                if first_row != next_row:
+                    raise LarderError(f"a result chunk starts at row {first_row}, expected {next_row}")
                 next_row += batch.num_rows
                 yield batch
-            elif part == "summary":
-                self.summary = message.summary
+            elif field == 3:
+                self.summary = offline_pb2.ResultSummary.FromString(bytes(payload))
+            elif field == -1:
+                # Not the plain one-field shape: let protobuf read it.
+                message = offline_pb2.GetHistoricalFeaturesResponse.FromString(bytes(raw))
+                part = message.WhichOneof("part")
+                if part == "schema":
+                    schema = message.schema
+                    self.schema = schema
+                    arrow_schema = arrow_schema_of(schema)
+                elif part == "chunk" and schema is not None and arrow_schema is not None:
+                    batch = decode_chunk_proto(schema, arrow_schema, message.chunk)
+                    next_row += batch.num_rows
+                    yield batch
+                elif part == "summary":
+                    self.summary = message.summary
         if self.summary is None:
             raise LarderError("the result stream ended without its summary")
 
