@@ -78,6 +78,9 @@ function quickstartEnv(): Record<string, string> {
     // entity rows, and the training sets the README writes there (`--out training.parquet`).
     LARDER_OFFLINE_READ_ROOTS: QUICKSTART_DIR,
     LARDER_OFFLINE_WRITE_ROOT: QUICKSTART_DIR,
+    // Statistics outlive a restart, as the registry and the online store do: the web UI
+    // draws them (data quality) and drift compares each span with the one before.
+    LARDER_STATISTICS_DIR: path.join(QUICKSTART_DIR, 'data', 'statistics'),
   };
 }
 
