@@ -59,6 +59,7 @@ const NOT_RUN = new Map([
   ['npm ci && npm test', 'this test runs inside it'],
   ['npm run proto', 'rewrites libs/proto/src/gen; npm test runs proto:check'],
   ['npm run proto:check', 'npm test runs it'],
+  ['pip install ./clients/python', "installs into the reader's Python; npm test builds and installs the same wheel for the client's pytest suite (tools/test/python.ts)"],
 ]);
 
 interface SampleRow {
