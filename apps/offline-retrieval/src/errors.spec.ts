@@ -2,10 +2,10 @@
 // emulator cannot produce: access, quota, a backend down), through the app's mapping.
 import { EngineError } from '@larder/offline-store';
 import type { EngineFailure } from '@larder/offline-store';
-import { Code, RpcError } from '@larder/rpc';
-import { registerOfflineErrorMappings } from './errors';
+import { Code } from '@larder/rpc';
+import { offlineErrorMappings } from './errors';
 
-registerOfflineErrorMappings();
+const mappings = offlineErrorMappings();
 
 test.each([
   ['not_found', Code.NOT_FOUND],
@@ -14,7 +14,7 @@ test.each([
   ['exhausted', Code.RESOURCE_EXHAUSTED],
   ['unavailable', Code.UNAVAILABLE],
 ] as [EngineFailure, Code][])('an engine %s is status %i, with the message naming the table', (failure, code) => {
-  const error = RpcError.from(new EngineError(failure, "source 'drivers' (table p.d.t)", 'what BigQuery said'));
+  const error = mappings.toRpcError(new EngineError(failure, "source 'drivers' (table p.d.t)", 'what BigQuery said'));
   expect(error.code).toBe(code);
   expect(error.message).toBe("source 'drivers' (table p.d.t): what BigQuery said");
 });

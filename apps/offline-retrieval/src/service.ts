@@ -9,14 +9,12 @@ import { offlineRetrievalSchema } from './config';
 import { bigqueryClient, openOfflineStore } from '@larder/offline-store';
 import { inlineEntities, sourceEntities } from './entities';
 import type { EntityStats } from './entities';
-import { registerOfflineErrorMappings } from './errors';
+import { offlineErrorMappings } from './errors';
 import { OfflineRetrieval } from './retrieval';
 import { StatisticsRecords } from './statistics-records';
 import { StatisticsRpc } from './statistics-service';
 import type { RetrievalRegistry } from './retrieval';
 import { bindHost, Code, ConfigError, RpcError } from '@larder/rpc';
-
-registerOfflineErrorMappings();
 
 /** RegistryClient as retrieval needs it: the copy, plus the two rpcs it makes. */
 function retrievalRegistry(client: RegistryClient): RetrievalRegistry {
@@ -135,6 +133,7 @@ export const offlineRetrievalService: RunServiceOptions<typeof offlineRetrievalS
         }),
       ],
       interceptors: [auth.interceptor],
+      errorMappings: offlineErrorMappings(),
       ...(auth.metricsGuard !== undefined && { metricsGuard: auth.metricsGuard }),
       closeHooks: [() => store.close(), () => client.close(), () => auth.close()],
     };

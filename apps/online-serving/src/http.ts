@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseJsonInSlices } from '@larder/core';
 import type { FeatureRequest } from '@larder/core';
 import { Code, codeName, createHttpListener, discardRefusedBody, HttpBodyError, readJsonBody, RpcError } from '@larder/rpc';
-import type { HttpLimits, Logger, ServerTls } from '@larder/rpc';
+import type { ErrorMappings, HttpLimits, Logger, ServerTls } from '@larder/rpc';
 import type { Principal } from '@larder/auth';
 import { columnsFromJson, responseToFeastJsonText, responseToJson } from './json';
 import type { OnlineServing } from './online-serving';
@@ -45,7 +45,7 @@ export interface HttpGateway {
  */
 export async function startHttpGateway(
   serving: OnlineServing,
-  options: { host: string; port: number; logger: Logger; limits: HttpLimits; principal?: CallerOf; tls?: ServerTls | undefined; jsonFormat?: JsonFormat },
+  options: { host: string; port: number; logger: Logger; limits: HttpLimits; principal?: CallerOf; tls?: ServerTls | undefined; jsonFormat?: JsonFormat; errorMappings?: ErrorMappings },
 ): Promise<HttpGateway> {
   const jsonFormat = options.jsonFormat ?? 'larder';
   const listener = await createHttpListener({ host: options.host, port: options.port, tls: options.tls, limits: options.limits }, (req, res) => {
@@ -55,7 +55,7 @@ export async function startHttpGateway(
         send(res, error.status, { code: error.code, message: error.message });
         return;
       }
-      const rpc = RpcError.from(error);
+      const rpc = RpcError.from(error, undefined, options.errorMappings);
       if (rpc.code === Code.INTERNAL) options.logger.error('http request failed', { error, path: req.url });
       send(res, HTTP_STATUS[rpc.code] ?? 500, { code: codeName(rpc.code), message: rpc.message });
     });

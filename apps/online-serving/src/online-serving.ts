@@ -1,10 +1,9 @@
 import type { Principal } from '@larder/auth';
 import { DEFAULT_ROW_COST_LIMIT } from '@larder/core';
 import type { FeatureRequest } from '@larder/core';
-import { InvalidRowError, StoreUnavailableError } from '@larder/online-store';
 import type { OnlineStore } from '@larder/online-store';
 import type { servingV1, typesV1 } from '@larder/proto';
-import { Code, RpcError, registerErrorMapping } from '@larder/rpc';
+import { Code, RpcError } from '@larder/rpc';
 import { DEFAULT_ON_DEMAND_REQUEST_COST } from './config';
 import { PlanCache } from './plan';
 import type { RegistrySource, ServingPlan } from './plan';
@@ -12,9 +11,6 @@ import { serveOnline } from './serve';
 import type { OnDemandLimits, ServingCall } from './serve';
 import type { ReadAccess } from './enforce';
 import type { ServingValueMetrics } from './value-metrics';
-
-registerErrorMapping(StoreUnavailableError, (e) => new RpcError(Code.UNAVAILABLE, `online store unavailable: ${e.message}`, { cause: e }));
-registerErrorMapping(InvalidRowError, Code.INVALID_ARGUMENT);
 
 export interface OnlineServingOptions {
   /** Project of requests that name none; '' = the registry's only project. */

@@ -10,6 +10,7 @@ import { encodeGetOnlineFeaturesResponse } from './response-encoder';
 import type { RunServiceOptions } from '@larder/rpc';
 import { onlineServingSchema } from './config';
 import { ReadAccess } from './enforce';
+import { onlineServingErrorMappings } from './errors';
 import { encodeFeastResponse, feastServingHandlers } from './feast-grpc';
 import { startHttpGateway } from './http';
 import type { HttpGateway } from './http';
@@ -53,9 +54,10 @@ export const onlineServingService: RunServiceOptions<typeof onlineServingSchema>
       access: new ReadAccess(registry, followPermissions(registry, auth.authenticator.enabled), auth.audit),
       ...(valueMetrics !== undefined && { valueMetrics }),
     });
+    const errorMappings = onlineServingErrorMappings();
     let http: HttpGateway | undefined;
     if (config.http.enabled) {
-      http = await startHttpGateway(serving, { host: bindHost(config.http.host, config), port: config.http.port, logger, limits: config.http, principal: (req, res) => auth.httpPrincipal(req, res), tls, jsonFormat: config.http.jsonFormat });
+      http = await startHttpGateway(serving, { host: bindHost(config.http.host, config), port: config.http.port, logger, limits: config.http, principal: (req, res) => auth.httpPrincipal(req, res), tls, jsonFormat: config.http.jsonFormat, errorMappings });
       logger.info('http gateway listening', { http: http.boundUrl, httpPort: http.port, maxBodyBytes: config.http.maxBodyBytes });
     }
     logger.info('online store open', { type: config.onlineStore.type, ...(config.onlineStore.type === 'redis' ? { layout: config.onlineStore.redisLayout } : { path: config.onlineStore.path }) });
@@ -73,6 +75,7 @@ export const onlineServingService: RunServiceOptions<typeof onlineServingSchema>
           : []),
       ],
       interceptors: [auth.interceptor],
+      errorMappings,
       ...(valueMetrics !== undefined && { metrics: [valueMetrics.registry] }),
       // One server on both ports: the Feast port has the Larder contract, health, TLS and auth too.
       ...(feastPort && { extraPorts: [{ ...feastPort, host: bindHost(feastPort.host, config) }] }),

@@ -2,7 +2,8 @@
 
 export { Code, codeName } from './code';
 export type { CodeName } from './code';
-export { capStatusMessage, MAX_STATUS_MESSAGE_BYTES, RpcError, registerErrorMapping } from './rpc-error';
+export { capStatusMessage, MAX_STATUS_MESSAGE_BYTES, RpcError } from './rpc-error';
+export { ErrorMappings } from './error-mappings';
 export type { RpcErrorOptions } from './rpc-error';
 
 export { serviceDefinition, methodDefinition, methodPath } from './adapter/definition';
@@ -51,7 +52,6 @@ export { startServer } from './server';
 export type { BoundGrpcPort, ExtraGrpcPort, Hook, LifecycleState, ServerHandle, ShutdownResult, StartServerOptions } from './server';
 export { runService } from './run-service';
 export { SERVICE_NODE_FLAGS } from './node-flags';
-export { pendingService } from './pending';
 export type { RunServiceOptions, ServiceContext, ServiceSetup } from './run-service';
 export { bindHost } from './server-config';
 export { dialHost, hostPort, listen } from './http/listen';

@@ -1,5 +1,6 @@
 import type { HandlerContext, ServerInterceptor } from './adapter/types';
 import { Code, codeName } from './code';
+import type { ErrorMappings } from './error-mappings';
 import type { Logger } from './logger';
 import type { RpcMetrics } from './metrics';
 import { RpcError } from './rpc-error';
@@ -13,7 +14,7 @@ const serverFaults = new Set([Code.UNKNOWN, Code.INTERNAL, Code.DATA_LOSS]);
  * info for the caller's mistakes, error with the cause for server faults)
  * and the per-rpc metrics.
  */
-export function observeCalls(options: { metrics?: RpcMetrics; logger?: Logger } = {}): ServerInterceptor {
+export function observeCalls(options: { metrics?: RpcMetrics; logger?: Logger; errorMappings?: ErrorMappings } = {}): ServerInterceptor {
   return async (ctx: HandlerContext, next) => {
     const done = options.metrics?.begin({ service: ctx.call.service, method: ctx.call.method, kind: ctx.call.kind });
     const started = performance.now();
@@ -27,7 +28,7 @@ export function observeCalls(options: { metrics?: RpcMetrics; logger?: Logger } 
       }
     } catch (thrown) {
       const logger = callLogger();
-      const error = RpcError.from(thrown, ctx.requestId);
+      const error = RpcError.from(thrown, ctx.requestId, options.errorMappings);
       done?.(error.code);
       const fields = { code: codeName(error.code), durationMs: round(performance.now() - started), peer: ctx.peer };
       if (serverFaults.has(error.code)) {

@@ -1,4 +1,5 @@
 import { Code, codeName, isCode, isCodeName } from './code';
+import type { ErrorMappings } from './error-mappings';
 
 export interface RpcErrorOptions {
   /** Sent to the client as trailing metadata (ASCII values). */
@@ -6,13 +7,6 @@ export interface RpcErrorOptions {
   /** Logged on the server, never sent. */
   cause?: unknown;
 }
-
-type ErrorClass = abstract new (...args: never[]) => Error;
-type ErrorMapping = (error: Error) => RpcError;
-
-// Domain errors registered by libs (e.g. a registry's ConflictError ->
-// ABORTED). Looked up by the error's class chain, so subclasses inherit.
-const mappings = new Map<ErrorClass, ErrorMapping>();
 
 /**
  * The one error type of Larder's RPC layer: a gRPC code, a message a person
@@ -32,15 +26,16 @@ export class RpcError extends Error {
   }
 
   /**
-   * Normalises anything thrown. An RpcError stays as it is; a registered
-   * domain error or an error with a `code` naming a gRPC status ('NOT_FOUND')
-   * keeps its message; anything else becomes INTERNAL with a generic message
-   * that points at the server logs, the original kept as `cause`.
+   * Normalises anything thrown. An RpcError stays as it is; a domain error
+   * `mappings` knows (the server's, see ErrorMappings) or an error with a
+   * `code` naming a gRPC status ('NOT_FOUND') keeps its message; anything
+   * else becomes INTERNAL with a generic message that points at the server
+   * logs, the original kept as `cause`.
    */
-  static from(error: unknown, requestId?: string): RpcError {
+  static from(error: unknown, requestId?: string, mappings?: ErrorMappings): RpcError {
     if (error instanceof RpcError) return error;
     if (error instanceof Error) {
-      const mapped = mapRegistered(error);
+      const mapped = mappings?.statusOf(error);
       if (mapped) return mapped;
       const code = (error as { code?: unknown }).code;
       if (isCodeName(code)) return new RpcError(Code[code], error.message, { cause: error });
@@ -97,30 +92,4 @@ export function capStatusMessage(message: string, maxBytes = MAX_STATUS_MESSAGE_
     end += char.length;
   }
   return message.slice(0, end) + marker;
-}
-
-/**
- * Registers how a domain error class maps to a status: a code (the error's
- * message is kept) or a function building the RpcError.
- */
-export function registerErrorMapping<E extends Error>(
-  errorClass: abstract new (...args: never[]) => E,
-  mapping: Code | ((error: E) => RpcError),
-): void {
-  const fn: ErrorMapping =
-    typeof mapping === 'function'
-      ? (mapping as ErrorMapping)
-      : (error) => new RpcError(mapping, error.message, { cause: error });
-  mappings.set(errorClass, fn);
-}
-
-function mapRegistered(error: Error): RpcError | undefined {
-  if (mappings.size === 0) return undefined;
-  let proto: unknown = Object.getPrototypeOf(error);
-  while (proto && proto !== Error.prototype) {
-    const mapping = mappings.get((proto as { constructor: ErrorClass }).constructor);
-    if (mapping) return mapping(error);
-    proto = Object.getPrototypeOf(proto);
-  }
-  return undefined;
 }

@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
 import type { ServerInterceptor, ServiceRegistration } from './adapter/types';
+import type { ErrorMappings } from './error-mappings';
 import { ConfigError } from './config/config-error';
 import type { ConfigOf, ConfigOverrides } from './config/keys';
 import { loadConfig } from './config/load';
@@ -17,6 +18,8 @@ import type { MetricsGuard } from './metrics';
 export interface ServiceSetup {
   services: readonly ServiceRegistration[];
   interceptors?: readonly ServerInterceptor[];
+  /** How the service's domain errors become statuses (StartServerOptions.errorMappings). */
+  errorMappings?: ErrorMappings;
   drainHooks?: readonly Hook[];
   closeHooks?: readonly Hook[];
   /** The service's own Prometheus metrics, served beside the rpc metrics on /metrics. */
@@ -120,6 +123,7 @@ export async function runService<S extends ServerConfigSchema>(options: RunServi
       config: serverConfig,
       logger,
       ...(setup.interceptors && { interceptors: setup.interceptors }),
+      ...(setup.errorMappings && { errorMappings: setup.errorMappings }),
       ...(setup.drainHooks && { drainHooks: setup.drainHooks }),
       ...(setup.closeHooks && { closeHooks: setup.closeHooks }),
       ...(setup.metrics && { metrics: setup.metrics }),

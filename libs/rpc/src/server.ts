@@ -9,6 +9,7 @@ import type { ServerRuntime } from './adapter/server-adapter';
 import type { AnyHandler, ServerInterceptor, ServiceRegistration } from './adapter/types';
 import { CallTracker } from './call-tracker';
 import { Code } from './code';
+import type { ErrorMappings } from './error-mappings';
 import { HealthRegistry, ServingStatus } from './health';
 import { createLogger } from './logger';
 import type { Logger } from './logger';
@@ -38,6 +39,11 @@ export interface StartServerOptions {
   logger?: Logger;
   /** Run in order around each call, after logging/metrics and the shutdown gate. */
   interceptors?: readonly ServerInterceptor[];
+  /**
+   * How this server's domain errors become statuses (see ErrorMappings). Per server,
+   * never process-wide: services sharing a process keep their own codes.
+   */
+  errorMappings?: ErrorMappings;
   /** Run during drain, alongside waiting for in-flight calls (e.g. stop Kafka consumers). */
   drainHooks?: readonly Hook[];
   /** The service's own Prometheus metrics, served beside the rpc metrics on /metrics. */
@@ -137,9 +143,10 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
   const health = new HealthRegistry(options.services.map((s) => s.service.typeName), ServingStatus.NOT_SERVING);
   const runtime: ServerRuntime = {
     logger,
-    observer: observeCalls({ metrics }),
+    observer: observeCalls({ metrics, ...(options.errorMappings && { errorMappings: options.errorMappings }) }),
     gate: tracker,
     interceptors: options.interceptors ?? [],
+    ...(options.errorMappings && { errorMappings: options.errorMappings }),
   };
 
   const server = new Server({

@@ -8,7 +8,7 @@ import type { ServerInterceptor } from './types';
 import { implement } from './types';
 import { createClient } from './client';
 import type { RpcClient } from './client';
-import { echoImpl, EchoService, memoryLogger, newObserved, SECRET, testConfig } from '../testing/echo-service';
+import { echoErrorMappings, echoImpl, EchoService, memoryLogger, newObserved, SECRET, testConfig } from '../testing/echo-service';
 import type { Observed } from '../testing/echo-service';
 import { EchoRequestSchema, EchoResponseSchema } from '../testing/gen/larder/rpctest/v1/echo_pb';
 import { Client as GrpcClient, credentials } from '@grpc/grpc-js';
@@ -68,6 +68,7 @@ describe('protobuf-es <-> grpc-js adapter over a real socket', () => {
       config: testConfig(),
       logger: log.logger,
       interceptors: [recordOrder('first'), recordOrder('second'), auth],
+      errorMappings: echoErrorMappings(),
     });
     client = createClient(EchoService, server.address);
   });
@@ -123,7 +124,7 @@ describe('protobuf-es <-> grpc-js adapter over a real socket', () => {
     expect(error.metadata['x-missing']).toBe('drivers');
   });
 
-  test('registered domain errors and errors with a code name map to their status', async () => {
+  test("domain errors in the server's mappings and errors with a code name map to their status", async () => {
     const quota = await rejection(client.echo({ fail: 'quota' }));
     expect(quota.code).toBe(Code.RESOURCE_EXHAUSTED);
     expect(quota.message).toBe('quota "reads" is used up');

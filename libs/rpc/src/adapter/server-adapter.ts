@@ -11,6 +11,7 @@ import type {
   UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { Code } from '../code';
+import type { ErrorMappings } from '../error-mappings';
 import type { Logger } from '../logger';
 import { capStatusMessage, RpcError } from '../rpc-error';
 import { CallContext } from './call-context';
@@ -30,6 +31,8 @@ export interface ServerRuntime {
   observer?: ServerInterceptor;
   gate?: CallGate;
   interceptors: readonly ServerInterceptor[];
+  /** This server's domain errors -> statuses; without it only RpcErrors and `code`-named errors keep their status. */
+  errorMappings?: ErrorMappings;
 }
 
 type AnyCall =
@@ -107,7 +110,7 @@ function methodHandler(
       try {
         response = await body(call, ctx, flushHeaders);
       } catch (error) {
-        throw ctx.stopped() ?? RpcError.from(error, ctx.requestId);
+        throw ctx.stopped() ?? RpcError.from(error, ctx.requestId, runtime.errorMappings);
       }
       const early = ctx.stopped();
       if (early) throw early;
@@ -133,7 +136,7 @@ function methodHandler(
       },
       (thrown: unknown) => {
         ctx.dispose();
-        const error = RpcError.from(thrown, ctx.requestId);
+        const error = RpcError.from(thrown, ctx.requestId, runtime.errorMappings);
         const metadata = ctx.responseTrailers?.clone() ?? new Metadata();
         for (const [key, value] of Object.entries(error.metadata)) metadata.set(key, value);
         flushHeaders();

@@ -3,7 +3,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../config/load';
 import { Code } from '../code';
-import { RpcError, registerErrorMapping } from '../rpc-error';
+import { ErrorMappings } from '../error-mappings';
+import { RpcError } from '../rpc-error';
 import { serverConfigSchema } from '../server-config';
 import type { ServerConfig } from '../server-config';
 import { createLogger } from '../logger';
@@ -18,7 +19,8 @@ export class QuotaError extends Error {
     super(`quota "${quota}" is used up`);
   }
 }
-registerErrorMapping(QuotaError, Code.RESOURCE_EXHAUSTED);
+/** The mappings the echo servers of these specs run with. */
+export const echoErrorMappings = (): ErrorMappings => new ErrorMappings().map(QuotaError, Code.RESOURCE_EXHAUSTED);
 
 export const SECRET = 'SELECT password FROM users -- secret detail';
 
