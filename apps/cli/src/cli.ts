@@ -1,7 +1,8 @@
 import { UsageError, parseArgs } from './args';
 import type { FlagSpecs } from './args';
-import { COMMANDS, GLOBAL_FLAGS, findCommand } from './commands';
-import type { CommandContext, CommandSpec } from './commands';
+import { GLOBAL_FLAGS } from './command-spec';
+import type { CommandContext, CommandSpec } from './command-spec';
+import { COMMANDS, findCommand } from './commands';
 import type { Io } from './output';
 
 export const EXIT_OK = 0;

@@ -1,49 +1,8 @@
-import type { FlagSpecs, FlagValues } from './args';
-import type { Io } from './output';
-
-export const GLOBAL_FLAGS = {
-  repo: { type: 'string', short: 'r', value: 'dir', help: 'The feature repo (folder with larder.yaml); default: the current folder.' },
-  registry: {
-    type: 'string',
-    value: 'target',
-    help: 'A running registry service (host:port), or a registry the CLI opens itself (a file path or postgres://…). Default: $LARDER_REGISTRY, then larder.yaml\'s registry, then ~/.larder/registry.json.',
-  },
-  project: { type: 'string', short: 'p', value: 'name', help: "The project; default: larder.yaml's project, or the only project in the registry." },
-  output: { type: 'string', short: 'o', value: 'table|json', help: 'Output format (default table).', choices: ['table', 'json'] },
-  quiet: { type: 'boolean', short: 'q', help: 'No progress messages on stderr.' },
-  tls: { type: 'boolean', help: "Speak TLS to the services, trusting the system's CAs unless --tls-ca names a bundle (implied by --tls-ca, --tls-cert, --tls-server-name)." },
-  'tls-ca': { type: 'string', value: 'file', help: 'PEM CA bundle trusted for the services\' certificates; default: $LARDER_CLIENT_TLS_CA_FILE.' },
-  'tls-cert': { type: 'string', value: 'file', help: 'PEM client certificate for mTLS, with --tls-key; default: $LARDER_CLIENT_TLS_CERT_FILE.' },
-  'tls-key': { type: 'string', value: 'file', help: 'PEM private key of --tls-cert; default: $LARDER_CLIENT_TLS_KEY_FILE.' },
-  'tls-server-name': { type: 'string', value: 'name', help: 'The name the service\'s certificate must carry when it is not the host dialled; default: $LARDER_CLIENT_TLS_SERVER_NAME.' },
-  'token-file': { type: 'string', value: 'file', help: 'Send the bearer token in this file (read again when it changes); default: $LARDER_CLIENT_TOKEN_FILE, else the token in $LARDER_TOKEN.' },
-  help: { type: 'boolean', short: 'h', help: 'Show help.' },
-} as const satisfies FlagSpecs;
-
-export type GlobalFlags = FlagValues<typeof GLOBAL_FLAGS>;
-
-export interface CommandContext<F extends FlagSpecs = FlagSpecs> {
-  io: Io;
-  positionals: string[];
-  flags: FlagValues<F> & GlobalFlags;
-}
-
-export interface CommandSpec<F extends FlagSpecs = FlagSpecs> {
-  name: string;
-  summary: string;
-  /** After "larder <name>", e.g. "[dir]" or "<kind> <name>". */
-  args: string;
-  minArgs: number;
-  maxArgs: number;
-  flags: F;
-  /** Loaded only when the command runs, so `larder --help` stays fast. */
-  load: () => Promise<(ctx: CommandContext<F>) => Promise<number>>;
-  details?: string;
-}
-
-function command<F extends FlagSpecs>(spec: CommandSpec<F>): CommandSpec {
-  return spec as unknown as CommandSpec;
-}
+// The list of `larder` commands: what each is called, takes and loads. The types
+// they share live in command-spec.ts, which the commands import instead of this list.
+import type { FlagSpecs } from './args';
+import { command } from './command-spec';
+import type { CommandSpec } from './command-spec';
 
 const SKIP_SOURCE_CHECK = {
   type: 'boolean',
@@ -205,7 +164,39 @@ export const COMMANDS: readonly CommandSpec[] = [
     details: 'The table shows one line per feature (count, missing, mean, std, min, median, max, zeros for numbers; unique and the top value for strings); --output json prints the stored record with the full statistics. Statistics are stored with their scope and range unless --dry-run.',
     load: async () => (await import('./commands/stats')).stats,
   }),
-  command({ name: 'get-historical-features', summary: 'Build a point-in-time-correct training set with the offline-retrieval service.', args: '', minArgs: 0, maxArgs: 0, flags: { entities: { type: 'string', value: 'FILE|TABLE', help: 'Entity rows: a .parquet/.csv file, or a table of the PostgreSQL/BigQuery offline store.' }, features: { type: 'string', value: 'view:feature,…', help: 'Feature refs, comma-separated.' }, 'feature-service': { type: 'string', value: 'NAME', help: 'A feature service instead of --features.' }, out: { type: 'string', value: 'FILE.parquet|FILE.csv|TABLE', help: 'Where the engine writes the result.' }, 'full-feature-names': { type: 'boolean', help: 'Name columns view__feature.' }, 'timestamp-column': { type: 'string', value: 'name', help: 'The entity rows\' timestamp column (default event_timestamp).' }, 'order-column': { type: 'string', value: 'name', help: 'A column of the entity rows that orders them (and the row_index of a table --out); a PostgreSQL or BigQuery table has no order of its own.' }, overwrite: { type: 'boolean', help: 'Replace an existing --out.' }, 'saved-dataset': { type: 'string', value: 'NAME', help: 'Also register the result as a saved dataset.' }, validate: { type: 'boolean', help: "Compute the training set's statistics in the engine and check them against its views' TFDV schemas; anomalies are printed and the exit code is 1 (the set is kept)." }, 'fail-on-anomalies': { type: 'boolean', help: 'With anomalies, the service fails the call: no saved dataset is registered (implies --validate).' }, offline: { type: 'string', value: 'host:port', help: 'The offline-retrieval service; default: $LARDER_OFFLINE_RETRIEVAL, larder.yaml services.offline_retrieval, 127.0.0.1:6571.' } }, load: async () => (await import('./commands/historical')).getHistoricalFeatures }),
+  command({
+    name: 'get-historical-features',
+    summary: 'Build a point-in-time-correct training set with the offline-retrieval service.',
+    args: '',
+    minArgs: 0,
+    maxArgs: 0,
+    flags: {
+      entities: { type: 'string', value: 'FILE|TABLE', help: 'Entity rows: a .parquet/.csv file, or a table of the PostgreSQL/BigQuery offline store.' },
+      features: { type: 'string', value: 'view:feature,…', help: 'Feature refs, comma-separated.' },
+      'feature-service': { type: 'string', value: 'NAME', help: 'A feature service instead of --features.' },
+      out: { type: 'string', value: 'FILE.parquet|FILE.csv|TABLE', help: 'Where the engine writes the result.' },
+      'full-feature-names': { type: 'boolean', help: 'Name columns view__feature.' },
+      'timestamp-column': { type: 'string', value: 'name', help: "The entity rows' timestamp column (default event_timestamp)." },
+      'order-column': {
+        type: 'string',
+        value: 'name',
+        help: 'A column of the entity rows that orders them (and the row_index of a table --out); a PostgreSQL or BigQuery table has no order of its own.',
+      },
+      overwrite: { type: 'boolean', help: 'Replace an existing --out.' },
+      'saved-dataset': { type: 'string', value: 'NAME', help: 'Also register the result as a saved dataset.' },
+      validate: {
+        type: 'boolean',
+        help: "Compute the training set's statistics in the engine and check them against its views' TFDV schemas; anomalies are printed and the exit code is 1 (the set is kept).",
+      },
+      'fail-on-anomalies': { type: 'boolean', help: 'With anomalies, the service fails the call: no saved dataset is registered (implies --validate).' },
+      offline: {
+        type: 'string',
+        value: 'host:port',
+        help: 'The offline-retrieval service; default: $LARDER_OFFLINE_RETRIEVAL, larder.yaml services.offline_retrieval, 127.0.0.1:6571.',
+      },
+    },
+    load: async () => (await import('./commands/historical')).getHistoricalFeatures,
+  }),
   command({
     name: 'get-online-features',
     summary: 'Read the latest feature values of some entity rows from the online-serving service.',

@@ -5,7 +5,7 @@ import type { RegistryLocation, RepoConfig } from '@larder/feature-repo';
 import { UsageError } from './args';
 import { openBackend, parseRegistryTarget } from './backend';
 import type { RegistryBackend, RegistryTarget } from './backend';
-import type { CommandContext } from './commands';
+import type { CommandContext } from './command-spec';
 import { clientSecurity } from './security';
 
 export function repoPath(ctx: CommandContext): string {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { ClientSecurity } from '@larder/rpc';
-import type { CommandContext } from './commands';
+import type { CommandContext } from './command-spec';
 
 /** Flag and environment variable of each client-security setting; the flag wins. */
 const SETTINGS = {

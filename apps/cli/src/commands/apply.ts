@@ -2,7 +2,7 @@ import { kindName } from '@larder/core';
 import { applyRequestOf, definitionFiles, loadFeatureRepo } from '@larder/feature-repo';
 import { registryV1 } from '@larder/proto';
 import { parseRegistryTarget } from '../backend';
-import type { CommandContext } from '../commands';
+import type { CommandContext } from '../command-spec';
 import { openRegistry, repoPath, targetOf } from '../context';
 import { formatJson, formatTable } from '../output';
 import { Progress } from '../progress';

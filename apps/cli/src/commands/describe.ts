@@ -1,7 +1,7 @@
 import { registryV1 } from '@larder/proto';
 import { isKindInProject } from '@larder/registry-store';
 import { UsageError } from '../args';
-import type { CommandContext } from '../commands';
+import type { CommandContext } from '../command-spec';
 import { resolveProject, withBackend } from '../context';
 import { objectJson } from '../objects';
 import { formatJson } from '../output';

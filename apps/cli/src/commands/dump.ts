@@ -1,4 +1,4 @@
-import type { CommandContext } from '../commands';
+import type { CommandContext } from '../command-spec';
 import { withBackend } from '../context';
 import { setJson } from '../objects';
 import { formatJson } from '../output';

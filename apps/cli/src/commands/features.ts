@@ -2,7 +2,7 @@ import { create } from '@bufbuild/protobuf';
 import { VALUE_TYPE_NAMES, parseValueTypeName } from '@larder/core';
 import { registryV1, typesV1 } from '@larder/proto';
 import { UsageError, parseKeyValues } from '../args';
-import type { CommandContext } from '../commands';
+import type { CommandContext } from '../command-spec';
 import { repoConfig, withBackend } from '../context';
 import { featureInfoJson, featureTable } from '../objects';
 import { formatJson, formatTable } from '../output';

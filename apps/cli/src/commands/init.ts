@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { initRepo } from '@larder/feature-repo';
-import type { CommandContext } from '../commands';
+import type { CommandContext } from '../command-spec';
 import { formatJson } from '../output';
 
 export async function init(ctx: CommandContext): Promise<number> {

@@ -3,7 +3,7 @@ import { KIND_NAMES, matchesFilter, parseKindName } from '@larder/core';
 import { registryV1 } from '@larder/proto';
 import { isKindInProject } from '@larder/registry-store';
 import { UsageError, parseKeyValues } from '../args';
-import type { CommandContext } from '../commands';
+import type { CommandContext } from '../command-spec';
 import { resolveProject, withBackend } from '../context';
 import { objectJson, objectTable } from '../objects';
 import { formatJson, formatTable } from '../output';

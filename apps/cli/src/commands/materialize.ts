@@ -8,7 +8,7 @@ import { materializationV1 } from '@larder/proto';
 import { Code, RpcError, createClient } from '@larder/rpc';
 import type { RpcClient } from '@larder/rpc';
 import { UsageError } from '../args';
-import type { CommandContext } from '../commands';
+import type { CommandContext } from '../command-spec';
 import { repoConfig } from '../context';
 import { clientSecurity } from '../security';
 import { formatJson, formatTable } from '../output';

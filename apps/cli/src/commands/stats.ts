@@ -9,7 +9,7 @@ import type { MessageInitShape } from '@bufbuild/protobuf';
 import { statisticsV1, tfmdV0 } from '@larder/proto';
 import { Code, RpcError, createClient } from '@larder/rpc';
 import { UsageError } from '../args';
-import type { CommandContext } from '../commands';
+import type { CommandContext } from '../command-spec';
 import { repoConfig } from '../context';
 import { clientSecurity } from '../security';
 import { formatJson, formatTable } from '../output';

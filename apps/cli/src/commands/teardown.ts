@@ -1,4 +1,4 @@
-import type { CommandContext } from '../commands';
+import type { CommandContext } from '../command-spec';
 import { repoConfig, resolveProject, withBackend } from '../context';
 import { formatJson } from '../output';
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fromBinary, toJson } from '@bufbuild/protobuf';
 import { tfmdV0 } from '@larder/proto';
 import { UsageError } from '../args';
-import type { CommandContext } from '../commands';
+import type { CommandContext } from '../command-spec';
 import { repoPath } from '../context';
 import { formatJson, formatTable } from '../output';
 
