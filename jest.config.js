@@ -18,14 +18,21 @@ function project(dir) {
     displayName: path.basename(dir),
     rootDir: root,
     testMatch: ['<rootDir>/**/*.spec.ts'],
-    testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+    // lint-fixtures hold code that must fail lint, not specs.
+    testPathIgnorePatterns: ['/node_modules/', '/dist/', '/lint-fixtures/'],
     transform: { '^.+\\.ts$': swc },
-    moduleNameMapper: { '^@larder/([a-z-]+)$': path.join(__dirname, 'libs/$1/src/index.ts') },
+    // Apps' barrels first (@larder/registry-app is apps/registry), then every lib.
+    moduleNameMapper: {
+      '^@larder/([a-z-]+)-app$': path.join(__dirname, 'apps/$1/src/index.ts'),
+      '^@larder/(ui|e2e)$': path.join(__dirname, 'apps/$1/src/index.ts'),
+      '^@larder/([a-z-]+)$': path.join(__dirname, 'libs/$1/src/index.ts'),
+    },
     testEnvironment: 'node',
   };
 }
 
-const dirs = ['apps', 'libs', 'tools']
+// Every app and lib, and tools/ (the runner and the lint rules' own specs) as one project.
+const dirs = ['apps', 'libs']
   .flatMap((top) =>
     fs.existsSync(path.join(__dirname, top))
       ? fs.readdirSync(path.join(__dirname, top), { withFileTypes: true })
@@ -33,7 +40,7 @@ const dirs = ['apps', 'libs', 'tools']
           .map((d) => `${top}/${d.name}`)
       : [],
   )
-  .filter((dir) => dir.startsWith('tools/') === false || dir === 'tools/test');
+  .concat(['tools']);
 
 module.exports = {
   projects: dirs.map(project),

@@ -36,7 +36,7 @@ import { offlineV1, registryV1, typesV1, wire } from '@larder/proto';
 import { createClient, runService, SERVICE_NODE_FLAGS } from '@larder/rpc';
 import type { ServerHandle } from '@larder/rpc';
 import { parseListening, startPostgres } from '@larder/testing';
-import { registryService } from '../apps/registry/src/service';
+import { registryService } from '@larder/registry-app';
 import type { BenchRecord } from './table';
 
 const T = typesV1.ValueType;

@@ -10,9 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { seededRandom } from '@larder/testing';
-import { HOSTILE_STORE_ENV } from '../apps/e2e/src/hostile/attacks';
-import { runHostile, summarize } from '../apps/e2e/src/hostile/run';
-import { startHostileStore } from '../apps/e2e/src/hostile/store';
+import { HOSTILE_STORE_ENV, runHostile, startHostileStore, summarize } from '@larder/e2e';
 import type { BenchRecord } from './table';
 
 function counts(): { valid: number; mutated: number; garbage: number; oversize: number } {

@@ -38,9 +38,8 @@ import type { ViewDescriptor } from '@larder/online-store';
 import { ingestionV1, registryV1, typesV1 } from '@larder/proto';
 import { silentLogger } from '@larder/rpc';
 import { cacheDir, startKafka, startRedis } from '@larder/testing';
-import { Ingestion } from '../apps/ingestion/src/ingestion';
-import type { WatchedRegistry } from '../apps/ingestion/src/kafka/consumers';
-import type { ConsumerSettings } from '../apps/ingestion/src/kafka/source-consumer';
+import { Ingestion } from '@larder/ingestion-app';
+import type { ConsumerSettings, WatchedRegistry } from '@larder/ingestion-app';
 import type { BenchRecord } from './table';
 
 const T = typesV1.ValueType;

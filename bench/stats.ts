@@ -17,8 +17,8 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { registryV1, statisticsV1, typesV1 } from '@larder/proto';
 import { createClient } from '@larder/rpc';
 import { runInProcess, tfdvPython } from '@larder/testing';
-import { registryService } from '../apps/registry/src/service';
-import { offlineRetrievalService } from '../apps/offline-retrieval/src/service';
+import { registryService } from '@larder/registry-app';
+import { offlineRetrievalService } from '@larder/offline-retrieval-app';
 import type { BenchRecord } from './table';
 
 const run = promisify(execFile);

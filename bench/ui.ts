@@ -21,8 +21,7 @@ import { registryV1, typesV1 } from '@larder/proto';
 import { createClient } from '@larder/rpc';
 import { locateChromium, startLarderApp } from '@larder/testing';
 import { chromium } from 'playwright-core';
-import { buildUi } from '../apps/ui/src/build';
-import { startUiServer } from '../apps/ui/src/server/ui-server';
+import { buildUi, startUiServer } from '@larder/ui';
 import type { BenchRecord } from './table';
 
 const VIEWS = 500;

@@ -25,7 +25,7 @@ import type { ViewDescriptor } from '@larder/online-store';
 import { registryV1, servingV1, typesV1 } from '@larder/proto';
 import { createClient, runService, SERVICE_NODE_FLAGS } from '@larder/rpc';
 import { startRedis } from '@larder/testing';
-import { registryService } from '../apps/registry/src/service';
+import { registryService } from '@larder/registry-app';
 import type { BenchRecord } from './table';
 
 const T = typesV1.ValueType;

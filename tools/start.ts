@@ -14,14 +14,13 @@ import { applyRequestOf, CONFIG_FILE, initRepo, loadFeatureRepo } from '@larder/
 import { materializationV1, registryV1 } from '@larder/proto';
 import { createClient, runService } from '@larder/rpc';
 import type { RunServiceOptions, ServerConfigSchema, ServerHandle, ShutdownResult } from '@larder/rpc';
-import { ingestionService } from '../apps/ingestion/src/service';
-import { materializationService } from '../apps/materialization/src/service';
-import { offlineRetrievalService } from '../apps/offline-retrieval/src/service';
-import { onlineServingService } from '../apps/online-serving/src/service';
-import { registryService } from '../apps/registry/src/service';
-import { buildUi } from '../apps/ui/src/build';
-import { startUiServer } from '../apps/ui/src/server/ui-server';
-import type { UiServer } from '../apps/ui/src/server/ui-server';
+import { ingestionService } from '@larder/ingestion-app';
+import { materializationService } from '@larder/materialization-app';
+import { offlineRetrievalService } from '@larder/offline-retrieval-app';
+import { onlineServingService } from '@larder/online-serving-app';
+import { registryService } from '@larder/registry-app';
+import { buildUi, startUiServer } from '@larder/ui';
+import type { UiServer } from '@larder/ui';
 import { PortSettingError, serviceEnv, uiEnv } from './start-ports';
 import type { StartService } from './start-ports';
 

@@ -1,12 +1,21 @@
 // `npm test`: installs what the real-service tests need, starts Redis, PostgreSQL, Kafka
-// and a BigQuery emulator on loopback, runs the static checks and jest, prints
-// "N passed, N failed" and stops everything, also on failure, Ctrl-C or a crash.
-// Extra arguments go to jest: `npm test -- libs/rpc`, `npm test -- --selectProjects testing`.
-// The suites where time logic meets an engine (offline-store, offline-retrieval,
-// materialization, ingestion) then run twice more, under TZ=America/New_York (west of UTC)
-// and TZ=Asia/Kolkata (a half-hour offset), so code that reads the machine's zone fails
-// here on a UTC machine too; their counts are in the total.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+// and a BigQuery emulator on loopback once, runs every project's nx targets against them,
+// prints "N passed, N failed" and stops everything, also on failure, Ctrl-C or a crash.
+//
+// Without arguments (CI): one `nx run-many` over typecheck, lint, build (the UI bundle),
+// contracts (proto:check), test and test-tz, so nx overlaps the projects' checks and
+// suites on both cores and replays cached checks. Each static task counts as one check;
+// each jest run counts its tests (tools/test/jest-project.ts writes its --json summary
+// into this run's folder). test-tz reruns the suites where time logic meets an engine
+// (offline-store, offline-retrieval, materialization, ingestion) under
+// TZ=America/St_Johns: west of UTC, a half-hour offset and DST in one zone, so code that
+// reads the machine's zone fails here on a UTC machine too.
+//
+// With arguments they go to one jest run: `npm test -- libs/rpc`, `npm test -- --selectProjects
+// testing`; the static checks still run first through nx (cached, so cheap when nothing
+// changed) unless LARDER_TEST_SKIP_CHECKS=1, and the time-zone rerun follows when the
+// arguments select one of those suites.
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ensurePrerequisites, startTestServices, type RunningTestServices } from '@larder/testing';
 import { runPythonClientTests } from './python';
@@ -38,20 +47,19 @@ async function main(): Promise<number> {
     const prerequisites = await phase('prerequisites', () => ensurePrerequisites(say));
     const running = await phase('services', () => startTestServices(prerequisites, say));
     services = running;
+    const checks = skipChecks() ? [] : STATIC_TARGETS;
+    if (checks.length === 0) say('static checks skipped (LARDER_TEST_SKIP_CHECKS=1)');
 
-    if (skipChecks()) {
-      say('static checks skipped (LARDER_TEST_SKIP_CHECKS=1)');
-    } else if (!shuttingDown) {
-      await phase('static checks', () => runStaticChecks(tally));
-    }
-    // The browser tests and the bundle budget read apps/ui/dist: build it first, always.
-    if (!shuttingDown) await phase('ui build', () => buildUi(tally));
-    if (!shuttingDown) await phase('jest', () => runJest(jestArgs, running, tally));
-    for (const zone of ZONES) {
-      if (shuttingDown) break;
+    if (jestArgs.length === 0) {
+      // The browser tests and the bundle budget read apps/ui/dist: ui:test depends on ui:build.
+      const targets = [...checks, 'build', 'test', 'test-tz'];
+      if (!shuttingDown) await phase(`nx run-many -t ${targets.join(' ')}`, () => runNx(['run-many', '-t', ...targets, `--parallel=${PARALLEL}`], running, tally));
+    } else {
+      if (!shuttingDown && checks.length > 0) await phase('static checks (nx)', () => runNx(['run-many', '-t', ...checks, `--parallel=${PARALLEL}`], running, tally));
+      if (!shuttingDown) await phase('ui build (nx)', () => runNx(['run', 'ui:build'], running, tally));
+      if (!shuttingDown) await phase('jest', () => runJest(jestArgs, running, tally));
       const args = zoneRunArgs(jestArgs);
-      if (args === undefined) break;
-      await phase(`jest under TZ=${zone}`, () => runJest(args, running, tally, { TZ: zone }));
+      if (!shuttingDown && args !== undefined) await phase(`jest under TZ=${ZONE}`, () => runJest(args, running, tally, { TZ: ZONE }));
     }
     // The Python client's pytest suite against a store of its own (tools/test/python.ts); full runs only.
     if (!shuttingDown && jestArgs.length === 0) {
@@ -76,46 +84,98 @@ async function main(): Promise<number> {
   return tally.failed > 0 ? 1 : 0;
 }
 
-async function runStaticChecks(tally: Tally): Promise<void> {
-  const checks: { name: string; command: string; args: string[] }[] = [
-    { name: 'typecheck (tsc)', command: bin('tsc'), args: ['-p', 'tsconfig.json', '--noEmit'] },
-    { name: 'lint (eslint)', command: bin('eslint'), args: ['.'] },
-    // The web UI's front end has its own compiler settings (DOM, JSX).
-    { name: 'typecheck (ui front end)', command: bin('tsc'), args: ['-p', 'apps/ui/src/web/tsconfig.json', '--noEmit'] },
-  ];
-  if (existsSync(path.join(root, 'tools', 'proto', 'check.ts'))) {
-    checks.push({ name: 'proto:check', command: 'npm', args: ['run', '--silent', 'proto:check'] });
-  }
-  for (const check of checks) {
-    if (shuttingDown) return;
-    const began = Date.now();
-    const code = await runStep(check.command, check.args, { cwd: root, env: process.env, onStart: adopt });
-    const ok = code === 0;
-    if (ok) tally.passed += 1;
-    else tally.failed += 1;
-    say(`check ${check.name}: ${ok ? 'passed' : `FAILED (exit ${code})`} in ${seconds(Date.now() - began)}`);
-  }
+/** Checks counted one each per project: tsc, eslint, and proto:check (the proto project's). */
+const STATIC_TARGETS = ['typecheck', 'lint', 'contracts'];
+
+/**
+ * Tasks nx runs at once. The suites spend much of their time waiting on Kafka, PostgreSQL
+ * and the child processes they start, so three share two cores well; more made the
+ * CPU-bound ones (tsc, eslint, the CLI's process-per-command specs) slower in total.
+ */
+const PARALLEL = Number(process.env['LARDER_TEST_PARALLEL'] ?? '3');
+
+interface ProfileEvent {
+  name?: string;
+  ph?: string;
+  dur?: number;
+  args?: { target?: { project: string; target: string }; status?: string };
 }
 
-/** The UI's production build (apps/ui/dist), counted as one check. */
-async function buildUi(tally: Tally): Promise<void> {
-  const began = Date.now();
-  const code = await runStep(bin('tsx'), [path.join(root, 'apps', 'ui', 'src', 'build.ts')], { cwd: root, env: process.env, onStart: adopt });
-  if (code === 0) tally.passed += 1;
-  else tally.failed += 1;
-  say(`ui build: ${code === 0 ? 'passed' : `FAILED (exit ${code})`} in ${seconds(Date.now() - began)}`);
+let nxRuns = 0;
+
+/**
+ * Runs nx with the services' environment and adds its tasks to the tally: a jest task
+ * counts the tests in its --json summary, any other task counts as one check. NX_PROFILE
+ * (nx's own task profile, one file per call) tells which tasks ran and how each ended.
+ */
+async function runNx(args: string[], running: RunningTestServices, tally: Tally): Promise<void> {
+  const dir = path.join(running.supervisor.root, `nx-${++nxRuns}`);
+  mkdirSync(dir, { recursive: true });
+  const profile = path.join(dir, 'profile.json');
+  const env = {
+    ...process.env,
+    ...running.env,
+    LARDER_TEST_RESULTS_DIR: dir,
+    // nx resolves the profile's path against its working directory.
+    NX_PROFILE: path.relative(root, profile),
+    NX_TUI: 'false',
+    // No daemon left behind by a test run; CI has none either.
+    NX_DAEMON: 'false',
+  };
+  const code = await runStep(bin('nx'), [...args, '--outputStyle=static'], { cwd: root, env, onStart: adopt });
+  if (shuttingDown) return;
+  const events = readJson<ProfileEvent[]>(profile);
+  if (events === undefined) {
+    say(`nx ran no tasks (exit ${code}): counted as one failure`);
+    tally.failed += 1;
+    return;
+  }
+  const before = { ...tally };
+  const lines: string[] = [];
+  for (const event of events) {
+    const target = event.args?.target;
+    if (event.ph !== 'X' || target === undefined) continue;
+    const status = event.args?.status ?? 'unknown';
+    const ok = status === 'success' || status.includes('cache');
+    const took = `${seconds((event.dur ?? 0) / 1000)}${status.includes('cache') ? ' (cached)' : ''}`;
+    if (target.target === 'test' || target.target === 'test-tz') {
+      const summary = readJson<JestSummary>(path.join(dir, `${target.project}.${target.target}.json`));
+      if (summary === undefined) {
+        tally.failed += 1;
+        lines.push(`${event.name}: jest wrote no results (${status}): counted as one failure, ${took}`);
+        continue;
+      }
+      const passed = summary.numPassedTests ?? 0;
+      // A failure outside any test (a suite that does not load) still fails the task.
+      const failed = Math.max((summary.numFailedTests ?? 0) + (summary.numRuntimeErrorTestSuites ?? 0), ok ? 0 : 1);
+      tally.passed += passed;
+      tally.failed += failed;
+      lines.push(`${event.name}: ${passed} passed, ${failed} failed, ${took}`);
+    } else {
+      if (ok) tally.passed += 1;
+      else tally.failed += 1;
+      lines.push(`${event.name}: ${ok ? 'passed' : `FAILED (${status})`}, ${took}`);
+    }
+  }
+  for (const line of lines.sort()) say(line);
+  const counted = tally.passed + tally.failed - before.passed - before.failed;
+  if (code !== 0 && tally.failed === before.failed) {
+    say(`nx exited with code ${code} without a failing task: counted as one failure`);
+    tally.failed += 1;
+  }
+  say(`nx: ${counted} counted (${tally.passed - before.passed} passed, ${tally.failed - before.failed} failed)`);
 }
 
-/** One west of UTC, one with a half-hour offset: whole-hour and whole-day slips both show. */
-const ZONES = ['America/New_York', 'Asia/Kolkata'];
-/** jest project names (folder names) of the suites rerun under ZONES. */
+/** The zone test-tz (nx.json) and the targeted rerun use: west of UTC, a half-hour offset, DST. */
+const ZONE = 'America/St_Johns';
+/** jest project names (folder names) of the suites rerun under ZONE (their test-tz target). */
 const ZONE_PROJECTS = ['offline-store', 'offline-retrieval', 'materialization', 'ingestion'];
 const ZONE_PROJECT_DIRS = ['libs/offline-store', 'apps/offline-retrieval', 'apps/materialization', 'apps/ingestion'];
 
 /**
  * jest arguments for a rerun under another zone: the caller's, narrowed to ZONE_PROJECTS;
  * undefined when the caller's selection holds none of their tests (`npm test -- libs/rpc`
- * should not pay for three more jest starts).
+ * should not pay for another jest start).
  */
 function zoneRunArgs(args: readonly string[]): string[] | undefined {
   const rest: string[] = [];
@@ -168,7 +228,7 @@ async function runJest(args: string[], running: RunningTestServices, tally: Tall
     onStart: adopt,
   });
   if (shuttingDown) return;
-  const summary = readJestSummary(outputFile);
+  const summary = readJson<JestSummary>(outputFile);
   if (summary === undefined) {
     say(`jest wrote no results (exit ${code}): counted as one failure`);
     tally.failed += 1;
@@ -195,9 +255,9 @@ function jestNodeOptions(): string {
   return [process.env['NODE_OPTIONS'], ...flags].filter((flag) => flag !== undefined && flag !== '').join(' ');
 }
 
-function readJestSummary(file: string): JestSummary | undefined {
+function readJson<T>(file: string): T | undefined {
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as JestSummary;
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
   } catch {
     return undefined;
   }

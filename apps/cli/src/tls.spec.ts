@@ -9,7 +9,7 @@ import { createClient } from '@larder/rpc';
 import type { ServerHandle } from '@larder/rpc';
 import { createTestCertificates, runInProcess, runLarderCli as larder } from '@larder/testing';
 import type { IssuedCertificate, TestCertificates } from '@larder/testing';
-import { registryService } from '../../registry/src/service';
+import { registryService } from '@larder/registry-app';
 
 jest.setTimeout(120_000);
 

@@ -7,11 +7,11 @@ import { loadFeatureRepo } from '@larder/feature-repo';
 import { registryV1 } from '@larder/proto';
 import { bindHost, loadConfig, SERVICE_NODE_FLAGS } from '@larder/rpc';
 import { parseAllDocuments } from 'yaml';
-import { ingestionService } from '../../ingestion/src/service';
-import { materializationService } from '../../materialization/src/service';
-import { offlineRetrievalService } from '../../offline-retrieval/src/service';
-import { onlineServingService } from '../../online-serving/src/service';
-import { registryService } from '../../registry/src/service';
+import { ingestionService } from '@larder/ingestion-app';
+import { materializationService } from '@larder/materialization-app';
+import { offlineRetrievalService } from '@larder/offline-retrieval-app';
+import { onlineServingService } from '@larder/online-serving-app';
+import { registryService } from '@larder/registry-app';
 import { REPO_ROOT as root } from './paths';
 
 const base = path.join(root, 'deploy/kubernetes/base');

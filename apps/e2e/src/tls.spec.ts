@@ -10,9 +10,9 @@ import { createClient } from '@larder/rpc';
 import type { ServerHandle } from '@larder/rpc';
 import { createTestCertificates, runInProcess } from '@larder/testing';
 import type { IssuedCertificate, TestCertificates } from '@larder/testing';
-import { ingestionService } from '../../ingestion/src/service';
-import { onlineServingService } from '../../online-serving/src/service';
-import { registryService } from '../../registry/src/service';
+import { ingestionService } from '@larder/ingestion-app';
+import { onlineServingService } from '@larder/online-serving-app';
+import { registryService } from '@larder/registry-app';
 
 jest.setTimeout(120_000);
 

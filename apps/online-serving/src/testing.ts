@@ -4,7 +4,7 @@ import { DurationSchema } from '@bufbuild/protobuf/wkt';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { registryService } from '../../registry/src/service';
+import { registryService } from '@larder/registry-app';
 import { createOnlineStore } from '@larder/online-store';
 import type { OnlineStore } from '@larder/online-store';
 import { registryV1, servingV1, typesV1 } from '@larder/proto';

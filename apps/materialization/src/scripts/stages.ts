@@ -9,7 +9,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { DuckDBOfflineStore } from '@larder/offline-store';
 import { RedisOnlineStore, SqliteOnlineStore } from '@larder/online-store';
 import type { OnlineStore } from '@larder/online-store';
-import { viewCodec } from '../../../../libs/online-store/src/packed-codec';
+import { viewCodec } from '@larder/online-store';
 import { typesV1 } from '@larder/proto';
 import { startRedis } from '@larder/testing';
 import { copyViewsLatest } from '../merge-copy';

@@ -10,7 +10,7 @@ import { offlineV1, registryV1, typesV1 } from '@larder/proto';
 import { createClient, RpcError } from '@larder/rpc';
 import type { RpcClient } from '@larder/rpc';
 import { runInProcess } from '@larder/testing';
-import { registryService } from '../../../registry/src/service';
+import { registryService } from '@larder/registry-app';
 import { offlineRetrievalService } from '../service';
 import type { SourceKind, Table, TestData } from './dataset';
 import type { TestEngine } from './engines';

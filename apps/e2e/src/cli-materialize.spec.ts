@@ -3,8 +3,15 @@
 import path from 'node:path';
 import { registryV1 } from '@larder/proto';
 import { runLarderCli as larder } from '@larder/testing';
-import { repo, startHarness, writeParquet } from '../../../materialization/src/testing';
-import type { Harness } from '../../../materialization/src/testing';
+import { materializationService } from '@larder/materialization-app';
+import { registryService } from '@larder/registry-app';
+import { materializationHarness } from '@larder/service-testing';
+
+// Two apps together (the CLI and the materialization service), so it lives in e2e.
+const { repo, writeParquet } = materializationHarness;
+type Harness = materializationHarness.Harness;
+const startHarness = (options: materializationHarness.HarnessOptions): Promise<Harness> =>
+  materializationHarness.startMaterializationHarness({ registry: registryService, materialization: materializationService }, options);
 
 interface Summary {
   job_id: string;

@@ -1,19 +1,19 @@
 // Event times to the microsecond from a push to an online read: the ingestion service and
 // the online-serving service over real gRPC, on each online store (Redis packed and feast,
-// SQLite).
+// SQLite). Two apps together, so it lives here rather than in either app.
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { create } from '@bufbuild/protobuf';
-import { ingestionV1, servingV1, typesV1 } from '@larder/proto';
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import { ingestionV1, registryV1, servingV1, typesV1 } from '@larder/proto';
 import { createClient } from '@larder/rpc';
 import type { RpcClient, ServerHandle } from '@larder/rpc';
 import { freePort, onlineStoreUnderTest, runInProcess, testServices } from '@larder/testing';
 import type { OnlineStoreUnderTest } from '@larder/testing';
-import { onlineServingService } from '../../online-serving/src/service';
-import { ingestionService } from './service';
-import { startTestRegistry, uniqueName } from './testing';
-import type { TestRegistry } from './testing';
+import { ingestionService } from '@larder/ingestion-app';
+import { onlineServingService } from '@larder/online-serving-app';
+import { registryService } from '@larder/registry-app';
 
 jest.setTimeout(60_000);
 
@@ -25,6 +25,28 @@ const stores: [string, () => OnlineStoreUnderTest][] = [
   ['redis feast', () => ({ type: 'redis', url: testServices().redis.url, layout: 'feast' })],
   ['sqlite', () => ({ type: 'sqlite' })],
 ];
+
+const uniqueName = (prefix: string): string => `${prefix}_${process.pid}_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6).toString(36)}`;
+
+interface TestRegistry {
+  address: string;
+  apply(request: MessageInitShape<typeof registryV1.ApplyRegistryRequestSchema>): Promise<bigint>;
+  stop(): Promise<void>;
+}
+
+/** A real registry in-process, its file in `dir`. */
+async function startTestRegistry(dir: string): Promise<TestRegistry> {
+  const handle = await runInProcess(registryService, { LARDER_REGISTRY_LOCATION: path.join(dir, 'registry.json'), LARDER_LOG_LEVEL: 'warn' });
+  const client = createClient(registryV1.RegistryService, handle.address, { defaultTimeoutMs: 10_000 });
+  return {
+    address: handle.address,
+    apply: async (request) => (await client.applyRegistry(request)).version,
+    stop: async () => {
+      client.close();
+      await handle.shutdown('test done');
+    },
+  };
+}
 
 describe.each(stores)('a push read back through online serving on %s', (_name, backend) => {
   const project = uniqueName('micros');
@@ -38,7 +60,7 @@ describe.each(stores)('a push read back through online serving on %s', (_name, b
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'larder-push-serve-'));
-    registry = await startTestRegistry();
+    registry = await startTestRegistry(dir);
     await registry.apply({
       project,
       entities: [{ name: 'driver', joinKey: 'driver_id', valueType: T.INT64 }],

@@ -1,0 +1,3 @@
+// The online-serving app's public surface: its service definition, for what runs the
+// service in-process (npm start, apps/e2e, the benchmarks).
+export { onlineServingService } from './service';

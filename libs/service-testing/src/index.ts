@@ -1,0 +1,4 @@
+// Harnesses that run a service with the real registry in-process, over real gRPC, for the
+// service's own tests and for apps/e2e. Each is a namespace: their helpers share names
+// (a repo, a harness, its options) and mean different things per service.
+export * as materializationHarness from './materialization';
