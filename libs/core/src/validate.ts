@@ -7,6 +7,7 @@ import { permissionProblems } from './permission-checks';
 import type { RegistryIssue, RegistrySet } from './registry-set';
 import { knownList } from './suggest';
 import { sourceQueryProblem } from './source-query';
+import { validationSchemaProblems } from './validation-schema';
 import { isListValueType, isUsableValueType, VALUE_TYPE_NAMES, valueTypeName } from './value-types';
 
 const { ObjectKind } = registryV1;
@@ -316,6 +317,7 @@ function checkFeatureView(c: Checker, v: registryV1.FeatureView): void {
   if (v.batchSource !== '') checkSourceRef(c, K, v.name, 'batch_source', v.batchSource, BATCH_KINDS, 'batch');
   if (v.streamSource !== '') checkSourceRef(c, K, v.name, 'stream_source', v.streamSource, STREAM_KINDS, 'stream');
   checkReachable(c, v);
+  for (const p of validationSchemaProblems(v)) c.about(K, v.name, `validation.schema.${p.field}`, p.message);
 }
 
 /** A view must be readable somewhere: online, or offline through a batch source (its own or its stream source's). */

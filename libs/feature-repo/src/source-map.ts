@@ -1,12 +1,21 @@
 import { isMap, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
 import { registryV1 } from '@larder/proto';
+import type { TextPositions } from '@larder/validation';
 import type { FeatureRepoProblem } from './errors';
 import type { Segment } from './spec';
 
+/** A feature view's TFDV schema file (validation.schema_file): repo-relative, and where its text put each field (empty for a binary schema). */
+export interface SchemaFileOrigin {
+  readonly file: string;
+  readonly positions: TextPositions;
+}
+
 /** Where one registry object was defined. */
 export type DefinitionOrigin =
-  | { form: 'yaml'; file: string; document: Document; lineCounter: LineCounter }
+  | { form: 'yaml'; file: string; document: Document; lineCounter: LineCounter; schemaFile?: SchemaFileOrigin }
   | { form: 'ts'; file: string; line: number; column: number };
+
+const SCHEMA_FIELD = 'validation.schema.';
 
 /** Splits `schema[2].value_type` into ['schema', 2, 'value_type']. */
 export function parseFieldPath(field: string): Segment[] {
@@ -88,6 +97,14 @@ export class SourceMap {
     const origin = this.get(kind, name);
     if (origin === undefined) return undefined;
     if (origin.form === 'ts') return { file: origin.file, line: origin.line, column: origin.column, key: field, message };
+    // A problem inside a schema read from validation.schema_file points into that file (text), else at the key naming it.
+    if (origin.schemaFile !== undefined && field.startsWith(SCHEMA_FIELD)) {
+      const inSchema = field.slice(SCHEMA_FIELD.length);
+      const at = origin.schemaFile.positions.get(inSchema);
+      if (at !== undefined) return { file: origin.schemaFile.file, line: at.line, column: at.column, key: inSchema, message };
+      const { line, column } = locateInDocument(origin.document, origin.lineCounter, ['validation', 'schema_file']);
+      return { file: origin.file, line, column, key: 'validation.schema_file', message: `${origin.schemaFile.file}, ${inSchema}: ${message}` };
+    }
     // YAML data source documents flatten the proto's `kind` oneof: `kind.file.path` is written `path`.
     const yamlField = kind === registryV1.ObjectKind.DATA_SOURCE ? field.replace(/^kind\.[a-z_]+\.?/, '') : field;
     const path = parseFieldPath(yamlField === '' ? 'name' : yamlField);

@@ -18,9 +18,9 @@ import {
   defineRequestSource,
   type Definition,
 } from '@larder/sdk';
-import { TextFormatError, readSchema, schemaFormatOf } from '@larder/validation';
+import { TextFormatError, readSchema, schemaFormatOf, type TextPositions } from '@larder/validation';
 import type { FeatureRepoProblem } from './errors';
-import { SourceMap, formatFieldPath, locateInDocument, parseFieldPath, type DefinitionOrigin } from './source-map';
+import { SourceMap, formatFieldPath, locateInDocument, parseFieldPath, type DefinitionOrigin, type SchemaFileOrigin } from './source-map';
 import { DOCUMENT_KINDS, DOCUMENT_SPECS, checkSpec, type Segment, type Spec } from './spec';
 
 const { ObjectKind } = registryV1;
@@ -119,15 +119,17 @@ export function loadYamlDefinitions(repoPath: string, file: string): { definitio
         continue;
       }
     }
+    let schemaFile: SchemaFileOrigin | undefined;
     if (kind === 'FeatureView') {
       const loaded = readSchemaFile(repoPath, input);
-      if (loaded !== undefined) {
+      if (typeof loaded === 'string') {
         at(['validation', 'schema_file'], loaded);
         continue;
       }
+      schemaFile = loaded;
     }
     const [objectKind, build] = builder;
-    const origin: DefinitionOrigin = { form: 'yaml', file, document, lineCounter };
+    const origin: DefinitionOrigin = { form: 'yaml', file, document, lineCounter, ...(schemaFile !== undefined && { schemaFile }) };
     try {
       definitions.push({ kind: objectKind, message: build(input as never), origin });
     } catch (error) {
@@ -143,11 +145,11 @@ export function loadYamlDefinitions(repoPath: string, file: string): { definitio
 }
 
 /**
- * Replaces `validation.schemaFile` with the TFDV schema it holds; returns a
- * problem message (naming the file, and line:column for text) when it cannot
- * be read or parsed.
+ * Replaces `validation.schemaFile` with the TFDV schema it holds, and says where
+ * its fields were written (for problems found later); returns a problem message
+ * (naming the file, and line:column for text) when it cannot be read or parsed.
  */
-function readSchemaFile(repoPath: string, input: Record<string, unknown>): string | undefined {
+function readSchemaFile(repoPath: string, input: Record<string, unknown>): string | SchemaFileOrigin | undefined {
   const validation = input['validation'] as { schemaFile?: string; schema?: unknown } | undefined;
   if (validation?.schemaFile === undefined) return undefined;
   if (validation.schema !== undefined) return 'set schema_file or schema, not both';
@@ -158,14 +160,15 @@ function readSchemaFile(repoPath: string, input: Record<string, unknown>): strin
   } catch (error) {
     return `cannot read ${file}: ${(error as Error).message}`;
   }
+  const positions: TextPositions = new Map();
   try {
-    validation.schema = readSchema(bytes, schemaFormatOf(file));
+    validation.schema = readSchema(bytes, schemaFormatOf(file), positions);
   } catch (error) {
     if (error instanceof TextFormatError) return `${file}:${error.line}:${error.column}: ${error.reason}`;
     return `${file}: not a binary TFDV schema: ${(error as Error).message}`;
   }
   delete validation.schemaFile;
-  return undefined;
+  return { file: path.relative(repoPath, path.resolve(repoPath, file)), positions };
 }
 
 /** Replaces `descriptorSetFile` with the file's bytes; returns a problem message when it cannot be read. */

@@ -1,6 +1,6 @@
 import { fromBinary, fromJson, toBinary, toJson, type JsonValue } from '@bufbuild/protobuf';
 import { tfmdV0 } from '@larder/proto';
-import { parseTextFormat, printTextFormat } from './text-format';
+import { parseTextFormat, printTextFormat, type TextPositions } from './text-format';
 
 export type SchemaFormat = 'text' | 'binary';
 
@@ -9,11 +9,14 @@ export function schemaFormatOf(fileName: string): SchemaFormat {
   return /\.(pb|bin|binpb)$/i.test(fileName) ? 'binary' : 'text';
 }
 
-/** Reads a TFDV schema from its bytes; errors name the line and column (text) or the parse failure (binary). */
-export function readSchema(bytes: Uint8Array, format: SchemaFormat): tfmdV0.Schema {
+/**
+ * Reads a TFDV schema from its bytes; errors name the line and column (text) or the
+ * parse failure (binary). For text, `positions` receives where each field was written.
+ */
+export function readSchema(bytes: Uint8Array, format: SchemaFormat, positions?: TextPositions): tfmdV0.Schema {
   if (format === 'binary') return fromBinary(tfmdV0.SchemaSchema, bytes);
   const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  return parseTextFormat(tfmdV0.SchemaSchema, text);
+  return parseTextFormat(tfmdV0.SchemaSchema, text, positions);
 }
 
 export function writeSchema(schema: tfmdV0.Schema, format: SchemaFormat): Uint8Array {

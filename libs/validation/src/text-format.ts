@@ -269,7 +269,15 @@ function acceptPunct(lexer: Lexer, text: string): boolean {
   return false;
 }
 
-function parseMessageBody(lexer: Lexer, target: ReflectMessage, close: string | undefined, depth: number): void {
+/** Where each field of a parsed message was written: `feature[1].string_domain` -> its name's line and column. */
+export type TextPositions = Map<string, { line: number; column: number }>;
+
+interface Positions {
+  readonly map: TextPositions;
+  readonly prefix: string;
+}
+
+function parseMessageBody(lexer: Lexer, target: ReflectMessage, close: string | undefined, depth: number, positions?: Positions): void {
   if (depth > MAX_DEPTH) lexer.fail(lexer.peek(), `messages nest deeper than ${MAX_DEPTH} levels`);
   const seen = new Set<number>();
   for (;;) {
@@ -293,7 +301,15 @@ function parseMessageBody(lexer: Lexer, target: ReflectMessage, close: string | 
       if (other !== undefined && other.number !== field.number) lexer.fail(token, `field '${field.name}' and '${other.name}' are in the same oneof '${field.oneof.name}'`);
     }
     seen.add(field.number);
-    parseFieldValue(lexer, target, field, depth);
+    let inner: Positions | undefined;
+    if (positions !== undefined) {
+      // Proto field names, a list element by its index: the paths registry issues use.
+      const index = field.fieldKind === 'list' ? `[${target.get(field).size}]` : '';
+      const at = `${positions.prefix}${field.name}${index}`;
+      positions.map.set(at, { line: token.line, column: token.column });
+      inner = { map: positions.map, prefix: `${at}.` };
+    }
+    parseFieldValue(lexer, target, field, depth, inner);
     // Fields may be separated by ',' or ';'.
     if (!acceptPunct(lexer, ',')) acceptPunct(lexer, ';');
   }
@@ -303,7 +319,7 @@ function isMessageField(field: DescField): boolean {
   return field.fieldKind === 'message' || (field.fieldKind === 'list' && field.listKind === 'message') || (field.fieldKind === 'map');
 }
 
-function parseFieldValue(lexer: Lexer, target: ReflectMessage, field: DescField, depth: number): void {
+function parseFieldValue(lexer: Lexer, target: ReflectMessage, field: DescField, depth: number, positions?: Positions): void {
   const colon = acceptPunct(lexer, ':');
   if (!colon && !isMessageField(field)) lexer.fail(lexer.peek(), `expected ':' after '${field.name}'`);
   if (field.fieldKind === 'list' && acceptPunct(lexer, '[')) {
@@ -314,18 +330,18 @@ function parseFieldValue(lexer: Lexer, target: ReflectMessage, field: DescField,
       expectPunct(lexer, ',');
     }
   }
-  parseOneValue(lexer, target, field, depth);
+  parseOneValue(lexer, target, field, depth, positions);
 }
 
-function parseSubMessage(lexer: Lexer, desc: DescMessage, depth: number): ReflectMessage {
+function parseSubMessage(lexer: Lexer, desc: DescMessage, depth: number, positions?: Positions): ReflectMessage {
   const open = lexer.next();
   if (open.kind !== 'punct' || (open.text !== '{' && open.text !== '<')) lexer.fail(open, `expected '{' to open ${desc.typeName}`);
   const child = reflect(desc);
-  parseMessageBody(lexer, child, open.text === '{' ? '}' : '>', depth + 1);
+  parseMessageBody(lexer, child, open.text === '{' ? '}' : '>', depth + 1, positions);
   return child;
 }
 
-function parseOneValue(lexer: Lexer, target: ReflectMessage, field: DescField, depth: number): void {
+function parseOneValue(lexer: Lexer, target: ReflectMessage, field: DescField, depth: number, positions?: Positions): void {
   switch (field.fieldKind) {
     case 'scalar':
       target.set(field, scalarValue(lexer, field, field.scalar));
@@ -334,13 +350,13 @@ function parseOneValue(lexer: Lexer, target: ReflectMessage, field: DescField, d
       target.set(field, enumValue(lexer, field as never));
       return;
     case 'message':
-      target.set(field, parseSubMessage(lexer, field.message, depth));
+      target.set(field, parseSubMessage(lexer, field.message, depth, positions));
       return;
     case 'list': {
       const list = target.get(field);
       if (field.listKind === 'scalar') list.add(scalarValue(lexer, field, field.scalar));
       else if (field.listKind === 'enum') list.add(enumValue(lexer, field as never));
-      else list.add(parseSubMessage(lexer, field.message, depth));
+      else list.add(parseSubMessage(lexer, field.message, depth, positions));
       return;
     }
     case 'map': {
@@ -375,11 +391,15 @@ function parseOneValue(lexer: Lexer, target: ReflectMessage, field: DescField, d
   }
 }
 
-/** Parses text format into a message of `desc`; throws TextFormatError naming line and column. */
-export function parseTextFormat<Desc extends DescMessage>(desc: Desc, text: string): MessageShape<Desc> {
+/**
+ * Parses text format into a message of `desc`; throws TextFormatError naming line and
+ * column. With `positions`, records where each field was written (see TextPositions),
+ * so a problem found later in the message can point into the text.
+ */
+export function parseTextFormat<Desc extends DescMessage>(desc: Desc, text: string, positions?: TextPositions): MessageShape<Desc> {
   const lexer = new Lexer(text);
   const target = reflect(desc);
-  parseMessageBody(lexer, target, undefined, 0);
+  parseMessageBody(lexer, target, undefined, 0, positions === undefined ? undefined : { map: positions, prefix: '' });
   return target.message as MessageShape<Desc>;
 }
 
