@@ -149,6 +149,7 @@ async function historicalCases(dir: string, py: string, env: NodeJS.ProcessEnv, 
     const result = await python([py, SCRIPT, 'historical', offline.address, registry.address, file('entities'), file('training')], env);
     for (const [run, r] of Object.entries(result)) {
       records.push({ workload: `historical 1Mx3 service export (${run})`, rows: r['rows'] ?? 0, wall_s: r['export_s'] ?? 0, floor: true });
+      records.push({ workload: `historical 1Mx3 stream drained as bytes (${run})`, rows: r['rows'] ?? 0, wall_s: r['drain_s'] ?? 0, stream_mb: r['stream_mb'] ?? 0, floor: true });
       records.push({ workload: `historical 1Mx3 larder to_df (${run})`, rows: r['rows'] ?? 0, wall_s: r['client_s'] ?? 0, ratio_vs_export: Number((r['client_s']! / r['export_s']!).toFixed(2)) });
       records.push({ workload: `historical 1Mx3 read exported parquet to pandas (${run})`, rows: r['rows'] ?? 0, wall_s: r['read_s'] ?? 0 });
     }

@@ -9,6 +9,7 @@ online ADDRESS REGISTRY SECONDS ENTITIES: 1 entity x 50 features, one call at a 
 historical OFFLINE REGISTRY ENTITY_FILE OUT_FILE: the same 1M x 3 training set
   export  GetHistoricalFeaturesFromSource writing Parquet in the service (omit_rows): the
           service's own export time;
+  drain   the same rows streamed back and dropped as bytes (the stream's own cost);
   client  larder: get_historical_features(ServerSource(...)).to_df(), rows streamed back
           and decoded into a pandas DataFrame;
   read    pyarrow reading the exported Parquet into pandas (the file path's last step).
@@ -88,6 +89,8 @@ def historical(offline: str, registry: str, entity_file: str, out_file: str) -> 
     query.destination.storage.CopyFrom(saved_dataset_pb2.DatasetStorage(file=data_source_pb2.FileSource(path=out_file, format=data_source_pb2.FILE_FORMAT_PARQUET)))
     query.destination.omit_rows = True
     query.destination.overwrite = True
+    stream_query = offline_pb2.HistoricalQuery(project="bench", full_feature_names=True)
+    stream_query.features.val.extend(features)
     source = offline_pb2.EntitySource(file=data_source_pb2.FileSource(path=entity_file, format=data_source_pb2.FILE_FORMAT_PARQUET))
     channel = grpc.insecure_channel(offline, options=[("grpc.max_receive_message_length", 64 << 20)])
     stub = offline_grpc.OfflineRetrievalServiceStub(channel)
@@ -97,6 +100,16 @@ def historical(offline: str, registry: str, entity_file: str, out_file: str) -> 
         began = time.perf_counter()
         summary = [m for m in stub.GetHistoricalFeaturesFromSource(offline_pb2.GetHistoricalFeaturesFromSourceRequest(query=query, entity_source=source))][-1].summary
         export_s = time.perf_counter() - began
+        # The same stream received as bytes and dropped: the service's streaming and
+        # gRPC's transport, without the client's decoding.
+        drain = channel.unary_stream(
+            "/larder.offline.v1.OfflineRetrievalService/GetHistoricalFeaturesFromSource",
+            request_serializer=offline_pb2.GetHistoricalFeaturesFromSourceRequest.SerializeToString,
+            response_deserializer=None,
+        )
+        began = time.perf_counter()
+        received = sum(len(m) for m in drain(offline_pb2.GetHistoricalFeaturesFromSourceRequest(query=stream_query, entity_source=source)))
+        drain_s = time.perf_counter() - began
         began = time.perf_counter()
         df = store.get_historical_features(larder.ServerSource(file=entity_file), features, full_feature_names=True).to_df()
         client_s = time.perf_counter() - began
@@ -104,7 +117,7 @@ def historical(offline: str, registry: str, entity_file: str, out_file: str) -> 
         read = pq.read_table(out_file).to_pandas()
         read_s = time.perf_counter() - began
         assert len(df) == summary.row_count == len(read), (len(df), summary.row_count, len(read))
-        out[f"run{run}"] = {"export_s": round(export_s, 2), "client_s": round(client_s, 2), "read_s": round(read_s, 2), "rows": len(df), "columns": len(df.columns)}
+        out[f"run{run}"] = {"export_s": round(export_s, 2), "drain_s": round(drain_s, 2), "stream_mb": round(received / 1e6), "client_s": round(client_s, 2), "read_s": round(read_s, 2), "rows": len(df), "columns": len(df.columns)}
     store.close()
     channel.close()
     return out
