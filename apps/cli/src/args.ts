@@ -1,3 +1,5 @@
+import { parseArgs } from 'node:util';
+
 /** A command line the user got wrong: printed with usage, exit code 2. */
 export class UsageError extends Error {
   constructor(
@@ -34,64 +36,68 @@ export interface ParsedArgs<F extends FlagSpecs> {
 }
 
 /**
- * Parses `--name value`, `--name=value`, `-n value`, boolean `--name` and
- * `--no-name`, repeatable list flags, and `--` ending the flags. Unknown flags,
- * missing values and values outside `choices` are usage errors.
+ * Reads a command's arguments. Tokenising is node:util's parseArgs (`--name
+ * value`, `--name=value`, `-n value`, grouped switches `-qo json`, `--` ending
+ * the flags). Its strict mode is left off because its errors are generic
+ * ("Unknown option '--prunee'"): the checks are ours, so that each message
+ * names the flag, offers the closest known flag, lists the allowed choices,
+ * and accepts `--no-<switch>` and `--switch=false`.
  */
-export function parseArgs<F extends FlagSpecs>(argv: readonly string[], specs: F, command?: string): ParsedArgs<F> {
+export function parseCommandArgs<F extends FlagSpecs>(argv: readonly string[], specs: F, command?: string): ParsedArgs<F> {
+  const { tokens } = parseArgs({ args: [...argv], options: nodeOptions(specs), strict: false, allowPositionals: true, tokens: true });
   const flags: Record<string, string | boolean | string[]> = {};
   const positionals: string[] = [];
-  const byShort = new Map(Object.entries(specs).flatMap(([name, spec]) => (spec.short ? [[spec.short, name] as const] : [])));
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (arg === '--') {
-      positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    if (!arg.startsWith('-') || arg === '-') {
-      positionals.push(arg);
+  const fail = (message: string): never => {
+    throw new UsageError(message, command);
+  };
+  for (const token of tokens) {
+    if (token.kind === 'positional') positionals.push(token.value);
+    if (token.kind !== 'option') continue;
+    const short = !token.rawName.startsWith('--');
+    // node keeps the `=` of `-o=json` in the value; people mean json.
+    const inline = token.inlineValue === true ? (short ? (token.value ?? '').replace(/^=/, '') : token.value) : undefined;
+    const spec = specs[token.name];
+    if (spec === undefined) {
+      const negated = token.name.startsWith('no-') ? token.name.slice(3) : undefined;
+      if (!short && negated !== undefined && specs[negated]?.type === 'boolean') {
+        if (inline !== undefined) fail(`--${token.name} takes no value`);
+        flags[negated] = false;
+        continue;
+      }
+      fail(short ? `unknown option ${token.rawName}` : `unknown option --${token.name}${didYouMean(token.name, Object.keys(specs))}`);
       continue;
     }
-    let name: string;
-    let inline: string | undefined;
-    if (arg.startsWith('--')) {
-      const eq = arg.indexOf('=');
-      name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
-      inline = eq === -1 ? undefined : arg.slice(eq + 1);
-    } else {
-      const short = arg.slice(1, 2);
-      const long = byShort.get(short);
-      if (long === undefined) throw new UsageError(`unknown option -${short}`, command);
-      name = long;
-      inline = arg.length > 2 ? arg.slice(2).replace(/^=/, '') : undefined;
-    }
-    const spec = specs[name];
-    if (spec === undefined && name.startsWith('no-') && specs[name.slice(3)]?.type === 'boolean') {
-      if (inline !== undefined) throw new UsageError(`--${name} takes no value`, command);
-      flags[name.slice(3)] = false;
-      continue;
-    }
-    if (spec === undefined) throw new UsageError(`unknown option --${name}${suggest(name, Object.keys(specs))}`, command);
     if (spec.type === 'boolean') {
-      if (inline === undefined) flags[name] = true;
-      else if (inline === 'true' || inline === 'false') flags[name] = inline === 'true';
-      else throw new UsageError(`--${name} is a switch: expected no value, true or false, got "${inline}"`, command);
+      if (inline === undefined) flags[token.name] = true;
+      else if (inline === 'true' || inline === 'false') flags[token.name] = inline === 'true';
+      else fail(`--${token.name} is a switch: expected no value, true or false, got "${inline}"`);
       continue;
     }
-    let value = inline;
+    // A following flag is not taken as the value: `--output -q` forgot the value.
+    const value = inline ?? (token.value !== undefined && !(token.value.startsWith('-') && token.value !== '-') ? token.value : undefined);
     if (value === undefined) {
-      const next = argv[i + 1];
-      if (next === undefined || (next.startsWith('-') && next !== '-')) throw new UsageError(`--${name} needs a value${spec.value ? ` (${spec.value})` : ''}`, command);
-      value = next;
-      i++;
+      fail(`--${token.name} needs a value${spec.value ? ` (${spec.value})` : ''}`);
+      continue;
     }
-    if (spec.choices && !spec.choices.includes(value)) {
-      throw new UsageError(`--${name} must be one of ${spec.choices.join(', ')}; got "${value}"`, command);
-    }
-    if (spec.type === 'list') flags[name] = [...((flags[name] as string[] | undefined) ?? []), value];
-    else flags[name] = value;
+    if (spec.choices && !spec.choices.includes(value)) fail(`--${token.name} must be one of ${spec.choices.join(', ')}; got "${value}"`);
+    if (spec.type === 'list') flags[token.name] = [...((flags[token.name] as string[] | undefined) ?? []), value];
+    else flags[token.name] = value;
   }
   return { positionals, flags: flags as FlagValues<F> };
+}
+
+type NodeOptions = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
+
+function nodeOptions(specs: FlagSpecs): NodeOptions {
+  const options: NonNullable<NodeOptions> = {};
+  for (const [name, spec] of Object.entries(specs)) {
+    options[name] = {
+      type: spec.type === 'boolean' ? 'boolean' : 'string',
+      ...(spec.type === 'list' ? { multiple: true } : {}),
+      ...(spec.short === undefined ? {} : { short: spec.short }),
+    };
+  }
+  return options;
 }
 
 /** "key=value" pairs of a list flag as an object. */
@@ -105,12 +111,25 @@ export function parseKeyValues(values: readonly string[] | undefined, flag: stri
   return out;
 }
 
-function suggest(name: string, known: readonly string[]): string {
-  const close = known.filter((k) => distance(k, name) <= 2);
-  return close.length > 0 ? ` (did you mean --${close[0]}?)` : '';
+/**
+ * ` (did you mean --prune?)` for the known flag closest to a mistyped one (at
+ * most two edits away), or nothing. Kept here rather than using @larder/core's
+ * suggestions: loading core's barrel (CEL, protobuf) would slow every command's start.
+ */
+export function didYouMean(name: string, known: readonly string[]): string {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of known) {
+    const d = distance(candidate, name);
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best === undefined ? '' : ` (did you mean --${best}?)`;
 }
 
-/** Levenshtein distance, for "did you mean". */
+/** Levenshtein distance. */
 function distance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {

@@ -1,4 +1,4 @@
-import { UsageError, parseArgs } from './args';
+import { UsageError, parseCommandArgs } from './args';
 import type { FlagSpecs } from './args';
 import { GLOBAL_FLAGS } from './command-spec';
 import type { CommandContext, CommandSpec } from './command-spec';
@@ -26,7 +26,7 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
   try {
     if (spec === undefined) throw new UsageError(`unknown command "${name}"`);
     const flags = { ...GLOBAL_FLAGS, ...spec.flags } as FlagSpecs;
-    const parsed = parseArgs(rest, flags, spec.name);
+    const parsed = parseCommandArgs(rest, flags, spec.name);
     if ((parsed.flags as Record<string, unknown>)['help'] === true) {
       io.out(commandHelp(spec));
       return EXIT_OK;

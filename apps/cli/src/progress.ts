@@ -1,61 +1,90 @@
 import type { Io } from './output';
 
+export interface ProgressOptions {
+  /** How often a running step's elapsed time is refreshed. */
+  tickMs?: number;
+  /** On a pipe, the least time between two unimportant status lines. */
+  pipeEveryMs?: number;
+  /** The clock, in milliseconds; tests pass a fake one. */
+  now?: () => number;
+}
+
 /**
- * Progress on stderr (stdout stays clean for --output json): one line per
- * step with its duration, and while a step runs longer than a second, an
- * elapsed-time ticker (redrawn in place on a terminal, a line every few
- * seconds otherwise).
+ * Progress on stderr (stdout stays clean for --output json), the one renderer
+ * of every command. A status line is redrawn in place on a terminal; on a pipe
+ * (a pipeline's log) it becomes a line when it says something new (`important`)
+ * and at most every `pipeEveryMs` otherwise, so logs stay short. Two uses:
+ * `step()` (one line per step with its duration, and an elapsed-time ticker
+ * while it runs longer than a tick) and `status()`/`end()` for a job's bar.
  */
 export class Progress {
-  private started = 0;
-  private label = '';
-  private timer: NodeJS.Timeout | undefined;
-  private lastTick = 0;
+  private readonly tickMs: number;
+  private readonly pipeEveryMs: number;
+  private readonly now: () => number;
+  /** A status line is on the terminal, not yet ended by a newline. */
+  private drawn = false;
+  /** When the current status last became a line on a pipe; undefined: not yet. */
+  private printedAt: number | undefined;
 
   constructor(
     private readonly io: Io,
     private readonly enabled: boolean,
-    private readonly tickMs = 1000,
-  ) {}
+    options: ProgressOptions = {},
+  ) {
+    this.tickMs = options.tickMs ?? 1000;
+    this.pipeEveryMs = options.pipeEveryMs ?? 5000;
+    this.now = options.now ?? (() => performance.now());
+  }
 
+  /** A line of its own (a job started, a job's outcome). */
+  note(text: string): void {
+    if (!this.enabled) return;
+    this.end();
+    this.io.err(`${text}\n`);
+  }
+
+  /** The current state of something running. */
+  status(text: string, important = false): void {
+    if (!this.enabled) return;
+    if (this.io.errIsTty) {
+      this.io.err(`\r\x1b[K${text}`);
+      this.drawn = true;
+      return;
+    }
+    const now = this.now();
+    if (important || this.printedAt === undefined || now - this.printedAt >= this.pipeEveryMs) {
+      this.printedAt = now;
+      this.io.err(`${text}\n`);
+    }
+  }
+
+  /** Ends the status line: replaced by `final` when given, else kept as it was last drawn. */
+  end(final?: string): void {
+    this.printedAt = undefined;
+    if (!this.enabled) return;
+    if (this.drawn) this.io.err(final === undefined ? '\n' : `\r\x1b[K${final}\n`);
+    else if (final !== undefined) this.io.err(`${final}\n`);
+    this.drawn = false;
+  }
+
+  /** Runs one step, showing its elapsed time while it runs and `label: outcome (N ms)` after. */
   async step<T>(label: string, work: () => Promise<T>, done?: (result: T) => string): Promise<T> {
-    this.begin(label);
+    const started = this.now();
+    // On a pipe, a step that finishes within a tick prints only its outcome.
+    if (this.io.errIsTty) this.status(`${label} …`);
+    const timer = this.enabled ? setInterval(() => this.status(`${label} … (${((this.now() - started) / 1000).toFixed(0)}s)`), this.tickMs) : undefined;
+    timer?.unref();
+    const finish = (outcome: string) => {
+      clearInterval(timer);
+      this.end(`${label}: ${outcome} (${Math.round(this.now() - started)} ms)`);
+    };
     try {
       const result = await work();
-      this.end(done ? done(result) : 'done');
+      finish(done ? done(result) : 'done');
       return result;
     } catch (error) {
-      this.end('failed');
+      finish('failed');
       throw error;
     }
-  }
-
-  private begin(label: string): void {
-    this.label = label;
-    this.started = performance.now();
-    this.lastTick = 0;
-    if (!this.enabled) return;
-    // On a pipe, a step that finishes within a tick prints only its outcome.
-    if (this.io.errIsTty) this.io.err(`${label} …`);
-    this.timer = setInterval(() => this.tick(), this.tickMs);
-    this.timer.unref();
-  }
-
-  private tick(): void {
-    const seconds = (performance.now() - this.started) / 1000;
-    if (this.io.errIsTty) this.io.err(`\r${this.label} … ${seconds.toFixed(0)}s`);
-    else if (this.lastTick === 0 || seconds - this.lastTick >= 5) {
-      this.lastTick = seconds;
-      this.io.err(`${this.label} … (${seconds.toFixed(0)}s)\n`);
-    }
-  }
-
-  private end(outcome: string): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    if (!this.enabled) return;
-    const ms = Math.round(performance.now() - this.started);
-    if (this.io.errIsTty) this.io.err(`\r\x1b[K${this.label}: ${outcome} (${ms} ms)\n`);
-    else this.io.err(`${this.label}: ${outcome} (${ms} ms)\n`);
   }
 }

@@ -13,6 +13,7 @@ import { repoConfig } from '../context';
 import { clientSecurity } from '../security';
 import { formatJson, formatTable } from '../output';
 import type { Io } from '../output';
+import { Progress } from '../progress';
 
 /** The service's default port (apps/materialization). */
 const DEFAULT_ADDRESS = '127.0.0.1:6572';
@@ -75,7 +76,7 @@ async function run(ctx: CommandContext, command: string, start: (client: Client,
   const views = ((ctx.flags['views'] as string[] | undefined) ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
   const project = ctx.flags.project ?? repo?.project ?? '';
   const client = createClient(materializationV1.MaterializationService, address, await clientSecurity(ctx));
-  const bar = new ProgressBar(ctx.io, ctx.flags.quiet !== true);
+  const bar = new JobProgress(ctx.io, ctx.flags.quiet !== true);
   let job: Job | undefined;
   // Stopping the step (Ctrl-C, or the orchestrator's SIGTERM) cancels the job rather than orphaning it.
   const cancel = (): void => {
@@ -151,27 +152,24 @@ function table(job: Job): string {
 const shardLabel = (job: Job): string => (job.shardCount > 1 ? ` (shard ${job.shardIndex}/${job.shardCount} of run ${job.runId})` : '');
 
 /**
- * `[#########-----------]  45%  2/5 views  1,234,567 rows` on stderr: redrawn in
- * place on a terminal; on a pipe (a pipeline's log) a line when a view finishes
- * and at most every 10 s otherwise.
+ * `[#########-----------]  45%  2/5 views  1,234,567 rows written  12s`: the job's
+ * status line. Drawn by the CLI's one progress renderer: in place on a terminal;
+ * on a pipe (a pipeline's log) a line when a view finishes and at most every 10 s otherwise.
  */
-class ProgressBar {
-  private lastLine = 0;
-  private lastDone = -1;
-  private drawn = false;
+class JobProgress {
+  private readonly progress: Progress;
   private readonly began = performance.now();
+  private lastDone = -1;
 
-  constructor(
-    private readonly io: Io,
-    private readonly enabled: boolean,
-  ) {}
+  constructor(io: Io, enabled: boolean) {
+    this.progress = new Progress(io, enabled, { pipeEveryMs: 10_000 });
+  }
 
   started(job: Job): void {
-    if (this.enabled) this.io.err(`job ${job.id}${shardLabel(job)} started (${job.views.length} view${job.views.length === 1 ? '' : 's'}: ${job.views.map((v) => v.featureView).join(', ')})\n`);
+    this.progress.note(`job ${job.id}${shardLabel(job)} started (${job.views.length} view${job.views.length === 1 ? '' : 's'}: ${job.views.map((v) => v.featureView).join(', ')})`);
   }
 
   update(job: Job): void {
-    if (!this.enabled) return;
     const total = job.views.reduce((n, v) => n + Math.max(1, v.shardCount), 0);
     const finished = (v: materializationV1.ViewProgress) => v.state === S.SUCCEEDED || v.state === S.FAILED || v.state === S.CANCELLED;
     const done = job.views.reduce((n, v) => n + (finished(v) ? Math.max(1, v.shardCount) : v.shardsCompleted), 0);
@@ -180,21 +178,14 @@ class ProgressBar {
     const fraction = total === 0 ? 1 : done / total;
     const width = 24;
     const filled = Math.round(fraction * width);
-    const line = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.round(fraction * 100)).padStart(3)}%  ${viewsDone}/${job.views.length} views  ${rows.toLocaleString('en-US')} rows written  ${((performance.now() - this.began) / 1000).toFixed(0)}s`;
-    if (this.io.errIsTty) {
-      this.io.err(`\r\x1b[K${line}`);
-      this.drawn = true;
-    } else if (viewsDone !== this.lastDone || performance.now() - this.lastLine >= 10_000) {
-      this.lastDone = viewsDone;
-      this.lastLine = performance.now();
-      this.io.err(`${line}\n`);
-    }
+    const seconds = ((performance.now() - this.began) / 1000).toFixed(0);
+    const line = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.round(fraction * 100)).padStart(3)}%  ${viewsDone}/${job.views.length} views  ${rows.toLocaleString('en-US')} rows written  ${seconds}s`;
+    this.progress.status(line, viewsDone !== this.lastDone);
+    this.lastDone = viewsDone;
   }
 
   finished(job: Job | undefined): void {
-    if (!this.enabled) return;
-    if (this.drawn) this.io.err('\n');
-    this.drawn = false;
-    if (job) this.io.err(`job ${job.id} ${stateName(job.state)}\n`);
+    this.progress.end();
+    if (job) this.progress.note(`job ${job.id} ${stateName(job.state)}`);
   }
 }
