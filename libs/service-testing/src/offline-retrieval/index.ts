@@ -1,0 +1,4 @@
+export * from './dataset';
+export * from './engines';
+export * from './harness';
+export * from './oracle';
