@@ -1,6 +1,6 @@
 import { BigQuery } from '@google-cloud/bigquery';
-import { ConfigError, int, oneOf, string, stringList } from '@larder/rpc';
-import type { ConfigOf } from '@larder/rpc';
+import { ConfigError, int, oneOf, string, stringList } from '@larder/config';
+import type { ConfigOf } from '@larder/config';
 import { BigQueryOfflineStore } from './bigquery-store';
 import { DuckDBOfflineStore } from './duckdb-store';
 import { PostgresOfflineStore } from './postgres-store';

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
-import { oneOf, string } from '@larder/rpc';
-import type { ConfigOf } from '@larder/rpc';
+import { oneOf, string } from '@larder/config';
+import type { ConfigOf } from '@larder/config';
 import type { OnlineStoreConfig } from './create';
 
 /**

@@ -38,13 +38,10 @@ export type { MetricsEndpoint, MetricsEndpointOptions, MetricsGuard, MetricsRefu
 export { createLogger, silentLogger, LOG_LEVELS } from './logger';
 export type { LogFields, Logger, LoggerOptions, LogLevel } from './logger';
 
-export { bool, duration, int, oneOf, string, stringList, ConfigKey } from './config/keys';
-export type { ConfigOf, ConfigOverrides, ConfigSchema, Parsed } from './config/keys';
-export { loadConfig } from './config/load';
-export type { ConfigPreset, LoadConfigOptions } from './config/load';
-export { ConfigError, formatConfigIssue } from './config/config-error';
-export type { ConfigIssue } from './config/config-error';
-export { formatDurationMs, parseDurationMs } from './config/duration';
+// Configuration is @larder/config's, re-exported so a service's schema and its server keys
+// (serverConfigSchema below) come from one import.
+export { bool, duration, int, oneOf, string, stringList, ConfigKey, loadConfig, ConfigError, formatConfigIssue, formatDurationMs, parseDurationMs } from '@larder/config';
+export type { ConfigOf, ConfigOverrides, ConfigSchema, Parsed, ConfigPreset, LoadConfigOptions, ConfigIssue } from '@larder/config';
 
 export { serverConfigSchema } from './server-config';
 export type { ServerConfig, ServerConfigSchema } from './server-config';

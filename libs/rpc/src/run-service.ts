@@ -1,10 +1,8 @@
 import type { Registry } from 'prom-client';
 import type { ServerInterceptor, ServiceRegistration } from './adapter/types';
 import type { ErrorMappings } from './error-mappings';
-import { ConfigError } from './config/config-error';
-import type { ConfigOf, ConfigOverrides } from './config/keys';
-import { loadConfig } from './config/load';
-import type { ConfigPreset } from './config/load';
+import { ConfigError, loadConfig } from '@larder/config';
+import type { ConfigOf, ConfigOverrides, ConfigPreset } from '@larder/config';
 import { createLogger } from './logger';
 import type { Logger } from './logger';
 import type { ServerConfig, ServerConfigSchema } from './server-config';

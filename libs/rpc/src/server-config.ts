@@ -1,5 +1,5 @@
-import { bool, duration, int, oneOf, string } from './config/keys';
-import type { ConfigOf } from './config/keys';
+import { bool, duration, int, oneOf, string } from '@larder/config';
+import type { ConfigOf } from '@larder/config';
 import { LOG_LEVELS } from './logger';
 
 /**

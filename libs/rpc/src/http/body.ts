@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
-import { duration, int } from '../config/keys';
-import type { ConfigOf } from '../config/keys';
+import { duration, int } from '@larder/config';
+import type { ConfigOf } from '@larder/config';
 
 /**
  * Limits of a JSON-over-HTTP endpoint, as configuration keys under the endpoint's own

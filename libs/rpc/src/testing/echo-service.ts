@@ -1,7 +1,7 @@
 // Test-only: an EchoService implementation and a server factory shared by
 // the specs of this lib. Not exported from index.ts.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadConfig } from '../config/load';
+import { loadConfig } from '@larder/config';
 import { Code } from '../code';
 import { ErrorMappings } from '../error-mappings';
 import { RpcError } from '../rpc-error';

@@ -1,4 +1,4 @@
-import { ConfigError } from '../config/config-error';
+import { ConfigError } from '@larder/config';
 import type { Logger } from '../logger';
 import { tokenFromFile } from './bearer-token';
 import type { TokenSource } from './bearer-token';

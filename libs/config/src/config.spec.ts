@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { serverConfigSchema } from '../server-config';
 import { ConfigError } from './config-error';
 import { parseDurationMs } from './duration';
 import { bool, duration, int, oneOf, string, stringList } from './keys';
@@ -93,13 +92,6 @@ test('YAML syntax errors and unreadable files are ConfigErrors with a position',
   expect(issuesOf(() => loadConfig(schema, { file: join(dir, 'missing.yaml'), env: { LARDER_PROJECT: 'p' } }))).toEqual([
     `invalid configuration: cannot read the configuration file: file not found (${join(dir, 'missing.yaml')})`,
   ]);
-});
-
-test('the shared server schema loads from an empty environment', () => {
-  const config = loadConfig(serverConfigSchema({ grpcPort: 6570 }), { env: {} });
-  expect(config.grpc.port).toBe(6570);
-  expect(config.shutdown.gracePeriod).toBe(25_000);
-  expect(config.log.level).toBe('info');
 });
 
 test('durations', () => {
