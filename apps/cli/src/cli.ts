@@ -4,6 +4,7 @@ import { GLOBAL_FLAGS } from './command-spec';
 import type { CommandContext, CommandSpec } from './command-spec';
 import { COMMANDS, findCommand } from './commands';
 import type { Io } from './output';
+import cliPackage from '../package.json';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -19,7 +20,7 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     return EXIT_OK;
   }
   if (name === '--version' || name === '-V') {
-    io.out('larder 0.1.0\n');
+    io.out(`larder ${cliPackage.version}\n`);
     return EXIT_OK;
   }
   const spec = findCommand(name);

@@ -18,9 +18,6 @@ export function processIo(): Io {
   };
 }
 
-export type OutputFormat = 'table' | 'json';
-export const OUTPUT_FORMATS: readonly OutputFormat[] = ['table', 'json'];
-
 /** Columns padded to their widest cell; the last column is never padded. */
 export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));

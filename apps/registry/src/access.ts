@@ -265,8 +265,3 @@ export function visibleChanges(message: registryV1.WatchRegistryResponse, visibl
 export function featureInfoRef(info: registryV1.FeatureInfo, registry: RegistryLookup): ObjectRef {
   return objectRef(registry, info.onDemand ? 'on_demand_feature_view' : 'feature_view', info.project, info.featureView);
 }
-
-/** Whether the change type is one a write makes (for audit). */
-export function isWrite(change: registryV1.ChangeType): boolean {
-  return change === C.CREATE || change === C.UPDATE || change === C.DELETE;
-}

@@ -94,10 +94,3 @@ function closure(state: Uint32Array, starMask: Uint32Array, words: number): void
     state[w] = (state[w]! | add) >>> 0;
   }
 }
-
-/** Why a name pattern is unusable, or undefined (P's validation and the compiler share this). */
-export function globProblem(pattern: string): string | undefined {
-  if (pattern === '') return 'a name pattern must not be empty';
-  if (pattern.length > 1024) return `a name pattern may be at most 1024 characters (got ${pattern.length})`;
-  return undefined;
-}

@@ -18,7 +18,7 @@ export { objectRef, requestedObjects } from './registry-objects';
 export type { AccessCheck, AccessLookup } from './registry-objects';
 export type { PermissionSource } from './follow-permissions';
 export type { Action, Authorizer, ObjectRef, ObjectType, PermissionInput, PolicyInput } from './authorizer';
-export { compileGlob, globProblem } from './glob';
+export { compileGlob } from './glob';
 export type { GlobMatcher } from './glob';
 
 export { createAuditSink } from './audit';
