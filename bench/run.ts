@@ -19,6 +19,7 @@ const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   stats: async () => (await import('./stats')).runStatsBenchmark,
   python: async () => (await import('./python')).runPythonBenchmark,
   'vs-feast': async () => (await import('./vs-feast')).runVsFeastBenchmark,
+  encoders: async () => (await import('./encoders')).runEncodersBenchmark,
 };
 
 async function main(): Promise<void> {
