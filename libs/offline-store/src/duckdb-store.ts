@@ -63,12 +63,16 @@ export const duckdbDialect: Dialect = {
 };
 
 /**
- * DuckDB's quantiles come from a uniform reservoir sample of 100,000 values per column
+ * DuckDB's quantiles come from a uniform reservoir sample of 40,000 values per column
  * (reservoir_quantile): exact up to that many values, and beyond it each quantile's rank
- * has a standard error of at most 0.5 / sqrt(100,000) = 0.16%. approx_quantile (a
- * t-digest) gives no stated bound and cost 4.6x as much on 10M rows x 5 columns here.
+ * has a standard error of at most 0.5 / sqrt(40,000) = 0.25%, so three standard errors
+ * stay inside the 1% rank error (epsilon 0.01) of TFDV's own quantiles sketch.
+ * approx_quantile (a t-digest) gives no stated bound and cost 4.6x as much on 10M rows x
+ * 5 columns here. With 100,000 values (0.16%) the quantiles cost 3.8x the Parquet scan of
+ * the values at 1M rows, with 40,000 2.2x: the reservoir's replacements and the
+ * 101-point selection at the end.
  */
-export const DUCKDB_QUANTILE_SAMPLE = 100_000;
+export const DUCKDB_QUANTILE_SAMPLE = 40_000;
 
 /** DuckDB's statistics dialect. */
 export const duckdbStatisticsDialect: StatisticsDialect = {

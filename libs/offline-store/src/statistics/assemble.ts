@@ -2,6 +2,7 @@
 import { create } from '@bufbuild/protobuf';
 import { tfmdV0 } from '@larder/proto';
 import type { ResolvedStatisticsOptions } from './options';
+import { describedByValues } from './sql';
 import type { StatisticsColumn } from './sql';
 
 const { FeatureNameStatistics_Type: FeatureType, Histogram_HistogramType: HistogramType } = tfmdV0;
@@ -28,11 +29,24 @@ export interface ValueRow {
   value: string;
   count: number;
   distinct: number;
+  /** The column's present values and their total length in bytes (the same on each of its rows). */
+  present: number;
+  totalLength: number;
 }
 
-/** Value rows from the engine's raw rows (__c, __v, __n, __u). */
+/** Value rows from the engine's raw rows (__c, __v, __n, __u, __p, __t). */
 export function valueRows(rows: readonly Record<string, unknown>[]): ValueRow[] {
-  return rows.map((row) => ({ column: num(row['__c'])!, value: String(row['__v']), count: num(row['__n'])!, distinct: num(row['__u'])! }));
+  return rows.map((row) => ({ column: num(row['__c'])!, value: String(row['__v']), count: num(row['__n'])!, distinct: num(row['__u'])!, present: num(row['__p'])!, totalLength: num(row['__t'])! }));
+}
+
+/** A scalar string column's aggregates, read off its value rows (describedByValues): no rows, no present value. */
+function fromValues(values: readonly ValueRow[]): (name: string) => unknown {
+  const first = values[0];
+  return (name) => {
+    if (name === 'present') return first?.present ?? 0;
+    if (name === 'avglen') return first === undefined || first.present === 0 ? 0 : first.totalLength / first.present;
+    return undefined;
+  };
 }
 
 /**
@@ -163,14 +177,9 @@ export function assembleStatistics(
   options: ResolvedStatisticsOptions,
 ): tfmdV0.DatasetFeatureStatisticsList {
   const total = num(aggregates['__n']) ?? 0;
-  const features = columns.map((column, i) =>
-    featureStatistics(
-      column,
-      (name) => aggregates[`s${i}_${name}`],
-      total,
-      values.filter((v) => v.column === i),
-      options,
-    ),
-  );
+  const features = columns.map((column, i) => {
+    const own = values.filter((v) => v.column === i);
+    return featureStatistics(column, describedByValues(column) ? fromValues(own) : (name) => aggregates[`s${i}_${name}`], total, own, options);
+  });
   return create(tfmdV0.DatasetFeatureStatisticsListSchema, { datasets: [{ name: datasetName, numExamples: BigInt(total), features }] });
 }

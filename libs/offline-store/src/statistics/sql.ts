@@ -1,7 +1,9 @@
 // Statistics as SQL aggregates, per dialect: one scan for counts, moments, extremes,
-// zeros, lengths and quantiles of every feature; one grouped scan for string value
-// frequencies. Column names are ours (__f0, __f1, ...); the only numbers in the text
-// are bounded options we computed, never client text.
+// zeros, lengths and quantiles of the numeric, bytes and list features; one grouped scan
+// for the scalar strings (value frequencies, and their counts and lengths read off the
+// groups), so that on a columnar source each column is read once. Column names are ours
+// (__f0, __f1, ...); the only numbers in the text are bounded options we computed,
+// never client text.
 import type { typesV1 } from '@larder/proto';
 import { elementType, familyOf, isList } from '../cells';
 import type { Dialect } from '../sql';
@@ -52,8 +54,12 @@ function numericValue(d: StatisticsDialect, column: StatisticsColumn, ref: strin
 
 const countIf = (condition: string): string => `COALESCE(SUM(CASE WHEN ${condition} THEN 1 ELSE 0 END), 0)`;
 
+/** Scalar string columns are described by valuesSql alone (their groups give counts and lengths). */
+export const describedByValues = (column: StatisticsColumn): boolean => column.kind === 'string' && !column.list;
+
 /**
- * One SELECT over the base relation: a row of aggregates, named s<i>_<stat>, and __n.
+ * One SELECT over the base relation: a row of aggregates, named s<i>_<stat>, and __n,
+ * for every column but the scalar strings (see describedByValues).
  * Each value is prepared once per row in an inner projection (as a double, NaN as null,
  * lengths), so the aggregates read plain columns instead of repeating the expressions.
  */
@@ -62,6 +68,7 @@ export function aggregateSql(d: StatisticsDialect, base: string, columns: readon
   const prepared: string[] = [];
   const select = [`COUNT(*) AS ${q('__n')}`];
   columns.forEach((column, i) => {
+    if (describedByValues(column)) return;
     const ref = q(columnAlias(i));
     const v = q(`__v${i}`);
     const c = q(`__c${i}`);
@@ -77,10 +84,9 @@ export function aggregateSql(d: StatisticsDialect, base: string, columns: readon
       );
       return;
     }
-    if (column.kind === 'string' || column.kind === 'bytes') {
+    if (column.kind === 'bytes') {
       prepared.push(`${ref}`, `${d.byteLength(ref, column.kind)} AS ${l}`);
-      select.push(`AVG(${d.toDouble(l)}) AS ${q(stat(i, 'avglen'))}`);
-      if (column.kind === 'bytes') select.push(`MIN(${l}) AS ${q(stat(i, 'minlen'))}`, `MAX(${l}) AS ${q(stat(i, 'maxlen'))}`);
+      select.push(`AVG(${d.toDouble(l)}) AS ${q(stat(i, 'avglen'))}`, `MIN(${l}) AS ${q(stat(i, 'minlen'))}`, `MAX(${l}) AS ${q(stat(i, 'maxlen'))}`);
       return;
     }
     const value = numericValue(d, column, ref);
@@ -102,8 +108,9 @@ export function aggregateSql(d: StatisticsDialect, base: string, columns: readon
 
 /**
  * The `keep` most frequent values of every scalar string column (ties by value), with each
- * column's number of distinct values: rows (__c column index, __v value, __n count, __u
- * distinct values). One GROUPING SETS scan for all string columns.
+ * column's number of distinct values, of present values and their total length in bytes:
+ * rows (__c column index, __v value, __n count, __u distinct values, __p present, __t
+ * total length). One GROUPING SETS scan for all string columns.
  */
 export function valuesSql(d: StatisticsDialect, base: string, columns: readonly StatisticsColumn[], keep: number): string | undefined {
   const q = d.quote;
@@ -116,7 +123,9 @@ export function valuesSql(d: StatisticsDialect, base: string, columns: readonly 
   const ranked =
     `SELECT ${q('__c')}, ${q('__v')}, ${q('__n')}, ` +
     `ROW_NUMBER() OVER (PARTITION BY ${q('__c')} ORDER BY ${q('__n')} DESC, ${q('__v')}) AS ${q('__r')}, ` +
-    `COUNT(*) OVER (PARTITION BY ${q('__c')}) AS ${q('__u')} ` +
+    `COUNT(*) OVER (PARTITION BY ${q('__c')}) AS ${q('__u')}, ` +
+    `SUM(${q('__n')}) OVER (PARTITION BY ${q('__c')}) AS ${q('__p')}, ` +
+    `SUM(${q('__n')} * ${d.byteLength(q('__v'), 'string')}) OVER (PARTITION BY ${q('__c')}) AS ${q('__t')} ` +
     `FROM (${grouped}) AS ${q('__g')} WHERE ${q('__v')} IS NOT NULL`;
-  return `SELECT ${q('__c')}, ${q('__v')}, ${q('__n')}, ${q('__u')} FROM (${ranked}) AS ${q('__k')} WHERE ${q('__r')} <= ${keep} ORDER BY ${q('__c')}, ${q('__r')}`;
+  return `SELECT ${q('__c')}, ${q('__v')}, ${q('__n')}, ${q('__u')}, ${q('__p')}, ${q('__t')} FROM (${ranked}) AS ${q('__k')} WHERE ${q('__r')} <= ${keep} ORDER BY ${q('__c')}, ${q('__r')}`;
 }
