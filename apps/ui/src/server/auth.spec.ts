@@ -273,12 +273,15 @@ describe('attacks on the session and the sign-in', () => {
   });
 
   test('the page to come back to is always on this site', async () => {
-    for (const next of ['//evil.example/x', 'https://evil.example/', '/\\evil.example', 'javascript:alert(1)', '/ok\r\nx']) {
+    for (const next of ['//evil.example/x', 'https://evil.example/', '/\\evil.example', 'javascript:alert(1)', '/ok\r\nx', '/caf\u00e9', `/${'a'.repeat(3000)}`]) {
       const start = await get(`/auth/login?next=${encodeURIComponent(next)}`);
       const cookie = start.headers.getSetCookie()[0]!.split(';')[0]!;
       const login = sealer.open('login', cookie.slice('larder_login='.length)) as { next: string };
       expect([next, login.next]).toEqual([next, '/']);
     }
+    const kept = await get(`/auth/login?next=${encodeURIComponent('/p/rides/feature-view/driver_trips?tab=yaml')}`);
+    const login = sealer.open('login', kept.headers.getSetCookie()[0]!.split(';')[0]!.slice('larder_login='.length)) as { next: string };
+    expect(login.next).toBe('/p/rides/feature-view/driver_trips?tab=yaml');
   });
 
   test('signing out needs a POST; GET /auth/logout changes nothing', async () => {

@@ -60,8 +60,12 @@ function sameText(a: string, b: string): boolean {
 /** Only a path of this site is a place to come back to: never another host (`//evil`, `/\evil`). */
 export function safeNext(next: string | null): string {
   if (next === null || next.length > MAX_NEXT_CHARS || !next.startsWith('/') || next.startsWith('//')) return '/';
-  // Backslashes (read as slashes by browsers) and control characters (header splitting) never pass.
-  for (let i = 0; i < next.length; i++) if (next.charCodeAt(i) < 0x20 || next[i] === '\\') return '/';
+  // Backslashes (read as slashes by browsers), control characters (header splitting) and
+  // anything outside printable ASCII (not allowed in a Location header) never pass.
+  for (let i = 0; i < next.length; i++) {
+    const c = next.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || next[i] === '\\') return '/';
+  }
   return next;
 }
 
