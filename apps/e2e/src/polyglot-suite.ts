@@ -7,7 +7,7 @@ import type { LarderApp, RunningApp } from './apps';
 import { runGoClient, runPythonClient } from './clients';
 import type { ClientRecord } from './clients';
 import { declaredServices } from './contracts';
-import { applyClientRepo } from './repo';
+import { applyClientRepo, startClientJob } from './repo';
 import { buildGoClient, generateStubs } from './generate';
 import type { GeneratedStubs } from './generate';
 import { setupToolchain } from './toolchain';
@@ -21,17 +21,6 @@ export interface PolyglotSuiteOptions {
   expectedAnswers: Readonly<Record<string, AnswerCheck>>;
   /** Where apps/<name>/src/main.ts are; the repo's apps/ by default. */
   appsDir?: string;
-}
-
-/** The answer of an rpc whose feature is not built yet: UNIMPLEMENTED from our handler. */
-export function notImplementedYet(): AnswerCheck {
-  return (record) => {
-    expect(record.code).toBe('UNIMPLEMENTED');
-    // grpc's own answer for an unknown method is UNIMPLEMENTED too, but says
-    // "The server does not implement the method ...": only ours names the issue.
-    const method = (record.method ?? '').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    expect(record.message).toMatch(new RegExp(`^${method} is not implemented yet \\(issue #\\d+: [^)]+\\)$`));
-  };
 }
 
 /** An rpc that is built: OK, and a response that `check` accepts (its JSON form). */
@@ -240,6 +229,14 @@ async function startApps(options: PolyglotSuiteOptions, workDir: string): Promis
   }
   const env = { LARDER_REGISTRY_ADDRESS: registry.address, LARDER_ONLINE_STORE_PATH: path.join(workDir, 'online.db'), LARDER_HTTP_PORT: '0' };
   const rest = await Promise.allSettled(others.map((app) => startApp(app, { ...withAppsDir(options), env })));
+  const materialization = rest.find((r) => r.status === 'fulfilled' && r.value.name === 'materialization');
+  if (materialization?.status === 'fulfilled') {
+    try {
+      await startClientJob(materialization.value.address);
+    } catch (reason) {
+      return [{ status: 'fulfilled', value: registry }, ...rest, { status: 'rejected', reason }];
+    }
+  }
   return [{ status: 'fulfilled', value: registry }, ...rest];
 }
 

@@ -2,17 +2,13 @@ import { answersOk, describePolyglot } from './polyglot-suite';
 import type { AnswerCheck } from './polyglot-suite';
 
 // What each rpc that the Python and Go clients call must answer, one row per
-// service (both clients call the same rpc). When a feature lands, replace its
-// notImplementedYet() with answersOk(...) from './polyglot-suite', checking the
-// response's key fields as both clients print them (proto JSON, field names as
-// in the .proto, int64 as strings), e.g. for the registry:
-//   answersOk((response) => expect(response).toMatchObject({ version: expect.any(String) }))
-// A built rpc that should fail on an empty store can check the code instead:
-//   (record) => expect(record.code).toBe('NOT_FOUND')
+// service (both clients call the same rpc): answersOk(...) checking the response
+// as both clients print it (proto JSON, field names as in the .proto, int64 as
+// strings), or a check of the status code for an rpc that must fail.
 const expectedAnswers = {
-  // proto JSON leaves out a zero version (an empty registry); otherwise an int64 string.
+  // The suite applied the e2e repo before the clients ran: a version of at least 1 (an int64 string), and when.
   'larder.registry.v1.RegistryService/GetRegistryVersion': answersOk((response) =>
-    expect((response as { version?: unknown }).version ?? '0').toMatch(/^\d+$/),
+    expect(response).toEqual({ version: expect.stringMatching(/^[1-9]\d*$/), updated_time: expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z$/) }),
   ),
   // Nothing is materialized: the two driver_id rows are echoed, both features NOT_FOUND.
   'larder.serving.v1.OnlineServingService/GetOnlineFeatures': answersOk((response) =>
@@ -28,22 +24,25 @@ const expectedAnswers = {
   // The e2e repo's driver_hourly_stats reads driver_stats.parquet, which the e2e setup does not
   // write: the service resolves the refs and entity rows, then names the missing source file.
   'larder.offline.v1.OfflineRetrievalService/GetHistoricalFeatures': ((record) => expect(record.code).toBe('FAILED_PRECONDITION')) as AnswerCheck,
-  // The e2e setup starts no job: an empty page (jobs and next_page_token left out of proto JSON);
-  // whatever is listed must be a job with an id and a state, at most page_size (10) of them.
-  'larder.materialization.v1.MaterializationService/ListJobs': answersOk((response) => {
-    const { jobs = [], next_page_token: token = '' } = response as { jobs?: unknown[]; next_page_token?: string };
-    expect(Array.isArray(jobs)).toBe(true);
-    expect(jobs.length).toBeLessThanOrEqual(10);
-    for (const job of jobs) expect(job).toMatchObject({ id: expect.any(String), state: expect.stringMatching(/^JOB_STATE_/) });
-    if (jobs.length < 10) expect(token).toBe('');
-  }),
-  // No Kafka source is defined for the e2e apps, so ingestion consumes nothing: an empty list (left out
-  // of proto JSON); whatever is listed must name its source and topic.
-  'larder.ingestion.v1.IngestionService/GetConsumerStatus': answersOk((response) => {
-    const consumers = (response as { consumers?: unknown }).consumers ?? [];
-    expect(Array.isArray(consumers)).toBe(true);
-    for (const consumer of consumers as unknown[]) expect(consumer).toMatchObject({ dataSource: expect.any(String), topic: expect.any(String) });
-  }),
+  // The suite started one job of driver_hourly_stats over 2026-01-01..02 (it fails: its source file
+  // is never written): exactly that job, and no next page.
+  'larder.materialization.v1.MaterializationService/ListJobs': answersOk((response) =>
+    expect(response).toEqual({
+      jobs: [
+        expect.objectContaining({
+          id: expect.stringMatching(/\S/),
+          project: 'e2e',
+          state: expect.stringMatching(/^JOB_STATE_(PENDING|RUNNING|FAILED)$/),
+          start_time: '2026-01-01T00:00:00Z',
+          end_time: '2026-01-02T00:00:00Z',
+          views: [expect.objectContaining({ feature_view: 'driver_hourly_stats' })],
+        }),
+      ],
+    }),
+  ),
+  // The e2e repo defines no Kafka source, so ingestion runs no consumer: the answer is exactly
+  // empty (proto JSON leaves out an empty list), not merely a list of the right shape.
+  'larder.ingestion.v1.IngestionService/GetConsumerStatus': answersOk((response) => expect(response).toEqual({})),
 };
 
 describePolyglot({ expectedAnswers });

@@ -1,5 +1,6 @@
 import { create } from '@bufbuild/protobuf';
-import { registryV1, typesV1 } from '@larder/proto';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { materializationV1, registryV1, typesV1 } from '@larder/proto';
 import { createClient } from '@larder/rpc';
 
 const T = typesV1.ValueType;
@@ -23,6 +24,25 @@ export async function applyClientRepo(registryAddress: string): Promise<void> {
         schema: [{ name: 'conv_rate', valueType: T.DOUBLE }, { name: 'acc_rate', valueType: T.DOUBLE }],
       }],
     }), { timeoutMs: 10_000 });
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * Starts one materialization job of the e2e view, so the clients' ListJobs has a
+ * job to list. Its source file is never written, so the job ends FAILED; a failed
+ * job is listed like any other.
+ */
+export async function startClientJob(materializationAddress: string): Promise<void> {
+  const client = createClient(materializationV1.MaterializationService, materializationAddress);
+  try {
+    const end = new Date(Date.UTC(2026, 0, 2));
+    const start = new Date(Date.UTC(2026, 0, 1));
+    await client.materialize(
+      { project: 'e2e', featureViews: ['driver_hourly_stats'], startTime: timestampFromDate(start), endTime: timestampFromDate(end) },
+      { timeoutMs: 10_000 },
+    );
   } finally {
     client.close();
   }

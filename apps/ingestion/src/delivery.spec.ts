@@ -126,19 +126,26 @@ describe('delivery', () => {
     await produce(brokers, topic, events(0, N));
     const running = await startIngestion({ registryAddress: registry.address, project, online: store, kafka: { maxBytesPerPartition: 8 * 1024, commitIntervalMs: 0 } });
     let checkedMidStream = 0;
+    // At every look, the events a committed offset covers must be stored; a look that finds
+    // fewer is recorded here (not thrown, which the wait would take for "not yet").
+    const uncovered: string[] = [];
     try {
-      for (const until = Date.now() + 60_000; ; ) {
-        const c = Number(committed(running));
-        if (c > 0) expect(await stored(online, view, 0, c)).toBe(c);
-        if (c === N) break;
-        if (c > 0) checkedMidStream++;
-        if (Date.now() > until) throw new Error(`only ${c} of ${N} offsets committed`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await waitFor(
+        async () => {
+          const c = Number(committed(running));
+          const found = c > 0 ? await stored(online, view, 0, c) : 0;
+          if (found !== c) uncovered.push(`offset ${c} committed with ${found} events stored`);
+          if (c > 0 && c < N) checkedMidStream++;
+          return c === N;
+        },
+        60_000,
+        `all ${N} offsets committed`,
+      );
     } finally {
       await running.stop();
       await online.close();
     }
+    expect(uncovered).toEqual([]);
     expect(store.failed()).toBeGreaterThan(0);
     expect(checkedMidStream).toBeGreaterThan(0);
   });
@@ -168,8 +175,10 @@ describe('delivery', () => {
       expect(stalled?.lastError).not.toBe('');
       const stalledSeconds = async (): Promise<number> => Number(/larder_ingestion_partition_stalled_seconds\{[^}]*partition="0"\} ([0-9.e-]+)/.exec(await running.ingestion.metrics.registry.metrics())?.[1] ?? -1);
       await waitFor(async () => (await stalledSeconds()) > 0, 10_000, 'a stall of more than 0 s in the metric');
-      // Several commit intervals later still nothing of the unwritten events is committed.
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      // One more failed write attempt later (a retry interval and a store timeout, several
+      // commit intervals), still nothing of the unwritten events is committed.
+      const attempts = running.ingestion.consumers?.statuses()[0]?.partitions[0]?.failedAttempts ?? 0n;
+      await waitFor(() => (running.ingestion.consumers?.statuses()[0]?.partitions[0]?.failedAttempts ?? 0n) >= attempts + 1n, 20_000, 'another failed attempt');
       expect(running.ingestion.consumers?.statuses()[0]?.partitions[0]?.committedOffset).toBe(200n);
       redis = await startRedis({ port });
       // The restarted Redis is empty (no persistence in tests): the 200 events held back must all arrive.

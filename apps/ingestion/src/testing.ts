@@ -13,7 +13,7 @@ import { registryV1 } from '@larder/proto';
 import { RegistryClient } from '@larder/registry-client';
 import { createClient, silentLogger } from '@larder/rpc';
 import type { Logger, RpcClient } from '@larder/rpc';
-import { startLarderApp } from '@larder/testing';
+import { startLarderApp, waitUntil } from '@larder/testing';
 import type { RunningLarderApp } from '@larder/testing';
 import { Ingestion } from './ingestion';
 import type { ConsumerSettings } from './kafka/source-consumer';
@@ -173,13 +173,9 @@ export async function readTopic(brokers: string[], topic: string, count: number,
   return seen;
 }
 
-export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+/** @larder/testing's waitUntil, in the argument order these specs use. */
+export function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  return waitUntil(condition, { what, timeoutMs, intervalMs: 50 });
 }
 
 export const uniqueName = (prefix: string): string => `${prefix}_${process.pid}_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6).toString(36)}`;

@@ -14,7 +14,7 @@ import type { OnlineStore, ViewDescriptor } from '@larder/online-store';
 import { materializationV1, registryV1 } from '@larder/proto';
 import { Code, RpcError, createClient } from '@larder/rpc';
 import type { RpcClient, ServerHandle } from '@larder/rpc';
-import { freePort, rpcRejection as rejection, runInProcess, startLarderApp, testServices } from '@larder/testing';
+import { freePort, rpcRejection as rejection, runInProcess, startLarderApp, testServices, waitUntil } from '@larder/testing';
 import { Client } from 'pg';
 import { registryService } from '@larder/registry-app';
 import { compareWithHistorical } from './consistency';
@@ -115,16 +115,22 @@ async function startCluster(backend: RegistryBackend): Promise<Cluster> {
 /** Starts a job, retrying while the view is refused (a lease still held), for at most `withinMs`. */
 async function startWhenFree(start: () => Promise<materializationV1.Job>, withinMs: number): Promise<{ job: materializationV1.Job; refusals: RpcError[] }> {
   const refusals: RpcError[] = [];
-  const deadline = Date.now() + withinMs;
-  for (;;) {
-    try {
-      return { job: await start(), refusals };
-    } catch (error) {
-      if (!(error instanceof RpcError) || error.code !== Code.FAILED_PRECONDITION || Date.now() > deadline) throw error;
-      refusals.push(error);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
+  let job: materializationV1.Job | undefined;
+  let failure: unknown;
+  await waitUntil(
+    async () => {
+      try {
+        job = await start();
+      } catch (error) {
+        if (!(error instanceof RpcError) || error.code !== Code.FAILED_PRECONDITION) failure = error;
+        else refusals.push(error);
+      }
+      return job !== undefined || failure !== undefined;
+    },
+    { what: 'the view free to materialize (a lease still held)', timeoutMs: withinMs, intervalMs: 200 },
+  );
+  if (failure !== undefined || job === undefined) throw failure;
+  return { job, refusals };
 }
 
 describe.each([['file'], ['postgres']] as const)('replicas sharing a %s-backed registry', (backend) => {

@@ -4,7 +4,7 @@ import type { servingV1 } from '@larder/proto';
 import { Client as GrpcClient, credentials } from '@grpc/grpc-js';
 import type { ServiceError } from '@grpc/grpc-js';
 import { Code } from '@larder/rpc';
-import { rpcRejection as failure, testServices } from '@larder/testing';
+import { rpcRejection as failure, testServices, waitUntil } from '@larder/testing';
 import { startHarness } from './testing';
 import type { Harness, StoreUnderTest } from './testing';
 
@@ -267,16 +267,9 @@ describe('GetOnlineFeatures errors and registry changes (sqlite)', () => {
     await h.store.write({ ...driverView(h.project), features: [...driverView(h.project).features, { name: 'acc_rate', type: T.DOUBLE }] }, [
       { entityKey: { joinKeys: ['driver_id'], entityValues: [i64(1)] }, eventTs: NOW, values: { conv_rate: f64(0.7), trips: i64(1), acc_rate: f64(0.9) } },
     ]);
-    const deadline = Date.now() + 5_000;
+    // The service sees the apply through its registry copy's change stream: until then the ref is unknown.
     let res: servingV1.GetOnlineFeaturesResponse | undefined;
-    while (res === undefined) {
-      try {
-        res = await h.serving.getOnlineFeatures(request);
-      } catch (error) {
-        if (Date.now() > deadline) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    }
-    expect(table(res)['acc_rate']).toEqual([[0.9, 'PRESENT', NOW]]);
+    await waitUntil(async () => (res = await h.serving.getOnlineFeatures(request)) !== undefined, { what: 'the applied acc_rate servable', timeoutMs: 5_000, intervalMs: 20 });
+    expect(table(res as servingV1.GetOnlineFeaturesResponse)['acc_rate']).toEqual([[0.9, 'PRESENT', NOW]]);
   });
 });

@@ -215,8 +215,12 @@ export interface WaitOptions {
   intervalMs?: number;
 }
 
-/** Polls `probe` until it resolves true; errors thrown by the probe count as "not yet". */
-export async function waitUntil(probe: () => Promise<boolean>, options: WaitOptions): Promise<void> {
+/**
+ * Polls `probe` until it gives true, for at most `timeoutMs`; errors thrown by the
+ * probe count as "not yet". The one way tests wait for something to happen: on an
+ * observable condition with a bound, never a fixed sleep.
+ */
+export async function waitUntil(probe: () => boolean | Promise<boolean>, options: WaitOptions): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
   let lastError: unknown;
   for (;;) {

@@ -13,10 +13,15 @@ function broker() {
   return { calls, answers, commit };
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+// Fake timers: the committer's interval timer and Date.now move only when a test
+// advances them, so what each step sees does not depend on the machine's load.
+const advance = (ms: number) => jest.advanceTimersByTimeAsync(ms);
 const sorted = (offsets: Offsets | undefined) => [...(offsets ?? [])].sort((a, b) => a.partition - b.partition);
 
 describe('OffsetCommitter', () => {
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+
   it('sends one commit carrying the newest mark of every partition, and at most one at a time', async () => {
     const b = broker();
     const committer = new OffsetCommitter(b.commit, 0, () => undefined);
@@ -25,17 +30,17 @@ describe('OffsetCommitter', () => {
     committer.mark(1, 5n);
     committer.mark(0, 20n);
     committer.mark(0, 15n); // an older mark never moves an offset back
-    await sleep(5);
+    await advance(5);
     expect(b.calls).toHaveLength(1);
     expect(sorted(b.calls[0])).toEqual([
       { partition: 0, offset: '20' },
       { partition: 1, offset: '5' },
     ]);
     committer.mark(1, 7n);
-    await sleep(5);
+    await advance(5);
     expect(b.calls).toHaveLength(1); // the first is still in flight
     b.answers[0]?.resolve();
-    await sleep(5);
+    await advance(5);
     expect(b.calls).toHaveLength(2);
     expect(b.calls[1]).toEqual([{ partition: 1, offset: '7' }]);
     b.answers[1]?.resolve();
@@ -47,10 +52,10 @@ describe('OffsetCommitter', () => {
     const committer = new OffsetCommitter(b.commit, 0, () => undefined);
     committer.assign([0]);
     committer.mark(0, 20n);
-    await sleep(5);
+    await advance(5);
     b.answers[0]?.resolve();
     committer.mark(0, 15n);
-    await sleep(5);
+    await advance(5);
     expect(b.calls).toHaveLength(1);
     expect(committer.pending).toBe(0);
     committer.close();
@@ -61,13 +66,13 @@ describe('OffsetCommitter', () => {
     const committer = new OffsetCommitter(b.commit, 150, () => undefined);
     committer.assign([0]);
     committer.mark(0, 1n);
-    await sleep(10);
+    await advance(10);
     expect(b.calls).toHaveLength(1);
     b.answers[0]?.resolve();
     committer.mark(0, 2n);
-    await sleep(60);
+    await advance(60);
     expect(b.calls).toHaveLength(1);
-    await sleep(150);
+    await advance(150);
     expect(b.calls).toHaveLength(2);
     b.answers[1]?.resolve();
     committer.close();
@@ -80,10 +85,10 @@ describe('OffsetCommitter', () => {
     committer.assign([0, 1]);
     committer.mark(0, 10n);
     committer.mark(1, 10n);
-    await sleep(5);
+    await advance(5);
     committer.mark(1, 12n);
     b.answers[0]?.reject(new Error('coordinator moved'));
-    await sleep(5);
+    await advance(5);
     expect(errors).toEqual(['coordinator moved']);
     expect(sorted(b.calls[1])).toEqual([
       { partition: 0, offset: '10' },
@@ -98,13 +103,13 @@ describe('OffsetCommitter', () => {
     const committer = new OffsetCommitter(b.commit, 50, () => undefined);
     committer.assign([0, 1]);
     committer.mark(0, 3n);
-    await sleep(5);
+    await advance(5);
     b.answers[0]?.resolve();
     committer.mark(0, 4n);
     committer.mark(1, 4n);
     committer.assign([1]);
     committer.mark(0, 9n); // a write of a revoked partition that finished late
-    await sleep(80);
+    await advance(80);
     expect(b.calls[1]).toEqual([{ partition: 1, offset: '4' }]);
     b.answers[1]?.resolve();
     committer.close();
@@ -114,7 +119,7 @@ describe('OffsetCommitter', () => {
     let committed: Offsets = [];
     const committer = new OffsetCommitter(
       async (offsets) => {
-        await sleep(20);
+        await new Promise((resolve) => setTimeout(resolve, 20));
         committed = offsets;
       },
       60_000,
@@ -122,10 +127,12 @@ describe('OffsetCommitter', () => {
     );
     committer.assign([2]);
     committer.mark(2, 1n);
-    await sleep(40); // the first commit goes out at once; the next waits a minute
+    await advance(40); // the first commit goes out at once; the next waits a minute
     committer.mark(2, 8n);
     expect(committer.pending).toBe(1);
-    await committer.flush();
+    const flushed = committer.flush();
+    await advance(20);
+    await flushed;
     expect(committed).toEqual([{ partition: 2, offset: '8' }]);
     expect(committer.pending).toBe(0);
     committer.close();
