@@ -23,7 +23,7 @@ import { createInterface } from 'node:readline';
 import Redis from 'ioredis';
 import { feastFeatureField, RedisOnlineStore, serializeEntityKey } from '@larder/online-store';
 import type { ViewDescriptor } from '@larder/online-store';
-import { healthV1, registryV1, servingV1, typesV1 } from '@larder/proto';
+import { healthV1, registryV1, servingV1, tfmdV0, typesV1 } from '@larder/proto';
 import { createClient, runService, SERVICE_NODE_FLAGS } from '@larder/rpc';
 import { startRedis, TestIssuer } from '@larder/testing';
 import { registryService } from '@larder/registry-app';
@@ -383,6 +383,53 @@ async function authOnline(records: BenchRecord[], go: Loadgen, registryAddress: 
   }
 }
 
+/** Rounds of the alternating value-counter comparison (each SECONDS long, per concurrency). */
+const VALUE_METRICS_ROUNDS = Number(process.env.LARDER_BENCH_ONLINE_VALUE_METRICS_ROUNDS ?? 3);
+
+/**
+ * 1x50 with serving's per-feature schema counters (out of domain, missing, stale) against
+ * the same server with them switched off (LARDER_SERVING_VALUE_METRICS=false), after the
+ * five views read get a TFDV schema: a float domain on every feature, narrow enough that
+ * about half of the served values fall outside it (each value is checked and counted).
+ * Two servers started alike, measured in alternating rounds, as for auth.
+ */
+async function valueMetricsOnline(records: BenchRecord[], go: Loadgen, registryAddress: string, redisUrl: string, layout: (typeof LAYOUTS)[number]): Promise<void> {
+  const registry = createClient(registryV1.RegistryService, registryAddress);
+  const schema = create(tfmdV0.SchemaSchema, {
+    feature: Array.from({ length: FEATURES }, (_, f) => ({ name: featureName(f), type: tfmdV0.FeatureType.FLOAT, domainInfo: { case: 'floatDomain' as const, value: { min: 0, max: ENTITIES / 2 } } })),
+  });
+  const validation = create(registryV1.FeatureViewValidationSchema, { schema });
+  const views = repo().featureViews.slice(0, 5).map((view) => ({ ...view, validation }));
+  await registry.applyRegistry({ project: PROJECT, featureViews: views });
+  registry.close();
+  // Both with their /metrics endpoint (the gRPC counters are kept either way), as deployed.
+  const common = { LARDER_REGISTRY_ADDRESS: registryAddress, LARDER_ONLINE_STORE_TYPE: 'redis', LARDER_REDIS_URL: redisUrl, LARDER_REDIS_LAYOUT: layout, LARDER_PROJECT: PROJECT, LARDER_METRICS_ENABLED: 'true', LARDER_METRICS_HOST: '127.0.0.1', LARDER_METRICS_PORT: '0' };
+  const off = await startServer({ ...common, LARDER_SERVING_VALUE_METRICS: 'false' });
+  const on = await startServer({ ...common, LARDER_SERVING_VALUE_METRICS: 'true' });
+  try {
+    const refs: string[] = [];
+    for (let v = 0; v < 5; v++) for (let f = 0; f < FEATURES; f++) refs.push(`${viewName(v)}:${featureName(f)}`);
+    const request = (i: number) => ({ fullFeatureNames: true, kind: { case: 'features' as const, value: { val: refs } }, entities: { driver_id: { val: [int64((i * 7919) % ENTITIES)] } } });
+    const encoded = Array.from({ length: ENCODED_REQUESTS }, (_, i) => Buffer.from(servingRequest(request(i))));
+    const cases = [
+      { workload: '1x50-value-metrics-off', server: off, counters: 'off (same run, alternating)' },
+      { workload: '1x50-value-metrics', server: on, counters: 'on, 50 features with a float domain' },
+    ];
+    for (const concurrency of CONCURRENCY) {
+      for (let round = 1; round <= VALUE_METRICS_ROUNDS; round++) {
+        for (const c of round % 2 === 1 ? cases : [...cases].reverse()) {
+          const m = await go.run(c.server.address, GET_ONLINE_FEATURES, encoded, concurrency, c.server.child.pid);
+          records.push({ workload: c.workload, client: 'go', layout, concurrency, round, counters: c.counters, ...m });
+          process.stdout.write(`${layout} ${c.workload} round ${round} go c=${concurrency}: ${JSON.stringify(m)}\n`);
+        }
+      }
+    }
+  } finally {
+    await off.stop();
+    await on.stop();
+  }
+}
+
 export async function runOnlineBenchmark(): Promise<BenchRecord[]> {
   const records: BenchRecord[] = [];
   const dir = await mkdtemp(path.join(os.tmpdir(), 'larder-bench-online-'));
@@ -477,6 +524,7 @@ export async function runOnlineBenchmark(): Promise<BenchRecord[]> {
         await server.stop();
       }
       if (layout === 'packed' && SHAPES.some((shape) => shape.name === '1x50')) await authOnline(records, go, registry.address, redis.url, layout);
+      if (layout === 'packed' && SHAPES.some((shape) => shape.name === '1x50')) await valueMetricsOnline(records, go, registry.address, redis.url, layout);
     }
   } finally {
     raw.disconnect();
