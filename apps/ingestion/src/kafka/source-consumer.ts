@@ -1,28 +1,25 @@
 import { create } from '@bufbuild/protobuf';
-import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import { Kafka, logLevel } from 'kafkajs';
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
-import { futureTimeProblem } from '@larder/core';
 import type { EndpointAllowList } from '@larder/core';
-import { OfflineStoreError } from '@larder/offline-store';
 import type { OfflineStore } from '@larder/offline-store';
-import { InvalidRowError } from '@larder/online-store';
 import type { OnlineStore } from '@larder/online-store';
-import { ingestionV1, tfmdV0 } from '@larder/proto';
+import { ingestionV1 } from '@larder/proto';
 import type { registryV1 } from '@larder/proto';
 import type { Logger } from '@larder/rpc';
 import type { IngestionMetrics } from '../metrics';
-import { OfflineBatches, RowProblem, readRecordField, recordPlan, shapeRow, violationReason, writeOnline } from '../rows';
-import type { RecordPlan, ShapedRow } from '../rows';
+import { recordPlan } from '../rows';
+import type { RecordPlan } from '../rows';
 import { FieldMap } from '../targets';
 import type { ViewTarget } from '../targets';
-import { ValueError, toMillis } from '../values';
-import { allowedSocketFactory } from './allowed-socket';
+import { BatchPipeline } from './batch-pipeline';
+import type { BatchWork } from './batch-pipeline';
+import { BatchWriter } from './batch-writer';
 import { OffsetCommitter } from './committer';
 import { DeadLetterTopic } from './dead-letters';
-import type { DeadLetter, DeadLetterStage } from './dead-letters';
-import { DecodeError, decoderFor } from './decode';
-import type { DecodedRecord, Decoder, SchemaRegistryCache } from './decode';
+import { decoderFor } from './decode';
+import type { SchemaRegistryCache } from './decode';
+import { kafkaClients } from './kafka-clients';
+import { PartitionTable } from './partition-status';
 import { RateWindow } from './rate';
 
 const State = ingestionV1.ConsumerState;
@@ -74,38 +71,6 @@ export interface ConsumerDeps {
   endpoints: EndpointAllowList;
 }
 
-interface PartitionStats {
-  committed: bigint;
-  logEnd: bigint;
-  rate: RateWindow;
-  deadLetters: number;
-  lastEventTs: number | undefined;
-  /** Greatest event time seen: the watermark is this minus the source's watermark delay. */
-  maxEventTs: number;
-  /** While the batch now held keeps failing: when it first failed, how often, and why. */
-  stalledSince: number | undefined;
-  failedAttempts: number;
-  lastError: string;
-}
-
-/** The work one batch needs done before its offsets may be committed. */
-interface BatchWork {
-  messages: readonly KafkaMessage[];
-  online: Map<ViewTarget, ShapedRow[]>;
-  offline: OfflineBatches;
-  deadLetters: DeadLetter[];
-  lastEventTs: number | undefined;
-  maxEventTs: number;
-  done: { online: Set<ViewTarget>; offline: Set<string>; deadLetters: boolean };
-}
-
-/** What a written batch leaves for the partition's bookkeeping. */
-interface BatchOutcome {
-  maxEventTs: number;
-  lastEventTs: number | undefined;
-  deadLetters: readonly DeadLetter[];
-}
-
 /** A batch handed to the background: its writes, then its offset mark. */
 interface InFlight {
   /** True once written and marked for commit; false when abandoned (rebalance, stop). */
@@ -129,25 +94,19 @@ export class SourceConsumer {
   readonly topic: string;
   readonly groupId: string;
   readonly deadLetterTopic: string;
-  private readonly deadLetters: DeadLetterTopic;
   private readonly fields: FieldMap;
-  private readonly decode: Decoder;
-  private readonly watermarkDelayMs: number;
-  private readonly timestampField: string;
-  private readonly createdField: string;
-  private readonly kafka: Kafka;
   private readonly consumer: Consumer;
   private readonly producer: Producer;
   private readonly admin: Admin;
-  private readonly partitions = new Map<number, PartitionStats>();
+  private readonly partitions: PartitionTable;
+  private readonly pipeline: BatchPipeline;
+  private readonly writer: BatchWriter;
   /** Per partition, the batch whose writes may still be running while the next one is fetched. */
   private readonly inFlight = new Map<number, InFlight>();
   private readonly committer: OffsetCommitter;
-  private plans: readonly RecordPlan[];
   private readonly rate = new RateWindow();
   private assigned: number[] = [];
   private state: ingestionV1.ConsumerState = State.STARTING;
-  private retrying = 0;
   private lastError = '';
   private deadLetterCount = 0;
   private lagTimer: NodeJS.Timeout | undefined;
@@ -172,40 +131,23 @@ export class SourceConsumer {
     this.groupId = kafka.consumerGroup || `${settings.groupPrefix}${project}.${source.name}`;
     this.deadLetterTopic = kafka.deadLetterTopic || `${kafka.topic}.dlq`;
     this.fields = new FieldMap(source.fieldMapping);
-    this.plans = this.planOf(targets);
-    this.decode = decoderFor(kafka.messageFormat, deps.schemas);
-    this.watermarkDelayMs = durationMs(kafka.watermarkDelay);
-    this.timestampField = source.timestampField;
-    this.createdField = source.createdTimestampColumn;
     this.log = deps.logger.child({ project, source: source.name, topic: this.topic, group: this.groupId });
-    const log = this.log;
-    this.kafka = new Kafka({
+    ({ consumer: this.consumer, producer: this.producer, admin: this.admin } = kafkaClients({
       clientId: settings.clientId,
       brokers: kafka.bootstrapServers,
-      socketFactory: allowedSocketFactory(deps.endpoints),
-      retry: { initialRetryTime: 200, maxRetryTime: 5_000, retries: 8 },
-      logLevel: logLevel.WARN,
-      logCreator: () => (entry) => {
-        const fields = { kafkajs: entry.namespace, error: entry.log.error };
-        if (entry.level <= logLevel.ERROR) log.warn(entry.log.message, fields);
-        else log.debug(entry.log.message, fields);
-      },
-    });
-    this.consumer = this.kafka.consumer({
       groupId: this.groupId,
-      sessionTimeout: settings.sessionTimeoutMs,
-      heartbeatInterval: settings.heartbeatIntervalMs,
-      rebalanceTimeout: settings.rebalanceTimeoutMs,
+      endpoints: deps.endpoints,
+      sessionTimeoutMs: settings.sessionTimeoutMs,
+      heartbeatIntervalMs: settings.heartbeatIntervalMs,
+      rebalanceTimeoutMs: settings.rebalanceTimeoutMs,
       maxBytesPerPartition: settings.maxBytesPerPartition,
       maxBytes: settings.maxBytes,
-      maxWaitTimeInMs: settings.maxWaitTimeMs,
-      retry: { initialRetryTime: 200, maxRetryTime: 5_000, retries: 8, restartOnFailure: async () => !this.stopping },
-    });
-    // The dead-letter topic is created explicitly (with the source's partition count), never by a produce.
-    this.producer = this.kafka.producer({ allowAutoTopicCreation: false, retry: { initialRetryTime: 200, maxRetryTime: 5_000, retries: 5 } });
-    this.admin = this.kafka.admin({ retry: { retries: 2 } });
+      maxWaitTimeMs: settings.maxWaitTimeMs,
+      restartOnFailure: async () => !this.stopping,
+      log: this.log,
+    }));
     const labels = { project, source: source.name, topic: this.topic };
-    this.deadLetters = new DeadLetterTopic(
+    const deadLetters = new DeadLetterTopic(
       this.deadLetterTopic,
       this.topic,
       this.producer,
@@ -218,6 +160,35 @@ export class SourceConsumer {
       },
       this.log,
     );
+    this.partitions = new PartitionTable({ project, source: source.name, topic: this.topic, groupId: this.groupId }, deps.metrics, this.log);
+    this.pipeline = new BatchPipeline(
+      {
+        project,
+        source: source.name,
+        topic: this.topic,
+        decode: decoderFor(kafka.messageFormat, deps.schemas),
+        timestampField: source.timestampField,
+        createdField: source.createdTimestampColumn,
+        watermarkDelayMs: durationMs(kafka.watermarkDelay),
+      },
+      { online: deps.online, offline: deps.offline, metrics: deps.metrics, storeTimeoutMs: settings.storeTimeoutMs, maxFutureSkewMs: settings.maxFutureSkewMs },
+      deadLetters,
+      this.log,
+    );
+    this.pipeline.plans = this.planOf(targets);
+    this.writer = new BatchWriter({
+      pipeline: this.pipeline,
+      partitions: this.partitions,
+      metrics: deps.metrics,
+      labels,
+      log: this.log,
+      retryInitialMs: settings.retryInitialMs,
+      retryMaxMs: settings.retryMaxMs,
+      onStall: (error) => {
+        this.state = State.PAUSED;
+        this.lastError = error;
+      },
+    });
     this.committer = new OffsetCommitter(
       (offsets) => this.consumer.commitOffsets(offsets.map((o) => ({ topic: this.topic, ...o }))),
       settings.commitIntervalMs,
@@ -227,23 +198,19 @@ export class SourceConsumer {
     this.consumer.on(COMMIT_OFFSETS, (event) => {
       for (const { topic, partitions } of event.payload.topics) {
         if (topic !== this.topic) continue;
-        for (const { partition, offset } of partitions) this.committed(Number(partition), BigInt(String(offset)));
+        for (const { partition, offset } of partitions) this.partitions.committed(Number(partition), BigInt(String(offset)));
       }
     });
     this.consumer.on(GROUP_JOIN, (event) => {
       this.assigned = [...(event.payload.memberAssignment[this.topic] ?? [])].sort((a, b) => a - b);
       this.committer.assign(this.assigned);
-      for (const p of [...this.partitions.keys()]) {
-        if (this.assigned.includes(p)) continue;
-        this.partitions.delete(p);
-        this.deps.metrics.stalled.remove({ project: this.project, source: this.sourceName, topic: this.topic, partition: String(p) });
-      }
-      if (this.retrying === 0) this.state = State.RUNNING;
+      this.partitions.keepOnly(this.assigned);
+      if (this.writer.retrying === 0) this.state = State.RUNNING;
       this.log.info('partitions assigned', { partitions: this.assigned });
       this.scheduleRefresh();
     });
     this.consumer.on(REBALANCING, () => {
-      if (this.retrying === 0 && !this.stopping) this.state = State.STARTING;
+      if (this.writer.retrying === 0 && !this.stopping) this.state = State.STARTING;
     });
     this.consumer.on(CRASH, (event) => {
       this.lastError = event.payload.error.message;
@@ -258,7 +225,7 @@ export class SourceConsumer {
 
   /** Swaps the views written to (a registry change); the next batch uses them. */
   setTargets(targets: readonly ViewTarget[]): void {
-    this.plans = this.planOf(targets);
+    this.pipeline.plans = this.planOf(targets);
   }
 
   private planOf(targets: readonly ViewTarget[]): RecordPlan[] {
@@ -333,23 +300,6 @@ export class SourceConsumer {
     this.log.info('consumer stopped');
   }
 
-  private partition(partition: number): PartitionStats {
-    let stats = this.partitions.get(partition);
-    if (stats === undefined) {
-      stats = { committed: -1n, logEnd: -1n, rate: new RateWindow(), deadLetters: 0, lastEventTs: undefined, maxEventTs: -Infinity, stalledSince: undefined, failedAttempts: 0, lastError: '' };
-      this.partitions.set(partition, stats);
-    }
-    return stats;
-  }
-
-  /** The broker accepted a commit: status and lag follow it. */
-  private committed(partition: number, next: bigint): void {
-    const stats = this.partitions.get(partition);
-    if (stats === undefined || next <= stats.committed) return;
-    stats.committed = next;
-    if (stats.logEnd >= 0n) this.deps.metrics.lag.set({ project: this.project, source: this.sourceName, topic: this.topic, partition: String(partition) }, Number(stats.logEnd - next));
-  }
-
   /**
    * Decodes a batch while the previous batch of its partition is still being
    * written, waits for that one, then starts this batch's writes and returns,
@@ -362,7 +312,7 @@ export class SourceConsumer {
    */
   private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const partition = batch.partition;
-    const stats = this.partition(partition);
+    const stats = this.partitions.get(partition);
     stats.logEnd = BigInt(batch.highWatermark);
     if (batch.messages.length === 0) return;
     const live = (): boolean => isRunning() && !isStale() && !this.stopping;
@@ -371,7 +321,7 @@ export class SourceConsumer {
     let work: BatchWork | undefined;
     if (before !== undefined) {
       try {
-        work = await this.prepare(batch.messages, before);
+        work = await this.pipeline.prepare(batch.messages, before);
       } catch {
         // A transient failure (a schema registry down): the background retries it.
       }
@@ -399,10 +349,10 @@ export class SourceConsumer {
 
   /** Writes a batch (retrying while the partition waits, isolating poison messages), then marks its offset for commit. */
   private async writeAndMark(messages: readonly KafkaMessage[], partition: number, prepared: BatchWork | undefined, live: () => boolean, heartbeat: () => Promise<void>): Promise<boolean> {
-    const stats = this.partition(partition);
-    const outcome = await this.writeRetrying(messages, partition, prepared, stats.maxEventTs, live, heartbeat);
+    const stats = this.partitions.get(partition);
+    const outcome = await this.writer.write(messages, prepared, stats.maxEventTs, { partition, live, heartbeat });
     if (outcome === undefined) return false;
-    if (this.retrying === 0 && this.state === State.PAUSED) {
+    if (this.writer.retrying === 0 && this.state === State.PAUSED) {
       this.state = State.RUNNING;
       this.log.info('writes succeeded again; partition resumed', { partition });
     }
@@ -422,221 +372,6 @@ export class SourceConsumer {
     return true;
   }
 
-  /**
-   * Writes messages until done. A failure that retrying may cure (a store or
-   * broker unreachable, an unknown error) is retried with backoff while the
-   * partition waits, and reported as a stall; a row the online store refuses
-   * for its content is isolated by halving the batch, and the one message at
-   * fault is dead-lettered. Undefined when the partition was taken away.
-   */
-  private async writeRetrying(messages: readonly KafkaMessage[], partition: number, prepared: BatchWork | undefined, maxEventTsBefore: number, live: () => boolean, heartbeat: () => Promise<void>): Promise<BatchOutcome | undefined> {
-    const stats = this.partition(partition);
-    let work = prepared;
-    let delay = this.deps.settings.retryInitialMs;
-    for (;;) {
-      try {
-        work ??= await this.prepare(messages, maxEventTsBefore);
-        await this.apply(work, partition);
-        this.stallEnded(partition, stats);
-        return work;
-      } catch (error) {
-        if (!live()) return undefined;
-        if (error instanceof InvalidRowError) return this.isolate(messages, partition, maxEventTsBefore, error, live, heartbeat);
-        this.retrying++;
-        this.state = State.PAUSED;
-        this.lastError = (error as Error).message;
-        this.stalled(partition, stats, this.lastError);
-        this.log.warn('batch failed; partition waits and retries', { partition, error: this.lastError, retryInMs: delay, failedAttempts: stats.failedAttempts });
-        try {
-          await sleepWhile(delay, live, heartbeat);
-        } finally {
-          this.retrying--;
-        }
-        if (!live()) return undefined;
-        delay = Math.min(this.deps.settings.retryMaxMs, delay * 2);
-      }
-    }
-  }
-
-  /**
-   * A poison batch: halves are written one after the other (the second from
-   * the first's watermark) until the message at fault stands alone; that one
-   * is dead-lettered and the rest are written. Parts already written before the
-   * failure are written again: idempotent online, exact duplicates offline.
-   */
-  private async isolate(messages: readonly KafkaMessage[], partition: number, maxEventTsBefore: number, error: InvalidRowError, live: () => boolean, heartbeat: () => Promise<void>): Promise<BatchOutcome | undefined> {
-    const labels = { project: this.project, source: this.sourceName, topic: this.topic };
-    if (messages.length === 1) {
-      const message = messages[0] as KafkaMessage;
-      this.log.warn('message refused by the online store; dead-lettered', { partition, offset: message.offset, error: error.message });
-      const letter: DeadLetter = { message, stage: 'write', reason: `online write refused: ${error.message}`, view: error.view };
-      const work: BatchWork = { messages, online: new Map(), offline: new OfflineBatches(), deadLetters: [letter], lastEventTs: undefined, maxEventTs: maxEventTsBefore, done: { online: new Set(), offline: new Set(), deadLetters: false } };
-      return this.writeRetrying(messages, partition, work, maxEventTsBefore, live, heartbeat);
-    }
-    this.deps.metrics.poisonSplits.inc(labels);
-    const half = Math.ceil(messages.length / 2);
-    this.log.warn('batch refused by the online store for its content; writing it in halves to find the message at fault', { partition, messages: messages.length, error: error.message });
-    const first = await this.writeRetrying(messages.slice(0, half), partition, undefined, maxEventTsBefore, live, heartbeat);
-    if (first === undefined) return undefined;
-    const second = await this.writeRetrying(messages.slice(half), partition, undefined, Math.max(maxEventTsBefore, first.maxEventTs), live, heartbeat);
-    if (second === undefined) return undefined;
-    return { maxEventTs: Math.max(first.maxEventTs, second.maxEventTs), lastEventTs: second.lastEventTs ?? first.lastEventTs, deadLetters: [...first.deadLetters, ...second.deadLetters] };
-  }
-
-  private stalled(partition: number, stats: PartitionStats, error: string): void {
-    const now = Date.now();
-    stats.stalledSince ??= now;
-    stats.failedAttempts++;
-    stats.lastError = error;
-    this.deps.metrics.retries.inc({ project: this.project, source: this.sourceName, topic: this.topic });
-    this.deps.metrics.stalled.set({ project: this.project, source: this.sourceName, topic: this.topic, partition: String(partition) }, (now - stats.stalledSince) / 1000);
-  }
-
-  private stallEnded(partition: number, stats: PartitionStats): void {
-    if (stats.stalledSince === undefined) return;
-    this.log.info('partition moving again', { partition, stalledMs: Date.now() - stats.stalledSince, failedAttempts: stats.failedAttempts });
-    stats.stalledSince = undefined;
-    stats.failedAttempts = 0;
-    stats.lastError = '';
-    this.deps.metrics.stalled.set({ project: this.project, source: this.sourceName, topic: this.topic, partition: String(partition) }, 0);
-  }
-
-  /**
-   * Event times a store must not take: before 1970, or further ahead of now
-   * than the allowed skew (it would win "last writer wins" over every real
-   * event to come). Lateness is not checked here: it concerns the offline
-   * path only (see prepare).
-   */
-  private eventTimeProblem(eventTs: number, nowMs: number): { stage: DeadLetterStage; reason: string } | undefined {
-    if (eventTs < 0) return { stage: 'validate', reason: 'event time before 1970 cannot be stored' };
-    const ahead = futureTimeProblem('event time', eventTs, nowMs, this.deps.settings.maxFutureSkewMs);
-    return ahead === undefined ? undefined : { stage: 'future', reason: ahead };
-  }
-
-  /** Decodes and shapes a batch; a message that cannot be used becomes a dead letter, never an error. */
-  private async prepare(messages: readonly KafkaMessage[], maxEventTsBefore: number): Promise<BatchWork> {
-    const plans = this.plans;
-    // Lateness means something only where rows are appended offline: an
-    // online-only view takes any order (last writer wins keeps the newest).
-    const offlineBound = plans.some((p) => p.target.offline !== undefined);
-    const online = new Map<ViewTarget, ShapedRow[]>(plans.filter((p) => p.target.online).map((p) => [p.target, []]));
-    const onlineRows = plans.map((p) => online.get(p.target));
-    const offline = new OfflineBatches();
-    const deadLetters: DeadLetter[] = [];
-    let maxEventTs = maxEventTsBefore;
-    let lastEventTs: number | undefined;
-    const receivedMs = Date.now();
-    for (let i = 0; i < messages.length; i++) {
-      const message = messages[i] as KafkaMessage;
-      let record: DecodedRecord;
-      try {
-        if (message.value === null) throw new DecodeError('the message has no value (a tombstone)');
-        const decoded = this.decode(message.value);
-        // JSON and Avro decode synchronously: no await (a microtask) per message.
-        record = decoded instanceof Promise ? await decoded : decoded;
-      } catch (error) {
-        if (!(error instanceof DecodeError)) throw error;
-        deadLetters.push({ message, stage: 'decode', reason: error.message });
-        continue;
-      }
-      let eventTs: number;
-      try {
-        const raw = record[this.timestampField];
-        if (raw === undefined || raw === null) throw new ValueError(`the timestamp field '${this.timestampField}' is missing`);
-        eventTs = toMillis(raw);
-      } catch (error) {
-        deadLetters.push({ message, stage: 'validate', reason: `${this.timestampField}: ${(error as Error).message}` });
-        continue;
-      }
-      const problem = this.eventTimeProblem(eventTs, receivedMs);
-      if (problem !== undefined) {
-        deadLetters.push({ message, stage: problem.stage, reason: `${this.timestampField}: ${problem.reason}` });
-        continue;
-      }
-      // The broker's timestamp is the row's created time: the same on every
-      // redelivery, so a replayed offline row is an exact duplicate.
-      const createdRaw = this.createdField === '' ? undefined : record[this.createdField];
-      let createdTs = Number(message.timestamp);
-      if (createdRaw !== undefined && createdRaw !== null) {
-        try {
-          createdTs = toMillis(createdRaw);
-        } catch {
-          // A bad created time is not worth losing the row: the broker's stands in.
-        }
-      }
-      const late = offlineBound && eventTs < maxEventTs - this.watermarkDelayMs;
-      maxEventTs = Math.max(maxEventTs, eventTs);
-      lastEventTs = eventTs;
-      for (let t = 0; t < plans.length; t++) {
-        const plan = plans[t] as RecordPlan;
-        let row: ShapedRow;
-        try {
-          row = shapeRow(plan, readRecordField, record, eventTs, createdTs);
-        } catch (error) {
-          if (!(error instanceof RowProblem)) throw error;
-          deadLetters.push({ message, stage: 'validate', reason: error.message, view: plan.target.name });
-          continue;
-        }
-        const schema = plan.target.validation;
-        const violation = schema?.check(row.values);
-        if (violation !== undefined) {
-          const outcome = schema?.policy === 'count' ? 'counted' : 'dead_letter';
-          this.deps.metrics.schemaViolations.inc({ project: this.project, view: plan.target.name, feature: violation.feature, type: tfmdV0.AnomalyInfo_Type[violation.type] ?? String(violation.type), outcome });
-          if (outcome === 'dead_letter') {
-            deadLetters.push({ message, stage: 'validate', reason: violationReason(plan.target.name, violation), view: plan.target.name });
-            continue;
-          }
-        }
-        onlineRows[t]?.push(row);
-        if (!late) offline.add(i, plan.target, row);
-      }
-      if (late) {
-        deadLetters.push({
-          message,
-          stage: 'late',
-          reason: `late: event time ${new Date(eventTs).toISOString()} is before the watermark ${new Date(maxEventTs - this.watermarkDelayMs).toISOString()} (watermark delay ${this.watermarkDelayMs} ms); written online (last writer wins by event time), not offline`,
-        });
-      }
-    }
-    return { messages, online, offline, deadLetters, lastEventTs, maxEventTs, done: { online: new Set(), offline: new Set(), deadLetters: false } };
-  }
-
-  /** Runs the batch's pending writes; parts that succeeded are not redone on a retry. */
-  private async apply(work: BatchWork, partition: number): Promise<void> {
-    const { settings } = this.deps;
-    const writes: Promise<void>[] = [];
-    for (const [target, rows] of work.online) {
-      if (work.done.online.has(target)) continue;
-      writes.push(writeOnline(this.deps.online, target, rows, settings.storeTimeoutMs).then(() => void work.done.online.add(target)));
-    }
-    for (const batch of work.offline.all()) {
-      if (work.done.offline.has(batch.source.name)) continue;
-      const offline = this.deps.offline;
-      writes.push(
-        (async () => {
-          if (offline === undefined) throw new Error('no offline store is configured');
-          try {
-            await offline.append(batch.source, batch.toAppendRows());
-          } catch (error) {
-            // A source the rows cannot fit (missing column, query source) will not heal by retrying.
-            if (!(error instanceof OfflineStoreError)) throw error;
-            this.log.error('offline append rejected; the rows are dead-lettered', { batchSource: batch.source.name, error: error.message });
-            const reason = `offline append to '${batch.source.name}': ${error.message}`;
-            for (const i of batch.indices()) work.deadLetters.push({ message: work.messages[i] as KafkaMessage, stage: 'write', reason });
-          }
-          work.done.offline.add(batch.source.name);
-        })(),
-      );
-    }
-    const results = await Promise.allSettled(writes);
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed !== undefined) throw failed.reason;
-    if (!work.done.deadLetters && work.deadLetters.length > 0) {
-      await this.deadLetters.send(work.deadLetters, { project: this.project, source: this.sourceName, topic: this.topic, partition });
-      work.done.deadLetters = true;
-    }
-  }
-
   private scheduleRefresh(): void {
     if (this.stopping) return;
     this.refreshing = this.refreshing.then(() => this.refreshLag());
@@ -644,22 +379,8 @@ export class SourceConsumer {
 
   /** Log end and committed offsets of the assigned partitions, for lag while idle. */
   private async refreshLag(): Promise<void> {
-    if (this.stopping || this.assigned.length === 0) return;
-    try {
-      const [ends, committed] = await Promise.all([this.admin.fetchTopicOffsets(this.topic), this.admin.fetchOffsets({ groupId: this.groupId, topics: [this.topic] })]);
-      const committedOf = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
-      for (const { partition, high } of ends) {
-        if (!this.assigned.includes(partition)) continue;
-        const stats = this.partition(partition);
-        stats.logEnd = BigInt(high);
-        const c = committedOf.get(partition);
-        if (c !== undefined && c > stats.committed) stats.committed = c;
-        const lag = stats.logEnd - (stats.committed < 0n ? 0n : stats.committed);
-        this.deps.metrics.lag.set({ project: this.project, source: this.sourceName, topic: this.topic, partition: String(partition) }, Number(lag));
-      }
-    } catch (error) {
-      this.log.debug('lag refresh failed', { error: (error as Error).message });
-    }
+    if (this.stopping) return;
+    await this.partitions.refreshLag(this.admin, this.assigned);
   }
 
   eventsPerSecond(): number {
@@ -673,36 +394,11 @@ export class SourceConsumer {
       topic: this.topic,
       consumerGroup: this.groupId,
       state: this.state,
-      partitions: this.assigned.map((partition) => {
-        const s = this.partition(partition);
-        const committed = s.committed < 0n ? 0n : s.committed;
-        const logEnd = s.logEnd < 0n ? committed : s.logEnd;
-        return {
-          partition,
-          committedOffset: committed,
-          logEndOffset: logEnd,
-          lag: logEnd > committed ? logEnd - committed : 0n,
-          eventsPerSecond: s.rate.perSecond(),
-          deadLetterCount: BigInt(s.deadLetters),
-          ...(s.lastEventTs !== undefined && { lastEventTime: timestampFromMs(s.lastEventTs) }),
-          ...(s.stalledSince !== undefined && { stalledSince: timestampFromMs(s.stalledSince) }),
-          failedAttempts: BigInt(s.failedAttempts),
-          lastError: s.lastError,
-        };
-      }),
+      partitions: this.assigned.map((partition) => this.partitions.status(partition)),
       eventsPerSecond: this.rate.perSecond(),
       deadLetterCount: BigInt(this.deadLetterCount),
       deadLetterTopic: this.deadLetterTopic,
       lastError: this.state === State.RUNNING ? '' : this.lastError,
     });
-  }
-}
-
-/** Waits `ms` while `live()` holds, heartbeating so the group does not evict us meanwhile. */
-async function sleepWhile(ms: number, live: () => boolean, heartbeat: () => Promise<void>): Promise<void> {
-  const until = Date.now() + ms;
-  while (live() && Date.now() < until) {
-    await new Promise((resolve) => setTimeout(resolve, Math.min(250, until - Date.now())));
-    await heartbeat();
   }
 }
