@@ -54,3 +54,5 @@ export { FeatureResolutionError } from './resolve-errors';
 export type { FeatureResolutionProblem } from './resolve-errors';
 export { DEFAULT_MAX_FUTURE_SKEW_MS, FUTURE_SKEW_SETTING, futureTimeProblem, timestampMs, TimestampRangeError } from './time-bounds';
 export { sourceQueryProblem } from './source-query';
+export { backoffDelay } from './backoff';
+export type { BackoffOptions } from './backoff';

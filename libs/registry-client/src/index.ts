@@ -4,5 +4,3 @@ export { RegistryClient } from './registry-client';
 export type { ConnectionState, RegistryClientOptions, RegistryUpdate } from './registry-client';
 export { RegistryState } from './registry-state';
 export type { CollectionName } from './registry-state';
-export { backoffDelay } from './backoff';
-export type { BackoffOptions } from './backoff';

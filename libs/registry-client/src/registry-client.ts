@@ -3,8 +3,9 @@ import { registryV1 } from '@larder/proto';
 import type { RegistrySet } from '@larder/core';
 import { Code, RpcError, createClient } from '@larder/rpc';
 import type { ClientOptions, Logger, RpcClient } from '@larder/rpc';
-import { backoffDelay, sleep } from './backoff';
-import type { BackoffOptions } from './backoff';
+import { backoffDelay } from '@larder/core';
+import type { BackoffOptions } from '@larder/core';
+import { sleep } from './sleep';
 import { RegistryState } from './registry-state';
 
 export interface RegistryClientOptions {

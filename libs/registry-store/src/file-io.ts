@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, readdir, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { backoffDelay } from '@larder/core';
 import { Code, RpcError } from '@larder/rpc';
 
 /** `<file>.<pid>.<random>.tmp`: the pid tells a later process whether the writer is gone. */
@@ -67,7 +68,7 @@ export interface FileLock {
 export async function acquireFileLock(file: string, timeoutMs: number): Promise<FileLock> {
   const lockFile = `${file}.lock`;
   const deadline = Date.now() + timeoutMs;
-  let delay = 2;
+  let attempt = 0;
   for (;;) {
     try {
       const handle = await open(lockFile, 'wx', 0o644);
@@ -89,8 +90,8 @@ export async function acquireFileLock(file: string, timeoutMs: number): Promise<
     if (Date.now() > deadline) {
       throw new RpcError(Code.ABORTED, `registry file ${file} is locked by process ${owner || 'unknown'} (another writer); retry later`);
     }
-    await new Promise((resolve) => setTimeout(resolve, delay));
-    delay = Math.min(delay * 2, 50);
+    // Writers hold the lock for milliseconds: start short, and stay short.
+    await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt++, { initialMs: 2, maxMs: 50 })));
   }
 }
 

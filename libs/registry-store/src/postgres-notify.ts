@@ -1,4 +1,5 @@
 import type { registryV1 } from '@larder/proto';
+import { backoffDelay } from '@larder/core';
 import { Client } from 'pg';
 import { ChangeFeed } from './change-feed';
 import type { ChangeListener } from './registry-store';
@@ -87,7 +88,7 @@ export class PostgresChangeStream {
       if (this.closed || this.listener !== client) return;
       this.listener = undefined;
       void client.end().catch(() => undefined);
-      const delay = Math.min(100 * 2 ** attempt, 5_000);
+      const delay = backoffDelay(attempt, { initialMs: 100, maxMs: 5_000 });
       this.reconnectTimer = setTimeout(() => void this.listen(attempt + 1).catch(() => undefined), delay);
     };
     client.on('error', retry);
