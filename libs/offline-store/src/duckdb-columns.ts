@@ -6,7 +6,7 @@ import type { DuckDBDataChunk, DuckDBValueConverter, DuckDBVector, ToDuckDBValue
 import { typesV1 } from '@larder/proto';
 import { toCell } from './cells';
 import { dateFromMicros, dateFromMillis, epochMicrosBigInt } from './micro-date';
-import { timestampMs } from './shared';
+import { cellEpochMs } from './shared';
 import type { Cell, CellColumn } from './types';
 
 const T = typesV1.ValueType;
@@ -90,7 +90,7 @@ export function columnMillis(chunk: DuckDBDataChunk, column: number): Float64Arr
   const items = typedItems(vector);
   const typeId = vector.type.typeId;
   if (items !== undefined && (typeId === DuckDBTypeId.TIMESTAMP || typeId === DuckDBTypeId.TIMESTAMP_TZ)) return timestampMillis(items as BigInt64Array, chunk.rowCount, nullRows(vector, chunk.rowCount));
-  return Float64Array.from(columnCells(chunk, column, T.UNIX_TIMESTAMP), timestampMs);
+  return Float64Array.from(columnCells(chunk, column, T.UNIX_TIMESTAMP), cellEpochMs);
 }
 
 /** Whether a vector of engine type `typeId` holds the declared type's cells as plain JS numbers. */

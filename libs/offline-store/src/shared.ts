@@ -134,7 +134,7 @@ export function pullChunkBuilder(request: PullLatestRequest, chunkRows: number) 
     *add(batch: unknown[][]): Generator<PullLatestChunk> {
       yield* addColumns(
         batch.map((column, c) =>
-          c === tsAt || c === tsAt + 1 ? Float64Array.from(column, (raw) => timestampMs(toCell(types[c]!, raw))) : column.map((raw) => toCell(types[c]!, raw)),
+          c === tsAt || c === tsAt + 1 ? Float64Array.from(column, (raw) => cellEpochMs(toCell(types[c]!, raw))) : column.map((raw) => toCell(types[c]!, raw)),
         ),
       );
     },
@@ -169,7 +169,7 @@ function joinColumns(parts: readonly CellColumn[]): CellColumn {
 }
 
 /** A timestamp cell as ms since the epoch, microseconds as the fraction (micros / 1000); NaN for null. */
-export function timestampMs(cell: Cell): number {
+export function cellEpochMs(cell: Cell): number {
   return cell instanceof Date ? epochMillis(cell) : Number.NaN;
 }
 
