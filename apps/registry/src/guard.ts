@@ -4,6 +4,7 @@ import type { AuditSink, Authorizer, Principal } from '@larder/auth';
 import type { RegistrySet } from '@larder/core';
 import { registryV1 } from '@larder/proto';
 import { RegistryState } from '@larder/registry-client';
+import { RegistryStoreError } from '@larder/registry-store';
 import type { RegistryStore } from '@larder/registry-store';
 import { Code, RpcError } from '@larder/rpc';
 import type { AnyHandler, HandlerContext, ServiceRegistration } from '@larder/rpc';
@@ -164,7 +165,9 @@ async function guardedApply(request: registryV1.ApplyRegistryRequest, ctx: Handl
       if (applied.applied) auditWrites(principal, checks, options, ctx);
       return applied;
     } catch (error) {
-      if (request.expectedVersion === undefined && attempt < 4 && RpcError.from(error).code === Code.ABORTED) continue;
+      // Another writer committed between the plan and the write: plan again (the checks with it).
+      const conflict = error instanceof RegistryStoreError ? error.kind === 'CONFLICT' : error instanceof RpcError && error.code === Code.ABORTED;
+      if (request.expectedVersion === undefined && attempt < 4 && conflict) continue;
       throw error;
     }
   }

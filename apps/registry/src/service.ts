@@ -5,6 +5,7 @@ import { bindHost, ConfigError, duration, serverConfigSchema, string, stringList
 import type { RunServiceOptions } from '@larder/rpc';
 import { guardRegistry, RegistryAccess } from './guard';
 import { registryHandlers } from './handlers';
+import { registryErrorMappings } from './store-errors';
 import { WatchStreams } from './watch';
 
 const schema = {
@@ -42,6 +43,7 @@ export const registryService: RunServiceOptions<typeof schema> = {
     return {
       services: [guardRegistry(handlers, { access, store, audit: auth.audit })],
       interceptors: [auth.interceptor],
+      errorMappings: registryErrorMappings(),
       ...(auth.metricsGuard !== undefined && { metricsGuard: auth.metricsGuard }),
       // Watch streams never end on their own; end them so the drain can finish.
       drainHooks: [() => streams.endAll('registry is shutting down; reconnect to another replica')],

@@ -1,6 +1,5 @@
 import { registryV1 } from '@larder/proto';
-import { Code } from '@larder/rpc';
-import { ISSUES_METADATA_KEY, danglingReferences, formatRegistryIssue, invalidDefinitions, issuesOf } from './errors';
+import { ISSUES_METADATA_KEY, danglingReferences, formatRegistryIssue, invalidDefinitions, issuesOf, issuesTrailer } from './errors';
 
 const K = registryV1.ObjectKind;
 
@@ -30,25 +29,27 @@ describe('invalidDefinitions', () => {
 
   test('lists every issue in the message and round-trips them through printable ASCII metadata', () => {
     const error = invalidDefinitions('rides', issues);
-    expect(error.code).toBe(Code.INVALID_ARGUMENT);
+    expect(error.kind).toBe('INVALID');
+    expect(error.issues).toEqual(issues);
     expect(error.message).toBe(
       `2 problems in project "rides":\n  - feature view 'a': ttl: has a negative ttl\n  - data source 'src': kind.file.path: has path 'données/é.parquet' \u2014 odd`,
     );
-    expect(error.metadata[ISSUES_METADATA_KEY]).toMatch(/^[\x20-\x7e]+$/);
-    expect(issuesOf(error)).toEqual(issues);
+    const trailer = issuesTrailer(error.issues);
+    expect(trailer[ISSUES_METADATA_KEY]).toMatch(/^[\x20-\x7e]+$/);
+    expect(issuesOf({ metadata: trailer })).toEqual(issues);
   });
 
   test('leaves the trailer out when it would not fit in gRPC metadata', () => {
     const many = Array.from({ length: 200 }, (_, i) => ({ kind: K.ENTITY, name: `entity_${i}`, field: 'join_key', message: `entity 'entity_${i}' has an invalid join key` }));
     const error = invalidDefinitions('rides', many);
-    expect(error.metadata).toEqual({});
-    expect(issuesOf(error)).toBeUndefined();
+    expect(issuesTrailer(error.issues)).toEqual({});
+    expect(issuesOf({ metadata: issuesTrailer(error.issues) })).toBeUndefined();
     expect(error.message.split('\n')).toHaveLength(201);
   });
 
   test('dangling references use the same one-line form', () => {
     const error = danglingReferences("entity 'driver'", [{ kind: K.FEATURE_VIEW, name: 'v', field: 'entities[0]', message: "feature view 'v' references entity 'driver', which is not defined" }]);
-    expect(error.code).toBe(Code.FAILED_PRECONDITION);
+    expect(error.kind).toBe('PRECONDITION');
     expect(error.message).toBe("cannot delete entity 'driver': feature view 'v': entities[0]: references entity 'driver', which is not defined");
   });
 });

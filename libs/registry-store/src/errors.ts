@@ -1,11 +1,29 @@
 import { kindLabel, kindName, parseKindName } from '@larder/core';
 import type { RegistryIssue } from '@larder/core';
-import { Code, RpcError } from '@larder/rpc';
 import { registryV1 } from '@larder/proto';
 import { isKindInProject } from './kinds';
 
-// Store errors are RpcErrors so that the service, the CLI and every other
-// caller get the same precise status without a second mapping layer.
+/**
+ * What a store refused, in the store's terms. The service edge gives each kind its
+ * status (the registry service and the CLI's in-process store alike):
+ * - NOT_FOUND: no such project or object;
+ * - INVALID: the request or the definitions cannot be accepted as they are;
+ * - CONFLICT: another writer got there first (the version moved, the file is locked); retry;
+ * - PRECONDITION: refused in the registry's present state (references to it, a lease held).
+ */
+export type RegistryStoreErrorKind = 'NOT_FOUND' | 'INVALID' | 'CONFLICT' | 'PRECONDITION';
+
+export class RegistryStoreError extends Error {
+  override readonly name = 'RegistryStoreError';
+  constructor(
+    readonly kind: RegistryStoreErrorKind,
+    message: string,
+    /** A rejected apply's issues, one per problem (see issuesTrailer). */
+    readonly issues: readonly RegistryIssue[] = [],
+  ) {
+    super(message);
+  }
+}
 
 export function describeObject(kind: registryV1.ObjectKind, name: string, project?: string): string {
   const where = project === undefined ? '' : ` in project "${project}"`;
@@ -17,16 +35,16 @@ function kindText(kind: registryV1.ObjectKind): string {
   return kind === registryV1.ObjectKind.PROJECT || isKindInProject(kind) ? kindName(kind) : `kind ${kind}`;
 }
 
-export function notFound(kind: registryV1.ObjectKind, name: string, project?: string): RpcError {
-  return new RpcError(Code.NOT_FOUND, `${describeObject(kind, name, project)} not found`);
+export function notFound(kind: registryV1.ObjectKind, name: string, project?: string): RegistryStoreError {
+  return new RegistryStoreError('NOT_FOUND', `${describeObject(kind, name, project)} not found`);
 }
 
-export function projectNotFound(project: string): RpcError {
-  return new RpcError(Code.NOT_FOUND, `project "${project}" not found`);
+export function projectNotFound(project: string): RegistryStoreError {
+  return new RegistryStoreError('NOT_FOUND', `project "${project}" not found`);
 }
 
-export function invalidArgument(message: string): RpcError {
-  return new RpcError(Code.INVALID_ARGUMENT, message);
+export function invalidArgument(message: string): RegistryStoreError {
+  return new RegistryStoreError('INVALID', message);
 }
 
 /**
@@ -55,7 +73,9 @@ export const ISSUES_METADATA_KEY = 'x-larder-issues';
 // and the message alone carries the issues.
 const MAX_ISSUES_METADATA = 4096;
 
-function issuesMetadata(issues: readonly RegistryIssue[]): Record<string, string> {
+/** The trailer carrying `issues` (ISSUES_METADATA_KEY), or nothing when there are none or they do not fit. */
+export function issuesTrailer(issues: readonly RegistryIssue[]): Record<string, string> {
+  if (issues.length === 0) return {};
   const json = JSON.stringify(issues.map((i) => ({ kind: kindName(i.kind), name: i.name, field: i.field, message: i.message })));
   // Metadata values must be printable ASCII; JSON's \u escapes keep anything else intact.
   const ascii = json.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
@@ -63,7 +83,7 @@ function issuesMetadata(issues: readonly RegistryIssue[]): Record<string, string
 }
 
 /** The issues of a rejected apply, as its trailer lists them; undefined when it has none (or they did not fit). */
-export function issuesOf(error: RpcError): RegistryIssue[] | undefined {
+export function issuesOf(error: { readonly metadata: Readonly<Record<string, string>> }): RegistryIssue[] | undefined {
   const text = error.metadata[ISSUES_METADATA_KEY];
   if (text === undefined) return undefined;
   let parsed: unknown;
@@ -83,26 +103,26 @@ export function issuesOf(error: RpcError): RegistryIssue[] | undefined {
   return issues;
 }
 
-export function invalidDefinitions(project: string, issues: readonly RegistryIssue[]): RpcError {
+export function invalidDefinitions(project: string, issues: readonly RegistryIssue[]): RegistryStoreError {
   const lines = issues.map(formatRegistryIssue);
   const head = issues.length === 1 ? lines[0] : `${issues.length} problems in project "${project}":\n  - ${lines.join('\n  - ')}`;
-  return new RpcError(Code.INVALID_ARGUMENT, head ?? 'invalid definitions', { metadata: issuesMetadata(issues) });
+  return new RegistryStoreError('INVALID', head ?? 'invalid definitions', issues);
 }
 
-export function versionMismatch(expected: bigint, actual: bigint): RpcError {
-  return new RpcError(
-    Code.ABORTED,
+export function versionMismatch(expected: bigint, actual: bigint): RegistryStoreError {
+  return new RegistryStoreError(
+    'CONFLICT',
     `registry is at version ${actual}, not the expected version ${expected}: another change was committed first; read the registry again and retry`,
   );
 }
 
-export function concurrentChange(read: bigint): RpcError {
-  return new RpcError(
-    Code.ABORTED,
+export function concurrentChange(read: bigint): RegistryStoreError {
+  return new RegistryStoreError(
+    'CONFLICT',
     `registry changed while this change was being applied (it was planned against version ${read}); nothing was written: plan again and retry`,
   );
 }
 
-export function danglingReferences(what: string, issues: readonly RegistryIssue[]): RpcError {
-  return new RpcError(Code.FAILED_PRECONDITION, `cannot delete ${what}: ${issues.map(formatRegistryIssue).join('; ')}`);
+export function danglingReferences(what: string, issues: readonly RegistryIssue[]): RegistryStoreError {
+  return new RegistryStoreError('PRECONDITION', `cannot delete ${what}: ${issues.map(formatRegistryIssue).join('; ')}`);
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { open, readFile, readdir, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { backoffDelay } from '@larder/core';
-import { Code, RpcError } from '@larder/rpc';
+import { RegistryStoreError } from './errors';
 
 /** `<file>.<pid>.<random>.tmp`: the pid tells a later process whether the writer is gone. */
 function tempName(file: string): string {
@@ -88,7 +88,7 @@ export async function acquireFileLock(file: string, timeoutMs: number): Promise<
       continue;
     }
     if (Date.now() > deadline) {
-      throw new RpcError(Code.ABORTED, `registry file ${file} is locked by process ${owner || 'unknown'} (another writer); retry later`);
+      throw new RegistryStoreError('CONFLICT', `registry file ${file} is locked by process ${owner || 'unknown'} (another writer); retry later`);
     }
     // Writers hold the lock for milliseconds: start short, and stay short.
     await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt++, { initialMs: 2, maxMs: 50 })));

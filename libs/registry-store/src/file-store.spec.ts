@@ -4,7 +4,6 @@ import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promise
 import os from 'node:os';
 import path from 'node:path';
 import { registryV1 } from '@larder/proto';
-import { Code } from '@larder/rpc';
 import { FileRegistryStore } from './file-store';
 import { driverRequest, permission } from './testing/fixtures';
 
@@ -125,7 +124,7 @@ test('a writer holding the lock makes another wait, and a live lock that is neve
   await writeFile(`${file}.lock`, String(process.pid));
   const store = await FileRegistryStore.open(file, { watch: false, lockTimeoutMs: 200 });
   try {
-    await expect(store.apply(driverRequest('rides', 1))).rejects.toMatchObject({ code: Code.ABORTED, message: expect.stringContaining('locked') });
+    await expect(store.apply(driverRequest('rides', 1))).rejects.toMatchObject({ kind: 'CONFLICT', message: expect.stringContaining('locked') });
     await rm(`${file}.lock`);
     expect((await store.apply(driverRequest('rides', 1))).version).toBe(1n);
   } finally {

@@ -11,5 +11,6 @@ export type { PostgresRegistryStoreOptions } from './postgres-store';
 export { KINDS, kindInfo, isKindInProject } from './kinds';
 export type { KindInfo, ObjectKindInProject, ObjectOf, ObjectsByKind, RegistryObject, SetKey } from './kinds';
 export { mergeMaterializationState } from './materialization';
-export { formatRegistryIssue, issuesOf, ISSUES_METADATA_KEY } from './errors';
+export { formatRegistryIssue, issuesOf, issuesTrailer, ISSUES_METADATA_KEY, RegistryStoreError } from './errors';
+export type { RegistryStoreErrorKind } from './errors';
 export type { LogLimits } from './registry-data';

@@ -3,13 +3,11 @@
 import { create } from '@bufbuild/protobuf';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { registryV1 } from '@larder/proto';
-import { Code } from '@larder/rpc';
-import type { RpcError } from '@larder/rpc';
-import { rpcRejection as rejection } from '@larder/testing';
+import type { RegistryStoreError } from './errors';
 import type { RegistryStore } from './registry-store';
 import { fileBackend, postgresBackend } from './testing/backends';
 import type { Backend } from './testing/backends';
-import { driverRequest } from './testing/fixtures';
+import { driverRequest, storeRejection as rejection } from './testing/fixtures';
 
 const S = registryV1.MaterializationStatus;
 const VIEW = 'driver_stats_0';
@@ -64,12 +62,12 @@ describe.each([['file', fileBackend], ['postgres', postgresBackend]] as const)('
     expect(expiry.getTime()).toBeGreaterThan(Date.now() + 50_000);
 
     const refused = await rejection(report({ job: 'job-b', status: S.RUNNING, leaseMs: 60_000 }, other));
-    expect(refused.code).toBe(Code.FAILED_PRECONDITION);
+    expect(refused.kind).toBe('PRECONDITION');
     expect(refused.message).toContain(`feature view '${VIEW}'`);
     expect(refused.message).toContain('being materialized by job job-a');
     expect(refused.message).toContain(expiry.toISOString());
     // Reports without a lease and final reports of other jobs are refused too: they would overwrite the holder's record.
-    expect((await rejection(report({ job: 'job-b', status: S.RUNNING }, other))).code).toBe(Code.FAILED_PRECONDITION);
+    expect((await rejection(report({ job: 'job-b', status: S.RUNNING }, other))).kind).toBe('PRECONDITION');
     expect((await rejection(report({ job: 'job-b', status: S.SUCCEEDED, watermark: 999 }, other))).message).toContain('no longer holds the lease');
     expect((await state()).watermark).toBeUndefined();
 
@@ -91,14 +89,14 @@ describe.each([['file', fileBackend], ['postgres', postgresBackend]] as const)('
 
   test('an expired lease is taken over, and the old holder can then neither renew nor advance the watermark', async () => {
     await report({ job: 'dead', status: S.RUNNING, leaseMs: 300 });
-    expect((await rejection(report({ job: 'next', status: S.RUNNING, leaseMs: 60_000 }, other))).code).toBe(Code.FAILED_PRECONDITION);
+    expect((await rejection(report({ job: 'next', status: S.RUNNING, leaseMs: 60_000 }, other))).kind).toBe('PRECONDITION');
     await sleep(400);
     const taken = await report({ job: 'next', status: S.RUNNING, leaseMs: 60_000 }, other);
     expect(taken).toMatchObject({ leaseRunId: 'next', lastJobId: 'next' });
     const renew = await rejection(report({ job: 'dead', status: S.RUNNING, leaseMs: 300 }));
-    expect(renew.code).toBe(Code.FAILED_PRECONDITION);
+    expect(renew.kind).toBe('PRECONDITION');
     expect(renew.message).toContain('job next');
-    expect((await rejection(report({ job: 'dead', status: S.SUCCEEDED, watermark: 500 }))).code).toBe(Code.FAILED_PRECONDITION);
+    expect((await rejection(report({ job: 'dead', status: S.SUCCEEDED, watermark: 500 }))).kind).toBe('PRECONDITION');
     expect((await state()).watermark).toBeUndefined();
     await report({ job: 'next', status: S.SUCCEEDED, watermark: 200 }, other);
     expect((await state()).watermark?.seconds).toBe(200n);
@@ -107,7 +105,7 @@ describe.each([['file', fileBackend], ['postgres', postgresBackend]] as const)('
   test('a sharded run: shards hold the lease together; the watermark advances when the last shard succeeds', async () => {
     await report({ job: 'j0', run: 'run-1', status: S.RUNNING, leaseMs: 60_000, shard: [0, 3] });
     await report({ job: 'j1', run: 'run-1', status: S.RUNNING, leaseMs: 60_000, shard: [1, 3] }, other);
-    expect((await rejection(report({ job: 'x', run: 'run-2', status: S.RUNNING, leaseMs: 60_000, shard: [0, 3] }))).code).toBe(Code.FAILED_PRECONDITION);
+    expect((await rejection(report({ job: 'x', run: 'run-2', status: S.RUNNING, leaseMs: 60_000, shard: [0, 3] }))).kind).toBe('PRECONDITION');
     // Every shard must agree on the count and the window.
     expect((await rejection(report({ job: 'j2', run: 'run-1', status: S.RUNNING, leaseMs: 60_000, shard: [2, 4] }))).message).toContain('same shard count');
     expect((await rejection(report({ job: 'j2', run: 'run-1', status: S.RUNNING, leaseMs: 60_000, shard: [2, 3], interval: [150, 200] }))).message).toContain(
@@ -144,7 +142,7 @@ describe.each([['file', fileBackend], ['postgres', postgresBackend]] as const)('
     await report({ job: 'j0', run: 'run-1', status: S.RUNNING, leaseMs: 60_000, shard: [0, 2] });
     await report({ job: 'j0', run: 'run-1', status: S.FAILED, shard: [0, 2] });
     await report({ job: 'k', run: 'run-2', status: S.RUNNING, leaseMs: 60_000, shard: [0, 2] }, other);
-    expect((await rejection(report({ job: 'j1', run: 'run-1', status: S.SUCCEEDED, watermark: 200, shard: [1, 2] }))).code).toBe(Code.FAILED_PRECONDITION);
+    expect((await rejection(report({ job: 'j1', run: 'run-1', status: S.SUCCEEDED, watermark: 200, shard: [1, 2] }))).kind).toBe('PRECONDITION');
     await report({ job: 'k', run: 'run-2', status: S.CANCELLED, shard: [0, 2] }, other);
     // run-2 let go, but its record stands: run-1's late shard cannot complete a run it no longer has.
     const orphan = await rejection(report({ job: 'j1', run: 'run-1', status: S.SUCCEEDED, watermark: 200, shard: [1, 2] }));
@@ -157,7 +155,7 @@ describe.each([['file', fileBackend], ['postgres', postgresBackend]] as const)('
     const outcomes = await Promise.allSettled(attempts);
     const won = outcomes.filter((o) => o.status === 'fulfilled');
     expect(won).toHaveLength(1);
-    for (const o of outcomes) if (o.status === 'rejected') expect((o.reason as RpcError).code).toBe(Code.FAILED_PRECONDITION);
+    for (const o of outcomes) if (o.status === 'rejected') expect((o.reason as RegistryStoreError).kind).toBe('PRECONDITION');
     const winner = (won[0] as PromiseFulfilledResult<registryV1.MaterializationState>).value.leaseRunId;
     expect((await state()).leaseRunId).toBe(winner);
   });
@@ -165,6 +163,6 @@ describe.each([['file', fileBackend], ['postgres', postgresBackend]] as const)('
   test('bad shard and lease fields are INVALID_ARGUMENT', async () => {
     expect((await rejection(report({ job: 'j', status: S.RUNNING, leaseMs: 60_000, shard: [2, 2] }))).message).toContain('shard_index');
     expect((await rejection(report({ job: 'j', status: S.RUNNING, shard: [0, 2] }))).message).toContain('lease_duration');
-    expect((await rejection(report({ job: 'j', status: S.RUNNING, leaseMs: 48 * 3600_000 }))).code).toBe(Code.INVALID_ARGUMENT);
+    expect((await rejection(report({ job: 'j', status: S.RUNNING, leaseMs: 48 * 3600_000 }))).kind).toBe('INVALID');
   });
 });

@@ -2,8 +2,7 @@ import { create } from '@bufbuild/protobuf';
 import { timestampDate, timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { Duration, Timestamp } from '@bufbuild/protobuf/wkt';
 import { registryV1 } from '@larder/proto';
-import { Code, RpcError } from '@larder/rpc';
-import { invalidArgument } from './errors';
+import { RegistryStoreError, invalidArgument } from './errors';
 
 const S = registryV1.MaterializationStatus;
 type State = registryV1.MaterializationState;
@@ -87,8 +86,8 @@ export function mergeMaterializationState(previous: State | undefined, req: Upda
   if (req.status === S.SUCCEEDED) {
     if (!inRun) {
       if (shards > 1) {
-        throw new RpcError(
-          Code.FAILED_PRECONDITION,
+        throw new RegistryStoreError(
+          'PRECONDITION',
           `shard ${req.shardIndex} of run ${run} (job ${req.jobId}) has no run in progress on feature view '${req.featureView}' (its lease expired and another run took over, or the run already finished); the watermark was not advanced: rerun every shard of the run`,
         );
       }
@@ -121,33 +120,33 @@ export function leaseHeld(state: State, nowMs: number): boolean {
   return state.leaseRunId !== '' && state.leaseExpireTime !== undefined && timestampDate(state.leaseExpireTime).getTime() > nowMs;
 }
 
-function refusal(holder: State, req: Update, run: string): RpcError {
+function refusal(holder: State, req: Update, run: string): RegistryStoreError {
   const until = timestampDate(holder.leaseExpireTime!).toISOString();
   // A run of one job is named by its job, as the materialization service reports it.
   const who = holder.leaseJobId === '' || holder.leaseJobId === holder.leaseRunId ? `job ${holder.leaseRunId}` : `run ${holder.leaseRunId} (job ${holder.leaseJobId})`;
   if (req.status === S.RUNNING) {
-    return new RpcError(
-      Code.FAILED_PRECONDITION,
+    return new RegistryStoreError(
+      'PRECONDITION',
       `feature view '${req.featureView}' of project '${req.project}' is being materialized by ${who}, whose lease expires at ${until} unless renewed; wait for it to finish or cancel it, then retry`,
     );
   }
-  return new RpcError(
-    Code.FAILED_PRECONDITION,
+  return new RegistryStoreError(
+    'PRECONDITION',
     `job ${req.jobId} of run ${run} no longer holds the lease on feature view '${req.featureView}' of project '${req.project}': ${who} took it over (lease until ${until}); this report was not recorded and the watermark did not move`,
   );
 }
 
 function checkSameRun(previous: State, req: Update, run: string, shards: number): void {
   if (shards !== previous.runShardCount) {
-    throw new RpcError(
-      Code.FAILED_PRECONDITION,
+    throw new RegistryStoreError(
+      'PRECONDITION',
       `run ${run} on feature view '${req.featureView}' was started with ${previous.runShardCount} shard(s), but job ${req.jobId} reports ${shards}; every shard of a run must use the same shard count`,
     );
   }
   const differs = (a: Timestamp | undefined, b: Timestamp | undefined): boolean => a !== undefined && b !== undefined && compareTimestamps(a, b) !== 0;
   if (differs(req.intervalStart, previous.runIntervalStart) || differs(req.intervalEnd, previous.runIntervalEnd)) {
-    throw new RpcError(
-      Code.FAILED_PRECONDITION,
+    throw new RegistryStoreError(
+      'PRECONDITION',
       `run ${run} on feature view '${req.featureView}' covers [${iso(previous.runIntervalStart)}, ${iso(previous.runIntervalEnd)}], but job ${req.jobId} asks for [${iso(req.intervalStart)}, ${iso(req.intervalEnd)}]; every shard of a run must cover the same window`,
     );
   }

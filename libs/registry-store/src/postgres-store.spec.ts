@@ -1,6 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import { registryV1 } from '@larder/proto';
-import { Code, RpcError } from '@larder/rpc';
+import { RegistryStoreError } from './errors';
 import { testServices } from '@larder/testing';
 import { Client } from 'pg';
 import type { RegistryStore } from './registry-store';
@@ -19,7 +19,7 @@ async function applyWithRetry(store: RegistryStore, req: registryV1.ApplyRegistr
       await store.apply(req);
       return attempt;
     } catch (error) {
-      if (!(error instanceof RpcError) || error.code !== Code.ABORTED || attempt > 50) throw error;
+      if (!(error instanceof RegistryStoreError) || error.kind !== 'CONFLICT' || attempt > 50) throw error;
     }
   }
 }
@@ -48,9 +48,9 @@ test('two truly concurrent applies from two replicas: one wins, the other is ABO
     const outcomes = [ra, rb].map((r) => r.status);
     expect(outcomes.sort()).toEqual(['fulfilled', 'rejected']);
     const rejected = [ra, rb].find((r) => r.status === 'rejected') as PromiseRejectedResult;
-    expect(rejected.reason).toBeInstanceOf(RpcError);
-    expect((rejected.reason as RpcError).code).toBe(Code.ABORTED);
-    expect((rejected.reason as RpcError).message).toMatch(/changed while this change was being applied.*retry/);
+    expect(rejected.reason).toBeInstanceOf(RegistryStoreError);
+    expect((rejected.reason as RegistryStoreError).kind).toBe('CONFLICT');
+    expect((rejected.reason as RegistryStoreError).message).toMatch(/changed while this change was being applied.*retry/);
     expect((await a.version()).version).toBe(2n);
 
     // The loser retries and succeeds; both views are there.

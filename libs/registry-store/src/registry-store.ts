@@ -20,10 +20,10 @@ export interface Versioned<T> {
 export type ChangeListener = (change: registryV1.WatchRegistryResponse) => void;
 
 /**
- * Where definitions live. Every method fails with an RpcError carrying the
- * status the registry service answers with: INVALID_ARGUMENT naming the
- * object and field, NOT_FOUND, FAILED_PRECONDITION for deletes that would
- * leave dangling references, ABORTED on a version conflict.
+ * Where definitions live. Every method fails with a RegistryStoreError whose kind
+ * the service edge turns into a status: INVALID (INVALID_ARGUMENT) naming the
+ * object and field, NOT_FOUND, PRECONDITION (FAILED_PRECONDITION) for deletes that
+ * would leave dangling references, CONFLICT (ABORTED) on a version conflict.
  */
 export interface RegistryStore {
   /** `file:/path/registry.json` or `postgres://...`, for logs. */

@@ -1,12 +1,10 @@
 import { create } from '@bufbuild/protobuf';
 import { registryV1 } from '@larder/proto';
-import { Code } from '@larder/rpc';
-import { rpcRejection as rejection } from '@larder/testing';
-import { issuesOf } from './errors';
+import { issuesOf, issuesTrailer } from './errors';
 import type { RegistryStore } from './registry-store';
 import { fileBackend, postgresBackend } from './testing/backends';
 import type { Backend } from './testing/backends';
-import { driverRequest, featureService, featureView, fileSource, permission } from './testing/fixtures';
+import { driverRequest, featureService, featureView, fileSource, permission, storeRejection as rejection } from './testing/fixtures';
 
 const K = registryV1.ObjectKind;
 const C = registryV1.ChangeType;
@@ -89,7 +87,7 @@ describe.each([['file', fileBackend], ['postgres', postgresBackend]] as const)('
     expect(res.applied).toBe(false);
     expect(res.version).toBe(1n);
     expect(res.diffs.find((d) => d.name === 'driver_stats_2')?.change).toBe(C.CREATE);
-    await expect(store.getObject(K.FEATURE_VIEW, 'rides', 'driver_stats_2')).rejects.toMatchObject({ code: Code.NOT_FOUND });
+    await expect(store.getObject(K.FEATURE_VIEW, 'rides', 'driver_stats_2')).rejects.toMatchObject({ kind: 'NOT_FOUND' });
     expect((await store.version()).version).toBe(1n);
   });
 
@@ -113,17 +111,17 @@ describe.each([['file', fileBackend], ['postgres', postgresBackend]] as const)('
     const req = driverRequest('rides');
     req.featureViews.push(featureView('broken_view', { source: 'no_such_source' }));
     const error = await rejection(store.apply(req));
-    expect(error.code).toBe(Code.INVALID_ARGUMENT);
+    expect(error.kind).toBe('INVALID');
     expect(error.message).toMatch(/^feature view 'broken_view': batch_source: references data source 'no_such_source', which is not defined/);
     // The trailer names the object and field for clients that hold the definitions.
-    expect(issuesOf(error)).toEqual([{ kind: K.FEATURE_VIEW, name: 'broken_view', field: 'batch_source', message: expect.stringMatching(/^feature view 'broken_view' references data source 'no_such_source'/) }]);
+    expect(issuesOf({ metadata: issuesTrailer(error.issues) })).toEqual([{ kind: K.FEATURE_VIEW, name: 'broken_view', field: 'batch_source', message: expect.stringMatching(/^feature view 'broken_view' references data source 'no_such_source'/) }]);
     expect((await store.version()).version).toBe(0n);
-    await expect(store.getProject('rides')).rejects.toMatchObject({ code: Code.NOT_FOUND });
+    await expect(store.getProject('rides')).rejects.toMatchObject({ kind: 'NOT_FOUND' });
 
     const dup = driverRequest('rides');
     dup.featureViews.push(featureView('driver_stats_0'));
     const dupError = await rejection(store.apply(dup));
-    expect(dupError.code).toBe(Code.INVALID_ARGUMENT);
+    expect(dupError.kind).toBe('INVALID');
     expect(dupError.message).toBe('feature-view "driver_stats_0": defined more than once in the request (featureViews)');
   });
 
@@ -148,10 +146,10 @@ describe.each([['file', fileBackend], ['postgres', postgresBackend]] as const)('
     expect((await store.listProjects(create(registryV1.ObjectFilterSchema, { namePrefix: 'sec' }))).value.map((p) => p.name)).toEqual(['second']);
 
     const missingObject = await rejection(store.getObject(K.ENTITY, 'rides', 'rider'));
-    expect(missingObject.code).toBe(Code.NOT_FOUND);
+    expect(missingObject.kind).toBe('NOT_FOUND');
     expect(missingObject.message).toBe('entity "rider" in project "rides" not found');
     const missingProject = await rejection(store.listObjects(K.ENTITY, 'nope'));
-    expect(missingProject.code).toBe(Code.NOT_FOUND);
+    expect(missingProject.kind).toBe('NOT_FOUND');
     expect(missingProject.message).toContain('project "nope"');
     const sets = await store.registrySets('rides');
     expect(sets.value[0]?.featureViews).toHaveLength(3);
@@ -160,27 +158,27 @@ describe.each([['file', fileBackend], ['postgres', postgresBackend]] as const)('
   test('deletes refuse to leave dangling references, then succeed and bump the version', async () => {
     await store.apply(driverRequest('rides'));
     const refused = await rejection(store.deleteObject(K.FEATURE_VIEW, 'rides', 'driver_stats_0'));
-    expect(refused.code).toBe(Code.FAILED_PRECONDITION);
+    expect(refused.kind).toBe('PRECONDITION');
     expect(refused.message).toContain('driver_service');
 
     expect(await store.deleteObject(K.FEATURE_SERVICE, 'rides', 'driver_service')).toBe(2n);
     expect(await store.deleteObject(K.FEATURE_VIEW, 'rides', 'driver_stats_0')).toBe(3n);
-    await expect(store.deleteObject(K.FEATURE_VIEW, 'rides', 'driver_stats_0')).rejects.toMatchObject({ code: Code.NOT_FOUND });
+    await expect(store.deleteObject(K.FEATURE_VIEW, 'rides', 'driver_stats_0')).rejects.toMatchObject({ kind: 'NOT_FOUND' });
     expect((await store.listObjects(K.FEATURE_VIEW, 'rides')).value.map((v) => v.name)).toEqual(['driver_stats_1']);
 
     expect(await store.deleteProject('rides')).toBe(4n);
-    await expect(store.getProject('rides')).rejects.toMatchObject({ code: Code.NOT_FOUND });
-    await expect(store.deleteProject('rides')).rejects.toMatchObject({ code: Code.NOT_FOUND });
+    await expect(store.getProject('rides')).rejects.toMatchObject({ kind: 'NOT_FOUND' });
+    await expect(store.deleteProject('rides')).rejects.toMatchObject({ kind: 'NOT_FOUND' });
   });
 
   test('expected_version: a stale version is ABORTED and nothing is written', async () => {
     await store.apply(driverRequest('rides'));
     const stale = driverRequest('rides', 3, { expectedVersion: 0n });
     const error = await rejection(store.apply(stale));
-    expect(error.code).toBe(Code.ABORTED);
+    expect(error.kind).toBe('CONFLICT');
     expect(error.message).toContain('version 1');
-    await expect(store.getObject(K.FEATURE_VIEW, 'rides', 'driver_stats_2')).rejects.toMatchObject({ code: Code.NOT_FOUND });
-    await expect(store.deleteObject(K.FEATURE_SERVICE, 'rides', 'driver_service', 0n)).rejects.toMatchObject({ code: Code.ABORTED });
+    await expect(store.getObject(K.FEATURE_VIEW, 'rides', 'driver_stats_2')).rejects.toMatchObject({ kind: 'NOT_FOUND' });
+    await expect(store.deleteObject(K.FEATURE_SERVICE, 'rides', 'driver_service', 0n)).rejects.toMatchObject({ kind: 'CONFLICT' });
 
     const fresh = driverRequest('rides', 3, { expectedVersion: 1n });
     expect((await store.apply(fresh)).version).toBe(2n);
@@ -234,7 +232,7 @@ describe.each([['file', fileBackend], ['postgres', postgresBackend]] as const)('
     expect((await replica.getObject(K.FEATURE_VIEW, 'rides', 'driver_stats_3')).version).toBe(3n);
     // The replica writes too, against the latest version.
     expect((await replica.apply(driverRequest('rides', 5, { expectedVersion: 3n }))).version).toBe(4n);
-    await expect(store.apply(driverRequest('rides', 6, { expectedVersion: 3n }))).rejects.toMatchObject({ code: Code.ABORTED });
+    await expect(store.apply(driverRequest('rides', 6, { expectedVersion: 3n }))).rejects.toMatchObject({ kind: 'CONFLICT' });
   });
 
   test('materialization state: one record per view, the watermark only moves forward', async () => {
@@ -268,9 +266,9 @@ describe.each([['file', fileBackend], ['postgres', postgresBackend]] as const)('
     // Materialization reports are not registry changes.
     expect((await store.version()).version).toBe(1n);
 
-    await expect(store.getMaterializationState('rides', ['nope'])).rejects.toMatchObject({ code: Code.NOT_FOUND });
-    await expect(update('', S.RUNNING)).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT });
-    await expect(update('job-x', S.SUCCEEDED)).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT, message: expect.stringContaining('watermark') });
+    await expect(store.getMaterializationState('rides', ['nope'])).rejects.toMatchObject({ kind: 'NOT_FOUND' });
+    await expect(update('', S.RUNNING)).rejects.toMatchObject({ kind: 'INVALID' });
+    await expect(update('job-x', S.SUCCEEDED)).rejects.toMatchObject({ kind: 'INVALID', message: expect.stringContaining('watermark') });
 
     // A deleted view takes its record with it; a re-created one starts over.
     await store.deleteObject(K.FEATURE_SERVICE, 'rides', 'driver_service');
@@ -306,8 +304,8 @@ describe.each([['file', fileBackend], ['postgres', postgresBackend]] as const)('
     expect((await store.listObjects(K.PERMISSION, 'rides', create(registryV1.ObjectFilterSchema, { namePrefix: 'x' }))).value).toEqual([]);
 
     expect(await store.deleteObject(K.PERMISSION, 'rides', 'driver-readers')).toBe(3n);
-    await expect(store.getObject(K.PERMISSION, 'rides', 'driver-readers')).rejects.toMatchObject({ code: Code.NOT_FOUND, message: 'permission "driver-readers" in project "rides" not found' });
-    await expect(store.deleteObject(K.PERMISSION, 'rides', 'driver-readers')).rejects.toMatchObject({ code: Code.NOT_FOUND });
+    await expect(store.getObject(K.PERMISSION, 'rides', 'driver-readers')).rejects.toMatchObject({ kind: 'NOT_FOUND', message: 'permission "driver-readers" in project "rides" not found' });
+    await expect(store.deleteObject(K.PERMISSION, 'rides', 'driver-readers')).rejects.toMatchObject({ kind: 'NOT_FOUND' });
 
     await waitFor(() => seen.length >= 3);
     unsubscribe();
@@ -341,14 +339,14 @@ describe.each([['file', fileBackend], ['postgres', postgresBackend]] as const)('
   test('an invalid permission is INVALID_ARGUMENT naming the permission and field, and nothing is written', async () => {
     const bad = driverRequest('rides', 1, { permissions: [permission('p', { actions: [registryV1.Action.DESCRIBE, registryV1.Action.UNSPECIFIED] })] });
     const error = await rejection(store.apply(bad));
-    expect(error.code).toBe(Code.INVALID_ARGUMENT);
+    expect(error.kind).toBe('INVALID');
     expect(error.message).toMatch(/^permission 'p': actions\[1\]: has ACTION_UNSPECIFIED \(not set\); use one of describe, create/);
-    expect(issuesOf(error)).toEqual([{ kind: K.PERMISSION, name: 'p', field: 'actions[1]', message: expect.stringMatching(/^permission 'p' has ACTION_UNSPECIFIED/) }]);
+    expect(issuesOf({ metadata: issuesTrailer(error.issues) })).toEqual([{ kind: K.PERMISSION, name: 'p', field: 'actions[1]', message: expect.stringMatching(/^permission 'p' has ACTION_UNSPECIFIED/) }]);
     expect((await store.version()).version).toBe(0n);
 
     const hostile = driverRequest('rides', 1, { permissions: [permission('p', { namePatterns: Array.from({ length: 50_000 }, () => '*'.repeat(300)) })] });
     const hostileError = await rejection(store.apply(hostile));
-    expect(hostileError.code).toBe(Code.INVALID_ARGUMENT);
+    expect(hostileError.kind).toBe('INVALID');
     expect(hostileError.message).toMatch(/name_patterns: has 50000 name patterns, more than the 64 allowed/);
     expect(hostileError.message.length).toBeLessThan(1000);
 

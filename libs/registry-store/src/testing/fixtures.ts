@@ -1,6 +1,7 @@
 import { create } from '@bufbuild/protobuf';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { registryV1, typesV1 } from '@larder/proto';
+import { RegistryStoreError } from '../errors';
 
 const T = typesV1.ValueType;
 
@@ -63,4 +64,15 @@ export function permission(name = 'driver-readers', init: MessageInitShape<typeo
     policy: { roles: ['rides-analysts'], serviceAccounts: ['serving/kserve-rides'] },
   };
   return create(registryV1.PermissionSchema, { ...defaults, ...init } as MessageInitShape<typeof registryV1.PermissionSchema>);
+}
+
+/** The RegistryStoreError a store call fails with; fails the test when it succeeds or fails otherwise. */
+export async function storeRejection(call: Promise<unknown>): Promise<RegistryStoreError> {
+  try {
+    await call;
+  } catch (error) {
+    if (error instanceof RegistryStoreError) return error;
+    throw error;
+  }
+  throw new Error('expected the call to fail');
 }
