@@ -40,7 +40,7 @@ export { seededRandom } from './seeded-random';
 export { onlineStoreUnderTest, type OnlineStoreUnderTest } from './online-store-under-test';
 export { tfdvPython, locateTfdv, TFDV_REQUIREMENTS } from './tfdv';
 export { ensureKubeTools, locateKubeTools, HELM_VERSION, KUBECONFORM_VERSION, KUBERNETES_VERSION, type KubeTools } from './kube-tools';
-export { pythonClientPython, buildPythonClient, PYTHON_CLIENT_DIR, PYTHON_CLIENT_REQUIREMENTS } from './python-client';
+export { pythonClientPython, buildPythonClient, PYTHON_CLIENT_DIR, PYTHON_CLIENT_REQUIREMENTS, PYTHON_KUBEFLOW_REQUIREMENTS } from './python-client';
 export {
   createTestCertificates,
   SecretVolume,

@@ -1,0 +1,167 @@
+"""The work of larder.kfp's components, as plain functions (no kfp import).
+
+KFP ships a lightweight component's function to the pod as source text, so anything it
+calls must be importable there; the components' bodies are one call into this module,
+which the image has with the rest of the package. Usable from Airflow or a script too.
+"""
+
+import datetime as dt
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from .errors import FailedPrecondition, InvalidArgument
+from .store import FeatureStore
+
+# larder.yaml's `services:` keys -> FeatureStore's arguments.
+_SERVICES = {"registry": "registry", "online_serving": "online", "offline_retrieval": "offline", "materialization": "materialization", "ingestion": "ingestion"}
+
+
+def open_store(project: str, addresses: Mapping[str, str]) -> FeatureStore:
+    """A store for a pipeline step: explicit addresses by service name, else the
+    environment (LARDER_OFFLINE_RETRIEVAL, LARDER_CLIENT_TLS_*, a token file...)."""
+    unknown = sorted(set(addresses) - set(_SERVICES))
+    if unknown:
+        raise InvalidArgument(f"addresses: unknown service {unknown[0]!r} (known: {', '.join(sorted(_SERVICES))})")
+    return FeatureStore(project=project or None, **{_SERVICES[k]: v for k, v in addresses.items() if v})
+
+
+def parse_time(text: str, name: str) -> Optional[dt.datetime]:
+    """ISO 8601 with a zone, or None for ''; a zone-less time is refused, never guessed."""
+    if not text:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidArgument(f"{name} {text!r} is not an ISO 8601 time (2024-05-01T00:00:00Z)") from None
+    if value.tzinfo is None:
+        raise InvalidArgument(f"{name} {text!r} has no time zone: give one (2024-05-01T00:00:00Z)")
+    return value
+
+
+def read_entity_rows(path: str, timestamp_column: str) -> pa.Table:
+    """Entity rows from a Parquet or CSV file (KFP artifact paths have no suffix, so the
+    format is told by Parquet's magic bytes). CSV times without a zone are UTC."""
+    with open(path, "rb") as head:
+        parquet = head.read(4) == b"PAR1"
+    if parquet:
+        rows = pq.read_table(path)
+    else:
+        rows = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(timestamp_parsers=[pacsv.ISO8601]))
+    if timestamp_column not in rows.column_names:
+        raise InvalidArgument(f"entity data has no column {timestamp_column!r} (its columns: {', '.join(rows.column_names)})")
+    if not pa.types.is_timestamp(rows.schema.field(timestamp_column).type):
+        raise InvalidArgument(f"entity data's {timestamp_column!r} is {rows.schema.field(timestamp_column).type}, not a timestamp")
+    return rows
+
+
+def build_training_set(
+    entity_path: str,
+    output_path: str,
+    project: str,
+    features: Sequence[str],
+    feature_service: str,
+    addresses: Mapping[str, str],
+    full_feature_names: bool = False,
+    timestamp_column: str = "event_timestamp",
+) -> Dict[str, Any]:
+    """Streams the training set of the entity rows at entity_path into Parquet at
+    output_path; returns what the artifact's metadata records."""
+    rows = read_entity_rows(entity_path, timestamp_column)
+    with open_store(project, addresses) as store:
+        job = store.get_historical_features(
+            rows,
+            features=list(features) or None,
+            feature_service=feature_service or None,
+            full_feature_names=full_feature_names,
+            timestamp_column=timestamp_column,
+        )
+        job.to_parquet(output_path)
+        project = store.project
+    written = pq.read_metadata(output_path)
+    return {
+        "rows": written.num_rows,
+        "columns": list(written.schema.names),
+        "project": project,
+        "features": list(features) if features else [],
+        "feature_service": feature_service,
+    }
+
+
+def materialize_incremental(project: str, end: str, views: Sequence[str], addresses: Mapping[str, str]) -> Dict[str, Any]:
+    """Materializes views (all online views when empty) from their watermarks up to end
+    (now when ''), waits for the job and returns its id, rows written and the watermarks
+    after it. A failed job raises JobFailed with the service's reason."""
+    until = parse_time(end, "end") or dt.datetime.now(dt.timezone.utc)
+    with open_store(project, addresses) as store:
+        job = store.materialize_incremental(until, views=list(views) or None, progress=False)
+        return {
+            "job_id": job.id,
+            "rows_written": int(sum(v.rows_written for v in job.views)),
+            "watermarks": watermarks(store, [v.feature_view for v in job.views]),
+        }
+
+
+def watermarks(store: FeatureStore, views: List[str]) -> Dict[str, str]:
+    """Each view's watermark as ISO 8601 UTC ('' when never materialized)."""
+    from ._proto.larder.registry.v1 import registry_service_pb2 as reg
+    from ._proto.larder.registry.v1 import registry_service_pb2_grpc as reg_grpc
+
+    stub = store._stub("registry", reg_grpc.RegistryServiceStub)
+    request = reg.GetMaterializationStateRequest(project=store.project, feature_views=views)
+    states = store._call(stub.GetMaterializationState, request).states
+    return {s.feature_view: s.watermark.ToDatetime(tzinfo=dt.timezone.utc).isoformat() if s.HasField("watermark") else "" for s in states}
+
+
+def feature_statistics(
+    project: str,
+    feature_view: str,
+    start: str,
+    end: str,
+    features: Sequence[str],
+    addresses: Mapping[str, str],
+    min_rows: int = 0,
+    max_missing_fraction: float = 1.0,
+) -> Any:
+    """Computes and stores a view's statistics over [start, end]; returns the record
+    and, per feature, the missing share. Raises FailedPrecondition (after the record
+    is stored) naming every broken limit: fewer rows than min_rows, a feature missing in
+    more than max_missing_fraction of rows."""
+    if not 0.0 <= max_missing_fraction <= 1.0:
+        raise InvalidArgument(f"max_missing_fraction must be within [0, 1], got {max_missing_fraction}")
+    if min_rows < 0:
+        raise InvalidArgument(f"min_rows must not be negative, got {min_rows}")
+    with open_store(project, addresses) as store:
+        record = store.compute_statistics(
+            feature_view=feature_view, start=parse_time(start, "start"), end=parse_time(end, "end"), features=list(features) or None
+        )
+    missing = missing_fractions(record.statistics)
+    problems = []
+    if record.row_count < min_rows:
+        problems.append(f"{record.row_count} rows, fewer than min_rows {min_rows}")
+    for name, share in missing.items():
+        if share > max_missing_fraction:
+            problems.append(f"feature {name!r} is missing in {share:.1%} of rows, above max_missing_fraction {max_missing_fraction:.1%}")
+    return record, missing, problems
+
+
+def missing_fractions(statistics: Any) -> Dict[str, float]:
+    """Per feature of a DatasetFeatureStatisticsList, the share of rows without a value."""
+    shares: Dict[str, float] = {}
+    for dataset in statistics.datasets:
+        for feature in dataset.features:
+            kind = feature.WhichOneof("stats")
+            if kind is None:
+                continue
+            common = getattr(feature, kind).common_stats
+            total = common.num_non_missing + common.num_missing
+            name = feature.path.step[-1] if feature.path.step else feature.name
+            shares[name] = common.num_missing / total if total else 0.0
+    return shares
+
+
+def check_statistics(feature_view: str, record_id: str, problems: List[str]) -> None:
+    if problems:
+        raise FailedPrecondition(f"statistics of {feature_view!r} ({record_id}) break the limits: " + "; ".join(problems))
