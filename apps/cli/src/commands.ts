@@ -50,6 +50,21 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: async () => (await import('./commands/apply')).apply,
   }),
   command({
+    name: 'import-feast',
+    summary: 'Write a Larder feature repo from a Feast 0.67 registry (registry.db, or a SQL registry).',
+    args: '<registry> [dir]',
+    minArgs: 1,
+    maxArgs: 2,
+    flags: {
+      'feast-repo': { type: 'string', value: 'dir', help: "Feast's repo folder, against which relative file-source paths are made absolute." },
+      redis: { type: 'string', value: 'url', help: "The Redis Feast materialized into: larder.yaml's online store in Feast's layout." },
+      force: { type: 'boolean', help: 'Overwrite larder.yaml and feast_import.yaml in dir.' },
+    },
+    load: async () => (await import('./import-feast/command')).importFeast,
+    details:
+      "registry: the registry.db feast apply wrote, a SQLite SQL registry (the file or sqlite:///path) or a PostgreSQL one (postgresql://…, read only). dir defaults to the current folder. --project picks one of several projects. Python UDFs of on-demand views cannot move: they are listed, and written with a CEL skeleton that fails until rewritten.",
+  }),
+  command({
     name: 'teardown',
     summary: 'Delete the project and every object in it from the registry.',
     args: '',

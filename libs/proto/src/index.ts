@@ -16,6 +16,7 @@ export * as tfmdV0 from './tensorflow-metadata-v0';
 
 // Feast's serving contract and value types, declared for wire compatibility (Feast's clients call online serving).
 export * as feastServing from './gen/feast/serving/ServingService_pb';
+export * as feastCore from './gen/feast/core/Registry_pb';
 export * as feastTypes from './gen/feast/types/Value_pb';
 
 // Hand-written wire format for hot messages (serving responses, streamed training sets).

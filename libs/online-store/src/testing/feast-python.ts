@@ -11,9 +11,10 @@ export const FEAST_REQUIREMENT = 'feast[redis]==0.67.0';
 /**
  * Installed beside feast: grpcio runs the gRPC stubs that ship inside the feast package
  * (feast.protos...ServingService_pb2_grpc). Same pin as apps/e2e/toolchain, which
- * resolves with feast's protobuf (7.36.2).
+ * resolves with feast's protobuf (7.36.2). psycopg and its pool let feast apply write a
+ * PostgreSQL SQL registry (and import feast's PostgreSQLSource) for larder import-feast's spec.
  */
-export const FEAST_EXTRAS = ['grpcio==1.85.1'];
+export const FEAST_EXTRAS = ['grpcio==1.85.1', 'psycopg[binary]==3.3.9', 'psycopg-pool==3.3.0'];
 
 const run = promisify(execFile);
 const script = path.resolve(__dirname, '..', '..', 'test', 'feast_interop.py');
