@@ -198,3 +198,21 @@ def test_garbage_bodies_are_4xx_not_500(servers, received):
             assert 400 <= reply.status_code < 500, (url, content[:10], reply.status_code, reply.text)
     assert httpx.post(f"{servers['live']}/v1/models/other:predict", json={"instances": [{"driver_id": 1001}]}, timeout=30).status_code == 404
     assert received == []
+
+
+def test_allow_missing_sends_nan_for_an_unknown_entity_in_process(config, store):
+    """FeatureTransformer used in-process (no server): with allow_missing, an unknown
+    entity's features go on as null (v1) beside the known one's online values."""
+    import asyncio
+
+    from larder.kserve import FeatureTransformer
+
+    async def run() -> Any:
+        model = FeatureTransformer("driver", "127.0.0.1:9", FEATURES, ["driver_id"], allow_missing=True,
+                                   store_options={"project": "driver_stats", "online": config.address("online_serving"), "env": {}})
+        try:
+            return await model.preprocess({"instances": [{"driver_id": 999999}, {"driver_id": 1001}]})
+        finally:
+            await model.close()
+
+    assert asyncio.run(run()) == {"instances": [[None, None, None], online_matrix(store, [1001])[0]]}
