@@ -9,7 +9,8 @@
 // into this run's folder). test-tz reruns the suites where time logic meets an engine
 // (offline-store, offline-retrieval, materialization, ingestion) under
 // TZ=America/St_Johns: west of UTC, a half-hour offset and DST in one zone, so code that
-// reads the machine's zone fails here on a UTC machine too.
+// reads the machine's zone fails here on a UTC machine too. LARDER_TEST_NX_PROJECTS=a,b runs
+// that same pipeline over some projects only.
 //
 // With arguments they go to one jest run: `npm test -- libs/rpc`, `npm test -- --selectProjects
 // testing`; the static checks still run first through nx (cached, so cheap when nothing
@@ -53,7 +54,10 @@ async function main(): Promise<number> {
     if (jestArgs.length === 0) {
       // The browser tests and the bundle budget read apps/ui/dist: ui:test depends on ui:build.
       const targets = [...checks, 'build', 'test', 'test-tz'];
-      if (!shuttingDown) await phase(`nx run-many -t ${targets.join(' ')}`, () => runNx(['run-many', '-t', ...targets, `--parallel=${PARALLEL}`], running, tally));
+      // LARDER_TEST_NX_PROJECTS=core,sdk: the same pipeline over some projects only.
+      const only = process.env['LARDER_TEST_NX_PROJECTS'];
+      const projects = only === undefined || only === '' ? [] : ['-p', only];
+      if (!shuttingDown) await phase(`nx run-many -t ${targets.join(' ')}`, () => runNx(['run-many', '-t', ...targets, ...projects, `--parallel=${PARALLEL}`], running, tally));
     } else {
       if (!shuttingDown && checks.length > 0) await phase('static checks (nx)', () => runNx(['run-many', '-t', ...checks, `--parallel=${PARALLEL}`], running, tally));
       if (!shuttingDown) await phase('ui build (nx)', () => runNx(['run', 'ui:build'], running, tally));
