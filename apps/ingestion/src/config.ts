@@ -31,7 +31,7 @@ export const ingestionSchema = {
     partitionsConcurrently: int({ default: 4, min: 1, env: 'LARDER_KAFKA_PARTITIONS_CONCURRENTLY', doc: 'Partitions of one source handled side by side.' }),
     maxBytesPerPartition: int({ default: 1024 * 1024, min: 1024, env: 'LARDER_KAFKA_MAX_BYTES_PER_PARTITION', doc: 'Fetch limit per partition; with maxBytes it bounds memory.' }),
     maxBytes: int({ default: 10 * 1024 * 1024, min: 1024, env: 'LARDER_KAFKA_MAX_BYTES' }),
-    retryInitial: duration({ default: 100, min: 1, env: 'LARDER_KAFKA_RETRY_INITIAL', doc: 'First wait before retrying a batch whose writes failed; doubles up to retryMax.' }),
+    retryInitial: duration({ default: 100, min: 1, env: 'LARDER_KAFKA_RETRY_INITIAL', doc: 'First wait before retrying a batch whose writes failed; doubles up to retryMax, each wait jittered between half and all of its step.' }),
     retryMax: duration({ default: 5_000, min: 1, env: 'LARDER_KAFKA_RETRY_MAX' }),
     commitInterval: duration({ default: 1_000, min: 0, env: 'LARDER_KAFKA_COMMIT_INTERVAL', doc: 'Offsets are committed in the background, at most this often, once the writes they cover succeeded; a crash replays at most this much (writes are idempotent).' }),
     maxWait: duration({ default: 100, min: 0, env: 'LARDER_KAFKA_MAX_WAIT', doc: 'How long the broker may hold a fetch that finds no new messages.' }),

@@ -1,4 +1,5 @@
 import type { KafkaMessage } from 'kafkajs';
+import { backoffDelay } from '@larder/core';
 import { InvalidRowError } from '@larder/online-store';
 import type { Logger } from '@larder/rpc';
 import type { IngestionMetrics } from '../metrics';
@@ -46,8 +47,8 @@ export class BatchWriter {
   async write(messages: readonly KafkaMessage[], prepared: BatchWork | undefined, maxEventTsBefore: number, at: WriteContext): Promise<BatchOutcome | undefined> {
     const { pipeline, partitions, log } = this.options;
     let work = prepared;
-    let delay = this.options.retryInitialMs;
-    for (;;) {
+    const backoff = { initialMs: this.options.retryInitialMs, maxMs: this.options.retryMaxMs };
+    for (let attempt = 0; ; attempt++) {
       try {
         work ??= await pipeline.prepare(messages, maxEventTsBefore);
         await pipeline.apply(work, at.partition);
@@ -60,6 +61,7 @@ export class BatchWriter {
         const reason = (error as Error).message;
         this.options.onStall(reason);
         partitions.stalled(at.partition, reason);
+        const delay = backoffDelay(attempt, backoff);
         log.warn('batch failed; partition waits and retries', { partition: at.partition, error: reason, retryInMs: delay, failedAttempts: partitions.get(at.partition).failedAttempts });
         try {
           await sleepWhile(delay, at.live, at.heartbeat);
@@ -67,7 +69,6 @@ export class BatchWriter {
           this.waiting--;
         }
         if (!at.live()) return undefined;
-        delay = Math.min(this.options.retryMaxMs, delay * 2);
       }
     }
   }

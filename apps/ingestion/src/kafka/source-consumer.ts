@@ -1,5 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
+import { backoffDelay } from '@larder/core';
 import type { EndpointAllowList } from '@larder/core';
 import type { OfflineStore } from '@larder/offline-store';
 import type { OnlineStore } from '@larder/online-store';
@@ -234,17 +235,17 @@ export class SourceConsumer {
 
   /** Connects and joins the group; keeps trying (with backoff) while the brokers cannot be reached, until stop(). */
   async start(): Promise<void> {
-    let delay = this.deps.settings.retryInitialMs;
-    while (!this.stopping) {
+    const backoff = { initialMs: this.deps.settings.retryInitialMs, maxMs: this.deps.settings.retryMaxMs };
+    for (let attempt = 0; !this.stopping; attempt++) {
       try {
         await this.connect();
         return;
       } catch (error) {
         this.lastError = (error as Error).message;
+        const delay = backoffDelay(attempt, backoff);
         this.log.warn('cannot start consuming; retrying', { error: this.lastError, retryInMs: delay });
         await this.consumer.disconnect().catch(() => undefined);
         await new Promise((resolve) => setTimeout(resolve, delay));
-        delay = Math.min(this.deps.settings.retryMaxMs, delay * 2);
       }
     }
   }
