@@ -17,7 +17,8 @@ import { materializationService } from '@larder/materialization-app';
 import { offlineRetrievalService } from '@larder/offline-retrieval-app';
 import { onlineServingService } from '@larder/online-serving-app';
 import { registryService } from '@larder/registry-app';
-import { uiConfigSchema } from '@larder/ui';
+import { uiAuthIssues, uiConfigSchema } from '@larder/ui';
+import type { UiConfig } from '@larder/ui';
 import { REPO_ROOT as root } from './paths';
 
 const exec = promisify(execFile);
@@ -179,6 +180,14 @@ describe.each(Object.entries(VALUE_SETS))('values: %s', (name, files) => {
       } else {
         expect(config['tls'].certFile).toBe('');
       }
+      if (component === 'ui') {
+        // The UI's own start-up checks: sign-in settings complete, no borrowed token without sign-in.
+        expect(uiAuthIssues(config as UiConfig)).toEqual([]);
+        expect(config['tls'].requireClientCert).toBe(false);
+        if (config['auth'].modes.includes('none')) expect(config['client'].tokenFile).toBe('');
+        else expect(path.dirname(config['ui'].sessionKeyFile)).toBe(mounts['session-key']);
+        if (config['client'].tokenFile === '') continue;
+      }
       expect(path.dirname(config['client'].tokenFile)).toBe(mounts['identity']);
     }
   });
@@ -303,9 +312,10 @@ function admits(peers: Array<Record<string, any>> | undefined, labels: Record<st
 }
 
 describe('network policies: only what must talk does', () => {
+  // The production set: every component on (the UI too) and policies narrowed to real addresses.
   let manifests: Manifest[];
   beforeAll(() => {
-    manifests = renderOf('defaults');
+    manifests = renderOf('production');
   });
   const pod = (component: string) => named(manifests, 'Deployment', `${RELEASE}-${component}`)?.spec.template.metadata.labels as Record<string, string>;
   const port = (component: string, name: string) => named(manifests, 'Service', `${RELEASE}-${component}`)?.spec.ports.find((p: { name: string }) => p.name === name)?.port as number;

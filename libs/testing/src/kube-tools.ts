@@ -69,7 +69,7 @@ async function goInstall(pkg: string, version: string, binary: string): Promise<
   const dir = mkdtempSync(path.join(goBin(), '.install-'));
   try {
     // GOTOOLCHAIN=local: the machine's Go; a module asking for a newer one fails loudly here.
-    await exec('go', ['install', `${pkg}@${version}`], { env: { ...process.env, GOBIN: dir, GOTOOLCHAIN: 'local', GOFLAGS: '-mod=mod', CGO_ENABLED: '0' }, maxBuffer: 16 * 1024 * 1024 });
+    await exec('go', ['install', `${pkg}@${version}`], { env: { ...process.env, GOBIN: dir, GOTOOLCHAIN: 'local' }, maxBuffer: 16 * 1024 * 1024 });
     renameSync(path.join(dir, path.basename(pkg)), target);
   } finally {
     rmSync(dir, { recursive: true, force: true });

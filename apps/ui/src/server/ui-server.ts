@@ -53,8 +53,8 @@ export interface StartUiOptions {
 
 const DEFAULT_DIST = path.resolve(__dirname, '..', '..', 'dist');
 
-/** What the UI's own auth settings must satisfy beyond each key's own checks. */
-function uiAuthIssues(config: UiConfig): ConfigIssue[] {
+/** What the UI's own auth settings must satisfy beyond each key's own checks (also checked by the Helm chart's tests). */
+export function uiAuthIssues(config: UiConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const modes = config.auth.modes;
   if (modes.includes('mtls')) issues.push({ key: 'auth.modes', problem: 'the UI signs people in with oidc; mtls is for services (use none or oidc)', source: 'LARDER_AUTH_MODES' });
