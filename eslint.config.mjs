@@ -17,7 +17,7 @@ const moduleBoundaries = {
     // Libs never import an app.
     { sourceTag: 'type:lib', onlyDependOnLibsWithTags: lib },
     // Stores are storage only: errors and configuration of their own, no gRPC layer.
-    { sourceTag: 'type:store', onlyDependOnLibsWithTags: ['type:lib', 'type:store', 'type:rpc', 'type:proto', 'type:testing'] },
+    { sourceTag: 'type:store', onlyDependOnLibsWithTags: ['type:lib', 'type:store', 'type:proto', 'type:testing'] },
     { sourceTag: 'type:rpc', onlyDependOnLibsWithTags: ['type:lib', 'type:proto', 'type:testing'] },
     { sourceTag: 'type:testing', onlyDependOnLibsWithTags: lib },
     // Generated contracts stand alone (their specs use the test harness).

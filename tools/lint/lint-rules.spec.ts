@@ -45,6 +45,12 @@ test('the domain model (libs/core) importing the gRPC layer breaks the module bo
   expect(found.map((m) => m.message)).toEqual([expect.stringContaining('A project tagged with "layer:core" can only depend on libs tagged with "type:proto", "type:testing"')]);
 });
 
+test('a store importing the gRPC layer (@larder/rpc) breaks the module boundaries', async () => {
+  const found = messages(await lintAs('boundary/store-imports-rpc.ts', 'libs/online-store/src/index.ts'), '@nx/enforce-module-boundaries');
+  expect(found.map((m) => m.message)).toEqual([expect.stringContaining('A project tagged with "type:store" can only depend on libs tagged with')]);
+  expect(found[0]!.message).not.toContain('type:rpc');
+});
+
 test('an app importing another app breaks the module boundaries', async () => {
   const found = messages(await lintAs('boundary/app-imports-app.ts', 'apps/online-serving/src/service.ts'), '@nx/enforce-module-boundaries');
   expect(found.map((m) => m.message)).toEqual([expect.stringContaining('A project tagged with "type:app" can only depend on libs tagged with')]);
