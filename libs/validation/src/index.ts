@@ -5,6 +5,6 @@ export { validateStatistics, hasAnomalies, singleDataset, featureStatsName, comm
 export { lInfinityDistance, histogramJensenShannon, categoricalJensenShannon, categoricalCounts } from './distance';
 export { inferSchema, type InferOptions } from './infer';
 export { parseTextFormat, printTextFormat, TextFormatError, type TextPositions } from './text-format';
-export { readSchema, writeSchema, schemaToText, schemaFromText, schemaToJson, schemaFromJson, schemaFormatOf, type SchemaFormat } from './schema-io';
+export { readSchema, schemaToText, schemaFromText, schemaFormatOf, type SchemaFormat } from './schema-io';
 export { compileValueCheck, compileValueChecks, compileRowCheck, type RowCheck, type RowViolation, type ValueCheck, type ViolationKind } from './row-check';
 export { compileDomainCheck, type DomainCheck } from './domain-check';

@@ -1,4 +1,4 @@
-import { fromBinary, fromJson, toBinary, toJson, type JsonValue } from '@bufbuild/protobuf';
+import { fromBinary } from '@bufbuild/protobuf';
 import { tfmdV0 } from '@larder/proto';
 import { parseTextFormat, printTextFormat, type TextPositions } from './text-format';
 
@@ -19,10 +19,6 @@ export function readSchema(bytes: Uint8Array, format: SchemaFormat, positions?: 
   return parseTextFormat(tfmdV0.SchemaSchema, text, positions);
 }
 
-export function writeSchema(schema: tfmdV0.Schema, format: SchemaFormat): Uint8Array {
-  return format === 'binary' ? toBinary(tfmdV0.SchemaSchema, schema) : new TextEncoder().encode(printTextFormat(tfmdV0.SchemaSchema, schema));
-}
-
 /** schema.pbtxt text, as TFDV's write_schema_text writes it (fields in number order). */
 export function schemaToText(schema: tfmdV0.Schema): string {
   return printTextFormat(tfmdV0.SchemaSchema, schema);
@@ -32,11 +28,3 @@ export function schemaFromText(text: string): tfmdV0.Schema {
   return parseTextFormat(tfmdV0.SchemaSchema, text);
 }
 
-/** The schema as JSON with proto field names (min_fraction, string_domain), the form feature-repo YAML carries inline. */
-export function schemaToJson(schema: tfmdV0.Schema): JsonValue {
-  return toJson(tfmdV0.SchemaSchema, schema, { useProtoFieldName: true });
-}
-
-export function schemaFromJson(json: JsonValue): tfmdV0.Schema {
-  return fromJson(tfmdV0.SchemaSchema, json);
-}
