@@ -52,15 +52,15 @@ const CLIENT_DECODE = process.env.LARDER_BENCH_HIST_CLIENT_DECODE ?? 'wire';
 /** Views the stream and memory series join. */
 const STREAM_VIEWS = 3;
 const MAX_VIEWS = PARTS.has('export') ? Math.max(...VIEW_COUNTS) : STREAM_VIEWS;
-const KEYS = 500_000;
-const T0 = Date.UTC(2024, 0, 1) / 1000;
-const SPAN = 30 * 86_400;
-const TTL_DAYS = 7;
+export const KEYS = 500_000;
+export const T0 = Date.UTC(2024, 0, 1) / 1000;
+export const SPAN = 30 * 86_400;
+export const TTL_DAYS = 7;
 const root = path.resolve(__dirname, '..');
 
 const round = (x: number, digits = 3): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
-async function seconds(work: () => Promise<unknown>): Promise<number> {
+export async function seconds(work: () => Promise<unknown>): Promise<number> {
   const started = process.hrtime.bigint();
   await work();
   return Number(process.hrtime.bigint() - started) / 1e9;
@@ -73,12 +73,12 @@ function say(line: string): void {
 // SQL shared by DuckDB and PostgreSQL generators: deterministic pseudo-random columns from a
 // row number, typed as the views declare them (DOUBLE, INT64; a bare `/ 1000.0` would be a
 // DECIMAL column in the Parquet files, which the views do not declare).
-const viewSelect = (v: number, hash: (x: string) => string, ts: (secs: string) => string, i = 'i'): string =>
+export const viewSelect = (v: number, hash: (x: string) => string, ts: (secs: string) => string, i = 'i'): string =>
   `SELECT (${hash(`${i} + ${v}`)} % ${KEYS}) AS driver_id, ${ts(`${T0 - 86_400} + ${hash(`${i} * 13 + ${v}`)} % ${SPAN + 86_400}`)} AS event_ts, ` +
   `${ts(`${T0} + ${hash(`${i} * 17 + ${v}`)} % ${SPAN * 2}`)} AS created_ts, CAST((${hash(`${i} * 3`)} % 1000) / 1000.0 AS DOUBLE PRECISION) AS f_a, ` +
   `(${hash(`${i} * 5`)} % 100) AS f_b, CAST((${hash(`${i} * 11`)} % 7) AS DOUBLE PRECISION) AS f_c`;
 
-function repo(kinds: (v: number) => registryV1.DataSource['kind'], views: number): registryV1.ApplyRegistryRequest {
+export function repo(kinds: (v: number) => registryV1.DataSource['kind'], views: number): registryV1.ApplyRegistryRequest {
   return create(registryV1.ApplyRegistryRequestSchema, {
     project: 'bench',
     entities: [{ name: 'driver', joinKey: 'driver_id', valueType: T.INT64 }],
@@ -97,7 +97,7 @@ function repo(kinds: (v: number) => registryV1.DataSource['kind'], views: number
   });
 }
 
-const refs = (views: number): string[] => Array.from({ length: views }, (_, v) => ['f_a', 'f_b', 'f_c'].map((f) => `view_${v}:${f}`)).flat();
+export const refs = (views: number): string[] => Array.from({ length: views }, (_, v) => ['f_a', 'f_b', 'f_c'].map((f) => `view_${v}:${f}`)).flat();
 
 interface Service {
   address: string;
@@ -151,7 +151,7 @@ function peakRssMb(pid: number): number {
  * alone (DuckDB keeps the memory of earlier joins cached, which resetting the peak
  * cannot undo).
  */
-async function measure(env: Record<string, string>, work: (service: Service) => Promise<unknown>): Promise<{ wall: number; rss: number }> {
+export async function measure(env: Record<string, string>, work: (service: Service) => Promise<unknown>): Promise<{ wall: number; rss: number }> {
   const service = await startRetrieval(env);
   try {
     resetPeak(service.pid);
@@ -162,7 +162,7 @@ async function measure(env: Record<string, string>, work: (service: Service) => 
   }
 }
 
-async function exportCase(service: Service, views: number, entitySource: offlineV1.EntitySource['location'], storage: registryV1.DatasetStorage): Promise<number> {
+export async function exportCase(service: Service, views: number, entitySource: offlineV1.EntitySource['location'], storage: registryV1.DatasetStorage): Promise<number> {
   const client = createClient(offlineV1.OfflineRetrievalService, service.address);
   let rows = 0;
   try {
@@ -208,7 +208,7 @@ async function streamCase(service: Service, views: number, entities: number): Pr
   return rows;
 }
 
-async function startRegistry(dir: string, request: registryV1.ApplyRegistryRequest): Promise<ServerHandle> {
+export async function startRegistry(dir: string, request: registryV1.ApplyRegistryRequest): Promise<ServerHandle> {
   const handle = await runService({
     ...registryService,
     argv: [],

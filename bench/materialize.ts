@@ -33,12 +33,12 @@ const ENTITIES = Number(process.env.LARDER_BENCH_MATERIALIZE_ENTITIES ?? 1_000_0
 const FLOOR_REQUESTS = Number(process.env.LARDER_BENCH_MATERIALIZE_FLOOR_REQUESTS ?? 200_000);
 const CASES = new Set((process.env.LARDER_BENCH_MATERIALIZE_CASES ?? 'packed,feast,sqlite,floor').split(','));
 const SERVER_NODE_ARGS = process.env.LARDER_BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-const START = new Date(Date.UTC(2026, 0, 1));
-const END = new Date(Date.UTC(2026, 0, 2));
+export const START = new Date(Date.UTC(2026, 0, 1));
+export const END = new Date(Date.UTC(2026, 0, 2));
 
 const viewName = (v: number): string => `view_${v}`;
 
-function repo(dir: string): registryV1.ApplyRegistryRequest {
+export function repo(dir: string): registryV1.ApplyRegistryRequest {
   return create(registryV1.ApplyRegistryRequestSchema, {
     project: PROJECT,
     entities: [{ name: 'driver', joinKey: 'driver_id', valueType: T.INT64 }],
@@ -56,8 +56,8 @@ function repo(dir: string): registryV1.ApplyRegistryRequest {
   });
 }
 
-/** One Parquet file per view: one row per entity, event times spread over the day. */
-async function generate(dir: string): Promise<number> {
+/** One Parquet file per view (`view_<v>.parquet` in dir): one row per entity, event times spread over the day. */
+export async function generate(dir: string, entities = ENTITIES): Promise<number> {
   const started = Date.now();
   const db = await DuckDBInstance.create();
   const connection = await db.connect();
@@ -65,7 +65,7 @@ async function generate(dir: string): Promise<number> {
     const features = Array.from({ length: FEATURES }, (_, f) => `(random() * ${f + 1})::DOUBLE AS f${f}`).join(', ');
     await connection.run(
       `COPY (SELECT i::BIGINT AS driver_id, TIMESTAMP '2026-01-01' + to_seconds((i % 86000)::BIGINT) AS event_timestamp, ${features}
-        FROM range(0, ${ENTITIES}) t(i)) TO '${path.join(dir, `${viewName(v)}.parquet`)}' (FORMAT parquet)`,
+        FROM range(0, ${entities}) t(i)) TO '${path.join(dir, `${viewName(v)}.parquet`)}' (FORMAT parquet)`,
     );
   }
   connection.closeSync();
@@ -126,10 +126,12 @@ async function redisCpuSeconds(redis: Redis): Promise<number> {
 
 const round = (x: number, digits = 0): number => Number(x.toFixed(digits));
 
-async function materializeCase(
+/** One job of every view over [START, END] through a materialization service started with env. */
+export async function materializeCase(
   name: string,
   env: Record<string, string>,
   redis: Redis | undefined,
+  entities = ENTITIES,
 ): Promise<BenchRecord> {
   const server = await startMaterialization(env);
   const client = createClient(materializationV1.MaterializationService, server.address);
@@ -145,14 +147,14 @@ async function materializeCase(
     const wall = Number(process.hrtime.bigint() - started) / 1e9;
     if (last?.state !== materializationV1.JobState.SUCCEEDED) throw new Error(`${name}: job ended ${materializationV1.JobState[last?.state ?? 0]}: ${last?.error}`);
     const written = last.views.reduce((n, v) => n + Number(v.rowsWritten), 0);
-    if (written !== ENTITIES * VIEWS) throw new Error(`${name}: wrote ${written} view rows, expected ${ENTITIES * VIEWS}`);
+    if (written !== entities * VIEWS) throw new Error(`${name}: wrote ${written} view rows, expected ${entities * VIEWS}`);
     const record: BenchRecord = {
       workload: name,
-      entities: ENTITIES,
+      entities,
       features: VIEWS * FEATURES,
       wall_s: round(wall, 2),
-      rows_per_s: round(ENTITIES / wall),
-      view_rows_per_s: round((ENTITIES * VIEWS) / wall),
+      rows_per_s: round(entities / wall),
+      view_rows_per_s: round((entities * VIEWS) / wall),
       cpu_s: round(cpuSeconds(server.child.pid!) - cpuBefore, 1),
       peak_rss_mb: round(procStatus(server.child.pid!, 'VmHWM')),
     };
@@ -167,8 +169,8 @@ async function materializeCase(
         total += delta;
         if (command === 'evalsha' || command === 'eval' || command === 'script|load' || command === 'script') client += delta;
       }
-      record['redis_cmds_per_row'] = round(client / ENTITIES, 2);
-      record['redis_cmds_per_row_incl_lua'] = round(total / ENTITIES, 2);
+      record['redis_cmds_per_row'] = round(client / entities, 2);
+      record['redis_cmds_per_row_incl_lua'] = round(total / entities, 2);
     }
     return record;
   } finally {

@@ -10,8 +10,9 @@
 // Larder's gRPC service and HTTP gateway. Each comparison is one record with both
 // figures and `ratio` (Larder / Feast for throughput, Feast / Larder for latency, so
 // higher is better).
+// Materialization and historical retrieval: bench/vs-feast-batch.ts.
 // Knobs: LARDER_BENCH_VS_FEAST_ENTITIES (100000), LARDER_BENCH_ONLINE_SECONDS (3),
-// LARDER_BENCH_ONLINE_WARMUP (3s).
+// LARDER_BENCH_ONLINE_WARMUP (3s), LARDER_BENCH_VS_FEAST_PARTS (online,materialize,historical).
 import { create, toBinary } from '@bufbuild/protobuf';
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -27,6 +28,7 @@ import { createClient, runService, SERVICE_NODE_FLAGS } from '@larder/rpc';
 import { startRedis } from '@larder/testing';
 import { registryService } from '@larder/registry-app';
 import type { BenchRecord } from './table';
+import { historicalVsFeast, materializeVsFeast } from './vs-feast-batch';
 
 const T = typesV1.ValueType;
 const PROJECT = 'bench';
@@ -40,6 +42,7 @@ const SHAPES = [
   { name: '100x50', entities: 100 },
 ];
 const CONCURRENCY = [1, 32];
+const PARTS = new Set((process.env.LARDER_BENCH_VS_FEAST_PARTS ?? 'online,materialize,historical').split(',').map((p) => p.trim()));
 /** Distinct requests per shape, sent round-robin. */
 const REQUESTS = 1024;
 const ROOT = path.join(__dirname, '..');
@@ -308,7 +311,9 @@ export async function runVsFeastBenchmark(): Promise<BenchRecord[]> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'larder-bench-vs-feast-'));
   try {
     const python = await feastPython();
-    await online(records, dir, python);
+    if (PARTS.has('online')) await online(records, dir, python);
+    if (PARTS.has('materialize')) await materializeVsFeast(records, dir, python);
+    if (PARTS.has('historical')) await historicalVsFeast(records, dir, python);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
