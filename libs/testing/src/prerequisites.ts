@@ -1,23 +1,21 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import path from 'node:path';
 import type { ProcessOwner } from './supervisor';
 import { ensureKubeTools } from './kube-tools';
 import type { KubeTools } from './kube-tools';
 import { locateTfdv, tfdvPython } from './tfdv';
+import { cacheDir } from './cache-dir';
+
+/** Where downloads are kept between runs (cache-dir.ts). */
+export { cacheDir };
 
 /** Kafka broker version fetched from Maven Central (org.apache.kafka:kafka_2.13). */
 export const KAFKA_VERSION = '4.1.1';
 const LOG4J_VERSION = '2.24.3';
 const MAVEN_DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1';
 const POSTGRES_MAJOR = 15;
-
-/** Where downloads are kept between runs (outside git): $LARDER_CACHE_DIR or ~/.cache/larder. */
-export function cacheDir(): string {
-  return process.env['LARDER_CACHE_DIR'] ?? path.join(homedir(), '.cache', 'larder');
-}
 
 const bigQueryEmulatorFiles = path.resolve(__dirname, '..', 'bigquery-emulator');
 

@@ -5,9 +5,9 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { cacheDir } from './cache-dir';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 /** The Python client's folder (pyproject.toml, src/larder, tests). */
@@ -23,10 +23,6 @@ export const PYTHON_KUBEFLOW_REQUIREMENTS = path.join(PYTHON_CLIENT_DIR, 'requir
 const UV_REQUIREMENTS = path.resolve(__dirname, '..', 'tfdv', 'uv-requirements.txt');
 
 const execFileAsync = promisify(execFile);
-
-function cacheDir(): string {
-  return process.env['LARDER_CACHE_DIR'] ?? path.join(homedir(), '.cache', 'larder');
-}
 
 function venvDir(requirements: string): string {
   const hash = createHash('sha256');

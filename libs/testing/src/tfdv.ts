@@ -3,9 +3,9 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { cacheDir } from './cache-dir';
 
 const files = path.resolve(__dirname, '..', 'tfdv');
 /** The full resolved set, pinned (tensorflow-data-validation 1.16.1 and what it pulls in). */
@@ -13,11 +13,6 @@ export const TFDV_REQUIREMENTS = path.join(files, 'requirements.txt');
 const UV_REQUIREMENTS = path.join(files, 'uv-requirements.txt');
 
 const execFileAsync = promisify(execFile);
-
-/** As prerequisites.ts's cacheDir (which imports this file, so it is not imported back). */
-function cacheDir(): string {
-  return process.env['LARDER_CACHE_DIR'] ?? path.join(homedir(), '.cache', 'larder');
-}
 
 function requirementsKey(): string {
   const hash = createHash('sha256');
