@@ -59,6 +59,17 @@ const NOT_RUN = new Map([
   ['npm ci && npm test', 'this test runs inside it'],
   ['npm run proto', 'rewrites libs/proto/src/gen; npm test runs proto:check'],
   ['npm run proto:check', 'npm test runs it'],
+  // "Working with nx": nx finds projects by walking the workspace, and this test's scratch
+  // checkout is symlinks to the real one, which nx's project discovery does not follow. Each
+  // is run by npm test itself, or is a long-running or whole-suite command.
+  ['npx nx run-many -t typecheck lint', 'npm test runs these targets of every project through nx run-many'],
+  ['npx nx test rpc -- -t deadline', "npm test runs every project's test target through nx run-many"],
+  ['npx nx build ui', 'npm test runs ui:build through nx run-many'],
+  ['npx nx generate proto', 'rewrites libs/proto/src/gen, as npm run proto; npm test runs the contracts check'],
+  ['npx nx bench bench -- online', 'a benchmark of several minutes (npm run bench -- online)'],
+  ['npm run services', 'starts the test services and keeps them running until interrupted'],
+  ['npm run affected', 'starts the services and runs the affected suites: a second test run inside this one'],
+  ['npm run affected -- --base=HEAD~1', 'as npm run affected'],
   ['pip install ./clients/python', "installs into the reader's Python; npm test builds and installs the same wheel for the client's pytest suite (tools/test/python.ts)"],
 ]);
 
