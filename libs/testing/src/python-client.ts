@@ -2,12 +2,9 @@
 // grpcio-tools, pandas, pyarrow, pytest, tqdm, hatchling, nbclient...) in a cached
 // virtualenv, built by uv as tfdv.ts builds TFDV's, and the client's wheel built from
 // the checkout into a folder of its own for each run.
-import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { cacheDir } from './cache-dir';
+import { runPython, uvVenvDir, uvVenvPython } from './uv-venv';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 /** The Python client's folder (pyproject.toml, src/larder, tests). */
@@ -19,55 +16,19 @@ export const PYTHON_CLIENT_REQUIREMENTS = path.join(PYTHON_CLIENT_DIR, 'requirem
  * they get a venv of their own.
  */
 export const PYTHON_KUBEFLOW_REQUIREMENTS = path.join(PYTHON_CLIENT_DIR, 'requirements-kubeflow.txt');
-/** uv itself, pinned; the same file TFDV's virtualenv is built with. */
-const UV_REQUIREMENTS = path.resolve(__dirname, '..', 'tfdv', 'uv-requirements.txt');
-
-const execFileAsync = promisify(execFile);
 
 function venvDir(requirements: string): string {
-  const hash = createHash('sha256');
-  for (const file of [UV_REQUIREMENTS, requirements]) hash.update(readFileSync(file));
-  // The client's own venv keeps the name it always had, so its cache survives this change.
+  // The client's own venv keeps the name it always had, so its cache survives.
   const name = requirements === PYTHON_CLIENT_REQUIREMENTS ? 'python-client' : path.basename(requirements, '.txt').replace(/^requirements-/, 'python-');
-  return path.join(cacheDir(), `venv-${name}-${hash.digest('hex').slice(0, 12)}`);
+  return uvVenvDir(name, requirements);
 }
-
-const run = (command: string, args: string[], cwd?: string) =>
-  execFileAsync(command, args, { cwd, timeout: 15 * 60_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, VIRTUAL_ENV: undefined, PIP_DISABLE_PIP_VERSION_CHECK: '1' } });
 
 /**
  * The python of the client's test virtualenv (or of the one `requirements` pins), building
- * it when missing (a minute or so the first time). One venv per requirements content,
- * built beside its final place and
- * renamed in, so an interrupted build never looks finished. Run it as `python -m`.
+ * it when missing (a minute or so the first time; uv-venv.ts). Run it as `python -m`.
  */
 export async function pythonClientPython(requirements: string = PYTHON_CLIENT_REQUIREMENTS): Promise<string> {
-  const dir = venvDir(requirements);
-  if (existsSync(path.join(dir, '.larder-ready'))) return path.join(dir, 'bin', 'python');
-  const building = `${dir}.building-${process.pid}`;
-  const boot = `${building}-uv`;
-  rmSync(building, { recursive: true, force: true });
-  rmSync(boot, { recursive: true, force: true });
-  mkdirSync(cacheDir(), { recursive: true });
-  const python3 = process.env['LARDER_PYTHON'] ?? 'python3';
-  try {
-    await run(python3, ['-m', 'venv', boot]);
-    await run(path.join(boot, 'bin', 'python'), ['-m', 'pip', 'install', '--quiet', '--no-input', '-r', UV_REQUIREMENTS]);
-    const uv = path.join(boot, 'bin', 'uv');
-    await run(uv, ['venv', '--quiet', '--python', python3, building]);
-    await run(uv, ['pip', 'install', '--quiet', '--compile-bytecode', '--python', path.join(building, 'bin', 'python'), '-r', requirements]);
-    writeFileSync(path.join(building, '.larder-ready'), readFileSync(requirements));
-    try {
-      renameSync(building, dir);
-    } catch (error) {
-      // Another run finished the same venv first; theirs is as good as ours.
-      if (!existsSync(path.join(dir, '.larder-ready'))) throw error;
-    }
-  } finally {
-    rmSync(boot, { recursive: true, force: true });
-    rmSync(building, { recursive: true, force: true });
-  }
-  return path.join(dir, 'bin', 'python');
+  return uvVenvPython(venvDir(requirements), requirements, { compileBytecode: true });
 }
 
 /**
@@ -79,5 +40,5 @@ export async function pythonClientPython(requirements: string = PYTHON_CLIENT_RE
  */
 export async function buildPythonClient(python: string, target: string): Promise<void> {
   rmSync(target, { recursive: true, force: true });
-  await run(python, ['-m', 'pip', 'install', '--quiet', '--no-input', '--no-deps', '--no-build-isolation', '--target', target, PYTHON_CLIENT_DIR], REPO_ROOT);
+  await runPython(python, ['-m', 'pip', 'install', '--quiet', '--no-input', '--no-deps', '--no-build-isolation', '--target', target, PYTHON_CLIENT_DIR], REPO_ROOT);
 }
