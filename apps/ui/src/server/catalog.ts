@@ -1,7 +1,6 @@
 import type { RegistrySet } from '@larder/core';
 import type { Authorizer, ObjectRef as AccessRef, ObjectType, Principal } from '@larder/auth';
 import { typesV1 } from '@larder/proto';
-import type { registryV1 } from '@larder/proto';
 import type { RegistryClient } from '@larder/registry-client';
 import type { ObjectKindSlug } from '../shared/api';
 import { prepareIndex } from '../shared/search';
@@ -181,14 +180,8 @@ export class Catalog {
   }
 }
 
-export interface VisibleSet {
-  project: registryV1.Project;
-  entities: registryV1.Entity[];
-  dataSources: registryV1.DataSource[];
-  featureViews: registryV1.FeatureView[];
-  onDemandFeatureViews: registryV1.OnDemandFeatureView[];
-  featureServices: registryV1.FeatureService[];
-}
+/** The definitions of a project one viewer may describe (the UI shows no saved datasets or permissions). */
+export type VisibleSet = Omit<RegistrySet, 'savedDatasets' | 'permissions'>;
 
 export function accessRef(project: string, kind: ObjectKindSlug, object: Named): AccessRef {
   return { project, type: ACCESS_TYPES[kind], name: object.name, tags: object.tags };
