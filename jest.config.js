@@ -35,7 +35,8 @@ function project(dir) {
 const dirs = ['apps', 'libs']
   .flatMap((top) =>
     fs.existsSync(path.join(__dirname, top))
-      ? fs.readdirSync(path.join(__dirname, top), { withFileTypes: true })
+      ? fs
+          .readdirSync(path.join(__dirname, top), { withFileTypes: true })
           .filter((d) => d.isDirectory())
           .map((d) => `${top}/${d.name}`)
       : [],

@@ -61,7 +61,12 @@ const caller: Principal = Object.freeze({
 });
 
 const views = (n: number): ObjectRef[] =>
-  Array.from({ length: n }, (_, i) => ({ project: 'shared', type: 'feature_view' as const, name: `driver_hourly_${i}`, tags: { domain: 'mobility', owner: 'team3' } }));
+  Array.from({ length: n }, (_, i) => ({
+    project: 'shared',
+    type: 'feature_view' as const,
+    name: `driver_hourly_${i}`,
+    tags: { domain: 'mobility', owner: 'team3' },
+  }));
 
 /**
  * Mean ns per call of the median of `rounds` short timed batches, after a warm-up. Short
@@ -127,7 +132,8 @@ export async function runAuthBenchmark(): Promise<BenchRecord[]> {
 
   // The grants are computed on a principal's first check; show they allow what they should first.
   if (!authorizer.allowed(caller, 'read_online', views(1)[0] as ObjectRef)) throw new Error('benchmark caller should be allowed');
-  if (authorizer.allowed(caller, 'read_online', { project: 'shared', type: 'feature_view', name: 'driver_x' })) throw new Error('untagged view should be denied');
+  if (authorizer.allowed(caller, 'read_online', { project: 'shared', type: 'feature_view', name: 'driver_x' }))
+    throw new Error('untagged view should be denied');
 
   records.push(checkRecord('no auth floor (mode none), 1x50 = 5 views', allowAllAuthorizer(1n), ANONYMOUS_OPERATOR, 'read_online', views(5), true));
   records.push(checkRecord('anonymous operator on the compiled set, 5 views', authorizer, ANONYMOUS_OPERATOR, 'read_online', views(5), true));
@@ -137,11 +143,19 @@ export async function runAuthBenchmark(): Promise<BenchRecord[]> {
   // A principal seen for the first time in this version: its grants are computed from all 201 permissions.
   {
     let i = 0;
-    const { ns } = measure(() => {
-      const fresh: Principal = { ...caller, id: `sa:serving/p${i++}` };
-      authorizer.allowed(fresh, 'read_online', views(1)[0] as ObjectRef);
-    }, 50, 41);
-    records.push({ workload: 'first check of a new principal (grants over 201 permissions)', ns_per_request: round(ns), compile_201_permissions_ms: round(compileMs, 2) });
+    const { ns } = measure(
+      () => {
+        const fresh: Principal = { ...caller, id: `sa:serving/p${i++}` };
+        authorizer.allowed(fresh, 'read_online', views(1)[0] as ObjectRef);
+      },
+      50,
+      41,
+    );
+    records.push({
+      workload: 'first check of a new principal (grants over 201 permissions)',
+      ns_per_request: round(ns),
+      compile_201_permissions_ms: round(compileMs, 2),
+    });
   }
 
   // Authentication against a real issuer over HTTP (keys fetched once).
@@ -153,12 +167,21 @@ export async function runAuthBenchmark(): Promise<BenchRecord[]> {
     const header = { authorization: `Bearer ${token}` };
     await authenticator.authenticate(header);
     const cachedNs = await measureAsync(() => authenticator.authenticate(header), 500);
-    records.push({ workload: 'authenticate: cached token (SHA-256 + LRU)', token_bytes: token.length, ns_per_request: round(cachedNs), requests_per_s: Math.round(1e9 / cachedNs) });
+    records.push({
+      workload: 'authenticate: cached token (SHA-256 + LRU)',
+      token_bytes: token.length,
+      ns_per_request: round(cachedNs),
+      requests_per_s: Math.round(1e9 / cachedNs),
+    });
 
     const fresh = await Promise.all(Array.from({ length: 1000 }, (_, i) => issuer.issue({ sub: `user-${i}` })));
     let k = 0;
     const verifyNs = await measureAsync(() => authenticator.authenticate({ authorization: `Bearer ${fresh[k++ % fresh.length] as string}` }), 20, 41);
-    records.push({ workload: 'authenticate: new token (RS256 verify, claims, principal)', ns_per_request: round(verifyNs), requests_per_s: Math.round(1e9 / verifyNs) });
+    records.push({
+      workload: 'authenticate: new token (RS256 verify, claims, principal)',
+      ns_per_request: round(verifyNs),
+      requests_per_s: Math.round(1e9 / verifyNs),
+    });
   } finally {
     await issuer.close();
   }

@@ -82,7 +82,12 @@ export function repo(kinds: (v: number) => registryV1.DataSource['kind'], views:
   return create(registryV1.ApplyRegistryRequestSchema, {
     project: 'bench',
     entities: [{ name: 'driver', joinKey: 'driver_id', valueType: T.INT64 }],
-    dataSources: Array.from({ length: views }, (_, v) => ({ name: `source_${v}`, timestampField: 'event_ts', createdTimestampColumn: 'created_ts', kind: kinds(v) })),
+    dataSources: Array.from({ length: views }, (_, v) => ({
+      name: `source_${v}`,
+      timestampField: 'event_ts',
+      createdTimestampColumn: 'created_ts',
+      kind: kinds(v),
+    })),
     featureViews: Array.from({ length: views }, (_, v) => ({
       name: `view_${v}`,
       entities: ['driver'],
@@ -108,11 +113,15 @@ interface Service {
 async function startRetrieval(env: Record<string, string>): Promise<Service> {
   const profile = process.env.LARDER_BENCH_HIST_PROFILE_DIR;
   const flags = profile !== undefined && profile !== '' ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
-  const child: ChildProcess = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...flags, '--import', 'tsx', path.join(root, 'apps/offline-retrieval/src/main.ts')], {
-    cwd: root,
-    env: { ...process.env, LARDER_GRPC_HOST: '127.0.0.1', LARDER_GRPC_PORT: '0', LARDER_METRICS_ENABLED: 'false', LARDER_LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...SERVICE_NODE_FLAGS, ...flags, '--import', 'tsx', path.join(root, 'apps/offline-retrieval/src/main.ts')],
+    {
+      cwd: root,
+      env: { ...process.env, LARDER_GRPC_HOST: '127.0.0.1', LARDER_GRPC_PORT: '0', LARDER_METRICS_ENABLED: 'false', LARDER_LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   const port = await new Promise<number>((resolve, reject) => {
     child.on('exit', (code) => reject(new Error(`offline-retrieval exited with ${code} before listening`)));
@@ -162,7 +171,12 @@ export async function measure(env: Record<string, string>, work: (service: Servi
   }
 }
 
-export async function exportCase(service: Service, views: number, entitySource: offlineV1.EntitySource['location'], storage: registryV1.DatasetStorage): Promise<number> {
+export async function exportCase(
+  service: Service,
+  views: number,
+  entitySource: offlineV1.EntitySource['location'],
+  storage: registryV1.DatasetStorage,
+): Promise<number> {
   const client = createClient(offlineV1.OfflineRetrievalService, service.address);
   let rows = 0;
   try {
@@ -182,9 +196,15 @@ export async function exportCase(service: Service, views: number, entitySource: 
 async function streamCase(service: Service, views: number, entities: number): Promise<number> {
   // Result chunks decoded by @larder/proto's hand-written decoder, as a TypeScript client would
   // (fromBinary alone holds a client to ~40k rows/s of 11 columns).
-  const client = createClient(offlineV1.OfflineRetrievalService, service.address, CLIENT_DECODE === 'wire' ? { decoders: { getHistoricalFeatures: wire.decodeGetHistoricalFeaturesResponse } } : {});
+  const client = createClient(
+    offlineV1.OfflineRetrievalService,
+    service.address,
+    CLIENT_DECODE === 'wire' ? { decoders: { getHistoricalFeatures: wire.decodeGetHistoricalFeaturesResponse } } : {},
+  );
   async function* requests(): AsyncGenerator<offlineV1.GetHistoricalFeaturesRequest> {
-    yield create(offlineV1.GetHistoricalFeaturesRequestSchema, { message: { case: 'query', value: { kind: { case: 'features', value: { val: refs(views) } }, fullFeatureNames: true } } });
+    yield create(offlineV1.GetHistoricalFeaturesRequestSchema, {
+      message: { case: 'query', value: { kind: { case: 'features', value: { val: refs(views) } }, fullFeatureNames: true } },
+    });
     for (let start = 0; start < entities; start += 10_000) {
       const n = Math.min(10_000, entities - start);
       const ids: typesV1.Value[] = new Array(n);
@@ -194,7 +214,9 @@ async function streamCase(service: Service, views: number, entities: number): Pr
         ids[i] = create(typesV1.ValueSchema, { val: { case: 'int64Val', value: BigInt((row * 7919) % KEYS) } });
         times[i] = timestampFromMs((T0 + ((row * 104_729) % SPAN)) * 1000);
       }
-      yield create(offlineV1.GetHistoricalFeaturesRequestSchema, { message: { case: 'entityRows', value: { columns: { driver_id: { val: ids } }, eventTimestamps: times } } });
+      yield create(offlineV1.GetHistoricalFeaturesRequestSchema, {
+        message: { case: 'entityRows', value: { columns: { driver_id: { val: ids } }, eventTimestamps: times } },
+      });
     }
   }
   let rows = 0;
@@ -214,7 +236,12 @@ export async function startRegistry(dir: string, request: registryV1.ApplyRegist
     argv: [],
     handleSignals: false,
     write: () => undefined,
-    env: { LARDER_GRPC_HOST: '127.0.0.1', LARDER_GRPC_PORT: '0', LARDER_METRICS_ENABLED: 'false', LARDER_REGISTRY_LOCATION: path.join(dir, `registry-${Date.now()}.json`) },
+    env: {
+      LARDER_GRPC_HOST: '127.0.0.1',
+      LARDER_GRPC_PORT: '0',
+      LARDER_METRICS_ENABLED: 'false',
+      LARDER_REGISTRY_LOCATION: path.join(dir, `registry-${Date.now()}.json`),
+    },
   });
   if (handle === undefined) throw new Error('registry did not start');
   const client = createClient(registryV1.RegistryService, handle.address);
@@ -231,26 +258,64 @@ async function duckdbCases(dir: string, records: BenchRecord[]): Promise<void> {
   const duckTs = (secs: string): string => `to_timestamp((${secs})::BIGINT)::TIMESTAMP`;
   for (const n of PARTS.has('export') ? SIZES : []) {
     // The same formula as streamCase, so inline and file entity rows are the same rows.
-    await db.run(`COPY (SELECT ((i * 7919) % ${KEYS})::BIGINT AS driver_id, to_timestamp(${T0} + (i * 104729) % ${SPAN})::TIMESTAMP AS event_timestamp FROM range(${n}) t(i)) TO '${file(`entities_${n}`)}' (FORMAT parquet)`);
+    await db.run(
+      `COPY (SELECT ((i * 7919) % ${KEYS})::BIGINT AS driver_id, to_timestamp(${T0} + (i * 104729) % ${SPAN})::TIMESTAMP AS event_timestamp FROM range(${n}) t(i)) TO '${file(`entities_${n}`)}' (FORMAT parquet)`,
+    );
   }
   for (let v = 0; v < MAX_VIEWS; v++) {
-    const s = await seconds(() => db.run(`COPY (${viewSelect(v, duckHash, duckTs)} FROM range(${ROWS_PER_VIEW}) t(i)) TO '${file(`view_${v}`)}' (FORMAT parquet)`));
+    const s = await seconds(() =>
+      db.run(`COPY (${viewSelect(v, duckHash, duckTs)} FROM range(${ROWS_PER_VIEW}) t(i)) TO '${file(`view_${v}`)}' (FORMAT parquet)`),
+    );
     say(`generated view_${v}: ${ROWS_PER_VIEW} rows in ${s.toFixed(1)} s`);
   }
-  const registry = await startRegistry(dir, repo((v) => ({ case: 'file', value: create(registryV1.FileSourceSchema, { path: file(`view_${v}`), format: registryV1.FileFormat.PARQUET }) }), MAX_VIEWS));
+  const registry = await startRegistry(
+    dir,
+    repo((v) => ({ case: 'file', value: create(registryV1.FileSourceSchema, { path: file(`view_${v}`), format: registryV1.FileFormat.PARQUET }) }), MAX_VIEWS),
+  );
   const env = { LARDER_REGISTRY_ADDRESS: registry.address, LARDER_OFFLINE_STORE_TYPE: 'duckdb' };
   try {
     for (const views of PARTS.has('export') ? VIEW_COUNTS : []) {
       for (const n of SIZES) {
-        const joins = Array.from({ length: views }, (_, v) => `ASOF LEFT JOIN read_parquet('${file(`view_${v}`)}') v${v} ON e.driver_id = v${v}.driver_id AND e.event_timestamp >= v${v}.event_ts`).join(' ');
+        const joins = Array.from(
+          { length: views },
+          (_, v) => `ASOF LEFT JOIN read_parquet('${file(`view_${v}`)}') v${v} ON e.driver_id = v${v}.driver_id AND e.event_timestamp >= v${v}.event_ts`,
+        ).join(' ');
         const cols = Array.from({ length: views }, (_, v) => `v${v}.f_a AS f_a_${v}, v${v}.f_b AS f_b_${v}, v${v}.f_c AS f_c_${v}`).join(', ');
-        const floor = await seconds(() => db.run(`COPY (SELECT e.*, ${cols} FROM read_parquet('${file(`entities_${n}`)}') e ${joins}) TO '${file('floor')}' (FORMAT parquet)`));
-        records.push({ workload: `duckdb raw ASOF ${n} x ${views} views`, engine: 'duckdb', mode: 'floor', entities: n, views, rows_per_view: ROWS_PER_VIEW, wall_s: round(floor), rows_per_s: Math.round(n / floor), floor: true });
-        const storage = create(registryV1.DatasetStorageSchema, { kind: { case: 'file', value: { path: file('out'), format: registryV1.FileFormat.PARQUET } } });
+        const floor = await seconds(() =>
+          db.run(`COPY (SELECT e.*, ${cols} FROM read_parquet('${file(`entities_${n}`)}') e ${joins}) TO '${file('floor')}' (FORMAT parquet)`),
+        );
+        records.push({
+          workload: `duckdb raw ASOF ${n} x ${views} views`,
+          engine: 'duckdb',
+          mode: 'floor',
+          entities: n,
+          views,
+          rows_per_view: ROWS_PER_VIEW,
+          wall_s: round(floor),
+          rows_per_s: Math.round(n / floor),
+          floor: true,
+        });
+        const storage = create(registryV1.DatasetStorageSchema, {
+          kind: { case: 'file', value: { path: file('out'), format: registryV1.FileFormat.PARQUET } },
+        });
         let rows = 0;
-        const { wall, rss } = await measure(env, async (service) => (rows = await exportCase(service, views, { case: 'file', value: create(registryV1.FileSourceSchema, { path: file(`entities_${n}`) }) }, storage)));
+        const { wall, rss } = await measure(
+          env,
+          async (service) =>
+            (rows = await exportCase(service, views, { case: 'file', value: create(registryV1.FileSourceSchema, { path: file(`entities_${n}`) }) }, storage)),
+        );
         if (rows !== n) throw new Error(`export of ${n} rows wrote ${rows}`);
-        records.push({ workload: `duckdb export ${n} x ${views} views`, engine: 'duckdb', mode: 'export', entities: n, views, rows_per_view: ROWS_PER_VIEW, wall_s: round(wall), rows_per_s: Math.round(n / wall), peak_rss_mb: rss });
+        records.push({
+          workload: `duckdb export ${n} x ${views} views`,
+          engine: 'duckdb',
+          mode: 'export',
+          entities: n,
+          views,
+          rows_per_view: ROWS_PER_VIEW,
+          wall_s: round(wall),
+          rows_per_s: Math.round(n / wall),
+          peak_rss_mb: rss,
+        });
         say(`${n} x ${views}: floor ${floor.toFixed(2)} s, export ${wall.toFixed(2)} s (service peak RSS ${rss} MB)`);
       }
     }
@@ -258,7 +323,17 @@ async function duckdbCases(dir: string, records: BenchRecord[]): Promise<void> {
       let rows = 0;
       const { wall, rss } = await measure(env, async (service) => (rows = await streamCase(service, STREAM_VIEWS, n)));
       if (rows !== n) throw new Error(`stream of ${n} rows returned ${rows}`);
-      records.push({ workload: `duckdb stream ${n} x ${STREAM_VIEWS} views`, engine: 'duckdb', mode: 'stream', entities: n, views: STREAM_VIEWS, rows_per_view: ROWS_PER_VIEW, wall_s: round(wall), rows_per_s: Math.round(n / wall), peak_rss_mb: rss });
+      records.push({
+        workload: `duckdb stream ${n} x ${STREAM_VIEWS} views`,
+        engine: 'duckdb',
+        mode: 'stream',
+        entities: n,
+        views: STREAM_VIEWS,
+        rows_per_view: ROWS_PER_VIEW,
+        wall_s: round(wall),
+        rows_per_s: Math.round(n / wall),
+        peak_rss_mb: rss,
+      });
       say(`${n} x ${STREAM_VIEWS} streamed in and out: ${wall.toFixed(2)} s (service peak RSS ${rss} MB)`);
     }
     if (PARTS.has('memory')) await memoryCases(dir, env, records);
@@ -300,7 +375,9 @@ async function memoryCases(dir: string, env: Record<string, string>, records: Be
         peak_rss_mb: rss,
         spilled_mb: spilledMb,
       });
-      say(`memory series ${n} x ${STREAM_VIEWS} (memory_limit ${MEMORY_LIMIT}): ${wall.toFixed(2)} s, service peak RSS ${rss} MB, DuckDB spilled ${spilledMb} MB`);
+      say(
+        `memory series ${n} x ${STREAM_VIEWS} (memory_limit ${MEMORY_LIMIT}): ${wall.toFixed(2)} s, service peak RSS ${rss} MB, DuckDB spilled ${spilledMb} MB`,
+      );
     } finally {
       clearInterval(sampler);
     }
@@ -334,26 +411,62 @@ async function postgresCases(dir: string, records: BenchRecord[]): Promise<void>
   const pgHash = (x: string): string => `abs(hashtext((${x})::text)::bigint)`;
   const pgTs = (secs: string): string => `to_timestamp(${secs})`;
   try {
-    await client.query(`CREATE TABLE entities AS SELECT ((i * 7919) % ${KEYS})::bigint AS driver_id, to_timestamp(${T0} + (i * 104729) % ${SPAN}) AS event_timestamp FROM generate_series(0::bigint, ${n - 1}) AS g(i)`);
+    await client.query(
+      `CREATE TABLE entities AS SELECT ((i * 7919) % ${KEYS})::bigint AS driver_id, to_timestamp(${T0} + (i * 104729) % ${SPAN}) AS event_timestamp FROM generate_series(0::bigint, ${n - 1}) AS g(i)`,
+    );
     for (let v = 0; v < views; v++) {
-      const s = await seconds(() => client.query(`CREATE TABLE view_${v} AS ${viewSelect(v, pgHash, pgTs)} FROM generate_series(0::bigint, ${PG_ROWS_PER_VIEW - 1}) AS g(i)`));
+      const s = await seconds(() =>
+        client.query(`CREATE TABLE view_${v} AS ${viewSelect(v, pgHash, pgTs)} FROM generate_series(0::bigint, ${PG_ROWS_PER_VIEW - 1}) AS g(i)`),
+      );
       await client.query(`ALTER TABLE view_${v} ALTER COLUMN f_b TYPE bigint, ALTER COLUMN f_a TYPE double precision, ALTER COLUMN f_c TYPE double precision`);
       await client.query(`ANALYZE view_${v}`);
       say(`generated postgres view_${v}: ${PG_ROWS_PER_VIEW} rows in ${s.toFixed(1)} s`);
     }
     await client.query('ANALYZE entities');
-    const registry = await startRegistry(dir, repo((v) => ({ case: 'postgres', value: create(registryV1.PostgresSourceSchema, { location: { case: 'table', value: `view_${v}` } }) }), views));
+    const registry = await startRegistry(
+      dir,
+      repo((v) => ({ case: 'postgres', value: create(registryV1.PostgresSourceSchema, { location: { case: 'table', value: `view_${v}` } }) }), views),
+    );
     const env = { LARDER_REGISTRY_ADDRESS: registry.address, LARDER_OFFLINE_STORE_TYPE: 'postgres', LARDER_POSTGRES_URL: postgres.url };
     try {
       const storage = create(registryV1.DatasetStorageSchema, { kind: { case: 'postgresTable', value: 'training_out' } });
       let rows = 0;
-      const exported = await measure(env, async (service) => (rows = await exportCase(service, views, { case: 'postgres', value: create(registryV1.PostgresSourceSchema, { location: { case: 'table', value: 'entities' } }) }, storage)));
+      const exported = await measure(
+        env,
+        async (service) =>
+          (rows = await exportCase(
+            service,
+            views,
+            { case: 'postgres', value: create(registryV1.PostgresSourceSchema, { location: { case: 'table', value: 'entities' } }) },
+            storage,
+          )),
+      );
       if (rows !== n) throw new Error(`postgres export wrote ${rows} rows`);
-      records.push({ workload: `postgres export ${n} x ${views} views`, engine: 'postgres', mode: 'export', entities: n, views, rows_per_view: PG_ROWS_PER_VIEW, wall_s: round(exported.wall), rows_per_s: Math.round(n / exported.wall), peak_rss_mb: exported.rss });
+      records.push({
+        workload: `postgres export ${n} x ${views} views`,
+        engine: 'postgres',
+        mode: 'export',
+        entities: n,
+        views,
+        rows_per_view: PG_ROWS_PER_VIEW,
+        wall_s: round(exported.wall),
+        rows_per_s: Math.round(n / exported.wall),
+        peak_rss_mb: exported.rss,
+      });
       say(`postgres ${n} x ${views} export: ${exported.wall.toFixed(2)} s`);
       const streamed = await measure(env, async (service) => (rows = await streamCase(service, views, n)));
       if (rows !== n) throw new Error(`postgres stream returned ${rows} rows`);
-      records.push({ workload: `postgres stream ${n} x ${views} views`, engine: 'postgres', mode: 'stream', entities: n, views, rows_per_view: PG_ROWS_PER_VIEW, wall_s: round(streamed.wall), rows_per_s: Math.round(n / streamed.wall), peak_rss_mb: streamed.rss });
+      records.push({
+        workload: `postgres stream ${n} x ${views} views`,
+        engine: 'postgres',
+        mode: 'stream',
+        entities: n,
+        views,
+        rows_per_view: PG_ROWS_PER_VIEW,
+        wall_s: round(streamed.wall),
+        rows_per_s: Math.round(n / streamed.wall),
+        peak_rss_mb: streamed.rss,
+      });
       say(`postgres ${n} x ${views} stream: ${streamed.wall.toFixed(2)} s`);
     } finally {
       await registry.shutdown('bench over');

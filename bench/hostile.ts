@@ -15,7 +15,8 @@ import type { BenchRecord } from './table';
 
 function counts(): { valid: number; mutated: number; garbage: number; oversize: number } {
   const [valid, mutated, garbage, oversize] = (process.env['LARDER_BENCH_HOSTILE_COUNTS'] ?? '100,100,50,2').split(',').map(Number);
-  if ([valid, mutated, garbage, oversize].some((n) => n === undefined || !Number.isInteger(n) || n < 0)) throw new Error('LARDER_BENCH_HOSTILE_COUNTS: four whole numbers, valid,mutated,garbage,oversize');
+  if ([valid, mutated, garbage, oversize].some((n) => n === undefined || !Number.isInteger(n) || n < 0))
+    throw new Error('LARDER_BENCH_HOSTILE_COUNTS: four whole numbers, valid,mutated,garbage,oversize');
   return { valid: valid!, mutated: mutated!, garbage: garbage!, oversize: oversize! };
 }
 

@@ -56,10 +56,20 @@ const featureName = (f: number): string => `f${f}`;
 function registryOf(brokers: string[], topics: string[]): WatchedRegistry {
   const entity = create(registryV1.EntitySchema, { name: 'driver', joinKey: 'driver_id', valueType: T.INT64 });
   const sources = topics.map((topic) =>
-    create(registryV1.DataSourceSchema, { name: `src_${topic}`, timestampField: 'ts', kind: { case: 'kafka', value: { bootstrapServers: brokers, topic, messageFormat: { format: { case: 'json', value: {} } } } } }),
+    create(registryV1.DataSourceSchema, {
+      name: `src_${topic}`,
+      timestampField: 'ts',
+      kind: { case: 'kafka', value: { bootstrapServers: brokers, topic, messageFormat: { format: { case: 'json', value: {} } } } },
+    }),
   );
   const views = topics.map((topic) =>
-    create(registryV1.FeatureViewSchema, { name: `view_${topic}`, entities: ['driver'], offline: false, streamSource: `src_${topic}`, schema: Array.from({ length: FEATURES }, (_, f) => ({ name: featureName(f), valueType: T.DOUBLE })) }),
+    create(registryV1.FeatureViewSchema, {
+      name: `view_${topic}`,
+      entities: ['driver'],
+      offline: false,
+      streamSource: `src_${topic}`,
+      schema: Array.from({ length: FEATURES }, (_, f) => ({ name: featureName(f), valueType: T.DOUBLE })),
+    }),
   );
   return {
     projectNames: () => [PROJECT],
@@ -101,7 +111,12 @@ const settings = (group: string, overrides: Partial<ConsumerSettings> = {}): Con
 });
 
 const keyOf = (id: number) => ({ joinKeys: ['driver_id'], entityValues: [create(typesV1.ValueSchema, { val: { case: 'int64Val', value: BigInt(id) } })] });
-const latencyView: ViewDescriptor = { project: PROJECT, name: 'view_latency', joinKeys: ['driver_id'], features: Array.from({ length: FEATURES }, (_, f) => ({ name: featureName(f), type: T.DOUBLE })) };
+const latencyView: ViewDescriptor = {
+  project: PROJECT,
+  name: 'view_latency',
+  joinKeys: ['driver_id'],
+  features: Array.from({ length: FEATURES }, (_, f) => ({ name: featureName(f), type: T.DOUBLE })),
+};
 
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
 const round = (n: number, digits = 2): number => Number(n.toFixed(digits));
@@ -164,7 +179,10 @@ export async function runIngestBenchmark(): Promise<BenchRecord[]> {
   const client = new Kafka({ clientId: 'larder-bench-producer', brokers: kafka.brokers, logLevel: logLevel.NOTHING });
   const admin = client.admin();
   await admin.connect();
-  await admin.createTopics({ topics: ['throughput', 'latency', 'throughput_librdkafka'].map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })), waitForLeaders: true });
+  await admin.createTopics({
+    topics: ['throughput', 'latency', 'throughput_librdkafka'].map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })),
+    waitForLeaders: true,
+  });
   await admin.disconnect();
   const producer = client.producer();
   await producer.connect();
@@ -248,12 +266,21 @@ async function pythonProducer(): Promise<string> {
 
 function run(command: string, args: readonly string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(command, args, { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => (error === null ? resolve(stdout) : reject(new Error(`${command} ${args.join(' ')}: ${error.message}\n${stderr}`))));
+    execFile(command, args, { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) =>
+      error === null ? resolve(stdout) : reject(new Error(`${command} ${args.join(' ')}: ${error.message}\n${stderr}`)),
+    );
   });
 }
 
 async function preloadWithLibrdkafka(python: string, brokers: string[], topic: string): Promise<{ sent: number; seconds: number }> {
-  const out = await run(python, [path.join(__dirname, 'python', 'produce_events.py'), brokers.join(','), topic, String(EVENTS), String(FEATURES), String(ENTITIES)]);
+  const out = await run(python, [
+    path.join(__dirname, 'python', 'produce_events.py'),
+    brokers.join(','),
+    topic,
+    String(EVENTS),
+    String(FEATURES),
+    String(ENTITIES),
+  ]);
   return JSON.parse(out.trim().split('\n').pop() ?? '{}') as { sent: number; seconds: number };
 }
 
@@ -263,7 +290,6 @@ interface ConsumerChildTarget {
   topic: string;
   timeouts: Pick<ConsumerSettings, 'sessionTimeoutMs' | 'heartbeatIntervalMs' | 'rebalanceTimeoutMs'>;
 }
-
 
 /** Waits until every id is readable from the view of `topic`. */
 async function readable(store: RedisOnlineStore, topic: string, ids: number[], timeoutMs: number): Promise<void> {
@@ -278,20 +304,34 @@ async function readable(store: RedisOnlineStore, topic: string, ids: number[], t
 }
 
 /** A consumer in a child process holds the partitions and is killed with SIGKILL; how long until a new one has them. */
-async function restartAfterKill(brokers: string[], redisUrl: string, store: RedisOnlineStore, producer: Producer, timeouts: ConsumerChildTarget['timeouts']): Promise<BenchRecord> {
+async function restartAfterKill(
+  brokers: string[],
+  redisUrl: string,
+  store: RedisOnlineStore,
+  producer: Producer,
+  timeouts: ConsumerChildTarget['timeouts'],
+): Promise<BenchRecord> {
   const topic = `restart_${timeouts.sessionTimeoutMs}`;
   const admin = new Kafka({ clientId: 'larder-bench-admin', brokers, logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }], waitForLeaders: true });
   await admin.disconnect();
   const target: ConsumerChildTarget = { brokers, redisUrl, topic, timeouts };
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', __filename], { env: { ...process.env, LARDER_BENCH_INGEST_CONSUMER: JSON.stringify(target) }, stdio: ['ignore', 'inherit', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', __filename], {
+    env: { ...process.env, LARDER_BENCH_INGEST_CONSUMER: JSON.stringify(target) },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   // Ids far from the drain's; one event per partition, written by the child.
   const base = ENTITIES + 1_000_000 + timeouts.sessionTimeoutMs;
   const perPartition = (from: number) => Array.from({ length: PARTITIONS }, (_, p) => ({ partition: p, value: event(from + p, Date.now()) }));
   await producer.send({ topic, messages: perPartition(base), acks: 1 });
-  await readable(store, topic, [0, 1, 2, 3].map((p) => base + p), 60_000);
+  await readable(
+    store,
+    topic,
+    [0, 1, 2, 3].map((p) => base + p),
+    60_000,
+  );
   // Let a heartbeat or two pass, as for a consumer that had been running a while.
   await new Promise((resolve) => setTimeout(resolve, timeouts.heartbeatIntervalMs * 2));
   child.kill('SIGKILL');
@@ -308,7 +348,12 @@ async function restartAfterKill(brokers: string[], redisUrl: string, store: Redi
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   })();
-  await readable(store, topic, [0, 1, 2, 3].map((p) => base + 10 + p), 120_000);
+  await readable(
+    store,
+    topic,
+    [0, 1, 2, 3].map((p) => base + 10 + p),
+    120_000,
+  );
   const servedMs = Date.now() - killedAt;
   await assigned;
   await restarted.stop();

@@ -91,7 +91,8 @@ function startMaterialization(env: Record<string, string>): Promise<Child> {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       try {
         const fields = JSON.parse(line) as Record<string, unknown>;
-        if (fields['msg'] === 'listening') resolve({ child, address: `127.0.0.1:${String(fields['grpcPort'])}`, stop: async () => void (child.kill('SIGTERM'), await exited) });
+        if (fields['msg'] === 'listening')
+          resolve({ child, address: `127.0.0.1:${String(fields['grpcPort'])}`, stop: async () => void (child.kill('SIGTERM'), await exited) });
       } catch {
         // not a log line
       }
@@ -100,7 +101,9 @@ function startMaterialization(env: Record<string, string>): Promise<Child> {
 }
 
 function procStatus(pid: number, key: string): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${key}:`));
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${key}:`));
   return Number(line?.split(/\s+/)[1] ?? 0) / 1024;
 }
 
@@ -127,12 +130,7 @@ async function redisCpuSeconds(redis: Redis): Promise<number> {
 const round = (x: number, digits = 0): number => Number(x.toFixed(digits));
 
 /** One job of every view over [START, END] through a materialization service started with env. */
-export async function materializeCase(
-  name: string,
-  env: Record<string, string>,
-  redis: Redis | undefined,
-  entities = ENTITIES,
-): Promise<BenchRecord> {
+export async function materializeCase(name: string, env: Record<string, string>, redis: Redis | undefined, entities = ENTITIES): Promise<BenchRecord> {
   const server = await startMaterialization(env);
   const client = createClient(materializationV1.MaterializationService, server.address);
   try {
@@ -145,7 +143,8 @@ export async function materializeCase(
     let last: materializationV1.Job | undefined;
     for await (const update of client.watchJob({ jobId: job!.id })) last = update.job;
     const wall = Number(process.hrtime.bigint() - started) / 1e9;
-    if (last?.state !== materializationV1.JobState.SUCCEEDED) throw new Error(`${name}: job ended ${materializationV1.JobState[last?.state ?? 0]}: ${last?.error}`);
+    if (last?.state !== materializationV1.JobState.SUCCEEDED)
+      throw new Error(`${name}: job ended ${materializationV1.JobState[last?.state ?? 0]}: ${last?.error}`);
     const written = last.views.reduce((n, v) => n + Number(v.rowsWritten), 0);
     if (written !== entities * VIEWS) throw new Error(`${name}: wrote ${written} view rows, expected ${entities * VIEWS}`);
     const record: BenchRecord = {
@@ -182,7 +181,24 @@ export async function materializeCase(
 /** redis-benchmark's pipelined HSET of `fields` fields of `bytes` bytes each: entity rows/s. */
 function hsetFloor(port: number, fields: number, bytes: number): BenchRecord {
   const value = 'x'.repeat(bytes);
-  const args = ['-h', '127.0.0.1', '-p', String(port), '-n', String(FLOOR_REQUESTS), '-P', '64', '-c', '4', '-r', String(ENTITIES), '-q', '--csv', 'HSET', 'floor:__rand_int__'];
+  const args = [
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(port),
+    '-n',
+    String(FLOOR_REQUESTS),
+    '-P',
+    '64',
+    '-c',
+    '4',
+    '-r',
+    String(ENTITIES),
+    '-q',
+    '--csv',
+    'HSET',
+    'floor:__rand_int__',
+  ];
   for (let f = 0; f < fields; f++) args.push(`f${f}`, value);
   const out = execFileSync('redis-benchmark', args, { encoding: 'utf8' });
   const rps = Number(/"([\d.]+)"/.exec(out.split('\n').filter((l) => l.startsWith('"HSET'))[0] ?? '')?.[1]);

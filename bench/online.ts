@@ -39,7 +39,11 @@ const WIDE_ENTITIES = 10_000;
 const SECONDS = Number(process.env.LARDER_BENCH_ONLINE_SECONDS ?? 3);
 // Unmeasured calls first, long enough for the server's hot paths to be optimized: the targets are steady-state figures.
 const WARMUP = process.env.LARDER_BENCH_ONLINE_WARMUP ?? '3s';
-const list = (name: string): string[] | undefined => process.env[name]?.split(',').map((s) => s.trim()).filter(Boolean);
+const list = (name: string): string[] | undefined =>
+  process.env[name]
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 const SHAPES = [
   { name: '1x50', entities: 1, views: 5 },
   { name: '10x50', entities: 10, views: 5 },
@@ -56,7 +60,12 @@ const viewName = (v: number): string => `view_${v}`;
 const featureName = (f: number): string => `f${f}`;
 
 function descriptor(v: number): ViewDescriptor {
-  return { project: PROJECT, name: viewName(v), joinKeys: ['driver_id'], features: Array.from({ length: FEATURES }, (_, f) => ({ name: featureName(f), type: T.DOUBLE })) };
+  return {
+    project: PROJECT,
+    name: viewName(v),
+    joinKeys: ['driver_id'],
+    features: Array.from({ length: FEATURES }, (_, f) => ({ name: featureName(f), type: T.DOUBLE })),
+  };
 }
 
 function repo(): registryV1.ApplyRegistryRequest {
@@ -97,16 +106,23 @@ async function load(url: string, layout: 'packed' | 'feast'): Promise<number> {
     }
     const eventTs = new Float64Array(size).fill(now);
     const columns = Array.from({ length: FEATURES }, (_, f) => Float64Array.from({ length: size }, (_, i) => from + i + f / 10));
-    return store.writeEntities({ size, joinKeys: ['driver_id'], keyColumns: [ids], views: views.map((v) => ({ view: descriptor(v), eventTs, columns, rowOf })) });
+    return store.writeEntities({
+      size,
+      joinKeys: ['driver_id'],
+      keyColumns: [ids],
+      views: views.map((v) => ({ view: descriptor(v), eventTs, columns, rowOf })),
+    });
   };
   const narrow = [0, 1, 2, 3, 4];
   const wide = Array.from({ length: VIEWS - 5 }, (_, v) => v + 5);
   for (let from = 0; from < ENTITIES; from += BATCH) tasks.push(batch(from, Math.min(ENTITIES, from + BATCH), narrow));
   for (let from = 0; from < WIDE_ENTITIES; from += BATCH) tasks.push(batch(from, Math.min(WIDE_ENTITIES, from + BATCH), wide));
   let next = 0;
-  await Promise.all(Array.from({ length: 4 }, async () => {
-    while (next < tasks.length) await (tasks[next++] as () => Promise<unknown>)();
-  }));
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (next < tasks.length) await (tasks[next++] as () => Promise<unknown>)();
+    }),
+  );
   await store.close();
   return (Date.now() - started) / 1000;
 }
@@ -122,7 +138,15 @@ function startServer(env: Record<string, string>, script = 'apps/online-serving/
   const root = path.join(__dirname, '..');
   const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...SERVER_NODE_ARGS, '--import', 'tsx', path.join(root, script)], {
     cwd: root,
-    env: { ...process.env, LARDER_GRPC_HOST: '127.0.0.1', LARDER_GRPC_PORT: '0', LARDER_METRICS_ENABLED: 'false', LARDER_HTTP_ENABLED: 'false', LARDER_LOG_LEVEL: 'info', ...env },
+    env: {
+      ...process.env,
+      LARDER_GRPC_HOST: '127.0.0.1',
+      LARDER_GRPC_PORT: '0',
+      LARDER_METRICS_ENABLED: 'false',
+      LARDER_HTTP_ENABLED: 'false',
+      LARDER_LOG_LEVEL: 'info',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
@@ -222,9 +246,27 @@ function loadgen(binary: string, dir: string): Loadgen {
       const cpu0 = pid === undefined ? 0 : cpuSeconds(pid);
       const started = process.hrtime.bigint();
       const line = await new Promise<string>((resolve, reject) => {
-        const child = spawn(binary, ['-target', address, '-method', method, '-requests', file, '-concurrency', String(concurrency), '-duration', `${SECONDS}s`, '-warmup', WARMUP, ...(bearer === undefined ? [] : ['-bearer', bearer])], {
-          stdio: ['ignore', 'pipe', 'inherit'],
-        });
+        const child = spawn(
+          binary,
+          [
+            '-target',
+            address,
+            '-method',
+            method,
+            '-requests',
+            file,
+            '-concurrency',
+            String(concurrency),
+            '-duration',
+            `${SECONDS}s`,
+            '-warmup',
+            WARMUP,
+            ...(bearer === undefined ? [] : ['-bearer', bearer]),
+          ],
+          {
+            stdio: ['ignore', 'pipe', 'inherit'],
+          },
+        );
         let out = '';
         child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
         child.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`loadgen exited with ${code}`))));
@@ -269,21 +311,25 @@ function percentile(sorted: Float64Array, p: number): number {
 async function measure(call: (i: number) => Promise<unknown>, concurrency: number, seconds: number, pid?: number): Promise<Measured> {
   const warmUntil = Date.now() + 500;
   let i = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (Date.now() < warmUntil) await call(i++);
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < warmUntil) await call(i++);
+    }),
+  );
   const latencies: number[] = [];
   const cpu0 = pid === undefined ? 0 : cpuSeconds(pid);
   const start = process.hrtime.bigint();
   const end = start + BigInt(Math.round(seconds * 1e9));
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    for (;;) {
-      const t0 = process.hrtime.bigint();
-      if (t0 >= end) return;
-      await call(i++);
-      latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (;;) {
+        const t0 = process.hrtime.bigint();
+        if (t0 >= end) return;
+        await call(i++);
+        latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      }
+    }),
+  );
   const wall = Number(process.hrtime.bigint() - start) / 1e9;
   const sorted = Float64Array.from(latencies).sort();
   const out: Measured = {
@@ -314,11 +360,23 @@ function benchPermissions(): registryV1.Permission[] {
         namePatterns: i % 4 === 0 ? [`${team}_*`] : i % 4 === 1 ? [`*_${team}`, `${team}_v?_*`] : i % 4 === 2 ? [`${team}_*_stats*`] : [],
         requiredTags: i % 5 === 0 ? { team } : {},
         actions: i % 2 === 0 ? [A.DESCRIBE, A.READ_ONLINE] : [A.READ_OFFLINE, A.MATERIALIZE, A.WRITE_ONLINE],
-        policy: { roles: [`${team}-readers`, `${team}-admins`], namespaces: i % 7 === 0 ? [`ns-${team}`] : [], serviceAccounts: i % 11 === 0 ? [`serving/${team}-model`] : [] },
+        policy: {
+          roles: [`${team}-readers`, `${team}-admins`],
+          namespaces: i % 7 === 0 ? [`ns-${team}`] : [],
+          serviceAccounts: i % 11 === 0 ? [`serving/${team}-model`] : [],
+        },
       }),
     );
   }
-  out.push(create(registryV1.PermissionSchema, { name: 'bench-models-read', types: [K.FEATURE_VIEW], namePatterns: ['view_*'], actions: [A.READ_ONLINE], policy: { roles: ['bench-models'] } }));
+  out.push(
+    create(registryV1.PermissionSchema, {
+      name: 'bench-models-read',
+      types: [K.FEATURE_VIEW],
+      namePatterns: ['view_*'],
+      actions: [A.READ_ONLINE],
+      policy: { roles: ['bench-models'] },
+    }),
+  );
   return out;
 }
 
@@ -339,7 +397,13 @@ async function authOnline(records: BenchRecord[], go: Loadgen, registryAddress: 
   const registry = createClient(registryV1.RegistryService, registryAddress);
   await registry.applyRegistry({ project: PROJECT, permissions: benchPermissions() });
   registry.close();
-  const common = { LARDER_REGISTRY_ADDRESS: registryAddress, LARDER_ONLINE_STORE_TYPE: 'redis', LARDER_REDIS_URL: redisUrl, LARDER_REDIS_LAYOUT: layout, LARDER_PROJECT: PROJECT };
+  const common = {
+    LARDER_REGISTRY_ADDRESS: registryAddress,
+    LARDER_ONLINE_STORE_TYPE: 'redis',
+    LARDER_REDIS_URL: redisUrl,
+    LARDER_REDIS_LAYOUT: layout,
+    LARDER_PROJECT: PROJECT,
+  };
   const off = await startServer(common);
   const on = await startServer({ ...common, LARDER_AUTH_MODES: 'oidc', LARDER_AUTH_OIDC_ISSUER: issuer.issuer, LARDER_AUTH_OIDC_AUDIENCES: 'larder' });
   const token = await issuer.issue({ sub: 'model-server', groups: ['bench-models'], expiresIn: 3600 });
@@ -348,7 +412,11 @@ async function authOnline(records: BenchRecord[], go: Loadgen, registryAddress: 
   try {
     const refs: string[] = [];
     for (let v = 0; v < 5; v++) for (let f = 0; f < FEATURES; f++) refs.push(`${viewName(v)}:${featureName(f)}`);
-    const request = (i: number) => ({ fullFeatureNames: true, kind: { case: 'features' as const, value: { val: refs } }, entities: { driver_id: { val: [int64((i * 7919) % ENTITIES)] } } });
+    const request = (i: number) => ({
+      fullFeatureNames: true,
+      kind: { case: 'features' as const, value: { val: refs } },
+      entities: { driver_id: { val: [int64((i * 7919) % ENTITIES)] } },
+    });
     // Each server's copy has the permissions once the caller's read goes through.
     for (const client of [offClient, onClient]) {
       for (let attempt = 0; ; attempt++) {
@@ -393,23 +461,48 @@ const VALUE_METRICS_ROUNDS = Number(process.env.LARDER_BENCH_ONLINE_VALUE_METRIC
  * about half of the served values fall outside it (each value is checked and counted).
  * Two servers started alike, measured in alternating rounds, as for auth.
  */
-async function valueMetricsOnline(records: BenchRecord[], go: Loadgen, registryAddress: string, redisUrl: string, layout: (typeof LAYOUTS)[number]): Promise<void> {
+async function valueMetricsOnline(
+  records: BenchRecord[],
+  go: Loadgen,
+  registryAddress: string,
+  redisUrl: string,
+  layout: (typeof LAYOUTS)[number],
+): Promise<void> {
   const registry = createClient(registryV1.RegistryService, registryAddress);
   const schema = create(tfmdV0.SchemaSchema, {
-    feature: Array.from({ length: FEATURES }, (_, f) => ({ name: featureName(f), type: tfmdV0.FeatureType.FLOAT, domainInfo: { case: 'floatDomain' as const, value: { min: 0, max: ENTITIES / 2 } } })),
+    feature: Array.from({ length: FEATURES }, (_, f) => ({
+      name: featureName(f),
+      type: tfmdV0.FeatureType.FLOAT,
+      domainInfo: { case: 'floatDomain' as const, value: { min: 0, max: ENTITIES / 2 } },
+    })),
   });
   const validation = create(registryV1.FeatureViewValidationSchema, { schema });
-  const views = repo().featureViews.slice(0, 5).map((view) => ({ ...view, validation }));
+  const views = repo()
+    .featureViews.slice(0, 5)
+    .map((view) => ({ ...view, validation }));
   await registry.applyRegistry({ project: PROJECT, featureViews: views });
   registry.close();
   // Both with their /metrics endpoint (the gRPC counters are kept either way), as deployed.
-  const common = { LARDER_REGISTRY_ADDRESS: registryAddress, LARDER_ONLINE_STORE_TYPE: 'redis', LARDER_REDIS_URL: redisUrl, LARDER_REDIS_LAYOUT: layout, LARDER_PROJECT: PROJECT, LARDER_METRICS_ENABLED: 'true', LARDER_METRICS_HOST: '127.0.0.1', LARDER_METRICS_PORT: '0' };
+  const common = {
+    LARDER_REGISTRY_ADDRESS: registryAddress,
+    LARDER_ONLINE_STORE_TYPE: 'redis',
+    LARDER_REDIS_URL: redisUrl,
+    LARDER_REDIS_LAYOUT: layout,
+    LARDER_PROJECT: PROJECT,
+    LARDER_METRICS_ENABLED: 'true',
+    LARDER_METRICS_HOST: '127.0.0.1',
+    LARDER_METRICS_PORT: '0',
+  };
   const off = await startServer({ ...common, LARDER_SERVING_VALUE_METRICS: 'false' });
   const on = await startServer({ ...common, LARDER_SERVING_VALUE_METRICS: 'true' });
   try {
     const refs: string[] = [];
     for (let v = 0; v < 5; v++) for (let f = 0; f < FEATURES; f++) refs.push(`${viewName(v)}:${featureName(f)}`);
-    const request = (i: number) => ({ fullFeatureNames: true, kind: { case: 'features' as const, value: { val: refs } }, entities: { driver_id: { val: [int64((i * 7919) % ENTITIES)] } } });
+    const request = (i: number) => ({
+      fullFeatureNames: true,
+      kind: { case: 'features' as const, value: { val: refs } },
+      entities: { driver_id: { val: [int64((i * 7919) % ENTITIES)] } },
+    });
     const encoded = Array.from({ length: ENCODED_REQUESTS }, (_, i) => Buffer.from(servingRequest(request(i))));
     const cases = [
       { workload: '1x50-value-metrics-off', server: off, counters: 'off (same run, alternating)' },
@@ -436,7 +529,13 @@ export async function runOnlineBenchmark(): Promise<BenchRecord[]> {
   const redis = await startRedis();
   const registry = await runService({
     ...registryService,
-    env: { LARDER_GRPC_HOST: '127.0.0.1', LARDER_GRPC_PORT: '0', LARDER_METRICS_ENABLED: 'false', LARDER_LOG_LEVEL: 'warn', LARDER_REGISTRY_LOCATION: path.join(dir, 'registry.json') },
+    env: {
+      LARDER_GRPC_HOST: '127.0.0.1',
+      LARDER_GRPC_PORT: '0',
+      LARDER_METRICS_ENABLED: 'false',
+      LARDER_LOG_LEVEL: 'warn',
+      LARDER_REGISTRY_LOCATION: path.join(dir, 'registry.json'),
+    },
     argv: [],
     handleSignals: false,
     write: () => undefined,
@@ -454,10 +553,18 @@ export async function runOnlineBenchmark(): Promise<BenchRecord[]> {
       const loadS = await load(redis.url, layout);
       const info = await raw.info('memory');
       const usedMb = Math.round(Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0) / 1e6);
-      process.stdout.write(`loaded ${ENTITIES} entities x 5 views (+${WIDE_ENTITIES} x ${VIEWS - 5}) in the ${layout} layout in ${loadS.toFixed(1)} s; redis ${usedMb} MB\n`);
+      process.stdout.write(
+        `loaded ${ENTITIES} entities x 5 views (+${WIDE_ENTITIES} x ${VIEWS - 5}) in the ${layout} layout in ${loadS.toFixed(1)} s; redis ${usedMb} MB\n`,
+      );
       records.push({ workload: `load-${layout}`, entities: ENTITIES, wall_s: Number(loadS.toFixed(1)), redis_mb: usedMb });
 
-      const server = await startServer({ LARDER_REGISTRY_ADDRESS: registry.address, LARDER_ONLINE_STORE_TYPE: 'redis', LARDER_REDIS_URL: redis.url, LARDER_REDIS_LAYOUT: layout, LARDER_PROJECT: PROJECT });
+      const server = await startServer({
+        LARDER_REGISTRY_ADDRESS: registry.address,
+        LARDER_ONLINE_STORE_TYPE: 'redis',
+        LARDER_REDIS_URL: redis.url,
+        LARDER_REDIS_LAYOUT: layout,
+        LARDER_PROJECT: PROJECT,
+      });
       const pid = server.child.pid as number;
       const client = createClient(servingV1.OnlineServingService, server.address);
       const health = createClient(healthV1.Health, server.address);
@@ -509,11 +616,15 @@ export async function runOnlineBenchmark(): Promise<BenchRecord[]> {
               records.push({ workload: shape.name, client: 'node', layout, concurrency, ...node });
               process.stdout.write(`${layout} ${shape.name} node c=${concurrency}: ${JSON.stringify(node)}\n`);
             }
-            const rawM = await measure((i) => {
-              const p = raw.pipeline();
-              for (let e = 0; e < shape.entities; e++) p.hmgetBuffer(keyOf((i * 7919 + e * 104_729) % range), ...fields);
-              return p.exec();
-            }, concurrency, SECONDS);
+            const rawM = await measure(
+              (i) => {
+                const p = raw.pipeline();
+                for (let e = 0; e < shape.entities; e++) p.hmgetBuffer(keyOf((i * 7919 + e * 104_729) % range), ...fields);
+                return p.exec();
+              },
+              concurrency,
+              SECONDS,
+            );
             records.push({ workload: `redis-hmget-${shape.name}`, layout, concurrency, ...rawM, floor: true });
           }
         }

@@ -38,7 +38,10 @@ const SCRIPT = path.join(__dirname, 'python', 'client_bench.py');
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 
 async function startRegistry(dir: string, request: registryV1.ApplyRegistryRequest): Promise<RunningLarderApp> {
-  const registry = await startLarderApp({ app: 'registry', env: { LARDER_METRICS_ENABLED: 'false', LARDER_REGISTRY_LOCATION: path.join(dir, 'registry.json') } });
+  const registry = await startLarderApp({
+    app: 'registry',
+    env: { LARDER_METRICS_ENABLED: 'false', LARDER_REGISTRY_LOCATION: path.join(dir, 'registry.json') },
+  });
   const client = createClient(registryV1.RegistryService, registry.address, { defaultTimeoutMs: 60_000 });
   await client.applyRegistry(request);
   client.close();
@@ -81,12 +84,25 @@ async function onlineCases(dir: string, py: string, env: NodeJS.ProcessEnv, reco
     const rowOf = Int32Array.from({ length: size }, (_, i) => i);
     const eventTs = new Float64Array(size).fill(now);
     const columns = Array.from({ length: 10 }, (_, f) => Float64Array.from({ length: size }, (_, i) => from + i + f / 10));
-    await store.writeEntities({ size, joinKeys: ['driver_id'], keyColumns: [Array.from({ length: size }, (_, i) => BigInt(from + i))], views: [0, 1, 2, 3, 4].map((v) => ({ view: onlineView(v), eventTs, columns, rowOf })) });
+    await store.writeEntities({
+      size,
+      joinKeys: ['driver_id'],
+      keyColumns: [Array.from({ length: size }, (_, i) => BigInt(from + i))],
+      views: [0, 1, 2, 3, 4].map((v) => ({ view: onlineView(v), eventTs, columns, rowOf })),
+    });
   }
   await store.close();
   const serving = await startLarderApp({
     app: 'online-serving',
-    env: { LARDER_REGISTRY_ADDRESS: registry.address, LARDER_ONLINE_STORE_TYPE: 'redis', LARDER_REDIS_URL: redis.url, LARDER_REDIS_LAYOUT: 'packed', LARDER_PROJECT: 'bench', LARDER_HTTP_ENABLED: 'false', LARDER_METRICS_ENABLED: 'false' },
+    env: {
+      LARDER_REGISTRY_ADDRESS: registry.address,
+      LARDER_ONLINE_STORE_TYPE: 'redis',
+      LARDER_REDIS_URL: redis.url,
+      LARDER_REDIS_LAYOUT: 'packed',
+      LARDER_PROJECT: 'bench',
+      LARDER_HTTP_ENABLED: 'false',
+      LARDER_METRICS_ENABLED: 'false',
+    },
   });
   try {
     const result = await python([py, SCRIPT, 'online', serving.address, registry.address, String(SECONDS), String(ENTITIES)], env);
@@ -95,7 +111,13 @@ async function onlineCases(dir: string, py: string, env: NodeJS.ProcessEnv, reco
     const health = result['health']!;
     records.push({ workload: 'python health Check (raw stub)', client: 'python', concurrency: 1, ...health, floor: true });
     records.push({ workload: 'python 1x50 raw stub', client: 'python', concurrency: 1, ...raw, floor: true });
-    records.push({ workload: 'python 1x50 larder client', client: 'python', concurrency: 1, ...client, p99_vs_raw: Number((client.p99_ms! / raw.p99_ms!).toFixed(2)) });
+    records.push({
+      workload: 'python 1x50 larder client',
+      client: 'python',
+      concurrency: 1,
+      ...client,
+      p99_vs_raw: Number((client.p99_ms! / raw.p99_ms!).toFixed(2)),
+    });
   } finally {
     await serving.stop(5_000);
     await registry.stop(5_000);
@@ -112,7 +134,9 @@ async function historicalCases(dir: string, py: string, env: NodeJS.ProcessEnv, 
   const file = (name: string): string => path.join(dir, `${name}.parquet`);
   const ts = (secs: string): string => `to_timestamp((${secs})::BIGINT)::TIMESTAMP`;
   const began = Date.now();
-  await db.run(`COPY (SELECT ((i * 7919) % ${KEYS})::BIGINT AS driver_id, to_timestamp(${T0} + (i * 104729) % ${SPAN})::TIMESTAMP AS event_timestamp FROM range(${HIST_ENTITIES}) t(i)) TO '${file('entities')}' (FORMAT parquet)`);
+  await db.run(
+    `COPY (SELECT ((i * 7919) % ${KEYS})::BIGINT AS driver_id, to_timestamp(${T0} + (i * 104729) % ${SPAN})::TIMESTAMP AS event_timestamp FROM range(${HIST_ENTITIES}) t(i)) TO '${file('entities')}' (FORMAT parquet)`,
+  );
   for (let v = 0; v < 3; v++) {
     await db.run(
       `COPY (SELECT (hash(i + ${v}) % ${KEYS})::BIGINT AS driver_id, ${ts(`${T0 - 86_400} + hash(i * 13 + ${v}) % ${SPAN + 86_400}`)} AS event_ts, ` +
@@ -127,7 +151,12 @@ async function historicalCases(dir: string, py: string, env: NodeJS.ProcessEnv, 
     create(registryV1.ApplyRegistryRequestSchema, {
       project: 'bench',
       entities: [{ name: 'driver', joinKey: 'driver_id', valueType: T.INT64 }],
-      dataSources: [0, 1, 2].map((v) => ({ name: `source_${v}`, timestampField: 'event_ts', createdTimestampColumn: 'created_ts', kind: { case: 'file' as const, value: { path: file(`view_${v}`), format: registryV1.FileFormat.PARQUET } } })),
+      dataSources: [0, 1, 2].map((v) => ({
+        name: `source_${v}`,
+        timestampField: 'event_ts',
+        createdTimestampColumn: 'created_ts',
+        kind: { case: 'file' as const, value: { path: file(`view_${v}`), format: registryV1.FileFormat.PARQUET } },
+      })),
       featureViews: [0, 1, 2].map((v) => ({
         name: `view_${v}`,
         entities: ['driver'],
@@ -143,14 +172,31 @@ async function historicalCases(dir: string, py: string, env: NodeJS.ProcessEnv, 
   );
   const offline = await startLarderApp({
     app: 'offline-retrieval',
-    env: { LARDER_REGISTRY_ADDRESS: registry.address, LARDER_OFFLINE_READ_ROOTS: dir, LARDER_OFFLINE_WRITE_ROOT: dir, LARDER_PROJECT: 'bench', LARDER_METRICS_ENABLED: 'false' },
+    env: {
+      LARDER_REGISTRY_ADDRESS: registry.address,
+      LARDER_OFFLINE_READ_ROOTS: dir,
+      LARDER_OFFLINE_WRITE_ROOT: dir,
+      LARDER_PROJECT: 'bench',
+      LARDER_METRICS_ENABLED: 'false',
+    },
   });
   try {
     const result = await python([py, SCRIPT, 'historical', offline.address, registry.address, file('entities'), file('training')], env);
     for (const [run, r] of Object.entries(result)) {
       records.push({ workload: `historical 1Mx3 service export (${run})`, rows: r['rows'] ?? 0, wall_s: r['export_s'] ?? 0, floor: true });
-      records.push({ workload: `historical 1Mx3 stream drained as bytes (${run})`, rows: r['rows'] ?? 0, wall_s: r['drain_s'] ?? 0, stream_mb: r['stream_mb'] ?? 0, floor: true });
-      records.push({ workload: `historical 1Mx3 larder to_df (${run})`, rows: r['rows'] ?? 0, wall_s: r['client_s'] ?? 0, ratio_vs_export: Number((r['client_s']! / r['export_s']!).toFixed(2)) });
+      records.push({
+        workload: `historical 1Mx3 stream drained as bytes (${run})`,
+        rows: r['rows'] ?? 0,
+        wall_s: r['drain_s'] ?? 0,
+        stream_mb: r['stream_mb'] ?? 0,
+        floor: true,
+      });
+      records.push({
+        workload: `historical 1Mx3 larder to_df (${run})`,
+        rows: r['rows'] ?? 0,
+        wall_s: r['client_s'] ?? 0,
+        ratio_vs_export: Number((r['client_s']! / r['export_s']!).toFixed(2)),
+      });
       records.push({ workload: `historical 1Mx3 read exported parquet to pandas (${run})`, rows: r['rows'] ?? 0, wall_s: r['read_s'] ?? 0 });
     }
   } finally {
@@ -167,10 +213,20 @@ export async function runPythonBenchmark(): Promise<BenchRecord[]> {
     const site = path.join(dir, 'site');
     await buildPythonClient(py, site);
     const env = { ...process.env, PYTHONPATH: site };
-    say(`load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    say(
+      `load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
     if (PARTS.has('online')) await onlineCases(dir, py, env, records);
     if (PARTS.has('historical')) await historicalCases(dir, py, env, records);
-    say(`load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    say(
+      `load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -138,7 +138,14 @@ export async function runRegistryBenchmark(): Promise<BenchRecord[]> {
         }),
       );
     }
-    records.push({ workload: 'open-500-views-file', views: VIEWS, features: VIEWS * FEATURES, runs: RUNS, wall_s: round(median(loads)), min_s: round(Math.min(...loads)) });
+    records.push({
+      workload: 'open-500-views-file',
+      views: VIEWS,
+      features: VIEWS * FEATURES,
+      runs: RUNS,
+      wall_s: round(median(loads)),
+      min_s: round(Math.min(...loads)),
+    });
 
     process.stdout.write('starting PostgreSQL...\n');
     const postgres = await startPostgres();

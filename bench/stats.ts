@@ -47,7 +47,10 @@ function repo(project: string, file: string): registryV1.ApplyRegistryRequest {
         name: 'bench',
         entities: [],
         batchSource: 'bench_src',
-        schema: [...NUMERIC.map((name) => ({ name, valueType: typesV1.ValueType.DOUBLE })), ...STRINGS.map((name) => ({ name, valueType: typesV1.ValueType.STRING }))],
+        schema: [
+          ...NUMERIC.map((name) => ({ name, valueType: typesV1.ValueType.DOUBLE })),
+          ...STRINGS.map((name) => ({ name, valueType: typesV1.ValueType.STRING })),
+        ],
       },
     ],
   });
@@ -67,16 +70,38 @@ export async function runStatsBenchmark(): Promise<BenchRecord[]> {
       await writeParquet(file, rows);
       const project = `bench${rows}`;
       await registryClient.applyRegistry(repo(project, file));
-      const service = await runInProcess(offlineRetrievalService, { LARDER_LOG_LEVEL: 'warn', LARDER_REGISTRY_ADDRESS: registry.address, LARDER_PROJECT: project, LARDER_OFFLINE_STORE_TYPE: 'duckdb', LARDER_OFFLINE_READ_ROOTS: dir, LARDER_OFFLINE_WRITE_ROOT: dir }, lines);
+      const service = await runInProcess(
+        offlineRetrievalService,
+        {
+          LARDER_LOG_LEVEL: 'warn',
+          LARDER_REGISTRY_ADDRESS: registry.address,
+          LARDER_PROJECT: project,
+          LARDER_OFFLINE_STORE_TYPE: 'duckdb',
+          LARDER_OFFLINE_READ_ROOTS: dir,
+          LARDER_OFFLINE_WRITE_ROOT: dir,
+        },
+        lines,
+      );
       const client = createClient(statisticsV1.StatisticsService, service.address);
       try {
-        const scope = { project, kind: { case: 'featureView' as const, value: { featureView: 'bench', eventTime: { start: timestampFromMs(T0), end: timestampFromMs(T0 + rows * 1000) } } } };
+        const scope = {
+          project,
+          kind: {
+            case: 'featureView' as const,
+            value: { featureView: 'bench', eventTime: { start: timestampFromMs(T0), end: timestampFromMs(T0 + rows * 1000) } },
+          },
+        };
         await client.computeStatistics({ scope, dryRun: true }); // warm: file metadata, code paths
         const started = process.hrtime.bigint();
         const { record } = await client.computeStatistics({ scope }, { timeoutMs: 600_000 });
         const wall = Number(process.hrtime.bigint() - started) / 1e9;
         if (record?.rowCount !== BigInt(rows)) throw new Error(`described ${record?.rowCount} rows, wanted ${rows}`);
-        const tfdv = JSON.parse((await run(python, [path.join(__dirname, 'python', 'tfdv_stats.py'), file], { maxBuffer: 16 * 1024 * 1024, timeout: 1_800_000 })).stdout.trim().split('\n').at(-1)!) as { wall_s: number; rows: number };
+        const tfdv = JSON.parse(
+          (await run(python, [path.join(__dirname, 'python', 'tfdv_stats.py'), file], { maxBuffer: 16 * 1024 * 1024, timeout: 1_800_000 })).stdout
+            .trim()
+            .split('\n')
+            .at(-1)!,
+        ) as { wall_s: number; rows: number };
         if (tfdv.rows !== rows) throw new Error(`TFDV described ${tfdv.rows} rows, wanted ${rows}`);
         records.push({ workload: `duckdb ${rows} x 10`, wall_s: round(wall), rows_per_s: Math.round(rows / wall), vs_tfdv: round(tfdv.wall_s / wall) });
         records.push({ workload: `tfdv ${rows} x 10`, wall_s: round(tfdv.wall_s), rows_per_s: Math.round(rows / tfdv.wall_s), floor: true });

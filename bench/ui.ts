@@ -57,7 +57,10 @@ function repo(): registryV1.ApplyRegistryRequest {
         tags: { pii: f === 0 ? 'true' : 'false' },
       })),
     })),
-    featureServices: Array.from({ length: 20 }, (_, s) => ({ name: `service_${s}`, projections: [{ featureView: `view_${s}` }, { featureView: `view_${s + 100}` }] })),
+    featureServices: Array.from({ length: 20 }, (_, s) => ({
+      name: `service_${s}`,
+      projections: [{ featureView: `view_${s}` }, { featureView: `view_${s + 100}` }],
+    })),
   });
 }
 
@@ -145,7 +148,10 @@ export async function runUiBenchmark(): Promise<BenchRecord[]> {
   const executablePath = locateChromium();
   if (executablePath === undefined) throw new Error('chromium is not installed (apt-get install chromium; npm test installs it)');
   const work = await mkdtemp(path.join(os.tmpdir(), 'larder-bench-ui-'));
-  const registry = await startLarderApp({ app: 'registry', env: { LARDER_REGISTRY_LOCATION: path.join(work, 'registry.json'), LARDER_METRICS_ENABLED: 'false' } });
+  const registry = await startLarderApp({
+    app: 'registry',
+    env: { LARDER_REGISTRY_LOCATION: path.join(work, 'registry.json'), LARDER_METRICS_ENABLED: 'false' },
+  });
   const direct = createClient(registryV1.RegistryService, registry.address);
   const dist = path.join(work, 'dist');
   await buildUi(dist);
@@ -153,7 +159,17 @@ export async function runUiBenchmark(): Promise<BenchRecord[]> {
   const gc = collector();
   gc();
   const heapBefore = process.memoryUsage().heapUsed;
-  const ui = await startUiServer({ env: { LARDER_UI_PORT: '0', LARDER_UI_DIST: dist, LARDER_REGISTRY_ADDRESS: registry.address, LARDER_MATERIALIZATION_ADDRESS: '', LARDER_INGESTION_ADDRESS: '', LARDER_OFFLINE_RETRIEVAL_ADDRESS: '', LARDER_LOG_LEVEL: 'warn' } });
+  const ui = await startUiServer({
+    env: {
+      LARDER_UI_PORT: '0',
+      LARDER_UI_DIST: dist,
+      LARDER_REGISTRY_ADDRESS: registry.address,
+      LARDER_MATERIALIZATION_ADDRESS: '',
+      LARDER_INGESTION_ADDRESS: '',
+      LARDER_OFFLINE_RETRIEVAL_ADDRESS: '',
+      LARDER_LOG_LEVEL: 'warn',
+    },
+  });
   const browser = await chromium.launch({ executablePath, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
   const records: BenchRecord[] = [];
   try {
@@ -165,7 +181,13 @@ export async function runUiBenchmark(): Promise<BenchRecord[]> {
     await get(`${base}/api/projects/bench/lineage`);
     gc();
     const copyMb = (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20;
-    records.push({ workload: 'ui-registry-copy-heap', features: VIEWS * FEATURES, heap_mb: Math.round(copyMb * 10) / 10, index_kb: Math.round(index.raw / 1024), index_gzip_kb: Math.round(index.gzip / 1024) });
+    records.push({
+      workload: 'ui-registry-copy-heap',
+      features: VIEWS * FEATURES,
+      heap_mb: Math.round(copyMb * 10) / 10,
+      index_kb: Math.round(index.raw / 1024),
+      index_gzip_kb: Math.round(index.gzip / 1024),
+    });
 
     // First render: cold (a new context each time) and warm (cached assets).
     const firstRender = async (cold: boolean): Promise<number[]> => {
@@ -176,7 +198,9 @@ export async function runUiBenchmark(): Promise<BenchRecord[]> {
         const page = await context.newPage();
         await page.goto(`${base}/`, { waitUntil: 'commit' });
         // performance.now() counts from the navigation's start.
-        const at = await page.waitForFunction(() => (document.querySelector('.card .counts') === null ? false : performance.now()), undefined, { polling: 'raf' });
+        const at = await page.waitForFunction(() => (document.querySelector('.card .counts') === null ? false : performance.now()), undefined, {
+          polling: 'raf',
+        });
         if (i >= 2) out.push((await at.jsonValue()) as number);
         await page.close();
         if (cold) await context.close();
@@ -186,7 +210,13 @@ export async function runUiBenchmark(): Promise<BenchRecord[]> {
     };
     for (const cold of [true, false]) {
       const times = await firstRender(cold);
-      records.push({ workload: `first-render-home-${cold ? 'cold' : 'warm'}`, p50_ms: round(percentile(times, 50)), p99_ms: round(percentile(times, 99)), runs: times.length, target_ms: 500 });
+      records.push({
+        workload: `first-render-home-${cold ? 'cold' : 'warm'}`,
+        p50_ms: round(percentile(times, 50)),
+        p99_ms: round(percentile(times, 99)),
+        runs: times.length,
+        target_ms: 500,
+      });
     }
 
     // Search: each keystroke's input event to its results on screen.
@@ -195,17 +225,37 @@ export async function runUiBenchmark(): Promise<BenchRecord[]> {
     await page.locator('#search-input').waitFor();
     // A string, not a function: tsx's helpers (__name) do not exist in the page.
     // Keystrokes once the page holds its index (before that they ask the server); how long the index took to arrive.
-    const indexReady = await page.waitForFunction(() => (document.getElementById('search-results')?.dataset.index === 'ready' ? performance.now() : false), undefined, { polling: 'raf' });
+    const indexReady = await page.waitForFunction(
+      () => (document.getElementById('search-results')?.dataset.index === 'ready' ? performance.now() : false),
+      undefined,
+      { polling: 'raf' },
+    );
     records.push({ workload: 'search-index-loaded', at_ms: round((await indexReady.jsonValue()) as number) });
     const searchTimes = (await page.evaluate(`(${SEARCH_SCRIPT})(${JSON.stringify(QUERIES)})`)) as number[];
-    records.push({ workload: 'search-keystroke-to-results', p50_ms: round(percentile(searchTimes, 50)), p99_ms: round(percentile(searchTimes, 99)), runs: searchTimes.length, target_ms: 100 });
+    records.push({
+      workload: 'search-keystroke-to-results',
+      p50_ms: round(percentile(searchTimes, 50)),
+      p99_ms: round(percentile(searchTimes, 99)),
+      runs: searchTimes.length,
+      target_ms: 100,
+    });
     // The search itself, over the 5,000 features in the page (user-timing entries the page writes).
     const inPage = (await page.evaluate(`performance.getEntriesByName('larder-search').map((e) => e.duration)`)) as number[];
-    records.push({ workload: 'search-in-page-5000-features', p50_ms: round(percentile(inPage, 50)), p99_ms: round(percentile(inPage, 99)), runs: inPage.length, target_ms: 10 });
+    records.push({
+      workload: 'search-in-page-5000-features',
+      p50_ms: round(percentile(inPage, 50)),
+      p99_ms: round(percentile(inPage, 99)),
+      runs: inPage.length,
+      target_ms: 10,
+    });
 
     // The API, one call at a time, beside the registry answering the same over gRPC.
     const api: [string, string, () => Promise<unknown>][] = [
-      ['api-search', `/api/search?q=${encodeURIComponent('tag:team=team_3 feature')}`, () => direct.searchFeatures({ query: 'feature', tags: { team: 'team_3' }, limit: 50 })],
+      [
+        'api-search',
+        `/api/search?q=${encodeURIComponent('tag:team=team_3 feature')}`,
+        () => direct.searchFeatures({ query: 'feature', tags: { team: 'team_3' }, limit: 50 }),
+      ],
       ['api-search-index', '/api/search-index', () => direct.listFeatures({ project: 'bench' })],
       ['api-object-feature-view', '/api/objects/bench/feature-view/view_42', () => direct.getFeatureView({ project: 'bench', name: 'view_42' })],
       ['api-overview', '/api/overview', () => direct.listFeatureViews({ project: 'bench' })],
@@ -217,7 +267,13 @@ export async function runUiBenchmark(): Promise<BenchRecord[]> {
       const floorTimes = await timeCalls(API_CALLS, floor);
       const p99 = percentile(times, 99);
       const floorP99 = percentile(floorTimes, 99);
-      records.push({ workload: name, p50_ms: round(percentile(times, 50)), p99_ms: round(p99), rps: Math.round(1000 / (times.reduce((a, b) => a + b, 0) / times.length)), ratio_p99: round(p99 / floorP99) });
+      records.push({
+        workload: name,
+        p50_ms: round(percentile(times, 50)),
+        p99_ms: round(p99),
+        rps: Math.round(1000 / (times.reduce((a, b) => a + b, 0) / times.length)),
+        ratio_p99: round(p99 / floorP99),
+      });
       records.push({ workload: `${name}-floor-grpc`, p50_ms: round(percentile(floorTimes, 50)), p99_ms: round(floorP99), floor: true });
     }
   } finally {

@@ -48,7 +48,9 @@ function runFeastBatch(python: string, input: unknown): Promise<{ wall_s: number
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-8000)));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as { wall_s: number; rows?: number }) : reject(new Error(`feast_batch.py exited with ${code}: ${err}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve(JSON.parse(out) as { wall_s: number; rows?: number }) : reject(new Error(`feast_batch.py exited with ${code}: ${err}`)),
+    );
     child.stdin.end(JSON.stringify(input));
   });
 }
@@ -87,7 +89,15 @@ export async function materializeVsFeast(records: BenchRecord[], dir: string, py
     // materializeCase flushes Redis first.
     const ours = await materializeCase(
       'duckdb -> redis feast',
-      { LARDER_REGISTRY_ADDRESS: registry.address, LARDER_OFFLINE_STORE_TYPE: 'duckdb', LARDER_OFFLINE_READ_ROOTS: dir, LARDER_ONLINE_STORE_TYPE: 'redis', LARDER_REDIS_URL: redisServer.url, LARDER_REDIS_LAYOUT: 'feast', LARDER_MATERIALIZATION_VIEW_CONCURRENCY: '5' },
+      {
+        LARDER_REGISTRY_ADDRESS: registry.address,
+        LARDER_OFFLINE_STORE_TYPE: 'duckdb',
+        LARDER_OFFLINE_READ_ROOTS: dir,
+        LARDER_ONLINE_STORE_TYPE: 'redis',
+        LARDER_REDIS_URL: redisServer.url,
+        LARDER_REDIS_LAYOUT: 'feast',
+        LARDER_MATERIALIZATION_VIEW_CONCURRENCY: '5',
+      },
       redis,
       n,
     );
@@ -126,17 +136,27 @@ export async function historicalVsFeast(records: BenchRecord[], dir: string, pyt
     const duckTs = (secs: string): string => `to_timestamp((${secs})::BIGINT)`;
     // driver_id as BIGINT, the entity rows' type: pandas would otherwise merge int64 with uint64.
     for (let v = 0; v < HIST_VIEWS; v++) {
-      await db.run(`COPY (SELECT * REPLACE (driver_id::BIGINT AS driver_id) FROM (${viewSelect(v, duckHash, duckTs)} FROM range(${HIST_ROWS}) t(i))) TO '${file(`view_${v}`)}' (FORMAT parquet)`);
+      await db.run(
+        `COPY (SELECT * REPLACE (driver_id::BIGINT AS driver_id) FROM (${viewSelect(v, duckHash, duckTs)} FROM range(${HIST_ROWS}) t(i))) TO '${file(`view_${v}`)}' (FORMAT parquet)`,
+      );
     }
     for (const n of HIST_SIZES) {
-      await db.run(`COPY (SELECT ((i * 7919) % ${KEYS})::BIGINT AS driver_id, to_timestamp(${T0} + (i * 104729) % ${SPAN}) AS event_timestamp FROM range(${n}) t(i)) TO '${file(`entities_${n}`)}' (FORMAT parquet)`);
+      await db.run(
+        `COPY (SELECT ((i * 7919) % ${KEYS})::BIGINT AS driver_id, to_timestamp(${T0} + (i * 104729) % ${SPAN}) AS event_timestamp FROM range(${n}) t(i)) TO '${file(`entities_${n}`)}' (FORMAT parquet)`,
+      );
     }
   } finally {
     db.closeSync();
     instance.closeSync();
   }
   say(`generated ${HIST_VIEWS} views x ${HIST_ROWS} rows and entity sets of ${HIST_SIZES.join(', ')} rows`);
-  const registry = await startRegistry(dir, historicalRepo((v) => ({ case: 'file', value: create(registryV1.FileSourceSchema, { path: file(`view_${v}`), format: registryV1.FileFormat.PARQUET }) }), HIST_VIEWS));
+  const registry = await startRegistry(
+    dir,
+    historicalRepo(
+      (v) => ({ case: 'file', value: create(registryV1.FileSourceSchema, { path: file(`view_${v}`), format: registryV1.FileFormat.PARQUET }) }),
+      HIST_VIEWS,
+    ),
+  );
   try {
     for (const n of HIST_SIZES) {
       let feast: { wall_s: number; rows?: number };
@@ -169,7 +189,16 @@ export async function historicalVsFeast(records: BenchRecord[], dir: string, pyt
       say(`feast historical ${n} x ${HIST_VIEWS}: ${feast.wall_s.toFixed(2)} s`);
       let rows = 0;
       const storage = create(registryV1.DatasetStorageSchema, { kind: { case: 'file', value: { path: file('out'), format: registryV1.FileFormat.PARQUET } } });
-      const { wall, rss } = await measure({ LARDER_REGISTRY_ADDRESS: registry.address, LARDER_OFFLINE_STORE_TYPE: 'duckdb', LARDER_OFFLINE_READ_ROOTS: dir, LARDER_OFFLINE_WRITE_ROOT: dir }, async (service) => (rows = await exportCase(service, HIST_VIEWS, { case: 'file', value: create(registryV1.FileSourceSchema, { path: file(`entities_${n}`) }) }, storage)));
+      const { wall, rss } = await measure(
+        { LARDER_REGISTRY_ADDRESS: registry.address, LARDER_OFFLINE_STORE_TYPE: 'duckdb', LARDER_OFFLINE_READ_ROOTS: dir, LARDER_OFFLINE_WRITE_ROOT: dir },
+        async (service) =>
+          (rows = await exportCase(
+            service,
+            HIST_VIEWS,
+            { case: 'file', value: create(registryV1.FileSourceSchema, { path: file(`entities_${n}`) }) },
+            storage,
+          )),
+      );
       if (rows !== n) throw new Error(`Larder wrote ${rows} rows for ${n} entity rows`);
       say(`larder historical ${n} x ${HIST_VIEWS}: ${wall.toFixed(2)} s (peak RSS ${rss} MB)`);
       records.push({

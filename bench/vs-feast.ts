@@ -103,7 +103,12 @@ async function load(url: string): Promise<void> {
     const rowOf = Int32Array.from({ length: size }, (_, i) => i);
     const eventTs = new Float64Array(size).fill(now);
     const columns = Array.from({ length: FEATURES }, (_, f) => Float64Array.from({ length: size }, (_, i) => from + i + f / 10));
-    await store.writeEntities({ size, joinKeys: ['driver_id'], keyColumns: [ids], views: Array.from({ length: VIEWS }, (_, v) => ({ view: descriptor(v), eventTs, columns, rowOf })) });
+    await store.writeEntities({
+      size,
+      joinKeys: ['driver_id'],
+      keyColumns: [ids],
+      views: Array.from({ length: VIEWS }, (_, v) => ({ view: descriptor(v), eventTs, columns, rowOf })),
+    });
   }
   await store.close();
 }
@@ -130,7 +135,16 @@ interface Larder {
 function startLarder(env: Record<string, string>): Promise<Larder> {
   const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, '--import', 'tsx', path.join(ROOT, 'apps/online-serving/src/main.ts')], {
     cwd: ROOT,
-    env: { ...process.env, LARDER_GRPC_HOST: '127.0.0.1', LARDER_GRPC_PORT: '0', LARDER_HTTP_HOST: '127.0.0.1', LARDER_HTTP_PORT: '0', LARDER_METRICS_ENABLED: 'false', LARDER_LOG_LEVEL: 'info', ...env },
+    env: {
+      ...process.env,
+      LARDER_GRPC_HOST: '127.0.0.1',
+      LARDER_GRPC_PORT: '0',
+      LARDER_HTTP_HOST: '127.0.0.1',
+      LARDER_HTTP_PORT: '0',
+      LARDER_METRICS_ENABLED: 'false',
+      LARDER_LOG_LEVEL: 'info',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
@@ -141,7 +155,8 @@ function startLarder(env: Record<string, string>): Promise<Larder> {
       try {
         const fields = JSON.parse(line) as Record<string, unknown>;
         if (fields['msg'] === 'http gateway listening') http = String(fields['http']);
-        if (fields['msg'] === 'listening') resolve({ child, grpc: `127.0.0.1:${String(fields['grpcPort'])}`, http, stop: async () => void (child.kill('SIGTERM'), await exited) });
+        if (fields['msg'] === 'listening')
+          resolve({ child, grpc: `127.0.0.1:${String(fields['grpcPort'])}`, http, stop: async () => void (child.kill('SIGTERM'), await exited) });
       } catch {
         // not a log line
       }
@@ -186,7 +201,11 @@ interface Measured {
 
 function buildLoadgen(): string {
   const out = path.join(process.env.LARDER_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'larder'), 'go-bin', 'larder-loadgen');
-  execFileSync('go', ['build', '-o', out, '.'], { cwd: path.join(__dirname, 'loadgen'), env: { ...process.env, GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local' }, stdio: ['ignore', 'inherit', 'inherit'] });
+  execFileSync('go', ['build', '-o', out, '.'], {
+    cwd: path.join(__dirname, 'loadgen'),
+    env: { ...process.env, GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   return out;
 }
 
@@ -204,7 +223,9 @@ function lengthPrefixed(requests: readonly Buffer[]): Buffer {
 async function drive(binary: string, file: string, target: { grpc: string; method: string } | { http: string }, concurrency: number): Promise<Measured> {
   const args = 'http' in target ? ['-http', target.http] : ['-target', target.grpc, '-method', target.method];
   const line = await new Promise<string>((resolve, reject) => {
-    const child = spawn(binary, [...args, '-requests', file, '-concurrency', String(concurrency), '-duration', `${SECONDS}s`, '-warmup', WARMUP], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(binary, [...args, '-requests', file, '-concurrency', String(concurrency), '-duration', `${SECONDS}s`, '-warmup', WARMUP], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`loadgen exited with ${code}`))));
@@ -222,7 +243,17 @@ const load1 = (): number => Number(os.loadavg()[0]?.toFixed(1));
 function compare(workload: string, concurrency: number, larder: string, ours: Measured, feast: Measured): BenchRecord[] {
   return [
     { workload, concurrency, larder, metric: 'rps', larder_value: ours.rps, feast_value: feast.rps, ratio: round(ours.rps / feast.rps), load1: load1() },
-    { workload, concurrency, larder, metric: 'p99_ms', larder_value: ours.p99_ms, feast_value: feast.p99_ms, ratio: round(feast.p99_ms / ours.p99_ms), larder_p50_ms: ours.p50_ms, feast_p50_ms: feast.p50_ms },
+    {
+      workload,
+      concurrency,
+      larder,
+      metric: 'p99_ms',
+      larder_value: ours.p99_ms,
+      feast_value: feast.p99_ms,
+      ratio: round(feast.p99_ms / ours.p99_ms),
+      larder_p50_ms: ours.p50_ms,
+      feast_p50_ms: feast.p50_ms,
+    },
   ];
 }
 
@@ -230,7 +261,13 @@ async function online(records: BenchRecord[], dir: string, python: string): Prom
   const redis = await startRedis();
   const registry = await runService({
     ...registryService,
-    env: { LARDER_GRPC_HOST: '127.0.0.1', LARDER_GRPC_PORT: '0', LARDER_METRICS_ENABLED: 'false', LARDER_LOG_LEVEL: 'warn', LARDER_REGISTRY_LOCATION: path.join(dir, 'registry.json') },
+    env: {
+      LARDER_GRPC_HOST: '127.0.0.1',
+      LARDER_GRPC_PORT: '0',
+      LARDER_METRICS_ENABLED: 'false',
+      LARDER_LOG_LEVEL: 'warn',
+      LARDER_REGISTRY_LOCATION: path.join(dir, 'registry.json'),
+    },
     argv: [],
     handleSignals: false,
     write: () => undefined,
@@ -245,13 +282,22 @@ async function online(records: BenchRecord[], dir: string, python: string): Prom
     await load(redis.url);
     process.stdout.write(`loaded ${ENTITIES} entities x ${VIEWS} views x ${FEATURES} features in the feast layout\n`);
     const binary = buildLoadgen();
-    larder = await startLarder({ LARDER_REGISTRY_ADDRESS: registry.address, LARDER_ONLINE_STORE_TYPE: 'redis', LARDER_REDIS_URL: redis.url, LARDER_REDIS_LAYOUT: 'feast', LARDER_PROJECT: PROJECT, LARDER_SERVING_STORE_TIMEOUT: '30s' });
+    larder = await startLarder({
+      LARDER_REGISTRY_ADDRESS: registry.address,
+      LARDER_ONLINE_STORE_TYPE: 'redis',
+      LARDER_REDIS_URL: redis.url,
+      LARDER_REDIS_LAYOUT: 'feast',
+      LARDER_PROJECT: PROJECT,
+      LARDER_SERVING_STORE_TIMEOUT: '30s',
+    });
     feast = await startFeast(python, path.join(dir, 'feast-repo'), redis.url);
     const refs: string[] = [];
     for (let v = 0; v < VIEWS; v++) for (let f = 0; f < FEATURES; f++) refs.push(`${viewName(v)}:${featureName(f)}`);
     for (const shape of SHAPES) {
       const ids = (i: number) => Array.from({ length: shape.entities }, (_, e) => (i * 7919 + e * 104_729) % ENTITIES);
-      const json = Array.from({ length: REQUESTS }, (_, i) => Buffer.from(JSON.stringify({ features: refs, entities: { driver_id: ids(i) }, full_feature_names: true })));
+      const json = Array.from({ length: REQUESTS }, (_, i) =>
+        Buffer.from(JSON.stringify({ features: refs, entities: { driver_id: ids(i) }, full_feature_names: true })),
+      );
       const grpc = Array.from({ length: REQUESTS }, (_, i) =>
         Buffer.from(
           toBinary(
@@ -273,7 +319,12 @@ async function online(records: BenchRecord[], dir: string, python: string): Prom
       // By column name: Feast 0.67 does not keep the request's order of a view's features.
       type Body = { metadata: { feature_names: string[] }; results: { values: unknown[]; statuses: string[] }[] };
       const byName = (b: Body) => Object.fromEntries(b.metadata.feature_names.map((n, i) => [n, b.results[i]])) as Record<string, unknown>;
-      const sorted = (o: Record<string, unknown>) => JSON.stringify(Object.keys(o).sort().map((k) => [k, o[k]]));
+      const sorted = (o: Record<string, unknown>) =>
+        JSON.stringify(
+          Object.keys(o)
+            .sort()
+            .map((k) => [k, o[k]]),
+        );
       const theirs = byName((await (await fetch(`${feast.url}/get-online-features`, probe)).json()) as Body);
       const ours = byName((await (await fetch(`${larder.http}/get-online-features`, probe)).json()) as Body);
       if (sorted(theirs) !== sorted(ours) || JSON.stringify(ours).includes('NOT_FOUND')) {
@@ -291,9 +342,13 @@ async function online(records: BenchRecord[], dir: string, python: string): Prom
           }
         };
         const f = await attempt('feast-http', () => drive(binary, jsonFile, { http: `${feast!.url}/get-online-features` }, concurrency));
-        const g = await attempt('larder-grpc', () => drive(binary, grpcFile, { grpc: larder!.grpc, method: `/${servingV1.OnlineServingService.typeName}/GetOnlineFeatures` }, concurrency));
+        const g = await attempt('larder-grpc', () =>
+          drive(binary, grpcFile, { grpc: larder!.grpc, method: `/${servingV1.OnlineServingService.typeName}/GetOnlineFeatures` }, concurrency),
+        );
         const h = await attempt('larder-http', () => drive(binary, jsonFile, { http: `${larder!.http}/get-online-features` }, concurrency));
-        process.stdout.write(`online ${shape.name} c=${concurrency}: feast http ${JSON.stringify(f)} larder grpc ${JSON.stringify(g)} larder http ${JSON.stringify(h)}\n`);
+        process.stdout.write(
+          `online ${shape.name} c=${concurrency}: feast http ${JSON.stringify(f)} larder grpc ${JSON.stringify(g)} larder http ${JSON.stringify(h)}\n`,
+        );
         if (f !== undefined && g !== undefined) records.push(...compare(workload, concurrency, 'grpc', g, f));
         if (f !== undefined && h !== undefined) records.push(...compare(workload, concurrency, 'http', h, f));
       }

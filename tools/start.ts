@@ -144,7 +144,8 @@ async function applyAndMaterialize(registryAddress: string, materializationAddre
       }
     }
     for await (const update of jobs.watchJob({ jobId: job.id })) job = update.job!;
-    if (job.state !== materializationV1.JobState.SUCCEEDED) throw new Error(`materialization job ${job.id} ${materializationV1.JobState[job.state]}: ${job.error}`);
+    if (job.state !== materializationV1.JobState.SUCCEEDED)
+      throw new Error(`materialization job ${job.id} ${materializationV1.JobState[job.state]}: ${job.error}`);
     const views = job.views.map((v) => `${v.featureView} (${v.rowsWritten} rows)`).join(', ');
     return [
       `Quickstart: feature repo ${QUICKSTART_DIR}, project ${config.project}, registry version ${applied.version}.`,
@@ -208,7 +209,10 @@ async function main(): Promise<void> {
   const ui = await startUi(env, handles);
 
   // The addresses the sockets are bound to (a wildcard bind shows as one), not where a client dials.
-  const rows = handles.map((h) => `  ${h.name.padEnd(18)} grpc ${h.boundAddress.padEnd(16)} metrics ${h.metricsBoundUrl ?? '-'}${h.extraPorts.map((p) => ` ${p.name} ${p.boundAddress}`).join('')}`);
+  const rows = handles.map(
+    (h) =>
+      `  ${h.name.padEnd(18)} grpc ${h.boundAddress.padEnd(16)} metrics ${h.metricsBoundUrl ?? '-'}${h.extraPorts.map((p) => ` ${p.name} ${p.boundAddress}`).join('')}`,
+  );
   const uiLine = 'listening' in ui ? `Web UI: ${ui.listening.url} (bound ${ui.listening.bound})` : `Web UI not started: ${ui.problem}`;
   process.stderr.write(`\nLarder is running. Services:\n${rows.join('\n')}\n${uiLine}\n${quickstart ? `${quickstart}\n` : ''}Press Ctrl-C to stop.\n\n`);
 

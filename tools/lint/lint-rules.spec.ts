@@ -42,7 +42,9 @@ test('the fixtures stay out of the normal lint run', async () => {
 
 test('the domain model (libs/core) importing the gRPC layer breaks the module boundaries', async () => {
   const found = messages(await lintAs('boundary/core-imports-rpc.ts', 'libs/core/src/index.ts'), '@nx/enforce-module-boundaries');
-  expect(found.map((m) => m.message)).toEqual([expect.stringContaining('A project tagged with "layer:core" can only depend on libs tagged with "type:proto", "type:testing"')]);
+  expect(found.map((m) => m.message)).toEqual([
+    expect.stringContaining('A project tagged with "layer:core" can only depend on libs tagged with "type:proto", "type:testing"'),
+  ]);
 });
 
 test('a store importing the gRPC layer (@larder/rpc) breaks the module boundaries', async () => {

@@ -57,9 +57,11 @@ async function main(): Promise<number> {
       // LARDER_TEST_NX_PROJECTS=core,sdk: the same pipeline over some projects only.
       const only = process.env['LARDER_TEST_NX_PROJECTS'];
       const projects = only === undefined || only === '' ? [] : ['-p', only];
-      if (!shuttingDown) await phase(`nx run-many -t ${targets.join(' ')}`, () => runNx(['run-many', '-t', ...targets, ...projects, `--parallel=${PARALLEL}`], running, tally));
+      if (!shuttingDown)
+        await phase(`nx run-many -t ${targets.join(' ')}`, () => runNx(['run-many', '-t', ...targets, ...projects, `--parallel=${PARALLEL}`], running, tally));
     } else {
-      if (!shuttingDown && checks.length > 0) await phase('static checks (nx)', () => runNx(['run-many', '-t', ...checks, `--parallel=${PARALLEL}`], running, tally));
+      if (!shuttingDown && checks.length > 0)
+        await phase('static checks (nx)', () => runNx(['run-many', '-t', ...checks, `--parallel=${PARALLEL}`], running, tally));
       if (!shuttingDown) await phase('ui build (nx)', () => runNx(['run', 'ui:build'], running, tally));
       if (!shuttingDown) await phase('jest', () => runJest(jestArgs, running, tally));
       const args = zoneRunArgs(jestArgs);
@@ -88,8 +90,8 @@ async function main(): Promise<number> {
   return tally.failed > 0 ? 1 : 0;
 }
 
-/** Checks counted one each per project: tsc, eslint, and proto:check (the proto project's). */
-const STATIC_TARGETS = ['typecheck', 'lint', 'contracts'];
+/** Checks counted one each per project: tsc, eslint, prettier --check, and proto:check (the proto project's). */
+const STATIC_TARGETS = ['typecheck', 'lint', 'format', 'contracts'];
 
 /**
  * Tasks nx runs at once. The suites spend much of their time waiting on Kafka, PostgreSQL

@@ -101,13 +101,19 @@ export async function runPythonClientTests(options: PythonTestOptions = {}): Pro
       LARDER_TEST_TOKEN_BOB: await secure.issuer.issue({ sub: 'bob', expiresIn: 3_600 }),
     };
     // Settings of the developer's shell must not leak into the client under test.
-    for (const name of Object.keys(env)) if (/^LARDER_(CLIENT_|TOKEN$|REGISTRY$|ONLINE_SERVING$|OFFLINE_RETRIEVAL$|MATERIALIZATION$|INGESTION$|PROJECT$)/.test(name)) delete env[name];
+    for (const name of Object.keys(env))
+      if (/^LARDER_(CLIENT_|TOKEN$|REGISTRY$|ONLINE_SERVING$|OFFLINE_RETRIEVAL$|MATERIALIZATION$|INGESTION$|PROJECT$)/.test(name)) delete env[name];
     const total: PythonTally = { passed: 0, failed: 0 };
     const runSuite = async (suite: PythonSuite, interpreter: string, pythonPath: string): Promise<void> => {
       const junit = path.join(work, `junit-${suite}.xml`);
       const began = Date.now();
       const tests = path.join(PYTHON_CLIENT_DIR, suite === 'client' ? 'tests' : 'tests_kubeflow');
-      const code = await runChild(interpreter, ['-m', 'pytest', tests, '-q', '-p', 'no:cacheprovider', `--junitxml=${junit}`, ...(options.pytestArgs ?? [])], { cwd: work, env: { ...env, PYTHONPATH: pythonPath, LARDER_TEST_WORK: work } }, options.onStart);
+      const code = await runChild(
+        interpreter,
+        ['-m', 'pytest', tests, '-q', '-p', 'no:cacheprovider', `--junitxml=${junit}`, ...(options.pytestArgs ?? [])],
+        { cwd: work, env: { ...env, PYTHONPATH: pythonPath, LARDER_TEST_WORK: work } },
+        options.onStart,
+      );
       const tally = await readJunit(junit);
       log(`pytest ${suite}: ${tally.passed} passed, ${tally.failed} failed (exit ${code}) in ${((Date.now() - began) / 1000).toFixed(1)} s`);
       total.passed += tally.passed;
@@ -136,7 +142,14 @@ async function startStore(work: string, onStart: ((pgid: number) => void) | unde
   const repo = path.join(work, 'quickstart');
   const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, '--import', 'tsx', path.join(root, 'tools', 'start.ts')], {
     cwd: root,
-    env: { PATH: process.env['PATH'] ?? '', HOME: work, LARDER_QUICKSTART: '1', LARDER_QUICKSTART_DIR: repo, LARDER_PORT_BASE: '0', LARDER_KAFKA_ENABLED: 'false' },
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      HOME: work,
+      LARDER_QUICKSTART: '1',
+      LARDER_QUICKSTART_DIR: repo,
+      LARDER_PORT_BASE: '0',
+      LARDER_KAFKA_ENABLED: 'false',
+    },
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -167,7 +180,13 @@ async function startStore(work: string, onStart: ((pgid: number) => void) | unde
     });
   });
   const addresses: Record<string, string> = {};
-  const names: Record<string, string> = { registry: 'registry', 'online-serving': 'online_serving', 'offline-retrieval': 'offline_retrieval', materialization: 'materialization', ingestion: 'ingestion' };
+  const names: Record<string, string> = {
+    registry: 'registry',
+    'online-serving': 'online_serving',
+    'offline-retrieval': 'offline_retrieval',
+    materialization: 'materialization',
+    ingestion: 'ingestion',
+  };
   for (const match of output.matchAll(/^ {2}(\S+) +grpc (\S+) +metrics/gm)) {
     const name = names[match[1]!];
     if (name !== undefined) addresses[name] = match[2]!;
@@ -231,7 +250,8 @@ function plain(value: typesV1.Value): unknown {
   const v = value.val;
   if (v.case === undefined || v.case === 'nullVal') return null;
   if (typeof v.value === 'bigint') return Number(v.value);
-  if (typeof v.value === 'object' && v.value !== null && 'val' in v.value) return (v.value.val as unknown[]).map((x) => (typeof x === 'bigint' ? Number(x) : x));
+  if (typeof v.value === 'object' && v.value !== null && 'val' in v.value)
+    return (v.value.val as unknown[]).map((x) => (typeof x === 'bigint' ? Number(x) : x));
   return v.value;
 }
 

@@ -64,9 +64,13 @@ test('file sources: a missing file, a missing column and a timestamp that is not
   expect(run.code).toBe(1);
   const lines = run.stderr.split('\n');
   expect(lines[0]).toBe(`error: the feature repo ${repo} has 3 problems:`);
-  expect(lines).toContain(`  extra.yaml:7:5: schema[1].name: source 'driver_stats_source' has no column "boost" (feature 'boost'); its columns are: "event_timestamp", "created", "driver_id", "conv_rate", "acc_rate", "avg_daily_trips"`);
+  expect(lines).toContain(
+    `  extra.yaml:7:5: schema[1].name: source 'driver_stats_source' has no column "boost" (feature 'boost'); its columns are: "event_timestamp", "created", "driver_id", "conv_rate", "acc_rate", "avg_daily_trips"`,
+  );
   expect(lines).toContain(`  extra.yaml:13:1: path: source 'gone_source': no file matches '${path.join(repo, 'data/gone.parquet')}'`);
-  expect(lines).toContain(`  extra.yaml:27:1: timestamp_field: source 'wrong_time_source' column "avg_daily_trips" (timestamp_field) has type BIGINT; expected a timestamp`);
+  expect(lines).toContain(
+    `  extra.yaml:27:1: timestamp_field: source 'wrong_time_source' column "avg_daily_trips" (timestamp_field) has type BIGINT; expected a timestamp`,
+  );
   expect(run.stderr).toContain('--skip-source-check');
 
   // Nothing was applied before: skipping the check, the three views are still to create.
@@ -83,13 +87,29 @@ test('BigQuery sources: a table that does not exist and a column it lacks, check
   await bigquery.createDataset(dataset);
   try {
     await bigquery.dataset(dataset).createTable('drivers', {
-      schema: { fields: [{ name: 'driver_id', type: 'INT64' }, { name: 'ts', type: 'TIMESTAMP' }, { name: 'trips', type: 'INT64' }] },
+      schema: {
+        fields: [
+          { name: 'driver_id', type: 'INT64' },
+          { name: 'ts', type: 'TIMESTAMP' },
+          { name: 'trips', type: 'INT64' },
+        ],
+      },
     });
     const repo = path.join(work, 'bq');
     expect((await larder(['init', 'bq', '-q'], work)).code).toBe(0);
     writeFileSync(
       path.join(repo, 'larder.yaml'),
-      ['project: bq', 'registry:', '  path: data/registry.db', 'offline_store:', '  type: bigquery', `  project_id: ${projectId}`, `  dataset: ${dataset}`, `  api_endpoint: ${endpoint}`, ''].join('\n'),
+      [
+        'project: bq',
+        'registry:',
+        '  path: data/registry.db',
+        'offline_store:',
+        '  type: bigquery',
+        `  project_id: ${projectId}`,
+        `  dataset: ${dataset}`,
+        `  api_endpoint: ${endpoint}`,
+        '',
+      ].join('\n'),
     );
     writeFileSync(
       path.join(repo, 'bq.yaml'),
@@ -128,10 +148,19 @@ test('BigQuery sources: a table that does not exist and a column it lacks, check
     const run = await larder(['plan', '-q'], repo, { METADATA_SERVER_DETECTION: '' });
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(`error: the feature repo ${repo} has 2 problems:\n`);
-    expect(run.stderr).toContain(`\n  bq.yaml:12:5: schema[1].name: source 'drivers_bq' has no column "rating" (feature 'rating'); its columns are: "driver_id", "ts", "trips"\n`);
-    expect(run.stderr).toMatch(new RegExp(`\\n {2}bq\\.yaml:18:1: table: source 'missing_bq' \\(table ${projectId}\\.${dataset}\\.missing\\): Not found: Table ${projectId}\\.${dataset}\\.missing was not found`));
+    expect(run.stderr).toContain(
+      `\n  bq.yaml:12:5: schema[1].name: source 'drivers_bq' has no column "rating" (feature 'rating'); its columns are: "driver_id", "ts", "trips"\n`,
+    );
+    expect(run.stderr).toMatch(
+      new RegExp(
+        `\\n {2}bq\\.yaml:18:1: table: source 'missing_bq' \\(table ${projectId}\\.${dataset}\\.missing\\): Not found: Table ${projectId}\\.${dataset}\\.missing was not found`,
+      ),
+    );
     expect(run.stderr).not.toContain('MetadataLookupWarning');
   } finally {
-    await bigquery.dataset(dataset).delete({ force: true }).catch(() => undefined);
+    await bigquery
+      .dataset(dataset)
+      .delete({ force: true })
+      .catch(() => undefined);
   }
 });

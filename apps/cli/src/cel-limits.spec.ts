@@ -47,7 +47,11 @@ test('plan refuses nested comprehensions, huge and deeply nested expressions, na
   );
   const run = await larder(['plan', '-q', '--skip-source-check'], dir);
   expect(run.code).toBe(1);
-  expect(run.stderr).toMatch(/bombs\.yaml:8:\d+: outputs\[0\]\.expression: .*output 'nested': the expression may cost up to [\d,]+ units per row .*more than the limit of 400,000/);
+  expect(run.stderr).toMatch(
+    /bombs\.yaml:8:\d+: outputs\[0\]\.expression: .*output 'nested': the expression may cost up to [\d,]+ units per row .*more than the limit of 400,000/,
+  );
   expect(run.stderr).toMatch(/bombs\.yaml:11:\d+: outputs\[1\]\.expression: .*output 'deep': the expression nests more than 100 levels deep/);
-  expect(run.stderr).toMatch(/bombs\.yaml:14:\d+: outputs\[2\]\.expression: .*output 'huge': the expression is \d+ characters long, more than the limit of 4096/);
+  expect(run.stderr).toMatch(
+    /bombs\.yaml:14:\d+: outputs\[2\]\.expression: .*output 'huge': the expression is \d+ characters long, more than the limit of 4096/,
+  );
 });

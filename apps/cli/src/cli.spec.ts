@@ -88,7 +88,9 @@ describe('against a file registry', () => {
     writeFileSync(file, original.replace('ttl: 1d', 'ttl: 2d'));
     try {
       const plan = json<PlanJson>(await larder(['plan', '-o', 'json', '-q'], repo));
-      expect(plan.diffs.filter((d) => d.change !== 'unchanged')).toEqual([{ kind: 'feature-view', name: 'driver_hourly_stats', change: 'update', changed_fields: ['ttl'] }]);
+      expect(plan.diffs.filter((d) => d.change !== 'unchanged')).toEqual([
+        { kind: 'feature-view', name: 'driver_hourly_stats', change: 'update', changed_fields: ['ttl'] },
+      ]);
     } finally {
       writeFileSync(file, original);
     }
@@ -235,7 +237,7 @@ describe('against a running registry service', () => {
     expect((await larder(['teardown'], repo)).code).toBe(1);
   });
 
-  test("a broken larder.yaml is reported at its line and key, even by list", async () => {
+  test('a broken larder.yaml is reported at its line and key, even by list', async () => {
     const dir = path.join(work, 'broken_config');
     mkdirSync(dir);
     writeFileSync(path.join(dir, 'larder.yaml'), `project: driver_stats\nregistry:\n  address: ${registry.address}\n  path: also.db\n`);
@@ -252,19 +254,43 @@ describe('against a running registry service', () => {
     const config = path.join(dir, 'larder.yaml');
     writeFileSync(config, readFileSync(config, 'utf8').replace('project: driver_stats', 'project: conversions'));
     const extra = path.join(dir, 'boost.yaml');
-    writeFileSync(extra, ['kind: FeatureView', 'name: conv_boost', 'entities: [driver]', 'schema:', '  - name: boost', '    value_type: double', 'batch_source: driver_stats_source', ''].join('\n'));
+    writeFileSync(
+      extra,
+      [
+        'kind: FeatureView',
+        'name: conv_boost',
+        'entities: [driver]',
+        'schema:',
+        '  - name: boost',
+        '    value_type: double',
+        'batch_source: driver_stats_source',
+        '',
+      ].join('\n'),
+    );
     // The view reads a column the sample data lacks: only the registry's answer is under test here.
     expect((await larder(['apply', '-q', '--skip-source-check', '--registry', registry.address], dir)).code).toBe(0);
 
     writeFileSync(
       extra,
-      ['kind: OnDemandFeatureView', 'name: conv_boost', 'sources:', '  - request_source: vals_to_add', 'outputs:', '  - name: boost', '    value_type: double', '    expression: double(vals_to_add.val_to_add) * 2.0', ''].join('\n'),
+      [
+        'kind: OnDemandFeatureView',
+        'name: conv_boost',
+        'sources:',
+        '  - request_source: vals_to_add',
+        'outputs:',
+        '  - name: boost',
+        '    value_type: double',
+        '    expression: double(vals_to_add.val_to_add) * 2.0',
+        '',
+      ].join('\n'),
     );
     expect((await larder(['plan', '-q', '--skip-source-check'], dir)).code).toBe(0);
     const run = await larder(['apply', '--no-prune', '-q', '--skip-source-check', '--registry', registry.address], dir);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(`error: INVALID_ARGUMENT: the registry service at ${registry.address} rejected the definitions (1 problem):`);
-    expect(run.stderr).toMatch(/^ {2}boost\.yaml:2:1: name: on-demand feature view 'conv_boost' is defined more than once; feature view and on-demand feature view names must be unique in the project$/m);
+    expect(run.stderr).toMatch(
+      /^ {2}boost\.yaml:2:1: name: on-demand feature view 'conv_boost' is defined more than once; feature view and on-demand feature view names must be unique in the project$/m,
+    );
     expect((await larder(['teardown', '-q', '--registry', registry.address], dir)).code).toBe(0);
   });
 

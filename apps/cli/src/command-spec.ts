@@ -9,17 +9,28 @@ export const GLOBAL_FLAGS = {
   registry: {
     type: 'string',
     value: 'target',
-    help: 'A running registry service (host:port), or a registry the CLI opens itself (a file path or postgres://…). Default: $LARDER_REGISTRY, then larder.yaml\'s registry, then ~/.larder/registry.json.',
+    help: "A running registry service (host:port), or a registry the CLI opens itself (a file path or postgres://…). Default: $LARDER_REGISTRY, then larder.yaml's registry, then ~/.larder/registry.json.",
   },
   project: { type: 'string', short: 'p', value: 'name', help: "The project; default: larder.yaml's project, or the only project in the registry." },
   output: { type: 'string', short: 'o', value: 'table|json', help: 'Output format (default table).', choices: ['table', 'json'] },
   quiet: { type: 'boolean', short: 'q', help: 'No progress messages on stderr.' },
-  tls: { type: 'boolean', help: "Speak TLS to the services, trusting the system's CAs unless --tls-ca names a bundle (implied by --tls-ca, --tls-cert, --tls-server-name)." },
-  'tls-ca': { type: 'string', value: 'file', help: 'PEM CA bundle trusted for the services\' certificates; default: $LARDER_CLIENT_TLS_CA_FILE.' },
+  tls: {
+    type: 'boolean',
+    help: "Speak TLS to the services, trusting the system's CAs unless --tls-ca names a bundle (implied by --tls-ca, --tls-cert, --tls-server-name).",
+  },
+  'tls-ca': { type: 'string', value: 'file', help: "PEM CA bundle trusted for the services' certificates; default: $LARDER_CLIENT_TLS_CA_FILE." },
   'tls-cert': { type: 'string', value: 'file', help: 'PEM client certificate for mTLS, with --tls-key; default: $LARDER_CLIENT_TLS_CERT_FILE.' },
   'tls-key': { type: 'string', value: 'file', help: 'PEM private key of --tls-cert; default: $LARDER_CLIENT_TLS_KEY_FILE.' },
-  'tls-server-name': { type: 'string', value: 'name', help: 'The name the service\'s certificate must carry when it is not the host dialled; default: $LARDER_CLIENT_TLS_SERVER_NAME.' },
-  'token-file': { type: 'string', value: 'file', help: 'Send the bearer token in this file (read again when it changes); default: $LARDER_CLIENT_TOKEN_FILE, else the token in $LARDER_TOKEN.' },
+  'tls-server-name': {
+    type: 'string',
+    value: 'name',
+    help: "The name the service's certificate must carry when it is not the host dialled; default: $LARDER_CLIENT_TLS_SERVER_NAME.",
+  },
+  'token-file': {
+    type: 'string',
+    value: 'file',
+    help: 'Send the bearer token in this file (read again when it changes); default: $LARDER_CLIENT_TOKEN_FILE, else the token in $LARDER_TOKEN.',
+  },
   help: { type: 'boolean', short: 'h', help: 'Show help.' },
 } as const satisfies FlagSpecs;
 

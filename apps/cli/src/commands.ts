@@ -9,13 +9,26 @@ const SKIP_SOURCE_CHECK = {
   help: "Do not check the batch sources first (by default files are read with DuckDB, and tables and queries with larder.yaml's offline_store, for the columns the views declare).",
 } as const;
 
-const KINDS_HELP = 'Kinds: project, entity, data-source, feature-view, on-demand-feature-view, feature-service, saved-dataset, permission (plural and short forms such as fv, odfv work too).';
+const KINDS_HELP =
+  'Kinds: project, entity, data-source, feature-view, on-demand-feature-view, feature-service, saved-dataset, permission (plural and short forms such as fv, odfv work too).';
 
 const MATERIALIZE_FLAGS = {
   views: { type: 'list', value: 'view[,view…]', help: 'Only these feature views (repeatable or comma-separated); default: every online view.' },
-  materialization: { type: 'string', value: 'host:port', help: 'The materialization service; default: $LARDER_MATERIALIZATION, larder.yaml services.materialization, 127.0.0.1:6572.' },
-  shard: { type: 'string', value: 'I/N', help: 'Run only shard I (0-based) of N entity-key hash shards; needs --run-id. The watermark advances when all N shards of the run succeeded.' },
-  'run-id': { type: 'string', value: 'ID', help: 'Names the run the shards share (e.g. the pipeline run id), so N fan-out steps complete one run; rerun a failed shard with the same id.' },
+  materialization: {
+    type: 'string',
+    value: 'host:port',
+    help: 'The materialization service; default: $LARDER_MATERIALIZATION, larder.yaml services.materialization, 127.0.0.1:6572.',
+  },
+  shard: {
+    type: 'string',
+    value: 'I/N',
+    help: 'Run only shard I (0-based) of N entity-key hash shards; needs --run-id. The watermark advances when all N shards of the run succeeded.',
+  },
+  'run-id': {
+    type: 'string',
+    value: 'ID',
+    help: 'Names the run the shards share (e.g. the pipeline run id), so N fan-out steps complete one run; rerun a failed shard with the same id.',
+  },
 } as const satisfies FlagSpecs;
 const MATERIALIZE_HELP =
   'Times are ISO 8601 (2026-01-31 or 2026-01-31T12:00:00Z; no zone means UTC) or now. Progress goes to stderr; exit code 0 when the job succeeded, 1 when it failed or was cancelled (Ctrl-C or SIGTERM cancels it). --output json prints a summary on stdout. A fan-out of N pipeline steps shares one run with --shard 0/N … --shard N-1/N and one --run-id; each step may go to a different replica.';
@@ -37,7 +50,10 @@ export const COMMANDS: readonly CommandSpec[] = [
     args: '',
     minArgs: 0,
     maxArgs: 0,
-    flags: { 'no-prune': { type: 'boolean', help: 'Keep registry objects the repo no longer defines (default: they would be deleted).' }, 'skip-source-check': SKIP_SOURCE_CHECK },
+    flags: {
+      'no-prune': { type: 'boolean', help: 'Keep registry objects the repo no longer defines (default: they would be deleted).' },
+      'skip-source-check': SKIP_SOURCE_CHECK,
+    },
     load: async () => (await import('./commands/apply')).plan,
   }),
   command({
@@ -62,7 +78,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     },
     load: async () => (await import('./import-feast/command')).importFeast,
     details:
-      "registry: the registry.db feast apply wrote, a SQLite SQL registry (the file or sqlite:///path) or a PostgreSQL one (postgresql://…, read only). dir defaults to the current folder. --project picks one of several projects. Python UDFs of on-demand views cannot move: they are listed, and written with a CEL skeleton that fails until rewritten.",
+      'registry: the registry.db feast apply wrote, a SQLite SQL registry (the file or sqlite:///path) or a PostgreSQL one (postgresql://…, read only). dir defaults to the current folder. --project picks one of several projects. Python UDFs of on-demand views cannot move: they are listed, and written with a CEL skeleton that fails until rewritten.',
   }),
   command({
     name: 'teardown',
@@ -129,15 +145,24 @@ export const COMMANDS: readonly CommandSpec[] = [
     minArgs: 0,
     maxArgs: 0,
     flags: {
-      stats: { type: 'string', value: 'FILE', help: 'The statistics to check: a DatasetFeatureStatisticsList with one dataset (larder stats --out FILE, or TFDV\'s binary statistics).' },
+      stats: {
+        type: 'string',
+        value: 'FILE',
+        help: "The statistics to check: a DatasetFeatureStatisticsList with one dataset (larder stats --out FILE, or TFDV's binary statistics).",
+      },
       view: { type: 'string', value: 'NAME', help: "Check against this view's schema in the feature repo (validation.schema_file or validation.schema)." },
       schema: { type: 'string', value: 'FILE', help: 'Check against this TFDV schema instead: schema.pbtxt (text) or .pb (binary).' },
       previous: { type: 'string', value: 'FILE', help: "Statistics of the previous span, for the schema's drift comparators." },
       serving: { type: 'string', value: 'FILE', help: "Statistics of serving data, for the schema's skew comparators." },
       environment: { type: 'string', value: 'NAME', help: 'Only features in this environment (e.g. SERVING).' },
-      out: { type: 'string', value: 'FILE', help: "Also write the anomalies in text format (tensorflow.metadata.v0.Anomalies, as TFDV's write_anomalies_text does)." },
+      out: {
+        type: 'string',
+        value: 'FILE',
+        help: "Also write the anomalies in text format (tensorflow.metadata.v0.Anomalies, as TFDV's write_anomalies_text does).",
+      },
     },
-    details: 'The table shows one line per feature with anomalies: severity, TFDV anomaly types (AnomalyInfo.Type) and description; --output json prints the Anomalies message (proto field names). Exit code 0 when the statistics keep the schema, 1 when there are anomalies: fit for CI.',
+    details:
+      'The table shows one line per feature with anomalies: severity, TFDV anomaly types (AnomalyInfo.Type) and description; --output json prints the Anomalies message (proto field names). Exit code 0 when the statistics keep the schema, 1 when there are anomalies: fit for CI.',
     load: async () => (await import('./commands/validate')).validate,
   }),
   command({
@@ -152,7 +177,8 @@ export const COMMANDS: readonly CommandSpec[] = [
       out: { type: 'string', value: 'FILE', help: 'The schema file to write (relative to the repo with --view, else to the current folder).' },
       'max-domain-size': { type: 'string', value: 'N', help: 'String features with at most N distinct values get a string domain of them (default 100).' },
     },
-    details: 'The proposal: each feature with its type, presence (at least once; in every example when none lacked it), the value count seen, and string domains for small vocabularies. Numeric ranges and drift/skew comparators are left for you to add. The file is protobuf text format, as TFDV writes it.',
+    details:
+      'The proposal: each feature with its type, presence (at least once; in every example when none lacked it), the value count seen, and string domains for small vocabularies. Numeric ranges and drift/skew comparators are left for you to add. The file is protobuf text format, as TFDV writes it.',
     load: async () => (await import('./commands/validate')).inferSchemaCommand,
   }),
   command({
@@ -163,7 +189,12 @@ export const COMMANDS: readonly CommandSpec[] = [
     maxArgs: 0,
     flags: {
       view: { type: 'string', value: 'NAME', help: 'A feature view (with --start and --end).' },
-      rows: { type: 'string', value: 'event|ingested|materialized', help: "With --view: rows by event time (default), by when they arrived (created time), or what materializing the window writes (latest per entity key).", choices: ['event', 'ingested', 'materialized'] },
+      rows: {
+        type: 'string',
+        value: 'event|ingested|materialized',
+        help: 'With --view: rows by event time (default), by when they arrived (created time), or what materializing the window writes (latest per entity key).',
+        choices: ['event', 'ingested', 'materialized'],
+      },
       features: { type: 'string', value: 'a,b,…', help: 'With --view --rows event: only these features.' },
       'feature-service': { type: 'string', value: 'NAME', help: 'A feature service (one dataset per view; with --start and --end).' },
       'saved-dataset': { type: 'string', value: 'NAME', help: 'A saved dataset, such as a training set.' },
@@ -174,9 +205,14 @@ export const COMMANDS: readonly CommandSpec[] = [
       'dry-run': { type: 'boolean', help: 'Compute without storing.' },
       list: { type: 'boolean', help: 'List stored statistics (of --view/--feature-service/--saved-dataset when given) instead.' },
       id: { type: 'string', value: 'ID', help: 'Show stored statistics by id instead.' },
-      offline: { type: 'string', value: 'host:port', help: 'The offline-retrieval service; default: $LARDER_OFFLINE_RETRIEVAL, larder.yaml services.offline_retrieval, 127.0.0.1:6571.' },
+      offline: {
+        type: 'string',
+        value: 'host:port',
+        help: 'The offline-retrieval service; default: $LARDER_OFFLINE_RETRIEVAL, larder.yaml services.offline_retrieval, 127.0.0.1:6571.',
+      },
     },
-    details: 'The table shows one line per feature (count, missing, mean, std, min, median, max, zeros for numbers; unique and the top value for strings); --output json prints the stored record with the full statistics. Statistics are stored with their scope and range unless --dry-run.',
+    details:
+      'The table shows one line per feature (count, missing, mean, std, min, median, max, zeros for numbers; unique and the top value for strings); --output json prints the stored record with the full statistics. Statistics are stored with their scope and range unless --dry-run.',
     load: async () => (await import('./commands/stats')).stats,
   }),
   command({
@@ -219,16 +255,24 @@ export const COMMANDS: readonly CommandSpec[] = [
     minArgs: 0,
     maxArgs: 0,
     flags: {
-      entity: { type: 'list', value: 'join_key=value[,value…]', help: 'One entity column: a join key (or request field) and one value per row; repeat for composite keys.' },
+      entity: {
+        type: 'list',
+        value: 'join_key=value[,value…]',
+        help: 'One entity column: a join key (or request field) and one value per row; repeat for composite keys.',
+      },
       entities: { type: 'string', value: 'FILE.json', help: 'Entity rows from a JSON file: {"driver_id": [1001, 1002]} or [{"driver_id": 1001}, …].' },
       features: { type: 'string', value: 'view:feature,…', help: 'Feature refs, comma-separated.' },
       'feature-service': { type: 'string', value: 'NAME', help: 'A feature service instead of --features.' },
       'full-feature-names': { type: 'boolean', help: 'Name columns view__feature.' },
-      address: { type: 'string', value: 'host:port', help: 'The online-serving service; default: $LARDER_ONLINE_SERVING, larder.yaml services.online_serving, 127.0.0.1:6566.' },
+      address: {
+        type: 'string',
+        value: 'host:port',
+        help: 'The online-serving service; default: $LARDER_ONLINE_SERVING, larder.yaml services.online_serving, 127.0.0.1:6566.',
+      },
     },
     load: async () => (await import('./commands/online')).getOnlineFeatures,
     details:
-      'Values take the types the registry declares for join keys and request fields (when larder.yaml or --registry names a registry); otherwise integers are int64, other numbers double, the rest strings. The table shows one line per entity row; --output json prints the response as Feast\'s feature server does (values, statuses, event timestamps per feature).',
+      "Values take the types the registry declares for join keys and request fields (when larder.yaml or --registry names a registry); otherwise integers are int64, other numbers double, the rest strings. The table shows one line per entity row; --output json prints the response as Feast's feature server does (values, statuses, event timestamps per feature).",
   }),
   command({
     name: 'materialize',
@@ -242,7 +286,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   }),
   command({
     name: 'materialize-incremental',
-    summary: "Materialize each view from its watermark up to END (default now); watermarks advance only on success.",
+    summary: 'Materialize each view from its watermark up to END (default now); watermarks advance only on success.',
     args: '[END]',
     minArgs: 0,
     maxArgs: 1,

@@ -18,8 +18,14 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
  */
 function larderToSlowReader(args: readonly string[], cwd: string): Promise<{ code: number | null; stdout: Buffer }> {
   const out = path.join(work, 'piped.out');
-  const quoted = [path.join(REPO_ROOT, 'node_modules/.bin/tsx'), path.join(REPO_ROOT, 'apps/cli/src/main.ts'), ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
-  const child = spawn('bash', ['-c', `set -o pipefail; ${quoted} | (sleep 3; cat) > '${out}'`], { cwd, env: { ...process.env, LARDER_REGISTRY: '' }, stdio: ['ignore', 'inherit', 'inherit'] });
+  const quoted = [path.join(REPO_ROOT, 'node_modules/.bin/tsx'), path.join(REPO_ROOT, 'apps/cli/src/main.ts'), ...args]
+    .map((a) => `'${a.replaceAll("'", "'\\''")}'`)
+    .join(' ');
+  const child = spawn('bash', ['-c', `set -o pipefail; ${quoted} | (sleep 3; cat) > '${out}'`], {
+    cwd,
+    env: { ...process.env, LARDER_REGISTRY: '' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout: readFileSync(out) })));
 }
 
@@ -27,8 +33,14 @@ test('a dump of more than 1 MB reaches a slow reader on a pipe in full', async (
   expect((await larder(['init', 'big_repo'], work)).code).toBe(0);
   const views: string[] = [];
   for (let v = 0; v < 250; v++) {
-    const schema = Array.from({ length: 30 }, (_, f) => `  - name: feature_${f}\n    value_type: double\n    description: Feature number ${f} of view ${v}, described at some length so the dump grows.`);
-    views.push(['---', 'kind: FeatureView', `name: big_view_${v}`, 'entities: [driver]', 'schema:', ...schema, 'batch_source: driver_stats_source', ''].join('\n'));
+    const schema = Array.from(
+      { length: 30 },
+      (_, f) =>
+        `  - name: feature_${f}\n    value_type: double\n    description: Feature number ${f} of view ${v}, described at some length so the dump grows.`,
+    );
+    views.push(
+      ['---', 'kind: FeatureView', `name: big_view_${v}`, 'entities: [driver]', 'schema:', ...schema, 'batch_source: driver_stats_source', ''].join('\n'),
+    );
   }
   appendFileSync(path.join(repo, 'driver_stats.yaml'), `\n${views.join('')}`);
   // The views' features are not columns of the sample data: skip the source check.

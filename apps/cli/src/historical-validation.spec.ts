@@ -26,8 +26,12 @@ beforeAll(async () => {
   await connection.run(
     `COPY (SELECT * FROM (VALUES (1001::BIGINT, ${at('10:00')}, 0.1::DOUBLE, 5::BIGINT), (1002, ${at('10:00')}, 0.5, 7), (1002, ${at('11:00')}, 7.5, 8)) t(driver_id, event_ts, conv_rate, trips)) TO '${work}/driver_stats.parquet' (FORMAT parquet)`,
   );
-  await connection.run(`COPY (SELECT * FROM (VALUES (1001::BIGINT, ${at('10:30')}), (1002, ${at('10:30')})) t(driver_id, event_timestamp)) TO '${work}/clean.parquet' (FORMAT parquet)`);
-  await connection.run(`COPY (SELECT * FROM (VALUES (1001::BIGINT, ${at('10:30')}), (1002, ${at('11:30')})) t(driver_id, event_timestamp)) TO '${work}/planted.parquet' (FORMAT parquet)`);
+  await connection.run(
+    `COPY (SELECT * FROM (VALUES (1001::BIGINT, ${at('10:30')}), (1002, ${at('10:30')})) t(driver_id, event_timestamp)) TO '${work}/clean.parquet' (FORMAT parquet)`,
+  );
+  await connection.run(
+    `COPY (SELECT * FROM (VALUES (1001::BIGINT, ${at('10:30')}), (1002, ${at('11:30')})) t(driver_id, event_timestamp)) TO '${work}/planted.parquet' (FORMAT parquet)`,
+  );
   connection.closeSync();
   duck.closeSync();
   registry = await startLarderApp({ app: 'registry', env: { LARDER_REGISTRY_LOCATION: path.join(work, 'registry.json'), LARDER_METRICS_ENABLED: 'false' } });
@@ -53,7 +57,10 @@ feature { name: "trips" type: INT int_domain { min: 0 } }`),
     ],
   });
   client.close();
-  retrieval = await startLarderApp({ app: 'offline-retrieval', env: { LARDER_REGISTRY_ADDRESS: registry.address, LARDER_METRICS_ENABLED: 'false', LARDER_OFFLINE_READ_ROOTS: work, LARDER_OFFLINE_WRITE_ROOT: work } });
+  retrieval = await startLarderApp({
+    app: 'offline-retrieval',
+    env: { LARDER_REGISTRY_ADDRESS: registry.address, LARDER_METRICS_ENABLED: 'false', LARDER_OFFLINE_READ_ROOTS: work, LARDER_OFFLINE_WRITE_ROOT: work },
+  });
 });
 
 afterAll(async () => {
@@ -65,22 +72,74 @@ afterAll(async () => {
 const features = ['--features', 'driver_stats:conv_rate,driver_stats:trips'];
 
 test('--validate passes a clean training set and catches a planted bad value (exit 1, the set kept); --fail-on-anomalies registers no saved dataset', async () => {
-  const clean = await larder(['get-historical-features', '--offline', retrieval.address, '--entities', 'clean.parquet', ...features, '--out', 'clean_train.parquet', '--validate'], work);
+  const clean = await larder(
+    ['get-historical-features', '--offline', retrieval.address, '--entities', 'clean.parquet', ...features, '--out', 'clean_train.parquet', '--validate'],
+    work,
+  );
   expect(clean.code).toBe(0);
   expect(clean.stdout).toContain("Validation: the training set keeps its views' schemas.\n");
 
-  const planted = await larder(['get-historical-features', '--offline', retrieval.address, '--entities', 'planted.parquet', ...features, '--out', 'planted_train.parquet', '--full-feature-names', '--validate'], work);
+  const planted = await larder(
+    [
+      'get-historical-features',
+      '--offline',
+      retrieval.address,
+      '--entities',
+      'planted.parquet',
+      ...features,
+      '--out',
+      'planted_train.parquet',
+      '--full-feature-names',
+      '--validate',
+    ],
+    work,
+  );
   expect(planted.code).toBe(1);
-  expect(planted.stdout).toMatch(/Validation: the training set breaks its views' schemas:\nCOLUMN\s+ANOMALY\s+DESCRIPTION\ndriver_stats__conv_rate\s+FLOAT_TYPE_BIG_FLOAT\s+The largest value, 7\.5, is above the domain's maximum 1\.\n$/);
+  expect(planted.stdout).toMatch(
+    /Validation: the training set breaks its views' schemas:\nCOLUMN\s+ANOMALY\s+DESCRIPTION\ndriver_stats__conv_rate\s+FLOAT_TYPE_BIG_FLOAT\s+The largest value, 7\.5, is above the domain's maximum 1\.\n$/,
+  );
 
-  const json = await larder(['get-historical-features', '--offline', retrieval.address, '--entities', 'planted.parquet', ...features, '--out', 'planted_train.parquet', '--overwrite', '--validate', '-o', 'json'], work);
+  const json = await larder(
+    [
+      'get-historical-features',
+      '--offline',
+      retrieval.address,
+      '--entities',
+      'planted.parquet',
+      ...features,
+      '--out',
+      'planted_train.parquet',
+      '--overwrite',
+      '--validate',
+      '-o',
+      'json',
+    ],
+    work,
+  );
   expect(json.code).toBe(1);
   const summary = JSON.parse(json.stdout) as { anomalies: { anomaly_info: Record<string, { reason: { type: string }[] }> } };
   expect(Object.keys(summary.anomalies.anomaly_info)).toEqual(['conv_rate']);
 
-  const refused = await larder(['get-historical-features', '--offline', retrieval.address, '--entities', 'planted.parquet', ...features, '--out', 'refused_train.parquet', '--fail-on-anomalies', '--saved-dataset', 'train_bad'], work);
+  const refused = await larder(
+    [
+      'get-historical-features',
+      '--offline',
+      retrieval.address,
+      '--entities',
+      'planted.parquet',
+      ...features,
+      '--out',
+      'refused_train.parquet',
+      '--fail-on-anomalies',
+      '--saved-dataset',
+      'train_bad',
+    ],
+    work,
+  );
   expect(refused.code).not.toBe(0);
-  expect(refused.stderr).toContain("the training set breaks its views' schemas (it was written to the destination; no saved dataset was registered): conv_rate: FLOAT_TYPE_BIG_FLOAT");
+  expect(refused.stderr).toContain(
+    "the training set breaks its views' schemas (it was written to the destination; no saved dataset was registered): conv_rate: FLOAT_TYPE_BIG_FLOAT",
+  );
   const client = createClient(registryV1.RegistryService, registry.address);
   try {
     const listed = await client.listSavedDatasets({ project: 'rides' });
@@ -94,10 +153,17 @@ test('the rpc refuses validation without a destination', async () => {
   const client = createClient(offlineV1.OfflineRetrievalService, retrieval.address);
   try {
     const call = async (query: MessageInitShape<typeof offlineV1.HistoricalQuerySchema>) => {
-      for await (const _ of client.getHistoricalFeaturesFromSource({ query, entitySource: { location: { case: 'file', value: { path: path.join(work, 'clean.parquet') } } } })) void _;
+      for await (const _ of client.getHistoricalFeaturesFromSource({
+        query,
+        entitySource: { location: { case: 'file', value: { path: path.join(work, 'clean.parquet') } } },
+      }))
+        void _;
     };
     const noDestination = { project: 'rides', kind: { case: 'features' as const, value: { val: ['driver_stats:conv_rate'] } }, validation: { enabled: true } };
-    await expect(call(noDestination)).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT, message: expect.stringContaining('query.validation: needs a destination') });
+    await expect(call(noDestination)).rejects.toMatchObject({
+      code: Code.INVALID_ARGUMENT,
+      message: expect.stringContaining('query.validation: needs a destination'),
+    });
     await expect(call(noDestination)).rejects.toBeInstanceOf(RpcError);
   } finally {
     client.close();

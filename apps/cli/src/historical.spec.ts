@@ -56,7 +56,10 @@ beforeAll(async () => {
     ],
   });
   client.close();
-  retrieval = await startLarderApp({ app: 'offline-retrieval', env: { LARDER_REGISTRY_ADDRESS: registry.address, LARDER_METRICS_ENABLED: 'false', LARDER_OFFLINE_READ_ROOTS: work, LARDER_OFFLINE_WRITE_ROOT: work } });
+  retrieval = await startLarderApp({
+    app: 'offline-retrieval',
+    env: { LARDER_REGISTRY_ADDRESS: registry.address, LARDER_METRICS_ENABLED: 'false', LARDER_OFFLINE_READ_ROOTS: work, LARDER_OFFLINE_WRITE_ROOT: work },
+  });
 });
 
 afterAll(async () => {
@@ -68,13 +71,33 @@ afterAll(async () => {
 
 test('writes a point-in-time-correct training set and registers it as a saved dataset', async () => {
   const run = await larder(
-    ['get-historical-features', '--offline', retrieval.address, '--entities', 'entities.parquet', '--features', 'driver_stats:conv_rate,driver_stats:trips', '--out', 'train.parquet', '--full-feature-names', '--saved-dataset', 'train_v1', '-o', 'json'],
+    [
+      'get-historical-features',
+      '--offline',
+      retrieval.address,
+      '--entities',
+      'entities.parquet',
+      '--features',
+      'driver_stats:conv_rate,driver_stats:trips',
+      '--out',
+      'train.parquet',
+      '--full-feature-names',
+      '--saved-dataset',
+      'train_v1',
+      '-o',
+      'json',
+    ],
     work,
   );
   expect(run.stderr).toContain('rows written to train.parquet');
   expect(run.code).toBe(0);
   const summary = JSON.parse(run.stdout) as { rows: number; columns: string[]; timestamp_column: string; saved_dataset: string };
-  expect(summary).toMatchObject({ rows: 6, columns: ['driver_id', 'request_id', 'driver_stats__conv_rate', 'driver_stats__trips'], timestamp_column: 'event_timestamp', saved_dataset: 'train_v1' });
+  expect(summary).toMatchObject({
+    rows: 6,
+    columns: ['driver_id', 'request_id', 'driver_stats__conv_rate', 'driver_stats__trips'],
+    timestamp_column: 'event_timestamp',
+    saved_dataset: 'train_v1',
+  });
   // Between them, every column of the file: the entity timestamp is one of its columns too.
   const fileColumns = (await sql(`DESCRIBE SELECT * FROM read_parquet('${work}/train.parquet')`)).map((c) => String(c['column_name']));
   expect([...summary.columns, summary.timestamp_column].sort()).toEqual([...fileColumns].sort());
@@ -94,15 +117,58 @@ test('writes a point-in-time-correct training set and registers it as a saved da
   expect(saved?.rowCount).toBe(6n);
 
   // The file exists now: replacing it takes --overwrite.
-  const again = await larder(['get-historical-features', '--offline', retrieval.address, '--entities', 'entities.parquet', '--features', 'driver_stats:trips', '--out', 'train.parquet', '-q'], work);
+  const again = await larder(
+    [
+      'get-historical-features',
+      '--offline',
+      retrieval.address,
+      '--entities',
+      'entities.parquet',
+      '--features',
+      'driver_stats:trips',
+      '--out',
+      'train.parquet',
+      '-q',
+    ],
+    work,
+  );
   expect(again.code).toBe(1);
   expect(again.stderr).toContain('FAILED_PRECONDITION');
-  const replaced = await larder(['get-historical-features', '--offline', retrieval.address, '--entities', 'entities.parquet', '--features', 'driver_stats:trips', '--out', 'train.parquet', '--overwrite', '-q'], work);
+  const replaced = await larder(
+    [
+      'get-historical-features',
+      '--offline',
+      retrieval.address,
+      '--entities',
+      'entities.parquet',
+      '--features',
+      'driver_stats:trips',
+      '--out',
+      'train.parquet',
+      '--overwrite',
+      '-q',
+    ],
+    work,
+  );
   expect(replaced.code).toBe(0);
   expect(replaced.stdout).toContain('Wrote 6 rows x 4 columns');
   expect(replaced.stdout).toContain('Columns: driver_id, request_id, trips; entity timestamp: event_timestamp\n');
   // Progress lines are whole lines, the last one too.
-  const shown = await larder(['get-historical-features', '--offline', retrieval.address, '--entities', 'entities.parquet', '--features', 'driver_stats:trips', '--out', 'train.parquet', '--overwrite'], work);
+  const shown = await larder(
+    [
+      'get-historical-features',
+      '--offline',
+      retrieval.address,
+      '--entities',
+      'entities.parquet',
+      '--features',
+      'driver_stats:trips',
+      '--out',
+      'train.parquet',
+      '--overwrite',
+    ],
+    work,
+  );
   expect(shown.stderr).toMatch(/^joining 1 feature onto entities\.parquet: 6 rows written to train\.parquet \(\d+ ms\)\n$/);
 });
 
@@ -110,11 +176,28 @@ test('bad usage exits 2; a bad ref or an unreachable service exits 1 with the re
   const usage = await larder(['get-historical-features', '--entities', 'entities.parquet', '--out', 'x.parquet'], work);
   expect(usage.code).toBe(2);
   expect(usage.stderr).toContain('--features');
-  const bad = await larder(['get-historical-features', '--offline', retrieval.address, '--entities', 'entities.parquet', '--features', 'driver_stats:nope', '--out', 'x.parquet', '-q'], work);
+  const bad = await larder(
+    [
+      'get-historical-features',
+      '--offline',
+      retrieval.address,
+      '--entities',
+      'entities.parquet',
+      '--features',
+      'driver_stats:nope',
+      '--out',
+      'x.parquet',
+      '-q',
+    ],
+    work,
+  );
   expect(bad.code).toBe(1);
   expect(bad.stderr).toContain('INVALID_ARGUMENT');
-  expect(bad.stderr).toContain("driver_stats:nope");
-  const down = await larder(['get-historical-features', '--offline', '127.0.0.1:1', '--entities', 'entities.parquet', '--features', 'driver_stats:trips', '--out', 'x.parquet', '-q'], work);
+  expect(bad.stderr).toContain('driver_stats:nope');
+  const down = await larder(
+    ['get-historical-features', '--offline', '127.0.0.1:1', '--entities', 'entities.parquet', '--features', 'driver_stats:trips', '--out', 'x.parquet', '-q'],
+    work,
+  );
   expect(down.code).toBe(1);
   expect(down.stderr).toContain('offline-retrieval service at 127.0.0.1:1 is unavailable');
 });

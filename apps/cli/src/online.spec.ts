@@ -49,7 +49,9 @@ beforeAll(async () => {
     { entityKey: { joinKeys: ['driver_id'], entityValues: [int64(1002n)] }, eventTs: at + 60_000, values: { conv_rate: double(0.5), trips: int64(7n) } },
   ]);
   // "007" is a string key: sent as int64 7 it would find nothing.
-  await store.write(driverZone, [{ entityKey: { joinKeys: ['driver_id', 'zone_id'], entityValues: [int64(1001n), str('007')] }, eventTs: at, values: { surge: float(1.5) } }]);
+  await store.write(driverZone, [
+    { entityKey: { joinKeys: ['driver_id', 'zone_id'], entityValues: [int64(1001n), str('007')] }, eventTs: at, values: { surge: float(1.5) } },
+  ]);
   await store.close();
 
   registry = await startLarderApp({ app: 'registry', env: { LARDER_REGISTRY_LOCATION: path.join(work, 'registry.json'), LARDER_METRICS_ENABLED: 'false' } });
@@ -70,7 +72,13 @@ beforeAll(async () => {
   client.close();
   serving = await startLarderApp({
     app: 'online-serving',
-    env: { LARDER_REGISTRY_ADDRESS: registry.address, LARDER_ONLINE_STORE_TYPE: 'sqlite', LARDER_ONLINE_STORE_PATH: storePath, LARDER_HTTP_ENABLED: 'false', LARDER_METRICS_ENABLED: 'false' },
+    env: {
+      LARDER_REGISTRY_ADDRESS: registry.address,
+      LARDER_ONLINE_STORE_TYPE: 'sqlite',
+      LARDER_ONLINE_STORE_PATH: storePath,
+      LARDER_HTTP_ENABLED: 'false',
+      LARDER_METRICS_ENABLED: 'false',
+    },
   });
   writeFileSync(
     path.join(repo, 'larder.yaml'),
@@ -88,11 +96,16 @@ test('reads the latest values as a table, from the service larder.yaml names', a
   const run = await larder(['get-online-features', '--entity', 'driver_id=1001,1002,1003', '--features', 'driver_stats:conv_rate,driver_stats:trips'], repo);
   expect(run.stderr).toBe('');
   expect(run.code).toBe(0);
-  expect(run.stdout).toBe(['driver_id  conv_rate    trips', '1001       0.25         12', '1002       0.5          7', '1003       (not found)  (not found)', ''].join('\n'));
+  expect(run.stdout).toBe(
+    ['driver_id  conv_rate    trips', '1001       0.25         12', '1002       0.5          7', '1003       (not found)  (not found)', ''].join('\n'),
+  );
 });
 
 test('composite keys take the types the registry declares', async () => {
-  const run = await larder(['get-online-features', '--entity', 'driver_id=1001,1001', '--entity', 'zone_id=007,7', '--features', 'driver_zone:surge', '-o', 'json'], repo);
+  const run = await larder(
+    ['get-online-features', '--entity', 'driver_id=1001,1001', '--entity', 'zone_id=007,7', '--features', 'driver_zone:surge', '-o', 'json'],
+    repo,
+  );
   expect(run.code).toBe(0);
   expect(JSON.parse(run.stdout)).toEqual({
     metadata: { feature_names: ['driver_id', 'zone_id', 'surge'] },
@@ -106,7 +119,10 @@ test('composite keys take the types the registry declares', async () => {
 
 test('entity rows from a JSON file, a feature service, --address and full feature names', async () => {
   writeFileSync(path.join(elsewhere, 'rows.json'), JSON.stringify([{ driver_id: 1002 }, { driver_id: 1001 }]));
-  const run = await larder(['get-online-features', '--address', serving.address, '--entities', 'rows.json', '--feature-service', 'ranking', '--full-feature-names', '-o', 'json'], elsewhere);
+  const run = await larder(
+    ['get-online-features', '--address', serving.address, '--entities', 'rows.json', '--feature-service', 'ranking', '--full-feature-names', '-o', 'json'],
+    elsewhere,
+  );
   expect(run.stderr).toBe('');
   expect(run.code).toBe(0);
   const json = JSON.parse(run.stdout) as { metadata: { feature_names: string[] }; results: { values: unknown[]; event_timestamps: string[] }[] };
@@ -114,7 +130,7 @@ test('entity rows from a JSON file, a feature service, --address and full featur
   expect(json.results[1]).toMatchObject({ values: [7, 12], event_timestamps: ['2026-01-01T10:01:00Z', '2026-01-01T10:00:00Z'] });
 });
 
-test('an unknown feature gets the service\'s message; a stopped service a clear one; bad usage exits 2', async () => {
+test("an unknown feature gets the service's message; a stopped service a clear one; bad usage exits 2", async () => {
   const unknown = await larder(['get-online-features', '--entity', 'driver_id=1001', '--features', 'driver_stats:nope'], repo);
   expect(unknown.code).toBe(1);
   expect(unknown.stderr).toContain("error: INVALID_ARGUMENT: features[0] 'driver_stats:nope'");

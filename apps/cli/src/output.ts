@@ -52,6 +52,11 @@ export function formatSeconds(seconds: bigint | number | undefined): string {
   if (seconds === undefined) return '-';
   const s = Number(seconds);
   if (s === 0) return '0s';
-  for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60]] as const) if (s % size === 0) return `${s / size}${unit}`;
+  for (const [unit, size] of [
+    ['d', 86400],
+    ['h', 3600],
+    ['m', 60],
+  ] as const)
+    if (s % size === 0) return `${s / size}${unit}`;
   return `${s}s`;
 }

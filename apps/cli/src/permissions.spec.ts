@@ -116,7 +116,13 @@ describe('permissions in a feature repo with a file registry', () => {
   });
 
   test('a changed permission plans as an update naming the fields; a removed one as a delete', async () => {
-    writeFileSync(file, PERMISSIONS.replace('actions: [describe, read_online, read_offline]', 'actions: [describe, read_online]').replace('  roles: [risk-analysts]\n', '  roles: [risk-analysts, auditors]\n'));
+    writeFileSync(
+      file,
+      PERMISSIONS.replace('actions: [describe, read_online, read_offline]', 'actions: [describe, read_online]').replace(
+        '  roles: [risk-analysts]\n',
+        '  roles: [risk-analysts, auditors]\n',
+      ),
+    );
     const update = json<PlanJson>(await larder(['plan', '-o', 'json', '-q'], repo));
     expect(permissionDiffs(update)).toEqual([
       ['everyone-describes', 'unchanged'],
@@ -130,7 +136,18 @@ describe('permissions in a feature repo with a file registry', () => {
   });
 
   test('a bad permission fails with exit 1 naming the file, line and key, and nothing is applied', async () => {
-    const bad = ['kind: Permission', 'name: broken', 'actions: [describe, read-online]', 'policy: { roles: [a] }', '---', 'kind: Permission', 'name: nobody', 'actions: [describe]', 'policy: {}', ''].join('\n');
+    const bad = [
+      'kind: Permission',
+      'name: broken',
+      'actions: [describe, read-online]',
+      'policy: { roles: [a] }',
+      '---',
+      'kind: Permission',
+      'name: nobody',
+      'actions: [describe]',
+      'policy: {}',
+      '',
+    ].join('\n');
     writeFileSync(file, bad);
     const loadError = await larder(['apply'], repo);
     expect(loadError.code).toBe(1);
@@ -167,8 +184,14 @@ describe('permissions through a running registry service', () => {
     const applied = await larder(['apply', '-q'], repo);
     expect(applied.code).toBe(0);
     expect(applied.stdout).toMatch(/^\+\s+permission\s+team-risk-readers\s*$/m);
-    const [listed, described] = await Promise.all([larder(['list', 'permissions'], repo), larder(['describe', 'permission', 'everyone-describes', '-o', 'json'], repo)]);
+    const [listed, described] = await Promise.all([
+      larder(['list', 'permissions'], repo),
+      larder(['describe', 'permission', 'everyone-describes', '-o', 'json'], repo),
+    ]);
     expect(listed.stdout).toMatch(/^team-risk-readers\s+feature_view,feature_service\s/m);
-    expect(json<{ actions: string[]; policy: { any_authenticated: boolean } }>(described)).toMatchObject({ actions: ['describe'], policy: { any_authenticated: true } });
+    expect(json<{ actions: string[]; policy: { any_authenticated: boolean } }>(described)).toMatchObject({
+      actions: ['describe'],
+      policy: { any_authenticated: true },
+    });
   });
 });

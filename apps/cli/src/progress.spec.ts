@@ -21,7 +21,11 @@ describe('Progress', () => {
 
   /** A step whose work finishes after `ms` of fake time. */
   async function step(progress: Progress, ms: number, fails = false): Promise<void> {
-    const running = progress.step('Applying', () => new Promise<string>((resolve, reject) => setTimeout(() => (fails ? reject(new Error('no')) : resolve('3 changes')), ms)), (r) => r);
+    const running = progress.step(
+      'Applying',
+      () => new Promise<string>((resolve, reject) => setTimeout(() => (fails ? reject(new Error('no')) : resolve('3 changes')), ms)),
+      (r) => r,
+    );
     const settled = running.catch(() => undefined);
     await jest.advanceTimersByTimeAsync(ms);
     await settled;

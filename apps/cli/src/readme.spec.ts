@@ -19,12 +19,18 @@ test('the README command table lists every command of the CLI, in its order', ()
 });
 
 test("each row shows the command's arguments as --help does", () => {
-  const rows = new Map(readFileSync(README, 'utf8').split('\n').flatMap((line) => {
-    const match = /^\|\s*`larder ([a-z][a-z-]*)([^`]*)`/.exec(line);
-    return match ? [[match[1] as string, (match[2] as string).trim()] as const] : [];
-  }));
+  const rows = new Map(
+    readFileSync(README, 'utf8')
+      .split('\n')
+      .flatMap((line) => {
+        const match = /^\|\s*`larder ([a-z][a-z-]*)([^`]*)`/.exec(line);
+        return match ? [[match[1] as string, (match[2] as string).trim()] as const] : [];
+      }),
+  );
   for (const command of COMMANDS) {
     if (command.args === '') continue;
-    expect(`${command.name}: ${rows.get(command.name)?.startsWith(command.args) ? command.args : rows.get(command.name)}`).toBe(`${command.name}: ${command.args}`);
+    expect(`${command.name}: ${rows.get(command.name)?.startsWith(command.args) ? command.args : rows.get(command.name)}`).toBe(
+      `${command.name}: ${command.args}`,
+    );
   }
 });

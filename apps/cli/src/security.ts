@@ -35,7 +35,11 @@ export async function clientSecurity(ctx: CommandContext): Promise<ClientSecurit
   const tokenFile = given('tokenFile');
   const security: ClientSecurity = {};
   if ((cert === undefined) !== (key === undefined)) {
-    throw new Error(cert === undefined ? `${key?.from} needs --tls-cert (a client certificate and its key go together)` : `${cert.from} needs --tls-key (a client certificate and its key go together)`);
+    throw new Error(
+      cert === undefined
+        ? `${key?.from} needs --tls-cert (a client certificate and its key go together)`
+        : `${cert.from} needs --tls-key (a client certificate and its key go together)`,
+    );
   }
   if (flags['tls'] === true || ca !== undefined || cert !== undefined || serverName !== undefined) {
     const tls = { caFile: file(ca), certFile: file(cert), keyFile: file(key), serverName: serverName?.value };

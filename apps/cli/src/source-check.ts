@@ -100,12 +100,23 @@ async function openEngine(engine: Engine, config: OfflineStoreConfig): Promise<O
 }
 
 /** The file, line and key a finding is about: the source's location or timestamps, or the view's key or feature. */
-function locate(repo: LoadedFeatureRepo, check: SourceToCheck, view: registryV1.FeatureView | undefined, about: SourceProblem['about'] | undefined, message: string): FeatureRepoProblem {
+function locate(
+  repo: LoadedFeatureRepo,
+  check: SourceToCheck,
+  view: registryV1.FeatureView | undefined,
+  about: SourceProblem['about'] | undefined,
+  message: string,
+): FeatureRepoProblem {
   const source = check.definition;
   let found: FeatureRepoProblem | undefined;
   if (about === undefined) {
     const kind = source.kind;
-    const field = kind.case === 'file' ? 'kind.file.path' : kind.case === 'bigquery' || kind.case === 'postgres' ? `kind.${kind.case}.${kind.value.location.case ?? 'location'}` : 'kind';
+    const field =
+      kind.case === 'file'
+        ? 'kind.file.path'
+        : kind.case === 'bigquery' || kind.case === 'postgres'
+          ? `kind.${kind.case}.${kind.value.location.case ?? 'location'}`
+          : 'kind';
     found = repo.sources.locate(ObjectKind.DATA_SOURCE, source.name, field, message);
   } else if (about.kind === 'timestamp_field' || about.kind === 'created_timestamp_column') {
     found = repo.sources.locate(ObjectKind.DATA_SOURCE, source.name, about.kind, message);

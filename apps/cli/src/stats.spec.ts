@@ -44,7 +44,10 @@ beforeAll(async () => {
     ],
   });
   client.close();
-  retrieval = await startLarderApp({ app: 'offline-retrieval', env: { LARDER_REGISTRY_ADDRESS: registry.address, LARDER_METRICS_ENABLED: 'false', LARDER_OFFLINE_READ_ROOTS: work, LARDER_OFFLINE_WRITE_ROOT: work } });
+  retrieval = await startLarderApp({
+    app: 'offline-retrieval',
+    env: { LARDER_REGISTRY_ADDRESS: registry.address, LARDER_METRICS_ENABLED: 'false', LARDER_OFFLINE_READ_ROOTS: work, LARDER_OFFLINE_WRITE_ROOT: work },
+  });
 });
 
 afterAll(async () => {
@@ -53,8 +56,23 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-it('prints a view\'s statistics over a range as a table, writes the TFDV bytes, and lists them', async () => {
-  const run = await larder(['stats', '--offline', retrieval.address, '--view', 'driver_stats', '--start', '2024-01-01T10:00:00', '--end', '2024-01-01T12:00:00', '--out', 'stats.binpb'], work);
+it("prints a view's statistics over a range as a table, writes the TFDV bytes, and lists them", async () => {
+  const run = await larder(
+    [
+      'stats',
+      '--offline',
+      retrieval.address,
+      '--view',
+      'driver_stats',
+      '--start',
+      '2024-01-01T10:00:00',
+      '--end',
+      '2024-01-01T12:00:00',
+      '--out',
+      'stats.binpb',
+    ],
+    work,
+  );
   expect(run.stderr).toBe('');
   expect(run.code).toBe(0);
   const lines = run.stdout.split('\n');
@@ -65,7 +83,25 @@ it('prints a view\'s statistics over a range as a table, writes the TFDV bytes, 
   const written = fromBinary(tfmdV0.DatasetFeatureStatisticsListSchema, readFileSync(path.join(work, 'stats.binpb')));
   expect(written.datasets[0]!.numExamples).toBe(3n);
 
-  const json = await larder(['stats', '--offline', retrieval.address, '--view', 'driver_stats', '--features', 'color', '--start', '2024-01-01', '--end', '2024-01-02', '--dry-run', '-o', 'json'], work);
+  const json = await larder(
+    [
+      'stats',
+      '--offline',
+      retrieval.address,
+      '--view',
+      'driver_stats',
+      '--features',
+      'color',
+      '--start',
+      '2024-01-01',
+      '--end',
+      '2024-01-02',
+      '--dry-run',
+      '-o',
+      'json',
+    ],
+    work,
+  );
   expect(json.code).toBe(0);
   const record = JSON.parse(json.stdout) as { rowCount: string; id?: string; statistics: { datasets: { features: { name: string }[] }[] } };
   expect([record.rowCount, record.id, record.statistics.datasets[0]!.features.map((f) => f.name)]).toEqual(['4', undefined, ['color']]);

@@ -29,7 +29,9 @@ beforeAll(async () => {
     LARDER_TLS_CLIENT_CA_FILE: certs.ca.certFile,
     LARDER_TLS_REQUIRE_CLIENT_CERT: 'true',
   });
-  const admin = createClient(registryV1.RegistryService, registry.address, { tls: { caFile: certs.ca.certFile, certFile: alice.certFile, keyFile: alice.keyFile } });
+  const admin = createClient(registryV1.RegistryService, registry.address, {
+    tls: { caFile: certs.ca.certFile, certFile: alice.certFile, keyFile: alice.keyFile },
+  });
   await admin.applyRegistry({ project: 'tls_cli', entities: [{ name: 'driver', joinKey: 'driver_id', valueType: typesV1.ValueType.INT64 }] });
   admin.close();
 });
@@ -46,7 +48,11 @@ test('flags or LARDER_CLIENT_TLS_* variables carry the CA and client certificate
   expect(byFlags.stderr).toBe('');
   expect(byFlags.code).toBe(0);
   expect(byFlags.stdout).toContain('driver_id');
-  const byEnv = await larder(list(), dir, { LARDER_CLIENT_TLS_CA_FILE: certs.ca.certFile, LARDER_CLIENT_TLS_CERT_FILE: alice.certFile, LARDER_CLIENT_TLS_KEY_FILE: alice.keyFile });
+  const byEnv = await larder(list(), dir, {
+    LARDER_CLIENT_TLS_CA_FILE: certs.ca.certFile,
+    LARDER_CLIENT_TLS_CERT_FILE: alice.certFile,
+    LARDER_CLIENT_TLS_KEY_FILE: alice.keyFile,
+  });
   expect(byEnv.code).toBe(0);
   expect(byEnv.stdout).toContain('driver_id');
 });

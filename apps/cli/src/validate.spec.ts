@@ -54,17 +54,24 @@ test('infer-schema writes schemas/VIEW.pbtxt and links it; validate passes the d
   const inferred = await larder('infer-schema', '--view', 'driver_hourly_stats', '--stats', 'stats.pb');
   expect(inferred).toMatchObject({ code: 0, err: '' });
   expect(inferred.out).toBe(
-    'wrote schemas/driver_hourly_stats.pbtxt: 3 features\ndriver_stats.yaml: feature view \'driver_hourly_stats\' now has validation.schema_file: schemas/driver_hourly_stats.pbtxt (review it, then larder apply)\n',
+    "wrote schemas/driver_hourly_stats.pbtxt: 3 features\ndriver_stats.yaml: feature view 'driver_hourly_stats' now has validation.schema_file: schemas/driver_hourly_stats.pbtxt (review it, then larder apply)\n",
   );
   const text = readFileSync(path.join(repo, 'schemas/driver_hourly_stats.pbtxt'), 'utf8');
-  expect(text).toContain('feature {\n  name: "conv_rate"\n  value_count {\n    min: 1\n    max: 1\n  }\n  type: FLOAT\n  presence {\n    min_fraction: 1.0\n    min_count: 1\n  }\n}\n');
+  expect(text).toContain(
+    'feature {\n  name: "conv_rate"\n  value_count {\n    min: 1\n    max: 1\n  }\n  type: FLOAT\n  presence {\n    min_fraction: 1.0\n    min_count: 1\n  }\n}\n',
+  );
   expect(readFileSync(path.join(repo, 'driver_stats.yaml'), 'utf8')).toContain('validation:\n  schema_file: schemas/driver_hourly_stats.pbtxt\n');
 
   const clean = await larder('validate', '--view', 'driver_hourly_stats', '--stats', 'stats.pb');
   expect(clean).toMatchObject({ code: 0, err: '' });
   expect(clean.out).toMatch(/^no anomalies: 3 features of \d+ examples keep the schema\n$/);
 
-  writeFileSync(path.join(repo, 'strict.pbtxt'), `${text}feature { name: "conv_rate" }\n`.replace('feature { name: "conv_rate" }\n', '').replace('  type: FLOAT\n', '  type: FLOAT\n  float_domain {\n    max: 0.5\n  }\n'));
+  writeFileSync(
+    path.join(repo, 'strict.pbtxt'),
+    `${text}feature { name: "conv_rate" }\n`
+      .replace('feature { name: "conv_rate" }\n', '')
+      .replace('  type: FLOAT\n', '  type: FLOAT\n  float_domain {\n    max: 0.5\n  }\n'),
+  );
   const strict = await larder('validate', '--schema', 'strict.pbtxt', '--stats', 'stats.pb', '--out', 'anomalies.pbtxt');
   expect(strict.code).toBe(1);
   expect(strict.out.split('\n')[0]).toMatch(/^FEATURE\s+SEVERITY\s+ANOMALY\s+DESCRIPTION$/);

@@ -21,8 +21,17 @@ function ipv4(hex: string): string {
 /** "[v6]:port" of a /proc/net/tcp6 local address (four little-endian 32-bit words). */
 function ipv6(hex: string): string {
   const [addr, port] = hex.split(':') as [string, string];
-  const words = [0, 8, 16, 24].map((i) => addr.slice(i, i + 8).match(/../g)!.reverse().join(''));
-  const groups = words.join('').match(/..../g)!.map((g) => parseInt(g, 16).toString(16));
+  const words = [0, 8, 16, 24].map((i) =>
+    addr
+      .slice(i, i + 8)
+      .match(/../g)!
+      .reverse()
+      .join(''),
+  );
+  const groups = words
+    .join('')
+    .match(/..../g)!
+    .map((g) => parseInt(g, 16).toString(16));
   return `[${groups.join(':')}]:${parseInt(port, 16)}`;
 }
 
@@ -38,7 +47,10 @@ function listeningSockets(pid: number): string[] {
     }
   }
   const out: string[] = [];
-  for (const [file, format] of [['tcp', ipv4], ['tcp6', ipv6]] as const) {
+  for (const [file, format] of [
+    ['tcp', ipv4],
+    ['tcp6', ipv6],
+  ] as const) {
     for (const line of readFileSync(`/proc/${pid}/net/${file}`, 'utf8').split('\n').slice(1)) {
       const fields = line.trim().split(/\s+/);
       // local_address is field 1, st field 3 (0A = LISTEN), inode field 9.
@@ -87,7 +99,12 @@ test('npm start binds all thirteen listeners to 127.0.0.1 by default, and logs e
 
 test('LARDER_<SERVICE>_BIND_HOST moves one service: its three listeners bind there and are logged there (the UI too); the Feast port follows online serving', async () => {
   // Other loopback addresses, so nothing listens beyond this machine even here.
-  const { pid, log } = await startStore('ingestion-moved', { LARDER_INGESTION_BIND_HOST: '127.0.0.2', LARDER_UI_BIND_HOST: '127.0.0.3', LARDER_ONLINE_SERVING_BIND_HOST: '127.0.0.4', LARDER_FEAST_GRPC_PORT: '0' });
+  const { pid, log } = await startStore('ingestion-moved', {
+    LARDER_INGESTION_BIND_HOST: '127.0.0.2',
+    LARDER_UI_BIND_HOST: '127.0.0.3',
+    LARDER_ONLINE_SERVING_BIND_HOST: '127.0.0.4',
+    LARDER_FEAST_GRPC_PORT: '0',
+  });
   const sockets = listeningSockets(pid);
   // Online serving's fourth listener: serving.feastGrpcPort, on the service's bind host.
   expect(sockets).toHaveLength(14);

@@ -33,7 +33,19 @@ afterAll(() => harness?.close());
 
 test('materialize runs a job to success: exit 0, a JSON summary on stdout, progress on stderr', async () => {
   const run = await larder(
-    ['materialize', '2026-01-01T01:00:00Z', '2026-01-01T03:00:00', '--views', 'driver_stats', '--materialization', harness.address, '-p', harness.project, '-o', 'json'],
+    [
+      'materialize',
+      '2026-01-01T01:00:00Z',
+      '2026-01-01T03:00:00',
+      '--views',
+      'driver_stats',
+      '--materialization',
+      harness.address,
+      '-p',
+      harness.project,
+      '-o',
+      'json',
+    ],
     harness.dir,
   );
   expect(run.stderr).toMatch(/job \S+ started \(1 view: driver_stats\)/);
@@ -43,7 +55,12 @@ test('materialize runs a job to success: exit 0, a JSON summary on stdout, progr
   expect(summary.state).toBe('succeeded');
   expect(summary.kind).toBe('range');
   expect(summary.views).toHaveLength(1);
-  expect(summary.views[0]).toMatchObject({ feature_view: 'driver_stats', state: 'succeeded', start_time: '2026-01-01T01:00:00.000Z', end_time: '2026-01-01T03:00:00.000Z' });
+  expect(summary.views[0]).toMatchObject({
+    feature_view: 'driver_stats',
+    state: 'succeeded',
+    start_time: '2026-01-01T01:00:00.000Z',
+    end_time: '2026-01-01T03:00:00.000Z',
+  });
   expect(summary.views[0]!.rows_written).toBeGreaterThan(900);
   expect(summary.rows_written).toBe(summary.views[0]!.rows_written);
   // The job is the service's: GetJob sees the same outcome.
@@ -51,7 +68,10 @@ test('materialize runs a job to success: exit 0, a JSON summary on stdout, progr
 });
 
 test('materialize-incremental starts at the watermark; a failed job exits 1 with the reason', async () => {
-  const ok = await larder(['materialize-incremental', '2026-01-01T04:00:00Z', '--views', 'driver_stats,driver_flags', '--materialization', harness.address, '-p', harness.project], harness.dir);
+  const ok = await larder(
+    ['materialize-incremental', '2026-01-01T04:00:00Z', '--views', 'driver_stats,driver_flags', '--materialization', harness.address, '-p', harness.project],
+    harness.dir,
+  );
   expect(ok.code).toBe(0);
   expect(ok.stdout).toMatch(/Job \S+: succeeded/);
   // driver_stats continues from the previous job's end; the table lists both views.
@@ -60,7 +80,12 @@ test('materialize-incremental starts at the watermark; a failed job exits 1 with
 
   // A project whose source file does not exist: the job fails, the step fails.
   const broken = `${harness.project}x`;
-  await harness.registry.applyRegistry(repo(broken, { case: 'file', value: { path: path.join(harness.dir, 'missing.parquet'), format: registryV1.FileFormat.PARQUET } } as registryV1.DataSource['kind']));
+  await harness.registry.applyRegistry(
+    repo(broken, {
+      case: 'file',
+      value: { path: path.join(harness.dir, 'missing.parquet'), format: registryV1.FileFormat.PARQUET },
+    } as registryV1.DataSource['kind']),
+  );
   const failed = await larder(['materialize-incremental', '--materialization', harness.address, '-p', broken, '-o', 'json', '-q'], harness.dir);
   expect(failed.code).toBe(1);
   const summary = JSON.parse(failed.stdout) as Summary;
@@ -81,10 +106,33 @@ test('bad usage exits 2; an unreachable service exits 1 naming the address', asy
 
 test('--shard I/N with --run-id: N steps share one run; the watermark advances when the last shard succeeded', async () => {
   const project = `${harness.project}s`;
-  await harness.registry.applyRegistry(repo(project, { case: 'file', value: { path: path.join(harness.dir, 'driver.parquet'), format: registryV1.FileFormat.PARQUET } } as registryV1.DataSource['kind']));
+  await harness.registry.applyRegistry(
+    repo(project, {
+      case: 'file',
+      value: { path: path.join(harness.dir, 'driver.parquet'), format: registryV1.FileFormat.PARQUET },
+    } as registryV1.DataSource['kind']),
+  );
   const runId = `pipeline-${Date.now()}`;
   const step = (shard: string) =>
-    larder(['materialize-incremental', '2026-01-01T04:00:00Z', '--views', 'driver_flags', '--shard', shard, '--run-id', runId, '--materialization', harness.address, '-p', project, '-o', 'json'], harness.dir);
+    larder(
+      [
+        'materialize-incremental',
+        '2026-01-01T04:00:00Z',
+        '--views',
+        'driver_flags',
+        '--shard',
+        shard,
+        '--run-id',
+        runId,
+        '--materialization',
+        harness.address,
+        '-p',
+        project,
+        '-o',
+        'json',
+      ],
+      harness.dir,
+    );
   const watermark = async () => (await harness.registry.getMaterializationState({ project, featureViews: ['driver_flags'] })).states[0]!.watermark;
 
   const first = await step('0/2');

@@ -37,7 +37,13 @@ export interface ClientTls {
   key?: string;
 }
 
-export async function runPythonClient(toolchain: Toolchain, pythonStubs: string, targets: readonly Target[], tls?: ClientTls, token?: string): Promise<ClientRecord[]> {
+export async function runPythonClient(
+  toolchain: Toolchain,
+  pythonStubs: string,
+  targets: readonly Target[],
+  tls?: ClientTls,
+  token?: string,
+): Promise<ClientRecord[]> {
   const tlsArgs = tls === undefined ? [] : ['--ca', tls.ca, ...(tls.cert !== undefined && tls.key !== undefined ? ['--cert', tls.cert, '--key', tls.key] : [])];
   const tokenArgs = token === undefined ? [] : ['--token', token];
   const { stdout } = await run(toolchain.python, [PYTHON_CLIENT, '--stubs', pythonStubs, ...tlsArgs, ...tokenArgs, ...targetArgs(targets)], {

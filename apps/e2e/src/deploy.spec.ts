@@ -27,7 +27,11 @@ function manifests(file: string): Manifest[] {
   return parseAllDocuments(readFileSync(path.join(base, file), 'utf8')).map((d) => d.toJS() as Manifest);
 }
 
-const kustomization = manifests('kustomization.yaml')[0] as unknown as { namespace: string; resources: string[]; configMapGenerator: Array<{ files: string[] }> };
+const kustomization = manifests('kustomization.yaml')[0] as unknown as {
+  namespace: string;
+  resources: string[];
+  configMapGenerator: Array<{ files: string[] }>;
+};
 const SHARED_RESOURCES = ['namespace.yaml', 'service-accounts.yaml', 'issuer-discovery.yaml'];
 
 test('the kustomization lists one manifest per service, the namespace and identities, and the shared config file', () => {
@@ -51,7 +55,9 @@ function mountsOf(deployment: Manifest | undefined): Record<string, string> {
 }
 
 const deployments = services.map((s) => manifests(`${s.name}.yaml`)[0]);
-const serviceAccounts = manifests('service-accounts.yaml').filter((m) => m.kind === 'ServiceAccount').map((m) => m.metadata.name);
+const serviceAccounts = manifests('service-accounts.yaml')
+  .filter((m) => m.kind === 'ServiceAccount')
+  .map((m) => m.metadata.name);
 
 test('every service has its own service account; the operator is one of them, the same everywhere', () => {
   for (const [i, service] of services.entries()) {
@@ -79,14 +85,27 @@ test('the services reach the registry at its Service, by the name its certificat
 
 test('the default permission set grants Larder’s own service accounts what they call each other for', () => {
   const docs = parseAllDocuments(readFileSync(path.join(root, 'deploy/kubernetes/permissions.yaml'), 'utf8')).map((d) => d.toJS() as Record<string, any>); // eslint-disable-line @typescript-eslint/no-explicit-any
-  const ACTIONS = ['describe', 'create', 'update', 'delete', 'read_online', 'read_offline', 'write_online', 'write_offline', 'materialize', 'manage_permissions'];
+  const ACTIONS = [
+    'describe',
+    'create',
+    'update',
+    'delete',
+    'read_online',
+    'read_offline',
+    'write_online',
+    'write_offline',
+    'materialize',
+    'manage_permissions',
+  ];
   for (const doc of docs) {
     expect(doc['kind']).toBe('Permission');
     expect(doc['actions'].length).toBeGreaterThan(0);
     for (const action of doc['actions']) expect(ACTIONS).toContain(action);
   }
   const grants = (sa: string): string[] =>
-    docs.filter((d) => (d['policy']['service_accounts'] ?? []).includes(`${kustomization.namespace}/${sa}`)).flatMap((d) => d['actions'].map((a: string) => `${a} ${(d['types'] ?? ['*']).join(',')}`));
+    docs
+      .filter((d) => (d['policy']['service_accounts'] ?? []).includes(`${kustomization.namespace}/${sa}`))
+      .flatMap((d) => d['actions'].map((a: string) => `${a} ${(d['types'] ?? ['*']).join(',')}`));
   for (const sa of ['larder-online-serving', 'larder-offline-retrieval', 'larder-materialization', 'larder-ingestion']) {
     expect(serviceAccounts).toContain(sa);
     expect(grants(sa)).toContain('describe *');
@@ -105,7 +124,9 @@ test('the default permission set loads as a feature repo definition, every permi
     const { set } = await loadFeatureRepo(repo);
     const docs = parseAllDocuments(readFileSync(path.join(root, 'deploy/kubernetes/permissions.yaml'), 'utf8'));
     expect(set.permissions.map((p) => p.name).sort()).toEqual(docs.map((d) => String((d.toJS() as { name: string }).name)).sort());
-    const materialization = set.permissions.find((p) => p.policy?.serviceAccounts.includes(`${kustomization.namespace}/larder-materialization`) && p.actions.includes(registryV1.Action.MATERIALIZE));
+    const materialization = set.permissions.find(
+      (p) => p.policy?.serviceAccounts.includes(`${kustomization.namespace}/larder-materialization`) && p.actions.includes(registryV1.Action.MATERIALIZE),
+    );
     expect(materialization?.types).toEqual([registryV1.ObjectKind.FEATURE_VIEW]);
   } finally {
     rmSync(repo, { recursive: true, force: true });
@@ -167,7 +188,10 @@ describe.each(services.map((s) => [s.name, s] as const))('%s', (name, service) =
     expect(env['LARDER_TLS_CERT_FILE']).toBe(`${tlsDir}/tls.crt`);
     expect(env['LARDER_TLS_KEY_FILE']).toBe(`${tlsDir}/tls.key`);
     expect(env['LARDER_CLIENT_TLS_CA_FILE']).toBe(`${tlsDir}/ca.crt`);
-    const deployed = loadConfig(service.schema, { file: path.join(base, 'larder.yaml'), env }) as unknown as { tls: { certFile: string; keyFile: string }; client: { tls: { caFile: string }; tokenFile: string } };
+    const deployed = loadConfig(service.schema, { file: path.join(base, 'larder.yaml'), env }) as unknown as {
+      tls: { certFile: string; keyFile: string };
+      client: { tls: { caFile: string }; tokenFile: string };
+    };
     expect(deployed.tls.certFile).toBe(`${tlsDir}/tls.crt`);
     expect(deployed.tls.keyFile).toBe(`${tlsDir}/tls.key`);
     expect(deployed.client.tls.caFile).toBe(`${tlsDir}/ca.crt`);

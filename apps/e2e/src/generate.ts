@@ -52,13 +52,14 @@ async function generatePython(toolchain: Toolchain, protoFiles: string[], out: s
   const upstream = protoFiles.filter((file) => file.startsWith(`${UPSTREAM_DIR}/`));
   const larder = protoFiles.filter((file) => !file.startsWith(`${UPSTREAM_DIR}/`));
   const protoc = (root: string, files: string[]) =>
-    run(
-      toolchain.python,
-      ['-m', 'grpc_tools.protoc', `-I${root}`, `-I${wellKnown}`, `--python_out=${out}`, `--grpc_python_out=${out}`, ...files],
-      { cwd: root },
-    );
+    run(toolchain.python, ['-m', 'grpc_tools.protoc', `-I${root}`, `-I${wellKnown}`, `--python_out=${out}`, `--grpc_python_out=${out}`, ...files], {
+      cwd: root,
+    });
   const upstreamRoot = path.join(PROTO_DIR, UPSTREAM_DIR);
-  await protoc(upstreamRoot, upstream.map((file) => path.posix.relative(UPSTREAM_DIR, file)));
+  await protoc(
+    upstreamRoot,
+    upstream.map((file) => path.posix.relative(UPSTREAM_DIR, file)),
+  );
   if (larder.length > 0) await protoc(PROTO_DIR, larder);
 }
 
@@ -93,9 +94,7 @@ export async function buildGoClient(toolchain: Toolchain, stubs: GeneratedStubs,
 async function goPackageDirs(root: string, prefix = ''): Promise<string[]> {
   const entries = await readdir(path.join(root, prefix), { withFileTypes: true });
   const here = entries.some((entry) => entry.isFile() && entry.name.endsWith('.go')) ? [prefix] : [];
-  const nested = await Promise.all(
-    entries.filter((entry) => entry.isDirectory()).map((entry) => goPackageDirs(root, path.posix.join(prefix, entry.name))),
-  );
+  const nested = await Promise.all(entries.filter((entry) => entry.isDirectory()).map((entry) => goPackageDirs(root, path.posix.join(prefix, entry.name))));
   return [...here, ...nested.flat()];
 }
 

@@ -59,7 +59,10 @@ const work = mkdtempSync(path.join(os.tmpdir(), 'larder-helm-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 async function helm(args: string[]): Promise<string> {
-  const { stdout } = await exec(kube.helm, args, { maxBuffer: 32 * 1024 * 1024, env: { ...process.env, HELM_CACHE_HOME: path.join(work, 'cache'), HELM_CONFIG_HOME: path.join(work, 'config'), HELM_DATA_HOME: path.join(work, 'data') } });
+  const { stdout } = await exec(kube.helm, args, {
+    maxBuffer: 32 * 1024 * 1024,
+    env: { ...process.env, HELM_CACHE_HOME: path.join(work, 'cache'), HELM_CONFIG_HOME: path.join(work, 'config'), HELM_DATA_HOME: path.join(work, 'data') },
+  });
   return stdout;
 }
 
@@ -98,7 +101,18 @@ async function kubeconform(texts: Record<string, string>): Promise<KubeconformRe
     writeFileSync(file, text);
     return file;
   });
-  const args = ['-strict', '-summary', '-output', 'json', '-verbose', '-kubernetes-version', kube.kubernetesVersion, '-schema-location', kube.schemaLocation, ...files];
+  const args = [
+    '-strict',
+    '-summary',
+    '-output',
+    'json',
+    '-verbose',
+    '-kubernetes-version',
+    kube.kubernetesVersion,
+    '-schema-location',
+    kube.schemaLocation,
+    ...files,
+  ];
   try {
     const { stdout } = await exec(kube.kubeconform, args, { maxBuffer: 32 * 1024 * 1024 });
     return JSON.parse(stdout) as KubeconformResult;
@@ -110,7 +124,8 @@ async function kubeconform(texts: Record<string, string>): Promise<KubeconformRe
 }
 
 const byKind = (manifests: readonly Manifest[], kind: string): Manifest[] => manifests.filter((m) => m.kind === kind);
-const named = (manifests: readonly Manifest[], kind: string, name: string): Manifest | undefined => manifests.find((m) => m.kind === kind && m.metadata.name === name);
+const named = (manifests: readonly Manifest[], kind: string, name: string): Manifest | undefined =>
+  manifests.find((m) => m.kind === kind && m.metadata.name === name);
 
 /** Each value set rendered once (helm is slow to start on a busy machine), as text and objects. */
 const rendered = new Map<string, { text: string; manifests: Manifest[] }>();
@@ -119,7 +134,12 @@ beforeAll(async () => {
   await Promise.all(
     Object.entries(VALUE_SETS).map(async ([name, files]) => {
       const text = await renderText(files);
-      rendered.set(name, { text, manifests: parseAllDocuments(text).map((d) => d.toJS() as Manifest | null).filter((m): m is Manifest => m !== null) });
+      rendered.set(name, {
+        text,
+        manifests: parseAllDocuments(text)
+          .map((d) => d.toJS() as Manifest | null)
+          .filter((m): m is Manifest => m !== null),
+      });
     }),
   );
   // One kubeconform run over every set: the schemas are compiled once.
@@ -160,7 +180,10 @@ describe.each(Object.entries(VALUE_SETS))('values: %s', (name, files) => {
       expect(container.env).toContainEqual({ name: 'LARDER_CONFIG', value: '/etc/larder/larder.yaml' });
       // The ports the pod and its Service declare are the ones the service will listen on.
       const ports = Object.fromEntries(container.ports.map((p: { name: string; containerPort: number }) => [p.name, p.containerPort]));
-      const listens: Record<string, number> = component === 'ui' ? { http: config['ui'].port } : { grpc: config['grpc'].port, metrics: config['metrics'].port, ...(config['http'] === undefined ? {} : { http: config['http'].port }) };
+      const listens: Record<string, number> =
+        component === 'ui'
+          ? { http: config['ui'].port }
+          : { grpc: config['grpc'].port, metrics: config['metrics'].port, ...(config['http'] === undefined ? {} : { http: config['http'].port }) };
       expect(ports).toEqual(listens);
       const service = named(manifests, 'Service', `${RELEASE}-${component}`);
       expect(Object.fromEntries(service?.spec.ports.map((p: { name: string; port: number }) => [p.name, p.port]))).toEqual(listens);
@@ -249,8 +272,12 @@ describe('online serving scales', () => {
 
 describe('values map one to one onto the services’ configuration keys', () => {
   test('a key under <service>.config reaches that service, over the shared config', async () => {
-    const manifests = await render([], { config: { log: { level: 'debug' } }, onlineServing: { config: { log: { level: 'error' }, serving: { maxEntityRows: 123 } } } });
-    const load = (component: string): Record<string, any> => { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const manifests = await render([], {
+      config: { log: { level: 'debug' } },
+      onlineServing: { config: { log: { level: 'error' }, serving: { maxEntityRows: 123 } } },
+    });
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const load = (component: string): Record<string, any> => {
       const file = path.join(work, `one-to-one-${component}.yaml`);
       writeFileSync(file, named(manifests, 'ConfigMap', `${RELEASE}-${component}`)?.data?.['larder.yaml'] ?? '');
       return loadConfig(SCHEMAS[component]!, { file, env: {} }) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -275,7 +302,9 @@ describe('values map one to one onto the services’ configuration keys', () => 
     const container = named(manifests, 'Deployment', `${RELEASE}-registry`)?.spec.template.spec.containers[0];
     expect(container.envFrom).toEqual([{ secretRef: { name: `${RELEASE}-registry-env` } }]);
     expect(JSON.stringify(byKind(manifests, 'ConfigMap'))).not.toContain('s3cret');
-    await expect(renderText([], { registry: { secretEnv: { 'PATH; rm': 'x' } } })).rejects.toThrow(/registry\.secretEnv\.PATH; rm: expected a LARDER_\* variable name/);
+    await expect(renderText([], { registry: { secretEnv: { 'PATH; rm': 'x' } } })).rejects.toThrow(
+      /registry\.secretEnv\.PATH; rm: expected a LARDER_\* variable name/,
+    );
   });
 
   test('tls.create writes the TLS Secret the pods mount; half a pair is refused', async () => {
@@ -301,8 +330,15 @@ describe('kubeconform itself', () => {
 });
 
 /** Whether a NetworkPolicy peer list admits a pod with these labels in namespace ns. */
-function admits(peers: Array<Record<string, any>> | undefined, labels: Record<string, string>, namespaceLabels: Record<string, string>, sameNamespace: boolean): boolean { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const matches = (selector: { matchLabels?: Record<string, string> } | undefined, of: Record<string, string>) => Object.entries(selector?.matchLabels ?? {}).every(([k, v]) => of[k] === v);
+function admits(
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  peers: Array<Record<string, any>> | undefined,
+  labels: Record<string, string>,
+  namespaceLabels: Record<string, string>,
+  sameNamespace: boolean,
+): boolean {
+  const matches = (selector: { matchLabels?: Record<string, string> } | undefined, of: Record<string, string>) =>
+    Object.entries(selector?.matchLabels ?? {}).every(([k, v]) => of[k] === v);
   return (peers ?? []).some((peer) => {
     if (peer['ipBlock'] !== undefined) return false;
     const namespaceOk = peer['namespaceSelector'] === undefined ? sameNamespace : matches(peer['namespaceSelector'], namespaceLabels);
@@ -318,7 +354,8 @@ describe('network policies: only what must talk does', () => {
     manifests = renderOf('production');
   });
   const pod = (component: string) => named(manifests, 'Deployment', `${RELEASE}-${component}`)?.spec.template.metadata.labels as Record<string, string>;
-  const port = (component: string, name: string) => named(manifests, 'Service', `${RELEASE}-${component}`)?.spec.ports.find((p: { name: string }) => p.name === name)?.port as number;
+  const port = (component: string, name: string) =>
+    named(manifests, 'Service', `${RELEASE}-${component}`)?.spec.ports.find((p: { name: string }) => p.name === name)?.port as number;
   const larderNs = { 'kubernetes.io/metadata.name': 'larder' };
   /** Ingress to `to`'s port allowed from a pod with `labels` (in larder's namespace unless given). */
   const canReach = (labels: Record<string, string>, to: string, portName: string, ns = larderNs): boolean => {
@@ -376,7 +413,9 @@ describe('network policies: only what must talk does', () => {
   test('stores are reached only by the services that use them', async () => {
     const production = renderOf('production');
     const egressPorts = (component: string): number[] =>
-      (named(production, 'NetworkPolicy', `${RELEASE}-${component}`)?.spec.egress as Array<{ ports: Array<{ port: number }> }>).flatMap((r) => r.ports.map((p) => p.port));
+      (named(production, 'NetworkPolicy', `${RELEASE}-${component}`)?.spec.egress as Array<{ ports: Array<{ port: number }> }>).flatMap((r) =>
+        r.ports.map((p) => p.port),
+      );
     expect(egressPorts('online-serving')).toContain(6379);
     expect(egressPorts('online-serving')).not.toContain(5432);
     expect(egressPorts('online-serving')).not.toContain(9092);

@@ -33,10 +33,18 @@ describe('a Python client reading a training set', () => {
   beforeAll(async () => {
     workDir = await mkdtemp(path.join(os.tmpdir(), 'larder-e2e-columns-'));
     const data = path.join(workDir, 'trips.csv');
-    await writeFile(data, ['driver_id,customer_id,event_ts,trips', '1001,c1,2024-01-01 10:00:00,5', '1002,c2,2024-01-01 11:00:00,7', '1001,c2,2024-01-01 11:30:00,9', ''].join('\n'));
+    await writeFile(
+      data,
+      ['driver_id,customer_id,event_ts,trips', '1001,c1,2024-01-01 10:00:00,5', '1002,c2,2024-01-01 11:00:00,7', '1001,c2,2024-01-01 11:30:00,9', ''].join(
+        '\n',
+      ),
+    );
     toolchain = await setupToolchain();
     pythonDir = (await generateStubs(toolchain, path.join(workDir, 'stubs'))).pythonDir;
-    const registry = await startApp(LARDER_APPS.find((a) => a.name === 'registry')!, { env: { LARDER_REGISTRY_LOCATION: path.join(workDir, 'registry.json') } });
+    const registry = await startApp(
+      LARDER_APPS.find((a) => a.name === 'registry')!,
+      { env: { LARDER_REGISTRY_LOCATION: path.join(workDir, 'registry.json') } },
+    );
     apps.push(registry);
     const client = createClient(registryV1.RegistryService, registry.address);
     try {
@@ -47,12 +55,19 @@ describe('a Python client reading a training set', () => {
           { name: 'customer', joinKey: 'customer_id', valueType: typesV1.ValueType.STRING },
         ],
         dataSources: [{ name: 'trips_src', timestampField: 'event_ts', kind: { case: 'file', value: { path: data, format: registryV1.FileFormat.CSV } } }],
-        featureViews: [{ name: 'trips', entities: ['driver', 'customer'], batchSource: 'trips_src', schema: [{ name: 'trips', valueType: typesV1.ValueType.INT64 }] }],
+        featureViews: [
+          { name: 'trips', entities: ['driver', 'customer'], batchSource: 'trips_src', schema: [{ name: 'trips', valueType: typesV1.ValueType.INT64 }] },
+        ],
       });
     } finally {
       client.close();
     }
-    apps.push(await startApp(LARDER_APPS.find((a) => a.name === 'offline-retrieval')!, { env: { LARDER_REGISTRY_ADDRESS: registry.address, LARDER_OFFLINE_READ_ROOTS: workDir, LARDER_OFFLINE_WRITE_ROOT: workDir } }));
+    apps.push(
+      await startApp(
+        LARDER_APPS.find((a) => a.name === 'offline-retrieval')!,
+        { env: { LARDER_REGISTRY_ADDRESS: registry.address, LARDER_OFFLINE_READ_ROOTS: workDir, LARDER_OFFLINE_WRITE_ROOT: workDir } },
+      ),
+    );
   }, 600_000);
 
   afterAll(async () => {
@@ -62,7 +77,10 @@ describe('a Python client reading a training set', () => {
 
   async function read(order: string, seed: string): Promise<Table> {
     const address = apps[1]!.address;
-    const { stdout } = await run(toolchain.python, [SCRIPT, '--stubs', pythonDir, '--address', address, '--order', order], { env: { ...process.env, PYTHONHASHSEED: seed }, timeoutMs: 60_000 });
+    const { stdout } = await run(toolchain.python, [SCRIPT, '--stubs', pythonDir, '--address', address, '--order', order], {
+      env: { ...process.env, PYTHONHASHSEED: seed },
+      timeoutMs: 60_000,
+    });
     return JSON.parse(stdout) as Table;
   }
 
@@ -82,7 +100,7 @@ describe('a Python client reading a training set', () => {
     }
   }, 240_000);
 
-  it('without entity_columns gets them by name, the contract\'s rule, under every hash seed', async () => {
+  it("without entity_columns gets them by name, the contract's rule, under every hash seed", async () => {
     for (const seed of SEEDS) {
       const table = await read('', seed);
       expect({ seed, columns: table.columns }).toEqual({ seed, columns: ['customer_id', 'driver_id', 'zone', 'trips'] });

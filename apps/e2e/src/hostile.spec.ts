@@ -37,7 +37,9 @@ beforeAll(async () => {
   store = await startHostileStore(dir, HOSTILE_STORE_ENV);
   report = await runHostile(store, outside, COUNTS, seededRandom(SEED), (line) => process.stderr.write(`H15 ${line}\n`));
   const total = summarize(report);
-  process.stderr.write(`H15 total: ${total.requests} requests ${JSON.stringify(total.outcomes)}; ${total.checks} health checks, worst ${total.worstWallMs.toFixed(1)} ms wall / ${total.worstLoopMs.toFixed(1)} ms loop; peak RSS ${report.peakRssMiB.toFixed(0)} MiB\n`);
+  process.stderr.write(
+    `H15 total: ${total.requests} requests ${JSON.stringify(total.outcomes)}; ${total.checks} health checks, worst ${total.worstWallMs.toFixed(1)} ms wall / ${total.worstLoopMs.toFixed(1)} ms loop; peak RSS ${report.peakRssMiB.toFixed(0)} MiB\n`,
+  );
 });
 
 afterAll(async () => {
@@ -54,7 +56,8 @@ test('every method of every service was fuzzed, and no input got INTERNAL, UNKNO
   const methods = fuzzTargets().flatMap(({ service }) => service.methods.map((m) => `${service.typeName}/${m.name}`));
   expect(methods.length).toBeGreaterThan(30);
   expect(report.fuzz.map((p) => p.phase)).toEqual(methods);
-  for (const phase of report.fuzz) expect([phase.phase, phase.requests]).toEqual([phase.phase, COUNTS.valid + COUNTS.mutated + COUNTS.garbage + COUNTS.oversize]);
+  for (const phase of report.fuzz)
+    expect([phase.phase, phase.requests]).toEqual([phase.phase, COUNTS.valid + COUNTS.mutated + COUNTS.garbage + COUNTS.oversize]);
   expect(report.suspicious).toEqual([]);
 });
 

@@ -24,10 +24,7 @@ async function main(args: string[]): Promise<number> {
     try {
       const stubs = await generateStubs(toolchain, path.join(workDir, 'stubs'));
       const goClient = await buildGoClient(toolchain, stubs, workDir);
-      const records = [
-        ...(await runPythonClient(toolchain, stubs.pythonDir, targets)),
-        ...(await runGoClient(goClient, targets)),
-      ];
+      const records = [...(await runPythonClient(toolchain, stubs.pythonDir, targets)), ...(await runGoClient(goClient, targets))];
       for (const record of records) process.stdout.write(`${JSON.stringify(record)}\n`);
     } finally {
       await rm(workDir, { recursive: true, force: true });

@@ -64,10 +64,7 @@ export function describePolyglot(options: PolyglotSuiteOptions): void {
       if (failed.length > 0) throw new Error(`apps did not start:\n${failed.join('\n\n')}`);
       const { goClient } = await building;
       const targets = apps.map(({ service, address }) => ({ service, address }));
-      const [python, go] = await Promise.all([
-        runPythonClient(toolchain, stubs.pythonDir, targets),
-        runGoClient(goClient, targets),
-      ]);
+      const [python, go] = await Promise.all([runPythonClient(toolchain, stubs.pythonDir, targets), runGoClient(goClient, targets)]);
       records = [...python, ...go];
     }, SETUP_TIMEOUT_MS);
 
@@ -208,7 +205,11 @@ export function describePolyglot(options: PolyglotSuiteOptions): void {
       const exits = await Promise.all(apps.map(async (app) => ({ app: app.name, ...(await app.stop(STOP_GRACE_MS)) })));
       const wrong = exits.filter((exit) => exit.code !== 0 || exit.signal !== null || exit.elapsedMs >= STOP_GRACE_MS);
       const shown = wrong.map((exit) => {
-        const tail = apps.find((app) => app.name === exit.app)?.output.slice(-10).join('\n') ?? '';
+        const tail =
+          apps
+            .find((app) => app.name === exit.app)
+            ?.output.slice(-10)
+            .join('\n') ?? '';
         return `${exit.app}: code ${exit.code}, signal ${exit.signal}, after ${exit.elapsedMs} ms\n${tail}`;
       });
       expect(shown).toEqual([]);
@@ -246,9 +247,7 @@ function withAppsDir(options: PolyglotSuiteOptions): { appsDir?: string } {
 
 async function filesUnder(root: string): Promise<string[]> {
   const entries = await readdir(root, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((entry) => entry.isFile())
-    .map((entry) => path.relative(root, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'));
+  return entries.filter((entry) => entry.isFile()).map((entry) => path.relative(root, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'));
 }
 
 function servedBy(app: LarderApp): string[] {

@@ -68,7 +68,9 @@ describe.each(stores)('a push read back through online serving on %s', (_name, b
         { name: 'stats_file', timestampField: 'event_timestamp', kind: { case: 'file', value: { path: path.join(dir, 'stats.parquet') } } },
         { name: 'stats_push', kind: { case: 'push', value: { batchSource: 'stats_file' } } },
       ],
-      featureViews: [{ name: 'driver_stats', entities: ['driver'], schema: [{ name: 'label', valueType: T.STRING }], batchSource: 'stats_file', streamSource: 'stats_push' }],
+      featureViews: [
+        { name: 'driver_stats', entities: ['driver'], schema: [{ name: 'label', valueType: T.STRING }], batchSource: 'stats_file', streamSource: 'stats_push' },
+      ],
     });
     const store = onlineStoreUnderTest(backend(), dir).env;
     const httpPort = await freePort();
@@ -81,7 +83,13 @@ describe.each(stores)('a push read back through online serving on %s', (_name, b
       LARDER_INGESTION_HTTP_PORT: String(httpPort),
       LARDER_LOG_LEVEL: 'warn',
     });
-    serving = await runInProcess(onlineServingService, { ...store, LARDER_REGISTRY_ADDRESS: registry.address, LARDER_HTTP_HOST: '127.0.0.1', LARDER_HTTP_PORT: '0', LARDER_LOG_LEVEL: 'warn' });
+    serving = await runInProcess(onlineServingService, {
+      ...store,
+      LARDER_REGISTRY_ADDRESS: registry.address,
+      LARDER_HTTP_HOST: '127.0.0.1',
+      LARDER_HTTP_PORT: '0',
+      LARDER_LOG_LEVEL: 'warn',
+    });
     push = createClient(ingestionV1.IngestionService, ingestion.address, { defaultTimeoutMs: 10_000 });
     read = createClient(servingV1.OnlineServingService, serving.address, { defaultTimeoutMs: 10_000 });
   }, 90_000);
@@ -123,8 +131,14 @@ describe.each(stores)('a push read back through online serving on %s', (_name, b
       ['b', SECONDS, 123_456_000],
     ]);
     // 1 us older is stale; 1 us newer replaces.
-    expect(await push.push({ pushSource: 'stats_push', rows: rows([1], ['older'], [123_455_999]), mode: ingestionV1.PushMode.ONLINE })).toMatchObject({ rowsWritten: 0n, rowsSkippedStale: 1n });
-    expect(await push.push({ pushSource: 'stats_push', rows: rows([2], ['newer'], [123_457_000]), mode: ingestionV1.PushMode.ONLINE })).toMatchObject({ rowsWritten: 1n, rowsSkippedStale: 0n });
+    expect(await push.push({ pushSource: 'stats_push', rows: rows([1], ['older'], [123_455_999]), mode: ingestionV1.PushMode.ONLINE })).toMatchObject({
+      rowsWritten: 0n,
+      rowsSkippedStale: 1n,
+    });
+    expect(await push.push({ pushSource: 'stats_push', rows: rows([2], ['newer'], [123_457_000]), mode: ingestionV1.PushMode.ONLINE })).toMatchObject({
+      rowsWritten: 1n,
+      rowsSkippedStale: 0n,
+    });
     expect(await served([1, 2])).toEqual([
       ['a', SECONDS, 123_456_000],
       ['newer', SECONDS, 123_457_000],
@@ -135,7 +149,11 @@ describe.each(stores)('a push read back through online serving on %s', (_name, b
     const res = await fetch(`${httpUrl}/push`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ push_source_name: 'stats_push', df: { driver_id: [3], label: ['c'], event_timestamp: ['2026-02-01T00:00:00.654321Z'] }, to: 'online' }),
+      body: JSON.stringify({
+        push_source_name: 'stats_push',
+        df: { driver_id: [3], label: ['c'], event_timestamp: ['2026-02-01T00:00:00.654321Z'] },
+        to: 'online',
+      }),
     });
     expect(res.status).toBe(200);
     expect(await served([3])).toEqual([['c', SECONDS, 654_321_000]]);

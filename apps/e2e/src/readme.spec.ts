@@ -51,7 +51,11 @@ export function readmeCommands(markdown: string): Command[] {
 }
 
 /** The command without its trailing comment, spaces collapsed: what the checks match on. */
-const bare = (text: string): string => text.replace(/\s+#.*$/, '').replace(/\s+/g, ' ').trim();
+const bare = (text: string): string =>
+  text
+    .replace(/\s+#.*$/, '')
+    .replace(/\s+/g, ' ')
+    .trim();
 
 /** Commands this test does not run, and why. A changed README line is no longer skipped. */
 const NOT_RUN = new Map([
@@ -63,6 +67,7 @@ const NOT_RUN = new Map([
   // checkout is symlinks to the real one, which nx's project discovery does not follow. Each
   // is run by npm test itself, or is a long-running or whole-suite command.
   ['npx nx run-many -t typecheck lint', 'npm test runs these targets of every project through nx run-many'],
+  ['npm run format', 'rewrites files in place; npm test runs the same formatter as a check (the format target) through nx run-many'],
   ['npx nx test rpc -- -t deadline', "npm test runs every project's test target through nx run-many"],
   ['npx nx build ui', 'npm test runs ui:build through nx run-many'],
   ['npx nx generate proto', 'rewrites libs/proto/src/gen, as npm run proto; npm test runs the contracts check'],
@@ -70,7 +75,10 @@ const NOT_RUN = new Map([
   ['npm run services', 'starts the test services and keeps them running until interrupted'],
   ['npm run affected', 'starts the services and runs the affected suites: a second test run inside this one'],
   ['npm run affected -- --base=HEAD~1', 'as npm run affected'],
-  ['pip install ./clients/python', "installs into the reader's Python; npm test builds and installs the same wheel for the client's pytest suite (tools/test/python.ts)"],
+  [
+    'pip install ./clients/python',
+    "installs into the reader's Python; npm test builds and installs the same wheel for the client's pytest suite (tools/test/python.ts)",
+  ],
 ]);
 
 interface SampleRow {
@@ -243,7 +251,10 @@ function asOf(rows: readonly SampleRow[], driver: bigint, t: Date): SampleRow | 
   const ttlMs = 24 * 3_600_000;
   return rows
     .filter((r) => r.driver_id === driver && r.event_timestamp <= t && r.event_timestamp.getTime() >= t.getTime() - ttlMs)
-    .reduce<SampleRow | undefined>((a, b) => (a === undefined || b.event_timestamp > a.event_timestamp || (+b.event_timestamp === +a.event_timestamp && b.created > a.created) ? b : a), undefined);
+    .reduce<SampleRow | undefined>(
+      (a, b) => (a === undefined || b.event_timestamp > a.event_timestamp || (+b.event_timestamp === +a.event_timestamp && b.created > a.created) ? b : a),
+      undefined,
+    );
 }
 
 /** The value of `--name value` or `--name=value` in a command line. */
@@ -251,7 +262,11 @@ function option(command: string, name: string): string | undefined {
   return new RegExp(`--${name}[ =](\\S+)`).exec(command)?.[1];
 }
 
-const driverIdsOf = (command: string): bigint[] => (option(command, 'entity') ?? '').replace(/^driver_id=/, '').split(',').map(BigInt);
+const driverIdsOf = (command: string): bigint[] =>
+  (option(command, 'entity') ?? '')
+    .replace(/^driver_id=/, '')
+    .split(',')
+    .map(BigInt);
 
 interface Check {
   name: string;
@@ -267,9 +282,18 @@ const CHECKS: Check[] = [
     matches: (c) => /^npx tsx examples\/online-read\.ts\b/.test(c),
     required: true,
     check: (run, rows) => {
-      const ids = run.command.text.split(/\s+/).slice(3).filter((t) => /^\d+$/.test(t)).map(BigInt);
+      const ids = run.command.text
+        .split(/\s+/)
+        .slice(3)
+        .filter((t) => /^\d+$/.test(t))
+        .map(BigInt);
       expect(ids.length).toBeGreaterThan(0);
-      const lines = new Map(run.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1)]));
+      const lines = new Map(
+        run.stdout
+          .trim()
+          .split('\n')
+          .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1)]),
+      );
       for (const feature of FEATURES) {
         const cells = (lines.get(feature) ?? '').split('|').map((c) => c.trim());
         expect(cells).toHaveLength(ids.length);
@@ -283,7 +307,10 @@ const CHECKS: Check[] = [
     required: true,
     check: (run, rows) => {
       const ids = driverIdsOf(run.command.text);
-      const [header, ...body] = run.stdout.trim().split('\n').map((l) => l.split(/ {2,}/));
+      const [header, ...body] = run.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/ {2,}/));
       expect(header).toEqual(['driver_id', ...FEATURES]);
       expect(body).toHaveLength(ids.length);
       body.forEach((cells, i) => {
@@ -331,7 +358,10 @@ const CHECKS: Check[] = [
       const ids = driverIdsOf(run.command.text);
       const request = (field: string): number[] => (new RegExp(`--entity ${field}=(\\S+)`).exec(run.command.text)?.[1] ?? '').split(',').map(Number);
       const [add1, add2] = [request('val_to_add'), request('val_to_add_2')];
-      const [header, ...body] = run.stdout.trim().split('\n').map((l) => l.split(/ {2,}/));
+      const [header, ...body] = run.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/ {2,}/));
       const at = (name: string): number => header!.indexOf(name);
       expect(header).toEqual(expect.arrayContaining(['driver_id', 'conv_rate', 'acc_rate', 'conv_rate_plus_val1', 'conv_rate_plus_val2']));
       expect(body).toHaveLength(ids.length);
@@ -394,9 +424,12 @@ test('npm start applied the quickstart repo and materialized its sample data', (
 
 test('every command in README.md runs, and the quickstart reads return the sample data', async () => {
   const rows = await sampleRows();
-  const onlineServing = (parseYaml(readFileSync(path.join(quickstartDir, 'larder.yaml'), 'utf8')) as { services: Record<string, string> }).services['online_serving'];
+  const onlineServing = (parseYaml(readFileSync(path.join(quickstartDir, 'larder.yaml'), 'utf8')) as { services: Record<string, string> }).services[
+    'online_serving'
+  ];
   // The example documents $LARDER_ONLINE_SERVING for a service off its default port, as here.
-  const prefix = (command: Command): string => (/^npx tsx examples\/online-read\.ts\b/.test(bare(command.text)) ? `LARDER_ONLINE_SERVING=${onlineServing} ` : '');
+  const prefix = (command: Command): string =>
+    /^npx tsx examples\/online-read\.ts\b/.test(bare(command.text)) ? `LARDER_ONLINE_SERVING=${onlineServing} ` : '';
 
   const runnable = commands.filter((c) => !NOT_RUN.has(bare(c.text)));
   const sections = [...new Set(runnable.map((c) => c.section))];
@@ -419,5 +452,9 @@ test('every command in README.md runs, and the quickstart reads return the sampl
       }
     }
   }
-  expect([...checked].sort()).toEqual(CHECKS.filter((c) => c.required || checked.has(c.name)).map((c) => c.name).sort());
+  expect([...checked].sort()).toEqual(
+    CHECKS.filter((c) => c.required || checked.has(c.name))
+      .map((c) => c.name)
+      .sort(),
+  );
 });

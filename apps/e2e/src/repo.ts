@@ -13,17 +13,31 @@ const T = typesV1.ValueType;
 export async function applyClientRepo(registryAddress: string): Promise<void> {
   const client = createClient(registryV1.RegistryService, registryAddress);
   try {
-    await client.applyRegistry(create(registryV1.ApplyRegistryRequestSchema, {
-      project: 'e2e',
-      entities: [{ name: 'driver', joinKey: 'driver_id', valueType: T.INT64 }],
-      dataSources: [{ name: 'driver_stats_source', timestampField: 'event_timestamp', kind: { case: 'file', value: { path: 'driver_stats.parquet', format: registryV1.FileFormat.PARQUET } } }],
-      featureViews: [{
-        name: 'driver_hourly_stats',
-        entities: ['driver'],
-        batchSource: 'driver_stats_source',
-        schema: [{ name: 'conv_rate', valueType: T.DOUBLE }, { name: 'acc_rate', valueType: T.DOUBLE }],
-      }],
-    }), { timeoutMs: 10_000 });
+    await client.applyRegistry(
+      create(registryV1.ApplyRegistryRequestSchema, {
+        project: 'e2e',
+        entities: [{ name: 'driver', joinKey: 'driver_id', valueType: T.INT64 }],
+        dataSources: [
+          {
+            name: 'driver_stats_source',
+            timestampField: 'event_timestamp',
+            kind: { case: 'file', value: { path: 'driver_stats.parquet', format: registryV1.FileFormat.PARQUET } },
+          },
+        ],
+        featureViews: [
+          {
+            name: 'driver_hourly_stats',
+            entities: ['driver'],
+            batchSource: 'driver_stats_source',
+            schema: [
+              { name: 'conv_rate', valueType: T.DOUBLE },
+              { name: 'acc_rate', valueType: T.DOUBLE },
+            ],
+          },
+        ],
+      }),
+      { timeoutMs: 10_000 },
+    );
   } finally {
     client.close();
   }

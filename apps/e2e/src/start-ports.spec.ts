@@ -38,7 +38,9 @@ async function freeBase(avoid: readonly number[]): Promise<number> {
 }
 
 async function startStore(name: string, env: Record<string, string>): Promise<string> {
-  return (await stores.start(name, path.join(work, name), { LARDER_GRPC_HOST: '127.0.0.1', LARDER_METRICS_HOST: '127.0.0.1', LARDER_LOG_LEVEL: 'warn', ...env })).log;
+  return (
+    await stores.start(name, path.join(work, name), { LARDER_GRPC_HOST: '127.0.0.1', LARDER_METRICS_HOST: '127.0.0.1', LARDER_LOG_LEVEL: 'warn', ...env })
+  ).log;
 }
 
 async function serving(address: string): Promise<string> {
@@ -64,7 +66,10 @@ test('two npm starts run side by side, each service on its own ports from LARDER
     startStore('a', { LARDER_PORT_BASE: String(a) }),
     startStore('b', { LARDER_PORT_BASE: String(b), LARDER_REGISTRY_GRPC_PORT: String(ownRegistry) }),
   ]);
-  for (const [base, log] of [[a, logA], [b, logB]] as const) {
+  for (const [base, log] of [
+    [a, logA],
+    [b, logB],
+  ] as const) {
     for (const service of SERVICES) {
       const grpc = service === 'registry' && base === b ? ownRegistry : base + GRPC[service];
       expect(log).toMatch(new RegExp(`${service} +grpc 127\\.0\\.0\\.1:${grpc} +metrics http://127\\.0\\.0\\.1:${base + METRICS[service]}`));

@@ -38,11 +38,15 @@ async function httpsJson(url: string, body?: unknown): Promise<{ status: number;
   const { request } = await import('node:https');
   return new Promise((resolve, reject) => {
     const text = body === undefined ? undefined : JSON.stringify(body);
-    const req = request(url, { method: text === undefined ? 'GET' : 'POST', ca: certs.ca.cert, headers: text === undefined ? {} : { 'content-type': 'application/json' } }, (res) => {
-      let data = '';
-      res.on('data', (chunk: Buffer) => (data += chunk.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: data.startsWith('{') ? JSON.parse(data) : data }));
-    });
+    const req = request(
+      url,
+      { method: text === undefined ? 'GET' : 'POST', ca: certs.ca.cert, headers: text === undefined ? {} : { 'content-type': 'application/json' } },
+      (res) => {
+        let data = '';
+        res.on('data', (chunk: Buffer) => (data += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, json: data.startsWith('{') ? JSON.parse(data) : data }));
+      },
+    );
     req.on('error', reject);
     req.end(text);
   });
@@ -56,19 +60,35 @@ beforeAll(async () => {
   const ingestionCert = await certs.client('ingestion');
   const tokenFile = path.join(dir, 'token');
   await writeFile(tokenFile, 'projected-token');
-  const serverTls = { LARDER_TLS_CERT_FILE: certs.server.certFile, LARDER_TLS_KEY_FILE: certs.server.keyFile, LARDER_METRICS_ENABLED: 'true', LARDER_METRICS_HOST: '127.0.0.1', LARDER_METRICS_PORT: '0' };
+  const serverTls = {
+    LARDER_TLS_CERT_FILE: certs.server.certFile,
+    LARDER_TLS_KEY_FILE: certs.server.keyFile,
+    LARDER_METRICS_ENABLED: 'true',
+    LARDER_METRICS_HOST: '127.0.0.1',
+    LARDER_METRICS_PORT: '0',
+  };
   registry = await runInProcess(
     registryService,
-    { ...serverTls, LARDER_TLS_CLIENT_CA_FILE: certs.ca.certFile, LARDER_TLS_REQUIRE_CLIENT_CERT: 'true', LARDER_REGISTRY_LOCATION: path.join(dir, 'registry.json') },
+    {
+      ...serverTls,
+      LARDER_TLS_CLIENT_CA_FILE: certs.ca.certFile,
+      LARDER_TLS_REQUIRE_CLIENT_CERT: 'true',
+      LARDER_REGISTRY_LOCATION: path.join(dir, 'registry.json'),
+    },
     logs.registry,
   );
   handles.push(registry);
-  const admin = createClient(registryV1.RegistryService, registry.address, { tls: { caFile: certs.ca.certFile, certFile: operator.certFile, keyFile: operator.keyFile }, defaultTimeoutMs: 10_000 });
+  const admin = createClient(registryV1.RegistryService, registry.address, {
+    tls: { caFile: certs.ca.certFile, certFile: operator.certFile, keyFile: operator.keyFile },
+    defaultTimeoutMs: 10_000,
+  });
   await admin.applyRegistry({
     project,
     entities: [{ name: 'driver', joinKey: 'driver_id', valueType: T.INT64 }],
     dataSources: [{ name: 'stats_push', timestampField: 'event_timestamp', kind: { case: 'push', value: {} } }],
-    featureViews: [{ name: 'stats', entities: ['driver'], schema: [{ name: 'conv_rate', valueType: T.DOUBLE }], streamSource: 'stats_push', online: true, offline: false }],
+    featureViews: [
+      { name: 'stats', entities: ['driver'], schema: [{ name: 'conv_rate', valueType: T.DOUBLE }], streamSource: 'stats_push', online: true, offline: false },
+    ],
   });
   admin.close();
   const dial = (cert: IssuedCertificate) => ({
@@ -80,11 +100,22 @@ beforeAll(async () => {
     LARDER_ONLINE_STORE_TYPE: 'sqlite',
     LARDER_ONLINE_STORE_PATH: path.join(dir, 'online.db'),
   });
-  serving = await runInProcess(onlineServingService, { ...serverTls, ...dial(servingCert), LARDER_HTTP_HOST: '127.0.0.1', LARDER_HTTP_PORT: '0', LARDER_SERVING_PROJECT: project }, logs.serving);
+  serving = await runInProcess(
+    onlineServingService,
+    { ...serverTls, ...dial(servingCert), LARDER_HTTP_HOST: '127.0.0.1', LARDER_HTTP_PORT: '0', LARDER_SERVING_PROJECT: project },
+    logs.serving,
+  );
   handles.push(serving);
   ingestion = await runInProcess(
     ingestionService,
-    { ...serverTls, ...dial(ingestionCert), LARDER_KAFKA_ENABLED: 'false', LARDER_OFFLINE_STORE_TYPE: 'none', LARDER_INGESTION_HTTP_HOST: '127.0.0.1', LARDER_INGESTION_HTTP_PORT: '0' },
+    {
+      ...serverTls,
+      ...dial(ingestionCert),
+      LARDER_KAFKA_ENABLED: 'false',
+      LARDER_OFFLINE_STORE_TYPE: 'none',
+      LARDER_INGESTION_HTTP_HOST: '127.0.0.1',
+      LARDER_INGESTION_HTTP_PORT: '0',
+    },
     logs.ingestion,
   );
   handles.push(ingestion);
@@ -97,7 +128,11 @@ afterAll(async () => {
 
 test('every listener says TLS: the listening lines, https URLs of metrics, gateway and push', () => {
   for (const [name, lines] of Object.entries(logs)) {
-    expect({ name, tls: logged(lines, 'listening', 'tls'), metrics: logged(lines, 'listening', 'metrics') }).toEqual({ name, tls: name === 'registry' ? 'mutual' : 'on', metrics: expect.stringMatching(/^https:\/\/127\.0\.0\.1:\d+$/) });
+    expect({ name, tls: logged(lines, 'listening', 'tls'), metrics: logged(lines, 'listening', 'metrics') }).toEqual({
+      name,
+      tls: name === 'registry' ? 'mutual' : 'on',
+      metrics: expect.stringMatching(/^https:\/\/127\.0\.0\.1:\d+$/),
+    });
   }
   expect(logged(logs.serving, 'http gateway listening', 'http')).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
   expect(logged(logs.ingestion, 'http push endpoint listening', 'http')).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
@@ -106,7 +141,12 @@ test('every listener says TLS: the listening lines, https URLs of metrics, gatew
 test('a row pushed over https is served by the https gateway and over gRPC with TLS, both services following the mTLS registry', async () => {
   const pushUrl = logged(logs.ingestion, 'http push endpoint listening', 'http');
   const gatewayUrl = logged(logs.serving, 'http gateway listening', 'http');
-  const pushed = await httpsJson(`${pushUrl}/push`, { project, push_source_name: 'stats_push', df: { driver_id: [7], conv_rate: [0.75], event_timestamp: [new Date().toISOString()] }, to: 'online' });
+  const pushed = await httpsJson(`${pushUrl}/push`, {
+    project,
+    push_source_name: 'stats_push',
+    df: { driver_id: [7], conv_rate: [0.75], event_timestamp: [new Date().toISOString()] },
+    to: 'online',
+  });
   expect(pushed).toMatchObject({ status: 200, json: { rows_written: 1 } });
 
   const read = await httpsJson(`${gatewayUrl}/get-online-features`, { project, features: ['stats:conv_rate'], entities: { driver_id: [7] } });
@@ -115,7 +155,11 @@ test('a row pushed over https is served by the https gateway and over gRPC with 
 
   const client = createClient(servingV1.OnlineServingService, serving.address, { tls: { caFile: certs.ca.certFile }, defaultTimeoutMs: 10_000 });
   try {
-    const response = await client.getOnlineFeatures({ project, kind: { case: 'features', value: { val: ['stats:conv_rate'] } }, entities: { driver_id: { val: [{ val: { case: 'int64Val', value: 7n } }] } } });
+    const response = await client.getOnlineFeatures({
+      project,
+      kind: { case: 'features', value: { val: ['stats:conv_rate'] } },
+      entities: { driver_id: { val: [{ val: { case: 'int64Val', value: 7n } }] } },
+    });
     expect(response.results[1]?.values[0]?.val).toEqual({ case: 'doubleVal', value: 0.75 });
   } finally {
     client.close();
@@ -133,7 +177,9 @@ test('the registry refuses a client without a certificate; a service with a miss
     anonymous.close();
   }
   const lines: string[] = [];
-  await expect(runInProcess(onlineServingService, { LARDER_TLS_CERT_FILE: certs.server.certFile, LARDER_REGISTRY_ADDRESS: registry.address }, lines)).rejects.toThrow(/exit 2/);
+  await expect(
+    runInProcess(onlineServingService, { LARDER_TLS_CERT_FILE: certs.server.certFile, LARDER_REGISTRY_ADDRESS: registry.address }, lines),
+  ).rejects.toThrow(/exit 2/);
   expect(lines.join('\n')).toContain('tls.keyFile: required when tls.certFile is set');
   const missing: string[] = [];
   await expect(

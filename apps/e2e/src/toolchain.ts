@@ -9,10 +9,7 @@ import { CommandError, run } from './run';
  * The Go code generators, pinned. protoc-gen-go ships with the protobuf runtime
  * the client's go.mod requires, so the generated code and the runtime match.
  */
-export const GO_PLUGINS = [
-  'google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12',
-  'google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2',
-] as const;
+export const GO_PLUGINS = ['google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12', 'google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2'] as const;
 
 export interface Toolchain {
   /** The virtualenv's interpreter, with grpcio and grpcio-tools installed. */
@@ -93,11 +90,9 @@ async function ensurePythonVenv(root: string, env: NodeJS.ProcessEnv): Promise<{
   await mkdir(root, { recursive: true });
   const interpreter = env['LARDER_PYTHON'] ?? 'python3';
   await createVenv(interpreter, building, env);
-  await run(
-    path.join(building, 'bin/python'),
-    ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '--quiet', '-r', PYTHON_REQUIREMENTS],
-    { env },
-  );
+  await run(path.join(building, 'bin/python'), ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '--quiet', '-r', PYTHON_REQUIREMENTS], {
+    env,
+  });
   await writeFile(path.join(building, '.larder-ready'), requirements);
   try {
     await rename(building, venv);

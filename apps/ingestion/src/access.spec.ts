@@ -73,7 +73,10 @@ describe('ingestion access', () => {
     expect(flat(checksOf('push', push(ingestionV1.PushMode.UNSPECIFIED)))).toEqual(views.map((v) => `write_online ${v}`));
     expect(flat(checksOf('push', push(ingestionV1.PushMode.ONLINE)))).toEqual(views.map((v) => `write_online ${v}`));
     expect(flat(checksOf('push', push(ingestionV1.PushMode.OFFLINE)))).toEqual(views.map((v) => `write_offline ${v}`));
-    expect(flat(checksOf('push', push(ingestionV1.PushMode.ONLINE_AND_OFFLINE)))).toEqual([...views.map((v) => `write_online ${v}`), ...views.map((v) => `write_offline ${v}`)]);
+    expect(flat(checksOf('push', push(ingestionV1.PushMode.ONLINE_AND_OFFLINE)))).toEqual([
+      ...views.map((v) => `write_online ${v}`),
+      ...views.map((v) => `write_offline ${v}`),
+    ]);
   });
 
   it('a push source feeding no view, or unknown, is checked on itself, never on nothing', () => {

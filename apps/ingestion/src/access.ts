@@ -28,9 +28,14 @@ function checks<R>(input: DescMessage, fn: (request: R, project: string, registr
  */
 export function pushChecks(project: string, pushSource: string, destination: PushDestination, registry: AccessLookup): AccessCheck[] {
   const set = registry.registrySet(project);
-  const views: ObjectRef[] = (set?.featureViews ?? []).filter((v) => v.streamSource === pushSource).map((v) => ({ project, type: 'feature_view', name: v.name, tags: v.tags }));
+  const views: ObjectRef[] = (set?.featureViews ?? [])
+    .filter((v) => v.streamSource === pushSource)
+    .map((v) => ({ project, type: 'feature_view', name: v.name, tags: v.tags }));
   const source = set?.dataSources.find((s) => s.name === pushSource);
-  const objects: ObjectRef[] = views.length > 0 ? views : [source === undefined ? { project, type: 'data_source', name: pushSource } : { project, type: 'data_source', name: pushSource, tags: source.tags }];
+  const objects: ObjectRef[] =
+    views.length > 0
+      ? views
+      : [source === undefined ? { project, type: 'data_source', name: pushSource } : { project, type: 'data_source', name: pushSource, tags: source.tags }];
   const actions: Action[] = destination === 'online' ? ['write_online'] : destination === 'offline' ? ['write_offline'] : ['write_online', 'write_offline'];
   return actions.map((action) => ({ action, objects }));
 }
@@ -38,19 +43,32 @@ export function pushChecks(project: string, pushSource: string, destination: Pus
 /** A direct online write to one view: WRITE_ONLINE on it. */
 export function onlineWriteChecks(project: string, featureView: string, registry: AccessLookup): AccessCheck[] {
   const view = registry.registrySet(project)?.featureViews.find((v) => v.name === featureView);
-  return [{ action: 'write_online', objects: [view === undefined ? { project, type: 'feature_view', name: featureView } : { project, type: 'feature_view', name: featureView, tags: view.tags }] }];
+  return [
+    {
+      action: 'write_online',
+      objects: [
+        view === undefined ? { project, type: 'feature_view', name: featureView } : { project, type: 'feature_view', name: featureView, tags: view.tags },
+      ],
+    },
+  ];
 }
 
 /** A consumer status entry as the Kafka source it reports on. */
 export function consumerRef(status: ingestionV1.ConsumerStatus, registry: AccessLookup): ObjectRef {
   const source = registry.registrySet(status.project)?.dataSources.find((s) => s.name === status.dataSource);
-  return source === undefined ? { project: status.project, type: 'data_source', name: status.dataSource } : { project: status.project, type: 'data_source', name: status.dataSource, tags: source.tags };
+  return source === undefined
+    ? { project: status.project, type: 'data_source', name: status.dataSource }
+    : { project: status.project, type: 'data_source', name: status.dataSource, tags: source.tags };
 }
 
 /** By handler name, every IngestionService rpc. */
 export const INGESTION_ACCESS: Readonly<Record<string, IngestionRule>> = {
-  push: checks(ingestionV1.PushRequestSchema, (req: ingestionV1.PushRequest, project, registry) => pushChecks(project, req.pushSource, destinationOf(req.mode), registry)),
-  writeToOnlineStore: checks(ingestionV1.WriteToOnlineStoreRequestSchema, (req: ingestionV1.WriteToOnlineStoreRequest, project, registry) => onlineWriteChecks(project, req.featureView, registry)),
+  push: checks(ingestionV1.PushRequestSchema, (req: ingestionV1.PushRequest, project, registry) =>
+    pushChecks(project, req.pushSource, destinationOf(req.mode), registry),
+  ),
+  writeToOnlineStore: checks(ingestionV1.WriteToOnlineStoreRequestSchema, (req: ingestionV1.WriteToOnlineStoreRequest, project, registry) =>
+    onlineWriteChecks(project, req.featureView, registry),
+  ),
   getConsumerStatus: { kind: 'filtered' },
 };
 

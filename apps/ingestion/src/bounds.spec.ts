@@ -23,7 +23,15 @@ const project = uniqueName('bounds');
 const topic = uniqueName('bounds_json');
 const dlq = `${topic}.dead`;
 const YEAR_9999 = Date.UTC(9999, 0, 1);
-const descriptor: ViewDescriptor = { project, name: 'stats', joinKeys: ['driver_id'], features: [{ name: 'conv_rate', type: T.DOUBLE }, { name: 'rates', type: T.DOUBLE_LIST }] };
+const descriptor: ViewDescriptor = {
+  project,
+  name: 'stats',
+  joinKeys: ['driver_id'],
+  features: [
+    { name: 'conv_rate', type: T.DOUBLE },
+    { name: 'rates', type: T.DOUBLE_LIST },
+  ],
+};
 const streamed: ViewDescriptor = { ...descriptor, name: 'streamed' };
 
 let dir: string;
@@ -44,11 +52,31 @@ beforeAll(async () => {
     dataSources: [
       { name: 'stats_file', timestampField: 'event_timestamp', kind: { case: 'file', value: { path: path.join(dir, 'stats.parquet') } } },
       { name: 'stats_push', kind: { case: 'push', value: { batchSource: 'stats_file' } } },
-      { name: 'stats_kafka', timestampField: 'ts', kind: { case: 'kafka', value: { bootstrapServers: services.kafka.brokers, topic, messageFormat: { format: { case: 'json', value: {} } }, deadLetterTopic: dlq } } },
+      {
+        name: 'stats_kafka',
+        timestampField: 'ts',
+        kind: {
+          case: 'kafka',
+          value: { bootstrapServers: services.kafka.brokers, topic, messageFormat: { format: { case: 'json', value: {} } }, deadLetterTopic: dlq },
+        },
+      },
     ],
     featureViews: [
-      { name: 'stats', entities: ['driver'], schema: descriptor.features.map((f) => ({ name: f.name, valueType: f.type })), batchSource: 'stats_file', streamSource: 'stats_push' },
-      { name: 'streamed', entities: ['driver'], schema: descriptor.features.map((f) => ({ name: f.name, valueType: f.type })), streamSource: 'stats_kafka', online: true, offline: false },
+      {
+        name: 'stats',
+        entities: ['driver'],
+        schema: descriptor.features.map((f) => ({ name: f.name, valueType: f.type })),
+        batchSource: 'stats_file',
+        streamSource: 'stats_push',
+      },
+      {
+        name: 'streamed',
+        entities: ['driver'],
+        schema: descriptor.features.map((f) => ({ name: f.name, valueType: f.type })),
+        streamSource: 'stats_kafka',
+        online: true,
+        offline: false,
+      },
     ],
   });
   const redis = { LARDER_ONLINE_STORE_TYPE: 'redis', LARDER_REDIS_URL: services.redis.url, LARDER_REDIS_KEY_PREFIX: `${project}:` };
@@ -93,21 +121,35 @@ async function stored(view: ViewDescriptor, ids: number[]): Promise<({ eventTs: 
 
 describe('event times ahead of now', () => {
   it('gRPC Push: a year-9999 event time is a row failure naming the time and the setting, stored nowhere, and does not pin the key', async () => {
-    const out = await push.push({ pushSource: 'stats_push', rows: batch([1], [double(0.1)], [doubles([])], [at(YEAR_9999)]), mode: ingestionV1.PushMode.ONLINE });
+    const out = await push.push({
+      pushSource: 'stats_push',
+      rows: batch([1], [double(0.1)], [doubles([])], [at(YEAR_9999)]),
+      mode: ingestionV1.PushMode.ONLINE,
+    });
     expect(out.rowsWritten).toBe(0n);
     expect(out.failures).toHaveLength(1);
-    expect(out.failures[0]?.reason).toMatch(/^event timestamp: event time 9999-01-01T00:00:00\.000Z is ahead of now \(.*\) by more than the allowed 5 min \(LARDER_MAX_FUTURE_SKEW\)$/);
+    expect(out.failures[0]?.reason).toMatch(
+      /^event timestamp: event time 9999-01-01T00:00:00\.000Z is ahead of now \(.*\) by more than the allowed 5 min \(LARDER_MAX_FUTURE_SKEW\)$/,
+    );
     expect(await stored(descriptor, [1])).toEqual([undefined]);
     // A later real write is taken (it would have been "stale" behind a stored year 9999).
     const now = Date.now();
-    expect(await push.push({ pushSource: 'stats_push', rows: batch([1], [double(0.2)], [doubles([])], [at(now)]), mode: ingestionV1.PushMode.ONLINE })).toMatchObject({ rowsWritten: 1n, rowsSkippedStale: 0n });
+    expect(
+      await push.push({ pushSource: 'stats_push', rows: batch([1], [double(0.2)], [doubles([])], [at(now)]), mode: ingestionV1.PushMode.ONLINE }),
+    ).toMatchObject({ rowsWritten: 1n, rowsSkippedStale: 0n });
     expect(await stored(descriptor, [1])).toEqual([{ eventTs: Math.floor(now / 1000) * 1000, conv: 0.2 }]);
   });
 
   it('gRPC Push: 2^62 seconds is a row failure naming rows.event_timestamps[i], not INTERNAL', async () => {
-    const out = await push.push({ pushSource: 'stats_push', rows: batch([2, 3], [double(1), double(2)], [doubles([]), doubles([])], [at(Date.now()), { seconds: 2n ** 62n, nanos: 0 }]), mode: ingestionV1.PushMode.ONLINE });
+    const out = await push.push({
+      pushSource: 'stats_push',
+      rows: batch([2, 3], [double(1), double(2)], [doubles([]), doubles([])], [at(Date.now()), { seconds: 2n ** 62n, nanos: 0 }]),
+      mode: ingestionV1.PushMode.ONLINE,
+    });
     expect(out.rowsWritten).toBe(1n);
-    expect(out.failures.map((f) => [f.rowIndex, f.reason])).toEqual([[1n, 'event timestamp: rows.event_timestamps[1]: 4611686018427387904 seconds is outside the Timestamp range (years 0001 to 9999)']]);
+    expect(out.failures.map((f) => [f.rowIndex, f.reason])).toEqual([
+      [1n, 'event timestamp: rows.event_timestamps[1]: 4611686018427387904 seconds is outside the Timestamp range (years 0001 to 9999)'],
+    ]);
     expect((await stored(descriptor, [3]))[0]).toBeUndefined();
   });
 
@@ -115,7 +157,11 @@ describe('event times ahead of now', () => {
     const res = await fetch(`${httpUrl}/push`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ push_source_name: 'stats_push', df: { driver_id: [4], conv_rate: [0.4], rates: [[]], event_timestamp: ['9999-12-31T00:00:00Z'] }, to: 'online' }),
+      body: JSON.stringify({
+        push_source_name: 'stats_push',
+        df: { driver_id: [4], conv_rate: [0.4], rates: [[]], event_timestamp: ['9999-12-31T00:00:00Z'] },
+        to: 'online',
+      }),
     });
     expect(res.status).toBe(422);
     const body = (await res.json()) as { rows_written: number; failures: { row_index: number; reason: string }[] };
@@ -130,7 +176,12 @@ describe('NaN and ±Infinity', () => {
     const now = at(Date.now());
     const out = await push.push({
       pushSource: 'stats_push',
-      rows: batch([10, 11, 12, 13], [double(NaN), double(-Infinity), double(0.5), double(0.6)], [doubles([]), doubles([]), doubles([1, NaN]), doubles([1, 2])], [now, now, now, now]),
+      rows: batch(
+        [10, 11, 12, 13],
+        [double(NaN), double(-Infinity), double(0.5), double(0.6)],
+        [doubles([]), doubles([]), doubles([1, NaN]), doubles([1, 2])],
+        [now, now, now, now],
+      ),
       mode: ingestionV1.PushMode.ONLINE,
     });
     expect(out.rowsWritten).toBe(1n);
@@ -150,7 +201,13 @@ describe('NaN and ±Infinity', () => {
     });
     expect(res.status).toBe(422);
     const body = (await res.json()) as { failures: { column: string; reason: string }[] };
-    expect(body.failures).toEqual([{ row_index: 0, column: 'conv_rate', reason: 'conv_rate: Infinity is not a finite number (NaN and ±Infinity are not stored; send null for a missing value)' }]);
+    expect(body.failures).toEqual([
+      {
+        row_index: 0,
+        column: 'conv_rate',
+        reason: 'conv_rate: Infinity is not a finite number (NaN and ±Infinity are not stored; send null for a missing value)',
+      },
+    ]);
     expect(await stored(descriptor, [14])).toEqual([undefined]);
   });
 });
@@ -165,7 +222,11 @@ describe('integers beyond int64', () => {
       });
       expect(res.status).toBe(422);
       const body = (await res.json()) as { rows_written: number; failures: { column: string; reason: string }[] };
-      expect([body.rows_written, body.failures[0]?.column, body.failures[0]?.reason]).toEqual([0, 'driver_id', expect.stringMatching(/^join key driver_id: expected INT64, got (number |string ")18446744073709551616/)]);
+      expect([body.rows_written, body.failures[0]?.column, body.failures[0]?.reason]).toEqual([
+        0,
+        'driver_id',
+        expect.stringMatching(/^join key driver_id: expected INT64, got (number |string ")18446744073709551616/),
+      ]);
     }
   });
 });

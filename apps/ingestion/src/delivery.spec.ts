@@ -29,18 +29,33 @@ async function defineProject(brokers: string[], topic: string): Promise<{ projec
   await registry.apply({
     project,
     entities: [{ name: 'item', joinKey: 'id', valueType: T.INT64 }],
-    dataSources: [{ name: 'events', timestampField: 'ts', kind: { case: 'kafka', value: { bootstrapServers: brokers, topic, messageFormat: { format: { case: 'json', value: {} } } } } }],
+    dataSources: [
+      {
+        name: 'events',
+        timestampField: 'ts',
+        kind: { case: 'kafka', value: { bootstrapServers: brokers, topic, messageFormat: { format: { case: 'json', value: {} } } } },
+      },
+    ],
     featureViews: [{ name: 'counts', entities: ['item'], schema: [{ name: 'seq', valueType: T.INT64 }], streamSource: 'events', offline: false }],
   });
   return { project, view: { project, name: 'counts', joinKeys: ['id'], features: [{ name: 'seq', type: T.INT64 }] } };
 }
 
-const events = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => ({ key: String(from + i), value: JSON.stringify({ id: from + i, seq: (from + i) * 10, ts: BASE + from + i }) }));
+const events = (from: number, to: number) =>
+  Array.from({ length: to - from }, (_, i) => ({ key: String(from + i), value: JSON.stringify({ id: from + i, seq: (from + i) * 10, ts: BASE + from + i }) }));
 
 /** How many of ids [from, to) are stored with the value their event carried. */
 async function stored(online: OnlineStore, view: ViewDescriptor, from: number, to: number): Promise<number> {
   const ids = Array.from({ length: to - from }, (_, i) => from + i);
-  const [rows] = await online.read([{ view, entityKeys: ids.map((id) => ({ joinKeys: ['id'], entityValues: [create(typesV1.ValueSchema, { val: { case: 'int64Val', value: BigInt(id) } })] })) }], { timeoutMs: 5_000 });
+  const [rows] = await online.read(
+    [
+      {
+        view,
+        entityKeys: ids.map((id) => ({ joinKeys: ['id'], entityValues: [create(typesV1.ValueSchema, { val: { case: 'int64Val', value: BigInt(id) } })] })),
+      },
+    ],
+    { timeoutMs: 5_000 },
+  );
   return (rows ?? []).filter((row, i) => row?.values[0]?.val.value === BigInt((ids[i] as number) * 10)).length;
 }
 
@@ -124,7 +139,12 @@ describe('delivery', () => {
     // One partition, produced in order: event i is at offset i, so committed offset c
     // promises that events 0 .. c-1 are stored.
     await produce(brokers, topic, events(0, N));
-    const running = await startIngestion({ registryAddress: registry.address, project, online: store, kafka: { maxBytesPerPartition: 8 * 1024, commitIntervalMs: 0 } });
+    const running = await startIngestion({
+      registryAddress: registry.address,
+      project,
+      online: store,
+      kafka: { maxBytesPerPartition: 8 * 1024, commitIntervalMs: 0 },
+    });
     let checkedMidStream = 0;
     // At every look, the events a committed offset covers must be stored; a look that finds
     // fewer is recorded here (not thrown, which the wait would take for "not yet").
@@ -173,7 +193,10 @@ describe('delivery', () => {
       const stalled = running.ingestion.consumers?.statuses()[0]?.partitions[0];
       expect(stalled?.stalledSince).toBeDefined();
       expect(stalled?.lastError).not.toBe('');
-      const stalledSeconds = async (): Promise<number> => Number(/larder_ingestion_partition_stalled_seconds\{[^}]*partition="0"\} ([0-9.e-]+)/.exec(await running.ingestion.metrics.registry.metrics())?.[1] ?? -1);
+      const stalledSeconds = async (): Promise<number> =>
+        Number(
+          /larder_ingestion_partition_stalled_seconds\{[^}]*partition="0"\} ([0-9.e-]+)/.exec(await running.ingestion.metrics.registry.metrics())?.[1] ?? -1,
+        );
       await waitFor(async () => (await stalledSeconds()) > 0, 10_000, 'a stall of more than 0 s in the metric');
       // One more failed write attempt later (a retry interval and a store timeout, several
       // commit intervals), still nothing of the unwritten events is committed.
@@ -216,24 +239,37 @@ describe('delivery', () => {
       broker = sharedSupervisor().spawn({
         name: 'kafka-restarted',
         command: 'java',
-        args: ['-Xmx512m', `-Dlog4j2.configurationFile=${path.join(dir, 'log4j2.properties')}`, '-cp', `${path.join(cacheDir(), `kafka-${KAFKA_VERSION}`, 'libs')}/*`, 'kafka.Kafka', path.join(dir, 'server.properties')],
+        args: [
+          '-Xmx512m',
+          `-Dlog4j2.configurationFile=${path.join(dir, 'log4j2.properties')}`,
+          '-cp',
+          `${path.join(cacheDir(), `kafka-${KAFKA_VERSION}`, 'libs')}/*`,
+          'kafka.Kafka',
+          path.join(dir, 'server.properties'),
+        ],
         cwd: dir,
         logFile: path.join(dir, 'kafka-restarted.log'),
       });
-      await waitFor(async () => {
-        const admin = kafkaClient(brokers).admin();
-        try {
-          await admin.connect();
-          return (await admin.fetchTopicOffsets(topic)).length === 2;
-        } catch {
-          return false;
-        } finally {
-          await admin.disconnect().catch(() => undefined);
-        }
-      }, 60_000, 'the restarted broker');
+      await waitFor(
+        async () => {
+          const admin = kafkaClient(brokers).admin();
+          try {
+            await admin.connect();
+            return (await admin.fetchTopicOffsets(topic)).length === 2;
+          } catch {
+            return false;
+          } finally {
+            await admin.disconnect().catch(() => undefined);
+          }
+        },
+        60_000,
+        'the restarted broker',
+      );
       await produce(brokers, topic, events(300, 600));
       await waitFor(async () => (await stored(online, view, 0, 600)) === 600, 60_000, 'every event stored after the restart').catch((error: unknown) => {
-        throw new Error(`${(error as Error).message}\nstatus: ${JSON.stringify(running.ingestion.consumers?.statuses()[0], (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}\n${lines.slice(-30).join('')}`);
+        throw new Error(
+          `${(error as Error).message}\nstatus: ${JSON.stringify(running.ingestion.consumers?.statuses()[0], (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}\n${lines.slice(-30).join('')}`,
+        );
       });
     } finally {
       await running.stop();

@@ -18,7 +18,6 @@ import { allowedSocketFactory } from './kafka/allowed-socket';
 
 jest.setTimeout(120_000);
 
-
 /** JSON messages, or Avro whose schemas come from a registry at `schemaRegistryUrl`. */
 function messageFormat(schemaRegistryUrl: string | undefined): MessageInitShape<typeof registryV1.KafkaMessageFormatSchema> {
   if (schemaRegistryUrl === undefined) return { format: { case: 'json', value: {} } };
@@ -47,7 +46,12 @@ const source = (name: string, bootstrapServers: string[], schemaRegistryUrl?: st
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'larder-ingestion-endpoints-'));
   // A registry that allows any host: the sources below get in, as they would have before the allow-list.
-  registry = await runInProcess(registryService, { LARDER_REGISTRY_LOCATION: path.join(dir, 'registry.json'), LARDER_ALLOWED_KAFKA_BROKERS: '*:*', LARDER_ALLOWED_SCHEMA_REGISTRIES: '*:*', LARDER_LOG_LEVEL: 'warn' });
+  registry = await runInProcess(registryService, {
+    LARDER_REGISTRY_LOCATION: path.join(dir, 'registry.json'),
+    LARDER_ALLOWED_KAFKA_BROKERS: '*:*',
+    LARDER_ALLOWED_SCHEMA_REGISTRIES: '*:*',
+    LARDER_LOG_LEVEL: 'warn',
+  });
   const client = createClient(registryV1.RegistryService, registry.address);
   await client.applyRegistry({
     project: 'far',
@@ -101,7 +105,9 @@ test('sources naming hosts outside the allow-list are FAILED naming the field an
       `data source 'far_brokers' kind.kafka.bootstrap_servers[1]: "${FAR}:9092" is not an allowed Kafka broker; allowed Kafka brokers: localhost:*, 127.0.0.1:*, [::1]:* (set by the services' endpoints.kafkaBrokers / LARDER_ALLOWED_KAFKA_BROKERS)`,
     );
     expect(byName['far_schemas']?.state).toBe(ingestionV1.ConsumerState.FAILED);
-    expect(byName['far_schemas']?.lastError).toMatch(/kind\.kafka\.message_format\.avro\.schema_registry_url: "http:\/\/169\.254\.169\.254\/" is not an allowed schema registry.*LARDER_ALLOWED_SCHEMA_REGISTRIES/);
+    expect(byName['far_schemas']?.lastError).toMatch(
+      /kind\.kafka\.message_format\.avro\.schema_registry_url: "http:\/\/169\.254\.169\.254\/" is not an allowed schema registry.*LARDER_ALLOWED_SCHEMA_REGISTRIES/,
+    );
     // Refused before any consumer existed: not even its allowed loopback broker was dialled.
     expect(remoteIpv4s(app.pid).filter((ip) => ip !== '0.0.0.0' && !ip.startsWith('127.'))).toEqual([]);
   } finally {

@@ -28,7 +28,14 @@ export class WriteAccess {
 
   /** After the write: one audit line per action. */
   written(principal: Principal, checks: readonly AccessCheck[], requestId?: string): void {
-    for (const check of checks) this.audit.write({ identity: principal.id, action: check.action, objects: check.objects, outcome: 'success', ...(requestId !== undefined && { requestId }) });
+    for (const check of checks)
+      this.audit.write({
+        identity: principal.id,
+        action: check.action,
+        objects: check.objects,
+        outcome: 'success',
+        ...(requestId !== undefined && { requestId }),
+      });
   }
 
   visibleConsumers(principal: Principal, statuses: ingestionV1.ConsumerStatus[]): ingestionV1.ConsumerStatus[] {

@@ -60,11 +60,23 @@ beforeAll(async () => {
       { name: 'stats_push', kind: { case: 'push', value: { batchSource: 'stats_file' } } },
     ],
     featureViews: [
-      { name: 'stats', entities: ['driver'], schema: [{ name: 'conv_rate', valueType: T.DOUBLE }], batchSource: 'stats_file', streamSource: 'stats_push', tags: { writer: 'stream' } },
+      {
+        name: 'stats',
+        entities: ['driver'],
+        schema: [{ name: 'conv_rate', valueType: T.DOUBLE }],
+        batchSource: 'stats_file',
+        streamSource: 'stats_push',
+        tags: { writer: 'stream' },
+      },
       { name: 'private_stats', entities: ['driver'], schema: [{ name: 'conv_rate', valueType: T.DOUBLE }], batchSource: 'stats_file' },
     ],
     permissions: [
-      permission('producer-writes', { types: [K.FEATURE_VIEW], requiredTags: { writer: 'stream' }, actions: [A.WRITE_ONLINE], policy: { serviceAccounts: ['streaming/producer'] } }),
+      permission('producer-writes', {
+        types: [K.FEATURE_VIEW],
+        requiredTags: { writer: 'stream' },
+        actions: [A.WRITE_ONLINE],
+        policy: { serviceAccounts: ['streaming/producer'] },
+      }),
       permission('reader-describes', { actions: [A.DESCRIBE], policy: { users: ['reader'] } }),
     ],
   });
@@ -118,14 +130,26 @@ test('gRPC Push: the producer writes online to the views its tag grants; offline
 });
 
 test('HTTP /push: 401 without a token, 403 when denied, 200 for the producer; /health stays open', async () => {
-  const body = JSON.stringify({ project, push_source_name: 'stats_push', df: { driver_id: [8], conv_rate: [0.25], event_timestamp: [new Date(Date.now() - 60_000).toISOString()] }, to: 'online' });
-  const post = (token?: string) => fetch(`${url}/push`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token !== undefined && { authorization: `Bearer ${token}` }) }, body });
+  const body = JSON.stringify({
+    project,
+    push_source_name: 'stats_push',
+    df: { driver_id: [8], conv_rate: [0.25], event_timestamp: [new Date(Date.now() - 60_000).toISOString()] },
+    to: 'online',
+  });
+  const post = (token?: string) =>
+    fetch(`${url}/push`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token !== undefined && { authorization: `Bearer ${token}` }) },
+      body,
+    });
   const missing = await post();
   expect(missing.status).toBe(401);
   expect(await missing.json()).toEqual({ error: { code: 'UNAUTHENTICATED', message: 'missing bearer token' } });
   const denied = await post(tokens.reader);
   expect(denied.status).toBe(403);
-  expect(((await denied.json()) as { error: { message: string } }).error.message).toBe(`principal user:reader may not write_online feature_view "stats" in project "${project}"`);
+  expect(((await denied.json()) as { error: { message: string } }).error.message).toBe(
+    `principal user:reader may not write_online feature_view "stats" in project "${project}"`,
+  );
   const ok = await post(tokens.producer);
   expect(ok.status).toBe(200);
   expect(((await ok.json()) as { rows_written: number }).rows_written).toBe(1);

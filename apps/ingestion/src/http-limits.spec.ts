@@ -29,7 +29,9 @@ beforeAll(async () => {
     project,
     entities: [{ name: 'driver', joinKey: 'driver_id', valueType: T.INT64 }],
     dataSources: [{ name: 'stats_push', timestampField: 'event_timestamp', kind: { case: 'push', value: {} } }],
-    featureViews: [{ name: 'stats', entities: ['driver'], schema: [{ name: 'conv_rate', valueType: T.DOUBLE }], streamSource: 'stats_push', online: true, offline: false }],
+    featureViews: [
+      { name: 'stats', entities: ['driver'], schema: [{ name: 'conv_rate', valueType: T.DOUBLE }], streamSource: 'stats_push', online: true, offline: false },
+    ],
   });
   httpPort = await freePort();
   app = await startLarderApp({
@@ -118,7 +120,9 @@ function storedRows(): number {
 const NOW = new Date().toISOString();
 
 test('a body declared over the limit gets 413 before it is read, and health answers within 100 ms', async () => {
-  const [answer, worst] = await worstHealthDuring(() => postStream(Buffer.alloc(64 * 1024, 0x20), 20 * 16, { 'content-type': 'application/json', 'content-length': String(20 * 1024 * 1024) }));
+  const [answer, worst] = await worstHealthDuring(() =>
+    postStream(Buffer.alloc(64 * 1024, 0x20), 20 * 16, { 'content-type': 'application/json', 'content-length': String(20 * 1024 * 1024) }),
+  );
   expect(answer.status).toBe(413);
   expect(JSON.parse(answer.body)).toEqual({ error: { code: 'RESOURCE_EXHAUSTED', message: expect.stringContaining(`over the limit of ${MAX_BODY} bytes`) } });
   // Refused at the headers (the message quotes the declared length; a body counted as it
@@ -132,14 +136,20 @@ test('a client that sends its whole oversize body reads the 413, never a reset',
   // The answer goes out at the headers; the rest of the body is read and dropped (bounded)
   // instead of the connection closing under a client still sending (EPIPE in 2 of 5 runs).
   for (let i = 0; i < 5; i++) {
-    const res = await fetch(`http://127.0.0.1:${httpPort}/push`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.alloc(MAX_BODY + 1024 * 1024, 0x20) });
+    const res = await fetch(`http://127.0.0.1:${httpPort}/push`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: Buffer.alloc(MAX_BODY + 1024 * 1024, 0x20),
+    });
     expect([i, res.status]).toEqual([i, 413]);
     await res.text();
   }
 });
 
 test('a streamed body (no Content-Length) is cut with 413 once it passes the limit', async () => {
-  const [answer, worst] = await worstHealthDuring(() => postStream(Buffer.alloc(64 * 1024, 0x20), 64 * 16, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' }));
+  const [answer, worst] = await worstHealthDuring(() =>
+    postStream(Buffer.alloc(64 * 1024, 0x20), 64 * 16, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' }),
+  );
   expect(answer.status).toBe(413);
   expect(answer.written).toBeLessThan(64 * 1024 * 1024);
   expect(worst).toBeLessThan(100);
@@ -148,7 +158,11 @@ test('a streamed body (no Content-Length) is cut with 413 once it passes the lim
 test('a text/plain POST (what a web page may send cross-site) gets 415 and writes nothing', async () => {
   const body = JSON.stringify({ project, push_source_name: 'stats_push', df: { driver_id: [7], conv_rate: [0.7], event_timestamp: [NOW] } });
   for (const type of ['text/plain', 'application/x-www-form-urlencoded', undefined]) {
-    const res = await fetch(`http://127.0.0.1:${httpPort}/push`, { method: 'POST', ...(type !== undefined && { headers: { 'content-type': type } }), body: type === undefined ? new Blob([body]) : body });
+    const res = await fetch(`http://127.0.0.1:${httpPort}/push`, {
+      method: 'POST',
+      ...(type !== undefined && { headers: { 'content-type': type } }),
+      body: type === undefined ? new Blob([body]) : body,
+    });
     expect([type, res.status]).toEqual([type, 415]);
     expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/^content-type: expected application\/json/);
   }
@@ -167,7 +181,10 @@ test('a client that never finishes its headers is disconnected after the headers
 });
 
 test('a client that stops sending its body is answered 408 and disconnected after the idle timeout', async () => {
-  const { closedAfterMs, received } = await slowHttpClient(httpPort, 'POST /push HTTP/1.1\r\nHost: larder\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"push_source_name":');
+  const { closedAfterMs, received } = await slowHttpClient(
+    httpPort,
+    'POST /push HTTP/1.1\r\nHost: larder\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"push_source_name":',
+  );
   expect(received).toMatch(/^HTTP\/1\.1 408 /);
   expect(closedAfterMs).toBeGreaterThan(900);
   expect(closedAfterMs).toBeLessThan(4_000);
@@ -178,13 +195,19 @@ test('a 5 MB push is written in full while health keeps answering within 100 ms'
   const body = JSON.stringify({
     project,
     push_source_name: 'stats_push',
-    df: { driver_id: Array.from({ length: rows }, (_, i) => 1_000_000 + i), conv_rate: Array.from({ length: rows }, (_, i) => i / rows), event_timestamp: Array.from({ length: rows }, () => NOW) },
+    df: {
+      driver_id: Array.from({ length: rows }, (_, i) => 1_000_000 + i),
+      conv_rate: Array.from({ length: rows }, (_, i) => i / rows),
+      event_timestamp: Array.from({ length: rows }, () => NOW),
+    },
   });
   expect(body.length).toBeGreaterThan(5_000_000);
   expect(body.length).toBeLessThan(MAX_BODY);
   const before = storedRows();
   const [res, worst] = await worstHealthDuring(() =>
-    fetch(`http://127.0.0.1:${httpPort}/push`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then(async (r) => [r.status, await r.json()] as const),
+    fetch(`http://127.0.0.1:${httpPort}/push`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then(
+      async (r) => [r.status, await r.json()] as const,
+    ),
   );
   expect(res).toEqual([200, { rows_written: rows, rows_skipped_stale: 0, failures: [] }]);
   expect(storedRows()).toBe(before + rows);
@@ -198,7 +221,11 @@ test('row failures of a chunked push keep their row index in the whole frame', a
   const res = await fetch(`http://127.0.0.1:${httpPort}/push`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ project, push_source_name: 'stats_push', df: { driver_id: Array.from({ length: rows }, (_, i) => 2_000_000 + i), conv_rate: rates, event_timestamp: Array.from({ length: rows }, () => NOW) } }),
+    body: JSON.stringify({
+      project,
+      push_source_name: 'stats_push',
+      df: { driver_id: Array.from({ length: rows }, (_, i) => 2_000_000 + i), conv_rate: rates, event_timestamp: Array.from({ length: rows }, () => NOW) },
+    }),
   });
   const body = (await res.json()) as { rows_written: number; failures: { row_index: number; column: string }[] };
   expect([res.status, body.rows_written, body.failures.map((f) => [f.row_index, f.column])]).toEqual([422, rows - 1, [[4_321, 'conv_rate']]]);
@@ -210,7 +237,11 @@ test('a short column is refused before any chunk is written', async () => {
   const res = await fetch(`http://127.0.0.1:${httpPort}/push`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ project, push_source_name: 'stats_push', df: { driver_id: Array.from({ length: rows }, (_, i) => 3_000_000 + i), conv_rate: [0.5], event_timestamp: Array.from({ length: rows }, () => NOW) } }),
+    body: JSON.stringify({
+      project,
+      push_source_name: 'stats_push',
+      df: { driver_id: Array.from({ length: rows }, (_, i) => 3_000_000 + i), conv_rate: [0.5], event_timestamp: Array.from({ length: rows }, () => NOW) },
+    }),
   });
   expect(res.status).toBe(400);
   expect(storedRows()).toBe(before);

@@ -32,7 +32,9 @@ beforeAll(async () => {
       { name: 'outside_file', timestampField: 'event_timestamp', kind: { case: 'file', value: { path: path.join(outside, 'stats.parquet') } } },
       { name: 'outside_push', kind: { case: 'push', value: { batchSource: 'outside_file' } } },
     ],
-    featureViews: [{ name: 'stats', entities: ['driver'], schema: [{ name: 'conv_rate', valueType: T.DOUBLE }], batchSource: 'outside_file', streamSource: 'outside_push' }],
+    featureViews: [
+      { name: 'stats', entities: ['driver'], schema: [{ name: 'conv_rate', valueType: T.DOUBLE }], batchSource: 'outside_file', streamSource: 'outside_push' },
+    ],
   });
   const port = await freePort();
   url = `http://127.0.0.1:${port}`;
@@ -57,7 +59,12 @@ test('an offline push to a source outside the roots is 403 PERMISSION_DENIED wit
   const res = await fetch(`${url}/push`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ project, push_source_name: 'outside_push', df: { driver_id: [1], conv_rate: [0.5], event_timestamp: [new Date().toISOString()] }, to: 'offline' }),
+    body: JSON.stringify({
+      project,
+      push_source_name: 'outside_push',
+      df: { driver_id: [1], conv_rate: [0.5], event_timestamp: [new Date().toISOString()] },
+      to: 'offline',
+    }),
   });
   const body = (await res.json()) as { error: { code: string; message: string } };
   expect([res.status, body.error.code]).toEqual([403, 'PERMISSION_DENIED']);

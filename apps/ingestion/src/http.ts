@@ -85,7 +85,12 @@ function send(res: http.ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-async function handle(ingestion: Ingestion, req: http.IncomingMessage, limits: HttpLimits, principal: Principal | undefined): Promise<{ status: number; body: unknown }> {
+async function handle(
+  ingestion: Ingestion,
+  req: http.IncomingMessage,
+  limits: HttpLimits,
+  principal: Principal | undefined,
+): Promise<{ status: number; body: unknown }> {
   const path = (req.url ?? '/').split('?')[0];
   if (req.method === 'GET' && path === '/health') return { status: 200, body: { status: 'ok' } };
   if (req.method !== 'POST' || (path !== '/push' && path !== '/write-to-online-store')) {
@@ -93,7 +98,8 @@ async function handle(ingestion: Ingestion, req: http.IncomingMessage, limits: H
   }
   const body = await readJson(req, limits);
   const df = body['df'];
-  if (typeof df !== 'object' || df === null || Array.isArray(df)) throw new RpcError(Code.INVALID_ARGUMENT, 'df: required, an object of columns: {"column": [value, ...]}');
+  if (typeof df !== 'object' || df === null || Array.isArray(df))
+    throw new RpcError(Code.INVALID_ARGUMENT, 'df: required, an object of columns: {"column": [value, ...]}');
   const frame = df as Record<string, unknown>;
   const project = typeof body['project'] === 'string' ? body['project'] : '';
   let write: (chunk: Record<string, unknown>, whole: boolean) => Promise<WriteOutcome>;
@@ -101,9 +107,17 @@ async function handle(ingestion: Ingestion, req: http.IncomingMessage, limits: H
     const source = body['push_source_name'];
     if (typeof source !== 'string' || source === '') throw new RpcError(Code.INVALID_ARGUMENT, 'push_source_name: required');
     const to = body['to'] ?? 'online';
-    if (!DESTINATIONS.includes(to as PushDestination)) throw new RpcError(Code.INVALID_ARGUMENT, `to: ${JSON.stringify(to)} is not one of ${DESTINATIONS.join(', ')}`);
+    if (!DESTINATIONS.includes(to as PushDestination))
+      throw new RpcError(Code.INVALID_ARGUMENT, `to: ${JSON.stringify(to)} is not one of ${DESTINATIONS.join(', ')}`);
     write = (chunk, first) =>
-      ingestion.push(project, source, ({ timestampColumn, createdColumn }) => checkedChunk(frame, chunk, first, timestampColumn, createdColumn), to as PushDestination, undefined, principal);
+      ingestion.push(
+        project,
+        source,
+        ({ timestampColumn, createdColumn }) => checkedChunk(frame, chunk, first, timestampColumn, createdColumn),
+        to as PushDestination,
+        undefined,
+        principal,
+      );
   } else {
     const view = body['feature_view_name'];
     if (typeof view !== 'string' || view === '') throw new RpcError(Code.INVALID_ARGUMENT, 'feature_view_name: required');
@@ -127,7 +141,10 @@ async function handle(ingestion: Ingestion, req: http.IncomingMessage, limits: H
  * anything is written; a store failure on a later chunk leaves the earlier ones written
  * (writes are idempotent: the client retries the push).
  */
-async function writeInChunks(frame: Record<string, unknown>, write: (chunk: Record<string, unknown>, first: boolean) => Promise<WriteOutcome>): Promise<WriteOutcome> {
+async function writeInChunks(
+  frame: Record<string, unknown>,
+  write: (chunk: Record<string, unknown>, first: boolean) => Promise<WriteOutcome>,
+): Promise<WriteOutcome> {
   const first = Object.values(frame)[0];
   const rows = Array.isArray(first) ? first.length : 0;
   if (rows <= PUSH_CHUNK_ROWS) return write(frame, true);

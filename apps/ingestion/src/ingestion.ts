@@ -57,7 +57,13 @@ export class Ingestion {
       storeTimeoutMs: options.storeTimeoutMs,
       maxFutureSkewMs: options.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS,
       onSchemaViolation: (target, violation, outcome) =>
-        this.metrics.schemaViolations.inc({ project: target.project, view: target.name, feature: violation.feature, type: tfmdV0.AnomalyInfo_Type[violation.type] ?? String(violation.type), outcome }),
+        this.metrics.schemaViolations.inc({
+          project: target.project,
+          view: target.name,
+          feature: violation.feature,
+          type: tfmdV0.AnomalyInfo_Type[violation.type] ?? String(violation.type),
+          outcome,
+        }),
     });
     if (options.kafka !== undefined) {
       this.consumers = new KafkaConsumers({
@@ -102,7 +108,8 @@ export class Ingestion {
   }
 
   private caller(principal: Principal | undefined): Principal | undefined {
-    if (this.options.access !== undefined && principal === undefined) throw new Error('ingestion: a write without its caller; every front door must pass the principal');
+    if (this.options.access !== undefined && principal === undefined)
+      throw new Error('ingestion: a write without its caller; every front door must pass the principal');
     return principal;
   }
 
@@ -131,7 +138,14 @@ export class Ingestion {
     return outcome;
   }
 
-  async writeToOnlineStore(projectName: string, view: string, input: () => InputRows, timeRemainingMs: number | undefined, principal?: Principal, requestId?: string): Promise<WriteOutcome> {
+  async writeToOnlineStore(
+    projectName: string,
+    view: string,
+    input: () => InputRows,
+    timeRemainingMs: number | undefined,
+    principal?: Principal,
+    requestId?: string,
+  ): Promise<WriteOutcome> {
     this.checkReady();
     const caller = this.caller(principal);
     const checks = caller === undefined ? undefined : this.options.access?.onlineWrite(caller, this.projectToCheck(projectName), view, requestId);
@@ -159,17 +173,34 @@ export class Ingestion {
   service(): ServiceRegistration {
     return implement(ingestionV1.IngestionService, {
       push: async (request, ctx) => {
-        const outcome = await this.push(request.project, request.pushSource, () => rowBatchInput(request.rows), destinationOf(request.mode), ctx.timeRemainingMs(), this.callerOf(ctx), ctx.requestId);
+        const outcome = await this.push(
+          request.project,
+          request.pushSource,
+          () => rowBatchInput(request.rows),
+          destinationOf(request.mode),
+          ctx.timeRemainingMs(),
+          this.callerOf(ctx),
+          ctx.requestId,
+        );
         return create(ingestionV1.PushResponseSchema, outcome);
       },
       writeToOnlineStore: async (request, ctx) => {
-        const outcome = await this.writeToOnlineStore(request.project, request.featureView, () => rowBatchInput(request.rows), ctx.timeRemainingMs(), this.callerOf(ctx), ctx.requestId);
+        const outcome = await this.writeToOnlineStore(
+          request.project,
+          request.featureView,
+          () => rowBatchInput(request.rows),
+          ctx.timeRemainingMs(),
+          this.callerOf(ctx),
+          ctx.requestId,
+        );
         return create(ingestionV1.WriteToOnlineStoreResponseSchema, outcome);
       },
       getConsumerStatus: async (request, ctx) => {
         const statuses = this.consumers?.statuses(request.project, request.dataSource) ?? [];
         const access = this.options.access;
-        return create(ingestionV1.GetConsumerStatusResponseSchema, { consumers: access === undefined ? statuses : access.visibleConsumers(principalOf(ctx), statuses) });
+        return create(ingestionV1.GetConsumerStatusResponseSchema, {
+          consumers: access === undefined ? statuses : access.visibleConsumers(principalOf(ctx), statuses),
+        });
       },
     });
   }

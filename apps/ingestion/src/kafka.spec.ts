@@ -5,13 +5,20 @@ import os from 'node:os';
 import path from 'node:path';
 import { create, createFileRegistry, toBinary } from '@bufbuild/protobuf';
 import type { MessageInitShape } from '@bufbuild/protobuf';
-import { FileDescriptorProtoSchema, FileDescriptorSetSchema, FieldDescriptorProto_Label, FieldDescriptorProto_Type, file_google_protobuf_timestamp, timestampFromMs } from '@bufbuild/protobuf/wkt';
+import {
+  FileDescriptorProtoSchema,
+  FileDescriptorSetSchema,
+  FieldDescriptorProto_Label,
+  FieldDescriptorProto_Type,
+  file_google_protobuf_timestamp,
+  timestampFromMs,
+} from '@bufbuild/protobuf/wkt';
 import { Type as AvroType } from 'avsc';
 import { DuckDBOfflineStore } from '@larder/offline-store';
 import type { BatchSource, Cell } from '@larder/offline-store';
 import { createOnlineStore, eventMsFromMicros } from '@larder/online-store';
 import type { OnlineStore, ViewDescriptor } from '@larder/online-store';
-import type { registryV1} from '@larder/proto';
+import type { registryV1 } from '@larder/proto';
 import { ingestionV1, typesV1 } from '@larder/proto';
 import { testServices } from '@larder/testing';
 import { createTopic, produce, readTopic, startIngestion, startTestRegistry, uniqueName, waitFor } from './testing';
@@ -31,7 +38,12 @@ const features = [
   { name: 'trips', valueType: T.INT64 },
   { name: 'name', valueType: T.STRING },
 ];
-const descriptor = (view: string): ViewDescriptor => ({ project, name: view, joinKeys: ['driver_id'], features: features.map((f) => ({ name: f.name, type: f.valueType })) });
+const descriptor = (view: string): ViewDescriptor => ({
+  project,
+  name: view,
+  joinKeys: ['driver_id'],
+  features: features.map((f) => ({ name: f.name, type: f.valueType })),
+});
 
 // Protobuf: acme.rides.v1.TripEvent with renamed fields and a Timestamp.
 const tripFile = create(FileDescriptorProtoSchema, {
@@ -47,13 +59,22 @@ const tripFile = create(FileDescriptorProtoSchema, {
         { name: 'conv', number: 2, type: FieldDescriptorProto_Type.DOUBLE, label: FieldDescriptorProto_Label.OPTIONAL, jsonName: 'conv' },
         { name: 'trips', number: 3, type: FieldDescriptorProto_Type.INT64, label: FieldDescriptorProto_Label.OPTIONAL, jsonName: 'trips' },
         { name: 'name', number: 4, type: FieldDescriptorProto_Type.STRING, label: FieldDescriptorProto_Label.OPTIONAL, jsonName: 'name' },
-        { name: 'ts', number: 5, type: FieldDescriptorProto_Type.MESSAGE, typeName: '.google.protobuf.Timestamp', label: FieldDescriptorProto_Label.OPTIONAL, jsonName: 'ts' },
+        {
+          name: 'ts',
+          number: 5,
+          type: FieldDescriptorProto_Type.MESSAGE,
+          typeName: '.google.protobuf.Timestamp',
+          label: FieldDescriptorProto_Label.OPTIONAL,
+          jsonName: 'ts',
+        },
       ],
     },
   ],
 });
 const descriptorSet = toBinary(FileDescriptorSetSchema, create(FileDescriptorSetSchema, { file: [file_google_protobuf_timestamp.proto, tripFile] }));
-const tripEvent = createFileRegistry(create(FileDescriptorSetSchema, { file: [file_google_protobuf_timestamp.proto, tripFile] })).getMessage('acme.rides.v1.TripEvent');
+const tripEvent = createFileRegistry(create(FileDescriptorSetSchema, { file: [file_google_protobuf_timestamp.proto, tripFile] })).getMessage(
+  'acme.rides.v1.TripEvent',
+);
 
 const avroSchema = {
   type: 'record',
@@ -78,8 +99,19 @@ let schemaRequests = 0;
 let dir: string;
 let batchSource: BatchSource;
 
-function kafkaSource(name: string, topic: string, format: MessageInitShape<typeof registryV1.KafkaMessageFormatSchema>['format'], extra: MessageInitShape<typeof registryV1.KafkaSourceSchema> = {}, fieldMapping: Record<string, string> = {}): MessageInitShape<typeof registryV1.DataSourceSchema> {
-  return { name, timestampField: 'ts', fieldMapping, kind: { case: 'kafka' as const, value: { bootstrapServers: brokers, topic, messageFormat: { format } as never, ...extra } } };
+function kafkaSource(
+  name: string,
+  topic: string,
+  format: MessageInitShape<typeof registryV1.KafkaMessageFormatSchema>['format'],
+  extra: MessageInitShape<typeof registryV1.KafkaSourceSchema> = {},
+  fieldMapping: Record<string, string> = {},
+): MessageInitShape<typeof registryV1.DataSourceSchema> {
+  return {
+    name,
+    timestampField: 'ts',
+    fieldMapping,
+    kind: { case: 'kafka' as const, value: { bootstrapServers: brokers, topic, messageFormat: { format } as never, ...extra } },
+  };
 }
 
 beforeAll(async () => {
@@ -99,7 +131,9 @@ beforeAll(async () => {
 
   offline = await DuckDBOfflineStore.create();
   const parquet = path.join(dir, 'trips.parquet');
-  await offline.run(`COPY (SELECT 0::BIGINT AS driver_id, 0.0::DOUBLE AS conv_rate, 0::BIGINT AS trips, ''::VARCHAR AS name, TIMESTAMP '2000-01-01' AS ts, TIMESTAMP '2000-01-01' AS created) TO '${parquet}' (FORMAT parquet)`);
+  await offline.run(
+    `COPY (SELECT 0::BIGINT AS driver_id, 0.0::DOUBLE AS conv_rate, 0::BIGINT AS trips, ''::VARCHAR AS name, TIMESTAMP '2000-01-01' AS ts, TIMESTAMP '2000-01-01' AS created) TO '${parquet}' (FORMAT parquet)`,
+  );
   batchSource = { name: 'trips_batch', location: { kind: 'file', path: parquet }, timestampField: 'ts', createdTimestampColumn: 'created' };
 
   await Promise.all([...Object.values(topics), dlq, `${topics.registry}.dlq`].map((t) => createTopic(brokers, t)));
@@ -112,7 +146,13 @@ beforeAll(async () => {
       kafkaSource('json_src', topics.json, { case: 'json', value: {} }, { deadLetterTopic: dlq, watermarkDelay: { seconds: 60n }, batchSource: 'trips_batch' }),
       kafkaSource('avro_src', topics.avro, { case: 'avro', value: { schema: { case: 'inlineSchema', value: JSON.stringify(avroSchema) } } }),
       kafkaSource('avro_sr_src', topics.registry, { case: 'avro', value: { schema: { case: 'schemaRegistryUrl', value: schemaUrl } } }),
-      kafkaSource('proto_src', topics.proto, { case: 'protobuf', value: { messageType: 'acme.rides.v1.TripEvent', descriptorSet } }, {}, { driver: 'driver_id', conv: 'conv_rate' }),
+      kafkaSource(
+        'proto_src',
+        topics.proto,
+        { case: 'protobuf', value: { messageType: 'acme.rides.v1.TripEvent', descriptorSet } },
+        {},
+        { driver: 'driver_id', conv: 'conv_rate' },
+      ),
     ],
     featureViews: [
       { name: 'json_view', entities: ['driver'], schema: features, streamSource: 'json_src' },
@@ -140,13 +180,33 @@ const plain = (v: typesV1.Value | undefined): unknown => (v?.val.case === 'nullV
 
 async function readView(view: string, ids: number[]) {
   const [rows] = await online.read([{ view: descriptor(view), entityKeys: ids.map(key) }]);
-  return (rows ?? []).map((row) => (row === undefined ? undefined : { eventTs: row.eventTs, conv: plain(row.values[0]), trips: plain(row.values[1]), name: plain(row.values[2]) }));
+  return (rows ?? []).map((row) =>
+    row === undefined ? undefined : { eventTs: row.eventTs, conv: plain(row.values[0]), trips: plain(row.values[1]), name: plain(row.values[2]) },
+  );
 }
 
 async function historical(at: { id: number; ts: number }[]): Promise<Cell[][]> {
   const result = await offline.getHistoricalFeatures({
-    entities: { kind: 'rows', columns: [{ name: 'driver_id', type: T.INT64 }, { name: 'event_timestamp', type: T.UNIX_TIMESTAMP }], timestampColumn: 'event_timestamp', batches: [{ driver_id: at.map((a) => BigInt(a.id)), event_timestamp: at.map((a) => new Date(a.ts)) }] },
-    views: [{ name: 'json_view', source: batchSource, joinKeys: [{ name: 'driver_id', type: T.INT64 }], features: [{ name: 'conv_rate', type: T.DOUBLE }, { name: 'trips', type: T.INT64 }] }],
+    entities: {
+      kind: 'rows',
+      columns: [
+        { name: 'driver_id', type: T.INT64 },
+        { name: 'event_timestamp', type: T.UNIX_TIMESTAMP },
+      ],
+      timestampColumn: 'event_timestamp',
+      batches: [{ driver_id: at.map((a) => BigInt(a.id)), event_timestamp: at.map((a) => new Date(a.ts)) }],
+    },
+    views: [
+      {
+        name: 'json_view',
+        source: batchSource,
+        joinKeys: [{ name: 'driver_id', type: T.INT64 }],
+        features: [
+          { name: 'conv_rate', type: T.DOUBLE },
+          { name: 'trips', type: T.INT64 },
+        ],
+      },
+    ],
   });
   const rows: Cell[][] = [];
   for await (const chunk of result) for (let r = 0; r < chunk.rowCount; r++) rows.push(chunk.columns.map((c) => c[r] ?? null));
@@ -202,9 +262,22 @@ describe('Kafka sources', () => {
     ]);
 
     const [status] = running.ingestion.consumers?.statuses(project, 'json_src') ?? [];
-    expect(status).toMatchObject({ project, dataSource: 'json_src', topic: topics.json, deadLetterTopic: dlq, deadLetterCount: 3n, state: ingestionV1.ConsumerState.RUNNING });
+    expect(status).toMatchObject({
+      project,
+      dataSource: 'json_src',
+      topic: topics.json,
+      deadLetterTopic: dlq,
+      deadLetterCount: 3n,
+      state: ingestionV1.ConsumerState.RUNNING,
+    });
     await waitFor(() => running.ingestion.consumers?.statuses(project, 'json_src')[0]?.partitions[0]?.committedOffset === 9n, 10_000, 'offset 9 committed');
-    expect(running.ingestion.consumers?.statuses(project, 'json_src')[0]?.partitions[0]).toMatchObject({ partition: 0, committedOffset: 9n, logEndOffset: 9n, lag: 0n, deadLetterCount: 3n });
+    expect(running.ingestion.consumers?.statuses(project, 'json_src')[0]?.partitions[0]).toMatchObject({
+      partition: 0,
+      committedOffset: 9n,
+      logEndOffset: 9n,
+      lag: 0n,
+      deadLetterCount: 3n,
+    });
   });
 
   it('Avro with an inline schema', async () => {
@@ -225,7 +298,11 @@ describe('Kafka sources', () => {
       { value: framed({ driver_id: 33, conv_rate: 0.33, trips: 33, name: 'x', ts: BASE }, 99) },
     ]);
     await waitFor(async () => (await readView('avro_sr_view', [32]))[0] !== undefined, 30_000, 'the registry-framed events online');
-    expect(await readView('avro_sr_view', [31, 32, 33])).toEqual([{ eventTs: BASE, conv: 0.31, trips: 31n, name: null }, { eventTs: BASE, conv: 0.32, trips: 32n, name: 'sr' }, undefined]);
+    expect(await readView('avro_sr_view', [31, 32, 33])).toEqual([
+      { eventTs: BASE, conv: 0.31, trips: 31n, name: null },
+      { eventTs: BASE, conv: 0.32, trips: 32n, name: 'sr' },
+      undefined,
+    ]);
     const [letter] = await readTopic(brokers, `${topics.registry}.dlq`, 1);
     expect(letter?.headers['larder.error.reason']).toMatch(/schema id 99 is not in the schema registry/);
     expect(schemaRequests).toBe(2); // id 7 once (cached), id 99 once

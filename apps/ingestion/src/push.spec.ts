@@ -20,7 +20,15 @@ jest.setTimeout(60_000);
 const T = typesV1.ValueType;
 const project = uniqueName('push');
 const BASE = Date.UTC(2026, 1, 1);
-const view: ViewDescriptor = { project, name: 'driver_stats', joinKeys: ['driver_id'], features: [{ name: 'conv_rate', type: T.DOUBLE }, { name: 'trips', type: T.INT64 }] };
+const view: ViewDescriptor = {
+  project,
+  name: 'driver_stats',
+  joinKeys: ['driver_id'],
+  features: [
+    { name: 'conv_rate', type: T.DOUBLE },
+    { name: 'trips', type: T.INT64 },
+  ],
+};
 
 let dir: string;
 let outside: string;
@@ -37,7 +45,9 @@ beforeAll(async () => {
   outside = mkdtempSync(path.join(os.tmpdir(), 'larder-ingestion-outside-'));
   offline = await DuckDBOfflineStore.create();
   const parquet = path.join(dir, 'stats.parquet');
-  await offline.run(`COPY (SELECT 0::BIGINT AS driver_id, 0.0::DOUBLE AS conv_rate, 0::BIGINT AS trips, TIMESTAMP '2000-01-01' AS event_timestamp) TO '${parquet}' (FORMAT parquet)`);
+  await offline.run(
+    `COPY (SELECT 0::BIGINT AS driver_id, 0.0::DOUBLE AS conv_rate, 0::BIGINT AS trips, TIMESTAMP '2000-01-01' AS event_timestamp) TO '${parquet}' (FORMAT parquet)`,
+  );
   copyFileSync(parquet, path.join(outside, 'stats.parquet'));
   source = { name: 'stats_file', location: { kind: 'file', path: parquet }, timestampField: 'event_timestamp' };
   registry = await startTestRegistry();
@@ -52,8 +62,20 @@ beforeAll(async () => {
       { name: 'outside_push', kind: { case: 'push', value: { batchSource: 'outside_file' } } },
     ],
     featureViews: [
-      { name: 'driver_stats', entities: ['driver'], schema: view.features.map((f) => ({ name: f.name, valueType: f.type })), batchSource: 'stats_file', streamSource: 'stats_push' },
-      { name: 'outside_stats', entities: ['driver'], schema: view.features.map((f) => ({ name: f.name, valueType: f.type })), batchSource: 'outside_file', streamSource: 'outside_push' },
+      {
+        name: 'driver_stats',
+        entities: ['driver'],
+        schema: view.features.map((f) => ({ name: f.name, valueType: f.type })),
+        batchSource: 'stats_file',
+        streamSource: 'stats_push',
+      },
+      {
+        name: 'outside_stats',
+        entities: ['driver'],
+        schema: view.features.map((f) => ({ name: f.name, valueType: f.type })),
+        batchSource: 'outside_file',
+        streamSource: 'outside_push',
+      },
     ],
   });
   const httpPort = await freePort();
@@ -113,8 +135,26 @@ async function readOnline(ids: number[]) {
 
 async function historical(at: { id: number; ts: number | Date }[]): Promise<Cell[][]> {
   const result = await offline.getHistoricalFeatures({
-    entities: { kind: 'rows', columns: [{ name: 'driver_id', type: T.INT64 }, { name: 'ts', type: T.UNIX_TIMESTAMP }], timestampColumn: 'ts', batches: [{ driver_id: at.map((a) => BigInt(a.id)), ts: at.map((a) => (a.ts instanceof Date ? a.ts : new Date(a.ts))) }] },
-    views: [{ name: 'driver_stats', source, joinKeys: [{ name: 'driver_id', type: T.INT64 }], features: [{ name: 'conv_rate', type: T.DOUBLE }, { name: 'trips', type: T.INT64 }] }],
+    entities: {
+      kind: 'rows',
+      columns: [
+        { name: 'driver_id', type: T.INT64 },
+        { name: 'ts', type: T.UNIX_TIMESTAMP },
+      ],
+      timestampColumn: 'ts',
+      batches: [{ driver_id: at.map((a) => BigInt(a.id)), ts: at.map((a) => (a.ts instanceof Date ? a.ts : new Date(a.ts))) }],
+    },
+    views: [
+      {
+        name: 'driver_stats',
+        source,
+        joinKeys: [{ name: 'driver_id', type: T.INT64 }],
+        features: [
+          { name: 'conv_rate', type: T.DOUBLE },
+          { name: 'trips', type: T.INT64 },
+        ],
+      },
+    ],
   });
   const out: Cell[][] = [];
   for await (const chunk of result) for (let r = 0; r < chunk.rowCount; r++) out.push([chunk.columns[2]?.[r] ?? null, chunk.columns[3]?.[r] ?? null]);
@@ -127,7 +167,12 @@ describe('Push', () => {
       project,
       pushSource: 'stats_push',
       mode: ingestionV1.PushMode.ONLINE,
-      rows: rows([1, 2, 3, 1], [double(0.1), str('oops'), double(0.3), double(0.05)], [int64(1), int64(2), int64(3), int64(0)], [BASE, BASE, BASE, BASE - 1000]),
+      rows: rows(
+        [1, 2, 3, 1],
+        [double(0.1), str('oops'), double(0.3), double(0.05)],
+        [int64(1), int64(2), int64(3), int64(0)],
+        [BASE, BASE, BASE, BASE - 1000],
+      ),
     });
     expect(response.rowsWritten).toBe(2n);
     expect(response.rowsSkippedStale).toBe(1n);
@@ -137,17 +182,32 @@ describe('Push', () => {
   });
 
   it('OFFLINE appends where historical retrieval reads, and leaves the online store alone', async () => {
-    const response = await client.push({ project, pushSource: 'stats_push', mode: ingestionV1.PushMode.OFFLINE, rows: rows([10], [double(1.5)], [int64(15)], [BASE]) });
+    const response = await client.push({
+      project,
+      pushSource: 'stats_push',
+      mode: ingestionV1.PushMode.OFFLINE,
+      rows: rows([10], [double(1.5)], [int64(15)], [BASE]),
+    });
     expect(response).toMatchObject({ rowsWritten: 1n, rowsSkippedStale: 0n, failures: [] });
     expect(await readOnline([10])).toEqual([undefined]);
-    expect(await historical([{ id: 10, ts: BASE + 1 }, { id: 10, ts: BASE - 1 }])).toEqual([[1.5, 15n], [null, null]]);
+    expect(
+      await historical([
+        { id: 10, ts: BASE + 1 },
+        { id: 10, ts: BASE - 1 },
+      ]),
+    ).toEqual([
+      [1.5, 15n],
+      [null, null],
+    ]);
   });
 
   it('OFFLINE to a source outside the roots is PERMISSION_DENIED naming the root, and creates nothing there', async () => {
-    const error = await client.push({ project, pushSource: 'outside_push', mode: ingestionV1.PushMode.OFFLINE, rows: rows([10], [double(1.5)], [int64(15)], [BASE]) }).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const error = await client
+      .push({ project, pushSource: 'outside_push', mode: ingestionV1.PushMode.OFFLINE, rows: rows([10], [double(1.5)], [int64(15)], [BASE]) })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(error).toBeInstanceOf(RpcError);
     expect((error as RpcError).code).toBe(Code.PERMISSION_DENIED);
     expect((error as RpcError).message).toContain(`is outside the read root '${realpathSync(dir)}'`);
@@ -155,7 +215,12 @@ describe('Push', () => {
   });
 
   it('ONLINE_AND_OFFLINE writes both', async () => {
-    await client.push({ project, pushSource: 'stats_push', mode: ingestionV1.PushMode.ONLINE_AND_OFFLINE, rows: rows([20], [double(2.5)], [int64(25)], [BASE]) });
+    await client.push({
+      project,
+      pushSource: 'stats_push',
+      mode: ingestionV1.PushMode.ONLINE_AND_OFFLINE,
+      rows: rows([20], [double(2.5)], [int64(25)], [BASE]),
+    });
     expect(await readOnline([20])).toEqual([[BASE, 2.5, 25n]]);
     expect(await historical([{ id: 20, ts: BASE }])).toEqual([[2.5, 25n]]);
   });
@@ -163,41 +228,74 @@ describe('Push', () => {
   it('ONLINE_AND_OFFLINE keeps event-time microseconds offline: rows 1 us apart stay apart', async () => {
     const us = (n: number) => BigInt(BASE) * 1000n + 3_600_000_000n + BigInt(n); // an hour after BASE, n us on
     const stamp = (n: number) => create(TimestampSchema, { seconds: us(n) / 1_000_000n, nanos: Number(us(n) % 1_000_000n) * 1000 });
-    const batch = create(typesV1.RowBatchSchema, { columns: { driver_id: { val: [int64(21), int64(21)] }, conv_rate: { val: [double(1.25), double(2.25)] }, trips: { val: [int64(1), int64(2)] } }, eventTimestamps: [stamp(400), stamp(402)] });
+    const batch = create(typesV1.RowBatchSchema, {
+      columns: { driver_id: { val: [int64(21), int64(21)] }, conv_rate: { val: [double(1.25), double(2.25)] }, trips: { val: [int64(1), int64(2)] } },
+      eventTimestamps: [stamp(400), stamp(402)],
+    });
     const response = await client.push({ project, pushSource: 'stats_push', mode: ingestionV1.PushMode.ONLINE_AND_OFFLINE, rows: batch });
     expect(response.failures).toEqual([]); // online keeps the later row of the key; offline both
     const at = (n: number) => ({ id: 21, ts: dateFromMicros(us(n)) });
-    expect(await historical([at(401), at(402), at(399), at(400)])).toEqual([[1.25, 1n], [2.25, 2n], [null, null], [1.25, 1n]]);
+    expect(await historical([at(401), at(402), at(399), at(400)])).toEqual([
+      [1.25, 1n],
+      [2.25, 2n],
+      [null, null],
+      [1.25, 1n],
+    ]);
   });
 
   it('rejects malformed batches and unknown sources with the contract codes', async () => {
-    await expect(client.push({ project, pushSource: 'nope', rows: rows([1], [double(1)], [int64(1)], [BASE]) })).rejects.toMatchObject({ code: Code.NOT_FOUND });
+    await expect(client.push({ project, pushSource: 'nope', rows: rows([1], [double(1)], [int64(1)], [BASE]) })).rejects.toMatchObject({
+      code: Code.NOT_FOUND,
+    });
     const ragged = rows([1, 2], [double(1)], [int64(1), int64(2)], [BASE, BASE]);
-    await expect(client.push({ project, pushSource: 'stats_push', rows: ragged })).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT, message: expect.stringMatching(/conv_rate/) });
+    await expect(client.push({ project, pushSource: 'stats_push', rows: ragged })).rejects.toMatchObject({
+      code: Code.INVALID_ARGUMENT,
+      message: expect.stringMatching(/conv_rate/),
+    });
     const noKey = create(typesV1.RowBatchSchema, { columns: { conv_rate: { val: [double(1)] } }, eventTimestamps: [timestampFromMs(BASE)] });
-    await expect(client.push({ project, pushSource: 'stats_push', rows: noKey })).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT, message: expect.stringMatching(/driver_id/) });
+    await expect(client.push({ project, pushSource: 'stats_push', rows: noKey })).rejects.toMatchObject({
+      code: Code.INVALID_ARGUMENT,
+      message: expect.stringMatching(/driver_id/),
+    });
     await expect(client.push({ project, pushSource: 'stats_file', rows: noKey })).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT });
   });
 
   it('WriteToOnlineStore writes one view online', async () => {
-    const response = await client.writeToOnlineStore({ project, featureView: 'driver_stats', rows: rows([30], [double(3.5)], [create(typesV1.ValueSchema, { val: { case: 'int32Val', value: 35 } })], [BASE]) });
+    const response = await client.writeToOnlineStore({
+      project,
+      featureView: 'driver_stats',
+      rows: rows([30], [double(3.5)], [create(typesV1.ValueSchema, { val: { case: 'int32Val', value: 35 } })], [BASE]),
+    });
     expect(response).toMatchObject({ rowsWritten: 1n, failures: [] });
     expect(await readOnline([30])).toEqual([[BASE, 3.5, 35n]]);
   });
 
   it('HTTP POST /push takes Feast-shaped JSON', async () => {
     const post = (body: unknown) => fetch(`${httpUrl}/push`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const ok = await post({ push_source_name: 'stats_push', df: { driver_id: [40, 41], conv_rate: [4.5, 4.6], trips: [45, 46], event_timestamp: ['2026-02-01 00:00:00', '2026-02-01T00:00:00Z'] }, to: 'online_and_offline' });
+    const ok = await post({
+      push_source_name: 'stats_push',
+      df: { driver_id: [40, 41], conv_rate: [4.5, 4.6], trips: [45, 46], event_timestamp: ['2026-02-01 00:00:00', '2026-02-01T00:00:00Z'] },
+      to: 'online_and_offline',
+    });
     expect(ok.status).toBe(200);
     expect(await ok.json()).toEqual({ rows_written: 2, rows_skipped_stale: 0, failures: [] });
-    expect(await readOnline([40, 41])).toEqual([[BASE, 4.5, 45n], [BASE, 4.6, 46n]]);
+    expect(await readOnline([40, 41])).toEqual([
+      [BASE, 4.5, 45n],
+      [BASE, 4.6, 46n],
+    ]);
     expect(await historical([{ id: 41, ts: BASE }])).toEqual([[4.6, 46n]]);
 
-    const partial = await post({ push_source_name: 'stats_push', df: { driver_id: [42, null], conv_rate: [true, 1], trips: [1, 1], event_timestamp: [BASE, BASE] } });
+    const partial = await post({
+      push_source_name: 'stats_push',
+      df: { driver_id: [42, null], conv_rate: [true, 1], trips: [1, 1], event_timestamp: [BASE, BASE] },
+    });
     expect(partial.status).toBe(422);
     const body = (await partial.json()) as { rows_written: number; failures: { row_index: number; column: string }[] };
     expect(body.rows_written).toBe(0);
-    expect(body.failures.map((f) => [f.row_index, f.column])).toEqual([[0, 'conv_rate'], [1, 'driver_id']]);
+    expect(body.failures.map((f) => [f.row_index, f.column])).toEqual([
+      [0, 'conv_rate'],
+      [1, 'driver_id'],
+    ]);
 
     // int64 JSON numbers beyond 2^53 keep every digit (JSON.parse would round ...993 to ...992).
     const big = await fetch(`${httpUrl}/push`, {
@@ -206,7 +304,12 @@ describe('Push', () => {
       body: `{"push_source_name": "stats_push", "df": {"driver_id": [9223372036854775807], "conv_rate": [0.5], "trips": [9007199254740993], "event_timestamp": [${BASE}]}, "to": "online_and_offline"}`,
     });
     expect([big.status, await big.json()]).toEqual([200, { rows_written: 1, rows_skipped_stale: 0, failures: [] }]);
-    const [stored] = await online.read([{ view, entityKeys: [{ joinKeys: ['driver_id'], entityValues: [create(typesV1.ValueSchema, { val: { case: 'int64Val', value: 9223372036854775807n } })] }] }]);
+    const [stored] = await online.read([
+      {
+        view,
+        entityKeys: [{ joinKeys: ['driver_id'], entityValues: [create(typesV1.ValueSchema, { val: { case: 'int64Val', value: 9223372036854775807n } })] }],
+      },
+    ]);
     expect(stored?.[0]?.values[1]?.val.value).toBe(9007199254740993n);
 
     expect((await post({ push_source_name: 'stats_push', df: { driver_id: [1] }, to: 'everywhere' })).status).toBe(400);

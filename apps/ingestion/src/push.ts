@@ -40,17 +40,24 @@ export function rowBatchInput(batch: typesV1.RowBatch | undefined): InputRows {
   const created = batch?.createdTimestamps ?? [];
   const rowCount = lengths[0]?.[1] ?? events.length;
   for (const [name, length] of lengths) {
-    if (length !== rowCount) throw new RpcError(Code.INVALID_ARGUMENT, `rows.columns: column '${name}' has ${length} values but '${lengths[0]?.[0] ?? ''}' has ${rowCount}; every column needs one value per row`);
+    if (length !== rowCount)
+      throw new RpcError(
+        Code.INVALID_ARGUMENT,
+        `rows.columns: column '${name}' has ${length} values but '${lengths[0]?.[0] ?? ''}' has ${rowCount}; every column needs one value per row`,
+      );
   }
-  if (events.length !== rowCount) throw new RpcError(Code.INVALID_ARGUMENT, `rows.event_timestamps: ${events.length} timestamps for ${rowCount} rows; give one event timestamp per row`);
-  if (created.length !== 0 && created.length !== rowCount) throw new RpcError(Code.INVALID_ARGUMENT, `rows.created_timestamps: ${created.length} timestamps for ${rowCount} rows; give one per row or none`);
+  if (events.length !== rowCount)
+    throw new RpcError(Code.INVALID_ARGUMENT, `rows.event_timestamps: ${events.length} timestamps for ${rowCount} rows; give one event timestamp per row`);
+  if (created.length !== 0 && created.length !== rowCount)
+    throw new RpcError(Code.INVALID_ARGUMENT, `rows.created_timestamps: ${created.length} timestamps for ${rowCount} rows; give one per row or none`);
   return {
     rowCount,
     timestampColumn: '',
     has: (column) => column in columns,
     read: (row, column, type) => checkValue(type, columns[column]?.val[row]),
     eventTs: (row) => eventMsOf(events[row] as NonNullable<(typeof events)[number]>, `rows.event_timestamps[${row}]`),
-    createdTs: (row) => (created.length === 0 ? undefined : eventMsOf(created[row] as NonNullable<(typeof created)[number]>, `rows.created_timestamps[${row}]`)),
+    createdTs: (row) =>
+      created.length === 0 ? undefined : eventMsOf(created[row] as NonNullable<(typeof created)[number]>, `rows.created_timestamps[${row}]`),
   };
 }
 
@@ -74,9 +81,14 @@ export function dataFrameInput(df: Readonly<Record<string, unknown>>, timestampC
   const columns = df as Readonly<Record<string, unknown[]>>;
   const rowCount = (entries[0]?.[1] as unknown[] | undefined)?.length ?? 0;
   for (const [name, values] of entries) {
-    if ((values as unknown[]).length !== rowCount) throw new RpcError(Code.INVALID_ARGUMENT, `df.${name}: ${(values as unknown[]).length} values but '${entries[0]?.[0] ?? ''}' has ${rowCount}; every column needs one value per row`);
+    if ((values as unknown[]).length !== rowCount)
+      throw new RpcError(
+        Code.INVALID_ARGUMENT,
+        `df.${name}: ${(values as unknown[]).length} values but '${entries[0]?.[0] ?? ''}' has ${rowCount}; every column needs one value per row`,
+      );
   }
-  if (rowCount > 0 && !(timestampColumn in columns)) throw new RpcError(Code.INVALID_ARGUMENT, `df: no '${timestampColumn}' column; the source's timestamp_field holds each row's event time`);
+  if (rowCount > 0 && !(timestampColumn in columns))
+    throw new RpcError(Code.INVALID_ARGUMENT, `df: no '${timestampColumn}' column; the source's timestamp_field holds each row's event time`);
   return {
     rowCount,
     timestampColumn,
@@ -118,7 +130,10 @@ export function destinationOf(mode: ingestionV1.PushMode): PushDestination {
     case ingestionV1.PushMode.UNSPECIFIED:
       return 'online';
     default:
-      throw new RpcError(Code.INVALID_ARGUMENT, `mode: unknown push mode ${String(mode)}; use PUSH_MODE_ONLINE, PUSH_MODE_OFFLINE or PUSH_MODE_ONLINE_AND_OFFLINE`);
+      throw new RpcError(
+        Code.INVALID_ARGUMENT,
+        `mode: unknown push mode ${String(mode)}; use PUSH_MODE_ONLINE, PUSH_MODE_OFFLINE or PUSH_MODE_ONLINE_AND_OFFLINE`,
+      );
   }
 }
 
@@ -140,7 +155,10 @@ export class PushWriter {
     if (this.options.defaultProject !== '') return this.options.defaultProject;
     const names = this.options.registry.projectNames();
     if (names.length === 1) return names[0] as string;
-    throw new RpcError(Code.INVALID_ARGUMENT, `project: required, the registry holds ${names.length === 0 ? 'no projects' : `several projects (${names.join(', ')})`}`);
+    throw new RpcError(
+      Code.INVALID_ARGUMENT,
+      `project: required, the registry holds ${names.length === 0 ? 'no projects' : `several projects (${names.join(', ')})`}`,
+    );
   }
 
   /** The push source and how its rows are read; NOT_FOUND / FAILED_PRECONDITION as the contract says. */
@@ -148,10 +166,20 @@ export class PushWriter {
     if (name === '') throw new RpcError(Code.INVALID_ARGUMENT, 'push_source: required; name the push source to write through');
     const source = this.options.registry.dataSource(project, name);
     if (source === undefined) {
-      const known = this.options.registry.dataSources(project).filter((s) => s.kind.case === 'push').map((s) => s.name);
-      throw new RpcError(Code.NOT_FOUND, `push source '${name}' is not in project '${project}'${known.length > 0 ? ` (push sources: ${known.join(', ')})` : ''}`);
+      const known = this.options.registry
+        .dataSources(project)
+        .filter((s) => s.kind.case === 'push')
+        .map((s) => s.name);
+      throw new RpcError(
+        Code.NOT_FOUND,
+        `push source '${name}' is not in project '${project}'${known.length > 0 ? ` (push sources: ${known.join(', ')})` : ''}`,
+      );
     }
-    if (source.kind.case !== 'push') throw new RpcError(Code.INVALID_ARGUMENT, `push_source: data source '${name}' is a ${source.kind.case ?? 'source without kind'} source, not a push source`);
+    if (source.kind.case !== 'push')
+      throw new RpcError(
+        Code.INVALID_ARGUMENT,
+        `push_source: data source '${name}' is a ${source.kind.case ?? 'source without kind'} source, not a push source`,
+      );
     return source;
   }
 
@@ -163,18 +191,29 @@ export class PushWriter {
     return batch?.timestampField || 'event_timestamp';
   }
 
-  async push(project: string, source: registryV1.DataSource, input: InputRows, destination: PushDestination, timeRemainingMs: number | undefined): Promise<WriteOutcome> {
+  async push(
+    project: string,
+    source: registryV1.DataSource,
+    input: InputRows,
+    destination: PushDestination,
+    timeRemainingMs: number | undefined,
+  ): Promise<WriteOutcome> {
     const targets = this.compile(() => targetsOf(this.options.registry, project, source, this.options.basePath));
-    if (targets.length === 0) throw new RpcError(Code.FAILED_PRECONDITION, `no feature view in project '${project}' has push source '${source.name}' as its stream_source`);
+    if (targets.length === 0)
+      throw new RpcError(Code.FAILED_PRECONDITION, `no feature view in project '${project}' has push source '${source.name}' as its stream_source`);
     const toOnline = destination !== 'offline';
     const toOffline = destination !== 'online';
     const online = toOnline ? targets.filter((t) => t.online) : [];
-    if (toOnline && online.length === 0) throw new RpcError(Code.FAILED_PRECONDITION, `the feature views of push source '${source.name}' are not online (online: false)`);
+    if (toOnline && online.length === 0)
+      throw new RpcError(Code.FAILED_PRECONDITION, `the feature views of push source '${source.name}' are not online (online: false)`);
     const offline = toOffline ? targets.filter((t) => t.offline !== undefined) : [];
     if (toOffline) {
       const problem = targets.find((t) => t.offline === undefined && t.offlineProblem !== undefined && !t.offlineProblem.includes('offline: false'));
       if (problem !== undefined || offline.length === 0) {
-        throw new RpcError(Code.FAILED_PRECONDITION, `cannot push offline through '${source.name}': ${problem?.offlineProblem ?? 'none of its feature views is offline'}`);
+        throw new RpcError(
+          Code.FAILED_PRECONDITION,
+          `cannot push offline through '${source.name}': ${problem?.offlineProblem ?? 'none of its feature views is offline'}`,
+        );
       }
       if (this.options.offline === undefined) throw new RpcError(Code.FAILED_PRECONDITION, 'this ingestion service has no offline store configured');
     }
@@ -187,7 +226,9 @@ export class PushWriter {
     const view = this.options.registry.featureView(project, viewName);
     if (view === undefined) throw new RpcError(Code.NOT_FOUND, `feature view '${viewName}' is not in project '${project}'`);
     if (view.online === false) throw new RpcError(Code.FAILED_PRECONDITION, `feature view '${viewName}' is not online (online: false)`);
-    const stream = (view.streamSource === '' ? undefined : this.options.registry.dataSource(project, view.streamSource)) ?? ({ name: '', kind: { case: undefined }, fieldMapping: {} } as unknown as registryV1.DataSource);
+    const stream =
+      (view.streamSource === '' ? undefined : this.options.registry.dataSource(project, view.streamSource)) ??
+      ({ name: '', kind: { case: undefined }, fieldMapping: {} } as unknown as registryV1.DataSource);
     const target = this.compile(() => compileTarget(this.options.registry, project, view, stream, this.options.basePath));
     return this.write(new FieldMap({}), input, [target], [target], [], timeRemainingMs);
   }
@@ -201,12 +242,20 @@ export class PushWriter {
     }
   }
 
-  private async write(fields: FieldMap, input: InputRows, used: readonly ViewTarget[], online: readonly ViewTarget[], offline: readonly ViewTarget[], timeRemainingMs: number | undefined): Promise<WriteOutcome> {
+  private async write(
+    fields: FieldMap,
+    input: InputRows,
+    used: readonly ViewTarget[],
+    online: readonly ViewTarget[],
+    offline: readonly ViewTarget[],
+    timeRemainingMs: number | undefined,
+  ): Promise<WriteOutcome> {
     // A column named like the view's column wins over the source's field mapping.
     const plans = used.map((target) => recordPlan(target, (column) => (input.has(column) ? column : fields.fieldOf(column))));
     for (const plan of plans) {
       for (const key of plan.keys) {
-        if (input.rowCount > 0 && !input.has(key.field)) throw new RpcError(Code.INVALID_ARGUMENT, `rows: no '${key.name}' column; it is a join key of feature view '${plan.target.name}'`);
+        if (input.rowCount > 0 && !input.has(key.field))
+          throw new RpcError(Code.INVALID_ARGUMENT, `rows: no '${key.name}' column; it is a join key of feature view '${plan.target.name}'`);
       }
     }
     const readInput: ColumnReader<number> = (column, row) => input.read(row, column.field, column.type);
@@ -251,13 +300,20 @@ export class PushWriter {
         valid++;
       } catch (error) {
         if (!(error instanceof RowProblem || error instanceof ValueError)) throw error;
-        failures.push(create(ingestionV1.RowFailureSchema, { rowIndex: BigInt(i), column: error instanceof RowProblem ? error.column : '', reason: error.message }));
+        failures.push(
+          create(ingestionV1.RowFailureSchema, { rowIndex: BigInt(i), column: error instanceof RowProblem ? error.column : '', reason: error.message }),
+        );
       }
     }
     const timeoutMs = Math.max(1, Math.min(this.options.storeTimeoutMs, timeRemainingMs ?? Infinity));
     const [skipped] = await Promise.all([
-      Promise.all([...onlineRows].map(([target, rows]) => writeOnline(this.options.online, target, rows, timeoutMs))).then((results) => Math.max(0, ...results.map((r) => r.skipped)), storeFailure('online')),
-      Promise.all(offlineRows.all().map((batch) => (this.options.offline as OfflineStore).append(batch.source, batch.toAppendRows()))).catch(storeFailure('offline')),
+      Promise.all([...onlineRows].map(([target, rows]) => writeOnline(this.options.online, target, rows, timeoutMs))).then(
+        (results) => Math.max(0, ...results.map((r) => r.skipped)),
+        storeFailure('online'),
+      ),
+      Promise.all(offlineRows.all().map((batch) => (this.options.offline as OfflineStore).append(batch.source, batch.toAppendRows()))).catch(
+        storeFailure('offline'),
+      ),
     ]);
     return { rowsWritten: BigInt(valid - skipped), rowsSkippedStale: BigInt(skipped), failures };
   }
@@ -270,7 +326,11 @@ export function storeFailure(which: 'online' | 'offline'): (error: unknown) => n
   return (error) => {
     if (error instanceof RpcError) throw error;
     if (error instanceof StoreUnavailableError || UNREACHABLE.has((error as { code?: string }).code ?? '')) {
-      throw new RpcError(Code.UNAVAILABLE, `the ${which} store is unavailable: ${(error as Error).message}; nothing was lost, retry the call (writes are idempotent)`, { cause: error });
+      throw new RpcError(
+        Code.UNAVAILABLE,
+        `the ${which} store is unavailable: ${(error as Error).message}; nothing was lost, retry the call (writes are idempotent)`,
+        { cause: error },
+      );
     }
     // A source path outside the service's roots: the registry definition names a place this service may not write.
     if (error instanceof PathDeniedError) throw new RpcError(Code.PERMISSION_DENIED, `offline write: ${error.message}`, { cause: error });

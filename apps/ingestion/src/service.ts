@@ -20,7 +20,11 @@ export const ingestionService: RunServiceOptions<typeof ingestionSchema> = {
   setup: async ({ config, logger, tls, clientSecurity }) => {
     const problems = allowListProblems(config.endpoints);
     if (problems.length > 0) throw new ConfigError(problems.map(({ key, problem }) => ({ key, problem, source: 'configuration' })));
-    const hosts = [bindHost(config.grpc.host, config), bindHost(config.metrics.host, config), ...(config.http.enabled ? [bindHost(config.http.host, config)] : [])];
+    const hosts = [
+      bindHost(config.grpc.host, config),
+      bindHost(config.metrics.host, config),
+      ...(config.http.enabled ? [bindHost(config.http.host, config)] : []),
+    ];
     const auth = startServiceAuth({ service: 'ingestion', auth: config.auth, hosts, clientCaFile: config.tls.clientCaFile, logger });
     const metrics = new IngestionMetrics();
     if (config.onlineStore.type === 'sqlite' && config.onlineStore.path !== ':memory:') {
@@ -29,7 +33,13 @@ export const ingestionService: RunServiceOptions<typeof ingestionSchema> = {
     const online = createOnlineStore(onlineStoreConfig(config.onlineStore));
     const offline = await openIngestionOfflineStore(config.offlineStore);
     const project = config.ingestion.project;
-    const registry = new RegistryClient({ address: config.registry.address, logger, clientOptions: clientSecurity, maxMessageBytes: config.grpc.maxMessageBytes, ...(project !== '' && { project }) }).start();
+    const registry = new RegistryClient({
+      address: config.registry.address,
+      logger,
+      clientOptions: clientSecurity,
+      maxMessageBytes: config.grpc.maxMessageBytes,
+      ...(project !== '' && { project }),
+    }).start();
     let ready = false;
     registry.onChange(() => {
       ready = true;
@@ -58,7 +68,14 @@ export const ingestionService: RunServiceOptions<typeof ingestionSchema> = {
     await ingestion.start();
     let http: HttpEndpoint | undefined;
     if (config.http.enabled) {
-      http = await startHttpEndpoint(ingestion, { host: bindHost(config.http.host, config), port: config.http.port, logger, limits: config.http, tls, principal: (req, res) => auth.httpPrincipal(req, res) });
+      http = await startHttpEndpoint(ingestion, {
+        host: bindHost(config.http.host, config),
+        port: config.http.port,
+        logger,
+        limits: config.http,
+        tls,
+        principal: (req, res) => auth.httpPrincipal(req, res),
+      });
       logger.info('http push endpoint listening', { http: http.boundUrl, httpPort: http.port, maxBodyBytes: config.http.maxBodyBytes });
     }
     logger.info('stores open', { online: config.onlineStore.type, offline: config.offlineStore.type });

@@ -36,19 +36,43 @@ afterAll(async () => {
 const counts = (project: string): ViewDescriptor => ({ project, name: 'counts', joinKeys: ['id'], features: [{ name: 'seq', type: T.INT64 }] });
 
 /** A project with one JSON Kafka source on `topic` feeding view `counts` (feature seq). */
-async function defineProject(topic: string, options: { view?: { online?: boolean; offline?: boolean | undefined; batchSource?: string }; kafka?: { deadLetterTopic?: string }; sources?: MessageInitShape<typeof registryV1.DataSourceSchema>[] } = {}): Promise<string> {
+async function defineProject(
+  topic: string,
+  options: {
+    view?: { online?: boolean; offline?: boolean | undefined; batchSource?: string };
+    kafka?: { deadLetterTopic?: string };
+    sources?: MessageInitShape<typeof registryV1.DataSourceSchema>[];
+  } = {},
+): Promise<string> {
   const project = uniqueName('stall');
   await registry.apply({
     project,
     entities: [{ name: 'item', joinKey: 'id', valueType: T.INT64 }],
-    dataSources: [...(options.sources ?? []), { name: 'events', timestampField: 'ts', kind: { case: 'kafka', value: { bootstrapServers: brokers, topic, messageFormat: { format: { case: 'json', value: {} } }, ...options.kafka } } }],
-    featureViews: [{ name: 'counts', entities: ['item'], schema: [{ name: 'seq', valueType: T.INT64 }], streamSource: 'events', offline: false, ...options.view }],
+    dataSources: [
+      ...(options.sources ?? []),
+      {
+        name: 'events',
+        timestampField: 'ts',
+        kind: { case: 'kafka', value: { bootstrapServers: brokers, topic, messageFormat: { format: { case: 'json', value: {} } }, ...options.kafka } },
+      },
+    ],
+    featureViews: [
+      { name: 'counts', entities: ['item'], schema: [{ name: 'seq', valueType: T.INT64 }], streamSource: 'events', offline: false, ...options.view },
+    ],
   });
   return project;
 }
 
 async function storedSeqs(project: string, ids: number[]): Promise<(bigint | undefined)[]> {
-  const [rows] = await online.read([{ view: counts(project), entityKeys: ids.map((id) => ({ joinKeys: ['id'], entityValues: [create(typesV1.ValueSchema, { val: { case: 'int64Val', value: BigInt(id) } })] })) }], { timeoutMs: 5_000 });
+  const [rows] = await online.read(
+    [
+      {
+        view: counts(project),
+        entityKeys: ids.map((id) => ({ joinKeys: ['id'], entityValues: [create(typesV1.ValueSchema, { val: { case: 'int64Val', value: BigInt(id) } })] })),
+      },
+    ],
+    { timeoutMs: 5_000 },
+  );
   return (rows ?? []).map((row) => row?.values[0]?.val.value as bigint | undefined);
 }
 
@@ -105,7 +129,9 @@ async function expectAllAccountedFor(running: RunningIngestion, project: string,
     const original = b.messages[offset]?.value ?? '';
     expect(letter?.size).toBeLessThanOrEqual(limit);
     if (b.oversize.has(offset)) {
-      expect(letter?.headers['larder.error.truncated']).toMatch(new RegExp(`^value of ${Buffer.byteLength(original)} bytes cut to ${letter?.size ?? -1} bytes`));
+      expect(letter?.headers['larder.error.truncated']).toMatch(
+        new RegExp(`^value of ${Buffer.byteLength(original)} bytes cut to ${letter?.size ?? -1} bytes`),
+      );
       expect(original.startsWith(letter?.value ?? '!')).toBe(true);
     } else {
       expect(letter?.headers['larder.error.truncated']).toBeUndefined();
@@ -172,7 +198,11 @@ describe('dead-letter bursts', () => {
       close: async () => undefined,
     } as OnlineStore;
     const ids = Array.from({ length: 40 }, (_, i) => i);
-    await produce(brokers, topic, ids.map((id) => ({ key: String(id), value: JSON.stringify({ id, seq: id * 10, ts: BASE + id }) })));
+    await produce(
+      brokers,
+      topic,
+      ids.map((id) => ({ key: String(id), value: JSON.stringify({ id, seq: id * 10, ts: BASE + id }) })),
+    );
     const running = await startIngestion({ registryAddress: registry.address, project, online: poisoned });
     try {
       await waitFor(() => committed(running) === 40n, 30_000, 'offset 40 committed');
@@ -195,7 +225,11 @@ describe('dead-letter bursts', () => {
     const project = await defineProject(topic);
     const running = await startIngestion({ registryAddress: registry.address, project, online, kafka: { deadLetterPartitions } });
     try {
-      await produce(brokers, topic, [0, 1, 2, 3, 4, 5].map((i) => ({ key: String(i), value: `{broken ${i}` })));
+      await produce(
+        brokers,
+        topic,
+        [0, 1, 2, 3, 4, 5].map((i) => ({ key: String(i), value: `{broken ${i}` })),
+      );
       // Read only once the consumer sent them: a reader subscribing first would create the topic itself.
       await waitFor(() => status(running)?.deadLetterCount === 6n, 30_000, 'six dead letters sent');
       await readTopic(brokers, `${topic}.dlq`, 6);
@@ -221,7 +255,8 @@ describe('online-only views and deployments without an offline store', () => {
     // Newest first, then ever older: each one but the first is behind the watermark.
     const ids = [1, 2, 3];
     const messages = [];
-    for (let age = 0; age < 50; age++) for (const id of ids) messages.push({ key: String(id), value: JSON.stringify({ id, seq: age === 0 ? id * 10 : -age, ts: BASE - age * 1_000 }) });
+    for (let age = 0; age < 50; age++)
+      for (const id of ids) messages.push({ key: String(id), value: JSON.stringify({ id, seq: age === 0 ? id * 10 : -age, ts: BASE - age * 1_000 }) });
     await produce(brokers, topic, messages);
     const running = await startIngestion({ registryAddress: registry.address, project, online });
     try {
@@ -238,7 +273,11 @@ describe('online-only views and deployments without an offline store', () => {
     await createTopic(brokers, topic, 1);
     const { dir, source } = historySource();
     const project = await defineProject(topic, { view: { offline: undefined, batchSource: 'history' }, sources: [source] });
-    await produce(brokers, topic, [1, 2, 3].map((id) => ({ key: String(id), value: JSON.stringify({ id, seq: id * 10, ts: BASE }) })));
+    await produce(
+      brokers,
+      topic,
+      [1, 2, 3].map((id) => ({ key: String(id), value: JSON.stringify({ id, seq: id * 10, ts: BASE }) })),
+    );
     const running = await startIngestion({ registryAddress: registry.address, project, online });
     try {
       await waitFor(() => committed(running) === 3n, 30_000, 'every offset committed');

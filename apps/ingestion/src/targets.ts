@@ -48,7 +48,10 @@ export interface TargetValidation {
 function targetValidation(view: registryV1.FeatureView): TargetValidation | undefined {
   const schema = view.validation?.schema;
   if (schema === undefined) return undefined;
-  const check = compileRowCheck(schema, view.schema.map((f) => f.name));
+  const check = compileRowCheck(
+    schema,
+    view.schema.map((f) => f.name),
+  );
   if (check === undefined) return undefined;
   return { check, policy: view.validation?.ingestion === registryV1.IngestionValidationPolicy.COUNT ? 'count' : 'dead_letter' };
 }
@@ -80,7 +83,13 @@ function location(source: registryV1.DataSource, basePath: string): SourceLocati
  * batch_source when it names one, else the view's batch source — the one
  * historical retrieval reads, so training sees what serving saw.
  */
-function offlineDestination(registry: RegistryView, project: string, stream: registryV1.DataSource, view: registryV1.FeatureView, basePath: string): BatchSource | string {
+function offlineDestination(
+  registry: RegistryView,
+  project: string,
+  stream: registryV1.DataSource,
+  view: registryV1.FeatureView,
+  basePath: string,
+): BatchSource | string {
   const via = stream.kind.case === 'kafka' || stream.kind.case === 'push' ? stream.kind.value.batchSource : '';
   const name = via !== '' ? via : view.batchSource;
   if (name === '') return `feature view '${view.name}' and ${stream.kind.case ?? ''} source '${stream.name}' name no batch source to append to`;
@@ -99,7 +108,13 @@ function offlineDestination(registry: RegistryView, project: string, stream: reg
 }
 
 /** Compiles one view; throws DefinitionError when its entities are missing. */
-export function compileTarget(registry: RegistryView, project: string, view: registryV1.FeatureView, stream: registryV1.DataSource, basePath: string): ViewTarget {
+export function compileTarget(
+  registry: RegistryView,
+  project: string,
+  view: registryV1.FeatureView,
+  stream: registryV1.DataSource,
+  basePath: string,
+): ViewTarget {
   const joinKeys = view.entities.map((entityName) => {
     const entity = registry.entity(project, entityName);
     if (entity === undefined) throw new DefinitionError(`feature view '${view.name}': entity '${entityName}' is not in the registry`);

@@ -153,8 +153,18 @@ export async function produce(brokers: string[], topic: string, messages: Messag
 }
 
 /** Reads every message of a topic from the start until `count` have arrived. */
-export async function readTopic(brokers: string[], topic: string, count: number, timeoutMs = 20_000): Promise<{ value: string; headers: Record<string, string>; size: number }[]> {
-  const consumer = kafkaClient(brokers).consumer({ groupId: `reader-${topic}-${Date.now()}`, sessionTimeout: 6_000, heartbeatInterval: 300, maxBytesPerPartition: 8 * 1024 * 1024 });
+export async function readTopic(
+  brokers: string[],
+  topic: string,
+  count: number,
+  timeoutMs = 20_000,
+): Promise<{ value: string; headers: Record<string, string>; size: number }[]> {
+  const consumer = kafkaClient(brokers).consumer({
+    groupId: `reader-${topic}-${Date.now()}`,
+    sessionTimeout: 6_000,
+    heartbeatInterval: 300,
+    maxBytesPerPartition: 8 * 1024 * 1024,
+  });
   const seen: { value: string; headers: Record<string, string>; size: number }[] = [];
   await consumer.connect();
   try {

@@ -145,7 +145,14 @@ function scalar(type: typesV1.ValueType, raw: unknown): unknown {
       break;
     }
     case T.INT64: {
-      const n = typeof raw === 'bigint' ? raw : typeof raw === 'number' && Number.isSafeInteger(raw) ? BigInt(raw) : typeof raw === 'string' && INTEGER.test(raw) ? BigInt(raw) : undefined;
+      const n =
+        typeof raw === 'bigint'
+          ? raw
+          : typeof raw === 'number' && Number.isSafeInteger(raw)
+            ? BigInt(raw)
+            : typeof raw === 'string' && INTEGER.test(raw)
+              ? BigInt(raw)
+              : undefined;
       // Beyond int64 no store can hold it (the encoders would throw later, an internal error).
       if (n !== undefined && n >= INT64_MIN && n <= INT64_MAX) return n;
       break;

@@ -42,7 +42,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const refs = (objects: readonly ObjectRef[]): string[] => objects.map((o) => `${o.project}/${o.type}/${o.name}${o.tags === undefined ? '' : ` ${JSON.stringify(o.tags)}`}`);
+const refs = (objects: readonly ObjectRef[]): string[] =>
+  objects.map((o) => `${o.project}/${o.type}/${o.name}${o.tags === undefined ? '' : ` ${JSON.stringify(o.tags)}`}`);
 const flat = (checks: readonly AccessCheck[]): string[] => checks.flatMap((c) => refs(c.objects).map((r) => `${c.action} ${r}`));
 
 describe('materialization access', () => {
@@ -57,7 +58,10 @@ describe('materialization access', () => {
   });
 
   it('a job over named views needs MATERIALIZE on each, once', () => {
-    expect(flat(startChecks(PROJECT, ['hourly', 'daily', 'hourly'], copy))).toEqual(['materialize rides/feature_view/hourly {"team":"rides"}', 'materialize rides/feature_view/daily {}']);
+    expect(flat(startChecks(PROJECT, ['hourly', 'daily', 'hourly'], copy))).toEqual([
+      'materialize rides/feature_view/hourly {"team":"rides"}',
+      'materialize rides/feature_view/daily {}',
+    ]);
     expect(flat(startChecks(PROJECT, ['ghost'], copy))).toEqual(['materialize rides/feature_view/ghost']);
   });
 

@@ -42,7 +42,12 @@ function viewRef(set: RegistrySet | undefined, project: string, name: string): O
 export function startChecks(project: string, requestedViews: readonly string[], registry: AccessLookup): AccessCheck[] {
   const set = registry.registrySet(project);
   const names =
-    requestedViews.length > 0 ? [...new Set(requestedViews)] : (set?.featureViews ?? []).filter((v) => v.online !== false && v.batchSource !== '').map((v) => v.name).sort();
+    requestedViews.length > 0
+      ? [...new Set(requestedViews)]
+      : (set?.featureViews ?? [])
+          .filter((v) => v.online !== false && v.batchSource !== '')
+          .map((v) => v.name)
+          .sort();
   const objects: ObjectRef[] = names.length > 0 ? names.map((name) => viewRef(set, project, name)) : [{ project, type: 'project', name: project }];
   return [{ action: 'materialize', objects }];
 }

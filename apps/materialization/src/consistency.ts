@@ -32,7 +32,10 @@ export async function compareWithHistorical(
   const result = await offline.getHistoricalFeatures({
     entities: {
       kind: 'rows',
-      columns: [{ name: 'driver_id', type: typesV1.ValueType.INT64 }, { name: 'event_timestamp', type: typesV1.ValueType.UNIX_TIMESTAMP }],
+      columns: [
+        { name: 'driver_id', type: typesV1.ValueType.INT64 },
+        { name: 'event_timestamp', type: typesV1.ValueType.UNIX_TIMESTAMP },
+      ],
       timestampColumn: 'event_timestamp',
       batches: [{ driver_id: driverIds, event_timestamp: driverIds.map(() => at) }],
     },
@@ -43,7 +46,15 @@ export async function compareWithHistorical(
   for await (const chunk of result) {
     for (let r = 0; r < chunk.rowCount; r++) historical.push(chunk.columns.map((column) => column[r]!));
   }
-  const [stored] = await online.read([{ view: descriptor, entityKeys: driverIds.map((id) => ({ joinKeys: ['driver_id'], entityValues: [{ $typeName: 'larder.types.v1.Value', val: { case: 'int64Val', value: id } } as typesV1.Value] })) }]);
+  const [stored] = await online.read([
+    {
+      view: descriptor,
+      entityKeys: driverIds.map((id) => ({
+        joinKeys: ['driver_id'],
+        entityValues: [{ $typeName: 'larder.types.v1.Value', val: { case: 'int64Val', value: id } } as typesV1.Value],
+      })),
+    },
+  ]);
   const mismatches: Mismatch[] = [];
   let present = 0;
   driverIds.forEach((id, i) => {

@@ -35,7 +35,8 @@ export class JobAccess {
   }
 
   started(principal: Principal, checks: readonly AccessCheck[], job: materializationV1.Job | undefined, requestId: string): void {
-    for (const check of checks) this.audit.write({ identity: principal.id, action: check.action, objects: check.objects, outcome: 'success', reason: `job ${job?.id ?? ''}`, requestId });
+    for (const check of checks)
+      this.audit.write({ identity: principal.id, action: check.action, objects: check.objects, outcome: 'success', reason: `job ${job?.id ?? ''}`, requestId });
   }
 
   /** The job, when the caller may `action` every view of it; otherwise NOT_FOUND, as for an unknown id. */
@@ -48,7 +49,14 @@ export class JobAccess {
       authorizer.require(principal, action, objects, this.audit, requestId);
       return job;
     }
-    this.audit.write({ identity: principal.id, action, objects: [`job ${job.id}`], outcome: 'denied', reason: 'the job writes views the caller may not describe', requestId });
+    this.audit.write({
+      identity: principal.id,
+      action,
+      objects: [`job ${job.id}`],
+      outcome: 'denied',
+      reason: 'the job writes views the caller may not describe',
+      requestId,
+    });
     throw hiddenJob(job.id, this.jobHistory);
   }
 

@@ -42,7 +42,12 @@ beforeAll(async () => {
   await h.registry.applyRegistry({
     project: h.project,
     permissions: [
-      permission('alice-materializes-stats', { types: [K.FEATURE_VIEW], namePatterns: ['driver_stats'], actions: [A.MATERIALIZE, A.DESCRIBE], policy: { users: ['alice'] } }),
+      permission('alice-materializes-stats', {
+        types: [K.FEATURE_VIEW],
+        namePatterns: ['driver_stats'],
+        actions: [A.MATERIALIZE, A.DESCRIBE],
+        policy: { users: ['alice'] },
+      }),
       permission('bob-describes-flags', { types: [K.FEATURE_VIEW], namePatterns: ['driver_flags'], actions: [A.DESCRIBE], policy: { users: ['bob'] } }),
     ],
   });
@@ -67,8 +72,13 @@ afterAll(async () => {
 });
 
 test('MATERIALIZE decides who starts a job, on every view it writes', async () => {
-  expect((await failure(as(undefined).materialize({ project: h.project, featureViews: ['driver_stats'], startTime: ts(WINDOW.start), endTime: ts(WINDOW.end) }))).code).toBe(Code.UNAUTHENTICATED);
-  expect(await failure(bob.materialize({ project: h.project, featureViews: ['driver_flags'], startTime: ts(WINDOW.start), endTime: ts(WINDOW.end) }))).toMatchObject({
+  expect(
+    (await failure(as(undefined).materialize({ project: h.project, featureViews: ['driver_stats'], startTime: ts(WINDOW.start), endTime: ts(WINDOW.end) })))
+      .code,
+  ).toBe(Code.UNAUTHENTICATED);
+  expect(
+    await failure(bob.materialize({ project: h.project, featureViews: ['driver_flags'], startTime: ts(WINDOW.start), endTime: ts(WINDOW.end) })),
+  ).toMatchObject({
     code: Code.PERMISSION_DENIED,
     message: `principal user:bob may not materialize feature_view "driver_flags" in project "${h.project}"`,
   });

@@ -29,10 +29,18 @@ beforeAll(async () => {
 afterAll(() => harness?.close());
 
 test('NaN and ±Infinity from the source are written as null, the rest of the row as it is; the job succeeds', async () => {
-  const started = await harness.jobs.materialize({ project: harness.project, featureViews: ['driver_stats'], startTime: ts(WINDOW.start), endTime: ts(WINDOW.end) });
+  const started = await harness.jobs.materialize({
+    project: harness.project,
+    featureViews: ['driver_stats'],
+    startTime: ts(WINDOW.start),
+    endTime: ts(WINDOW.end),
+  });
   const done = await watchToEnd(harness.jobs, started.job!.id);
   expect(done.error).toBe('');
-  const keys = [0, 1, 2, 3].map((id) => ({ joinKeys: ['driver_id'], entityValues: [{ $typeName: 'larder.types.v1.Value', val: { case: 'int64Val', value: BigInt(id) } } as typesV1.Value] }));
+  const keys = [0, 1, 2, 3].map((id) => ({
+    joinKeys: ['driver_id'],
+    entityValues: [{ $typeName: 'larder.types.v1.Value', val: { case: 'int64Val', value: BigInt(id) } } as typesV1.Value],
+  }));
   const [rows] = await harness.store.read([{ view: statsDescriptor(harness.project), entityKeys: keys }]);
   const plain = (v: typesV1.Value | undefined): unknown => (v === undefined || v.val.case === undefined || v.val.case === 'nullVal' ? null : v.val.value);
   expect((rows ?? []).map((row) => row?.values.map(plain))).toEqual([

@@ -88,7 +88,9 @@ export async function readStates(service: StateService, project: string, views: 
   try {
     states = (await service.getMaterializationState({ project, featureViews: views }, { timeoutMs: 10_000 })).states;
   } catch (error) {
-    throw new RpcError(Code.UNAVAILABLE, `could not read the views' watermarks from the registry: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new RpcError(Code.UNAVAILABLE, `could not read the views' watermarks from the registry: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    });
   }
   return new Map(states.map((s) => [s.featureView, s]));
 }

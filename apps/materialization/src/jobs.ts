@@ -91,11 +91,18 @@ export class JobManager {
   async startRange(request: materializationV1.MaterializeRequest): Promise<Job> {
     if (request.startTime === undefined) throw new RpcError(Code.INVALID_ARGUMENT, 'start_time: required');
     if (request.endTime === undefined) throw new RpcError(Code.INVALID_ARGUMENT, 'end_time: required');
-    checkWindowTimes({ start_time: request.startTime, end_time: request.endTime }, this.now().getTime(), this.options.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS);
+    checkWindowTimes(
+      { start_time: request.startTime, end_time: request.endTime },
+      this.now().getTime(),
+      this.options.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS,
+    );
     const start = dateFromTimestamp(request.startTime);
     const end = dateFromTimestamp(request.endTime);
     if (epochMicros(start) >= epochMicros(end)) {
-      throw new RpcError(Code.INVALID_ARGUMENT, `start_time (${isoMicros(start)}) must be before end_time (${isoMicros(end)}): the window is ${epochMicros(start) === epochMicros(end) ? 'empty' : 'inverted'}`);
+      throw new RpcError(
+        Code.INVALID_ARGUMENT,
+        `start_time (${isoMicros(start)}) must be before end_time (${isoMicros(end)}): the window is ${epochMicros(start) === epochMicros(end) ? 'empty' : 'inverted'}`,
+      );
     }
     const project = this.project(request.project);
     const plans = this.plans(project, request.featureViews);
@@ -120,7 +127,11 @@ export class JobManager {
     const id = this.newJobId();
     const shard = runShardOf(request, id);
     this.locks.checkFree(project, plans, shard.runId);
-    const states = await readStates(this.options.registry.service, project, plans.map((p) => p.name));
+    const states = await readStates(
+      this.options.registry.service,
+      project,
+      plans.map((p) => p.name),
+    );
     const now = this.now();
     const windows = new Map<string, { start: Date; end: Date }>();
     for (const plan of plans) {
@@ -151,7 +162,10 @@ export class JobManager {
   cancel(id: string): Job {
     const tracked = this.book.find(id);
     if (isFinal(tracked.job.state)) {
-      throw new RpcError(Code.FAILED_PRECONDITION, `job '${id}' already finished (${materializationV1.JobState[tracked.job.state]}); only pending or running jobs can be cancelled`);
+      throw new RpcError(
+        Code.FAILED_PRECONDITION,
+        `job '${id}' already finished (${materializationV1.JobState[tracked.job.state]}); only pending or running jobs can be cancelled`,
+      );
     }
     tracked.controller.abort(new CancelledError());
     return clone(materializationV1.JobSchema, tracked.job);
@@ -184,7 +198,9 @@ export class JobManager {
     if (names.length === 1) return names[0]!;
     throw new RpcError(
       Code.INVALID_ARGUMENT,
-      names.length === 0 ? 'project: the registry has no project yet; apply a feature repo first' : `project: required, the registry has several (${names.join(', ')})`,
+      names.length === 0
+        ? 'project: the registry has no project yet; apply a feature repo first'
+        : `project: required, the registry has several (${names.join(', ')})`,
     );
   }
 
@@ -198,7 +214,10 @@ export class JobManager {
   }
 
   private newJobId(): string {
-    return `${this.now().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomBytes(4).toString('hex')}`;
+    return `${this.now()
+      .toISOString()
+      .replace(/[-:.TZ]/g, '')
+      .slice(0, 14)}-${randomBytes(4).toString('hex')}`;
   }
 
   /** Records the accepted job, holds its views here and starts it with the leases' heartbeat. */

@@ -103,7 +103,9 @@ export class ViewLease {
           this.loseWith(`lost the lease on feature view '${this.options.view}': ${error.message}`);
         } else if (this.options.now() - this.renewedAt >= this.options.leaseMs) {
           const reason = error instanceof Error ? error.message : String(error);
-          this.loseWith(`could not renew the lease on feature view '${this.options.view}' before it expired (${reason}); another replica may have taken the view over`);
+          this.loseWith(
+            `could not renew the lease on feature view '${this.options.view}' before it expired (${reason}); another replica may have taken the view over`,
+          );
         }
       }
     });
@@ -151,9 +153,12 @@ export class ViewLease {
 
 /** Renews a job's held leases every third of the lease duration until stopped. */
 export function startHeartbeat(leases: readonly ViewLease[], leaseMs: number): () => void {
-  const timer = setInterval(() => {
-    for (const lease of leases) if (lease.isHeld) void lease.renew();
-  }, Math.max(50, Math.floor(leaseMs / 3)));
+  const timer = setInterval(
+    () => {
+      for (const lease of leases) if (lease.isHeld) void lease.renew();
+    },
+    Math.max(50, Math.floor(leaseMs / 3)),
+  );
   timer.unref();
   return () => clearInterval(timer);
 }

@@ -10,7 +10,21 @@ import { testServices } from '@larder/testing';
 import { Client } from 'pg';
 import { valueToCell } from '@larder/offline-store';
 import { compareWithHistorical } from './consistency';
-import { BASE, MINUTE, WINDOW, driverSource, flagsDescriptor, historicalView, repo, startHarness, statsDescriptor, ts, watchToEnd, writeParquet, writePostgresTable } from './testing';
+import {
+  BASE,
+  MINUTE,
+  WINDOW,
+  driverSource,
+  flagsDescriptor,
+  historicalView,
+  repo,
+  startHarness,
+  statsDescriptor,
+  ts,
+  watchToEnd,
+  writeParquet,
+  writePostgresTable,
+} from './testing';
 import type { Harness, OfflineUnderTest, OnlineUnderTest } from './testing';
 
 const S = materializationV1.JobState;
@@ -21,7 +35,11 @@ const driverIds = Array.from({ length: DRIVERS + 20 }, (_, i) => BigInt(i));
 const END2 = new Date(BASE + 240 * MINUTE);
 
 function sourceOf(harness: Harness, offline: OfflineUnderTest): BatchSource {
-  return driverSource(offline.type === 'postgres' ? { kind: 'table', table: tableName(harness) } : { kind: 'file', path: path.join(harness.dir, 'driver.parquet'), format: 'parquet' });
+  return driverSource(
+    offline.type === 'postgres'
+      ? { kind: 'table', table: tableName(harness) }
+      : { kind: 'file', path: path.join(harness.dir, 'driver.parquet'), format: 'parquet' },
+  );
 }
 const tableName = (harness: Harness) => `src_${harness.project}`;
 
@@ -59,7 +77,8 @@ describe.each(cases)('materialization, %s', (_name, onlineOf, offlineType) => {
       offline: offlineSpec,
       env: { LARDER_MATERIALIZATION_CHUNK_ROWS: '1000' },
       ...(offlineType === 'postgres' && {
-        source: (_dir: string, project: string) => ({ case: 'postgres', value: { location: { case: 'table', value: `src_${project}` } } }) as registryV1.DataSource['kind'],
+        source: (_dir: string, project: string) =>
+          ({ case: 'postgres', value: { location: { case: 'table', value: `src_${project}` } } }) as registryV1.DataSource['kind'],
       }),
     });
     if (offlineSpec.type === 'postgres') {
@@ -78,9 +97,15 @@ describe.each(cases)('materialization, %s', (_name, onlineOf, offlineType) => {
 
   it('writes the latest row per entity in the window: online equals the historical values at the end, for every entity', async () => {
     // A streamed row newer than anything in the batch: the job must not overwrite it.
-    const streamed = { entityKey: { joinKeys: ['driver_id'], entityValues: [{ $typeName: 'larder.types.v1.Value', val: { case: 'int64Val', value: 7n } } as typesV1.Value] } };
+    const streamed = {
+      entityKey: { joinKeys: ['driver_id'], entityValues: [{ $typeName: 'larder.types.v1.Value', val: { case: 'int64Val', value: 7n } } as typesV1.Value] },
+    };
     await harness.store.write(statsDescriptor(harness.project), [
-      { ...streamed, eventTs: WINDOW.end.getTime() + MINUTE, values: { trips: { $typeName: 'larder.types.v1.Value', val: { case: 'int64Val', value: -1n } } as typesV1.Value } },
+      {
+        ...streamed,
+        eventTs: WINDOW.end.getTime() + MINUTE,
+        values: { trips: { $typeName: 'larder.types.v1.Value', val: { case: 'int64Val', value: -1n } } as typesV1.Value },
+      },
     ]);
 
     const { job } = await harness.jobs.materialize({ startTime: ts(WINDOW.start), endTime: ts(WINDOW.end) });
@@ -96,10 +121,24 @@ describe.each(cases)('materialization, %s', (_name, onlineOf, offlineType) => {
 
     const source = sourceOf(harness, offlineSpec);
     const windowMs = WINDOW.end.getTime() - WINDOW.start.getTime();
-    const stats = await compareWithHistorical(offline, harness.store, historicalView(source, statsDescriptor(harness.project), windowMs), statsDescriptor(harness.project), driverIds.filter((id) => id !== 7n), WINDOW.end);
+    const stats = await compareWithHistorical(
+      offline,
+      harness.store,
+      historicalView(source, statsDescriptor(harness.project), windowMs),
+      statsDescriptor(harness.project),
+      driverIds.filter((id) => id !== 7n),
+      WINDOW.end,
+    );
     expect(stats.mismatches.slice(0, 5)).toEqual([]);
     expect(stats.present).toBeGreaterThan(DRIVERS * 0.9);
-    const flags = await compareWithHistorical(offline, harness.store, historicalView(source, flagsDescriptor(harness.project), windowMs), flagsDescriptor(harness.project), driverIds, WINDOW.end);
+    const flags = await compareWithHistorical(
+      offline,
+      harness.store,
+      historicalView(source, flagsDescriptor(harness.project), windowMs),
+      flagsDescriptor(harness.project),
+      driverIds,
+      WINDOW.end,
+    );
     expect(flags.mismatches.slice(0, 5)).toEqual([]);
 
     const statsProgress = done.views.find((v) => v.featureView === 'driver_stats')!;
@@ -122,16 +161,31 @@ describe.each(cases)('materialization, %s', (_name, onlineOf, offlineType) => {
 
   it('runs incrementally from each watermark, advancing it only after success', async () => {
     const project = `${harness.project}i`;
-    const kind = offlineSpec.type === 'postgres'
-      ? ({ case: 'postgres', value: { location: { case: 'table', value: tableName(harness) } } } as registryV1.DataSource['kind'])
-      : ({ case: 'file', value: { path: path.join(harness.dir, 'driver.parquet'), format: registryV1.FileFormat.PARQUET } } as registryV1.DataSource['kind']);
+    const kind =
+      offlineSpec.type === 'postgres'
+        ? ({ case: 'postgres', value: { location: { case: 'table', value: tableName(harness) } } } as registryV1.DataSource['kind'])
+        : ({ case: 'file', value: { path: path.join(harness.dir, 'driver.parquet'), format: registryV1.FileFormat.PARQUET } } as registryV1.DataSource['kind']);
     await harness.registry.applyRegistry(repo(project, kind));
     const source = sourceOf(harness, offlineSpec);
     const check = async (at: Date, statsTtlMs: number) => {
-      const stats = await compareWithHistorical(offline, harness.store, historicalView(source, statsDescriptor(project), statsTtlMs), statsDescriptor(project), driverIds, at);
+      const stats = await compareWithHistorical(
+        offline,
+        harness.store,
+        historicalView(source, statsDescriptor(project), statsTtlMs),
+        statsDescriptor(project),
+        driverIds,
+        at,
+      );
       expect(stats.mismatches.slice(0, 5)).toEqual([]);
       expect(stats.present).toBeGreaterThan(DRIVERS * 0.9);
-      const flags = await compareWithHistorical(offline, harness.store, historicalView(source, flagsDescriptor(project), 0), flagsDescriptor(project), driverIds, at);
+      const flags = await compareWithHistorical(
+        offline,
+        harness.store,
+        historicalView(source, flagsDescriptor(project), 0),
+        flagsDescriptor(project),
+        driverIds,
+        at,
+      );
       expect(flags.mismatches.slice(0, 5)).toEqual([]);
     };
 
@@ -159,7 +213,10 @@ describe.each(cases)('materialization, %s', (_name, onlineOf, offlineType) => {
     expect(timestampDate(now.get('driver_stats')!.watermark!)).toEqual(END2);
 
     // Nothing left: an empty window per view, nothing read.
-    const third = await watchToEnd(harness.jobs, (await harness.jobs.materializeIncremental({ project, featureViews: ['driver_stats'], endTime: ts(END2) })).job!.id);
+    const third = await watchToEnd(
+      harness.jobs,
+      (await harness.jobs.materializeIncremental({ project, featureViews: ['driver_stats'], endTime: ts(END2) })).job!.id,
+    );
     expect(third.state).toBe(S.SUCCEEDED);
     expect(third.views.map((v) => v.rowsRead)).toEqual([0n]);
   }, 90_000);
@@ -173,7 +230,9 @@ describe.each(cases)('materialization, %s', (_name, onlineOf, offlineType) => {
       await client.connect();
       try {
         await client.query(`DROP TABLE IF EXISTS ${table}`);
-        await client.query(`CREATE TABLE ${table} (driver_id bigint, event_timestamp timestamptz, created timestamptz, conv_rate double precision, trips_raw bigint, label text, active boolean)`);
+        await client.query(
+          `CREATE TABLE ${table} (driver_id bigint, event_timestamp timestamptz, created timestamptz, conv_rate double precision, trips_raw bigint, label text, active boolean)`,
+        );
         // Two rows of one driver 1 us apart within a millisecond: the later one wins, with its microseconds.
         await client.query(
           `INSERT INTO ${table} VALUES (5, '2026-01-01 01:30:00.123456+00', '2026-01-01 02:00:00+00', 0.5, 1, 'a', true), (5, '2026-01-01 01:30:00.123457+00', '2026-01-01 02:00:00+00', 0.75, 2, 'b', true)`,
@@ -181,7 +240,9 @@ describe.each(cases)('materialization, %s', (_name, onlineOf, offlineType) => {
       } finally {
         await client.end();
       }
-      await harness.registry.applyRegistry(repo(project, { case: 'postgres', value: { location: { case: 'table', value: table } } } as registryV1.DataSource['kind']));
+      await harness.registry.applyRegistry(
+        repo(project, { case: 'postgres', value: { location: { case: 'table', value: table } } } as registryV1.DataSource['kind']),
+      );
       const key = { joinKeys: ['driver_id'], entityValues: [{ $typeName: 'larder.types.v1.Value', val: { case: 'int64Val', value: 5n } } as typesV1.Value] };
       const online = async () => {
         const [row] = await harness.store.read([{ view: statsDescriptor(project), features: ['trips'], entityKeys: [key] }]);
@@ -189,7 +250,10 @@ describe.each(cases)('materialization, %s', (_name, onlineOf, offlineType) => {
       };
       const materialize = async (endMicros: bigint) => {
         const endTime = create(TimestampSchema, { seconds: endMicros / 1_000_000n, nanos: Number(endMicros % 1_000_000n) * 1000 });
-        const done = await watchToEnd(harness.jobs, (await harness.jobs.materialize({ project, featureViews: ['driver_stats'], startTime: ts(WINDOW.start), endTime })).job!.id);
+        const done = await watchToEnd(
+          harness.jobs,
+          (await harness.jobs.materialize({ project, featureViews: ['driver_stats'], startTime: ts(WINDOW.start), endTime })).job!.id,
+        );
         expect(done.error).toBe('');
       };
       // A window ending on the first row's microsecond takes it (ends are inclusive), not the row 1 us later.
@@ -204,7 +268,11 @@ describe.each(cases)('materialization, %s', (_name, onlineOf, offlineType) => {
 describe('materialization jobs (sqlite <- duckdb)', () => {
   let harness: Harness;
   beforeAll(async () => {
-    harness = await startHarness({ online: { type: 'sqlite' }, offline: { type: 'duckdb' }, env: { LARDER_MATERIALIZATION_CHUNK_ROWS: '500', LARDER_MATERIALIZATION_WRITES_IN_FLIGHT: '1', LARDER_MATERIALIZATION_JOB_HISTORY: '5' } });
+    harness = await startHarness({
+      online: { type: 'sqlite' },
+      offline: { type: 'duckdb' },
+      env: { LARDER_MATERIALIZATION_CHUNK_ROWS: '500', LARDER_MATERIALIZATION_WRITES_IN_FLIGHT: '1', LARDER_MATERIALIZATION_JOB_HISTORY: '5' },
+    });
     await writeParquet(path.join(harness.dir, 'driver.parquet'), 200_000, 100_000);
   }, 60_000);
   afterAll(() => harness?.close());
@@ -229,7 +297,12 @@ describe('materialization jobs (sqlite <- duckdb)', () => {
   it('cancels a running job: watermark unchanged, a rerun completes', async () => {
     // A project of its own, never materialized: the first incremental run reads every row.
     const project = `${harness.project}c`;
-    await harness.registry.applyRegistry(repo(project, { case: 'file', value: { path: path.join(harness.dir, 'driver.parquet'), format: registryV1.FileFormat.PARQUET } } as registryV1.DataSource['kind']));
+    await harness.registry.applyRegistry(
+      repo(project, {
+        case: 'file',
+        value: { path: path.join(harness.dir, 'driver.parquet'), format: registryV1.FileFormat.PARQUET },
+      } as registryV1.DataSource['kind']),
+    );
     const request = { project, featureViews: ['driver_flags'], endTime: ts(END2) };
     const { job } = await harness.jobs.materializeIncremental(request);
     let cancelled: materializationV1.Job | undefined;
@@ -254,7 +327,12 @@ describe('materialization jobs (sqlite <- duckdb)', () => {
   it('gets and lists jobs newest first, with filters and pages, keeping a bounded history', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
-      const { job } = await harness.jobs.materialize({ project: harness.project, featureViews: ['driver_flags'], startTime: ts(new Date(END2.getTime() - MINUTE)), endTime: ts(END2) });
+      const { job } = await harness.jobs.materialize({
+        project: harness.project,
+        featureViews: ['driver_flags'],
+        startTime: ts(new Date(END2.getTime() - MINUTE)),
+        endTime: ts(END2),
+      });
       ids.push(job!.id);
       await watchToEnd(harness.jobs, job!.id);
     }
@@ -276,10 +354,22 @@ describe('materialization jobs (sqlite <- duckdb)', () => {
 
   it('rejects bad requests with the field or view named', async () => {
     await expectRpcError(harness.jobs.materialize({ project: harness.project, endTime: ts(END2) }), Code.INVALID_ARGUMENT, /start_time: required/);
-    await expectRpcError(harness.jobs.materialize({ project: harness.project, startTime: ts(END2), endTime: ts(WINDOW.end) }), Code.INVALID_ARGUMENT, /inverted/);
+    await expectRpcError(
+      harness.jobs.materialize({ project: harness.project, startTime: ts(END2), endTime: ts(WINDOW.end) }),
+      Code.INVALID_ARGUMENT,
+      /inverted/,
+    );
     await expectRpcError(harness.jobs.materialize({ project: harness.project, startTime: ts(END2), endTime: ts(END2) }), Code.INVALID_ARGUMENT, /empty/);
-    await expectRpcError(harness.jobs.materialize({ project: harness.project, featureViews: ['nope'], startTime: ts(WINDOW.start), endTime: ts(END2) }), Code.NOT_FOUND, /feature view 'nope' not found.*driver_stats/);
-    await expectRpcError(harness.jobs.materialize({ project: harness.project, featureViews: ['offline_only'], startTime: ts(WINDOW.start), endTime: ts(END2) }), Code.INVALID_ARGUMENT, /not online/);
+    await expectRpcError(
+      harness.jobs.materialize({ project: harness.project, featureViews: ['nope'], startTime: ts(WINDOW.start), endTime: ts(END2) }),
+      Code.NOT_FOUND,
+      /feature view 'nope' not found.*driver_stats/,
+    );
+    await expectRpcError(
+      harness.jobs.materialize({ project: harness.project, featureViews: ['offline_only'], startTime: ts(WINDOW.start), endTime: ts(END2) }),
+      Code.INVALID_ARGUMENT,
+      /not online/,
+    );
     await expectRpcError(harness.jobs.materializeIncremental({ project: 'ghost' }), Code.NOT_FOUND, /project 'ghost' not found/);
   });
 });

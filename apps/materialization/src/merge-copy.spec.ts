@@ -48,16 +48,26 @@ function plans(dir: string, project: string, count: number): ViewPlan[] {
 }
 
 const expected = (v: number, d: number) =>
-  d % (v + 2) === 0 ? undefined : { eventTs: eventMsFromMicros((BASE + (d % 7 + 2) * 60_000) * 1000 + d), x: d * 10 + v, y: `d${d}v${v}`, z: d % 5 === 0 ? null : BigInt(d * 100 + v) };
+  d % (v + 2) === 0
+    ? undefined
+    : { eventTs: eventMsFromMicros((BASE + ((d % 7) + 2) * 60_000) * 1000 + d), x: d * 10 + v, y: `d${d}v${v}`, z: d % 5 === 0 ? null : BigInt(d * 100 + v) };
 
 async function onlineRows(online: OnlineStore, descriptors: ViewDescriptor[]) {
-  const keys = Array.from({ length: ENTITIES }, (_, d) => ({ joinKeys: ['driver_id'], entityValues: [{ $typeName: 'larder.types.v1.Value', val: { case: 'int64Val', value: BigInt(d) } }] }) as never);
+  const keys = Array.from(
+    { length: ENTITIES },
+    (_, d) => ({ joinKeys: ['driver_id'], entityValues: [{ $typeName: 'larder.types.v1.Value', val: { case: 'int64Val', value: BigInt(d) } }] }) as never,
+  );
   const read = await online.read(descriptors.map((view) => ({ view, entityKeys: keys })));
   return read.map((rows) =>
     rows.map((row) =>
       row === undefined
         ? undefined
-        : { eventTs: row.eventTs, x: row.values[0]?.val.value, y: row.values[1]?.val.value, z: row.values[2]?.val.case === 'nullVal' ? null : row.values[2]?.val.value },
+        : {
+            eventTs: row.eventTs,
+            x: row.values[0]?.val.value,
+            y: row.values[1]?.val.value,
+            z: row.values[2]?.val.case === 'nullVal' ? null : row.values[2]?.val.value,
+          },
     ),
   );
 }
@@ -91,13 +101,23 @@ describe('merged copy of several views by entity', () => {
       const project = `m_${randomUUID().slice(0, 8)}`;
       const ps = plans(dir, project, 3);
       // A stream wrote driver 1 of view_0 after the batch's event time: it must stay.
-      const newer = { entityKey: { joinKeys: ['driver_id'], entityValues: [{ $typeName: 'larder.types.v1.Value', val: { case: 'int64Val', value: 1n } }] } as never, eventTs: END.getTime() + 1, values: {} };
+      const newer = {
+        entityKey: { joinKeys: ['driver_id'], entityValues: [{ $typeName: 'larder.types.v1.Value', val: { case: 'int64Val', value: 1n } }] } as never,
+        eventTs: END.getTime() + 1,
+        values: {},
+      };
       await online.write(ps[0]!.descriptor, [newer]);
       const progress = ps.map(() => ({ read: 0, written: 0 }));
       const outcomes = await copyViewsLatest(
         offline,
         online,
-        ps.map((plan, v) => ({ plan, start: START, end: END, signal: new AbortController().signal, onProgress: (d) => void ((progress[v]!.read += d.read), (progress[v]!.written += d.written)) })),
+        ps.map((plan, v) => ({
+          plan,
+          start: START,
+          end: END,
+          signal: new AbortController().signal,
+          onProgress: (d) => void ((progress[v]!.read += d.read), (progress[v]!.written += d.written)),
+        })),
         // Small chunks: many chunk ends inside entity runs, several batches in flight.
         { chunkRows: 37, writesInFlight: 3, writeTimeoutMs: 10_000 },
       );
@@ -158,10 +178,23 @@ describe('merged copy of several views by entity', () => {
     const online = new SqliteOnlineStore({ path: ':memory:' });
     try {
       const ps = plans(dir, 'grouped', 3);
-      const other: ViewPlan = { ...ps[2]!, name: 'by_string', joinKeys: [{ name: 'driver_id', type: T.STRING }], descriptor: { ...ps[2]!.descriptor, name: 'by_string' } };
+      const other: ViewPlan = {
+        ...ps[2]!,
+        name: 'by_string',
+        joinKeys: [{ name: 'driver_id', type: T.STRING }],
+        descriptor: { ...ps[2]!.descriptor, name: 'by_string' },
+      };
       const copier = new GroupedCopier(offline, online, [ps[0]!, other, ps[1]!, ps[2]!]);
       expect(copier.groups.map((g) => g.map((p) => p.name))).toEqual([['view_0', 'view_1', 'view_2'], ['by_string']]);
-      const options = (): CopyOptions => ({ start: START, end: END, chunkRows: 100, writesInFlight: 2, writeTimeoutMs: 10_000, signal: new AbortController().signal, onProgress: () => undefined });
+      const options = (): CopyOptions => ({
+        start: START,
+        end: END,
+        chunkRows: 100,
+        writesInFlight: 2,
+        writeTimeoutMs: 10_000,
+        signal: new AbortController().signal,
+        onProgress: () => undefined,
+      });
       const first = copier.copy(ps[0]!, options());
       const second = copier.copy(ps[2]!, options());
       copier.leave(ps[1]!);

@@ -146,7 +146,8 @@ describe.each([['file'], ['postgres']] as const)('replicas sharing a %s-backed r
     await cluster?.close();
   });
 
-  const reference = (d: ViewDescriptor, ttlMs: number) => historicalView(driverSource({ kind: 'file', path: path.join(cluster.dir, 'driver.parquet'), format: 'parquet' }), d, ttlMs);
+  const reference = (d: ViewDescriptor, ttlMs: number) =>
+    historicalView(driverSource({ kind: 'file', path: path.join(cluster.dir, 'driver.parquet'), format: 'parquet' }), d, ttlMs);
 
   it('a second run on the same view, on another replica, is refused while the first holds the lease', async () => {
     const project = cluster.projects[0]!;
@@ -178,7 +179,13 @@ describe.each([['file'], ['postgres']] as const)('replicas sharing a %s-backed r
     const project = cluster.projects[1]!;
     const doomed = await startLarderApp({
       app: 'materialization',
-      env: { ...cluster.replicaEnv, LARDER_METRICS_ENABLED: 'false', LARDER_MATERIALIZATION_LEASE_DURATION: '2s', LARDER_MATERIALIZATION_CHUNK_ROWS: '1', LARDER_MATERIALIZATION_WRITES_IN_FLIGHT: '1' },
+      env: {
+        ...cluster.replicaEnv,
+        LARDER_METRICS_ENABLED: 'false',
+        LARDER_MATERIALIZATION_LEASE_DURATION: '2s',
+        LARDER_MATERIALIZATION_CHUNK_ROWS: '1',
+        LARDER_MATERIALIZATION_WRITES_IN_FLIGHT: '1',
+      },
     });
     const doomedJobs = createClient(materializationV1.MaterializationService, doomed.address);
     const before = await cluster.state(project, 'driver_stats');
@@ -253,7 +260,14 @@ describe.each([['file'], ['postgres']] as const)('replicas sharing a %s-backed r
     expect(done0.views[0]!.rowsRead).toBeGreaterThan(0n);
     expect(done1.views[0]!.rowsRead).toBeGreaterThan(0n);
     const start = timestampDate(shard0.views[0]!.startTime!);
-    const flags = await compareWithHistorical(offline, cluster.store, reference(flagsDescriptor(project), END.getTime() - start.getTime()), flagsDescriptor(project), driverIds, END);
+    const flags = await compareWithHistorical(
+      offline,
+      cluster.store,
+      reference(flagsDescriptor(project), END.getTime() - start.getTime()),
+      flagsDescriptor(project),
+      driverIds,
+      END,
+    );
     expect(flags.mismatches.slice(0, 5)).toEqual([]);
     // Each entity read and written by exactly one shard.
     expect(read).toBe(BigInt(flags.present));
@@ -297,7 +311,14 @@ describe.each([['file'], ['postgres']] as const)('replicas sharing a %s-backed r
     state = await cluster.state(project, view);
     expect(state.lastJobStatus).toBe(M.SUCCEEDED);
     expect(timestampDate(state.watermark!)).toEqual(end);
-    const stats = await compareWithHistorical(offline, cluster.store, reference(statsDescriptor(project), 120 * MINUTE), statsDescriptor(project), driverIds, end);
+    const stats = await compareWithHistorical(
+      offline,
+      cluster.store,
+      reference(statsDescriptor(project), 120 * MINUTE),
+      statsDescriptor(project),
+      driverIds,
+      end,
+    );
     expect(stats.mismatches.slice(0, 5)).toEqual([]);
   });
 });

@@ -20,6 +20,7 @@ export function checkWindowTimes(times: Readonly<Record<string, Timestamp | unde
       throw error;
     }
     const problem = futureTimeProblem(field, ms, nowMs, maxFutureSkewMs);
-    if (problem !== undefined) throw new RpcError(Code.INVALID_ARGUMENT, `${field}: ${problem}; materialize up to now, or raise the skew if this server's clock is behind`);
+    if (problem !== undefined)
+      throw new RpcError(Code.INVALID_ARGUMENT, `${field}: ${problem}; materialize up to now, or raise the skew if this server's clock is behind`);
   }
 }

@@ -90,7 +90,8 @@ async function runView(runner: JobRunner, tracked: Tracked, plan: ViewPlan, prog
       // The batch's statistics against the view's schema, before anything is written.
       const check = await validateBatch(runner.offline, plan, start, end, signal);
       if (check !== undefined) {
-        if (plan.validation?.policy === 'warn') log.warn('the batch breaks the view schema; written anyway (materialization: warn)', { view: plan.name, anomalies: check.summary });
+        if (plan.validation?.policy === 'warn')
+          log.warn('the batch breaks the view schema; written anyway (materialization: warn)', { view: plan.name, anomalies: check.summary });
         else throw new RpcError(Code.FAILED_PRECONDITION, `the batch breaks the view's schema, nothing was written (materialization: fail): ${check.summary}`);
       }
       // This job's shard of the run, split into the replica's own parallel streams.

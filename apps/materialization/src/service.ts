@@ -38,7 +38,13 @@ export function materializationHandlers(jobs: JobManager, registryReady: () => b
       return { job: seen(jobs.get(request.jobId), ctx, 'describe') };
     },
     async listJobs(request, ctx) {
-      const page = jobs.list({ project: request.project, states: request.states, featureView: request.featureView, pageSize: request.pageSize, pageToken: request.pageToken });
+      const page = jobs.list({
+        project: request.project,
+        states: request.states,
+        featureView: request.featureView,
+        pageSize: request.pageSize,
+        pageToken: request.pageToken,
+      });
       const principal = caller(ctx);
       return principal === undefined || access === undefined ? page : { ...page, jobs: access.visible(principal, page.jobs) };
     },
@@ -46,7 +52,15 @@ export function materializationHandlers(jobs: JobManager, registryReady: () => b
       seen(jobs.get(request.jobId), ctx, 'materialize');
       const job = jobs.cancel(request.jobId);
       const principal = caller(ctx);
-      if (principal !== undefined) access?.audit.write({ identity: principal.id, action: 'materialize', objects: [`job ${job.id}`], outcome: 'success', reason: 'cancel', requestId: ctx.requestId });
+      if (principal !== undefined)
+        access?.audit.write({
+          identity: principal.id,
+          action: 'materialize',
+          objects: [`job ${job.id}`],
+          outcome: 'success',
+          reason: 'cancel',
+          requestId: ctx.requestId,
+        });
       return { job };
     },
     async *watchJob(request, ctx) {
@@ -64,11 +78,23 @@ export const materializationService: RunServiceOptions<typeof materializationSch
     if (config.onlineStore.type === 'sqlite' && config.onlineStore.path !== ':memory:') {
       mkdirSync(path.dirname(config.onlineStore.path), { recursive: true });
     }
-    const auth = startServiceAuth({ service: 'materialization', auth: config.auth, hosts: [bindHost(config.grpc.host, config), bindHost(config.metrics.host, config)], clientCaFile: config.tls.clientCaFile, logger });
+    const auth = startServiceAuth({
+      service: 'materialization',
+      auth: config.auth,
+      hosts: [bindHost(config.grpc.host, config), bindHost(config.metrics.host, config)],
+      clientCaFile: config.tls.clientCaFile,
+      logger,
+    });
     const online = createOnlineStore(onlineStoreConfig(config.onlineStore));
     const offline = await openOfflineStore(config.offlineStore);
     const project = config.materialization.project;
-    const registry = new RegistryClient({ address: config.registry.address, logger, clientOptions: clientSecurity, maxMessageBytes: config.grpc.maxMessageBytes, ...(project !== '' && { project }) }).start();
+    const registry = new RegistryClient({
+      address: config.registry.address,
+      logger,
+      clientOptions: clientSecurity,
+      maxMessageBytes: config.grpc.maxMessageBytes,
+      ...(project !== '' && { project }),
+    }).start();
     let ready = false;
     registry.onChange(() => {
       ready = true;
@@ -101,7 +127,16 @@ export const materializationService: RunServiceOptions<typeof materializationSch
     });
     return {
       // NOT_SERVING (and /readyz 503) while the registry copy cannot load or follow.
-      services: [{ ...materializationHandlers(jobs, () => ready, new JobAccess(registry, followPermissions(registry, auth.authenticator.enabled), auth.audit, project, config.materialization.jobHistory)), readiness: registry }],
+      services: [
+        {
+          ...materializationHandlers(
+            jobs,
+            () => ready,
+            new JobAccess(registry, followPermissions(registry, auth.authenticator.enabled), auth.audit, project, config.materialization.jobHistory),
+          ),
+          readiness: registry,
+        },
+      ],
       interceptors: [auth.interceptor],
       ...(auth.metricsGuard !== undefined && { metricsGuard: auth.metricsGuard }),
       // Running jobs are cancelled (their views' watermarks stay where they were) so the drain ends.

@@ -8,7 +8,21 @@ export type Harness = h.Harness;
 export type HarnessOptions = h.HarnessOptions;
 export type OnlineUnderTest = h.OnlineUnderTest;
 export type OfflineUnderTest = h.OfflineUnderTest;
-export const { BASE, MINUTE, WINDOW, driverSource, flagsDescriptor, historicalView, repo, sourceSql, statsDescriptor, ts, watchToEnd, writeParquet, writePostgresTable } = h;
+export const {
+  BASE,
+  MINUTE,
+  WINDOW,
+  driverSource,
+  flagsDescriptor,
+  historicalView,
+  repo,
+  sourceSql,
+  statsDescriptor,
+  ts,
+  watchToEnd,
+  writeParquet,
+  writePostgresTable,
+} = h;
 
 export const startHarness = (options: HarnessOptions): Promise<Harness> =>
   h.startMaterializationHarness({ registry: registryService, materialization: materializationService }, options);

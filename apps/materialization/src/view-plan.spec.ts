@@ -4,7 +4,12 @@ import { Code, RpcError } from '@larder/rpc';
 import { viewPlan } from './view-plan';
 import type { RegistryView } from './view-plan';
 
-const view = create(registryV1.FeatureViewSchema, { name: 'fresh', entities: ['driver'], schema: [{ name: 'x', valueType: typesV1.ValueType.DOUBLE }], streamSource: 'trips' });
+const view = create(registryV1.FeatureViewSchema, {
+  name: 'fresh',
+  entities: ['driver'],
+  schema: [{ name: 'x', valueType: typesV1.ValueType.DOUBLE }],
+  streamSource: 'trips',
+});
 const registry: RegistryView = {
   featureView: (_project, name) => (name === view.name ? view : undefined),
   featureViews: () => [view],
@@ -22,6 +27,8 @@ describe('viewPlan', () => {
     }
     expect(error).toBeInstanceOf(RpcError);
     expect((error as RpcError).code).toBe(Code.FAILED_PRECONDITION);
-    expect((error as RpcError).message).toBe("feature view 'fresh' has no batch_source to materialize from (it is stream-fed: stream source 'trips' writes it online)");
+    expect((error as RpcError).message).toBe(
+      "feature view 'fresh' has no batch_source to materialize from (it is stream-fed: stream source 'trips' writes it online)",
+    );
   });
 });

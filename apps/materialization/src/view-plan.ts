@@ -27,8 +27,7 @@ export interface RegistryView {
   dataSource(project: string, name: string): registryV1.DataSource | undefined;
 }
 
-const durationMs = (d: { seconds: bigint; nanos: number } | undefined): number =>
-  d === undefined ? 0 : Number(d.seconds) * 1000 + Math.floor(d.nanos / 1e6);
+const durationMs = (d: { seconds: bigint; nanos: number } | undefined): number => (d === undefined ? 0 : Number(d.seconds) * 1000 + Math.floor(d.nanos / 1e6));
 
 function location(source: registryV1.DataSource, view: string): SourceLocation {
   const kind = source.kind;
@@ -47,7 +46,10 @@ function location(source: registryV1.DataSource, view: string): SourceLocation {
     default:
       break;
   }
-  throw new RpcError(Code.FAILED_PRECONDITION, `feature view '${view}': batch source '${source.name}' is a ${kind.case ?? 'source without kind'}, not a file, BigQuery or PostgreSQL source`);
+  throw new RpcError(
+    Code.FAILED_PRECONDITION,
+    `feature view '${view}': batch source '${source.name}' is a ${kind.case ?? 'source without kind'}, not a file, BigQuery or PostgreSQL source`,
+  );
 }
 
 /** Builds the plan of one view from the registry, with errors a person can act on. */
@@ -57,7 +59,8 @@ export function viewPlan(registry: RegistryView, project: string, name: string):
     const known = registry.featureViews(project).map((v) => v.name);
     throw new RpcError(Code.NOT_FOUND, `feature view '${name}' not found in project '${project}'${known.length > 0 ? ` (views: ${known.join(', ')})` : ''}`);
   }
-  if (view.online === false) throw new RpcError(Code.INVALID_ARGUMENT, `feature_views: feature view '${name}' is not online (online: false), so it is not materialized`);
+  if (view.online === false)
+    throw new RpcError(Code.INVALID_ARGUMENT, `feature_views: feature view '${name}' is not online (online: false), so it is not materialized`);
   if (view.batchSource === '') {
     const fed = view.streamSource === '' ? '' : ` (it is stream-fed: stream source '${view.streamSource}' writes it online)`;
     throw new RpcError(Code.FAILED_PRECONDITION, `feature view '${name}' has no batch_source to materialize from${fed}`);
@@ -91,7 +94,10 @@ export function viewPlan(registry: RegistryView, project: string, name: string):
       joinKeys: joinKeys.map((k) => k.name),
     },
     ...(view.validation?.schema !== undefined && {
-      validation: { schema: view.validation.schema, policy: view.validation.materialization === registryV1.MaterializationValidationPolicy.WARN ? ('warn' as const) : ('fail' as const) },
+      validation: {
+        schema: view.validation.schema,
+        policy: view.validation.materialization === registryV1.MaterializationValidationPolicy.WARN ? ('warn' as const) : ('fail' as const),
+      },
     }),
   };
 }

@@ -44,7 +44,9 @@ beforeAll(async () => {
         },
       ],
       featureServices: [{ name: 'risk_model', tags: { team: 'risk' }, projections: [{ featureView: 'risk_scores' }, { featureView: 'scaled' }] }],
-      savedDatasets: [{ name: 'train_2024', features: ['risk_scores:score'], tags: { team: 'risk' }, storage: { kind: { case: 'file', value: { path: 'train.parquet' } } } }],
+      savedDatasets: [
+        { name: 'train_2024', features: ['risk_scores:score'], tags: { team: 'risk' }, storage: { kind: { case: 'file', value: { path: 'train.parquet' } } } },
+      ],
     }),
   );
   copy = new RegistryState();
@@ -113,7 +115,10 @@ describe('offline retrieval access', () => {
         destination: { savedDatasetName: name, savedDatasetTags: { team: 'mine' }, storage: { kind: { case: 'file', value: { path: 'out.parquet' } } } },
       });
     expect(flat(saveChecks(PROJECT, query('fresh'), copy))).toEqual(['create saved_dataset/fresh {"team":"mine"}']);
-    expect(flat(saveChecks(PROJECT, query('train_2024'), copy))).toEqual(['update saved_dataset/train_2024 {"team":"risk"}', 'update saved_dataset/train_2024 {"team":"mine"}']);
+    expect(flat(saveChecks(PROJECT, query('train_2024'), copy))).toEqual([
+      'update saved_dataset/train_2024 {"team":"risk"}',
+      'update saved_dataset/train_2024 {"team":"mine"}',
+    ]);
     expect(saveChecks(PROJECT, create(offlineV1.HistoricalQuerySchema, { project: PROJECT }), copy)).toEqual([]);
   });
 });

@@ -11,11 +11,15 @@ export type { AccessCheck, AccessLookup };
  * Every rpc of offline retrieval, by handler name, with the message its query comes
  * in and how to take the query out of it (the first message of the inline stream).
  */
-export const OFFLINE_ACCESS: Readonly<Record<string, { readonly input: DescMessage; readonly action: Action; readonly query: (request: never) => offlineV1.HistoricalQuery | undefined }>> = {
+export const OFFLINE_ACCESS: Readonly<
+  Record<string, { readonly input: DescMessage; readonly action: Action; readonly query: (request: never) => offlineV1.HistoricalQuery | undefined }>
+> = {
   getHistoricalFeatures: {
     input: offlineV1.GetHistoricalFeaturesRequestSchema,
     action: 'read_offline',
-    query: ((first: offlineV1.GetHistoricalFeaturesRequest) => (first.message.case === 'query' ? first.message.value : undefined)) as (request: never) => offlineV1.HistoricalQuery | undefined,
+    query: ((first: offlineV1.GetHistoricalFeaturesRequest) => (first.message.case === 'query' ? first.message.value : undefined)) as (
+      request: never,
+    ) => offlineV1.HistoricalQuery | undefined,
   },
   getHistoricalFeaturesFromSource: {
     input: offlineV1.GetHistoricalFeaturesFromSourceRequestSchema,

@@ -21,7 +21,12 @@ let entitySource: SourceKind;
 
 beforeAll(async () => {
   engine = await duckdbTestEngine();
-  const kinds = { driver: await engine.load(data.tables.driver), customer: await engine.load(data.tables.customer), pair: await engine.load(data.tables.pair), global: await engine.load(data.tables.global) };
+  const kinds = {
+    driver: await engine.load(data.tables.driver),
+    customer: await engine.load(data.tables.customer),
+    pair: await engine.load(data.tables.pair),
+    global: await engine.load(data.tables.global),
+  };
   entitySource = await engine.load(data.tables.entities);
   harness = await startHarness(engine.env, (project) => featureRepo(project, kinds));
 }, 120_000);
@@ -48,12 +53,17 @@ async function* rows(seconds: bigint[]): AsyncGenerator<offlineV1.GetHistoricalF
 
 test('an entity timestamp of 2^62 seconds is INVALID_ARGUMENT naming the row', async () => {
   const error = await rpcError(() => collect(harness.retrieval.getHistoricalFeatures(rows([1_704_067_200n, 2n ** 62n]))));
-  expect([error.code, error.message]).toEqual([Code.INVALID_ARGUMENT, 'entity_rows[0].event_timestamps[1]: 4611686018427387904 seconds is outside the Timestamp range (years 0001 to 9999)']);
+  expect([error.code, error.message]).toEqual([
+    Code.INVALID_ARGUMENT,
+    'entity_rows[0].event_timestamps[1]: 4611686018427387904 seconds is outside the Timestamp range (years 0001 to 9999)',
+  ]);
 });
 
 test('an unknown entity-source file format is INVALID_ARGUMENT naming the field', async () => {
   if (entitySource.case !== 'file') throw new Error('the DuckDB test engine loads tables as files');
-  const source = create(offlineV1.EntitySourceSchema, { location: { case: 'file', value: { ...entitySource.value, format: 99 } } as unknown as offlineV1.EntitySource['location'] });
+  const source = create(offlineV1.EntitySourceSchema, {
+    location: { case: 'file', value: { ...entitySource.value, format: 99 } } as unknown as offlineV1.EntitySource['location'],
+  });
   const error = await rpcError(() => collect(harness.retrieval.getHistoricalFeaturesFromSource({ query, entitySource: source })));
   expect(error.code).toBe(Code.INVALID_ARGUMENT);
   expect(error.message).toMatch(/^entity_source\.file\.format: unknown file format 99; /);
@@ -64,7 +74,9 @@ test('an unknown destination file format is INVALID_ARGUMENT naming the field; n
   if (storage.kind.case !== 'file') throw new Error('the DuckDB test engine writes files');
   const bad = { ...storage, kind: { case: 'file' as const, value: { ...storage.kind.value, format: 99 } } };
   const source = create(offlineV1.EntitySourceSchema, { location: entitySource as offlineV1.EntitySource['location'] });
-  const error = await rpcError(() => collect(harness.retrieval.getHistoricalFeaturesFromSource({ query: { ...query, destination: { storage: bad as never } }, entitySource: source })));
+  const error = await rpcError(() =>
+    collect(harness.retrieval.getHistoricalFeaturesFromSource({ query: { ...query, destination: { storage: bad as never } }, entitySource: source })),
+  );
   expect(error.code).toBe(Code.INVALID_ARGUMENT);
   expect(existsSync(storage.kind.value.path)).toBe(false);
   expect(error.message).toMatch(/^query\.destination\.storage\.file\.format: unknown file format 99; /);

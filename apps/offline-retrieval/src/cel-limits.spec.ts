@@ -31,7 +31,9 @@ const ROWS: Table = {
 const QUERY = { kind: { case: 'features' as const, value: { val: ['driver_stats:trips', 'heavy:out'] } } };
 
 function expectResponsive(probe: ProbeResult, attack: string): void {
-  console.log(`H15 offline ${attack}: worst health ${probe.worstMs.toFixed(1)} ms wall, loop held ${probe.worstBlockCpuMs.toFixed(1)} ms cpu, ${probe.checks} checks`);
+  console.log(
+    `H15 offline ${attack}: worst health ${probe.worstMs.toFixed(1)} ms wall, loop held ${probe.worstBlockCpuMs.toFixed(1)} ms cpu, ${probe.checks} checks`,
+  );
   expect(probe.checks).toBeGreaterThan(1);
   expect(probe.statuses.every((s) => s === healthV1.HealthCheckResponse_ServingStatus.SERVING)).toBe(true);
   // On an idle machine no Check waits longer than the loop is held (see ProbeResult). The
@@ -55,7 +57,11 @@ async function startWith(engine: TestEngine, env: Record<string, string>): Promi
     (project) => {
       const repo = featureRepo(project, kinds);
       repo.onDemandFeatureViews.push(
-        create(registryV1.OnDemandFeatureViewSchema, { name: 'heavy', sources: [{ source: { case: 'requestSource', value: 'txn' } }], outputs: [{ name: 'out', valueType: T.BOOL, expression: HEAVY }] }),
+        create(registryV1.OnDemandFeatureViewSchema, {
+          name: 'heavy',
+          sources: [{ source: { case: 'requestSource', value: 'txn' } }],
+          outputs: [{ name: 'out', valueType: T.BOOL, expression: HEAVY }],
+        }),
       );
       return repo;
     },
@@ -118,6 +124,8 @@ describe('CEL limits in offline retrieval: the request budget', () => {
   it('ends a request over its budget with RESOURCE_EXHAUSTED naming the view', async () => {
     const e = await failure(collect(harness.retrieval.getHistoricalFeatures(inlineRequests(QUERY, ROWS, 500), { timeoutMs: 60_000 })));
     expect(e.code).toBe(Code.RESOURCE_EXHAUSTED);
-    expect(e.message).toMatch(/^entity row \d+: on-demand feature view 'heavy' output 'out': computing it took more than the per-request limit of 8000000 cost units; send fewer entity rows per request$/);
+    expect(e.message).toMatch(
+      /^entity row \d+: on-demand feature view 'heavy' output 'out': computing it took more than the per-request limit of 8000000 cost units; send fewer entity rows per request$/,
+    );
   });
 });

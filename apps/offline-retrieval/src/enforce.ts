@@ -92,12 +92,19 @@ export class StatisticsAccess {
         return [view(kind.value.featureView)];
       case 'featureService': {
         const service = set?.featureServices.find((s) => s.name === kind.value.featureService);
-        const ref: ObjectRef = service === undefined ? { project, type: 'feature_service', name: kind.value.featureService } : { project, type: 'feature_service', name: service.name, tags: service.tags };
+        const ref: ObjectRef =
+          service === undefined
+            ? { project, type: 'feature_service', name: kind.value.featureService }
+            : { project, type: 'feature_service', name: service.name, tags: service.tags };
         return [ref, ...(service?.projections ?? []).map((p) => view(p.featureView))];
       }
       case 'savedDataset': {
         const dataset = set?.savedDatasets.find((d) => d.name === kind.value.savedDataset);
-        return [dataset === undefined ? { project, type: 'saved_dataset', name: kind.value.savedDataset } : { project, type: 'saved_dataset', name: dataset.name, tags: dataset.tags }];
+        return [
+          dataset === undefined
+            ? { project, type: 'saved_dataset', name: kind.value.savedDataset }
+            : { project, type: 'saved_dataset', name: dataset.name, tags: dataset.tags },
+        ];
       }
       default:
         return [{ project, type: 'project', name: project }];

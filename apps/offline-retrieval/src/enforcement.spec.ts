@@ -63,7 +63,9 @@ beforeAll(async () => {
     engine.env,
     (project) => {
       const repo = featureRepo(project, kinds);
-      repo.permissions.push(permission('trainers-read-drivers', { types: [K.FEATURE_VIEW], namePatterns: ['driver_*'], actions: [A.READ_OFFLINE], policy: { namespaces: ['ml'] } }));
+      repo.permissions.push(
+        permission('trainers-read-drivers', { types: [K.FEATURE_VIEW], namePatterns: ['driver_*'], actions: [A.READ_OFFLINE], policy: { namespaces: ['ml'] } }),
+      );
       return repo;
     },
     { LARDER_AUTH_MODES: 'oidc', LARDER_AUTH_OIDC_ISSUER: issuer.issuer, LARDER_AUTH_OIDC_AUDIENCES: 'larder' },
@@ -88,26 +90,50 @@ afterAll(async () => {
 });
 
 test('a training set over views the caller may read is served', async () => {
-  const result = await collect(trainer.getHistoricalFeatures(inlineRequests({ project: h.project, ...query(['driver_stats:trips', 'driver_stats:conv_rate']) }, ROWS)));
+  const result = await collect(
+    trainer.getHistoricalFeatures(inlineRequests({ project: h.project, ...query(['driver_stats:trips', 'driver_stats:conv_rate']) }, ROWS)),
+  );
   expect(result.summary?.rowCount).toBe(1n);
 });
 
 test('one view it may not read denies the whole query, by name, before any row is read', async () => {
-  expect(await failure(collect(trainer.getHistoricalFeatures(inlineRequests({ project: h.project, ...query(['driver_stats:trips', 'customer_profile:segment']) }, ROWS))))).toMatchObject({
+  expect(
+    await failure(
+      collect(trainer.getHistoricalFeatures(inlineRequests({ project: h.project, ...query(['driver_stats:trips', 'customer_profile:segment']) }, ROWS))),
+    ),
+  ).toMatchObject({
     code: Code.PERMISSION_DENIED,
     message: `principal sa:ml/trainer may not read_offline feature_view "customer_profile" in project "${h.project}"`,
   });
   // A feature service reaching that view is denied too: every view it touches counts.
   const services = (await h.registry.listFeatureServices({ project: h.project })).featureServices.map((s) => s.name);
   expect(services.length).toBeGreaterThan(0);
-  expect((await failure(collect(trainer.getHistoricalFeatures(inlineRequests({ project: h.project, kind: { case: 'featureService', value: services[0] as string } }, ROWS))))).code).toBe(Code.PERMISSION_DENIED);
+  expect(
+    (
+      await failure(
+        collect(trainer.getHistoricalFeatures(inlineRequests({ project: h.project, kind: { case: 'featureService', value: services[0] as string } }, ROWS))),
+      )
+    ).code,
+  ).toBe(Code.PERMISSION_DENIED);
   // Someone else's identity, and none.
-  expect((await failure(collect(as(await issuer.issue({ sub: 'bob' })).getHistoricalFeatures(inlineRequests({ project: h.project, ...query(['driver_stats:trips']) }, ROWS))))).code).toBe(Code.PERMISSION_DENIED);
-  expect((await failure(collect(as(undefined).getHistoricalFeatures(inlineRequests({ project: h.project, ...query(['driver_stats:trips']) }, ROWS))))).code).toBe(Code.UNAUTHENTICATED);
+  expect(
+    (
+      await failure(
+        collect(as(await issuer.issue({ sub: 'bob' })).getHistoricalFeatures(inlineRequests({ project: h.project, ...query(['driver_stats:trips']) }, ROWS))),
+      )
+    ).code,
+  ).toBe(Code.PERMISSION_DENIED);
+  expect(
+    (await failure(collect(as(undefined).getHistoricalFeatures(inlineRequests({ project: h.project, ...query(['driver_stats:trips']) }, ROWS))))).code,
+  ).toBe(Code.UNAUTHENTICATED);
 });
 
 test('saving the result as a dataset needs CREATE on it', async () => {
-  const save = { project: h.project, ...query(['driver_stats:trips']), destination: { savedDatasetName: 'train', storage: { kind: { case: 'file' as const, value: { path: 'train.parquet' } } }, omitRows: true } };
+  const save = {
+    project: h.project,
+    ...query(['driver_stats:trips']),
+    destination: { savedDatasetName: 'train', storage: { kind: { case: 'file' as const, value: { path: 'train.parquet' } } }, omitRows: true },
+  };
   expect(await failure(collect(trainer.getHistoricalFeatures(inlineRequests(save, ROWS))))).toMatchObject({
     code: Code.PERMISSION_DENIED,
     message: `principal sa:ml/trainer may not create saved_dataset "train" in project "${h.project}"`,

@@ -37,13 +37,22 @@ function columnOrder(first: typesV1.RowBatch, order: readonly string[]): string[
   if (order.length === 0) return given.sort(byCodePoint);
   const seen = new Set<string>();
   order.forEach((name, i) => {
-    if (name === INLINE_TIMESTAMP_COLUMN) throw invalid(`query.entity_columns[${i}]: ${JSON.stringify(name)} is the entity timestamp (entity_rows.event_timestamps), not a column; list the RowBatch columns only`);
+    if (name === INLINE_TIMESTAMP_COLUMN)
+      throw invalid(
+        `query.entity_columns[${i}]: ${JSON.stringify(name)} is the entity timestamp (entity_rows.event_timestamps), not a column; list the RowBatch columns only`,
+      );
     if (seen.has(name)) throw invalid(`query.entity_columns[${i}]: ${JSON.stringify(name)} is listed twice`);
-    if (first.columns[name] === undefined) throw invalid(`query.entity_columns[${i}]: ${JSON.stringify(name)} is not a column of the first entity batch (its columns: ${given.map((c) => JSON.stringify(c)).join(', ') || '(none)'})`);
+    if (first.columns[name] === undefined)
+      throw invalid(
+        `query.entity_columns[${i}]: ${JSON.stringify(name)} is not a column of the first entity batch (its columns: ${given.map((c) => JSON.stringify(c)).join(', ') || '(none)'})`,
+      );
     seen.add(name);
   });
   const missing = given.filter((name) => !seen.has(name));
-  if (missing.length > 0) throw invalid(`query.entity_columns: lists ${order.length} of the entity batch's ${given.length} columns; add ${missing.map((c) => JSON.stringify(c)).join(', ')} (or leave it empty for name order)`);
+  if (missing.length > 0)
+    throw invalid(
+      `query.entity_columns: lists ${order.length} of the entity batch's ${given.length} columns; add ${missing.map((c) => JSON.stringify(c)).join(', ')} (or leave it empty for name order)`,
+    );
   return [...order];
 }
 
@@ -63,7 +72,9 @@ function columnTypes(first: typesV1.RowBatch, order: readonly string[], declared
       const type = typeOfValue(value);
       if (type !== undefined) return { name, type };
     }
-    throw invalid(`entity_rows.columns['${name}']: every value in the first batch is null, so its type is unknown; send a non-null value in the first batch or drop the column`);
+    throw invalid(
+      `entity_rows.columns['${name}']: every value in the first batch is null, so its type is unknown; send a non-null value in the first batch or drop the column`,
+    );
   });
 }
 
@@ -72,12 +83,16 @@ function convertBatch(batch: typesV1.RowBatch, columns: readonly EntityColumn[],
   const out: Record<string, Cell[]> = {};
   const given = Object.keys(batch.columns);
   if (given.length !== columns.length || columns.some((c) => batch.columns[c.name] === undefined)) {
-    throw invalid(`entity_rows[${index}]: columns ${given.join(', ') || '(none)'} differ from the first batch's (${columns.map((c) => c.name).join(', ')}); every batch carries the same columns`);
+    throw invalid(
+      `entity_rows[${index}]: columns ${given.join(', ') || '(none)'} differ from the first batch's (${columns.map((c) => c.name).join(', ')}); every batch carries the same columns`,
+    );
   }
   for (const column of columns) {
     const values = (batch.columns[column.name] as typesV1.RepeatedValue).val;
     if (values.length !== n) {
-      throw invalid(`entity_rows[${index}].columns['${column.name}']: ${values.length} values for ${n} event_timestamps; give one timestamp per entity row and one value per row in every column`);
+      throw invalid(
+        `entity_rows[${index}].columns['${column.name}']: ${values.length} values for ${n} event_timestamps; give one timestamp per entity row and one value per row in every column`,
+      );
     }
     const cells: Cell[] = new Array(n);
     for (let i = 0; i < n; i++) {
@@ -136,7 +151,9 @@ async function nextBatch(requests: AsyncIterator<offlineV1.GetHistoricalFeatures
   if (next.done === true) return undefined;
   const message = next.value.message;
   if (message.case !== 'entityRows') {
-    throw invalid(`message ${position}: expected entity_rows but got ${message.case === undefined ? 'an empty message' : 'a second query'}; send the query once, first`);
+    throw invalid(
+      `message ${position}: expected entity_rows but got ${message.case === undefined ? 'an empty message' : 'a second query'}; send the query once, first`,
+    );
   }
   return message.value;
 }
@@ -151,7 +168,9 @@ export function sourceEntities(engine: OfflineStore['engine'], source: offlineV1
     // A client's SQL would run with the service's database rights (pg_read_file, COPY ... TO PROGRAM);
     // free queries come only from data sources someone registered.
     if (where.case === 'query') {
-      throw invalid(`entity_source.${kind.case}.query: SQL from a client is not run; name a table in entity_source.${kind.case}.table, send the rows inline (GetHistoricalFeatures), or register the query as a ${kind.case} data source`);
+      throw invalid(
+        `entity_source.${kind.case}.query: SQL from a client is not run; name a table in entity_source.${kind.case}.table, send the rows inline (GetHistoricalFeatures), or register the query as a ${kind.case} data source`,
+      );
     }
     if (where.case === 'table') checkTableName(`entity_source.${kind.case}.table`, where.value, kind.case);
   }

@@ -29,10 +29,17 @@ export function offlineErrorMappings(): ErrorMappings {
   mappings.map(OfflineStoreError, Code.INVALID_ARGUMENT);
   mappings.map(EmptyEntitySetError, Code.INVALID_ARGUMENT);
   mappings.map(MissingColumnError, Code.INVALID_ARGUMENT);
-  mappings.map(DestinationExistsError, (e) =>
-    new RpcError(Code.FAILED_PRECONDITION, `query.destination.storage: '${e.destination}' already exists; set query.destination.overwrite to replace it`, { cause: e }),
+  mappings.map(
+    DestinationExistsError,
+    (e) =>
+      new RpcError(Code.FAILED_PRECONDITION, `query.destination.storage: '${e.destination}' already exists; set query.destination.overwrite to replace it`, {
+        cause: e,
+      }),
   );
-  mappings.map(DestinationNotReplaceableError, (e) => new RpcError(Code.FAILED_PRECONDITION, `query.destination.storage.file.path: ${e.message}`, { cause: e }));
+  mappings.map(
+    DestinationNotReplaceableError,
+    (e) => new RpcError(Code.FAILED_PRECONDITION, `query.destination.storage.file.path: ${e.message}`, { cause: e }),
+  );
   // A path outside the configured roots, or a URL: the message names the roots, never where the path led.
   mappings.map(PathDeniedError, Code.PERMISSION_DENIED);
   // The engine's own refusals, by what the caller can do: fix a name, fix a query, get access, wait.

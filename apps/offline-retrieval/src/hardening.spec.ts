@@ -49,7 +49,8 @@ describe('offline retrieval on duckdb: paths stay under the roots', () => {
     rmSync(outside, { recursive: true, force: true });
   });
 
-  const read = (source: offlineV1.EntitySource) => rpcError(() => collect(harness.retrieval.getHistoricalFeaturesFromSource({ query: TRIPS, entitySource: source })));
+  const read = (source: offlineV1.EntitySource) =>
+    rpcError(() => collect(harness.retrieval.getHistoricalFeaturesFromSource({ query: TRIPS, entitySource: source })));
 
   it('the entity file inside the root is read (the roots do not block the legitimate path)', async () => {
     const result = await collect(harness.retrieval.getHistoricalFeaturesFromSource({ query: TRIPS, entitySource: fileEntities(entityFile) }));
@@ -106,7 +107,12 @@ describe('offline retrieval on duckdb: paths stay under the roots', () => {
   it('a destination outside the write root is PERMISSION_DENIED and nothing is written', async () => {
     const target = join(outside, 'result.csv');
     const error = await rpcError(() =>
-      collect(harness.retrieval.getHistoricalFeaturesFromSource({ query: { ...TRIPS, destination: { storage: { kind: { case: 'file', value: { path: target } } }, omitRows: true } }, entitySource: fileEntities(entityFile) })),
+      collect(
+        harness.retrieval.getHistoricalFeaturesFromSource({
+          query: { ...TRIPS, destination: { storage: { kind: { case: 'file', value: { path: target } } }, omitRows: true } },
+          entitySource: fileEntities(entityFile),
+        }),
+      ),
     );
     expect(error.code).toBe(Code.PERMISSION_DENIED);
     expect(error.message).toContain(`query.destination.storage.file.path`);
@@ -116,7 +122,12 @@ describe('offline retrieval on duckdb: paths stay under the roots', () => {
 
   it('overwrite never replaces a folder or a file Larder did not write; it replaces its own result', async () => {
     const write = (path: string) =>
-      collect(harness.retrieval.getHistoricalFeaturesFromSource({ query: { ...TRIPS, destination: { storage: { kind: { case: 'file', value: { path } } }, overwrite: true, omitRows: true } }, entitySource: fileEntities(entityFile) }));
+      collect(
+        harness.retrieval.getHistoricalFeaturesFromSource({
+          query: { ...TRIPS, destination: { storage: { kind: { case: 'file', value: { path } } }, overwrite: true, omitRows: true } },
+          entitySource: fileEntities(entityFile),
+        }),
+      );
     const precious = join(engine.dir, 'precious');
     mkdirSync(join(precious, 'inner'), { recursive: true });
     writeFileSync(join(precious, 'inner', 'keep.txt'), 'keep me');
@@ -141,7 +152,9 @@ describe('offline retrieval on duckdb: paths stay under the roots', () => {
 
   it('a registry FileSource outside the roots is refused where it is used (PERMISSION_DENIED naming the source)', async () => {
     writeFileSync(join(outside, 'driver.parquet'), readFileSync((kinds.driver.value as registryV1.FileSource).path));
-    const foreign = await startHarness(engine.env, (project) => featureRepo(project, { ...kinds, driver: { case: 'file', value: create(registryV1.FileSourceSchema, { path: join(outside, 'driver.parquet') }) } }));
+    const foreign = await startHarness(engine.env, (project) =>
+      featureRepo(project, { ...kinds, driver: { case: 'file', value: create(registryV1.FileSourceSchema, { path: join(outside, 'driver.parquet') }) } }),
+    );
     try {
       const error = await rpcError(() => collect(foreign.retrieval.getHistoricalFeaturesFromSource({ query: TRIPS, entitySource: fileEntities(entityFile) })));
       expect(error.code).toBe(Code.PERMISSION_DENIED);
@@ -168,7 +181,9 @@ describe('offline retrieval on duckdb: cancellation and deadlines stop the engin
       `COPY (SELECT (i % 200000)::BIGINT AS driver_id, ${ts('i % 86400')} AS event_ts, ${ts('i % 86400')} AS created_ts, 0.5::DOUBLE AS conv_rate, i::BIGINT AS trips FROM range(20000000) t(i)) TO '${join(dir, 'driver.parquet')}' (FORMAT parquet)`,
     );
     entityPath = join(dir, 'entities.parquet');
-    await c.run(`COPY (SELECT (i % 200000)::BIGINT AS driver_id, ${ts('(i * 7) % 86400')} AS event_timestamp FROM range(4000000) t(i)) TO '${entityPath}' (FORMAT parquet)`);
+    await c.run(
+      `COPY (SELECT (i % 200000)::BIGINT AS driver_id, ${ts('(i * 7) % 86400')} AS event_timestamp FROM range(4000000) t(i)) TO '${entityPath}' (FORMAT parquet)`,
+    );
     c.closeSync();
     instance.closeSync();
     const small = await duckdbTestEngine();
@@ -178,7 +193,10 @@ describe('offline retrieval on duckdb: cancellation and deadlines stop the engin
       pair: await small.load(data.tables.pair),
       global: await small.load(data.tables.global),
     };
-    harness = await startHarness({ LARDER_OFFLINE_STORE_TYPE: 'duckdb', LARDER_OFFLINE_READ_ROOTS: `${dir},${small.dir}`, LARDER_OFFLINE_WRITE_ROOT: dir }, (project) => featureRepo(project, kinds));
+    harness = await startHarness(
+      { LARDER_OFFLINE_STORE_TYPE: 'duckdb', LARDER_OFFLINE_READ_ROOTS: `${dir},${small.dir}`, LARDER_OFFLINE_WRITE_ROOT: dir },
+      (project) => featureRepo(project, kinds),
+    );
   }, 120_000);
 
   afterAll(async () => {
@@ -237,30 +255,46 @@ describe('offline retrieval on postgres: no SQL from clients; registered queries
     await client.query('CREATE TABLE larder_written (x int)');
     const customerTable = (kinds.customer.value as registryV1.PostgresSource).location.value as string;
     // A registered source whose query tries to write (a volatile function that inserts): it must fail read-only.
-    await client.query(`CREATE OR REPLACE FUNCTION larder_sneaky_write() RETURNS int LANGUAGE sql VOLATILE AS 'INSERT INTO larder_written VALUES (1) RETURNING 1'`);
-    const writing = { case: 'postgres', value: { location: { case: 'query', value: `SELECT c.*, larder_sneaky_write() AS w FROM "${customerTable}" c` } } } as SourceKind;
+    await client.query(
+      `CREATE OR REPLACE FUNCTION larder_sneaky_write() RETURNS int LANGUAGE sql VOLATILE AS 'INSERT INTO larder_written VALUES (1) RETURNING 1'`,
+    );
+    const writing = {
+      case: 'postgres',
+      value: { location: { case: 'query', value: `SELECT c.*, larder_sneaky_write() AS w FROM "${customerTable}" c` } },
+    } as SourceKind;
     // A registered source that takes ~0.2 s per row: a join over it runs for tens of seconds.
     const pairTable = (kinds.pair.value as registryV1.PostgresSource).location.value as string;
-    const sleeping = { case: 'postgres', value: { location: { case: 'query', value: `SELECT p.*, pg_sleep(0.2) AS larder_slow FROM "${pairTable}" p` } } } as SourceKind;
+    const sleeping = {
+      case: 'postgres',
+      value: { location: { case: 'query', value: `SELECT p.*, pg_sleep(0.2) AS larder_slow FROM "${pairTable}" p` } },
+    } as SourceKind;
     harness = await startHarness(engine.env, (project) => featureRepo(project, { ...kinds, customer: writing, pair: sleeping }));
   }, 60_000);
 
   afterAll(async () => {
     await harness?.close();
-    await client?.query('DROP TABLE IF EXISTS larder_pwned; DROP TABLE IF EXISTS larder_written; DROP FUNCTION IF EXISTS larder_sneaky_write()').catch(() => undefined);
+    await client
+      ?.query('DROP TABLE IF EXISTS larder_pwned; DROP TABLE IF EXISTS larder_written; DROP FUNCTION IF EXISTS larder_sneaky_write()')
+      .catch(() => undefined);
     await client?.end();
     await engine?.cleanup();
   });
 
   it('an entity query from the client is INVALID_ARGUMENT naming the field, and does not run', async () => {
-    for (const query of ['CREATE TABLE larder_pwned AS SELECT 1 AS x', "SELECT 1) s; CREATE TABLE larder_pwned (x int); SELECT (1", "SELECT pg_read_file('/etc/passwd') AS event_timestamp"]) {
+    for (const query of [
+      'CREATE TABLE larder_pwned AS SELECT 1 AS x',
+      'SELECT 1) s; CREATE TABLE larder_pwned (x int); SELECT (1',
+      "SELECT pg_read_file('/etc/passwd') AS event_timestamp",
+    ]) {
       const source = create(offlineV1.EntitySourceSchema, { location: { case: 'postgres', value: { location: { case: 'query', value: query } } } });
       const error = await rpcError(() => collect(harness.retrieval.getHistoricalFeaturesFromSource({ query: TRIPS, entitySource: source })));
       expect(error.code).toBe(Code.INVALID_ARGUMENT);
       expect(error.message).toMatch(/^entity_source\.postgres\.query: SQL from a client is not run/);
     }
     expect((await client.query(`SELECT to_regclass('larder_pwned') IS NULL AS gone`)).rows[0]).toEqual({ gone: true });
-    const table = create(offlineV1.EntitySourceSchema, { location: { case: 'postgres', value: { location: { case: 'table', value: 'x"; DROP TABLE larder_written; --' } } } });
+    const table = create(offlineV1.EntitySourceSchema, {
+      location: { case: 'postgres', value: { location: { case: 'table', value: 'x"; DROP TABLE larder_written; --' } } },
+    });
     const badName = await rpcError(() => collect(harness.retrieval.getHistoricalFeaturesFromSource({ query: TRIPS, entitySource: table })));
     expect(badName.code).toBe(Code.INVALID_ARGUMENT);
     expect(badName.message).toMatch(/^entity_source\.postgres\.table: /);
@@ -269,12 +303,21 @@ describe('offline retrieval on postgres: no SQL from clients; registered queries
 
   it('a registered query source runs in a read-only transaction: a write inside it fails and leaves nothing', async () => {
     const error = await rpcError(() =>
-      collect(harness.retrieval.getHistoricalFeatures((async function* () {
-        yield create(offlineV1.GetHistoricalFeaturesRequestSchema, { message: { case: 'query', value: { kind: { case: 'features', value: { val: ['customer_profile:segment'] } } } } });
-        yield create(offlineV1.GetHistoricalFeaturesRequestSchema, {
-          message: { case: 'entityRows', value: { columns: { customer_id: { val: [{ val: { case: 'stringVal', value: 'c1' } }] } }, eventTimestamps: [{ seconds: 1704070800n }] } },
-        });
-      })())),
+      collect(
+        harness.retrieval.getHistoricalFeatures(
+          (async function* () {
+            yield create(offlineV1.GetHistoricalFeaturesRequestSchema, {
+              message: { case: 'query', value: { kind: { case: 'features', value: { val: ['customer_profile:segment'] } } } },
+            });
+            yield create(offlineV1.GetHistoricalFeaturesRequestSchema, {
+              message: {
+                case: 'entityRows',
+                value: { columns: { customer_id: { val: [{ val: { case: 'stringVal', value: 'c1' } }] } }, eventTimestamps: [{ seconds: 1704070800n }] },
+              },
+            });
+          })(),
+        ),
+      ),
     );
     expect(error.message).toContain('read-only transaction');
     expect((await client.query('SELECT count(*)::int AS n FROM larder_written')).rows[0]).toEqual({ n: 0 });
@@ -283,12 +326,21 @@ describe('offline retrieval on postgres: no SQL from clients; registered queries
   it('a deadline gives DEADLINE_EXCEEDED and the backend stops the query within a second (pg_stat_activity)', async () => {
     const started = Date.now();
     const source = create(offlineV1.EntitySourceSchema, { location: entityTable as offlineV1.EntitySource['location'], timestampColumn: 'event_timestamp' });
-    const error = await rpcError(() => collect(harness.retrieval.getHistoricalFeaturesFromSource({ query: { kind: { case: 'features', value: { val: ['pair_stats:rides'] } } }, entitySource: source }, { timeoutMs: 1_500 })));
+    const error = await rpcError(() =>
+      collect(
+        harness.retrieval.getHistoricalFeaturesFromSource(
+          { query: { kind: { case: 'features', value: { val: ['pair_stats:rides'] } } }, entitySource: source },
+          { timeoutMs: 1_500 },
+        ),
+      ),
+    );
     expect(error.code).toBe(Code.DEADLINE_EXCEEDED);
     expect(Date.now() - started).toBeLessThan(5_000);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     // The backend runs the cursor's FETCH (its text is not the source's): look for the sleep itself.
-    const active = await client.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND (wait_event = 'PgSleep' OR query LIKE '%larder_slow%') AND pid <> pg_backend_pid()`);
+    const active = await client.query(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND (wait_event = 'PgSleep' OR query LIKE '%larder_slow%') AND pid <> pg_backend_pid()`,
+    );
     expect(active.rows[0]).toEqual({ n: 0 });
   }, 30_000);
 });

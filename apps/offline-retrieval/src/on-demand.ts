@@ -40,7 +40,13 @@ export class OnDemandRun {
  * features by variable, request fields from the entity rows' columns. The work is
  * charged to the run's budget and paced by it.
  */
-export async function computeOnDemand(plan: RetrievalPlan, store: StoreSchema, chunk: StoreChunk, firstRow: number, run: OnDemandRun): Promise<Record<string, typesV1.Value>[][]> {
+export async function computeOnDemand(
+  plan: RetrievalPlan,
+  store: StoreSchema,
+  chunk: StoreChunk,
+  firstRow: number,
+  run: OnDemandRun,
+): Promise<Record<string, typesV1.Value>[][]> {
   const index = new Map(store.columns.map((c, i) => [c.name, i]));
   const results: Record<string, typesV1.Value>[][] = [];
   const cell = (column: number | undefined, row: number): Cell => (column === undefined ? null : ((chunk.columns[column] as Cell[])[row] ?? null));
@@ -61,7 +67,10 @@ export async function computeOnDemand(plan: RetrievalPlan, store: StoreSchema, c
       if (b.input.kind !== 'request') continue;
       const missing = b.columns.find((c) => c.column === undefined);
       if (missing !== undefined) {
-        throw new RpcError(Code.INVALID_ARGUMENT, `entity rows: missing column '${missing.name}', a request field on-demand feature view '${od.name}' reads; add it to the entity rows`);
+        throw new RpcError(
+          Code.INVALID_ARGUMENT,
+          `entity rows: missing column '${missing.name}', a request field on-demand feature view '${od.name}' reads; add it to the entity rows`,
+        );
       }
     }
     const out: Record<string, typesV1.Value>[] = new Array(chunk.rowCount);
@@ -82,7 +91,8 @@ export async function computeOnDemand(plan: RetrievalPlan, store: StoreSchema, c
         out[row] = od.compiled.evaluate(values as OnDemandValues, run.budget);
       } catch (error) {
         if (error instanceof OnDemandEvaluationError) throw new RpcError(Code.INVALID_ARGUMENT, `entity row ${firstRow + row}: ${error.message}`);
-        if (error instanceof OnDemandLimitError) throw new RpcError(error.kind === 'deadline' ? Code.DEADLINE_EXCEEDED : Code.RESOURCE_EXHAUSTED, `entity row ${firstRow + row}: ${error.message}`);
+        if (error instanceof OnDemandLimitError)
+          throw new RpcError(error.kind === 'deadline' ? Code.DEADLINE_EXCEEDED : Code.RESOURCE_EXHAUSTED, `entity row ${firstRow + row}: ${error.message}`);
         throw error;
       }
     }

@@ -26,7 +26,9 @@ const shuffled: Table = {
   ...entities,
   name: 'entities_shuffled',
   columns: [{ name: 'seq', type: T.INT64 }, ...entities.columns],
-  rows: entities.rows.map((row, i) => ({ seq: BigInt(i), ...row })).sort((a, b) => ((Number(a['seq']) * 7919) % 101) - ((Number(b['seq']) * 7919) % 101) || Number(a['seq']) - Number(b['seq'])),
+  rows: entities.rows
+    .map((row, i) => ({ seq: BigInt(i), ...row }))
+    .sort((a, b) => ((Number(a['seq']) * 7919) % 101) - ((Number(b['seq']) * 7919) % 101) || Number(a['seq']) - Number(b['seq'])),
 };
 
 const features = (refs: string[]) => ({ case: 'features' as const, value: { val: refs } });
@@ -60,16 +62,21 @@ describe.each(ENGINES)('row and column order on $name', ({ name }) => {
     await engine?.cleanup();
   });
 
-  const source = (orderColumn: string): offlineV1.EntitySource => create(offlineV1.EntitySourceSchema, { location: shuffledSource as offlineV1.EntitySource['location'], orderColumn });
+  const source = (orderColumn: string): offlineV1.EntitySource =>
+    create(offlineV1.EntitySourceSchema, { location: shuffledSource as offlineV1.EntitySource['location'], orderColumn });
 
   it('inline rows: entity columns come in the order entity_columns names, or by name, whatever the map order', async () => {
     const order = ['request_id', 'driver_id', 'amount', 'customer_id', 'rider_id'];
-    const stated = await collect(harness.retrieval.getHistoricalFeatures(inlineRequests({ kind: features(['driver_stats:trips']), entityColumns: order }, entities, 40)));
+    const stated = await collect(
+      harness.retrieval.getHistoricalFeatures(inlineRequests({ kind: features(['driver_stats:trips']), entityColumns: order }, entities, 40)),
+    );
     expect(stated.schema.columns.map((c) => c.name)).toEqual([...order, 'trips']);
     expect(stated.rows.map((r) => r['trips'])).toEqual(entities.rows.map(trips));
     // The same rows with the map built in another order: the same schema.
     const reversed: Table = { ...entities, columns: [...entities.columns].reverse() };
-    const again = await collect(harness.retrieval.getHistoricalFeatures(inlineRequests({ kind: features(['driver_stats:trips']), entityColumns: order }, reversed, 40)));
+    const again = await collect(
+      harness.retrieval.getHistoricalFeatures(inlineRequests({ kind: features(['driver_stats:trips']), entityColumns: order }, reversed, 40)),
+    );
     expect(again.schema.columns.map((c) => c.name)).toEqual([...order, 'trips']);
     // Without entity_columns: name order, not the map's (driver_id was put first).
     const byName = await collect(harness.retrieval.getHistoricalFeatures(inlineRequests({ kind: features(['driver_stats:trips']) }, entities, 40)));
@@ -78,21 +85,35 @@ describe.each(ENGINES)('row and column order on $name', ({ name }) => {
   });
 
   it('inline rows: an entity_columns list that does not match the batch is INVALID_ARGUMENT naming it', async () => {
-    const missing = await rpcError(() => collect(harness.retrieval.getHistoricalFeatures(inlineRequests({ kind: features(['driver_stats:trips']), entityColumns: ['driver_id', 'customer_id'] }, entities))));
+    const missing = await rpcError(() =>
+      collect(
+        harness.retrieval.getHistoricalFeatures(
+          inlineRequests({ kind: features(['driver_stats:trips']), entityColumns: ['driver_id', 'customer_id'] }, entities),
+        ),
+      ),
+    );
     expect(missing.code).toBe(Code.INVALID_ARGUMENT);
     expect(missing.message).toMatch(/^query\.entity_columns: lists 2 of the entity batch's 5 columns; add "rider_id", "request_id", "amount"/);
-    const unknown = await rpcError(() => collect(harness.retrieval.getHistoricalFeatures(inlineRequests({ kind: features(['driver_stats:trips']), entityColumns: ['driver_id', 'driver '] }, entities))));
+    const unknown = await rpcError(() =>
+      collect(
+        harness.retrieval.getHistoricalFeatures(inlineRequests({ kind: features(['driver_stats:trips']), entityColumns: ['driver_id', 'driver '] }, entities)),
+      ),
+    );
     expect(unknown.code).toBe(Code.INVALID_ARGUMENT);
     expect(unknown.message).toContain('query.entity_columns[1]: "driver " is not a column of the first entity batch');
   });
 
   it('entity rows from a source come back in the order of the order column, whatever their storage order', async () => {
-    const result = await collect(harness.retrieval.getHistoricalFeaturesFromSource({ query: { kind: features(['driver_stats:trips']) }, entitySource: source('seq') }));
+    const result = await collect(
+      harness.retrieval.getHistoricalFeaturesFromSource({ query: { kind: features(['driver_stats:trips']) }, entitySource: source('seq') }),
+    );
     expect(result.rows.map((r) => r['seq'])).toEqual(entities.rows.map((_, i) => BigInt(i)));
     expect(result.rows.map((r) => r['trips'])).toEqual(entities.rows.map(trips));
     // The data is stored out of order, so reading it as stored would not pass the above.
     expect(shuffled.rows.map((r) => r['seq'])).not.toEqual(entities.rows.map((_, i) => BigInt(i)));
-    const missing = await rpcError(() => collect(harness.retrieval.getHistoricalFeaturesFromSource({ query: { kind: features(['driver_stats:trips']) }, entitySource: source('sequence') })));
+    const missing = await rpcError(() =>
+      collect(harness.retrieval.getHistoricalFeaturesFromSource({ query: { kind: features(['driver_stats:trips']) }, entitySource: source('sequence') })),
+    );
     expect(missing.code).toBe(Code.INVALID_ARGUMENT);
     expect(missing.message).toContain('has no column "sequence" (order column)');
   });
@@ -101,7 +122,10 @@ describe.each(ENGINES)('row and column order on $name', ({ name }) => {
     it('a table written gets a row-index column: the row order of the output, from a source or inline', async () => {
       const storage = engine.destination('ordered_set');
       const written = await collect(
-        harness.retrieval.getHistoricalFeaturesFromSource({ query: { kind: features(['driver_stats:trips']), destination: { storage, omitRows: true } }, entitySource: source('seq') }),
+        harness.retrieval.getHistoricalFeaturesFromSource({
+          query: { kind: features(['driver_stats:trips']), destination: { storage, omitRows: true } },
+          entitySource: source('seq'),
+        }),
       );
       expect(written.summary.rowIndexColumn).toBe('row_index');
       const rows = await engine.readBack(storage);
@@ -111,12 +135,25 @@ describe.each(ENGINES)('row and column order on $name', ({ name }) => {
       expect(byIndex.map((r) => String(r['seq']))).toEqual(entities.rows.map((_, i) => String(i)));
 
       const inline = engine.destination('inline_ordered');
-      await collect(harness.retrieval.getHistoricalFeatures(inlineRequests({ kind: features(['driver_stats:trips']), destination: { storage: inline, omitRows: true, rowIndexColumn: 'position' } }, entities, 33)));
+      await collect(
+        harness.retrieval.getHistoricalFeatures(
+          inlineRequests(
+            { kind: features(['driver_stats:trips']), destination: { storage: inline, omitRows: true, rowIndexColumn: 'position' } },
+            entities,
+            33,
+          ),
+        ),
+      );
       const inlineRows = (await engine.readBack(inline)).sort((a, b) => Number(a['position']) - Number(b['position']));
       expect(inlineRows.map((r) => r['request_id'])).toEqual(entities.rows.map((r) => r['request_id']));
 
       const clash = await rpcError(() =>
-        collect(harness.retrieval.getHistoricalFeaturesFromSource({ query: { kind: features(['driver_stats:trips']), destination: { storage: engine.destination('clash'), omitRows: true, rowIndexColumn: 'seq' } }, entitySource: source('seq') })),
+        collect(
+          harness.retrieval.getHistoricalFeaturesFromSource({
+            query: { kind: features(['driver_stats:trips']), destination: { storage: engine.destination('clash'), omitRows: true, rowIndexColumn: 'seq' } },
+            entitySource: source('seq'),
+          }),
+        ),
       );
       expect(clash.code).toBe(Code.INVALID_ARGUMENT);
       expect(clash.message).toContain('"seq" is also an output column');
@@ -124,10 +161,16 @@ describe.each(ENGINES)('row and column order on $name', ({ name }) => {
   }
 
   it('column names in "has no column" messages are quoted, so a stray space shows', async () => {
-    const padded: Table = { ...entities, columns: entities.columns.map((c) => (c.name === 'driver_id' ? { ...c, name: 'driver_id ' } : c)), rows: entities.rows.map((r) => ({ ...r, 'driver_id ': r['driver_id'] ?? null })) };
+    const padded: Table = {
+      ...entities,
+      columns: entities.columns.map((c) => (c.name === 'driver_id' ? { ...c, name: 'driver_id ' } : c)),
+      rows: entities.rows.map((r) => ({ ...r, 'driver_id ': r['driver_id'] ?? null })),
+    };
     const error = await rpcError(() => collect(harness.retrieval.getHistoricalFeatures(inlineRequests({ kind: features(['driver_stats:trips']) }, padded))));
     expect(error.code).toBe(Code.INVALID_ARGUMENT);
-    expect(error.message).toContain('the entity rows has no column "driver_id" (join key \'driver_id\' of view \'driver_stats\'); its columns are: "amount", "customer_id", "driver_id ", ');
+    expect(error.message).toContain(
+      'the entity rows has no column "driver_id" (join key \'driver_id\' of view \'driver_stats\'); its columns are: "amount", "customer_id", "driver_id ", ',
+    );
   });
 });
 
@@ -158,7 +201,8 @@ describe('BigQuery as a user meets it', () => {
     await engine?.cleanup();
   });
 
-  const fromTable = (name: string): offlineV1.EntitySource => create(offlineV1.EntitySourceSchema, { location: { case: 'bigquery', value: { location: { case: 'table', value: table(name) } } } });
+  const fromTable = (name: string): offlineV1.EntitySource =>
+    create(offlineV1.EntitySourceSchema, { location: { case: 'bigquery', value: { location: { case: 'table', value: table(name) } } } });
 
   it('a source table that does not exist is NOT_FOUND naming the source and the table', async () => {
     const error = await rpcError(() => collect(harness.retrieval.getHistoricalFeatures(inlineRequests({ kind: features(['driver_stats:trips']) }, entities))));
@@ -169,20 +213,38 @@ describe('BigQuery as a user meets it', () => {
   });
 
   it('an entity table that does not exist is NOT_FOUND; an entity query from the client is INVALID_ARGUMENT and never runs', async () => {
-    const missing = await rpcError(() => collect(harness.retrieval.getHistoricalFeaturesFromSource({ query: { kind: features(['customer_profile:segment']) }, entitySource: fromTable('no_such_entities') })));
+    const missing = await rpcError(() =>
+      collect(
+        harness.retrieval.getHistoricalFeaturesFromSource({
+          query: { kind: features(['customer_profile:segment']) },
+          entitySource: fromTable('no_such_entities'),
+        }),
+      ),
+    );
     expect(missing.code).toBe(Code.NOT_FOUND);
     expect(missing.message).toContain(`entity source table ${table('no_such_entities')}`);
     // Run, this would create a table: afterwards it must not exist.
     const sideEffect = table('made_by_client_sql');
-    const query = create(offlineV1.EntitySourceSchema, { location: { case: 'bigquery', value: { location: { case: 'query', value: `CREATE TABLE \`${sideEffect}\` AS SELECT 1 AS x; SELECT 1` } } } });
-    const refused = await rpcError(() => collect(harness.retrieval.getHistoricalFeaturesFromSource({ query: { kind: features(['customer_profile:segment']) }, entitySource: query })));
+    const query = create(offlineV1.EntitySourceSchema, {
+      location: { case: 'bigquery', value: { location: { case: 'query', value: `CREATE TABLE \`${sideEffect}\` AS SELECT 1 AS x; SELECT 1` } } },
+    });
+    const refused = await rpcError(() =>
+      collect(harness.retrieval.getHistoricalFeaturesFromSource({ query: { kind: features(['customer_profile:segment']) }, entitySource: query })),
+    );
     expect(refused.code).toBe(Code.INVALID_ARGUMENT);
     expect(refused.message).toMatch(/^entity_source\.bigquery\.query: SQL from a client is not run/);
     const [datasetId, tableId] = sideEffect.split('.').slice(-2) as [string, string];
     const bigquery = new BigQuery({ apiEndpoint: engine.env['LARDER_BIGQUERY_API_ENDPOINT']!, projectId: engine.env['LARDER_BIGQUERY_PROJECT']! });
     const [exists] = await bigquery.dataset(datasetId).table(tableId).exists();
     expect(exists).toBe(false);
-    const badName = await rpcError(() => collect(harness.retrieval.getHistoricalFeaturesFromSource({ query: { kind: features(['customer_profile:segment']) }, entitySource: fromTable('a`; DROP TABLE x; --') })));
+    const badName = await rpcError(() =>
+      collect(
+        harness.retrieval.getHistoricalFeaturesFromSource({
+          query: { kind: features(['customer_profile:segment']) },
+          entitySource: fromTable('a`; DROP TABLE x; --'),
+        }),
+      ),
+    );
     expect(badName.code).toBe(Code.INVALID_ARGUMENT);
     expect(badName.message).toMatch(/^entity_source\.bigquery\.table: /);
   });
@@ -190,7 +252,12 @@ describe('BigQuery as a user meets it', () => {
   it('inline rows sent a few at a time are staged in one insert per group, not one per batch', async () => {
     const insert = jest.spyOn(BigQueryTable.prototype, 'insert');
     try {
-      const many: Table = { ...entities, rows: Array.from({ length: 5 }, () => entities.rows).flat().slice(0, 700) };
+      const many: Table = {
+        ...entities,
+        rows: Array.from({ length: 5 }, () => entities.rows)
+          .flat()
+          .slice(0, 700),
+      };
       const result = await collect(harness.retrieval.getHistoricalFeatures(inlineRequests({ kind: features(['customer_profile:segment']) }, many, 7)));
       expect(result.rows).toHaveLength(700);
       expect(result.rows.map((r) => r['segment'])).toEqual(many.rows.map((e) => featureAt(views.customer_profile, e, 'seg')));

@@ -43,7 +43,9 @@ export function projectOf(registry: RegistrySource, requested: string, configure
   if (names.length === 1) return names[0] as string;
   throw new RpcError(
     names.length === 0 ? Code.NOT_FOUND : Code.INVALID_ARGUMENT,
-    names.length === 0 ? 'the registry holds no project yet; apply a feature repo first' : `query.project: the registry holds several projects (${names.join(', ')}); name one or set LARDER_PROJECT`,
+    names.length === 0
+      ? 'the registry holds no project yet; apply a feature repo first'
+      : `query.project: the registry holds several projects (${names.join(', ')}); name one or set LARDER_PROJECT`,
   );
 }
 

@@ -8,7 +8,10 @@ import { Code, RpcError } from '@larder/rpc';
  */
 export function checkFileFormat(format: registryV1.FileFormat, field: string): void {
   if (registryV1.FileFormat[format] !== undefined) return;
-  throw new RpcError(Code.INVALID_ARGUMENT, `${field}: unknown file format ${format}; use FILE_FORMAT_PARQUET, FILE_FORMAT_CSV, or leave it unset to go by the path's extension`);
+  throw new RpcError(
+    Code.INVALID_ARGUMENT,
+    `${field}: unknown file format ${format}; use FILE_FORMAT_PARQUET, FILE_FORMAT_CSV, or leave it unset to go by the path's extension`,
+  );
 }
 
 /** A client's Timestamp inside the Timestamp range, or INVALID_ARGUMENT naming `field` (2^62 s was INTERNAL). */

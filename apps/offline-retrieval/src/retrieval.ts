@@ -69,13 +69,18 @@ export class OfflineRetrieval {
       },
       call?.signal,
     );
-    if (query.maxRowsPerChunk < 0) throw new RpcError(Code.INVALID_ARGUMENT, `query.max_rows_per_chunk: must be 0 (server default) or positive, got ${query.maxRowsPerChunk}`);
+    if (query.maxRowsPerChunk < 0)
+      throw new RpcError(Code.INVALID_ARGUMENT, `query.max_rows_per_chunk: must be 0 (server default) or positive, got ${query.maxRowsPerChunk}`);
     const maxRows = query.maxRowsPerChunk > 0 ? Math.min(query.maxRowsPerChunk, this.options.maxRowsPerChunk) : this.options.maxRowsPerChunk;
     const destination = query.destination;
     const validating = query.validation?.enabled === true;
     if (destination === undefined || destination.storage === undefined) {
       if (destination !== undefined) throw new RpcError(Code.INVALID_ARGUMENT, 'query.destination.storage: required when a destination is given');
-      if (validating) throw new RpcError(Code.INVALID_ARGUMENT, 'query.validation: needs a destination (statistics are computed by the engine where the training set was written)');
+      if (validating)
+        throw new RpcError(
+          Code.INVALID_ARGUMENT,
+          'query.validation: needs a destination (statistics are computed by the engine where the training set was written)',
+        );
       const entities = await entitiesFor(plan);
       const result = await this.store.getHistoricalFeatures({ entities, views: plan.views, chunkRows: maxRows, ...signalOf(call) });
       const rowCount = yield* this.stream(plan, result.schema, result, maxRows, run);
@@ -84,12 +89,18 @@ export class OfflineRetrieval {
     }
 
     if (plan.hasOnDemand) {
-      throw new RpcError(Code.INVALID_ARGUMENT, 'query.destination: on-demand features are computed in the service and cannot be written by the engine yet; stream the result instead (no destination), or drop the on-demand refs');
+      throw new RpcError(
+        Code.INVALID_ARGUMENT,
+        'query.destination: on-demand features are computed in the service and cannot be written by the engine yet; stream the result instead (no destination), or drop the on-demand refs',
+      );
     }
     const target = destinationOf(destination, this.store.engine);
     const entities = await entitiesFor(plan);
     if (!destination.omitRows && entities.kind === 'rows') {
-      throw new RpcError(Code.INVALID_ARGUMENT, 'query.destination.omit_rows: must be true when inline entity rows are written to a destination (the rows are sent once and cannot be joined again); read the destination afterwards, or use GetHistoricalFeaturesFromSource');
+      throw new RpcError(
+        Code.INVALID_ARGUMENT,
+        'query.destination.omit_rows: must be true when inline entity rows are written to a destination (the rows are sent once and cannot be joined again); read the destination afterwards, or use GetHistoricalFeaturesFromSource',
+      );
     }
     const exported = await this.store.exportHistoricalFeatures({ entities, views: plan.views, ...signalOf(call) }, target);
     const layout = outputLayout(plan, exported.schema);
@@ -102,7 +113,10 @@ export class OfflineRetrieval {
     // The written training set's statistics against its views' schemas, before it is registered.
     const check = validating ? await validateTrainingSet(this.store, plan, writtenLocation(target), call?.signal) : undefined;
     if (check !== undefined && query.validation?.failOnAnomalies === true && hasAnomalies(check.anomalies)) {
-      throw new RpcError(Code.FAILED_PRECONDITION, `query.validation: the training set breaks its views' schemas (it was written to the destination; no saved dataset was registered): ${anomalySummary(check.anomalies)}`);
+      throw new RpcError(
+        Code.FAILED_PRECONDITION,
+        `query.validation: the training set breaks its views' schemas (it was written to the destination; no saved dataset was registered): ${anomalySummary(check.anomalies)}`,
+      );
     }
     let saved: registryV1.SavedDataset | undefined;
     if (destination.savedDatasetName !== '') {
@@ -147,7 +161,10 @@ export class OfflineRetrieval {
       const set: RegistrySet | undefined = this.registry.registrySet(project);
       if (set === undefined) {
         const known = this.registry.projectNames();
-        throw new RpcError(Code.NOT_FOUND, `query.project: project '${project}' is not in the registry${known.length > 0 ? `; projects: ${known.join(', ')}` : ''}`);
+        throw new RpcError(
+          Code.NOT_FOUND,
+          `query.project: project '${project}' is not in the registry${known.length > 0 ? `; projects: ${known.join(', ')}` : ''}`,
+        );
       }
       return { project, plan: planRetrieval(set, query, this.store.engine) };
     };
@@ -171,7 +188,7 @@ function signalOf(call: RetrievalCall | undefined): { signal?: AbortSignal } {
 
 /** What each engine writes, in the contract's terms: the storage field to set and its forms. */
 const WRITES: Readonly<Record<OfflineStore['engine'], string>> = {
-  duckdb: "a file: set file.path to a .parquet or .csv path",
+  duckdb: 'a file: set file.path to a .parquet or .csv path',
   postgres: "a table: set postgres_table to 'table' or 'schema.table'",
   bigquery: "a table: set bigquery_table to 'dataset.table' or 'project.dataset.table'",
 };
@@ -203,7 +220,13 @@ function destinationOf(destination: offlineV1.OutputDestination, engine: Offline
   }
 }
 
-function savedDataset(plan: RetrievalPlan, query: offlineV1.HistoricalQuery, destination: offlineV1.OutputDestination, rowCount: number, stats: EntityStats): registryV1.SavedDataset {
+function savedDataset(
+  plan: RetrievalPlan,
+  query: offlineV1.HistoricalQuery,
+  destination: offlineV1.OutputDestination,
+  rowCount: number,
+  stats: EntityStats,
+): registryV1.SavedDataset {
   return create(registryV1.SavedDatasetSchema, {
     name: destination.savedDatasetName,
     features: plan.resolved.outputs.map((o) => o.ref),

@@ -54,9 +54,21 @@ export const offlineRetrievalService: RunServiceOptions<typeof offlineRetrievalS
         );
       }
     }
-    const auth = startServiceAuth({ service: 'offline-retrieval', auth: config.auth, hosts: [bindHost(config.grpc.host, config), bindHost(config.metrics.host, config)], clientCaFile: config.tls.clientCaFile, logger });
+    const auth = startServiceAuth({
+      service: 'offline-retrieval',
+      auth: config.auth,
+      hosts: [bindHost(config.grpc.host, config), bindHost(config.metrics.host, config)],
+      clientCaFile: config.tls.clientCaFile,
+      logger,
+    });
     const store = await openOfflineStore(config.offlineStore, { poolSize: 8 });
-    const client = new RegistryClient({ address: config.registry.address, logger, clientOptions: clientSecurity, maxMessageBytes: config.grpc.maxMessageBytes, ...(config.retrieval.project !== '' && { project: config.retrieval.project }) }).start();
+    const client = new RegistryClient({
+      address: config.registry.address,
+      logger,
+      clientOptions: clientSecurity,
+      maxMessageBytes: config.grpc.maxMessageBytes,
+      ...(config.retrieval.project !== '' && { project: config.retrieval.project }),
+    }).start();
     let ready = false;
     client.onChange(() => {
       ready = true;
@@ -78,7 +90,13 @@ export const offlineRetrievalService: RunServiceOptions<typeof offlineRetrievalS
       onDemandRequestCost: config.retrieval.onDemandRequestCost,
     });
     const statistics = new StatisticsRpc(
-      { get version() { return client.version; }, registrySet: (project) => client.registrySet(project), projectNames: () => client.projectNames() },
+      {
+        get version() {
+          return client.version;
+        },
+        registrySet: (project) => client.registrySet(project),
+        projectNames: () => client.projectNames(),
+      },
       store,
       await StatisticsRecords.open(config.statistics.directory),
       config.retrieval.project,
@@ -99,38 +117,47 @@ export const offlineRetrievalService: RunServiceOptions<typeof offlineRetrievalS
           },
           { readiness: client },
         ),
-        implement(offlineV1.OfflineRetrievalService, {
-          async *getHistoricalFeatures(requests, ctx) {
-            const iterator = requests[Symbol.asyncIterator]();
-            const first = await iterator.next();
-            if (first.done === true || first.value.message.case !== 'query') {
-              throw new RpcError(Code.INVALID_ARGUMENT, 'query: the first message must carry the query; entity rows follow it');
-            }
-            const stats: EntityStats = { rows: 0, minTs: undefined, maxTs: undefined };
-            const query = first.value.message.value;
-            const principal = principalOf(ctx);
-            const saves = access.check(principal, query, ctx.requestId);
-            const parts = retrieval.retrieve(query, (plan) => inlineEntities(iterator, [...plan.resolved.entityColumns, ...plan.resolved.requestFields], stats, query.entityColumns), stats, ctx);
-            for await (const part of parts) yield create(offlineV1.GetHistoricalFeaturesResponseSchema, { part });
-            access.saved(principal, saves, ctx.requestId);
+        implement(
+          offlineV1.OfflineRetrievalService,
+          {
+            async *getHistoricalFeatures(requests, ctx) {
+              const iterator = requests[Symbol.asyncIterator]();
+              const first = await iterator.next();
+              if (first.done === true || first.value.message.case !== 'query') {
+                throw new RpcError(Code.INVALID_ARGUMENT, 'query: the first message must carry the query; entity rows follow it');
+              }
+              const stats: EntityStats = { rows: 0, minTs: undefined, maxTs: undefined };
+              const query = first.value.message.value;
+              const principal = principalOf(ctx);
+              const saves = access.check(principal, query, ctx.requestId);
+              const parts = retrieval.retrieve(
+                query,
+                (plan) => inlineEntities(iterator, [...plan.resolved.entityColumns, ...plan.resolved.requestFields], stats, query.entityColumns),
+                stats,
+                ctx,
+              );
+              for await (const part of parts) yield create(offlineV1.GetHistoricalFeaturesResponseSchema, { part });
+              access.saved(principal, saves, ctx.requestId);
+            },
+            async *getHistoricalFeaturesFromSource(request, ctx) {
+              if (request.query === undefined) throw new RpcError(Code.INVALID_ARGUMENT, 'query: required');
+              const stats: EntityStats = { rows: 0, minTs: undefined, maxTs: undefined };
+              const entitySource = request.entitySource;
+              const principal = principalOf(ctx);
+              const saves = access.check(principal, request.query, ctx.requestId);
+              const parts = retrieval.retrieve(request.query, async () => sourceEntities(store.engine, entitySource), stats, ctx);
+              for await (const part of parts) yield create(offlineV1.GetHistoricalFeaturesFromSourceResponseSchema, { part });
+              access.saved(principal, saves, ctx.requestId);
+            },
           },
-          async *getHistoricalFeaturesFromSource(request, ctx) {
-            if (request.query === undefined) throw new RpcError(Code.INVALID_ARGUMENT, 'query: required');
-            const stats: EntityStats = { rows: 0, minTs: undefined, maxTs: undefined };
-            const entitySource = request.entitySource;
-            const principal = principalOf(ctx);
-            const saves = access.check(principal, request.query, ctx.requestId);
-            const parts = retrieval.retrieve(request.query, async () => sourceEntities(store.engine, entitySource), stats, ctx);
-            for await (const part of parts) yield create(offlineV1.GetHistoricalFeaturesFromSourceResponseSchema, { part });
-            access.saved(principal, saves, ctx.requestId);
+          {
+            // Result chunks are most of a streamed training set's bytes; protobuf-es's reflective
+            // toBinary held streaming to ~13k rows/s (11 columns).
+            encoders: { getHistoricalFeatures: wire.encodeHistoricalResponse, getHistoricalFeaturesFromSource: wire.encodeHistoricalResponse },
+            // NOT_SERVING (and /readyz 503) while the registry copy cannot load or follow.
+            readiness: client,
           },
-        }, {
-          // Result chunks are most of a streamed training set's bytes; protobuf-es's reflective
-          // toBinary held streaming to ~13k rows/s (11 columns).
-          encoders: { getHistoricalFeatures: wire.encodeHistoricalResponse, getHistoricalFeaturesFromSource: wire.encodeHistoricalResponse },
-          // NOT_SERVING (and /readyz 503) while the registry copy cannot load or follow.
-          readiness: client,
-        }),
+        ),
       ],
       interceptors: [auth.interceptor],
       errorMappings: offlineErrorMappings(),

@@ -24,12 +24,17 @@ function failure(run: () => unknown): RpcError {
 
 describe('viewSourceOf', () => {
   it("reads a stream-fed view without a batch_source through its stream source's batch_source", () => {
-    expect(viewSourceOf('duckdb', sources, { name: 'fresh', batchSource: '', streamSource: 'stream_with_batch' })).toMatchObject({ name: 'history', location: { kind: 'file', path: 'data/history-*.parquet' } });
+    expect(viewSourceOf('duckdb', sources, { name: 'fresh', batchSource: '', streamSource: 'stream_with_batch' })).toMatchObject({
+      name: 'history',
+      location: { kind: 'file', path: 'data/history-*.parquet' },
+    });
   });
 
   it('is FAILED_PRECONDITION naming the view when neither the view nor its stream source names a batch source', () => {
     const error = failure(() => viewSourceOf('duckdb', sources, { name: 'fresh', batchSource: '', streamSource: 'stream_alone' }));
     expect(error.code).toBe(Code.FAILED_PRECONDITION);
-    expect(error.message).toBe("feature view 'fresh' has no batch_source, and its stream source 'stream_alone' names none: historical retrieval needs a batch source to read");
+    expect(error.message).toBe(
+      "feature view 'fresh' has no batch_source, and its stream source 'stream_alone' names none: historical retrieval needs a batch source to read",
+    );
   });
 });

@@ -27,13 +27,23 @@ export function locationFor(engine: Engine, kind: registryV1.DataSource['kind'] 
   if (kind.case === undefined) throw new RpcError(Code.INVALID_ARGUMENT, `${what}: no location set (file, bigquery or postgres)`);
   const owner = ENGINE_OF_KIND[kind.case];
   if (owner === undefined) {
-    throw new RpcError(Code.FAILED_PRECONDITION, `${what} is a ${kind.case} source; historical retrieval reads file, bigquery or postgres sources (set a batch_source on push and Kafka sources)`);
+    throw new RpcError(
+      Code.FAILED_PRECONDITION,
+      `${what} is a ${kind.case} source; historical retrieval reads file, bigquery or postgres sources (set a batch_source on push and Kafka sources)`,
+    );
   }
   if (owner !== engine) {
-    throw new RpcError(Code.FAILED_PRECONDITION, `${what} is a ${kind.case} source, but this offline-retrieval service runs on ${engine}, which reads ${engine === 'duckdb' ? 'file' : engine} sources only`);
+    throw new RpcError(
+      Code.FAILED_PRECONDITION,
+      `${what} is a ${kind.case} source, but this offline-retrieval service runs on ${engine}, which reads ${engine === 'duckdb' ? 'file' : engine} sources only`,
+    );
   }
-  const location = kind.case === 'file' ? fileLocation(kind.value as registryV1.FileSource) : tableOrQuery((kind.value as registryV1.BigQuerySource | registryV1.PostgresSource).location);
-  if (location === undefined || (location.kind === 'file' && location.path === '')) throw new RpcError(Code.INVALID_ARGUMENT, `${what}: its ${kind.case} location is empty`);
+  const location =
+    kind.case === 'file'
+      ? fileLocation(kind.value as registryV1.FileSource)
+      : tableOrQuery((kind.value as registryV1.BigQuerySource | registryV1.PostgresSource).location);
+  if (location === undefined || (location.kind === 'file' && location.path === ''))
+    throw new RpcError(Code.INVALID_ARGUMENT, `${what}: its ${kind.case} location is empty`);
   // Whether the file exists is the store's to say, after it has checked the path lies under its roots.
   return location;
 }
@@ -43,13 +53,21 @@ export function locationFor(engine: Engine, kind: registryV1.DataSource['kind'] 
  * without one) the batch_source its stream source appends to, which is where ingestion
  * writes its rows offline.
  */
-export function viewSourceOf(engine: Engine, sources: ReadonlyMap<string, registryV1.DataSource>, view: Pick<registryV1.FeatureView, 'name' | 'batchSource' | 'streamSource'>): BatchSource {
+export function viewSourceOf(
+  engine: Engine,
+  sources: ReadonlyMap<string, registryV1.DataSource>,
+  view: Pick<registryV1.FeatureView, 'name' | 'batchSource' | 'streamSource'>,
+): BatchSource {
   if (view.batchSource !== '') return batchSourceOf(engine, sources, view.batchSource, view.name);
-  if (view.streamSource === '') throw new RpcError(Code.FAILED_PRECONDITION, `feature view '${view.name}' has no batch_source to read for historical retrieval`);
+  if (view.streamSource === '')
+    throw new RpcError(Code.FAILED_PRECONDITION, `feature view '${view.name}' has no batch_source to read for historical retrieval`);
   const stream = sources.get(view.streamSource);
   const via = stream?.kind.case === 'push' || stream?.kind.case === 'kafka' ? stream.kind.value.batchSource : '';
   if (via === '') {
-    throw new RpcError(Code.FAILED_PRECONDITION, `feature view '${view.name}' has no batch_source, and its stream source '${view.streamSource}' names none: historical retrieval needs a batch source to read`);
+    throw new RpcError(
+      Code.FAILED_PRECONDITION,
+      `feature view '${view.name}' has no batch_source, and its stream source '${view.streamSource}' names none: historical retrieval needs a batch source to read`,
+    );
   }
   return batchSourceOf(engine, sources, view.streamSource, view.name);
 }
@@ -60,9 +78,14 @@ export function batchSourceOf(engine: Engine, sources: ReadonlyMap<string, regis
   if (source === undefined) throw new RpcError(Code.FAILED_PRECONDITION, `feature view '${view}' reads data source '${name}', which is not in the registry`);
   const via = source.kind.case === 'push' || source.kind.case === 'kafka' ? source.kind.value.batchSource : undefined;
   if (via !== undefined) {
-    if (via === '') throw new RpcError(Code.FAILED_PRECONDITION, `feature view '${view}' reads ${source.kind.case} source '${name}', which has no batch_source for historical retrieval`);
+    if (via === '')
+      throw new RpcError(
+        Code.FAILED_PRECONDITION,
+        `feature view '${view}' reads ${source.kind.case} source '${name}', which has no batch_source for historical retrieval`,
+      );
     const batch = sources.get(via);
-    if (batch === undefined) throw new RpcError(Code.FAILED_PRECONDITION, `${source.kind.case} source '${name}' names batch_source '${via}', which is not in the registry`);
+    if (batch === undefined)
+      throw new RpcError(Code.FAILED_PRECONDITION, `${source.kind.case} source '${name}' names batch_source '${via}', which is not in the registry`);
     source = { ...batch, timestampField: batch.timestampField || source.timestampField } as registryV1.DataSource;
   }
   const fieldMapping = Object.keys(source.fieldMapping).length > 0 ? { ...source.fieldMapping } : undefined;
@@ -87,6 +110,9 @@ export function checkTableName(field: string, name: string, engine: 'postgres' |
   const part = engine === 'bigquery' ? /^[\p{L}\p{M}\p{N}\p{Pc}\p{Pd} $-]{1,1024}$/u : /^[\p{L}\p{N}_$]{1,63}$/u;
   if (parts.length > most || parts.some((p) => !part.test(p))) {
     const form = engine === 'bigquery' ? "'dataset.table' or 'project.dataset.table'" : "'table' or 'schema.table'";
-    throw new RpcError(Code.INVALID_ARGUMENT, `${field}: ${JSON.stringify(name.slice(0, 200))} is not a table name; give ${form}, each part letters, digits and underscores`);
+    throw new RpcError(
+      Code.INVALID_ARGUMENT,
+      `${field}: ${JSON.stringify(name.slice(0, 200))} is not a table name; give ${form}, each part letters, digits and underscores`,
+    );
   }
 }

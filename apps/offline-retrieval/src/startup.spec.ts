@@ -18,7 +18,7 @@ const base = {
   GOOGLE_APPLICATION_CREDENTIALS: '',
 };
 
-test('an emulator endpoint without a project fails at start naming the missing setting, not with Google\'s credentials page', async () => {
+test("an emulator endpoint without a project fails at start naming the missing setting, not with Google's credentials page", async () => {
   const started = startLarderApp({ app: 'offline-retrieval', env: { ...base, LARDER_BIGQUERY_PROJECT: '' } });
   const error = await started.then(
     async (app) => {

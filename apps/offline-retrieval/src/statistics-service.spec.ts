@@ -79,7 +79,10 @@ describe('statistics service on duckdb', () => {
   });
 
   it('computes a feature service (one dataset per stored view) and a saved dataset', async () => {
-    const service = await client.computeStatistics({ scope: { project: harness.project, kind: { case: 'featureService', value: { featureService: 'model_v1', eventTime: range(T0, T0 + 24 * 60 * MIN) } } }, dryRun: true });
+    const service = await client.computeStatistics({
+      scope: { project: harness.project, kind: { case: 'featureService', value: { featureService: 'model_v1', eventTime: range(T0, T0 + 24 * 60 * MIN) } } },
+      dryRun: true,
+    });
     const datasets = service.record!.statistics!.datasets;
     // model_v1 reads driver_stats (alias d), customer_profile and an on-demand view (not stored, so not described).
     expect(datasets.map((d) => [d.name, d.features.map((f) => f.fieldId.value)])).toEqual([
@@ -89,7 +92,17 @@ describe('statistics service on duckdb', () => {
     expect(datasets[0]!.numExamples).toBe(BigInt(data.tables.driver.rows.length));
 
     if (driverKind.case !== 'file') throw new Error('duckdb sources are files');
-    await harness.registry.applyRegistry({ project: harness.project, savedDatasets: [{ name: 'train_v1', features: ['driver_stats:conv_rate', 'driver_stats:trips'], joinKeys: ['driver_id'], storage: { kind: { case: 'file', value: driverKind.value } } }] });
+    await harness.registry.applyRegistry({
+      project: harness.project,
+      savedDatasets: [
+        {
+          name: 'train_v1',
+          features: ['driver_stats:conv_rate', 'driver_stats:trips'],
+          joinKeys: ['driver_id'],
+          storage: { kind: { case: 'file', value: driverKind.value } },
+        },
+      ],
+    });
     const deadline = Date.now() + 10_000;
     let saved: statisticsV1.ComputeStatisticsResponse | undefined;
     while (saved === undefined) {
@@ -110,20 +123,34 @@ describe('statistics service on duckdb', () => {
 
   it('refuses bad requests, naming the field', async () => {
     const project = harness.project;
-    const view = (init: { featureView?: string; eventTime?: MessageInitShape<typeof statisticsV1.TimeRangeSchema>; features?: string[] }) => ({ scope: { project, kind: { case: 'featureView' as const, value: { featureView: 'driver_stats', eventTime: range(T0, T0 + MIN), ...init } } } });
+    const view = (init: { featureView?: string; eventTime?: MessageInitShape<typeof statisticsV1.TimeRangeSchema>; features?: string[] }) => ({
+      scope: { project, kind: { case: 'featureView' as const, value: { featureView: 'driver_stats', eventTime: range(T0, T0 + MIN), ...init } } },
+    });
     const cases: [Parameters<typeof client.computeStatistics>[0], Code, RegExp][] = [
       [{}, Code.INVALID_ARGUMENT, /^scope: set one of/],
       [view({ featureView: 'nope' }), Code.NOT_FOUND, /feature view 'nope' is not in the registry/],
       [view({ eventTime: range(T0 + MIN, T0) }), Code.INVALID_ARGUMENT, /scope\.feature_view\.event_time: end .* must be after start/],
-      [view({ eventTime: { start: { seconds: 1n << 60n }, end: timestampFromMs(T0) } }), Code.INVALID_ARGUMENT, /event_time\.start: must be a time in years 1 to 9999/],
+      [
+        view({ eventTime: { start: { seconds: 1n << 60n }, end: timestampFromMs(T0) } }),
+        Code.INVALID_ARGUMENT,
+        /event_time\.start: must be a time in years 1 to 9999/,
+      ],
       [view({ eventTime: { start: timestampFromMs(T0) } }), Code.INVALID_ARGUMENT, /event_time\.end: required/],
       [view({ features: ['conv_rate', 'driver_id; DROP TABLE x'] }), Code.INVALID_ARGUMENT, /features\[1\]: feature view 'driver_stats' has no feature/],
       [view({ features: Array.from({ length: 20_000 }, () => 'trips') }), Code.INVALID_ARGUMENT, /at most 10000 features/],
       [{ ...view({}), options: { topValues: 1_000_000_000 } }, Code.INVALID_ARGUMENT, /options\.topValues/],
       [{ ...view({}), options: { quantileBuckets: -5 } }, Code.INVALID_ARGUMENT, /options\.quantileBuckets/],
       [{ scope: { project: 'other', kind: { case: 'savedDataset', value: { savedDataset: 'x' } } } }, Code.NOT_FOUND, /project 'other'/],
-      [{ scope: { project, kind: { case: 'savedDataset', value: { savedDataset: '../../etc/passwd' } } } }, Code.NOT_FOUND, /saved dataset '\.\.\/\.\.\/etc\/passwd' is not in the registry/],
-      [{ scope: { project, kind: { case: 'ingested', value: { featureView: 'customer_profile', createdTime: range(T0, T0 + MIN) } } } }, Code.INVALID_ARGUMENT, /no created_timestamp_column/],
+      [
+        { scope: { project, kind: { case: 'savedDataset', value: { savedDataset: '../../etc/passwd' } } } },
+        Code.NOT_FOUND,
+        /saved dataset '\.\.\/\.\.\/etc\/passwd' is not in the registry/,
+      ],
+      [
+        { scope: { project, kind: { case: 'ingested', value: { featureView: 'customer_profile', createdTime: range(T0, T0 + MIN) } } } },
+        Code.INVALID_ARGUMENT,
+        /no created_timestamp_column/,
+      ],
     ];
     for (const [request, code, message] of cases) {
       const error = await rpcError(() => client.computeStatistics(request));

@@ -22,7 +22,10 @@ export interface StatisticsRegistry extends RegistrySource {
 
 function range(field: string, r: statisticsV1.TimeRange | undefined): { start: Date; end: Date } {
   if (r === undefined) throw new RpcError(Code.INVALID_ARGUMENT, `${field}: required`);
-  for (const [name, t] of [['start', r.start], ['end', r.end]] as const) {
+  for (const [name, t] of [
+    ['start', r.start],
+    ['end', r.end],
+  ] as const) {
     if (t === undefined) throw new RpcError(Code.INVALID_ARGUMENT, `${field}.${name}: required`);
     if (t.seconds < MIN_SECONDS || t.seconds > MAX_SECONDS || t.nanos < 0 || t.nanos > 999_999_999) {
       throw new RpcError(Code.INVALID_ARGUMENT, `${field}.${name}: must be a time in years 1 to 9999 with nanos in [0, 999999999]`);
@@ -30,7 +33,8 @@ function range(field: string, r: statisticsV1.TimeRange | undefined): { start: D
   }
   const start = timestampMs(r.start!);
   const end = timestampMs(r.end!);
-  if (end <= start) throw new RpcError(Code.INVALID_ARGUMENT, `${field}: end (${new Date(end).toISOString()}) must be after start (${new Date(start).toISOString()})`);
+  if (end <= start)
+    throw new RpcError(Code.INVALID_ARGUMENT, `${field}: end (${new Date(end).toISOString()}) must be after start (${new Date(start).toISOString()})`);
   return { start: new Date(start), end: new Date(end) };
 }
 
@@ -62,7 +66,8 @@ export class StatisticsRpc {
 
   async compute(request: statisticsV1.ComputeStatisticsRequest, signal: AbortSignal): Promise<statisticsV1.ComputeStatisticsResponse> {
     const scope = request.scope;
-    if (scope === undefined || scope.kind.case === undefined) throw new RpcError(Code.INVALID_ARGUMENT, 'scope: set one of feature_view, feature_service, saved_dataset, ingested, materialized');
+    if (scope === undefined || scope.kind.case === undefined)
+      throw new RpcError(Code.INVALID_ARGUMENT, 'scope: set one of feature_view, feature_service, saved_dataset, ingested, materialized');
     const project = projectOf(this.registry, scope.project, this.defaultProject);
     const version = this.registry.version;
     const set = this.registry.registrySet(project);
@@ -76,7 +81,12 @@ export class StatisticsRpc {
       });
     const keyNames = (view: registryV1.FeatureView) => new Set(joinKeysOf(view).map((k) => k.name));
     const o = request.options;
-    const options = { histogramBuckets: o?.histogramBuckets ?? 0, quantileBuckets: o?.quantileBuckets ?? 0, topValues: o?.topValues ?? 0, rankHistogramBuckets: o?.rankHistogramBuckets ?? 0 };
+    const options = {
+      histogramBuckets: o?.histogramBuckets ?? 0,
+      quantileBuckets: o?.quantileBuckets ?? 0,
+      topValues: o?.topValues ?? 0,
+      rankHistogramBuckets: o?.rankHistogramBuckets ?? 0,
+    };
     const run = (input: StatisticsInput, datasetName: string) => this.store.computeStatistics({ input, datasetName, options, signal });
 
     let statistics;
@@ -100,14 +110,18 @@ export class StatisticsRpc {
         const view = viewOf(set.featureViews, kind.value.featureView, 'scope.materialized.feature_view');
         const window = range('scope.materialized.event_time', kind.value.eventTime);
         const features = featuresOf(view, [], 'scope.materialized', keyNames(view));
-        statistics = await run({ kind: 'source', source: viewSourceOf(engine, sources, view), features, window: { column: 'event', ...window }, latestPerKey: joinKeysOf(view) }, view.name);
+        statistics = await run(
+          { kind: 'source', source: viewSourceOf(engine, sources, view), features, window: { column: 'event', ...window }, latestPerKey: joinKeysOf(view) },
+          view.name,
+        );
         break;
       }
       case 'featureService': {
         const name = kind.value.featureService;
         if (name === '') throw new RpcError(Code.INVALID_ARGUMENT, 'scope.feature_service.feature_service: required');
         const service = set.featureServices.find((s) => s.name === name);
-        if (service === undefined) throw new RpcError(Code.NOT_FOUND, `scope.feature_service.feature_service: feature service '${name}' is not in the registry`);
+        if (service === undefined)
+          throw new RpcError(Code.NOT_FOUND, `scope.feature_service.feature_service: feature service '${name}' is not in the registry`);
         const window = range('scope.feature_service.event_time', kind.value.eventTime);
         const parts = [];
         for (const projection of service.projections) {
@@ -115,7 +129,10 @@ export class StatisticsRpc {
           if (set.onDemandFeatureViews.some((v) => v.name === projection.featureView)) continue;
           const view = viewOf(set.featureViews, projection.featureView, `feature service '${name}' projection`);
           const prefix = projection.alias !== '' ? projection.alias : view.name;
-          const features = featuresOf(view, projection.features, `feature service '${name}' projection '${prefix}'`, keyNames(view)).map((f) => ({ ...f, outputName: `${prefix}__${f.name}` }));
+          const features = featuresOf(view, projection.features, `feature service '${name}' projection '${prefix}'`, keyNames(view)).map((f) => ({
+            ...f,
+            outputName: `${prefix}__${f.name}`,
+          }));
           parts.push(await run({ kind: 'source', source: viewSourceOf(engine, sources, view), features, window: { column: 'event', ...window } }, prefix));
         }
         // One dataset per view: their rows (and so num_examples) differ.
@@ -155,7 +172,8 @@ export class StatisticsRpc {
 
   list(request: statisticsV1.ListStatisticsRequest): statisticsV1.ListStatisticsResponse {
     const project = projectOf(this.registry, request.project, this.defaultProject);
-    if (request.pageSize < 0 || request.pageSize > MAX_PAGE) throw new RpcError(Code.INVALID_ARGUMENT, `page_size: must be in [0, ${MAX_PAGE}] (0: 100), got ${request.pageSize}`);
+    if (request.pageSize < 0 || request.pageSize > MAX_PAGE)
+      throw new RpcError(Code.INVALID_ARGUMENT, `page_size: must be in [0, ${MAX_PAGE}] (0: 100), got ${request.pageSize}`);
     let offset = 0;
     if (request.pageToken !== '') {
       if (!/^\d{1,9}$/.test(request.pageToken)) throw new RpcError(Code.INVALID_ARGUMENT, 'page_token: not a token this service gave');
@@ -163,7 +181,11 @@ export class StatisticsRpc {
     }
     const overlaps = request.overlaps === undefined ? undefined : range('overlaps', request.overlaps);
     const limit = request.pageSize === 0 ? 100 : request.pageSize;
-    const page = this.records.list({ project, objectName: request.objectName, overlaps: overlaps && { start: overlaps.start.getTime(), end: overlaps.end.getTime() } }, offset, limit);
+    const page = this.records.list(
+      { project, objectName: request.objectName, overlaps: overlaps && { start: overlaps.start.getTime(), end: overlaps.end.getTime() } },
+      offset,
+      limit,
+    );
     return create(statisticsV1.ListStatisticsResponseSchema, { records: page.records, nextPageToken: page.more ? String(offset + limit) : '' });
   }
 
@@ -175,4 +197,3 @@ export class StatisticsRpc {
     return create(statisticsV1.GetStatisticsResponseSchema, { record });
   }
 }
-

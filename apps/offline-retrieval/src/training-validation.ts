@@ -39,7 +39,9 @@ export function trainingSchema(plan: RetrievalPlan): { schema: tfmdV0.Schema; co
 
 /** Where the training set was written, as a location statistics can be computed over. */
 export function writtenLocation(target: Destination): SourceLocation {
-  return target.kind === 'file' ? { kind: 'file', path: target.path, ...(target.format !== undefined && { format: target.format }) } : { kind: 'table', table: target.table };
+  return target.kind === 'file'
+    ? { kind: 'file', path: target.path, ...(target.format !== undefined && { format: target.format }) }
+    : { kind: 'table', table: target.table };
 }
 
 export interface TrainingCheck {
@@ -48,10 +50,18 @@ export interface TrainingCheck {
 }
 
 /** Statistics of the written training set (in the engine) validated against its views' schemas. */
-export async function validateTrainingSet(store: OfflineStore, plan: RetrievalPlan, location: SourceLocation, signal: AbortSignal | undefined): Promise<TrainingCheck> {
+export async function validateTrainingSet(
+  store: OfflineStore,
+  plan: RetrievalPlan,
+  location: SourceLocation,
+  signal: AbortSignal | undefined,
+): Promise<TrainingCheck> {
   const covered = trainingSchema(plan);
   if (covered === undefined) {
-    throw new RpcError(Code.FAILED_PRECONDITION, 'query.validation: none of the requested features has a TFDV schema (set validation.schema_file on their feature views)');
+    throw new RpcError(
+      Code.FAILED_PRECONDITION,
+      'query.validation: none of the requested features has a TFDV schema (set validation.schema_file on their feature views)',
+    );
   }
   const statistics = await store.computeStatistics({
     input: { kind: 'location', location, label: 'the training set', features: covered.columns },

@@ -31,7 +31,11 @@ export function planObjects(features: FeatureRequest, resolved: ResolvedFeatures
   const set = registry.registrySet(project);
   if ('featureService' in features) return [objectRef(set, project, 'feature_service', features.featureService)];
   return [
-    ...resolved.views.map((v) => (v.definition.tags === undefined ? { project, type: 'feature_view' as const, name: v.name } : { project, type: 'feature_view' as const, name: v.name, tags: v.definition.tags })),
+    ...resolved.views.map((v) =>
+      v.definition.tags === undefined
+        ? { project, type: 'feature_view' as const, name: v.name }
+        : { project, type: 'feature_view' as const, name: v.name, tags: v.definition.tags },
+    ),
     ...resolved.onDemand.map((od) => objectRef(set, project, 'on_demand_feature_view', od.name)),
   ];
 }

@@ -13,18 +13,28 @@ const T = typesV1.ValueType;
 type Value = typesV1.Value;
 
 const i64 = (n: number): Value => create(typesV1.ValueSchema, { val: { case: 'int64Val', value: BigInt(n) } });
-const ids = (n: number): Value => create(typesV1.ValueSchema, { val: { case: 'int64ListVal', value: create(typesV1.Int64ListSchema, { val: Array.from({ length: n }, (_, i) => BigInt(i)) }) } });
+const ids = (n: number): Value =>
+  create(typesV1.ValueSchema, {
+    val: { case: 'int64ListVal', value: create(typesV1.Int64ListSchema, { val: Array.from({ length: n }, (_, i) => BigInt(i)) }) },
+  });
 const literal = (n: number): string => `[${Array.from({ length: n }, (_, i) => i).join(',')}]`;
 
 /** The quickstart repo plus a request source with a list, and on-demand views over it. */
 function repoWith(project: string, views: { name: string; expression: string }[]): Partial<registryV1.ApplyRegistryRequest> {
   const base = driverRepo(project);
   return {
-    dataSources: [...base.dataSources, create(registryV1.DataSourceSchema, { name: 'req', kind: { case: 'request', value: { schema: [{ name: 'ids', valueType: T.INT64_LIST }] } } })],
+    dataSources: [
+      ...base.dataSources,
+      create(registryV1.DataSourceSchema, { name: 'req', kind: { case: 'request', value: { schema: [{ name: 'ids', valueType: T.INT64_LIST }] } } }),
+    ],
     onDemandFeatureViews: [
       ...base.onDemandFeatureViews,
       ...views.map((v) =>
-        create(registryV1.OnDemandFeatureViewSchema, { name: v.name, sources: [{ source: { case: 'requestSource', value: 'req' } }], outputs: [{ name: 'out', valueType: T.BOOL, expression: v.expression }] }),
+        create(registryV1.OnDemandFeatureViewSchema, {
+          name: v.name,
+          sources: [{ source: { case: 'requestSource', value: 'req' } }],
+          outputs: [{ name: 'out', valueType: T.BOOL, expression: v.expression }],
+        }),
       ),
     ],
   };
@@ -146,6 +156,8 @@ describe('CEL limits in online serving: the request budget', () => {
     const e = await failure(h.serving.getOnlineFeatures(request('heavy', 2_000, 1), { timeoutMs: 30_000 }));
     expectResponsive(await probe.stop(), 'budget');
     expect(e.code).toBe(Code.RESOURCE_EXHAUSTED);
-    expect(e.message).toMatch(/^entity row \d+: on-demand feature view 'heavy' output 'out': computing it took more than the per-request limit of 5000000 cost units; send fewer entity rows per request$/);
+    expect(e.message).toMatch(
+      /^entity row \d+: on-demand feature view 'heavy' output 'out': computing it took more than the per-request limit of 5000000 cost units; send fewer entity rows per request$/,
+    );
   });
 });

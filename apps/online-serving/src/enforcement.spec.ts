@@ -47,7 +47,12 @@ beforeAll(async () => {
   await h.apply({
     permissions: [
       permission('alice-reads-drivers', { types: [K.FEATURE_VIEW], namePatterns: ['driver_*'], actions: [A.READ_ONLINE], policy: { users: ['alice'] } }),
-      permission('model-reads-its-service', { types: [K.FEATURE_SERVICE], namePatterns: ['model_*'], actions: [A.READ_ONLINE], policy: { serviceAccounts: ['serving/model'] } }),
+      permission('model-reads-its-service', {
+        types: [K.FEATURE_SERVICE],
+        namePatterns: ['model_*'],
+        actions: [A.READ_ONLINE],
+        policy: { serviceAccounts: ['serving/model'] },
+      }),
     ],
   });
   tokens = {
@@ -77,14 +82,21 @@ afterAll(async () => {
 
 describe('gRPC GetOnlineFeatures', () => {
   it('needs a valid token', async () => {
-    expect(await failure(h.serving.getOnlineFeatures(read(['driver_stats:conv_rate'])))).toMatchObject({ code: Code.UNAUTHENTICATED, message: 'missing bearer token' });
-    expect((await failure(as(await issuer.issue({ sub: 'alice', expiresIn: -300 })).getOnlineFeatures(read(['driver_stats:conv_rate'])))).code).toBe(Code.UNAUTHENTICATED);
+    expect(await failure(h.serving.getOnlineFeatures(read(['driver_stats:conv_rate'])))).toMatchObject({
+      code: Code.UNAUTHENTICATED,
+      message: 'missing bearer token',
+    });
+    expect((await failure(as(await issuer.issue({ sub: 'alice', expiresIn: -300 })).getOnlineFeatures(read(['driver_stats:conv_rate'])))).code).toBe(
+      Code.UNAUTHENTICATED,
+    );
   });
 
   it('reads the views the caller may read, and refuses others by name', async () => {
     const ok = await alice.getOnlineFeatures(read(['driver_stats:conv_rate', 'driver_stats:trips']));
     expect(ok.metadata?.featureNames?.val).toEqual(['driver_id', 'conv_rate', 'trips']);
-    expect(await failure(alice.getOnlineFeatures(read(['driver_stats:conv_rate', 'customer_stats:segment'], { driver_id: [i64(1)], customer_id: [str('a')] })))).toMatchObject({
+    expect(
+      await failure(alice.getOnlineFeatures(read(['driver_stats:conv_rate', 'customer_stats:segment'], { driver_id: [i64(1)], customer_id: [str('a')] }))),
+    ).toMatchObject({
       code: Code.PERMISSION_DENIED,
       message: `principal user:alice may not read_online feature_view "customer_stats" in project "${h.project}"`,
     });
@@ -126,7 +138,10 @@ describe('HTTP POST /get-online-features', () => {
     expect(missing.headers.get('www-authenticate')).toMatch(/^Bearer/);
     const denied = await post(tokens.bob, ['driver_stats:conv_rate']);
     expect(denied.status).toBe(403);
-    expect(await denied.json()).toEqual({ code: 'PERMISSION_DENIED', message: `principal user:bob may not read_online feature_view "driver_stats" in project "${h.project}"` });
+    expect(await denied.json()).toEqual({
+      code: 'PERMISSION_DENIED',
+      message: `principal user:bob may not read_online feature_view "driver_stats" in project "${h.project}"`,
+    });
     const ok = await post(tokens.alice, ['driver_stats:conv_rate']);
     expect(ok.status).toBe(200);
     expect(((await ok.json()) as { metadata: { feature_names: string[] } }).metadata.feature_names).toEqual(['driver_id', 'conv_rate']);

@@ -40,7 +40,9 @@ function runClient(python: string, input: unknown): Promise<Record<string, Answe
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as Record<string, Answer>) : reject(new Error(`feast_serving_client.py exited with ${code}: ${err.slice(-4000)}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve(JSON.parse(out) as Record<string, Answer>) : reject(new Error(`feast_serving_client.py exited with ${code}: ${err.slice(-4000)}`)),
+    );
     child.stdin.end(JSON.stringify(input));
   });
 }
@@ -69,13 +71,28 @@ describe('feast.serving.ServingService through the feast package stubs (redis, f
 
   beforeAll(async () => {
     const python = await feastPython();
-    h = await startHarness({ type: 'redis', url: testServices().redis.url, layout: 'feast' }, { LARDER_SERVING_MAX_ENTITY_ROWS: String(MAX_ROWS), LARDER_FEAST_GRPC_PORT: '0', LARDER_FEAST_GRPC_HOST: '127.0.0.1' });
-    const driver = { project: h.project, name: 'driver_stats', joinKeys: ['driver_id'], features: [{ name: 'conv_rate', type: T.DOUBLE }, { name: 'trips', type: T.INT64 }] };
+    h = await startHarness(
+      { type: 'redis', url: testServices().redis.url, layout: 'feast' },
+      { LARDER_SERVING_MAX_ENTITY_ROWS: String(MAX_ROWS), LARDER_FEAST_GRPC_PORT: '0', LARDER_FEAST_GRPC_HOST: '127.0.0.1' },
+    );
+    const driver = {
+      project: h.project,
+      name: 'driver_stats',
+      joinKeys: ['driver_id'],
+      features: [
+        { name: 'conv_rate', type: T.DOUBLE },
+        { name: 'trips', type: T.INT64 },
+      ],
+    };
     const customer = {
       project: h.project,
       name: 'customer_stats',
       joinKeys: ['customer_id'],
-      features: [{ name: 'lifetime_value', type: T.DOUBLE }, { name: 'segment', type: T.STRING }, { name: 'trips', type: T.INT64 }],
+      features: [
+        { name: 'lifetime_value', type: T.DOUBLE },
+        { name: 'segment', type: T.STRING },
+        { name: 'trips', type: T.INT64 },
+      ],
     };
     const pair = { project: h.project, name: 'pair_stats', joinKeys: ['driver_id', 'customer_id'], features: [{ name: 'rides', type: T.INT64 }] };
     await h.store.write(driver, [
@@ -83,9 +100,15 @@ describe('feast.serving.ServingService through the feast package stubs (redis, f
       { entityKey: { joinKeys: ['driver_id'], entityValues: [i64(2)] }, eventTs: NOW - 2 * 3600_000, values: { conv_rate: nul(), trips: i64(3) } },
     ]);
     await h.store.write(customer, [
-      { entityKey: { joinKeys: ['customer_id'], entityValues: [str('a')] }, eventTs: NOW - 60_000, values: { lifetime_value: f64(100), segment: str('gold'), trips: i64(40) } },
+      {
+        entityKey: { joinKeys: ['customer_id'], entityValues: [str('a')] },
+        eventTs: NOW - 60_000,
+        values: { lifetime_value: f64(100), segment: str('gold'), trips: i64(40) },
+      },
     ]);
-    await h.store.write(pair, [{ entityKey: { joinKeys: ['customer_id', 'driver_id'], entityValues: [str('a'), i64(1)] }, eventTs: NOW - 60_000, values: { rides: i64(7) } }]);
+    await h.store.write(pair, [
+      { entityKey: { joinKeys: ['customer_id', 'driver_id'], entityValues: [str('a'), i64(1)] }, eventTs: NOW - 60_000, values: { rides: i64(7) } },
+    ]);
 
     const get = (name: string, request: unknown, extra: Record<string, unknown> = {}) => ({ name, method: 'get', request, ...extra });
     answers = await runClient(python, {
@@ -95,14 +118,24 @@ describe('feast.serving.ServingService through the feast package stubs (redis, f
         get('refs', byRefs),
         get('service', byService),
         get('string for int64', { features: { val: ['driver_stats:trips'] }, entities: { driver_id: strings('1') } }),
-        get('map entity', { features: { val: ['driver_stats:trips'] }, entities: { driver_id: { val: [{ int64Val: '1' }, { mapVal: { val: { a: { int64Val: '1' } } } }] } } }),
+        get('map entity', {
+          features: { val: ['driver_stats:trips'] },
+          entities: { driver_id: { val: [{ int64Val: '1' }, { mapVal: { val: { a: { int64Val: '1' } } } }] } },
+        }),
         get('version metadata', { features: { val: ['driver_stats:trips'] }, entities: { driver_id: int64s(1) }, includeFeatureViewVersionMetadata: true }),
         get('unknown service', { featureService: 'nope', entities: { driver_id: int64s(1) } }),
         get('unknown view', { features: { val: ['nope:trips'] }, entities: { driver_id: int64s(1) } }),
         get('unknown feature', { features: { val: ['driver_stats:nope'] }, entities: { driver_id: int64s(1) } }),
         get('no kind', { entities: { driver_id: int64s(1) } }),
-        get('too many rows', { features: { val: ['driver_stats:trips'] }, entities: { driver_id: int64s(...Array.from({ length: MAX_ROWS + 1 }, (_, i) => i)) } }),
-        get('over the message limit', { features: { val: ['customer_stats:segment'] }, entities: { customer_id: strings() } }, { big_string_entity: 17 * 1024 * 1024 }),
+        get('too many rows', {
+          features: { val: ['driver_stats:trips'] },
+          entities: { driver_id: int64s(...Array.from({ length: MAX_ROWS + 1 }, (_, i) => i)) },
+        }),
+        get(
+          'over the message limit',
+          { features: { val: ['customer_stats:segment'] }, entities: { customer_id: strings() } },
+          { big_string_entity: 17 * 1024 * 1024 },
+        ),
         { name: 'garbage', method: 'raw', bytes_b64: Buffer.from([0x1a, 0xff, 0xff, 0xff, 0x0f, 0x01]).toString('base64') },
         get('after the attacks', byRefs),
       ],
@@ -134,7 +167,9 @@ describe('feast.serving.ServingService through the feast package stubs (redis, f
     const out: Record<string, { val: Value[] }> = {};
     for (const [name, column] of Object.entries(entities)) {
       out[name] = {
-        val: column.val.map((v) => ('int64Val' in v ? i64(Number(v['int64Val'])) : 'stringVal' in v ? str(String(v['stringVal'])) : f64(Number(v['doubleVal'])))),
+        val: column.val.map((v) =>
+          'int64Val' in v ? i64(Number(v['int64Val'])) : 'stringVal' in v ? str(String(v['stringVal'])) : f64(Number(v['doubleVal'])),
+        ),
       };
     }
     return out;
@@ -205,7 +240,11 @@ describe('feast.serving.ServingService through the feast package stubs (redis, f
   it('serves the Larder contract on the Feast port too (one server, one set of services)', async () => {
     const larder = createClient(servingV1.OnlineServingService, h.feastGrpcAddress as string);
     try {
-      const res = await larder.getOnlineFeatures({ project: h.project, kind: { case: 'features', value: { val: ['driver_stats:trips'] } }, entities: { driver_id: { val: [i64(1)] } } });
+      const res = await larder.getOnlineFeatures({
+        project: h.project,
+        kind: { case: 'features', value: { val: ['driver_stats:trips'] } },
+        entities: { driver_id: { val: [i64(1)] } },
+      });
       expect(res.results[1]?.values[0]).toEqual(i64(10));
     } finally {
       larder.close();
@@ -215,6 +254,8 @@ describe('feast.serving.ServingService through the feast package stubs (redis, f
 
 test('serving.feastGrpcPort without serving.feastGrpc is a configuration error naming both keys', async () => {
   const lines: string[] = [];
-  await expect(runInProcess(onlineServingService, { LARDER_FEAST_GRPC_PORT: '0', LARDER_SERVING_FEAST_GRPC: 'false', LARDER_REGISTRY_STARTUP_WAIT: '1ms' }, lines)).rejects.toThrow(/exit 2/);
+  await expect(
+    runInProcess(onlineServingService, { LARDER_FEAST_GRPC_PORT: '0', LARDER_SERVING_FEAST_GRPC: 'false', LARDER_REGISTRY_STARTUP_WAIT: '1ms' }, lines),
+  ).rejects.toThrow(/exit 2/);
   expect(lines.join('\n')).toMatch(/serving\.feastGrpcPort: is 0 but serving\.feastGrpc is false/);
 });

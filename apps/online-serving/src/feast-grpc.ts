@@ -54,7 +54,10 @@ function larderColumns(field: string, columns: Readonly<Record<string, feastType
     for (let row = 0; row < values.length; row++) {
       const kind = (values[row] as feastTypes.Value).val.case;
       if (kind !== undefined && !SHARED_CASES.has(kind)) {
-        throw new RpcError(Code.INVALID_ARGUMENT, `${field}.${name}[${row}]: Feast's ${snake(kind)} is not a value type Larder serves (scalars and lists of bytes, string, int32, int64, double, float, bool, unix_timestamp)`);
+        throw new RpcError(
+          Code.INVALID_ARGUMENT,
+          `${field}.${name}[${row}]: Feast's ${snake(kind)} is not a value type Larder serves (scalars and lists of bytes, string, int32, int64, double, float, bool, unix_timestamp)`,
+        );
       }
     }
     out[name] = values as unknown as typesV1.Value[];
@@ -95,7 +98,11 @@ export function feastServingHandlers(serving: OnlineServing): ServiceImpl<typeof
         throw new RpcError(Code.INVALID_ARGUMENT, 'include_feature_view_version_metadata: Larder feature views have no versions; leave it false');
       }
       // Feast's request has no project: the server's default (serving.project, or the registry's only one).
-      const plan = serving.plan({ project: '', features: featureRequest(request.kind), fullFeatureNames: request.fullFeatureNames }, principalOf(ctx), ctx.requestId);
+      const plan = serving.plan(
+        { project: '', features: featureRequest(request.kind), fullFeatureNames: request.fullFeatureNames },
+        principalOf(ctx),
+        ctx.requestId,
+      );
       const response = await serving.get(plan, larderColumns('entities', request.entities), larderColumns('request_context', request.requestContext), ctx);
       return asFeastResponse(response);
     },

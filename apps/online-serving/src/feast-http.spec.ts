@@ -123,14 +123,32 @@ describe('JSON parity with feast serve on one Redis (feast layout)', () => {
     });
     await h.apply({
       featureViews: [...repo.featureViews, fmtView],
-      featureServices: [...repo.featureServices, create(registryV1.FeatureServiceSchema, { name: 'svc', projections: [{ featureView: 'driver_stats', features: ['conv_rate'] }, { featureView: 'fmt_stats' }] })],
+      featureServices: [
+        ...repo.featureServices,
+        create(registryV1.FeatureServiceSchema, {
+          name: 'svc',
+          projections: [{ featureView: 'driver_stats', features: ['conv_rate'] }, { featureView: 'fmt_stats' }],
+        }),
+      ],
     });
-    const driver = { project: h.project, name: 'driver_stats', joinKeys: ['driver_id'], features: [{ name: 'conv_rate', type: T.DOUBLE }, { name: 'trips', type: T.INT64 }] };
+    const driver = {
+      project: h.project,
+      name: 'driver_stats',
+      joinKeys: ['driver_id'],
+      features: [
+        { name: 'conv_rate', type: T.DOUBLE },
+        { name: 'trips', type: T.INT64 },
+      ],
+    };
     const fmt = { project: h.project, name: 'fmt_stats', joinKeys: ['driver_id'], features: FMT_FEATURES.map(([name, type]) => ({ name, type: T[type] })) };
     const key = (id: number) => ({ joinKeys: ['driver_id'], entityValues: [v({ case: 'int64Val', value: BigInt(id) })] });
     await h.store.write(driver, [
       { entityKey: key(1), eventTs: NOW_S * 1000, values: { conv_rate: v({ case: 'doubleVal', value: 0.5 }), trips: v({ case: 'int64Val', value: 10n }) } },
-      { entityKey: key(2), eventTs: NOW_S * 1000 - 1000, values: { conv_rate: v({ case: 'doubleVal', value: 2 }), trips: v({ case: 'int64Val', value: 2n ** 53n + 1n }) } },
+      {
+        entityKey: key(2),
+        eventTs: NOW_S * 1000 - 1000,
+        values: { conv_rate: v({ case: 'doubleVal', value: 2 }), trips: v({ case: 'int64Val', value: 2n ** 53n + 1n }) },
+      },
     ]);
     await h.store.write(fmt, [
       { entityKey: key(1), eventTs: NOW_S * 1000, values: fmtRow(1) },
@@ -151,10 +169,26 @@ describe('JSON parity with feast serve on one Redis (feast layout)', () => {
         { name: 'customer', join_key: 'customer_id', type: 'STRING' },
       ],
       views: [
-        { name: 'driver_stats', entities: ['driver'], ttl_s: 3600, features: [{ name: 'conv_rate', type: 'DOUBLE' }, { name: 'trips', type: 'INT64' }] },
+        {
+          name: 'driver_stats',
+          entities: ['driver'],
+          ttl_s: 3600,
+          features: [
+            { name: 'conv_rate', type: 'DOUBLE' },
+            { name: 'trips', type: 'INT64' },
+          ],
+        },
         { name: 'fmt_stats', entities: ['driver'], ttl_s: 0, features: FMT_FEATURES.map(([name, type]) => ({ name, type })) },
       ],
-      services: [{ name: 'svc', projections: [{ view: 'driver_stats', features: ['conv_rate'] }, { view: 'fmt_stats', features: null }] }],
+      services: [
+        {
+          name: 'svc',
+          projections: [
+            { view: 'driver_stats', features: ['conv_rate'] },
+            { view: 'fmt_stats', features: null },
+          ],
+        },
+      ],
     };
     let log = '';
     const script = path.resolve(__dirname, '..', 'test', 'feast_server.py');
@@ -193,7 +227,13 @@ describe('JSON parity with feast serve on one Redis (feast layout)', () => {
         featureViews: [...repo.featureViews, fmtView],
         featureServices: [
           ...repo.featureServices,
-          create(registryV1.FeatureServiceSchema, { name: 'svc', projections: [{ featureView: 'driver_stats', features: ['conv_rate'] }, { featureView: 'fmt_stats', features: names.slice(1).map(bare) }] }),
+          create(registryV1.FeatureServiceSchema, {
+            name: 'svc',
+            projections: [
+              { featureView: 'driver_stats', features: ['conv_rate'] },
+              { featureView: 'fmt_stats', features: names.slice(1).map(bare) },
+            ],
+          }),
         ],
       });
       return { body, theirs };
@@ -208,7 +248,11 @@ describe('JSON parity with feast serve on one Redis (feast layout)', () => {
     ours.results.forEach((r, i) =>
       r.statuses.forEach((status, row) => {
         if (status !== 'NOT_FOUND') return;
-        expect([theirs.results[i]?.statuses[row], theirs.results[i]?.values[row], theirs.results[i]?.event_timestamps[row]]).toEqual(['PRESENT', null, '1970-01-01T00:00:00Z']);
+        expect([theirs.results[i]?.statuses[row], theirs.results[i]?.values[row], theirs.results[i]?.event_timestamps[row]]).toEqual([
+          'PRESENT',
+          null,
+          '1970-01-01T00:00:00Z',
+        ]);
         n++;
       }),
     );
@@ -233,7 +277,9 @@ describe('JSON parity with feast serve on one Redis (feast layout)', () => {
     expect(Object.keys(ours).sort()).toEqual(Object.keys(theirs).sort());
     expect(ours.metadata).toEqual(theirs.metadata);
     notFoundAsFeastSays(ours, theirs);
-    expect(ours.results.map((r) => [Object.keys(r).sort(), r.event_timestamps])).toEqual(theirs.results.map((r) => [Object.keys(r).sort(), r.event_timestamps]));
+    expect(ours.results.map((r) => [Object.keys(r).sort(), r.event_timestamps])).toEqual(
+      theirs.results.map((r) => [Object.keys(r).sort(), r.event_timestamps]),
+    );
     // Our numbers differ only in form: float32 at its own precision, int64 past 2^53 as strings.
     const same = (a: unknown, b: unknown): boolean =>
       Array.isArray(a) && Array.isArray(b)
@@ -259,7 +305,10 @@ describe('JSON parity with feast serve on one Redis (feast layout)', () => {
       const theirs = await post(`${feastUrl}/get-online-features`, body);
       const ours = await post(`${h.httpUrl}/get-online-features`, body);
       expect([theirs.status, ours.status]).toEqual([feastStatus, larderStatus]);
-      expect(JSON.parse(ours.text)).toEqual({ code: larderStatus === 404 ? 'NOT_FOUND' : 'INVALID_ARGUMENT', message: expect.stringMatching(/nope|driver_id/) });
+      expect(JSON.parse(ours.text)).toEqual({
+        code: larderStatus === 404 ? 'NOT_FOUND' : 'INVALID_ARGUMENT',
+        message: expect.stringMatching(/nope|driver_id/),
+      });
     });
   }
 

@@ -74,7 +74,13 @@ test(`a Feast project named '${PROJECT}' applies, and online serving started in 
   // The real feast package writes driver 1001 under the project, in its own key bytes.
   const view = { name: 'driver_hourly_stats', join_keys: ['driver_id'], features: [{ name: 'conv_rate', type: 'FLOAT' }] };
   const now = Date.now();
-  await runFeast(python, { op: 'write', redis: `${testServices().redis.host}:${testServices().redis.port}`, project: PROJECT, view, rows: [{ entity_key: driverKey(1001n), ts_us: now * 1000, values: { conv_rate: b64({ case: 'floatVal', value: 0.75 }) } }] });
+  await runFeast(python, {
+    op: 'write',
+    redis: `${testServices().redis.host}:${testServices().redis.port}`,
+    project: PROJECT,
+    view,
+    rows: [{ entity_key: driverKey(1001n), ts_us: now * 1000, values: { conv_rate: b64({ case: 'floatVal', value: 0.75 }) } }],
+  });
   const keys = await runFeast<{ redis_keys: string[] }>(python, { op: 'keys', project: PROJECT, entity_keys: [driverKey(1001n)], strings: [] });
   expect(keys.redis_keys[0]).toMatch(new RegExp(`${Buffer.from(PROJECT).toString('hex')}$`));
 
@@ -93,7 +99,7 @@ test('LARDER_REPO points a service at a repo from elsewhere; an environment vari
   expect(await conv(packed.address, 1001n)).toEqual([undefined, 'NOT_FOUND']);
 });
 
-test("a bad larder.yaml stops the service with the file, line and key of the bad value", async () => {
+test('a bad larder.yaml stops the service with the file, line and key of the bad value', async () => {
   const bad = path.join(work, 'bad');
   mkdirSync(bad);
   writeFileSync(path.join(bad, 'larder.yaml'), larderYaml('fast'));
@@ -102,6 +108,8 @@ test("a bad larder.yaml stops the service with the file, line and key of the bad
     (error: unknown) => String(error),
   );
   expect(failure).toMatch(/exited \(2\) before listening/);
-  expect(failure).toContain(`invalid configuration: online_store.layout: 'fast' is not one of packed, feast (${path.join(bad, 'larder.yaml')} line 7, column 3)`);
+  expect(failure).toContain(
+    `invalid configuration: online_store.layout: 'fast' is not one of packed, feast (${path.join(bad, 'larder.yaml')} line 7, column 3)`,
+  );
   expect(readFileSync(path.join(bad, 'larder.yaml'), 'utf8')).toContain('layout: fast');
 });

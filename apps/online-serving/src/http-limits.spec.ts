@@ -57,7 +57,13 @@ const request = JSON.stringify({ project, features: ['driver_stats:conv_rate'], 
 test('a body declared over the limit gets 413 before it is read, and health answers at once after', async () => {
   const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
     const req = http.request(
-      { host: '127.0.0.1', port: httpPort, path: '/get-online-features', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(MAX_BODY + 1) } },
+      {
+        host: '127.0.0.1',
+        port: httpPort,
+        path: '/get-online-features',
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': String(MAX_BODY + 1) },
+      },
       (res) => {
         let body = '';
         res.on('data', (c: Buffer) => (body += c.toString()));
@@ -96,9 +102,17 @@ test('a streamed body past the limit is cut with 413', async () => {
 test('a text/plain POST gets 415; the same body as application/json is answered', async () => {
   for (const type of ['text/plain', 'application/x-www-form-urlencoded']) {
     const res = await fetch(`http://127.0.0.1:${httpPort}/get-online-features`, { method: 'POST', headers: { 'content-type': type }, body: request });
-    expect([type, res.status, ((await res.json()) as { message: string }).message]).toEqual([type, 415, expect.stringMatching(/^content-type: expected application\/json/)]);
+    expect([type, res.status, ((await res.json()) as { message: string }).message]).toEqual([
+      type,
+      415,
+      expect.stringMatching(/^content-type: expected application\/json/),
+    ]);
   }
-  const res = await fetch(`http://127.0.0.1:${httpPort}/get-online-features`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: request });
+  const res = await fetch(`http://127.0.0.1:${httpPort}/get-online-features`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: request,
+  });
   expect(res.status).toBe(200);
 });
 
@@ -106,7 +120,10 @@ test('slow clients are cut: unfinished headers after the headers timeout, a stal
   const headers = await slowHttpClient(httpPort, 'POST /get-online-features HTTP/1.1\r\nHost: larder\r\n');
   expect(headers.closedAfterMs).toBeGreaterThan(900);
   expect(headers.closedAfterMs).toBeLessThan(4_000);
-  const body = await slowHttpClient(httpPort, 'POST /get-online-features HTTP/1.1\r\nHost: larder\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"features":');
+  const body = await slowHttpClient(
+    httpPort,
+    'POST /get-online-features HTTP/1.1\r\nHost: larder\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"features":',
+  );
   expect(body.received).toMatch(/^HTTP\/1\.1 408 /);
   expect(body.closedAfterMs).toBeGreaterThan(900);
   expect(body.closedAfterMs).toBeLessThan(4_000);

@@ -45,7 +45,16 @@ export interface HttpGateway {
  */
 export async function startHttpGateway(
   serving: OnlineServing,
-  options: { host: string; port: number; logger: Logger; limits: HttpLimits; principal?: CallerOf; tls?: ServerTls | undefined; jsonFormat?: JsonFormat; errorMappings?: ErrorMappings },
+  options: {
+    host: string;
+    port: number;
+    logger: Logger;
+    limits: HttpLimits;
+    principal?: CallerOf;
+    tls?: ServerTls | undefined;
+    jsonFormat?: JsonFormat;
+    errorMappings?: ErrorMappings;
+  },
 ): Promise<HttpGateway> {
   const jsonFormat = options.jsonFormat ?? 'larder';
   const listener = await createHttpListener({ host: options.host, port: options.port, tls: options.tls, limits: options.limits }, (req, res) => {
@@ -84,7 +93,14 @@ function requestedFormat(query: string | undefined, configured: JsonFormat): Jso
   return format as JsonFormat;
 }
 
-async function handle(serving: OnlineServing, req: IncomingMessage, res: ServerResponse, limits: HttpLimits, configured: JsonFormat, callerOf?: CallerOf): Promise<void> {
+async function handle(
+  serving: OnlineServing,
+  req: IncomingMessage,
+  res: ServerResponse,
+  limits: HttpLimits,
+  configured: JsonFormat,
+  callerOf?: CallerOf,
+): Promise<void> {
   const [path, query] = (req.url ?? '/').split('?', 2);
   if (path === '/health' && req.method === 'GET') {
     send(res, 200, { status: 'ok' });
@@ -138,6 +154,7 @@ function featureRequest(fields: Record<string, unknown>): FeatureRequest | undef
     return { featureService: service };
   }
   if (refs === undefined || refs === null) return undefined;
-  if (!Array.isArray(refs) || refs.some((r) => typeof r !== 'string')) throw new RpcError(Code.INVALID_ARGUMENT, 'features: expected a list of "view:feature" strings');
+  if (!Array.isArray(refs) || refs.some((r) => typeof r !== 'string'))
+    throw new RpcError(Code.INVALID_ARGUMENT, 'features: expected a list of "view:feature" strings');
   return { refs: refs as string[] };
 }

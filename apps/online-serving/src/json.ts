@@ -17,7 +17,10 @@ function show(got: unknown): string | undefined {
 
 function bad(where: string, type: typesV1.ValueType, got: unknown): RpcError {
   const shown = show(got);
-  return new RpcError(Code.INVALID_ARGUMENT, `${where}: expected ${valueTypeName(type)} but got ${shown === undefined ? typeof got : shown.length > 40 ? `${shown.slice(0, 40)}...` : shown}`);
+  return new RpcError(
+    Code.INVALID_ARGUMENT,
+    `${where}: expected ${valueTypeName(type)} but got ${shown === undefined ? typeof got : shown.length > 40 ? `${shown.slice(0, 40)}...` : shown}`,
+  );
 }
 
 const INT64_MIN = -(2n ** 63n);
@@ -83,16 +86,18 @@ export function valueFromJson(where: string, type: typesV1.ValueType, raw: unkno
   if (element === undefined) return create(typesV1.ValueSchema, { val: scalar(where, type, raw) });
   if (!Array.isArray(raw)) throw bad(where, type, raw);
   const items = raw.map((item, i) => scalar(`${where}[${i}]`, element, item).value);
-  const caseName = ({
-    [T.BYTES_LIST]: 'bytesListVal',
-    [T.STRING_LIST]: 'stringListVal',
-    [T.INT32_LIST]: 'int32ListVal',
-    [T.INT64_LIST]: 'int64ListVal',
-    [T.DOUBLE_LIST]: 'doubleListVal',
-    [T.FLOAT_LIST]: 'floatListVal',
-    [T.BOOL_LIST]: 'boolListVal',
-    [T.UNIX_TIMESTAMP_LIST]: 'unixTimestampListVal',
-  } as Record<number, string>)[type] as string;
+  const caseName = (
+    {
+      [T.BYTES_LIST]: 'bytesListVal',
+      [T.STRING_LIST]: 'stringListVal',
+      [T.INT32_LIST]: 'int32ListVal',
+      [T.INT64_LIST]: 'int64ListVal',
+      [T.DOUBLE_LIST]: 'doubleListVal',
+      [T.FLOAT_LIST]: 'floatListVal',
+      [T.BOOL_LIST]: 'boolListVal',
+      [T.UNIX_TIMESTAMP_LIST]: 'unixTimestampListVal',
+    } as Record<number, string>
+  )[type] as string;
   return create(typesV1.ValueSchema, { val: { case: caseName, value: { val: items } } as Val });
 }
 
@@ -107,7 +112,8 @@ const UNUSED_VALUE: Value = create(typesV1.ValueSchema);
  */
 export function columnsFromJson(where: string, json: unknown, fields: readonly TypedName[]): Record<string, Value[]> {
   if (json === undefined || json === null) return {};
-  if (typeof json !== 'object' || Array.isArray(json)) throw new RpcError(Code.INVALID_ARGUMENT, `${where}: expected an object of column name -> list of values`);
+  if (typeof json !== 'object' || Array.isArray(json))
+    throw new RpcError(Code.INVALID_ARGUMENT, `${where}: expected an object of column name -> list of values`);
   const out: Record<string, Value[]> = {};
   const columns = json as Record<string, unknown>;
   for (const [name, values] of Object.entries(columns)) {

@@ -60,7 +60,10 @@ export class OnlineServing {
     private readonly options: OnlineServingOptions,
   ) {
     this.plans = new PlanCache(registry, options.planCacheSize, options.valueMetrics);
-    this.onDemandLimits = { rowCost: options.onDemandRowCost ?? DEFAULT_ROW_COST_LIMIT, requestCost: options.onDemandRequestCost ?? DEFAULT_ON_DEMAND_REQUEST_COST };
+    this.onDemandLimits = {
+      rowCost: options.onDemandRowCost ?? DEFAULT_ROW_COST_LIMIT,
+      requestCost: options.onDemandRequestCost ?? DEFAULT_ON_DEMAND_REQUEST_COST,
+    };
     this.now = options.now ?? Date.now;
   }
 
@@ -73,7 +76,8 @@ export class OnlineServing {
     if (!this.options.registryReady()) throw new RpcError(Code.UNAVAILABLE, 'the registry copy is not loaded yet; retry shortly');
     if (query.features === undefined) throw new RpcError(Code.INVALID_ARGUMENT, 'kind: set either features (a list of view:feature refs) or feature_service');
     const access = this.options.access;
-    if (access === undefined) return this.plans.plan({ project: this.project(query.project), features: query.features, fullFeatureNames: query.fullFeatureNames });
+    if (access === undefined)
+      return this.plans.plan({ project: this.project(query.project), features: query.features, fullFeatureNames: query.fullFeatureNames });
     if (principal === undefined) throw new Error('online serving: a read without its caller; every front door must pass the principal');
     const request = { project: this.project(query.project, principal), features: query.features, fullFeatureNames: query.fullFeatureNames };
     return access.plan(principal, request, () => this.plans.plan(request), requestId);
@@ -93,7 +97,12 @@ export class OnlineServing {
   }
 
   /** The gRPC request, answered. */
-  async getOnlineFeatures(request: servingV1.GetOnlineFeaturesRequest, call: ServingCall = NO_CALL, principal?: Principal, requestId?: string): Promise<servingV1.GetOnlineFeaturesResponse> {
+  async getOnlineFeatures(
+    request: servingV1.GetOnlineFeaturesRequest,
+    call: ServingCall = NO_CALL,
+    principal?: Principal,
+    requestId?: string,
+  ): Promise<servingV1.GetOnlineFeaturesResponse> {
     const { kind } = request;
     const features: FeatureRequest | undefined =
       kind.case === 'features' ? { refs: kind.value.val } : kind.case === 'featureService' ? { featureService: kind.value } : undefined;
@@ -110,7 +119,9 @@ export class OnlineServing {
     if (principal !== undefined && !principal.operator) throw new RpcError(Code.INVALID_ARGUMENT, 'project: required; name the project to read from');
     throw new RpcError(
       names.length === 0 ? Code.NOT_FOUND : Code.INVALID_ARGUMENT,
-      names.length === 0 ? 'the registry holds no project yet; apply a feature repo first' : `project: the registry holds several projects (${names.join(', ')}); name one in the request or set LARDER_PROJECT`,
+      names.length === 0
+        ? 'the registry holds no project yet; apply a feature repo first'
+        : `project: the registry holds several projects (${names.join(', ')}); name one in the request or set LARDER_PROJECT`,
     );
   }
 }

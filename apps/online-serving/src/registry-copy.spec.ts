@@ -17,7 +17,13 @@ function repoWithBulkyView(project: string, bytes: number): Partial<registryV1.A
   return {
     featureViews: [
       ...base.featureViews,
-      create(registryV1.FeatureViewSchema, { name: 'bulky', entities: ['driver'], batchSource: 'src', description: 'x'.repeat(bytes), schema: [{ name: 'score', valueType: T.DOUBLE }] }),
+      create(registryV1.FeatureViewSchema, {
+        name: 'bulky',
+        entities: ['driver'],
+        batchSource: 'src',
+        description: 'x'.repeat(bytes),
+        schema: [{ name: 'score', valueType: T.DOUBLE }],
+      }),
     ],
   };
 }
@@ -32,7 +38,11 @@ async function waitFor<T>(probe: () => Promise<T>, ok: (value: T) => boolean, ti
   }
 }
 
-const readBulky = (h: Harness) => h.serving.getOnlineFeatures({ kind: { case: 'features', value: { val: ['bulky:score'] } }, entities: { driver_id: { val: [create(typesV1.ValueSchema, { val: { case: 'int64Val', value: 1n } })] } } });
+const readBulky = (h: Harness) =>
+  h.serving.getOnlineFeatures({
+    kind: { case: 'features', value: { val: ['bulky:score'] } },
+    entities: { driver_id: { val: [create(typesV1.ValueSchema, { val: { case: 'int64Val', value: 1n } })] } },
+  });
 
 describe('registry copy of online serving', () => {
   let h: Harness;
@@ -44,7 +54,11 @@ describe('registry copy of online serving', () => {
   it('sees a project applied at 6 MB and stays SERVING', async () => {
     await h.apply(repoWithBulkyView(h.project, 6 * MB));
     const res = await waitFor(
-      () => readBulky(h).then((r) => r, (e: unknown) => e),
+      () =>
+        readBulky(h).then(
+          (r) => r,
+          (e: unknown) => e,
+        ),
       (r) => !(r instanceof Error),
       15_000,
       'serving to know the 6 MB view',
@@ -60,7 +74,10 @@ describe('registry copy of online serving', () => {
 describe('registry copy of online serving, with a 1 MiB message limit', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ type: 'sqlite' }, { LARDER_GRPC_MAX_MESSAGE_BYTES: String(1024 * 1024), LARDER_METRICS_ENABLED: 'true', LARDER_METRICS_HOST: '127.0.0.1', LARDER_METRICS_PORT: '0' });
+    h = await startHarness(
+      { type: 'sqlite' },
+      { LARDER_GRPC_MAX_MESSAGE_BYTES: String(1024 * 1024), LARDER_METRICS_ENABLED: 'true', LARDER_METRICS_HOST: '127.0.0.1', LARDER_METRICS_PORT: '0' },
+    );
   });
   afterAll(() => h?.close());
 
@@ -79,13 +96,19 @@ describe('registry copy of online serving, with a 1 MiB message limit', () => {
     expect((await health.check({ service: 'larder.serving.v1.OnlineServingService' })).status).toBe(NOT_SERVING);
     const down = await readyz();
     expect(down.status).toBe(503);
-    expect(down.body).toMatch(/^not serving: larder\.serving\.v1\.OnlineServingService: the registry copy \(version \d+\) cannot follow the registry at 127\.0\.0\.1:\d+: .*larger than max/i);
+    expect(down.body).toMatch(
+      /^not serving: larder\.serving\.v1\.OnlineServingService: the registry copy \(version \d+\) cannot follow the registry at 127\.0\.0\.1:\d+: .*larger than max/i,
+    );
 
     await h.apply(repoWithBulkyView(h.project, 1_000));
     await waitFor(status, (s) => s === SERVING, 10_000, 'SERVING again');
     expect(await readyz()).toEqual({ status: 200, body: 'ok\n' });
     await waitFor(
-      () => readBulky(h).then((r) => r.results.at(-1)?.statuses, (e: unknown) => String(e)),
+      () =>
+        readBulky(h).then(
+          (r) => r.results.at(-1)?.statuses,
+          (e: unknown) => String(e),
+        ),
       (s) => Array.isArray(s),
       5_000,
       'the view to be served',

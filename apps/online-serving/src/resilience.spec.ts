@@ -11,14 +11,29 @@ import { driverRepo, startHarness } from './testing';
 const T = typesV1.ValueType;
 const i64 = (n: number): typesV1.Value => create(typesV1.ValueSchema, { val: { case: 'int64Val', value: BigInt(n) } });
 const f64 = (n: number): typesV1.Value => create(typesV1.ValueSchema, { val: { case: 'doubleVal', value: n } });
-const view = (project: string) => ({ project, name: 'driver_stats', joinKeys: ['driver_id'], features: [{ name: 'conv_rate', type: T.DOUBLE }, { name: 'trips', type: T.INT64 }] });
+const view = (project: string) => ({
+  project,
+  name: 'driver_stats',
+  joinKeys: ['driver_id'],
+  features: [
+    { name: 'conv_rate', type: T.DOUBLE },
+    { name: 'trips', type: T.INT64 },
+  ],
+});
 
 describe.each(['packed', 'feast'] as const)('online serving when Redis (%s layout) goes away', (layout) => {
   it('answers UNAVAILABLE within the call deadline and recovers by itself when Redis is back', async () => {
     let redis = await startRedis();
     const h = await startHarness({ type: 'redis', url: redis.url, layout });
-    const write = () => h.store.write(view(h.project), [{ entityKey: { joinKeys: ['driver_id'], entityValues: [i64(1)] }, eventTs: Date.now(), values: { conv_rate: f64(0.25), trips: i64(1) } }]);
-    const request = { project: h.project, kind: { case: 'features' as const, value: { val: ['driver_stats:conv_rate'] } }, entities: { driver_id: { val: [i64(1)] } } };
+    const write = () =>
+      h.store.write(view(h.project), [
+        { entityKey: { joinKeys: ['driver_id'], entityValues: [i64(1)] }, eventTs: Date.now(), values: { conv_rate: f64(0.25), trips: i64(1) } },
+      ]);
+    const request = {
+      project: h.project,
+      kind: { case: 'features' as const, value: { val: ['driver_stats:conv_rate'] } },
+      entities: { driver_id: { val: [i64(1)] } },
+    };
     try {
       await write();
       expect((await h.serving.getOnlineFeatures(request)).results[1]?.values[0]?.val).toEqual({ case: 'doubleVal', value: 0.25 });
@@ -84,8 +99,20 @@ describe('compiled plans', () => {
   it('resolves a request shape once per registry version, and reads the store once per request whatever the number of views', async () => {
     const registry = registryOf('p');
     let reads = 0;
-    const counting: OnlineStore = { ...store, read: (requests, options) => (reads++, store.read(requests, options)), write: store.write.bind(store), deleteView: store.deleteView.bind(store), close: store.close.bind(store) };
-    const serving = new OnlineServing(registry, counting, { defaultProject: '', maxEntityRows: 100, storeTimeoutMs: 1000, planCacheSize: 10, registryReady: () => true });
+    const counting: OnlineStore = {
+      ...store,
+      read: (requests, options) => (reads++, store.read(requests, options)),
+      write: store.write.bind(store),
+      deleteView: store.deleteView.bind(store),
+      close: store.close.bind(store),
+    };
+    const serving = new OnlineServing(registry, counting, {
+      defaultProject: '',
+      maxEntityRows: 100,
+      storeTimeoutMs: 1000,
+      planCacheSize: 10,
+      registryReady: () => true,
+    });
     const request = {
       project: '',
       kind: { case: 'featureService' as const, value: 'model_v1' },
@@ -103,7 +130,18 @@ describe('compiled plans', () => {
   });
 
   it('answers UNAVAILABLE until the registry copy is loaded', async () => {
-    const serving = new OnlineServing(registryOf('p'), store, { defaultProject: '', maxEntityRows: 100, storeTimeoutMs: 1000, planCacheSize: 10, registryReady: () => false });
-    await expect(serving.getOnlineFeatures({ project: '', kind: { case: 'featureService', value: 'model_v1' } } as Parameters<OnlineServing['getOnlineFeatures']>[0], undefined)).rejects.toMatchObject({ code: Code.UNAVAILABLE });
+    const serving = new OnlineServing(registryOf('p'), store, {
+      defaultProject: '',
+      maxEntityRows: 100,
+      storeTimeoutMs: 1000,
+      planCacheSize: 10,
+      registryReady: () => false,
+    });
+    await expect(
+      serving.getOnlineFeatures(
+        { project: '', kind: { case: 'featureService', value: 'model_v1' } } as Parameters<OnlineServing['getOnlineFeatures']>[0],
+        undefined,
+      ),
+    ).rejects.toMatchObject({ code: Code.UNAVAILABLE });
   });
 });

@@ -75,7 +75,9 @@ function rowCount(req: ServeRequest): number {
         n = length;
         first = `${where}['${name}']`;
       } else if (length !== n) {
-        throw invalid(`columns of unequal length: ${first} has ${n} values but ${where}['${name}'] has ${length}; give one value per entity row in every column`);
+        throw invalid(
+          `columns of unequal length: ${first} has ${n} values but ${where}['${name}'] has ${length}; give one value per entity row in every column`,
+        );
       }
     }
   };
@@ -126,7 +128,9 @@ export async function serveOnline(store: OnlineStore, req: ServeRequest): Promis
     const values = req.entities[column.name];
     if (values === undefined) {
       const users = plan.resolved.views.filter((v) => v.joinKeys.some((k) => k.column === column.name)).map((v) => `'${v.name}'`);
-      throw invalid(`entities: missing join key column '${column.name}' (${valueTypeName(column.valueType)}), needed by feature view ${users.join(', ')}; given: ${Object.keys(req.entities).join(', ') || 'none'}`);
+      throw invalid(
+        `entities: missing join key column '${column.name}' (${valueTypeName(column.valueType)}), needed by feature view ${users.join(', ')}; given: ${Object.keys(req.entities).join(', ') || 'none'}`,
+      );
     }
     checkColumn('entities', column.name, values, column, false);
   }
@@ -197,7 +201,8 @@ export async function serveOnline(store: OnlineStore, req: ServeRequest): Promis
       if (counted !== undefined) countServed(counted, values, statuses, n);
     } else {
       const od = computed[output.onDemand] as OnDemandResult;
-      const name = (plan.resolved.onDemand[output.onDemand] as { compiled: { outputs: readonly { name: string }[] } }).compiled.outputs[output.output]?.name as string;
+      const name = (plan.resolved.onDemand[output.onDemand] as { compiled: { outputs: readonly { name: string }[] } }).compiled.outputs[output.output]
+        ?.name as string;
       eventTimestamps = od.times;
       for (let row = 0; row < n; row++) {
         const value = (od.values[row] as Record<string, Value>)[name] ?? EMPTY_VALUE;
@@ -240,10 +245,20 @@ interface OnDemandResult {
   latest: number[];
 }
 
-async function computeOnDemand(plan: ServingPlan, rows: readonly ViewReadResult[], request: Record<string, readonly Value[]>, n: number, req: ServeRequest): Promise<OnDemandResult[]> {
+async function computeOnDemand(
+  plan: ServingPlan,
+  rows: readonly ViewReadResult[],
+  request: Record<string, readonly Value[]>,
+  n: number,
+  req: ServeRequest,
+): Promise<OnDemandResult[]> {
   const out: OnDemandResult[] = [];
   const remaining = req.call.timeRemainingMs();
-  const budget = new EvaluationBudget({ rowCost: req.onDemandLimits.rowCost, requestCost: req.onDemandLimits.requestCost, deadlineMs: remaining === undefined ? undefined : Date.now() + remaining });
+  const budget = new EvaluationBudget({
+    rowCost: req.onDemandLimits.rowCost,
+    requestCost: req.onDemandLimits.requestCost,
+    deadlineMs: remaining === undefined ? undefined : Date.now() + remaining,
+  });
   let sliceStart = performance.now();
   for (const od of plan.resolved.onDemand) {
     const result: OnDemandResult = { values: new Array(n), times: new Array(n), latest: new Array(n) };
@@ -279,7 +294,8 @@ async function computeOnDemand(plan: ServingPlan, rows: readonly ViewReadResult[
         result.values[row] = od.compiled.evaluate(bindings as OnDemandValues, budget);
       } catch (error) {
         if (error instanceof OnDemandEvaluationError) throw invalid(`entity row ${row}: ${error.message}`);
-        if (error instanceof OnDemandLimitError) throw new RpcError(error.kind === 'deadline' ? Code.DEADLINE_EXCEEDED : Code.RESOURCE_EXHAUSTED, `entity row ${row}: ${error.message}`);
+        if (error instanceof OnDemandLimitError)
+          throw new RpcError(error.kind === 'deadline' ? Code.DEADLINE_EXCEEDED : Code.RESOURCE_EXHAUSTED, `entity row ${row}: ${error.message}`);
         throw error;
       }
       result.latest[row] = latest;

@@ -20,13 +20,20 @@ const driverView = (project: string) => ({
   project,
   name: 'driver_stats',
   joinKeys: ['driver_id'],
-  features: [{ name: 'conv_rate', type: T.DOUBLE }, { name: 'trips', type: T.INT64 }],
+  features: [
+    { name: 'conv_rate', type: T.DOUBLE },
+    { name: 'trips', type: T.INT64 },
+  ],
 });
 const customerView = (project: string) => ({
   project,
   name: 'customer_stats',
   joinKeys: ['customer_id'],
-  features: [{ name: 'lifetime_value', type: T.DOUBLE }, { name: 'segment', type: T.STRING }, { name: 'trips', type: T.INT64 }],
+  features: [
+    { name: 'lifetime_value', type: T.DOUBLE },
+    { name: 'segment', type: T.STRING },
+    { name: 'trips', type: T.INT64 },
+  ],
 });
 const pairView = (project: string) => ({ project, name: 'pair_stats', joinKeys: ['driver_id', 'customer_id'], features: [{ name: 'rides', type: T.INT64 }] });
 
@@ -40,7 +47,11 @@ async function seed(h: Harness): Promise<void> {
     { entityKey: { joinKeys: ['driver_id'], entityValues: [i64(2)] }, eventTs: STALE, values: { conv_rate: nul(), trips: i64(3) } },
   ]);
   await h.store.write(customerView(h.project), [
-    { entityKey: { joinKeys: ['customer_id'], entityValues: [str('a')] }, eventTs: FRESH, values: { lifetime_value: f64(100), segment: str('gold'), trips: i64(40) } },
+    {
+      entityKey: { joinKeys: ['customer_id'], entityValues: [str('a')] },
+      eventTs: FRESH,
+      values: { lifetime_value: f64(100), segment: str('gold'), trips: i64(40) },
+    },
   ]);
   await h.store.write(pairView(h.project), [
     { entityKey: { joinKeys: ['customer_id', 'driver_id'], entityValues: [str('a'), i64(1)] }, eventTs: FRESH, values: { rides: i64(7) } },
@@ -63,7 +74,11 @@ function table(res: servingV1.GetOnlineFeaturesResponse): Record<string, [unknow
 }
 
 async function postJson(url: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(`${url}/get-online-features`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const res = await fetch(`${url}/get-online-features`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
@@ -88,12 +103,36 @@ describe.each(backends)('GetOnlineFeatures on %s', (_name, backend) => {
       entities: { driver_id: col(i64(1), i64(2), i64(3)), customer_id: col(str('a'), str('a'), str('zz')) },
     });
     expect(table(res)).toEqual({
-      driver_id: [[1n, 'PRESENT', 0], [2n, 'PRESENT', 0], [3n, 'PRESENT', 0]],
-      customer_id: [['a', 'PRESENT', 0], ['a', 'PRESENT', 0], ['zz', 'PRESENT', 0]],
-      conv_rate: [[0.5, 'PRESENT', FRESH], [null, 'NULL_VALUE', STALE], [undefined, 'NOT_FOUND', 0]],
-      trips: [[10n, 'PRESENT', FRESH], [3n, 'OUTSIDE_MAX_AGE', STALE], [undefined, 'NOT_FOUND', 0]],
-      rides: [[7n, 'PRESENT', FRESH], [undefined, 'NOT_FOUND', 0], [undefined, 'NOT_FOUND', 0]],
-      segment: [['gold', 'PRESENT', FRESH], ['gold', 'PRESENT', FRESH], [undefined, 'NOT_FOUND', 0]],
+      driver_id: [
+        [1n, 'PRESENT', 0],
+        [2n, 'PRESENT', 0],
+        [3n, 'PRESENT', 0],
+      ],
+      customer_id: [
+        ['a', 'PRESENT', 0],
+        ['a', 'PRESENT', 0],
+        ['zz', 'PRESENT', 0],
+      ],
+      conv_rate: [
+        [0.5, 'PRESENT', FRESH],
+        [null, 'NULL_VALUE', STALE],
+        [undefined, 'NOT_FOUND', 0],
+      ],
+      trips: [
+        [10n, 'PRESENT', FRESH],
+        [3n, 'OUTSIDE_MAX_AGE', STALE],
+        [undefined, 'NOT_FOUND', 0],
+      ],
+      rides: [
+        [7n, 'PRESENT', FRESH],
+        [undefined, 'NOT_FOUND', 0],
+        [undefined, 'NOT_FOUND', 0],
+      ],
+      segment: [
+        ['gold', 'PRESENT', FRESH],
+        ['gold', 'PRESENT', FRESH],
+        [undefined, 'NOT_FOUND', 0],
+      ],
     });
   });
 
@@ -106,12 +145,27 @@ describe.each(backends)('GetOnlineFeatures on %s', (_name, backend) => {
       requestContext: { amount: col(f64(4), f64(5)) },
     });
     expect(table(res)).toEqual({
-      driver_id: [[1n, 'PRESENT', 0], [3n, 'PRESENT', 0]],
-      rider_id: [['a', 'PRESENT', 0], ['b', 'PRESENT', 0]],
-      d__conv_rate: [[0.5, 'PRESENT', FRESH], [undefined, 'NOT_FOUND', 0]],
-      customer_stats__segment: [['gold', 'PRESENT', FRESH], [undefined, 'NOT_FOUND', 0]],
+      driver_id: [
+        [1n, 'PRESENT', 0],
+        [3n, 'PRESENT', 0],
+      ],
+      rider_id: [
+        ['a', 'PRESENT', 0],
+        ['b', 'PRESENT', 0],
+      ],
+      d__conv_rate: [
+        [0.5, 'PRESENT', FRESH],
+        [undefined, 'NOT_FOUND', 0],
+      ],
+      customer_stats__segment: [
+        ['gold', 'PRESENT', FRESH],
+        [undefined, 'NOT_FOUND', 0],
+      ],
       // A missing input is null in CEL, so the product is a null value.
-      adjusted__scaled: [[2, 'PRESENT', FRESH], [null, 'NULL_VALUE', 0]],
+      adjusted__scaled: [
+        [2, 'PRESENT', FRESH],
+        [null, 'NULL_VALUE', 0],
+      ],
     });
   });
 
@@ -133,7 +187,12 @@ describe.each(backends)('GetOnlineFeatures on %s', (_name, backend) => {
         { values: [1, null], statuses: ['PRESENT', 'NULL_VALUE'], event_timestamps: [iso(FRESH), iso(STALE)] },
       ],
     });
-    const svc = await postJson(h.httpUrl, { project: h.project, feature_service: 'model_v1', entities: { driver_id: [1], rider_id: ['a'] }, request_context: { amount: [1.5] } });
+    const svc = await postJson(h.httpUrl, {
+      project: h.project,
+      feature_service: 'model_v1',
+      entities: { driver_id: [1], rider_id: ['a'] },
+      request_context: { amount: [1.5] },
+    });
     expect(svc.status).toBe(200);
     expect(svc.body['metadata']).toEqual({ feature_names: ['driver_id', 'rider_id', 'conv_rate', 'segment', 'scaled'] });
   });
@@ -147,30 +206,62 @@ describe('GetOnlineFeatures errors and registry changes (sqlite)', () => {
   });
   afterAll(() => h?.close());
 
-  const base = () => ({ project: h.project, kind: { case: 'features' as const, value: { val: ['driver_stats:conv_rate'] } }, entities: { driver_id: col(i64(1)) } });
+  const base = () => ({
+    project: h.project,
+    kind: { case: 'features' as const, value: { val: ['driver_stats:conv_rate'] } },
+    entities: { driver_id: col(i64(1)) },
+  });
 
   it('rejects bad requests with INVALID_ARGUMENT or NOT_FOUND naming the problem', async () => {
     const cases: [Partial<servingV1.GetOnlineFeaturesRequest> | Record<string, unknown>, Code, RegExp][] = [
       [{ kind: { case: 'features', value: { val: ['driver_stats:nope'] } } }, Code.INVALID_ARGUMENT, /features\[0\] 'driver_stats:nope'.*no feature 'nope'/],
-      [{ kind: { case: 'features', value: { val: ['driver_stat:conv_rate'] } } }, Code.INVALID_ARGUMENT, /'driver_stat' is not defined.*did you mean 'driver_stats'/],
+      [
+        { kind: { case: 'features', value: { val: ['driver_stat:conv_rate'] } } },
+        Code.INVALID_ARGUMENT,
+        /'driver_stat' is not defined.*did you mean 'driver_stats'/,
+      ],
       [{ kind: { case: 'features', value: { val: ['conv_rate'] } } }, Code.INVALID_ARGUMENT, /expected 'view:feature'/],
-      [{ kind: { case: 'features', value: { val: ['driver_stats:trips', 'customer_stats:trips'] } }, entities: { driver_id: col(i64(1)), customer_id: col(str('a')) } }, Code.INVALID_ARGUMENT, /would both be named 'trips'/],
+      [
+        {
+          kind: { case: 'features', value: { val: ['driver_stats:trips', 'customer_stats:trips'] } },
+          entities: { driver_id: col(i64(1)), customer_id: col(str('a')) },
+        },
+        Code.INVALID_ARGUMENT,
+        /would both be named 'trips'/,
+      ],
       [{ kind: { case: 'featureService', value: 'model_v2' } }, Code.NOT_FOUND, /feature service 'model_v2' is not defined/],
       [{ kind: { case: undefined } }, Code.INVALID_ARGUMENT, /set either features .* or feature_service/],
       [{ project: 'nope' }, Code.NOT_FOUND, /project 'nope' is not in the registry/],
-      [{ entities: { customer_id: col(str('a')) } }, Code.INVALID_ARGUMENT, /missing join key column 'driver_id' \(int64\), needed by feature view 'driver_stats'/],
+      [
+        { entities: { customer_id: col(str('a')) } },
+        Code.INVALID_ARGUMENT,
+        /missing join key column 'driver_id' \(int64\), needed by feature view 'driver_stats'/,
+      ],
       [{ entities: {} }, Code.INVALID_ARGUMENT, /no entity rows/],
       [{ entities: { driver_id: col() } }, Code.INVALID_ARGUMENT, /no entity rows/],
-      [{ entities: { driver_id: col(i64(1), i64(2)), customer_id: col(str('a')) } }, Code.INVALID_ARGUMENT, /unequal length: entities\['driver_id'\] has 2 values but entities\['customer_id'\] has 1/],
-      [{ entities: { driver_id: col(i64(1), str('2')) } }, Code.INVALID_ARGUMENT, /entities\['driver_id'\]\[1\]: expected int64 \(int64_val\) but got string_val/],
+      [
+        { entities: { driver_id: col(i64(1), i64(2)), customer_id: col(str('a')) } },
+        Code.INVALID_ARGUMENT,
+        /unequal length: entities\['driver_id'\] has 2 values but entities\['customer_id'\] has 1/,
+      ],
+      [
+        { entities: { driver_id: col(i64(1), str('2')) } },
+        Code.INVALID_ARGUMENT,
+        /entities\['driver_id'\]\[1\]: expected int64 \(int64_val\) but got string_val/,
+      ],
       [{ entities: { driver_id: col(...[1, 2, 3, 4, 5, 6].map(i64)) } }, Code.INVALID_ARGUMENT, /6 entity rows is more than the limit of 5/],
       [{ kind: { case: 'features', value: { val: ['adjusted:scaled'] } } }, Code.INVALID_ARGUMENT, /request_context: missing field 'amount' \(double\)/],
-      [{ kind: { case: 'features', value: { val: ['adjusted:scaled'] } }, requestContext: { amount: col(str('x')) } }, Code.INVALID_ARGUMENT, /request_context\['amount'\]\[0\]: expected double/],
+      [
+        { kind: { case: 'features', value: { val: ['adjusted:scaled'] } }, requestContext: { amount: col(str('x')) } },
+        Code.INVALID_ARGUMENT,
+        /request_context\['amount'\]\[0\]: expected double/,
+      ],
     ];
     const problems: string[] = [];
     for (const [patch, code, message] of cases) {
       const e = await failure(h.serving.getOnlineFeatures({ ...base(), ...patch } as servingV1.GetOnlineFeaturesRequest));
-      if (e.code !== code || !message.test(e.message)) problems.push(`${JSON.stringify(patch, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}: got ${Code[e.code]} ${e.message}`);
+      if (e.code !== code || !message.test(e.message))
+        problems.push(`${JSON.stringify(patch, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}: got ${Code[e.code]} ${e.message}`);
     }
     expect(problems).toEqual([]);
   });
@@ -179,7 +270,12 @@ describe('GetOnlineFeatures errors and registry changes (sqlite)', () => {
     const cases: [unknown, number, string, RegExp][] = [
       [{ project: h.project, features: ['driver_stats:nope'], entities: { driver_id: [1] } }, 400, 'INVALID_ARGUMENT', /no feature 'nope'/],
       [{ project: h.project, feature_service: 'nope', entities: { driver_id: [1] } }, 404, 'NOT_FOUND', /feature service 'nope'/],
-      [{ project: h.project, features: ['driver_stats:conv_rate'], entities: { driver_id: ['x'] } }, 400, 'INVALID_ARGUMENT', /entities\['driver_id'\]\[0\]: expected int64 but got "x"/],
+      [
+        { project: h.project, features: ['driver_stats:conv_rate'], entities: { driver_id: ['x'] } },
+        400,
+        'INVALID_ARGUMENT',
+        /entities\['driver_id'\]\[0\]: expected int64 but got "x"/,
+      ],
       ['{not json', 400, 'INVALID_ARGUMENT', /not valid JSON/],
     ];
     for (const [body, status, code, message] of cases) {
@@ -218,7 +314,11 @@ describe('GetOnlineFeatures errors and registry changes (sqlite)', () => {
       [`{"driver_id": [[${big}]], "rider_id": ["a"]}`, "entities['driver_id'][0]: expected int64 but got [9007199254740993]"],
       [`{"driver_id": [1], "rider_id": [${big}]}`, "entities['rider_id'][0]: expected string but got 9007199254740993"],
     ] as const) {
-      const bad = await fetch(`${h.httpUrl}/get-online-features`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"project": "${h.project}", "feature_service": "model_v1", "entities": ${entities}, "request_context": {"amount": [1.5]}}` });
+      const bad = await fetch(`${h.httpUrl}/get-online-features`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: `{"project": "${h.project}", "feature_service": "model_v1", "entities": ${entities}, "request_context": {"amount": [1.5]}}`,
+      });
       expect([bad.status, ((await bad.json()) as { message: string }).message]).toEqual([400, message]);
     }
   });
@@ -248,16 +348,29 @@ describe('GetOnlineFeatures errors and registry changes (sqlite)', () => {
     const raw = new GrpcClient(h.servingAddress, credentials.createInsecure());
     try {
       const error = await new Promise<ServiceError>((resolve, reject) => {
-        raw.makeUnaryRequest('/larder.serving.v1.OnlineServingService/GetOnlineFeatures', (b: Buffer) => b, (b: Buffer) => b, Buffer.from([0x0a, 0xff, 0x01]), (e) => (e ? resolve(e) : reject(new Error('expected the call to fail'))));
+        raw.makeUnaryRequest(
+          '/larder.serving.v1.OnlineServingService/GetOnlineFeatures',
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          Buffer.from([0x0a, 0xff, 0x01]),
+          (e) => (e ? resolve(e) : reject(new Error('expected the call to fail'))),
+        );
       });
-      expect([error.code, error.details]).toEqual([Code.INVALID_ARGUMENT, expect.stringMatching(/^request is not a valid larder\.serving\.v1\.GetOnlineFeaturesRequest message: /)]);
+      expect([error.code, error.details]).toEqual([
+        Code.INVALID_ARGUMENT,
+        expect.stringMatching(/^request is not a valid larder\.serving\.v1\.GetOnlineFeaturesRequest message: /),
+      ]);
     } finally {
       raw.close();
     }
   });
 
   it('picks up a registry change without a restart', async () => {
-    const request = { project: h.project, kind: { case: 'features' as const, value: { val: ['driver_stats:acc_rate'] } }, entities: { driver_id: col(i64(1)) } };
+    const request = {
+      project: h.project,
+      kind: { case: 'features' as const, value: { val: ['driver_stats:acc_rate'] } },
+      entities: { driver_id: col(i64(1)) },
+    };
     expect((await failure(h.serving.getOnlineFeatures(request))).code).toBe(Code.INVALID_ARGUMENT);
     const repo = (await import('./testing')).driverRepo(h.project);
     const views = repo.featureViews.map((v) =>
@@ -269,7 +382,11 @@ describe('GetOnlineFeatures errors and registry changes (sqlite)', () => {
     ]);
     // The service sees the apply through its registry copy's change stream: until then the ref is unknown.
     let res: servingV1.GetOnlineFeaturesResponse | undefined;
-    await waitUntil(async () => (res = await h.serving.getOnlineFeatures(request)) !== undefined, { what: 'the applied acc_rate servable', timeoutMs: 5_000, intervalMs: 20 });
+    await waitUntil(async () => (res = await h.serving.getOnlineFeatures(request)) !== undefined, {
+      what: 'the applied acc_rate servable',
+      timeoutMs: 5_000,
+      intervalMs: 20,
+    });
     expect(table(res as servingV1.GetOnlineFeaturesResponse)['acc_rate']).toEqual([[0.9, 'PRESENT', NOW]]);
   });
 });

@@ -26,10 +26,21 @@ export const onlineServingService: RunServiceOptions<typeof onlineServingSchema>
       mkdirSync(path.dirname(config.onlineStore.path), { recursive: true });
     }
     const feastPort = feastGrpcPort(config.serving);
-    const hosts = [bindHost(config.grpc.host, config), bindHost(config.metrics.host, config), ...(config.http.enabled ? [bindHost(config.http.host, config)] : []), ...(feastPort ? [bindHost(feastPort.host, config)] : [])];
+    const hosts = [
+      bindHost(config.grpc.host, config),
+      bindHost(config.metrics.host, config),
+      ...(config.http.enabled ? [bindHost(config.http.host, config)] : []),
+      ...(feastPort ? [bindHost(feastPort.host, config)] : []),
+    ];
     const auth = startServiceAuth({ service: 'online-serving', auth: config.auth, hosts, clientCaFile: config.tls.clientCaFile, logger });
     const store = createOnlineStore(onlineStoreConfig(config.onlineStore));
-    const registry = new RegistryClient({ address: config.registry.address, logger, clientOptions: clientSecurity, maxMessageBytes: config.grpc.maxMessageBytes, ...(config.serving.project !== '' && { project: config.serving.project }) }).start();
+    const registry = new RegistryClient({
+      address: config.registry.address,
+      logger,
+      clientOptions: clientSecurity,
+      maxMessageBytes: config.grpc.maxMessageBytes,
+      ...(config.serving.project !== '' && { project: config.serving.project }),
+    }).start();
     let ready = false;
     // Every applied stream message, the first snapshot included, comes through here.
     registry.onChange(() => {
@@ -57,10 +68,22 @@ export const onlineServingService: RunServiceOptions<typeof onlineServingSchema>
     const errorMappings = onlineServingErrorMappings();
     let http: HttpGateway | undefined;
     if (config.http.enabled) {
-      http = await startHttpGateway(serving, { host: bindHost(config.http.host, config), port: config.http.port, logger, limits: config.http, principal: (req, res) => auth.httpPrincipal(req, res), tls, jsonFormat: config.http.jsonFormat, errorMappings });
+      http = await startHttpGateway(serving, {
+        host: bindHost(config.http.host, config),
+        port: config.http.port,
+        logger,
+        limits: config.http,
+        principal: (req, res) => auth.httpPrincipal(req, res),
+        tls,
+        jsonFormat: config.http.jsonFormat,
+        errorMappings,
+      });
       logger.info('http gateway listening', { http: http.boundUrl, httpPort: http.port, maxBodyBytes: config.http.maxBodyBytes });
     }
-    logger.info('online store open', { type: config.onlineStore.type, ...(config.onlineStore.type === 'redis' ? { layout: config.onlineStore.redisLayout } : { path: config.onlineStore.path }) });
+    logger.info('online store open', {
+      type: config.onlineStore.type,
+      ...(config.onlineStore.type === 'redis' ? { layout: config.onlineStore.redisLayout } : { path: config.onlineStore.path }),
+    });
     return {
       services: [
         implement(
@@ -71,7 +94,12 @@ export const onlineServingService: RunServiceOptions<typeof onlineServingSchema>
         ),
         // Feast's ServingService on the same port, for clients generated from Feast's proto.
         ...(config.serving.feastGrpc
-          ? [implement(feastServing.ServingService, feastServingHandlers(serving), { encoders: { getOnlineFeatures: encodeFeastResponse }, readiness: registry })]
+          ? [
+              implement(feastServing.ServingService, feastServingHandlers(serving), {
+                encoders: { getOnlineFeatures: encodeFeastResponse },
+                readiness: registry,
+              }),
+            ]
           : []),
       ],
       interceptors: [auth.interceptor],
@@ -90,7 +118,13 @@ export const onlineServingService: RunServiceOptions<typeof onlineServingSchema>
 function feastGrpcPort(serving: { feastGrpc: boolean; feastGrpcPort: number; feastGrpcHost: string }): ExtraGrpcPort | undefined {
   if (serving.feastGrpcPort < 0) return undefined;
   if (!serving.feastGrpc) {
-    throw new ConfigError([{ key: 'serving.feastGrpcPort', problem: `is ${serving.feastGrpcPort} but serving.feastGrpc is false, so nothing would answer Feast's clients there; set serving.feastGrpc: true or serving.feastGrpcPort: -1`, source: 'serving.feastGrpcPort and serving.feastGrpc together' }]);
+    throw new ConfigError([
+      {
+        key: 'serving.feastGrpcPort',
+        problem: `is ${serving.feastGrpcPort} but serving.feastGrpc is false, so nothing would answer Feast's clients there; set serving.feastGrpc: true or serving.feastGrpcPort: -1`,
+        source: 'serving.feastGrpcPort and serving.feastGrpc together',
+      },
+    ]);
   }
   return { name: 'feastGrpc', host: serving.feastGrpcHost, port: serving.feastGrpcPort };
 }

@@ -54,7 +54,7 @@ export class ServingValueMetrics {
     const labelNames = ['project', 'feature_view', 'feature'] as const;
     new Counter({
       name: 'larder_serving_feature_values_total',
-      help: "Values online serving returned for features of views with a TFDV schema (the denominator of larder_serving_feature_anomalies_total).",
+      help: 'Values online serving returned for features of views with a TFDV schema (the denominator of larder_serving_feature_anomalies_total).',
       labelNames,
       registers,
       collect() {

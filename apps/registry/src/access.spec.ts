@@ -67,7 +67,9 @@ function checksOf(method: string, request: unknown): AccessCheck[] {
 /** The checks as `action type/name[tag=value]` strings, sorted, for readable assertions. */
 function flat(checks: readonly AccessCheck[]): string[] {
   return checks
-    .flatMap(({ action, objects }) => objects.map((o: ObjectRef) => `${action} ${o.project}/${o.type}/${o.name}${o.tags === undefined ? '' : ` ${JSON.stringify(o.tags)}`}`))
+    .flatMap(({ action, objects }) =>
+      objects.map((o: ObjectRef) => `${action} ${o.project}/${o.type}/${o.name}${o.tags === undefined ? '' : ` ${JSON.stringify(o.tags)}`}`),
+    )
     .sort();
 }
 
@@ -90,7 +92,9 @@ describe('the RegistryService access table', () => {
       'describe risk/feature_view/risk_scores {"team":"risk"}',
     ]);
     expect(flat(checksOf('getProject', create(registryV1.GetProjectRequestSchema, { name: 'risk' })))).toEqual(['describe risk/project/risk {"team":"risk"}']);
-    expect(flat(checksOf('getEntity', create(registryV1.GetEntityRequestSchema, { project: 'risk', name: 'customer' })))).toEqual(['describe risk/entity/customer {}']);
+    expect(flat(checksOf('getEntity', create(registryV1.GetEntityRequestSchema, { project: 'risk', name: 'customer' })))).toEqual([
+      'describe risk/entity/customer {}',
+    ]);
   });
 
   it('names an object that does not exist without tags, as the caller sent it', () => {
@@ -114,7 +118,9 @@ describe('the RegistryService access table', () => {
   });
 
   it('permissions: DESCRIBE to read one, MANAGE_PERMISSIONS to delete one', () => {
-    expect(flat(checksOf('getPermission', create(registryV1.GetPermissionRequestSchema, { project: 'risk', name: 'readers' })))).toEqual(['describe risk/permission/readers']);
+    expect(flat(checksOf('getPermission', create(registryV1.GetPermissionRequestSchema, { project: 'risk', name: 'readers' })))).toEqual([
+      'describe risk/permission/readers',
+    ]);
     expect(flat(checksOf('deletePermission', create(registryV1.DeletePermissionRequestSchema, { project: 'risk', name: 'readers' })))).toEqual([
       'manage_permissions risk/permission/readers',
     ]);
@@ -126,7 +132,16 @@ describe('the RegistryService access table', () => {
   });
 
   it('lists, discovery, materialization state and the change feed are narrowed, not denied', () => {
-    for (const m of ['listProjects', 'listFeatureViews', 'listSavedDatasets', 'listPermissions', 'listFeatures', 'searchFeatures', 'watchRegistry', 'getMaterializationState']) {
+    for (const m of [
+      'listProjects',
+      'listFeatureViews',
+      'listSavedDatasets',
+      'listPermissions',
+      'listFeatures',
+      'searchFeatures',
+      'watchRegistry',
+      'getMaterializationState',
+    ]) {
       expect(`${m}: ${ruleOf(m).kind}`).toBe(`${m}: filtered`);
     }
     expect(ruleOf('getRegistryVersion').kind).toBe('authenticated');
@@ -166,7 +181,10 @@ describe('applyChecks', () => {
     const req = riskApply();
     (req.featureViews[0] as registryV1.FeatureView).tags = { team: 'mine' };
     const checks = flat(await planOf(req));
-    expect(checks.filter((c) => c.startsWith('update'))).toEqual(['update risk/feature_view/risk_scores {"team":"mine"}', 'update risk/feature_view/risk_scores {"team":"risk"}']);
+    expect(checks.filter((c) => c.startsWith('update'))).toEqual([
+      'update risk/feature_view/risk_scores {"team":"mine"}',
+      'update risk/feature_view/risk_scores {"team":"risk"}',
+    ]);
   });
 
   it('pruning needs DELETE on each object it removes, with its stored tags', async () => {

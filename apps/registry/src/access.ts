@@ -139,22 +139,49 @@ export const REGISTRY_ACCESS: Readonly<Record<string, RegistryRule>> = {
     const objects = projectObjects(registry, req.name);
     const permissions = objects.filter((o) => o.type === 'permission');
     const others = objects.filter((o) => o.type !== 'permission');
-    return permissions.length === 0 ? [{ action: 'delete', objects: others }] : [{ action: 'delete', objects: others }, { action: 'manage_permissions', objects: permissions }];
+    return permissions.length === 0
+      ? [{ action: 'delete', objects: others }]
+      : [
+          { action: 'delete', objects: others },
+          { action: 'manage_permissions', objects: permissions },
+        ];
   }),
   ...rulesFor('entity', ['getEntity', 'listEntities', 'deleteEntity'], registryV1.GetEntityRequestSchema, registryV1.DeleteEntityRequestSchema),
-  ...rulesFor('data_source', ['getDataSource', 'listDataSources', 'deleteDataSource'], registryV1.GetDataSourceRequestSchema, registryV1.DeleteDataSourceRequestSchema),
-  ...rulesFor('feature_view', ['getFeatureView', 'listFeatureViews', 'deleteFeatureView'], registryV1.GetFeatureViewRequestSchema, registryV1.DeleteFeatureViewRequestSchema),
+  ...rulesFor(
+    'data_source',
+    ['getDataSource', 'listDataSources', 'deleteDataSource'],
+    registryV1.GetDataSourceRequestSchema,
+    registryV1.DeleteDataSourceRequestSchema,
+  ),
+  ...rulesFor(
+    'feature_view',
+    ['getFeatureView', 'listFeatureViews', 'deleteFeatureView'],
+    registryV1.GetFeatureViewRequestSchema,
+    registryV1.DeleteFeatureViewRequestSchema,
+  ),
   ...rulesFor(
     'on_demand_feature_view',
     ['getOnDemandFeatureView', 'listOnDemandFeatureViews', 'deleteOnDemandFeatureView'],
     registryV1.GetOnDemandFeatureViewRequestSchema,
     registryV1.DeleteOnDemandFeatureViewRequestSchema,
   ),
-  ...rulesFor('feature_service', ['getFeatureService', 'listFeatureServices', 'deleteFeatureService'], registryV1.GetFeatureServiceRequestSchema, registryV1.DeleteFeatureServiceRequestSchema),
-  ...rulesFor('saved_dataset', ['getSavedDataset', 'listSavedDatasets', 'deleteSavedDataset'], registryV1.GetSavedDatasetRequestSchema, registryV1.DeleteSavedDatasetRequestSchema),
+  ...rulesFor(
+    'feature_service',
+    ['getFeatureService', 'listFeatureServices', 'deleteFeatureService'],
+    registryV1.GetFeatureServiceRequestSchema,
+    registryV1.DeleteFeatureServiceRequestSchema,
+  ),
+  ...rulesFor(
+    'saved_dataset',
+    ['getSavedDataset', 'listSavedDatasets', 'deleteSavedDataset'],
+    registryV1.GetSavedDatasetRequestSchema,
+    registryV1.DeleteSavedDatasetRequestSchema,
+  ),
   getPermission: checks(registryV1.GetPermissionRequestSchema, (req, registry) => one('describe', objectRef(registry, 'permission', req.project, req.name))),
   listPermissions: { kind: 'filtered' },
-  deletePermission: checks(registryV1.DeletePermissionRequestSchema, (req, registry) => one('manage_permissions', objectRef(registry, 'permission', req.project, req.name))),
+  deletePermission: checks(registryV1.DeletePermissionRequestSchema, (req, registry) =>
+    one('manage_permissions', objectRef(registry, 'permission', req.project, req.name)),
+  ),
   // States are narrowed to the views the caller may describe (named or not).
   getMaterializationState: { kind: 'filtered' },
   // A report moves a view's watermark and lease: the materialization service's own right.

@@ -53,7 +53,9 @@ const kafkaProject = (project: string, bootstrapServers: string[], avro: Avro = 
       },
     },
   ],
-  featureViews: [{ name: 'trip_stats', entities: ['driver'], schema: [{ name: 'n', valueType: T.INT64 }], streamSource: 'trips', online: true, offline: false }],
+  featureViews: [
+    { name: 'trip_stats', entities: ['driver'], schema: [{ name: 'n', valueType: T.INT64 }], streamSource: 'trips', online: true, offline: false },
+  ],
 });
 
 async function refusal(call: Promise<unknown>): Promise<RpcError> {
@@ -79,9 +81,13 @@ test('by default only loopback brokers: 10.1.2.3:9092 is refused at apply naming
 
 test('a schema registry URL outside the allow-list (a cloud metadata address) is refused; a loopback one is applied', async () => {
   const registry = await startRegistry('schemas');
-  const error = await refusal(registry.applyRegistry(kafkaProject('meta', ['localhost:9092'], { schemaRegistryUrl: 'http://169.254.169.254/latest/meta-data' })));
+  const error = await refusal(
+    registry.applyRegistry(kafkaProject('meta', ['localhost:9092'], { schemaRegistryUrl: 'http://169.254.169.254/latest/meta-data' })),
+  );
   expect(error.code).toBe(Code.INVALID_ARGUMENT);
-  expect(error.message).toMatch(/^data source 'trips' kind\.kafka\.message_format\.avro\.schema_registry_url: "http:\/\/169\.254\.169\.254\/latest\/meta-data" is not an allowed schema registry; allowed schema registries: localhost:\*, 127\.0\.0\.1:\*, \[::1\]:\* \(set by the services' endpoints\.schemaRegistries \/ LARDER_ALLOWED_SCHEMA_REGISTRIES\)$/);
+  expect(error.message).toMatch(
+    /^data source 'trips' kind\.kafka\.message_format\.avro\.schema_registry_url: "http:\/\/169\.254\.169\.254\/latest\/meta-data" is not an allowed schema registry; allowed schema registries: localhost:\*, 127\.0\.0\.1:\*, \[::1\]:\* \(set by the services' endpoints\.schemaRegistries \/ LARDER_ALLOWED_SCHEMA_REGISTRIES\)$/,
+  );
   const file = await refusal(registry.applyRegistry(kafkaProject('file', ['localhost:9092'], { schemaRegistryUrl: 'file:///etc/passwd' })));
   expect(file.message).toMatch(/schema_registry_url: "file:\/\/\/etc\/passwd" is not an http\(s\) URL/);
   expect((await registry.applyRegistry(kafkaProject('local', ['localhost:9092'], { schemaRegistryUrl: 'http://localhost:8081' }))).version).toBeGreaterThan(0n);
@@ -92,10 +98,16 @@ test('LARDER_ALLOWED_KAFKA_BROKERS sets the list: *.domain hosts and exact ports
   expect((await registry.applyRegistry(kafkaProject('ok', ['b1.kafka.internal:9092', 'broker-0.example:9093']))).version).toBeGreaterThan(0n);
   for (const host of ['kafka.internal.evil.example:9092', 'b1.kafka.internal:9093', 'localhost:9092', 'kafka.internal:9092']) {
     const error = await refusal(registry.applyRegistry(kafkaProject('no', [host])));
-    expect([host, error.code, error.message]).toEqual([host, Code.INVALID_ARGUMENT, expect.stringContaining(`"${host}" is not an allowed Kafka broker; allowed Kafka brokers: *.kafka.internal:9092, broker-0.example:9093`)]);
+    expect([host, error.code, error.message]).toEqual([
+      host,
+      Code.INVALID_ARGUMENT,
+      expect.stringContaining(`"${host}" is not an allowed Kafka broker; allowed Kafka brokers: *.kafka.internal:9092, broker-0.example:9093`),
+    ]);
   }
 });
 
 test('a malformed pattern stops the service naming the key', async () => {
-  await expect(startRegistry('bad', { LARDER_ALLOWED_KAFKA_BROKERS: 'kafka*.internal:9092' })).rejects.toThrow(/endpoints\.kafkaBrokers.*a \* in the host must be the whole host or lead as \*\.domain/);
+  await expect(startRegistry('bad', { LARDER_ALLOWED_KAFKA_BROKERS: 'kafka*.internal:9092' })).rejects.toThrow(
+    /endpoints\.kafkaBrokers.*a \* in the host must be the whole host or lead as \*\.domain/,
+  );
 });

@@ -25,7 +25,11 @@ const logs: string[] = [];
 const clients: Registry[] = [];
 
 function as(token: string | undefined): Registry {
-  const client = createClient(registryV1.RegistryService, handle.address, { tls: { caFile: certs.ca.certFile }, ...(token !== undefined && { token }), defaultTimeoutMs: 10_000 }) as Registry;
+  const client = createClient(registryV1.RegistryService, handle.address, {
+    tls: { caFile: certs.ca.certFile },
+    ...(token !== undefined && { token }),
+    defaultTimeoutMs: 10_000,
+  }) as Registry;
   clients.push(client);
   return client;
 }
@@ -49,13 +53,19 @@ function riskRepo(extra: Partial<{ views: ReturnType<typeof view>[]; permissions
   });
 }
 
-const permission = (name: string, init: Omit<MessageInitShape<typeof registryV1.PermissionSchema>, 'name' | '$typeName'>) => create(registryV1.PermissionSchema, { ...init, name } as MessageInitShape<typeof registryV1.PermissionSchema>);
+const permission = (name: string, init: Omit<MessageInitShape<typeof registryV1.PermissionSchema>, 'name' | '$typeName'>) =>
+  create(registryV1.PermissionSchema, { ...init, name } as MessageInitShape<typeof registryV1.PermissionSchema>);
 
 const PERMISSIONS = [
   // alice reads risk_* views by name.
   permission('alice-reads-risk', { types: [K.FEATURE_VIEW], namePatterns: ['risk_*'], actions: [A.DESCRIBE], policy: { users: ['alice'] } }),
   // The risk engineers edit views tagged as theirs, and see the project.
-  permission('risk-edits', { types: [K.FEATURE_VIEW], requiredTags: { team: 'risk' }, actions: [A.DESCRIBE, A.CREATE, A.UPDATE, A.DELETE], policy: { roles: ['risk-eng'] } }),
+  permission('risk-edits', {
+    types: [K.FEATURE_VIEW],
+    requiredTags: { team: 'risk' },
+    actions: [A.DESCRIBE, A.CREATE, A.UPDATE, A.DELETE],
+    policy: { roles: ['risk-eng'] },
+  }),
   permission('risk-sees-project', { types: [K.PROJECT, K.ENTITY, K.DATA_SOURCE], actions: [A.DESCRIBE], policy: { roles: ['risk-eng'] } }),
   // The materialization service reports progress.
   permission('materializer', { types: [K.FEATURE_VIEW], actions: [A.MATERIALIZE, A.DESCRIBE], policy: { serviceAccounts: ['larder/larder-materialization'] } }),
@@ -103,10 +113,17 @@ const auditLines = (): Record<string, unknown>[] => logs.map((l) => JSON.parse(l
 describe('authentication', () => {
   it('refuses a missing, expired, wrong-audience or badly signed token with the reason', async () => {
     expect(await failure(as(undefined).getProject({ name: 'risk' }))).toMatchObject({ code: Code.UNAUTHENTICATED, message: 'missing bearer token' });
-    expect(await failure(as(await issuer.issue({ sub: 'alice', expiresIn: -120 })).getProject({ name: 'risk' }))).toMatchObject({ code: Code.UNAUTHENTICATED, message: 'token expired' });
-    expect(await failure(as(await issuer.issue({ sub: 'alice', aud: 'elsewhere' })).getProject({ name: 'risk' }))).toMatchObject({ code: Code.UNAUTHENTICATED });
+    expect(await failure(as(await issuer.issue({ sub: 'alice', expiresIn: -120 })).getProject({ name: 'risk' }))).toMatchObject({
+      code: Code.UNAUTHENTICATED,
+      message: 'token expired',
+    });
+    expect(await failure(as(await issuer.issue({ sub: 'alice', aud: 'elsewhere' })).getProject({ name: 'risk' }))).toMatchObject({
+      code: Code.UNAUTHENTICATED,
+    });
     expect((await failure(as(await issuer.issue({ sub: 'alice', aud: 'elsewhere' })).getProject({ name: 'risk' }))).message).toMatch(/audience/);
-    expect(await failure(as(await issuer.issue({ sub: 'alice', unpublishedKey: true })).getProject({ name: 'risk' }))).toMatchObject({ code: Code.UNAUTHENTICATED });
+    expect(await failure(as(await issuer.issue({ sub: 'alice', unpublishedKey: true })).getProject({ name: 'risk' }))).toMatchObject({
+      code: Code.UNAUTHENTICATED,
+    });
   });
 });
 
@@ -149,7 +166,10 @@ describe('writes', () => {
     expect((await root.getFeatureView({ project: 'risk', name: 'risk_scores' })).featureView?.description).toBe('edited by eve');
 
     const theirs = create(registryV1.ApplyRegistryRequestSchema, { project: 'risk', featureViews: [view('ops_new', { team: 'ops' })] });
-    expect(await failure(eve.applyRegistry(theirs))).toMatchObject({ code: Code.PERMISSION_DENIED, message: 'principal user:eve may not create feature_view "ops_new" in project "risk"' });
+    expect(await failure(eve.applyRegistry(theirs))).toMatchObject({
+      code: Code.PERMISSION_DENIED,
+      message: 'principal user:eve may not create feature_view "ops_new" in project "risk"',
+    });
     // Retagging her view into another team's is an update of the other team's object too.
     const retag = create(registryV1.ApplyRegistryRequestSchema, { project: 'risk', featureViews: [view('risk_scores', { team: 'ops' }, 'edited by eve')] });
     expect((await failure(eve.applyRegistry(retag))).code).toBe(Code.PERMISSION_DENIED);
@@ -158,8 +178,14 @@ describe('writes', () => {
   });
 
   it('permissions need MANAGE_PERMISSIONS; deletes need DELETE', async () => {
-    const grab = create(registryV1.ApplyRegistryRequestSchema, { project: 'risk', permissions: [permission('eve-all', { actions: [A.DESCRIBE], policy: { users: ['eve'] } })] });
-    expect(await failure(eve.applyRegistry(grab))).toMatchObject({ code: Code.PERMISSION_DENIED, message: 'principal user:eve may not manage_permissions permission "eve-all" in project "risk"' });
+    const grab = create(registryV1.ApplyRegistryRequestSchema, {
+      project: 'risk',
+      permissions: [permission('eve-all', { actions: [A.DESCRIBE], policy: { users: ['eve'] } })],
+    });
+    expect(await failure(eve.applyRegistry(grab))).toMatchObject({
+      code: Code.PERMISSION_DENIED,
+      message: 'principal user:eve may not manage_permissions permission "eve-all" in project "risk"',
+    });
     expect((await failure(alice.deleteFeatureView({ project: 'risk', name: 'risk_scores' }))).code).toBe(Code.PERMISSION_DENIED);
     expect((await failure(eve.deleteFeatureView({ project: 'risk', name: 'ops_load' }))).code).toBe(Code.PERMISSION_DENIED);
     expect((await failure(eve.deletePermission({ project: 'risk', name: 'alice-reads-risk' }))).code).toBe(Code.PERMISSION_DENIED);
@@ -179,7 +205,10 @@ describe('writes', () => {
 
   it('a project without permissions answers its operators only: the bootstrap', async () => {
     const fresh = create(registryV1.ApplyRegistryRequestSchema, { project: 'fresh' });
-    expect(await failure(eve.applyRegistry(fresh))).toMatchObject({ code: Code.PERMISSION_DENIED, message: 'principal user:eve may not create project "fresh"' });
+    expect(await failure(eve.applyRegistry(fresh))).toMatchObject({
+      code: Code.PERMISSION_DENIED,
+      message: 'principal user:eve may not create project "fresh"',
+    });
     expect((await root.applyRegistry(fresh)).applied).toBe(true);
     expect((await failure(eve.getProject({ name: 'fresh' }))).code).toBe(Code.PERMISSION_DENIED);
   });
@@ -219,7 +248,12 @@ describe('the change feed', () => {
     expect(names(seen[2])).toEqual([]);
 
     // Granted the ops views, she gets a snapshot holding them.
-    await root.applyRegistry(create(registryV1.ApplyRegistryRequestSchema, { project: 'risk', permissions: [permission('alice-reads-ops', { types: [K.FEATURE_VIEW], namePatterns: ['ops_*'], actions: [A.DESCRIBE], policy: { users: ['alice'] } })] }));
+    await root.applyRegistry(
+      create(registryV1.ApplyRegistryRequestSchema, {
+        project: 'risk',
+        permissions: [permission('alice-reads-ops', { types: [K.FEATURE_VIEW], namePatterns: ['ops_*'], actions: [A.DESCRIBE], policy: { users: ['alice'] } })],
+      }),
+    );
     await waitUntil(async () => seen.some((m, i) => i > 2 && m.snapshot), { timeoutMs: 10_000, what: 'the watch stream' });
     const snapshot = seen.find((m, i) => i > 2 && m.snapshot);
     expect(names(snapshot)).toEqual(['ops_load', 'ops_more', 'risk_limits', 'risk_scores']);

@@ -117,7 +117,8 @@ function requireAll(principal: Principal, checks: readonly AccessCheck[], option
 
 function auditWrites(principal: Principal, checks: readonly AccessCheck[], options: RegistryGuardOptions, ctx: HandlerContext): void {
   for (const check of checks) {
-    if (WRITES.has(check.action)) options.audit.write({ identity: principal.id, action: check.action, objects: check.objects, outcome: 'success', requestId: ctx.requestId });
+    if (WRITES.has(check.action))
+      options.audit.write({ identity: principal.id, action: check.action, objects: check.objects, outcome: 'success', requestId: ctx.requestId });
   }
 }
 
@@ -147,7 +148,12 @@ function guardOne(name: string, rule: RegistryRule, handler: AnyHandler, options
  * ABORTED instead of writing a diff nobody checked, and the plan is made again (a caller's
  * own expected_version is kept, so its ABORTED reaches it).
  */
-async function guardedApply(request: registryV1.ApplyRegistryRequest, ctx: HandlerContext, handler: AnyHandler, options: RegistryGuardOptions): Promise<registryV1.ApplyRegistryResponse> {
+async function guardedApply(
+  request: registryV1.ApplyRegistryRequest,
+  ctx: HandlerContext,
+  handler: AnyHandler,
+  options: RegistryGuardOptions,
+): Promise<registryV1.ApplyRegistryResponse> {
   const principal = principalOf(ctx);
   if (principal.operator) {
     // Nothing to check (and mode none makes everyone an operator): one pass, audited by its diff.
@@ -161,7 +167,10 @@ async function guardedApply(request: registryV1.ApplyRegistryRequest, ctx: Handl
     requireAll(principal, checks, options, ctx);
     if (request.planOnly) return plan;
     try {
-      const applied = (await handler(create(registryV1.ApplyRegistryRequestSchema, { ...request, expectedVersion: request.expectedVersion ?? plan.version }), ctx)) as registryV1.ApplyRegistryResponse;
+      const applied = (await handler(
+        create(registryV1.ApplyRegistryRequestSchema, { ...request, expectedVersion: request.expectedVersion ?? plan.version }),
+        ctx,
+      )) as registryV1.ApplyRegistryResponse;
       if (applied.applied) auditWrites(principal, checks, options, ctx);
       return applied;
     } catch (error) {
@@ -234,4 +243,3 @@ function guardedWatch(handler: AnyHandler, options: RegistryGuardOptions): AnyHa
     }
   };
 }
-

@@ -29,7 +29,10 @@ function kindRpcs<GetRes extends DescMessage, ListRes extends DescMessage, DelRe
       const { value, version } = await store.getObject(kind, required(req.project, 'project'), required(req.name, 'name'));
       return create(messages.get, { [messages.one]: value, registryVersion: version } as never) as MessageShape<GetRes>;
     },
-    list: async (req: { project: string; filter?: registryV1.ObjectFilter | undefined }, keep: (obj: never) => boolean = () => true): Promise<MessageShape<ListRes>> => {
+    list: async (
+      req: { project: string; filter?: registryV1.ObjectFilter | undefined },
+      keep: (obj: never) => boolean = () => true,
+    ): Promise<MessageShape<ListRes>> => {
       const { value, version } = await store.listObjects(kind, required(req.project, 'project'), req.filter);
       return create(messages.list, { [messages.many]: value.filter((obj) => keep(obj as never)), registryVersion: version } as never) as MessageShape<ListRes>;
     },
@@ -47,7 +50,11 @@ function kindRpcs<GetRes extends DescMessage, ListRes extends DescMessage, DelRe
  * follow.
  */
 function checkReportTimes(req: registryV1.UpdateMaterializationStateRequest, nowMs: number, maxFutureSkewMs: number): void {
-  for (const [field, ts] of [['watermark', req.watermark], ['interval_start', req.intervalStart], ['interval_end', req.intervalEnd]] as const) {
+  for (const [field, ts] of [
+    ['watermark', req.watermark],
+    ['interval_start', req.intervalStart],
+    ['interval_end', req.intervalEnd],
+  ] as const) {
     if (ts === undefined) continue;
     try {
       const problem = futureTimeProblem(field, timestampMs(ts, field), nowMs, maxFutureSkewMs);
@@ -67,7 +74,11 @@ export interface RegistryHandlerOptions {
 }
 
 /** RegistryService over a store; every error is the store's RpcError with its precise code. */
-export function registryHandlers(store: RegistryStore, streams: WatchStreams, options: RegistryHandlerOptions = { maxFutureSkewMs: DEFAULT_MAX_FUTURE_SKEW_MS }): ServiceRegistration {
+export function registryHandlers(
+  store: RegistryStore,
+  streams: WatchStreams,
+  options: RegistryHandlerOptions = { maxFutureSkewMs: DEFAULT_MAX_FUTURE_SKEW_MS },
+): ServiceRegistration {
   const entities = kindRpcs(store, K.ENTITY, {
     get: registryV1.GetEntityResponseSchema,
     list: registryV1.ListEntitiesResponseSchema,

@@ -53,7 +53,14 @@ function apply(permissions: PermissionInit[], init: { prune?: boolean; planOnly?
     project: 'rides',
     entities: [{ name: 'driver', joinKey: 'driver_id', valueType: typesV1.ValueType.INT64 }],
     dataSources: [{ name: 'trips', timestampField: 'ts', kind: { case: 'file', value: { path: 'trips.parquet', format: registryV1.FileFormat.PARQUET } } }],
-    featureViews: [{ name: 'driver_stats', entities: ['driver'], batchSource: 'trips', schema: [{ name: 'conv_rate', valueType: typesV1.ValueType.DOUBLE, description: 'driver readers rate' }] }],
+    featureViews: [
+      {
+        name: 'driver_stats',
+        entities: ['driver'],
+        batchSource: 'trips',
+        schema: [{ name: 'conv_rate', valueType: typesV1.ValueType.DOUBLE, description: 'driver readers rate' }],
+      },
+    ],
     permissions,
     ...init,
   });
@@ -63,7 +70,9 @@ const summary = (res: registryV1.ApplyRegistryResponse): string[] =>
   res.diffs.filter((d) => d.kind === K.PERMISSION).map((d) => [d.name, C[d.change], ...d.changedFields].join(' '));
 
 test('apply, plan, get, list, prune and delete permissions over a real socket', async () => {
-  const created = await client.applyRegistry(apply([grant('driver-readers'), grant('pushers', { actions: [A.WRITE_ONLINE], policy: { namespaces: ['ingest'] } })]));
+  const created = await client.applyRegistry(
+    apply([grant('driver-readers'), grant('pushers', { actions: [A.WRITE_ONLINE], policy: { namespaces: ['ingest'] } })]),
+  );
   expect(created).toMatchObject({ version: 1n, applied: true });
   expect(summary(created)).toEqual(['driver-readers CREATE', 'pushers CREATE']);
 
@@ -82,7 +91,12 @@ test('apply, plan, get, list, prune and delete permissions over a real socket', 
   expect((await client.listPermissions({ project: 'rides', filter: { namePrefix: 'push' } })).permissions.map((p) => p.name)).toEqual(['pushers']);
 
   // A plan names the changed fields and writes nothing; prune deletes the one left out.
-  const planned = await client.applyRegistry(apply([grant('driver-readers', { actions: [A.DESCRIBE, A.READ_ONLINE, A.READ_OFFLINE], policy: { anyAuthenticated: true } })], { prune: true, planOnly: true }));
+  const planned = await client.applyRegistry(
+    apply([grant('driver-readers', { actions: [A.DESCRIBE, A.READ_ONLINE, A.READ_OFFLINE], policy: { anyAuthenticated: true } })], {
+      prune: true,
+      planOnly: true,
+    }),
+  );
   expect(planned).toMatchObject({ version: 1n, applied: false });
   expect(summary(planned)).toEqual(['driver-readers UPDATE actions policy.roles policy.service_accounts policy.any_authenticated', 'pushers DELETE']);
   expect((await client.listPermissions({ project: 'rides' })).permissions).toHaveLength(2);
@@ -134,12 +148,30 @@ test('hostile permissions are INVALID_ARGUMENT naming the field, and nothing is 
     [grant('p', { types: [K.UNSPECIFIED] }), /^permission 'p': types\[0\]: has OBJECT_KIND_UNSPECIFIED/],
     [grant('p', { policy: {} }), /^permission 'p': policy: names no one/],
     [grant('p', { namePatterns: ['(a+)+$'] }), /^permission 'p': name_patterns\[0\]: has name pattern '\(a\+\)\+\$' with characters other than/],
-    [grant('p', { namePatterns: Array.from({ length: 20_000 }, (_, i) => `view_${i}`) }), /^permission 'p': name_patterns: has 20000 name patterns, more than the 64 allowed/],
-    [grant('p', { namePatterns: ['a'.repeat(2_000_000)] }), /^permission 'p': name_patterns\[0\]: has a name pattern of 2000000 characters, more than the 256 allowed/],
-    [grant('p', { requiredTags: Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`t${i}`, 'x'])) }), /^permission 'p': required_tags: has 5000 required tags/],
-    [grant('p', { policy: { users: Array.from({ length: 100_000 }, (_, i) => `user-${i}`) } }), /^permission 'p': policy.users: lists 100000 users, more than the 256 allowed/],
-    [grant('p', { policy: { certificateSubjects: ['CN=a\r\nforged: line'] } }), /^permission 'p': policy.certificate_subjects\[0\]: has certificate subject .* containing control characters/],
-    [grant('p', { policy: { serviceAccounts: ['../../etc/passwd'] } }), /^permission 'p': policy.service_accounts\[0\]: has service account '..\/..\/etc\/passwd', which is not '<namespace>\/<name>'/],
+    [
+      grant('p', { namePatterns: Array.from({ length: 20_000 }, (_, i) => `view_${i}`) }),
+      /^permission 'p': name_patterns: has 20000 name patterns, more than the 64 allowed/,
+    ],
+    [
+      grant('p', { namePatterns: ['a'.repeat(2_000_000)] }),
+      /^permission 'p': name_patterns\[0\]: has a name pattern of 2000000 characters, more than the 256 allowed/,
+    ],
+    [
+      grant('p', { requiredTags: Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`t${i}`, 'x'])) }),
+      /^permission 'p': required_tags: has 5000 required tags/,
+    ],
+    [
+      grant('p', { policy: { users: Array.from({ length: 100_000 }, (_, i) => `user-${i}`) } }),
+      /^permission 'p': policy.users: lists 100000 users, more than the 256 allowed/,
+    ],
+    [
+      grant('p', { policy: { certificateSubjects: ['CN=a\r\nforged: line'] } }),
+      /^permission 'p': policy.certificate_subjects\[0\]: has certificate subject .* containing control characters/,
+    ],
+    [
+      grant('p', { policy: { serviceAccounts: ['../../etc/passwd'] } }),
+      /^permission 'p': policy.service_accounts\[0\]: has service account '..\/..\/etc\/passwd', which is not '<namespace>\/<name>'/,
+    ],
     [grant('bad name!'), /^permission 'bad name!': name: has an invalid name/],
   ];
   for (const [permission, expected] of refusals) {

@@ -42,7 +42,11 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function driverApply(project: string, views: string[], init: { prune?: boolean; planOnly?: boolean; expectedVersion?: bigint } = {}): registryV1.ApplyRegistryRequest {
+function driverApply(
+  project: string,
+  views: string[],
+  init: { prune?: boolean; planOnly?: boolean; expectedVersion?: bigint } = {},
+): registryV1.ApplyRegistryRequest {
   return create(registryV1.ApplyRegistryRequestSchema, {
     project,
     entities: [{ name: 'driver', joinKey: 'driver_id', valueType: T.INT64 }],
@@ -130,7 +134,12 @@ test('WatchRegistry: a snapshot first, then every committed change in order; sin
   const stream = client.watchRegistry({ project: 'rides', sinceVersion: 0n }, { signal: abort.signal })[Symbol.asyncIterator]();
   const snapshot = (await stream.next()).value as registryV1.WatchRegistryResponse;
   expect(snapshot).toMatchObject({ version: 2n, snapshot: true });
-  expect(snapshot.changes.map((c) => `${c.project} ${K[c.kind]} ${c.name}`)).toEqual(['rides PROJECT rides', 'rides ENTITY driver', 'rides DATA_SOURCE trips', 'rides FEATURE_VIEW driver_stats']);
+  expect(snapshot.changes.map((c) => `${c.project} ${K[c.kind]} ${c.name}`)).toEqual([
+    'rides PROJECT rides',
+    'rides ENTITY driver',
+    'rides DATA_SOURCE trips',
+    'rides FEATURE_VIEW driver_stats',
+  ]);
 
   const started = Date.now();
   await client.applyRegistry(driverApply('rides', ['driver_stats', 'second']));
@@ -207,17 +216,52 @@ test('materialization state and discovery rpcs', async () => {
 
   // A forged watermark ahead of now (it would make incremental runs skip data) and 2^62 s are
   // INVALID_ARGUMENT naming the field; the stored watermark stays.
-  const forged = await failure(client.updateMaterializationState({ project: 'rides', featureView: 'driver_stats', jobId: 'job-9', status: registryV1.MaterializationStatus.SUCCEEDED, watermark: { seconds: BigInt(Date.UTC(9999, 0, 1) / 1000) } }));
+  const forged = await failure(
+    client.updateMaterializationState({
+      project: 'rides',
+      featureView: 'driver_stats',
+      jobId: 'job-9',
+      status: registryV1.MaterializationStatus.SUCCEEDED,
+      watermark: { seconds: BigInt(Date.UTC(9999, 0, 1) / 1000) },
+    }),
+  );
   expect(forged.code).toBe(Code.INVALID_ARGUMENT);
-  expect(forged.message).toMatch(/^watermark: watermark 9999-01-01T00:00:00\.000Z is ahead of now \(.*\) by more than the allowed 5 min \(LARDER_MAX_FUTURE_SKEW\)$/);
-  const huge = await failure(client.updateMaterializationState({ project: 'rides', featureView: 'driver_stats', jobId: 'job-9', status: registryV1.MaterializationStatus.SUCCEEDED, watermark: { seconds: 2n ** 62n } }));
-  expect([huge.code, huge.message]).toEqual([Code.INVALID_ARGUMENT, 'watermark: 4611686018427387904 seconds is outside the Timestamp range (years 0001 to 9999)']);
-  const window = await failure(client.updateMaterializationState({ project: 'rides', featureView: 'driver_stats', jobId: 'job-9', status: registryV1.MaterializationStatus.RUNNING, intervalEnd: { seconds: BigInt(Math.floor(Date.now() / 1000) + 3600) } }));
+  expect(forged.message).toMatch(
+    /^watermark: watermark 9999-01-01T00:00:00\.000Z is ahead of now \(.*\) by more than the allowed 5 min \(LARDER_MAX_FUTURE_SKEW\)$/,
+  );
+  const huge = await failure(
+    client.updateMaterializationState({
+      project: 'rides',
+      featureView: 'driver_stats',
+      jobId: 'job-9',
+      status: registryV1.MaterializationStatus.SUCCEEDED,
+      watermark: { seconds: 2n ** 62n },
+    }),
+  );
+  expect([huge.code, huge.message]).toEqual([
+    Code.INVALID_ARGUMENT,
+    'watermark: 4611686018427387904 seconds is outside the Timestamp range (years 0001 to 9999)',
+  ]);
+  const window = await failure(
+    client.updateMaterializationState({
+      project: 'rides',
+      featureView: 'driver_stats',
+      jobId: 'job-9',
+      status: registryV1.MaterializationStatus.RUNNING,
+      intervalEnd: { seconds: BigInt(Math.floor(Date.now() / 1000) + 3600) },
+    }),
+  );
   expect([window.code, window.message.split(' ')[0]]).toEqual([Code.INVALID_ARGUMENT, 'interval_end:']);
   const kept = (await client.getMaterializationState({ project: 'rides', featureViews: ['driver_stats'] })).states[0];
   expect([kept?.watermark?.seconds, kept?.lastJobId]).toEqual([2000n, 'job-1']);
   // Up to the skew ahead is clock drift, accepted.
-  const nearly = await client.updateMaterializationState({ project: 'rides', featureView: 'driver_daily', jobId: 'job-3', status: registryV1.MaterializationStatus.SUCCEEDED, watermark: { seconds: BigInt(Math.floor(Date.now() / 1000) + 60) } });
+  const nearly = await client.updateMaterializationState({
+    project: 'rides',
+    featureView: 'driver_daily',
+    jobId: 'job-3',
+    status: registryV1.MaterializationStatus.SUCCEEDED,
+    watermark: { seconds: BigInt(Math.floor(Date.now() / 1000) + 60) },
+  });
   expect(nearly.state?.lastJobId).toBe('job-3');
   expect((await client.getRegistryVersion({})).version).toBe(1n);
 

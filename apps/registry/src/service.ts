@@ -21,8 +21,16 @@ const schema = {
   },
   // Hosts a data source may name; an apply naming another is refused (see the README).
   endpoints: {
-    kafkaBrokers: stringList({ default: LOOPBACK_ENDPOINTS, env: ENDPOINT_SETTINGS.kafkaBrokers.env, doc: 'Kafka brokers a source may list, as host:port patterns (* or *.domain hosts, * ports).' }),
-    schemaRegistries: stringList({ default: LOOPBACK_ENDPOINTS, env: ENDPOINT_SETTINGS.schemaRegistries.env, doc: 'Schema registries a source may name, as host:port patterns.' }),
+    kafkaBrokers: stringList({
+      default: LOOPBACK_ENDPOINTS,
+      env: ENDPOINT_SETTINGS.kafkaBrokers.env,
+      doc: 'Kafka brokers a source may list, as host:port patterns (* or *.domain hosts, * ports).',
+    }),
+    schemaRegistries: stringList({
+      default: LOOPBACK_ENDPOINTS,
+      env: ENDPOINT_SETTINGS.schemaRegistries.env,
+      doc: 'Schema registries a source may name, as host:port patterns.',
+    }),
   },
 };
 
@@ -33,7 +41,13 @@ export const registryService: RunServiceOptions<typeof schema> = {
   setup: async ({ config, logger }) => {
     const problems = allowListProblems(config.endpoints);
     if (problems.length > 0) throw new ConfigError(problems.map(({ key, problem }) => ({ key, problem, source: 'configuration' })));
-    const auth = startServiceAuth({ service: 'registry', auth: config.auth, hosts: [bindHost(config.grpc.host, config), bindHost(config.metrics.host, config)], clientCaFile: config.tls.clientCaFile, logger });
+    const auth = startServiceAuth({
+      service: 'registry',
+      auth: config.auth,
+      hosts: [bindHost(config.grpc.host, config), bindHost(config.metrics.host, config)],
+      clientCaFile: config.tls.clientCaFile,
+      logger,
+    });
     const store = await openRegistryStore(config.registry.location);
     const streams = new WatchStreams();
     // The permissions (and the objects' tags) as committed, version by version.
@@ -51,4 +65,3 @@ export const registryService: RunServiceOptions<typeof schema> = {
     };
   },
 };
-

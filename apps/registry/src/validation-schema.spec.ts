@@ -49,7 +49,8 @@ function apply(schemaText: string, planOnly = false): registryV1.ApplyRegistryRe
   });
 }
 
-const GOOD = 'feature { name: "conv_rate" type: FLOAT float_domain { min: 0 max: 1 } }\nfeature { name: "payment" type: BYTES string_domain { value: "Cash" } }\n';
+const GOOD =
+  'feature { name: "conv_rate" type: FLOAT float_domain { min: 0 max: 1 } }\nfeature { name: "payment" type: BYTES string_domain { value: "Cash" } }\n';
 
 it('refuses a schema naming a feature the view lacks or with a domain that does not fit, at plan and apply; the stored view stays', async () => {
   const { version } = await client.applyRegistry(apply(GOOD));

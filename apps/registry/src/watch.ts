@@ -44,7 +44,9 @@ export function watchParts(message: registryV1.WatchRegistryResponse, maxBytes =
     }
   }
   if (parts.length === 1) return [message];
-  return parts.map((changes, i) => create(registryV1.WatchRegistryResponseSchema, { version: message.version, snapshot: message.snapshot, changes, continued: i < parts.length - 1 }));
+  return parts.map((changes, i) =>
+    create(registryV1.WatchRegistryResponseSchema, { version: message.version, snapshot: message.snapshot, changes, continued: i < parts.length - 1 }),
+  );
 }
 
 /**
@@ -65,7 +67,9 @@ export async function* watchRegistry(
   signal.addEventListener('abort', onAbort);
   try {
     const narrow = (change: registryV1.WatchRegistryResponse): registryV1.WatchRegistryResponse =>
-      req.project === '' ? change : create(registryV1.WatchRegistryResponseSchema, { ...change, changes: change.changes.filter((c) => c.project === req.project) });
+      req.project === ''
+        ? change
+        : create(registryV1.WatchRegistryResponseSchema, { ...change, changes: change.changes.filter((c) => c.project === req.project) });
 
     let last: bigint;
     const replay = req.sinceVersion > 0n ? await store.changesSince(req.sinceVersion) : undefined;

@@ -27,7 +27,8 @@ let page: Page;
 beforeAll(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
   const executablePath = locateChromium();
-  if (executablePath === undefined) throw new Error('chromium is not installed: npm test installs it (libs/testing prerequisites), or apt-get install chromium');
+  if (executablePath === undefined)
+    throw new Error('chromium is not installed: npm test installs it (libs/testing prerequisites), or apt-get install chromium');
   [store, browser] = await Promise.all([
     startStore(home),
     // As root (CI) chromium needs --no-sandbox; /dev/shm is small in containers.
@@ -76,7 +77,11 @@ test('search finds a feature by tag as you type, and the keyboard opens its view
   const input = page.getByLabel('Features by name, description or tag');
   await input.pressSequentially('tag:team=driver_performance acc');
   const hits = page.locator('#search-results a.hit');
-  await page.waitForFunction(() => [...document.querySelectorAll('#search-results a.hit .ref')].map((e) => e.textContent).join('|') === 'driver_hourly_stats:acc_rate|driver_hourly_stats_fresh:acc_rate');
+  await page.waitForFunction(
+    () =>
+      [...document.querySelectorAll('#search-results a.hit .ref')].map((e) => e.textContent).join('|') ===
+      'driver_hourly_stats:acc_rate|driver_hourly_stats_fresh:acc_rate',
+  );
   // The search is a link.
   expect(page.url()).toBe(url(`/search?q=${encodeURIComponent('tag:team=driver_performance acc')}`));
   await shoot('search');
@@ -179,7 +184,11 @@ test('axe-core finds no accessibility violation on the main pages, light and dar
       // evaluate runs outside the page's CSP, which (rightly) refuses injected script tags.
       await page.evaluate(axeSource);
       const found = await page.evaluate(async () => {
-        const axe = (window as unknown as { axe: { run(context: Document, options: object): Promise<{ violations: { id: string; help: string; nodes: { target: unknown[] }[] }[] }> } }).axe;
+        const axe = (
+          window as unknown as {
+            axe: { run(context: Document, options: object): Promise<{ violations: { id: string; help: string; nodes: { target: unknown[] }[] }[] }> };
+          }
+        ).axe;
         const result = await axe.run(document, { resultTypes: ['violations'] });
         return result.violations.map((v) => `${v.id}: ${v.help} at ${v.nodes.map((n) => JSON.stringify(n.target)).join(', ')}`);
       });
@@ -189,7 +198,7 @@ test('axe-core finds no accessibility violation on the main pages, light and dar
   expect(violations).toEqual([]);
 });
 
-test('the data-quality page draws a view\'s histogram from its stored statistics and shows a planted anomaly', async () => {
+test("the data-quality page draws a view's histogram from its stored statistics and shows a planted anomaly", async () => {
   // Planted: a schema whose int domain ends at 500, below the sample's avg_daily_trips
   // (0 to 999); then two days of statistics through the StatisticsService.
   const DAY = 86_400_000;
@@ -198,10 +207,26 @@ test('the data-quality page draws a view\'s histogram from its stored statistics
   const statistics = createClient(statisticsV1.StatisticsService, store.grpc['offline-retrieval']!);
   try {
     const view = (await registry.getFeatureView({ project: 'driver_stats', name: 'driver_hourly_stats' })).featureView!;
-    const schema = schemaFromText('feature { name: "avg_daily_trips" type: INT int_domain { min: 0 max: 500 } }\nfeature { name: "conv_rate" type: FLOAT float_domain { min: 0 max: 1 } }\nfeature { name: "acc_rate" type: FLOAT }');
-    await registry.applyRegistry({ project: 'driver_stats', featureViews: [{ ...view, validation: create(registryV1.FeatureViewValidationSchema, { schema }) }] });
+    const schema = schemaFromText(
+      'feature { name: "avg_daily_trips" type: INT int_domain { min: 0 max: 500 } }\nfeature { name: "conv_rate" type: FLOAT float_domain { min: 0 max: 1 } }\nfeature { name: "acc_rate" type: FLOAT }',
+    );
+    await registry.applyRegistry({
+      project: 'driver_stats',
+      featureViews: [{ ...view, validation: create(registryV1.FeatureViewValidationSchema, { schema }) }],
+    });
     for (const start of [today - 3 * DAY, today - 2 * DAY]) {
-      await statistics.computeStatistics({ scope: { project: 'driver_stats', kind: { case: 'featureView', value: { featureView: 'driver_hourly_stats', eventTime: { start: timestampFromDate(new Date(start)), end: timestampFromDate(new Date(start + DAY)) } } } } });
+      await statistics.computeStatistics({
+        scope: {
+          project: 'driver_stats',
+          kind: {
+            case: 'featureView',
+            value: {
+              featureView: 'driver_hourly_stats',
+              eventTime: { start: timestampFromDate(new Date(start)), end: timestampFromDate(new Date(start + DAY)) },
+            },
+          },
+        },
+      });
     }
   } finally {
     registry.close();
@@ -219,7 +244,9 @@ test('the data-quality page draws a view\'s histogram from its stored statistics
     await page.waitForTimeout(250);
     if (i % 4 === 3) await page.reload();
   }
-  expect(await anomaly.innerText()).toMatch(/avg_daily_trips: Out-of-range values INT_TYPE_BIG_INT\s+The largest value, \d+, is above the domain's maximum 500\./);
+  expect(await anomaly.innerText()).toMatch(
+    /avg_daily_trips: Out-of-range values INT_TYPE_BIG_INT\s+The largest value, \d+, is above the domain's maximum 500\./,
+  );
 
   // Bar heights follow the stored bucket counts: 10 buckets, 5 drivers x 24 hours.
   const quality = (await page.evaluate(async () => (await fetch('/api/quality/driver_stats/driver_hourly_stats')).json())) as DataQuality;
@@ -242,8 +269,12 @@ test('the data-quality page draws a view\'s histogram from its stored statistics
     await page.locator('#quality-avg_daily_trips svg.histogram').waitFor();
     await page.evaluate(axeSource);
     const found = await page.evaluate(async () => {
-      const axe = (window as unknown as { axe: { run(context: Document, options: object): Promise<{ violations: { id: string; nodes: { target: unknown[] }[] }[] }> } }).axe;
-      return (await axe.run(document, { resultTypes: ['violations'] })).violations.map((v) => `${v.id} at ${v.nodes.map((n) => JSON.stringify(n.target)).join(', ')}`);
+      const axe = (
+        window as unknown as { axe: { run(context: Document, options: object): Promise<{ violations: { id: string; nodes: { target: unknown[] }[] }[] }> } }
+      ).axe;
+      return (await axe.run(document, { resultTypes: ['violations'] })).violations.map(
+        (v) => `${v.id} at ${v.nodes.map((n) => JSON.stringify(n.target)).join(', ')}`,
+      );
     });
     expect([theme, found]).toEqual([theme, []]);
   }

@@ -23,5 +23,13 @@ test('the first page downloads at most 250 kB gzipped, and every file it names e
   }
   // Budget, and a sign the minified production build is what was measured.
   expect(total).toBeLessThanOrEqual(BUDGET_BYTES);
-  expect(readFileSync(path.join(DIST, named.find((f) => f.endsWith('.js'))!), 'utf8')).not.toMatch(/\n {2}\S/);
+  expect(
+    readFileSync(
+      path.join(
+        DIST,
+        named.find((f) => f.endsWith('.js'))!,
+      ),
+      'utf8',
+    ),
+  ).not.toMatch(/\n {2}\S/);
 });

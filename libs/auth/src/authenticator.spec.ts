@@ -28,7 +28,12 @@ function authConfig(auth: AuthOverrides) {
   return loadConfig(authConfigSchema(), { overrides: { auth } }).auth;
 }
 
-function oidcAuthenticator(issuer: TestIssuer, oidc: AuthOverrides['oidc'] = {}, rest: Omit<AuthOverrides, 'oidc'> = {}, options: AuthenticatorOptions = {}): Authenticator {
+function oidcAuthenticator(
+  issuer: TestIssuer,
+  oidc: AuthOverrides['oidc'] = {},
+  rest: Omit<AuthOverrides, 'oidc'> = {},
+  options: AuthenticatorOptions = {},
+): Authenticator {
   return createAuthenticator(authConfig({ modes: ['oidc'], ...rest, oidc: { issuer: issuer.issuer, audiences: ['larder'], ...oidc } }), logger, options);
 }
 
@@ -56,7 +61,14 @@ describe('createAuthenticator: oidc against a test issuer over HTTP', () => {
 
   it('accepts a valid token: subject, issuer, groups, id; discovered through the openid-configuration', async () => {
     const principal = await auth.authenticate(bearer(await issuer.issue({ sub: 'alice', groups: ['risk-analysts', 'ml'] })));
-    expect(principal).toMatchObject({ kind: 'token', subject: 'alice', issuer: issuer.issuer, groups: ['risk-analysts', 'ml'], id: 'user:alice', operator: false });
+    expect(principal).toMatchObject({
+      kind: 'token',
+      subject: 'alice',
+      issuer: issuer.issuer,
+      groups: ['risk-analysts', 'ml'],
+      id: 'user:alice',
+      operator: false,
+    });
     expect(issuer.discoveryRequests).toBeGreaterThanOrEqual(1);
     expect(issuer.jwksRequests).toBeGreaterThanOrEqual(1);
   });
@@ -83,7 +95,11 @@ describe('createAuthenticator: oidc against a test issuer over HTTP', () => {
     ['for another audience', () => issuer.issue({ aud: 'other-service' }), 'token audience "other-service" not accepted'],
     ['unsigned (alg none)', () => issuer.issue({ alg: 'none' }), 'token algorithm none not allowed'],
     ['HS256 keyed with the public key (algorithm confusion)', () => issuer.issue({ alg: 'HS256' }), 'token algorithm "HS256" not allowed'],
-    ['signed by a key not in the JWKS, under a published kid', async () => issuer.issue({ unpublishedKey: true, kid: issuer.currentKid }), 'token signature invalid'],
+    [
+      'signed by a key not in the JWKS, under a published kid',
+      async () => issuer.issue({ unpublishedKey: true, kid: issuer.currentKid }),
+      'token signature invalid',
+    ],
     ['without exp', () => issuer.issue({ noExpiry: true }), 'token has no exp claim'],
   ])('refuses a token %s with UNAUTHENTICATED and the reason', async (_label, make, reason) => {
     const error = await refusal(auth.authenticate(bearer(await make())));
@@ -141,7 +157,11 @@ describe('createAuthenticator: oidc against a test issuer over HTTP', () => {
   });
 
   it('refuses a service-account token whose kubernetes.io claim disagrees with its subject', async () => {
-    const token = await issuer.serviceAccountToken({ namespace: 'serving', name: 'kserve', claims: { 'kubernetes.io': { namespace: 'kube-system', serviceaccount: { name: 'kserve' } } } });
+    const token = await issuer.serviceAccountToken({
+      namespace: 'serving',
+      name: 'kserve',
+      claims: { 'kubernetes.io': { namespace: 'kube-system', serviceaccount: { name: 'kserve' } } },
+    });
     expect((await refusal(auth.authenticate(bearer(token)))).message).toBe('token kubernetes.io claim does not match its subject');
   });
 
@@ -154,7 +174,9 @@ describe('createAuthenticator: oidc against a test issuer over HTTP', () => {
 
   it('reads groups from a dot path (realm_access.roles)', async () => {
     const keycloak = oidcAuthenticator(issuer, { groupsClaim: 'realm_access.roles' });
-    const principal = await keycloak.authenticate(bearer(await issuer.issue({ sub: 'kc', claims: { realm_access: { roles: ['risk-analysts', 7, 'admins'] } } })));
+    const principal = await keycloak.authenticate(
+      bearer(await issuer.issue({ sub: 'kc', claims: { realm_access: { roles: ['risk-analysts', 7, 'admins'] } } })),
+    );
     expect(principal.groups).toEqual(['risk-analysts', 'admins']);
   });
 
@@ -194,14 +216,17 @@ describe('key rotation and unknown keys', () => {
 
     issuer.retire(oldKid);
     now += 61_000; // past jwksMaxAge: the next call refreshes the set behind itself
-    await waitUntil(async () => {
-      try {
-        await auth.authenticate(bearer(await issuer.issue({ sub: 'old-again', keyId: oldKid, now })));
-        return false;
-      } catch (error) {
-        return error instanceof RpcError && error.message === 'token signed by an unknown key';
-      }
-    }, { what: 'the retired key refused', timeoutMs: 10_000, intervalMs: 20 });
+    await waitUntil(
+      async () => {
+        try {
+          await auth.authenticate(bearer(await issuer.issue({ sub: 'old-again', keyId: oldKid, now })));
+          return false;
+        } catch (error) {
+          return error instanceof RpcError && error.message === 'token signed by an unknown key';
+        }
+      },
+      { what: 'the retired key refused', timeoutMs: 10_000, intervalMs: 20 },
+    );
     // The token verified before the retirement is not served from the cache either.
     expect((await refusal(auth.authenticate(bearer(oldToken)))).message).toBe('token signed by an unknown key');
     await expect(auth.authenticate(bearer(await issuer.issue({ sub: 'new', now })))).resolves.toMatchObject({ subject: 'new' });

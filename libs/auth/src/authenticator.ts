@@ -77,7 +77,14 @@ export function createAuthenticator(config: AuthConfig, logger: Logger, options:
     let principal = certificates.get(key);
     if (principal === undefined) {
       const label = cert.subject !== '' ? cert.subject : (cert.sans[0] ?? '');
-      const base = { kind: 'certificate' as const, subject: cert.subject, groups: Object.freeze([]) as readonly string[], certificate: Object.freeze({ subject: cert.subject, sans: Object.freeze([...cert.sans]) }), id: `cert:${label}`, operator: false };
+      const base = {
+        kind: 'certificate' as const,
+        subject: cert.subject,
+        groups: Object.freeze([]) as readonly string[],
+        certificate: Object.freeze({ subject: cert.subject, sans: Object.freeze([...cert.sans]) }),
+        id: `cert:${label}`,
+        operator: false,
+      };
       principal = Object.freeze({ ...base, operator: isOperator(base) });
       certificates.set(key, principal);
     }
@@ -151,7 +158,9 @@ class TokenVerifier {
           now,
         });
       } catch (error) {
-        throw new ConfigError([{ key: 'auth.oidc.caFile', problem: `cannot read the CA file: ${(error as Error).message}`, source: 'LARDER_AUTH_OIDC_CA_FILE' }]);
+        throw new ConfigError([
+          { key: 'auth.oidc.caFile', problem: `cannot read the CA file: ${(error as Error).message}`, source: 'LARDER_AUTH_OIDC_CA_FILE' },
+        ]);
       }
     }
   }

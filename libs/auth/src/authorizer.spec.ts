@@ -39,17 +39,37 @@ const sa = (ns: string, name: string): Principal => ({
   operator: false,
   id: `sa:${ns}/${name}`,
 });
-const cert = (cn: string, sans: string[] = []): Principal => ({ kind: 'certificate', subject: cn, groups: [], certificate: { subject: cn, sans }, operator: false, id: `cert:${cn}` });
+const cert = (cn: string, sans: string[] = []): Principal => ({
+  kind: 'certificate',
+  subject: cn,
+  groups: [],
+  certificate: { subject: cn, sans },
+  operator: false,
+  id: `cert:${cn}`,
+});
 const anonymous: Principal = { ...ANONYMOUS_OPERATOR, operator: false };
 const fv = (name: string, tags?: Record<string, string>, project = 'p'): ObjectRef => ({ project, type: 'feature_view', name, ...(tags && { tags }) });
 
 describe('compileAuthorizer', () => {
   const permissions = [
-    permission({ name: 'risk-readers', types: ['feature_view', 'feature_service'], patterns: ['risk_*'], tags: { team: 'risk' }, actions: ['describe', 'read_online'], policy: { roles: ['risk-analysts'] } }),
+    permission({
+      name: 'risk-readers',
+      types: ['feature_view', 'feature_service'],
+      patterns: ['risk_*'],
+      tags: { team: 'risk' },
+      actions: ['describe', 'read_online'],
+      policy: { roles: ['risk-analysts'] },
+    }),
     permission({ name: 'bob-views', types: ['feature_view'], patterns: ['driver_?tats'], actions: ['read_offline'], policy: { users: ['bob'] } }),
     permission({ name: 'serving-ns', types: ['feature_view'], actions: ['read_online'], policy: { namespaces: ['serving'] } }),
     permission({ name: 'trainer', actions: ['materialize'], policy: { serviceAccounts: ['ml/trainer'] } }),
-    permission({ name: 'ingest-cert', types: ['feature_view'], patterns: ['events_*'], actions: ['write_online', 'write_offline'], policy: { certificateSubjects: ['ingest', 'spiffe://cluster/ns/kafka/sa/bridge'] } }),
+    permission({
+      name: 'ingest-cert',
+      types: ['feature_view'],
+      patterns: ['events_*'],
+      actions: ['write_online', 'write_offline'],
+      policy: { certificateSubjects: ['ingest', 'spiffe://cluster/ns/kafka/sa/bridge'] },
+    }),
     permission({ name: 'everyone-describes', types: ['entity'], actions: ['describe'], policy: { anyAuthenticated: true } }),
     permission({ name: 'other-project', project: 'q', actions: ['delete'], policy: { users: ['carol'] } }),
   ];
@@ -67,9 +87,21 @@ describe('compileAuthorizer', () => {
   it.each<[string, Principal, Action, ObjectRef, boolean]>([
     // roles, types, globs, required tags, actions
     ['role + glob + tags', user('ann', ['risk-analysts']), 'read_online', fv('risk_scores', { team: 'risk' }), true],
-    ['role, feature service type', user('ann', ['risk-analysts']), 'describe', { project: 'p', type: 'feature_service', name: 'risk_model', tags: { team: 'risk', extra: 'x' } }, true],
+    [
+      'role, feature service type',
+      user('ann', ['risk-analysts']),
+      'describe',
+      { project: 'p', type: 'feature_service', name: 'risk_model', tags: { team: 'risk', extra: 'x' } },
+      true,
+    ],
     ['role, type not covered', user('ann', ['risk-analysts']), 'describe', { project: 'p', type: 'entity', name: 'risk_entity', tags: { team: 'risk' } }, true], // via everyone-describes
-    ['role, data source not covered', user('ann', ['risk-analysts']), 'describe', { project: 'p', type: 'data_source', name: 'risk_src', tags: { team: 'risk' } }, false],
+    [
+      'role, data source not covered',
+      user('ann', ['risk-analysts']),
+      'describe',
+      { project: 'p', type: 'data_source', name: 'risk_src', tags: { team: 'risk' } },
+      false,
+    ],
     ['role, name outside the glob', user('ann', ['risk-analysts']), 'read_online', fv('fraud_scores', { team: 'risk' }), false],
     ['role, required tag missing', user('ann', ['risk-analysts']), 'read_online', fv('risk_scores'), false],
     ['role, required tag differs', user('ann', ['risk-analysts']), 'read_online', fv('risk_scores', { team: 'fraud' }), false],
@@ -120,7 +152,10 @@ describe('compileAuthorizer', () => {
   it('re-evaluates a principal in a new version: a permission removed no longer grants', () => {
     const bob = user('bob');
     expect(authorizer.allowed(bob, 'read_offline', fv('driver_stats'))).toBe(true);
-    const next = compileAuthorizer(permissions.filter((p) => p.name !== 'bob-views'), 43n);
+    const next = compileAuthorizer(
+      permissions.filter((p) => p.name !== 'bob-views'),
+      43n,
+    );
     expect(next.allowed(bob, 'read_offline', fv('driver_stats'))).toBe(false);
     expect(authorizer.allowed(bob, 'read_offline', fv('driver_stats'))).toBe(true); // the old version is unchanged
   });
@@ -156,6 +191,8 @@ describe('compileAuthorizer', () => {
   });
 
   it('names a project as the object of project-level actions', () => {
-    expect(() => authorizer.require(user('bob'), 'create', [{ project: 'p', type: 'project', name: 'p' }])).toThrow('principal user:bob may not create project "p"');
+    expect(() => authorizer.require(user('bob'), 'create', [{ project: 'p', type: 'project', name: 'p' }])).toThrow(
+      'principal user:bob may not create project "p"',
+    );
   });
 });

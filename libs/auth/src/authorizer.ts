@@ -157,7 +157,10 @@ export function allowAllAuthorizer(version: bigint): Authorizer {
 
 /** `principal user:bob may not read_online feature_view "driver_stats" in project "p"` */
 export function deniedMessage(principal: Principal, action: Action, object: ObjectRef): string {
-  const what = object.type === 'project' ? `project ${JSON.stringify(object.name)}` : `${object.type} ${JSON.stringify(object.name)} in project ${JSON.stringify(object.project)}`;
+  const what =
+    object.type === 'project'
+      ? `project ${JSON.stringify(object.name)}`
+      : `${object.type} ${JSON.stringify(object.name)} in project ${JSON.stringify(object.project)}`;
   return `principal ${principal.id} may not ${action} ${what}`;
 }
 

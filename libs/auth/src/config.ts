@@ -14,14 +14,27 @@ export const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384
 const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
 
 /** A list given as a YAML sequence or a comma-separated environment value, each item checked. */
-function checkedList<T extends string>(expected: string, check: (item: string) => boolean, options: { env: string; default: readonly T[]; doc: string }): ConfigKey<readonly T[]> {
-  return new ConfigKey<readonly T[]>('list', expected, (raw, fromEnv) => {
-    let items: string[] | undefined;
-    if (fromEnv && typeof raw === 'string') items = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
-    else if (Array.isArray(raw) && raw.every((item) => typeof item === 'string')) items = raw.map((s) => (s as string).trim());
-    if (items === undefined || !items.every(check)) return { ok: false, expected };
-    return ok([...new Set(items)] as T[]);
-  }, options);
+function checkedList<T extends string>(
+  expected: string,
+  check: (item: string) => boolean,
+  options: { env: string; default: readonly T[]; doc: string },
+): ConfigKey<readonly T[]> {
+  return new ConfigKey<readonly T[]>(
+    'list',
+    expected,
+    (raw, fromEnv) => {
+      let items: string[] | undefined;
+      if (fromEnv && typeof raw === 'string')
+        items = raw
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '');
+      else if (Array.isArray(raw) && raw.every((item) => typeof item === 'string')) items = raw.map((s) => (s as string).trim());
+      if (items === undefined || !items.every(check)) return { ok: false, expected };
+      return ok([...new Set(items)] as T[]);
+    },
+    options,
+  );
 }
 
 const modesKey = () =>
@@ -39,27 +52,71 @@ const algorithmsKey = () =>
   );
 
 const identitiesKey = (env: string, doc: string) =>
-  checkedList<string>('a list of identities: user:<sub>, group:<g>, sa:<ns>/<name>, namespace:<ns>, cert:<CN or SAN>', (i) => identityProblem(i) === undefined, { env, default: [], doc });
+  checkedList<string>(
+    'a list of identities: user:<sub>, group:<g>, sa:<ns>/<name>, namespace:<ns>, cert:<CN or SAN>',
+    (i) => identityProblem(i) === undefined,
+    { env, default: [], doc },
+  );
 
 /** The auth keys of every service; spread into the service's schema beside serverConfigSchema(). */
 export function authConfigSchema() {
   return {
     auth: {
       modes: modesKey(),
-      allowInsecure: bool({ default: false, env: 'LARDER_AUTH_ALLOW_INSECURE', doc: 'Let mode none run on a non-loopback listener (logs a warning): anyone who reaches the port is an operator.' }),
+      allowInsecure: bool({
+        default: false,
+        env: 'LARDER_AUTH_ALLOW_INSECURE',
+        doc: 'Let mode none run on a non-loopback listener (logs a warning): anyone who reaches the port is an operator.',
+      }),
       oidc: {
-        issuer: string({ default: '', env: 'LARDER_AUTH_OIDC_ISSUER', doc: 'The token issuer (`iss`), e.g. https://kubernetes.default.svc.cluster.local; required for mode oidc.' }),
+        issuer: string({
+          default: '',
+          env: 'LARDER_AUTH_OIDC_ISSUER',
+          doc: 'The token issuer (`iss`), e.g. https://kubernetes.default.svc.cluster.local; required for mode oidc.',
+        }),
         audiences: stringList({ default: [], env: 'LARDER_AUTH_OIDC_AUDIENCES', doc: 'Accepted token audiences (`aud`); at least one for mode oidc.' }),
-        jwksUrl: string({ default: '', env: 'LARDER_AUTH_OIDC_JWKS_URL', doc: "The issuer's key set; empty = jwks_uri of <issuer>/.well-known/openid-configuration." }),
+        jwksUrl: string({
+          default: '',
+          env: 'LARDER_AUTH_OIDC_JWKS_URL',
+          doc: "The issuer's key set; empty = jwks_uri of <issuer>/.well-known/openid-configuration.",
+        }),
         keysFile: string({ default: '', env: 'LARDER_AUTH_OIDC_KEYS_FILE', doc: 'A JWKS JSON file of static verification keys, instead of fetching them.' }),
-        caFile: string({ default: '', env: 'LARDER_AUTH_OIDC_CA_FILE', doc: 'CA bundle for fetching the discovery document and key set (Kubernetes: the service-account ca.crt).' }),
-        fetchTokenFile: string({ default: '', env: 'LARDER_AUTH_OIDC_FETCH_TOKEN_FILE', doc: "Bearer token sent when fetching the issuer's keys (Kubernetes: the pod's service-account token, as the API server wants one); re-read on every fetch." }),
+        caFile: string({
+          default: '',
+          env: 'LARDER_AUTH_OIDC_CA_FILE',
+          doc: 'CA bundle for fetching the discovery document and key set (Kubernetes: the service-account ca.crt).',
+        }),
+        fetchTokenFile: string({
+          default: '',
+          env: 'LARDER_AUTH_OIDC_FETCH_TOKEN_FILE',
+          doc: "Bearer token sent when fetching the issuer's keys (Kubernetes: the pod's service-account token, as the API server wants one); re-read on every fetch.",
+        }),
         algorithms: algorithmsKey(),
         clockSkew: duration({ default: 30_000, min: 0, max: 600_000, env: 'LARDER_AUTH_OIDC_CLOCK_SKEW', doc: 'Leeway on exp and nbf.' }),
-        groupsClaim: string({ default: 'groups', env: 'LARDER_AUTH_OIDC_GROUPS_CLAIM', doc: 'Claim holding the roles/groups matched by permission policies; a dot path (realm_access.roles) is allowed.' }),
-        jwksCooldown: duration({ default: 30_000, min: 0, env: 'LARDER_AUTH_OIDC_JWKS_COOLDOWN', doc: 'Least time between two fetches of the key set prompted by tokens with an unknown key id.' }),
-        jwksMaxAge: duration({ default: 600_000, min: 1000, env: 'LARDER_AUTH_OIDC_JWKS_MAX_AGE', doc: 'The key set is fetched again this long after the last fetch, so retired keys stop being accepted.' }),
-        fetchTimeout: duration({ default: 5000, min: 100, max: 60_000, env: 'LARDER_AUTH_OIDC_FETCH_TIMEOUT', doc: 'Bound on one fetch of the discovery document or key set.' }),
+        groupsClaim: string({
+          default: 'groups',
+          env: 'LARDER_AUTH_OIDC_GROUPS_CLAIM',
+          doc: 'Claim holding the roles/groups matched by permission policies; a dot path (realm_access.roles) is allowed.',
+        }),
+        jwksCooldown: duration({
+          default: 30_000,
+          min: 0,
+          env: 'LARDER_AUTH_OIDC_JWKS_COOLDOWN',
+          doc: 'Least time between two fetches of the key set prompted by tokens with an unknown key id.',
+        }),
+        jwksMaxAge: duration({
+          default: 600_000,
+          min: 1000,
+          env: 'LARDER_AUTH_OIDC_JWKS_MAX_AGE',
+          doc: 'The key set is fetched again this long after the last fetch, so retired keys stop being accepted.',
+        }),
+        fetchTimeout: duration({
+          default: 5000,
+          min: 100,
+          max: 60_000,
+          env: 'LARDER_AUTH_OIDC_FETCH_TIMEOUT',
+          doc: 'Bound on one fetch of the discovery document or key set.',
+        }),
       },
       operators: identitiesKey('LARDER_AUTH_OPERATORS', 'Identities allowed every action in every project: how the first permissions are applied.'),
       metricsReaders: identitiesKey('LARDER_AUTH_METRICS_READERS', 'Identities that may GET /metrics while auth is on (operators may too).'),
@@ -87,11 +144,25 @@ export function authConfigIssues(config: AuthConfig, context: { clientCaFile?: s
     issues.push({ key: 'auth.modes', problem: `none cannot be combined with other modes (got ${modes.join(',')})`, source });
   }
   if (modes.includes('oidc')) {
-    if (config.oidc.issuer === '') issues.push({ key: 'auth.oidc.issuer', problem: 'mode oidc needs the token issuer', source: 'set it in the configuration file or with LARDER_AUTH_OIDC_ISSUER' });
+    if (config.oidc.issuer === '')
+      issues.push({
+        key: 'auth.oidc.issuer',
+        problem: 'mode oidc needs the token issuer',
+        source: 'set it in the configuration file or with LARDER_AUTH_OIDC_ISSUER',
+      });
     else if (config.oidc.keysFile === '' && config.oidc.jwksUrl === '' && !isHttpUrl(config.oidc.issuer)) {
-      issues.push({ key: 'auth.oidc.issuer', problem: `expected an http(s) URL to discover the keys from (or set auth.oidc.jwksUrl or auth.oidc.keysFile) but got ${JSON.stringify(config.oidc.issuer)}`, source });
+      issues.push({
+        key: 'auth.oidc.issuer',
+        problem: `expected an http(s) URL to discover the keys from (or set auth.oidc.jwksUrl or auth.oidc.keysFile) but got ${JSON.stringify(config.oidc.issuer)}`,
+        source,
+      });
     }
-    if (config.oidc.audiences.length === 0) issues.push({ key: 'auth.oidc.audiences', problem: 'mode oidc needs at least one accepted audience', source: 'set it in the configuration file or with LARDER_AUTH_OIDC_AUDIENCES' });
+    if (config.oidc.audiences.length === 0)
+      issues.push({
+        key: 'auth.oidc.audiences',
+        problem: 'mode oidc needs at least one accepted audience',
+        source: 'set it in the configuration file or with LARDER_AUTH_OIDC_AUDIENCES',
+      });
     if (config.oidc.jwksUrl !== '' && !isHttpUrl(config.oidc.jwksUrl)) {
       issues.push({ key: 'auth.oidc.jwksUrl', problem: `expected an http(s) URL but got ${JSON.stringify(config.oidc.jwksUrl)}`, source });
     }
@@ -117,7 +188,10 @@ function isHttpUrl(text: string): boolean {
 
 /** Whether a bind address only accepts connections from this machine. */
 export function isLoopbackHost(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '');
   return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1';
 }
 

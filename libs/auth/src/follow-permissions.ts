@@ -17,7 +17,12 @@ export interface PermissionSource {
  */
 export function followPermissions(registry: PermissionSource, enforced: boolean): () => Authorizer {
   const compile = (): Authorizer =>
-    enforced ? compileAuthorizer(registry.projectNames().flatMap((p) => registry.permissions(p)), registry.version) : allowAllAuthorizer(registry.version);
+    enforced
+      ? compileAuthorizer(
+          registry.projectNames().flatMap((p) => registry.permissions(p)),
+          registry.version,
+        )
+      : allowAllAuthorizer(registry.version);
   let current = compile();
   registry.onChange(() => {
     current = compile();

@@ -40,7 +40,9 @@ afterEach(async () => {
 });
 
 function authenticator(auth: AuthOverrides): Authenticator {
-  const config = loadConfig(authConfigSchema(), { overrides: { auth: { ...auth, oidc: { issuer: issuer.issuer, audiences: ['larder'], ...auth.oidc } } } }).auth;
+  const config = loadConfig(authConfigSchema(), {
+    overrides: { auth: { ...auth, oidc: { issuer: issuer.issuer, audiences: ['larder'], ...auth.oidc } } },
+  }).auth;
   return createAuthenticator(config, silent);
 }
 
@@ -109,7 +111,10 @@ describe('authInterceptor over gRPC with TLS', () => {
     expect((await refusal(whoAmI(server, withCert(alice)))).message).toBe('missing bearer token');
 
     await audit.close();
-    const lines = (await readFile(auditFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = (await readFile(auditFile, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toHaveLength(4);
     expect(lines[0]).toEqual({
       time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
@@ -144,7 +149,9 @@ describe('authInterceptor over gRPC with TLS', () => {
     const down = await TestIssuer.start();
     cleanups.push(() => down.close());
     down.jwksBehaviour = 'hang';
-    const config = loadConfig(authConfigSchema(), { overrides: { auth: { modes: ['oidc'], oidc: { issuer: down.issuer, audiences: ['larder'], fetchTimeout: 300 } } } }).auth;
+    const config = loadConfig(authConfigSchema(), {
+      overrides: { auth: { modes: ['oidc'], oidc: { issuer: down.issuer, audiences: ['larder'], fetchTimeout: 300 } } },
+    }).auth;
     const server = await startWhoAmI(createAuthenticator(config, silent));
     const error = await refusal(whoAmI(server, { token: await down.issue() }));
     expect(error.code).toBe(Code.UNAVAILABLE);
@@ -165,8 +172,12 @@ describe('an issuer served over HTTPS', () => {
     const secure = await TestIssuer.start({ tls: { certFile: certs.server.certFile, keyFile: certs.server.keyFile } });
     cleanups.push(() => secure.close());
     expect(secure.issuer).toMatch(/^https:\/\/127\.0\.0\.1:/);
-    const withCa = loadConfig(authConfigSchema(), { overrides: { auth: { modes: ['oidc'], oidc: { issuer: secure.issuer, audiences: ['larder'], caFile: certs.ca.certFile } } } }).auth;
-    await expect(createAuthenticator(withCa, silent).authenticate({ authorization: `Bearer ${await secure.issue({ sub: 'tls' })}` })).resolves.toMatchObject({ id: 'user:tls' });
+    const withCa = loadConfig(authConfigSchema(), {
+      overrides: { auth: { modes: ['oidc'], oidc: { issuer: secure.issuer, audiences: ['larder'], caFile: certs.ca.certFile } } },
+    }).auth;
+    await expect(createAuthenticator(withCa, silent).authenticate({ authorization: `Bearer ${await secure.issue({ sub: 'tls' })}` })).resolves.toMatchObject({
+      id: 'user:tls',
+    });
     const withoutCa = loadConfig(authConfigSchema(), { overrides: { auth: { modes: ['oidc'], oidc: { issuer: secure.issuer, audiences: ['larder'] } } } }).auth;
     const error = await refusal(createAuthenticator(withoutCa, silent).authenticate({ authorization: `Bearer ${await secure.issue()}` }));
     expect(error.code).toBe(Code.UNAVAILABLE);
@@ -176,7 +187,12 @@ describe('an issuer served over HTTPS', () => {
 
 describe('authenticateHttp over HTTPS', () => {
   async function startGuarded(auth: Authenticator, audit?: AuditSink): Promise<HttpListener> {
-    const tls = ServerTls.fromConfig({ certFile: certs.server.certFile, keyFile: certs.server.keyFile, clientCaFile: certs.ca.certFile, requireClientCert: false });
+    const tls = ServerTls.fromConfig({
+      certFile: certs.server.certFile,
+      keyFile: certs.server.keyFile,
+      clientCaFile: certs.ca.certFile,
+      requireClientCert: false,
+    });
     cleanups.push(() => tls?.close());
     const listener = await createHttpListener({ host: '127.0.0.1', port: 0, tls }, (req, res) => {
       void authenticateHttp(auth, req, audit === undefined ? {} : { audit }).then((result) => {
@@ -189,7 +205,10 @@ describe('authenticateHttp over HTTPS', () => {
     return listener;
   }
 
-  function get(listener: HttpListener, options: { authorization?: string; cert?: IssuedCertificate } = {}): Promise<{ status: number; headers: Record<string, unknown>; body: unknown }> {
+  function get(
+    listener: HttpListener,
+    options: { authorization?: string; cert?: IssuedCertificate } = {},
+  ): Promise<{ status: number; headers: Record<string, unknown>; body: unknown }> {
     return new Promise((resolve, reject) => {
       const req = httpsRequest(
         `${listener.url}/get-online-features`,
@@ -257,6 +276,10 @@ describe('authenticateHttp over HTTPS', () => {
     expect(answer.body).toEqual({ error: { code: 'UNAVAILABLE', message: "the issuer's signing keys cannot be fetched now; try again later" } });
     // Once the issuer answers again, the same kind of token gets through (after the failure backoff).
     down.jwksBehaviour = 'ok';
-    await waitUntil(async () => (await get(listener, { authorization: `Bearer ${await down.issue()}` })).status === 200, { what: 'the issuer back', timeoutMs: 15_000, intervalMs: 250 });
+    await waitUntil(async () => (await get(listener, { authorization: `Bearer ${await down.issue()}` })).status === 200, {
+      what: 'the issuer back',
+      timeoutMs: 15_000,
+      intervalMs: 250,
+    });
   });
 });

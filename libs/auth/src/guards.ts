@@ -28,7 +28,14 @@ export function authInterceptor(authenticator: Authenticator, options: { audit?:
       principal = await authenticator.fromGrpc(ctx);
     } catch (error) {
       const rpc = RpcError.from(error);
-      options.audit?.write({ identity: 'unauthenticated', action: 'authenticate', objects: [ctx.call.path], outcome: 'denied', reason: rpc.message, requestId: ctx.requestId });
+      options.audit?.write({
+        identity: 'unauthenticated',
+        action: 'authenticate',
+        objects: [ctx.call.path],
+        outcome: 'denied',
+        reason: rpc.message,
+        requestId: ctx.requestId,
+      });
       throw rpc;
     }
     ctx.state.set(PRINCIPAL_STATE_KEY, principal);
@@ -61,7 +68,11 @@ export type HttpAuthResult = { readonly ok: true; readonly principal: Principal 
  * The HTTP guard: the request's principal (bearer token in `Authorization`, or the verified
  * client certificate of the TLS socket), or the 401 answer with `WWW-Authenticate: Bearer`.
  */
-export async function authenticateHttp(authenticator: Authenticator, req: IncomingMessage, options: { audit?: AuditSink; requestId?: string } = {}): Promise<HttpAuthResult> {
+export async function authenticateHttp(
+  authenticator: Authenticator,
+  req: IncomingMessage,
+  options: { audit?: AuditSink; requestId?: string } = {},
+): Promise<HttpAuthResult> {
   try {
     return { ok: true, principal: await authenticator.fromHttp(req) };
   } catch (error) {
@@ -69,7 +80,14 @@ export async function authenticateHttp(authenticator: Authenticator, req: Incomi
     const unavailable = rpc.code === Code.UNAVAILABLE;
     const message = rpc.code === Code.INTERNAL ? 'credentials cannot be verified' : rpc.message;
     const path = (req.url ?? '/').split('?')[0] as string;
-    options.audit?.write({ identity: 'unauthenticated', action: 'authenticate', objects: [`${req.method ?? 'GET'} ${path}`], outcome: 'denied', reason: message, ...(options.requestId !== undefined && { requestId: options.requestId }) });
+    options.audit?.write({
+      identity: 'unauthenticated',
+      action: 'authenticate',
+      objects: [`${req.method ?? 'GET'} ${path}`],
+      outcome: 'denied',
+      reason: message,
+      ...(options.requestId !== undefined && { requestId: options.requestId }),
+    });
     const code = unavailable ? 'UNAVAILABLE' : 'UNAUTHENTICATED';
     const headers: Record<string, string> = unavailable ? { 'retry-after': '1' } : { 'www-authenticate': wwwAuthenticate(message) };
     return { ok: false, status: unavailable ? 503 : 401, headers, code, message, body: { error: { code, message } } };

@@ -135,7 +135,12 @@ export class RemoteKeySource implements KeySource {
 
   private fetchOptions() {
     const token = this.options.fetchTokenFile === '' ? undefined : readFileSync(this.options.fetchTokenFile, 'utf8').trim();
-    return { timeoutMs: this.options.timeoutMs, maxBytes: MAX_DOCUMENT_BYTES, ...(this.ca !== undefined && { ca: this.ca }), ...(token !== undefined && { bearerToken: token }) };
+    return {
+      timeoutMs: this.options.timeoutMs,
+      maxBytes: MAX_DOCUMENT_BYTES,
+      ...(this.ca !== undefined && { ca: this.ca }),
+      ...(token !== undefined && { bearerToken: token }),
+    };
   }
 
   private install(jwks: JSONWebKeySet): void {
@@ -156,7 +161,11 @@ export class StaticKeySource implements KeySource {
   private checkedAt: number;
   private readonly now: () => number;
 
-  constructor(private readonly file: string, private readonly cooldownMs: number, now?: () => number) {
+  constructor(
+    private readonly file: string,
+    private readonly cooldownMs: number,
+    now?: () => number,
+  ) {
     this.now = now ?? Date.now;
     this.mtimeMs = statSync(file).mtimeMs;
     this.local = createLocalJWKSet(readKeysFile(file));
@@ -214,5 +223,8 @@ function asKeySet(value: unknown, where: string): JSONWebKeySet {
 }
 
 function keySetFingerprint(jwks: JSONWebKeySet): string {
-  return jwks.keys.map((k) => `${k.kid ?? ''}:${k.kty}:${k.n ?? k.x ?? ''}`).sort().join('|');
+  return jwks.keys
+    .map((k) => `${k.kid ?? ''}:${k.kty}:${k.n ?? k.x ?? ''}`)
+    .sort()
+    .join('|');
 }

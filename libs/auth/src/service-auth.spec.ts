@@ -33,7 +33,12 @@ function auth(overrides: AuthOverrides) {
 }
 
 function oidcAuth(rest: Omit<AuthOverrides, 'oidc'> = {}): ServiceAuth {
-  return startServiceAuth({ service: 'test', auth: auth({ modes: ['oidc'], oidc: { issuer: issuer.issuer, audiences: ['larder'] }, ...rest }), hosts: ['127.0.0.1'], logger });
+  return startServiceAuth({
+    service: 'test',
+    auth: auth({ modes: ['oidc'], oidc: { issuer: issuer.issuer, audiences: ['larder'] }, ...rest }),
+    hosts: ['127.0.0.1'],
+    logger,
+  });
 }
 
 /** A server answering with the caller's id, through httpPrincipal; and /metrics through the guard. */

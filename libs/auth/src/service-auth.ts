@@ -43,7 +43,11 @@ export interface ServiceAuthOptions {
  * HTTP guard.
  */
 export function startServiceAuth(options: ServiceAuthOptions): ServiceAuth {
-  checkAuthConfig(options.auth, { hosts: options.hosts, ...(options.clientCaFile !== undefined && options.clientCaFile !== '' && { clientCaFile: options.clientCaFile }) }, options.logger);
+  checkAuthConfig(
+    options.auth,
+    { hosts: options.hosts, ...(options.clientCaFile !== undefined && options.clientCaFile !== '' && { clientCaFile: options.clientCaFile }) },
+    options.logger,
+  );
   const authenticator = createAuthenticator(options.auth, options.logger);
   void authenticator.prefetch();
   const audit = createAuditSink({ service: options.service, logger: options.logger, file: options.auth.audit.file });

@@ -43,7 +43,10 @@ function issuesOf(fn: () => unknown): string[] {
 }
 
 test('defaults < file < environment < overrides, typed', () => {
-  const file = writeYaml('ok.yaml', 'grpc:\n  port: 7000\n  host: 127.0.0.1\nstore:\n  type: redis\n  redis:\n    nodes: [a:1, b:2]\ntimeout: 5m\nproject: drivers\n');
+  const file = writeYaml(
+    'ok.yaml',
+    'grpc:\n  port: 7000\n  host: 127.0.0.1\nstore:\n  type: redis\n  redis:\n    nodes: [a:1, b:2]\ntimeout: 5m\nproject: drivers\n',
+  );
   const config = loadConfig(schema, { file, env: { LARDER_GRPC_HOST: '10.0.0.1', LARDER_STORE_CACHE: 'false' }, overrides: { project: 'override' } });
   expect(config).toEqual({
     grpc: { port: 7000, host: '10.0.0.1' },

@@ -109,12 +109,7 @@ function show(raw: unknown): string {
   return String(raw);
 }
 
-function readFile<S extends ConfigSchema>(
-  schema: S,
-  options: LoadConfigOptions<S>,
-  values: Map<string, unknown>,
-  issues: ConfigIssue[],
-): void {
+function readFile<S extends ConfigSchema>(schema: S, options: LoadConfigOptions<S>, values: Map<string, unknown>, issues: ConfigIssue[]): void {
   const name = options.file ?? 'configuration';
   let text = options.fileText;
   if (text === undefined) {
@@ -166,7 +161,9 @@ function walk(
     const entry = Object.hasOwn(schema, name) ? schema[name] : undefined;
     const valueNode = pair.value as Node | null;
     if (entry === undefined) {
-      const known = Object.keys(schema).map((k) => prefix + k).join(', ');
+      const known = Object.keys(schema)
+        .map((k) => prefix + k)
+        .join(', ');
       issues.push({ key: path, problem: `unknown key (known keys in ${section}: ${known})`, source: at(keyNode?.range?.[0]) });
       continue;
     }
@@ -182,13 +179,7 @@ function walk(
   }
 }
 
-function applyOverrides(
-  schema: ConfigSchema,
-  overrides: Record<string, unknown>,
-  prefix: string,
-  values: Map<string, unknown>,
-  issues: ConfigIssue[],
-): void {
+function applyOverrides(schema: ConfigSchema, overrides: Record<string, unknown>, prefix: string, values: Map<string, unknown>, issues: ConfigIssue[]): void {
   for (const [name, value] of Object.entries(overrides)) {
     if (value === undefined) continue;
     const path = prefix + name;
@@ -198,7 +189,8 @@ function applyOverrides(
     } else if (entry instanceof ConfigKey) {
       // Overrides are typed values already; run them through the file parser
       // for range checks, except durations, which are given in milliseconds.
-      const parsed = entry.type === 'duration' ? (typeof value === 'number' && value >= 0 ? { ok: true as const, value } : entry.fromFile(value)) : entry.fromFile(value);
+      const parsed =
+        entry.type === 'duration' ? (typeof value === 'number' && value >= 0 ? { ok: true as const, value } : entry.fromFile(value)) : entry.fromFile(value);
       if (parsed.ok) values.set(path, parsed.value);
       else issues.push(badValue(path, parsed.expected, value, 'overrides'));
     } else if (typeof value === 'object' && value !== null) {

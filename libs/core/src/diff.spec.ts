@@ -101,7 +101,9 @@ describe('diffRegistrySets', () => {
         if (k.case === 'kafka') {
           k.value.topic = 'trips_v2';
           k.value.watermarkDelay = seconds(30);
-          k.value.messageFormat = create(registryV1.KafkaMessageFormatSchema, { format: { case: 'avro', value: { schema: { case: 'inlineSchema', value: '{}' } } } });
+          k.value.messageFormat = create(registryV1.KafkaMessageFormatSchema, {
+            format: { case: 'avro', value: { schema: { case: 'inlineSchema', value: '{}' } } },
+          });
         }
       }),
     ).toEqual([[K.DATA_SOURCE, 'trips_stream', C.UPDATE, 'kind.kafka.topic', 'kind.kafka.message_format.format', 'kind.kafka.watermark_delay']]);
@@ -113,10 +115,15 @@ describe('diffRegistrySets', () => {
     ).toEqual([[K.DATA_SOURCE, 'customer_source', C.UPDATE, 'kind.postgres.location.table']]);
     expect(
       changesAfter((s) => {
-        ds(s, 'customer_source').kind = { case: 'bigquery', value: create(registryV1.BigQuerySourceSchema, { location: { case: 'table', value: 'p.d.customers' } }) };
+        ds(s, 'customer_source').kind = {
+          case: 'bigquery',
+          value: create(registryV1.BigQuerySourceSchema, { location: { case: 'table', value: 'p.d.customers' } }),
+        };
       }),
     ).toEqual([[K.DATA_SOURCE, 'customer_source', C.UPDATE, 'kind']]);
-    expect(changesAfter((s) => (ds(s, 'customer_source').fieldMapping = { cid: 'customer_id' }))).toEqual([[K.DATA_SOURCE, 'customer_source', C.UPDATE, 'field_mapping.cid']]);
+    expect(changesAfter((s) => (ds(s, 'customer_source').fieldMapping = { cid: 'customer_id' }))).toEqual([
+      [K.DATA_SOURCE, 'customer_source', C.UPDATE, 'field_mapping.cid'],
+    ]);
   });
 
   it('diffs the project, on-demand views, services and datasets', () => {
@@ -136,7 +143,9 @@ describe('diffRegistrySets', () => {
   });
 
   it('creates objects added to an existing project', () => {
-    expect(changesAfter((s) => s.entities.push(create(registryV1.EntitySchema, { name: 'rider', valueType: typesV1.ValueType.STRING })))).toEqual([[K.ENTITY, 'rider', C.CREATE]]);
+    expect(changesAfter((s) => s.entities.push(create(registryV1.EntitySchema, { name: 'rider', valueType: typesV1.ValueType.STRING })))).toEqual([
+      [K.ENTITY, 'rider', C.CREATE],
+    ]);
   });
 
   const removeMost = (s: RegistrySet): void => {
@@ -197,7 +206,9 @@ describe('diffRegistrySets', () => {
         perm(s).policy!.roles.push('auditors');
         perm(s).policy!.anyAuthenticated = true;
       }),
-    ).toEqual([[K.PERMISSION, 'driver-readers', C.UPDATE, 'types', 'name_patterns', 'required_tags.team', 'actions', 'policy.roles', 'policy.any_authenticated']]);
+    ).toEqual([
+      [K.PERMISSION, 'driver-readers', C.UPDATE, 'types', 'name_patterns', 'required_tags.team', 'actions', 'policy.roles', 'policy.any_authenticated'],
+    ]);
   });
 
   it('deletes a permission missing from the new set with prune only', () => {

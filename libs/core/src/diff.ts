@@ -133,7 +133,11 @@ export function diffRegistrySets(before: RegistrySet | undefined, after: Registr
     const group: registryV1.ObjectDiff[] = [];
     for (const obj of after[key]) {
       // A name listed twice is a validation error; diff only its last definition.
-      if (seen.has(obj.name)) group.splice(group.findIndex((d) => d.name === obj.name), 1);
+      if (seen.has(obj.name))
+        group.splice(
+          group.findIndex((d) => d.name === obj.name),
+          1,
+        );
       seen.add(obj.name);
       const previous = old.get(obj.name);
       if (previous === undefined) {

@@ -56,12 +56,21 @@ describe('listFeatures', () => {
   const set = driverStatsSet();
   it('filters by name prefix, tags, view, entity, owner and type', () => {
     expect(refs(listFeatures(set, { filter: { namePrefix: 'conv' } }))).toEqual(['driver_hourly_stats:conv_rate', 'transformed_conv_rate:conv_rate_plus_val']);
-    expect(refs(listFeatures(set, { filter: { tags: { quality: 'silver' } } }))).toEqual(['driver_hourly_stats:acc_rate', 'driver_hourly_stats:avg_daily_trips']);
+    expect(refs(listFeatures(set, { filter: { tags: { quality: 'silver' } } }))).toEqual([
+      'driver_hourly_stats:acc_rate',
+      'driver_hourly_stats:avg_daily_trips',
+    ]);
     expect(refs(listFeatures(set, { featureView: 'customer_profile' }))).toEqual(['customer_profile:lifetime_value', 'customer_profile:segment']);
     expect(refs(listFeatures(set, { entity: 'customer' }))).toEqual(['customer_profile:lifetime_value', 'customer_profile:segment']);
     expect(refs(listFeatures(set, { owner: 'growth@example.com' }))).toEqual(['customer_profile:lifetime_value', 'customer_profile:segment']);
-    expect(refs(listFeatures(set, { valueType: typesV1.ValueType.DOUBLE }))).toEqual(['customer_profile:lifetime_value', 'driver_hourly_stats:acc_rate', 'transformed_conv_rate:conv_rate_plus_val']);
-    expect(refs(listFeatures(set, { valueType: typesV1.ValueType.DOUBLE, entity: 'driver', filter: { namePrefix: 'acc' } }))).toEqual(['driver_hourly_stats:acc_rate']);
+    expect(refs(listFeatures(set, { valueType: typesV1.ValueType.DOUBLE }))).toEqual([
+      'customer_profile:lifetime_value',
+      'driver_hourly_stats:acc_rate',
+      'transformed_conv_rate:conv_rate_plus_val',
+    ]);
+    expect(refs(listFeatures(set, { valueType: typesV1.ValueType.DOUBLE, entity: 'driver', filter: { namePrefix: 'acc' } }))).toEqual([
+      'driver_hourly_stats:acc_rate',
+    ]);
   });
   it('accepts a ListFeaturesRequest and honours its project', () => {
     const req = create(registryV1.ListFeaturesRequestSchema, { project: 'driver_stats', entity: 'customer' });
@@ -94,6 +103,8 @@ describe('searchFeatures', () => {
     expect(refs(searchFeatures(set, { query: '', owner: 'growth@example.com' }))).toEqual(['customer_profile:lifetime_value', 'customer_profile:segment']);
     expect(searchFeatures(set, { query: 'rate', limit: 1 })).toHaveLength(1);
     expect(searchFeatures(set, { project: 'other' })).toEqual([]);
-    expect(searchFeatures(set, create(registryV1.SearchFeaturesRequestSchema, { query: 'trips', valueType: typesV1.ValueType.INT64 })).map((f) => f.name)).toEqual(['trips_plus_val', 'avg_daily_trips']);
+    expect(
+      searchFeatures(set, create(registryV1.SearchFeaturesRequestSchema, { query: 'trips', valueType: typesV1.ValueType.INT64 })).map((f) => f.name),
+    ).toEqual(['trips_plus_val', 'avg_daily_trips']);
   });
 });

@@ -133,7 +133,10 @@ function wordScore(f: registryV1.FeatureInfo, word: string): number {
 /** Free-text search over features, best match first (ties by view then name). */
 export function searchFeatures(set: RegistrySet, search: FeatureSearch = {}): registryV1.FeatureInfo[] {
   if (search.project !== undefined && search.project !== '' && search.project !== set.project.name) return [];
-  const words = (search.query ?? '').toLowerCase().split(/\s+/).filter((w) => w !== '');
+  const words = (search.query ?? '')
+    .toLowerCase()
+    .split(/\s+/)
+    .filter((w) => w !== '');
   const limit = search.limit === undefined || search.limit <= 0 ? 100 : search.limit;
   const scored: Array<{ f: registryV1.FeatureInfo; score: number }> = [];
   for (const f of featureInfos(set)) {

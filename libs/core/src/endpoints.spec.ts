@@ -7,7 +7,15 @@ const kafka = (bootstrapServers: string[], schemaRegistryUrl?: string) =>
     name: 's',
     kind: {
       case: 'kafka',
-      value: { bootstrapServers, messageFormat: { format: schemaRegistryUrl === undefined ? { case: 'json', value: {} } : { case: 'avro', value: { schema: { case: 'schemaRegistryUrl', value: schemaRegistryUrl } } } } },
+      value: {
+        bootstrapServers,
+        messageFormat: {
+          format:
+            schemaRegistryUrl === undefined
+              ? { case: 'json', value: {} }
+              : { case: 'avro', value: { schema: { case: 'schemaRegistryUrl', value: schemaRegistryUrl } } },
+        },
+      },
     },
   }) as never;
 

@@ -39,7 +39,8 @@ function splitHostPort(text: string): HostPort | undefined {
 export function endpointPatternProblem(pattern: string): string | undefined {
   const parts = splitHostPort(pattern);
   if (parts === undefined) return `${JSON.stringify(pattern)} is not host:port (host may be * or *.domain, port may be *; IPv6 in brackets)`;
-  if (parts.host.includes('*') && parts.host !== '*' && !/^\*\.[^*]+$/.test(parts.host)) return `${JSON.stringify(pattern)}: a * in the host must be the whole host or lead as *.domain`;
+  if (parts.host.includes('*') && parts.host !== '*' && !/^\*\.[^*]+$/.test(parts.host))
+    return `${JSON.stringify(pattern)}: a * in the host must be the whole host or lead as *.domain`;
   return undefined;
 }
 
@@ -83,7 +84,10 @@ export interface EndpointProblem {
 
 /** Whether a broker may be dialled: the socket-level check, for brokers a cluster advertises. */
 export function brokerAllowed(allow: EndpointAllowList, host: string, port: number): boolean {
-  return allowed(allow.kafkaBrokers, { host: host.includes(':') && !host.startsWith('[') ? `[${host.toLowerCase()}]` : host.toLowerCase(), port: String(port) });
+  return allowed(allow.kafkaBrokers, {
+    host: host.includes(':') && !host.startsWith('[') ? `[${host.toLowerCase()}]` : host.toLowerCase(),
+    port: String(port),
+  });
 }
 
 /** The endpoints of a data source that the allow-list does not admit, each with a message naming the setting. */
@@ -91,7 +95,13 @@ export function sourceEndpointProblems(source: registryV1.DataSource, allow: End
   if (source.kind.case !== 'kafka') return [];
   const kafka = source.kind.value;
   const problems: EndpointProblem[] = [];
-  const refuse = (field: string, value: string, setting: (typeof ENDPOINT_SETTINGS)[keyof typeof ENDPOINT_SETTINGS], list: readonly string[], why: string): void => {
+  const refuse = (
+    field: string,
+    value: string,
+    setting: (typeof ENDPOINT_SETTINGS)[keyof typeof ENDPOINT_SETTINGS],
+    list: readonly string[],
+    why: string,
+  ): void => {
     problems.push({
       field,
       message: `${JSON.stringify(value.slice(0, 200))} ${why}; allowed ${setting.plural}: ${list.length === 0 ? 'none' : list.join(', ')} (set by the services' ${setting.key} / ${setting.env})`,
@@ -101,7 +111,8 @@ export function sourceEndpointProblems(source: registryV1.DataSource, allow: End
     const endpoint = brokerEndpoint(server);
     const field = `kind.kafka.bootstrap_servers[${i}]`;
     if (endpoint === undefined) refuse(field, server, ENDPOINT_SETTINGS.kafkaBrokers, allow.kafkaBrokers, 'is not host:port');
-    else if (!allowed(allow.kafkaBrokers, endpoint)) refuse(field, server, ENDPOINT_SETTINGS.kafkaBrokers, allow.kafkaBrokers, 'is not an allowed Kafka broker');
+    else if (!allowed(allow.kafkaBrokers, endpoint))
+      refuse(field, server, ENDPOINT_SETTINGS.kafkaBrokers, allow.kafkaBrokers, 'is not an allowed Kafka broker');
   });
   const format = kafka.messageFormat?.format;
   if (format?.case === 'avro' && format.value.schema.case === 'schemaRegistryUrl') {
@@ -109,7 +120,8 @@ export function sourceEndpointProblems(source: registryV1.DataSource, allow: End
     const endpoint = urlEndpoint(url);
     const field = 'kind.kafka.message_format.avro.schema_registry_url';
     if (endpoint === undefined) refuse(field, url, ENDPOINT_SETTINGS.schemaRegistries, allow.schemaRegistries, 'is not an http(s) URL');
-    else if (!allowed(allow.schemaRegistries, endpoint)) refuse(field, url, ENDPOINT_SETTINGS.schemaRegistries, allow.schemaRegistries, 'is not an allowed schema registry');
+    else if (!allowed(allow.schemaRegistries, endpoint))
+      refuse(field, url, ENDPOINT_SETTINGS.schemaRegistries, allow.schemaRegistries, 'is not an allowed schema registry');
   }
   return problems;
 }

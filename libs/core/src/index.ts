@@ -25,7 +25,15 @@ export type { ValueTypeName } from './value-types';
 export { matchesFilter, hasTags } from './filter';
 export { parseJsonLossless } from './lossless-json';
 export { JSON_SLICE_CHARS, parseJsonInSlices } from './json-slices';
-export { allowListProblems, brokerAllowed, ENDPOINT_SETTINGS, LOOPBACK_ALLOW_LIST, LOOPBACK_ENDPOINTS, sourceEndpointProblems, sourceEndpointRefusal } from './endpoints';
+export {
+  allowListProblems,
+  brokerAllowed,
+  ENDPOINT_SETTINGS,
+  LOOPBACK_ALLOW_LIST,
+  LOOPBACK_ENDPOINTS,
+  sourceEndpointProblems,
+  sourceEndpointRefusal,
+} from './endpoints';
 export type { EndpointAllowList, EndpointProblem } from './endpoints';
 export type { NameTagFilter } from './filter';
 export { featureInfos, listFeatures, searchFeatures } from './discovery';

@@ -21,14 +21,23 @@ test('"__proto__" stays an own key, as JSON.parse keeps it', async () => {
   expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
 });
 
-test.each(['{"a":[1,2,3', '{"a":[1,2,3]} x', '[1,2,,3]', '{"a" 1}', '{a:1}', '[1 2]', '[1,2,3,4,@]'])('%s is refused as not JSON in slices too', async (text) => {
-  expect(() => parseJsonLossless(text)).toThrow(SyntaxError);
-  for (const slice of [1, 3, 5]) await expect(parseJsonInSlices(text, slice)).rejects.toThrow(SyntaxError);
-});
+test.each(['{"a":[1,2,3', '{"a":[1,2,3]} x', '[1,2,,3]', '{"a" 1}', '{a:1}', '[1 2]', '[1,2,3,4,@]'])(
+  '%s is refused as not JSON in slices too',
+  async (text) => {
+    expect(() => parseJsonLossless(text)).toThrow(SyntaxError);
+    for (const slice of [1, 3, 5]) await expect(parseJsonInSlices(text, slice)).rejects.toThrow(SyntaxError);
+  },
+);
 
 test('a 14 MB data frame parses while the event loop keeps turning', async () => {
   const n = 300_000;
-  const text = JSON.stringify({ df: { id: Array.from({ length: n }, (_, i) => i), rate: Array.from({ length: n }, (_, i) => i / 7), at: Array.from({ length: n }, () => '2026-01-01T00:00:00Z') } });
+  const text = JSON.stringify({
+    df: {
+      id: Array.from({ length: n }, (_, i) => i),
+      rate: Array.from({ length: n }, (_, i) => i / 7),
+      at: Array.from({ length: n }, () => '2026-01-01T00:00:00Z'),
+    },
+  });
   expect(text.length).toBeGreaterThan(13_000_000);
   // Counted turns of the event loop, not wall-clock gaps (the machine is shared): one parse
   // of the whole text lets no timer run; slicing lets one run between slices.

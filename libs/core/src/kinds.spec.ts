@@ -8,7 +8,16 @@ const K = registryV1.ObjectKind;
 
 describe('kind names', () => {
   it('names every kind and reads the names back', () => {
-    expect(KIND_NAMES).toEqual(['project', 'entity', 'data-source', 'feature-view', 'on-demand-feature-view', 'feature-service', 'saved-dataset', 'permission']);
+    expect(KIND_NAMES).toEqual([
+      'project',
+      'entity',
+      'data-source',
+      'feature-view',
+      'on-demand-feature-view',
+      'feature-service',
+      'saved-dataset',
+      'permission',
+    ]);
     for (const kind of [K.PROJECT, K.ENTITY, K.DATA_SOURCE, K.FEATURE_VIEW, K.ON_DEMAND_FEATURE_VIEW, K.FEATURE_SERVICE, K.SAVED_DATASET, K.PERMISSION]) {
       expect(parseKindName(kindName(kind))).toBe(kind);
     }
@@ -44,7 +53,9 @@ describe('feature refs', () => {
   });
 
   it('rejects malformed refs with a message saying what is expected', () => {
-    expect(() => parseFeatureRef('conv_rate')).toThrow("invalid feature reference 'conv_rate': no colon; expected 'view:feature', e.g. 'driver_hourly_stats:conv_rate'");
+    expect(() => parseFeatureRef('conv_rate')).toThrow(
+      "invalid feature reference 'conv_rate': no colon; expected 'view:feature', e.g. 'driver_hourly_stats:conv_rate'",
+    );
     expect(() => parseFeatureRef('a:b:c')).toThrow(/more than one colon/);
     expect(() => parseFeatureRef(':f')).toThrow(/the view name is empty/);
     expect(() => parseFeatureRef('v:')).toThrow(FeatureRefError);

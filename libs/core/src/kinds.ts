@@ -3,15 +3,7 @@ import { registryV1 } from '@larder/proto';
 const { ObjectKind } = registryV1;
 
 /** The CLI and file-facing name of each object kind, e.g. `feature-view`. */
-export type KindName =
-  | 'project'
-  | 'entity'
-  | 'data-source'
-  | 'feature-view'
-  | 'on-demand-feature-view'
-  | 'feature-service'
-  | 'saved-dataset'
-  | 'permission';
+export type KindName = 'project' | 'entity' | 'data-source' | 'feature-view' | 'on-demand-feature-view' | 'feature-service' | 'saved-dataset' | 'permission';
 
 const NAMES: ReadonlyArray<readonly [registryV1.ObjectKind, KindName, string]> = [
   [ObjectKind.PROJECT, 'project', 'project'],

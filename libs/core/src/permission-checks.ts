@@ -38,14 +38,20 @@ export function permissionProblems(p: registryV1.Permission): PermissionProblem[
   checkEnums(add, 'types', p.types, objectTypeName, 'type', OBJECT_TYPE_NAMES, 'OBJECT_KIND_UNSPECIFIED');
 
   if (p.namePatterns.length > L.maxNamePatterns) {
-    add('name_patterns', `has ${p.namePatterns.length} name patterns, more than the ${L.maxNamePatterns} allowed; use wildcards ('*', '?') to cover many names with one pattern`);
+    add(
+      'name_patterns',
+      `has ${p.namePatterns.length} name patterns, more than the ${L.maxNamePatterns} allowed; use wildcards ('*', '?') to cover many names with one pattern`,
+    );
   } else {
     p.namePatterns.forEach((pattern, i) => {
       const at = `name_patterns[${i}]`;
       if (pattern === '') add(at, `has an empty name pattern (name_patterns entry #${i + 1}); use '*' to cover every name`);
       else if (pattern.length > L.maxPatternChars) add(at, `has a name pattern of ${pattern.length} characters, more than the ${L.maxPatternChars} allowed`);
       else if (!NAME_PATTERN_CHARS.test(pattern)) {
-        add(at, `has name pattern ${shown(pattern)} with characters other than letters, digits, '_', '.', '-' and the wildcards '*' and '?' (patterns are globs, not regular expressions)`);
+        add(
+          at,
+          `has name pattern ${shown(pattern)} with characters other than letters, digits, '_', '.', '-' and the wildcards '*' and '?' (patterns are globs, not regular expressions)`,
+        );
       }
     });
   }
@@ -57,7 +63,8 @@ export function permissionProblems(p: registryV1.Permission): PermissionProblem[
     for (const [key, value] of tags) {
       if (key === '') add('required_tags', 'has a required tag with an empty key');
       else if (key.length > L.maxTagChars) add('required_tags', `has a required tag key of ${key.length} characters, more than the ${L.maxTagChars} allowed`);
-      else if (value.length > L.maxTagChars) add(`required_tags.${key}`, `has a required tag value of ${value.length} characters, more than the ${L.maxTagChars} allowed`);
+      else if (value.length > L.maxTagChars)
+        add(`required_tags.${key}`, `has a required tag value of ${value.length} characters, more than the ${L.maxTagChars} allowed`);
     }
   }
 

@@ -21,7 +21,18 @@ describe('permission names', () => {
   it('names every action of the contract and reads the names back', () => {
     const actions = Object.values(A).filter((v): v is registryV1.Action => typeof v === 'number' && v !== A.UNSPECIFIED);
     expect(actions.map((a) => actionName(a))).toEqual(ACTION_NAMES);
-    expect(ACTION_NAMES).toEqual(['describe', 'create', 'update', 'delete', 'read_online', 'read_offline', 'write_online', 'write_offline', 'materialize', 'manage_permissions']);
+    expect(ACTION_NAMES).toEqual([
+      'describe',
+      'create',
+      'update',
+      'delete',
+      'read_online',
+      'read_offline',
+      'write_online',
+      'write_offline',
+      'materialize',
+      'manage_permissions',
+    ]);
     for (const action of actions) expect(parseActionName(actionName(action)!)).toBe(action);
     expect(actionName(A.READ_ONLINE)).toBe('read_online');
   });
@@ -29,7 +40,16 @@ describe('permission names', () => {
   it('names every object kind of the contract as a permission type', () => {
     const kinds = Object.values(K).filter((v): v is registryV1.ObjectKind => typeof v === 'number' && v !== K.UNSPECIFIED);
     expect(kinds.map((k) => objectTypeName(k))).toEqual(OBJECT_TYPE_NAMES);
-    expect(OBJECT_TYPE_NAMES).toEqual(['project', 'entity', 'data_source', 'feature_view', 'on_demand_feature_view', 'feature_service', 'saved_dataset', 'permission']);
+    expect(OBJECT_TYPE_NAMES).toEqual([
+      'project',
+      'entity',
+      'data_source',
+      'feature_view',
+      'on_demand_feature_view',
+      'feature_service',
+      'saved_dataset',
+      'permission',
+    ]);
     for (const kind of kinds) expect(parseObjectTypeName(objectTypeName(kind)!)).toBe(kind);
   });
 
@@ -113,8 +133,13 @@ describe('validateRegistrySet: permissions', () => {
   });
 
   it('checks the name like other named objects: required, a loose name, unique', () => {
-    expect(issuesAfter((p) => (p.name = ''))).toEqual([{ kind: K.PERMISSION, name: '', field: 'name', message: 'permission #1 has no name; every permission needs one' }]);
-    expect(only((p) => (p.name = 'team readers'))).toEqual({ field: 'name', message: expect.stringMatching(/^permission 'team readers' has an invalid name; use letters, digits, underscores, dots and hyphens/) });
+    expect(issuesAfter((p) => (p.name = ''))).toEqual([
+      { kind: K.PERMISSION, name: '', field: 'name', message: 'permission #1 has no name; every permission needs one' },
+    ]);
+    expect(only((p) => (p.name = 'team readers'))).toEqual({
+      field: 'name',
+      message: expect.stringMatching(/^permission 'team readers' has an invalid name; use letters, digits, underscores, dots and hyphens/),
+    });
     expect(only((p, s) => s.permissions.push({ ...p }))).toEqual({
       field: 'name',
       message: "permission 'driver-readers' is defined more than once; permission names must be unique in the project",
@@ -122,24 +147,56 @@ describe('validateRegistrySet: permissions', () => {
   });
 
   it('needs at least one action, none unspecified or unknown or repeated', () => {
-    expect(only((p) => (p.actions = []))).toEqual({ field: 'actions', message: expect.stringMatching(/grants no actions; list at least one of describe, create, .*manage_permissions$/) });
-    expect(only((p) => p.actions.push(A.UNSPECIFIED))).toEqual({ field: 'actions[2]', message: expect.stringMatching(/has ACTION_UNSPECIFIED \(not set\); use one of describe/) });
-    expect(only((p) => p.actions.push(77 as registryV1.Action))).toEqual({ field: 'actions[2]', message: expect.stringMatching(/has unknown action 77; use one of/) });
-    expect(only((p) => p.actions.push(A.DESCRIBE))).toEqual({ field: 'actions[2]', message: "permission 'driver-readers' lists action 'describe' more than once" });
+    expect(only((p) => (p.actions = []))).toEqual({
+      field: 'actions',
+      message: expect.stringMatching(/grants no actions; list at least one of describe, create, .*manage_permissions$/),
+    });
+    expect(only((p) => p.actions.push(A.UNSPECIFIED))).toEqual({
+      field: 'actions[2]',
+      message: expect.stringMatching(/has ACTION_UNSPECIFIED \(not set\); use one of describe/),
+    });
+    expect(only((p) => p.actions.push(77 as registryV1.Action))).toEqual({
+      field: 'actions[2]',
+      message: expect.stringMatching(/has unknown action 77; use one of/),
+    });
+    expect(only((p) => p.actions.push(A.DESCRIBE))).toEqual({
+      field: 'actions[2]',
+      message: "permission 'driver-readers' lists action 'describe' more than once",
+    });
   });
 
   it('refuses unspecified, unknown and repeated types', () => {
-    expect(only((p) => (p.types = [K.UNSPECIFIED]))).toEqual({ field: 'types[0]', message: expect.stringMatching(/has OBJECT_KIND_UNSPECIFIED \(not set\); use one of project, entity, data_source, .*permission$/) });
-    expect(only((p) => (p.types = [K.ENTITY, 12 as registryV1.ObjectKind]))).toEqual({ field: 'types[1]', message: expect.stringMatching(/has unknown type 12/) });
-    expect(only((p) => (p.types = [K.FEATURE_VIEW, K.FEATURE_VIEW]))).toEqual({ field: 'types[1]', message: expect.stringMatching(/lists type 'feature_view' more than once/) });
+    expect(only((p) => (p.types = [K.UNSPECIFIED]))).toEqual({
+      field: 'types[0]',
+      message: expect.stringMatching(/has OBJECT_KIND_UNSPECIFIED \(not set\); use one of project, entity, data_source, .*permission$/),
+    });
+    expect(only((p) => (p.types = [K.ENTITY, 12 as registryV1.ObjectKind]))).toEqual({
+      field: 'types[1]',
+      message: expect.stringMatching(/has unknown type 12/),
+    });
+    expect(only((p) => (p.types = [K.FEATURE_VIEW, K.FEATURE_VIEW]))).toEqual({
+      field: 'types[1]',
+      message: expect.stringMatching(/lists type 'feature_view' more than once/),
+    });
   });
 
   it('allows only * and ? globs over name characters in name_patterns', () => {
     for (const ok of ['*', 'driver_*', 'v?.?', 'team-a.*', 'proj\u00e9t_*']) expect([ok, issuesAfter((p) => (p.namePatterns = [ok]))]).toEqual([ok, []]);
     for (const bad of ['driver_[a-z]', '.+', '^driver$', 'a|b', '{a,b}', 'a b', '../x', 'a\\*']) {
-      expect([bad, only((p) => (p.namePatterns = ['ok_*', bad]))]).toEqual([bad, { field: 'name_patterns[1]', message: expect.stringMatching(/characters other than letters, digits, '_', '.', '-' and the wildcards '\*' and '\?' \(patterns are globs, not regular expressions\)$/) }]);
+      expect([bad, only((p) => (p.namePatterns = ['ok_*', bad]))]).toEqual([
+        bad,
+        {
+          field: 'name_patterns[1]',
+          message: expect.stringMatching(
+            /characters other than letters, digits, '_', '.', '-' and the wildcards '\*' and '\?' \(patterns are globs, not regular expressions\)$/,
+          ),
+        },
+      ]);
     }
-    expect(only((p) => (p.namePatterns = ['']))).toEqual({ field: 'name_patterns[0]', message: expect.stringMatching(/has an empty name pattern \(name_patterns entry #1\); use '\*'/) });
+    expect(only((p) => (p.namePatterns = ['']))).toEqual({
+      field: 'name_patterns[0]',
+      message: expect.stringMatching(/has an empty name pattern \(name_patterns entry #1\); use '\*'/),
+    });
   });
 
   it('bounds the number and length of patterns, tags and identities (hostile lists)', () => {
@@ -154,8 +211,14 @@ describe('validateRegistrySet: permissions', () => {
       field: 'required_tags',
       message: expect.stringMatching(/has 1000 required tags, more than the 32 allowed/),
     });
-    expect(only((p) => (p.requiredTags = { team: 'x'.repeat(300) }))).toEqual({ field: 'required_tags.team', message: expect.stringMatching(/tag value of 300 characters/) });
-    expect(only((p) => (p.requiredTags = { ['k'.repeat(5000)]: 'v' }))).toEqual({ field: 'required_tags', message: expect.stringMatching(/tag key of 5000 characters/) });
+    expect(only((p) => (p.requiredTags = { team: 'x'.repeat(300) }))).toEqual({
+      field: 'required_tags.team',
+      message: expect.stringMatching(/tag value of 300 characters/),
+    });
+    expect(only((p) => (p.requiredTags = { ['k'.repeat(5000)]: 'v' }))).toEqual({
+      field: 'required_tags',
+      message: expect.stringMatching(/tag key of 5000 characters/),
+    });
     expect(only((p) => (p.requiredTags = { '': 'v' }))).toEqual({ field: 'required_tags', message: expect.stringMatching(/required tag with an empty key/) });
     expect(only((p) => (p.policy!.users = Array.from({ length: 10_000 }, (_, i) => `u${i}`)))).toEqual({
       field: 'policy.users',
@@ -177,12 +240,21 @@ describe('validateRegistrySet: permissions', () => {
 
   it('checks identity strings: not empty, no control characters or padding, Kubernetes names where they are ones', () => {
     expect(only((p) => (p.policy!.roles = ['']))).toEqual({ field: 'policy.roles[0]', message: expect.stringMatching(/has role "" \(empty\)/) });
-    expect(only((p) => (p.policy!.users = ['alice\nforged audit line']))).toEqual({ field: 'policy.users[0]', message: expect.stringMatching(/containing control characters/) });
-    expect(only((p) => (p.policy!.users = [' alice']))).toEqual({ field: 'policy.users[0]', message: expect.stringMatching(/with leading or trailing spaces/) });
+    expect(only((p) => (p.policy!.users = ['alice\nforged audit line']))).toEqual({
+      field: 'policy.users[0]',
+      message: expect.stringMatching(/containing control characters/),
+    });
+    expect(only((p) => (p.policy!.users = [' alice']))).toEqual({
+      field: 'policy.users[0]',
+      message: expect.stringMatching(/with leading or trailing spaces/),
+    });
     expect(issuesAfter((p) => (p.policy!.certificateSubjects = ['CN=ingest, O=Larder', 'ingest.example.com']))).toEqual([]);
     expect(issuesAfter((p) => (p.policy!.users = ['system:serviceaccount:ml:trainer', 'alice@example.com']))).toEqual([]);
     expect(issuesAfter((p) => (p.policy!.namespaces = ['serving', 'ml-team-2']))).toEqual([]);
-    expect(only((p) => (p.policy!.namespaces = ['Serving']))).toEqual({ field: 'policy.namespaces[0]', message: expect.stringMatching(/'Serving', which is not a Kubernetes namespace name/) });
+    expect(only((p) => (p.policy!.namespaces = ['Serving']))).toEqual({
+      field: 'policy.namespaces[0]',
+      message: expect.stringMatching(/'Serving', which is not a Kubernetes namespace name/),
+    });
     for (const bad of ['serving', 'serving/', '/x', 'Serving/x', 'a/b/c', 'serving/kserve risk']) {
       expect([bad, only((p) => (p.policy!.serviceAccounts = [bad]))]).toEqual([
         bad,

@@ -8,16 +8,7 @@ const { Action, ObjectKind } = registryV1;
  * -> `read_online`).
  */
 export type ActionName =
-  | 'describe'
-  | 'create'
-  | 'update'
-  | 'delete'
-  | 'read_online'
-  | 'read_offline'
-  | 'write_online'
-  | 'write_offline'
-  | 'materialize'
-  | 'manage_permissions';
+  'describe' | 'create' | 'update' | 'delete' | 'read_online' | 'read_offline' | 'write_online' | 'write_offline' | 'materialize' | 'manage_permissions';
 
 /**
  * How a Permission's `types` are written: `feature_view`, `saved_dataset`.
@@ -25,14 +16,7 @@ export type ActionName =
  * are YAML values beside `read_online` and the authorizer's object types.
  */
 export type ObjectTypeName =
-  | 'project'
-  | 'entity'
-  | 'data_source'
-  | 'feature_view'
-  | 'on_demand_feature_view'
-  | 'feature_service'
-  | 'saved_dataset'
-  | 'permission';
+  'project' | 'entity' | 'data_source' | 'feature_view' | 'on_demand_feature_view' | 'feature_service' | 'saved_dataset' | 'permission';
 
 const ACTIONS: ReadonlyArray<readonly [registryV1.Action, ActionName]> = [
   [Action.DESCRIBE, 'describe'],

@@ -1,14 +1,7 @@
 import { closest } from './suggest';
 
 /** What kind of problem a FeatureResolutionError is; services map it to a status (unknown-service -> NOT_FOUND, the rest -> INVALID_ARGUMENT). */
-export type FeatureResolutionProblem =
-  | 'bad-ref'
-  | 'unknown-view'
-  | 'unknown-feature'
-  | 'unknown-service'
-  | 'collision'
-  | 'empty'
-  | 'invalid-definition';
+export type FeatureResolutionProblem = 'bad-ref' | 'unknown-view' | 'unknown-feature' | 'unknown-service' | 'collision' | 'empty' | 'invalid-definition';
 
 /**
  * A feature request that cannot be resolved against the registry. `field` names the

@@ -18,7 +18,11 @@ function failure(fn: () => unknown): FeatureResolutionError {
 
 describe('resolveFeatures', () => {
   it('resolves refs into one read per view, outputs in request order, with ttl and typed join keys', () => {
-    const r = resolveFeatures(driverStatsSet(), { refs: ['driver_hourly_stats:acc_rate', 'customer_profile:segment', 'driver_hourly_stats:conv_rate'] }, { fullFeatureNames: false });
+    const r = resolveFeatures(
+      driverStatsSet(),
+      { refs: ['driver_hourly_stats:acc_rate', 'customer_profile:segment', 'driver_hourly_stats:conv_rate'] },
+      { fullFeatureNames: false },
+    );
     expect(r.project).toBe('driver_stats');
     expect(r.views.map((v) => [v.name, v.features.map((f) => f.name), v.joinKeys, v.ttlMs])).toEqual([
       ['driver_hourly_stats', ['acc_rate', 'conv_rate'], [{ name: 'driver_id', column: 'driver_id', valueType: T.INT64 }], 86_400_000],
@@ -29,7 +33,10 @@ describe('resolveFeatures', () => {
       ['segment', [1, 0], T.STRING],
       ['conv_rate', [0, 1], T.FLOAT],
     ]);
-    expect(r.entityColumns).toEqual([{ name: 'driver_id', valueType: T.INT64 }, { name: 'customer_id', valueType: T.STRING }]);
+    expect(r.entityColumns).toEqual([
+      { name: 'driver_id', valueType: T.INT64 },
+      { name: 'customer_id', valueType: T.STRING },
+    ]);
     expect(r.requestFields).toEqual([]);
   });
 
@@ -50,9 +57,15 @@ describe('resolveFeatures', () => {
     expect(r.requestFields.map((f) => f.name).sort()).toEqual(['amount', 'currency', 'val_to_add']);
     const [od] = r.onDemand;
     expect(od?.name).toBe('transformed_conv_rate');
-    expect(od?.inputs.map((i) => [i.kind, i.variable])).toEqual([['request', 'transaction'], ['view', 'driver_hourly_stats']]);
+    expect(od?.inputs.map((i) => [i.kind, i.variable])).toEqual([
+      ['request', 'transaction'],
+      ['view', 'driver_hourly_stats'],
+    ]);
     const value = od?.compiled.evaluate({
-      transaction: { val_to_add: create(typesV1.ValueSchema, { val: { case: 'int64Val', value: 2n } }), currency: create(typesV1.ValueSchema, { val: { case: 'stringVal', value: 'USD' } }) },
+      transaction: {
+        val_to_add: create(typesV1.ValueSchema, { val: { case: 'int64Val', value: 2n } }),
+        currency: create(typesV1.ValueSchema, { val: { case: 'stringVal', value: 'USD' } }),
+      },
       driver_hourly_stats: { conv_rate: create(typesV1.ValueSchema, { val: { case: 'floatVal', value: 0.5 } }) },
     });
     expect(value?.['conv_rate_plus_val']?.val).toEqual({ case: 'doubleVal', value: 2.5 });
@@ -61,13 +74,15 @@ describe('resolveFeatures', () => {
 
   it('aliases name outputs and keep two projections of one view apart', () => {
     const set = driverStatsSet();
-    set.featureServices.push(create(registryV1.FeatureServiceSchema, {
-      name: 'two_drivers',
-      projections: [
-        { featureView: 'driver_hourly_stats', features: ['conv_rate'] },
-        { featureView: 'driver_hourly_stats', alias: 'other', features: ['conv_rate'], joinKeyMap: { driver_id: 'other_driver_id' } },
-      ],
-    }));
+    set.featureServices.push(
+      create(registryV1.FeatureServiceSchema, {
+        name: 'two_drivers',
+        projections: [
+          { featureView: 'driver_hourly_stats', features: ['conv_rate'] },
+          { featureView: 'driver_hourly_stats', alias: 'other', features: ['conv_rate'], joinKeyMap: { driver_id: 'other_driver_id' } },
+        ],
+      }),
+    );
     const r = resolveFeatures(set, { featureService: 'two_drivers' }, { fullFeatureNames: true });
     expect(r.outputs.map((o) => o.name)).toEqual(['driver_hourly_stats__conv_rate', 'other__conv_rate']);
     expect(r.views.map((v) => v.joinKeys[0]?.column)).toEqual(['driver_id', 'other_driver_id']);
@@ -78,13 +93,32 @@ describe('resolveFeatures', () => {
 
   it('names what is wrong: bad refs, unknown views, features and services, collisions, duplicates, nothing requested', () => {
     const set = driverStatsSet();
-    set.featureViews.push(create(registryV1.FeatureViewSchema, { name: 'other_stats', entities: ['driver'], schema: [field('conv_rate', T.DOUBLE)], batchSource: 'driver_stats_source' }));
+    set.featureViews.push(
+      create(registryV1.FeatureViewSchema, {
+        name: 'other_stats',
+        entities: ['driver'],
+        schema: [field('conv_rate', T.DOUBLE)],
+        batchSource: 'driver_stats_source',
+      }),
+    );
     const cases: [() => unknown, string, RegExp][] = [
       [() => resolveFeatures(set, { refs: ['conv_rate'] }, { fullFeatureNames: false }), 'bad-ref', /features\[0\].*expected 'view:feature'/],
-      [() => resolveFeatures(set, { refs: ['driver_hourly_stat:conv_rate'] }, { fullFeatureNames: false }), 'unknown-view', /feature view 'driver_hourly_stat' is not defined.*did you mean 'driver_hourly_stats'/],
+      [
+        () => resolveFeatures(set, { refs: ['driver_hourly_stat:conv_rate'] }, { fullFeatureNames: false }),
+        'unknown-view',
+        /feature view 'driver_hourly_stat' is not defined.*did you mean 'driver_hourly_stats'/,
+      ],
       [() => resolveFeatures(set, { refs: ['driver_hourly_stats:conv'] }, { fullFeatureNames: false }), 'unknown-feature', /no feature 'conv'.*conv_rate/],
-      [() => resolveFeatures(set, { featureService: 'driver_activty' }, { fullFeatureNames: false }), 'unknown-service', /feature service 'driver_activty' is not defined.*did you mean 'driver_activity'/],
-      [() => resolveFeatures(set, { refs: ['driver_hourly_stats:conv_rate', 'other_stats:conv_rate'] }, { fullFeatureNames: false }), 'collision', /'driver_hourly_stats:conv_rate' and 'other_stats:conv_rate' would both be named 'conv_rate'/],
+      [
+        () => resolveFeatures(set, { featureService: 'driver_activty' }, { fullFeatureNames: false }),
+        'unknown-service',
+        /feature service 'driver_activty' is not defined.*did you mean 'driver_activity'/,
+      ],
+      [
+        () => resolveFeatures(set, { refs: ['driver_hourly_stats:conv_rate', 'other_stats:conv_rate'] }, { fullFeatureNames: false }),
+        'collision',
+        /'driver_hourly_stats:conv_rate' and 'other_stats:conv_rate' would both be named 'conv_rate'/,
+      ],
       [() => resolveFeatures(set, { refs: ['other_stats:conv_rate', 'other_stats:conv_rate'] }, { fullFeatureNames: true }), 'collision', /requested twice/],
       [() => resolveFeatures(set, { refs: [] }, { fullFeatureNames: false }), 'empty', /no features requested/],
     ];
@@ -98,11 +132,13 @@ describe('resolveFeatures', () => {
 
   it('compiles on-demand views that read other on-demand views, dependencies first', () => {
     const set = driverStatsSet();
-    set.onDemandFeatureViews.push(create(registryV1.OnDemandFeatureViewSchema, {
-      name: 'doubled',
-      sources: [{ source: { case: 'featureView', value: { featureView: 'transformed_conv_rate', features: ['trips_plus_val'] } } }],
-      outputs: [{ name: 'twice', valueType: T.INT64, expression: 'transformed_conv_rate.trips_plus_val * 2' }],
-    }));
+    set.onDemandFeatureViews.push(
+      create(registryV1.OnDemandFeatureViewSchema, {
+        name: 'doubled',
+        sources: [{ source: { case: 'featureView', value: { featureView: 'transformed_conv_rate', features: ['trips_plus_val'] } } }],
+        outputs: [{ name: 'twice', valueType: T.INT64, expression: 'transformed_conv_rate.trips_plus_val * 2' }],
+      }),
+    );
     const r = resolveFeatures(set, { refs: ['doubled:twice'] }, { fullFeatureNames: false });
     expect(r.onDemand.map((o) => o.name)).toEqual(['transformed_conv_rate', 'doubled']);
     expect(r.onDemand[1]?.inputs).toEqual([{ kind: 'on-demand', variable: 'transformed_conv_rate', onDemand: 0, features: ['trips_plus_val'] }]);

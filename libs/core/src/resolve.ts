@@ -61,8 +61,22 @@ export interface ResolvedOnDemand {
 
 /** One output column, in response order. */
 export type ResolvedOutput =
-  | { readonly kind: 'view'; readonly name: string; readonly valueType: typesV1.ValueType; readonly view: number; readonly feature: number; readonly ref: string }
-  | { readonly kind: 'on-demand'; readonly name: string; readonly valueType: typesV1.ValueType; readonly onDemand: number; readonly output: number; readonly ref: string };
+  | {
+      readonly kind: 'view';
+      readonly name: string;
+      readonly valueType: typesV1.ValueType;
+      readonly view: number;
+      readonly feature: number;
+      readonly ref: string;
+    }
+  | {
+      readonly kind: 'on-demand';
+      readonly name: string;
+      readonly valueType: typesV1.ValueType;
+      readonly onDemand: number;
+      readonly output: number;
+      readonly ref: string;
+    };
 
 /**
  * What a request for features means against one registry version: what to read, what
@@ -142,8 +156,15 @@ class Resolver {
       };
       const fv = this.featureViews.get(p.view);
       if (fv !== undefined) {
-        const schema = this.pickFeatures(p, fv.schema.map(({ name, valueType }) => ({ name, valueType })));
-        const view = this.viewRead(fv, p, schema.map((f) => f.name));
+        const schema = this.pickFeatures(
+          p,
+          fv.schema.map(({ name, valueType }) => ({ name, valueType })),
+        );
+        const view = this.viewRead(
+          fv,
+          p,
+          schema.map((f) => f.name),
+        );
         const read = this.views[view] as ResolvedView;
         for (const f of schema) {
           add({
@@ -159,7 +180,10 @@ class Resolver {
       }
       const odfv = this.onDemandViews.get(p.view);
       if (odfv !== undefined) {
-        const outs = this.pickFeatures(p, odfv.outputs.map(({ name, valueType }) => ({ name, valueType })));
+        const outs = this.pickFeatures(
+          p,
+          odfv.outputs.map(({ name, valueType }) => ({ name, valueType })),
+        );
         const index = this.onDemandView(odfv, p.field);
         const compiled = (this.onDemand[index] as ResolvedOnDemand).compiled;
         for (const o of outs) {
@@ -176,7 +200,8 @@ class Resolver {
       }
       throw this.unknownView(p.view, p.field);
     }
-    if (outputs.length === 0) throw new FeatureResolutionError('empty', 'features', 'no features requested; give at least one `view:feature` ref or a feature service');
+    if (outputs.length === 0)
+      throw new FeatureResolutionError('empty', 'features', 'no features requested; give at least one `view:feature` ref or a feature service');
     return {
       project: this.set.project.name,
       views: this.views,
@@ -208,8 +233,15 @@ class Resolver {
   private fromService(name: string): Projection[] {
     const service = this.set.featureServices.find((s) => s.name === name);
     if (service === undefined) {
-      const hint = suggestName(name, this.set.featureServices.map((s) => s.name));
-      throw new FeatureResolutionError('unknown-service', 'feature_service', `feature service '${name}' is not defined in project '${this.set.project.name}'${hint}`);
+      const hint = suggestName(
+        name,
+        this.set.featureServices.map((s) => s.name),
+      );
+      throw new FeatureResolutionError(
+        'unknown-service',
+        'feature_service',
+        `feature service '${name}' is not defined in project '${this.set.project.name}'${hint}`,
+      );
     }
     return service.projections.map((p, i) => ({
       view: p.featureView,
@@ -225,8 +257,15 @@ class Resolver {
     return p.features.map((name) => {
       const found = all.find((f) => f.name === name);
       if (found === undefined) {
-        const hint = suggestName(name, all.map((f) => f.name));
-        throw new FeatureResolutionError('unknown-feature', p.field, `view '${p.view}' has no feature '${name}'${hint}; its features: ${all.map((f) => f.name).join(', ')}`);
+        const hint = suggestName(
+          name,
+          all.map((f) => f.name),
+        );
+        throw new FeatureResolutionError(
+          'unknown-feature',
+          p.field,
+          `view '${p.view}' has no feature '${name}'${hint}; its features: ${all.map((f) => f.name).join(', ')}`,
+        );
       }
       return found;
     });
@@ -249,7 +288,11 @@ class Resolver {
       const seen = this.entityColumns.get(column);
       if (seen === undefined) this.entityColumns.set(column, { name: column, valueType: entity.valueType, field: p.field });
       else if (seen.valueType !== entity.valueType) {
-        throw new FeatureResolutionError('invalid-definition', p.field, `entity column '${column}' would carry join keys of two types (for ${seen.field} and for view '${fv.name}'); map one of them to another column with join_key_map`);
+        throw new FeatureResolutionError(
+          'invalid-definition',
+          p.field,
+          `entity column '${column}' would carry join keys of two types (for ${seen.field} and for view '${fv.name}'); map one of them to another column with join_key_map`,
+        );
       }
       return key;
     });
@@ -300,7 +343,11 @@ class Resolver {
         for (const f of fields) {
           const seen = this.requestFields.get(f.name);
           if (seen !== undefined && seen.valueType !== f.valueType) {
-            throw new FeatureResolutionError('invalid-definition', where, `request field '${f.name}' is declared with two types by the requested on-demand views`);
+            throw new FeatureResolutionError(
+              'invalid-definition',
+              where,
+              `request field '${f.name}' is declared with two types by the requested on-demand views`,
+            );
           }
           this.requestFields.set(f.name, { name: f.name, valueType: f.valueType });
         }

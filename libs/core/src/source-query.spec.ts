@@ -21,7 +21,7 @@ describe('sourceQueryProblem', () => {
     ['SELECT * FROM t) UNION ALL SELECT * FROM secrets WHERE (1=1', 'closes a parenthesis it never opened'],
     ['SELECT * FROM t;', 'ends with ";"'],
     ['SELECT (1 FROM t', 'leaves a parenthesis open'],
-    ["SELECT 'open FROM t", "quote that is never closed"],
+    ["SELECT 'open FROM t", 'quote that is never closed'],
     ['SELECT 1 /* open', 'comment that is never closed'],
     ['SELECT $x$ open', 'quote that is never closed'],
   ])('refuses %s', (query, problem) => {

@@ -42,7 +42,12 @@ export function driverStatsSet(): RegistrySet {
         timestampField: 'ts',
         kind: {
           case: 'kafka',
-          value: { bootstrapServers: ['localhost:9092'], topic: 'trips', messageFormat: { format: { case: 'json', value: {} } }, batchSource: 'driver_stats_source' },
+          value: {
+            bootstrapServers: ['localhost:9092'],
+            topic: 'trips',
+            messageFormat: { format: { case: 'json', value: {} } },
+            batchSource: 'driver_stats_source',
+          },
         },
       }),
       create(registryV1.DataSourceSchema, {

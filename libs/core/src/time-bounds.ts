@@ -14,7 +14,7 @@ export const FUTURE_SKEW_SETTING = {
   default: DEFAULT_MAX_FUTURE_SKEW_MS,
   min: 0,
   env: 'LARDER_MAX_FUTURE_SKEW',
-  doc: 'How far ahead of this server\'s clock an event time, a materialization end time or a watermark may be (clock skew between writers and servers); later ones are refused.',
+  doc: "How far ahead of this server's clock an event time, a materialization end time or a watermark may be (clock skew between writers and servers); later ones are refused.",
 } as const;
 
 /** Why `ms` is too far ahead of `nowMs`, or undefined when it is not. */
@@ -29,7 +29,10 @@ const MAX_SECONDS = 253_402_300_799n;
 
 /** A client's Timestamp outside what a Timestamp may hold, or with bad nanos. */
 export class TimestampRangeError extends Error {
-  constructor(readonly field: string, message: string) {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
     super(`${field}: ${message}`);
   }
 }

@@ -92,7 +92,10 @@ function checkName(c: Checker, kind: registryV1.ObjectKind, name: string, index:
     return false;
   }
   if (!pattern.test(name)) {
-    const allowed = pattern === IDENTIFIER ? 'letters, digits and underscores, not starting with a digit' : 'letters, digits, underscores, dots and hyphens, starting with a letter or underscore';
+    const allowed =
+      pattern === IDENTIFIER
+        ? 'letters, digits and underscores, not starting with a digit'
+        : 'letters, digits, underscores, dots and hyphens, starting with a letter or underscore';
     c.about(kind, name, 'name', `has an invalid name; use ${allowed}`);
   }
   return true;
@@ -116,7 +119,8 @@ function indexObjects(c: Checker): void {
     if (checkName(c, ObjectKind.ENTITY, e.name, i, IDENTIFIER) && unique(ObjectKind.ENTITY, e.name, 'entity', 'entity')) c.entities.set(e.name, e);
   });
   c.set.dataSources.forEach((s, i) => {
-    if (checkName(c, ObjectKind.DATA_SOURCE, s.name, i, IDENTIFIER) && unique(ObjectKind.DATA_SOURCE, s.name, 'source', 'data source')) c.sources.set(s.name, s);
+    if (checkName(c, ObjectKind.DATA_SOURCE, s.name, i, IDENTIFIER) && unique(ObjectKind.DATA_SOURCE, s.name, 'source', 'data source'))
+      c.sources.set(s.name, s);
   });
   c.set.featureViews.forEach((v, i) => {
     if (!checkName(c, ObjectKind.FEATURE_VIEW, v.name, i, IDENTIFIER)) return;
@@ -136,7 +140,8 @@ function indexObjects(c: Checker): void {
     c.views.set(v.name, { kind: ObjectKind.ON_DEMAND_FEATURE_VIEW, features: new Map(v.outputs.map((o) => [o.name, o.valueType])), joinKeys: [] });
   });
   c.set.featureServices.forEach((s, i) => {
-    if (checkName(c, ObjectKind.FEATURE_SERVICE, s.name, i, LOOSE_NAME) && unique(ObjectKind.FEATURE_SERVICE, s.name, 'service', 'feature service')) c.services.add(s.name);
+    if (checkName(c, ObjectKind.FEATURE_SERVICE, s.name, i, LOOSE_NAME) && unique(ObjectKind.FEATURE_SERVICE, s.name, 'service', 'feature service'))
+      c.services.add(s.name);
   });
   c.set.savedDatasets.forEach((d, i) => {
     if (checkName(c, ObjectKind.SAVED_DATASET, d.name, i, LOOSE_NAME)) unique(ObjectKind.SAVED_DATASET, d.name, 'dataset', 'saved dataset');
@@ -172,7 +177,15 @@ function checkEntity(c: Checker, e: registryV1.Entity): void {
 }
 
 /** Checks a list of named, typed fields (a view's schema, a request source's schema). */
-function checkFields(c: Checker, kind: registryV1.ObjectKind, name: string, path: string, fields: ReadonlyArray<{ name: string; valueType: typesV1.ValueType }>, noun: string, types = true): Set<string> {
+function checkFields(
+  c: Checker,
+  kind: registryV1.ObjectKind,
+  name: string,
+  path: string,
+  fields: ReadonlyArray<{ name: string; valueType: typesV1.ValueType }>,
+  noun: string,
+  types = true,
+): Set<string> {
   const names = new Set<string>();
   fields.forEach((f, i) => {
     const at = `${path}[${i}]`;
@@ -206,7 +219,12 @@ function checkSourceRef(c: Checker, kind: registryV1.ObjectKind, name: string, f
   }
   const actual = sourceKindOf(source);
   if (actual !== undefined && !kinds.has(actual)) {
-    c.about(kind, name, field, `uses data source '${ref}' as its ${role} source, but '${ref}' is a ${actual} source; a ${role} source must be ${[...kinds].join(', ')}`);
+    c.about(
+      kind,
+      name,
+      field,
+      `uses data source '${ref}' as its ${role} source, but '${ref}' is a ${actual} source; a ${role} source must be ${[...kinds].join(', ')}`,
+    );
   }
 }
 
@@ -301,10 +319,20 @@ function checkFeatureView(c: Checker, v: registryV1.FeatureView): void {
   v.schema.forEach((f, i) => {
     const entity = joinKeys.get(f.name);
     if (entity !== undefined) {
-      c.about(K, v.name, `schema[${i}].name`, `has feature '${f.name}', which collides with the join key of entity '${entity}'; join keys are not features, so rename or remove it`);
+      c.about(
+        K,
+        v.name,
+        `schema[${i}].name`,
+        `has feature '${f.name}', which collides with the join key of entity '${entity}'; join keys are not features, so rename or remove it`,
+      );
     }
     if (batch !== undefined && f.name !== '' && (f.name === batch.timestampField || f.name === batch.createdTimestampColumn)) {
-      c.about(K, v.name, `schema[${i}].name`, `has feature '${f.name}', which is a timestamp column of its batch source '${batch.name}'; timestamps are not features`);
+      c.about(
+        K,
+        v.name,
+        `schema[${i}].name`,
+        `has feature '${f.name}', which is a timestamp column of its batch source '${batch.name}'; timestamps are not features`,
+      );
     }
   });
 
@@ -332,7 +360,12 @@ function checkReachable(c: Checker, v: registryV1.FeatureView): void {
   const stream = c.sources.get(v.streamSource);
   const via = stream?.kind.case === 'kafka' || stream?.kind.case === 'push' ? stream.kind.value.batchSource : undefined;
   if (via === '') {
-    c.about(K, v.name, 'online', `is online: false, has no batch_source and its stream source '${v.streamSource}' names no batch_source either, so its rows could be written nowhere; set online: true or a batch_source`);
+    c.about(
+      K,
+      v.name,
+      'online',
+      `is online: false, has no batch_source and its stream source '${v.streamSource}' names no batch_source either, so its rows could be written nowhere; set online: true or a batch_source`,
+    );
   }
 }
 
@@ -344,12 +377,22 @@ function checkProjection(c: Checker, kind: registryV1.ObjectKind, name: string, 
   }
   const view = c.views.get(p.featureView);
   if (view === undefined) {
-    c.about(kind, name, `${path}.feature_view`, `references feature view '${p.featureView}', which is not defined${knownList('feature views', p.featureView, [...c.views.keys()])}`);
+    c.about(
+      kind,
+      name,
+      `${path}.feature_view`,
+      `references feature view '${p.featureView}', which is not defined${knownList('feature views', p.featureView, [...c.views.keys()])}`,
+    );
     return undefined;
   }
   p.features.forEach((feature, i) => {
     if (!view.features.has(feature)) {
-      c.about(kind, name, `${path}.features[${i}]`, `references feature '${feature}' of view '${p.featureView}', which has no such feature${knownList(`features of '${p.featureView}'`, feature, [...view.features.keys()])}`);
+      c.about(
+        kind,
+        name,
+        `${path}.features[${i}]`,
+        `references feature '${feature}' of view '${p.featureView}', which has no such feature${knownList(`features of '${p.featureView}'`, feature, [...view.features.keys()])}`,
+      );
     }
   });
   if (p.alias !== '' && !IDENTIFIER.test(p.alias)) {
@@ -357,7 +400,8 @@ function checkProjection(c: Checker, kind: registryV1.ObjectKind, name: string, 
   }
   for (const key of Object.keys(p.joinKeyMap)) {
     if (!view.joinKeys.includes(key)) {
-      const known = view.joinKeys.length === 0 ? `view '${p.featureView}' has no join keys` : `the join keys of '${p.featureView}' are ${view.joinKeys.join(', ')}`;
+      const known =
+        view.joinKeys.length === 0 ? `view '${p.featureView}' has no join keys` : `the join keys of '${p.featureView}' are ${view.joinKeys.join(', ')}`;
       c.about(kind, name, `${path}.join_key_map.${key}`, `maps join key '${key}', which view '${p.featureView}' does not have; ${known}`);
     }
   }
@@ -447,13 +491,28 @@ function checkSavedDataset(c: Checker, d: registryV1.SavedDataset): void {
     }
     const view = c.views.get(parsed.featureView);
     if (view === undefined) {
-      c.about(K, d.name, `features[${i}]`, `references feature '${ref}' of view '${parsed.featureView}', which is not defined${knownList('feature views', parsed.featureView, [...c.views.keys()])}`);
+      c.about(
+        K,
+        d.name,
+        `features[${i}]`,
+        `references feature '${ref}' of view '${parsed.featureView}', which is not defined${knownList('feature views', parsed.featureView, [...c.views.keys()])}`,
+      );
     } else if (!view.features.has(parsed.feature)) {
-      c.about(K, d.name, `features[${i}]`, `references feature '${ref}', but view '${parsed.featureView}' has no feature '${parsed.feature}'${knownList(`features of '${parsed.featureView}'`, parsed.feature, [...view.features.keys()])}`);
+      c.about(
+        K,
+        d.name,
+        `features[${i}]`,
+        `references feature '${ref}', but view '${parsed.featureView}' has no feature '${parsed.feature}'${knownList(`features of '${parsed.featureView}'`, parsed.feature, [...view.features.keys()])}`,
+      );
     }
   });
   if (d.featureService !== '' && !c.services.has(d.featureService)) {
-    c.about(K, d.name, 'feature_service', `references feature service '${d.featureService}', which is not defined${knownList('feature services', d.featureService, [...c.services])}`);
+    c.about(
+      K,
+      d.name,
+      'feature_service',
+      `references feature service '${d.featureService}', which is not defined${knownList('feature services', d.featureService, [...c.services])}`,
+    );
   }
   if (d.storage === undefined || d.storage.kind.case === undefined) {
     c.about(K, d.name, 'storage', 'has no storage; set file, bigquery_table or postgres_table');

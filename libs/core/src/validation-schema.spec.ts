@@ -35,7 +35,11 @@ describe("a feature view's TFDV schema", () => {
 
   it('refuses a feature the view does not have, naming the view, the schema feature and the features it has', () => {
     expect(issuesWith({ feature: [{ name: 'conv_rate' }, { name: 'conv_rat', type: F.FLOAT }] })).toEqual([
-      { field: 'validation.schema.feature[1].name', message: "feature view 'driver_hourly_stats' has a validation schema naming feature 'conv_rat', which the view does not have; its features are conv_rate, acc_rate, avg_daily_trips" },
+      {
+        field: 'validation.schema.feature[1].name',
+        message:
+          "feature view 'driver_hourly_stats' has a validation schema naming feature 'conv_rat', which the view does not have; its features are conv_rate, acc_rate, avg_daily_trips",
+      },
     ]);
   });
 
@@ -50,9 +54,21 @@ describe("a feature view's TFDV schema", () => {
         floatDomain: [{ name: 'rates', min: 0, max: 1 }],
       }),
     ).toEqual([
-      { field: 'validation.schema.feature[0].string_domain', message: "feature view 'driver_hourly_stats' has a validation schema giving feature 'conv_rate' a string_domain, which does not fit its value type float: string_domain describes string and bytes features" },
-      { field: 'validation.schema.feature[1].domain', message: "feature view 'driver_hourly_stats' has a validation schema giving feature 'avg_daily_trips' a float_domain (domain 'rates'), which does not fit its value type int64: float_domain describes float and double features" },
-      { field: 'validation.schema.feature[2].bool_domain', message: "feature view 'driver_hourly_stats' has a validation schema giving feature 'acc_rate' a bool_domain, which does not fit its value type double: bool_domain describes bool features" },
+      {
+        field: 'validation.schema.feature[0].string_domain',
+        message:
+          "feature view 'driver_hourly_stats' has a validation schema giving feature 'conv_rate' a string_domain, which does not fit its value type float: string_domain describes string and bytes features",
+      },
+      {
+        field: 'validation.schema.feature[1].domain',
+        message:
+          "feature view 'driver_hourly_stats' has a validation schema giving feature 'avg_daily_trips' a float_domain (domain 'rates'), which does not fit its value type int64: float_domain describes float and double features",
+      },
+      {
+        field: 'validation.schema.feature[2].bool_domain',
+        message:
+          "feature view 'driver_hourly_stats' has a validation schema giving feature 'acc_rate' a bool_domain, which does not fit its value type double: bool_domain describes bool features",
+      },
     ]);
   });
 
@@ -68,7 +84,10 @@ describe("a feature view's TFDV schema", () => {
       }).map((i) => [i.field, i.message.replace("feature view 'driver_hourly_stats' has a validation schema ", '')]),
     ).toEqual([
       ['validation.schema.feature[0].type', "giving feature 'conv_rate' type BYTES, but the feature is float, which TFDV calls FLOAT"],
-      ['validation.schema.feature[1].domain', "giving feature 'acc_rate' domain 'nowhere', which the schema does not define; add a string_domain, int_domain or float_domain named 'nowhere' at its top level"],
+      [
+        'validation.schema.feature[1].domain',
+        "giving feature 'acc_rate' domain 'nowhere', which the schema does not define; add a string_domain, int_domain or float_domain named 'nowhere' at its top level",
+      ],
       ['validation.schema.feature[2].int_domain', "giving feature 'avg_daily_trips' an int_domain with min 10 above max 1"],
       ['validation.schema.feature[3].name', "naming feature 'conv_rate' more than once"],
     ]);

@@ -16,10 +16,22 @@ export interface ValidationSchemaProblem {
 type Family = 'int' | 'float' | 'string' | 'bool';
 
 const FAMILY = new Map<typesV1.ValueType, Family>([
-  [V.INT32, 'int'], [V.INT64, 'int'], [V.UNIX_TIMESTAMP, 'int'], [V.INT32_LIST, 'int'], [V.INT64_LIST, 'int'], [V.UNIX_TIMESTAMP_LIST, 'int'],
-  [V.FLOAT, 'float'], [V.DOUBLE, 'float'], [V.FLOAT_LIST, 'float'], [V.DOUBLE_LIST, 'float'],
-  [V.STRING, 'string'], [V.BYTES, 'string'], [V.STRING_LIST, 'string'], [V.BYTES_LIST, 'string'],
-  [V.BOOL, 'bool'], [V.BOOL_LIST, 'bool'],
+  [V.INT32, 'int'],
+  [V.INT64, 'int'],
+  [V.UNIX_TIMESTAMP, 'int'],
+  [V.INT32_LIST, 'int'],
+  [V.INT64_LIST, 'int'],
+  [V.UNIX_TIMESTAMP_LIST, 'int'],
+  [V.FLOAT, 'float'],
+  [V.DOUBLE, 'float'],
+  [V.FLOAT_LIST, 'float'],
+  [V.DOUBLE_LIST, 'float'],
+  [V.STRING, 'string'],
+  [V.BYTES, 'string'],
+  [V.STRING_LIST, 'string'],
+  [V.BYTES_LIST, 'string'],
+  [V.BOOL, 'bool'],
+  [V.BOOL_LIST, 'bool'],
 ]);
 
 /**
@@ -72,7 +84,10 @@ export function validationSchemaProblems(view: registryV1.FeatureView): Validati
     if (family === undefined) return;
     const typeName = valueTypeName(valueType);
     if (isFieldSet(feature, tfmdV0.FeatureSchema.field.type) && feature.type !== F.TYPE_UNKNOWN && feature.type !== TFDV_TYPE[family]) {
-      add('.type', `has a validation schema giving feature '${feature.name}' type ${F[feature.type] ?? feature.type}, but the feature is ${typeName}, which TFDV calls ${F[TFDV_TYPE[family]]}`);
+      add(
+        '.type',
+        `has a validation schema giving feature '${feature.name}' type ${F[feature.type] ?? feature.type}, but the feature is ${typeName}, which TFDV calls ${F[TFDV_TYPE[family]]}`,
+      );
     }
     const info = feature.domainInfo;
     if (info.case === undefined) return;
@@ -80,12 +95,23 @@ export function validationSchemaProblems(view: registryV1.FeatureView): Validati
     let domainValue: unknown = info.value;
     let via = '';
     if (info.case === 'domain') {
-      const named = schema.stringDomain.find((d) => d.name === info.value) ?? schema.intDomain.find((d) => d.name === info.value) ?? schema.floatDomain.find((d) => d.name === info.value);
+      const named =
+        schema.stringDomain.find((d) => d.name === info.value) ??
+        schema.intDomain.find((d) => d.name === info.value) ??
+        schema.floatDomain.find((d) => d.name === info.value);
       if (named === undefined) {
-        add('.domain', `has a validation schema giving feature '${feature.name}' domain '${info.value}', which the schema does not define; add a string_domain, int_domain or float_domain named '${info.value}' at its top level`);
+        add(
+          '.domain',
+          `has a validation schema giving feature '${feature.name}' domain '${info.value}', which the schema does not define; add a string_domain, int_domain or float_domain named '${info.value}' at its top level`,
+        );
         return;
       }
-      domainCase = named.$typeName === 'tensorflow.metadata.v0.StringDomain' ? 'stringDomain' : named.$typeName === 'tensorflow.metadata.v0.IntDomain' ? 'intDomain' : 'floatDomain';
+      domainCase =
+        named.$typeName === 'tensorflow.metadata.v0.StringDomain'
+          ? 'stringDomain'
+          : named.$typeName === 'tensorflow.metadata.v0.IntDomain'
+            ? 'intDomain'
+            : 'floatDomain';
       domainValue = named;
       via = ` (domain '${info.value}')`;
     }
@@ -93,12 +119,18 @@ export function validationSchemaProblems(view: registryV1.FeatureView): Validati
     const field = info.case === 'domain' ? '.domain' : `.${fit?.label ?? domainCase}`;
     if (fit === undefined) return;
     if (!fit.families.includes(family)) {
-      add(field, `has a validation schema giving feature '${feature.name}' ${fit.label === 'int_domain' ? 'an' : 'a'} ${fit.label}${via}, which does not fit its value type ${typeName}: ${fit.advice}`);
+      add(
+        field,
+        `has a validation schema giving feature '${feature.name}' ${fit.label === 'int_domain' ? 'an' : 'a'} ${fit.label}${via}, which does not fit its value type ${typeName}: ${fit.advice}`,
+      );
       return;
     }
     const bounds = boundsOf(domainCase, domainValue);
     if (bounds !== undefined && bounds.min > bounds.max) {
-      add(field, `has a validation schema giving feature '${feature.name}' ${fit.label === 'int_domain' ? 'an' : 'a'} ${fit.label}${via} with min ${bounds.min} above max ${bounds.max}`);
+      add(
+        field,
+        `has a validation schema giving feature '${feature.name}' ${fit.label === 'int_domain' ? 'an' : 'a'} ${fit.label}${via} with min ${bounds.min} above max ${bounds.max}`,
+      );
     }
   });
   return problems;

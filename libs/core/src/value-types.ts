@@ -72,7 +72,12 @@ const LOOSE = new Map<string, typesV1.ValueType>([
  * undefined for anything else, including `unspecified`.
  */
 export function parseValueTypeName(text: string): typesV1.ValueType | undefined {
-  return LOOSE.get(text.toLowerCase().replace(/^value_type_/, '').replaceAll('_', ''));
+  return LOOSE.get(
+    text
+      .toLowerCase()
+      .replace(/^value_type_/, '')
+      .replaceAll('_', ''),
+  );
 }
 
 /** Whether a value of this type is a list. */

@@ -24,7 +24,12 @@ export interface AdoptSchemaResult {
  * document, comments and layout of the rest of the file kept. A TypeScript
  * definition is code we do not rewrite: the result says what line to add.
  */
-export async function adoptSchema(repoPath: string, viewName: string, schema: tfmdV0.Schema, options: { schemaFile?: string } = {}): Promise<AdoptSchemaResult> {
+export async function adoptSchema(
+  repoPath: string,
+  viewName: string,
+  schema: tfmdV0.Schema,
+  options: { schemaFile?: string } = {},
+): Promise<AdoptSchemaResult> {
   const { sources } = await loadFeatureRepo(repoPath);
   const origin = sources.get(registryV1.ObjectKind.FEATURE_VIEW, viewName);
   if (origin === undefined) throw new Error(`the feature repo at ${repoPath} defines no feature view '${viewName}'`);
@@ -48,7 +53,8 @@ export async function adoptSchema(repoPath: string, viewName: string, schema: tf
   const documents = parseAllDocuments(text);
   const docs = Array.isArray(documents) ? documents : [documents];
   const target = docs.find((d) => d.get('kind') === 'FeatureView' && d.get('name') === viewName);
-  if (target === undefined) throw new FeatureRepoError(repoPath, [{ file: origin.file, line: 1, column: 1, key: '', message: `feature view '${viewName}' is no longer in this file` }]);
+  if (target === undefined)
+    throw new FeatureRepoError(repoPath, [{ file: origin.file, line: 1, column: 1, key: '', message: `feature view '${viewName}' is no longer in this file` }]);
   if (target.hasIn(['validation', 'schema'])) target.deleteIn(['validation', 'schema']);
   // Relative to the repo root, as file-source paths are.
   target.setIn(['validation', 'schema_file'], schemaFile.split(path.sep).join('/'));

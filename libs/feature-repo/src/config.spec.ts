@@ -52,7 +52,15 @@ describe('readRepoConfig', () => {
   it('names the line and key of each problem', async () => {
     const dir = folder({ 'larder.yaml': 'project: -rides\nregistry:\n  url: mysql://db\nonline_store:\n  type: redis\n' });
     const problems = await problemsOf(dir);
-    expect(problems).toEqual([expect.objectContaining({ file: 'larder.yaml', line: 1, column: 1, key: 'project', message: expect.stringMatching(/'-rides' is not a valid project name: use letters, digits, underscores and hyphens/) })]);
+    expect(problems).toEqual([
+      expect.objectContaining({
+        file: 'larder.yaml',
+        line: 1,
+        column: 1,
+        key: 'project',
+        message: expect.stringMatching(/'-rides' is not a valid project name: use letters, digits, underscores and hyphens/),
+      }),
+    ]);
     // Feast's names are Larder's: capitals and hyphens are fine.
     expect((await readRepoConfig(folder({ 'larder.yaml': 'project: Larder-Compat\n' }))).project).toBe('Larder-Compat');
     // Per-type requirements, checked once the shape is right.

@@ -7,19 +7,12 @@ import { formatFieldPath, locateInDocument } from './source-map';
 import { checkSpec, type ObjectSpec, type Spec } from './spec';
 
 /** Where the registry lives. Relative file paths are resolved against the repo root. */
-export type RegistryLocation =
-  | { kind: 'file'; path: string }
-  | { kind: 'postgres'; url: string }
-  | { kind: 'remote'; address: string };
+export type RegistryLocation = { kind: 'file'; path: string } | { kind: 'postgres'; url: string } | { kind: 'remote'; address: string };
 
-export type OnlineStoreConfig =
-  | { type: 'sqlite'; path: string }
-  | { type: 'redis'; url: string; layout: 'packed' | 'feast' };
+export type OnlineStoreConfig = { type: 'sqlite'; path: string } | { type: 'redis'; url: string; layout: 'packed' | 'feast' };
 
 export type OfflineStoreConfig =
-  | { type: 'duckdb' }
-  | { type: 'postgres'; url: string }
-  | { type: 'bigquery'; projectId: string; dataset: string; location?: string; apiEndpoint?: string };
+  { type: 'duckdb' } | { type: 'postgres'; url: string } | { type: 'bigquery'; projectId: string; dataset: string; location?: string; apiEndpoint?: string };
 
 export const SERVICE_NAMES = ['registry', 'online_serving', 'offline_retrieval', 'ingestion', 'materialization'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
@@ -106,7 +99,8 @@ export function buildRepoConfig(repoPath: string, raw: Raw): { config: RepoConfi
   if (typeof reg['address'] === 'string') registry = { kind: 'remote', address: reg['address'] };
   else if (typeof reg['url'] === 'string' || typeof reg['postgres'] === 'string') {
     const url = (reg['url'] ?? reg['postgres']) as string;
-    if (!/^postgres(ql)?:\/\//.test(url)) problems.push({ path: ['registry', 'url' in reg ? 'url' : 'postgres'], message: `expected a postgresql:// URL, got '${url}'` });
+    if (!/^postgres(ql)?:\/\//.test(url))
+      problems.push({ path: ['registry', 'url' in reg ? 'url' : 'postgres'], message: `expected a postgresql:// URL, got '${url}'` });
     registry = { kind: 'postgres', url };
   } else registry = { kind: 'file', path: resolve(typeof reg['path'] === 'string' ? reg['path'] : DEFAULT_REGISTRY_PATH) };
 
@@ -160,7 +154,12 @@ export async function readConfigFile(repoPath: string): Promise<ConfigReadResult
   try {
     text = await readFile(path.join(repoPath, CONFIG_FILE), 'utf8');
   } catch {
-    return { config: undefined, problems: [whole(`no ${CONFIG_FILE} in ${repoPath}`)], at: (p, message) => whole(message, formatFieldPath(p)), where: () => undefined };
+    return {
+      config: undefined,
+      problems: [whole(`no ${CONFIG_FILE} in ${repoPath}`)],
+      at: (p, message) => whole(message, formatFieldPath(p)),
+      where: () => undefined,
+    };
   }
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, prettyErrors: false });

@@ -24,8 +24,7 @@ export class FeatureRepoError extends Error {
     readonly problems: readonly FeatureRepoProblem[],
   ) {
     super(
-      `feature repo ${repoPath} has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n` +
-        problems.map((p) => `  ${formatProblem(p)}`).join('\n'),
+      `feature repo ${repoPath} has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n` + problems.map((p) => `  ${formatProblem(p)}`).join('\n'),
     );
   }
 }

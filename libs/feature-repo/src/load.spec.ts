@@ -80,8 +80,7 @@ describe('loadFeatureRepo', () => {
     sameMessages(registryV1.FeatureServiceSchema, yaml.set.featureServices, ts.set.featureServices);
     expect(yaml.set.savedDatasets).toEqual([]);
     // Same larder.yaml, each resolved against its own folder.
-    const relativeTo = (config: typeof yaml.config) =>
-      JSON.parse(JSON.stringify(config).replaceAll(config.repoPath, '<repo>')) as unknown;
+    const relativeTo = (config: typeof yaml.config) => JSON.parse(JSON.stringify(config).replaceAll(config.repoPath, '<repo>')) as unknown;
     expect(relativeTo(yaml.config)).toEqual(relativeTo(ts.config));
   });
 
@@ -123,7 +122,8 @@ describe('loadFeatureRepo', () => {
   it('reads several YAML files and TypeScript files side by side', async () => {
     const dir = repo('driver-stats', {
       'extra.yaml': 'kind: Entity\nname: rider\nvalue_type: string\n---\n',
-      'more.ts': "import { defineEntity } from '@larder/sdk';\nexport const customer = defineEntity({ name: 'customer', valueType: 'int64' });\nexport const all = [customer];\n",
+      'more.ts':
+        "import { defineEntity } from '@larder/sdk';\nexport const customer = defineEntity({ name: 'customer', valueType: 'int64' });\nexport const all = [customer];\n",
     });
     const { set, sources } = await loadFeatureRepo(dir);
     expect(set.entities.map((e) => e.name)).toEqual(['customer', 'driver', 'rider']);
@@ -136,10 +136,29 @@ describe('value type spellings', () => {
   // Every spelling a YAML or TypeScript definition could use before core and
   // the SDK shared one table of names; a repo written with any of them loads.
   const spellings: Array<[string, registryV1.Field['valueType']]> = [
-    ['bytes', 1], ['string', 2], ['int32', 3], ['int64', 4], ['double', 5], ['float64', 5], ['float', 6], ['float32', 6],
-    ['bool', 7], ['boolean', 7], ['unix_timestamp', 8], ['timestamp', 8],
-    ['bytes_list', 11], ['string_list', 12], ['int32_list', 13], ['int64_list', 14], ['double_list', 15], ['float64_list', 15],
-    ['float_list', 16], ['float32_list', 16], ['bool_list', 17], ['unix_timestamp_list', 18], ['timestamp_list', 18],
+    ['bytes', 1],
+    ['string', 2],
+    ['int32', 3],
+    ['int64', 4],
+    ['double', 5],
+    ['float64', 5],
+    ['float', 6],
+    ['float32', 6],
+    ['bool', 7],
+    ['boolean', 7],
+    ['unix_timestamp', 8],
+    ['timestamp', 8],
+    ['bytes_list', 11],
+    ['string_list', 12],
+    ['int32_list', 13],
+    ['int64_list', 14],
+    ['double_list', 15],
+    ['float64_list', 15],
+    ['float_list', 16],
+    ['float32_list', 16],
+    ['bool_list', 17],
+    ['unix_timestamp_list', 18],
+    ['timestamp_list', 18],
   ];
 
   it('loads each from YAML and from TypeScript with its type', async () => {
@@ -180,7 +199,13 @@ describe('loadFeatureRepo errors name file, line and key', () => {
   it('unknown key, nested too', async () => {
     const text = yamlWith('ttl: 1d\nschema:\n  - name: conv_rate\n    value_type: float\n', 'tll: 1d\nschema:\n  - name: conv_rate\n    valu_type: float\n');
     const problems = await problemsOf(repo('driver-stats', { [YAML_FILE]: text }));
-    expectProblem(problems, { file: YAML_FILE, line: lineOf(text, 'tll: 1d'), column: 1, key: 'tll', message: /unknown key 'tll' \(expected one of name, entities, schema, ttl/ });
+    expectProblem(problems, {
+      file: YAML_FILE,
+      line: lineOf(text, 'tll: 1d'),
+      column: 1,
+      key: 'tll',
+      message: /unknown key 'tll' \(expected one of name, entities, schema, ttl/,
+    });
     expectProblem(problems, { file: YAML_FILE, line: lineOf(text, 'valu_type'), column: 5, key: 'schema[0].valu_type', message: /unknown key 'valu_type'/ });
     expectProblem(problems, { file: YAML_FILE, line: lineOf(text, '  - name: conv_rate'), key: 'schema[0]', message: /missing required key 'value_type'/ });
   });
@@ -194,7 +219,10 @@ describe('loadFeatureRepo errors name file, line and key', () => {
   });
 
   it('unknown value type and unparseable ttl', async () => {
-    const text = yamlWith('value_type: int64\ndescription: A driver', 'value_type: integer\ndescription: A driver').replace('ttl: 1d\nschema', 'ttl: one day\nschema');
+    const text = yamlWith('value_type: int64\ndescription: A driver', 'value_type: integer\ndescription: A driver').replace(
+      'ttl: 1d\nschema',
+      'ttl: one day\nschema',
+    );
     const problems = await problemsOf(repo('driver-stats', { [YAML_FILE]: text }));
     expectProblem(problems, { file: YAML_FILE, line: lineOf(text, 'value_type: integer'), key: 'value_type', message: /unknown value type 'integer'/ });
     expectProblem(problems, { file: YAML_FILE, line: lineOf(text, 'ttl: one day'), key: 'ttl', message: /expected a duration/ });
@@ -211,20 +239,37 @@ describe('loadFeatureRepo errors name file, line and key', () => {
     });
     const problems = await problemsOf(dir);
     expect(problems).toHaveLength(2);
-    expectProblem(problems, { file: 'more.yaml', line: 3, column: 1, key: 'name', message: new RegExp(`duplicate entity name 'driver' \\(first defined at ${YAML_FILE}:${lineOf(exampleYaml, 'name: driver\n')}\\)`) });
+    expectProblem(problems, {
+      file: 'more.yaml',
+      line: 3,
+      column: 1,
+      key: 'name',
+      message: new RegExp(`duplicate entity name 'driver' \\(first defined at ${YAML_FILE}:${lineOf(exampleYaml, 'name: driver\n')}\\)`),
+    });
     // Views and on-demand views share one namespace.
     expectProblem(problems, { file: 'views.ts', line: 3, key: 'name', message: /duplicate feature view name 'transformed_conv_rate'/ });
   });
 
   it('missing references (from core)', async () => {
-    const text = yamlWith('entities: [driver]\nttl: 1d', 'entities: [drivr]\nttl: 1d').replace('  - feature_view: transformed_conv_rate', '  - feature_view: transformed_conv');
+    const text = yamlWith('entities: [driver]\nttl: 1d', 'entities: [drivr]\nttl: 1d').replace(
+      '  - feature_view: transformed_conv_rate',
+      '  - feature_view: transformed_conv',
+    );
     const problems = await problemsOf(repo('driver-stats', { [YAML_FILE]: text }));
     expectProblem(problems, { file: YAML_FILE, line: lineOf(text, '[drivr]'), key: 'entities[0]', message: /drivr/ });
-    expectProblem(problems, { file: YAML_FILE, line: lineOf(text, '  - feature_view: transformed_conv\n') , key: 'projections[1].feature_view', message: /transformed_conv/ });
+    expectProblem(problems, {
+      file: YAML_FILE,
+      line: lineOf(text, '  - feature_view: transformed_conv\n'),
+      key: 'projections[1].feature_view',
+      message: /transformed_conv/,
+    });
   });
 
   it('missing source reference points into the flattened data source document', async () => {
-    const text = yamlWith('kind: PushSource\nname: driver_stats_push_source\nbatch_source: driver_stats_source', 'kind: PushSource\nname: driver_stats_push_source\nbatch_source: driver_stats_sauce');
+    const text = yamlWith(
+      'kind: PushSource\nname: driver_stats_push_source\nbatch_source: driver_stats_source',
+      'kind: PushSource\nname: driver_stats_push_source\nbatch_source: driver_stats_sauce',
+    );
     const problems = await problemsOf(repo('driver-stats', { [YAML_FILE]: text }));
     expectProblem(problems, { file: YAML_FILE, line: lineOf(text, 'batch_source: driver_stats_sauce'), key: 'batch_source', message: /driver_stats_sauce/ });
   });
@@ -236,20 +281,42 @@ describe('loadFeatureRepo errors name file, line and key', () => {
     );
     const problems = await problemsOf(repo('driver-stats', { [YAML_FILE]: text }));
     const viewStart = lineOf(text, 'name: driver_hourly_stats\n');
-    const after = (needle: string) => viewStart - 1 + lineOf(text.split('\n').slice(viewStart - 1).join('\n'), needle);
-    expectProblem(problems, { file: YAML_FILE, line: after('  - name: conv_rate\n    value_type: float\n    description: Share of offers the driver accepted'), key: 'schema[1].name', message: /conv_rate/ });
+    const after = (needle: string) =>
+      viewStart -
+      1 +
+      lineOf(
+        text
+          .split('\n')
+          .slice(viewStart - 1)
+          .join('\n'),
+        needle,
+      );
+    expectProblem(problems, {
+      file: YAML_FILE,
+      line: after('  - name: conv_rate\n    value_type: float\n    description: Share of offers the driver accepted'),
+      key: 'schema[1].name',
+      message: /conv_rate/,
+    });
     expectProblem(problems, { file: YAML_FILE, line: after('  - name: driver_id'), key: 'schema[2].name', message: /driver_id/ });
   });
 
   it('invalid ttl (from core)', async () => {
-    const text = yamlWith('ttl: 1d\nschema:\n  - name: conv_rate\n    value_type: float\n    description', 'ttl: -1h\nschema:\n  - name: conv_rate\n    value_type: float\n    description');
+    const text = yamlWith(
+      'ttl: 1d\nschema:\n  - name: conv_rate\n    value_type: float\n    description',
+      'ttl: -1h\nschema:\n  - name: conv_rate\n    value_type: float\n    description',
+    );
     const problems = await problemsOf(repo('driver-stats', { [YAML_FILE]: text }));
     expectProblem(problems, { file: YAML_FILE, line: lineOf(text, 'ttl: -1h'), column: 1, key: 'ttl', message: /ttl/ });
   });
 
   it('CEL that does not compile or type-check (from core)', async () => {
-    const text = yamlWith('expression: double(driver_hourly_stats.conv_rate) + double(vals_to_add.val_to_add_2)', 'expression: driver_hourly_stats.conv_rate + vals_to_add.nope +')
-      .replace('expression: double(driver_hourly_stats.conv_rate) + double(vals_to_add.val_to_add)', 'expression: driver_hourly_stats.conv_rate + vals_to_add.missing');
+    const text = yamlWith(
+      'expression: double(driver_hourly_stats.conv_rate) + double(vals_to_add.val_to_add_2)',
+      'expression: driver_hourly_stats.conv_rate + vals_to_add.nope +',
+    ).replace(
+      'expression: double(driver_hourly_stats.conv_rate) + double(vals_to_add.val_to_add)',
+      'expression: driver_hourly_stats.conv_rate + vals_to_add.missing',
+    );
     const problems = await problemsOf(repo('driver-stats', { [YAML_FILE]: text }));
     expectProblem(problems, { file: YAML_FILE, line: lineOf(text, 'vals_to_add.missing'), key: 'outputs[0].expression', message: /missing/ });
     expectProblem(problems, { file: YAML_FILE, line: lineOf(text, 'vals_to_add.nope +'), key: 'outputs[1].expression', message: /./ });
@@ -261,12 +328,19 @@ describe('loadFeatureRepo errors name file, line and key', () => {
     const text = readFileSync(file, 'utf8').replace("entities: [driver],\n  ttl: '1d'", "entities: ['drivr'],\n  ttl: '1d'");
     writeFileSync(file, text);
     const problems = await problemsOf(dir);
-    expectProblem(problems, { file: 'driver_stats.ts', line: lineOf(text, 'export const driverHourlyStats = defineFeatureView('), key: 'entities[0]', message: /drivr/ });
+    expectProblem(problems, {
+      file: 'driver_stats.ts',
+      line: lineOf(text, 'export const driverHourlyStats = defineFeatureView('),
+      key: 'entities[0]',
+      message: /drivr/,
+    });
   });
 
   it('a builder that throws in a TypeScript file names the line and field', async () => {
     const dir = repo('driver-stats-ts', {
-      'bad.ts': ["import { defineEntity } from '@larder/sdk';", '', "export const rider = defineEntity({ name: 'rider', valueType: 'uuid' as 'int64' });"].join('\n'),
+      'bad.ts': ["import { defineEntity } from '@larder/sdk';", '', "export const rider = defineEntity({ name: 'rider', valueType: 'uuid' as 'int64' });"].join(
+        '\n',
+      ),
     });
     const problems = await problemsOf(dir);
     expect(problems).toEqual([{ file: 'bad.ts', line: 3, column: expect.any(Number), key: 'value_type', message: "unknown value type 'uuid'" }]);
@@ -286,7 +360,11 @@ describe('loadFeatureRepo errors name file, line and key', () => {
   });
 
   it('larder.yaml problems', async () => {
-    const problems = await problemsOf(repo('driver-stats', { 'larder.yaml': 'project: driver stats\nregistry:\n  path: r.db\n  address: "x:1"\nonline_store:\n  type: redis\nofline_store: {}\n' }));
+    const problems = await problemsOf(
+      repo('driver-stats', {
+        'larder.yaml': 'project: driver stats\nregistry:\n  path: r.db\n  address: "x:1"\nonline_store:\n  type: redis\nofline_store: {}\n',
+      }),
+    );
     expectProblem(problems, { file: 'larder.yaml', line: 1, key: 'project', message: /'driver stats' is not a valid project name/ });
     expectProblem(problems, { file: 'larder.yaml', line: 2, key: 'registry', message: /exactly one of path, url, postgres, address/ });
     expectProblem(problems, { file: 'larder.yaml', line: 7, key: 'ofline_store', message: /unknown key 'ofline_store'/ });
@@ -372,7 +450,12 @@ describe('Permission definitions', () => {
     expect(yaml.set.permissions[0]?.policy?.anyAuthenticated).toBe(true);
     sameMessages(registryV1.PermissionSchema, yaml.set.permissions, ts.set.permissions);
     expect(yaml.sources.get(registryV1.ObjectKind.PERMISSION, 'team-risk-readers')?.file).toBe('permissions.yaml');
-    expect(ts.sources.get(registryV1.ObjectKind.PERMISSION, 'everyone-describes')).toEqual({ form: 'ts', file: 'permissions.ts', line: 12, column: expect.any(Number) });
+    expect(ts.sources.get(registryV1.ObjectKind.PERMISSION, 'everyone-describes')).toEqual({
+      form: 'ts',
+      file: 'permissions.ts',
+      line: 12,
+      column: expect.any(Number),
+    });
     const request = applyRequestOf(yaml, { prune: true });
     expect(request.permissions.map((p) => p.name)).toEqual(['everyone-describes', 'team-risk-readers']);
   });
@@ -383,9 +466,26 @@ describe('Permission definitions', () => {
       .replace('  service_accounts: [serving/kserve-risk]', '  service_account: serving/kserve-risk')
       .replace('policy: { any_authenticated: true }\n', 'owner: nobody\n');
     const problems = await problemsOf(repo('driver-stats', { 'permissions.yaml': text }));
-    expectProblem(problems, { file: 'permissions.yaml', line: lineOf(text, 'actions: [describe, read-online]'), key: 'actions[1]', message: /^'read-online' is not one of describe, create, update, delete, read_online, read_offline, write_online, write_offline, materialize, manage_permissions$/ });
-    expectProblem(problems, { file: 'permissions.yaml', line: lineOf(text, 'types: ['), key: 'types[1]', message: /^'featureservice' is not one of project, entity, data_source, feature_view/ });
-    expectProblem(problems, { file: 'permissions.yaml', line: lineOf(text, 'service_account:'), column: 3, key: 'policy.service_account', message: /unknown key 'service_account' \(expected one of roles, users, namespaces, service_accounts, certificate_subjects, any_authenticated\)/ });
+    expectProblem(problems, {
+      file: 'permissions.yaml',
+      line: lineOf(text, 'actions: [describe, read-online]'),
+      key: 'actions[1]',
+      message:
+        /^'read-online' is not one of describe, create, update, delete, read_online, read_offline, write_online, write_offline, materialize, manage_permissions$/,
+    });
+    expectProblem(problems, {
+      file: 'permissions.yaml',
+      line: lineOf(text, 'types: ['),
+      key: 'types[1]',
+      message: /^'featureservice' is not one of project, entity, data_source, feature_view/,
+    });
+    expectProblem(problems, {
+      file: 'permissions.yaml',
+      line: lineOf(text, 'service_account:'),
+      column: 3,
+      key: 'policy.service_account',
+      message: /unknown key 'service_account' \(expected one of roles, users, namespaces, service_accounts, certificate_subjects, any_authenticated\)/,
+    });
     // A missing key is reported at its document's first line.
     expectProblem(problems, { file: 'permissions.yaml', line: lineOf(text, '---') + 1, key: '', message: /missing required key 'policy'/ });
     expect(problems).toHaveLength(4);
@@ -396,8 +496,18 @@ describe('Permission definitions', () => {
       .replace('name_patterns: ["driver_*"]', 'name_patterns: ["driver_[0-9]+"]')
       .replace('policy: { any_authenticated: true }', 'policy: { roles: [] }');
     const problems = await problemsOf(repo('driver-stats', { 'permissions.yaml': text }));
-    expectProblem(problems, { file: 'permissions.yaml', line: lineOf(text, 'service_accounts: [kserve-risk]'), key: 'policy.service_accounts[0]', message: /permission 'team-risk-readers' has service account 'kserve-risk', which is not '<namespace>\/<name>'/ });
-    expectProblem(problems, { file: 'permissions.yaml', line: lineOf(text, 'name_patterns:'), key: 'name_patterns[0]', message: /globs, not regular expressions/ });
+    expectProblem(problems, {
+      file: 'permissions.yaml',
+      line: lineOf(text, 'service_accounts: [kserve-risk]'),
+      key: 'policy.service_accounts[0]',
+      message: /permission 'team-risk-readers' has service account 'kserve-risk', which is not '<namespace>\/<name>'/,
+    });
+    expectProblem(problems, {
+      file: 'permissions.yaml',
+      line: lineOf(text, 'name_patterns:'),
+      key: 'name_patterns[0]',
+      message: /globs, not regular expressions/,
+    });
     expectProblem(problems, { file: 'permissions.yaml', line: lineOf(text, 'policy: { roles: [] }'), key: 'policy', message: /names no one/ });
     expect(problems).toHaveLength(3);
   });
@@ -406,19 +516,34 @@ describe('Permission definitions', () => {
     const dup = await problemsOf(
       repo('driver-stats', {
         'permissions.yaml': PERMISSIONS_YAML,
-        'more.ts': "import { definePermission } from '@larder/sdk';\n\nexport const again = definePermission({ name: 'everyone-describes', actions: ['describe'], policy: { users: ['alice'] } });\n",
+        'more.ts':
+          "import { definePermission } from '@larder/sdk';\n\nexport const again = definePermission({ name: 'everyone-describes', actions: ['describe'], policy: { users: ['alice'] } });\n",
       }),
     );
     // Files load in name order: more.ts first, so the YAML document is the duplicate.
     expect(dup).toEqual([
-      expect.objectContaining({ file: 'permissions.yaml', line: lineOf(PERMISSIONS_YAML, 'name: everyone-describes'), key: 'name', message: "duplicate permission name 'everyone-describes' (first defined at more.ts:3)" }),
+      expect.objectContaining({
+        file: 'permissions.yaml',
+        line: lineOf(PERMISSIONS_YAML, 'name: everyone-describes'),
+        key: 'name',
+        message: "duplicate permission name 'everyone-describes' (first defined at more.ts:3)",
+      }),
     ]);
 
     const bad = await problemsOf(
       repo('driver-stats-ts', {
-        'bad.ts': "import { definePermission } from '@larder/sdk';\n\nexport const p = definePermission({ name: 'p', actions: ['describe', 'read' as 'describe'], policy: { users: ['alice'] } });\n",
+        'bad.ts':
+          "import { definePermission } from '@larder/sdk';\n\nexport const p = definePermission({ name: 'p', actions: ['describe', 'read' as 'describe'], policy: { users: ['alice'] } });\n",
       }),
     );
-    expect(bad).toEqual([{ file: 'bad.ts', line: 3, column: expect.any(Number), key: 'actions[1]', message: expect.stringMatching(/^"read" is not an action; use one of describe, create/) }]);
+    expect(bad).toEqual([
+      {
+        file: 'bad.ts',
+        line: 3,
+        column: expect.any(Number),
+        key: 'actions[1]',
+        message: expect.stringMatching(/^"read" is not an action; use one of describe, create/),
+      },
+    ]);
   });
 });

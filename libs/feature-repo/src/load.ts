@@ -96,7 +96,12 @@ export async function loadFeatureRepo(dir: string, options: LoadFeatureRepoOptio
     if (first !== undefined) {
       const probe = new SourceMap();
       probe.set(def.kind, name, def.origin);
-      const problem = probe.locate(def.kind, name, 'name', `duplicate ${KIND_WORDS[def.kind] ?? 'object'} name '${name}' (first defined at ${where(first.origin, sources, first.kind, name)})`);
+      const problem = probe.locate(
+        def.kind,
+        name,
+        'name',
+        `duplicate ${KIND_WORDS[def.kind] ?? 'object'} name '${name}' (first defined at ${where(first.origin, sources, first.kind, name)})`,
+      );
       if (problem !== undefined) problems.push(problem);
       continue;
     }

@@ -30,7 +30,10 @@ test('the repo is --repo, else $LARDER_REPO, else a working directory holding la
 });
 
 test("larder.yaml's settings, by the variable each stands for, with the line and key they came from", async () => {
-  const root = repo('stores', 'project: Larder-Compat\nregistry:\n  address: reg.ml:6570\nonline_store:\n  type: redis\n  url: redis://cache:6379/2\n  layout: feast\noffline_store:\n  type: postgres\n  url: postgres://pg/features\n');
+  const root = repo(
+    'stores',
+    'project: Larder-Compat\nregistry:\n  address: reg.ml:6570\nonline_store:\n  type: redis\n  url: redis://cache:6379/2\n  layout: feast\noffline_store:\n  type: postgres\n  url: postgres://pg/features\n',
+  );
   const preset = await featureRepoPreset({ argv: [], env: {} }, root);
   const file = path.join(root, 'larder.yaml');
   expect(Object.fromEntries(preset!.byEnv)).toEqual({
@@ -46,18 +49,27 @@ test("larder.yaml's settings, by the variable each stands for, with the line and
   expect(preset!.description).toBe(`feature repo ${root} (the working directory)`);
 });
 
-test("keys larder.yaml leaves out take its defaults, named as such; a bad file is a ConfigError at its line", async () => {
+test('keys larder.yaml leaves out take its defaults, named as such; a bad file is a ConfigError at its line', async () => {
   const root = repo('defaults', 'project: drivers\nservices:\n  registry: reg:1\n');
   const preset = await featureRepoPreset({ argv: [], env: {} }, root);
   const file = path.join(root, 'larder.yaml');
-  expect(preset!.byEnv.get('LARDER_ONLINE_STORE_PATH')).toEqual({ value: path.join(root, 'data/online_store.db'), source: `${file}: the default of online_store.path` });
-  expect(preset!.byEnv.get('LARDER_REGISTRY_LOCATION')).toEqual({ value: path.join(root, 'data/registry.db'), source: `${file}: the default of registry.path` });
+  expect(preset!.byEnv.get('LARDER_ONLINE_STORE_PATH')).toEqual({
+    value: path.join(root, 'data/online_store.db'),
+    source: `${file}: the default of online_store.path`,
+  });
+  expect(preset!.byEnv.get('LARDER_REGISTRY_LOCATION')).toEqual({
+    value: path.join(root, 'data/registry.db'),
+    source: `${file}: the default of registry.path`,
+  });
   expect(preset!.byEnv.get('LARDER_REGISTRY_ADDRESS')?.source).toBe(`${file} line 3, column 13 (services.registry)`);
 
   const bad = repo('bad', 'project: _x\nonline_store:\n  type: mongo\n');
   const error = await featureRepoPreset({ argv: ['--repo', bad], env: {} }, dir).catch((e: unknown) => e);
   expect(error).toBeInstanceOf(ConfigError);
-  expect((error as ConfigError).issues.map((i) => `${i.key} @ ${i.source}`)).toEqual([`online_store.type @ ${path.join(bad, 'larder.yaml')} line 3, column 3`, `project @ ${path.join(bad, 'larder.yaml')} line 1, column 1`]);
+  expect((error as ConfigError).issues.map((i) => `${i.key} @ ${i.source}`)).toEqual([
+    `online_store.type @ ${path.join(bad, 'larder.yaml')} line 3, column 3`,
+    `project @ ${path.join(bad, 'larder.yaml')} line 1, column 1`,
+  ]);
   const missing = await featureRepoPreset({ argv: [], env: { LARDER_REPO: path.join(dir, 'nowhere') } }, dir).catch((e: unknown) => e);
   expect((missing as ConfigError).message).toContain(`the feature repo of environment variable LARDER_REPO`);
 });

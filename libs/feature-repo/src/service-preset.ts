@@ -19,7 +19,11 @@ type Key = ReadonlyArray<string>;
  * The feature repo a service runs in: `--repo <dir>`, else $LARDER_REPO, else the
  * working directory when it holds larder.yaml; undefined when none applies.
  */
-export function findServiceRepo(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, cwd = process.cwd()): { dir: string; from: string } | undefined {
+export function findServiceRepo(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  cwd = process.cwd(),
+): { dir: string; from: string } | undefined {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === REPO_FLAG && argv[i + 1] !== undefined) return { dir: path.resolve(cwd, argv[i + 1] as string), from: REPO_FLAG };
@@ -37,7 +41,11 @@ export function repoSettings(config: RepoConfig): Array<[env: string, key: Key, 
   const { registry, onlineStore: online, offlineStore: offline } = config;
   if (registry.kind === 'remote') out.push(['LARDER_REGISTRY_ADDRESS', ['registry', 'address'], registry.address]);
   else {
-    out.push(['LARDER_REGISTRY_LOCATION', registry.kind === 'file' ? ['registry', 'path'] : ['registry', 'url'], registry.kind === 'file' ? registry.path : registry.url]);
+    out.push([
+      'LARDER_REGISTRY_LOCATION',
+      registry.kind === 'file' ? ['registry', 'path'] : ['registry', 'url'],
+      registry.kind === 'file' ? registry.path : registry.url,
+    ]);
     if (config.services.registry !== undefined) out.push(['LARDER_REGISTRY_ADDRESS', ['services', 'registry'], config.services.registry]);
   }
   out.push(['LARDER_ONLINE_STORE_TYPE', ['online_store', 'type'], online.type]);
@@ -46,7 +54,10 @@ export function repoSettings(config: RepoConfig): Array<[env: string, key: Key, 
   out.push(['LARDER_OFFLINE_STORE_TYPE', ['offline_store', 'type'], offline.type]);
   if (offline.type === 'postgres') out.push(['LARDER_POSTGRES_URL', ['offline_store', 'url'], offline.url]);
   if (offline.type === 'bigquery') {
-    out.push(['LARDER_BIGQUERY_PROJECT', ['offline_store', 'project_id'], offline.projectId], ['LARDER_BIGQUERY_DATASET', ['offline_store', 'dataset'], offline.dataset]);
+    out.push(
+      ['LARDER_BIGQUERY_PROJECT', ['offline_store', 'project_id'], offline.projectId],
+      ['LARDER_BIGQUERY_DATASET', ['offline_store', 'dataset'], offline.dataset],
+    );
     if (offline.location !== undefined) out.push(['LARDER_BIGQUERY_LOCATION', ['offline_store', 'location'], offline.location]);
     if (offline.apiEndpoint !== undefined) out.push(['LARDER_BIGQUERY_API_ENDPOINT', ['offline_store', 'api_endpoint'], offline.apiEndpoint]);
   }
@@ -58,7 +69,10 @@ export function repoSettings(config: RepoConfig): Array<[env: string, key: Key, 
  * service runs in (findServiceRepo), each named by its larder.yaml line and key. A repo
  * whose larder.yaml has problems stops the service with a ConfigError listing them.
  */
-export async function featureRepoPreset(context: { argv: readonly string[]; env: Readonly<Record<string, string | undefined>> }, cwd = process.cwd()): Promise<ConfigPreset | undefined> {
+export async function featureRepoPreset(
+  context: { argv: readonly string[]; env: Readonly<Record<string, string | undefined>> },
+  cwd = process.cwd(),
+): Promise<ConfigPreset | undefined> {
   const repo = findServiceRepo(context.argv, context.env, cwd);
   if (repo === undefined) return undefined;
   const file = path.join(repo.dir, CONFIG_FILE);
@@ -74,7 +88,10 @@ export async function featureRepoPreset(context: { argv: readonly string[]; env:
   const byEnv = new Map<string, { value: unknown; source: string }>();
   for (const [env, key, value] of repoSettings(read.config)) {
     const at = read.where(key);
-    byEnv.set(env, { value, source: at === undefined ? `${file}: the default of ${key.join('.')}` : `${file} line ${at.line}, column ${at.column} (${key.join('.')})` });
+    byEnv.set(env, {
+      value,
+      source: at === undefined ? `${file}: the default of ${key.join('.')}` : `${file} line ${at.line}, column ${at.column} (${key.join('.')})`,
+    });
   }
   // Relative file-source paths of the repo's definitions are relative to its folder.
   byEnv.set('LARDER_INGESTION_BASE_PATH', { value: repo.dir, source: `the feature repo folder (${repo.from})` });

@@ -82,7 +82,12 @@ export const DOCUMENT_SPECS: Readonly<Record<string, ObjectSpec>> = {
   },
   Entity: {
     type: 'object',
-    properties: { name: str('Entity name.'), join_key: str('Key column; defaults to the name.'), value_type: field.properties['value_type'] as Spec, ...described },
+    properties: {
+      name: str('Entity name.'),
+      join_key: str('Key column; defaults to the name.'),
+      value_type: field.properties['value_type'] as Spec,
+      ...described,
+    },
     required: ['name', 'value_type'],
   },
   FileSource: {
@@ -155,9 +160,21 @@ export const DOCUMENT_SPECS: Readonly<Record<string, ObjectSpec>> = {
         description: 'Data-quality expectations: a TFDV schema, checked at ingestion, materialization, training and serving.',
         properties: {
           schema_file: str('A TFDV schema file, relative to the repo root: text format (schema.pbtxt, as tfdv.write_schema_text writes it) or binary (.pb).'),
-          schema: { type: 'mapping', description: 'A TFDV schema inline, as protobuf JSON with proto field names: { feature: [{ name, type, presence: { min_fraction }, float_domain: { min, max } }] }.' },
-          ingestion: { type: 'string', enum: ['dead_letter', 'count'], description: 'An event breaking the schema goes to the dead-letter topic (default) or is written and counted.' },
-          materialization: { type: 'string', enum: ['fail', 'warn'], description: 'A batch breaking the schema fails the job before anything is written (default), or is written with a warning.' },
+          schema: {
+            type: 'mapping',
+            description:
+              'A TFDV schema inline, as protobuf JSON with proto field names: { feature: [{ name, type, presence: { min_fraction }, float_domain: { min, max } }] }.',
+          },
+          ingestion: {
+            type: 'string',
+            enum: ['dead_letter', 'count'],
+            description: 'An event breaking the schema goes to the dead-letter topic (default) or is written and counted.',
+          },
+          materialization: {
+            type: 'string',
+            enum: ['fail', 'warn'],
+            description: 'A batch breaking the schema fails the job before anything is written (default), or is written with a warning.',
+          },
         },
       },
       ...described,
@@ -266,7 +283,9 @@ export function checkSpec(value: unknown, spec: Spec, path: Segment[] = []): Spe
       return (VALUE_TYPE_SPELLINGS as readonly string[]).includes(value) ? [] : [{ path, message: `unknown value type '${value}'` }];
     case 'stringMap':
       if (!isPlainObject(value)) return wrong('a mapping of strings');
-      return Object.entries(value).flatMap(([k, v]) => (typeof v === 'string' ? [] : [{ path: [...path, k], message: `expected a string, got ${describeValue(v)}` }]));
+      return Object.entries(value).flatMap(([k, v]) =>
+        typeof v === 'string' ? [] : [{ path: [...path, k], message: `expected a string, got ${describeValue(v)}` }],
+      );
     case 'mapping':
       return isPlainObject(value) ? [] : wrong('a mapping');
     case 'list':

@@ -57,7 +57,7 @@ export async function loadTsDefinitions(repoPath: string, file: string): Promise
       return { definitions: [], problems: [sourceMap.locate(objectKind, error.objectName, error.field, error.reason) as FeatureRepoProblem] };
     }
     const { line, column } = lineInFile(error, absolute);
-    const message = error instanceof Error ? error.message.split('\n')[0] ?? '' : String(error);
+    const message = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
     return { definitions: [], problems: [{ file, line, column, key: '', message: `cannot load definitions: ${message}` }] };
   }
 

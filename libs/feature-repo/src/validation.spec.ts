@@ -74,7 +74,9 @@ describe('TFDV schemas in feature-view definitions', () => {
   const expected = schemaFromText(SCHEMA_TEXT);
 
   it('loads a schema.pbtxt, a binary schema and an inline schema into the same registry message, with the policies', async () => {
-    const text = await view(repo('validation:\n  schema_file: schemas/driver.pbtxt\n  ingestion: count\n  materialization: warn\n', { 'schemas/driver.pbtxt': SCHEMA_TEXT }));
+    const text = await view(
+      repo('validation:\n  schema_file: schemas/driver.pbtxt\n  ingestion: count\n  materialization: warn\n', { 'schemas/driver.pbtxt': SCHEMA_TEXT }),
+    );
     expect(text.validation?.ingestion).toBe(registryV1.IngestionValidationPolicy.COUNT);
     expect(text.validation?.materialization).toBe(registryV1.MaterializationValidationPolicy.WARN);
     expect(equals(tfmdV0.SchemaSchema, text.validation?.schema as tfmdV0.Schema, expected)).toBe(true);
@@ -100,14 +102,24 @@ describe('TFDV schemas in feature-view definitions', () => {
     expect(equals(tfmdV0.SchemaSchema, inline.validation?.schema as tfmdV0.Schema, expected)).toBe(true);
 
     // The TypeScript form takes the same text.
-    const ts = defineFeatureView({ name: 'v', schema: [{ name: 'conv_rate', valueType: 'float' }], validation: { schema: SCHEMA_TEXT, materialization: 'warn' } });
+    const ts = defineFeatureView({
+      name: 'v',
+      schema: [{ name: 'conv_rate', valueType: 'float' }],
+      validation: { schema: SCHEMA_TEXT, materialization: 'warn' },
+    });
     expect(equals(tfmdV0.SchemaSchema, ts.validation?.schema as tfmdV0.Schema, expected)).toBe(true);
   });
 
   it('names the file, line and key of a bad schema or policy', async () => {
     const badText = repo('validation:\n  schema_file: schemas/driver.pbtxt\n', { 'schemas/driver.pbtxt': 'feature {\n  name: "x"\n  presense { }\n}\n' });
     expect(await problemsOf(badText)).toEqual([
-      { file: YAML_FILE, line: lineOf(badText, 'schema_file:'), column: expect.any(Number), key: 'validation.schema_file', message: "schemas/driver.pbtxt:3:3: tensorflow.metadata.v0.Feature has no field 'presense'" },
+      {
+        file: YAML_FILE,
+        line: lineOf(badText, 'schema_file:'),
+        column: expect.any(Number),
+        key: 'validation.schema_file',
+        message: "schemas/driver.pbtxt:3:3: tensorflow.metadata.v0.Feature has no field 'presense'",
+      },
     ]);
     const missing = repo('validation:\n  schema_file: schemas/none.pbtxt\n');
     expect((await problemsOf(missing))[0]?.message).toMatch(/^cannot read schemas\/none\.pbtxt: ENOENT/);
@@ -116,7 +128,9 @@ describe('TFDV schemas in feature-view definitions', () => {
     expect(inlineProblem?.key).toBe('validation.schema');
     expect(inlineProblem?.message).toMatch(/not a TFDV schema: .*FloatDomain\.min/);
     const badPolicy = repo('validation:\n  ingestion: drop\n');
-    expect(await problemsOf(badPolicy)).toEqual([expect.objectContaining({ key: 'validation.ingestion', line: lineOf(badPolicy, 'ingestion: drop'), message: "'drop' is not one of dead_letter, count" })]);
+    expect(await problemsOf(badPolicy)).toEqual([
+      expect.objectContaining({ key: 'validation.ingestion', line: lineOf(badPolicy, 'ingestion: drop'), message: "'drop' is not one of dead_letter, count" }),
+    ]);
   });
 
   it('adopts a schema into the repo: writes schemas/<view>.pbtxt and points the YAML document at it, the rest of the file kept', async () => {

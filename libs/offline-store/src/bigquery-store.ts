@@ -15,7 +15,18 @@ import { DestinationExistsError, EmptyEntitySetError, EngineError, MissingColumn
 import type { EngineFailure } from './errors';
 import { checkSource, describedMap, entityColumnsFrom, planViews, ROW, TS, sourceCheck } from './plan';
 import type { DescribedColumn } from './plan';
-import { appendColumns, checkAppendRows, checkPullRequest, DEFAULT_CHUNK_ROWS, entityRowGroups, orderedEntityColumn, pullChunkBuilder, resultChunks, rowIndexColumnOf, subquery } from './shared';
+import {
+  appendColumns,
+  checkAppendRows,
+  checkPullRequest,
+  DEFAULT_CHUNK_ROWS,
+  entityRowGroups,
+  orderedEntityColumn,
+  pullChunkBuilder,
+  resultChunks,
+  rowIndexColumnOf,
+  subquery,
+} from './shared';
 import { pullLatestSql, windowJoinSql } from './sql';
 import type { Dialect, Params } from './sql';
 import type {
@@ -153,7 +164,9 @@ export function bigqueryError(error: unknown, relation: string): unknown {
     (first?.reason !== undefined ? FAILURES[first.reason] : undefined) ??
     (api?.code === 404 ? 'not_found' : api?.code === 403 ? 'denied' : api?.code === 429 ? 'exhausted' : api?.code === 503 ? 'unavailable' : undefined);
   if (failure === undefined) return error;
-  const detail = String(first?.message ?? api?.message ?? '').split('\n')[0]!.replace(/^Query execution failed: /, '');
+  const detail = String(first?.message ?? api?.message ?? '')
+    .split('\n')[0]!
+    .replace(/^Query execution failed: /, '');
   return new EngineError(failure, relation, detail, { cause: error });
 }
 
@@ -257,7 +270,9 @@ export class BigQueryOfflineStore implements OfflineStore {
   private async *pages(job: Job, pageRows: number, label: string): AsyncGenerator<unknown[][]> {
     let pageToken: string | undefined;
     for (;;) {
-      const [rows, next, response] = await this.guard(label, () => job.getQueryResults({ autoPaginate: false, maxResults: pageRows, wrapIntegers: true, ...(pageToken ? { pageToken } : {}) }));
+      const [rows, next, response] = await this.guard(label, () =>
+        job.getQueryResults({ autoPaginate: false, maxResults: pageRows, wrapIntegers: true, ...(pageToken ? { pageToken } : {}) }),
+      );
       const fields = ((response as { schema?: { fields?: TableField[] } } | undefined)?.schema?.fields ?? []).map((f) => f.name ?? '');
       const list = rows as Record<string, unknown>[];
       if (list.length > 0) yield fields.map((name) => list.map((row) => row[name]));
@@ -294,7 +309,11 @@ export class BigQueryOfflineStore implements OfflineStore {
   }
 
   private async dropScratch(id: string): Promise<void> {
-    await this.bigquery.dataset(this.options.scratchDataset).table(id).delete().catch(() => undefined);
+    await this.bigquery
+      .dataset(this.options.scratchDataset)
+      .table(id)
+      .delete()
+      .catch(() => undefined);
   }
 
   private async loadEntities(entities: EntityInput, table: { id: string; sql: string }): Promise<{ label: string; timestampColumn: string }> {
@@ -306,7 +325,8 @@ export class BigQueryOfflineStore implements OfflineStore {
       entityColumnsFrom(described, timestampColumn, label);
       const s = quote('__s');
       // A table has no order: rows are numbered by the caller's order column, else as BigQuery reads them.
-      const order = entities.orderColumn === undefined ? '' : `ORDER BY ${s}.${quote(orderedEntityColumn(described, entities.orderColumn, label))} ASC NULLS LAST`;
+      const order =
+        entities.orderColumn === undefined ? '' : `ORDER BY ${s}.${quote(orderedEntityColumn(described, entities.orderColumn, label))} ASC NULLS LAST`;
       await this.run(
         label,
         `CREATE TABLE ${table.sql} AS SELECT ROW_NUMBER() OVER (${order}) - 1 AS ${quote(ROW)}, ${s}.*, CAST(${s}.${quote(timestampColumn)} AS TIMESTAMP) AS ${quote(TS)} FROM ${relation} AS ${s}`,
@@ -315,7 +335,12 @@ export class BigQueryOfflineStore implements OfflineStore {
     }
     const columns = entities.columns;
     if (!columns.some((c) => c.name === entities.timestampColumn)) {
-      throw new MissingColumnError('the entity rows', entities.timestampColumn, 'entity timestamp column', columns.map((c) => c.name));
+      throw new MissingColumnError(
+        'the entity rows',
+        entities.timestampColumn,
+        'entity timestamp column',
+        columns.map((c) => c.name),
+      );
     }
     const schema = [
       { name: ROW, type: 'INT64', mode: 'REQUIRED' },
@@ -361,7 +386,9 @@ export class BigQueryOfflineStore implements OfflineStore {
     for (const view of request.views) {
       const relation = this.relation(view.source.location, `source '${view.source.name}'`);
       relations.push(relation);
-      sources.push(checkSource(view.source, describedMap(await this.describe(relation, sourceLabel(view.source))), view.joinKeys, view.features, (t) => t === 'TIMESTAMP'));
+      sources.push(
+        checkSource(view.source, describedMap(await this.describe(relation, sourceLabel(view.source))), view.joinKeys, view.features, (t) => t === 'TIMESTAMP'),
+      );
     }
     const { plans, features } = planViews(request.views, entityPlan, sources);
     if (rowIndex !== undefined) rowIndexColumnOf(rowIndex, [...entityPlan.columns, ...features]);
@@ -464,9 +491,13 @@ export class BigQueryOfflineStore implements OfflineStore {
   }
 
   async verifySource(source: BatchSource, views: readonly SourceUse[]): Promise<SourceCheck> {
-    return sourceCheck(() => this.describe(this.relation(source.location, `source '${source.name}'`), sourceLabel(source)), source, views, (t) => t === 'TIMESTAMP');
+    return sourceCheck(
+      () => this.describe(this.relation(source.location, `source '${source.name}'`), sourceLabel(source)),
+      source,
+      views,
+      (t) => t === 'TIMESTAMP',
+    );
   }
-
 
   async close(): Promise<void> {}
 }

@@ -14,7 +14,11 @@ import type { OfflineStore } from './types';
 export function offlineStoreConfigSchema() {
   return {
     type: oneOf(['duckdb', 'postgres', 'bigquery'] as const, { default: 'duckdb', env: 'LARDER_OFFLINE_STORE_TYPE' }),
-    duckdbDatabase: string({ default: ':memory:', env: 'LARDER_DUCKDB_DATABASE', doc: 'DuckDB database file; file sources need none, so memory is enough unless table sources live in it.' }),
+    duckdbDatabase: string({
+      default: ':memory:',
+      env: 'LARDER_DUCKDB_DATABASE',
+      doc: 'DuckDB database file; file sources need none, so memory is enough unless table sources live in it.',
+    }),
     duckdbThreads: int({ default: 0, min: 0, env: 'LARDER_DUCKDB_THREADS', doc: "DuckDB worker threads; 0 keeps DuckDB's default (all cores)." }),
     duckdbMemoryLimit: string({ default: '', env: 'LARDER_DUCKDB_MEMORY_LIMIT', doc: "e.g. '2GB'; empty keeps DuckDB's default (80% of RAM)." }),
     duckdbTempDirectory: string({
@@ -55,7 +59,11 @@ export async function openOfflineStore(settings: OfflineStoreSettings, options: 
     case 'postgres':
       return new PostgresOfflineStore({ connectionString: settings.postgresUrl, ...(options.poolSize !== undefined && { max: options.poolSize }) });
     case 'bigquery':
-      return new BigQueryOfflineStore({ bigquery: bigqueryClient(settings), scratchDataset: settings.bigqueryDataset, ...(settings.bigqueryLocation !== '' && { location: settings.bigqueryLocation }) });
+      return new BigQueryOfflineStore({
+        bigquery: bigqueryClient(settings),
+        scratchDataset: settings.bigqueryDataset,
+        ...(settings.bigqueryLocation !== '' && { location: settings.bigqueryLocation }),
+      });
   }
 }
 
@@ -65,7 +73,10 @@ export async function openOfflineStore(settings: OfflineStoreSettings, options: 
  * auth library is kept from probing the GCE metadata server (and warning that it is not
  * there) in every process that opens the store.
  */
-export function bigqueryClient(settings: Pick<OfflineStoreSettings, 'bigqueryProject' | 'bigqueryApiEndpoint'>, env: NodeJS.ProcessEnv = process.env): BigQuery {
+export function bigqueryClient(
+  settings: Pick<OfflineStoreSettings, 'bigqueryProject' | 'bigqueryApiEndpoint'>,
+  env: NodeJS.ProcessEnv = process.env,
+): BigQuery {
   const emulator = settings.bigqueryApiEndpoint !== '';
   if (emulator && settings.bigqueryProject === '') {
     throw new ConfigError([
@@ -76,7 +87,8 @@ export function bigqueryClient(settings: Pick<OfflineStoreSettings, 'bigqueryPro
       },
     ]);
   }
-  if (emulator && (env['METADATA_SERVER_DETECTION'] ?? '') === '' && (env['GOOGLE_APPLICATION_CREDENTIALS'] ?? '') === '') env['METADATA_SERVER_DETECTION'] = 'none';
+  if (emulator && (env['METADATA_SERVER_DETECTION'] ?? '') === '' && (env['GOOGLE_APPLICATION_CREDENTIALS'] ?? '') === '')
+    env['METADATA_SERVER_DETECTION'] = 'none';
   return new BigQuery({
     ...(settings.bigqueryProject !== '' && { projectId: settings.bigqueryProject }),
     ...(emulator && { apiEndpoint: settings.bigqueryApiEndpoint }),

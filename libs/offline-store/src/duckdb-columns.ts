@@ -17,7 +17,11 @@ const MAX_DATE_MICROS = 8_640_000_000_000_000_000n;
 
 /** DuckDB values to JS, TIMESTAMP and TIMESTAMPTZ to the microsecond. */
 export const fromDuckDB: DuckDBValueConverter<unknown> = (value, type, converter) => {
-  if ((value instanceof DuckDBTimestampValue || value instanceof DuckDBTimestampTZValue) && value.micros >= -MAX_DATE_MICROS && value.micros <= MAX_DATE_MICROS) {
+  if (
+    (value instanceof DuckDBTimestampValue || value instanceof DuckDBTimestampTZValue) &&
+    value.micros >= -MAX_DATE_MICROS &&
+    value.micros <= MAX_DATE_MICROS
+  ) {
     return dateFromMicros(value.micros);
   }
   return JSDuckDBValueConverter(value, type, converter as never);
@@ -45,7 +49,7 @@ function nullRows(vector: DuckDBVector, count: number): ((row: number) => boolea
     for (let w = 0; w < Math.ceil(count / 32); w++) {
       const bits = Math.min(32, count - 32 * w);
       const mask = bits === 32 ? 0xffffffff : (1 << bits) - 1;
-      if (((words[w]! & mask) >>> 0) !== mask >>> 0) {
+      if ((words[w]! & mask) >>> 0 !== mask >>> 0) {
         all = false;
         break;
       }
@@ -89,13 +93,17 @@ export function columnMillis(chunk: DuckDBDataChunk, column: number): Float64Arr
   const vector = chunk.getColumnVector(column);
   const items = typedItems(vector);
   const typeId = vector.type.typeId;
-  if (items !== undefined && (typeId === DuckDBTypeId.TIMESTAMP || typeId === DuckDBTypeId.TIMESTAMP_TZ)) return timestampMillis(items as BigInt64Array, chunk.rowCount, nullRows(vector, chunk.rowCount));
+  if (items !== undefined && (typeId === DuckDBTypeId.TIMESTAMP || typeId === DuckDBTypeId.TIMESTAMP_TZ))
+    return timestampMillis(items as BigInt64Array, chunk.rowCount, nullRows(vector, chunk.rowCount));
   return Float64Array.from(columnCells(chunk, column, T.UNIX_TIMESTAMP), cellEpochMs);
 }
 
 /** Whether a vector of engine type `typeId` holds the declared type's cells as plain JS numbers. */
 function holdsNumbers(type: typesV1.ValueType, typeId: DuckDBTypeId): boolean {
-  return ((type === T.DOUBLE || type === T.FLOAT) && (typeId === DuckDBTypeId.DOUBLE || typeId === DuckDBTypeId.FLOAT)) || (type === T.INT32 && typeId === DuckDBTypeId.INTEGER);
+  return (
+    ((type === T.DOUBLE || type === T.FLOAT) && (typeId === DuckDBTypeId.DOUBLE || typeId === DuckDBTypeId.FLOAT)) ||
+    (type === T.INT32 && typeId === DuckDBTypeId.INTEGER)
+  );
 }
 
 /** One result column as cells of the declared type. */
@@ -109,7 +117,8 @@ export function columnCells(chunk: DuckDBDataChunk, column: number, type: typesV
     (holdsNumbers(type, typeId) || (type === T.INT64 && typeId === DuckDBTypeId.BIGINT) || (type === T.UNIX_TIMESTAMP && typeId === DuckDBTypeId.TIMESTAMP));
   if (fast) {
     const isNull = nullRows(vector, count);
-    if (typeId === DuckDBTypeId.TIMESTAMP) return Array.from(timestampMillis(items as BigInt64Array, count, isNull), (ms) => (Number.isNaN(ms) ? null : dateFromMillis(ms)));
+    if (typeId === DuckDBTypeId.TIMESTAMP)
+      return Array.from(timestampMillis(items as BigInt64Array, count, isNull), (ms) => (Number.isNaN(ms) ? null : dateFromMillis(ms)));
     const typed = items as ArrayLike<number | bigint>;
     if (isNull === undefined) return Array.from(typed);
     const out = new Array<Cell>(count);

@@ -5,7 +5,14 @@ import { basename, dirname, join } from 'node:path';
 import { DuckDBDataChunk, DuckDBInstance } from '@duckdb/node-api';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { duckdbColumnType, duckdbPlainTimestamp, duckdbType } from './duckdb-types';
-import { DestinationExistsError, DestinationNotReplaceableError, EmptyEntitySetError, MissingColumnError, NoSourceFilesError, UnsupportedRequestError } from './errors';
+import {
+  DestinationExistsError,
+  DestinationNotReplaceableError,
+  EmptyEntitySetError,
+  MissingColumnError,
+  NoSourceFilesError,
+  UnsupportedRequestError,
+} from './errors';
 import { checkMatches, confinePath, markOutput, outputMarker, resolveRoots } from './paths';
 import type { FileRoots } from './paths';
 import { abortReason, whenAborted } from './cancel';
@@ -18,7 +25,19 @@ import type { StatisticsDialect, StatisticsRequest } from './statistics';
 import type { tfmdV0 } from '@larder/proto';
 import { columnCells, columnMillis, columnValues, fromDuckDB, toDuckDB } from './duckdb-columns';
 import { epochMicrosBigInt } from './micro-date';
-import { appendColumns, checkAppendRows, checkPullRequest, DEFAULT_CHUNK_ROWS, entityRowGroups, orderedEntityColumn, pullChunkBuilder, pullColumnTypes, resultChunks, rowIndexColumnOf, subquery } from './shared';
+import {
+  appendColumns,
+  checkAppendRows,
+  checkPullRequest,
+  DEFAULT_CHUNK_ROWS,
+  entityRowGroups,
+  orderedEntityColumn,
+  pullChunkBuilder,
+  pullColumnTypes,
+  resultChunks,
+  rowIndexColumnOf,
+  subquery,
+} from './shared';
 import type {
   AppendRows,
   BatchSource,
@@ -77,7 +96,8 @@ export const DUCKDB_QUANTILE_SAMPLE = 40_000;
 /** DuckDB's statistics dialect. */
 export const duckdbStatisticsDialect: StatisticsDialect = {
   ...duckdbDialect,
-  quantiles: (value, grid) => `reservoir_quantile(${value}, CAST([${Array.from({ length: grid + 1 }, (_, k) => String(k / grid)).join(', ')}] AS DOUBLE[]), ${DUCKDB_QUANTILE_SAMPLE})`,
+  quantiles: (value, grid) =>
+    `reservoir_quantile(${value}, CAST([${Array.from({ length: grid + 1 }, (_, k) => String(k / grid)).join(', ')}] AS DOUBLE[]), ${DUCKDB_QUANTILE_SAMPLE})`,
   isNan: (value) => `isnan(${value})`,
   toDouble: (value) => `CAST(${value} AS DOUBLE)`,
   epochSeconds: (value) => `(CAST(epoch_us(CAST(${value} AS TIMESTAMP)) AS DOUBLE) / 1e6)`,
@@ -222,7 +242,12 @@ export class DuckDBOfflineStore implements OfflineStore {
    * no file: DuckDB reports that as an IO error, which would otherwise surface as an
    * engine failure rather than the caller's or the deployment's mistake.
    */
-  private async describe(connection: DuckDBConnection, relation: string, p: DuckDBParams, owner?: { label: string; entities: boolean }): Promise<DescribedColumn[]> {
+  private async describe(
+    connection: DuckDBConnection,
+    relation: string,
+    p: DuckDBParams,
+    owner?: { label: string; entities: boolean },
+  ): Promise<DescribedColumn[]> {
     let reader;
     try {
       reader = await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${relation}`, p.values);
@@ -253,12 +278,20 @@ export class DuckDBOfflineStore implements OfflineStore {
       // rowid numbers the rows in insertion order, which DuckDB keeps (preserve_insertion_order):
       // file order, or the caller's order column.
       const order = entities.orderColumn === undefined ? '' : ` ORDER BY ${quote(orderedEntityColumn(described, entities.orderColumn, label))} ASC NULLS LAST`;
-      await connection.run(`CREATE TEMP TABLE ${table} AS SELECT *, CAST(${quote(timestampColumn)} AS TIMESTAMP) AS ${quote(TS)} FROM ${relation}${order}`, p.values);
+      await connection.run(
+        `CREATE TEMP TABLE ${table} AS SELECT *, CAST(${quote(timestampColumn)} AS TIMESTAMP) AS ${quote(TS)} FROM ${relation}${order}`,
+        p.values,
+      );
       return { table, label, timestampColumn };
     }
     const columns = entities.columns;
     if (!columns.some((c) => c.name === entities.timestampColumn)) {
-      throw new MissingColumnError('the entity rows', entities.timestampColumn, 'entity timestamp column', columns.map((c) => c.name));
+      throw new MissingColumnError(
+        'the entity rows',
+        entities.timestampColumn,
+        'entity timestamp column',
+        columns.map((c) => c.name),
+      );
     }
     const ddl = columns.map((c) => `${quote(c.name)} ${c.name === entities.timestampColumn ? 'TIMESTAMP' : duckdbType(c.type)}`);
     await connection.run(`CREATE TEMP TABLE ${table} (${ddl.join(', ')}, ${quote(TS)} TIMESTAMP)`);
@@ -278,7 +311,9 @@ export class DuckDBOfflineStore implements OfflineStore {
 
   private async plan(connection: DuckDBConnection, request: HistoricalRequest, rowIndex?: string) {
     const entity = await this.loadEntities(connection, request.entities);
-    const stats = (await connection.runAndReadAll(`SELECT count(*) AS n, min(${quote(TS)}) AS lo, max(${quote(TS)}) AS hi FROM ${entity.table}`)).getRowObjectsJS()[0]!;
+    const stats = (
+      await connection.runAndReadAll(`SELECT count(*) AS n, min(${quote(TS)}) AS lo, max(${quote(TS)}) AS hi FROM ${entity.table}`)
+    ).getRowObjectsJS()[0]!;
     if (stats['n'] === 0n) throw new EmptyEntitySetError(entity.label);
     const described = (await this.describe(connection, entity.table, new DuckDBParams())).filter((c) => c.name !== TS);
     const entityPlan = entityColumnsFrom(described, entity.timestampColumn, entity.label);
@@ -297,7 +332,10 @@ export class DuckDBOfflineStore implements OfflineStore {
       relations.push(relation);
       const sourceParams = new DuckDBParams();
       const described = describedMap(
-        await this.describe(connection, await this.relation(connection, view.source.location, sourceParams, field), sourceParams, { label: `source '${view.source.name}'`, entities: false }),
+        await this.describe(connection, await this.relation(connection, view.source.location, sourceParams, field), sourceParams, {
+          label: `source '${view.source.name}'`,
+          entities: false,
+        }),
       );
       sources.push(checkSource(view.source, described, view.joinKeys, view.features, duckdbPlainTimestamp));
     }
@@ -396,9 +434,13 @@ export class DuckDBOfflineStore implements OfflineStore {
       return;
     }
     if (!overwrite) throw new DestinationExistsError(given);
-    if (stat.isDirectory()) throw new DestinationNotReplaceableError(given, 'is a folder; overwrite replaces a result file, never a folder: choose a file path');
+    if (stat.isDirectory())
+      throw new DestinationNotReplaceableError(given, 'is a folder; overwrite replaces a result file, never a folder: choose a file path');
     if (this.roots && !existsSync(outputMarker(target))) {
-      throw new DestinationNotReplaceableError(given, 'was not written by Larder (it has no marker); overwrite replaces only results Larder wrote: choose another path or remove it');
+      throw new DestinationNotReplaceableError(
+        given,
+        'was not written by Larder (it has no marker); overwrite replaces only results Larder wrote: choose another path or remove it',
+      );
     }
   }
 
@@ -411,7 +453,10 @@ export class DuckDBOfflineStore implements OfflineStore {
       const relation = await this.relation(connection, request.source.location, p, field);
       const describeParams = new DuckDBParams();
       const described = describedMap(
-        await this.describe(connection, await this.relation(connection, request.source.location, describeParams, field), describeParams, { label: `source '${request.source.name}'`, entities: false }),
+        await this.describe(connection, await this.relation(connection, request.source.location, describeParams, field), describeParams, {
+          label: `source '${request.source.name}'`,
+          entities: false,
+        }),
       );
       const plan = checkSource(request.source, described, request.joinKeys, request.features, duckdbPlainTimestamp);
       // In key order, so a job can merge several views' streams by entity as they come.
@@ -423,7 +468,9 @@ export class DuckDBOfflineStore implements OfflineStore {
         const chunk = await result.fetchChunk();
         if (!chunk || chunk.rowCount === 0) break;
         const tsAt = request.joinKeys.length;
-        const columns = types.map((type, c) => (c === tsAt || c === tsAt + 1 ? columnMillis(chunk, c) : c < tsAt ? columnCells(chunk, c, type) : columnValues(chunk, c, type)));
+        const columns = types.map((type, c) =>
+          c === tsAt || c === tsAt + 1 ? columnMillis(chunk, c) : c < tsAt ? columnCells(chunk, c, type) : columnValues(chunk, c, type),
+        );
         for (const out of builder.addColumns(columns)) yield out;
       }
       const last = builder.flush();
@@ -436,7 +483,8 @@ export class DuckDBOfflineStore implements OfflineStore {
   async append(source: BatchSource, rows: AppendRows): Promise<number> {
     const count = checkAppendRows(rows);
     if (count === 0) return 0;
-    if (source.location.kind === 'query') throw new UnsupportedRequestError(`source '${source.name}' is a query; rows can be appended to a file or table source only`);
+    if (source.location.kind === 'query')
+      throw new UnsupportedRequestError(`source '${source.name}' is a query; rows can be appended to a file or table source only`);
     const connection = await this.connect();
     try {
       const p = new DuckDBParams();
@@ -444,13 +492,21 @@ export class DuckDBOfflineStore implements OfflineStore {
       const described = await this.describe(connection, relation, p, { label: `source '${source.name}'`, entities: false });
       const stage = quote(`__larder_append_${++this.tempCounter}`);
       await connection.run(`CREATE TEMP TABLE ${stage} AS SELECT * FROM ${relation} LIMIT 0`, p.values);
-      const data = appendColumns(source, described.map((c) => c.name), rows, count);
+      const data = appendColumns(
+        source,
+        described.map((c) => c.name),
+        rows,
+        count,
+      );
       const appender = await connection.createAppender(stage.slice(1, -1));
       const types = described.map((_, i) => appender.columnType(i));
       for (let start = 0; start < count; start += 2048) {
         const end = Math.min(count, start + 2048);
         const chunk = DuckDBDataChunk.create(types, end - start);
-        chunk.setColumnsConverted(data.map((column) => column.slice(start, end)), toDuckDB);
+        chunk.setColumnsConverted(
+          data.map((column) => column.slice(start, end)),
+          toDuckDB,
+        );
         appender.appendDataChunk(chunk);
       }
       appender.closeSync();
@@ -458,7 +514,12 @@ export class DuckDBOfflineStore implements OfflineStore {
         await connection.run(`INSERT INTO ${relation} SELECT * FROM ${stage}`);
       } else {
         const folder = this.roots
-          ? confinePath(`source '${source.name}' path`, appendFolder(confinePath(`source '${source.name}' path`, source.location.path, this.roots, 'read')), this.roots, 'append')
+          ? confinePath(
+              `source '${source.name}' path`,
+              appendFolder(confinePath(`source '${source.name}' path`, source.location.path, this.roots, 'read')),
+              this.roots,
+              'append',
+            )
           : appendFolder(source.location.path);
         mkdirSync(folder, { recursive: true });
         const file = join(folder, `part-${Date.now()}-${randomUUID()}.parquet`);
@@ -476,12 +537,16 @@ export class DuckDBOfflineStore implements OfflineStore {
     try {
       const p = new DuckDBParams();
       const relation = await this.relation(connection, source.location, p, { label: `source '${source.name}'`, entities: false });
-      return await sourceCheck(() => this.describe(connection, relation, p, { label: `source '${source.name}'`, entities: false }), source, views, duckdbPlainTimestamp);
+      return await sourceCheck(
+        () => this.describe(connection, relation, p, { label: `source '${source.name}'`, entities: false }),
+        source,
+        views,
+        duckdbPlainTimestamp,
+      );
     } finally {
       connection.closeSync();
     }
   }
-
 
   /** TFDV-compatible statistics of a source's rows (or a location's), as SQL aggregates in DuckDB. */
   async computeStatistics(request: StatisticsRequest): Promise<tfmdV0.DatasetFeatureStatisticsList> {

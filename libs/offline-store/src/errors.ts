@@ -70,7 +70,10 @@ export class EmptyEntitySetError extends OfflineStoreError {
 /** Two output columns would get the same name. */
 export class DuplicateColumnError extends OfflineStoreError {
   override readonly name = 'DuplicateColumnError';
-  constructor(readonly column: string, readonly what: string) {
+  constructor(
+    readonly column: string,
+    readonly what: string,
+  ) {
     super(`output column '${column}' ${what}; use full feature names or an alias`);
   }
 }
@@ -83,7 +86,10 @@ export class UnsupportedRequestError extends OfflineStoreError {
 /** A malformed request field (negative ttl, bad shard, ragged columns...). */
 export class InvalidRequestError extends OfflineStoreError {
   override readonly name = 'InvalidRequestError';
-  constructor(readonly field: string, reason: string) {
+  constructor(
+    readonly field: string,
+    reason: string,
+  ) {
     super(`${field}: ${reason}`);
   }
 }

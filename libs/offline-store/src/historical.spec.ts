@@ -44,7 +44,9 @@ describe.each(allEngines())('$name offline store', ({ name: engineName, start })
     // Guards against a generator change that quietly drops the hard cases.
     const stats = dataset.views.find((v) => v.name === 'driver_stats')!;
     const atBoundary = dataset.entityRows.filter((e) =>
-      stats.table.rows.some((r) => r['driver_id'] === e['driver_id'] && (r['event_ts'] as Date).getTime() === (e['event_timestamp'] as Date).getTime() - stats.ttlMs),
+      stats.table.rows.some(
+        (r) => r['driver_id'] === e['driver_id'] && (r['event_ts'] as Date).getTime() === (e['event_timestamp'] as Date).getTime() - stats.ttlMs,
+      ),
     );
     expect(atBoundary.length).toBeGreaterThan(3);
     expect(expected.some((r) => r['conv_rate'] === null && r['trips'] !== null)).toBe(true); // a stored null
@@ -111,7 +113,10 @@ describe.each(allEngines())('$name offline store', ({ name: engineName, start })
         end,
         chunkRows: 7,
       };
-      const whole = await pulled(engine.store.pullLatest(request), view.joinKeys.map((k) => k.name));
+      const whole = await pulled(
+        engine.store.pullLatest(request),
+        view.joinKeys.map((k) => k.name),
+      );
       expect(whole.size).toBe(oracle.size);
       for (const [key, row] of oracle) {
         const got = whole.get(key);
@@ -125,7 +130,10 @@ describe.each(allEngines())('$name offline store', ({ name: engineName, start })
       const seen: string[] = [];
       const sizes: number[] = [];
       for (let index = 0; index < 3; index++) {
-        const shard = await pulled(engine.store.pullLatest({ ...request, shard: { index, count: 3 } }), view.joinKeys.map((k) => k.name));
+        const shard = await pulled(
+          engine.store.pullLatest({ ...request, shard: { index, count: 3 } }),
+          view.joinKeys.map((k) => k.name),
+        );
         seen.push(...shard.keys());
         sizes.push(shard.size);
         for (const [key, row] of shard) expect(row).toEqual(whole.get(key));
@@ -226,7 +234,11 @@ describe.each(allEngines())('$name offline store', ({ name: engineName, start })
     });
 
     it('joins entity rows read from the engine to the us', async () => {
-      const entities = await engine.load({ name: 'micro_entities', columns: entityColumns, rows: entityTimes.map((t) => ({ driver_id: 7n, event_timestamp: at(t) })) });
+      const entities = await engine.load({
+        name: 'micro_entities',
+        columns: entityColumns,
+        rows: entityTimes.map((t) => ({ driver_id: 7n, event_timestamp: at(t) })),
+      });
       check((await collectRows(await engine.store.getHistoricalFeatures({ entities: { kind: 'source', location: entities }, views: [view(source)] }))).rows);
     });
 
@@ -246,18 +258,19 @@ describe.each(allEngines())('$name offline store', ({ name: engineName, start })
     });
 
     // Files are DuckDB's outputs only.
-    if (engineName === 'duckdb') it('writes Parquet and CSV outputs whose timestamps keep the us', async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'larder-micro-'));
-      try {
-        for (const format of ['parquet', 'csv'] as const) {
-          const path = join(dir, `out.${format}`);
-          await engine.store.exportHistoricalFeatures({ entities: inline(), views: [view(source)] }, { kind: 'file', path, format });
-          check(await readBack({ kind: 'file', path, format }));
+    if (engineName === 'duckdb')
+      it('writes Parquet and CSV outputs whose timestamps keep the us', async () => {
+        const dir = mkdtempSync(join(tmpdir(), 'larder-micro-'));
+        try {
+          for (const format of ['parquet', 'csv'] as const) {
+            const path = join(dir, `out.${format}`);
+            await engine.store.exportHistoricalFeatures({ entities: inline(), views: [view(source)] }, { kind: 'file', path, format });
+            check(await readBack({ kind: 'file', path, format }));
+          }
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
         }
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    });
+      });
 
     it('appends rows with us that retrieval and pullLatest read back to the us', async () => {
       const location = await engine.load({ name: 'micro_append', columns: features, rows: [] });
@@ -265,7 +278,13 @@ describe.each(allEngines())('$name offline store', ({ name: engineName, start })
       await engine.store.append(src, { columns: { driver_id: [7n, 7n], trips: [1n, 2n] }, eventTimestamps: [at(`${T}400Z`), at(`${T}402Z`)] });
       check((await collectRows(await engine.store.getHistoricalFeatures({ entities: inline(), views: [view(location)] }))).rows);
       const pulledRows: number[] = [];
-      for await (const chunk of engine.store.pullLatest({ source: src, joinKeys: view(location).joinKeys, features: view(location).features, start: at(`${T}000Z`), end: at(`${T}999Z`) })) {
+      for await (const chunk of engine.store.pullLatest({
+        source: src,
+        joinKeys: view(location).joinKeys,
+        features: view(location).features,
+        start: at(`${T}000Z`),
+        end: at(`${T}999Z`),
+      })) {
         pulledRows.push(...chunk.eventTs);
       }
       expect(pulledRows).toEqual([epochMillis(at(`${T}402Z`))]);
@@ -280,12 +299,18 @@ describe.each(allEngines())('$name offline store', ({ name: engineName, start })
     let zonedEntities: SourceLocation;
 
     beforeAll(async () => {
-      for (const view of dataset.views) zoned.set(view.name, await engine.load({ ...view.table, name: `${view.table.name}_zoned` }, view.name === 'customer_profile' ? 'csv' : 'parquet', true));
+      for (const view of dataset.views)
+        zoned.set(
+          view.name,
+          await engine.load({ ...view.table, name: `${view.table.name}_zoned` }, view.name === 'customer_profile' ? 'csv' : 'parquet', true),
+        );
       zonedEntities = await engine.load({ name: 'entities_zoned', columns: dataset.entityColumns, rows: dataset.entityRows }, 'parquet', true);
     }, 120_000);
 
     it('matches the oracle with inline entity rows', async () => {
-      const { rows } = await collectRows(await engine.store.getHistoricalFeatures({ entities: inlineEntities(dataset), views: historicalViews(dataset.views, zoned) }));
+      const { rows } = await collectRows(
+        await engine.store.getHistoricalFeatures({ entities: inlineEntities(dataset), views: historicalViews(dataset.views, zoned) }),
+      );
       expect(rows).toEqual(expected);
     });
 
@@ -304,10 +329,19 @@ describe.each(allEngines())('$name offline store', ({ name: engineName, start })
       const end = new Date(Date.UTC(2024, 0, 1, 9, 30));
       const oracle = pullLatestOracle(view, start, end);
       const got = await pulled(
-        engine.store.pullLatest({ source: historicalViews([view], zoned)[0]!.source, joinKeys: view.joinKeys, features: view.features, start, end, chunkRows: 7 }),
+        engine.store.pullLatest({
+          source: historicalViews([view], zoned)[0]!.source,
+          joinKeys: view.joinKeys,
+          features: view.features,
+          start,
+          end,
+          chunkRows: 7,
+        }),
         view.joinKeys.map((k) => k.name),
       );
-      expect(new Map([...got].map(([key, row]) => [key, row.eventTimestamp]))).toEqual(new Map([...oracle].map(([key, row]) => [key, row[view.timestampField]])));
+      expect(new Map([...got].map(([key, row]) => [key, row.eventTimestamp]))).toEqual(
+        new Map([...oracle].map(([key, row]) => [key, row[view.timestampField]])),
+      );
     });
   });
 
@@ -337,7 +371,11 @@ describe.each(allEngines())('$name offline store', ({ name: engineName, start })
     it('rejects a join key whose entity column has another type', async () => {
       const request = base();
       const entities = inlineEntities(dataset);
-      request.entities = { ...entities, columns: entities.columns.map((c) => (c.name === 'driver_id' ? { ...c, type: ValueType.STRING } : c)), batches: [{ driver_id: ['1001'], customer: ['c1'], event_timestamp: [new Date()], request_id: ['x'], weight: [1] }] };
+      request.entities = {
+        ...entities,
+        columns: entities.columns.map((c) => (c.name === 'driver_id' ? { ...c, type: ValueType.STRING } : c)),
+        batches: [{ driver_id: ['1001'], customer: ['c1'], event_timestamp: [new Date()], request_id: ['x'], weight: [1] }],
+      };
       await expect(engine.store.getHistoricalFeatures(request)).rejects.toThrow(JoinKeyTypeError);
     });
 
@@ -376,7 +414,14 @@ describe.each(allEngines())('$name offline store', ({ name: engineName, start })
     it('rejects a bad shard and a negative ttl', async () => {
       const view = dataset.views[0]!;
       const source = historicalViews([view], locations)[0]!.source;
-      const pull = engine.store.pullLatest({ source, joinKeys: view.joinKeys, features: view.features, start: new Date(0), end: new Date(), shard: { index: 3, count: 3 } });
+      const pull = engine.store.pullLatest({
+        source,
+        joinKeys: view.joinKeys,
+        features: view.features,
+        start: new Date(0),
+        end: new Date(),
+        shard: { index: 3, count: 3 },
+      });
       await expect(drain(pull)).rejects.toThrow(InvalidRequestError);
       const request = base();
       request.views[0]!.ttlMs = -1;

@@ -21,7 +21,18 @@ export {
 export type { EngineFailure } from './errors';
 export { cellConverter, cellToValue, toCell, valueToCell } from './cells';
 export type { CellConverter } from './cells';
-export { MicroDate, dateFromMicros, dateFromMillis, dateFromTimestamp, epochMicros, epochMillis, isoMicros, parseTimestampText, subMillisMicros, timestampParts } from './micro-date';
+export {
+  MicroDate,
+  dateFromMicros,
+  dateFromMillis,
+  dateFromTimestamp,
+  epochMicros,
+  epochMillis,
+  isoMicros,
+  parseTimestampText,
+  subMillisMicros,
+  timestampParts,
+} from './micro-date';
 export { DuckDBOfflineStore, appendFolder } from './duckdb-store';
 export type { DuckDBOfflineStoreOptions } from './duckdb-store';
 export type { FileRoots } from './paths';

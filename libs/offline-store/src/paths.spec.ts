@@ -55,7 +55,9 @@ describe('confinePath', () => {
 
   it('writes go under the write root only', () => {
     expect(confinePath('d', join(root, 'results', 'a.csv'), roots(), 'write')).toBe(join(root, 'results', 'a.csv'));
-    expect(denied(() => confinePath('d', join(root, 'data', 'a.csv'), roots(), 'write')).message).toContain(`outside the write root '${join(root, 'results')}'`);
+    expect(denied(() => confinePath('d', join(root, 'data', 'a.csv'), roots(), 'write')).message).toContain(
+      `outside the write root '${join(root, 'results')}'`,
+    );
   });
 
   it('checkMatches refuses a glob whose match is a symlink out, without naming its target', () => {
@@ -80,7 +82,10 @@ describe('DuckDB with roots is locked down', () => {
   it('a registered DuckDB query cannot read outside the roots or fetch a URL', async () => {
     await expect(store.run(`SELECT * FROM read_csv('${join(out, 'secret.csv')}')`)).rejects.toThrow(/Permission Error/);
     await expect(store.run("SELECT * FROM read_parquet('http://127.0.0.1:9/x.parquet')")).rejects.toThrow(/Permission Error/);
-    const check = await store.verifySource({ name: 'q', location: { kind: 'query', query: "SELECT * FROM read_csv('/etc/passwd')" }, timestampField: 'ts' }, []);
+    const check = await store.verifySource(
+      { name: 'q', location: { kind: 'query', query: "SELECT * FROM read_csv('/etc/passwd')" }, timestampField: 'ts' },
+      [],
+    );
     expect(check.relation).toMatch(/Permission Error/);
   });
 

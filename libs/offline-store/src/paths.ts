@@ -70,7 +70,11 @@ function describeRoots(roots: readonly string[], use: PathUse): string {
 /** Refuses URLs: remote stores come as explicit source types, never as a side effect of a path. */
 export function refuseRemote(field: string, given: string): void {
   if (REMOTE.test(given)) {
-    throw new PathDeniedError(field, given, 'is a URL; file sources and destinations are local paths under the configured roots (remote object stores are not file paths)');
+    throw new PathDeniedError(
+      field,
+      given,
+      'is a URL; file sources and destinations are local paths under the configured roots (remote object stores are not file paths)',
+    );
   }
 }
 

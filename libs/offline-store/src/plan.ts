@@ -77,7 +77,10 @@ export function sourceColumnProblems(
   };
   let ts: DescribedColumn | undefined;
   if (source.timestampField === '') {
-    problems.push({ about: { kind: 'timestamp_field' }, error: new InvalidRequestError(`source '${source.name}'.timestamp_field`, 'is empty; name the event-time column') });
+    problems.push({
+      about: { kind: 'timestamp_field' },
+      error: new InvalidRequestError(`source '${source.name}'.timestamp_field`, 'is empty; name the event-time column'),
+    });
   } else {
     ts = need(source.timestampField, 'timestamp_field', { kind: 'timestamp_field' });
     if (ts && !timestampLike(ts, 'timestamp_field', { kind: 'timestamp_field' })) ts = undefined;
@@ -136,7 +139,9 @@ export async function sourceCheck(
   }
   return {
     relation: undefined,
-    views: views.map((view) => sourceColumnProblems(source, described, view.joinKeys, view.features, plainTimestamp).problems.map((p) => ({ about: p.about, message: p.error.message }))),
+    views: views.map((view) =>
+      sourceColumnProblems(source, described, view.joinKeys, view.features, plainTimestamp).problems.map((p) => ({ about: p.about, message: p.error.message })),
+    ),
   };
 }
 
@@ -179,7 +184,12 @@ export function planViews(
       const column = key.entityColumn ?? key.name;
       const entityColumn = byName.get(column);
       if (!entityColumn || entityColumn.role === 'timestamp') {
-        throw new MissingColumnError('the entity rows', column, `join key '${key.name}' of view '${view.name}'`, entity.columns.map((c) => c.name));
+        throw new MissingColumnError(
+          'the entity rows',
+          column,
+          `join key '${key.name}' of view '${view.name}'`,
+          entity.columns.map((c) => c.name),
+        );
       }
       if (!fits(key.type, { family: familyOf(entityColumn.type), list: isList(entityColumn.type) })) {
         throw new JoinKeyTypeError(view.name, key.name, column, describeType(key.type), describeType(entityColumn.type));
@@ -189,7 +199,11 @@ export function planViews(
     });
     for (const feature of source.features) {
       const previous = names.get(feature.output);
-      if (previous) throw new DuplicateColumnError(feature.output, `of view '${view.name}' ${previous.startsWith('is') ? 'collides with an entity column' : `collides with ${previous}`}`);
+      if (previous)
+        throw new DuplicateColumnError(
+          feature.output,
+          `of view '${view.name}' ${previous.startsWith('is') ? 'collides with an entity column' : `collides with ${previous}`}`,
+        );
       names.set(feature.output, `feature '${feature.spec.name}' of view '${view.name}'`);
       features.push({ name: feature.output, type: feature.spec.type, role: 'feature' });
     }
@@ -201,8 +215,15 @@ export function planViews(
 /** Entity columns as the engine describes them -> the output schema's entity part. */
 export function entityColumnsFrom(described: readonly DescribedColumn[], timestampColumn: string, relation: string): EntityPlan {
   const ts = described.find((c) => c.name === timestampColumn);
-  if (!ts) throw new MissingColumnError(relation, timestampColumn, 'entity timestamp column', described.map((c) => c.name));
-  if (ts.type?.family !== 'timestamp' || ts.type.list) throw new ColumnTypeError(relation, timestampColumn, 'entity timestamp column', ts.engineType, 'a timestamp');
+  if (!ts)
+    throw new MissingColumnError(
+      relation,
+      timestampColumn,
+      'entity timestamp column',
+      described.map((c) => c.name),
+    );
+  if (ts.type?.family !== 'timestamp' || ts.type.list)
+    throw new ColumnTypeError(relation, timestampColumn, 'entity timestamp column', ts.engineType, 'a timestamp');
   const columns = described
     .filter((c) => c.name !== ROW && c.name !== TS)
     .map((c): ResultColumn => {

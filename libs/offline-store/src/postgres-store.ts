@@ -10,7 +10,18 @@ import type { EngineColumnType } from './cells';
 import { DestinationExistsError, EmptyEntitySetError, EngineError, MissingColumnError, UnsupportedRequestError } from './errors';
 import { checkSource, describedMap, entityColumnsFrom, planViews, ROW, TS, sourceCheck } from './plan';
 import type { DescribedColumn } from './plan';
-import { appendColumns, checkAppendRows, checkPullRequest, DEFAULT_CHUNK_ROWS, entityRowGroups, orderedEntityColumn, pullChunkBuilder, resultChunks, rowIndexColumnOf, subquery } from './shared';
+import {
+  appendColumns,
+  checkAppendRows,
+  checkPullRequest,
+  DEFAULT_CHUNK_ROWS,
+  entityRowGroups,
+  orderedEntityColumn,
+  pullChunkBuilder,
+  resultChunks,
+  rowIndexColumnOf,
+  subquery,
+} from './shared';
 import { pullLatestSql, windowJoinSql } from './sql';
 import type { Dialect, Params } from './sql';
 import { computeStatisticsWith } from './statistics';
@@ -53,7 +64,8 @@ export const postgresDialect: Dialect = {
 /** PostgreSQL has no approximate quantile: percentile_cont is exact (it sorts each column). */
 export const postgresStatisticsDialect: StatisticsDialect = {
   ...postgresDialect,
-  quantiles: (value, grid) => `percentile_cont(ARRAY[${Array.from({ length: grid + 1 }, (_, k) => `${k}::float8 / ${grid}`).join(', ')}]) WITHIN GROUP (ORDER BY ${value})`,
+  quantiles: (value, grid) =>
+    `percentile_cont(ARRAY[${Array.from({ length: grid + 1 }, (_, k) => `${k}::float8 / ${grid}`).join(', ')}]) WITHIN GROUP (ORDER BY ${value})`,
   isNan: (value) => `(${value} = 'NaN'::float8)`,
   toDouble: (value) => `CAST(${value} AS double precision)`,
   epochSeconds: (value) => `CAST(extract(epoch FROM ${value}) AS double precision)`,
@@ -216,15 +228,23 @@ export class PostgresOfflineStore implements OfflineStore {
       const s = quote('__s');
       // A table has no order: rows are numbered by the caller's order column, else as read
       // (which keeps a query's ORDER BY in practice, but nothing promises it).
-      const order = entities.orderColumn === undefined ? '' : `ORDER BY ${s}.${quote(orderedEntityColumn(described, entities.orderColumn, label))} ASC NULLS LAST`;
+      const order =
+        entities.orderColumn === undefined ? '' : `ORDER BY ${s}.${quote(orderedEntityColumn(described, entities.orderColumn, label))} ASC NULLS LAST`;
       await client.query(
-        extended({ text: `CREATE TEMP TABLE ${table} AS SELECT (row_number() OVER (${order})) - 1 AS ${quote(ROW)}, ${s}.*, ${s}.${quote(timestampColumn)}::timestamptz AS ${quote(TS)} FROM ${relation} AS ${s}` }),
+        extended({
+          text: `CREATE TEMP TABLE ${table} AS SELECT (row_number() OVER (${order})) - 1 AS ${quote(ROW)}, ${s}.*, ${s}.${quote(timestampColumn)}::timestamptz AS ${quote(TS)} FROM ${relation} AS ${s}`,
+        }),
       );
       return { table, label, timestampColumn };
     }
     const columns = entities.columns;
     if (!columns.some((c) => c.name === entities.timestampColumn)) {
-      throw new MissingColumnError('the entity rows', entities.timestampColumn, 'entity timestamp column', columns.map((c) => c.name));
+      throw new MissingColumnError(
+        'the entity rows',
+        entities.timestampColumn,
+        'entity timestamp column',
+        columns.map((c) => c.name),
+      );
     }
     const ddl = columns.map((c) => `${quote(c.name)} ${c.name === entities.timestampColumn ? 'timestamptz' : postgresType(c.type)}`);
     await client.query(`CREATE TEMP TABLE ${table} (${quote(ROW)} bigint, ${ddl.join(', ')}, ${quote(TS)} timestamptz)`);
@@ -248,7 +268,11 @@ export class PostgresOfflineStore implements OfflineStore {
 
   private async plan(client: PoolClient, request: HistoricalRequest, rowIndex?: string) {
     const entity = await this.loadEntities(client, request.entities);
-    const stats = (await client.query(`SELECT count(*)::int AS n, min(${quote(TS)}) AS lo, max(${quote(TS)}) AS hi FROM ${entity.table}`)).rows[0] as { n: number; lo: Date; hi: Date };
+    const stats = (await client.query(`SELECT count(*)::int AS n, min(${quote(TS)}) AS lo, max(${quote(TS)}) AS hi FROM ${entity.table}`)).rows[0] as {
+      n: number;
+      lo: Date;
+      hi: Date;
+    };
     if (stats.n === 0) throw new EmptyEntitySetError(entity.label);
     const described = (await this.describe(client, entity.table)).filter((c) => c.name !== TS && c.name !== ROW);
     const entityPlan = entityColumnsFrom(described, entity.timestampColumn, entity.label);
@@ -458,13 +482,17 @@ export class PostgresOfflineStore implements OfflineStore {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN READ ONLY');
-      return await sourceCheck(() => this.describe(client, this.relation(source.location, `source '${source.name}'`)), source, views, () => true);
+      return await sourceCheck(
+        () => this.describe(client, this.relation(source.location, `source '${source.name}'`)),
+        source,
+        views,
+        () => true,
+      );
     } finally {
       await client.query('ROLLBACK').catch(() => undefined);
       client.release();
     }
   }
-
 
   async close(): Promise<void> {
     await this.pool.end();

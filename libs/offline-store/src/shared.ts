@@ -6,7 +6,19 @@ import { toCell } from './cells';
 import { columnName, InvalidRequestError, MissingColumnError, UnsupportedRequestError } from './errors';
 import { epochMillis } from './micro-date';
 import type { DescribedColumn } from './plan';
-import type { AppendRows, BatchSource, Cell, CellColumn, HistoricalResult, InlineEntities, PullLatestChunk, PullLatestRequest, ResultChunk, ResultColumn, ResultSchema } from './types';
+import type {
+  AppendRows,
+  BatchSource,
+  Cell,
+  CellColumn,
+  HistoricalResult,
+  InlineEntities,
+  PullLatestChunk,
+  PullLatestRequest,
+  ResultChunk,
+  ResultColumn,
+  ResultSchema,
+} from './types';
 
 export const DEFAULT_CHUNK_ROWS = 10_000;
 
@@ -36,7 +48,7 @@ export function resultChunks(
     try {
       for await (const batch of batches) {
         const length = batch[0]?.length ?? 0;
-        for (let offset = 0; offset < length; ) {
+        for (let offset = 0; offset < length;) {
           const take = Math.min(length - offset, chunkRows - pendingRows);
           batch.forEach((column, c) => {
             const type = types[c]!;
@@ -68,7 +80,8 @@ export function resultChunks(
 
 export function checkPullRequest(request: PullLatestRequest): void {
   if (Number.isNaN(request.start.getTime()) || Number.isNaN(request.end.getTime())) throw new InvalidRequestError('start/end', 'must be valid dates');
-  if (request.start.getTime() > request.end.getTime()) throw new InvalidRequestError('start', `is after end (${request.start.toISOString()} > ${request.end.toISOString()})`);
+  if (request.start.getTime() > request.end.getTime())
+    throw new InvalidRequestError('start', `is after end (${request.start.toISOString()} > ${request.end.toISOString()})`);
   const shard = request.shard;
   if (shard && (!Number.isInteger(shard.count) || shard.count < 1 || !Number.isInteger(shard.index) || shard.index < 0 || shard.index >= shard.count)) {
     throw new InvalidRequestError('shard', `index must be in [0, count) and count >= 1, got ${shard.index} of ${shard.count}`);
@@ -112,7 +125,7 @@ export function pullChunkBuilder(request: PullLatestRequest, chunkRows: number) 
   /** Columns of one result batch: arrays of cells, the two timestamp columns as ms. */
   function* addColumns(batch: readonly (CellColumn | ArrayLike<number>)[]): Generator<PullLatestChunk> {
     const length = batch[0]?.length ?? 0;
-    for (let offset = 0; offset < length; ) {
+    for (let offset = 0; offset < length;) {
       const n = Math.min(length - offset, chunkRows - rows);
       for (let c = 0; c < width; c++) {
         const source = batch[c]!;
@@ -231,7 +244,7 @@ export async function* entityRowGroups(entities: InlineEntities, groupRows: numb
     given.forEach((column, i) => {
       if (!column || column.length !== length) throw new InvalidRequestError(`entity batch ${batchIndex}.${names[i]!}`, `expected ${length} values`);
     });
-    for (let offset = 0; offset < length; ) {
+    for (let offset = 0; offset < length;) {
       if (rows === 0 && length - offset >= groupRows) {
         // A whole group inside this batch: native slices, no cell-by-cell copy.
         yield { rows: groupRows, columns: given.map((column) => column!.slice(offset, offset + groupRows) as Cell[]) };
@@ -258,14 +271,21 @@ export async function* entityRowGroups(entities: InlineEntities, groupRows: numb
 
 /** The entity rows' order column, checked to be one of their columns. */
 export function orderedEntityColumn(described: readonly DescribedColumn[], name: string, relation: string): string {
-  if (!described.some((c) => c.name === name)) throw new MissingColumnError(relation, name, 'order column', described.map((c) => c.name));
+  if (!described.some((c) => c.name === name))
+    throw new MissingColumnError(
+      relation,
+      name,
+      'order column',
+      described.map((c) => c.name),
+    );
   return name;
 }
 
 /** The row-index column of a table output, checked against the output's other columns. */
 export function rowIndexColumnOf(name: string, columns: readonly ResultColumn[]): string {
   if (name === '') throw new InvalidRequestError('row index column', 'is empty; name it, or leave it unset for row_index');
-  if (columns.some((c) => c.name === name)) throw new InvalidRequestError('row index column', `${columnName(name)} is also an output column; give the row index another name`);
+  if (columns.some((c) => c.name === name))
+    throw new InvalidRequestError('row index column', `${columnName(name)} is also an output column; give the row index another name`);
   return name;
 }
 

@@ -87,9 +87,7 @@ export function asofJoinSql(d: Dialect, p: Params, input: JoinInput): string {
     ctes.push(`${v} AS (${ordered})`);
     const on = [
       ...plan.entityKeys.map((column, j) => `${q('__e')}.${q(column)} = ${v}.${q(`__k${j}`)}`),
-      plan.created
-        ? `struct_pack(t := ${q('__e')}.${q(TS)}, c := 'infinity'::TIMESTAMP) >= ${v}.${q('__ord')}`
-        : `${q('__e')}.${q(TS)} >= ${v}.${q('__ts')}`,
+      plan.created ? `struct_pack(t := ${q('__e')}.${q(TS)}, c := 'infinity'::TIMESTAMP) >= ${v}.${q('__ord')}` : `${q('__e')}.${q(TS)} >= ${v}.${q('__ts')}`,
     ];
     joins.push(`ASOF LEFT JOIN ${v} ON ${on.join(' AND ')}`);
     const fresh = plan.ttlMs > 0 ? `${v}.${q('__ts')} >= ${d.minus(`${q('__e')}.${q(TS)}`, p.millis(plan.ttlMs))}` : undefined;

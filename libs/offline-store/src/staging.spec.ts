@@ -30,7 +30,10 @@ describe('entityRowGroups', () => {
   };
 
   it('fills each group from as many small batches as it takes, in order', async () => {
-    const out = await groups(Array.from({ length: 100 }, () => 7), 300);
+    const out = await groups(
+      Array.from({ length: 100 }, () => 7),
+      300,
+    );
     expect(out.map((g) => g.rows)).toEqual([300, 300, 100]);
     expect(out.flatMap((g) => g.ids)).toEqual(Array.from({ length: 700 }, (_, i) => BigInt(i)));
   });
@@ -42,7 +45,12 @@ describe('entityRowGroups', () => {
   });
 
   it('names a ragged batch by its index and column', async () => {
-    const entities: InlineEntities = { kind: 'rows', columns, timestampColumn: 'event_timestamp', batches: [...batches([3]), { id: [1n, 2n], event_timestamp: [new Date(0)] }] };
+    const entities: InlineEntities = {
+      kind: 'rows',
+      columns,
+      timestampColumn: 'event_timestamp',
+      batches: [...batches([3]), { id: [1n, 2n], event_timestamp: [new Date(0)] }],
+    };
     await expect(async () => {
       for await (const group of entityRowGroups(entities, 10)) void group;
     }).rejects.toThrow('entity batch 1.event_timestamp: expected 2 values');
@@ -60,7 +68,10 @@ describe('bigqueryError', () => {
     ['rateLimitExceeded', 403, 'exhausted'],
     ['backendError', 503, 'unavailable'],
   ])('%s (HTTP %i) becomes %s, naming the relation, first line only', (reason, code, failure) => {
-    const mapped = bigqueryError(api(reason, code, `Query execution failed: something about t\nLINE 1: SELECT * FROM secret_sql`), "source 'drivers' (table p.d.t)");
+    const mapped = bigqueryError(
+      api(reason, code, `Query execution failed: something about t\nLINE 1: SELECT * FROM secret_sql`),
+      "source 'drivers' (table p.d.t)",
+    );
     expect(mapped).toBeInstanceOf(EngineError);
     expect((mapped as EngineError).failure).toBe(failure);
     expect((mapped as EngineError).message).toBe("source 'drivers' (table p.d.t): something about t");
@@ -73,15 +84,26 @@ describe('bigqueryError', () => {
 });
 
 describe('DuckDB table output', () => {
-  it('gets the row index first, numbering the rows in the order column\'s order', async () => {
+  it("gets the row index first, numbering the rows in the order column's order", async () => {
     const store = await DuckDBOfflineStore.create();
     try {
-      await store.run(`CREATE TABLE stats AS SELECT * FROM (VALUES (1::BIGINT, TIMESTAMP '2024-01-01 00:00:00', 10::BIGINT), (2, TIMESTAMP '2024-01-01 00:00:00', 20)) t(id, ts, trips)`);
-      await store.run(`CREATE TABLE entities AS SELECT * FROM (VALUES ('b', 2::BIGINT, TIMESTAMP '2024-01-02 00:00:00'), ('c', 1, TIMESTAMP '2024-01-02 00:00:00'), ('a', 1, TIMESTAMP '2024-01-02 00:00:00')) t(name, id, event_timestamp)`);
+      await store.run(
+        `CREATE TABLE stats AS SELECT * FROM (VALUES (1::BIGINT, TIMESTAMP '2024-01-01 00:00:00', 10::BIGINT), (2, TIMESTAMP '2024-01-01 00:00:00', 20)) t(id, ts, trips)`,
+      );
+      await store.run(
+        `CREATE TABLE entities AS SELECT * FROM (VALUES ('b', 2::BIGINT, TIMESTAMP '2024-01-02 00:00:00'), ('c', 1, TIMESTAMP '2024-01-02 00:00:00'), ('a', 1, TIMESTAMP '2024-01-02 00:00:00')) t(name, id, event_timestamp)`,
+      );
       const exported = await store.exportHistoricalFeatures(
         {
           entities: { kind: 'source', location: { kind: 'table', table: 'entities' }, orderColumn: 'name' },
-          views: [{ name: 'stats', source: { name: 'stats', location: { kind: 'table', table: 'stats' }, timestampField: 'ts' }, joinKeys: [{ name: 'id', type: ValueType.INT64 }], features: [{ name: 'trips', type: ValueType.INT64 }] }],
+          views: [
+            {
+              name: 'stats',
+              source: { name: 'stats', location: { kind: 'table', table: 'stats' }, timestampField: 'ts' },
+              joinKeys: [{ name: 'id', type: ValueType.INT64 }],
+              features: [{ name: 'trips', type: ValueType.INT64 }],
+            },
+          ],
         },
         { kind: 'table', table: 'training' },
       );

@@ -17,10 +17,7 @@ export type Cell = Uint8Array | string | number | bigint | boolean | Date | read
 export type CellColumn = readonly Cell[] | Float64Array | Float32Array | Int32Array;
 
 /** Where a batch source's rows live. `table` and `query` are in the engine's own SQL dialect. */
-export type SourceLocation =
-  | { kind: 'file'; path: string; format?: 'parquet' | 'csv' }
-  | { kind: 'table'; table: string }
-  | { kind: 'query'; query: string };
+export type SourceLocation = { kind: 'file'; path: string; format?: 'parquet' | 'csv' } | { kind: 'table'; table: string } | { kind: 'query'; query: string };
 
 /** A batch source, already resolved from the registry (see batchSourceFromProto). */
 export interface BatchSource {
@@ -198,11 +195,7 @@ export interface AppendRows {
 /** What a source check found, and which declared part of the source it is about. */
 export interface SourceProblem {
   /** Which declared part of the source or view the problem is about. */
-  about:
-    | { kind: 'timestamp_field' }
-    | { kind: 'created_timestamp_column' }
-    | { kind: 'join_key'; name: string }
-    | { kind: 'feature'; name: string };
+  about: { kind: 'timestamp_field' } | { kind: 'created_timestamp_column' } | { kind: 'join_key'; name: string } | { kind: 'feature'; name: string };
   message: string;
 }
 

@@ -23,7 +23,8 @@ export function checkEntityBatch(batch: EntityBatch): void {
   const keys = [...batch.joinKeys].sort().join('\0');
   for (const v of batch.views) {
     // Keys are per project (and per join keys): one batch, one key per entity.
-    if (v.view.project !== batch.views[0]!.view.project) throw new OnlineStoreError(`entity batch mixes projects ${batch.views[0]!.view.project} and ${v.view.project}`);
+    if (v.view.project !== batch.views[0]!.view.project)
+      throw new OnlineStoreError(`entity batch mixes projects ${batch.views[0]!.view.project} and ${v.view.project}`);
     if ([...v.view.joinKeys].sort().join('\0') !== keys) {
       throw new OnlineStoreError(`view ${v.view.name} has join keys (${v.view.joinKeys.join(', ')}), the entity batch (${batch.joinKeys.join(', ')})`);
     }
@@ -139,7 +140,6 @@ const seconds = (d: unknown): bigint => {
   throw new TypeError('not a timestamp');
 };
 
-
 const JS_TYPE: Partial<Record<number, string>> = {
   [T.STRING]: 'string',
   [T.INT32]: 'number',
@@ -170,7 +170,8 @@ export function cellPayload(view: string, feature: string, type: number, cell: F
     }
     return { val: type === T.UNIX_TIMESTAMP_LIST ? (cell as unknown[]).map(seconds) : cell };
   }
-  if (!scalarFits(type, cell)) throw new InvalidRowError(view, `feature ${feature} is ${T[type] ?? type}, got a ${cell instanceof Date ? 'Date' : typeof cell} cell`);
+  if (!scalarFits(type, cell))
+    throw new InvalidRowError(view, `feature ${feature} is ${T[type] ?? type}, got a ${cell instanceof Date ? 'Date' : typeof cell} cell`);
   return type === T.UNIX_TIMESTAMP ? seconds(cell) : cell;
 }
 

@@ -17,10 +17,7 @@ export function serializeEntityKey(key: EntityKeyInput, prefix?: Buffer, suffix?
   if (key.entityValues.length !== count) {
     throw new OnlineStoreError(`entity key has ${count} join keys but ${key.entityValues.length} values`);
   }
-  const order =
-    count === 1
-      ? SINGLE
-      : Array.from({ length: count }, (_, i) => i).sort((a, b) => utf8Order(key.joinKeys[a]!, key.joinKeys[b]!));
+  const order = count === 1 ? SINGLE : Array.from({ length: count }, (_, i) => i).sort((a, b) => utf8Order(key.joinKeys[a]!, key.joinKeys[b]!));
   let size = (prefix?.length ?? 0) + 4 + (suffix?.length ?? 0);
   for (const i of order) {
     size += 16 + Buffer.byteLength(key.joinKeys[i]!, 'utf8') + entityValueSize(key.entityValues[i]!, key.joinKeys[i]!);
@@ -56,9 +53,7 @@ function entityValueSize(value: typesV1.Value, joinKey: string): number {
     case 'unixTimestampVal':
       return 8;
     default:
-      throw new OnlineStoreError(
-        `join key ${joinKey}: entity values must be string, bytes, int32, int64 or unix_timestamp, not ${val.case ?? 'unset'}`,
-      );
+      throw new OnlineStoreError(`join key ${joinKey}: entity values must be string, bytes, int32, int64 or unix_timestamp, not ${val.case ?? 'unset'}`);
   }
 }
 

@@ -128,7 +128,12 @@ export class SqliteOnlineStore implements OnlineStore {
         }
         return rows;
       });
-      return Promise.resolve(this.writeViews(batch.views.map((v) => v.view), encoded));
+      return Promise.resolve(
+        this.writeViews(
+          batch.views.map((v) => v.view),
+          encoded,
+        ),
+      );
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new OnlineStoreError(String(error)));
     }

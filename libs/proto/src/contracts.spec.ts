@@ -71,9 +71,7 @@ describe('larder services', () => {
     const goPackages = new Map<string, string>();
     for (const file of files.values()) {
       const [, domain, version] = file.proto.package.split('.');
-      expect(file.proto.options?.goPackage).toBe(
-        `github.com/larder-dev/larder/gen/go/larder/${domain}/${version};${domain}${version}`,
-      );
+      expect(file.proto.options?.goPackage).toBe(`github.com/larder-dev/larder/gen/go/larder/${domain}/${version};${domain}${version}`);
       goPackages.set(file.proto.package, file.proto.options?.goPackage ?? '');
     }
     expect(files.size).toBe(22);

@@ -179,6 +179,9 @@ export function onlineResponseToFeastJsonText(response: GetOnlineFeaturesRespons
     const times = r.eventTimestamps.length === 0 ? '' : `,"event_timestamps":${JSON.stringify(r.eventTimestamps.map(timestampToJson))}`;
     return `{"values":[${values}],"statuses":${statuses}${times}}`;
   });
-  const metadata = response.metadata === undefined ? '' : `,"metadata":${JSON.stringify(response.metadata.featureNames === undefined ? {} : { feature_names: response.metadata.featureNames.val })}`;
+  const metadata =
+    response.metadata === undefined
+      ? ''
+      : `,"metadata":${JSON.stringify(response.metadata.featureNames === undefined ? {} : { feature_names: response.metadata.featureNames.val })}`;
   return `{"results":[${results.join(',')}]${metadata}}`;
 }

@@ -24,9 +24,7 @@ describe('larder.serving.v1 and Feast', () => {
       request_context: 5,
       project: 6,
     });
-    expect(GetOnlineFeaturesRequestSchema.oneofs.map((o) => o.fields.map((f) => f.name))).toEqual([
-      ['feature_service', 'features'],
-    ]);
+    expect(GetOnlineFeaturesRequestSchema.oneofs.map((o) => o.fields.map((f) => f.name))).toEqual([['feature_service', 'features']]);
   });
 
   it('numbers the response fields as Feast does', () => {

@@ -6,7 +6,6 @@ export * from './gen/larder/types/v1/entity_key_pb';
 export * from './gen/larder/types/v1/feature_pb';
 export * from './gen/larder/types/v1/row_batch_pb';
 
-
 /** A Value oneof case (`int64Val`, `doubleListVal`, …, `nullVal`). */
 export type ValueCase = NonNullable<Value['val']['case']>;
 
@@ -35,6 +34,4 @@ export const VALUE_TYPE_OF_CASE: Readonly<Record<ValueCase, ValueType>> = {
 };
 
 /** The Value case that carries each ValueType (UNSPECIFIED has none). */
-export const VALUE_CASE_OF_TYPE: ReadonlyMap<ValueType, ValueCase> = new Map(
-  Object.entries(VALUE_TYPE_OF_CASE).map(([c, type]) => [type, c as ValueCase]),
-);
+export const VALUE_CASE_OF_TYPE: ReadonlyMap<ValueType, ValueCase> = new Map(Object.entries(VALUE_TYPE_OF_CASE).map(([c, type]) => [type, c as ValueCase]));

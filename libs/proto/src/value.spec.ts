@@ -100,9 +100,7 @@ describe('larder.types.v1.Value on the wire', () => {
 
 describe('larder.types.v1.ValueType', () => {
   it('has Feast numbers', () => {
-    const ours = Object.fromEntries(
-      ValueTypeSchema.values.filter((v) => v.number !== 0).map((v) => [v.localName, v.number]),
-    );
+    const ours = Object.fromEntries(ValueTypeSchema.values.filter((v) => v.number !== 0).map((v) => [v.localName, v.number]));
     expect(ours).toEqual(feastValueTypes);
     expect(ValueType.UNSPECIFIED).toBe(0);
   });

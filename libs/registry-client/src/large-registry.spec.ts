@@ -12,7 +12,12 @@ const MB = 1_000_000;
 /** Entities whose descriptions add up to about `megabytes` MB, in objects of `each` bytes. */
 function bulkyEntities(prefix: string, megabytes: number, each = MB): registryV1.Entity[] {
   return Array.from({ length: Math.ceil((megabytes * MB) / each) }, (_, i) =>
-    create(registryV1.EntitySchema, { name: `${prefix}_${i}`, joinKey: `${prefix}_${i}_id`, valueType: typesV1.ValueType.INT64, description: String.fromCharCode(97 + (i % 26)).repeat(each) }),
+    create(registryV1.EntitySchema, {
+      name: `${prefix}_${i}`,
+      joinKey: `${prefix}_${i}_id`,
+      valueType: typesV1.ValueType.INT64,
+      description: String.fromCharCode(97 + (i % 26)).repeat(each),
+    }),
   );
 }
 
@@ -62,7 +67,12 @@ test('a 5 MB commit (one 5 MB object among others) and a snapshot of two 9 MB pr
   const fresh = follow();
   await fresh.ready(30_000);
   expect(fresh.version).toBe(last.version);
-  expect(fresh.entities('big_a').map((e) => e.name).sort()).toEqual(expect.arrayContaining(['one_0', 'many_0', 'many_8']));
+  expect(
+    fresh
+      .entities('big_a')
+      .map((e) => e.name)
+      .sort(),
+  ).toEqual(expect.arrayContaining(['one_0', 'many_0', 'many_8']));
   expect(fresh.entities('big_b').map((e) => e.description.length)).toEqual(Array.from({ length: 9 }, () => MB));
   expect(fresh.notReadyReason()).toBeUndefined();
 }, 120_000);
@@ -86,7 +96,10 @@ test('a copy that cannot take a message is not ready, with the reason, and recov
   expect(client.entity('tight', 'e_0')).toBeDefined();
 
   // The operator removes the oversized object: a snapshot (not the replay, which still holds it) brings the copy back.
-  const shrunk = await registry.apply({ project: 'tight', entities: [create(registryV1.EntitySchema, { name: 'huge_0', joinKey: 'huge_0_id', valueType: typesV1.ValueType.INT64, description: 'small now' })] });
+  const shrunk = await registry.apply({
+    project: 'tight',
+    entities: [create(registryV1.EntitySchema, { name: 'huge_0', joinKey: 'huge_0_id', valueType: typesV1.ValueType.INT64, description: 'small now' })],
+  });
   await client.waitForVersion(shrunk.version, 10_000);
   await waitFor(() => client.notReadyReason() === undefined, 10_000, 'the copy to be ready again');
   expect(client.entity('tight', 'huge_0')?.description).toBe('small now');

@@ -102,7 +102,11 @@ test('an applied change is visible in the copy within 100 ms, with version and o
   expect(last?.snapshot).toBe(false);
   expect(last?.version).toBe(client.version);
   expect(last?.previousVersion).toBe(client.version - 1n);
-  expect(last?.changes.map((c) => [c.kind, c.name, c.change])).toContainEqual([registryV1.ObjectKind.FEATURE_VIEW, 'fresh_view_4', registryV1.ChangeType.CREATE]);
+  expect(last?.changes.map((c) => [c.kind, c.name, c.change])).toContainEqual([
+    registryV1.ObjectKind.FEATURE_VIEW,
+    'fresh_view_4',
+    registryV1.ChangeType.CREATE,
+  ]);
 });
 
 test('updates replace and deletes remove objects in the copy', async () => {
@@ -173,7 +177,9 @@ test('keeps answering while the registry is down, then reconnects and catches up
 });
 
 test('connect() rejects with a clear error when no registry answers', async () => {
-  await expect(RegistryClient.connect({ address: '127.0.0.1:1', timeoutMs: 300, backoff: { initialMs: 50, maxMs: 100 } })).rejects.toThrow(/timed out after 300 ms waiting for the first registry snapshot/);
+  await expect(RegistryClient.connect({ address: '127.0.0.1:1', timeoutMs: 300, backoff: { initialMs: 50, maxMs: 100 } })).rejects.toThrow(
+    /timed out after 300 ms waiting for the first registry snapshot/,
+  );
 });
 
 async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {

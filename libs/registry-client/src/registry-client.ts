@@ -157,7 +157,8 @@ export class RegistryClient {
   notReadyReason(): string | undefined {
     if (this.connection === 'closed') return undefined;
     if (!this.hasSnapshot) return `no registry snapshot yet from ${this.address}${this.failure ? ` (${this.failure.message})` : ''}`;
-    if (this.stuck !== undefined) return `the registry copy (version ${this.state.version}) cannot follow the registry at ${this.address}: ${this.stuck.message}`;
+    if (this.stuck !== undefined)
+      return `the registry copy (version ${this.state.version}) cannot follow the registry at ${this.address}: ${this.stuck.message}`;
     return undefined;
   }
 
@@ -262,7 +263,10 @@ export class RegistryClient {
         if (!TRANSIENT.has(this.failure.code)) {
           this.stuck = this.failure;
           this.resync = true;
-          this.logger?.error('the registry copy cannot follow the registry; not ready until it can', { error: this.failure.message, version: String(this.state.version) });
+          this.logger?.error('the registry copy cannot follow the registry; not ready until it can', {
+            error: this.failure.message,
+            version: String(this.state.version),
+          });
         }
         this.notifyReadiness();
       } finally {
@@ -300,13 +304,17 @@ export class RegistryClient {
     let parts: registryV1.RegistryChange[] = [];
     let partsOf: bigint | undefined;
     for await (const part of stream) {
-      if (partsOf !== undefined && part.version !== partsOf) throw new RpcError(Code.INTERNAL, `registry stream: a part of version ${part.version} arrived while version ${partsOf} was incomplete`);
+      if (partsOf !== undefined && part.version !== partsOf)
+        throw new RpcError(Code.INTERNAL, `registry stream: a part of version ${part.version} arrived while version ${partsOf} was incomplete`);
       if (part.continued) {
         partsOf = part.version;
         parts.push(...part.changes);
         continue;
       }
-      const message = partsOf === undefined ? part : create(registryV1.WatchRegistryResponseSchema, { version: part.version, snapshot: part.snapshot, changes: [...parts, ...part.changes] });
+      const message =
+        partsOf === undefined
+          ? part
+          : create(registryV1.WatchRegistryResponseSchema, { version: part.version, snapshot: part.snapshot, changes: [...parts, ...part.changes] });
       parts = [];
       partsOf = undefined;
       if (!message.snapshot && (!this.hasSnapshot || this.resync)) continue; // a replay is useless without a base

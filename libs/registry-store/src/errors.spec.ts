@@ -5,12 +5,22 @@ const K = registryV1.ObjectKind;
 
 describe('formatRegistryIssue', () => {
   test("names the object once, then the field, then core's complaint", () => {
-    const issue = { kind: K.FEATURE_VIEW, name: 'driver_stats', field: 'ttl', message: "feature view 'driver_stats' has a negative ttl; use a positive duration, or zero for no limit" };
+    const issue = {
+      kind: K.FEATURE_VIEW,
+      name: 'driver_stats',
+      field: 'ttl',
+      message: "feature view 'driver_stats' has a negative ttl; use a positive duration, or zero for no limit",
+    };
     expect(formatRegistryIssue(issue)).toBe("feature view 'driver_stats': ttl: has a negative ttl; use a positive duration, or zero for no limit");
   });
 
   test('keeps the rest of a CEL message, and messages that do not open with the object', () => {
-    const cel = { kind: K.ON_DEMAND_FEATURE_VIEW, name: 'odfv', field: 'outputs[0].expression', message: "on-demand feature view 'odfv' output 'x': syntax error at line 1, column 3: bad" };
+    const cel = {
+      kind: K.ON_DEMAND_FEATURE_VIEW,
+      name: 'odfv',
+      field: 'outputs[0].expression',
+      message: "on-demand feature view 'odfv' output 'x': syntax error at line 1, column 3: bad",
+    };
     expect(formatRegistryIssue(cel)).toBe("on-demand feature view 'odfv': outputs[0].expression: output 'x': syntax error at line 1, column 3: bad");
     expect(formatRegistryIssue({ kind: K.ENTITY, name: 'driver', field: '', message: 'something else' })).toBe("entity 'driver': something else");
   });
@@ -40,7 +50,12 @@ describe('invalidDefinitions', () => {
   });
 
   test('leaves the trailer out when it would not fit in gRPC metadata', () => {
-    const many = Array.from({ length: 200 }, (_, i) => ({ kind: K.ENTITY, name: `entity_${i}`, field: 'join_key', message: `entity 'entity_${i}' has an invalid join key` }));
+    const many = Array.from({ length: 200 }, (_, i) => ({
+      kind: K.ENTITY,
+      name: `entity_${i}`,
+      field: 'join_key',
+      message: `entity 'entity_${i}' has an invalid join key`,
+    }));
     const error = invalidDefinitions('rides', many);
     expect(issuesTrailer(error.issues)).toEqual({});
     expect(issuesOf({ metadata: issuesTrailer(error.issues) })).toBeUndefined();
@@ -48,7 +63,9 @@ describe('invalidDefinitions', () => {
   });
 
   test('dangling references use the same one-line form', () => {
-    const error = danglingReferences("entity 'driver'", [{ kind: K.FEATURE_VIEW, name: 'v', field: 'entities[0]', message: "feature view 'v' references entity 'driver', which is not defined" }]);
+    const error = danglingReferences("entity 'driver'", [
+      { kind: K.FEATURE_VIEW, name: 'v', field: 'entities[0]', message: "feature view 'v' references entity 'driver', which is not defined" },
+    ]);
     expect(error.kind).toBe('PRECONDITION');
     expect(error.message).toBe("cannot delete entity 'driver': feature view 'v': entities[0]: references entity 'driver', which is not defined");
   });

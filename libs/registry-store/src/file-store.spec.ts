@@ -43,7 +43,10 @@ test('a writer SIGKILLed in the middle of writing leaves the previous registry i
     while (killedMidWrite === '' && Date.now() < deadline && child.exitCode === null) {
       const temp = (await readdir(dir)).find((name) => name.endsWith('.tmp'));
       if (temp !== undefined) {
-        const size = await stat(path.join(dir, temp)).then((s) => s.size, () => 0);
+        const size = await stat(path.join(dir, temp)).then(
+          (s) => s.size,
+          () => 0,
+        );
         if (size > 0) {
           child.kill('SIGKILL');
           killedMidWrite = temp;
@@ -77,7 +80,11 @@ test('the file is proto JSON that names its format, and a foreign file is refuse
   const store = await FileRegistryStore.open(file, { watch: false });
   await store.apply(driverRequest('rides', 1));
   await store.close();
-  const json = JSON.parse(await readFile(file, 'utf8')) as { format: string; version: string; projects: Array<{ featureViews: Array<{ name: string; batch_source: string }> }> };
+  const json = JSON.parse(await readFile(file, 'utf8')) as {
+    format: string;
+    version: string;
+    projects: Array<{ featureViews: Array<{ name: string; batch_source: string }> }>;
+  };
   expect(json.format).toBe('larder-registry/1');
   expect(json.version).toBe('1');
   expect(json.projects[0]?.featureViews[0]).toMatchObject({ name: 'driver_stats_0', batch_source: 'driver_hourly' });
@@ -110,9 +117,11 @@ test('permissions are stored as proto JSON with lower-case field names, and a fi
   const reopened = await FileRegistryStore.open(older, { watch: false });
   try {
     expect((await reopened.listObjects(registryV1.ObjectKind.PERMISSION, 'rides')).value).toEqual([]);
-    expect((await reopened.apply(driverRequest('rides', 1, { permissions: [permission()] }))).diffs.filter((d) => d.kind === registryV1.ObjectKind.PERMISSION).map((d) => d.change)).toEqual([
-      registryV1.ChangeType.CREATE,
-    ]);
+    expect(
+      (await reopened.apply(driverRequest('rides', 1, { permissions: [permission()] }))).diffs
+        .filter((d) => d.kind === registryV1.ObjectKind.PERMISSION)
+        .map((d) => d.change),
+    ).toEqual([registryV1.ChangeType.CREATE]);
   } finally {
     await reopened.close();
   }

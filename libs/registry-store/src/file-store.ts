@@ -49,7 +49,10 @@ export class FileRegistryStore implements RegistryStore {
   private readonly logLimits: LogLimits;
   private readonly lockTimeoutMs: number;
 
-  private constructor(readonly file: string, options: FileRegistryStoreOptions) {
+  private constructor(
+    readonly file: string,
+    options: FileRegistryStoreOptions,
+  ) {
     this.location = `file:${file}`;
     this.logLimits = options.logLimits ?? DEFAULT_LOG_LIMITS;
     this.lockTimeoutMs = options.lockTimeoutMs ?? 10_000;

@@ -40,7 +40,10 @@ function request(r: Report): registryV1.UpdateMaterializationStateRequest {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe.each([['file', fileBackend], ['postgres', postgresBackend]] as const)('%s store: materialization leases', (_name, makeBackend) => {
+describe.each([
+  ['file', fileBackend],
+  ['postgres', postgresBackend],
+] as const)('%s store: materialization leases', (_name, makeBackend) => {
   let backend: Backend;
   let store: RegistryStore;
   let other: RegistryStore;

@@ -123,7 +123,8 @@ export function leaseHeld(state: State, nowMs: number): boolean {
 function refusal(holder: State, req: Update, run: string): RegistryStoreError {
   const until = timestampDate(holder.leaseExpireTime!).toISOString();
   // A run of one job is named by its job, as the materialization service reports it.
-  const who = holder.leaseJobId === '' || holder.leaseJobId === holder.leaseRunId ? `job ${holder.leaseRunId}` : `run ${holder.leaseRunId} (job ${holder.leaseJobId})`;
+  const who =
+    holder.leaseJobId === '' || holder.leaseJobId === holder.leaseRunId ? `job ${holder.leaseRunId}` : `run ${holder.leaseRunId} (job ${holder.leaseJobId})`;
   if (req.status === S.RUNNING) {
     return new RegistryStoreError(
       'PRECONDITION',

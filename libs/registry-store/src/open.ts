@@ -34,8 +34,10 @@ export async function openRegistryStore(location: string, options: OpenRegistryS
     return PostgresRegistryStore.open(url.toString(), { ...options.postgres, ...(schema !== null && { schema }) });
   }
   const file =
-    location === '' ? defaultRegistryPath()
-    : location.startsWith('file:') ? fileURLToPath(location)
-    : path.resolve(options.baseDir ?? process.cwd(), location.startsWith('~/') ? path.join(os.homedir(), location.slice(2)) : location);
+    location === ''
+      ? defaultRegistryPath()
+      : location.startsWith('file:')
+        ? fileURLToPath(location)
+        : path.resolve(options.baseDir ?? process.cwd(), location.startsWith('~/') ? path.join(os.homedir(), location.slice(2)) : location);
   return FileRegistryStore.open(file, options.file);
 }

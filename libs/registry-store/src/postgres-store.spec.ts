@@ -100,10 +100,9 @@ test('permissions: rows of their own kind, pushed to a reading replica with the 
   await writer.apply(driverRequest('rides', 1, { permissions: [permission('driver-readers')], prune: true }));
   const deadline = Date.now() + 5_000;
   while (seen.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-  expect(seen.map((v) => v.changes.filter((c) => c.kind === K.PERMISSION).map((c) => `${c.name} ${registryV1.ChangeType[c.change]} ${c.object.case}`))).toEqual([
-    ['driver-readers CREATE permission', 'others CREATE permission'],
-    ['others DELETE undefined'],
-  ]);
+  expect(seen.map((v) => v.changes.filter((c) => c.kind === K.PERMISSION).map((c) => `${c.name} ${registryV1.ChangeType[c.change]} ${c.object.case}`))).toEqual(
+    [['driver-readers CREATE permission', 'others CREATE permission'], ['others DELETE undefined']],
+  );
   const schema = writer.location.match(/schema (\w+)/)?.[1] as string;
   const db = new Client({ connectionString: testServices().postgres.url });
   await db.connect();

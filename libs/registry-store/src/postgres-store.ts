@@ -47,7 +47,10 @@ export class PostgresRegistryStore implements RegistryStore {
   private readonly changes: PostgresChangeStream;
   private closed = false;
 
-  private constructor(private readonly url: string, options: PostgresRegistryStoreOptions) {
+  private constructor(
+    private readonly url: string,
+    options: PostgresRegistryStoreOptions,
+  ) {
     const schema = options.schema ?? 'larder_registry';
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`registry schema "${schema}": use lowercase letters, digits and _`);
     this.schema = schema;
@@ -76,8 +79,13 @@ export class PostgresRegistryStore implements RegistryStore {
   }
 
   async apply(req: registryV1.ApplyRegistryRequest): Promise<registryV1.ApplyRegistryResponse> {
-    return this.write(req.expectedVersion, req.project, (before, commit) => planApply(before, req, commit), (plan, version, applied) =>
-      create(registryV1.ApplyRegistryResponseSchema, { version, diffs: plan.diffs, applied }), req.planOnly);
+    return this.write(
+      req.expectedVersion,
+      req.project,
+      (before, commit) => planApply(before, req, commit),
+      (plan, version, applied) => create(registryV1.ApplyRegistryResponseSchema, { version, diffs: plan.diffs, applied }),
+      req.planOnly,
+    );
   }
 
   async version(): Promise<VersionInfo> {
@@ -110,7 +118,13 @@ export class PostgresRegistryStore implements RegistryStore {
   }
 
   async deleteProject(name: string, expectedVersion?: bigint): Promise<bigint> {
-    return this.write(expectedVersion, name, (before) => planDeleteProject(before, name), (_plan, version) => version, false);
+    return this.write(
+      expectedVersion,
+      name,
+      (before) => planDeleteProject(before, name),
+      (_plan, version) => version,
+      false,
+    );
   }
 
   async getObject<K extends ObjectKindInProject>(kind: K, project: string, name: string): Promise<Versioned<ObjectOf<K>>> {
@@ -137,7 +151,13 @@ export class PostgresRegistryStore implements RegistryStore {
   }
 
   async deleteObject(kind: ObjectKindInProject, project: string, name: string, expectedVersion?: bigint): Promise<bigint> {
-    return this.write(expectedVersion, project, (before) => planDelete(before, project, kind, name), (_plan, version) => version, false);
+    return this.write(
+      expectedVersion,
+      project,
+      (before) => planDelete(before, project, kind, name),
+      (_plan, version) => version,
+      false,
+    );
   }
 
   async registrySets(project?: string): Promise<Versioned<RegistrySet[]>> {
@@ -191,10 +211,10 @@ export class PostgresRegistryStore implements RegistryStore {
       // Serialize reports on the view, even before its record exists (FOR UPDATE
       // locks no row then), so the lease check and the write are one step.
       await db.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`larder-materialization:${this.schema}:${req.project}/${req.featureView}`]);
-      const previous = await db.query<{ data: Buffer }>(
-        `SELECT data FROM ${this.t('materialization')} WHERE project = $1 AND feature_view = $2 FOR UPDATE`,
-        [req.project, req.featureView],
-      );
+      const previous = await db.query<{ data: Buffer }>(`SELECT data FROM ${this.t('materialization')} WHERE project = $1 AND feature_view = $2 FOR UPDATE`, [
+        req.project,
+        req.featureView,
+      ]);
       const prior = previous.rows[0] === undefined ? undefined : fromBinary(registryV1.MaterializationStateSchema, previous.rows[0].data);
       const state = mergeMaterializationState(prior, req, timestampNow());
       await db.query(
@@ -234,10 +254,11 @@ export class PostgresRegistryStore implements RegistryStore {
       const planned = plan(before, commit);
       if (planOnly || planned.changes.length === 0) return { answer: answer(planned, read, false), committed: false };
 
-      const bumped = await db.query(
-        `UPDATE ${this.t('meta')} SET version = $1, updated_time = $2 WHERE id = 1 AND version = $3`,
-        [String(commit.version), timestampDate(commit.now), String(read)],
-      );
+      const bumped = await db.query(`UPDATE ${this.t('meta')} SET version = $1, updated_time = $2 WHERE id = 1 AND version = $3`, [
+        String(commit.version),
+        timestampDate(commit.now),
+        String(read),
+      ]);
       if (bumped.rowCount !== 1) throw concurrentChange(read);
       await this.writeObjects(db, project, planned);
       const entry = create(registryV1.WatchRegistryResponseSchema, { version: commit.version, changes: planned.changes });
@@ -341,4 +362,3 @@ function redact(url: string): string {
     return 'postgres://…';
   }
 }
-

@@ -29,7 +29,11 @@ export interface LogLimits {
 export const DEFAULT_LOG_LIMITS: LogLimits = { maxVersions: 256, maxChanges: 20_000 };
 
 /** Appends a committed version and drops the oldest ones beyond the limits. */
-export function appendToLog(log: readonly registryV1.WatchRegistryResponse[], entry: registryV1.WatchRegistryResponse, limits: LogLimits): registryV1.WatchRegistryResponse[] {
+export function appendToLog(
+  log: readonly registryV1.WatchRegistryResponse[],
+  entry: registryV1.WatchRegistryResponse,
+  limits: LogLimits,
+): registryV1.WatchRegistryResponse[] {
   const next = [...log, entry];
   let total = next.reduce((sum, e) => sum + e.changes.length, 0);
   while (next.length > 0 && (next.length > limits.maxVersions || total > limits.maxChanges)) {

@@ -14,7 +14,10 @@ function diffSummary(res: registryV1.ApplyRegistryResponse): string[] {
   return res.diffs.map((d) => `${K[d.kind]} ${d.name} ${C[d.change]}`);
 }
 
-describe.each([['file', fileBackend], ['postgres', postgresBackend]] as const)('%s registry store', (_name, makeBackend) => {
+describe.each([
+  ['file', fileBackend],
+  ['postgres', postgresBackend],
+] as const)('%s registry store', (_name, makeBackend) => {
   let backend: Backend;
   let store: RegistryStore;
 
@@ -93,7 +96,13 @@ describe.each([['file', fileBackend], ['postgres', postgresBackend]] as const)('
 
   test('prune deletes what the request leaves out, except saved datasets; without prune nothing is deleted', async () => {
     const first = driverRequest('rides', 3);
-    first.savedDatasets.push(create(registryV1.SavedDatasetSchema, { name: 'training_set', features: ['driver_stats_0:f0'], storage: { kind: { case: 'postgresTable', value: 'training_set' } } }));
+    first.savedDatasets.push(
+      create(registryV1.SavedDatasetSchema, {
+        name: 'training_set',
+        features: ['driver_stats_0:f0'],
+        storage: { kind: { case: 'postgresTable', value: 'training_set' } },
+      }),
+    );
     await store.apply(first);
 
     const partial = driverRequest('rides', 1);
@@ -114,7 +123,14 @@ describe.each([['file', fileBackend], ['postgres', postgresBackend]] as const)('
     expect(error.kind).toBe('INVALID');
     expect(error.message).toMatch(/^feature view 'broken_view': batch_source: references data source 'no_such_source', which is not defined/);
     // The trailer names the object and field for clients that hold the definitions.
-    expect(issuesOf({ metadata: issuesTrailer(error.issues) })).toEqual([{ kind: K.FEATURE_VIEW, name: 'broken_view', field: 'batch_source', message: expect.stringMatching(/^feature view 'broken_view' references data source 'no_such_source'/) }]);
+    expect(issuesOf({ metadata: issuesTrailer(error.issues) })).toEqual([
+      {
+        kind: K.FEATURE_VIEW,
+        name: 'broken_view',
+        field: 'batch_source',
+        message: expect.stringMatching(/^feature view 'broken_view' references data source 'no_such_source'/),
+      },
+    ]);
     expect((await store.version()).version).toBe(0n);
     await expect(store.getProject('rides')).rejects.toMatchObject({ kind: 'NOT_FOUND' });
 
@@ -280,15 +296,23 @@ describe.each([['file', fileBackend], ['postgres', postgresBackend]] as const)('
   test('permissions: create, unchanged, update with changed fields, prune, get/list/delete, and the change feed', async () => {
     const seen: registryV1.WatchRegistryResponse[] = [];
     const unsubscribe = store.subscribe((change) => seen.push(change));
-    const first = await store.apply(driverRequest('rides', 1, { permissions: [permission('driver-readers'), permission('writers', { actions: [registryV1.Action.WRITE_ONLINE] })] }));
+    const first = await store.apply(
+      driverRequest('rides', 1, { permissions: [permission('driver-readers'), permission('writers', { actions: [registryV1.Action.WRITE_ONLINE] })] }),
+    );
     expect(diffSummary(first).filter((d) => d.startsWith('PERMISSION'))).toEqual(['PERMISSION driver-readers CREATE', 'PERMISSION writers CREATE']);
     const { value: stored, version } = await store.getObject(K.PERMISSION, 'rides', 'driver-readers');
     expect(version).toBe(1n);
-    expect(stored).toMatchObject({ namePatterns: ['driver_*'], requiredTags: { team: 'rides' }, actions: [registryV1.Action.DESCRIBE, registryV1.Action.READ_ONLINE] });
+    expect(stored).toMatchObject({
+      namePatterns: ['driver_*'],
+      requiredTags: { team: 'rides' },
+      actions: [registryV1.Action.DESCRIBE, registryV1.Action.READ_ONLINE],
+    });
     expect(stored.policy).toMatchObject({ roles: ['rides-analysts'], serviceAccounts: ['serving/kserve-rides'] });
     expect(stored.meta).toMatchObject({ project: 'rides', registryVersion: 1n });
 
-    const same = await store.apply(driverRequest('rides', 1, { permissions: [permission('driver-readers'), permission('writers', { actions: [registryV1.Action.WRITE_ONLINE] })] }));
+    const same = await store.apply(
+      driverRequest('rides', 1, { permissions: [permission('driver-readers'), permission('writers', { actions: [registryV1.Action.WRITE_ONLINE] })] }),
+    );
     expect(same.applied).toBe(false);
     expect(diffSummary(same).filter((d) => d.startsWith('PERMISSION'))).toEqual(['PERMISSION driver-readers UNCHANGED', 'PERMISSION writers UNCHANGED']);
 
@@ -304,7 +328,10 @@ describe.each([['file', fileBackend], ['postgres', postgresBackend]] as const)('
     expect((await store.listObjects(K.PERMISSION, 'rides', create(registryV1.ObjectFilterSchema, { namePrefix: 'x' }))).value).toEqual([]);
 
     expect(await store.deleteObject(K.PERMISSION, 'rides', 'driver-readers')).toBe(3n);
-    await expect(store.getObject(K.PERMISSION, 'rides', 'driver-readers')).rejects.toMatchObject({ kind: 'NOT_FOUND', message: 'permission "driver-readers" in project "rides" not found' });
+    await expect(store.getObject(K.PERMISSION, 'rides', 'driver-readers')).rejects.toMatchObject({
+      kind: 'NOT_FOUND',
+      message: 'permission "driver-readers" in project "rides" not found',
+    });
     await expect(store.deleteObject(K.PERMISSION, 'rides', 'driver-readers')).rejects.toMatchObject({ kind: 'NOT_FOUND' });
 
     await waitFor(() => seen.length >= 3);
@@ -321,9 +348,16 @@ describe.each([['file', fileBackend], ['postgres', postgresBackend]] as const)('
   });
 
   test('permissions are in snapshots, in registry sets, and read back by a second instance', async () => {
-    await store.apply(driverRequest('rides', 1, { permissions: [permission('zz-last'), permission('all-readers', { types: [], namePatterns: [], requiredTags: {}, policy: { anyAuthenticated: true } })] }));
+    await store.apply(
+      driverRequest('rides', 1, {
+        permissions: [permission('zz-last'), permission('all-readers', { types: [], namePatterns: [], requiredTags: {}, policy: { anyAuthenticated: true } })],
+      }),
+    );
     const snapshot = await store.snapshot();
-    expect(snapshot.changes.map((c) => `${K[c.kind]} ${c.name} ${c.object.case}`).slice(-2)).toEqual(['PERMISSION all-readers permission', 'PERMISSION zz-last permission']);
+    expect(snapshot.changes.map((c) => `${K[c.kind]} ${c.name} ${c.object.case}`).slice(-2)).toEqual([
+      'PERMISSION all-readers permission',
+      'PERMISSION zz-last permission',
+    ]);
     expect((await store.registrySets('rides')).value[0]?.permissions.map((p) => p.name)).toEqual(['all-readers', 'zz-last']);
     const replica = await backend.another();
     const { value } = await replica.getObject(K.PERMISSION, 'rides', 'all-readers');
@@ -341,7 +375,9 @@ describe.each([['file', fileBackend], ['postgres', postgresBackend]] as const)('
     const error = await rejection(store.apply(bad));
     expect(error.kind).toBe('INVALID');
     expect(error.message).toMatch(/^permission 'p': actions\[1\]: has ACTION_UNSPECIFIED \(not set\); use one of describe, create/);
-    expect(issuesOf({ metadata: issuesTrailer(error.issues) })).toEqual([{ kind: K.PERMISSION, name: 'p', field: 'actions[1]', message: expect.stringMatching(/^permission 'p' has ACTION_UNSPECIFIED/) }]);
+    expect(issuesOf({ metadata: issuesTrailer(error.issues) })).toEqual([
+      { kind: K.PERMISSION, name: 'p', field: 'actions[1]', message: expect.stringMatching(/^permission 'p' has ACTION_UNSPECIFIED/) },
+    ]);
     expect((await store.version()).version).toBe(0n);
 
     const hostile = driverRequest('rides', 1, { permissions: [permission('p', { namePatterns: Array.from({ length: 50_000 }, () => '*'.repeat(300)) })] });

@@ -18,10 +18,7 @@ export class ErrorMappings {
    * the RpcError. A later call for the same class replaces the earlier one.
    */
   map<E extends Error>(errorClass: abstract new (...args: never[]) => E, mapping: Code | ((error: E) => RpcError)): this {
-    const fn: ErrorMapping =
-      typeof mapping === 'function'
-        ? (mapping as ErrorMapping)
-        : (error) => new RpcError(mapping, error.message, { cause: error });
+    const fn: ErrorMapping = typeof mapping === 'function' ? (mapping as ErrorMapping) : (error) => new RpcError(mapping, error.message, { cause: error });
     this.byClass.set(errorClass, fn);
     return this;
   }

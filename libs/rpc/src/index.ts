@@ -40,7 +40,20 @@ export type { LogFields, Logger, LoggerOptions, LogLevel } from './logger';
 
 // Configuration is @larder/config's, re-exported so a service's schema and its server keys
 // (serverConfigSchema below) come from one import.
-export { bool, duration, int, oneOf, string, stringList, ConfigKey, loadConfig, ConfigError, formatConfigIssue, formatDurationMs, parseDurationMs } from '@larder/config';
+export {
+  bool,
+  duration,
+  int,
+  oneOf,
+  string,
+  stringList,
+  ConfigKey,
+  loadConfig,
+  ConfigError,
+  formatConfigIssue,
+  formatDurationMs,
+  parseDurationMs,
+} from '@larder/config';
 export type { ConfigOf, ConfigOverrides, ConfigSchema, Parsed, ConfigPreset, LoadConfigOptions, ConfigIssue } from '@larder/config';
 
 export { serverConfigSchema } from './server-config';

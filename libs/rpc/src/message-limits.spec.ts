@@ -6,7 +6,12 @@ import { startServer } from './server';
 import { echoImpl, EchoService, memoryLogger, newObserved, testConfig } from './testing/echo-service';
 
 test("a client takes what a server may send (16 MiB by default, not grpc's 4 MiB), and a message over the server's limit is RESOURCE_EXHAUSTED", async () => {
-  const server = await startServer({ name: 'limits-test', services: [implement(EchoService, echoImpl(newObserved()))], config: testConfig({ metrics: false }), logger: memoryLogger().logger });
+  const server = await startServer({
+    name: 'limits-test',
+    services: [implement(EchoService, echoImpl(newObserved()))],
+    config: testConfig({ metrics: false }),
+    logger: memoryLogger().logger,
+  });
   const client = createClient(EchoService, server.address);
   try {
     const text = 'x'.repeat(6 * 1024 * 1024);

@@ -27,7 +27,12 @@ test('a service whose readiness check gives a reason is NOT_SERVING (and the ser
   const check = switchable();
   check.set('no registry snapshot yet');
   const memory = memoryLogger();
-  const server = await startServer({ name: 'readiness-test', services: [implement(EchoService, echoImpl(newObserved()), { readiness: check })], config: testConfig(), logger: memory.logger });
+  const server = await startServer({
+    name: 'readiness-test',
+    services: [implement(EchoService, echoImpl(newObserved()), { readiness: check })],
+    config: testConfig(),
+    logger: memory.logger,
+  });
   const health = createClient(healthV1.Health, server.address);
   try {
     const status = async (service: string) => (await health.check({ service })).status;

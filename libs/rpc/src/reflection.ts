@@ -110,7 +110,10 @@ function answer(index: DescriptorIndex, request: Request): Response['messageResp
   });
   const files = (file: DescFile | undefined, what: string): Response['messageResponse'] =>
     file
-      ? { case: 'fileDescriptorResponse', value: create(reflectionV1.FileDescriptorResponseSchema, { fileDescriptorProto: index.encodeWithDependencies(file) }) }
+      ? {
+          case: 'fileDescriptorResponse',
+          value: create(reflectionV1.FileDescriptorResponseSchema, { fileDescriptorProto: index.encodeWithDependencies(file) }),
+        }
       : notFound(what);
   const message = request.messageRequest;
   switch (message.case) {
@@ -130,7 +133,10 @@ function answer(index: DescriptorIndex, request: Request): Response['messageResp
     case 'allExtensionNumbersOfType': {
       const numbers = index.extensionNumbers(message.value);
       return numbers
-        ? { case: 'allExtensionNumbersResponse', value: create(reflectionV1.ExtensionNumberResponseSchema, { baseTypeName: message.value, extensionNumber: numbers }) }
+        ? {
+            case: 'allExtensionNumbersResponse',
+            value: create(reflectionV1.ExtensionNumberResponseSchema, { baseTypeName: message.value, extensionNumber: numbers }),
+          }
         : notFound(`type "${message.value}" not found`);
     }
     case undefined:
@@ -165,19 +171,13 @@ export function reflectionV1alphaImpl(index: DescriptorIndex): ServiceImpl<typeo
   return {
     async *serverReflectionInfo(requests) {
       for await (const alphaRequest of requests) {
-        const request = fromBinary(
-          reflectionV1.ServerReflectionRequestSchema,
-          toBinary(reflectionV1alpha.ServerReflectionRequestSchema, alphaRequest),
-        );
+        const request = fromBinary(reflectionV1.ServerReflectionRequestSchema, toBinary(reflectionV1alpha.ServerReflectionRequestSchema, alphaRequest));
         const response = create(reflectionV1.ServerReflectionResponseSchema, {
           validHost: request.host,
           originalRequest: request,
           messageResponse: answer(index, request),
         });
-        yield fromBinary(
-          reflectionV1alpha.ServerReflectionResponseSchema,
-          toBinary(reflectionV1.ServerReflectionResponseSchema, response),
-        );
+        yield fromBinary(reflectionV1alpha.ServerReflectionResponseSchema, toBinary(reflectionV1.ServerReflectionResponseSchema, response));
       }
     },
   };

@@ -150,7 +150,12 @@ export async function runService<S extends ServerConfigSchema>(options: RunServi
     tls: tls === undefined ? 'off' : tls.requireClientCert ? 'mutual' : 'on',
     metrics: handle.metricsBoundUrl,
     metricsPort: handle.metricsPort,
-    ...Object.fromEntries(handle.extraPorts.flatMap((p) => [[p.name, p.boundAddress], [`${p.name}Port`, p.port]])),
+    ...Object.fromEntries(
+      handle.extraPorts.flatMap((p) => [
+        [p.name, p.boundAddress],
+        [`${p.name}Port`, p.port],
+      ]),
+    ),
     services: serviceNames(handle),
     configFile: file,
     ...(preset?.description !== undefined && { preset: preset.description }),

@@ -59,7 +59,10 @@ describe('extra ports', () => {
     expect(extra).toEqual({ name: 'feastGrpc', port: expect.any(Number), address: `127.0.0.2:${extra!.port}`, boundAddress: `127.0.0.2:${extra!.port}` });
     const echo = createClient(EchoService, extra!.address);
     const health = createClient(healthV1.Health, extra!.address);
-    closers.push(() => echo.close(), () => health.close());
+    closers.push(
+      () => echo.close(),
+      () => health.close(),
+    );
     expect(await echo.echo({ text: 'hi' })).toMatchObject({ text: 'hi' });
     expect((await health.check({ service: '' })).status).toBe(ServingStatus.SERVING);
     // Bound to 127.0.0.2 only: nothing answers the same port on 127.0.0.1.
@@ -75,7 +78,13 @@ describe('extra ports', () => {
   test('a port that cannot be bound fails the start, naming the listener and address', async () => {
     const first = await start();
     await expect(
-      startServer({ name: 'server-test', services: [implement(EchoService, echoImpl(newObserved()))], config: testConfig(), logger: memoryLogger().logger, extraPorts: [{ name: 'feastGrpc', host: '127.0.0.1', port: first.port }] }),
+      startServer({
+        name: 'server-test',
+        services: [implement(EchoService, echoImpl(newObserved()))],
+        config: testConfig(),
+        logger: memoryLogger().logger,
+        extraPorts: [{ name: 'feastGrpc', host: '127.0.0.1', port: first.port }],
+      }),
     ).rejects.toThrow(`cannot bind gRPC (feastGrpc) on 127.0.0.1:${first.port}`);
   });
 });
@@ -135,7 +144,12 @@ describe('reflection', () => {
     expect(list?.case).toBe('listServicesResponse');
     const names = list?.case === 'listServicesResponse' ? list.value.service.map((s) => s.name) : [];
     expect(names).toEqual(
-      expect.arrayContaining(['larder.rpctest.v1.EchoService', 'grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection']),
+      expect.arrayContaining([
+        'larder.rpctest.v1.EchoService',
+        'grpc.health.v1.Health',
+        'grpc.reflection.v1.ServerReflection',
+        'grpc.reflection.v1alpha.ServerReflection',
+      ]),
     );
 
     for (const answer of [service, nested, method]) {
@@ -203,7 +217,9 @@ describe('metrics endpoint', () => {
       logger: memoryLogger().logger,
       metricsGuard: async (req) => {
         seen.push(req.headers.authorization);
-        return req.headers.authorization === 'Bearer reader' ? undefined : { status: 401, headers: { 'www-authenticate': 'Bearer' }, body: '{"error":{"code":"UNAUTHENTICATED","message":"missing bearer token"}}' };
+        return req.headers.authorization === 'Bearer reader'
+          ? undefined
+          : { status: 401, headers: { 'www-authenticate': 'Bearer' }, body: '{"error":{"code":"UNAUTHENTICATED","message":"missing bearer token"}}' };
       },
     });
     servers.push(server);

@@ -140,7 +140,10 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
     for (const metric of registry.getMetricsAsArray()) metrics.registry.registerMetric(metric as never);
   }
   const tracker = new CallTracker();
-  const health = new HealthRegistry(options.services.map((s) => s.service.typeName), ServingStatus.NOT_SERVING);
+  const health = new HealthRegistry(
+    options.services.map((s) => s.service.typeName),
+    ServingStatus.NOT_SERVING,
+  );
   const runtime: ServerRuntime = {
     logger,
     observer: observeCalls({ metrics, ...(options.errorMappings && { errorMappings: options.errorMappings }) }),
@@ -211,13 +214,20 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
         tls,
         live: () => state !== 'stopped',
         ready: () => health.getStatus('') === ServingStatus.SERVING,
-        notReadyReason: () => (state === 'serving' ? notReady().map(([service, reason]) => `${service}: ${reason}`).join('; ') || undefined : `server is ${state}`),
+        notReadyReason: () =>
+          state === 'serving'
+            ? notReady()
+                .map(([service, reason]) => `${service}: ${reason}`)
+                .join('; ') || undefined
+            : `server is ${state}`,
         guard: options.metricsGuard,
       });
     } catch (error) {
       server.forceShutdown();
       tls?.close();
-      throw new Error(`cannot bind metrics on ${hostPort(bindHost(config.metrics.host, config), config.metrics.port)}: ${(error as Error).message}`, { cause: error });
+      throw new Error(`cannot bind metrics on ${hostPort(bindHost(config.metrics.host, config), config.metrics.port)}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
   }
   // Services whose readiness check gives a reason are NOT_SERVING, and so is the whole

@@ -51,7 +51,14 @@ describe('sdk builders', () => {
     expect(Object.keys(view)).not.toContain('Symbol(larder.sdk.definition)');
 
     // A stream-fed view needs no batch source.
-    const streamed = defineFeatureView({ name: 'fresh', entities: [driver], schema: [{ name: 'x', valueType: 'double' }], online: true, offline: false, streamSource: 'push' });
+    const streamed = defineFeatureView({
+      name: 'fresh',
+      entities: [driver],
+      schema: [{ name: 'x', valueType: 'double' }],
+      online: true,
+      offline: false,
+      streamSource: 'push',
+    });
     expect(streamed.batchSource).toBe('');
     expect(streamed.streamSource).toBe('push');
     expect(Object.getOwnPropertySymbols({ ...view })).toEqual([]);
@@ -75,7 +82,10 @@ describe('sdk builders', () => {
     if (kafka.kind.case === 'kafka') {
       expect(kafka.kind.value.watermarkDelay?.seconds).toBe(30n);
       expect(kafka.kind.value.batchSource).toBe('stats');
-      expect(kafka.kind.value.messageFormat?.format).toEqual({ case: 'avro', value: expect.objectContaining({ schema: { case: 'schemaRegistryUrl', value: 'http://sr:8081' } }) });
+      expect(kafka.kind.value.messageFormat?.format).toEqual({
+        case: 'avro',
+        value: expect.objectContaining({ schema: { case: 'schemaRegistryUrl', value: 'http://sr:8081' } }),
+      });
     }
     const push = definePushSource({ name: 'push', batchSource: 'stats' });
     expect(push.kind.case === 'push' && push.kind.value.batchSource).toBe('stats');
@@ -103,7 +113,13 @@ describe('sdk builders', () => {
 
   it('gives equal messages for equal inputs, whatever the spelling', () => {
     const a = defineFeatureView({ name: 'v', entities: ['driver'], schema: [{ name: 'x', valueType: 'float64' }], ttl: 86400, batchSource: 'stats' });
-    const b = defineFeatureView({ name: 'v', entities: [driver], schema: [{ name: 'x', valueType: typesV1.ValueType.DOUBLE }], ttl: '24h', batchSource: source });
+    const b = defineFeatureView({
+      name: 'v',
+      entities: [driver],
+      schema: [{ name: 'x', valueType: typesV1.ValueType.DOUBLE }],
+      ttl: '24h',
+      batchSource: source,
+    });
     expect(equals(registryV1.FeatureViewSchema, a, b)).toBe(true);
   });
 
@@ -131,7 +147,16 @@ describe('sdk builders', () => {
       }
       throw new Error('expected a DefinitionError');
     };
-    const badType = attempt(() => defineFeatureView({ name: 'v', schema: [{ name: 'a', valueType: 'int64' }, { name: 'b', valueType: 'decimal' as 'int64' }], batchSource: 's' }));
+    const badType = attempt(() =>
+      defineFeatureView({
+        name: 'v',
+        schema: [
+          { name: 'a', valueType: 'int64' },
+          { name: 'b', valueType: 'decimal' as 'int64' },
+        ],
+        batchSource: 's',
+      }),
+    );
     expect(badType).toBeInstanceOf(DefinitionError);
     expect(badType.field).toBe('schema[1].value_type');
     expect(badType.message).toContain("unknown value type 'decimal'");
@@ -142,7 +167,11 @@ describe('sdk builders', () => {
     expect(attempt(() => defineFeatureView({ name: 'v', schema: [], batchSource: driver as never })).field).toBe('batch_source');
 
     const badAction = attempt(() => definePermission({ name: 'p', actions: ['describe', 'READ_ONLINE' as 'describe'], policy: { roles: ['r'] } }));
-    expect([badAction.kind, badAction.field, badAction.reason]).toEqual(['permission', 'actions[1]', expect.stringMatching(/^"READ_ONLINE" is not an action; use one of describe, create/)]);
+    expect([badAction.kind, badAction.field, badAction.reason]).toEqual([
+      'permission',
+      'actions[1]',
+      expect.stringMatching(/^"READ_ONLINE" is not an action; use one of describe, create/),
+    ]);
     const badKind = attempt(() => definePermission({ name: 'p', types: [99 as registryV1.ObjectKind], actions: ['describe'], policy: { roles: ['r'] } }));
     expect([badKind.field, badKind.reason]).toEqual(['types[0]', expect.stringMatching(/^99 is not an object type; use one of project, entity/)]);
     expect(attempt(() => definePermission({ name: 'p', actions: [registryV1.Action.UNSPECIFIED], policy: {} })).field).toBe('actions[0]');
@@ -171,7 +200,11 @@ describe('sdk builders', () => {
     expect(byName.actions).toEqual([registryV1.Action.DESCRIBE, registryV1.Action.READ_ONLINE, registryV1.Action.MANAGE_PERMISSIONS]);
     expect(definitionInfo(byName)?.kind).toBe('permission');
     // Absent lists mean every type and every name.
-    expect(definePermission({ name: 'all', actions: ['describe'], policy: { anyAuthenticated: true } })).toMatchObject({ types: [], namePatterns: [], requiredTags: {} });
+    expect(definePermission({ name: 'all', actions: ['describe'], policy: { anyAuthenticated: true } })).toMatchObject({
+      types: [],
+      namePatterns: [],
+      requiredTags: {},
+    });
   });
 });
 

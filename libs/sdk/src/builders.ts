@@ -127,11 +127,7 @@ export interface ProjectionInput {
 }
 
 export type OnDemandSourceInput =
-  | registryV1.DataSource
-  | registryV1.FeatureView
-  | registryV1.OnDemandFeatureView
-  | { requestSource: SourceRef }
-  | { featureView: ProjectionInput };
+  registryV1.DataSource | registryV1.FeatureView | registryV1.OnDemandFeatureView | { requestSource: SourceRef } | { featureView: ProjectionInput };
 
 export interface OnDemandOutputInput {
   name: string;
@@ -258,7 +254,14 @@ class Builder {
   }
 
   /** A name (`read_online`) or a defined enum number, else a DefinitionError listing the names. */
-  enumValue<E extends number>(input: string | E, field: string, what: string, parse: (text: string) => E | undefined, nameOf: (value: E) => string | undefined, names: readonly string[]): E {
+  enumValue<E extends number>(
+    input: string | E,
+    field: string,
+    what: string,
+    parse: (text: string) => E | undefined,
+    nameOf: (value: E) => string | undefined,
+    names: readonly string[],
+  ): E {
     const value = typeof input === 'number' ? (nameOf(input) === undefined ? undefined : input) : parse(input);
     if (value === undefined) this.fail(field, `${JSON.stringify(input)} is not ${what}; use one of ${names.join(', ')}`);
     return value;

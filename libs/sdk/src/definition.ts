@@ -1,14 +1,7 @@
 import type { registryV1 } from '@larder/proto';
 
 /** What an sdk builder made; a feature repo loader collects these from modules. */
-export type DefinitionKind =
-  | 'project'
-  | 'entity'
-  | 'data-source'
-  | 'feature-view'
-  | 'on-demand-feature-view'
-  | 'feature-service'
-  | 'permission';
+export type DefinitionKind = 'project' | 'entity' | 'data-source' | 'feature-view' | 'on-demand-feature-view' | 'feature-service' | 'permission';
 
 /** Where a definition was made: the builder's caller. Lines and columns are 1-based. */
 export interface Callsite {

@@ -85,7 +85,9 @@ export function repo(project: string, source: registryV1.DataSource['kind']): Om
   const r = create(registryV1.ApplyRegistryRequestSchema, {
     project,
     entities: [{ name: 'driver', joinKey: 'driver_id', valueType: T.INT64 }],
-    dataSources: [{ name: 'driver_source', timestampField: 'event_timestamp', createdTimestampColumn: 'created', fieldMapping: { trips_raw: 'trips' }, kind: source }],
+    dataSources: [
+      { name: 'driver_source', timestampField: 'event_timestamp', createdTimestampColumn: 'created', fieldMapping: { trips_raw: 'trips' }, kind: source },
+    ],
     featureViews: [
       {
         name: 'driver_stats',
@@ -117,7 +119,12 @@ export const statsDescriptor = (project: string): ViewDescriptor => ({
     { name: 'label', type: T.STRING },
   ],
 });
-export const flagsDescriptor = (project: string): ViewDescriptor => ({ project, name: 'driver_flags', joinKeys: ['driver_id'], features: [{ name: 'active', type: T.BOOL }] });
+export const flagsDescriptor = (project: string): ViewDescriptor => ({
+  project,
+  name: 'driver_flags',
+  joinKeys: ['driver_id'],
+  features: [{ name: 'active', type: T.BOOL }],
+});
 
 /** The repo's driver_source as the offline store reads it, wherever its rows were written. */
 export function driverSource(location: SourceLocation): BatchSource {
@@ -166,7 +173,11 @@ export async function startMaterializationHarness<R extends ServerConfigSchema, 
       ? { LARDER_OFFLINE_STORE_TYPE: 'postgres', LARDER_POSTGRES_URL: options.offline.url }
       : // DuckDB reads sources under its roots only: the harness folder, as a deployment would set it.
         { LARDER_OFFLINE_STORE_TYPE: 'duckdb', LARDER_OFFLINE_READ_ROOTS: dir, LARDER_OFFLINE_WRITE_ROOT: dir };
-  const handle = await runInProcess(materializationService, { ...base, LARDER_REGISTRY_ADDRESS: registryHandle.address, ...onlineStore.env, ...offlineEnv, ...options.env }, logs);
+  const handle = await runInProcess(
+    materializationService,
+    { ...base, LARDER_REGISTRY_ADDRESS: registryHandle.address, ...onlineStore.env, ...offlineEnv, ...options.env },
+    logs,
+  );
   const store = createOnlineStore(onlineStore.config);
   const jobs = createClient(materializationV1.MaterializationService, handle.address);
   return {

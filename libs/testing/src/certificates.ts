@@ -192,7 +192,23 @@ async function issueCertificate(ca: Authority, root: string, stem: string, optio
   const day = 24 * 3600 * 1000;
   const [start, end] = options.expired ? [new Date(now - 366 * day), new Date(now - 365 * day)] : [new Date(now - 3600 * 1000), new Date(now + 30 * day)];
   await openssl(
-    ['ca', '-batch', '-config', ca.configFile, '-in', csrFile, '-out', certFile, '-notext', '-extfile', extFile, '-startdate', opensslTime(start), '-enddate', opensslTime(end)],
+    [
+      'ca',
+      '-batch',
+      '-config',
+      ca.configFile,
+      '-in',
+      csrFile,
+      '-out',
+      certFile,
+      '-notext',
+      '-extfile',
+      extFile,
+      '-startdate',
+      opensslTime(start),
+      '-enddate',
+      opensslTime(end),
+    ],
     root,
   );
   const cert = await readFile(certFile, 'utf8');

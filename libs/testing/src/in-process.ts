@@ -10,7 +10,11 @@ export const IN_PROCESS_ENV: Readonly<Record<string, string>> = { LARDER_GRPC_HO
  * no signal handlers and no exit. Its log lines go to `lines`, not stdout; when it does
  * not start, the error carries them. Stop it with `handle.shutdown(reason)`.
  */
-export async function runInProcess<S extends ServerConfigSchema>(service: RunServiceOptions<S>, env: Readonly<Record<string, string>>, lines: string[] = []): Promise<ServerHandle> {
+export async function runInProcess<S extends ServerConfigSchema>(
+  service: RunServiceOptions<S>,
+  env: Readonly<Record<string, string>>,
+  lines: string[] = [],
+): Promise<ServerHandle> {
   let exit: number | undefined;
   const handle = await runService({
     ...service,

@@ -3,12 +3,7 @@ export { startTestServices, type RunningTestServices, type StartedService } from
 export { startRedis, type RedisOptions, type RunningRedis } from './redis';
 export { startPostgres, type PostgresOptions, type RunningPostgres } from './postgres';
 export { startKafka, type KafkaOptions, type RunningKafka } from './kafka';
-export {
-  startBigQueryEmulator,
-  DEFAULT_BIGQUERY_PROJECT,
-  type BigQueryEmulatorOptions,
-  type RunningBigQueryEmulator,
-} from './bigquery';
+export { startBigQueryEmulator, DEFAULT_BIGQUERY_PROJECT, type BigQueryEmulatorOptions, type RunningBigQueryEmulator } from './bigquery';
 export {
   ensurePrerequisites,
   locateChromium,
@@ -22,14 +17,7 @@ export {
 } from './prerequisites';
 export { freePort } from './ports';
 export { Supervisor, sharedSupervisor, waitUntil, type ManagedProcess, type SpawnSpec, type ProcessOwner } from './supervisor';
-export {
-  startLarderApp,
-  parseListening,
-  REPO_ROOT,
-  type LarderAppOptions,
-  type RunningLarderApp,
-  type AppExit,
-} from './larder-app';
+export { startLarderApp, parseListening, REPO_ROOT, type LarderAppOptions, type RunningLarderApp, type AppExit } from './larder-app';
 export { runLarderCli, type CliRun } from './cli';
 export { runInProcess, IN_PROCESS_ENV } from './in-process';
 export { rpcRejection } from './rpc-rejection';

@@ -50,7 +50,19 @@ export async function startKafka(options: KafkaOptions = {}): Promise<RunningKaf
     name: 'kafka-storage-format',
     command: install.java,
     // A short-lived tool: the client compiler and serial GC start faster.
-    args: ['-Xmx256m', '-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', ...jvmCommon, 'kafka.tools.StorageTool', 'format', '--standalone', '--cluster-id', clusterId, '--config', serverProperties],
+    args: [
+      '-Xmx256m',
+      '-XX:TieredStopAtLevel=1',
+      '-XX:+UseSerialGC',
+      ...jvmCommon,
+      'kafka.tools.StorageTool',
+      'format',
+      '--standalone',
+      '--cluster-id',
+      clusterId,
+      '--config',
+      serverProperties,
+    ],
     cwd: dir,
     logFile,
   });
@@ -116,7 +128,11 @@ function brokerConfig(brokerPort: number, controllerPort: number, dataDir: strin
     'group.initial.rebalance.delay.ms': 0,
     'auto.create.topics.enable': 'true',
   };
-  return Object.entries(settings).map(([key, value]) => `${key}=${value}`).join('\n') + '\n';
+  return (
+    Object.entries(settings)
+      .map(([key, value]) => `${key}=${value}`)
+      .join('\n') + '\n'
+  );
 }
 
 const QUIET_LOG4J2 = [

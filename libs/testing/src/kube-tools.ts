@@ -90,7 +90,22 @@ async function installSchemas(): Promise<void> {
   if (existsSync(path.join(root, wanted, 'deployment-apps-v1.json'))) return;
   const work = mkdtempSync(path.join(cacheDir(), '.schemas-'));
   try {
-    await exec('python3', ['-m', 'pip', 'download', '--quiet', '--disable-pip-version-check', '--no-deps', '--only-binary=:all:', `kubernetes-validate==${KUBERNETES_VALIDATE_VERSION}`, '-d', work], { maxBuffer: 16 * 1024 * 1024 });
+    await exec(
+      'python3',
+      [
+        '-m',
+        'pip',
+        'download',
+        '--quiet',
+        '--disable-pip-version-check',
+        '--no-deps',
+        '--only-binary=:all:',
+        `kubernetes-validate==${KUBERNETES_VALIDATE_VERSION}`,
+        '-d',
+        work,
+      ],
+      { maxBuffer: 16 * 1024 * 1024 },
+    );
     const wheel = readdirSync(work).find((f) => f.endsWith('.whl'));
     if (wheel === undefined) throw new Error(`pip download kubernetes-validate==${KUBERNETES_VALIDATE_VERSION} left no wheel`);
     const unpacked = path.join(work, 'unpacked');
@@ -101,7 +116,10 @@ async function installSchemas(): Promise<void> {
     mkdirSync(staged);
     for (const file of readdirSync(from)) {
       if (!file.endsWith('.json')) continue;
-      const schema = JSON.parse(readFileSync(path.join(from, file), 'utf8').replaceAll('"/api/_definitions.json#', '"_definitions.json#')) as Record<string, unknown>;
+      const schema = JSON.parse(readFileSync(path.join(from, file), 'utf8').replaceAll('"/api/_definitions.json#', '"_definitions.json#')) as Record<
+        string,
+        unknown
+      >;
       delete schema['$id'];
       writeFileSync(path.join(staged, file), JSON.stringify(schema));
     }

@@ -147,11 +147,7 @@ export function parseListening(line: string): { grpcPort: number; metricsPort: n
   return { grpcPort, metricsPort: typeof metricsPort === 'number' ? metricsPort : undefined };
 }
 
-async function stopChild(
-  child: ChildProcess,
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>,
-  graceMs: number,
-): Promise<AppExit> {
+async function stopChild(child: ChildProcess, exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>, graceMs: number): Promise<AppExit> {
   const started = Date.now();
   const running = child.exitCode === null && child.signalCode === null;
   // To tsx alone, which hands it to the app: the app would take a second one as "exit now".

@@ -165,8 +165,10 @@ async function ensureKafka(): Ensured<KafkaInstall> {
   const pom = path.join(home, 'pom.xml');
   writeFileSync(pom, kafkaPom());
   await run('mvn', [
-    '-B', '-q',
-    '-f', pom,
+    '-B',
+    '-q',
+    '-f',
+    pom,
     `-Dmaven.repo.local=${path.join(cacheDir(), 'm2')}`,
     `${MAVEN_DEPENDENCY_PLUGIN}:copy-dependencies`,
     `-DoutputDirectory=${staging}`,
@@ -201,7 +203,9 @@ function bigQueryVenv(): string {
 }
 
 function requirementsDigest(): string {
-  return createHash('sha256').update(readFileSync(path.join(bigQueryEmulatorFiles, 'requirements.txt'))).digest('hex');
+  return createHash('sha256')
+    .update(readFileSync(path.join(bigQueryEmulatorFiles, 'requirements.txt')))
+    .digest('hex');
 }
 
 export function locateBigQueryEmulator(): BigQueryEmulatorInstall | undefined {
@@ -220,8 +224,12 @@ async function ensureBigQueryEmulator(): Ensured<BigQueryEmulatorInstall> {
   rmSync(venv, { recursive: true, force: true });
   await run(python3, ['-m', 'venv', venv]);
   await run(path.join(venv, 'bin', 'pip'), [
-    'install', '--quiet', '--disable-pip-version-check', '--no-input',
-    '-r', path.join(bigQueryEmulatorFiles, 'requirements.txt'),
+    'install',
+    '--quiet',
+    '--disable-pip-version-check',
+    '--no-input',
+    '-r',
+    path.join(bigQueryEmulatorFiles, 'requirements.txt'),
   ]);
   writeFileSync(path.join(venv, '.larder-requirements'), requirementsDigest());
   return { value: required(locateBigQueryEmulator(), 'bqemulator after pip install'), installed: 'installed with pip' };

@@ -40,5 +40,9 @@ export async function pythonClientPython(requirements: string = PYTHON_CLIENT_RE
  */
 export async function buildPythonClient(python: string, target: string): Promise<void> {
   rmSync(target, { recursive: true, force: true });
-  await runPython(python, ['-m', 'pip', 'install', '--quiet', '--no-input', '--no-deps', '--no-build-isolation', '--target', target, PYTHON_CLIENT_DIR], REPO_ROOT);
+  await runPython(
+    python,
+    ['-m', 'pip', 'install', '--quiet', '--no-input', '--no-deps', '--no-build-isolation', '--target', target, PYTHON_CLIENT_DIR],
+    REPO_ROOT,
+  );
 }

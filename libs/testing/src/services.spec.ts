@@ -37,13 +37,7 @@ describe('redis (ioredis)', () => {
   it('runs a pipeline in order', async () => {
     const key = `larder:test:${runId}:counter`;
     const hash = `larder:test:${runId}:hash`;
-    const results = await redis
-      .pipeline()
-      .incr(key)
-      .incrby(key, 41)
-      .hset(hash, { f1: 'a', f2: 'b' })
-      .hgetall(hash)
-      .exec();
+    const results = await redis.pipeline().incr(key).incrby(key, 41).hset(hash, { f1: 'a', f2: 'b' }).hgetall(hash).exec();
     expect(results).toEqual([
       [null, 1],
       [null, 42],
@@ -78,13 +72,16 @@ describe('postgres (pg)', () => {
   it('creates a table, inserts and selects', async () => {
     await client.query(`CREATE TABLE ${table} (id int PRIMARY KEY, name text NOT NULL, seen_at timestamptz NOT NULL)`);
     await client.query(`INSERT INTO ${table} VALUES ($1, $2, $3), ($4, $5, $6)`, [
-      1, 'alpha', new Date('2024-01-01T00:00:00Z'),
-      2, 'beta', new Date('2024-01-02T00:00:00Z'),
+      1,
+      'alpha',
+      new Date('2024-01-01T00:00:00Z'),
+      2,
+      'beta',
+      new Date('2024-01-02T00:00:00Z'),
     ]);
-    const { rows } = await client.query<{ id: number; name: string; seen_at: Date }>(
-      `SELECT id, name, seen_at FROM ${table} WHERE seen_at > $1 ORDER BY id`,
-      [new Date('2024-01-01T12:00:00Z')],
-    );
+    const { rows } = await client.query<{ id: number; name: string; seen_at: Date }>(`SELECT id, name, seen_at FROM ${table} WHERE seen_at > $1 ORDER BY id`, [
+      new Date('2024-01-01T12:00:00Z'),
+    ]);
     expect(rows).toEqual([{ id: 2, name: 'beta', seen_at: new Date('2024-01-02T00:00:00Z') }]);
   });
 
@@ -151,7 +148,10 @@ describe('bigquery emulator (@google-cloud/bigquery)', () => {
   const table = `\`${services.bigquery.projectId}.${datasetId}.driver_stats\``;
 
   afterAll(async () => {
-    await bigquery.dataset(datasetId).delete({ force: true }).catch(() => undefined);
+    await bigquery
+      .dataset(datasetId)
+      .delete({ force: true })
+      .catch(() => undefined);
   });
 
   it('creates a dataset and a table, inserts rows, and answers a point-in-time window query', async () => {
@@ -190,11 +190,13 @@ describe('bigquery emulator (@google-cloud/bigquery)', () => {
       params: { cutoff: new Date('2024-01-03T00:00:00Z') },
       types: { cutoff: 'TIMESTAMP' },
     });
-    expect(rows.map((r: { driver_id: number; event_ts: { value: string }; conv_rate: number }) => ({
-      driver_id: r.driver_id,
-      event_ts: r.event_ts.value,
-      conv_rate: r.conv_rate,
-    }))).toEqual([
+    expect(
+      rows.map((r: { driver_id: number; event_ts: { value: string }; conv_rate: number }) => ({
+        driver_id: r.driver_id,
+        event_ts: r.event_ts.value,
+        conv_rate: r.conv_rate,
+      })),
+    ).toEqual([
       { driver_id: 1001, event_ts: '2024-01-02T00:00:00.000Z', conv_rate: 0.2 },
       { driver_id: 1002, event_ts: '2024-01-01T12:00:00.000Z', conv_rate: 0.5 },
     ]);

@@ -38,10 +38,26 @@ export async function startTestServices(prerequisites: Prerequisites, log: Log =
     return running;
   };
   const results = await Promise.allSettled([
-    timed('redis', () => startRedis({ redisServer: prerequisites.redisServer, supervisor }), (r) => r.url),
-    timed('postgres', () => startPostgres({ install: prerequisites.postgres, supervisor }), (r) => r.url),
-    timed('kafka', () => startKafka({ install: prerequisites.kafka, supervisor }), (r) => r.brokers.join(',')),
-    timed('bigquery', () => startBigQueryEmulator({ install: prerequisites.bigQuery, supervisor }), (r) => r.endpoint),
+    timed(
+      'redis',
+      () => startRedis({ redisServer: prerequisites.redisServer, supervisor }),
+      (r) => r.url,
+    ),
+    timed(
+      'postgres',
+      () => startPostgres({ install: prerequisites.postgres, supervisor }),
+      (r) => r.url,
+    ),
+    timed(
+      'kafka',
+      () => startKafka({ install: prerequisites.kafka, supervisor }),
+      (r) => r.brokers.join(','),
+    ),
+    timed(
+      'bigquery',
+      () => startBigQueryEmulator({ install: prerequisites.bigQuery, supervisor }),
+      (r) => r.endpoint,
+    ),
   ]);
   const [redis, postgres, kafka, bigquery] = results;
   if (redis?.status !== 'fulfilled' || postgres?.status !== 'fulfilled' || kafka?.status !== 'fulfilled' || bigquery?.status !== 'fulfilled') {

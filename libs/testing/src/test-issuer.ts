@@ -110,11 +110,15 @@ export class TestIssuer {
   ) {}
 
   /** `tls`: serve HTTPS with this certificate (e.g. @larder/testing's certificates.server), as a real issuer does. */
-  static async start(options: { audience?: string; alg?: 'RS256' | 'ES256'; host?: string; tls?: { certFile: string; keyFile: string } } = {}): Promise<TestIssuer> {
+  static async start(
+    options: { audience?: string; alg?: 'RS256' | 'ES256'; host?: string; tls?: { certFile: string; keyFile: string } } = {},
+  ): Promise<TestIssuer> {
     const holder: { issuer?: TestIssuer } = {};
     const handler = (req: IncomingMessage, res: ServerResponse) => holder.issuer?.handle(req, res);
     const server: Server =
-      options.tls === undefined ? createServer(handler) : createHttpsServer({ cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) }, handler);
+      options.tls === undefined
+        ? createServer(handler)
+        : createHttpsServer({ cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) }, handler);
     const host = options.host ?? '127.0.0.1';
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -189,7 +193,9 @@ export class TestIssuer {
     if (alg === 'HS256') {
       const header = { alg: 'HS256', typ: 'JWT', kid: options.kid ?? this.current.kid };
       const input = `${b64url(header)}.${b64url(payload)}`;
-      const signature = createHmac('sha256', options.hmacSecret ?? this.current.publicPem).update(input).digest('base64url');
+      const signature = createHmac('sha256', options.hmacSecret ?? this.current.publicPem)
+        .update(input)
+        .digest('base64url');
       return `${input}.${signature}`;
     }
     let key: SigningKey;
@@ -197,8 +203,7 @@ export class TestIssuer {
       let made = this.unpublished.get(alg);
       if (made === undefined) this.unpublished.set(alg, (made = await makeKey(alg)));
       key = made;
-    }
-    else if (options.keyId !== undefined) {
+    } else if (options.keyId !== undefined) {
       const found = this.made.find((k) => k.kid === options.keyId);
       if (found === undefined) throw new Error(`no key ${options.keyId} was made by this issuer`);
       key = found;
@@ -288,7 +293,8 @@ export class TestIssuer {
     const redirectUri = q.get('redirect_uri') ?? '';
     // A bad client or redirect URI is never redirected to: that is how codes get stolen.
     if (client === undefined) return send(res, 400, { error: 'invalid_client' });
-    if (redirectUri !== client.redirectUri) return send(res, 400, { error: 'invalid_request', error_description: 'redirect_uri does not match the registered one' });
+    if (redirectUri !== client.redirectUri)
+      return send(res, 400, { error: 'invalid_request', error_description: 'redirect_uri does not match the registered one' });
     const back = new URL(redirectUri);
     const state = q.get('state');
     if (state !== null) back.searchParams.set('state', state);
@@ -303,7 +309,14 @@ export class TestIssuer {
     if (q.get('code_challenge_method') !== 'S256' || challenge === null || !/^[A-Za-z0-9_-]{43}$/.test(challenge)) return fail('invalid_request');
     if (this.loginUser === undefined) return fail('access_denied');
     const code = randomBytes(24).toString('base64url');
-    this.codes.set(code, { clientId: client.clientId, redirectUri, challenge, nonce: q.get('nonce') ?? undefined, user: this.loginUser, expiresAt: Date.now() + 60_000 });
+    this.codes.set(code, {
+      clientId: client.clientId,
+      redirectUri,
+      challenge,
+      nonce: q.get('nonce') ?? undefined,
+      user: this.loginUser,
+      expiresAt: Date.now() + 60_000,
+    });
     back.searchParams.set('code', code);
     res.writeHead(302, { location: back.toString() });
     res.end();
@@ -321,7 +334,8 @@ export class TestIssuer {
     if (client.secret !== undefined) {
       const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
       const expected = Buffer.from(`${encodeURIComponent(client.clientId)}:${encodeURIComponent(client.secret)}`).toString('base64');
-      if (basic === undefined || basic.length !== expected.length || !timingSafeEqual(Buffer.from(basic), Buffer.from(expected))) return send(res, 401, { error: 'invalid_client' });
+      if (basic === undefined || basic.length !== expected.length || !timingSafeEqual(Buffer.from(basic), Buffer.from(expected)))
+        return send(res, 401, { error: 'invalid_client' });
     }
     if (form.get('client_id') !== pending.clientId) return invalid('client_id does not match the code');
     if (form.get('redirect_uri') !== pending.redirectUri) return invalid('redirect_uri does not match the code');
@@ -330,7 +344,11 @@ export class TestIssuer {
     const user = pending.user;
     const groups = user.groups === undefined ? {} : { groups: user.groups };
     const accessToken = await this.issue({ sub: user.sub, ...groups, expiresIn: this.accessTokenLifetime });
-    const idToken = await this.issue({ sub: user.sub, aud: pending.clientId, claims: { ...(pending.nonce !== undefined && { nonce: pending.nonce }), ...(user.name !== undefined && { name: user.name }) } });
+    const idToken = await this.issue({
+      sub: user.sub,
+      aud: pending.clientId,
+      claims: { ...(pending.nonce !== undefined && { nonce: pending.nonce }), ...(user.name !== undefined && { name: user.name }) },
+    });
     send(res, 200, { access_token: accessToken, id_token: idToken, token_type: 'Bearer', expires_in: this.accessTokenLifetime });
   }
 }

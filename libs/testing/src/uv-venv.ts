@@ -18,7 +18,12 @@ const execFileAsync = promisify(execFile);
 
 /** Runs a command of a venv build (or for a venv): long timeout, large output, no outer venv. */
 export const runPython = (command: string, args: string[], cwd?: string) =>
-  execFileAsync(command, args, { cwd, timeout: 15 * 60_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, VIRTUAL_ENV: undefined, PIP_DISABLE_PIP_VERSION_CHECK: '1' } });
+  execFileAsync(command, args, {
+    cwd,
+    timeout: 15 * 60_000,
+    maxBuffer: 64 * 1024 * 1024,
+    env: { ...process.env, VIRTUAL_ENV: undefined, PIP_DISABLE_PIP_VERSION_CHECK: '1' },
+  });
 
 /** `<cache>/venv-<name>-<12 hex of the pins of uv and of requirements>`. */
 export function uvVenvDir(name: string, requirements: string): string {
@@ -47,7 +52,16 @@ export async function uvVenvPython(dir: string, requirements: string, options: {
     await runPython(path.join(boot, 'bin', 'python'), ['-m', 'pip', 'install', '--quiet', '--no-input', '-r', UV_REQUIREMENTS]);
     const uv = path.join(boot, 'bin', 'uv');
     await runPython(uv, ['venv', '--quiet', '--python', python3, building]);
-    await runPython(uv, ['pip', 'install', '--quiet', ...(options.compileBytecode === true ? ['--compile-bytecode'] : []), '--python', path.join(building, 'bin', 'python'), '-r', requirements]);
+    await runPython(uv, [
+      'pip',
+      'install',
+      '--quiet',
+      ...(options.compileBytecode === true ? ['--compile-bytecode'] : []),
+      '--python',
+      path.join(building, 'bin', 'python'),
+      '-r',
+      requirements,
+    ]);
     writeFileSync(path.join(building, '.larder-ready'), readFileSync(requirements));
     try {
       renameSync(building, dir);

@@ -78,7 +78,9 @@ export function categoricalJensenShannon(a: Map<string, number>, b: Map<string, 
  * Then JSD of the two cell distributions.
  */
 export function histogramJensenShannon(a: tfmdV0.Histogram, b: tfmdV0.Histogram): number {
-  const bounds = [...new Set([...a.buckets, ...b.buckets].flatMap((bucket) => [bucket.lowValue, bucket.highValue]).filter(Number.isFinite))].sort((x, y) => x - y);
+  const bounds = [...new Set([...a.buckets, ...b.buckets].flatMap((bucket) => [bucket.lowValue, bucket.highValue]).filter(Number.isFinite))].sort(
+    (x, y) => x - y,
+  );
   const cells = (h: tfmdV0.Histogram): number[] => {
     // cells[0 .. n-2]: intervals between consecutive bounds; then one point cell per bound; then NaN.
     const intervals = Math.max(0, bounds.length - 1);

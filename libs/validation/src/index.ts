@@ -1,7 +1,16 @@
 // TFDV-compatible data validation: statistics checked against a
 // tensorflow.metadata.v0.Schema (and a previous span or the serving side),
 // schemas inferred from statistics, and protobuf text format (schema.pbtxt).
-export { validateStatistics, hasAnomalies, singleDataset, featureStatsName, commonStatistics, resolveDomain, inEnvironment, type ValidationOptions } from './validate';
+export {
+  validateStatistics,
+  hasAnomalies,
+  singleDataset,
+  featureStatsName,
+  commonStatistics,
+  resolveDomain,
+  inEnvironment,
+  type ValidationOptions,
+} from './validate';
 export { lInfinityDistance, histogramJensenShannon, categoricalJensenShannon, categoricalCounts } from './distance';
 export { inferSchema, type InferOptions } from './infer';
 export { parseTextFormat, printTextFormat, TextFormatError, type TextPositions } from './text-format';

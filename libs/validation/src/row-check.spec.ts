@@ -50,7 +50,9 @@ describe('row checks', () => {
   it('a row check reports the first broken feature, and is undefined when nothing is checked value by value', () => {
     const row = compileRowCheck(SCHEMA, ['rate', 'payment']);
     expect(row?.({ rate: v({ case: 'doubleVal', value: 0.2 }), payment: v({ case: 'stringVal', value: 'Card' }) })).toBeUndefined();
-    expect(row?.({ rate: v({ case: 'doubleVal', value: 0.2 }), payment: v({ case: 'stringVal', value: 'IOU' }) })).toEqual(expect.objectContaining({ feature: 'payment', kind: 'out_of_domain' }));
+    expect(row?.({ rate: v({ case: 'doubleVal', value: 0.2 }), payment: v({ case: 'stringVal', value: 'IOU' }) })).toEqual(
+      expect.objectContaining({ feature: 'payment', kind: 'out_of_domain' }),
+    );
     expect(compileRowCheck(SCHEMA, ['free', 'tolerant'])).toBeUndefined();
   });
 });

@@ -93,28 +93,56 @@ export function compileValueCheck(feature: tfmdV0.Feature, schema: tfmdV0.Schema
     if (typeof e === 'number' || typeof e === 'bigint') {
       if (!numeric) return undefined;
       const n = Number(e);
-      if (Number.isNaN(n)) return disallowNan ? { feature: name, kind: 'out_of_domain', type: T.FLOAT_TYPE_HAS_NAN, reason: `${name}: NaN, which the domain disallows` } : undefined;
+      if (Number.isNaN(n))
+        return disallowNan
+          ? { feature: name, kind: 'out_of_domain', type: T.FLOAT_TYPE_HAS_NAN, reason: `${name}: NaN, which the domain disallows` }
+          : undefined;
       if (n < lo) return { feature: name, kind: 'out_of_domain', type: small, reason: `${name}: ${String(e)} is below the domain's minimum ${lo}` };
       if (n > hi) return { feature: name, kind: 'out_of_domain', type: big, reason: `${name}: ${String(e)} is above the domain's maximum ${hi}` };
       return undefined;
     }
     if (typeof e === 'string' && allowed !== undefined && !allowed.has(e)) {
-      return { feature: name, kind: 'out_of_domain', type: T.ENUM_TYPE_UNEXPECTED_STRING_VALUES, reason: `${name}: ${JSON.stringify(e.length > 100 ? `${e.slice(0, 100)}…` : e)} is not in the domain${domainName === '' ? '' : ` '${domainName}'`}` };
+      return {
+        feature: name,
+        kind: 'out_of_domain',
+        type: T.ENUM_TYPE_UNEXPECTED_STRING_VALUES,
+        reason: `${name}: ${JSON.stringify(e.length > 100 ? `${e.slice(0, 100)}…` : e)} is not in the domain${domainName === '' ? '' : ` '${domainName}'`}`,
+      };
     }
     return undefined;
   };
 
   return (value) => {
     if (isAbsent(value)) {
-      return required ? { feature: name, kind: 'missing', type: T.FEATURE_TYPE_LOW_FRACTION_PRESENT, reason: `${name} is missing; the schema requires it in every example` } : undefined;
+      return required
+        ? { feature: name, kind: 'missing', type: T.FEATURE_TYPE_LOW_FRACTION_PRESENT, reason: `${name} is missing; the schema requires it in every example` }
+        : undefined;
     }
     const list = elements(value as typesV1.Value);
     if (list === undefined) {
-      if (minCount !== undefined && minCount > 1) return { feature: name, kind: 'value_count', type: T.FEATURE_TYPE_LOW_NUMBER_VALUES, reason: `${name} has 1 value; the schema asks for at least ${minCount}` };
+      if (minCount !== undefined && minCount > 1)
+        return {
+          feature: name,
+          kind: 'value_count',
+          type: T.FEATURE_TYPE_LOW_NUMBER_VALUES,
+          reason: `${name} has 1 value; the schema asks for at least ${minCount}`,
+        };
       return checkElement((value as typesV1.Value).val.value as Element);
     }
-    if (minCount !== undefined && list.length < minCount) return { feature: name, kind: 'value_count', type: T.FEATURE_TYPE_LOW_NUMBER_VALUES, reason: `${name} has ${list.length} values; the schema asks for at least ${minCount}` };
-    if (maxCount !== undefined && list.length > maxCount) return { feature: name, kind: 'value_count', type: T.FEATURE_TYPE_HIGH_NUMBER_VALUES, reason: `${name} has ${list.length} values; the schema allows at most ${maxCount}` };
+    if (minCount !== undefined && list.length < minCount)
+      return {
+        feature: name,
+        kind: 'value_count',
+        type: T.FEATURE_TYPE_LOW_NUMBER_VALUES,
+        reason: `${name} has ${list.length} values; the schema asks for at least ${minCount}`,
+      };
+    if (maxCount !== undefined && list.length > maxCount)
+      return {
+        feature: name,
+        kind: 'value_count',
+        type: T.FEATURE_TYPE_HIGH_NUMBER_VALUES,
+        reason: `${name} has ${list.length} values; the schema allows at most ${maxCount}`,
+      };
     for (const e of list) {
       const problem = checkElement(e);
       if (problem !== undefined) return problem;

@@ -27,4 +27,3 @@ export function schemaToText(schema: tfmdV0.Schema): string {
 export function schemaFromText(text: string): tfmdV0.Schema {
   return parseTextFormat(tfmdV0.SchemaSchema, text);
 }
-

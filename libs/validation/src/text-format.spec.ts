@@ -38,7 +38,11 @@ describe('protobuf text format', () => {
     expect(payment.shapeType.case === 'shape' && payment.shapeType.value.dim[0]?.size).toBe(1n);
     expect(payment.driftComparator?.infinityNorm?.threshold).toBe(0.01);
     expect(fare.type).toBe(tfmdV0.FeatureType.FLOAT);
-    expect(fare.domainInfo.case === 'floatDomain' && [fare.domainInfo.value.min, fare.domainInfo.value.max, fare.domainInfo.value.disallowNan]).toEqual([-0.5, 1000, true]);
+    expect(fare.domainInfo.case === 'floatDomain' && [fare.domainInfo.value.min, fare.domainInfo.value.max, fare.domainInfo.value.disallowNan]).toEqual([
+      -0.5,
+      1000,
+      true,
+    ]);
     expect(fare.skewComparator?.jensenShannonDivergence?.source?.type).toBe(tfmdV0.HistogramSelection_Type.QUANTILES);
     expect(trips.type).toBe(tfmdV0.FeatureType.INT);
     expect(trips.lifecycleStage).toBe(tfmdV0.LifecycleStage.PRODUCTION);
@@ -62,7 +66,13 @@ describe('protobuf text format', () => {
 
   it('keeps an explicit zero (proto2 presence) and float32 values exactly', () => {
     const schema = create(tfmdV0.SchemaSchema, {
-      feature: [{ name: 'x', presenceConstraints: { case: 'presence', value: { minFraction: 0, minCount: 0n } }, domainInfo: { case: 'floatDomain', value: { min: Math.fround(0.1), max: Math.fround(3.4e38) } } }],
+      feature: [
+        {
+          name: 'x',
+          presenceConstraints: { case: 'presence', value: { minFraction: 0, minCount: 0n } },
+          domainInfo: { case: 'floatDomain', value: { min: Math.fround(0.1), max: Math.fround(3.4e38) } },
+        },
+      ],
     });
     const text = printTextFormat(tfmdV0.SchemaSchema, schema);
     expect(text).toContain('min_fraction: 0.0');
@@ -73,7 +83,10 @@ describe('protobuf text format', () => {
 
   it('prints maps, nan and inf, and reads them back', () => {
     const anomalies = create(tfmdV0.AnomaliesSchema, {
-      anomalyInfo: { b: { severity: tfmdV0.AnomalyInfo_Severity.ERROR, reason: [{ type: tfmdV0.AnomalyInfo_Type.SCHEMA_NEW_COLUMN }] }, a: { shortDescription: 'x' } },
+      anomalyInfo: {
+        b: { severity: tfmdV0.AnomalyInfo_Severity.ERROR, reason: [{ type: tfmdV0.AnomalyInfo_Type.SCHEMA_NEW_COLUMN }] },
+        a: { shortDescription: 'x' },
+      },
       driftSkewInfo: [{ driftMeasurements: [{ value: NaN, threshold: Infinity }] }],
     });
     const text = printTextFormat(tfmdV0.AnomaliesSchema, anomalies);
@@ -88,7 +101,11 @@ describe('protobuf text format', () => {
   });
 
   const refusals: [string, string, RegExp][] = [
-    ['an unknown field, with its position', 'feature {\n  name: "x"\n  sparse_feature: 1\n}', /^3:3: tensorflow\.metadata\.v0\.Feature has no field 'sparse_feature'/],
+    [
+      'an unknown field, with its position',
+      'feature {\n  name: "x"\n  sparse_feature: 1\n}',
+      /^3:3: tensorflow\.metadata\.v0\.Feature has no field 'sparse_feature'/,
+    ],
     ['an unknown enum value', 'feature { type: DOUBLE }', /'DOUBLE' is not a value of tensorflow\.metadata\.v0\.FeatureType/],
     ['an out-of-range integer', 'dataset_constraints { min_examples_count: 9223372036854775808 }', /out of range for int64/],
     ['a float for an integer', 'dataset_constraints { min_examples_count: 1.5 }', /expected an integer/],

@@ -88,7 +88,9 @@ class Lexer {
       return { kind: 'ident', text: m[0], line, column };
     }
     if (/[0-9.\-+]/.test(c)) {
-      const m = /^[-+]?(?:0[xX][0-9a-fA-F]+|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?[fF]?|inf(?:inity)?|nan)/i.exec(this.text.slice(this.pos, this.pos + 1024));
+      const m = /^[-+]?(?:0[xX][0-9a-fA-F]+|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?[fF]?|inf(?:inity)?|nan)/i.exec(
+        this.text.slice(this.pos, this.pos + 1024),
+      );
       if (m === null || m[0] === '-' || m[0] === '+') {
         if (c === '-' || c === '+') {
           // `-inf` style identifiers are matched above; a lone sign is an error.
@@ -194,7 +196,12 @@ function parseInteger(lexer: Lexer, token: Token, scalar: ScalarType): number | 
   };
   const [lo, hi] = ranges[scalar] as [bigint, bigint];
   if (value < lo || value > hi) lexer.fail(token, `${token.text} is out of range for ${ScalarType[scalar].toLowerCase()}`);
-  const is64 = scalar === ScalarType.INT64 || scalar === ScalarType.SINT64 || scalar === ScalarType.SFIXED64 || scalar === ScalarType.UINT64 || scalar === ScalarType.FIXED64;
+  const is64 =
+    scalar === ScalarType.INT64 ||
+    scalar === ScalarType.SINT64 ||
+    scalar === ScalarType.SFIXED64 ||
+    scalar === ScalarType.UINT64 ||
+    scalar === ScalarType.FIXED64;
   return is64 ? value : Number(value);
 }
 
@@ -290,7 +297,13 @@ function parseMessageBody(lexer: Lexer, target: ReflectMessage, close: string | 
     if (token.kind === 'punct' && token.text === '[') {
       lexer.fail(token, 'extensions and expanded google.protobuf.Any are not supported');
     }
-    if (token.kind !== 'ident') lexer.fail(token, close === undefined ? `expected a field name, got '${token.text || token.kind}'` : `expected a field name or '${close}', got '${token.text || token.kind}'`);
+    if (token.kind !== 'ident')
+      lexer.fail(
+        token,
+        close === undefined
+          ? `expected a field name, got '${token.text || token.kind}'`
+          : `expected a field name or '${close}', got '${token.text || token.kind}'`,
+      );
     lexer.next();
     const field = target.desc.fields.find((f) => f.name === token.text);
     if (field === undefined) lexer.fail(token, `${target.desc.typeName} has no field '${token.text}'`);
@@ -298,7 +311,8 @@ function parseMessageBody(lexer: Lexer, target: ReflectMessage, close: string | 
     if (singular && seen.has(field.number)) lexer.fail(token, `field '${field.name}' is set twice`);
     if (singular && field.oneof !== undefined) {
       const other = target.oneofCase(field.oneof);
-      if (other !== undefined && other.number !== field.number) lexer.fail(token, `field '${field.name}' and '${other.name}' are in the same oneof '${field.oneof.name}'`);
+      if (other !== undefined && other.number !== field.number)
+        lexer.fail(token, `field '${field.name}' and '${other.name}' are in the same oneof '${field.oneof.name}'`);
     }
     seen.add(field.number);
     let inner: Positions | undefined;
@@ -316,7 +330,7 @@ function parseMessageBody(lexer: Lexer, target: ReflectMessage, close: string | 
 }
 
 function isMessageField(field: DescField): boolean {
-  return field.fieldKind === 'message' || (field.fieldKind === 'list' && field.listKind === 'message') || (field.fieldKind === 'map');
+  return field.fieldKind === 'message' || (field.fieldKind === 'list' && field.listKind === 'message') || field.fieldKind === 'map';
 }
 
 function parseFieldValue(lexer: Lexer, target: ReflectMessage, field: DescField, depth: number, positions?: Positions): void {

@@ -67,7 +67,12 @@ const reasonsByFeature = (anomalyInfo: Record<string, { reason: { type: string }
 
 test('TFDV and Larder find the same anomalies in Larder statistics, and TFDV schemas round-trip through a definition', async () => {
   const [current, previous] = await Promise.all([statisticsOf('current'), statisticsOf('previous')]);
-  const paths = { current: path.join(dir, 'current.binpb'), previous: path.join(dir, 'previous.binpb'), schema: path.join(dir, 'schema.binpb'), inferred_schema_out: path.join(dir, 'inferred.pbtxt') };
+  const paths = {
+    current: path.join(dir, 'current.binpb'),
+    previous: path.join(dir, 'previous.binpb'),
+    schema: path.join(dir, 'schema.binpb'),
+    inferred_schema_out: path.join(dir, 'inferred.pbtxt'),
+  };
   writeFileSync(paths.current, toBinary(tfmdV0.DatasetFeatureStatisticsListSchema, current));
   writeFileSync(paths.previous, toBinary(tfmdV0.DatasetFeatureStatisticsListSchema, previous));
   writeFileSync(paths.schema, toBinary(tfmdV0.SchemaSchema, SCHEMA));
@@ -79,7 +84,9 @@ test('TFDV and Larder find the same anomalies in Larder statistics, and TFDV sch
 
   const ours = validateStatistics(singleDataset(current), SCHEMA, { previous: singleDataset(previous) });
   const oursByFeature = reasonsByFeature(
-    Object.fromEntries(Object.entries(ours.anomalyInfo).map(([k, v]) => [k, { reason: v.reason.map((r) => ({ type: tfmdV0.AnomalyInfo_Type[r.type] as string })) }])),
+    Object.fromEntries(
+      Object.entries(ours.anomalyInfo).map(([k, v]) => [k, { reason: v.reason.map((r) => ({ type: tfmdV0.AnomalyInfo_Type[r.type] as string })) }]),
+    ),
   );
   // The planted anomalies, found by both.
   expect(oursByFeature).toEqual({
@@ -95,7 +102,12 @@ test('TFDV and Larder find the same anomalies in Larder statistics, and TFDV sch
   // The same drift measurements, to rounding.
   const measurements = (list: { path?: { step: string[] }; drift_measurements?: Json[] }[]): Record<string, [string, number][]> =>
     Object.fromEntries(list.map((d) => [d.path?.step[0], (d.drift_measurements ?? []).map((m) => [m['type'], Number(m['value'])])]));
-  const ourMeasurements = measurements(ours.driftSkewInfo.map((d) => ({ path: { step: d.path?.step ?? [] }, drift_measurements: d.driftMeasurements.map((m) => ({ type: tfmdV0.DriftSkewInfo_Measurement_Type[m.type], value: m.value })) })));
+  const ourMeasurements = measurements(
+    ours.driftSkewInfo.map((d) => ({
+      path: { step: d.path?.step ?? [] },
+      drift_measurements: d.driftMeasurements.map((m) => ({ type: tfmdV0.DriftSkewInfo_Measurement_Type[m.type], value: m.value })),
+    })),
+  );
   const theirMeasurements = measurements(theirs['drift_skew_info']);
   expect(Object.keys(ourMeasurements).sort()).toEqual(Object.keys(theirMeasurements).sort());
   for (const [name, list] of Object.entries(ourMeasurements)) {

@@ -7,10 +7,18 @@ import { hasAnomalies, validateStatistics } from './validate';
 
 const T = tfmdV0.AnomalyInfo_Type;
 
-const common = (nonMissing: number, missing: number, minValues = 1, maxValues = 1) =>
-  ({ numNonMissing: BigInt(nonMissing), numMissing: BigInt(missing), minNumValues: BigInt(minValues), maxNumValues: BigInt(maxValues), totNumValues: BigInt(nonMissing) });
+const common = (nonMissing: number, missing: number, minValues = 1, maxValues = 1) => ({
+  numNonMissing: BigInt(nonMissing),
+  numMissing: BigInt(missing),
+  minNumValues: BigInt(minValues),
+  maxNumValues: BigInt(maxValues),
+  totNumValues: BigInt(nonMissing),
+});
 
-function numeric(name: string, o: { nonMissing: number; missing?: number; min: number; max: number; buckets?: [number, number, number][]; float?: boolean; nan?: number }): tfmdV0.FeatureNameStatistics {
+function numeric(
+  name: string,
+  o: { nonMissing: number; missing?: number; min: number; max: number; buckets?: [number, number, number][]; float?: boolean; nan?: number },
+): tfmdV0.FeatureNameStatistics {
   return create(tfmdV0.FeatureNameStatisticsSchema, {
     fieldId: { case: 'name', value: name },
     type: o.float === false ? tfmdV0.FeatureNameStatistics_Type.INT : tfmdV0.FeatureNameStatistics_Type.FLOAT,
@@ -20,7 +28,13 @@ function numeric(name: string, o: { nonMissing: number; missing?: number; min: n
         commonStats: common(o.nonMissing, o.missing ?? 0),
         min: o.min,
         max: o.max,
-        histograms: [{ type: tfmdV0.Histogram_HistogramType.STANDARD, numNan: BigInt(o.nan ?? 0), buckets: (o.buckets ?? []).map(([lowValue, highValue, sampleCount]) => ({ lowValue, highValue, sampleCount })) }],
+        histograms: [
+          {
+            type: tfmdV0.Histogram_HistogramType.STANDARD,
+            numNan: BigInt(o.nan ?? 0),
+            buckets: (o.buckets ?? []).map(([lowValue, highValue, sampleCount]) => ({ lowValue, highValue, sampleCount })),
+          },
+        ],
       },
     },
   });
@@ -60,7 +74,15 @@ dataset_constraints { min_examples_count: 10 }
 const clean = () =>
   dataset(100, [
     strings('payment', { Cash: 60, Card: 40 }),
-    numeric('fare', { nonMissing: 100, min: 1, max: 90, buckets: [[0, 50, 50], [50, 100, 50]] }),
+    numeric('fare', {
+      nonMissing: 100,
+      min: 1,
+      max: 90,
+      buckets: [
+        [0, 50, 50],
+        [50, 100, 50],
+      ],
+    }),
     numeric('trips', { nonMissing: 100, min: 0, max: 10, float: false }),
     numeric('tips', { nonMissing: 5, missing: 95, min: 0, max: 3 }),
   ]);
@@ -108,7 +130,10 @@ describe('validateStatistics', () => {
   });
 
   it('reports a type mismatch instead of checking domains of the wrong kind', () => {
-    const anomalies = validateStatistics(dataset(10, [strings('trips', { a: 10 })]), schemaFromText('feature { name: "trips" type: INT int_domain { max: 1 } }'));
+    const anomalies = validateStatistics(
+      dataset(10, [strings('trips', { a: 10 })]),
+      schemaFromText('feature { name: "trips" type: INT int_domain { max: 1 } }'),
+    );
     expect(reasonTypes(anomalies)).toEqual({ trips: ['UNEXPECTED_DATA_TYPE'] });
   });
 
@@ -116,7 +141,15 @@ describe('validateStatistics', () => {
     const previous = clean();
     const current = dataset(100, [
       strings('payment', { Cash: 30, Card: 70 }),
-      numeric('fare', { nonMissing: 100, min: 1, max: 400, buckets: [[200, 300, 50], [300, 400, 50]] }),
+      numeric('fare', {
+        nonMissing: 100,
+        min: 1,
+        max: 400,
+        buckets: [
+          [200, 300, 50],
+          [300, 400, 50],
+        ],
+      }),
       numeric('trips', { nonMissing: 100, min: 0, max: 10, float: false }),
       numeric('tips', { nonMissing: 5, missing: 95, min: 0, max: 3 }),
     ]);
@@ -127,7 +160,9 @@ describe('validateStatistics', () => {
     expect(drift['fare']).toBe(1);
 
     const skewSchema = schemaFromText('feature { name: "payment" type: BYTES skew_comparator { infinity_norm { threshold: 0.05 } } }');
-    const skew = validateStatistics(dataset(100, [strings('payment', { Cash: 50, Card: 50 })]), skewSchema, { serving: dataset(10, [strings('payment', { Cash: 4, Card: 6 })]) });
+    const skew = validateStatistics(dataset(100, [strings('payment', { Cash: 50, Card: 50 })]), skewSchema, {
+      serving: dataset(10, [strings('payment', { Cash: 4, Card: 6 })]),
+    });
     expect(reasonTypes(skew)).toEqual({ payment: ['COMPARATOR_L_INFTY_HIGH'] });
     expect(skew.driftSkewInfo[0]?.skewMeasurements[0]?.value).toBeCloseTo(0.1, 12);
     expect(skew.anomalyInfo['payment']?.description).toContain('between training and serving');
@@ -149,24 +184,47 @@ describe('validateStatistics', () => {
     expect(reasonTypes(validateStatistics(dataset(3, []), schema, { environment: 'SERVING' }))).toEqual({});
     expect(reasonTypes(validateStatistics(dataset(3, []), schema, { environment: 'TRAINING' }))).toEqual({ label: ['SCHEMA_MISSING_COLUMN'] });
     // Without any environment declared, every feature is in every environment.
-    expect(reasonTypes(validateStatistics(dataset(3, []), schemaFromText('feature { name: "x" presence { min_count: 1 } }'), { environment: 'TRAINING' }))).toEqual({ x: ['SCHEMA_MISSING_COLUMN'] });
+    expect(
+      reasonTypes(validateStatistics(dataset(3, []), schemaFromText('feature { name: "x" presence { min_count: 1 } }'), { environment: 'TRAINING' })),
+    ).toEqual({ x: ['SCHEMA_MISSING_COLUMN'] });
   });
 });
 
 describe('distances', () => {
   it('L-infinity is the largest move of one value', () => {
     // p = (a .25, b .75), q = (a .75, c .25): b moved most.
-    const { distance, value } = lInfinityDistance(new Map([['a', 1], ['b', 3]]), new Map([['a', 3], ['c', 1]]));
+    const { distance, value } = lInfinityDistance(
+      new Map([
+        ['a', 1],
+        ['b', 3],
+      ]),
+      new Map([
+        ['a', 3],
+        ['c', 1],
+      ]),
+    );
     expect(distance).toBeCloseTo(0.75, 12);
     expect(value).toBe('b');
   });
 
   it('Jensen-Shannon is 0 for equal histograms, 1 for disjoint ones, and aligns different boundaries', () => {
-    const h = (buckets: [number, number, number][], numNan = 0) => create(tfmdV0.HistogramSchema, { numNan: BigInt(numNan), buckets: buckets.map(([lowValue, highValue, sampleCount]) => ({ lowValue, highValue, sampleCount })) });
+    const h = (buckets: [number, number, number][], numNan = 0) =>
+      create(tfmdV0.HistogramSchema, {
+        numNan: BigInt(numNan),
+        buckets: buckets.map(([lowValue, highValue, sampleCount]) => ({ lowValue, highValue, sampleCount })),
+      });
     expect(histogramJensenShannon(h([[0, 10, 5]]), h([[0, 10, 50]]))).toBe(0);
     expect(histogramJensenShannon(h([[0, 1, 5]]), h([[2, 3, 5]]))).toBe(1);
     // [0,10] uniform equals [0,5] + [5,10] with equal halves.
-    expect(histogramJensenShannon(h([[0, 10, 10]]), h([[0, 5, 1], [5, 10, 1]]))).toBeCloseTo(0, 12);
+    expect(
+      histogramJensenShannon(
+        h([[0, 10, 10]]),
+        h([
+          [0, 5, 1],
+          [5, 10, 1],
+        ]),
+      ),
+    ).toBeCloseTo(0, 12);
     // Half the mass moved to NaN: JSD of (1,0) vs (0.5,0.5) = 0.311...
     expect(histogramJensenShannon(h([[0, 1, 10]]), h([[0, 1, 5]], 5))).toBeCloseTo(0.3112781244591328, 12);
     // A constant feature (zero-width bucket) compared with itself.
@@ -178,7 +236,12 @@ describe('inferSchema', () => {
   it('proposes presence, value counts and small string domains, and the data it came from passes it', () => {
     const stats = clean();
     const schema = inferSchema(stats);
-    expect(schema.feature.map((f) => [f.name, tfmdV0.FeatureType[f.type]])).toEqual([['payment', 'BYTES'], ['fare', 'FLOAT'], ['trips', 'INT'], ['tips', 'FLOAT']]);
+    expect(schema.feature.map((f) => [f.name, tfmdV0.FeatureType[f.type]])).toEqual([
+      ['payment', 'BYTES'],
+      ['fare', 'FLOAT'],
+      ['trips', 'INT'],
+      ['tips', 'FLOAT'],
+    ]);
     const payment = schema.feature[0] as tfmdV0.Feature;
     expect(payment.domainInfo).toEqual({ case: 'domain', value: 'payment' });
     expect(schema.stringDomain[0]?.value).toEqual(['Card', 'Cash']);

@@ -138,10 +138,18 @@ function checkValueCount(feature: tfmdV0.Feature, common: tfmdV0.CommonStatistic
   if (shape.case === 'valueCount') {
     const vc = shape.value;
     if (isFieldSet(vc, tfmdV0.ValueCountSchema.field.min) && common.minNumValues < vc.min) {
-      reasons.push({ type: T.FEATURE_TYPE_LOW_NUMBER_VALUES, short: 'Too few values', long: `Some examples have ${common.minNumValues} values; the schema asks for at least ${vc.min}.` });
+      reasons.push({
+        type: T.FEATURE_TYPE_LOW_NUMBER_VALUES,
+        short: 'Too few values',
+        long: `Some examples have ${common.minNumValues} values; the schema asks for at least ${vc.min}.`,
+      });
     }
     if (isFieldSet(vc, tfmdV0.ValueCountSchema.field.max) && common.maxNumValues > vc.max) {
-      reasons.push({ type: T.FEATURE_TYPE_HIGH_NUMBER_VALUES, short: 'Too many values', long: `Some examples have ${common.maxNumValues} values; the schema allows at most ${vc.max}.` });
+      reasons.push({
+        type: T.FEATURE_TYPE_HIGH_NUMBER_VALUES,
+        short: 'Too many values',
+        long: `Some examples have ${common.maxNumValues} values; the schema allows at most ${vc.max}.`,
+      });
     }
   } else if (shape.case === 'shape') {
     const size = shape.value.dim.reduce((n, d) => n * d.size, 1n);
@@ -163,19 +171,35 @@ function checkDomain(feature: tfmdV0.Feature, schema: tfmdV0.Schema, stats: tfmd
     const d = domain.value;
     const num = stats.stats.value;
     if (isFieldSet(d, tfmdV0.IntDomainSchema.field.min) && num.min < Number(d.min)) {
-      reasons.push({ type: T.INT_TYPE_SMALL_INT, short: 'Out-of-range values', long: `The smallest value, ${fmt(num.min)}, is below the domain's minimum ${d.min}.` });
+      reasons.push({
+        type: T.INT_TYPE_SMALL_INT,
+        short: 'Out-of-range values',
+        long: `The smallest value, ${fmt(num.min)}, is below the domain's minimum ${d.min}.`,
+      });
     }
     if (isFieldSet(d, tfmdV0.IntDomainSchema.field.max) && num.max > Number(d.max)) {
-      reasons.push({ type: T.INT_TYPE_BIG_INT, short: 'Out-of-range values', long: `The largest value, ${fmt(num.max)}, is above the domain's maximum ${d.max}.` });
+      reasons.push({
+        type: T.INT_TYPE_BIG_INT,
+        short: 'Out-of-range values',
+        long: `The largest value, ${fmt(num.max)}, is above the domain's maximum ${d.max}.`,
+      });
     }
   } else if (domain.case === 'float' && stats.stats.case === 'numStats') {
     const d = domain.value;
     const num = stats.stats.value;
     if (present && isFieldSet(d, tfmdV0.FloatDomainSchema.field.min) && num.min < d.min) {
-      reasons.push({ type: T.FLOAT_TYPE_SMALL_FLOAT, short: 'Out-of-range values', long: `The smallest value, ${fmt(num.min)}, is below the domain's minimum ${fmt(d.min)}.` });
+      reasons.push({
+        type: T.FLOAT_TYPE_SMALL_FLOAT,
+        short: 'Out-of-range values',
+        long: `The smallest value, ${fmt(num.min)}, is below the domain's minimum ${fmt(d.min)}.`,
+      });
     }
     if (present && isFieldSet(d, tfmdV0.FloatDomainSchema.field.max) && num.max > d.max) {
-      reasons.push({ type: T.FLOAT_TYPE_BIG_FLOAT, short: 'Out-of-range values', long: `The largest value, ${fmt(num.max)}, is above the domain's maximum ${fmt(d.max)}.` });
+      reasons.push({
+        type: T.FLOAT_TYPE_BIG_FLOAT,
+        short: 'Out-of-range values',
+        long: `The largest value, ${fmt(num.max)}, is above the domain's maximum ${fmt(d.max)}.`,
+      });
     }
     const nans = num.histograms.reduce((n, h) => (h.numNan > n ? h.numNan : n), 0n);
     if (d.disallowNan && nans > 0n) {
@@ -201,7 +225,10 @@ function checkDomain(feature: tfmdV0.Feature, schema: tfmdV0.Schema, stats: tfmd
       const minMass = isFieldSet(constraint, tfmdV0.DistributionConstraintsSchema.field.minDomainMass) ? constraint.minDomainMass : 1;
       if (total > 0 && inside / total >= minMass) return;
     }
-    const shown = unexpected.slice(0, 10).map((v) => JSON.stringify(v)).join(', ');
+    const shown = unexpected
+      .slice(0, 10)
+      .map((v) => JSON.stringify(v))
+      .join(', ');
     reasons.push({
       type: T.ENUM_TYPE_UNEXPECTED_STRING_VALUES,
       short: 'Values outside the domain',
@@ -214,15 +241,27 @@ function checkUnique(feature: tfmdV0.Feature, stats: tfmdV0.FeatureNameStatistic
   const u = feature.uniqueConstraints;
   if (u === undefined) return;
   if (stats.stats.case !== 'stringStats') {
-    reasons.push({ type: T.FEATURE_TYPE_NO_UNIQUE, short: 'No unique count', long: 'The schema bounds the number of unique values, but the statistics count them for strings only.' });
+    reasons.push({
+      type: T.FEATURE_TYPE_NO_UNIQUE,
+      short: 'No unique count',
+      long: 'The schema bounds the number of unique values, but the statistics count them for strings only.',
+    });
     return;
   }
   const unique = stats.stats.value.unique;
   if (isFieldSet(u, tfmdV0.UniqueConstraintsSchema.field.min) && unique < u.min) {
-    reasons.push({ type: T.FEATURE_TYPE_LOW_UNIQUE, short: 'Too few distinct values', long: `${unique} distinct values; the schema asks for at least ${u.min}.` });
+    reasons.push({
+      type: T.FEATURE_TYPE_LOW_UNIQUE,
+      short: 'Too few distinct values',
+      long: `${unique} distinct values; the schema asks for at least ${u.min}.`,
+    });
   }
   if (isFieldSet(u, tfmdV0.UniqueConstraintsSchema.field.max) && unique > u.max) {
-    reasons.push({ type: T.FEATURE_TYPE_HIGH_UNIQUE, short: 'Too many distinct values', long: `${unique} distinct values; the schema allows at most ${u.max}.` });
+    reasons.push({
+      type: T.FEATURE_TYPE_HIGH_UNIQUE,
+      short: 'Too many distinct values',
+      long: `${unique} distinct values; the schema allows at most ${u.max}.`,
+    });
   }
 }
 
@@ -240,7 +279,11 @@ function compare(
   const otherSide = kind === 'drift' ? 'the previous span' : 'serving';
   const thisSide = kind === 'drift' ? 'the current span' : 'training';
   if (them === undefined) {
-    reasons.push({ type: T.COMPARATOR_CONTROL_DATA_MISSING, short: `No ${kind === 'drift' ? 'previous' : 'serving'} data`, long: `${otherSide} has no statistics for this feature to compare with.` });
+    reasons.push({
+      type: T.COMPARATOR_CONTROL_DATA_MISSING,
+      short: `No ${kind === 'drift' ? 'previous' : 'serving'} data`,
+      long: `${otherSide} has no statistics for this feature to compare with.`,
+    });
     return;
   }
   const M = tfmdV0.DriftSkewInfo_Measurement_Type;
@@ -324,7 +367,11 @@ export function validateStatistics(stats: tfmdV0.DatasetFeatureStatistics, schem
     const featureStats = byName.get(feature.name);
     if (featureStats === undefined) {
       if (requiresPresence(feature)) {
-        reasons.push({ type: T.SCHEMA_MISSING_COLUMN, short: 'Column dropped', long: 'The feature is in the schema, which asks for it to be present, but not in the data.' });
+        reasons.push({
+          type: T.SCHEMA_MISSING_COLUMN,
+          short: 'Column dropped',
+          long: 'The feature is in the schema, which asks for it to be present, but not in the data.',
+        });
       }
     } else {
       const common = commonStatistics(featureStats);
@@ -350,7 +397,9 @@ export function validateStatistics(stats: tfmdV0.DatasetFeatureStatistics, schem
 
   for (const [name] of byName) {
     if (described.has(name)) continue;
-    anomalies.anomalyInfo[name] = anomalyInfo(name, [{ type: T.SCHEMA_NEW_COLUMN, short: 'New column', long: 'The feature is in the data but not in the schema.' }]);
+    anomalies.anomalyInfo[name] = anomalyInfo(name, [
+      { type: T.SCHEMA_NEW_COLUMN, short: 'New column', long: 'The feature is in the data but not in the schema.' },
+    ]);
   }
 
   const datasetReasons = checkDataset(schema, stats, options.previous);
@@ -384,10 +433,18 @@ function checkDataset(schema: tfmdV0.Schema, stats: tfmdV0.DatasetFeatureStatist
   if (drift !== undefined && previous !== undefined && previous.numExamples > 0n) {
     const ratio = Number(n) / Number(previous.numExamples);
     if (isFieldSet(drift, tfmdV0.NumericValueComparatorSchema.field.minFractionThreshold) && ratio < drift.minFractionThreshold) {
-      reasons.push({ type: T.COMPARATOR_LOW_NUM_EXAMPLES, short: 'Fewer examples than the previous span', long: `${n} examples against ${previous.numExamples} in the previous span (ratio ${fmt(ratio)}, minimum ${fmt(drift.minFractionThreshold)}).` });
+      reasons.push({
+        type: T.COMPARATOR_LOW_NUM_EXAMPLES,
+        short: 'Fewer examples than the previous span',
+        long: `${n} examples against ${previous.numExamples} in the previous span (ratio ${fmt(ratio)}, minimum ${fmt(drift.minFractionThreshold)}).`,
+      });
     }
     if (isFieldSet(drift, tfmdV0.NumericValueComparatorSchema.field.maxFractionThreshold) && ratio > drift.maxFractionThreshold) {
-      reasons.push({ type: T.COMPARATOR_HIGH_NUM_EXAMPLES, short: 'More examples than the previous span', long: `${n} examples against ${previous.numExamples} in the previous span (ratio ${fmt(ratio)}, maximum ${fmt(drift.maxFractionThreshold)}).` });
+      reasons.push({
+        type: T.COMPARATOR_HIGH_NUM_EXAMPLES,
+        short: 'More examples than the previous span',
+        long: `${n} examples against ${previous.numExamples} in the previous span (ratio ${fmt(ratio)}, maximum ${fmt(drift.maxFractionThreshold)}).`,
+      });
     }
   }
   return reasons;

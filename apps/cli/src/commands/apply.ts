@@ -35,7 +35,14 @@ async function applyRepo(ctx: CommandContext, planOnly: boolean): Promise<number
     () => loadFeatureRepo(dir),
     (loaded) => {
       const s = loaded.set;
-      const objects = s.entities.length + s.dataSources.length + s.featureViews.length + s.onDemandFeatureViews.length + s.featureServices.length + s.savedDatasets.length + s.permissions.length;
+      const objects =
+        s.entities.length +
+        s.dataSources.length +
+        s.featureViews.length +
+        s.onDemandFeatureViews.length +
+        s.featureServices.length +
+        s.savedDatasets.length +
+        s.permissions.length;
       return `${objects} objects in ${definitionFiles(dir).length} files, valid`;
     },
   );
@@ -46,7 +53,13 @@ async function applyRepo(ctx: CommandContext, planOnly: boolean): Promise<number
   if ((ctx.flags as Record<string, unknown>)['skip-source-check'] !== true) {
     // Loaded here only: the check opens DuckDB (and the configured engine's client).
     const { checkRepoSources } = await import('../source-check');
-    const problems = await progress.step(config.offlineStore.type === 'duckdb' ? 'Checking sources with DuckDB' : `Checking sources (files with DuckDB, tables with the ${config.offlineStore.type} offline store)`, () => checkRepoSources(repo), (found) => (found.length === 0 ? 'as declared' : `${found.length} problem${found.length === 1 ? '' : 's'}`));
+    const problems = await progress.step(
+      config.offlineStore.type === 'duckdb'
+        ? 'Checking sources with DuckDB'
+        : `Checking sources (files with DuckDB, tables with the ${config.offlineStore.type} offline store)`,
+      () => checkRepoSources(repo),
+      (found) => (found.length === 0 ? 'as declared' : `${found.length} problem${found.length === 1 ? '' : 's'}`),
+    );
     if (problems.length > 0) throw new SourceCheckFailed(repo.config.repoPath, problems);
   }
   const flagTarget = ctx.flags.registry ?? ctx.io.env['LARDER_REGISTRY'];
@@ -63,7 +76,8 @@ async function applyRepo(ctx: CommandContext, planOnly: boolean): Promise<number
           throw await locateRejection(error, repo.sources, backend.description);
         }
       },
-      (res) => (planOnly ? `registry at version ${res.version}` : res.applied ? `registry version ${res.version}` : `nothing to change (version ${res.version})`),
+      (res) =>
+        planOnly ? `registry at version ${res.version}` : res.applied ? `registry version ${res.version}` : `nothing to change (version ${res.version})`,
     );
     report(ctx, config.project, backend.description, response, planOnly);
     return 0;
@@ -102,6 +116,9 @@ function report(ctx: CommandContext, project: string, registry: string, response
   }
   const counts = `${summary.create} to create, ${summary.update} to update, ${summary.delete} to delete, ${summary.unchanged} unchanged`;
   if (planOnly) ctx.io.out(`Plan for project ${project}: ${counts}.\n`);
-  else if (response.applied) ctx.io.out(`Applied project ${project}: ${counts.replaceAll('to ', '').replace('create', 'created').replace('update', 'updated').replace('delete', 'deleted')}; registry version ${response.version}.\n`);
+  else if (response.applied)
+    ctx.io.out(
+      `Applied project ${project}: ${counts.replaceAll('to ', '').replace('create', 'created').replace('update', 'updated').replace('delete', 'deleted')}; registry version ${response.version}.\n`,
+    );
   else ctx.io.out(`Project ${project} is up to date (${summary.unchanged} objects unchanged); registry version ${response.version}.\n`);
 }

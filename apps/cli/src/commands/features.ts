@@ -22,7 +22,15 @@ export async function features(ctx: CommandContext): Promise<number> {
     let found =
       query !== undefined
         ? await backend.searchFeatures(
-            create(registryV1.SearchFeaturesRequestSchema, { query, project, tags, owner: flag('owner') ?? '', entity: flag('entity') ?? '', valueType, limit: 1000 }),
+            create(registryV1.SearchFeaturesRequestSchema, {
+              query,
+              project,
+              tags,
+              owner: flag('owner') ?? '',
+              entity: flag('entity') ?? '',
+              valueType,
+              limit: 1000,
+            }),
           )
         : await backend.listFeatures(
             create(registryV1.ListFeaturesRequestSchema, {

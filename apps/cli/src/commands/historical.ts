@@ -36,7 +36,10 @@ function entitySource(target: string, engine: Engine, cwd: string, timestampColu
         : engine === 'bigquery'
           ? { case: 'bigquery', value: create(registryV1.BigQuerySourceSchema, { location: { case: 'table', value: target } }) }
           : (() => {
-              throw new UsageError(`--entities "${target}" is neither a .parquet/.csv file nor an existing path, and the offline store is DuckDB (which reads files)`, NAME);
+              throw new UsageError(
+                `--entities "${target}" is neither a .parquet/.csv file nor an existing path, and the offline store is DuckDB (which reads files)`,
+                NAME,
+              );
             })();
   return create(offlineV1.EntitySourceSchema, { location, timestampColumn, orderColumn });
 }
@@ -75,8 +78,15 @@ function inFlagTerms(error: RpcError, at: { out: string; entities: string; addre
   const wrong = /^query\.destination\.storage: (a [a-z_]+), but this service runs on (duckdb|postgres|bigquery)\b/.exec(error.message);
   if (wrong) {
     const engine = wrong[2] as Engine;
-    const hint = engine === at.engine ? '' : `; the CLI assumed ${at.engine} (larder.yaml's offline_store.type): set it to ${engine} for table names to be sent as ${engine} tables`;
-    return new RpcError(error.code, `--out ${at.out}: ${wrong[1]}, but the offline-retrieval service at ${at.address} runs on ${engine}, which writes ${OUT_FORMS[engine]}${hint}`, { cause: error });
+    const hint =
+      engine === at.engine
+        ? ''
+        : `; the CLI assumed ${at.engine} (larder.yaml's offline_store.type): set it to ${engine} for table names to be sent as ${engine} tables`;
+    return new RpcError(
+      error.code,
+      `--out ${at.out}: ${wrong[1]}, but the offline-retrieval service at ${at.address} runs on ${engine}, which writes ${OUT_FORMS[engine]}${hint}`,
+      { cause: error },
+    );
   }
   let message = error.message;
   for (const [field, flag] of FLAGS_OF_FIELDS) message = message.replace(field, flag);
@@ -93,7 +103,11 @@ export async function getHistoricalFeatures(ctx: CommandContext): Promise<number
   const out = flag('out');
   if (entities === undefined) throw new UsageError('--entities FILE|TABLE is required', NAME);
   if (out === undefined) throw new UsageError('--out FILE.parquet|FILE.csv|TABLE is required', NAME);
-  const features = refs?.split(',').map((r) => r.trim()).filter((r) => r !== '') ?? [];
+  const features =
+    refs
+      ?.split(',')
+      .map((r) => r.trim())
+      .filter((r) => r !== '') ?? [];
   if (refs !== undefined && features.length === 0) throw new UsageError('--features needs at least one view:feature ref', NAME);
 
   const repo = await repoConfig(ctx);
@@ -141,7 +155,9 @@ export async function getHistoricalFeatures(ctx: CommandContext): Promise<number
       ...(summary?.savedDataset !== undefined && { saved_dataset: summary.savedDataset.name }),
       // A table has no row order: the service adds a column with each row's index.
       ...(summary !== undefined && summary.rowIndexColumn !== '' && { row_index_column: summary.rowIndexColumn }),
-      ...(summary?.anomalies !== undefined && { anomalies: toJson(tfmdV0.AnomaliesSchema, { ...summary.anomalies, baselineSchema: { case: undefined } }, { useProtoFieldName: true }) }),
+      ...(summary?.anomalies !== undefined && {
+        anomalies: toJson(tfmdV0.AnomaliesSchema, { ...summary.anomalies, baselineSchema: { case: undefined } }, { useProtoFieldName: true }),
+      }),
     };
     const anomalies = summary?.anomalies;
     const failed = anomalies !== undefined && Object.keys(anomalies.anomalyInfo).length > 0;
@@ -149,7 +165,9 @@ export async function getHistoricalFeatures(ctx: CommandContext): Promise<number
     else {
       const width = result.columns.length + (result.timestamp_column === '' ? 0 : 1) + (result.row_index_column === undefined ? 0 : 1);
       ctx.io.out(`Wrote ${result.rows} rows x ${width} columns to ${out}${result.saved_dataset ? ` (saved dataset '${result.saved_dataset}')` : ''}.\n`);
-      ctx.io.out(`Columns: ${result.columns.join(', ')}${result.timestamp_column === '' ? '' : `; entity timestamp: ${result.timestamp_column}`}${result.row_index_column === undefined ? '' : `; row index: ${result.row_index_column}`}\n`);
+      ctx.io.out(
+        `Columns: ${result.columns.join(', ')}${result.timestamp_column === '' ? '' : `; entity timestamp: ${result.timestamp_column}`}${result.row_index_column === undefined ? '' : `; row index: ${result.row_index_column}`}\n`,
+      );
       if (anomalies !== undefined && !failed) ctx.io.out("Validation: the training set keeps its views' schemas.\n");
       if (failed) {
         const rows = Object.entries(anomalies.anomalyInfo)
@@ -161,7 +179,9 @@ export async function getHistoricalFeatures(ctx: CommandContext): Promise<number
     return failed ? 1 : 0;
   } catch (error) {
     if (error instanceof RpcError && error.code === Code.UNAVAILABLE) {
-      throw new Error(`the offline-retrieval service at ${address} is unavailable (${error.message}); start it, or point --offline (or larder.yaml services.offline_retrieval) at one`);
+      throw new Error(
+        `the offline-retrieval service at ${address} is unavailable (${error.message}); start it, or point --offline (or larder.yaml services.offline_retrieval) at one`,
+      );
     }
     if (error instanceof RpcError) throw inFlagTerms(error, { out, entities, address, engine });
     throw error;

@@ -41,20 +41,27 @@ export function parseShard(shard: string | undefined, runId: string | undefined,
   const count = Number(match?.[2]);
   if (!match || count < 1 || index >= count) throw new UsageError(`--shard "${shard}" is not a shard: use I/N with 0 <= I < N, e.g. --shard 0/4`, command);
   if (count > 1 && (runId === undefined || runId.trim() === '')) {
-    throw new UsageError('--shard needs --run-id: the N steps of a sharded run pass the same id (e.g. the pipeline run id) so that they complete one run together', command);
+    throw new UsageError(
+      '--shard needs --run-id: the N steps of a sharded run pass the same id (e.g. the pipeline run id) so that they complete one run together',
+      command,
+    );
   }
   return { shardIndex: index, shardCount: count, runId: runId?.trim() ?? '' };
 }
 
-const shardOf = (ctx: CommandContext, command: string) => parseShard(ctx.flags['shard'] as string | undefined, ctx.flags['run-id'] as string | undefined, command);
+const shardOf = (ctx: CommandContext, command: string) =>
+  parseShard(ctx.flags['shard'] as string | undefined, ctx.flags['run-id'] as string | undefined, command);
 
 export async function materialize(ctx: CommandContext): Promise<number> {
   const start = parseTime(ctx.positionals[0]!, 'START', 'materialize');
   const end = parseTime(ctx.positionals[1]!, 'END', 'materialize');
   if (start.getTime() >= end.getTime()) throw new UsageError(`START (${start.toISOString()}) must be before END (${end.toISOString()})`, 'materialize');
   const shard = shardOf(ctx, 'materialize');
-  return run(ctx, 'materialize', async (client, project, views) =>
-    (await client.materialize({ project, featureViews: views, startTime: timestampFromDate(start), endTime: timestampFromDate(end), ...shard })).job!,
+  return run(
+    ctx,
+    'materialize',
+    async (client, project, views) =>
+      (await client.materialize({ project, featureViews: views, startTime: timestampFromDate(start), endTime: timestampFromDate(end), ...shard })).job!,
   );
 }
 
@@ -65,15 +72,21 @@ export async function materializeIncremental(ctx: CommandContext): Promise<numbe
     throw new UsageError('END is required with --shard, as a time (not now), so that every shard of the run covers the same window', 'materialize-incremental');
   }
   const end = parseTime(ctx.positionals[0] ?? 'now', 'END', 'materialize-incremental');
-  return run(ctx, 'materialize-incremental', async (client, project, views) =>
-    (await client.materializeIncremental({ project, featureViews: views, endTime: timestampFromDate(end), ...shard })).job!,
+  return run(
+    ctx,
+    'materialize-incremental',
+    async (client, project, views) => (await client.materializeIncremental({ project, featureViews: views, endTime: timestampFromDate(end), ...shard })).job!,
   );
 }
 
 async function run(ctx: CommandContext, command: string, start: (client: Client, project: string, views: string[]) => Promise<Job>): Promise<number> {
   const repo = await repoConfig(ctx);
-  const address = (ctx.flags['materialization'] as string | undefined) ?? ctx.io.env['LARDER_MATERIALIZATION'] ?? repo?.services.materialization ?? DEFAULT_ADDRESS;
-  const views = ((ctx.flags['views'] as string[] | undefined) ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+  const address =
+    (ctx.flags['materialization'] as string | undefined) ?? ctx.io.env['LARDER_MATERIALIZATION'] ?? repo?.services.materialization ?? DEFAULT_ADDRESS;
+  const views = ((ctx.flags['views'] as string[] | undefined) ?? [])
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
   const project = ctx.flags.project ?? repo?.project ?? '';
   const client = createClient(materializationV1.MaterializationService, address, await clientSecurity(ctx));
   const bar = new JobProgress(ctx.io, ctx.flags.quiet !== true);
@@ -144,7 +157,15 @@ export function summary(job: Job) {
 }
 
 function table(job: Job): string {
-  const rows = job.views.map((v) => [v.featureView, stateName(v.state), iso(v.startTime) ?? '', iso(v.endTime) ?? '', String(v.rowsRead), String(v.rowsWritten), v.error]);
+  const rows = job.views.map((v) => [
+    v.featureView,
+    stateName(v.state),
+    iso(v.startTime) ?? '',
+    iso(v.endTime) ?? '',
+    String(v.rowsRead),
+    String(v.rowsWritten),
+    v.error,
+  ]);
   return `Job ${job.id}${shardLabel(job)}: ${stateName(job.state)}\n${formatTable(['VIEW', 'STATE', 'FROM', 'TO', 'READ', 'WRITTEN', 'ERROR'], rows)}`;
 }
 
@@ -166,7 +187,9 @@ class JobProgress {
   }
 
   started(job: Job): void {
-    this.progress.note(`job ${job.id}${shardLabel(job)} started (${job.views.length} view${job.views.length === 1 ? '' : 's'}: ${job.views.map((v) => v.featureView).join(', ')})`);
+    this.progress.note(
+      `job ${job.id}${shardLabel(job)} started (${job.views.length} view${job.views.length === 1 ? '' : 's'}: ${job.views.map((v) => v.featureView).join(', ')})`,
+    );
   }
 
   update(job: Job): void {

@@ -35,7 +35,10 @@ export function parseEntityFlags(flags: readonly string[]): RawColumns {
     if (eq <= 0 || eq === flag.length - 1) throw new UsageError(`--entity expects join_key=value[,value…], got "${flag}"`, NAME);
     const name = flag.slice(0, eq);
     if (columns[name] !== undefined) throw new UsageError(`--entity ${name} is given twice; list every value of a column in one flag`, NAME);
-    columns[name] = flag.slice(eq + 1).split(',').map((v) => v.trim());
+    columns[name] = flag
+      .slice(eq + 1)
+      .split(',')
+      .map((v) => v.trim());
   }
   return columns;
 }
@@ -103,7 +106,11 @@ export function toValue(raw: Raw, type: typesV1.ValueType | undefined, where: st
     throw new UsageError(`${where}: expected ${expected}, got ${typeof raw === 'bigint' ? String(raw) : JSON.stringify(raw)}`, NAME);
   };
   const integer = (): bigint =>
-    typeof raw === 'bigint' ? raw : (typeof raw === 'number' && Number.isSafeInteger(raw)) || (typeof raw === 'string' && INTEGER.test(raw)) ? BigInt(raw) : fail('an integer');
+    typeof raw === 'bigint'
+      ? raw
+      : (typeof raw === 'number' && Number.isSafeInteger(raw)) || (typeof raw === 'string' && INTEGER.test(raw))
+        ? BigInt(raw)
+        : fail('an integer');
   const number = (): number => {
     const n = typeof raw === 'number' || typeof raw === 'bigint' ? Number(raw) : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
     return Number.isNaN(n) ? fail('a number') : n;
@@ -111,7 +118,8 @@ export function toValue(raw: Raw, type: typesV1.ValueType | undefined, where: st
   switch (type) {
     case undefined:
       if (typeof raw === 'boolean') return make({ case: 'boolVal', value: raw });
-      if (typeof raw === 'bigint' || (typeof raw === 'number' && Number.isInteger(raw)) || (typeof raw === 'string' && INTEGER.test(raw))) return make({ case: 'int64Val', value: BigInt(raw) });
+      if (typeof raw === 'bigint' || (typeof raw === 'number' && Number.isInteger(raw)) || (typeof raw === 'string' && INTEGER.test(raw)))
+        return make({ case: 'int64Val', value: BigInt(raw) });
       if (typeof raw === 'number') return make({ case: 'doubleVal', value: raw });
       return make({ case: 'stringVal', value: raw });
     case T.INT64:
@@ -174,12 +182,17 @@ export async function getOnlineFeatures(ctx: CommandContext): Promise<number> {
   const refs = flag('features');
   const service = flag('feature-service');
   if ((refs === undefined) === (service === undefined)) throw new UsageError('give exactly one of --features view:feature,… and --feature-service NAME', NAME);
-  const features = refs?.split(',').map((r) => r.trim()).filter((r) => r !== '') ?? [];
+  const features =
+    refs
+      ?.split(',')
+      .map((r) => r.trim())
+      .filter((r) => r !== '') ?? [];
   if (refs !== undefined && features.length === 0) throw new UsageError('--features needs at least one view:feature ref', NAME);
 
   const entityFlags = (ctx.flags as Record<string, unknown>)['entity'] as string[] | undefined;
   const file = flag('entities');
-  if ((entityFlags === undefined) === (file === undefined)) throw new UsageError('give the entity rows with --entity join_key=value[,value…] (repeatable) or --entities FILE.json', NAME);
+  if ((entityFlags === undefined) === (file === undefined))
+    throw new UsageError('give the entity rows with --entity join_key=value[,value…] (repeatable) or --entities FILE.json', NAME);
   let raw: RawColumns;
   if (file !== undefined) {
     let text: string;
@@ -215,7 +228,9 @@ export async function getOnlineFeatures(ctx: CommandContext): Promise<number> {
     if (error instanceof RpcError && error.code === Code.UNAVAILABLE) {
       // Either nothing answers at the address, or the service is up and its online store is not.
       if (/No connection established|ECONNREFUSED|ENOTFOUND|Name resolution failed/i.test(error.message)) {
-        throw new Error(`the online-serving service at ${address} is unavailable (${error.message.replace(/[.\s]*Resolution note:\s*$/, '')}); start it (npm start), or point --address (or larder.yaml services.online_serving) at one`);
+        throw new Error(
+          `the online-serving service at ${address} is unavailable (${error.message.replace(/[.\s]*Resolution note:\s*$/, '')}); start it (npm start), or point --address (or larder.yaml services.online_serving) at one`,
+        );
       }
       throw new Error(`UNAVAILABLE: the online-serving service at ${address} answered: ${error.message}`);
     }

@@ -38,7 +38,10 @@ function scopeOf(ctx: CommandContext): Scope {
   const service = flag('feature-service');
   if (service !== undefined) return { case: 'featureService', value: { featureService: service, eventTime: window() } };
   const view = flag('view')!;
-  const features = (flag('features') ?? '').split(',').map((f) => f.trim()).filter((f) => f !== '');
+  const features = (flag('features') ?? '')
+    .split(',')
+    .map((f) => f.trim())
+    .filter((f) => f !== '');
   switch (flag('rows') ?? 'event') {
     case 'event':
       return { case: 'featureView', value: { featureView: view, eventTime: window(), features } };
@@ -70,12 +73,38 @@ export function statisticsTable(list: tfmdV0.DatasetFeatureStatisticsList): stri
       if (stats.case === 'numStats') {
         const s = stats.value;
         const c = s.commonStats;
-        rows.push([name, type, count(c?.numNonMissing), count(c?.numMissing), number(s.mean), number(s.stdDev), number(s.min), number(s.median), number(s.max), count(s.numZeros), '', '']);
+        rows.push([
+          name,
+          type,
+          count(c?.numNonMissing),
+          count(c?.numMissing),
+          number(s.mean),
+          number(s.stdDev),
+          number(s.min),
+          number(s.median),
+          number(s.max),
+          count(s.numZeros),
+          '',
+          '',
+        ]);
       } else if (stats.case === 'stringStats') {
         const s = stats.value;
         const c = s.commonStats;
         const top = s.topValues[0];
-        rows.push([name, type, count(c?.numNonMissing), count(c?.numMissing), '', '', '', '', '', '', count(s.unique), top ? `${top.value} (${top.frequency})` : '']);
+        rows.push([
+          name,
+          type,
+          count(c?.numNonMissing),
+          count(c?.numMissing),
+          '',
+          '',
+          '',
+          '',
+          '',
+          '',
+          count(s.unique),
+          top ? `${top.value} (${top.frequency})` : '',
+        ]);
       } else {
         const c = stats.value?.commonStats;
         rows.push([name, type, count(c?.numNonMissing), count(c?.numMissing), '', '', '', '', '', '', '', '']);
@@ -94,9 +123,25 @@ export async function stats(ctx: CommandContext): Promise<number> {
   const client = createClient(statisticsV1.StatisticsService, address, await clientSecurity(ctx));
   try {
     if (on('list')) {
-      const { records } = await client.listStatistics({ project, objectName: flag('view') ?? flag('feature-service') ?? flag('saved-dataset') ?? '', pageSize: 1000 });
+      const { records } = await client.listStatistics({
+        project,
+        objectName: flag('view') ?? flag('feature-service') ?? flag('saved-dataset') ?? '',
+        pageSize: 1000,
+      });
       if (ctx.flags.output === 'json') ctx.io.out(formatJson(records.map((r) => toJson(statisticsV1.StatisticsRecordSchema, r))));
-      else ctx.io.out(formatTable(['id', 'computed', 'scope', 'rows', 'engine'], records.map((r) => [r.id, r.computedAt ? new Date(Number(r.computedAt.seconds) * 1000).toISOString() : '', r.scope?.kind.case ?? '', String(r.rowCount), r.engine])));
+      else
+        ctx.io.out(
+          formatTable(
+            ['id', 'computed', 'scope', 'rows', 'engine'],
+            records.map((r) => [
+              r.id,
+              r.computedAt ? new Date(Number(r.computedAt.seconds) * 1000).toISOString() : '',
+              r.scope?.kind.case ?? '',
+              String(r.rowCount),
+              r.engine,
+            ]),
+          ),
+        );
       return 0;
     }
     const topValues = flag('top-values') ?? '0';
@@ -105,19 +150,28 @@ export async function stats(ctx: CommandContext): Promise<number> {
     const record =
       id !== undefined
         ? (await client.getStatistics({ project, id })).record
-        : (await client.computeStatistics({ scope: { project, kind: scopeOf(ctx) }, dryRun: on('dry-run'), options: { topValues: Number(topValues) } }, { timeoutMs: 3_600_000 })).record;
+        : (
+            await client.computeStatistics(
+              { scope: { project, kind: scopeOf(ctx) }, dryRun: on('dry-run'), options: { topValues: Number(topValues) } },
+              { timeoutMs: 3_600_000 },
+            )
+          ).record;
     if (record?.statistics === undefined) throw new Error('the service answered without statistics');
     const out = flag('out');
     if (out !== undefined) await writeFile(path.resolve(ctx.io.cwd, out), toBinary(tfmdV0.DatasetFeatureStatisticsListSchema, record.statistics));
     if (ctx.flags.output === 'json') ctx.io.out(formatJson(toJson(statisticsV1.StatisticsRecordSchema, record)));
     else {
-      ctx.io.out(`${record.id === '' ? 'Not stored (dry run)' : `Statistics ${record.id}`}: ${record.rowCount} rows on ${record.engine}${out !== undefined ? `; written to ${out}` : ''}\n`);
+      ctx.io.out(
+        `${record.id === '' ? 'Not stored (dry run)' : `Statistics ${record.id}`}: ${record.rowCount} rows on ${record.engine}${out !== undefined ? `; written to ${out}` : ''}\n`,
+      );
       ctx.io.out(statisticsTable(record.statistics));
     }
     return 0;
   } catch (error) {
     if (error instanceof RpcError && error.code === Code.UNAVAILABLE) {
-      throw new Error(`the offline-retrieval service at ${address} is unavailable (${error.message}); start it, or point --offline (or larder.yaml services.offline_retrieval) at one`);
+      throw new Error(
+        `the offline-retrieval service at ${address} is unavailable (${error.message}); start it, or point --offline (or larder.yaml services.offline_retrieval) at one`,
+      );
     }
     throw error;
   } finally {

@@ -51,7 +51,11 @@ async function schemaOf(ctx: CommandContext, command: string): Promise<tfmdV0.Sc
   const found = set.featureViews.find((v) => v.name === view);
   if (found === undefined) throw new UsageError(`the feature repo defines no feature view '${view}'`, command);
   const schema = found.validation?.schema;
-  if (schema === undefined) throw new UsageError(`feature view '${view}' has no schema (validation.schema_file or validation.schema); propose one with larder infer-schema --view ${view} --stats FILE`, command);
+  if (schema === undefined)
+    throw new UsageError(
+      `feature view '${view}' has no schema (validation.schema_file or validation.schema); propose one with larder infer-schema --view ${view} --stats FILE`,
+      command,
+    );
   return schema;
 }
 
@@ -60,7 +64,11 @@ const typeName = (t: tfmdV0.AnomalyInfo_Type) => tfmdV0.AnomalyInfo_Type[t] ?? S
 export async function validate(ctx: CommandContext): Promise<number> {
   const NAME = 'validate';
   const statsFile = ctx.flags['stats'] as string | undefined;
-  if (statsFile === undefined) throw new UsageError('--stats FILE is required: the statistics to check (larder stats --out FILE writes them; TFDV\'s binary DatasetFeatureStatisticsList works too)', NAME);
+  if (statsFile === undefined)
+    throw new UsageError(
+      "--stats FILE is required: the statistics to check (larder stats --out FILE writes them; TFDV's binary DatasetFeatureStatisticsList works too)",
+      NAME,
+    );
   const { validateStatistics, hasAnomalies } = await import('@larder/validation');
   const schema = await schemaOf(ctx, NAME);
   const stats = await readStatistics(ctx, statsFile, '--stats', NAME);
@@ -89,7 +97,12 @@ export async function validate(ctx: CommandContext): Promise<number> {
   }
   const rows: string[][] = Object.entries(anomalies.anomalyInfo)
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([feature, info]) => [feature, tfmdV0.AnomalyInfo_Severity[info.severity] ?? '', info.reason.map((r) => typeName(r.type)).join(', '), info.description]);
+    .map(([feature, info]) => [
+      feature,
+      tfmdV0.AnomalyInfo_Severity[info.severity] ?? '',
+      info.reason.map((r) => typeName(r.type)).join(', '),
+      info.description,
+    ]);
   if (anomalies.datasetAnomalyInfo !== undefined) {
     const info = anomalies.datasetAnomalyInfo;
     rows.push(['(dataset)', tfmdV0.AnomalyInfo_Severity[info.severity] ?? '', info.reason.map((r) => typeName(r.type)).join(', '), info.description]);
@@ -105,7 +118,8 @@ export async function inferSchemaCommand(ctx: CommandContext): Promise<number> {
   if (statsFile === undefined) throw new UsageError('--stats FILE is required (write one with larder stats --view NAME --start … --end … --out FILE)', NAME);
   const view = ctx.flags['view'] as string | undefined;
   const outFile = ctx.flags['out'] as string | undefined;
-  if (view === undefined && outFile === undefined) throw new UsageError('give --view NAME (writes schemas/NAME.pbtxt into the repo and points the view at it) or --out FILE', NAME);
+  if (view === undefined && outFile === undefined)
+    throw new UsageError('give --view NAME (writes schemas/NAME.pbtxt into the repo and points the view at it) or --out FILE', NAME);
   const maxDomain = ctx.flags['max-domain-size'] as string | undefined;
   const maxStringDomainSize = maxDomain === undefined ? undefined : Number(maxDomain);
   if (maxStringDomainSize !== undefined && !(Number.isInteger(maxStringDomainSize) && maxStringDomainSize >= 0 && maxStringDomainSize <= 100_000)) {
@@ -127,7 +141,8 @@ export async function inferSchemaCommand(ctx: CommandContext): Promise<number> {
     return 0;
   }
   ctx.io.out(`wrote ${result.schemaFile}: ${schema.feature.length} features\n`);
-  if (result.linked) ctx.io.out(`${result.definitionFile}: feature view '${view}' now has validation.schema_file: ${result.schemaFile} (review it, then larder apply)\n`);
+  if (result.linked)
+    ctx.io.out(`${result.definitionFile}: feature view '${view}' now has validation.schema_file: ${result.schemaFile} (review it, then larder apply)\n`);
   else ctx.io.out(`${result.hint ?? ''}\n`);
   return 0;
 }

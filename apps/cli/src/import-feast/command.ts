@@ -18,12 +18,30 @@ export async function importFeast(ctx: CommandContext): Promise<number> {
   });
   const files = await writeRepo(dir, repo, { redisUrl: flags.redis }, flags.force === true);
   if (ctx.flags.output === 'json') {
-    ctx.io.out(formatJson({ project: repo.project, repo: dir, files, imported: repo.imported, onDemandUdfs: repo.udfs.map((u) => ({ view: u.view, outputs: u.outputs })), notes: repo.notes }));
+    ctx.io.out(
+      formatJson({
+        project: repo.project,
+        repo: dir,
+        files,
+        imported: repo.imported,
+        onDemandUdfs: repo.udfs.map((u) => ({ view: u.view, outputs: u.outputs })),
+        notes: repo.notes,
+      }),
+    );
     return 0;
   }
-  const lines = [`Imported project '${repo.project}' from ${origin} into ${dir} (${files.join(', ')}):`, formatTable(['KIND', 'NAME'], repo.imported.map((o) => [o.kind, o.name])).trimEnd()];
+  const lines = [
+    `Imported project '${repo.project}' from ${origin} into ${dir} (${files.join(', ')}):`,
+    formatTable(
+      ['KIND', 'NAME'],
+      repo.imported.map((o) => [o.kind, o.name]),
+    ).trimEnd(),
+  ];
   if (repo.udfs.length > 0) {
-    lines.push('', `On-demand views whose Python UDFs must be rewritten in CEL (each output fails every request until then; Feast's Python is in a comment above each in ${DEFINITIONS_FILE}):`);
+    lines.push(
+      '',
+      `On-demand views whose Python UDFs must be rewritten in CEL (each output fails every request until then; Feast's Python is in a comment above each in ${DEFINITIONS_FILE}):`,
+    );
     for (const u of repo.udfs) lines.push(`  ${u.view}: ${u.outputs.join(', ')}`);
   }
   if (repo.notes.length > 0) lines.push('', 'Notes:', ...repo.notes.map((n) => `  - ${n}`));

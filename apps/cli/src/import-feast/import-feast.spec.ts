@@ -37,7 +37,9 @@ function runFeast(python: string, input: unknown): Promise<FeastAnswer> {
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as FeastAnswer) : reject(new Error(`feast_registry.py exited with ${code}: ${err.slice(-4000)}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve(JSON.parse(out) as FeastAnswer) : reject(new Error(`feast_registry.py exited with ${code}: ${err.slice(-4000)}`)),
+    );
     child.stdin.end(JSON.stringify(input));
   });
 }
@@ -95,7 +97,10 @@ describe('registry.db from feast apply', () => {
   const dir = () => path.join(work, 'larder');
 
   test('is imported: every object listed, the UDF named, larder.yaml on the Redis in the feast layout', async () => {
-    const run = await larder(['import-feast', path.join(feastRepo('feast'), 'data', 'registry.db'), dir(), '--feast-repo', feastRepo('feast'), '--redis', redis.url], work);
+    const run = await larder(
+      ['import-feast', path.join(feastRepo('feast'), 'data', 'registry.db'), dir(), '--feast-repo', feastRepo('feast'), '--redis', redis.url],
+      work,
+    );
     expect(run).toMatchObject({ code: 0, stderr: '' });
     for (const [kind, name] of [
       ['Entity', 'driver'],
@@ -121,10 +126,14 @@ describe('registry.db from feast apply', () => {
     // ttl, tags, owner and the push and Kafka sources' batch sources came along.
     expect(defs).toMatch(/name: driver_hourly_stats\n[\s\S]*?ttl: 86400\n[\s\S]*?tags:\n {2}team: rides\n {2}tier: gold/);
     expect(defs).toMatch(/kind: PushSource\nname: driver_push\n[\s\S]*?batch_source: driver_stats_source/);
-    expect(defs).toMatch(/kind: KafkaSource\nname: driver_kafka\n[\s\S]*?bootstrap_servers:\n {2}- localhost:9092\n {2}- 127.0.0.1:9093\n[\s\S]*?watermark_delay: 300/);
+    expect(defs).toMatch(
+      /kind: KafkaSource\nname: driver_kafka\n[\s\S]*?bootstrap_servers:\n {2}- localhost:9092\n {2}- 127.0.0.1:9093\n[\s\S]*?watermark_delay: 300/,
+    );
     expect(defs).toMatch(/name: driver_fresh\n[\s\S]*?stream_source: driver_push/);
     // Feast's Python is kept, commented, above the view.
-    expect(defs).toMatch(/^# +def conv_plus\(inputs\):\n# +return \{"conv_plus": \[c \+ v for c, v in zip\(inputs\["conv_rate"\], inputs\["val_to_add"\]\)\]\}\n(# .*\n)?kind: OnDemandFeatureView\nname: conv_plus$/m);
+    expect(defs).toMatch(
+      /^# +def conv_plus\(inputs\):\n# +return \{"conv_plus": \[c \+ v for c, v in zip\(inputs\["conv_rate"\], inputs\["val_to_add"\]\)\]\}\n(# .*\n)?kind: OnDemandFeatureView\nname: conv_plus$/m,
+    );
   });
 
   test('refuses to overwrite the repo without --force, naming the file', async () => {
@@ -132,7 +141,10 @@ describe('registry.db from feast apply', () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toContain(`${path.join(dir(), 'larder.yaml')} exists`);
     expect(again.stderr).toContain('--force');
-    const forced = await larder(['import-feast', path.join(feastRepo('feast'), 'data', 'registry.db'), dir(), '--feast-repo', feastRepo('feast'), '--redis', redis.url, '--force'], work);
+    const forced = await larder(
+      ['import-feast', path.join(feastRepo('feast'), 'data', 'registry.db'), dir(), '--feast-repo', feastRepo('feast'), '--redis', redis.url, '--force'],
+      work,
+    );
     expect(forced.code).toBe(0);
   });
 
@@ -157,7 +169,11 @@ describe('registry.db from feast apply', () => {
 
   test("online serving reads what feast materialize wrote with Feast's own values; the UDF skeleton refuses", async () => {
     // Started in the imported repo: project, Redis and the feast layout come from its larder.yaml.
-    const serving = await startLarderApp({ app: 'online-serving', cwd: dir(), env: { LARDER_REGISTRY_ADDRESS: registry.address, LARDER_HTTP_ENABLED: 'false', LARDER_METRICS_ENABLED: 'false' } });
+    const serving = await startLarderApp({
+      app: 'online-serving',
+      cwd: dir(),
+      env: { LARDER_REGISTRY_ADDRESS: registry.address, LARDER_HTTP_ENABLED: 'false', LARDER_METRICS_ENABLED: 'false' },
+    });
     const client = createClient(servingV1.OnlineServingService, serving.address);
     try {
       const ids = fromFile.entities?.driver_id as number[];
@@ -167,19 +183,30 @@ describe('registry.db from feast apply', () => {
         kind: { case: 'features', value: { val: refs } },
         entities: { driver_id: { val: ids.map((id) => ({ val: { case: 'int64Val' as const, value: BigInt(id) } })) } },
       });
-      const plain = (v: typesV1.Value): number | string | null => (v.val.case === undefined || v.val.case === 'nullVal' ? null : typeof v.val.value === 'bigint' ? Number(v.val.value) : (v.val.value as number | string));
-      const ours = Object.fromEntries(['conv_rate', 'trips', 'city'].map((f, i) => [f, (res.results[i + 1] as servingV1.GetOnlineFeaturesResponse_FeatureVector).values.map(plain)]));
+      const plain = (v: typesV1.Value): number | string | null =>
+        v.val.case === undefined || v.val.case === 'nullVal' ? null : typeof v.val.value === 'bigint' ? Number(v.val.value) : (v.val.value as number | string);
+      const ours = Object.fromEntries(
+        ['conv_rate', 'trips', 'city'].map((f, i) => [f, (res.results[i + 1] as servingV1.GetOnlineFeaturesResponse_FeatureVector).values.map(plain)]),
+      );
       expect(ours).toEqual(fromFile.online);
       // The values are real ones, not all missing.
       expect(ours['city']).toEqual(['Paris', 'Lyon', 'Nice', null]);
-      expect(res.results[1]?.statuses).toEqual([typesV1.FieldStatus.PRESENT, typesV1.FieldStatus.PRESENT, typesV1.FieldStatus.PRESENT, typesV1.FieldStatus.NOT_FOUND]);
+      expect(res.results[1]?.statuses).toEqual([
+        typesV1.FieldStatus.PRESENT,
+        typesV1.FieldStatus.PRESENT,
+        typesV1.FieldStatus.PRESENT,
+        typesV1.FieldStatus.NOT_FOUND,
+      ]);
 
       const udf = client.getOnlineFeatures({
         project,
         kind: { case: 'features', value: { val: ['conv_plus:conv_plus'] } },
         entities: { driver_id: { val: [{ val: { case: 'int64Val', value: 1001n } }] }, val_to_add: { val: [{ val: { case: 'int64Val', value: 1n } }] } },
       });
-      const error = await udf.then(() => undefined, (e: unknown) => RpcError.from(e));
+      const error = await udf.then(
+        () => undefined,
+        (e: unknown) => RpcError.from(e),
+      );
       expect(error?.code).toBe(Code.INVALID_ARGUMENT);
       expect(error?.message).toContain("rewrite conv_plus.conv_plus from Feast's Python UDF in CEL");
     } finally {
@@ -199,11 +226,16 @@ describe('SQL registries', () => {
 
     // A damaged message in one row is named by table, row and project.
     const db = new Database(path.join(repo, 'registry.sqlite'));
-    db.prepare('UPDATE feature_views SET feature_view_proto = ? WHERE feature_view_name = ?').run(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]), 'driver_fresh');
+    db.prepare('UPDATE feature_views SET feature_view_proto = ? WHERE feature_view_name = ?').run(
+      Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]),
+      'driver_fresh',
+    );
     db.close();
     const bad = await larder(['import-feast', path.join(repo, 'registry.sqlite'), path.join(work, 'from-bad-sqlite')], work);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toContain(`SQL registry ${path.join(repo, 'registry.sqlite')} table feature_views, row 'driver_fresh' of project '${project}': not a feast.core.FeatureView`);
+    expect(bad.stderr).toContain(
+      `SQL registry ${path.join(repo, 'registry.sqlite')} table feature_views, row 'driver_fresh' of project '${project}': not a feast.core.FeatureView`,
+    );
   });
 
   test('a PostgreSQL SQL registry (written by feast through psycopg) imports to the same repo, read only', async () => {
@@ -250,7 +282,11 @@ test('each CEL skeleton type-checks as its output type (plan passes) and fails w
   const inputs: OnDemandInput[] = [{ variable: 'r', source: 'request', ref: 'r', fields: [{ name: 'x', valueType: typesV1.ValueType.INT64 }] }];
   for (const name of VALUE_TYPE_NAMES) {
     const type = lookupValueType(name) as typesV1.ValueType;
-    const view = create(registryV1.OnDemandFeatureViewSchema, { name: 'v', sources: [{ source: { case: 'requestSource', value: 'r' } }], outputs: [{ name: 'o', valueType: type, expression: celSkeleton(type, 'v', 'o') }] });
+    const view = create(registryV1.OnDemandFeatureViewSchema, {
+      name: 'v',
+      sources: [{ source: { case: 'requestSource', value: 'r' } }],
+      outputs: [{ name: 'o', valueType: type, expression: celSkeleton(type, 'v', 'o') }],
+    });
     expect({ name, issues: checkOnDemandView(view, inputs).map((i) => i.message) }).toEqual({ name, issues: [] });
     const output = compileOnDemandView(view, inputs).outputs[0]!;
     expect(() => output.evaluate({ r: { x: create(typesV1.ValueSchema, { val: { case: 'int64Val', value: 1n } }) } })).toThrow(OnDemandEvaluationError);

@@ -26,14 +26,18 @@ const MAX_REGISTRY_BYTES = 256 * 1024 * 1024;
 export async function readFeastRegistry(location: string, cwd: string): Promise<FeastRegistry> {
   if (/^postgres(ql)?(\+\w+)?:\/\//.test(location)) return readPostgres(location);
   if (/^[a-z][\w+.-]*:\/\//i.test(location) && !location.startsWith('sqlite:')) {
-    throw new FeastRegistryError(`${location}: only a local registry.db, a SQLite SQL registry (sqlite:///path) or a PostgreSQL one (postgresql://…) can be read; copy a remote registry.db (gs://, s3://) here first`);
+    throw new FeastRegistryError(
+      `${location}: only a local registry.db, a SQLite SQL registry (sqlite:///path) or a PostgreSQL one (postgresql://…) can be read; copy a remote registry.db (gs://, s3://) here first`,
+    );
   }
   const file = path.resolve(cwd, location.replace(/^sqlite:\/\/\//, '/').replace(/^sqlite:\/\//, ''));
   let bytes: Buffer;
   try {
     const info = await stat(file);
-    if (!info.isFile()) throw new FeastRegistryError(`${file}: not a file; give the registry.db that feast apply wrote (feature_store.yaml's registry), or a SQL registry`);
-    if (info.size > MAX_REGISTRY_BYTES) throw new FeastRegistryError(`${file}: ${info.size} bytes is more than a Feast registry holds (limit ${MAX_REGISTRY_BYTES})`);
+    if (!info.isFile())
+      throw new FeastRegistryError(`${file}: not a file; give the registry.db that feast apply wrote (feature_store.yaml's registry), or a SQL registry`);
+    if (info.size > MAX_REGISTRY_BYTES)
+      throw new FeastRegistryError(`${file}: ${info.size} bytes is more than a Feast registry holds (limit ${MAX_REGISTRY_BYTES})`);
     bytes = await readFile(file);
   } catch (error) {
     if (error instanceof FeastRegistryError) throw error;
@@ -54,7 +58,9 @@ export function decodeRegistryFile(bytes: Uint8Array, file: string): feastCore.R
   }
   // Feast always writes the schema version; bytes that happen to parse as protobuf do not carry it.
   if (registry.registrySchemaVersion === '') {
-    throw new FeastRegistryError(`${file}: not a Feast registry: it parses as protobuf but has no registry_schema_version (field 3), which feast apply always writes`);
+    throw new FeastRegistryError(
+      `${file}: not a Feast registry: it parses as protobuf but has no registry_schema_version (field 3), which feast apply always writes`,
+    );
   }
   return registry;
 }
@@ -138,7 +144,11 @@ async function readPostgres(url: string): Promise<FeastRegistry> {
   try {
     // Reads only: the session cannot write even if a statement here were wrong.
     await client.query('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY');
-    const present = new Set((await client.query<{ table_name: string }>('SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()')).rows.map((r) => r.table_name));
+    const present = new Set(
+      (await client.query<{ table_name: string }>('SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()')).rows.map(
+        (r) => r.table_name,
+      ),
+    );
     return await fromTables(`SQL registry ${shown}`, async (table, column, nameColumn) => {
       if (!present.has(table)) return undefined;
       const result = await client.query<Row>(`SELECT project_id, ${nameColumn} AS name, ${column} AS proto FROM ${table} ORDER BY project_id, ${nameColumn}`);
@@ -151,5 +161,7 @@ async function readPostgres(url: string): Promise<FeastRegistry> {
 
 function toBytes(value: unknown, where: string, row: { project_id: string; name: string }): Uint8Array {
   if (value instanceof Uint8Array) return value;
-  throw new FeastRegistryError(`${where}, row '${row.name}' of project '${row.project_id}': the message column holds ${value === null ? 'NULL' : typeof value}, not bytes`);
+  throw new FeastRegistryError(
+    `${where}, row '${row.name}' of project '${row.project_id}': the message column holds ${value === null ? 'NULL' : typeof value}, not bytes`,
+  );
 }

@@ -61,7 +61,10 @@ export function feastToRepo(registry: feastCore.Registry, options: ImportOptions
   const projects = projectsOf(registry);
   let project = options.project;
   if (project === undefined) {
-    if (projects.length !== 1) throw new FeastRegistryError(`${options.origin}: ${projects.length === 0 ? 'holds no project' : `holds ${projects.length} projects (${projects.join(', ')}); pick one with --project`}`);
+    if (projects.length !== 1)
+      throw new FeastRegistryError(
+        `${options.origin}: ${projects.length === 0 ? 'holds no project' : `holds ${projects.length} projects (${projects.join(', ')}); pick one with --project`}`,
+      );
     project = projects[0] as string;
   } else if (!projects.includes(project)) {
     throw new FeastRegistryError(`${options.origin}: no project '${project}' (it holds ${projects.join(', ') || 'none'})`);
@@ -91,7 +94,9 @@ class Converter {
 
   private valueType(type: number, kind: string, name: string, field: string): string {
     if (!isUsableValueType(type as typesV1.ValueType)) {
-      throw new FeastRegistryError(`${this.where(kind, name)}: ${field} has Feast value type ${type}, which Larder does not serve (scalars and lists of bytes, string, int32, int64, double, float, bool, unix_timestamp)`);
+      throw new FeastRegistryError(
+        `${this.where(kind, name)}: ${field} has Feast value type ${type}, which Larder does not serve (scalars and lists of bytes, string, int32, int64, double, float, bool, unix_timestamp)`,
+      );
     }
     return valueTypeName(type as typesV1.ValueType);
   }
@@ -107,7 +112,9 @@ class Converter {
 
   /** The project's objects, by name: a registry's lists (and protobuf maps) have no stable order. */
   private mine<T extends { spec?: { project: string; name: string } | undefined }>(list: readonly T[]): T[] {
-    return list.filter((o) => o.spec !== undefined && (o.spec.project === this.project || o.spec.project === '')).sort((a, b) => byName(a.spec as { name: string }, b.spec as { name: string }));
+    return list
+      .filter((o) => o.spec !== undefined && (o.spec.project === this.project || o.spec.project === ''))
+      .sort((a, b) => byName(a.spec as { name: string }, b.spec as { name: string }));
   }
 
   convert(registry: feastCore.Registry): ImportedRepo {
@@ -177,11 +184,15 @@ class Converter {
     switch (options.case) {
       case 'fileOptions': {
         const uri = options.value.uri;
-        if (/^[a-z][\w+.-]*:\/\//i.test(uri) && !uri.startsWith('file://')) return skip(`its file ${uri} is remote; Larder's embedded engine reads local files (point a FileSource at a copy)`);
+        if (/^[a-z][\w+.-]*:\/\//i.test(uri) && !uri.startsWith('file://'))
+          return skip(`its file ${uri} is remote; Larder's embedded engine reads local files (point a FileSource at a copy)`);
         let file = uri.replace(/^file:\/\//, '');
         if (!path.isAbsolute(file)) {
           if (this.options.feastRepo !== undefined) file = path.resolve(this.options.feastRepo, file);
-          else this.notes.push(`data source '${name}': path ${file} is relative to the Feast repo; pass --feast-repo to make it absolute, or move the file under the new repo`);
+          else
+            this.notes.push(
+              `data source '${name}': path ${file} is relative to the Feast repo; pass --feast-repo to make it absolute, or move the file under the new repo`,
+            );
         }
         doc = { kind: 'FileSource', ...common, path: file, format: 'parquet' };
         break;
@@ -190,14 +201,21 @@ class Converter {
         doc = { kind: 'BigQuerySource', ...common, ...tableOrQuery(options.value.table, options.value.query) };
         break;
       case 'customOptions': {
-        if (!/PostgreSQLSource$/.test(source.dataSourceClassType)) return skip(`${source.dataSourceClassType || 'a custom source'} has no Larder engine (file, BigQuery, PostgreSQL, Kafka, push and request sources move)`);
+        if (!/PostgreSQLSource$/.test(source.dataSourceClassType))
+          return skip(
+            `${source.dataSourceClassType || 'a custom source'} has no Larder engine (file, BigQuery, PostgreSQL, Kafka, push and request sources move)`,
+          );
         let config: { table?: unknown; query?: unknown };
         try {
           config = JSON.parse(Buffer.from(options.value.configuration).toString('utf8')) as typeof config;
         } catch (error) {
           throw new FeastRegistryError(`${this.where('data source', name)}: its PostgreSQL options are not JSON: ${(error as Error).message}`);
         }
-        doc = { kind: 'PostgresSource', ...common, ...tableOrQuery(typeof config.table === 'string' ? config.table : '', typeof config.query === 'string' ? config.query : '') };
+        doc = {
+          kind: 'PostgresSource',
+          ...common,
+          ...tableOrQuery(typeof config.table === 'string' ? config.table : '', typeof config.query === 'string' ? config.query : ''),
+        };
         break;
       }
       case 'kafkaOptions': {
@@ -207,13 +225,18 @@ class Converter {
         if (format?.case === 'avroFormat') messageFormat = { avro: { inline_schema: format.value.schemaJson } };
         else if (format?.case === 'protoFormat') {
           messageFormat = { protobuf: { message_type: format.value.classPath, descriptor_set_file: `descriptors/${name}.binpb` } };
-          this.notes.push(`data source '${name}': Feast names a Python class (${format.value.classPath}); write its FileDescriptorSet to descriptors/${name}.binpb (buf build -o) and set message_type to the message's full name`);
+          this.notes.push(
+            `data source '${name}': Feast names a Python class (${format.value.classPath}); write its FileDescriptorSet to descriptors/${name}.binpb (buf build -o) and set message_type to the message's full name`,
+          );
         } else messageFormat = { json: {} };
         const batch = source.batchSource !== undefined ? this.source(source.batchSource, `${name}_batch`) : undefined;
         doc = {
           kind: 'KafkaSource',
           ...common,
-          bootstrap_servers: kafka.kafkaBootstrapServers.split(',').map((s) => s.trim()).filter((s) => s !== ''),
+          bootstrap_servers: kafka.kafkaBootstrapServers
+            .split(',')
+            .map((s) => s.trim())
+            .filter((s) => s !== ''),
           topic: kafka.topic,
           message_format: messageFormat,
           ...(kafka.watermarkDelayThreshold !== undefined && { watermark_delay: seconds(kafka.watermarkDelayThreshold) }),
@@ -225,7 +248,9 @@ class Converter {
         doc = { kind: 'RequestSource', name, schema: this.fields(options.value.schema, 'request source', name), ...described(source) };
         break;
       default:
-        return skip(`Feast source type ${source.dataSourceClassType || String(source.type)} has no Larder engine (file, BigQuery, PostgreSQL, Kafka, push and request sources move)`);
+        return skip(
+          `Feast source type ${source.dataSourceClassType || String(source.type)} has no Larder engine (file, BigQuery, PostgreSQL, Kafka, push and request sources move)`,
+        );
     }
     this.sources.set(name, doc);
     return name;
@@ -236,7 +261,10 @@ class Converter {
     if (batch !== undefined) {
       const b = this.source(batch, `${name}_source`);
       if (b !== undefined) out['batch_source'] = b;
-      else this.notes.push(`feature view '${name}' imported without its batch source '${batch.name}' (see above): it can be served and pushed to, not materialized`);
+      else
+        this.notes.push(
+          `feature view '${name}' imported without its batch source '${batch.name}' (see above): it can be served and pushed to, not materialized`,
+        );
     }
     if (stream !== undefined) {
       const s = this.source(stream, `${name}_stream`);
@@ -264,7 +292,9 @@ class Converter {
 
   private streamFeatureView(spec: feastCore.StreamFeatureViewSpec): Document {
     if (spec.userDefinedFunction !== undefined && spec.userDefinedFunction.bodyText !== '') {
-      this.notes.push(`stream feature view '${spec.name}' imported as a feature view fed by its stream source; its Python transformation (${spec.userDefinedFunction.name}) does not move: map fields with the source's field_mapping, or transform before Kafka`);
+      this.notes.push(
+        `stream feature view '${spec.name}' imported as a feature view fed by its stream source; its Python transformation (${spec.userDefinedFunction.name}) does not move: map fields with the source's field_mapping, or transform before Kafka`,
+      );
     }
     return {
       kind: 'FeatureView',
@@ -291,7 +321,8 @@ class Converter {
         sources.push({ request_source: name });
       } else throw new FeastRegistryError(`${this.where('on-demand feature view', spec.name)}: source '${key}' is of no kind Larder knows`);
     }
-    const udf = spec.featureTransformation?.transformation.case === 'userDefinedFunction' ? spec.featureTransformation.transformation.value : spec.userDefinedFunction;
+    const udf =
+      spec.featureTransformation?.transformation.case === 'userDefinedFunction' ? spec.featureTransformation.transformation.value : spec.userDefinedFunction;
     const python = udf?.bodyText ?? '';
     const outputs = spec.features.map((f) => ({
       name: f.name,
@@ -303,7 +334,15 @@ class Converter {
     const note = `Imported from Feast: its Python transformation (${udf?.name || 'unnamed'}, mode ${spec.mode || 'pandas'}) cannot run in Larder. Each output's expression is a CEL skeleton that fails every request until it is rewritten.`;
     this.comments.set(
       `OnDemandFeatureView/${spec.name}`,
-      [`TODO(import-feast): rewrite in CEL (outputs: ${outputs.map((o) => o.name).join(', ')}). Feast's Python:`, ...(python === '' ? ['(Feast stored no source text)'] : python.trimEnd().split('\n').map((l) => `  ${l}`))].join('\n'),
+      [
+        `TODO(import-feast): rewrite in CEL (outputs: ${outputs.map((o) => o.name).join(', ')}). Feast's Python:`,
+        ...(python === ''
+          ? ['(Feast stored no source text)']
+          : python
+              .trimEnd()
+              .split('\n')
+              .map((l) => `  ${l}`)),
+      ].join('\n'),
     );
     this.push({
       kind: 'OnDemandFeatureView',

@@ -27,7 +27,13 @@ export function larderYaml(repo: ImportedRepo, settings: RepoSettings): string {
     '  path: data/registry.db',
   ];
   if (settings.redisUrl !== undefined) lines.push('online_store:', '  type: redis', `  url: ${JSON.stringify(settings.redisUrl)}`, '  layout: feast');
-  else lines.push('# online_store: { type: redis, url: redis://host:6379, layout: feast }   # to read what Feast materialized', 'online_store:', '  type: sqlite', '  path: data/online_store.db');
+  else
+    lines.push(
+      '# online_store: { type: redis, url: redis://host:6379, layout: feast }   # to read what Feast materialized',
+      'online_store:',
+      '  type: sqlite',
+      '  path: data/online_store.db',
+    );
   lines.push('offline_store:', '  type: duckdb', '');
   return lines.join('\n');
 }
@@ -37,7 +43,12 @@ export function definitionsYaml(repo: ImportedRepo): string {
   const parts = repo.documents.map((doc) => {
     const comment = repo.comments.get(`${doc.kind}/${String(doc.name)}`);
     const body = stringify(doc, { lineWidth: 0 });
-    return comment === undefined ? body : `${comment.split('\n').map((l) => `# ${l}`.trimEnd()).join('\n')}\n${body}`;
+    return comment === undefined
+      ? body
+      : `${comment
+          .split('\n')
+          .map((l) => `# ${l}`.trimEnd())
+          .join('\n')}\n${body}`;
   });
   return `${parts.join('---\n')}`;
 }
@@ -48,9 +59,14 @@ export async function writeRepo(dir: string, repo: ImportedRepo, settings: RepoS
   if (!force && existsSync(dir)) {
     const present = Object.keys(files).filter((f) => existsSync(path.join(dir, f)));
     const entries = await readdir(dir).catch(() => [] as string[]);
-    if (present.length > 0) throw new RepoExistsError(`${path.join(dir, present[0] as string)} exists: ${dir} already holds a feature repo; pass --force to overwrite ${present.join(' and ')}, or name another folder`);
+    if (present.length > 0)
+      throw new RepoExistsError(
+        `${path.join(dir, present[0] as string)} exists: ${dir} already holds a feature repo; pass --force to overwrite ${present.join(' and ')}, or name another folder`,
+      );
     if (entries.some((e) => e.endsWith('.yaml') || e.endsWith('.yml') || e.endsWith('.ts'))) {
-      throw new RepoExistsError(`${dir} holds definition files (${entries.filter((e) => /\.(ya?ml|ts)$/.test(e)).join(', ')}) that would become part of the imported repo; use an empty folder, or pass --force`);
+      throw new RepoExistsError(
+        `${dir} holds definition files (${entries.filter((e) => /\.(ya?ml|ts)$/.test(e)).join(', ')}) that would become part of the imported repo; use an empty folder, or pass --force`,
+      );
     }
   }
   await mkdir(path.join(dir, 'data'), { recursive: true });

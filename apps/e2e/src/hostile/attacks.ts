@@ -50,13 +50,17 @@ function registry(store: HostileStore) {
 }
 
 const CONV_RATE = { kind: { case: 'features' as const, value: { val: ['driver_hourly_stats:conv_rate'] } } };
-const fileEntities = (file: string) => create(offlineV1.EntitySourceSchema, { location: { case: 'file', value: { path: file } }, timestampColumn: 'event_timestamp' });
+const fileEntities = (file: string) =>
+  create(offlineV1.EntitySourceSchema, { location: { case: 'file', value: { path: file } }, timestampColumn: 'event_timestamp' });
 
 /** A training-set request reading `entities` and optionally writing to `destination`; its status. */
 async function historical(store: HostileStore, entitySource: offlineV1.EntitySource, destination?: string): Promise<string> {
   const client = retrieval(store);
   try {
-    const query = destination === undefined ? CONV_RATE : { ...CONV_RATE, destination: { storage: { kind: { case: 'file' as const, value: { path: destination } } }, overwrite: true, omitRows: true } };
+    const query =
+      destination === undefined
+        ? CONV_RATE
+        : { ...CONV_RATE, destination: { storage: { kind: { case: 'file' as const, value: { path: destination } } }, overwrite: true, omitRows: true } };
     return await status(drain(client.getHistoricalFeaturesFromSource({ query, entitySource })), [process.cwd()]);
   } finally {
     client.close();
@@ -76,7 +80,9 @@ async function apply(store: HostileStore, request: MessageInitShape<typeof regis
 const celProject = (expression: string) => ({
   project: 'hostile_cel',
   dataSources: [{ name: 'req', kind: { case: 'request' as const, value: { schema: [{ name: 'ids', valueType: T.INT64_LIST }] } } }],
-  onDemandFeatureViews: [{ name: 'bomb', sources: [{ source: { case: 'requestSource' as const, value: 'req' } }], outputs: [{ name: 'out', valueType: T.BOOL, expression }] }],
+  onDemandFeatureViews: [
+    { name: 'bomb', sources: [{ source: { case: 'requestSource' as const, value: 'req' } }], outputs: [{ name: 'out', valueType: T.BOOL, expression }] },
+  ],
 });
 const literal = (n: number): string => `[${Array.from({ length: n }, (_, i) => i).join(',')}]`;
 
@@ -88,7 +94,13 @@ async function celBomb(store: HostileStore, expression: string): Promise<string>
   return ms < 1_000 ? outcome : `${outcome} after ${ms.toFixed(0)} ms`;
 }
 
-async function push(store: HostileStore, rows: MessageInitShape<typeof typesV1.RowBatchSchema>, mode = ingestionV1.PushMode.ONLINE, pushSource = 'driver_stats_push_source', project = PROJECT): Promise<string> {
+async function push(
+  store: HostileStore,
+  rows: MessageInitShape<typeof typesV1.RowBatchSchema>,
+  mode = ingestionV1.PushMode.ONLINE,
+  pushSource = 'driver_stats_push_source',
+  project = PROJECT,
+): Promise<string> {
   const client = createClient(ingestionV1.IngestionService, store.grpc.ingestion, { defaultTimeoutMs: 15_000 });
   try {
     const response = await client.push({ project, pushSource, rows, mode });
@@ -103,7 +115,10 @@ async function push(store: HostileStore, rows: MessageInitShape<typeof typesV1.R
 
 const f32 = (x: number) => ({ val: { case: 'floatVal' as const, value: x } });
 const i64 = (x: bigint) => ({ val: { case: 'int64Val' as const, value: x } });
-const oneRow = (conv: number, seconds: bigint) => ({ columns: { driver_id: { val: [i64(1001n)] }, conv_rate: { val: [f32(conv)] } }, eventTimestamps: [{ seconds }] });
+const oneRow = (conv: number, seconds: bigint) => ({
+  columns: { driver_id: { val: [i64(1001n)] }, conv_rate: { val: [f32(conv)] } },
+  eventTimestamps: [{ seconds }],
+});
 
 /**
  * POSTs `body` and resolves with the response's status. A server that refuses a body by
@@ -142,11 +157,23 @@ export const HOSTILE_STORE_ENV = { LARDER_HTTP_HEADERS_TIMEOUT: HOSTILE_HEADERS_
 export const ATTACKS: readonly Attack[] = [
   // 2. Server-side paths.
   { name: 'entity file /etc/passwd', expected: ['PERMISSION_DENIED'], run: (s) => historical(s, fileEntities('/etc/passwd')) },
-  { name: 'entity file ../ out of the root to a real file', expected: ['PERMISSION_DENIED'], run: (s, outside) => historical(s, fileEntities(`${s.root}/../${path.basename(outside)}/canary.csv`)) },
+  {
+    name: 'entity file ../ out of the root to a real file',
+    expected: ['PERMISSION_DENIED'],
+    run: (s, outside) => historical(s, fileEntities(`${s.root}/../${path.basename(outside)}/canary.csv`)),
+  },
   { name: 'entity file glob over the whole disk', expected: ['PERMISSION_DENIED'], run: (s) => historical(s, fileEntities('/**/*.csv')) },
   { name: 'entity file http:// URL', expected: ['PERMISSION_DENIED'], run: (s) => historical(s, fileEntities('http://127.0.0.1:9/x.parquet')) },
-  { name: 'destination overwriting a file outside the root', expected: ['PERMISSION_DENIED'], run: (s, outside) => historical(s, fileEntities(path.join(s.root, 'data/entity_rows.csv')), path.join(outside, 'canary.csv')) },
-  { name: 'destination overwriting the root folder itself', expected: ['FAILED_PRECONDITION', 'PERMISSION_DENIED'], run: (s) => historical(s, fileEntities(path.join(s.root, 'data/entity_rows.csv')), s.root) },
+  {
+    name: 'destination overwriting a file outside the root',
+    expected: ['PERMISSION_DENIED'],
+    run: (s, outside) => historical(s, fileEntities(path.join(s.root, 'data/entity_rows.csv')), path.join(outside, 'canary.csv')),
+  },
+  {
+    name: 'destination overwriting the root folder itself',
+    expected: ['FAILED_PRECONDITION', 'PERMISSION_DENIED'],
+    run: (s) => historical(s, fileEntities(path.join(s.root, 'data/entity_rows.csv')), s.root),
+  },
   {
     name: 'registry FileSource outside the root, pushed to offline',
     expected: ['PERMISSION_DENIED'],
@@ -155,10 +182,24 @@ export const ATTACKS: readonly Attack[] = [
         project: 'hostile_files',
         entities: [{ name: 'driver', joinKey: 'driver_id', valueType: T.INT64 }],
         dataSources: [
-          { name: 'src', timestampField: 'event_timestamp', kind: { case: 'file', value: { path: path.join(outside, 'canary.csv'), format: registryV1.FileFormat.CSV } } },
+          {
+            name: 'src',
+            timestampField: 'event_timestamp',
+            kind: { case: 'file', value: { path: path.join(outside, 'canary.csv'), format: registryV1.FileFormat.CSV } },
+          },
           { name: 'pushed', kind: { case: 'push', value: { batchSource: 'src' } } },
         ],
-        featureViews: [{ name: 'v', entities: ['driver'], schema: [{ name: 'conv_rate', valueType: T.FLOAT }], batchSource: 'src', streamSource: 'pushed', online: true, offline: true }],
+        featureViews: [
+          {
+            name: 'v',
+            entities: ['driver'],
+            schema: [{ name: 'conv_rate', valueType: T.FLOAT }],
+            batchSource: 'src',
+            streamSource: 'pushed',
+            online: true,
+            offline: true,
+          },
+        ],
       });
       // Refused at apply, or where the path is used: either way nothing is written outside.
       if (applied !== 'OK') return applied;
@@ -169,22 +210,40 @@ export const ATTACKS: readonly Attack[] = [
   {
     name: 'entity source postgres query (COPY TO PROGRAM)',
     expected: ['INVALID_ARGUMENT'],
-    run: (s) => historical(s, create(offlineV1.EntitySourceSchema, { location: { case: 'postgres', value: { location: { case: 'query', value: "COPY (SELECT 1) TO PROGRAM 'touch /tmp/larder-pwned'" } } } })),
+    run: (s) =>
+      historical(
+        s,
+        create(offlineV1.EntitySourceSchema, {
+          location: { case: 'postgres', value: { location: { case: 'query', value: "COPY (SELECT 1) TO PROGRAM 'touch /tmp/larder-pwned'" } } },
+        }),
+      ),
   },
   {
     name: 'entity source postgres table with a quote',
     expected: ['INVALID_ARGUMENT'],
-    run: (s) => historical(s, create(offlineV1.EntitySourceSchema, { location: { case: 'postgres', value: { location: { case: 'table', value: 'x"; DROP TABLE t; --' } } } })),
+    run: (s) =>
+      historical(
+        s,
+        create(offlineV1.EntitySourceSchema, { location: { case: 'postgres', value: { location: { case: 'table', value: 'x"; DROP TABLE t; --' } } } }),
+      ),
   },
   // 5. CEL bombs at apply.
-  { name: 'CEL nested all() over literals', expected: ['INVALID_ARGUMENT'], run: (s) => celBomb(s, `${literal(300)}.all(a, ${literal(300)}.all(b, ${literal(300)}.all(c, true)))`) },
+  {
+    name: 'CEL nested all() over literals',
+    expected: ['INVALID_ARGUMENT'],
+    run: (s) => celBomb(s, `${literal(300)}.all(a, ${literal(300)}.all(b, ${literal(300)}.all(c, true)))`),
+  },
   { name: 'CEL 2 MB list literal', expected: ['INVALID_ARGUMENT'], run: (s) => celBomb(s, `${literal(300_000)}.size() > 0`) },
   { name: 'CEL 100k-term sum', expected: ['INVALID_ARGUMENT'], run: (s) => celBomb(s, `${Array.from({ length: 100_000 }, () => '1').join('+')} > 0`) },
   // 5. Push bodies.
   // The server answers 413 from the Content-Length and drops the rest of the body (at most
   // 64 MiB or 10 s), so a client still sending reads the answer, not a reset.
   { name: '/push body over the limit (9 MiB)', expected: ['HTTP 413'], run: (s) => http(`${s.pushUrl}/push`, Buffer.alloc(9 * 1024 * 1024, 0x20)) },
-  { name: '/push as text/plain (cross-site form)', expected: ['HTTP 415'], run: (s) => http(`${s.pushUrl}/push`, '{"push_source_name":"driver_stats_push_source","df":{}}', 'text/plain') },
+  {
+    name: '/push as text/plain (cross-site form)',
+    expected: ['HTTP 415'],
+    run: (s) => http(`${s.pushUrl}/push`, '{"push_source_name":"driver_stats_push_source","df":{}}', 'text/plain'),
+  },
   { name: 'slow-loris on the push endpoint', expected: ['closed by the server'], run: (s) => slowLoris(s.pushUrl, 5_000) },
   { name: 'slow-loris on the HTTP gateway', expected: ['closed by the server'], run: (s) => slowLoris(s.gatewayUrl, 5_000) },
   // 7. Values and times.
@@ -197,7 +256,15 @@ export const ATTACKS: readonly Attack[] = [
     run: async (s) => {
       const client = registry(s);
       try {
-        return await status(client.updateMaterializationState({ project: PROJECT, featureView: 'driver_hourly_stats', jobId: 'forged', status: registryV1.MaterializationStatus.SUCCEEDED, watermark: year9999 }));
+        return await status(
+          client.updateMaterializationState({
+            project: PROJECT,
+            featureView: 'driver_hourly_stats',
+            jobId: 'forged',
+            status: registryV1.MaterializationStatus.SUCCEEDED,
+            watermark: year9999,
+          }),
+        );
       } finally {
         client.close();
       }
@@ -206,7 +273,11 @@ export const ATTACKS: readonly Attack[] = [
   {
     name: 'HTTP gateway id of 2^64',
     expected: ['HTTP 400'],
-    run: (s) => http(`${s.gatewayUrl}/get-online-features`, `{"project":"${PROJECT}","features":["driver_hourly_stats:conv_rate"],"entities":{"driver_id":["18446744073709551616"]}}`),
+    run: (s) =>
+      http(
+        `${s.gatewayUrl}/get-online-features`,
+        `{"project":"${PROJECT}","features":["driver_hourly_stats:conv_rate"],"entities":{"driver_id":["18446744073709551616"]}}`,
+      ),
   },
   {
     name: 'error echoing a 100 kB feature name',
@@ -215,7 +286,13 @@ export const ATTACKS: readonly Attack[] = [
       const client = createClient(servingV1.OnlineServingService, s.grpc['online-serving'], { defaultTimeoutMs: 10_000 });
       try {
         const started = performance.now();
-        const outcome = await status(client.getOnlineFeatures({ project: PROJECT, kind: { case: 'features', value: { val: [`driver_hourly_stats:${'x'.repeat(100_000)}`] } }, entities: { driver_id: { val: [i64(1001n)] } } }));
+        const outcome = await status(
+          client.getOnlineFeatures({
+            project: PROJECT,
+            kind: { case: 'features', value: { val: [`driver_hourly_stats:${'x'.repeat(100_000)}`] } },
+            entities: { driver_id: { val: [i64(1001n)] } },
+          }),
+        );
         const ms = performance.now() - started;
         return ms < 5_000 ? outcome : `${outcome} after ${ms.toFixed(0)} ms`;
       } finally {
@@ -231,8 +308,16 @@ export const ATTACKS: readonly Attack[] = [
       apply(s, {
         project: 'hostile_kafka',
         entities: [{ name: 'driver', joinKey: 'driver_id', valueType: T.INT64 }],
-        dataSources: [{ name: 'trips', timestampField: 'ts', kind: { case: 'kafka', value: { bootstrapServers: ['10.1.2.3:9092'], topic: 'trips', messageFormat: { format: { case: 'json', value: {} } } } } }],
-        featureViews: [{ name: 'trip_stats', entities: ['driver'], schema: [{ name: 'n', valueType: T.INT64 }], streamSource: 'trips', online: true, offline: false }],
+        dataSources: [
+          {
+            name: 'trips',
+            timestampField: 'ts',
+            kind: { case: 'kafka', value: { bootstrapServers: ['10.1.2.3:9092'], topic: 'trips', messageFormat: { format: { case: 'json', value: {} } } } },
+          },
+        ],
+        featureViews: [
+          { name: 'trip_stats', entities: ['driver'], schema: [{ name: 'n', valueType: T.INT64 }], streamSource: 'trips', online: true, offline: false },
+        ],
       }),
   },
 ];

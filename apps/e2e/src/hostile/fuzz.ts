@@ -42,7 +42,7 @@ const HOSTILE_STRINGS = [
   'http://169.254.169.254/latest/meta-data',
   's3://bucket/key',
   "x'; DROP TABLE t; --",
-  'SELECT pg_read_file(\'/etc/passwd\')',
+  "SELECT pg_read_file('/etc/passwd')",
   '${jndi:ldap://x}',
   '*',
   '**/*.parquet',

@@ -68,7 +68,13 @@ function diff(before: Record<string, string>, after: Record<string, string>): st
  * Runs every attack and the fuzz. `outside` is a folder outside the store's roots whose
  * files must not change; `random` the seeded generator (so a report can be replayed).
  */
-export async function runHostile(store: HostileStore, outside: string, counts: FuzzCounts, random: () => number, log: (line: string) => void = () => undefined): Promise<HostileReport> {
+export async function runHostile(
+  store: HostileStore,
+  outside: string,
+  counts: FuzzCounts,
+  random: () => number,
+  log: (line: string) => void = () => undefined,
+): Promise<HostileReport> {
   const healthAddresses = Object.values(store.grpc);
   const before = snapshotTree(outside);
   const report: HostileReport = { attacks: [], fuzz: [], suspicious: [], changedOutside: [], peakRssMiB: 0, alive: true };
@@ -110,7 +116,9 @@ export async function runHostile(store: HostileStore, outside: string, counts: F
       const health = await watch.stop();
       const phase = `${service.typeName}/${method.name}`;
       report.fuzz.push({ phase, requests, outcomes, health });
-      log(`fuzz ${phase}: ${requests} requests ${JSON.stringify(outcomes)}; health worst ${health.worstWallMs.toFixed(1)} ms wall, ${health.worstLoopMs.toFixed(1)} ms loop`);
+      log(
+        `fuzz ${phase}: ${requests} requests ${JSON.stringify(outcomes)}; health worst ${health.worstWallMs.toFixed(1)} ms wall, ${health.worstLoopMs.toFixed(1)} ms loop`,
+      );
     }
     client.close();
   }
@@ -122,7 +130,14 @@ export async function runHostile(store: HostileStore, outside: string, counts: F
 }
 
 /** Totals of a report: requests, outcomes by name, worst health latencies. */
-export function summarize(report: HostileReport): { requests: number; outcomes: Record<string, number>; worstWallMs: number; worstLoopMs: number; checks: number; notServing: number } {
+export function summarize(report: HostileReport): {
+  requests: number;
+  outcomes: Record<string, number>;
+  worstWallMs: number;
+  worstLoopMs: number;
+  checks: number;
+  notServing: number;
+} {
   const outcomes: Record<string, number> = {};
   let requests = 0;
   for (const phase of report.fuzz) {

@@ -36,7 +36,14 @@ export function peakRssMiB(pid: number): number {
 export async function startHostileStore(dir: string, env: Record<string, string> = {}): Promise<HostileStore> {
   const root = path.join(dir, 'quickstart');
   const starts = new NpmStarts();
-  const { pid, log } = await starts.start('hostile', dir, { LARDER_QUICKSTART: '1', LARDER_QUICKSTART_DIR: root, LARDER_PORT_BASE: '0', LARDER_KAFKA_ENABLED: 'false', LARDER_LOG_LEVEL: 'info', ...env });
+  const { pid, log } = await starts.start('hostile', dir, {
+    LARDER_QUICKSTART: '1',
+    LARDER_QUICKSTART_DIR: root,
+    LARDER_PORT_BASE: '0',
+    LARDER_KAFKA_ENABLED: 'false',
+    LARDER_LOG_LEVEL: 'info',
+    ...env,
+  });
   const grpc: Partial<Record<ServiceName, string>> = {};
   // "  registry           grpc 127.0.0.1:37811  metrics http://..." from the summary.
   for (const match of log.matchAll(/^ {2}(\S+) +grpc (\S+) +metrics/gm)) grpc[match[1] as ServiceName] = match[2] as string;

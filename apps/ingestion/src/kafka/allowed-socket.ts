@@ -16,10 +16,14 @@ export function allowedSocketFactory(allow: EndpointAllowList): ISocketFactory {
     if (!brokerAllowed(allow, host, port)) {
       // An unconnected socket that fails at once: kafkajs sees a connection error and no packet leaves.
       const refused = new net.Socket();
-      process.nextTick(() => refused.destroy(new Error(`broker ${host}:${port} is not allowed by ${ENDPOINT_SETTINGS.kafkaBrokers.env} (${allow.kafkaBrokers.join(', ')})`)));
+      process.nextTick(() =>
+        refused.destroy(new Error(`broker ${host}:${port} is not allowed by ${ENDPOINT_SETTINGS.kafkaBrokers.env} (${allow.kafkaBrokers.join(', ')})`)),
+      );
       return refused;
     }
-    const socket = ssl ? tls.connect({ host, port, ...(net.isIP(host) === 0 && { servername: host }), ...(typeof ssl === 'object' ? ssl : {}) }, onConnect) : net.connect({ host, port }, onConnect);
+    const socket = ssl
+      ? tls.connect({ host, port, ...(net.isIP(host) === 0 && { servername: host }), ...(typeof ssl === 'object' ? ssl : {}) }, onConnect)
+      : net.connect({ host, port }, onConnect);
     socket.setKeepAlive(true, KEEP_ALIVE_MS);
     return socket;
   };

@@ -152,7 +152,13 @@ export class BatchPipeline {
         const violation = schema?.check(row.values);
         if (violation !== undefined) {
           const outcome = schema?.policy === 'count' ? 'counted' : 'dead_letter';
-          this.stores.metrics.schemaViolations.inc({ project: this.source.project, view: plan.target.name, feature: violation.feature, type: tfmdV0.AnomalyInfo_Type[violation.type] ?? String(violation.type), outcome });
+          this.stores.metrics.schemaViolations.inc({
+            project: this.source.project,
+            view: plan.target.name,
+            feature: violation.feature,
+            type: tfmdV0.AnomalyInfo_Type[violation.type] ?? String(violation.type),
+            outcome,
+          });
           if (outcome === 'dead_letter') {
             deadLetters.push({ message, stage: 'validate', reason: violationReason(plan.target.name, violation), view: plan.target.name });
             continue;
@@ -174,7 +180,15 @@ export class BatchPipeline {
 
   /** Work that only dead-letters `letter` (the message a store refused), writing nothing else. */
   deadLetterOnly(messages: readonly KafkaMessage[], letter: DeadLetter, maxEventTsBefore: number): BatchWork {
-    return { messages, online: new Map(), offline: new OfflineBatches(), deadLetters: [letter], lastEventTs: undefined, maxEventTs: maxEventTsBefore, done: { online: new Set(), offline: new Set(), deadLetters: false } };
+    return {
+      messages,
+      online: new Map(),
+      offline: new OfflineBatches(),
+      deadLetters: [letter],
+      lastEventTs: undefined,
+      maxEventTs: maxEventTsBefore,
+      done: { online: new Set(), offline: new Set(), deadLetters: false },
+    };
   }
 
   /** Runs the batch's pending writes; parts that succeeded are not redone on a retry. */

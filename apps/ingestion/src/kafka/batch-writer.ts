@@ -44,7 +44,12 @@ export class BatchWriter {
   }
 
   /** The batch's outcome once written; undefined when the partition was taken away. */
-  async write(messages: readonly KafkaMessage[], prepared: BatchWork | undefined, maxEventTsBefore: number, at: WriteContext): Promise<BatchOutcome | undefined> {
+  async write(
+    messages: readonly KafkaMessage[],
+    prepared: BatchWork | undefined,
+    maxEventTsBefore: number,
+    at: WriteContext,
+  ): Promise<BatchOutcome | undefined> {
     const { pipeline, partitions, log } = this.options;
     let work = prepared;
     const backoff = { initialMs: this.options.retryInitialMs, maxMs: this.options.retryMaxMs };
@@ -62,7 +67,12 @@ export class BatchWriter {
         this.options.onStall(reason);
         partitions.stalled(at.partition, reason);
         const delay = backoffDelay(attempt, backoff);
-        log.warn('batch failed; partition waits and retries', { partition: at.partition, error: reason, retryInMs: delay, failedAttempts: partitions.get(at.partition).failedAttempts });
+        log.warn('batch failed; partition waits and retries', {
+          partition: at.partition,
+          error: reason,
+          retryInMs: delay,
+          failedAttempts: partitions.get(at.partition).failedAttempts,
+        });
         try {
           await sleepWhile(delay, at.live, at.heartbeat);
         } finally {
@@ -79,7 +89,12 @@ export class BatchWriter {
    * is dead-lettered and the rest are written. Parts already written before the
    * failure are written again: idempotent online, exact duplicates offline.
    */
-  private async isolate(messages: readonly KafkaMessage[], maxEventTsBefore: number, error: InvalidRowError, at: WriteContext): Promise<BatchOutcome | undefined> {
+  private async isolate(
+    messages: readonly KafkaMessage[],
+    maxEventTsBefore: number,
+    error: InvalidRowError,
+    at: WriteContext,
+  ): Promise<BatchOutcome | undefined> {
     const { log } = this.options;
     if (messages.length === 1) {
       const message = messages[0] as KafkaMessage;
@@ -89,12 +104,20 @@ export class BatchWriter {
     }
     this.options.metrics.poisonSplits.inc(this.options.labels);
     const half = Math.ceil(messages.length / 2);
-    log.warn('batch refused by the online store for its content; writing it in halves to find the message at fault', { partition: at.partition, messages: messages.length, error: error.message });
+    log.warn('batch refused by the online store for its content; writing it in halves to find the message at fault', {
+      partition: at.partition,
+      messages: messages.length,
+      error: error.message,
+    });
     const first = await this.write(messages.slice(0, half), undefined, maxEventTsBefore, at);
     if (first === undefined) return undefined;
     const second = await this.write(messages.slice(half), undefined, Math.max(maxEventTsBefore, first.maxEventTs), at);
     if (second === undefined) return undefined;
-    return { maxEventTs: Math.max(first.maxEventTs, second.maxEventTs), lastEventTs: second.lastEventTs ?? first.lastEventTs, deadLetters: [...first.deadLetters, ...second.deadLetters] };
+    return {
+      maxEventTs: Math.max(first.maxEventTs, second.maxEventTs),
+      lastEventTs: second.lastEventTs ?? first.lastEventTs,
+      deadLetters: [...first.deadLetters, ...second.deadLetters],
+    };
   }
 }
 

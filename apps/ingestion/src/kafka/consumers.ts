@@ -69,7 +69,10 @@ export class KafkaConsumers {
     const reject = (project: string, source: registryV1.DataSource, error: string): void => {
       this.log.error('cannot consume a Kafka source', { project, source: source.name, error });
       const topic = source.kind.case === 'kafka' ? source.kind.value.topic : '';
-      rejected.set(`${project}/${source.name}`, create(ingestionV1.ConsumerStatusSchema, { project, dataSource: source.name, topic, state: ingestionV1.ConsumerState.FAILED, lastError: error }));
+      rejected.set(
+        `${project}/${source.name}`,
+        create(ingestionV1.ConsumerStatusSchema, { project, dataSource: source.name, topic, state: ingestionV1.ConsumerState.FAILED, lastError: error }),
+      );
     };
     const projects = this.options.project === '' ? registry.projectNames() : [this.options.project];
     for (const project of projects) {
@@ -127,7 +130,16 @@ export class KafkaConsumers {
       } catch (error) {
         if (!(error instanceof DecodeError)) throw error;
         this.log.error('cannot consume a Kafka source: its message format is unusable', { project, source: source.name, error: error.message });
-        this.rejected.set(key, create(ingestionV1.ConsumerStatusSchema, { project, dataSource: source.name, topic: source.kind.case === 'kafka' ? source.kind.value.topic : '', state: ingestionV1.ConsumerState.FAILED, lastError: error.message }));
+        this.rejected.set(
+          key,
+          create(ingestionV1.ConsumerStatusSchema, {
+            project,
+            dataSource: source.name,
+            topic: source.kind.case === 'kafka' ? source.kind.value.topic : '',
+            state: ingestionV1.ConsumerState.FAILED,
+            lastError: error.message,
+          }),
+        );
         continue;
       }
       this.running.set(key, { consumer, fingerprint: fingerprint(source) });
@@ -159,5 +171,7 @@ export class KafkaConsumers {
 
 function fingerprint(source: registryV1.DataSource): string {
   const { meta: _meta, description: _d, tags: _t, owner: _o, ...definition } = source;
-  return Buffer.from(toBinary(registryV1.DataSourceSchema, { ...definition, description: '', tags: {}, owner: '' } as registryV1.DataSource)).toString('base64');
+  return Buffer.from(toBinary(registryV1.DataSourceSchema, { ...definition, description: '', tags: {}, owner: '' } as registryV1.DataSource)).toString(
+    'base64',
+  );
 }

@@ -61,7 +61,8 @@ const isUnknownTopic = (error: unknown): boolean => {
   return false;
 };
 
-const byteLength = (v: Buffer | string | null | undefined): number => (v === null || v === undefined ? 0 : typeof v === 'string' ? Buffer.byteLength(v) : v.length);
+const byteLength = (v: Buffer | string | null | undefined): number =>
+  v === null || v === undefined ? 0 : typeof v === 'string' ? Buffer.byteLength(v) : v.length;
 
 function headersSize(headers: IHeaders | undefined): number {
   let size = 0;
@@ -131,18 +132,27 @@ export class DeadLetterTopic {
   /** The topic's max.message.bytes (which defaults to the broker's message.max.bytes). */
   private async brokerLimit(): Promise<number> {
     try {
-      const topic = await this.admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: this.topic, configNames: ['max.message.bytes'] }] });
+      const topic = await this.admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: ConfigResourceTypes.TOPIC, name: this.topic, configNames: ['max.message.bytes'] }],
+      });
       const value = Number(topic.resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
       if (Number.isInteger(value) && value > 0) return value;
       const { brokers } = await this.admin.describeCluster();
       const broker = brokers[0];
       if (broker !== undefined) {
-        const described = await this.admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.BROKER, name: String(broker.nodeId), configNames: ['message.max.bytes'] }] });
+        const described = await this.admin.describeConfigs({
+          includeSynonyms: false,
+          resources: [{ type: ConfigResourceTypes.BROKER, name: String(broker.nodeId), configNames: ['message.max.bytes'] }],
+        });
         const brokerValue = Number(described.resources[0]?.configEntries.find((e) => e.configName === 'message.max.bytes')?.configValue);
         if (Number.isInteger(brokerValue) && brokerValue > 0) return brokerValue;
       }
     } catch (error) {
-      this.log.warn("cannot read the dead-letter topic's size limit; assuming Kafka's default", { deadLetterTopic: this.topic, error: (error as Error).message });
+      this.log.warn("cannot read the dead-letter topic's size limit; assuming Kafka's default", {
+        deadLetterTopic: this.topic,
+        error: (error as Error).message,
+      });
     }
     return BROKER_DEFAULT_MAX_BYTES;
   }
@@ -193,7 +203,8 @@ export class DeadLetterTopic {
     this.counters.truncated();
     const value = record.value === null || record.value === undefined ? Buffer.alloc(0) : Buffer.from(record.value);
     const ours = Object.fromEntries(Object.entries(record.headers ?? {}).filter(([k]) => k.startsWith('larder.')));
-    const note = (kept: number, extra: string): string => `value of ${value.length} bytes cut to ${kept} bytes${extra} to fit the dead-letter topic's limit of ${budget + BATCH_OVERHEAD} bytes`;
+    const note = (kept: number, extra: string): string =>
+      `value of ${value.length} bytes cut to ${kept} bytes${extra} to fit the dead-letter topic's limit of ${budget + BATCH_OVERHEAD} bytes`;
     // The note's own length is part of the budget: reserve its longest form.
     const reserve = HEADER_OVERHEAD + 'larder.error.truncated'.length + Buffer.byteLength(note(value.length, '; key and original headers dropped'));
     const withoutValue = recordSize({ ...record, value: null }) + reserve;
@@ -217,7 +228,11 @@ export class DeadLetterTopic {
       if (piece.length > 1) {
         // Refused for its content (the limit set here is above the broker's, or the topic's was lowered): halves, then single records.
         const half = Math.ceil(piece.length / 2);
-        this.log.warn('dead-letter piece refused by the broker; sending it in halves', { deadLetterTopic: this.topic, records: piece.length, error: (error as Error).message });
+        this.log.warn('dead-letter piece refused by the broker; sending it in halves', {
+          deadLetterTopic: this.topic,
+          records: piece.length,
+          error: (error as Error).message,
+        });
         await this.sendPiece(piece.slice(0, half), budget);
         await this.sendPiece(piece.slice(half), budget);
         return;
@@ -230,7 +245,11 @@ export class DeadLetterTopic {
         return;
       }
       this.counters.dropped();
-      this.log.error('dead letter refused by the broker even cut down; dropped', { deadLetterTopic: this.topic, headers: record.headers, error: (error as Error).message });
+      this.log.error('dead letter refused by the broker even cut down; dropped', {
+        deadLetterTopic: this.topic,
+        headers: record.headers,
+        error: (error as Error).message,
+      });
     }
   }
 }

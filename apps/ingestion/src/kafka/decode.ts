@@ -52,7 +52,8 @@ function decodeJson(value: Buffer): DecodedRecord {
   } catch (error) {
     throw new DecodeError(`invalid JSON: ${(error as Error).message}`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new DecodeError(`expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : typeof parsed}`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new DecodeError(`expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : typeof parsed}`);
   return parsed as DecodedRecord;
 }
 
@@ -133,12 +134,14 @@ const TIMESTAMP = 'google.protobuf.Timestamp';
 function plain(field: DescField, value: unknown): unknown {
   if (value === undefined) return null;
   if (field.fieldKind === 'message' || (field.fieldKind === 'list' && field.listKind === 'message')) {
-    const typeName = field.fieldKind === 'message' ? field.message.typeName : field.fieldKind === 'list' && field.listKind === 'message' ? field.message.typeName : '';
+    const typeName =
+      field.fieldKind === 'message' ? field.message.typeName : field.fieldKind === 'list' && field.listKind === 'message' ? field.message.typeName : '';
     // Seconds and nanos as sent (toMillis reads them): a Date would drop the microseconds.
     const stamp = (m: { seconds: bigint; nanos: number }): { seconds: bigint; nanos: number } => ({ seconds: m.seconds, nanos: m.nanos });
     if (typeName === TIMESTAMP) return Array.isArray(value) ? value.map(stamp) : stamp(value as { seconds: bigint; nanos: number });
     // Wrappers (google.protobuf.Int64Value, ...) carry their value in `value`.
-    if (typeName.startsWith('google.protobuf.') && typeName.endsWith('Value')) return Array.isArray(value) ? value.map((m: { value: unknown }) => m.value) : (value as { value: unknown }).value;
+    if (typeName.startsWith('google.protobuf.') && typeName.endsWith('Value'))
+      return Array.isArray(value) ? value.map((m: { value: unknown }) => m.value) : (value as { value: unknown }).value;
     return value;
   }
   return Array.isArray(value) ? [...(value as unknown[])] : value;

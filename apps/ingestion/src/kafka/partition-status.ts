@@ -53,7 +53,17 @@ export class PartitionTable {
   get(partition: number): PartitionStats {
     let stats = this.stats.get(partition);
     if (stats === undefined) {
-      stats = { committed: -1n, logEnd: -1n, rate: new RateWindow(), deadLetters: 0, lastEventTs: undefined, maxEventTs: -Infinity, stalledSince: undefined, failedAttempts: 0, lastError: '' };
+      stats = {
+        committed: -1n,
+        logEnd: -1n,
+        rate: new RateWindow(),
+        deadLetters: 0,
+        lastEventTs: undefined,
+        maxEventTs: -Infinity,
+        stalledSince: undefined,
+        failedAttempts: 0,
+        lastError: '',
+      };
       this.stats.set(partition, stats);
     }
     return stats;
@@ -101,7 +111,10 @@ export class PartitionTable {
   async refreshLag(admin: Admin, assigned: readonly number[]): Promise<void> {
     if (assigned.length === 0) return;
     try {
-      const [ends, committed] = await Promise.all([admin.fetchTopicOffsets(this.owner.topic), admin.fetchOffsets({ groupId: this.owner.groupId, topics: [this.owner.topic] })]);
+      const [ends, committed] = await Promise.all([
+        admin.fetchTopicOffsets(this.owner.topic),
+        admin.fetchOffsets({ groupId: this.owner.groupId, topics: [this.owner.topic] }),
+      ]);
       const committedOf = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
       for (const { partition, high } of ends) {
         if (!assigned.includes(partition)) continue;

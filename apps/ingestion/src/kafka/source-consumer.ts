@@ -133,7 +133,11 @@ export class SourceConsumer {
     this.deadLetterTopic = kafka.deadLetterTopic || `${kafka.topic}.dlq`;
     this.fields = new FieldMap(source.fieldMapping);
     this.log = deps.logger.child({ project, source: source.name, topic: this.topic, group: this.groupId });
-    ({ consumer: this.consumer, producer: this.producer, admin: this.admin } = kafkaClients({
+    ({
+      consumer: this.consumer,
+      producer: this.producer,
+      admin: this.admin,
+    } = kafkaClients({
       clientId: settings.clientId,
       brokers: kafka.bootstrapServers,
       groupId: this.groupId,
@@ -338,7 +342,13 @@ export class SourceConsumer {
   }
 
   /** Runs in the background, so it never rejects: an unexpected failure abandons the batch (it is redelivered). */
-  private async writeBatch(messages: readonly KafkaMessage[], partition: number, prepared: BatchWork | undefined, live: () => boolean, heartbeat: () => Promise<void>): Promise<boolean> {
+  private async writeBatch(
+    messages: readonly KafkaMessage[],
+    partition: number,
+    prepared: BatchWork | undefined,
+    live: () => boolean,
+    heartbeat: () => Promise<void>,
+  ): Promise<boolean> {
     try {
       return await this.writeAndMark(messages, partition, prepared, live, heartbeat);
     } catch (error) {
@@ -349,7 +359,13 @@ export class SourceConsumer {
   }
 
   /** Writes a batch (retrying while the partition waits, isolating poison messages), then marks its offset for commit. */
-  private async writeAndMark(messages: readonly KafkaMessage[], partition: number, prepared: BatchWork | undefined, live: () => boolean, heartbeat: () => Promise<void>): Promise<boolean> {
+  private async writeAndMark(
+    messages: readonly KafkaMessage[],
+    partition: number,
+    prepared: BatchWork | undefined,
+    live: () => boolean,
+    heartbeat: () => Promise<void>,
+  ): Promise<boolean> {
     const stats = this.partitions.get(partition);
     const outcome = await this.writer.write(messages, prepared, stats.maxEventTs, { partition, live, heartbeat });
     if (outcome === undefined) return false;

@@ -42,7 +42,13 @@ async function time<X>(label: string, fn: () => Promise<X>): Promise<X> {
   const out = await fn();
   const s = Number(process.hrtime.bigint() - t) / 1e9;
   const c = process.cpuUsage(cpu);
-  process.stdout.write(`${label.padEnd(48)} ${s.toFixed(2).padStart(7)} s  ${Math.round((ENTITIES * VIEWS) / s).toLocaleString().padStart(11)} view rows/s  ${Math.round(ENTITIES / s).toLocaleString().padStart(9)} entity rows/s  cpu ${((c.user + c.system) / 1e6).toFixed(2)} s\n`);
+  process.stdout.write(
+    `${label.padEnd(48)} ${s.toFixed(2).padStart(7)} s  ${Math.round((ENTITIES * VIEWS) / s)
+      .toLocaleString()
+      .padStart(11)} view rows/s  ${Math.round(ENTITIES / s)
+      .toLocaleString()
+      .padStart(9)} entity rows/s  cpu ${((c.user + c.system) / 1e6).toFixed(2)} s\n`,
+  );
   return out;
 }
 
@@ -52,7 +58,9 @@ async function main(): Promise<void> {
   const c = await db.connect();
   for (let v = 0; v < VIEWS; v++) {
     const features = Array.from({ length: FEATURES }, (_, f) => `(random() * ${f + 1})::DOUBLE AS f${f}`).join(', ');
-    await c.run(`COPY (SELECT i::BIGINT AS driver_id, TIMESTAMP '2026-01-01' + to_seconds((i % 86000)::BIGINT) AS event_timestamp, ${features} FROM range(0, ${ENTITIES}) t(i)) TO '${path.join(dir, `view_${v}.parquet`)}' (FORMAT parquet)`);
+    await c.run(
+      `COPY (SELECT i::BIGINT AS driver_id, TIMESTAMP '2026-01-01' + to_seconds((i % 86000)::BIGINT) AS event_timestamp, ${features} FROM range(0, ${ENTITIES}) t(i)) TO '${path.join(dir, `view_${v}.parquet`)}' (FORMAT parquet)`,
+    );
   }
   c.closeSync();
   const ps = plans(dir);
@@ -72,14 +80,19 @@ async function main(): Promise<void> {
     const pull = (p: ViewPlan) => offline.pullLatest({ source: p.source, joinKeys: p.joinKeys, features: p.features, start: START, end: END, chunkRows: 5000 });
     if (!only || only === 'pull') {
       await time('duckdb pullLatest + cells (5 views at once)', async () => {
-        await Promise.all(ps.map(async (p) => { for await (const _ of pull(p)) void _; }));
+        await Promise.all(
+          ps.map(async (p) => {
+            for await (const _ of pull(p)) void _;
+          }),
+        );
       });
       // The merge and encode without a store behind: what Node spends before Redis.
       const discard: OnlineStore = {
         read: () => Promise.resolve([]),
         write: (_v, rows) => Promise.resolve({ written: rows.length, skipped: 0 }),
         writeEntities: (batch) => {
-          for (const v of batch.views) for (let i = 0; i < batch.size; i++) if (v.rowOf[i]! >= 0) viewCodec(v.view).encodeColumns(v, v.rowOf[i]!, v.eventTs[v.rowOf[i]!]!);
+          for (const v of batch.views)
+            for (let i = 0; i < batch.size; i++) if (v.rowOf[i]! >= 0) viewCodec(v.view).encodeColumns(v, v.rowOf[i]!, v.eventTs[v.rowOf[i]!]!);
           return Promise.resolve(batch.views.map(() => ({ written: 0, skipped: 0 })));
         },
         deleteView: () => Promise.resolve(),
@@ -87,14 +100,18 @@ async function main(): Promise<void> {
       };
       await time('pull + merge + packed encode (no store)', () => copyViewsLatest(offline, discard, ps.map(window), options));
     }
-    for (const [name, store] of [['redis packed', online], ['redis feast', feast], ['sqlite', sqlite]] as const) {
+    for (const [name, store] of [
+      ['redis packed', online],
+      ['redis feast', feast],
+      ['sqlite', sqlite],
+    ] as const) {
       if (only && only !== name.split(' ').pop()) continue;
       if (store instanceof RedisOnlineStore) await store.client.flushall();
       const before = await redisCpu();
       const out = await time(`merged copy -> ${name}`, () => copyViewsLatest(offline, store, ps.map(window), options));
       const bad = out.find((o) => !o.ok || o.result.rowsWritten !== ENTITIES);
       if (bad) throw new Error(`copy incomplete: ${JSON.stringify(out, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`);
-      if (store instanceof RedisOnlineStore) process.stdout.write(`  redis cpu ${(await redisCpu() - before).toFixed(2)} s\n`);
+      if (store instanceof RedisOnlineStore) process.stdout.write(`  redis cpu ${((await redisCpu()) - before).toFixed(2)} s\n`);
     }
   } finally {
     await online.close();

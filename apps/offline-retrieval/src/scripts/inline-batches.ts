@@ -24,7 +24,13 @@ async function main(): Promise<void> {
   const bigquery = new BigQuery({ apiEndpoint: emulator.endpoint, projectId: emulator.projectId });
   await bigquery.createDataset('features');
   const [table] = await bigquery.dataset('features').createTable('customers', {
-    schema: { fields: [{ name: 'customer_id', type: 'STRING' }, { name: 'ts', type: 'TIMESTAMP' }, { name: 'segment', type: 'STRING' }] },
+    schema: {
+      fields: [
+        { name: 'customer_id', type: 'STRING' },
+        { name: 'ts', type: 'TIMESTAMP' },
+        { name: 'segment', type: 'STRING' },
+      ],
+    },
   });
   await table.insert(Array.from({ length: 50 }, (_, i) => ({ customer_id: `c${i}`, ts: new Date(T0).toISOString(), segment: `s${i % 5}` })));
   const env = { LARDER_LOG_LEVEL: 'warn', LARDER_METRICS_ENABLED: 'false' };
@@ -33,7 +39,13 @@ async function main(): Promise<void> {
   await registry.applyRegistry({
     project: 'bench',
     entities: [{ name: 'customer', joinKey: 'customer_id', valueType: T.STRING }],
-    dataSources: [{ name: 'customers', timestampField: 'ts', kind: { case: 'bigquery', value: { location: { case: 'table', value: `${emulator.projectId}.features.customers` } } } }],
+    dataSources: [
+      {
+        name: 'customers',
+        timestampField: 'ts',
+        kind: { case: 'bigquery', value: { location: { case: 'table', value: `${emulator.projectId}.features.customers` } } },
+      },
+    ],
     featureViews: [{ name: 'profile', entities: ['customer'], batchSource: 'customers', schema: [{ name: 'segment', valueType: T.STRING }] }],
   });
   const retrievalHandle = await runInProcess(offlineRetrievalService, {
@@ -45,12 +57,17 @@ async function main(): Promise<void> {
   });
   const retrieval = createClient(offlineV1.OfflineRetrievalService, retrievalHandle.address);
   async function* requests(batch: number): AsyncGenerator<offlineV1.GetHistoricalFeaturesRequest> {
-    yield create(offlineV1.GetHistoricalFeaturesRequestSchema, { message: { case: 'query', value: { kind: { case: 'features', value: { val: ['profile:segment'] } } } } });
+    yield create(offlineV1.GetHistoricalFeaturesRequestSchema, {
+      message: { case: 'query', value: { kind: { case: 'features', value: { val: ['profile:segment'] } } } },
+    });
     for (let start = 0; start < rows; start += batch) {
       const n = Math.min(batch, rows - start);
       const ids = Array.from({ length: n }, (_, i) => create(typesV1.ValueSchema, { val: { case: 'stringVal', value: `c${(start + i) % 60}` } }));
       yield create(offlineV1.GetHistoricalFeaturesRequestSchema, {
-        message: { case: 'entityRows', value: { columns: { customer_id: { val: ids } }, eventTimestamps: ids.map((_, i) => timestampFromMs(T0 + (start + i) * 1000)) } },
+        message: {
+          case: 'entityRows',
+          value: { columns: { customer_id: { val: ids } }, eventTimestamps: ids.map((_, i) => timestampFromMs(T0 + (start + i) * 1000)) },
+        },
       });
     }
   }

@@ -49,11 +49,18 @@ function main(): void {
     fn();
     const used = process.cpuUsage(start);
     const s = (used.user + used.system) / 1e6;
-    console.log(`${label.padEnd(40)} cpu ${s.toFixed(2)} s  wall ${(Number(process.hrtime.bigint() - wall) / 1e9).toFixed(2)} s  ${Math.round(rows / s)} rows/s`);
+    console.log(
+      `${label.padEnd(40)} cpu ${s.toFixed(2)} s  wall ${(Number(process.hrtime.bigint() - wall) / 1e9).toFixed(2)} s  ${Math.round(rows / s)} rows/s`,
+    );
   };
   const messages: offlineV1.GetHistoricalFeaturesResponse[] = [];
   cpu('cells -> ResultChunk (encodeChunk)', () => {
-    for (const chunk of chunks) for (const out of encodeChunk(plan, layout, schema, chunk, chunkRows, 4 << 20)) messages.push({ $typeName: 'larder.offline.v1.GetHistoricalFeaturesResponse', part: { case: 'chunk', value: out } } as offlineV1.GetHistoricalFeaturesResponse);
+    for (const chunk of chunks)
+      for (const out of encodeChunk(plan, layout, schema, chunk, chunkRows, 4 << 20))
+        messages.push({
+          $typeName: 'larder.offline.v1.GetHistoricalFeaturesResponse',
+          part: { case: 'chunk', value: out },
+        } as offlineV1.GetHistoricalFeaturesResponse);
   });
   const bytes: Uint8Array[] = [];
   cpu('toBinary (protobuf-es)', () => {

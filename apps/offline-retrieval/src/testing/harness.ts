@@ -9,5 +9,8 @@ export type Harness = h.Harness;
 export type Collected = h.Collected;
 export const { toValue, inlineRequests, plain, collect, rpcError, loadSources } = h;
 
-export const startHarness = (engineEnv: Record<string, string>, repo: (project: string) => registryV1.ApplyRegistryRequest, env: Record<string, string> = {}): Promise<Harness> =>
-  h.startRetrievalHarness({ registry: registryService, retrieval: offlineRetrievalService }, engineEnv, repo, env);
+export const startHarness = (
+  engineEnv: Record<string, string>,
+  repo: (project: string) => registryV1.ApplyRegistryRequest,
+  env: Record<string, string> = {},
+): Promise<Harness> => h.startRetrievalHarness({ registry: registryService, retrieval: offlineRetrievalService }, engineEnv, repo, env);

@@ -149,7 +149,8 @@ test('two users with different permissions see different counts, search results,
   const countsOf = async (h: Record<string, string>) => (JSON.parse((await get('/api/overview', h)).body) as Overview).projects.map((p) => [p.name, p.counts]);
   expect(await countsOf(alice)).toEqual([['rides', { entities: 0, dataSources: 0, featureViews: 1, onDemandFeatureViews: 0, featureServices: 0 }]]);
   expect(await countsOf(ann)).toEqual([['rides', { entities: 1, dataSources: 1, featureViews: 2, onDemandFeatureViews: 0, featureServices: 1 }]]);
-  const found = async (h: Record<string, string>) => (JSON.parse((await get('/api/search?q=driver', h)).body) as SearchResult).features.map((f) => f.featureView).sort();
+  const found = async (h: Record<string, string>) =>
+    (JSON.parse((await get('/api/search?q=driver', h)).body) as SearchResult).features.map((f) => f.featureView).sort();
   expect(await found(alice)).toEqual(['driver_trips']);
   expect(await found(ann)).toEqual(['driver_pay', 'driver_trips']);
   expect((await get('/api/search-index', alice)).body).not.toContain('driver_pay');
@@ -227,11 +228,15 @@ describe('attacks on the session and the sign-in', () => {
 
   test('an expired session or token is refused and sends the user to sign in again', async () => {
     const expiredToken = await issuer.issue({ sub: 'alice', expiresIn: -120 });
-    const tokenExpired = await get('/api/overview', { cookie: `larder_session=${sealer.seal('session', { token: expiredToken, name: 'a', exp: Date.now() + 60_000 })}` });
+    const tokenExpired = await get('/api/overview', {
+      cookie: `larder_session=${sealer.seal('session', { token: expiredToken, name: 'a', exp: Date.now() + 60_000 })}`,
+    });
     expect(tokenExpired.status).toBe(401);
     expect(JSON.parse(tokenExpired.body)).toEqual({ error: expect.stringContaining('expired'), login: '/auth/login' });
     const freshToken = await issuer.issue({ sub: 'alice' });
-    const sessionOver = await get('/api/overview', { cookie: `larder_session=${sealer.seal('session', { token: freshToken, name: 'a', exp: Date.now() - 1000 })}` });
+    const sessionOver = await get('/api/overview', {
+      cookie: `larder_session=${sealer.seal('session', { token: freshToken, name: 'a', exp: Date.now() - 1000 })}`,
+    });
     expect(sessionOver.status).toBe(401);
     expect(JSON.parse(sessionOver.body).error).toContain('expired');
     // A page with an expired session goes back through the issuer.
@@ -252,7 +257,8 @@ describe('attacks on the session and the sign-in', () => {
     };
     const a = await start();
     const b = await start();
-    const callback = (q: Record<string, string>, cookie?: string) => get(`/auth/callback?${new URLSearchParams(q).toString()}`, cookie === undefined ? {} : { cookie });
+    const callback = (q: Record<string, string>, cookie?: string) =>
+      get(`/auth/callback?${new URLSearchParams(q).toString()}`, cookie === undefined ? {} : { cookie });
     // No login cookie at all: a callback the attacker sends the victim.
     expect((await callback({ code: a.code, state: a.state })).status).toBe(400);
     // The victim's own login cookie with the attacker's state: state mismatch.
@@ -267,13 +273,28 @@ describe('attacks on the session and the sign-in', () => {
     const c = await start();
     expect((await callback({ error: 'access_denied', state: c.state }, c.cookie)).status).toBe(403);
     // A login cookie that is not ours.
-    expect((await callback({ code: c.code, state: c.state }, `larder_login=${new CookieSealer(randomBytes(32)).seal('login', { state: c.state, nonce: 'n', verifier: 'v', next: '/', exp: Date.now() + 60_000 })}`)).status).toBe(400);
+    expect(
+      (
+        await callback(
+          { code: c.code, state: c.state },
+          `larder_login=${new CookieSealer(randomBytes(32)).seal('login', { state: c.state, nonce: 'n', verifier: 'v', next: '/', exp: Date.now() + 60_000 })}`,
+        )
+      ).status,
+    ).toBe(400);
     // None of that set a session.
     expect(mismatch.headers.getSetCookie().some((s) => s.startsWith('larder_session=v1'))).toBe(false);
   });
 
   test('the page to come back to is always on this site', async () => {
-    for (const next of ['//evil.example/x', 'https://evil.example/', '/\\evil.example', 'javascript:alert(1)', '/ok\r\nx', '/caf\u00e9', `/${'a'.repeat(3000)}`]) {
+    for (const next of [
+      '//evil.example/x',
+      'https://evil.example/',
+      '/\\evil.example',
+      'javascript:alert(1)',
+      '/ok\r\nx',
+      '/caf\u00e9',
+      `/${'a'.repeat(3000)}`,
+    ]) {
       const start = await get(`/auth/login?next=${encodeURIComponent(next)}`);
       const cookie = start.headers.getSetCookie()[0]!.split(';')[0]!;
       const login = sealer.open('login', cookie.slice('larder_login='.length)) as { next: string };

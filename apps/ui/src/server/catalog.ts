@@ -42,7 +42,9 @@ const INDEX_CACHE = 16;
 const valueTypeName = (t: typesV1.ValueType): string => (typesV1.ValueType[t] ?? 'UNSPECIFIED').toLowerCase();
 
 function featureRows(fields: readonly { name: string; valueType: typesV1.ValueType; description: string; tags: Record<string, string> }[]): IndexedFeature[] {
-  return fields.map((f) => (Object.keys(f.tags).length === 0 ? [f.name, valueTypeName(f.valueType), f.description] : [f.name, valueTypeName(f.valueType), f.description, f.tags]));
+  return fields.map((f) =>
+    Object.keys(f.tags).length === 0 ? [f.name, valueTypeName(f.valueType), f.description] : [f.name, valueTypeName(f.valueType), f.description, f.tags],
+  );
 }
 
 function searchViewsOf(set: RegistrySet): IndexedView[] {
@@ -64,7 +66,16 @@ function searchViewsOf(set: RegistrySet): IndexedView[] {
       if (source.case !== 'featureView') continue;
       for (const e of set.featureViews.find((fv) => fv.name === source.value.featureView)?.entities ?? []) entities.add(e);
     }
-    views.push({ project, name: v.name, onDemand: true, owner: v.owner, description: v.description, entities: [...entities], tags: v.tags, features: featureRows(v.outputs) });
+    views.push({
+      project,
+      name: v.name,
+      onDemand: true,
+      owner: v.owner,
+      description: v.description,
+      entities: [...entities],
+      tags: v.tags,
+      features: featureRows(v.outputs),
+    });
   }
   return views;
 }

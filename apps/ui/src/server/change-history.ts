@@ -70,8 +70,13 @@ export class ChangeHistory {
         if (list.some((e) => e.version === version)) continue;
         const created = iso(meta?.createdTime);
         const updated = iso(meta?.updatedTime);
-        if (list.length === 0 && created !== undefined && created !== updated) this.record(change.project, kind, change.name, { change: 'CREATE', time: created });
-        this.record(change.project, kind, change.name, { version, change: list.length === 0 && created === updated ? 'CREATE' : 'UPDATE', ...(updated === undefined ? {} : { time: updated }) });
+        if (list.length === 0 && created !== undefined && created !== updated)
+          this.record(change.project, kind, change.name, { change: 'CREATE', time: created });
+        this.record(change.project, kind, change.name, {
+          version,
+          change: list.length === 0 && created === updated ? 'CREATE' : 'UPDATE',
+          ...(updated === undefined ? {} : { time: updated }),
+        });
         continue;
       }
       const time = iso(meta?.updatedTime) ?? new Date().toISOString();

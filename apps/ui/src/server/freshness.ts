@@ -52,7 +52,13 @@ function jobSummary(job: materializationV1.Job, now: number): JobSummary {
     state: stateName(job.state),
     rowsWritten: String(rows),
     error: job.error,
-    views: job.views.map((v) => ({ featureView: v.featureView, state: stateName(v.state), rowsRead: String(v.rowsRead), rowsWritten: String(v.rowsWritten), error: v.error })),
+    views: job.views.map((v) => ({
+      featureView: v.featureView,
+      state: stateName(v.state),
+      rowsRead: String(v.rowsRead),
+      rowsWritten: String(v.rowsWritten),
+      error: v.error,
+    })),
   };
   const createTime = iso(job.createTime);
   const runTime = iso(job.runTime);
@@ -96,7 +102,11 @@ function consumerSummary(c: ingestionV1.ConsumerStatus): ConsumerSummary {
  * required; materialization and ingestion being away only leaves their part out
  * (named in `problems`), so a page still shows what it can.
  */
-export async function freshness(upstreams: Clients, projects: ReadonlyMap<string, Pick<VisibleSet, 'featureViews'>>, options: RpcCallOptions): Promise<Freshness> {
+export async function freshness(
+  upstreams: Clients,
+  projects: ReadonlyMap<string, Pick<VisibleSet, 'featureViews'>>,
+  options: RpcCallOptions,
+): Promise<Freshness> {
   const now = Date.now();
   const problems: UpstreamProblem[] = [];
   const views = (
@@ -137,16 +147,33 @@ export function attention(f: Freshness): AttentionItem[] {
   const items: AttentionItem[] = [];
   for (const v of f.views) {
     if (!v.stale) continue;
-    const why = v.lastJobStatus === 'FAILED' ? `last materialization failed: ${v.lastError || 'no reason given'}` : v.watermark === undefined ? 'never materialized' : `materialized up to ${v.watermark}, older than its ttl`;
+    const why =
+      v.lastJobStatus === 'FAILED'
+        ? `last materialization failed: ${v.lastError || 'no reason given'}`
+        : v.watermark === undefined
+          ? 'never materialized'
+          : `materialized up to ${v.watermark}, older than its ttl`;
     items.push({ kind: 'stale-view', project: v.project, object: { kind: 'feature-view', name: v.name }, message: `${v.name}: ${why}` });
   }
   for (const j of f.jobs) {
-    if (j.state === 'FAILED') items.push({ kind: 'failed-job', project: j.project, message: `job ${j.id} failed: ${j.error || j.views.find((v) => v.error !== '')?.error || 'no reason given'}` });
+    if (j.state === 'FAILED')
+      items.push({
+        kind: 'failed-job',
+        project: j.project,
+        message: `job ${j.id} failed: ${j.error || j.views.find((v) => v.error !== '')?.error || 'no reason given'}`,
+      });
   }
   for (const c of f.consumers) {
     const object = { kind: 'data-source' as const, name: c.dataSource };
-    if (c.state === 'FAILED' || c.state === 'PAUSED') items.push({ kind: 'consumer-failed', project: c.project, object, message: `consumer of ${c.topic} is ${c.state.toLowerCase()}${c.lastError ? `: ${c.lastError}` : ''}` });
-    else if (BigInt(c.lag) >= LAG_ATTENTION || c.partitions.some((p) => p.stalledSince !== undefined)) items.push({ kind: 'consumer-lag', project: c.project, object, message: `consumer of ${c.topic} is ${c.lag} messages behind` });
+    if (c.state === 'FAILED' || c.state === 'PAUSED')
+      items.push({
+        kind: 'consumer-failed',
+        project: c.project,
+        object,
+        message: `consumer of ${c.topic} is ${c.state.toLowerCase()}${c.lastError ? `: ${c.lastError}` : ''}`,
+      });
+    else if (BigInt(c.lag) >= LAG_ATTENTION || c.partitions.some((p) => p.stalledSince !== undefined))
+      items.push({ kind: 'consumer-lag', project: c.project, object, message: `consumer of ${c.topic} is ${c.lag} messages behind` });
   }
   return items;
 }

@@ -72,14 +72,24 @@ export function safeNext(next: string | null): string {
 const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** A small page the server writes itself (no script, so the strict CSP holds). */
-function sendHtml(res: ServerResponse, status: number, headers: Record<string, string | string[]>, title: string, message: string, link: { href: string; text: string }): void {
+function sendHtml(
+  res: ServerResponse,
+  status: number,
+  headers: Record<string, string | string[]>,
+  title: string,
+  message: string,
+  link: { href: string; text: string },
+): void {
   const body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)} - Larder</title></head><body><main><h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p><p><a href="${escapeHtml(link.href)}">${escapeHtml(link.text)}</a></p></main></body></html>`;
   res.writeHead(status, { ...headers, 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }
 
 /** A bounded HTTP(S) exchange with the issuer (a URL from its discovery document, never from a browser). */
-function issuerRequest(url: string, options: { method: 'GET' | 'POST'; form?: URLSearchParams; basic?: string | undefined; timeoutMs: number; ca: Buffer | undefined }): Promise<{ status: number; body: unknown }> {
+function issuerRequest(
+  url: string,
+  options: { method: 'GET' | 'POST'; form?: URLSearchParams; basic?: string | undefined; timeoutMs: number; ca: Buffer | undefined },
+): Promise<{ status: number; body: unknown }> {
   const target = new URL(url);
   const send = target.protocol === 'https:' ? httpsRequest : target.protocol === 'http:' ? httpRequest : undefined;
   if (send === undefined) return Promise.reject(new Error(`unsupported URL scheme ${target.protocol}`));
@@ -91,25 +101,29 @@ function issuerRequest(url: string, options: { method: 'GET' | 'POST'; form?: UR
       headers['content-length'] = Buffer.byteLength(payload);
     }
     if (options.basic !== undefined) headers.authorization = `Basic ${options.basic}`;
-    const req = send(target, { method: options.method, headers, timeout: options.timeoutMs, ...(options.ca !== undefined && target.protocol === 'https:' && { ca: options.ca }) }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > MAX_RESPONSE_BYTES) req.destroy(new Error(`${url}: response larger than ${MAX_RESPONSE_BYTES} bytes`));
-        else chunks.push(chunk);
-      });
-      res.on('end', () => {
-        let body: unknown;
-        try {
-          body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-        } catch {
-          body = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, body });
-      });
-      res.on('error', reject);
-    });
+    const req = send(
+      target,
+      { method: options.method, headers, timeout: options.timeoutMs, ...(options.ca !== undefined && target.protocol === 'https:' && { ca: options.ca }) },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_RESPONSE_BYTES) req.destroy(new Error(`${url}: response larger than ${MAX_RESPONSE_BYTES} bytes`));
+          else chunks.push(chunk);
+        });
+        res.on('end', () => {
+          let body: unknown;
+          try {
+            body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+          } catch {
+            body = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, body });
+        });
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`${url}: no answer within ${options.timeoutMs} ms`)));
     req.on('error', reject);
     req.end(payload);
@@ -170,7 +184,8 @@ export class WebLogin {
     let name: string | undefined;
     if (authorization === undefined) {
       const session = this.sealer!.open(SESSION, cookieOf(req, this.sessionCookie)) as SessionState | undefined;
-      if (session === undefined || typeof session.token !== 'string' || typeof session.exp !== 'number') return { ok: false, status: 401, message: 'sign in to see the registry', expired: false };
+      if (session === undefined || typeof session.token !== 'string' || typeof session.exp !== 'number')
+        return { ok: false, status: 401, message: 'sign in to see the registry', expired: false };
       if (Date.now() >= session.exp) return { ok: false, status: 401, message: 'your session has expired; sign in again', expired: true };
       authorization = `Bearer ${session.token}`;
       name = typeof session.name === 'string' ? session.name : undefined;
@@ -181,7 +196,12 @@ export class WebLogin {
     } catch (error) {
       const e = RpcError.from(error);
       if (e.code === Code.UNAVAILABLE) return { ok: false, status: 503, message: `cannot verify sign-ins now: ${e.message}`, expired: false };
-      return { ok: false, status: 401, message: e.message === 'token expired' ? 'your session has expired; sign in again' : `sign in again (${e.message})`, expired: e.message === 'token expired' };
+      return {
+        ok: false,
+        status: 401,
+        message: e.message === 'token expired' ? 'your session has expired; sign in again' : `sign in again (${e.message})`,
+        expired: e.message === 'token expired',
+      };
     }
   }
 
@@ -198,12 +218,21 @@ export class WebLogin {
         sendHtml(res, 405, headers, 'Sign out', 'Sign out with the button in the page header.', { href: '/', text: 'Back to the registry' });
         return;
       }
-      res.writeHead(303, { ...headers, location: '/auth/signed-out', 'set-cookie': setCookie(this.sessionCookie, '', { path: '/', maxAge: 0, secure: this.options.secure }), 'content-length': 0, connection: 'close' });
+      res.writeHead(303, {
+        ...headers,
+        location: '/auth/signed-out',
+        'set-cookie': setCookie(this.sessionCookie, '', { path: '/', maxAge: 0, secure: this.options.secure }),
+        'content-length': 0,
+        connection: 'close',
+      });
       res.end();
       return;
     }
     if (!this.enabled) {
-      sendHtml(res, 404, headers, 'No sign-in', 'This Larder UI runs without authentication (auth.modes none): there is nothing to sign in to.', { href: '/', text: 'Back to the registry' });
+      sendHtml(res, 404, headers, 'No sign-in', 'This Larder UI runs without authentication (auth.modes none): there is nothing to sign in to.', {
+        href: '/',
+        text: 'Back to the registry',
+      });
       return;
     }
     if (path === '/auth/login') return this.login(res, url, headers);
@@ -234,7 +263,11 @@ export class WebLogin {
       if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && issuer.startsWith('http:'))) throw new Error(`${url}: ${name} must be https`);
       return parsed.toString();
     };
-    this.discovery = { authorizationEndpoint: endpoint(doc.authorization_endpoint, 'authorization_endpoint'), tokenEndpoint: endpoint(doc.token_endpoint, 'token_endpoint'), fetchedAt: now };
+    this.discovery = {
+      authorizationEndpoint: endpoint(doc.authorization_endpoint, 'authorization_endpoint'),
+      tokenEndpoint: endpoint(doc.token_endpoint, 'token_endpoint'),
+      fetchedAt: now,
+    };
     return this.discovery;
   }
 
@@ -244,11 +277,20 @@ export class WebLogin {
       discovery = await this.endpoints();
     } catch (error) {
       this.options.logger.warn('OIDC discovery failed', { error: (error as Error).message });
-      sendHtml(res, 503, headers, 'Sign-in unavailable', 'The identity provider cannot be reached; try again shortly.', { href: url.pathname + url.search, text: 'Try again' });
+      sendHtml(res, 503, headers, 'Sign-in unavailable', 'The identity provider cannot be reached; try again shortly.', {
+        href: url.pathname + url.search,
+        text: 'Try again',
+      });
       return;
     }
     const verifier = b64(randomBytes(32));
-    const login: LoginState = { state: b64(randomBytes(24)), nonce: b64(randomBytes(24)), verifier, next: safeNext(url.searchParams.get('next')), exp: Date.now() + LOGIN_TTL_MS };
+    const login: LoginState = {
+      state: b64(randomBytes(24)),
+      nonce: b64(randomBytes(24)),
+      verifier,
+      next: safeNext(url.searchParams.get('next')),
+      exp: Date.now() + LOGIN_TTL_MS,
+    };
     const target = new URL(discovery.authorizationEndpoint);
     const oidc = this.options.config.ui.oidc;
     target.searchParams.set('response_type', 'code');
@@ -315,7 +357,8 @@ export class WebLogin {
     try {
       const id = await this.idTokens!.authenticate({ authorization: `Bearer ${tokens.idToken}` });
       const claims = decodeJwt(tokens.idToken);
-      if (typeof claims.nonce !== 'string' || !sameText(claims.nonce, login.nonce)) throw new RpcError(Code.UNAUTHENTICATED, 'ID token nonce does not match this sign-in');
+      if (typeof claims.nonce !== 'string' || !sameText(claims.nonce, login.nonce))
+        throw new RpcError(Code.UNAUTHENTICATED, 'ID token nonce does not match this sign-in');
       const access = await this.authenticator!.authenticate({ authorization: `Bearer ${tokens.accessToken}` });
       if (access.subject !== id.subject) throw new RpcError(Code.UNAUTHENTICATED, 'the access token and the ID token name different users');
       const shown = [claims.name, claims.preferred_username, claims.email].find((c): c is string => typeof c === 'string' && c !== '') ?? id.subject;
@@ -330,7 +373,10 @@ export class WebLogin {
       ...headers,
       location: login.next,
       'cache-control': 'no-store',
-      'set-cookie': [clearLogin, setCookie(this.sessionCookie, this.sealer!.seal(SESSION, session), { path: '/', maxAge: (exp - Date.now()) / 1000, secure: this.options.secure })],
+      'set-cookie': [
+        clearLogin,
+        setCookie(this.sessionCookie, this.sealer!.seal(SESSION, session), { path: '/', maxAge: (exp - Date.now()) / 1000, secure: this.options.secure }),
+      ],
       'content-length': 0,
     });
     res.end();
@@ -339,13 +385,27 @@ export class WebLogin {
   private async exchange(code: string, verifier: string): Promise<{ accessToken: string; idToken: string }> {
     const { tokenEndpoint } = await this.endpoints();
     const oidc = this.options.config.ui.oidc;
-    const form = new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: this.redirectUri(), client_id: oidc.clientId, code_verifier: verifier });
+    const form = new URLSearchParams({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: this.redirectUri(),
+      client_id: oidc.clientId,
+      code_verifier: verifier,
+    });
     const secret = oidc.clientSecretFile === '' ? undefined : readFileSync(oidc.clientSecretFile, 'utf8').trim();
     const basic = secret === undefined ? undefined : Buffer.from(`${encodeURIComponent(oidc.clientId)}:${encodeURIComponent(secret)}`).toString('base64');
-    const { status, body } = await issuerRequest(tokenEndpoint, { method: 'POST', form, basic, timeoutMs: this.options.config.auth.oidc.fetchTimeout, ca: this.ca });
+    const { status, body } = await issuerRequest(tokenEndpoint, {
+      method: 'POST',
+      form,
+      basic,
+      timeoutMs: this.options.config.auth.oidc.fetchTimeout,
+      ca: this.ca,
+    });
     const answer = body as { access_token?: unknown; id_token?: unknown; error?: unknown } | undefined;
-    if (status !== 200 || answer === undefined) throw new Error(`token endpoint answered HTTP ${status}${typeof answer?.error === 'string' ? ` (${answer.error.slice(0, 100)})` : ''}`);
-    if (typeof answer.access_token !== 'string' || typeof answer.id_token !== 'string') throw new Error('token endpoint answered without access_token and id_token');
+    if (status !== 200 || answer === undefined)
+      throw new Error(`token endpoint answered HTTP ${status}${typeof answer?.error === 'string' ? ` (${answer.error.slice(0, 100)})` : ''}`);
+    if (typeof answer.access_token !== 'string' || typeof answer.id_token !== 'string')
+      throw new Error('token endpoint answered without access_token and id_token');
     return { accessToken: answer.access_token, idToken: answer.id_token };
   }
 }

@@ -82,11 +82,24 @@ feature { name: "color" type: BYTES string_domain { name: "colors" value: "red" 
   } finally {
     client.close();
   }
-  retrieval = await startLarderApp({ app: 'offline-retrieval', env: { LARDER_REGISTRY_ADDRESS: registry.address, LARDER_METRICS_ENABLED: 'false', LARDER_OFFLINE_READ_ROOTS: work, LARDER_OFFLINE_WRITE_ROOT: work } });
+  retrieval = await startLarderApp({
+    app: 'offline-retrieval',
+    env: { LARDER_REGISTRY_ADDRESS: registry.address, LARDER_METRICS_ENABLED: 'false', LARDER_OFFLINE_READ_ROOTS: work, LARDER_OFFLINE_WRITE_ROOT: work },
+  });
   const stats = createClient(statisticsV1.StatisticsService, retrieval.address);
   try {
     const compute = async (start: number) =>
-      (await stats.computeStatistics({ scope: { project: 'rides', kind: { case: 'featureView', value: { featureView: 'driver_stats', eventTime: { start: timestampFromMs(start), end: timestampFromMs(start + DAY) } } } } })).record!;
+      (
+        await stats.computeStatistics({
+          scope: {
+            project: 'rides',
+            kind: {
+              case: 'featureView',
+              value: { featureView: 'driver_stats', eventTime: { start: timestampFromMs(start), end: timestampFromMs(start + DAY) } },
+            },
+          },
+        })
+      ).record!;
     ids.day1 = (await compute(DAY1)).id;
     day2Record = await compute(DAY2);
     ids.day2 = day2Record.id;
@@ -96,7 +109,14 @@ feature { name: "color" type: BYTES string_domain { name: "colors" value: "red" 
 
   const dist = path.join(work, 'dist');
   await buildUi(dist);
-  const env = { LARDER_UI_PORT: '0', LARDER_UI_DIST: dist, LARDER_REGISTRY_ADDRESS: registry.address, LARDER_MATERIALIZATION_ADDRESS: '', LARDER_INGESTION_ADDRESS: '', LARDER_LOG_LEVEL: 'error' };
+  const env = {
+    LARDER_UI_PORT: '0',
+    LARDER_UI_DIST: dist,
+    LARDER_REGISTRY_ADDRESS: registry.address,
+    LARDER_MATERIALIZATION_ADDRESS: '',
+    LARDER_INGESTION_ADDRESS: '',
+    LARDER_LOG_LEVEL: 'error',
+  };
   [ui, blind] = await Promise.all([
     startUiServer({ env: { ...env, LARDER_OFFLINE_RETRIEVAL_ADDRESS: retrieval.address } }),
     // Nothing listens on port 1.
@@ -135,7 +155,14 @@ test("the newest span's histogram, top values, missing share, domains and plante
   expect(status).toBe(200);
   expect(body.problems).toEqual([]);
   expect(body.hasSchema).toBe(true);
-  expect(body.current).toMatchObject({ id: ids.day2, kind: 'event-time', start: '2024-01-02T00:00:00.000Z', end: '2024-01-03T00:00:00.000Z', rows: '100', engine: 'duckdb' });
+  expect(body.current).toMatchObject({
+    id: ids.day2,
+    kind: 'event-time',
+    start: '2024-01-02T00:00:00.000Z',
+    end: '2024-01-03T00:00:00.000Z',
+    rows: '100',
+    engine: 'duckdb',
+  });
   expect(body.previous?.id).toBe(ids.day1);
   expect(body.records.map((r) => r.id)).toEqual([ids.day2, ids.day1]);
   const byName = new Map(body.features.map((f) => [f.name, f]));

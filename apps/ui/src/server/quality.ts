@@ -10,10 +10,29 @@ import { registryV1, tfmdV0, typesV1 } from '@larder/proto';
 import type { statisticsV1 } from '@larder/proto';
 import { Code, RpcError } from '@larder/rpc';
 import type { RpcCallOptions } from '@larder/rpc';
-import { categoricalCounts, categoricalJensenShannon, commonStatistics, featureStatsName, histogramJensenShannon, lInfinityDistance, resolveDomain, validateStatistics } from '@larder/validation';
+import {
+  categoricalCounts,
+  categoricalJensenShannon,
+  commonStatistics,
+  featureStatsName,
+  histogramJensenShannon,
+  lInfinityDistance,
+  resolveDomain,
+  validateStatistics,
+} from '@larder/validation';
 import type { AttentionItem, UpstreamProblem } from '../shared/api';
 import { qualityHref } from '../shared/quality-api';
-import type { AnomalyReason, DataQuality, DomainInfo, FeatureExpectations, FeaturePoint, FeatureQuality, SpanHeader, SpanKind, SpanPoint } from '../shared/quality-api';
+import type {
+  AnomalyReason,
+  DataQuality,
+  DomainInfo,
+  FeatureExpectations,
+  FeaturePoint,
+  FeatureQuality,
+  SpanHeader,
+  SpanKind,
+  SpanPoint,
+} from '../shared/quality-api';
 import type { Clients } from './upstreams';
 
 /** Records listed to find a view's spans: the newest ones. */
@@ -97,7 +116,13 @@ function seriesOf(spans: readonly Span[], current: Span): Span[] {
   return [...byRange.values()].sort((a, b) => a.startMs - b.startMs || a.endMs - b.endMs);
 }
 
-const UNVALIDATED_STAGES = new Set([tfmdV0.LifecycleStage.PLANNED, tfmdV0.LifecycleStage.ALPHA, tfmdV0.LifecycleStage.DEPRECATED, tfmdV0.LifecycleStage.DEBUG_ONLY, tfmdV0.LifecycleStage.DISABLED]);
+const UNVALIDATED_STAGES = new Set([
+  tfmdV0.LifecycleStage.PLANNED,
+  tfmdV0.LifecycleStage.ALPHA,
+  tfmdV0.LifecycleStage.DEPRECATED,
+  tfmdV0.LifecycleStage.DEBUG_ONLY,
+  tfmdV0.LifecycleStage.DISABLED,
+]);
 
 function domainInfo(feature: tfmdV0.Feature, schema: tfmdV0.Schema): DomainInfo | undefined {
   const domain = resolveDomain(feature, schema);
@@ -105,7 +130,12 @@ function domainInfo(feature: tfmdV0.Feature, schema: tfmdV0.Schema): DomainInfo 
   switch (domain.case) {
     case 'int': {
       const d = domain.value;
-      return { kind: 'int', ...named(d.name), ...(isFieldSet(d, tfmdV0.IntDomainSchema.field.min) ? { min: Number(d.min) } : {}), ...(isFieldSet(d, tfmdV0.IntDomainSchema.field.max) ? { max: Number(d.max) } : {}) };
+      return {
+        kind: 'int',
+        ...named(d.name),
+        ...(isFieldSet(d, tfmdV0.IntDomainSchema.field.min) ? { min: Number(d.min) } : {}),
+        ...(isFieldSet(d, tfmdV0.IntDomainSchema.field.max) ? { max: Number(d.max) } : {}),
+      };
     }
     case 'float': {
       const d = domain.value;
@@ -176,7 +206,11 @@ function histogram(stats: tfmdV0.NumericStatistics, type: tfmdV0.Histogram_Histo
  * measure when it has one, else L-infinity for strings and Jensen-Shannon divergence
  * over the equal-width histograms for numbers.
  */
-function driftOf(now: tfmdV0.FeatureNameStatistics, before: tfmdV0.FeatureNameStatistics | undefined, comparator: ReturnType<typeof comparatorOf>): { measure: Measure; value: number; moved?: string } | undefined {
+function driftOf(
+  now: tfmdV0.FeatureNameStatistics,
+  before: tfmdV0.FeatureNameStatistics | undefined,
+  comparator: ReturnType<typeof comparatorOf>,
+): { measure: Measure; value: number; moved?: string } | undefined {
   if (before === undefined) return undefined;
   if (now.stats.case === 'stringStats' && before.stats.case === 'stringStats') {
     const a = categoricalCounts(now.stats.value);
@@ -189,7 +223,8 @@ function driftOf(now: tfmdV0.FeatureNameStatistics, before: tfmdV0.FeatureNameSt
     return { measure: 'L_INFTY', value: distance, ...(value === undefined ? {} : { moved: value }) };
   }
   if (now.stats.case === 'numStats' && before.stats.case === 'numStats') {
-    const type = comparator?.source === tfmdV0.HistogramSelection_Type.QUANTILES ? tfmdV0.Histogram_HistogramType.QUANTILES : tfmdV0.Histogram_HistogramType.STANDARD;
+    const type =
+      comparator?.source === tfmdV0.HistogramSelection_Type.QUANTILES ? tfmdV0.Histogram_HistogramType.QUANTILES : tfmdV0.Histogram_HistogramType.STANDARD;
     const a = histogram(now.stats.value, type);
     const b = histogram(before.stats.value, type);
     if (a === undefined || b === undefined) return undefined;
@@ -249,7 +284,8 @@ function summarize(name: string, f: tfmdV0.FeatureNameStatistics | undefined, ro
       zeros: String(s.numZeros),
       nan: String(standard?.numNan ?? 0n),
       histogram: (standard?.buckets ?? []).map((b) => ({ low: b.lowValue, high: b.highValue, count: b.sampleCount })),
-      quantiles: quantiles === undefined || quantiles.buckets.length === 0 ? [] : [quantiles.buckets[0]!.lowValue, ...quantiles.buckets.map((b) => b.highValue)],
+      quantiles:
+        quantiles === undefined || quantiles.buckets.length === 0 ? [] : [quantiles.buckets[0]!.lowValue, ...quantiles.buckets.map((b) => b.highValue)],
     };
   } else if (f.stats.case === 'stringStats') {
     const s = f.stats.value;
@@ -297,11 +333,18 @@ function problemOf(error: unknown): DataQuality['problems'][number] {
  * statistics (the newest unless a record is named) with the anomalies the view's
  * schema finds in it, and the spans of the same kind before it.
  */
-export async function dataQuality(clients: Clients, project: string, view: string, recordId: string | undefined, options: RpcCallOptions): Promise<DataQuality> {
+export async function dataQuality(
+  clients: Clients,
+  project: string,
+  view: string,
+  recordId: string | undefined,
+  options: RpcCallOptions,
+): Promise<DataQuality> {
   const { featureView } = await clients.registry.getFeatureView({ project, name: view }, options);
   const registryView = featureView!;
   const statistics = clients.statistics;
-  if (statistics === undefined) return headerOnly(project, view, registryView, [{ service: 'offline-retrieval', message: 'not configured (offlineRetrieval.address is empty)' }]);
+  if (statistics === undefined)
+    return headerOnly(project, view, registryView, [{ service: 'offline-retrieval', message: 'not configured (offlineRetrieval.address is empty)' }]);
   let listed: statisticsV1.StatisticsRecord[];
   try {
     listed = (await statistics.listStatistics({ project, objectName: view, pageSize: RECORDS_LISTED }, options)).records;
@@ -311,7 +354,8 @@ export async function dataQuality(clients: Clients, project: string, view: strin
   }
   const spans = listed.map((r) => spanOf(r, view)).filter((s): s is Span => s !== undefined);
   const current = recordId === undefined ? spans[0] : spans.find((s) => s.header.id === recordId);
-  if (recordId !== undefined && current === undefined) throw new RpcError(Code.NOT_FOUND, `record: no stored statistics '${recordId}' of feature view '${view}' in project '${project}'`);
+  if (recordId !== undefined && current === undefined)
+    throw new RpcError(Code.NOT_FOUND, `record: no stored statistics '${recordId}' of feature view '${view}' in project '${project}'`);
   const base = headerOnly(project, view, registryView, []);
   base.records = spans.slice(0, RECORDS_SHOWN).map((s) => s.header);
   if (current === undefined) return base;
@@ -352,7 +396,12 @@ export async function dataQuality(clients: Clients, project: string, view: strin
     const computed = stats === undefined ? undefined : driftOf(stats, beforeFeatures.get(name), comparator);
     const drift =
       measured !== undefined
-        ? { measure: (measured.type === tfmdV0.DriftSkewInfo_Measurement_Type.L_INFTY ? 'L_INFTY' : 'JENSEN_SHANNON_DIVERGENCE') as Measure, value: measured.value, threshold: measured.threshold, ...(computed?.moved === undefined ? {} : { moved: computed.moved }) }
+        ? {
+            measure: (measured.type === tfmdV0.DriftSkewInfo_Measurement_Type.L_INFTY ? 'L_INFTY' : 'JENSEN_SHANNON_DIVERGENCE') as Measure,
+            value: measured.value,
+            threshold: measured.threshold,
+            ...(computed?.moved === undefined ? {} : { moved: computed.moved }),
+          }
         : computed;
     const timeline: FeaturePoint[] = [];
     for (let i = offset; i < fetched.length; i++) {
@@ -424,7 +473,11 @@ function schemaKey(view: registryV1.FeatureView): string {
  * schema whose newest stored span breaks it (validated against the span before it, so
  * drift counts too). One ListStatistics per project; each span fetched once.
  */
-export async function qualityAttention(clients: Clients, projects: ReadonlyMap<string, { featureViews: readonly registryV1.FeatureView[] }>, options: RpcCallOptions): Promise<{ items: AttentionItem[]; problems: UpstreamProblem[] }> {
+export async function qualityAttention(
+  clients: Clients,
+  projects: ReadonlyMap<string, { featureViews: readonly registryV1.FeatureView[] }>,
+  options: RpcCallOptions,
+): Promise<{ items: AttentionItem[]; problems: UpstreamProblem[] }> {
   const statistics = clients.statistics;
   const items: AttentionItem[] = [];
   const problems: UpstreamProblem[] = [];
@@ -456,7 +509,9 @@ export async function qualityAttention(clients: Clients, projects: ReadonlyMap<s
       const key = `${project}/${view.name}/${schemaKey(view)}/${current.header.id}/${previous?.header.id ?? ''}`;
       let found = counts.get(key);
       if (found === undefined) {
-        const [now, before] = await Promise.all([current, previous].map(async (s) => (s === undefined ? undefined : (await statistics.getStatistics({ project, id: s.header.id }, options)).record)));
+        const [now, before] = await Promise.all(
+          [current, previous].map(async (s) => (s === undefined ? undefined : (await statistics.getStatistics({ project, id: s.header.id }, options)).record)),
+        );
         const stats = datasetOf(now);
         if (stats === undefined) return undefined;
         const prev = datasetOf(before);

@@ -159,12 +159,29 @@ function usedBy(o: VisibleSet, kind: ObjectKindSlug, name: string): ObjectDetail
   return out;
 }
 
-export async function objectDetail(catalog: Catalog, viewer: Viewer, upstreams: Clients, history: ChangeHistory, project: string, kind: ObjectKindSlug, name: string, options: RpcCallOptions): Promise<ObjectDetail> {
+export async function objectDetail(
+  catalog: Catalog,
+  viewer: Viewer,
+  upstreams: Clients,
+  history: ChangeHistory,
+  project: string,
+  kind: ObjectKindSlug,
+  name: string,
+  options: RpcCallOptions,
+): Promise<ObjectDetail> {
   // The object first: an unknown (or hidden) one is a NOT_FOUND before anything else is asked.
   const object = readObject(catalog, viewer, project, kind, name);
   const objects = catalog.visibleSet(viewer, projectOf(catalog, viewer, project));
   const states = kind === 'feature-view' ? await upstreams.registry.getMaterializationState({ project, featureViews: [name] }, options) : undefined;
-  const detail: ObjectDetail = { project, kind, name, object, yaml: definitionYaml(object), history: history.of(project, kind, name), usedBy: usedBy(objects, kind, name) };
+  const detail: ObjectDetail = {
+    project,
+    kind,
+    name,
+    object,
+    yaml: definitionYaml(object),
+    history: history.of(project, kind, name),
+    usedBy: usedBy(objects, kind, name),
+  };
   const state = states?.states[0];
   if (state !== undefined) {
     detail.materialization = {

@@ -102,7 +102,12 @@ afterAll(async () => {
 });
 
 /** A raw request: fetch would normalise `..` and encodings before they reach the server. */
-function raw(method: string, rawPath: string, headers: Record<string, string> = {}, body?: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
+function raw(
+  method: string,
+  rawPath: string,
+  headers: Record<string, string> = {},
+  body?: string,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
   const url = new URL(base);
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: url.hostname, port: url.port, method, path: rawPath, headers }, (res) => {
@@ -124,7 +129,14 @@ async function json<T>(rawPath: string): Promise<{ status: number; body: T }> {
 test('the overview counts each kind and says which service did not answer', async () => {
   const { status, body } = await json<Overview>('/api/overview');
   expect(status).toBe(200);
-  expect(body.projects).toEqual([{ name: 'rides', description: 'Ride features.', owner: 'rides-team@example.com', counts: { entities: 1, dataSources: 2, featureViews: 1, onDemandFeatureViews: 1, featureServices: 1 } }]);
+  expect(body.projects).toEqual([
+    {
+      name: 'rides',
+      description: 'Ride features.',
+      owner: 'rides-team@example.com',
+      counts: { entities: 1, dataSources: 2, featureViews: 1, onDemandFeatureViews: 1, featureServices: 1 },
+    },
+  ]);
   // Never materialized, served online from a batch source: stale.
   expect(body.attention).toEqual([expect.objectContaining({ kind: 'stale-view', project: 'rides', object: { kind: 'feature-view', name: 'driver_trips' } })]);
   expect(body.problems).toEqual([expect.objectContaining({ service: 'materialization' })]);
@@ -200,7 +212,17 @@ test('freshness shows the views even when materialization is away', async () => 
 
 describe('hostile client', () => {
   test('no path reaches a file outside the build: traversal, encodings and absolute paths', async () => {
-    for (const attempt of ['/../package.json', '/assets/../../package.json', '/%2e%2e/%2e%2e/package.json', '/assets/%2e%2e%2fsrc%2fbuild.ts', '/assets/..%2f..%2fpackage.json', '//etc/passwd', '/assets//etc/passwd', '/assets/%00', '/assets/main.js%00.css']) {
+    for (const attempt of [
+      '/../package.json',
+      '/assets/../../package.json',
+      '/%2e%2e/%2e%2e/package.json',
+      '/assets/%2e%2e%2fsrc%2fbuild.ts',
+      '/assets/..%2f..%2fpackage.json',
+      '//etc/passwd',
+      '/assets//etc/passwd',
+      '/assets/%00',
+      '/assets/main.js%00.css',
+    ]) {
       const r = await raw('GET', attempt);
       expect([attempt, r.text]).not.toEqual([attempt, expect.stringContaining('"name"')]);
       expect([attempt, r.text.includes('root:x:0')]).toEqual([attempt, false]);
@@ -211,7 +233,15 @@ describe('hostile client', () => {
   });
 
   test('unknown API routes and kinds are 404; page paths the app does not know are 404 with the app', async () => {
-    for (const p of ['/api', '/api/', '/api/nope', '/api/objects/rides/secret-kind/x', '/api/projects/rides/lineage/more', '/api/search/extra', '/api/objects/rides/entity/driver/x/y']) {
+    for (const p of [
+      '/api',
+      '/api/',
+      '/api/nope',
+      '/api/objects/rides/secret-kind/x',
+      '/api/projects/rides/lineage/more',
+      '/api/search/extra',
+      '/api/objects/rides/entity/driver/x/y',
+    ]) {
       expect([p, (await raw('GET', p)).status]).toEqual([p, 404]);
     }
     const page = await raw('GET', '/no/such/page');
@@ -271,7 +301,8 @@ describe('hostile client', () => {
 
   test('only a well-formed bearer token is forwarded to the services', () => {
     const signal = new AbortController().signal;
-    const seen = (authorization: string | undefined) => callOptions(signal, bearerOf({ headers: authorization === undefined ? {} : { authorization } } as IncomingMessage)).headers?.['authorization'];
+    const seen = (authorization: string | undefined) =>
+      callOptions(signal, bearerOf({ headers: authorization === undefined ? {} : { authorization } } as IncomingMessage)).headers?.['authorization'];
     expect(seen('Bearer abc.def.ghi')).toBe('Bearer abc.def.ghi');
     for (const forged of ['Basic dXNlcjpwYXNz', 'Bearer a b', 'Bearer abc\r\nx-admin: 1', `Bearer ${'x'.repeat(20_000)}`, 'bearer', '']) {
       expect(seen(forged)).toBeUndefined();

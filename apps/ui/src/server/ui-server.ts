@@ -29,7 +29,8 @@ const MAX_URL_CHARS = 4096;
 const DEFAULT_SEARCH_RESULTS = 50;
 
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
 };
@@ -57,16 +58,28 @@ const DEFAULT_DIST = path.resolve(__dirname, '..', '..', 'dist');
 export function uiAuthIssues(config: UiConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const modes = config.auth.modes;
-  if (modes.includes('mtls')) issues.push({ key: 'auth.modes', problem: 'the UI signs people in with oidc; mtls is for services (use none or oidc)', source: 'LARDER_AUTH_MODES' });
+  if (modes.includes('mtls'))
+    issues.push({ key: 'auth.modes', problem: 'the UI signs people in with oidc; mtls is for services (use none or oidc)', source: 'LARDER_AUTH_MODES' });
   if (modes.includes('none') && config.client.tokenFile !== '') {
     // The copy is read with that token, and with auth off every visitor would see what it may.
-    issues.push({ key: 'auth.modes', problem: 'with client.tokenFile set the UI reads the registry as that identity, so it must sign its users in (auth.modes oidc) to show each only what they may describe; or drop client.tokenFile', source: 'LARDER_AUTH_MODES / LARDER_CLIENT_TOKEN_FILE' });
+    issues.push({
+      key: 'auth.modes',
+      problem:
+        'with client.tokenFile set the UI reads the registry as that identity, so it must sign its users in (auth.modes oidc) to show each only what they may describe; or drop client.tokenFile',
+      source: 'LARDER_AUTH_MODES / LARDER_CLIENT_TOKEN_FILE',
+    });
   }
   if (modes.includes('oidc')) {
     if (config.ui.oidc.clientId === '') issues.push({ key: 'ui.oidc.clientId', problem: 'required with auth.modes oidc', source: 'LARDER_UI_OIDC_CLIENT_ID' });
     if (!config.ui.oidc.scopes.includes('openid')) issues.push({ key: 'ui.oidc.scopes', problem: 'must include openid', source: 'LARDER_UI_OIDC_SCOPES' });
-    if (config.ui.sessionKeyFile === '') issues.push({ key: 'ui.sessionKeyFile', problem: `required with auth.modes oidc: a file of at least ${MIN_SESSION_KEY_BYTES} random bytes (e.g. head -c 32 /dev/urandom > key)`, source: 'LARDER_UI_SESSION_KEY_FILE' });
-    if (config.ui.publicUrl !== '' && !/^https?:\/\/[^/]+\/?$/.test(config.ui.publicUrl)) issues.push({ key: 'ui.publicUrl', problem: 'an http(s) origin like https://larder.example.com', source: 'LARDER_UI_PUBLIC_URL' });
+    if (config.ui.sessionKeyFile === '')
+      issues.push({
+        key: 'ui.sessionKeyFile',
+        problem: `required with auth.modes oidc: a file of at least ${MIN_SESSION_KEY_BYTES} random bytes (e.g. head -c 32 /dev/urandom > key)`,
+        source: 'LARDER_UI_SESSION_KEY_FILE',
+      });
+    if (config.ui.publicUrl !== '' && !/^https?:\/\/[^/]+\/?$/.test(config.ui.publicUrl))
+      issues.push({ key: 'ui.publicUrl', problem: 'an http(s) origin like https://larder.example.com', source: 'LARDER_UI_PUBLIC_URL' });
   }
   return issues;
 }
@@ -151,7 +164,13 @@ const GZIP_FROM_BYTES = 8 * 1024;
 
 function sendJson(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  const headers: Record<string, string | number> = { ...SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', vary: 'accept-encoding, cookie, authorization', ...extra };
+  const headers: Record<string, string | number> = {
+    ...SECURITY_HEADERS,
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    vary: 'accept-encoding, cookie, authorization',
+    ...extra,
+  };
   let payload: string | Buffer = text;
   if (text.length >= GZIP_FROM_BYTES && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
     payload = gzipSync(text, { level: 1 });
@@ -183,7 +202,8 @@ function segment(raw: string, field: string): string {
   } catch {
     throw new BadRequest(`${field}: not a valid percent-encoded path segment`, field);
   }
-  if (!NAME_PATTERN.test(value)) throw new BadRequest(`${field}: "${value.slice(0, 64)}" is not a registry name (letters, digits, '_', '-', '.', at most 128)`, field);
+  if (!NAME_PATTERN.test(value))
+    throw new BadRequest(`${field}: "${value.slice(0, 64)}" is not a registry name (letters, digits, '_', '-', '.', at most 128)`, field);
   return value;
 }
 
@@ -215,7 +235,12 @@ function apiRoutes(config: UiConfig, catalog: Catalog, history: ChangeHistory): 
       return (async () => {
         const summaries = projectSummaries(catalog, viewer);
         const [fresh, quality] = await Promise.all([freshness(clients, summaries.objects, options), qualityAttention(clients, summaries.objects, options)]);
-        return { registryVersion: String(catalog.registryVersion), projects: summaries.projects, attention: [...attention(fresh), ...quality.items], problems: [...fresh.problems, ...quality.problems] };
+        return {
+          registryVersion: String(catalog.registryVersion),
+          projects: summaries.projects,
+          attention: [...attention(fresh), ...quality.items],
+          problems: [...fresh.problems, ...quality.problems],
+        };
       })();
     }
     if (first === 'freshness' && second === undefined) {
@@ -242,7 +267,8 @@ function apiRoutes(config: UiConfig, catalog: Catalog, history: ChangeHistory): 
     }
     if (first === 'quality' && second !== undefined && third !== undefined && fourth === undefined) {
       const record = queryParam(url, 'record');
-      if (record !== undefined && !RECORD_ID_PATTERN.test(record)) throw new BadRequest(`record: "${record.slice(0, 64)}" is not a statistics record id (letters, digits and '-', at most 64)`, 'record');
+      if (record !== undefined && !RECORD_ID_PATTERN.test(record))
+        throw new BadRequest(`record: "${record.slice(0, 64)}" is not a statistics record id (letters, digits and '-', at most 64)`, 'record');
       const project = segment(second, 'project');
       const view = segment(third, 'view');
       // The view must be one the viewer may describe, as for its object page.
@@ -326,7 +352,12 @@ function handler({ config, upstreams, catalog, history, authorizer, login, files
     void login.identify(req).then((who) => {
       if (who.ok || who.status !== 401) sendFile(req, res, PAGE_ROUTES.some((r) => r.test(pathname)) ? 200 : 404, index);
       else {
-        res.writeHead(302, { ...SECURITY_HEADERS, location: `/auth/login?next=${encodeURIComponent(url.pathname + url.search)}`, 'cache-control': 'no-store', 'content-length': 0 });
+        res.writeHead(302, {
+          ...SECURITY_HEADERS,
+          location: `/auth/login?next=${encodeURIComponent(url.pathname + url.search)}`,
+          'cache-control': 'no-store',
+          'content-length': 0,
+        });
         res.end();
       }
     });
@@ -347,7 +378,13 @@ function handler({ config, upstreams, catalog, history, authorizer, login, files
     try {
       const who = await login.identify(req);
       if (!who.ok) {
-        sendJson(req, res, who.status, { error: who.message, ...(who.status === 401 && { login: '/auth/login' }) }, who.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
+        sendJson(
+          req,
+          res,
+          who.status,
+          { error: who.message, ...(who.status === 401 && { login: '/auth/login' }) },
+          who.status === 401 ? { 'www-authenticate': 'Bearer' } : {},
+        );
         return;
       }
       if (upstreams.registry.notReadyReason() !== undefined) {
@@ -356,7 +393,12 @@ function handler({ config, upstreams, catalog, history, authorizer, login, files
         const reason = upstreams.registry.notReadyReason();
         if (reason !== undefined) throw new RpcError(Code.UNAVAILABLE, reason);
       }
-      const ctx: ApiContext = { viewer: viewerOf(who.principal, authorizer), clients: upstreams.user, options: callOptions(abort.signal, who.authorization), user: who.user };
+      const ctx: ApiContext = {
+        viewer: viewerOf(who.principal, authorizer),
+        clients: upstreams.user,
+        options: callOptions(abort.signal, who.authorization),
+        user: who.user,
+      };
       const answer = api(req, url, parts, ctx);
       if (answer === undefined) {
         sendJson(req, res, 404, { error: `no API route ${url.pathname.slice(0, 200)}` });
@@ -366,7 +408,8 @@ function handler({ config, upstreams, catalog, history, authorizer, login, files
     } catch (error) {
       if (abort.signal.aborted) return;
       const { status, body } = httpError(error);
-      if (status >= 500) log.warn('api call failed', { path: url.pathname.slice(0, 200), status, error: error instanceof Error ? error.message : String(error) });
+      if (status >= 500)
+        log.warn('api call failed', { path: url.pathname.slice(0, 200), status, error: error instanceof Error ? error.message : String(error) });
       sendJson(req, res, status, body);
     } finally {
       res.off('close', onClose);

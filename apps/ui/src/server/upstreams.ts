@@ -34,7 +34,8 @@ export interface Upstreams {
 function connect(config: UiConfig, options: ClientOptions & ClientSecurity): Clients {
   return {
     registry: createClient(registryV1.RegistryService, config.registry.address, options),
-    materialization: config.materialization.address === '' ? undefined : createClient(materializationV1.MaterializationService, config.materialization.address, options),
+    materialization:
+      config.materialization.address === '' ? undefined : createClient(materializationV1.MaterializationService, config.materialization.address, options),
     ingestion: config.ingestion.address === '' ? undefined : createClient(ingestionV1.IngestionService, config.ingestion.address, options),
     statistics: config.offlineRetrieval.address === '' ? undefined : createClient(statisticsV1.StatisticsService, config.offlineRetrieval.address, options),
   };

@@ -38,17 +38,19 @@ export function useApi<T>(path: string, pollMs?: number): Loaded<T> {
     const abort = new AbortController();
     let timer: number | undefined;
     const load = (): void => {
-      getJson<T>(path, abort.signal).then(
-        (data) => {
-          if (!abort.signal.aborted) setLoaded({ state: 'ok', data });
-        },
-        (error: unknown) => {
-          if (abort.signal.aborted) return;
-          setLoaded({ state: 'error', error: error instanceof ApiFailure ? error : new ApiFailure(0, { error: 'the UI server cannot be reached' }) });
-        },
-      ).finally(() => {
-        if (pollMs !== undefined && !abort.signal.aborted) timer = window.setTimeout(load, pollMs);
-      });
+      getJson<T>(path, abort.signal)
+        .then(
+          (data) => {
+            if (!abort.signal.aborted) setLoaded({ state: 'ok', data });
+          },
+          (error: unknown) => {
+            if (abort.signal.aborted) return;
+            setLoaded({ state: 'error', error: error instanceof ApiFailure ? error : new ApiFailure(0, { error: 'the UI server cannot be reached' }) });
+          },
+        )
+        .finally(() => {
+          if (pollMs !== undefined && !abort.signal.aborted) timer = window.setTimeout(load, pollMs);
+        });
     };
     load();
     return () => {

@@ -31,7 +31,10 @@ function route(location: Location) {
   if (a === 'freshness' && b === undefined) return <FreshnessPage />;
   if (a === 'lineage' && c === undefined) return <LineagePage project={b || undefined} />;
   if (a === 'p' && b && c === undefined) return <ProjectPage key={b} project={b} />;
-  if (a === 'quality' && b && c && d === undefined) return <QualityPage key={`${location.path}?${location.search.get('record') ?? ''}`} project={b} view={c} record={location.search.get('record') ?? undefined} />;
+  if (a === 'quality' && b && c && d === undefined)
+    return (
+      <QualityPage key={`${location.path}?${location.search.get('record') ?? ''}`} project={b} view={c} record={location.search.get('record') ?? undefined} />
+    );
   if (a === 'p' && b && c && d && isObjectKind(c)) return <ObjectPage key={location.path} project={b} kind={c} name={d} />;
   return <NotFound path={location.path} />;
 }

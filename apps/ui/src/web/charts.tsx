@@ -95,7 +95,17 @@ export function TopValues({ values, label, allowed }: { values: readonly { value
   const max = Math.max(...values.map((v) => v.count), 0);
   if (values.length === 0) return <p class="muted">No values.</p>;
   return (
-    <svg class="chart top-values" viewBox={`0 0 ${W} ${H}`} width={W} height={H} role="img" aria-label={`Most frequent values of ${label}: ${values.slice(0, 5).map((v) => `${v.value} ${count(v.count)}`).join(', ')}${values.length > 5 ? ', …' : ''}`}>
+    <svg
+      class="chart top-values"
+      viewBox={`0 0 ${W} ${H}`}
+      width={W}
+      height={H}
+      role="img"
+      aria-label={`Most frequent values of ${label}: ${values
+        .slice(0, 5)
+        .map((v) => `${v.value} ${count(v.count)}`)
+        .join(', ')}${values.length > 5 ? ', …' : ''}`}
+    >
       {values.map((v, i) => {
         const outside = allowed !== undefined && !allowed.has(v.value);
         const width = max > 0 ? (v.count / max) * (W - labelW - countW) : 0;
@@ -151,7 +161,14 @@ export function Line({ points, label, threshold, unit = '' }: { points: readonly
     .join(' ');
   const last = values.at(-1);
   return (
-    <svg class="chart line" viewBox={`0 0 ${W} ${H}`} width={W} height={H} role="img" aria-label={`${label} over ${points.length} spans${last === undefined ? '' : `, latest ${num(last)}${unit}`}${threshold === undefined ? '' : `, threshold ${num(threshold)}`}`}>
+    <svg
+      class="chart line"
+      viewBox={`0 0 ${W} ${H}`}
+      width={W}
+      height={H}
+      role="img"
+      aria-label={`${label} over ${points.length} spans${last === undefined ? '' : `, latest ${num(last)}${unit}`}${threshold === undefined ? '' : `, threshold ${num(threshold)}`}`}
+    >
       <line class="axis" x1={pad} x2={W - pad} y1={H - pad} y2={H - pad} />
       {threshold !== undefined && <line class="threshold" x1={pad} x2={W - pad} y1={y(threshold)} y2={y(threshold)} />}
       {path !== '' && <polyline class="series" points={path} />}

@@ -3,7 +3,8 @@ export function ago(iso: string | undefined, now = Date.now()): string {
   if (iso === undefined) return 'never';
   const seconds = Math.round((now - Date.parse(iso)) / 1000);
   const abs = Math.abs(seconds);
-  const text = abs < 60 ? `${abs} s` : abs < 3600 ? `${Math.round(abs / 60)} min` : abs < 86400 ? `${Math.round(abs / 3600)} h` : `${Math.round(abs / 86400)} d`;
+  const text =
+    abs < 60 ? `${abs} s` : abs < 3600 ? `${Math.round(abs / 60)} min` : abs < 86400 ? `${Math.round(abs / 3600)} h` : `${Math.round(abs / 86400)} d`;
   return seconds >= 0 ? `${text} ago` : `in ${text}`;
 }
 

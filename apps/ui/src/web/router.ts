@@ -48,5 +48,4 @@ export function interceptLinks(): void {
   });
 }
 
-export const objectHref = (project: string, kind: string, name: string): string =>
-  `/p/${encodeURIComponent(project)}/${kind}/${encodeURIComponent(name)}`;
+export const objectHref = (project: string, kind: string, name: string): string => `/p/${encodeURIComponent(project)}/${kind}/${encodeURIComponent(name)}`;

@@ -144,7 +144,10 @@ class TypeChecker {
     if (range.k === 'list') iter = range.elem;
     else if (range.k === 'map') iter = range.key;
     else if (range.k !== 'dyn') {
-      this.errors.push({ offset: c.iterRange ? this.positions[c.iterRange.id.toString()] : undefined, message: `cannot iterate over a value of type ${typeName(range)}; use a list or a map` });
+      this.errors.push({
+        offset: c.iterRange ? this.positions[c.iterRange.id.toString()] : undefined,
+        message: `cannot iterate over a value of type ${typeName(range)}; use a list or a map`,
+      });
     }
     const init = this.check(c.accuInit);
     const scope = new Map<string, CelT>([[c.accuVar, init]]);
@@ -245,7 +248,10 @@ class TypeChecker {
       if (sameType(target, STRING) && args.length === 1 && sameType(a, STRING)) return BOOL;
       return this.fail(e, `${fn}() is a string method taking one string, e.g. name.${fn}('x')`);
     }
-    return this.fail(e, `unknown function '${fn}'; available: arithmetic, comparisons, &&, ||, ?:, in, size, int, uint, double, string, bool, bytes, contains, startsWith, endsWith, matches, has, all, exists, exists_one, map, filter`);
+    return this.fail(
+      e,
+      `unknown function '${fn}'; available: arithmetic, comparisons, &&, ||, ?:, in, size, int, uint, double, string, bool, bytes, contains, startsWith, endsWith, matches, has, all, exists, exists_one, map, filter`,
+    );
   }
 
   private conversion(e: Expr, fn: string, args: CelT[], from: string[], to: CelT): CelT {

@@ -68,8 +68,14 @@ describe('compileOnDemandView: evaluation', () => {
   });
 
   it('computes an int64 and widens an int to a double output', () => {
-    expect(evaluate('stats.trips + req.count * 2', T.INT64, { stats: { trips: i64(10n) }, req: { count: i64(4n) } }).val).toEqual({ case: 'int64Val', value: 18n });
-    expect(evaluate('stats.trips + req.count', T.DOUBLE, { stats: { trips: i64(10n) }, req: { count: i64(4n) } }).val).toEqual({ case: 'doubleVal', value: 14 });
+    expect(evaluate('stats.trips + req.count * 2', T.INT64, { stats: { trips: i64(10n) }, req: { count: i64(4n) } }).val).toEqual({
+      case: 'int64Val',
+      value: 18n,
+    });
+    expect(evaluate('stats.trips + req.count', T.DOUBLE, { stats: { trips: i64(10n) }, req: { count: i64(4n) } }).val).toEqual({
+      case: 'doubleVal',
+      value: 14,
+    });
   });
 
   it('reads int32 fields as CEL ints', () => {
@@ -78,20 +84,35 @@ describe('compileOnDemandView: evaluation', () => {
   });
 
   it('computes strings and bools', () => {
-    expect(evaluate("req.currency + '-' + string(stats.trips)", T.STRING, { req: { currency: str('EUR') }, stats: { trips: i64(3n) } }).val).toEqual({ case: 'stringVal', value: 'EUR-3' });
-    expect(evaluate("req.currency == 'USD' && stats.conv_rate > 0.5", T.BOOL, { req: { currency: str('USD') }, stats: { conv_rate: flt(0.75) } }).val).toEqual({ case: 'boolVal', value: true });
+    expect(evaluate("req.currency + '-' + string(stats.trips)", T.STRING, { req: { currency: str('EUR') }, stats: { trips: i64(3n) } }).val).toEqual({
+      case: 'stringVal',
+      value: 'EUR-3',
+    });
+    expect(evaluate("req.currency == 'USD' && stats.conv_rate > 0.5", T.BOOL, { req: { currency: str('USD') }, stats: { conv_rate: flt(0.75) } }).val).toEqual({
+      case: 'boolVal',
+      value: true,
+    });
     expect(evaluate("req.currency.startsWith('U')", T.BOOL, { req: { currency: str('EUR') } }).val).toEqual({ case: 'boolVal', value: false });
   });
 
   it('compares ints with doubles without conversion', () => {
-    expect(evaluate('stats.trips > req.amount', T.BOOL, { stats: { trips: i64(3n) }, req: { amount: dbl(2.5) } }).val).toEqual({ case: 'boolVal', value: true });
+    expect(evaluate('stats.trips > req.amount', T.BOOL, { stats: { trips: i64(3n) }, req: { amount: dbl(2.5) } }).val).toEqual({
+      case: 'boolVal',
+      value: true,
+    });
   });
 
   it('computes lists, with macros', () => {
     const scores = v({ case: 'doubleListVal', value: create(typesV1.DoubleListSchema, { val: [1, 2, 3] }) });
     const ids = v({ case: 'int64ListVal', value: create(typesV1.Int64ListSchema, { val: [5n, 6n] }) });
-    expect(evaluate('req.scores.map(s, s * req.amount)', T.DOUBLE_LIST, { req: { scores, amount: dbl(2) } }).val).toEqual({ case: 'doubleListVal', value: expect.objectContaining({ val: [2, 4, 6] }) });
-    expect(evaluate('req.ids.filter(i, i > 5)', T.INT64_LIST, { req: { ids } }).val).toEqual({ case: 'int64ListVal', value: expect.objectContaining({ val: [6n] }) });
+    expect(evaluate('req.scores.map(s, s * req.amount)', T.DOUBLE_LIST, { req: { scores, amount: dbl(2) } }).val).toEqual({
+      case: 'doubleListVal',
+      value: expect.objectContaining({ val: [2, 4, 6] }),
+    });
+    expect(evaluate('req.ids.filter(i, i > 5)', T.INT64_LIST, { req: { ids } }).val).toEqual({
+      case: 'int64ListVal',
+      value: expect.objectContaining({ val: [6n] }),
+    });
     expect(evaluate('req.scores.exists(s, s > 2.5)', T.BOOL, { req: { scores } }).val).toEqual({ case: 'boolVal', value: true });
     expect(evaluate('size(req.scores) + req.ids.size()', T.INT64, { req: { scores, ids } }).val).toEqual({ case: 'int64Val', value: 5n });
   });
@@ -143,7 +164,9 @@ describe('compileOnDemandView: nulls', () => {
   });
 
   it('throws when the result does not fit the declared type', () => {
-    expect(() => evaluate('req.count * 1000', T.INT32, { req: { count: i64(10_000_000n) } })).toThrow(/output 'out': the result does not fit int32: 10000000000 does not fit in int32/);
+    expect(() => evaluate('req.count * 1000', T.INT32, { req: { count: i64(10_000_000n) } })).toThrow(
+      /output 'out': the result does not fit int32: 10000000000 does not fit in int32/,
+    );
     expect(() => evaluate('dyn(req.currency)', T.INT64, { req: { currency: str('x') } })).toThrow(/does not fit int64: expected an int, got string "x"/);
   });
 });
@@ -160,7 +183,9 @@ describe('compileOnDemandView: compile and type errors', () => {
   });
 
   it('reports int and double mixed in arithmetic, with the fix', () => {
-    expect(compileErrors('stats.trips * req.amount')).toEqual(["no '*' for (int, double); CEL does not mix int and double: convert one side with double(...) or int(...) (at column 13)"]);
+    expect(compileErrors('stats.trips * req.amount')).toEqual([
+      "no '*' for (int, double); CEL does not mix int and double: convert one side with double(...) or int(...) (at column 13)",
+    ]);
     expect(compileErrors('double(stats.trips) * req.amount')).toEqual([]);
   });
 
@@ -168,8 +193,8 @@ describe('compileOnDemandView: compile and type errors', () => {
     expect(compileErrors('req.currency - 1', T.STRING)).toEqual([expect.stringMatching(/^no '-' for \(string, int\)/)]);
     expect(compileErrors('!req.amount', T.BOOL)).toEqual([expect.stringMatching(/^no '!' for \(double\)/)]);
     expect(compileErrors('req.flag && req.amount', T.BOOL)).toEqual([expect.stringMatching(/^no '&&' for \(bool, double\)/)]);
-    expect(compileErrors("req.currency < 3", T.BOOL)).toEqual([expect.stringMatching(/^no '<' for \(string, int\)/)]);
-    expect(compileErrors("req.currency == 3", T.BOOL)).toEqual([expect.stringMatching(/^comparing string with int is always false/)]);
+    expect(compileErrors('req.currency < 3', T.BOOL)).toEqual([expect.stringMatching(/^no '<' for \(string, int\)/)]);
+    expect(compileErrors('req.currency == 3', T.BOOL)).toEqual([expect.stringMatching(/^comparing string with int is always false/)]);
   });
 
   it('reports ternaries with a non-bool condition or mismatched branches', () => {
@@ -184,8 +209,12 @@ describe('compileOnDemandView: compile and type errors', () => {
   });
 
   it('reports a result type that does not fit the output type', () => {
-    expect(compileErrors('req.amount', T.INT64)).toEqual(['the expression gives double, which does not fit its declared type int64; wrap the expression in int(...) to truncate']);
-    expect(compileErrors('req.amount', T.STRING)).toEqual(['the expression gives double, which does not fit its declared type string; wrap the expression in string(...)']);
+    expect(compileErrors('req.amount', T.INT64)).toEqual([
+      'the expression gives double, which does not fit its declared type int64; wrap the expression in int(...) to truncate',
+    ]);
+    expect(compileErrors('req.amount', T.STRING)).toEqual([
+      'the expression gives double, which does not fit its declared type string; wrap the expression in string(...)',
+    ]);
     expect(compileErrors('req.ids', T.DOUBLE_LIST)).toEqual([]);
     expect(compileErrors('req.scores', T.INT64_LIST)).toEqual([expect.stringMatching(/gives list\(double\), which does not fit its declared type int64_list/)]);
     expect(compileErrors('int(req.amount)', T.INT64)).toEqual([]);

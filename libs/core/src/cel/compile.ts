@@ -7,7 +7,17 @@ import { isUsableValueType, VALUE_TYPE_NAMES, valueTypeName } from '../value-typ
 import { checkExpr } from './check';
 import type { CheckError, Expr } from './check';
 import { onDemandInputs } from './inputs';
-import { ASSUMED_INPUT_SIZE, DEFAULT_ROW_COST_LIMIT, estimateCost, iterationWeight, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_DEPTH, NODE_UNITS, nodeCount, treeDepth } from './limits';
+import {
+  ASSUMED_INPUT_SIZE,
+  DEFAULT_ROW_COST_LIMIT,
+  estimateCost,
+  iterationWeight,
+  MAX_EXPRESSION_CHARS,
+  MAX_EXPRESSION_DEPTH,
+  NODE_UNITS,
+  nodeCount,
+  treeDepth,
+} from './limits';
 import { activate, BudgetExceeded, EvaluationBudget, meteredEnv, TICK } from './meter';
 import type { LimitKind } from './meter';
 import type { InputCatalog, OnDemandInput } from './inputs';
@@ -17,7 +27,29 @@ import { ConversionError, fromCel, isNullValue, nullValue, toCelInput } from './
 
 const KIND = registryV1.ObjectKind.ON_DEMAND_FEATURE_VIEW;
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const RESERVED = new Set(['true', 'false', 'null', 'in', 'as', 'break', 'const', 'continue', 'else', 'for', 'function', 'if', 'import', 'let', 'loop', 'package', 'namespace', 'return', 'var', 'void', 'while']);
+const RESERVED = new Set([
+  'true',
+  'false',
+  'null',
+  'in',
+  'as',
+  'break',
+  'const',
+  'continue',
+  'else',
+  'for',
+  'function',
+  'if',
+  'import',
+  'let',
+  'loop',
+  'package',
+  'namespace',
+  'return',
+  'var',
+  'void',
+  'while',
+]);
 
 /**
  * Input values for one evaluation: variable (source) name -> field name ->
@@ -152,7 +184,11 @@ function meterLoops(root: Expr | undefined): void {
               function: TICK,
               args: [
                 ...(condition === undefined ? [] : [condition]),
-                { $typeName: 'cel.expr.Expr', id: nextId++, exprKind: { case: 'constExpr', value: { $typeName: 'cel.expr.Constant', constantKind: { case: 'int64Value', value: BigInt(weight) } } } },
+                {
+                  $typeName: 'cel.expr.Expr',
+                  id: nextId++,
+                  exprKind: { case: 'constExpr', value: { $typeName: 'cel.expr.Constant', constantKind: { case: 'int64Value', value: BigInt(weight) } } },
+                },
               ],
             },
           },
@@ -186,7 +222,12 @@ function variableTypes(view: registryV1.OnDemandFeatureView, inputs: readonly On
       });
     }
     if (variables.has(input.variable)) {
-      issues.push({ kind: KIND, name: view.name, field: `sources[${i}]`, message: `on-demand feature view '${view.name}' has two sources named '${input.variable}' in expressions; give one an alias` });
+      issues.push({
+        kind: KIND,
+        name: view.name,
+        field: `sources[${i}]`,
+        message: `on-demand feature view '${view.name}' has two sources named '${input.variable}' in expressions; give one an alias`,
+      });
       // Untyped from here on, so expressions are not blamed for the clash.
       variables.set(input.variable, { k: 'input', name: input.variable, fields: undefined });
       return;
@@ -209,7 +250,7 @@ function prepare(view: registryV1.OnDemandFeatureView, inputs: readonly OnDemand
       issues.push({ kind: KIND, name: view.name, field, message: `${label} '${o.name}': ${message}` });
     };
     if (o.expression.trim() === '') {
-      issue('has no expression; write a CEL expression over the view\'s sources');
+      issue("has no expression; write a CEL expression over the view's sources");
       return;
     }
     if (!isUsableValueType(o.valueType)) {
@@ -248,7 +289,12 @@ function prepare(view: registryV1.OnDemandFeatureView, inputs: readonly OnDemand
     const target = celTypeOf(o.valueType);
     if (!isUsableValueType(o.valueType)) return;
     if (!assignable(checked.type, target)) {
-      const hint = target.k === 'int' && checked.type.k === 'double' ? '; wrap the expression in int(...) to truncate' : target.k === 'string' ? '; wrap the expression in string(...)' : '';
+      const hint =
+        target.k === 'int' && checked.type.k === 'double'
+          ? '; wrap the expression in int(...) to truncate'
+          : target.k === 'string'
+            ? '; wrap the expression in string(...)'
+            : '';
       issue(`the expression gives ${typeName(checked.type)}, which does not fit its declared type ${valueTypeName(o.valueType)}${hint}`);
       return;
     }

@@ -44,7 +44,8 @@ export function onDemandInputs(view: registryV1.OnDemandFeatureView, catalog: In
       const variable = p.alias === '' ? p.featureView : p.alias;
       const fv = catalog.featureViews.find((v) => v.name === p.featureView);
       const odfv = fv === undefined ? catalog.onDemandFeatureViews.find((v) => v.name === p.featureView) : undefined;
-      const all: InputField[] | undefined = fv?.schema.map(({ name, valueType }) => ({ name, valueType })) ?? odfv?.outputs.map(({ name, valueType }) => ({ name, valueType }));
+      const all: InputField[] | undefined =
+        fv?.schema.map(({ name, valueType }) => ({ name, valueType })) ?? odfv?.outputs.map(({ name, valueType }) => ({ name, valueType }));
       const fields = all === undefined || p.features.length === 0 ? all : all.filter((f) => p.features.includes(f.name));
       if (fields === undefined) unresolved.push(p.featureView);
       inputs.push({ variable, source: odfv === undefined ? 'feature-view' : 'on-demand-feature-view', ref: p.featureView, fields });

@@ -26,21 +26,32 @@ function viewWith(expression: string, valueType: typesV1.ValueType = T.BOOL): re
     outputs: [{ name: 'out', valueType, expression }],
   });
 }
-const issuesOf = (expression: string, valueType?: typesV1.ValueType): string[] => checkOnDemandView(viewWith(expression, valueType), INPUTS).map((i) => `${i.field}: ${i.message}`);
+const issuesOf = (expression: string, valueType?: typesV1.ValueType): string[] =>
+  checkOnDemandView(viewWith(expression, valueType), INPUTS).map((i) => `${i.field}: ${i.message}`);
 const literal = (n: number): string => `[${Array.from({ length: n }, (_, i) => i).join(',')}]`;
 const ids = (n: number): typesV1.Value =>
-  create(typesV1.ValueSchema, { val: { case: 'int64ListVal', value: create(typesV1.Int64ListSchema, { val: Array.from({ length: n }, (_, i) => BigInt(i)) }) } });
+  create(typesV1.ValueSchema, {
+    val: { case: 'int64ListVal', value: create(typesV1.Int64ListSchema, { val: Array.from({ length: n }, (_, i) => BigInt(i)) }) },
+  });
 
 describe('on-demand expression limits at apply', () => {
   it('refuses an expression longer than the limit before parsing it, naming view, output and field', () => {
     // Also a syntax error: a parser that ran first would report that instead (no wall-clock
     // check, which the shared machine makes flaky).
     const issues = issuesOf(`${literal(400_000)}.size() > 0 ))(`);
-    expect(issues).toEqual([expect.stringMatching(new RegExp(`^outputs\\[0\\]\\.expression: on-demand feature view 'bomb' output 'out': the expression is \\d+ characters long, more than the limit of ${MAX_EXPRESSION_CHARS}`))]);
+    expect(issues).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^outputs\\[0\\]\\.expression: on-demand feature view 'bomb' output 'out': the expression is \\d+ characters long, more than the limit of ${MAX_EXPRESSION_CHARS}`,
+        ),
+      ),
+    ]);
   });
 
   it('refuses nesting deeper than the limit (a long sum, deep parentheses) instead of overflowing the stack', () => {
-    expect(issuesOf(Array.from({ length: 800 }, () => '1').join('+'), T.INT64)).toEqual([expect.stringContaining(`nests more than ${MAX_EXPRESSION_DEPTH} levels`)]);
+    expect(issuesOf(Array.from({ length: 800 }, () => '1').join('+'), T.INT64)).toEqual([
+      expect.stringContaining(`nests more than ${MAX_EXPRESSION_DEPTH} levels`),
+    ]);
     expect(issuesOf(`${'('.repeat(1500)}1${')'.repeat(1500)} > 0`)).toEqual([expect.stringContaining(`nests more than ${MAX_EXPRESSION_DEPTH} levels`)]);
     // 80 terms is fine.
     expect(issuesOf(Array.from({ length: 80 }, () => 'req.n').join(' + '), T.INT64)).toEqual([]);
@@ -48,7 +59,11 @@ describe('on-demand expression limits at apply', () => {
 
   it('refuses nested comprehensions whose static cost is over the limit, and accepts one pass over an input', () => {
     const nested = issuesOf(`${literal(100)}.all(a, ${literal(100)}.all(b, ${literal(100)}.all(c, a + b + c >= 0)))`);
-    expect(nested).toEqual([expect.stringMatching(/outputs\[0\]\.expression: .*'bomb' output 'out': the expression may cost up to [\d,]+ units per row .* more than the limit of 400,000; avoid nested comprehensions/)]);
+    expect(nested).toEqual([
+      expect.stringMatching(
+        /outputs\[0\]\.expression: .*'bomb' output 'out': the expression may cost up to [\d,]+ units per row .* more than the limit of 400,000; avoid nested comprehensions/,
+      ),
+    ]);
     expect(issuesOf('req.ids.all(a, req.ids.all(b, a != b))')).toHaveLength(1);
     // Quadratic, but cheap at the assumed input size: the runtime budget decides (below).
     expect(issuesOf('req.ids.all(a, a in req.ids)')).toEqual([]);
@@ -114,7 +129,9 @@ describe('on-demand evaluation budgets', () => {
     const input = { req: { ids: ids(20_000) } };
     const budget = new EvaluationBudget({ rowCost: Number.POSITIVE_INFINITY, deadlineMs: Date.now() + 30 });
     const started = performance.now();
-    expect(() => view.evaluate(input, budget)).toThrow(expect.objectContaining({ kind: 'deadline', message: expect.stringContaining("'bomb' output 'out': the call's deadline passed") }));
+    expect(() => view.evaluate(input, budget)).toThrow(
+      expect.objectContaining({ kind: 'deadline', message: expect.stringContaining("'bomb' output 'out': the call's deadline passed") }),
+    );
     // Unlimited cost: only the deadline can have stopped it, long before the tens of seconds
     // the whole evaluation takes (loose bound for a loaded machine).
     expect(performance.now() - started).toBeLessThan(5_000);

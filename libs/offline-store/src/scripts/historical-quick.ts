@@ -42,15 +42,26 @@ async function main(): Promise<void> {
     }
     const requestViews: HistoricalView[] = Array.from({ length: views }, (_, v) => ({
       name: `view_${v}`,
-      source: { name: `view_${v}`, location: { kind: 'file', path: `${dir}/view_${v}.parquet` }, timestampField: 'event_ts', createdTimestampColumn: 'created_ts' },
+      source: {
+        name: `view_${v}`,
+        location: { kind: 'file', path: `${dir}/view_${v}.parquet` },
+        timestampField: 'event_ts',
+        createdTimestampColumn: 'created_ts',
+      },
       joinKeys: [{ name: 'driver_id', type: ValueType.INT64 }],
       features: ['a', 'b', 'c'].map((f) => ({ name: `f_${f}_${v}`, type: f === 'b' ? ValueType.INT64 : ValueType.DOUBLE })),
       ttlMs: 7 * 86400_000,
     }));
-    const entitiesSource = { kind: 'source' as const, location: { kind: 'file' as const, path: `${dir}/entities.parquet` }, timestampColumn: 'event_timestamp' };
+    const entitiesSource = {
+      kind: 'source' as const,
+      location: { kind: 'file' as const, path: `${dir}/entities.parquet` },
+      timestampColumn: 'event_timestamp',
+    };
 
     const floor = await time(`raw ASOF join (no dedup, no ttl), COPY to Parquet [floor]`, () => {
-      const joins = requestViews.map((_, v) => `ASOF LEFT JOIN read_parquet('${dir}/view_${v}.parquet') v${v} ON e.driver_id = v${v}.driver_id AND e.event_timestamp >= v${v}.event_ts`).join(' ');
+      const joins = requestViews
+        .map((_, v) => `ASOF LEFT JOIN read_parquet('${dir}/view_${v}.parquet') v${v} ON e.driver_id = v${v}.driver_id AND e.event_timestamp >= v${v}.event_ts`)
+        .join(' ');
       const cols = requestViews.map((_, v) => `v${v}.f_a_${v}, v${v}.f_b_${v}, v${v}.f_c_${v}`).join(', ');
       return store.run(`COPY (SELECT e.*, ${cols} FROM read_parquet('${dir}/entities.parquet') e ${joins}) TO '${dir}/floor.parquet' (FORMAT parquet)`);
     });
@@ -64,7 +75,16 @@ async function main(): Promise<void> {
     });
     const check = await store.run(`SELECT count(*) AS n FROM read_parquet('${dir}/out.parquet')`);
     console.log(
-      JSON.stringify({ entities, views, rowsPerView, floor_s: floor, export_s: exported, stream_s: streamed, streamed_rows: rows, exported_rows: Number(check[0]!['n']) }),
+      JSON.stringify({
+        entities,
+        views,
+        rowsPerView,
+        floor_s: floor,
+        export_s: exported,
+        stream_s: streamed,
+        streamed_rows: rows,
+        exported_rows: Number(check[0]!['n']),
+      }),
     );
   } finally {
     await store.close();

@@ -36,7 +36,14 @@ export interface ValueRow {
 
 /** Value rows from the engine's raw rows (__c, __v, __n, __u, __p, __t). */
 export function valueRows(rows: readonly Record<string, unknown>[]): ValueRow[] {
-  return rows.map((row) => ({ column: num(row['__c'])!, value: String(row['__v']), count: num(row['__n'])!, distinct: num(row['__u'])!, present: num(row['__p'])!, totalLength: num(row['__t'])! }));
+  return rows.map((row) => ({
+    column: num(row['__c'])!,
+    value: String(row['__v']),
+    count: num(row['__n'])!,
+    distinct: num(row['__u'])!,
+    present: num(row['__p'])!,
+    totalLength: num(row['__t'])!,
+  }));
 }
 
 /** A scalar string column's aggregates, read off its value rows (describedByValues): no rows, no present value. */
@@ -94,7 +101,12 @@ function standardHistogram(q: readonly number[], min: number, max: number, bucke
   return histogram;
 }
 
-function commonStatistics(column: StatisticsColumn, agg: (name: string) => unknown, total: number, options: ResolvedStatisticsOptions): tfmdV0.CommonStatistics {
+function commonStatistics(
+  column: StatisticsColumn,
+  agg: (name: string) => unknown,
+  total: number,
+  options: ResolvedStatisticsOptions,
+): tfmdV0.CommonStatistics {
   const present = num(agg('present')) ?? 0;
   const common = create(tfmdV0.CommonStatisticsSchema, { numNonMissing: BigInt(present), numMissing: BigInt(total - present) });
   if (present === 0) return common;
@@ -132,7 +144,13 @@ function featureStatistics(
   const commonStats = commonStatistics(column, agg, total, options);
   if (column.kind === 'bytes') {
     const bytesStats = create(tfmdV0.BytesStatisticsSchema, { commonStats });
-    if (!column.list) Object.assign(bytesStats, { avgNumBytes: num(agg('avglen')) ?? 0, minNumBytes: num(agg('minlen')) ?? 0, maxNumBytes: num(agg('maxlen')) ?? 0, maxNumBytesInt: BigInt(num(agg('maxlen')) ?? 0) });
+    if (!column.list)
+      Object.assign(bytesStats, {
+        avgNumBytes: num(agg('avglen')) ?? 0,
+        minNumBytes: num(agg('minlen')) ?? 0,
+        maxNumBytes: num(agg('maxlen')) ?? 0,
+        maxNumBytesInt: BigInt(num(agg('maxlen')) ?? 0),
+      });
     feature.stats = { case: 'bytesStats', value: bytesStats };
     return feature;
   }
@@ -141,9 +159,13 @@ function featureStatistics(
     if (!column.list) {
       stringStats.avgLength = num(agg('avglen')) ?? 0;
       stringStats.unique = BigInt(values[0]?.distinct ?? 0);
-      stringStats.topValues = values.slice(0, options.topValues).map((v) => create(tfmdV0.StringStatistics_FreqAndValueSchema, { value: v.value, frequency: v.count }));
+      stringStats.topValues = values
+        .slice(0, options.topValues)
+        .map((v) => create(tfmdV0.StringStatistics_FreqAndValueSchema, { value: v.value, frequency: v.count }));
       stringStats.rankHistogram = create(tfmdV0.RankHistogramSchema, {
-        buckets: values.slice(0, options.rankHistogramBuckets).map((v, rank) => ({ lowRank: BigInt(rank), highRank: BigInt(rank), label: v.value, sampleCount: v.count })),
+        buckets: values
+          .slice(0, options.rankHistogramBuckets)
+          .map((v, rank) => ({ lowRank: BigInt(rank), highRank: BigInt(rank), label: v.value, sampleCount: v.count })),
       });
     }
     feature.stats = { case: 'stringStats', value: stringStats };
@@ -163,7 +185,10 @@ function featureStatistics(
   const q = numbers(agg('q'));
   if (q) {
     numStats.median = q[(q.length - 1) / 2]!;
-    numStats.histograms = [standardHistogram(q, numStats.min, numStats.max, options.histogramBuckets, valid, numNan), quantileHistogram(q, options.quantileBuckets, valid, numNan)];
+    numStats.histograms = [
+      standardHistogram(q, numStats.min, numStats.max, options.histogramBuckets, valid, numNan),
+      quantileHistogram(q, options.quantileBuckets, valid, numNan),
+    ];
   }
   return feature;
 }

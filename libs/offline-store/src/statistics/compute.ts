@@ -52,7 +52,8 @@ export async function computeStatisticsWith<P extends Params>(engine: Statistics
       if (window !== undefined) {
         let ts: string;
         if (window.column === 'created') {
-          if (plan.created === undefined) throw new InvalidRequestError('window', `${label} has no created_timestamp_column, so rows cannot be selected by when they arrived`);
+          if (plan.created === undefined)
+            throw new InvalidRequestError('window', `${label} has no created_timestamp_column, so rows cannot be selected by when they arrived`);
           ts = d.timestamp(q(plan.created), false);
         } else {
           ts = d.timestamp(q(plan.ts), plan.tsIsPlain);
@@ -92,7 +93,13 @@ function pickColumns(described: readonly DescribedColumn[], features: readonly F
   return features.map((f) => {
     const stored = f.name;
     const column = byName.get(stored);
-    if (!column) throw new MissingColumnError(label, stored, `feature '${f.name}'`, described.map((c) => c.name));
+    if (!column)
+      throw new MissingColumnError(
+        label,
+        stored,
+        `feature '${f.name}'`,
+        described.map((c) => c.name),
+      );
     if (!column.type || !fits(f.type, column.type)) throw new ColumnTypeError(label, stored, `feature '${f.name}'`, column.engineType, describeType(f.type));
     return { stored, output: f.outputName ?? f.name, type: f.type };
   });

@@ -22,7 +22,8 @@ export function resolveStatisticsOptions(options: StatisticsOptions = {}): Resol
   for (const key of Object.keys(STATISTICS_OPTION_LIMITS) as (keyof ResolvedStatisticsOptions)[]) {
     const { fallback, max } = STATISTICS_OPTION_LIMITS[key];
     const given = options[key] ?? 0;
-    if (!Number.isInteger(given) || given < 0 || given > max) throw new InvalidRequestError(`options.${key}`, `must be an integer in [0, ${max}] (0: ${fallback}), got ${given}`);
+    if (!Number.isInteger(given) || given < 0 || given > max)
+      throw new InvalidRequestError(`options.${key}`, `must be an integer in [0, ${max}] (0: ${fallback}), got ${given}`);
     out[key] = given === 0 ? fallback : given;
   }
   return out;

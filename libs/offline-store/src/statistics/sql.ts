@@ -38,7 +38,14 @@ export interface StatisticsColumn {
 export function statisticsColumn(name: string, type: typesV1.ValueType): StatisticsColumn {
   const family = familyOf(type);
   const kind: StatisticsKind = family === 'string' ? 'string' : family === 'bytes' ? 'bytes' : 'numeric';
-  return { name, type: elementType(type), kind, list: isList(type), float: family === 'float', integral: family === 'int' || family === 'bool' || family === 'timestamp' };
+  return {
+    name,
+    type: elementType(type),
+    kind,
+    list: isList(type),
+    float: family === 'float',
+    integral: family === 'int' || family === 'bool' || family === 'timestamp',
+  };
 }
 
 export const columnAlias = (i: number): string => `__f${i}`;

@@ -147,7 +147,10 @@ describe('statistics', () => {
         expect(n.max).toBe(tn['max']);
         relClose(n.mean, tn['mean'], 1e-9);
         relClose(n.stdDev, tn['std_dev'], 1e-9);
-        const values = table.rows.map((r) => r[name]).filter((v): v is number | bigint => v !== null).map(Number);
+        const values = table.rows
+          .map((r) => r[name])
+          .filter((v): v is number | bigint => v !== null)
+          .map(Number);
         expectQuantilesWithin(values, n, RANK_EPS);
       }
 
@@ -179,32 +182,41 @@ describe('statistics', () => {
       }
     });
 
-    it.each(engines.slice(1).map((e) => [e.name, e] as const))('%s', async (_name, spec) => {
-      const engine = await spec.start();
-      try {
-        const stats = await engine.store.computeStatistics(request(await engine.load(table)));
-        expect(stats.datasets[0]!.numExamples).toBe(reference.datasets[0]!.numExamples);
-        for (const name of ['trips', 'rate']) {
-          const mine = feature(stats, name).stats;
-          const ref = feature(reference, name).stats;
-          if (mine.case !== 'numStats' || ref.case !== 'numStats') throw new Error('numeric');
-          expect(mine.value.commonStats).toEqual(expect.objectContaining({ numNonMissing: ref.value.commonStats!.numNonMissing, numMissing: ref.value.commonStats!.numMissing }));
-          expect([mine.value.min, mine.value.max, mine.value.numZeros]).toEqual([ref.value.min, ref.value.max, ref.value.numZeros]);
-          relClose(mine.value.mean, ref.value.mean, 1e-9);
-          relClose(mine.value.stdDev, ref.value.stdDev, 1e-9);
-          const values = table.rows.map((r) => r[name]).filter((v): v is number | bigint => v !== null).map(Number);
-          expectQuantilesWithin(values, mine.value, RANK_EPS);
+    it.each(engines.slice(1).map((e) => [e.name, e] as const))(
+      '%s',
+      async (_name, spec) => {
+        const engine = await spec.start();
+        try {
+          const stats = await engine.store.computeStatistics(request(await engine.load(table)));
+          expect(stats.datasets[0]!.numExamples).toBe(reference.datasets[0]!.numExamples);
+          for (const name of ['trips', 'rate']) {
+            const mine = feature(stats, name).stats;
+            const ref = feature(reference, name).stats;
+            if (mine.case !== 'numStats' || ref.case !== 'numStats') throw new Error('numeric');
+            expect(mine.value.commonStats).toEqual(
+              expect.objectContaining({ numNonMissing: ref.value.commonStats!.numNonMissing, numMissing: ref.value.commonStats!.numMissing }),
+            );
+            expect([mine.value.min, mine.value.max, mine.value.numZeros]).toEqual([ref.value.min, ref.value.max, ref.value.numZeros]);
+            relClose(mine.value.mean, ref.value.mean, 1e-9);
+            relClose(mine.value.stdDev, ref.value.stdDev, 1e-9);
+            const values = table.rows
+              .map((r) => r[name])
+              .filter((v): v is number | bigint => v !== null)
+              .map(Number);
+            expectQuantilesWithin(values, mine.value, RANK_EPS);
+          }
+          const city = feature(stats, 'city').stats;
+          const ref = feature(reference, 'city').stats;
+          if (city.case !== 'stringStats' || ref.case !== 'stringStats') throw new Error('string');
+          expect([city.value.unique, city.value.commonStats!.numNonMissing]).toEqual([ref.value.unique, ref.value.commonStats!.numNonMissing]);
+          expect(city.value.topValues.map((v) => [v.value, v.frequency])).toEqual(ref.value.topValues.map((v) => [v.value, v.frequency]));
+          relClose(city.value.avgLength, ref.value.avgLength, 1e-6);
+        } finally {
+          await engine.cleanup();
         }
-        const city = feature(stats, 'city').stats;
-        const ref = feature(reference, 'city').stats;
-        if (city.case !== 'stringStats' || ref.case !== 'stringStats') throw new Error('string');
-        expect([city.value.unique, city.value.commonStats!.numNonMissing]).toEqual([ref.value.unique, ref.value.commonStats!.numNonMissing]);
-        expect(city.value.topValues.map((v) => [v.value, v.frequency])).toEqual(ref.value.topValues.map((v) => [v.value, v.frequency]));
-        relClose(city.value.avgLength, ref.value.avgLength, 1e-6);
-      } finally {
-        await engine.cleanup();
-      }
-    }, 300_000);
+      },
+      300_000,
+    );
   });
 
   describe('requests', () => {
@@ -236,14 +248,16 @@ describe('statistics', () => {
     it('refuses options out of bounds and backwards windows, naming them', async () => {
       const location = await engine.load(table);
       const base = request(location);
-      await expect(engine.store.computeStatistics({ ...base, options: { topValues: 1_000_000 } })).rejects.toThrow(new InvalidRequestError('options.topValues', 'must be an integer in [0, 1000] (0: 10), got 1000000'));
+      await expect(engine.store.computeStatistics({ ...base, options: { topValues: 1_000_000 } })).rejects.toThrow(
+        new InvalidRequestError('options.topValues', 'must be an integer in [0, 1000] (0: 10), got 1000000'),
+      );
       await expect(engine.store.computeStatistics({ ...base, options: { histogramBuckets: -1 } })).rejects.toThrow(/options\.histogramBuckets/);
       await expect(
         engine.store.computeStatistics({ ...base, input: { ...base.input, window: { column: 'event', start: new Date(T0 + 1000), end: new Date(T0) } } }),
       ).rejects.toThrow(/window: start .* is after end/);
-      await expect(engine.store.computeStatistics({ ...base, input: { ...base.input, window: { column: 'created', start: new Date(T0), end: new Date(T0 + 1) } } })).rejects.toThrow(
-        /no created_timestamp_column/,
-      );
+      await expect(
+        engine.store.computeStatistics({ ...base, input: { ...base.input, window: { column: 'created', start: new Date(T0), end: new Date(T0 + 1) } } }),
+      ).rejects.toThrow(/no created_timestamp_column/);
     });
 
     it('describes list features by their value counts', async () => {
@@ -260,12 +274,18 @@ describe('statistics', () => {
         ],
       });
       const stats = await engine.store.computeStatistics({
-        input: { kind: 'source', source: { name: 'lists', location, timestampField: 'event_timestamp' }, features: [{ name: 'tags', type: ValueType.STRING_LIST }] },
+        input: {
+          kind: 'source',
+          source: { name: 'lists', location, timestampField: 'event_timestamp' },
+          features: [{ name: 'tags', type: ValueType.STRING_LIST }],
+        },
         datasetName: 'lists',
       });
       const tags = feature(stats, 'tags').stats;
       if (tags.case !== 'stringStats') throw new Error('string');
-      expect(tags.value.commonStats).toEqual(expect.objectContaining({ numNonMissing: 2n, numMissing: 1n, minNumValues: 1n, maxNumValues: 3n, totNumValues: 4n, avgNumValues: 2 }));
+      expect(tags.value.commonStats).toEqual(
+        expect.objectContaining({ numNonMissing: 2n, numMissing: 1n, minNumValues: 1n, maxNumValues: 3n, totNumValues: 4n, avgNumValues: 2 }),
+      );
     });
   });
 });

@@ -55,7 +55,13 @@ export function makeDataset(seed = 7): Dataset {
     const version = `${driver}@${ts.getTime()}@${created.getTime()}`;
     if (seen.has(version)) continue;
     seen.add(version);
-    const row = { driver_id: driver, event_ts: ts, created_ts: created, conv_rate: rnd() < 0.15 ? null : Math.round(rnd() * 1000) / 1000, trips: BigInt(Math.floor(rnd() * 100)) };
+    const row = {
+      driver_id: driver,
+      event_ts: ts,
+      created_ts: created,
+      conv_rate: rnd() < 0.15 ? null : Math.round(rnd() * 1000) / 1000,
+      trips: BigInt(Math.floor(rnd() * 100)),
+    };
     driverRows.push(row);
     if (rnd() < 0.1) driverRows.push({ ...row }); // exact duplicate
     if (rnd() < 0.15) driverRows.push({ ...row, created_ts: new Date(created.getTime() + 37 * MIN), conv_rate: 9 + i / 1000, trips: 9000n + BigInt(i) }); // backfill
@@ -69,7 +75,13 @@ export function makeDataset(seed = 7): Dataset {
     const key = `${customer}@${ts.getTime()}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    const row = { customer, ts, city: rnd() < 0.1 ? null : pick(['Lisbon', 'Porto', 'Faro', "O'Hare \"x\""]), vip: rnd() < 0.5, score: rnd() < 0.2 ? null : Math.floor(rnd() * 50) };
+    const row = {
+      customer,
+      ts,
+      city: rnd() < 0.1 ? null : pick(['Lisbon', 'Porto', 'Faro', 'O\'Hare "x"']),
+      vip: rnd() < 0.5,
+      score: rnd() < 0.2 ? null : Math.floor(rnd() * 50),
+    };
     customerRows.push(row);
     if (rnd() < 0.1) customerRows.push({ ...row });
   }
@@ -105,7 +117,13 @@ export function makeDataset(seed = 7): Dataset {
   for (let i = 0; i < 300; i++) {
     // Some rows before any data, some after the data ends.
     const t = new Date(T0 + (Math.floor(rnd() * 84) - 6) * 10 * MIN);
-    const row = { driver_id: rnd() < 0.05 ? 1021n : pick(drivers), customer: rnd() < 0.05 ? 'nobody' : pick(customers), event_timestamp: t, request_id: `r${i}`, weight: rnd() < 0.1 ? null : i / 10 };
+    const row = {
+      driver_id: rnd() < 0.05 ? 1021n : pick(drivers),
+      customer: rnd() < 0.05 ? 'nobody' : pick(customers),
+      event_timestamp: t,
+      request_id: `r${i}`,
+      weight: rnd() < 0.1 ? null : i / 10,
+    };
     entityRows.push(row);
     if (rnd() < 0.08) entityRows.push({ ...row }); // repeated entity row
   }

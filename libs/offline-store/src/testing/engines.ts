@@ -57,7 +57,10 @@ export async function duckdbEngine(): Promise<EngineUnderTest> {
       for (let start = 0; start < spec.rows.length; start += 2048) {
         const rows = spec.rows.slice(start, start + 2048);
         const chunk = DuckDBDataChunk.create(types, rows.length);
-        chunk.setColumnsConverted(spec.columns.map((c) => rows.map((r) => r[c.name] ?? null)), toDuckDB);
+        chunk.setColumnsConverted(
+          spec.columns.map((c) => rows.map((r) => r[c.name] ?? null)),
+          toDuckDB,
+        );
         appender.appendDataChunk(chunk);
       }
       appender.closeSync();
@@ -100,7 +103,9 @@ export async function postgresEngine(url: string): Promise<EngineUnderTest> {
       const table = `${spec.name}_${suffix}_${++n}`;
       created.push(table);
       // Source timestamps as `timestamp` (no zone) unless zoned, the common case in warehouses.
-      const ddl = spec.columns.map((c) => `"${c.name}" ${c.type === typesV1.ValueType.UNIX_TIMESTAMP ? (zoned ? 'timestamptz' : 'timestamp') : postgresType(c.type)}`);
+      const ddl = spec.columns.map(
+        (c) => `"${c.name}" ${c.type === typesV1.ValueType.UNIX_TIMESTAMP ? (zoned ? 'timestamptz' : 'timestamp') : postgresType(c.type)}`,
+      );
       await client.query(`CREATE TABLE "${table}" (${ddl.join(', ')})`);
       for (let start = 0; start < spec.rows.length; start += 500) {
         const rows = spec.rows.slice(start, start + 500);
@@ -143,17 +148,22 @@ export async function bigqueryEngine(endpoint: string, projectId: string): Promi
       const id = `${spec.name}_${++n}`;
       const [table] = await bigquery.dataset(datasetId).createTable(id, { schema: { fields: spec.columns.map((c) => bigqueryField(c.name, c.type)) } });
       const rows = spec.rows.map((row) =>
-        Object.fromEntries(spec.columns.map((c) => {
-          const cell = row[c.name] ?? null;
-          return [c.name, cell instanceof Date ? isoMicros(cell) : typeof cell === 'bigint' ? cell.toString() : cell];
-        })),
+        Object.fromEntries(
+          spec.columns.map((c) => {
+            const cell = row[c.name] ?? null;
+            return [c.name, cell instanceof Date ? isoMicros(cell) : typeof cell === 'bigint' ? cell.toString() : cell];
+          }),
+        ),
       );
       for (let start = 0; start < rows.length; start += 1000) await table.insert(rows.slice(start, start + 1000));
       return { kind: 'table', table: `${projectId}.${datasetId}.${id}` };
     },
     scratchTable: (name) => `${projectId}.${datasetId}.${name}_${++n}`,
     async cleanup() {
-      await bigquery.dataset(datasetId).delete({ force: true }).catch(() => undefined);
+      await bigquery
+        .dataset(datasetId)
+        .delete({ force: true })
+        .catch(() => undefined);
     },
   };
 }

@@ -60,10 +60,7 @@ export class ReadPlan {
     const namesStart = reader.at;
     const namesEnd = namesStart + namesLength;
     const names = this.codec.names;
-    const map =
-      namesLength === names.length && names.compare(buf, namesStart, namesEnd) === 0
-        ? this.positional
-        : this.mapForStored(buf, namesStart, namesEnd);
+    const map = namesLength === names.length && names.compare(buf, namesStart, namesEnd) === 0 ? this.positional : this.mapForStored(buf, namesStart, namesEnd);
     const values = new Array<Value | undefined>(this.features.length).fill(undefined);
     reader.at = namesEnd;
     for (let i = 0; i < map.length; i++) {
@@ -287,4 +284,3 @@ export function valueTag(view: string, feature: string, value: Value, declared: 
   }
   return tag;
 }
-

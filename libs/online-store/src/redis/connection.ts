@@ -160,9 +160,16 @@ export class RedisConnection {
     timeoutMs = this.writeTimeoutMs,
     chunkRows = WRITE_CHUNK_ROWS,
   ): Promise<number> {
-    const replies = await this.runChunked(script, shared, rows.map((row) => row.key), timeoutMs, chunkRows, (args, indexes, from, to) => {
-      for (let i = from; i < to; i++) for (const arg of rows[indexes[i]!]!.args) args.push(arg);
-    });
+    const replies = await this.runChunked(
+      script,
+      shared,
+      rows.map((row) => row.key),
+      timeoutMs,
+      chunkRows,
+      (args, indexes, from, to) => {
+        for (let i = from; i < to; i++) for (const arg of rows[indexes[i]!]!.args) args.push(arg);
+      },
+    );
     let skipped = 0;
     for (const reply of replies) skipped += Number(reply);
     return skipped;
@@ -260,7 +267,16 @@ export class RedisConnection {
 
   /** HDEL fields from each key. */
   async hdel(keys: readonly Buffer[], fields: readonly Buffer[], timeoutMs = this.writeTimeoutMs): Promise<void> {
-    await this.run('delete', timeoutMs, keys, keys.map((key): Command => (target) => target.hdel(key, ...fields)));
+    await this.run(
+      'delete',
+      timeoutMs,
+      keys,
+      keys.map(
+        (key): Command =>
+          (target) =>
+            target.hdel(key, ...fields),
+      ),
+    );
   }
 
   /** Every key matching the glob pattern, on every master, a page at a time. */
@@ -327,7 +343,9 @@ export class RedisConnection {
   private async sendCorked(client: Redis, commands: readonly Command[]): Promise<Reply[]> {
     this.coalesceWrites(client);
     const settled = await Promise.allSettled(commands.map((command) => command(client) as Promise<unknown>));
-    return settled.map((result): Reply => (result.status === 'fulfilled' ? [null, result.value] : [result.reason instanceof Error ? result.reason : new Error(String(result.reason)), undefined]));
+    return settled.map((result): Reply =>
+      result.status === 'fulfilled' ? [null, result.value] : [result.reason instanceof Error ? result.reason : new Error(String(result.reason)), undefined],
+    );
   }
 
   private async pipelinePerNode(client: Cluster, keys: readonly Buffer[], commands: readonly Command[]): Promise<Reply[]> {

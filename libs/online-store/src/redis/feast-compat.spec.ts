@@ -88,7 +88,11 @@ describe('feast layout against the real feast package', () => {
       redis: redisAddress(),
       project,
       view: wireView(stats),
-      rows: feastKeys.map((key, i) => ({ entity_key: wireKey(key), ts_us: 1_700_000_000_123_456 + i, values: Object.fromEntries(Object.entries(values).map(([k, v]) => [k, b64(v)])) })),
+      rows: feastKeys.map((key, i) => ({
+        entity_key: wireKey(key),
+        ts_us: 1_700_000_000_123_456 + i,
+        values: Object.fromEntries(Object.entries(values).map(([k, v]) => [k, b64(v)])),
+      })),
     });
     await runFeast(python, {
       op: 'write',
@@ -114,7 +118,12 @@ describe('feast layout against the real feast package', () => {
     ]);
 
     // we write, feast reads
-    expect(await store.write(stats, ourKeys.map((entityKey, i) => ({ entityKey, eventTs: eventMsFromMicros(1_700_000_001_456_789 + i), values })))).toEqual({
+    expect(
+      await store.write(
+        stats,
+        ourKeys.map((entityKey, i) => ({ entityKey, eventTs: eventMsFromMicros(1_700_000_001_456_789 + i), values })),
+      ),
+    ).toEqual({
       written: 2,
       skipped: 0,
     });
@@ -135,8 +144,14 @@ describe('feast layout against the real feast package', () => {
     // skipped, 1 us newer lands and feast sees it.
     const older = { ...values, string: str('older') };
     const newer = { ...values, string: str('newer') };
-    expect(await store.write(stats, [{ entityKey: feastKeys[0]!, eventTs: eventMsFromMicros(1_700_000_000_123_455), values: older }])).toEqual({ written: 0, skipped: 1 });
-    expect(await store.write(stats, [{ entityKey: feastKeys[1]!, eventTs: eventMsFromMicros(1_700_000_000_123_458), values: newer }])).toEqual({ written: 1, skipped: 0 });
+    expect(await store.write(stats, [{ entityKey: feastKeys[0]!, eventTs: eventMsFromMicros(1_700_000_000_123_455), values: older }])).toEqual({
+      written: 0,
+      skipped: 1,
+    });
+    expect(await store.write(stats, [{ entityKey: feastKeys[1]!, eventTs: eventMsFromMicros(1_700_000_000_123_458), values: newer }])).toEqual({
+      written: 1,
+      skipped: 0,
+    });
     const after = await runFeast<FeastRead>(python, {
       op: 'read',
       redis: redisAddress(),
@@ -154,14 +169,27 @@ describe('feast layout against the real feast package', () => {
     await store.deleteView(trips);
   });
 
-  it('reads a null feast stored (an empty Value) as a null with the row\'s time, as feast does', async () => {
+  it("reads a null feast stored (an empty Value) as a null with the row's time, as feast does", async () => {
     const project = `feast_${randomUUID().slice(0, 8)}`;
     const nulls = view(project, 'nulls', { n: T.INT64, label: T.STRING });
     const key = ek({ driver_id: 9n });
     const empty = b64(value({ case: undefined }));
     expect(empty).toBe(''); // what feast stores for None: a Value with nothing set
-    await runFeast(python, { op: 'write', redis: redisAddress(), project, view: wireView(nulls), rows: [{ entity_key: wireKey(key), ts_us: 1_700_000_000_000_001, values: { n: empty, label: b64(str('x')) } }] });
-    const feastSees = await runFeast<FeastRead>(python, { op: 'read', redis: redisAddress(), project, view: wireView(nulls), features: ['n', 'label'], entity_keys: [wireKey(key)] });
+    await runFeast(python, {
+      op: 'write',
+      redis: redisAddress(),
+      project,
+      view: wireView(nulls),
+      rows: [{ entity_key: wireKey(key), ts_us: 1_700_000_000_000_001, values: { n: empty, label: b64(str('x')) } }],
+    });
+    const feastSees = await runFeast<FeastRead>(python, {
+      op: 'read',
+      redis: redisAddress(),
+      project,
+      view: wireView(nulls),
+      features: ['n', 'label'],
+      entity_keys: [wireKey(key)],
+    });
     expect(feastSees.rows[0]).toEqual({ ts_us: 1_700_000_000_000_001, values: { n: '', label: b64(str('x')) } });
     const [rows] = await store.read([{ view: nulls, entityKeys: [key] }]);
     expect(rows![0]!.values.map((v) => v?.val.case)).toEqual(['nullVal', 'stringVal']);

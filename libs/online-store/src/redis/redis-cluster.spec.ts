@@ -24,7 +24,12 @@ for (const layout of ['packed', 'feast'] as const) {
         const w = view(`spread_${layout}`, 'w', { x: T.INT64 });
         const keys = Array.from({ length: 300 }, (_, i) => ek({ driver_id: BigInt(i) }));
         for (const target of [v, w]) {
-          expect(await store.write(target, keys.map((entityKey, i) => ({ entityKey, eventTs: 1, values: { x: i64(i) } })))).toEqual({ written: 300, skipped: 0 });
+          expect(
+            await store.write(
+              target,
+              keys.map((entityKey, i) => ({ entityKey, eventTs: 1, values: { x: i64(i) } })),
+            ),
+          ).toEqual({ written: 300, skipped: 0 });
         }
         const after = await Promise.all(nodes.map((n) => n.dbsize()));
         after.forEach((count, i) => expect(count - before[i]!).toBeGreaterThan(50));
@@ -53,7 +58,13 @@ describe('cluster key slots', () => {
   it('match the slot Redis computes, hash tags included', async () => {
     const node = new Redis(cluster.servers[0]!.url);
     try {
-      const keys = [Buffer.from('foo'), Buffer.from('{user1000}.following'), Buffer.from([0xff, 0x00, 0x7b, 0x41, 0x7d, 0x80]), Buffer.from('a{}b'), Buffer.from([1, 0, 0, 0, 2, 0xe9, 3])];
+      const keys = [
+        Buffer.from('foo'),
+        Buffer.from('{user1000}.following'),
+        Buffer.from([0xff, 0x00, 0x7b, 0x41, 0x7d, 0x80]),
+        Buffer.from('a{}b'),
+        Buffer.from([1, 0, 0, 0, 2, 0xe9, 3]),
+      ];
       for (const key of keys) expect(keySlot(key)).toBe(await node.cluster('KEYSLOT', key as unknown as string));
     } finally {
       node.disconnect();

@@ -17,7 +17,7 @@ for (const layout of ['packed', 'feast'] as const) {
 
 function shuffle<X>(items: X[], seed: number): X[] {
   let state = seed;
-  const random = () => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const random = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32;
   for (let i = items.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     [items[i], items[j]] = [items[j]!, items[i]!];
@@ -75,7 +75,10 @@ describe.each(['packed', 'feast'] as RedisLayoutName[])('redis %s layout: a batc
       const stamps = 20;
       // The batch writer holds the odd timestamps of both views, the stream writer the even
       // ones of `shared` only; each goes through its timestamps in a shuffled order.
-      const batchRounds = shuffle(Array.from({ length: stamps }, (_, n) => 1 + 2 * n), 5);
+      const batchRounds = shuffle(
+        Array.from({ length: stamps }, (_, n) => 1 + 2 * n),
+        5,
+      );
       const streamRows = shuffle(
         Array.from({ length: keys * stamps }, (_, n): WriteRow => {
           const ts = 2 + 2 * (n % stamps);
@@ -139,7 +142,12 @@ describe('redis packed rows of format 1 (event time in ms, written before micros
       expect(await store.write(v, [{ entityKey: ek({ driver_id: 1n }), eventTs: older, values: { label: str('older') } }])).toEqual({ written: 0, skipped: 1 });
       expect(await store.write(v, [{ entityKey: ek({ driver_id: 2n }), eventTs: newer, values: { label: str('newer') } }])).toEqual({ written: 1, skipped: 0 });
       const entities = (id: bigint, ts: number, label: string) =>
-        store.writeEntities!({ size: 1, joinKeys: ['driver_id'], keyColumns: [[id]], views: [{ view: v, rowOf: Int32Array.from([0]), eventTs: [ts], columns: [[label]] }] });
+        store.writeEntities!({
+          size: 1,
+          joinKeys: ['driver_id'],
+          keyColumns: [[id]],
+          views: [{ view: v, rowOf: Int32Array.from([0]), eventTs: [ts], columns: [[label]] }],
+        });
       expect(await entities(3n, older, 'older')).toEqual([{ written: 0, skipped: 1 }]);
       expect(await entities(4n, newer, 'newer')).toEqual([{ written: 1, skipped: 0 }]);
       const [after] = await store.read([{ view: v, entityKeys: [1n, 2n, 3n, 4n].map((id) => ek({ driver_id: id })) }]);

@@ -58,10 +58,22 @@ export function describeOnlineStoreBehaviour(name: string, open: () => Promise<O
             { view: w, rowOf: Int32Array.from([0]), eventTs: [ts], columns: [Float64Array.from([d])] },
           ],
         });
-        expect(await store.writeEntities(batch(at, 'first', 1))).toEqual([{ written: 1, skipped: 0 }, { written: 1, skipped: 0 }]);
-        expect(await store.writeEntities(batch(next, 'second', 2))).toEqual([{ written: 1, skipped: 0 }, { written: 1, skipped: 0 }]);
-        expect(await store.writeEntities(batch(at, 'stale', 3))).toEqual([{ written: 0, skipped: 1 }, { written: 0, skipped: 1 }]);
-        const [strings, doubles] = await store.read([{ view: v, entityKeys: [ek({ driver_id: 2n })] }, { view: w, entityKeys: [ek({ driver_id: 2n })] }]);
+        expect(await store.writeEntities(batch(at, 'first', 1))).toEqual([
+          { written: 1, skipped: 0 },
+          { written: 1, skipped: 0 },
+        ]);
+        expect(await store.writeEntities(batch(next, 'second', 2))).toEqual([
+          { written: 1, skipped: 0 },
+          { written: 1, skipped: 0 },
+        ]);
+        expect(await store.writeEntities(batch(at, 'stale', 3))).toEqual([
+          { written: 0, skipped: 1 },
+          { written: 0, skipped: 1 },
+        ]);
+        const [strings, doubles] = await store.read([
+          { view: v, entityKeys: [ek({ driver_id: 2n })] },
+          { view: w, entityKeys: [ek({ driver_id: 2n })] },
+        ]);
         expect(strings![0]).toEqual({ eventTs: next, values: [str('second')] });
         expect(doubles![0]).toEqual({ eventTs: next, values: [dbl(2)] });
       }
@@ -135,15 +147,19 @@ export function describeOnlineStoreBehaviour(name: string, open: () => Promise<O
       );
       // Two rows of one key in one batch: the newer wins whichever comes first.
       const key = ek({ driver_id: 100_000n });
-      expect(await store.write(v, [
-        { entityKey: key, eventTs: 200, values: { x: str('newer') } },
-        { entityKey: key, eventTs: 150, values: { x: str('older') } },
-      ])).toEqual({ written: 1, skipped: 1 });
+      expect(
+        await store.write(v, [
+          { entityKey: key, eventTs: 200, values: { x: str('newer') } },
+          { entityKey: key, eventTs: 150, values: { x: str('older') } },
+        ]),
+      ).toEqual({ written: 1, skipped: 1 });
       expect(await readOne(v, key)).toEqual({ eventTs: 200, values: [str('newer')] });
-      expect(await store.write(v, [
-        { entityKey: key, eventTs: 300, values: { x: str('older2') } },
-        { entityKey: key, eventTs: 400, values: { x: str('newer2') } },
-      ])).toEqual({ written: 2, skipped: 0 });
+      expect(
+        await store.write(v, [
+          { entityKey: key, eventTs: 300, values: { x: str('older2') } },
+          { entityKey: key, eventTs: 400, values: { x: str('newer2') } },
+        ]),
+      ).toEqual({ written: 2, skipped: 0 });
       expect(await readOne(v, key)).toEqual({ eventTs: 400, values: [str('newer2')] });
     });
 
@@ -166,13 +182,22 @@ export function describeOnlineStoreBehaviour(name: string, open: () => Promise<O
       const elsewhere = view(project(), 'a', { x: T.INT64 });
       const keys = [ek({ driver_id: 1n }), ek({ driver_id: 2n })];
       for (const v of [a, b, elsewhere]) {
-        await store.write(v, keys.map((entityKey, i) => ({ entityKey, eventTs: 10, values: { x: i64(i) } })));
+        await store.write(
+          v,
+          keys.map((entityKey, i) => ({ entityKey, eventTs: 10, values: { x: i64(i) } })),
+        );
       }
       await store.deleteView(a);
       const [ra, rb, re] = await store.read([a, b, elsewhere].map((v) => ({ view: v, entityKeys: keys })));
       expect(ra).toEqual([undefined, undefined]);
-      expect(rb).toEqual([{ eventTs: 10, values: [i64(0)] }, { eventTs: 10, values: [i64(1)] }]);
-      expect(re).toEqual([{ eventTs: 10, values: [i64(0)] }, { eventTs: 10, values: [i64(1)] }]);
+      expect(rb).toEqual([
+        { eventTs: 10, values: [i64(0)] },
+        { eventTs: 10, values: [i64(1)] },
+      ]);
+      expect(re).toEqual([
+        { eventTs: 10, values: [i64(0)] },
+        { eventTs: 10, values: [i64(1)] },
+      ]);
       // A deleted view takes new writes again, whatever their timestamps.
       expect(await store.write(a, [{ entityKey: keys[0]!, eventTs: 1, values: { x: i64(5) } }])).toEqual({ written: 1, skipped: 0 });
     });
@@ -229,7 +254,12 @@ export function describeOnlineStoreBehaviour(name: string, open: () => Promise<O
       );
       for (const [i, v] of views.entries()) {
         const keyOf = (k: number) => (i < 4 ? ek({ driver_id: BigInt(k) }) : ek({ customer_id: `c${k}` }));
-        await store.write(v, [1, 2, 3].filter((k) => k !== i % 3 + 1).map((k) => ({ entityKey: keyOf(k), eventTs: 100 + i, values: { f: i64(i * 10 + k), g: str(`${v.name}/${k}`) } })));
+        await store.write(
+          v,
+          [1, 2, 3]
+            .filter((k) => k !== (i % 3) + 1)
+            .map((k) => ({ entityKey: keyOf(k), eventTs: 100 + i, values: { f: i64(i * 10 + k), g: str(`${v.name}/${k}`) } })),
+        );
       }
       const requests = views.map((v, i) => ({
         view: v,
@@ -298,7 +328,12 @@ export function describeOnlineStoreBehaviour(name: string, open: () => Promise<O
           joinKeys: ['driver_id'],
           keyColumns: [[20n, 21n, 22n]],
           views: [
-            columnsOf(typed, [2, 0, 1], [late, 5, late + 1], [Float64Array.from([0.5, -1, 2]), Float64Array.from([1e300, 0, -0]), Float64Array.from([Number.NaN, 3, 4])]),
+            columnsOf(
+              typed,
+              [2, 0, 1],
+              [late, 5, late + 1],
+              [Float64Array.from([0.5, -1, 2]), Float64Array.from([1e300, 0, -0]), Float64Array.from([Number.NaN, 3, 4])],
+            ),
             columnsOf(mixed, [0, -1, 1], [late, late], [Float64Array.from([9, 8]), [null, 7]]),
           ],
         });
@@ -323,16 +358,28 @@ export function describeOnlineStoreBehaviour(name: string, open: () => Promise<O
         expect(await readOne(again, keys[1]!)).toEqual(t![1]);
         // The stored time orders later writes: an older row is skipped, a newer one lands.
         expect(
-          await writeEntities({ size: 1, joinKeys: ['driver_id'], keyColumns: [[20n]], views: [columnsOf(typed, [0], [late], [Float64Array.of(1), Float64Array.of(1), Float64Array.of(1)])] }),
+          await writeEntities({
+            size: 1,
+            joinKeys: ['driver_id'],
+            keyColumns: [[20n]],
+            views: [columnsOf(typed, [0], [late], [Float64Array.of(1), Float64Array.of(1), Float64Array.of(1)])],
+          }),
         ).toEqual([{ written: 0, skipped: 1 }]);
         expect(
-          await writeEntities({ size: 1, joinKeys: ['driver_id'], keyColumns: [[20n]], views: [columnsOf(typed, [0], [late + 2], [Float64Array.of(1), Float64Array.of(1), Float64Array.of(1)])] }),
+          await writeEntities({
+            size: 1,
+            joinKeys: ['driver_id'],
+            keyColumns: [[20n]],
+            views: [columnsOf(typed, [0], [late + 2], [Float64Array.of(1), Float64Array.of(1), Float64Array.of(1)])],
+          }),
         ).toEqual([{ written: 1, skipped: 0 }]);
       });
 
       it('writes a row whose event time is the epoch itself', async () => {
         const v = view(project(), 'epoch', { x: T.DOUBLE });
-        expect(await writeEntities({ size: 1, joinKeys: ['driver_id'], keyColumns: [[30n]], views: [columnsOf(v, [0], [0], [[1.5]])] })).toEqual([{ written: 1, skipped: 0 }]);
+        expect(await writeEntities({ size: 1, joinKeys: ['driver_id'], keyColumns: [[30n]], views: [columnsOf(v, [0], [0], [[1.5]])] })).toEqual([
+          { written: 1, skipped: 0 },
+        ]);
         expect(await readOne(v, ek({ driver_id: 30n }))).toEqual({ eventTs: 0, values: [dbl(1.5)] });
       });
 
@@ -347,7 +394,16 @@ export function describeOnlineStoreBehaviour(name: string, open: () => Promise<O
           keyColumns: [[10n, 11n, 12n]],
           views: [
             columnsOf(stats, [1, -1, 0], [2000, 1000], [Float64Array.from([1.5, -0.25]), [7n, null], ['twelve', 'ten']]),
-            columnsOf(flags, [-1, 0, 1], [3000, 4000], [[true, null], [new Date(1_700_000_000_999), new Date(0)], [['a', 'b'], []]]),
+            columnsOf(
+              flags,
+              [-1, 0, 1],
+              [3000, 4000],
+              [
+                [true, null],
+                [new Date(1_700_000_000_999), new Date(0)],
+                [['a', 'b'], []],
+              ],
+            ),
           ],
         });
         expect(results).toEqual([
@@ -359,7 +415,11 @@ export function describeOnlineStoreBehaviour(name: string, open: () => Promise<O
           { view: stats, entityKeys: keys },
           { view: flags, entityKeys: keys },
         ]);
-        expect(s).toEqual([{ eventTs: 1000, values: [dbl(-0.25), nul(), str('ten')] }, undefined, { eventTs: 2000, values: [dbl(1.5), i64(7), str('twelve')] }]);
+        expect(s).toEqual([
+          { eventTs: 1000, values: [dbl(-0.25), nul(), str('ten')] },
+          undefined,
+          { eventTs: 2000, values: [dbl(1.5), i64(7), str('twelve')] },
+        ]);
         expect(f).toEqual([
           undefined,
           {
@@ -378,7 +438,7 @@ export function describeOnlineStoreBehaviour(name: string, open: () => Promise<O
         expect((await readOne(again, ek({ driver_id: 12n })))?.values).toEqual(s![2]!.values);
       });
 
-      it('keeps a newer stored row of one view while writing the entity\'s other views; an equal time overwrites', async () => {
+      it("keeps a newer stored row of one view while writing the entity's other views; an equal time overwrites", async () => {
         const p = project();
         const a = view(p, 'a', { x: T.STRING });
         const b = view(p, 'b', { y: T.STRING });
@@ -390,7 +450,10 @@ export function describeOnlineStoreBehaviour(name: string, open: () => Promise<O
           size: 3,
           joinKeys: ['driver_id'],
           keyColumns: [[1n, 2n, 3n]],
-          views: [columnsOf(a, [0, 1, 2], [4000, 5000, 4000], [['batch', 'batch-equal', 'batch']]), columnsOf(b, [0, 1, 2], [4000, 4000, 4000], [['b1', 'b2', 'b3']])],
+          views: [
+            columnsOf(a, [0, 1, 2], [4000, 5000, 4000], [['batch', 'batch-equal', 'batch']]),
+            columnsOf(b, [0, 1, 2], [4000, 4000, 4000], [['b1', 'b2', 'b3']]),
+          ],
         });
         expect(results).toEqual([
           { written: 2, skipped: 1 },
@@ -408,7 +471,12 @@ export function describeOnlineStoreBehaviour(name: string, open: () => Promise<O
         ]);
         expect(rb!.map((r) => r?.values[0]?.val.value)).toEqual(['b1', 'b2', 'b3']);
         // An older batch of the same entities changes nothing.
-        const older = await writeEntities({ size: 1, joinKeys: ['driver_id'], keyColumns: [[3n]], views: [columnsOf(a, [0], [1], [['old']]), columnsOf(b, [0], [1], [['old']])] });
+        const older = await writeEntities({
+          size: 1,
+          joinKeys: ['driver_id'],
+          keyColumns: [[3n]],
+          views: [columnsOf(a, [0], [1], [['old']]), columnsOf(b, [0], [1], [['old']])],
+        });
         expect(older).toEqual([
           { written: 0, skipped: 1 },
           { written: 0, skipped: 1 },
@@ -440,7 +508,12 @@ export function describeOnlineStoreBehaviour(name: string, open: () => Promise<O
         const v = view(p, 'strict', { x: T.INT64 });
         const w = view(p, 'other', { y: T.DOUBLE });
         const bad = (cells: FeatureCell[], eventTs = [1, 1]) =>
-          writeEntities({ size: 2, joinKeys: ['driver_id'], keyColumns: [[1n, 2n]], views: [columnsOf(w, [0, 1], [1, 1], [[0.5, 0.5]]), columnsOf(v, [0, 1], eventTs, [cells])] });
+          writeEntities({
+            size: 2,
+            joinKeys: ['driver_id'],
+            keyColumns: [[1n, 2n]],
+            views: [columnsOf(w, [0, 1], [1, 1], [[0.5, 0.5]]), columnsOf(v, [0, 1], eventTs, [cells])],
+          });
         await expect(bad([1n, 'two'])).rejects.toBeInstanceOf(InvalidRowError);
         await expect(bad([1n, 2.5])).rejects.toBeInstanceOf(InvalidRowError);
         await expect(bad([1n, 2n], [1, -1])).rejects.toBeInstanceOf(InvalidRowError);

@@ -36,7 +36,10 @@ export async function feastPython(): Promise<string> {
   if (wanted.every((r) => installed.includes(r))) return python;
   if (installed[0] === FEAST_REQUIREMENT) {
     // The same feast, fewer extras: add them in place (another test may be using this venv now).
-    await pip(python, wanted.filter((r) => !installed.includes(r)));
+    await pip(
+      python,
+      wanted.filter((r) => !installed.includes(r)),
+    );
   } else {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(path.dirname(dir), { recursive: true });

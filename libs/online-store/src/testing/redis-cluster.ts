@@ -18,9 +18,7 @@ const SLOT_RANGES: [number, number][] = [
 /** Three masters, each owning a third of the slots, joined with CLUSTER MEET. */
 export async function startRedisCluster(): Promise<RunningRedisCluster> {
   const servers = await Promise.all(
-    SLOT_RANGES.map(() =>
-      startRedis({ extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '5000'] }),
-    ),
+    SLOT_RANGES.map(() => startRedis({ extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '5000'] })),
   );
   const stop = async () => {
     await Promise.all(servers.map((s) => s.stop()));

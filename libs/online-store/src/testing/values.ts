@@ -29,11 +29,15 @@ export function ek(pairs: Record<string, Value | string | bigint | number>): Ent
   return { joinKeys, entityValues };
 }
 
-export function view(project: string, name: string, features: Record<string, typesV1.ValueType>, joinKeys = ['driver_id'], keyTtlSeconds?: number): ViewDescriptor {
+export function view(
+  project: string,
+  name: string,
+  features: Record<string, typesV1.ValueType>,
+  joinKeys = ['driver_id'],
+  keyTtlSeconds?: number,
+): ViewDescriptor {
   const specs: FeatureSpec[] = Object.entries(features).map(([n, type]) => ({ name: n, type }));
-  return keyTtlSeconds === undefined
-    ? { project, name, features: specs, joinKeys }
-    : { project, name, features: specs, joinKeys, keyTtlSeconds };
+  return keyTtlSeconds === undefined ? { project, name, features: specs, joinKeys } : { project, name, features: specs, joinKeys, keyTtlSeconds };
 }
 
 /** One value of every type the stores keep, by feature name, with the feature's type. */

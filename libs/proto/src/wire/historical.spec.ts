@@ -10,7 +10,10 @@ function chunkResponse(firstRow: bigint, rows: number): offlineV1.GetHistoricalF
   // Every value in every column position, so each column mixes cases and nulls.
   const columns = values.map((_, c) => ({ val: Array.from({ length: rows }, (_, r) => values[(c + r) % values.length] as ValueInit) }));
   return create(offlineV1.GetHistoricalFeaturesResponseSchema, {
-    part: { case: 'chunk', value: { firstRow, columns, eventTimestamps: Array.from({ length: rows }, (_, r) => timestamps[r % timestamps.length] as typeof timestamps[number]) } },
+    part: {
+      case: 'chunk',
+      value: { firstRow, columns, eventTimestamps: Array.from({ length: rows }, (_, r) => timestamps[r % timestamps.length] as (typeof timestamps)[number]) },
+    },
   });
 }
 
@@ -45,7 +48,10 @@ describe('encodeHistoricalResponse', () => {
   test('GetHistoricalFeaturesFromSourceResponse chunks, schema and summary parts match', () => {
     const chunk = chunkResponse(42n, 11).part.value as offlineV1.ResultChunk;
     expectSameBytes(create(offlineV1.GetHistoricalFeaturesFromSourceResponseSchema, { part: { case: 'chunk', value: chunk } }));
-    const schema = { columns: [{ name: 'driver_id', valueType: typesV1.ValueType.INT64, role: offlineV1.ColumnRole.JOIN_KEY }], timestampColumn: 'event_timestamp' };
+    const schema = {
+      columns: [{ name: 'driver_id', valueType: typesV1.ValueType.INT64, role: offlineV1.ColumnRole.JOIN_KEY }],
+      timestampColumn: 'event_timestamp',
+    };
     const summary = { rowCount: 10n, elapsed: { seconds: 1n, nanos: 5 } };
     for (const part of [
       { case: 'schema', value: schema },
@@ -66,26 +72,39 @@ describe('encodeHistoricalResponse', () => {
         val: Array.from({ length: rows }, () => values[Math.floor(next() * values.length)] as ValueInit),
       }));
       const eventTimestamps = Array.from({ length: rows }, () => timestampFromMs(Math.floor((next() - 0.3) * 4e12)));
-      expectSameBytes(create(offlineV1.GetHistoricalFeaturesResponseSchema, { part: { case: 'chunk', value: { firstRow: BigInt(Math.floor(next() * 1e12)), columns, eventTimestamps } } }));
+      expectSameBytes(
+        create(offlineV1.GetHistoricalFeaturesResponseSchema, {
+          part: { case: 'chunk', value: { firstRow: BigInt(Math.floor(next() * 1e12)), columns, eventTimestamps } },
+        }),
+      );
     }
   });
 });
 
 describe('decodeGetHistoricalFeaturesResponse', () => {
   test('returns what fromBinary returns for chunks with every Value case', () => {
-    for (const message of [chunkResponse(0n, values.length * 2), chunkResponse(99n, 3), create(offlineV1.GetHistoricalFeaturesResponseSchema, { part: { case: 'chunk', value: {} } })]) {
+    for (const message of [
+      chunkResponse(0n, values.length * 2),
+      chunkResponse(99n, 3),
+      create(offlineV1.GetHistoricalFeaturesResponseSchema, { part: { case: 'chunk', value: {} } }),
+    ]) {
       const bytes = toBinary(offlineV1.GetHistoricalFeaturesResponseSchema, message);
       for (const input of [bytes, Buffer.from(bytes)]) {
         expect(wire.decodeGetHistoricalFeaturesResponse(input)).toStrictEqual(fromBinary(offlineV1.GetHistoricalFeaturesResponseSchema, input));
       }
     }
-    const source = create(offlineV1.GetHistoricalFeaturesFromSourceResponseSchema, { part: { case: 'chunk', value: chunkResponse(3n, 9).part.value as offlineV1.ResultChunk } });
+    const source = create(offlineV1.GetHistoricalFeaturesFromSourceResponseSchema, {
+      part: { case: 'chunk', value: chunkResponse(3n, 9).part.value as offlineV1.ResultChunk },
+    });
     const bytes = toBinary(offlineV1.GetHistoricalFeaturesFromSourceResponseSchema, source);
     expect(wire.decodeGetHistoricalFeaturesFromSourceResponse(bytes)).toStrictEqual(fromBinary(offlineV1.GetHistoricalFeaturesFromSourceResponseSchema, bytes));
   });
 
   test('falls back to fromBinary for other parts, unpacked lists, unknown fields and merges', () => {
-    const schema = toBinary(offlineV1.GetHistoricalFeaturesResponseSchema, create(offlineV1.GetHistoricalFeaturesResponseSchema, { part: { case: 'summary', value: { rowCount: 4n } } }));
+    const schema = toBinary(
+      offlineV1.GetHistoricalFeaturesResponseSchema,
+      create(offlineV1.GetHistoricalFeaturesResponseSchema, { part: { case: 'summary', value: { rowCount: 4n } } }),
+    );
     // Value { int64_list_val { val: 1 (unpacked), val: 2 (unpacked) } } in a RepeatedValue column of a chunk.
     const value = [0x72, 4, 0x08, 1, 0x08, 2];
     const column = [0x0a, value.length, ...value];

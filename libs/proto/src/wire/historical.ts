@@ -6,10 +6,7 @@
 // parts, and anything unexpected on the way in, go through protobuf-es.
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import type { Timestamp } from '@bufbuild/protobuf/wkt';
-import {
-  GetHistoricalFeaturesFromSourceResponseSchema,
-  GetHistoricalFeaturesResponseSchema,
-} from '../gen/larder/offline/v1/offline_retrieval_service_pb';
+import { GetHistoricalFeaturesFromSourceResponseSchema, GetHistoricalFeaturesResponseSchema } from '../gen/larder/offline/v1/offline_retrieval_service_pb';
 import type {
   GetHistoricalFeaturesFromSourceResponse,
   GetHistoricalFeaturesResponse,
@@ -17,7 +14,20 @@ import type {
 } from '../gen/larder/offline/v1/offline_retrieval_service_pb';
 import type { RepeatedValue, Value } from '../gen/larder/types/v1/value_pb';
 import { Reader, Unexpected } from './reader';
-import { WIRE_FIXED32, WIRE_FIXED64, WIRE_LENGTH, WIRE_VARINT, Writer, int64Size, lengthDelimitedSize, repeatedValueSize, timestampsSize, varintSize, writeRepeatedValue, writeTimestamps } from './encode';
+import {
+  WIRE_FIXED32,
+  WIRE_FIXED64,
+  WIRE_LENGTH,
+  WIRE_VARINT,
+  Writer,
+  int64Size,
+  lengthDelimitedSize,
+  repeatedValueSize,
+  timestampsSize,
+  varintSize,
+  writeRepeatedValue,
+  writeTimestamps,
+} from './encode';
 
 type HistoricalResponse = GetHistoricalFeaturesResponse | GetHistoricalFeaturesFromSourceResponse;
 

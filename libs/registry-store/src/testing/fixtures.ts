@@ -23,7 +23,10 @@ export function fileSource(name = 'driver_hourly'): registryV1.DataSource {
   });
 }
 
-export function featureView(name: string, options: { source?: string; ttlSeconds?: number; tags?: Record<string, string>; features?: number } = {}): registryV1.FeatureView {
+export function featureView(
+  name: string,
+  options: { source?: string; ttlSeconds?: number; tags?: Record<string, string>; features?: number } = {},
+): registryV1.FeatureView {
   const count = options.features ?? 3;
   return create(registryV1.FeatureViewSchema, {
     name,

@@ -227,18 +227,29 @@ describe('protobuf-es <-> grpc-js adapter over a real socket', () => {
     const before = observed.headers.length;
     try {
       const unary = await new Promise<ServiceError>((resolve, reject) => {
-        raw.makeUnaryRequest('/larder.rpctest.v1.EchoService/Echo', (b: Buffer) => b, (b: Buffer) => b, garbage, (error) => {
-          if (error) resolve(error);
-          else reject(new Error('expected the call to fail'));
-        });
+        raw.makeUnaryRequest(
+          '/larder.rpctest.v1.EchoService/Echo',
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          garbage,
+          (error) => {
+            if (error) resolve(error);
+            else reject(new Error('expected the call to fail'));
+          },
+        );
       });
       expect(unary.code).toBe(Code.INVALID_ARGUMENT);
       expect(unary.details).toMatch(/^request is not a valid larder\.rpctest\.v1\.EchoRequest message: /);
       const streamed = await new Promise<ServiceError>((resolve, reject) => {
-        const call = raw.makeClientStreamRequest('/larder.rpctest.v1.EchoService/Collect', (b: Buffer) => b, (b: Buffer) => b, (error) => {
-          if (error) resolve(error);
-          else reject(new Error('expected the call to fail'));
-        });
+        const call = raw.makeClientStreamRequest(
+          '/larder.rpctest.v1.EchoService/Collect',
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          (error) => {
+            if (error) resolve(error);
+            else reject(new Error('expected the call to fail'));
+          },
+        );
         call.write(Buffer.from(toBinary(EchoRequestSchema, create(EchoRequestSchema, { text: 'fine' }))));
         call.write(garbage);
         call.end();
@@ -275,19 +286,15 @@ describe('hand-written encoders and decoders on streaming methods', () => {
     const server = await startServer({
       name: 'stream-encoders-test',
       services: [
-        implement(
-          EchoService,
-          echoImpl(newObserved()),
-          {
-            encoders: {
-              // Rewrites the text, proving each streamed message goes through the hook.
-              echoMany: (response) => {
-                encoded++;
-                return toBinary(EchoResponseSchema, create(EchoResponseSchema, { ...response, text: `${response.text}!` }));
-              },
+        implement(EchoService, echoImpl(newObserved()), {
+          encoders: {
+            // Rewrites the text, proving each streamed message goes through the hook.
+            echoMany: (response) => {
+              encoded++;
+              return toBinary(EchoResponseSchema, create(EchoResponseSchema, { ...response, text: `${response.text}!` }));
             },
           },
-        ),
+        }),
       ],
       config: testConfig(),
       logger: memoryLogger().logger,

@@ -83,7 +83,11 @@ export const DEFAULT_MAX_RECEIVE_BYTES = 16 * 1024 * 1024;
 export function createClient<S extends DescService>(service: S, target: string | Channel, options: ServiceClientOptions<S> = {}): RpcClient<S> {
   if (options.tls !== undefined && options.credentials !== undefined) throw new Error('createClient: give tls or credentials, not both');
   const tls = options.tls === undefined ? undefined : clientTlsCredentials(options.tls);
-  const clientOptions: ConstructorParameters<typeof Client>[2] = { 'grpc.max_receive_message_length': DEFAULT_MAX_RECEIVE_BYTES, ...tls?.channelOptions, ...options.channelOptions };
+  const clientOptions: ConstructorParameters<typeof Client>[2] = {
+    'grpc.max_receive_message_length': DEFAULT_MAX_RECEIVE_BYTES,
+    ...tls?.channelOptions,
+    ...options.channelOptions,
+  };
   const token = typeof options.token === 'string' ? staticToken(options.token) : options.token;
   const interceptors = [...(token === undefined ? [] : [bearerTokenInterceptor(token)]), ...(options.interceptors ?? [])];
   if (interceptors.length > 0) clientOptions.interceptors = interceptors;
@@ -105,28 +109,50 @@ function clientMethod(client: Client, method: DescMethod, clientOptions: ClientO
     case 'unary':
       return (request: unknown, options: CallOptionsOf = {}) =>
         new Promise<Message>((resolve, reject) => {
-          const call = client.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, toMessage(request), metadataOf(options), callOptions(options, clientOptions), (error, value) => {
-            unlink();
-            if (error) reject(RpcError.fromStatus(error));
-            else resolve(value as Message);
-          });
+          const call = client.makeUnaryRequest(
+            def.path,
+            def.requestSerialize,
+            def.responseDeserialize,
+            toMessage(request),
+            metadataOf(options),
+            callOptions(options, clientOptions),
+            (error, value) => {
+              unlink();
+              if (error) reject(RpcError.fromStatus(error));
+              else resolve(value as Message);
+            },
+          );
           const unlink = linkCall(call, options);
         });
     case 'server_streaming':
       return (request: unknown, options: CallOptionsOf = {}) => ({
         [Symbol.asyncIterator]: () => {
-          const call = client.makeServerStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, toMessage(request), metadataOf(options), callOptions(options, clientOptions));
+          const call = client.makeServerStreamRequest(
+            def.path,
+            def.requestSerialize,
+            def.responseDeserialize,
+            toMessage(request),
+            metadataOf(options),
+            callOptions(options, clientOptions),
+          );
           return readResponses(call, linkCall(call, options));
         },
       });
     case 'client_streaming':
       return (requests: AsyncIterable<unknown> | Iterable<unknown>, options: CallOptionsOf = {}) =>
         new Promise<Message>((resolve, reject) => {
-          const call = client.makeClientStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, metadataOf(options), callOptions(options, clientOptions), (error, value) => {
-            unlink();
-            if (error) reject(RpcError.fromStatus(error));
-            else resolve(value as Message);
-          });
+          const call = client.makeClientStreamRequest(
+            def.path,
+            def.requestSerialize,
+            def.responseDeserialize,
+            metadataOf(options),
+            callOptions(options, clientOptions),
+            (error, value) => {
+              unlink();
+              if (error) reject(RpcError.fromStatus(error));
+              else resolve(value as Message);
+            },
+          );
           const unlink = linkCall(call, options);
           pump(call, requests, toMessage).catch((error: unknown) => {
             call.cancel();
@@ -136,7 +162,13 @@ function clientMethod(client: Client, method: DescMethod, clientOptions: ClientO
     case 'bidi_streaming':
       return (requests: AsyncIterable<unknown> | Iterable<unknown>, options: CallOptionsOf = {}) => ({
         [Symbol.asyncIterator]: () => {
-          const call = client.makeBidiStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, metadataOf(options), callOptions(options, clientOptions));
+          const call = client.makeBidiStreamRequest(
+            def.path,
+            def.requestSerialize,
+            def.responseDeserialize,
+            metadataOf(options),
+            callOptions(options, clientOptions),
+          );
           const unlink = linkCall(call, options);
           let pumpError: unknown;
           pump(call, requests, toMessage).catch((error: unknown) => {
@@ -174,11 +206,7 @@ function linkCall(call: EventEmitter & { cancel(): void }, options: CallOptionsO
   return () => signal.removeEventListener('abort', onAbort);
 }
 
-async function pump(
-  call: Writable,
-  requests: AsyncIterable<unknown> | Iterable<unknown>,
-  toMessage: (init: unknown) => Message,
-): Promise<void> {
+async function pump(call: Writable, requests: AsyncIterable<unknown> | Iterable<unknown>, toMessage: (init: unknown) => Message): Promise<void> {
   const never = new AbortController().signal;
   for await (const request of requests) {
     if (call.destroyed || call.writableEnded) return;

@@ -36,10 +36,7 @@ export interface ServerRuntime {
 }
 
 type AnyCall =
-  | ServerUnaryCall<Message, Message>
-  | ServerWritableStream<Message, Message>
-  | ServerReadableStream<Message, Message>
-  | ServerDuplexStream<Message, Message>;
+  ServerUnaryCall<Message, Message> | ServerWritableStream<Message, Message> | ServerReadableStream<Message, Message> | ServerDuplexStream<Message, Message>;
 
 /**
  * grpc-js handlers for every method of `service`, running `impl` through the
@@ -60,12 +57,7 @@ export function serviceHandlers(
   return handlers;
 }
 
-function methodHandler(
-  method: DescMethod,
-  handler: AnyHandler | undefined,
-  runtime: ServerRuntime,
-  drainable: boolean,
-): UntypedHandleCall {
+function methodHandler(method: DescMethod, handler: AnyHandler | undefined, runtime: ServerRuntime, drainable: boolean): UntypedHandleCall {
   const info: CallInfo = {
     service: method.parent.typeName,
     method: method.name,
@@ -172,11 +164,12 @@ async function* decodedAll(method: DescMethod, requests: AsyncIterable<Message>)
 function compose(interceptors: readonly ServerInterceptor[], ctx: HandlerContext, inner: () => Promise<void>): () => Promise<void> {
   return interceptors.reduceRight<() => Promise<void>>((next, interceptor) => {
     let called = false;
-    return () => interceptor(ctx, () => {
-      if (called) return Promise.reject(new Error('an interceptor called next() twice'));
-      called = true;
-      return next();
-    });
+    return () =>
+      interceptor(ctx, () => {
+        if (called) return Promise.reject(new Error('an interceptor called next() twice'));
+        called = true;
+        return next();
+      });
   }, inner);
 }
 

@@ -102,10 +102,7 @@ export function drained(stream: Writable, signal: AbortSignal): Promise<void> {
 }
 
 /** Resolves with the next item, or with undefined when the signal aborts first. */
-export function nextOrAbort<T>(
-  iterator: AsyncIterator<T>,
-  signal: AbortSignal,
-): Promise<IteratorResult<T> | undefined> {
+export function nextOrAbort<T>(iterator: AsyncIterator<T>, signal: AbortSignal): Promise<IteratorResult<T> | undefined> {
   if (signal.aborted) return Promise.resolve(undefined);
   return new Promise((resolve, reject) => {
     const onAbort = (): void => resolve(undefined);

@@ -52,18 +52,9 @@ export type ServerInterceptor = (ctx: HandlerContext, next: () => Promise<void>)
 type Init<D extends DescMessage> = MessageInitShape<D>;
 type Shape<D extends DescMessage> = MessageShape<D>;
 
-export type UnaryHandler<I extends DescMessage, O extends DescMessage> = (
-  request: Shape<I>,
-  ctx: HandlerContext,
-) => Promise<Init<O>> | Init<O>;
-export type ServerStreamingHandler<I extends DescMessage, O extends DescMessage> = (
-  request: Shape<I>,
-  ctx: HandlerContext,
-) => AsyncIterable<Init<O>>;
-export type ClientStreamingHandler<I extends DescMessage, O extends DescMessage> = (
-  requests: AsyncIterable<Shape<I>>,
-  ctx: HandlerContext,
-) => Promise<Init<O>>;
+export type UnaryHandler<I extends DescMessage, O extends DescMessage> = (request: Shape<I>, ctx: HandlerContext) => Promise<Init<O>> | Init<O>;
+export type ServerStreamingHandler<I extends DescMessage, O extends DescMessage> = (request: Shape<I>, ctx: HandlerContext) => AsyncIterable<Init<O>>;
+export type ClientStreamingHandler<I extends DescMessage, O extends DescMessage> = (requests: AsyncIterable<Shape<I>>, ctx: HandlerContext) => Promise<Init<O>>;
 export type BidiStreamingHandler<I extends DescMessage, O extends DescMessage> = (
   requests: AsyncIterable<Shape<I>>,
   ctx: HandlerContext,
@@ -133,5 +124,10 @@ export function implement<S extends DescService>(
   impl: ServiceImpl<S>,
   options: { encoders?: ResponseEncoders<S>; readiness?: ReadinessCheck } = {},
 ): ServiceRegistration {
-  return { service, impl, ...(options.encoders && { encoders: options.encoders }), ...(options.readiness && { readiness: options.readiness }) } as unknown as ServiceRegistration;
+  return {
+    service,
+    impl,
+    ...(options.encoders && { encoders: options.encoders }),
+    ...(options.readiness && { readiness: options.readiness }),
+  } as unknown as ServiceRegistration;
 }

@@ -9,10 +9,20 @@ import type { ConfigOf } from '@larder/config';
  */
 export function httpLimitsSchema(envPrefix: string) {
   return {
-    maxBodyBytes: int({ default: 8 * 1024 * 1024, min: 1024, env: `${envPrefix}MAX_BODY_BYTES`, doc: 'Largest request body; a larger one is refused with 413 before it is read.' }),
+    maxBodyBytes: int({
+      default: 8 * 1024 * 1024,
+      min: 1024,
+      env: `${envPrefix}MAX_BODY_BYTES`,
+      doc: 'Largest request body; a larger one is refused with 413 before it is read.',
+    }),
     headersTimeout: duration({ default: 10_000, min: 100, env: `${envPrefix}HEADERS_TIMEOUT`, doc: 'How long a client may take to send its request headers.' }),
     requestTimeout: duration({ default: 60_000, min: 100, env: `${envPrefix}REQUEST_TIMEOUT`, doc: 'How long a client may take to send a whole request.' }),
-    bodyIdleTimeout: duration({ default: 10_000, min: 100, env: `${envPrefix}BODY_IDLE_TIMEOUT`, doc: 'How long a request body may pause between two chunks before the connection is closed (408).' }),
+    bodyIdleTimeout: duration({
+      default: 10_000,
+      min: 100,
+      env: `${envPrefix}BODY_IDLE_TIMEOUT`,
+      doc: 'How long a request body may pause between two chunks before the connection is closed (408).',
+    }),
   } as const;
 }
 
@@ -60,7 +70,11 @@ function mediaType(header: string | undefined): string {
 export async function readJsonBody(req: IncomingMessage, limits: Pick<HttpLimits, 'maxBodyBytes' | 'bodyIdleTimeout'>): Promise<string> {
   const type = mediaType(req.headers['content-type']);
   if (type !== 'application/json') {
-    throw new HttpBodyError(415, 'INVALID_ARGUMENT', `content-type: expected application/json, got ${type === '' ? 'none' : JSON.stringify(type.slice(0, 100))}`);
+    throw new HttpBodyError(
+      415,
+      'INVALID_ARGUMENT',
+      `content-type: expected application/json, got ${type === '' ? 'none' : JSON.stringify(type.slice(0, 100))}`,
+    );
   }
   const max = limits.maxBodyBytes;
   const declared = req.headers['content-length'];
@@ -85,7 +99,10 @@ export async function readJsonBody(req: IncomingMessage, limits: Pick<HttpLimits
     };
     const idle = (): void => {
       clearTimeout(timer);
-      timer = setTimeout(() => finish(new HttpBodyError(408, 'DEADLINE_EXCEEDED', `the request body paused for more than ${limits.bodyIdleTimeout} ms`)), limits.bodyIdleTimeout);
+      timer = setTimeout(
+        () => finish(new HttpBodyError(408, 'DEADLINE_EXCEEDED', `the request body paused for more than ${limits.bodyIdleTimeout} ms`)),
+        limits.bodyIdleTimeout,
+      );
     };
     const onData = (chunk: Buffer): void => {
       size += chunk.length;

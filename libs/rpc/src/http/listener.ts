@@ -42,7 +42,8 @@ const CONNECTION_CHECK_MS = 1_000;
  * dropped in the handshake and reaches no handler.
  */
 export async function createHttpListener(options: HttpListenerOptions, handler: RequestListener): Promise<HttpListener> {
-  const serverOptions: ServerOptions = options.limits === undefined ? {} : { connectionsCheckingInterval: Math.min(CONNECTION_CHECK_MS, options.limits.headersTimeout) };
+  const serverOptions: ServerOptions =
+    options.limits === undefined ? {} : { connectionsCheckingInterval: Math.min(CONNECTION_CHECK_MS, options.limits.headersTimeout) };
   const tls = options.tls;
   const server: Server = tls === undefined ? createServer(serverOptions, handler) : createHttpsServer({ ...serverOptions, ...tls.httpsOptions() }, handler);
   if (options.limits !== undefined) {

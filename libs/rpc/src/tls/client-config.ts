@@ -26,8 +26,10 @@ export function clientSecurityFromConfig(config: ClientConfig, logger?: Logger):
   const { caFile, certFile, keyFile, serverName } = config.tls;
   const out: ClientSecurity = {};
   const problems: { key: string; problem: string; env: string }[] = [];
-  if (certFile !== '' && keyFile === '') problems.push({ key: 'client.tls.keyFile', env: 'LARDER_CLIENT_TLS_KEY_FILE', problem: 'required when client.tls.certFile is set' });
-  if (certFile === '' && keyFile !== '') problems.push({ key: 'client.tls.certFile', env: 'LARDER_CLIENT_TLS_CERT_FILE', problem: 'required when client.tls.keyFile is set' });
+  if (certFile !== '' && keyFile === '')
+    problems.push({ key: 'client.tls.keyFile', env: 'LARDER_CLIENT_TLS_KEY_FILE', problem: 'required when client.tls.certFile is set' });
+  if (certFile === '' && keyFile !== '')
+    problems.push({ key: 'client.tls.certFile', env: 'LARDER_CLIENT_TLS_CERT_FILE', problem: 'required when client.tls.keyFile is set' });
   if (problems.length === 0 && (caFile !== '' || certFile !== '' || serverName !== '')) {
     const tls: ClientTlsOptions = { caFile, certFile, keyFile, serverName, logger };
     try {
@@ -36,7 +38,12 @@ export function clientSecurityFromConfig(config: ClientConfig, logger?: Logger):
     } catch (error) {
       const text = (error as Error).message;
       const file = (error as { file?: string }).file;
-      const [key, env] = file === 'key' ? ['client.tls.keyFile', 'LARDER_CLIENT_TLS_KEY_FILE'] : file === 'cert' ? ['client.tls.certFile', 'LARDER_CLIENT_TLS_CERT_FILE'] : ['client.tls.caFile', 'LARDER_CLIENT_TLS_CA_FILE'];
+      const [key, env] =
+        file === 'key'
+          ? ['client.tls.keyFile', 'LARDER_CLIENT_TLS_KEY_FILE']
+          : file === 'cert'
+            ? ['client.tls.certFile', 'LARDER_CLIENT_TLS_CERT_FILE']
+            : ['client.tls.caFile', 'LARDER_CLIENT_TLS_CA_FILE'];
       problems.push({ key, env, problem: text });
     }
   }

@@ -30,16 +30,23 @@ type Files = 'ca' | 'cert' | 'key';
  */
 export function clientTlsCredentials(options: ClientTlsOptions): { credentials: ChannelCredentials; channelOptions: ChannelOptions } {
   quietIpServerNameWarning();
-  if ((options.certFile ?? '') === '' !== ((options.keyFile ?? '') === '')) {
+  if (((options.certFile ?? '') === '') !== ((options.keyFile ?? '') === '')) {
     throw new Error('a client certificate needs both certFile and keyFile');
   }
   const files: Partial<Record<Files, string>> = {};
   if (options.caFile) files.ca = options.caFile;
   if (options.certFile) files.cert = options.certFile;
   if (options.keyFile) files.key = options.keyFile;
-  const watched = Object.keys(files).length > 0
-    ? new PemFiles<Files>({ files: files as Record<Files, string>, what: 'client TLS files', logger: options.logger, pollMs: options.pollMs, validate: (contents) => validateClientFiles(contents, files) })
-    : undefined;
+  const watched =
+    Object.keys(files).length > 0
+      ? new PemFiles<Files>({
+          files: files as Record<Files, string>,
+          what: 'client TLS files',
+          logger: options.logger,
+          pollMs: options.pollMs,
+          validate: (contents) => validateClientFiles(contents, files),
+        })
+      : undefined;
   const systemRoots = Buffer.from(rootCertificates.join('\n'));
   const provider = new PemCertificateProvider(watched, systemRoots);
   const identity = options.certFile ? provider : null;
@@ -89,7 +96,11 @@ class PemCertificateProvider implements experimental.CertificateProvider {
 
   // Subscribed first: a new subscription catches up with files changed while no one listened.
   addCaCertificateListener(listener: experimental.CaCertificateUpdateListener): void {
-    if (this.files) this.unsubscribe.set(listener, this.files.onChange(() => listener(this.ca())));
+    if (this.files)
+      this.unsubscribe.set(
+        listener,
+        this.files.onChange(() => listener(this.ca())),
+      );
     listener(this.ca());
   }
 
@@ -99,7 +110,11 @@ class PemCertificateProvider implements experimental.CertificateProvider {
   }
 
   addIdentityCertificateListener(listener: experimental.IdentityCertificateUpdateListener): void {
-    if (this.files) this.unsubscribe.set(listener, this.files.onChange(() => listener(this.identity())));
+    if (this.files)
+      this.unsubscribe.set(
+        listener,
+        this.files.onChange(() => listener(this.identity())),
+      );
     listener(this.identity());
   }
 

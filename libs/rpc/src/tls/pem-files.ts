@@ -183,6 +183,9 @@ export class PemFiles<K extends string> {
   private problem(text: string): void {
     if (text === this.lastProblem) return;
     this.lastProblem = text;
-    this.options.logger?.warn(`${this.options.what} changed but was not loaded; keeping the previous one`, { files: Object.values(this.options.files), problem: text });
+    this.options.logger?.warn(`${this.options.what} changed but was not loaded; keeping the previous one`, {
+      files: Object.values(this.options.files),
+      problem: text,
+    });
   }
 }

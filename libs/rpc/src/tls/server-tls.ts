@@ -56,8 +56,10 @@ export class ServerTls {
     const issue = (key: string, env: string, problem: string): void => void issues.push({ key: `tls.${key}`, problem, source: `configuration (or ${env})` });
     if (config.certFile === '' && config.keyFile !== '') issue('certFile', 'LARDER_TLS_CERT_FILE', 'required when tls.keyFile is set');
     if (config.certFile !== '' && config.keyFile === '') issue('keyFile', 'LARDER_TLS_KEY_FILE', 'required when tls.certFile is set');
-    if (config.certFile === '' && config.clientCaFile !== '') issue('clientCaFile', 'LARDER_TLS_CLIENT_CA_FILE', 'client certificates need TLS: set tls.certFile and tls.keyFile too');
-    if (config.requireClientCert && config.clientCaFile === '') issue('requireClientCert', 'LARDER_TLS_REQUIRE_CLIENT_CERT', 'needs tls.clientCaFile, the CA client certificates are checked against');
+    if (config.certFile === '' && config.clientCaFile !== '')
+      issue('clientCaFile', 'LARDER_TLS_CLIENT_CA_FILE', 'client certificates need TLS: set tls.certFile and tls.keyFile too');
+    if (config.requireClientCert && config.clientCaFile === '')
+      issue('requireClientCert', 'LARDER_TLS_REQUIRE_CLIENT_CERT', 'needs tls.clientCaFile, the CA client certificates are checked against');
     if (issues.length > 0) throw new ConfigError(issues);
     if (config.certFile === '') return undefined;
     try {
@@ -154,7 +156,8 @@ function validateServerFiles(contents: FileContents<Files>, files: Record<Files,
   const chain = parse(contents.cert, 'cert', files.cert);
   if (contents.ca !== undefined) parse(contents.ca, 'ca', files.ca);
   const key = privateKey(contents.key, files.key);
-  if (!(chain[0] as X509Certificate).checkPrivateKey(key)) throw new PemFileError('key', `${files.key} is not the private key of the certificate in ${files.cert}`);
+  if (!(chain[0] as X509Certificate).checkPrivateKey(key))
+    throw new PemFileError('key', `${files.key} is not the private key of the certificate in ${files.cert}`);
   try {
     createSecureContext({ cert: contents.cert, key: contents.key, ...(contents.ca !== undefined && { ca: contents.ca }) });
   } catch (error) {

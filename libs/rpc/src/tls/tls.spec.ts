@@ -49,7 +49,9 @@ afterEach(async () => {
 
 /** Echo answers with what the server saw: the verified client certificate and the authorization header. */
 const whoAmI: ServiceImpl<typeof EchoService> = {
-  echo: (request, ctx) => ({ text: JSON.stringify({ certificate: ctx.peerCertificate ?? null, authorization: ctx.headers['authorization'] ?? null, text: request.text }) }),
+  echo: (request, ctx) => ({
+    text: JSON.stringify({ certificate: ctx.peerCertificate ?? null, authorization: ctx.headers['authorization'] ?? null, text: request.text }),
+  }),
   async *chat(requests) {
     let i = 0;
     for await (const request of requests) yield { text: request.text, index: i++ };
@@ -81,7 +83,10 @@ function client(server: ServerHandle | string, options: ClientOptions = {}) {
   return c;
 }
 
-async function seen(server: ServerHandle, options: ClientOptions): Promise<{ certificate: { subject: string; sans: string[]; issuer: string } | null; authorization: string | null }> {
+async function seen(
+  server: ServerHandle,
+  options: ClientOptions,
+): Promise<{ certificate: { subject: string; sans: string[]; issuer: string } | null; authorization: string | null }> {
   const { text } = await client(server, options).echo({ text: 'hi' });
   return JSON.parse(text) as never;
 }
@@ -197,9 +202,13 @@ describe('mTLS', () => {
     const trust = { caFile: certs.ca.certFile };
     expect((await failure(client(server, { tls: trust }).echo({ text: 'x' }))).code).toBe(Code.UNAVAILABLE);
     const mallory = await certs.client('mallory', { ca: 'other' });
-    expect((await failure(client(server, { tls: { ...trust, certFile: mallory.certFile, keyFile: mallory.keyFile } }).echo({ text: 'x' }))).code).toBe(Code.UNAVAILABLE);
+    expect((await failure(client(server, { tls: { ...trust, certFile: mallory.certFile, keyFile: mallory.keyFile } }).echo({ text: 'x' }))).code).toBe(
+      Code.UNAVAILABLE,
+    );
     const old = await certs.client('alice', { expired: true, name: 'alice-expired' });
-    expect((await failure(client(server, { tls: { ...trust, certFile: old.certFile, keyFile: old.keyFile } }).echo({ text: 'x' }))).code).toBe(Code.UNAVAILABLE);
+    expect((await failure(client(server, { tls: { ...trust, certFile: old.certFile, keyFile: old.keyFile } }).echo({ text: 'x' }))).code).toBe(
+      Code.UNAVAILABLE,
+    );
 
     const answer = await seen(server, { tls: { ...trust, certFile: alice.certFile, keyFile: alice.keyFile } });
     expect(answer.certificate).toEqual({
@@ -225,7 +234,12 @@ describe('mTLS', () => {
   });
 
   test('HTTP: peerCertificateOf gives the verified certificate of an https request', async () => {
-    const tlsConfig = ServerTls.fromConfig({ certFile: certs.server.certFile, keyFile: certs.server.keyFile, clientCaFile: certs.ca.certFile, requireClientCert: false });
+    const tlsConfig = ServerTls.fromConfig({
+      certFile: certs.server.certFile,
+      keyFile: certs.server.keyFile,
+      clientCaFile: certs.ca.certFile,
+      requireClientCert: false,
+    });
     closers.push(() => tlsConfig?.close());
     const listener: HttpListener = await createHttpListener({ host: '127.0.0.1', port: 0, tls: tlsConfig }, (req, res) => {
       res.end(JSON.stringify(peerCertificateOf(req) ?? null));
@@ -291,7 +305,7 @@ describe('rotation', () => {
     expect(await seen(server, { tls: { caFile: certs.ca.certFile } })).toMatchObject({ certificate: null });
     // The metrics endpoint follows too.
     await waitFor('metrics on the rotated certificate', async () =>
-      ((await servedCertificate(server.metricsPort as number, ['http/1.1'])).serialNumber.toUpperCase() === next.serialNumber ? true : undefined),
+      (await servedCertificate(server.metricsPort as number, ['http/1.1'])).serialNumber.toUpperCase() === next.serialNumber ? true : undefined,
     );
   });
 
@@ -322,7 +336,11 @@ describe('rotation', () => {
       services: [implement(EchoService, whoAmI)],
       config: loadConfig(serverConfigSchema(), {
         env: {},
-        overrides: { grpc: { host: '127.0.0.1', port }, metrics: { enabled: false }, tls: { certFile: certs.server.certFile, keyFile: certs.server.keyFile, ...keys } },
+        overrides: {
+          grpc: { host: '127.0.0.1', port },
+          metrics: { enabled: false },
+          tls: { certFile: certs.server.certFile, keyFile: certs.server.keyFile, ...keys },
+        },
       }),
       logger: memoryLogger().logger,
     });
@@ -336,7 +354,9 @@ describe('rotation', () => {
     const log = memoryLogger();
     const server = await start({ certFile: volume.path('tls.crt'), keyFile: volume.path('tls.key') }, log.logger);
     await volume.update({ 'tls.crt': other.cert, 'tls.key': certs.server.key });
-    await waitFor('the warning', async () => (log.records().some((r) => r['msg'] === 'server TLS certificate changed but was not loaded; keeping the previous one') ? true : undefined));
+    await waitFor('the warning', async () =>
+      log.records().some((r) => r['msg'] === 'server TLS certificate changed but was not loaded; keeping the previous one') ? true : undefined,
+    );
     const warning = log.records().find((r) => r['msg'] === 'server TLS certificate changed but was not loaded; keeping the previous one');
     expect(String(warning?.['problem'])).toContain('is not the private key of the certificate');
     expect((await servedCertificate(server.port)).serialNumber.toUpperCase()).toBe(certs.server.serialNumber);
@@ -434,11 +454,15 @@ describe('configuration', () => {
     expect(ServerTls.fromConfig({ certFile: '', keyFile: '', clientCaFile: '', requireClientCert: false })).toBeUndefined();
     expect(problemOf({ certFile: certs.server.certFile })).toMatch(/tls\.keyFile: required when tls\.certFile is set/);
     expect(problemOf({ keyFile: certs.server.keyFile })).toMatch(/tls\.certFile: required when tls\.keyFile is set/);
-    expect(problemOf({ certFile: certs.server.certFile, keyFile: certs.server.keyFile, requireClientCert: true })).toMatch(/tls\.requireClientCert: needs tls\.clientCaFile/);
+    expect(problemOf({ certFile: certs.server.certFile, keyFile: certs.server.keyFile, requireClientCert: true })).toMatch(
+      /tls\.requireClientCert: needs tls\.clientCaFile/,
+    );
     expect(problemOf({ certFile: '/no/such.crt', keyFile: certs.server.keyFile })).toMatch(/tls\.certFile: cannot read \/no\/such\.crt: ENOENT/);
     expect(problemOf({ certFile: certs.server.certFile, keyFile: alice.keyFile })).toMatch(/tls\.keyFile: .* is not the private key of the certificate/);
     expect(problemOf({ certFile: certs.server.keyFile, keyFile: certs.server.keyFile })).toMatch(/tls\.certFile: .* holds no PEM certificate/);
-    expect(problemOf({ certFile: certs.server.certFile, keyFile: certs.server.keyFile, clientCaFile: alice.keyFile })).toMatch(/tls\.clientCaFile: .* holds no PEM certificate/);
+    expect(problemOf({ certFile: certs.server.certFile, keyFile: certs.server.keyFile, clientCaFile: alice.keyFile })).toMatch(
+      /tls\.clientCaFile: .* holds no PEM certificate/,
+    );
     // The CA bundle parses as certificates (tls.createSecureContext would take garbage silently).
     expect(new X509Certificate(certs.ca.cert).ca).toBe(true);
   });

@@ -51,7 +51,13 @@ export function makeData(seed = 11): TestData {
     const version = `${id}@${ts.getTime()}@${created.getTime()}`;
     if (seen.has(version)) continue;
     seen.add(version);
-    const row = { driver_id: id, event_ts: ts, created_ts: created, conv_rate: rnd() < 0.15 ? null : Math.round(rnd() * 1000) / 1000, trips: BigInt(Math.floor(rnd() * 100)) };
+    const row = {
+      driver_id: id,
+      event_ts: ts,
+      created_ts: created,
+      conv_rate: rnd() < 0.15 ? null : Math.round(rnd() * 1000) / 1000,
+      trips: BigInt(Math.floor(rnd() * 100)),
+    };
     driver.push(row);
     if (rnd() < 0.1) driver.push({ ...row });
     if (rnd() < 0.15) driver.push({ ...row, created_ts: new Date(created.getTime() + 37 * MIN), conv_rate: 9 + i / 1000, trips: 9000n + BigInt(i) });
@@ -63,7 +69,7 @@ export function makeData(seed = 11): TestData {
     const ts = grid();
     if (seen.has(`${c}@${ts.getTime()}`)) continue;
     seen.add(`${c}@${ts.getTime()}`);
-    customer.push({ cust: c, ts, seg: rnd() < 0.1 ? null : pick(['gold', 'silver', "o'brien \"x\""]), vip: rnd() < 0.5 });
+    customer.push({ cust: c, ts, seg: rnd() < 0.1 ? null : pick(['gold', 'silver', 'o\'brien "x"']), vip: rnd() < 0.5 });
   }
 
   const pair: Record<string, Cell>[] = [];
@@ -85,7 +91,14 @@ export function makeData(seed = 11): TestData {
   const entities: Record<string, Cell>[] = [];
   for (let i = 0; i < 260; i++) {
     const t = new Date(T0 + (Math.floor(rnd() * 84) - 6) * 10 * MIN);
-    const row = { driver_id: rnd() < 0.05 ? 1099n : pick(drivers), customer_id: pick(customers), rider_id: pick(customers), event_timestamp: t, request_id: `r${i}`, amount: rnd() < 0.1 ? null : Math.round(rnd() * 100) / 4 };
+    const row = {
+      driver_id: rnd() < 0.05 ? 1099n : pick(drivers),
+      customer_id: pick(customers),
+      rider_id: pick(customers),
+      event_timestamp: t,
+      request_id: `r${i}`,
+      amount: rnd() < 0.1 ? null : Math.round(rnd() * 100) / 4,
+    };
     entities.push(row);
     if (rnd() < 0.08) entities.push({ ...row });
   }
@@ -93,11 +106,58 @@ export function makeData(seed = 11): TestData {
   const ts = T.UNIX_TIMESTAMP;
   return {
     tables: {
-      driver: { name: 'driver_src', columns: [{ name: 'driver_id', type: T.INT64 }, { name: 'event_ts', type: ts }, { name: 'created_ts', type: ts }, { name: 'conv_rate', type: T.DOUBLE }, { name: 'trips', type: T.INT64 }], rows: driver },
-      customer: { name: 'customer_src', columns: [{ name: 'cust', type: T.STRING }, { name: 'ts', type: ts }, { name: 'seg', type: T.STRING }, { name: 'vip', type: T.BOOL }], rows: customer },
-      pair: { name: 'pair_src', columns: [{ name: 'driver_id', type: T.INT64 }, { name: 'customer_id', type: T.STRING }, { name: 'event_ts', type: ts }, { name: 'rides', type: T.INT64 }], rows: pair },
-      global: { name: 'global_src', columns: [{ name: 'event_ts', type: ts }, { name: 'created_ts', type: ts }, { name: 'active', type: T.INT64 }], rows: global },
-      entities: { name: 'entities', columns: [{ name: 'driver_id', type: T.INT64 }, { name: 'customer_id', type: T.STRING }, { name: 'rider_id', type: T.STRING }, { name: 'event_timestamp', type: ts }, { name: 'request_id', type: T.STRING }, { name: 'amount', type: T.DOUBLE }], rows: entities },
+      driver: {
+        name: 'driver_src',
+        columns: [
+          { name: 'driver_id', type: T.INT64 },
+          { name: 'event_ts', type: ts },
+          { name: 'created_ts', type: ts },
+          { name: 'conv_rate', type: T.DOUBLE },
+          { name: 'trips', type: T.INT64 },
+        ],
+        rows: driver,
+      },
+      customer: {
+        name: 'customer_src',
+        columns: [
+          { name: 'cust', type: T.STRING },
+          { name: 'ts', type: ts },
+          { name: 'seg', type: T.STRING },
+          { name: 'vip', type: T.BOOL },
+        ],
+        rows: customer,
+      },
+      pair: {
+        name: 'pair_src',
+        columns: [
+          { name: 'driver_id', type: T.INT64 },
+          { name: 'customer_id', type: T.STRING },
+          { name: 'event_ts', type: ts },
+          { name: 'rides', type: T.INT64 },
+        ],
+        rows: pair,
+      },
+      global: {
+        name: 'global_src',
+        columns: [
+          { name: 'event_ts', type: ts },
+          { name: 'created_ts', type: ts },
+          { name: 'active', type: T.INT64 },
+        ],
+        rows: global,
+      },
+      entities: {
+        name: 'entities',
+        columns: [
+          { name: 'driver_id', type: T.INT64 },
+          { name: 'customer_id', type: T.STRING },
+          { name: 'rider_id', type: T.STRING },
+          { name: 'event_timestamp', type: ts },
+          { name: 'request_id', type: T.STRING },
+          { name: 'amount', type: T.DOUBLE },
+        ],
+        rows: entities,
+      },
     },
   };
 }
@@ -122,9 +182,32 @@ export function featureRepo(project: string, kinds: Record<'driver' | 'customer'
       { name: 'txn', kind: { case: 'request', value: { schema: [{ name: 'amount', valueType: T.DOUBLE }] } } },
     ],
     featureViews: [
-      { name: 'driver_stats', entities: ['driver'], batchSource: 'driver_src', ttl: hours(2), schema: [{ name: 'conv_rate', valueType: T.DOUBLE }, { name: 'trips', valueType: T.INT64 }] },
-      { name: 'customer_profile', entities: ['customer'], batchSource: 'customer_src', schema: [{ name: 'segment', valueType: T.STRING }, { name: 'vip', valueType: T.BOOL }] },
-      { name: 'pair_stats', entities: ['driver', 'customer'], batchSource: 'pair_src', ttl: { seconds: 1800n }, schema: [{ name: 'rides', valueType: T.INT64 }] },
+      {
+        name: 'driver_stats',
+        entities: ['driver'],
+        batchSource: 'driver_src',
+        ttl: hours(2),
+        schema: [
+          { name: 'conv_rate', valueType: T.DOUBLE },
+          { name: 'trips', valueType: T.INT64 },
+        ],
+      },
+      {
+        name: 'customer_profile',
+        entities: ['customer'],
+        batchSource: 'customer_src',
+        schema: [
+          { name: 'segment', valueType: T.STRING },
+          { name: 'vip', valueType: T.BOOL },
+        ],
+      },
+      {
+        name: 'pair_stats',
+        entities: ['driver', 'customer'],
+        batchSource: 'pair_src',
+        ttl: { seconds: 1800n },
+        schema: [{ name: 'rides', valueType: T.INT64 }],
+      },
       { name: 'global_stats', entities: [], batchSource: 'global_src', ttl: hours(1), schema: [{ name: 'active', valueType: T.INT64 }] },
     ],
     onDemandFeatureViews: [
@@ -157,9 +240,37 @@ export function featureRepo(project: string, kinds: Record<'driver' | 'customer'
 export function oracleViews(data: TestData): Record<'driver_stats' | 'customer_profile' | 'pair_stats' | 'global_stats', OracleView> {
   const t = data.tables;
   return {
-    driver_stats: { table: t.driver, timestampField: 'event_ts', createdColumn: 'created_ts', keys: [['driver_id', 'driver_id']], features: [['conv_rate', 'conv_rate'], ['trips', 'trips']], ttlMs: 120 * MIN },
-    customer_profile: { table: t.customer, timestampField: 'ts', keys: [['cust', 'customer_id']], features: [['seg', 'segment'], ['vip', 'vip']], ttlMs: 0 },
-    pair_stats: { table: t.pair, timestampField: 'event_ts', keys: [['driver_id', 'driver_id'], ['customer_id', 'customer_id']], features: [['rides', 'rides']], ttlMs: 30 * MIN },
+    driver_stats: {
+      table: t.driver,
+      timestampField: 'event_ts',
+      createdColumn: 'created_ts',
+      keys: [['driver_id', 'driver_id']],
+      features: [
+        ['conv_rate', 'conv_rate'],
+        ['trips', 'trips'],
+      ],
+      ttlMs: 120 * MIN,
+    },
+    customer_profile: {
+      table: t.customer,
+      timestampField: 'ts',
+      keys: [['cust', 'customer_id']],
+      features: [
+        ['seg', 'segment'],
+        ['vip', 'vip'],
+      ],
+      ttlMs: 0,
+    },
+    pair_stats: {
+      table: t.pair,
+      timestampField: 'event_ts',
+      keys: [
+        ['driver_id', 'driver_id'],
+        ['customer_id', 'customer_id'],
+      ],
+      features: [['rides', 'rides']],
+      ttlMs: 30 * MIN,
+    },
     global_stats: { table: t.global, timestampField: 'event_ts', createdColumn: 'created_ts', keys: [], features: [['active', 'active']], ttlMs: 60 * MIN },
   };
 }

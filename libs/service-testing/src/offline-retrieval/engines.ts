@@ -62,7 +62,8 @@ export async function duckdbTestEngine(zoned = false): Promise<TestEngine> {
       await connection.run(`COPY ${table} TO '${path}' (FORMAT parquet)`);
       return { case: 'file', value: { path, format: registryV1.FileFormat.PARQUET } } as SourceKind;
     },
-    destination: (name) => ({ kind: { case: 'file', value: { path: join(dir, `${name}.parquet`), format: registryV1.FileFormat.PARQUET } } }) as registryV1.DatasetStorage,
+    destination: (name) =>
+      ({ kind: { case: 'file', value: { path: join(dir, `${name}.parquet`), format: registryV1.FileFormat.PARQUET } } }) as registryV1.DatasetStorage,
     async readBack(storage) {
       const path = (storage.kind.value as registryV1.FileSource).path;
       return (await connection.runAndReadAll(`SELECT * FROM read_parquet('${path}')`)).getRowObjectsJS() as Record<string, unknown>[];
@@ -88,7 +89,9 @@ export async function postgresTestEngine(): Promise<TestEngine> {
     async load(spec) {
       const table = `${spec.name}_${suffix}`;
       created.push(table);
-      await client.query(`CREATE TABLE "${table}" (${spec.columns.map((c) => `"${c.name}" ${c.type === typesV1.ValueType.UNIX_TIMESTAMP ? 'timestamptz' : postgresType(c.type)}`).join(', ')})`);
+      await client.query(
+        `CREATE TABLE "${table}" (${spec.columns.map((c) => `"${c.name}" ${c.type === typesV1.ValueType.UNIX_TIMESTAMP ? 'timestamptz' : postgresType(c.type)}`).join(', ')})`,
+      );
       for (let start = 0; start < spec.rows.length; start += 400) {
         const values: unknown[] = [];
         const tuples = spec.rows.slice(start, start + 400).map((row) => {
@@ -126,14 +129,21 @@ export async function bigqueryTestEngine(): Promise<TestEngine> {
   return {
     name: 'bigquery',
     dir: '',
-    env: { LARDER_OFFLINE_STORE_TYPE: 'bigquery', LARDER_BIGQUERY_PROJECT: projectId, LARDER_BIGQUERY_API_ENDPOINT: endpoint, LARDER_BIGQUERY_DATASET: datasetId },
+    env: {
+      LARDER_OFFLINE_STORE_TYPE: 'bigquery',
+      LARDER_BIGQUERY_PROJECT: projectId,
+      LARDER_BIGQUERY_API_ENDPOINT: endpoint,
+      LARDER_BIGQUERY_DATASET: datasetId,
+    },
     async load(spec) {
       const [table] = await bigquery.dataset(datasetId).createTable(spec.name, { schema: { fields: spec.columns.map((c) => bigqueryField(c.name, c.type)) } });
       const rows = spec.rows.map((row) =>
-        Object.fromEntries(spec.columns.map((c) => {
-          const cell = row[c.name] ?? null;
-          return [c.name, cell instanceof Date ? cell.toISOString() : typeof cell === 'bigint' ? cell.toString() : cell];
-        })),
+        Object.fromEntries(
+          spec.columns.map((c) => {
+            const cell = row[c.name] ?? null;
+            return [c.name, cell instanceof Date ? cell.toISOString() : typeof cell === 'bigint' ? cell.toString() : cell];
+          }),
+        ),
       );
       for (let start = 0; start < rows.length; start += 1000) await table.insert(rows.slice(start, start + 1000));
       return { case: 'bigquery', value: { location: { case: 'table', value: `${projectId}.${datasetId}.${spec.name}` } } } as SourceKind;
@@ -144,7 +154,10 @@ export async function bigqueryTestEngine(): Promise<TestEngine> {
       return rows as Record<string, unknown>[];
     },
     async cleanup() {
-      await bigquery.dataset(datasetId).delete({ force: true }).catch(() => undefined);
+      await bigquery
+        .dataset(datasetId)
+        .delete({ force: true })
+        .catch(() => undefined);
     },
   };
 }

@@ -65,18 +65,28 @@ export function toValue(type: typesV1.ValueType, cell: Cell): typesV1.Value {
   const T = typesV1.ValueType;
   if (cell === null) return create(typesV1.ValueSchema);
   const val =
-    type === T.INT64 ? { case: 'int64Val' as const, value: cell as bigint }
-    : type === T.STRING ? { case: 'stringVal' as const, value: cell as string }
-    : type === T.DOUBLE ? { case: 'doubleVal' as const, value: cell as number }
-    : type === T.BOOL ? { case: 'boolVal' as const, value: cell as boolean }
-    : type === T.INT32 ? { case: 'int32Val' as const, value: cell as number }
-    : undefined;
+    type === T.INT64
+      ? { case: 'int64Val' as const, value: cell as bigint }
+      : type === T.STRING
+        ? { case: 'stringVal' as const, value: cell as string }
+        : type === T.DOUBLE
+          ? { case: 'doubleVal' as const, value: cell as number }
+          : type === T.BOOL
+            ? { case: 'boolVal' as const, value: cell as boolean }
+            : type === T.INT32
+              ? { case: 'int32Val' as const, value: cell as number }
+              : undefined;
   if (val === undefined) throw new Error(`test helper: no Value for type ${type}`);
   return create(typesV1.ValueSchema, { val });
 }
 
 /** The query message, then the entity table's rows in RowBatches of batchRows. */
-export async function* inlineRequests(query: MessageInitShape<typeof offlineV1.HistoricalQuerySchema>, entities: Table, batchRows = 50, columns = entities.columns.map((c) => c.name)): AsyncGenerator<offlineV1.GetHistoricalFeaturesRequest> {
+export async function* inlineRequests(
+  query: MessageInitShape<typeof offlineV1.HistoricalQuerySchema>,
+  entities: Table,
+  batchRows = 50,
+  columns = entities.columns.map((c) => c.name),
+): AsyncGenerator<offlineV1.GetHistoricalFeaturesRequest> {
   yield create(offlineV1.GetHistoricalFeaturesRequestSchema, { message: { case: 'query', value: query } });
   const kept = entities.columns.filter((c) => c.name !== 'event_timestamp' && columns.includes(c.name));
   for (let start = 0; start < entities.rows.length; start += batchRows) {
@@ -110,7 +120,9 @@ export interface Collected {
 }
 
 /** Drains a result stream, checking its shape (schema first, chunks in order, summary last). */
-export async function collect(parts: AsyncIterable<offlineV1.GetHistoricalFeaturesResponse | offlineV1.GetHistoricalFeaturesFromSourceResponse>): Promise<Collected> {
+export async function collect(
+  parts: AsyncIterable<offlineV1.GetHistoricalFeaturesResponse | offlineV1.GetHistoricalFeaturesFromSourceResponse>,
+): Promise<Collected> {
   let schema: offlineV1.ResultSchema | undefined;
   let summary: offlineV1.ResultSummary | undefined;
   const rows: Record<string, unknown>[] = [];

@@ -18,7 +18,11 @@ function later(view: OracleView, a: Record<string, Cell>, b: Record<string, Cell
  * The stored row the join must pick for one entity row, or undefined. `keyColumns`
  * overrides which entity-row column feeds each key (a feature service's join-key map).
  */
-export function pick(view: OracleView, entity: Record<string, Cell>, keyColumns: readonly string[] = view.keys.map(([, c]) => c)): Record<string, Cell> | undefined {
+export function pick(
+  view: OracleView,
+  entity: Record<string, Cell>,
+  keyColumns: readonly string[] = view.keys.map(([, c]) => c),
+): Record<string, Cell> | undefined {
   const t = (entity['event_timestamp'] as Date).getTime();
   let best: Record<string, Cell> | undefined;
   for (const row of view.table.rows) {

@@ -27,7 +27,11 @@ function HomeBody({ overview }: { overview: Overview }) {
       ))}
       <section aria-labelledby="projects-heading">
         <h2 id="projects-heading">Projects</h2>
-        {projects.length === 0 && <p>No projects yet: apply a feature repo with <code>larder apply</code>.</p>}
+        {projects.length === 0 && (
+          <p>
+            No projects yet: apply a feature repo with <code>larder apply</code>.
+          </p>
+        )}
         <ul class="cards">
           {projects.map((p) => (
             <li class="card" key={p.name}>
@@ -36,11 +40,26 @@ function HomeBody({ overview }: { overview: Overview }) {
               </h3>
               {p.description && <p>{p.description}</p>}
               <dl class="counts">
-                <div><dt>entities</dt><dd>{p.counts.entities}</dd></div>
-                <div><dt>sources</dt><dd>{p.counts.dataSources}</dd></div>
-                <div><dt>views</dt><dd>{p.counts.featureViews}</dd></div>
-                <div><dt>on-demand views</dt><dd>{p.counts.onDemandFeatureViews}</dd></div>
-                <div><dt>services</dt><dd>{p.counts.featureServices}</dd></div>
+                <div>
+                  <dt>entities</dt>
+                  <dd>{p.counts.entities}</dd>
+                </div>
+                <div>
+                  <dt>sources</dt>
+                  <dd>{p.counts.dataSources}</dd>
+                </div>
+                <div>
+                  <dt>views</dt>
+                  <dd>{p.counts.featureViews}</dd>
+                </div>
+                <div>
+                  <dt>on-demand views</dt>
+                  <dd>{p.counts.onDemandFeatureViews}</dd>
+                </div>
+                <div>
+                  <dt>services</dt>
+                  <dd>{p.counts.featureServices}</dd>
+                </div>
               </dl>
               <p class="links">
                 <a href={`/lineage/${encodeURIComponent(p.name)}`}>Lineage</a>
@@ -60,7 +79,13 @@ function HomeBody({ overview }: { overview: Overview }) {
               {attention.slice(0, ATTENTION_SHOWN).map((a, i) => (
                 <li key={i} class={`attention-${a.kind}`}>
                   <span class="badge">{a.kind.replace('-', ' ')}</span> <span class="muted">{a.project}</span>{' '}
-                  {a.href !== undefined ? <a href={a.href}>{a.message}</a> : a.object ? <a href={objectHref(a.project, a.object.kind, a.object.name)}>{a.message}</a> : a.message}
+                  {a.href !== undefined ? (
+                    <a href={a.href}>{a.message}</a>
+                  ) : a.object ? (
+                    <a href={objectHref(a.project, a.object.kind, a.object.name)}>{a.message}</a>
+                  ) : (
+                    a.message
+                  )}
                 </li>
               ))}
             </ul>

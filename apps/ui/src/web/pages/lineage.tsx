@@ -55,19 +55,19 @@ export function LineagePage({ project }: { project: string | undefined }) {
 function ProjectList() {
   const projects = useApi<{ projects: ProjectSummary[] }>('/api/overview');
   return (
-      <Page title="Lineage">
-        {projects.state === 'loading' && <Loading />}
-        {projects.state === 'error' && <Failure error={projects.error} />}
-        {projects.state === 'ok' && (
-          <ul>
-            {projects.data.projects.map((p) => (
-              <li key={p.name}>
-                <a href={`/lineage/${encodeURIComponent(p.name)}`}>{p.name}</a>
-              </li>
-            ))}
-          </ul>
-        )}
-      </Page>
+    <Page title="Lineage">
+      {projects.state === 'loading' && <Loading />}
+      {projects.state === 'error' && <Failure error={projects.error} />}
+      {projects.state === 'ok' && (
+        <ul>
+          {projects.data.projects.map((p) => (
+            <li key={p.name}>
+              <a href={`/lineage/${encodeURIComponent(p.name)}`}>{p.name}</a>
+            </li>
+          ))}
+        </ul>
+      )}
+    </Page>
   );
 }
 
@@ -109,7 +109,15 @@ function Graph({ graph }: { graph: Lineage }) {
           const x2 = to.x;
           const y2 = to.y + NODE_H / 2;
           const bend = Math.max(40, (x2 - x1) / 2);
-          return <path key={`${e.from}->${e.to}`} class="edge" d={`M${x1},${y1} C${x1 + bend},${y1} ${x2 - bend},${y2} ${x2},${y2}`} marker-end="url(#arrow)" aria-hidden="true" />;
+          return (
+            <path
+              key={`${e.from}->${e.to}`}
+              class="edge"
+              d={`M${x1},${y1} C${x1 + bend},${y1} ${x2 - bend},${y2} ${x2},${y2}`}
+              marker-end="url(#arrow)"
+              aria-hidden="true"
+            />
+          );
         })}
         {nodes.map((n) => (
           <a key={n.id} href={objectHref(graph.project, n.kind, n.name)} class={`node node-${n.column}`}>

@@ -18,7 +18,14 @@ export function ObjectPage({ project, kind, name }: { project: string; kind: Obj
     return <NotFoundBody what={`${KIND_LABELS[kind]} “${name}” in project ${project}`} detail={loaded.error.message} search={name} />;
   }
   return (
-    <Page title={`${name} (${KIND_LABELS[kind]})`} heading={<><span class="kind">{KIND_LABELS[kind]}</span> {name}</>}>
+    <Page
+      title={`${name} (${KIND_LABELS[kind]})`}
+      heading={
+        <>
+          <span class="kind">{KIND_LABELS[kind]}</span> {name}
+        </>
+      }
+    >
       <p class="muted">
         in project <a href={`/p/${encodeURIComponent(project)}`}>{project}</a>
       </p>
@@ -76,27 +83,69 @@ function ObjectBody({ detail }: { detail: ObjectDetail }) {
         )}
         {detail.kind === 'entity' && (
           <>
-            <div><dt>join key</dt><dd>{text(o['join_key'])}</dd></div>
-            <div><dt>type</dt><dd>{valueType(o['value_type'])}</dd></div>
+            <div>
+              <dt>join key</dt>
+              <dd>{text(o['join_key'])}</dd>
+            </div>
+            <div>
+              <dt>type</dt>
+              <dd>{valueType(o['value_type'])}</dd>
+            </div>
           </>
         )}
         {detail.kind === 'feature-view' && (
           <>
             <div>
               <dt>entities</dt>
-              <dd>{(o['entities'] as string[] | undefined)?.map((e, i) => <span key={e}>{i > 0 && ', '}{link('entity', e)}</span>) ?? 'none'}</dd>
+              <dd>
+                {(o['entities'] as string[] | undefined)?.map((e, i) => (
+                  <span key={e}>
+                    {i > 0 && ', '}
+                    {link('entity', e)}
+                  </span>
+                )) ?? 'none'}
+              </dd>
             </div>
-            <div><dt>ttl</dt><dd>{ttl(o['ttl'])}</dd></div>
-            <div><dt>online</dt><dd>{o['online'] === false ? 'no' : 'yes'}</dd></div>
-            {text(o['batch_source']) && <div><dt>batch source</dt><dd>{link('data-source', text(o['batch_source']))}</dd></div>}
-            {text(o['stream_source']) && <div><dt>stream source</dt><dd>{link('data-source', text(o['stream_source']))}</dd></div>}
-            <div><dt>data quality</dt><dd><a href={qualityHref(p, detail.name)}>histograms, anomalies and drift</a></dd></div>
+            <div>
+              <dt>ttl</dt>
+              <dd>{ttl(o['ttl'])}</dd>
+            </div>
+            <div>
+              <dt>online</dt>
+              <dd>{o['online'] === false ? 'no' : 'yes'}</dd>
+            </div>
+            {text(o['batch_source']) && (
+              <div>
+                <dt>batch source</dt>
+                <dd>{link('data-source', text(o['batch_source']))}</dd>
+              </div>
+            )}
+            {text(o['stream_source']) && (
+              <div>
+                <dt>stream source</dt>
+                <dd>{link('data-source', text(o['stream_source']))}</dd>
+              </div>
+            )}
+            <div>
+              <dt>data quality</dt>
+              <dd>
+                <a href={qualityHref(p, detail.name)}>histograms, anomalies and drift</a>
+              </dd>
+            </div>
           </>
         )}
         {detail.kind === 'data-source' && source !== undefined && (
           <>
-            <div><dt>kind</dt><dd>{source}</dd></div>
-            {text(o['timestamp_field']) && <div><dt>timestamp field</dt><dd>{text(o['timestamp_field'])}</dd></div>}
+            <div>
+              <dt>kind</dt>
+              <dd>{source}</dd>
+            </div>
+            {text(o['timestamp_field']) && (
+              <div>
+                <dt>timestamp field</dt>
+                <dd>{text(o['timestamp_field'])}</dd>
+              </div>
+            )}
           </>
         )}
         <div>
@@ -109,15 +158,33 @@ function ObjectBody({ detail }: { detail: ObjectDetail }) {
         <section aria-labelledby="mat-heading">
           <h2 id="mat-heading">Materialization</h2>
           <dl class="facts">
-            <div><dt>watermark</dt><dd><Time iso={detail.materialization.watermark} /></dd></div>
-            <div><dt>last job</dt><dd><span class={`state ${stateClass(detail.materialization.lastJobStatus)}`}>{detail.materialization.lastJobStatus.toLowerCase()}</span> {detail.materialization.lastJobId}</dd></div>
-            {detail.materialization.lastError && <div><dt>last error</dt><dd>{detail.materialization.lastError}</dd></div>}
+            <div>
+              <dt>watermark</dt>
+              <dd>
+                <Time iso={detail.materialization.watermark} />
+              </dd>
+            </div>
+            <div>
+              <dt>last job</dt>
+              <dd>
+                <span class={`state ${stateClass(detail.materialization.lastJobStatus)}`}>{detail.materialization.lastJobStatus.toLowerCase()}</span>{' '}
+                {detail.materialization.lastJobId}
+              </dd>
+            </div>
+            {detail.materialization.lastError && (
+              <div>
+                <dt>last error</dt>
+                <dd>{detail.materialization.lastError}</dd>
+              </div>
+            )}
           </dl>
         </section>
       )}
 
       {detail.kind === 'feature-view' && <Fields fields={list(o['schema'])} caption="Schema" />}
-      {detail.kind === 'data-source' && source === 'request' && <Fields fields={list((o['request'] as Json | undefined)?.['schema'])} caption="Request fields" />}
+      {detail.kind === 'data-source' && source === 'request' && (
+        <Fields fields={list((o['request'] as Json | undefined)?.['schema'])} caption="Request fields" />
+      )}
       {detail.kind === 'on-demand-feature-view' && (
         <>
           <section aria-labelledby="inputs-heading">

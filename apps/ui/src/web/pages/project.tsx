@@ -18,7 +18,8 @@ export function ProjectPage({ project }: { project: string }) {
         <>
           {typeof loaded.data.project['description'] === 'string' && <p>{loaded.data.project['description']}</p>}
           <p>
-            <a href={`/lineage/${encodeURIComponent(project)}`}>Lineage graph</a> · <a href={`/search?q=${encodeURIComponent(`project:${project}`)}`}>Features</a>
+            <a href={`/lineage/${encodeURIComponent(project)}`}>Lineage graph</a> ·{' '}
+            <a href={`/search?q=${encodeURIComponent(`project:${project}`)}`}>Features</a>
           </p>
           {OBJECT_KINDS.map((kind) => {
             const objects = loaded.data.objects.filter((o) => o.kind === kind);

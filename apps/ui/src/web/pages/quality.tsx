@@ -15,10 +15,23 @@ export function QualityPage({ project, view, record }: { project: string; view: 
   const href = qualityHref(project, view);
   const loaded = useApi<DataQuality>(`/api${href}${record === undefined ? '' : `?record=${encodeURIComponent(record)}`}`);
   if (loaded.state === 'error' && loaded.error.status === 404) {
-    return <NotFoundBody what={record === undefined ? `feature view “${view}” in project ${project}` : `statistics ${record} of feature view “${view}”`} detail={loaded.error.message} search={view} />;
+    return (
+      <NotFoundBody
+        what={record === undefined ? `feature view “${view}” in project ${project}` : `statistics ${record} of feature view “${view}”`}
+        detail={loaded.error.message}
+        search={view}
+      />
+    );
   }
   return (
-    <Page title={`Data quality of ${view}`} heading={<><span class="kind">data quality</span> {view}</>}>
+    <Page
+      title={`Data quality of ${view}`}
+      heading={
+        <>
+          <span class="kind">data quality</span> {view}
+        </>
+      }
+    >
       <p class="muted">
         feature view <a href={objectHref(project, 'feature-view', view)}>{view}</a> in project <a href={`/p/${encodeURIComponent(project)}`}>{project}</a>
       </p>
@@ -43,7 +56,8 @@ function QualityBody({ quality }: { quality: DataQuality }) {
       {current === undefined ? (
         quality.problems.length === 0 && (
           <p class="notice warn">
-            No statistics are stored for this view yet. Compute some, and they show here: <code>larder stats --view {quality.featureView} --start … --end …</code>
+            No statistics are stored for this view yet. Compute some, and they show here:{' '}
+            <code>larder stats --view {quality.featureView} --start … --end …</code>
           </p>
         )
       ) : (
@@ -67,13 +81,23 @@ function QualityBody({ quality }: { quality: DataQuality }) {
             </div>
             <div>
               <dt>drift against</dt>
-              <dd>{previous === undefined ? 'nothing: no earlier span of this kind' : <a href={`${href}?record=${encodeURIComponent(previous.id)}`}>{rangeText(previous)}</a>}</dd>
+              <dd>
+                {previous === undefined ? (
+                  'nothing: no earlier span of this kind'
+                ) : (
+                  <a href={`${href}?record=${encodeURIComponent(previous.id)}`}>{rangeText(previous)}</a>
+                )}
+              </dd>
             </div>
           </dl>
           {quality.records.length > 1 && (
             <p>
               <label for="span-select">Span </label>
-              <select id="span-select" value={current.id} onChange={(e) => navigate(`${href}?record=${encodeURIComponent((e.target as HTMLSelectElement).value)}`)}>
+              <select
+                id="span-select"
+                value={current.id}
+                onChange={(e) => navigate(`${href}?record=${encodeURIComponent((e.target as HTMLSelectElement).value)}`)}
+              >
                 {quality.records.map((r) => (
                   <option key={r.id} value={r.id}>
                     {`${SPAN_KIND_LABELS[r.kind]}: ${rangeText(r)} (${r.rows} rows)`}
@@ -89,7 +113,8 @@ function QualityBody({ quality }: { quality: DataQuality }) {
         <h2 id="anomalies-heading">Anomalies</h2>
         {!quality.hasSchema ? (
           <p class="muted">
-            The view has no schema to check against. Propose one from statistics with <code>larder infer-schema --view {quality.featureView} --stats FILE</code>.
+            The view has no schema to check against. Propose one from statistics with <code>larder infer-schema --view {quality.featureView} --stats FILE</code>
+            .
           </p>
         ) : current === undefined ? (
           <p class="muted">Nothing to check yet.</p>
@@ -101,11 +126,7 @@ function QualityBody({ quality }: { quality: DataQuality }) {
             {quality.datasetAnomalies.map((a, i) => (
               <Reason key={`d${i}`} reason={a} />
             ))}
-            {withAnomalies.flatMap((f) =>
-              f.anomalies.map((a, i) => (
-                <Reason key={`${f.name}-${i}`} reason={a} feature={f.name} />
-              )),
-            )}
+            {withAnomalies.flatMap((f) => f.anomalies.map((a, i) => <Reason key={`${f.name}-${i}`} reason={a} feature={f.name} />))}
           </ul>
         )}
       </section>
@@ -129,7 +150,8 @@ function QualityBody({ quality }: { quality: DataQuality }) {
 function Reason({ reason, feature }: { reason: AnomalyReason; feature?: string }) {
   return (
     <li>
-      {feature === undefined ? <strong>dataset</strong> : <a href={`#quality-${feature}`}>{feature}</a>}: {reason.short} <code class="anomaly-type">{reason.type}</code>
+      {feature === undefined ? <strong>dataset</strong> : <a href={`#quality-${feature}`}>{feature}</a>}: {reason.short}{' '}
+      <code class="anomaly-type">{reason.type}</code>
       <div>{reason.description}</div>
     </li>
   );
@@ -155,7 +177,12 @@ function Timeline({ spans, href, current }: { spans: readonly SpanPoint[]; href:
             // The labels sit beside the link, not in it: its name is the whole sentence.
             return (
               <g key={s.id}>
-                <a href={`${href}?record=${encodeURIComponent(s.id)}`} class={`span${s.anomalies > 0 ? ' bad' : ''}${s.id === current ? ' current' : ''}`} aria-label={label} aria-current={s.id === current ? 'page' : undefined}>
+                <a
+                  href={`${href}?record=${encodeURIComponent(s.id)}`}
+                  class={`span${s.anomalies > 0 ? ' bad' : ''}${s.id === current ? ' current' : ''}`}
+                  aria-label={label}
+                  aria-current={s.id === current ? 'page' : undefined}
+                >
                   <title>{label}</title>
                   <rect class="bar" x={i * slot + slot * 0.15} y={H - bottom - height} width={slot * 0.7} height={Math.max(1, height)} />
                 </a>
@@ -207,19 +234,43 @@ function FeatureCard({ feature: f, spans, hasSpan }: { feature: FeatureQuality; 
       ) : (
         <>
           <p class="missing">
-            <Meter pct={f.missingPct} label={`missing in ${f.name}`} bad={f.anomalies.some((a) => a.type.includes('PRESENT'))} /> {num(f.missingPct)}% missing ({f.missing} of {Number(f.missing) + Number(f.present)})
+            <Meter pct={f.missingPct} label={`missing in ${f.name}`} bad={f.anomalies.some((a) => a.type.includes('PRESENT'))} /> {num(f.missingPct)}% missing (
+            {f.missing} of {Number(f.missing) + Number(f.present)})
           </p>
           {f.numeric !== undefined && (
             <>
               <Histogram buckets={f.numeric.histogram} label={f.name} {...(numericDomain === undefined ? {} : { domain: numericDomain })} />
               <dl class="counts small">
-                <div><dt>mean</dt><dd>{num(f.numeric.mean)}</dd></div>
-                <div><dt>std dev</dt><dd>{num(f.numeric.stdDev)}</dd></div>
-                <div><dt>min</dt><dd>{num(f.numeric.min)}</dd></div>
-                <div><dt>median</dt><dd>{num(f.numeric.median)}</dd></div>
-                <div><dt>max</dt><dd>{num(f.numeric.max)}</dd></div>
-                <div><dt>zeros</dt><dd>{f.numeric.zeros}</dd></div>
-                {f.numeric.nan !== '0' && <div><dt>NaN</dt><dd>{f.numeric.nan}</dd></div>}
+                <div>
+                  <dt>mean</dt>
+                  <dd>{num(f.numeric.mean)}</dd>
+                </div>
+                <div>
+                  <dt>std dev</dt>
+                  <dd>{num(f.numeric.stdDev)}</dd>
+                </div>
+                <div>
+                  <dt>min</dt>
+                  <dd>{num(f.numeric.min)}</dd>
+                </div>
+                <div>
+                  <dt>median</dt>
+                  <dd>{num(f.numeric.median)}</dd>
+                </div>
+                <div>
+                  <dt>max</dt>
+                  <dd>{num(f.numeric.max)}</dd>
+                </div>
+                <div>
+                  <dt>zeros</dt>
+                  <dd>{f.numeric.zeros}</dd>
+                </div>
+                {f.numeric.nan !== '0' && (
+                  <div>
+                    <dt>NaN</dt>
+                    <dd>{f.numeric.nan}</dd>
+                  </div>
+                )}
               </dl>
             </>
           )}
@@ -227,7 +278,8 @@ function FeatureCard({ feature: f, spans, hasSpan }: { feature: FeatureQuality; 
             <>
               <TopValues values={f.string.topValues} label={f.name} {...(allowed === undefined ? {} : { allowed })} />
               <p class="muted">
-                {f.string.unique} distinct values{f.string.moreValues > 0 ? ` (${f.string.moreValues} not shown)` : ''}, average length {num(f.string.avgLength)}
+                {f.string.unique} distinct values{f.string.moreValues > 0 ? ` (${f.string.moreValues} not shown)` : ''}, average length{' '}
+                {num(f.string.avgLength)}
               </p>
             </>
           )}
@@ -262,7 +314,11 @@ function FeatureCard({ feature: f, spans, hasSpan }: { feature: FeatureQuality; 
       {f.timeline.length > 1 && (
         <div class="sparklines">
           <figure>
-            <Line label={`missing share of ${f.name}`} unit="%" points={f.timeline.map((p, i) => ({ value: p.missingPct, bad: p.anomalies > 0, label: labelOf(i) }))} />
+            <Line
+              label={`missing share of ${f.name}`}
+              unit="%"
+              points={f.timeline.map((p, i) => ({ value: p.missingPct, bad: p.anomalies > 0, label: labelOf(i) }))}
+            />
             <figcaption>missing %</figcaption>
           </figure>
           {f.timeline.filter((p) => p.drift !== undefined).length > 1 && (

@@ -105,12 +105,19 @@ export function Search({ initial }: { initial: string }) {
         </p>
         {error && <Failure error={error} />}
         <p role="status" class="muted" aria-live="polite">
-          {result === undefined ? (error === undefined ? 'Searching…' : '') : `${result.features.length}${result.features.length === RESULTS_SHOWN ? '+' : ''} features`}
+          {result === undefined
+            ? error === undefined
+              ? 'Searching…'
+              : ''
+            : `${result.features.length}${result.features.length === RESULTS_SHOWN ? '+' : ''} features`}
         </p>
         <ol id="search-results" class="hits" ref={list} data-query={answered} data-index={index === undefined ? 'loading' : 'ready'}>
           {result?.features.map((f) => (
             <li key={`${f.project}/${f.featureView}/${f.name}`}>
-              <a class="hit" href={`${objectHref(f.project, f.onDemand ? 'on-demand-feature-view' : 'feature-view', f.featureView)}#feature-${encodeURIComponent(f.name)}`}>
+              <a
+                class="hit"
+                href={`${objectHref(f.project, f.onDemand ? 'on-demand-feature-view' : 'feature-view', f.featureView)}#feature-${encodeURIComponent(f.name)}`}
+              >
                 <span class="ref">
                   {f.featureView}:{f.name}
                 </span>{' '}
