@@ -25,11 +25,13 @@ from .errors import (
     Unauthenticated,
     Unavailable,
     Unimplemented,
+    ValidationFailed,
 )
-from .historical import RetrievalJob, ServerSource
+from .historical import Destination, RetrievalJob, ServerSource
 from . import jobs
 from .jobs import Job
 from .online import OnlineResponse
+from .validation import Anomaly, ValidationReport
 from .store import FeatureStore, PushResult
 
 __version__ = "0.1.0"
@@ -37,9 +39,11 @@ __version__ = "0.1.0"
 __all__ = [
     "Aborted",
     "AlreadyExists",
+    "Anomaly",
     "Cancelled",
     "DEFAULT_ADDRESSES",
     "DeadlineExceeded",
+    "Destination",
     "FailedPrecondition",
     "FeatureStore",
     "Internal",
@@ -61,5 +65,7 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "Unimplemented",
+    "ValidationFailed",
+    "ValidationReport",
     "read_repo_config",
 ]

@@ -78,6 +78,12 @@ class Internal(LarderError):
     """INTERNAL or UNKNOWN: a fault in the service; its logs have the details."""
 
 
+class ValidationFailed(FailedPrecondition):
+    """A training set asked for with ``validate="fail"`` breaks its views' TFDV schemas:
+    FAILED_PRECONDITION, the message naming each column and anomaly. The service wrote the
+    destination and registered no saved dataset."""
+
+
 class RowsRejected(LarderError):
     """A push wrote some rows and refused others; ``failures`` lists each refused row."""
 
@@ -127,6 +133,7 @@ _CODE_OF: Dict[Type[LarderError], grpc.StatusCode] = {
     Cancelled: grpc.StatusCode.CANCELLED,
     Unimplemented: grpc.StatusCode.UNIMPLEMENTED,
     Internal: grpc.StatusCode.INTERNAL,
+    ValidationFailed: grpc.StatusCode.FAILED_PRECONDITION,
 }
 
 

@@ -61,19 +61,34 @@ class Progress:
             self._bar.close()
 
 
+class Following:
+    """Follows a job over WatchJob messages (sync or async: the store feeds them in)."""
+
+    def __init__(self, first: Job, progress: Progress) -> None:
+        self.job = first
+        self._progress = progress
+        progress.update(first)
+
+    def see(self, message: Any) -> bool:
+        """Takes one WatchJob message; True once the job reached a terminal state."""
+        self.job = message.job
+        self._progress.update(self.job)
+        return self.job.state in TERMINAL
+
+    def close(self) -> None:
+        self._progress.close()
+
+
 def follow(first: Job, updates: Iterable[Any], progress: Progress) -> Job:
     """The job's last state from a WatchJob stream (ends at a terminal state)."""
-    job = first
-    progress.update(job)
+    following = Following(first, progress)
     try:
         for message in updates:
-            job = message.job
-            progress.update(job)
-            if job.state in TERMINAL:
+            if following.see(message):
                 break
     finally:
-        progress.close()
-    return job
+        following.close()
+    return following.job
 
 
 def check(job: Job) -> Job:

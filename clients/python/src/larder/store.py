@@ -7,50 +7,18 @@ import os
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, TypeVar, Union
 
 import grpc
-import pyarrow as pa
 
-from ._proto.health.v1 import health_pb2, health_pb2_grpc
-from ._proto.larder.ingestion.v1 import ingestion_service_pb2 as ingestion_pb2
-from ._proto.larder.ingestion.v1 import ingestion_service_pb2_grpc as ingestion_grpc
-from ._proto.larder.materialization.v1 import materialization_service_pb2 as mat_pb2
+from . import _requests as rq
 from ._proto.larder.materialization.v1 import materialization_service_pb2_grpc as mat_grpc
-from ._proto.larder.offline.v1 import offline_retrieval_service_pb2 as offline_pb2
-from ._proto.larder.registry.v1 import common_pb2, discovery_pb2
-from ._proto.larder.registry.v1 import registry_service_pb2 as reg_pb2
-from ._proto.larder.registry.v1 import registry_service_pb2_grpc as reg_grpc
-from ._proto.larder.serving.v1 import online_serving_service_pb2_grpc as serving_grpc
-from ._proto.larder.statistics.v1 import statistics_service_pb2 as stats_pb2
-from ._proto.larder.statistics.v1 import statistics_service_pb2_grpc as stats_grpc
+from ._proto.larder.registry.v1 import discovery_pb2
+from ._requests import PUSH_BATCH_ROWS, PUSH_MODES, PushResult, Rpc
 from .config import PathLike, StoreConfig, TlsConfig, channel_args, resolve_config
-from .errors import InvalidArgument, LarderError, RowsRejected, from_rpc_error
-from .historical import EntityDf, RetrievalJob, ServerSource, entity_table, historical_query, inline_requests
-from .jobs import Job, Progress, check, follow, timestamp
+from .errors import LarderError, from_rpc_error
+from .historical import Destination, EntityDf, RetrievalJob, historical_call
+from .jobs import TERMINAL, Job, Progress, check, follow
 from .online import Columns, EntityRows, OnlineResponse, online_request
-from .values import fill_timestamps, timestamps_from_arrow, values_from_arrow
 
 T = TypeVar("T")
-
-PUSH_MODES = {
-    "online": ingestion_pb2.PUSH_MODE_ONLINE,
-    "offline": ingestion_pb2.PUSH_MODE_OFFLINE,
-    "both": ingestion_pb2.PUSH_MODE_ONLINE_AND_OFFLINE,
-    "online_and_offline": ingestion_pb2.PUSH_MODE_ONLINE_AND_OFFLINE,
-}
-PUSH_BATCH_ROWS = 20_000
-"""Rows per Push message: a few MiB, under ingestion's 8 MiB default message limit."""
-
-
-class PushResult:
-    """What a push wrote: rows written, rows skipped as older than what is stored, and
-    each refused row (``{'row_index', 'column', 'reason'}``)."""
-
-    def __init__(self, rows_written: int, rows_skipped_stale: int, failures: List[Dict[str, Any]]) -> None:
-        self.rows_written = rows_written
-        self.rows_skipped_stale = rows_skipped_stale
-        self.failures = failures
-
-    def __repr__(self) -> str:
-        return f"PushResult(rows_written={self.rows_written}, rows_skipped_stale={self.rows_skipped_stale}, failures={len(self.failures)})"
 
 
 class FeatureStore:
@@ -138,6 +106,10 @@ class FeatureStore:
             if callable(cancel):
                 cancel()
 
+    def _invoke(self, rpc: Rpc, timeout: Optional[float] = None) -> Any:
+        """One unary call built by larder._requests."""
+        return rpc.unwrap(self._call(getattr(self._stub(rpc.service, rpc.stub), rpc.method), rpc.request, timeout))
+
     def close(self) -> None:
         for channel in self._channels.values():
             channel.close()
@@ -152,9 +124,7 @@ class FeatureStore:
 
     def health(self, service: str = "online_serving") -> str:
         """grpc.health.v1 status of a service's server: SERVING, NOT_SERVING, ..."""
-        stub = self._stub(service, health_pb2_grpc.HealthStub)
-        answer = self._call(stub.Check, health_pb2.HealthCheckRequest(service=""))
-        return health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
+        return str(self._invoke(rq.health(service)))
 
     # --- online ---------------------------------------------------------------------
 
@@ -175,8 +145,7 @@ class FeatureStore:
         request fields, one value per row. Output names are ``feature``, or
         ``view__feature`` with full_feature_names."""
         request = online_request(self.project, features, feature_service, entity_rows, columns, request_context, full_feature_names)
-        stub = self._stub("online_serving", serving_grpc.OnlineServingServiceStub)
-        return OnlineResponse(self._call(stub.GetOnlineFeatures, request, timeout))
+        return OnlineResponse(self._invoke(rq.online(request), timeout))
 
     # --- historical -----------------------------------------------------------------
 
@@ -189,6 +158,8 @@ class FeatureStore:
         full_feature_names: bool = False,
         timestamp_column: str = "event_timestamp",
         max_rows_per_chunk: int = 0,
+        destination: Optional[Destination] = None,
+        validate: Union[bool, str] = False,
         timeout: Optional[float] = None,
     ) -> RetrievalJob:
         """A training set: for each entity row, each feature as it was at the row's time.
@@ -197,28 +168,24 @@ class FeatureStore:
         rows are sent to the service), or a ServerSource (rows the engine reads itself).
         It holds the join keys, a ``timestamp_column`` (timezone-aware, or zone-less
         read as UTC) and any other columns, passed through. Returns a RetrievalJob; the
-        query runs when its rows are asked for (to_df, to_arrow, to_parquet)."""
-        query = historical_query(self.project, features, feature_service, full_feature_names)
-        query.max_rows_per_chunk = max_rows_per_chunk
+        query runs when its rows are asked for (to_df, to_arrow, to_parquet, run).
+
+        destination (a larder.Destination) has the engine write the set itself (and
+        register a saved dataset). validate=True checks the written set's statistics
+        against its views' TFDV schemas (job.validation, after it ran); validate="fail"
+        makes a broken schema raise larder.ValidationFailed. Both need a destination."""
+        call = historical_call(self.project, entity_df, features, feature_service, full_feature_names, timestamp_column, max_rows_per_chunk, validate, destination)
         # Responses arrive as bytes (no deserializer): larder._wire decodes each chunk
         # straight into Arrow, much faster than protobuf's per-value Python objects.
         channel = self._channel("offline_retrieval")
         metadata = self._metadata()
-        if isinstance(entity_df, ServerSource):
-            request = offline_pb2.GetHistoricalFeaturesFromSourceRequest(query=query, entity_source=entity_df.to_proto())
-            from_source = channel.unary_stream(
-                "/larder.offline.v1.OfflineRetrievalService/GetHistoricalFeaturesFromSource",
-                request_serializer=offline_pb2.GetHistoricalFeaturesFromSourceRequest.SerializeToString,
-                response_deserializer=None,
-            )
-            return RetrievalJob(lambda: self._stream(from_source(request, timeout=timeout, metadata=metadata)))
-        messages = inline_requests(query, entity_table(entity_df), timestamp_column)
-        inline = channel.stream_stream(
-            "/larder.offline.v1.OfflineRetrievalService/GetHistoricalFeatures",
-            request_serializer=offline_pb2.GetHistoricalFeaturesRequest.SerializeToString,
-            response_deserializer=None,
-        )
-        return RetrievalJob(lambda: self._stream(inline(iter(messages), timeout=timeout, metadata=metadata)))
+        if call.streaming:
+            rpc = channel.stream_stream(call.method, request_serializer=call.serializer, response_deserializer=None)
+            start: Callable[[], Iterator[Any]] = lambda: self._stream(rpc(iter(call.request), timeout=timeout, metadata=metadata))
+        else:
+            unary = channel.unary_stream(call.method, request_serializer=call.serializer, response_deserializer=None)
+            start = lambda: self._stream(unary(call.request, timeout=timeout, metadata=metadata))
+        return RetrievalJob(start, call.rows_back, call.validate, call.destination)
 
     # --- push -----------------------------------------------------------------------
 
@@ -238,52 +205,21 @@ class FeatureStore:
         (else its batch source's, else ``event_timestamp``). Rows the service refuses
         (a wrong type, a time too far ahead) raise RowsRejected naming each, after the
         other rows were written; raise_on_failures=False returns them in the result."""
-        mode = PUSH_MODES.get(to)
-        if mode is None:
-            raise InvalidArgument(f"to must be 'online', 'offline' or 'both', not {to!r}")
-        table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
-        column = timestamp_column or self._push_timestamp_column(source, table)
-        if column not in table.column_names:
-            raise InvalidArgument(f"the rows have no {column!r} column (each row's event time; name another with timestamp_column=)")
-        stub = self._stub("ingestion", ingestion_grpc.IngestionServiceStub)
-        written = stale = 0
-        failures: List[Dict[str, Any]] = []
-        for start in range(0, max(table.num_rows, 1), PUSH_BATCH_ROWS):
-            part = table.slice(start, PUSH_BATCH_ROWS)
-            request = ingestion_pb2.PushRequest(project=self.project, push_source=source, mode=mode)
-            for name in part.column_names:
-                if name != column:
-                    request.rows.columns[name].val.extend(values_from_arrow(part.column(name), name))
-            fill_timestamps(request.rows.event_timestamps, timestamps_from_arrow(part.column(column), column))
-            answer = self._call(stub.Push, request, timeout)
-            written += answer.rows_written
-            stale = max(stale, answer.rows_skipped_stale)
-            failures.extend({"row_index": f.row_index + start, "column": f.column, "reason": f.reason} for f in answer.failures)
-        if failures and raise_on_failures:
-            first = failures[0]
-            raise RowsRejected(
-                f"{len(failures)} row(s) refused (the others were written); row {first['row_index']}: {first['reason']}",
-                failures,
-                written,
-            )
-        return PushResult(written, stale, failures)
+        table = rq.push_table(df, to)
+        push = rq.Push(self.project, source, table, to, timestamp_column or self._push_timestamp_column(source))
+        for start, rpc in push.rpcs():
+            push.add(start, self._invoke(rpc, timeout))
+        return push.result(raise_on_failures)
 
-    def _push_timestamp_column(self, source: str, table: pa.Table) -> str:
-        try:
-            found = self.get_data_source(source)
-        except LarderError:
-            found = None
-        if found is not None:
-            if found.timestamp_field:
-                return found.timestamp_field
-            batch = found.push.batch_source if found.WhichOneof("kind") == "push" else ""
-            if batch:
-                try:
-                    batch_source = self.get_data_source(batch)
-                    if batch_source.timestamp_field:
-                        return batch_source.timestamp_field
-                except LarderError:
-                    pass
+    def _push_timestamp_column(self, source: str) -> str:
+        name: Optional[str] = source
+        while name is not None:
+            try:
+                field, name = rq.push_timestamp_field(self.get_data_source(name))
+            except LarderError:  # the registry is optional here: fall back to the default name
+                break
+            if field is not None:
+                return field
         return "event_timestamp"
 
     # --- materialization ------------------------------------------------------------
@@ -302,12 +238,7 @@ class FeatureStore:
         timezone-aware. With wait (the default) follows the job to its end, with a tqdm
         bar when tqdm is installed (progress=False hides it), and raises JobFailed if it
         fails; returns the job (``larder.Job``: state, views with rows read/written)."""
-        request = mat_pb2.MaterializeRequest(project=self.project, feature_views=list(views or []))
-        request.start_time.CopyFrom(timestamp(start, "start"))
-        request.end_time.CopyFrom(timestamp(end, "end"))
-        stub = self._stub("materialization", mat_grpc.MaterializationServiceStub)
-        job = self._call(stub.Materialize, request).job
-        return self._finish(job, wait, progress)
+        return self._finish(self._invoke(rq.materialize(self.project, start, end, views)), wait, progress)
 
     def materialize_incremental(
         self,
@@ -318,94 +249,69 @@ class FeatureStore:
         progress: Optional[bool] = None,
     ) -> Job:
         """Materializes each view from its watermark (or end - ttl the first time) to end."""
-        request = mat_pb2.MaterializeIncrementalRequest(project=self.project, feature_views=list(views or []))
-        request.end_time.CopyFrom(timestamp(end, "end"))
-        stub = self._stub("materialization", mat_grpc.MaterializationServiceStub)
-        job = self._call(stub.MaterializeIncremental, request).job
-        return self._finish(job, wait, progress)
+        return self._finish(self._invoke(rq.materialize_incremental(self.project, end, views)), wait, progress)
 
     def _finish(self, job: Job, wait: bool, progress: Optional[bool]) -> Job:
         if not wait:
             return job
-        stub = self._stub("materialization", mat_grpc.MaterializationServiceStub)
-        from .jobs import TERMINAL
-
         if job.state not in TERMINAL:
-            updates = self._stream(stub.WatchJob(mat_pb2.WatchJobRequest(job_id=job.id), metadata=self._metadata()))
+            stub = self._stub("materialization", mat_grpc.MaterializationServiceStub)
+            updates = self._stream(stub.WatchJob(rq.watch_job(job.id), metadata=self._metadata()))
             job = follow(job, updates, Progress(progress))
             if job.state not in TERMINAL:
                 job = self.get_job(job.id)
         return check(job)
 
     def get_job(self, job_id: str) -> Job:
-        stub = self._stub("materialization", mat_grpc.MaterializationServiceStub)
-        return self._call(stub.GetJob, mat_pb2.GetJobRequest(job_id=job_id)).job
+        return self._invoke(rq.get_job(job_id))  # type: ignore[no-any-return]
 
     def list_jobs(self, feature_view: str = "", page_size: int = 100) -> List[Job]:
-        stub = self._stub("materialization", mat_grpc.MaterializationServiceStub)
-        request = mat_pb2.ListJobsRequest(project=self.project, feature_view=feature_view, page_size=page_size)
-        return list(self._call(stub.ListJobs, request).jobs)
+        return self._invoke(rq.list_jobs(self.project, feature_view, page_size))  # type: ignore[no-any-return]
 
     # --- registry -------------------------------------------------------------------
 
-    def _registry(self) -> reg_grpc.RegistryServiceStub:
-        return self._stub("registry", reg_grpc.RegistryServiceStub)
-
-    def _filter(self, name_prefix: str, tags: Optional[Mapping[str, str]]) -> common_pb2.ObjectFilter:
-        return common_pb2.ObjectFilter(name_prefix=name_prefix, tags=dict(tags or {}))
-
     def list_projects(self) -> List[Any]:
-        return list(self._call(self._registry().ListProjects, reg_pb2.ListProjectsRequest()).projects)
+        return self._invoke(rq.list_projects())  # type: ignore[no-any-return]
 
     def list_entities(self, name_prefix: str = "", tags: Optional[Mapping[str, str]] = None) -> List[Any]:
-        request = reg_pb2.ListEntitiesRequest(project=self.project, filter=self._filter(name_prefix, tags))
-        return list(self._call(self._registry().ListEntities, request).entities)
+        return self._invoke(rq.list_entities(self.project, name_prefix, tags))  # type: ignore[no-any-return]
 
     def get_entity(self, name: str) -> Any:
-        return self._call(self._registry().GetEntity, reg_pb2.GetEntityRequest(project=self.project, name=name)).entity
+        return self._invoke(rq.get_entity(self.project, name))
 
     def list_feature_views(self, name_prefix: str = "", tags: Optional[Mapping[str, str]] = None, entity: str = "") -> List[Any]:
-        request = reg_pb2.ListFeatureViewsRequest(project=self.project, filter=self._filter(name_prefix, tags), entity=entity)
-        return list(self._call(self._registry().ListFeatureViews, request).feature_views)
+        return self._invoke(rq.list_feature_views(self.project, name_prefix, tags, entity))  # type: ignore[no-any-return]
 
     def get_feature_view(self, name: str) -> Any:
-        return self._call(self._registry().GetFeatureView, reg_pb2.GetFeatureViewRequest(project=self.project, name=name)).feature_view
+        return self._invoke(rq.get_feature_view(self.project, name))
 
     def list_on_demand_feature_views(self, name_prefix: str = "", tags: Optional[Mapping[str, str]] = None) -> List[Any]:
-        request = reg_pb2.ListOnDemandFeatureViewsRequest(project=self.project, filter=self._filter(name_prefix, tags))
-        return list(self._call(self._registry().ListOnDemandFeatureViews, request).on_demand_feature_views)
+        return self._invoke(rq.list_on_demand_feature_views(self.project, name_prefix, tags))  # type: ignore[no-any-return]
 
     def get_on_demand_feature_view(self, name: str) -> Any:
-        request = reg_pb2.GetOnDemandFeatureViewRequest(project=self.project, name=name)
-        return self._call(self._registry().GetOnDemandFeatureView, request).on_demand_feature_view
+        return self._invoke(rq.get_on_demand_feature_view(self.project, name))
 
     def list_feature_services(self, name_prefix: str = "", tags: Optional[Mapping[str, str]] = None) -> List[Any]:
-        request = reg_pb2.ListFeatureServicesRequest(project=self.project, filter=self._filter(name_prefix, tags))
-        return list(self._call(self._registry().ListFeatureServices, request).feature_services)
+        return self._invoke(rq.list_feature_services(self.project, name_prefix, tags))  # type: ignore[no-any-return]
 
     def get_feature_service(self, name: str) -> Any:
-        request = reg_pb2.GetFeatureServiceRequest(project=self.project, name=name)
-        return self._call(self._registry().GetFeatureService, request).feature_service
+        return self._invoke(rq.get_feature_service(self.project, name))
 
     def list_data_sources(self, name_prefix: str = "", tags: Optional[Mapping[str, str]] = None) -> List[Any]:
-        request = reg_pb2.ListDataSourcesRequest(project=self.project, filter=self._filter(name_prefix, tags))
-        return list(self._call(self._registry().ListDataSources, request).data_sources)
+        return self._invoke(rq.list_data_sources(self.project, name_prefix, tags))  # type: ignore[no-any-return]
 
     def get_data_source(self, name: str) -> Any:
-        return self._call(self._registry().GetDataSource, reg_pb2.GetDataSourceRequest(project=self.project, name=name)).data_source
+        return self._invoke(rq.get_data_source(self.project, name))
 
     def list_saved_datasets(self, name_prefix: str = "", tags: Optional[Mapping[str, str]] = None) -> List[Any]:
-        request = reg_pb2.ListSavedDatasetsRequest(project=self.project, filter=self._filter(name_prefix, tags))
-        return list(self._call(self._registry().ListSavedDatasets, request).saved_datasets)
+        return self._invoke(rq.list_saved_datasets(self.project, name_prefix, tags))  # type: ignore[no-any-return]
 
     def get_saved_dataset(self, name: str) -> Any:
-        request = reg_pb2.GetSavedDatasetRequest(project=self.project, name=name)
-        return self._call(self._registry().GetSavedDataset, request).saved_dataset
+        return self._invoke(rq.get_saved_dataset(self.project, name))
 
     def list_features(self, feature_view: str = "", entity: str = "", name_prefix: str = "", tags: Optional[Mapping[str, str]] = None) -> List[Any]:
         """Every feature (``FeatureInfo``: project, view, name, type, tags, entities...)."""
-        request = reg_pb2.ListFeaturesRequest(project=self.project, filter=self._filter(name_prefix, tags), feature_view=feature_view, entity=entity)
-        return list(self._call(self._registry().ListFeatures, request).features)
+        return self._invoke(rq.list_features(self.project, feature_view, entity, name_prefix, tags))  # type: ignore[no-any-return]
 
     def search(
         self,
@@ -420,10 +326,7 @@ class FeatureStore:
         """Features matching free text (every word must match a name, description or
         tag), best first; narrowed by tags, owner and entity. This project only, unless
         all_projects."""
-        request = reg_pb2.SearchFeaturesRequest(
-            query=query, project="" if all_projects else self.project, tags=dict(tags or {}), owner=owner, entity=entity, limit=limit
-        )
-        return list(self._call(self._registry().SearchFeatures, request).features)
+        return self._invoke(rq.search(self.project, query, tags, owner, entity, limit, all_projects))  # type: ignore[no-any-return]
 
     # --- statistics -----------------------------------------------------------------
 
@@ -443,32 +346,14 @@ class FeatureStore:
         dry_run) and returned as a StatisticsRecord; ``.statistics`` is TFDV's
         DatasetFeatureStatisticsList. One scope: a feature view (optionally some
         features) or a feature service over an event-time range, or a saved dataset."""
-        scope = stats_pb2.StatisticsScope(project=self.project)
-        given = [x for x in (feature_view, feature_service, saved_dataset) if x is not None]
-        if len(given) != 1:
-            raise InvalidArgument("give one of feature_view, feature_service, saved_dataset")
-        time_range = stats_pb2.TimeRange()
-        if start is not None:
-            time_range.start.CopyFrom(timestamp(start, "start"))
-        if end is not None:
-            time_range.end.CopyFrom(timestamp(end, "end"))
-        if feature_view is not None:
-            scope.feature_view.CopyFrom(stats_pb2.FeatureViewScope(feature_view=feature_view, event_time=time_range, features=list(features or [])))
-        elif feature_service is not None:
-            scope.feature_service.CopyFrom(stats_pb2.FeatureServiceScope(feature_service=feature_service, event_time=time_range))
-        else:
-            scope.saved_dataset.CopyFrom(stats_pb2.SavedDatasetScope(saved_dataset=saved_dataset))
-        stub = self._stub("offline_retrieval", stats_grpc.StatisticsServiceStub)
-        return self._call(stub.ComputeStatistics, stats_pb2.ComputeStatisticsRequest(scope=scope, dry_run=dry_run), timeout).record
+        rpc = rq.compute_statistics(self.project, feature_view, feature_service, saved_dataset, start, end, features, dry_run)
+        return self._invoke(rpc, timeout)
 
     def list_statistics(self, object_name: str = "", page_size: int = 100) -> List[Any]:
-        stub = self._stub("offline_retrieval", stats_grpc.StatisticsServiceStub)
-        request = stats_pb2.ListStatisticsRequest(project=self.project, object_name=object_name, page_size=page_size)
-        return list(self._call(stub.ListStatistics, request).records)
+        return self._invoke(rq.list_statistics(self.project, object_name, page_size))  # type: ignore[no-any-return]
 
     def get_statistics(self, record_id: str) -> Any:
-        stub = self._stub("offline_retrieval", stats_grpc.StatisticsServiceStub)
-        return self._call(stub.GetStatistics, stats_pb2.GetStatisticsRequest(project=self.project, id=record_id)).record
+        return self._invoke(rq.get_statistics(self.project, record_id))
 
 
-__all__ = ["FeatureStore", "PushResult", "discovery_pb2"]
+__all__ = ["FeatureStore", "PushResult", "PUSH_BATCH_ROWS", "PUSH_MODES", "discovery_pb2"]
