@@ -9,6 +9,7 @@ import sys
 from typing import Any, Dict
 
 import pytest
+from kfp import local
 
 import larder
 
@@ -60,3 +61,12 @@ def pipeline_module():
         yield driver_pipeline
     finally:
         sys.path.remove(str(EXAMPLES))
+
+
+@pytest.fixture(scope="session")
+def local_runner(tmp_path_factory):
+    # use_venv=False: the components run in this venv, where larder and kfp are installed
+    # (the pod's image in a cluster), so nothing is installed at run time.
+    root = tmp_path_factory.mktemp("pipeline-root")
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root), raise_on_error=True)
+    return root

@@ -7,7 +7,7 @@ import pathlib
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from kfp import compiler, local
+from kfp import compiler
 
 import larder
 from larder import pipeline_steps
@@ -22,15 +22,6 @@ def ir(pipeline_module, tmp_path_factory):
     out = tmp_path_factory.mktemp("ir") / "driver_pipeline.yaml"
     compiler.Compiler().compile(pipeline_module.driver_pipeline, str(out))
     return yaml.safe_load(out.read_text())
-
-
-@pytest.fixture(scope="module")
-def local_runner(tmp_path_factory):
-    # use_venv=False: the components run in this venv, where larder and kfp are installed
-    # (the pod's image in a cluster), so nothing is installed at run time.
-    root = tmp_path_factory.mktemp("pipeline-root")
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root), raise_on_error=True)
-    return root
 
 
 def test_compiled_ir_names_our_components_their_inputs_outputs_and_wiring(ir):

@@ -4,7 +4,8 @@
 
 - ``training_set``: entity rows in (a Dataset: Parquet or CSV with the join keys and an
   ``event_timestamp``), a point-in-time-correct training set out (a Parquet Dataset),
-  streamed from offline retrieval straight into the file.
+  streamed from offline retrieval straight into the file; optionally validated first
+  against the views' TFDV schemas (``validation_destination``, ``fail_on_anomalies``).
 - ``materialize_incremental``: moves views' online data up to ``end`` from their
   watermarks; outputs the job id, rows written and the watermarks after the job.
 - ``feature_statistics``: TFDV-compatible statistics of a feature view over an event-time
@@ -42,12 +43,26 @@ def training_set(
     addresses: Dict[str, str] = {},
     full_feature_names: bool = False,
     timestamp_column: str = "event_timestamp",
+    validation_destination: str = "",
+    fail_on_anomalies: bool = False,
 ) -> int:
-    """The training set of entity_data's rows (Parquet or CSV), as Parquet; returns its row count."""
+    """The training set of entity_data's rows (Parquet or CSV), as Parquet; returns its row
+    count. With validation_destination (a file path in offline retrieval's write root) the
+    set is first checked against its views' TFDV schemas there: the anomalies go into the
+    artifact's metadata, and fail_on_anomalies fails the step when a schema is broken."""
     from larder import pipeline_steps
 
     written = pipeline_steps.build_training_set(
-        entity_data.path, training_data.path, project, features, feature_service, addresses, full_feature_names, timestamp_column
+        entity_data.path,
+        training_data.path,
+        project,
+        features,
+        feature_service,
+        addresses,
+        full_feature_names,
+        timestamp_column,
+        validation_destination,
+        fail_on_anomalies,
     )
     training_data.metadata.update(written)
     return int(written["rows"])

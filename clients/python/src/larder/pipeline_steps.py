@@ -13,6 +13,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from .errors import FailedPrecondition, InvalidArgument
+from .historical import Destination
 from .store import FeatureStore
 
 # larder.yaml's `services:` keys -> FeatureStore's arguments.
@@ -33,7 +34,8 @@ def parse_time(text: str, name: str) -> Optional[dt.datetime]:
     if not text:
         return None
     try:
-        value = dt.datetime.fromisoformat(text)
+        # Python before 3.11 reads only isoformat()'s own shape: no "Z" for UTC.
+        value = dt.datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text)
     except ValueError:
         raise InvalidArgument(f"{name} {text!r} is not an ISO 8601 time (2024-05-01T00:00:00Z)") from None
     if value.tzinfo is None:
@@ -66,19 +68,32 @@ def build_training_set(
     addresses: Mapping[str, str],
     full_feature_names: bool = False,
     timestamp_column: str = "event_timestamp",
+    validation_destination: str = "",
+    fail_on_anomalies: bool = False,
 ) -> Dict[str, Any]:
     """Streams the training set of the entity rows at entity_path into Parquet at
-    output_path; returns what the artifact's metadata records."""
+    output_path; returns what the artifact's metadata records.
+
+    With validation_destination (a .parquet/.csv path inside offline retrieval's write
+    root), the service first writes the set there and checks its statistics against the
+    views' TFDV schemas: the anomalies go into the metadata, and with fail_on_anomalies a
+    broken schema raises ValidationFailed before anything is streamed. Entity rows sent
+    from the pod are joined once per call, so validating costs a second join."""
+    if fail_on_anomalies and not validation_destination:
+        raise InvalidArgument("fail_on_anomalies needs validation_destination: where offline retrieval writes the set to compute its statistics")
     rows = read_entity_rows(entity_path, timestamp_column)
+    query = dict(
+        features=list(features) or None, feature_service=feature_service or None, full_feature_names=full_feature_names, timestamp_column=timestamp_column
+    )
+    checked: Dict[str, Any] = {}
     with open_store(project, addresses) as store:
-        job = store.get_historical_features(
-            rows,
-            features=list(features) or None,
-            feature_service=feature_service or None,
-            full_feature_names=full_feature_names,
-            timestamp_column=timestamp_column,
-        )
-        job.to_parquet(output_path)
+        if validation_destination:
+            destination = Destination(file=validation_destination, overwrite=True)
+            job = store.get_historical_features(rows, destination=destination, validate="fail" if fail_on_anomalies else True, **query)  # type: ignore[arg-type]
+            job.run()
+            assert job.validation is not None
+            checked = {"anomalies": job.validation.by_column(), "validation": job.validation.summary(), "validation_destination": validation_destination}
+        store.get_historical_features(rows, **query).to_parquet(output_path)  # type: ignore[arg-type]
         project = store.project
     written = pq.read_metadata(output_path)
     return {
@@ -87,6 +102,7 @@ def build_training_set(
         "project": project,
         "features": list(features) if features else [],
         "feature_service": feature_service,
+        **checked,
     }
 
 
