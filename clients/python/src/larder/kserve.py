@@ -3,19 +3,28 @@
 
 A request carries entity keys; the transformer reads the features of all its rows from
 online serving in one batched call (``larder.aio``) and forwards the feature tensor to
-the predictor, in the protocol the request came in:
+the predictor. Requests come in over REST (v1 or v2) or gRPC (v2, KServe's
+``GRPCInferenceService/ModelInfer``):
 
 - v1: ``{"instances": [{"driver_id": 1001}, ...]}`` -> ``{"instances": [[f1, f2, ...], ...]}``
   sent to ``/v1/models/<name>:predict``;
-- v2 / Open Inference Protocol: one input tensor per join key (``"driver_id"``, shape
-  ``[n]`` or ``[n, 1]``) -> one FP64 tensor ``"features"`` of shape ``[n, len(features)]``
-  sent to ``/v2/models/<name>/infer``.
+- v2 / Open Inference Protocol (REST or gRPC): one input tensor per join key
+  (``"driver_id"``, shape ``[n]`` or ``[n, 1]``) -> one FP64 tensor ``"features"`` of shape
+  ``[n, len(features)]``.
+
+How it reaches the predictor is KServe's ``--predictor_protocol`` (or the older
+``--protocol`` alias; set it from the predictor's ``protocolVersion``):
+``v1`` (KServe's default) follows the request (v1 to ``:predict``, v2 to ``/infer``, both
+REST); ``v2`` sends every request as a v2 tensor over REST, ``grpc-v2`` over gRPC. A v1
+request sent on as v2 gets the predictor's first output tensor back as ``predictions``.
 
 Columns are the features in the order given. Errors come back as KServe answers them:
-a malformed request, a batch over ``max_batch`` rows or an unknown entity -> 400 naming
-it; online serving unreachable -> 503. Run it as KServe runs a transformer:
+a malformed request, a batch over ``max_batch`` rows or an unknown entity -> HTTP 400 /
+gRPC INVALID_ARGUMENT naming it; online serving or the predictor unreachable -> HTTP 503 /
+gRPC UNAVAILABLE. Run it as KServe runs a transformer:
 
     python -m larder.kserve --model_name driver --predictor_host predictor:80 \\
+        --predictor_protocol grpc-v2 \\
         --feature driver_hourly_stats:conv_rate --feature driver_hourly_stats:acc_rate \\
         --entity_key driver_id --project driver_stats
 """
@@ -24,29 +33,43 @@ import argparse
 import math
 from typing import Any, Dict, List, Optional, Sequence, Union
 
+import grpc
+import httpx
 import kserve
 import numpy as np
-from kserve.errors import InvalidInput, ServerNotReady
-from kserve.inference_client import InferenceRESTClient, RESTConfig
-from kserve.protocol.infer_type import InferInput, InferRequest
+from kserve.errors import InferenceError, InvalidInput, ServerNotReady
+from kserve.inference_client import InferenceGRPCClient, InferenceRESTClient, RESTConfig
+from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse
 
 from . import aio
 from .errors import DeadlineExceeded, InvalidArgument, LarderError, NotFound, Unavailable
 
 DEFAULT_MAX_BATCH = 1000
 _INT_TYPES = ("INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64")
+# KServe's PredictorProtocol values (kserve.constants.constants).
+PREDICTOR_PROTOCOLS = ("v1", "v2", "grpc-v2")
+_FORWARDED_HEADERS = ("x-request-id", "x-b3-traceid", "traceparent", "authorization")
 
 
 class EntityNotFound(InvalidInput):
     """An entity of the request has none of the features stored online (HTTP 400)."""
 
 
-class StoreUnavailable(ServerNotReady):
-    """Online serving could not be reached or answered UNAVAILABLE (HTTP 503)."""
-
+class _Unavailable(ServerNotReady):
+    # KServe's REST handler answers str() (error_msg), its gRPC interceptor aborts with
+    # .reason, which ServerNotReady itself lacks: set both so neither reply is generic.
     def __init__(self, detail: str) -> None:
         super().__init__()
         self.error_msg = detail
+        self.reason = detail
+
+
+class StoreUnavailable(_Unavailable):
+    """Online serving could not be reached or answered UNAVAILABLE (HTTP 503, gRPC UNAVAILABLE)."""
+
+
+class PredictorUnavailable(_Unavailable):
+    """The predictor could not be reached or timed out (HTTP 503, gRPC UNAVAILABLE)."""
 
 
 class FeatureTransformer(kserve.Model):
@@ -57,7 +80,10 @@ class FeatureTransformer(kserve.Model):
     carries. store: a ``larder.aio.FeatureStore`` (made on first use from store_options
     otherwise, in the serving event loop). max_batch: rows allowed in one request.
     A value not stored for a row is an error naming the entity, unless allow_missing, when
-    it goes to the predictor as NaN (v1: null).
+    it goes to the predictor as NaN (v1: null). predictor_protocol is KServe's: ``v1``
+    follows the request, ``v2`` and ``grpc-v2`` send every request as a v2 tensor over REST
+    or gRPC (predictor_host is then host:port; :80, or :443 with predictor_use_ssl, if
+    none is given).
     """
 
     def __init__(
@@ -74,6 +100,9 @@ class FeatureTransformer(kserve.Model):
         allow_missing: bool = False,
         predictor_timeout: float = 60.0,
         predictor_scheme: str = "http",
+        predictor_protocol: str = "v1",
+        predictor_use_ssl: bool = False,
+        predictor_retries: int = 0,
     ) -> None:
         super().__init__(name)
         if bool(features) == bool(feature_service):
@@ -82,16 +111,26 @@ class FeatureTransformer(kserve.Model):
             raise ValueError("entity_keys: name the join keys requests carry")
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, got {max_batch}")
+        if predictor_protocol not in PREDICTOR_PROTOCOLS:
+            raise ValueError(f"predictor_protocol {predictor_protocol!r}: one of {', '.join(PREDICTOR_PROTOCOLS)}")
+        if predictor_protocol == "grpc-v2" and "://" in predictor_host:
+            raise ValueError(f"predictor_host {predictor_host!r}: a gRPC predictor is host[:port], without a scheme")
         self.features = list(features)
         self.feature_service = feature_service
         self.entity_keys = list(entity_keys)
         self.max_batch = max_batch
         self.allow_missing = allow_missing
-        self.predictor_url = predictor_host if "://" in predictor_host else f"{predictor_scheme}://{predictor_host}"
+        self.predictor_protocol = predictor_protocol
+        self.predictor_host = predictor_host
+        scheme = "https" if predictor_use_ssl else predictor_scheme
+        self.predictor_url = predictor_host if "://" in predictor_host else f"{scheme}://{predictor_host}"
         self._store = store
         self._store_options = dict(store_options or {})
         self._timeout = predictor_timeout
+        self._use_ssl = predictor_use_ssl
+        self._retries = predictor_retries
         self._clients: Dict[str, InferenceRESTClient] = {}
+        self._grpc: Optional[InferenceGRPCClient] = None
         self.ready = False
 
     def load(self) -> bool:
@@ -150,7 +189,7 @@ class FeatureTransformer(kserve.Model):
             if rows is not None and rows != shape[0]:
                 raise InvalidInput(f"input {key!r} has {shape[0]} rows, the other keys {rows}")
             rows = int(shape[0])
-            columns[key] = [(_key_value(v.decode() if isinstance(v, bytes) else v.item() if hasattr(v, "item") else v, f"{key}[{i}]")) for i, v in enumerate(values)]
+            columns[key] = [_tensor_key(v, f"{key}[{i}]") for i, v in enumerate(values)]
         return columns
 
     def _check_size(self, rows: int) -> None:
@@ -197,19 +236,54 @@ class FeatureTransformer(kserve.Model):
     # --- the predictor --------------------------------------------------------------
 
     async def predict(self, payload: Union[Dict, InferRequest], headers: Optional[Dict[str, str]] = None, response_headers: Optional[Dict[str, str]] = None) -> Any:
-        # The protocol follows the request, so one transformer serves v1 and v2 clients.
-        protocol = "v2" if isinstance(payload, InferRequest) else "v1"
+        forwarded = {k.lower(): v for k, v in (headers or {}).items() if k.lower() in _FORWARDED_HEADERS}
+        if isinstance(payload, dict) and self.predictor_protocol == "v1":
+            # v1 predictor protocol (KServe's default): the protocol follows the request, so
+            # one transformer serves v1 and v2 clients of a predictor that speaks both.
+            return await self._rest_infer("v1", payload, forwarded)
+        request = payload if isinstance(payload, InferRequest) else self._v2_from_v1(payload)
+        if self.predictor_protocol == "grpc-v2":
+            response = await self._grpc_infer(request, forwarded)
+        else:
+            response = await self._rest_infer("v2", request, forwarded)
+        return response if isinstance(payload, InferRequest) else _v1_answer(response)
+
+    def _v2_from_v1(self, payload: Dict) -> InferRequest:
+        matrix = np.array([[math.nan if x is None else x for x in row] for row in payload["instances"]], dtype=np.float64)
+        return InferRequest(model_name=self.name, infer_inputs=[_tensor("features", matrix)])
+
+    async def _rest_infer(self, protocol: str, data: Union[Dict, InferRequest], headers: Dict[str, str]) -> Any:
         client = self._clients.get(protocol)
         if client is None:
-            client = self._clients[protocol] = InferenceRESTClient(RESTConfig(protocol=protocol, timeout=self._timeout, retries=0))
-        forwarded = {k: v for k, v in (headers or {}).items() if k.lower() in ("x-request-id", "x-b3-traceid", "traceparent", "authorization")}
-        return await client.infer(self.predictor_url, model_name=self.name, data=payload, headers=forwarded)
+            client = self._clients[protocol] = InferenceRESTClient(RESTConfig(protocol=protocol, timeout=self._timeout, retries=self._retries))
+        try:
+            return await client.infer(self.predictor_url, model_name=self.name, data=data, headers=headers)
+        except (httpx.ConnectError, httpx.TimeoutException) as error:
+            raise PredictorUnavailable(f"predictor unavailable: {self.predictor_url}: {type(error).__name__}: {error}") from None
+
+    async def _grpc_infer(self, request: InferRequest, headers: Dict[str, str]) -> InferResponse:
+        if self._grpc is None:
+            # Made in the serving event loop: a grpc.aio channel belongs to the loop it was made in.
+            self._grpc = InferenceGRPCClient(self.predictor_host, use_ssl=self._use_ssl, timeout=self._timeout, retries=self._retries)
+        try:
+            return await self._grpc.infer(request, headers=tuple(headers.items()))
+        except grpc.aio.AioRpcError as error:
+            code, details = error.code(), error.details()
+            where = f"the gRPC predictor at {self.predictor_host} answered {code.name}: {details}"
+            if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise PredictorUnavailable(f"predictor unavailable: {where}") from None
+            if code == grpc.StatusCode.INVALID_ARGUMENT:
+                raise InvalidInput(where) from None
+            raise InferenceError(where) from None
 
     async def close(self) -> None:
         if self._store is not None:
             await self._store.close()
         for client in self._clients.values():
             await client.close()
+        if self._grpc is not None:
+            await self._grpc.close()
+            self._grpc = None
 
 
 def _key_value(value: Any, where: str) -> Any:
@@ -222,6 +296,34 @@ def _key_value(value: Any, where: str) -> Any:
     return value
 
 
+def _tensor_key(value: Any, where: str) -> Any:
+    """An entity key from a v2 tensor: numpy scalars to int, BYTES (REST or gRPC) to str."""
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput(f"{where}: a BYTES entity key must be UTF-8") from None
+    elif hasattr(value, "item"):
+        value = value.item()
+    return _key_value(value, where)
+
+
+def _v1_answer(response: InferResponse) -> Dict[str, Any]:
+    """A v2 predictor's answer to a v1 request: its first output tensor as predictions."""
+    if not response.outputs:
+        raise InferenceError("the predictor answered no output tensor")
+    values = response.outputs[0].as_numpy().tolist()
+    return {"predictions": _jsonable(values)}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
 def _tensor(name: str, matrix: np.ndarray) -> InferInput:
     tensor = InferInput(name=name, shape=list(matrix.shape), datatype="FP64")
     tensor.set_data_from_numpy(matrix, binary_data=False)
@@ -230,6 +332,7 @@ def _tensor(name: str, matrix: np.ndarray) -> InferInput:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     from kserve import model_server
+    from kserve.predictor_config import PredictorConfig
 
     parser = argparse.ArgumentParser(parents=[model_server.parser], description="Larder's feature transformer for KServe")
     parser.add_argument("--feature", action="append", default=[], help="view:feature, repeated, in the predictor's column order")
@@ -242,6 +345,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args, _ = parser.parse_known_args(argv)
     if not args.predictor_host:
         parser.error("--predictor_host is required")
+    # --protocol is KServe's older name for --predictor_protocol; both default to v1.
+    protocol = args.predictor_protocol if args.predictor_protocol != "v1" else args.protocol
     options = {k: v for k, v in {"project": args.project, "online": args.online}.items() if v}
     model = FeatureTransformer(
         args.model_name,
@@ -253,9 +358,23 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         max_batch=args.max_batch,
         allow_missing=args.allow_missing,
         predictor_timeout=float(args.predictor_request_timeout_seconds),
+        predictor_protocol=protocol,
+        predictor_use_ssl=args.predictor_use_ssl,
+        predictor_retries=args.predictor_request_retries,
     )
     model.load()
-    kserve.ModelServer(http_port=args.http_port, grpc_port=args.grpc_port, enable_grpc=False).start([model])
+    # The same predictor settings for KServe's own use of them (its readiness check of the
+    # predictor under --enable_predictor_health_check).
+    predictor = PredictorConfig(
+        args.predictor_host,
+        predictor_protocol=protocol,
+        predictor_use_ssl=args.predictor_use_ssl,
+        predictor_request_timeout_seconds=args.predictor_request_timeout_seconds,
+        predictor_request_retries=args.predictor_request_retries,
+        predictor_health_check=args.enable_predictor_health_check,
+    )
+    server = kserve.ModelServer(http_port=args.http_port, grpc_port=args.grpc_port, enable_grpc=args.enable_grpc, predictor_config=predictor)
+    server.start([model])
 
 
 if __name__ == "__main__":
