@@ -156,6 +156,9 @@ class _ResultReader:
 
     def __init__(self, job: "_JobState") -> None:
         self._job = job
+        # A job read again (to_parquet twice) must not pass on the last run's summary.
+        job.summary = None
+        job.validation = None
         self._arrow_schema: Optional[pa.Schema] = None
         self._next_row = 0
 
