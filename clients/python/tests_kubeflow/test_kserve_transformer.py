@@ -134,7 +134,11 @@ def servers(config, tmp_path_factory) -> Iterator[Dict[str, str]]:
     try:
         for proc, url, target in started.values():
             wait_ready(proc, url, target)
-        yield {**{name: url for name, (_, url, _) in started.items()}, **{f"{name}_grpc": target for name, (_, _, target) in started.items()}}
+        yield {
+            **{name: url for name, (_, url, _) in started.items()},
+            **{f"{name}_grpc": target for name, (_, _, target) in started.items()},
+            "rest_predictor": f"127.0.0.1:{predictor.server_address[1]}",
+        }
     finally:
         # Nothing to drain: a graceful stop would only add seconds to the suite.
         for proc, _, _ in started.values():
@@ -401,3 +405,27 @@ def test_unreachable_grpc_predictor_is_unavailable_naming_it_in_process():
         FeatureTransformer("driver", host, FEATURES, ["driver_id"], predictor_protocol="grpc")
     with pytest.raises(ValueError, match="without a scheme"):
         FeatureTransformer("driver", f"http://{host}", FEATURES, ["driver_id"], predictor_protocol="grpc-v2")
+
+
+def test_rest_v2_predictor_protocol_sends_a_v1_request_as_a_tensor_in_process(servers, received):
+    """predictor_protocol v2 (a REST predictor that speaks only v2): a v1 request's
+    feature rows go to /infer as one FP64 tensor, and its first output comes back as
+    predictions."""
+    import asyncio
+
+    from larder.kserve import FeatureTransformer
+
+    async def run() -> Any:
+        model = FeatureTransformer("driver", servers["rest_predictor"], FEATURES, ["driver_id"], predictor_protocol="v2", store_options={"env": {}})
+        try:
+            return await model.predict({"instances": [[0.5, 1.0, 3.0], [1.5, 2.0, 4.0]]})
+        finally:
+            await model.close()
+
+    answer = asyncio.run(run())
+    ((path, body),) = received
+    assert path == "/v2/models/driver/infer"
+    (tensor,) = body["inputs"]
+    assert (tensor["name"], tensor["datatype"], tensor["shape"]) == ("features", "FP64", [2, 3])
+    assert tensor["data"] == [0.5, 1.0, 3.0, 1.5, 2.0, 4.0]
+    assert answer == {"predictions": pytest.approx([4.5, 7.5])}
