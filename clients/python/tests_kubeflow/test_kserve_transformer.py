@@ -377,6 +377,14 @@ def test_grpc_bad_requests_are_invalid_argument_naming_the_problem(servers, grpc
     assert received == [] and grpc_received == []
 
 
+def test_grpc_message_over_the_receive_limit_is_refused_before_any_work(servers, grpc_received):
+    # KServe's --grpc_max_receive_message_length, 8 MiB by default: 9 MiB of raw keys.
+    request = pb.ModelInferRequest(model_name="driver", inputs=[_tensor("INT64", [MAX_BATCH])], raw_input_contents=[b"\x01" * (9 << 20)])
+    error = infer_error(servers["grpc_grpc"], request)
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, (error.code(), error.details())
+    assert grpc_received == []
+
+
 def test_grpc_unknown_model_is_not_found(servers, grpc_received):
     error = infer_error(servers["grpc_grpc"], driver_ids([1001], model="../other"))
     assert error.code() == grpc.StatusCode.NOT_FOUND
