@@ -391,7 +391,7 @@ def test_grpc_unknown_model_is_not_found(servers, grpc_received):
     assert grpc_received == []
 
 
-def test_unreachable_grpc_predictor_is_unavailable_naming_it_in_process():
+def test_unreachable_predictor_is_unavailable_naming_it_in_process():
     """FeatureTransformer.predict in-process against a port nothing listens on: an error
     KServe answers 503 / UNAVAILABLE, naming the predictor, not an internal error."""
     import asyncio
@@ -400,15 +400,17 @@ def test_unreachable_grpc_predictor_is_unavailable_naming_it_in_process():
 
     host = f"127.0.0.1:{free_port()}"
 
-    async def run() -> Any:
-        model = FeatureTransformer("driver", host, FEATURES, ["driver_id"], predictor_protocol="grpc-v2", store_options={"env": {}})
+    async def run(protocol: str) -> Any:
+        model = FeatureTransformer("driver", host, FEATURES, ["driver_id"], predictor_protocol=protocol, store_options={"env": {}})
         try:
             return await model.predict({"instances": [[0.5, 1.0, 3.0]]})
         finally:
             await model.close()
 
     with pytest.raises(PredictorUnavailable, match=f"predictor unavailable: the gRPC predictor at {host} answered UNAVAILABLE"):
-        asyncio.run(run())
+        asyncio.run(run("grpc-v2"))
+    with pytest.raises(PredictorUnavailable, match=f"predictor unavailable: http://{host}: ConnectError"):
+        asyncio.run(run("v2"))
     with pytest.raises(ValueError, match="predictor_protocol 'grpc'"):
         FeatureTransformer("driver", host, FEATURES, ["driver_id"], predictor_protocol="grpc")
     with pytest.raises(ValueError, match="without a scheme"):
