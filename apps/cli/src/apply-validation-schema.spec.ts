@@ -44,8 +44,11 @@ test('a schema naming a missing feature or with a misfit domain is refused at it
     expect(run.code).toBe(1);
     expect(run.stderr.split('\n').slice(0, 3)).toEqual([
       `error: the feature repo ${repo} has 2 problems:`,
-      "  schemas/driver.pbtxt:10:3: feature[1].name: feature view 'driver_hourly_stats' has a validation schema naming feature 'tips', which the view does not have; its features are conv_rate, acc_rate, avg_daily_trips",
-      "  schemas/driver.pbtxt:15:3: feature[2].string_domain: feature view 'driver_hourly_stats' has a validation schema giving feature 'avg_daily_trips' a string_domain, which does not fit its value type int64: string_domain describes string and bytes features",
+      "  schemas/driver.pbtxt:10:3: feature[1].name: feature view 'driver_hourly_stats' has a validation schema " +
+        "naming feature 'tips', which the view does not have; its features are conv_rate, acc_rate, avg_daily_trips",
+      "  schemas/driver.pbtxt:15:3: feature[2].string_domain: feature view 'driver_hourly_stats' has a validation " +
+        "schema giving feature 'avg_daily_trips' a string_domain, which does not fit its value type int64: " +
+        'string_domain describes string and bytes features',
     ]);
   }
 

@@ -9,7 +9,9 @@ export const GLOBAL_FLAGS = {
   registry: {
     type: 'string',
     value: 'target',
-    help: "A running registry service (host:port), or a registry the CLI opens itself (a file path or postgres://…). Default: $LARDER_REGISTRY, then larder.yaml's registry, then ~/.larder/registry.json.",
+    help:
+      'A running registry service (host:port), or a registry the CLI opens itself (a file path or postgres://…). ' +
+      "Default: $LARDER_REGISTRY, then larder.yaml's registry, then ~/.larder/registry.json.",
   },
   project: { type: 'string', short: 'p', value: 'name', help: "The project; default: larder.yaml's project, or the only project in the registry." },
   output: { type: 'string', short: 'o', value: 'table|json', help: 'Output format (default table).', choices: ['table', 'json'] },

@@ -31,7 +31,10 @@ const MATERIALIZE_FLAGS = {
   },
 } as const satisfies FlagSpecs;
 const MATERIALIZE_HELP =
-  'Times are ISO 8601 (2026-01-31 or 2026-01-31T12:00:00Z; no zone means UTC) or now. Progress goes to stderr; exit code 0 when the job succeeded, 1 when it failed or was cancelled (Ctrl-C or SIGTERM cancels it). --output json prints a summary on stdout. A fan-out of N pipeline steps shares one run with --shard 0/N … --shard N-1/N and one --run-id; each step may go to a different replica.';
+  'Times are ISO 8601 (2026-01-31 or 2026-01-31T12:00:00Z; no zone means UTC) or now. Progress goes to stderr; ' +
+  'exit code 0 when the job succeeded, 1 when it failed or was cancelled (Ctrl-C or SIGTERM cancels it). ' +
+  '--output json prints a summary on stdout. A fan-out of N pipeline steps shares one run with --shard 0/N … ' +
+  '--shard N-1/N and one --run-id; each step may go to a different replica.';
 
 export const COMMANDS: readonly CommandSpec[] = [
   command({
@@ -78,7 +81,10 @@ export const COMMANDS: readonly CommandSpec[] = [
     },
     load: async () => (await import('./import-feast/command')).importFeast,
     details:
-      'registry: the registry.db feast apply wrote, a SQLite SQL registry (the file or sqlite:///path) or a PostgreSQL one (postgresql://…, read only). dir defaults to the current folder. --project picks one of several projects. Python UDFs of on-demand views cannot move: they are listed, and written with a CEL skeleton that fails until rewritten.',
+      'registry: the registry.db feast apply wrote, a SQLite SQL registry (the file or sqlite:///path) or a ' +
+      'PostgreSQL one (postgresql://…, read only). dir defaults to the current folder. --project picks one of ' +
+      'several projects. Python UDFs of on-demand views cannot move: they are listed, and written with a CEL ' +
+      'skeleton that fails until rewritten.',
   }),
   command({
     name: 'teardown',
@@ -162,7 +168,9 @@ export const COMMANDS: readonly CommandSpec[] = [
       },
     },
     details:
-      'The table shows one line per feature with anomalies: severity, TFDV anomaly types (AnomalyInfo.Type) and description; --output json prints the Anomalies message (proto field names). Exit code 0 when the statistics keep the schema, 1 when there are anomalies: fit for CI.',
+      'The table shows one line per feature with anomalies: severity, TFDV anomaly types (AnomalyInfo.Type) and ' +
+      'description; --output json prints the Anomalies message (proto field names). Exit code 0 when the statistics ' +
+      'keep the schema, 1 when there are anomalies: fit for CI.',
     load: async () => (await import('./commands/validate')).validate,
   }),
   command({
@@ -178,7 +186,9 @@ export const COMMANDS: readonly CommandSpec[] = [
       'max-domain-size': { type: 'string', value: 'N', help: 'String features with at most N distinct values get a string domain of them (default 100).' },
     },
     details:
-      'The proposal: each feature with its type, presence (at least once; in every example when none lacked it), the value count seen, and string domains for small vocabularies. Numeric ranges and drift/skew comparators are left for you to add. The file is protobuf text format, as TFDV writes it.',
+      'The proposal: each feature with its type, presence (at least once; in every example when none lacked it), the ' +
+      'value count seen, and string domains for small vocabularies. Numeric ranges and drift/skew comparators are ' +
+      'left for you to add. The file is protobuf text format, as TFDV writes it.',
     load: async () => (await import('./commands/validate')).inferSchemaCommand,
   }),
   command({
@@ -212,7 +222,9 @@ export const COMMANDS: readonly CommandSpec[] = [
       },
     },
     details:
-      'The table shows one line per feature (count, missing, mean, std, min, median, max, zeros for numbers; unique and the top value for strings); --output json prints the stored record with the full statistics. Statistics are stored with their scope and range unless --dry-run.',
+      'The table shows one line per feature (count, missing, mean, std, min, median, max, zeros for numbers; unique ' +
+      'and the top value for strings); --output json prints the stored record with the full statistics. Statistics ' +
+      'are stored with their scope and range unless --dry-run.',
     load: async () => (await import('./commands/stats')).stats,
   }),
   command({
@@ -272,7 +284,10 @@ export const COMMANDS: readonly CommandSpec[] = [
     },
     load: async () => (await import('./commands/online')).getOnlineFeatures,
     details:
-      "Values take the types the registry declares for join keys and request fields (when larder.yaml or --registry names a registry); otherwise integers are int64, other numbers double, the rest strings. The table shows one line per entity row; --output json prints the response as Feast's feature server does (values, statuses, event timestamps per feature).",
+      'Values take the types the registry declares for join keys and request fields (when larder.yaml or --registry ' +
+      'names a registry); otherwise integers are int64, other numbers double, the rest strings. The table shows one ' +
+      "line per entity row; --output json prints the response as Feast's feature server does (values, statuses, " +
+      'event timestamps per feature).',
   }),
   command({
     name: 'materialize',

@@ -5,7 +5,9 @@ import { RejectedDefinitions } from './rejection';
 /** The repo's sources do not read as its views declare them (plan and apply check them first). */
 export class SourceCheckFailed extends FeatureRepoError {
   readonly hint =
-    "Sources are checked before plan and apply: files with DuckDB, tables and queries with larder.yaml's offline_store. Fix the definitions or the data, or pass --skip-source-check (for sources only the services can reach).";
+    "Sources are checked before plan and apply: files with DuckDB, tables and queries with larder.yaml's " +
+    'offline_store. Fix the definitions or the data, or pass --skip-source-check (for sources only the services ' +
+    'can reach).';
 }
 
 /** A failed operation as the user reads it on stderr: what failed and what to look at. */

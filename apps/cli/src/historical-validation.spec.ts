@@ -96,7 +96,10 @@ test('--validate passes a clean training set and catches a planted bad value (ex
   );
   expect(planted.code).toBe(1);
   expect(planted.stdout).toMatch(
-    /Validation: the training set breaks its views' schemas:\nCOLUMN\s+ANOMALY\s+DESCRIPTION\ndriver_stats__conv_rate\s+FLOAT_TYPE_BIG_FLOAT\s+The largest value, 7\.5, is above the domain's maximum 1\.\n$/,
+    new RegExp(
+      "Validation: the training set breaks its views' schemas:\\nCOLUMN\\s+ANOMALY\\s+DESCRIPTION\\n" +
+        "driver_stats__conv_rate\\s+FLOAT_TYPE_BIG_FLOAT\\s+The largest value, 7\\.5, is above the domain's maximum 1\\.\\n$",
+    ),
   );
 
   const json = await larder(

@@ -54,7 +54,8 @@ test('infer-schema writes schemas/VIEW.pbtxt and links it; validate passes the d
   const inferred = await larder('infer-schema', '--view', 'driver_hourly_stats', '--stats', 'stats.pb');
   expect(inferred).toMatchObject({ code: 0, err: '' });
   expect(inferred.out).toBe(
-    "wrote schemas/driver_hourly_stats.pbtxt: 3 features\ndriver_stats.yaml: feature view 'driver_hourly_stats' now has validation.schema_file: schemas/driver_hourly_stats.pbtxt (review it, then larder apply)\n",
+    "wrote schemas/driver_hourly_stats.pbtxt: 3 features\ndriver_stats.yaml: feature view 'driver_hourly_stats' " +
+      'now has validation.schema_file: schemas/driver_hourly_stats.pbtxt (review it, then larder apply)\n',
   );
   const text = readFileSync(path.join(repo, 'schemas/driver_hourly_stats.pbtxt'), 'utf8');
   expect(text).toContain(

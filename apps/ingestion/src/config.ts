@@ -54,7 +54,10 @@ export const ingestionSchema = {
       default: 30_000,
       min: 1_000,
       env: 'LARDER_KAFKA_SESSION_TIMEOUT',
-      doc: 'How long the group keeps a consumer that stopped heartbeating (killed, hung) before handing its partitions to another: a restarted or surviving consumer waits up to this long. Shorter evicts a consumer stalled by a long GC or a busy machine; the broker accepts group.min.session.timeout.ms (6s by default) and up.',
+      doc:
+        'How long the group keeps a consumer that stopped heartbeating (killed, hung) before handing its partitions to ' +
+        'another: a restarted or surviving consumer waits up to this long. Shorter evicts a consumer stalled by a long ' +
+        'GC or a busy machine; the broker accepts group.min.session.timeout.ms (6s by default) and up.',
     }),
     heartbeatInterval: duration({
       default: 3_000,

@@ -68,7 +68,9 @@ it('refuses a schema naming a feature the view lacks or with a domain that does 
     const wrong = await failure(client.applyRegistry(apply(misfit, planOnly)));
     expect([wrong.code, wrong.message]).toEqual([
       Code.INVALID_ARGUMENT,
-      "feature view 'driver_stats': validation.schema.feature[0].string_domain: has a validation schema giving feature 'conv_rate' a string_domain, which does not fit its value type double: string_domain describes string and bytes features",
+      "feature view 'driver_stats': validation.schema.feature[0].string_domain: has a validation schema giving " +
+        "feature 'conv_rate' a string_domain, which does not fit its value type double: string_domain describes string " +
+        'and bytes features',
     ]);
   }
 

@@ -208,7 +208,8 @@ test("the data-quality page draws a view's histogram from its stored statistics 
   try {
     const view = (await registry.getFeatureView({ project: 'driver_stats', name: 'driver_hourly_stats' })).featureView!;
     const schema = schemaFromText(
-      'feature { name: "avg_daily_trips" type: INT int_domain { min: 0 max: 500 } }\nfeature { name: "conv_rate" type: FLOAT float_domain { min: 0 max: 1 } }\nfeature { name: "acc_rate" type: FLOAT }',
+      'feature { name: "avg_daily_trips" type: INT int_domain { min: 0 max: 500 } }\nfeature { name: "conv_rate" ' +
+        'type: FLOAT float_domain { min: 0 max: 1 } }\nfeature { name: "acc_rate" type: FLOAT }',
     );
     await registry.applyRegistry({
       project: 'driver_stats',

@@ -2,7 +2,9 @@ import { parseJsonLossless } from './lossless-json';
 
 test('integers beyond 2^53 keep every digit, as bigints; everything else is what JSON.parse gives', () => {
   const text =
-    '{"id": 9007199254740993, "neg": -9223372036854775808, "safe": 9007199254740991, "big_float": 9007199254740993.0, "exp": 1e30, "list": [18446744073709551615, 1.5, -0, "9007199254740993"], "s": "a\\"b\\u00e9\\\\", "t": true, "f": false, "n": null, "o": {}}';
+    '{"id": 9007199254740993, "neg": -9223372036854775808, "safe": 9007199254740991, "big_float": ' +
+    '9007199254740993.0, "exp": 1e30, "list": [18446744073709551615, 1.5, -0, "9007199254740993"], "s": ' +
+    '"a\\"b\\u00e9\\\\", "t": true, "f": false, "n": null, "o": {}}';
   const parsed = parseJsonLossless(text) as Record<string, unknown>;
   expect(parsed['id']).toBe(9007199254740993n);
   expect(parsed['neg']).toBe(-9223372036854775808n);

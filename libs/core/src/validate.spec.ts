@@ -268,7 +268,8 @@ describe('validateRegistrySet', () => {
         K.FEATURE_VIEW,
         'driver_hourly_stats',
         'online',
-        "feature view 'driver_hourly_stats' is online: false, has no batch_source and its stream source 'trips_stream' names no batch_source either, so its rows could be written nowhere; set online: true or a batch_source",
+        "feature view 'driver_hourly_stats' is online: false, has no batch_source and its stream source 'trips_stream' " +
+          'names no batch_source either, so its rows could be written nowhere; set online: true or a batch_source',
       );
     });
     it('rejects a missing batch source and lists the batch sources', () => {
@@ -277,7 +278,8 @@ describe('validateRegistrySet', () => {
         K.FEATURE_VIEW,
         'driver_hourly_stats',
         'batch_source',
-        "feature view 'driver_hourly_stats' references data source 'driver_stats_src', which is not defined; defined batch sources: customer_source, driver_stats_source (did you mean 'driver_stats_source'?)",
+        "feature view 'driver_hourly_stats' references data source 'driver_stats_src', which is not defined; defined " +
+          "batch sources: customer_source, driver_stats_source (did you mean 'driver_stats_source'?)",
       );
     });
     it('rejects a stream source used as the batch source', () => {
@@ -747,7 +749,9 @@ describe('validateRegistrySet', () => {
         D,
         'training_2024',
         'features[2]',
-        "saved dataset 'training_2024' references feature 'driver_hourly_stats:conv', but view 'driver_hourly_stats' has no feature 'conv'; defined features of 'driver_hourly_stats': acc_rate, avg_daily_trips, conv_rate (did you mean 'conv_rate'?)",
+        "saved dataset 'training_2024' references feature 'driver_hourly_stats:conv', but view 'driver_hourly_stats' " +
+          "has no feature 'conv'; defined features of 'driver_hourly_stats': acc_rate, avg_daily_trips, conv_rate (did " +
+          "you mean 'conv_rate'?)",
       );
     });
     it('rejects an unknown feature service', () => {

@@ -57,12 +57,14 @@ describe("a feature view's TFDV schema", () => {
       {
         field: 'validation.schema.feature[0].string_domain',
         message:
-          "feature view 'driver_hourly_stats' has a validation schema giving feature 'conv_rate' a string_domain, which does not fit its value type float: string_domain describes string and bytes features",
+          "feature view 'driver_hourly_stats' has a validation schema giving feature 'conv_rate' a string_domain, which " +
+          'does not fit its value type float: string_domain describes string and bytes features',
       },
       {
         field: 'validation.schema.feature[1].domain',
         message:
-          "feature view 'driver_hourly_stats' has a validation schema giving feature 'avg_daily_trips' a float_domain (domain 'rates'), which does not fit its value type int64: float_domain describes float and double features",
+          "feature view 'driver_hourly_stats' has a validation schema giving feature 'avg_daily_trips' a float_domain " +
+          "(domain 'rates'), which does not fit its value type int64: float_domain describes float and double features",
       },
       {
         field: 'validation.schema.feature[2].bool_domain',

@@ -32,7 +32,8 @@ test('the repo is --repo, else $LARDER_REPO, else a working directory holding la
 test("larder.yaml's settings, by the variable each stands for, with the line and key they came from", async () => {
   const root = repo(
     'stores',
-    'project: Larder-Compat\nregistry:\n  address: reg.ml:6570\nonline_store:\n  type: redis\n  url: redis://cache:6379/2\n  layout: feast\noffline_store:\n  type: postgres\n  url: postgres://pg/features\n',
+    'project: Larder-Compat\nregistry:\n  address: reg.ml:6570\nonline_store:\n  type: redis\n  url: ' +
+      'redis://cache:6379/2\n  layout: feast\noffline_store:\n  type: postgres\n  url: postgres://pg/features\n',
   );
   const preset = await featureRepoPreset({ argv: [], env: {} }, root);
   const file = path.join(root, 'larder.yaml');
