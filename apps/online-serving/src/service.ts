@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { createOnlineStore, onlineStoreConfig } from '@larder/online-store';
-import { feastServing, servingV1 } from '@larder/proto';
+import { feastServing, servingV1, wire } from '@larder/proto';
 import { followPermissions, principalOf, startServiceAuth } from '@larder/auth';
 import { RegistryClient } from '@larder/registry-client';
 import { bindHost, ConfigError, implement } from '@larder/rpc';
@@ -90,7 +90,11 @@ export const onlineServingService: RunServiceOptions<typeof onlineServingSchema>
           servingV1.OnlineServingService,
           { getOnlineFeatures: (request, ctx) => serving.getOnlineFeatures(request, ctx, principalOf(ctx), ctx.requestId) },
           // NOT_SERVING (and /readyz 503) while the registry copy cannot load or follow.
-          { encoders: { getOnlineFeatures: encodeGetOnlineFeaturesResponse }, readiness: registry },
+          {
+            encoders: { getOnlineFeatures: encodeGetOnlineFeaturesResponse },
+            decoders: { getOnlineFeatures: wire.decodeGetOnlineFeaturesRequest },
+            readiness: registry,
+          },
         ),
         // Feast's ServingService on the same port, for clients generated from Feast's proto.
         ...(config.serving.feastGrpc

@@ -23,6 +23,7 @@ export type {
   ServiceImpl,
   ResponseEncoders,
   ResponseDecoders,
+  RequestDecoders,
   ServiceRegistration,
   UnaryHandler,
 } from './adapter/types';

@@ -160,13 +160,17 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
   // Health and reflection answer without the application's interceptors (authentication among
   // them): probes and service listings carry no credentials and reveal nothing of the data.
   const builtIn: ServerRuntime = { ...runtime, interceptors: [] };
-  const add = (service: DescService, impl: unknown, drainable: boolean, encoders: object = {}): void => {
+  const add = (service: DescService, impl: unknown, drainable: boolean, encoders: object = {}, decoders: object = {}): void => {
     server.addService(
-      serviceDefinition(service, encoders as Record<string, (message: Message) => Uint8Array>),
+      serviceDefinition(
+        service,
+        encoders as Record<string, (message: Message) => Uint8Array>,
+        decoders as Record<string, (bytes: Uint8Array) => Message | undefined>,
+      ),
       serviceHandlers(service, impl as Record<string, AnyHandler | undefined>, drainable ? runtime : builtIn, { drainable }),
     );
   };
-  for (const { service, impl, encoders } of options.services) add(service, impl, true, encoders);
+  for (const { service, impl, encoders, decoders } of options.services) add(service, impl, true, encoders, decoders);
   add(healthV1.Health, health.impl(), false);
   if (config.grpc.reflection) {
     const index = new DescriptorIndex([

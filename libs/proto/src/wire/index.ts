@@ -20,4 +20,5 @@ export {
   writeValue,
   writeVarint,
 } from './encode';
+export { decodeGetOnlineFeaturesRequest } from './serving-request';
 export { decodeGetHistoricalFeaturesFromSourceResponse, decodeGetHistoricalFeaturesResponse, encodeHistoricalResponse } from './historical';

@@ -8,7 +8,7 @@ export class Unexpected extends Error {}
 export class Reader {
   pos = 0;
   private readonly view: DataView;
-  private readonly text: Buffer;
+  protected readonly text: Buffer;
 
   constructor(readonly buf: Uint8Array) {
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -74,6 +74,24 @@ export class Reader {
     let result = 0;
     for (let i = 0, p = start; i < 5 && p < this.pos; i++, p++) result |= ((buf[p] as number) & 0x7f) << (7 * i);
     return result | 0;
+  }
+
+  /**
+   * A bool: whether any bit of the varint is set. Not `int32() !== 0`: protobuf-es reads
+   * all 64 bits, so a varint whose low 32 bits are zero and high ones are not is true.
+   */
+  bool(): boolean {
+    const buf = this.buf;
+    let any = false;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= buf.length) throw new Unexpected('truncated varint');
+      const byte = buf[this.pos++] as number;
+      // Bits past the 64th (a tenth byte above 1) are protobuf-es's to interpret.
+      if (i === 9 && byte > 1) throw new Unexpected('varint beyond 64 bits');
+      if ((byte & 0x7f) !== 0) any = true;
+      if (byte < 0x80) return any;
+    }
+    throw new Unexpected('varint longer than 10 bytes');
   }
 
   double(): number {

@@ -323,4 +323,48 @@ describe('hand-written encoders and decoders on streaming methods', () => {
       await server.shutdown('test done');
     }
   });
+
+  test('a server request decoder answers for the bytes it reads; fromBinary takes the rest, invalid bytes still INVALID_ARGUMENT', async () => {
+    const seen: string[] = [];
+    const server = await startServer({
+      name: 'request-decoders-test',
+      services: [
+        implement(EchoService, echoImpl(newObserved()), {
+          decoders: {
+            // Reads only requests whose text is 'fast' (and marks them); leaves everything else.
+            echo: (bytes) => {
+              const message = fromBinary(EchoRequestSchema, bytes);
+              seen.push(message.text);
+              return message.text === 'fast' ? { ...message, text: 'fast (hand-decoded)' } : undefined;
+            },
+          },
+        }),
+      ],
+      config: testConfig(),
+      logger: memoryLogger().logger,
+    });
+    const client = createClient(EchoService, server.address);
+    const raw = new GrpcClient(server.address, credentials.createInsecure());
+    try {
+      expect((await client.echo({ text: 'fast' })).text).toBe('fast (hand-decoded)');
+      expect((await client.echo({ text: 'slow' })).text).toBe('slow');
+      expect(seen).toEqual(['fast', 'slow']);
+      // A decoder that throws on bad bytes is treated as leaving them: fromBinary refuses them as before.
+      const invalid = await new Promise<ServiceError>((resolve, reject) => {
+        raw.makeUnaryRequest(
+          '/larder.rpctest.v1.EchoService/Echo',
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          Buffer.from([0x0a, 0xff, 0x01]),
+          (error) => (error ? resolve(error) : reject(new Error('expected the call to fail'))),
+        );
+      });
+      expect(invalid.code).toBe(Code.INVALID_ARGUMENT);
+      expect(invalid.details).toMatch(/^request is not a valid larder\.rpctest\.v1\.EchoRequest message: /);
+    } finally {
+      client.close();
+      raw.close();
+      await server.shutdown('test done');
+    }
+  });
 });

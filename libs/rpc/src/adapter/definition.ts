@@ -21,6 +21,9 @@ function deserializer(schema: DescMessage, decode?: Decoder): (bytes: Buffer) =>
   return decode ?? ((bytes) => fromBinary(schema, bytes));
 }
 
+/** Returns what fromBinary would, or undefined for bytes it leaves to fromBinary. */
+type RequestDecoder = (bytes: Uint8Array) => Message | undefined;
+
 const undecodable = Symbol('undecodable request');
 
 /**
@@ -29,8 +32,17 @@ const undecodable = Symbol('undecodable request');
  * any handler runs. So the server's deserializer never throws: it hands on a
  * marker that the server adapter turns into INVALID_ARGUMENT.
  */
-function requestDeserializer(schema: DescMessage): (bytes: Buffer) => Message {
+function requestDeserializer(schema: DescMessage, decode?: RequestDecoder): (bytes: Buffer) => Message {
   return (bytes) => {
+    // A hand-written decoder first; what it leaves (or throws on) is fromBinary's, invalid bytes included.
+    if (decode !== undefined) {
+      try {
+        const fast = decode(bytes);
+        if (fast !== undefined) return fast;
+      } catch {
+        // fromBinary below gives these bytes their message or their error.
+      }
+    }
     try {
       return fromBinary(schema, bytes);
     } catch (error) {
@@ -46,13 +58,18 @@ export function undecodableReason(message: Message): string | undefined {
 }
 
 /** The grpc-js view of one protobuf-es method: path, stream flags, (de)serializers. */
-export function methodDefinition(method: DescMethod, encodeResponse?: Encoder, decodeResponse?: Decoder): MethodDefinition<Message, Message> {
+export function methodDefinition(
+  method: DescMethod,
+  encodeResponse?: Encoder,
+  decodeResponse?: Decoder,
+  decodeRequest?: RequestDecoder,
+): MethodDefinition<Message, Message> {
   return {
     path: methodPath(method),
     requestStream: method.methodKind === 'client_streaming' || method.methodKind === 'bidi_streaming',
     responseStream: method.methodKind === 'server_streaming' || method.methodKind === 'bidi_streaming',
     requestSerialize: serializer(method.input),
-    requestDeserialize: requestDeserializer(method.input),
+    requestDeserialize: requestDeserializer(method.input, decodeRequest),
     responseSerialize: serializer(method.output, encodeResponse),
     responseDeserialize: deserializer(method.output, decodeResponse),
     originalName: method.localName,
@@ -60,8 +77,13 @@ export function methodDefinition(method: DescMethod, encodeResponse?: Encoder, d
 }
 
 /** A grpc-js ServiceDefinition keyed by each method's localName. */
-export function serviceDefinition(service: DescService, encoders: Readonly<Record<string, Encoder | undefined>> = {}): ServiceDefinition {
+export function serviceDefinition(
+  service: DescService,
+  encoders: Readonly<Record<string, Encoder | undefined>> = {},
+  decoders: Readonly<Record<string, RequestDecoder | undefined>> = {},
+): ServiceDefinition {
   const definition: Record<string, MethodDefinition<Message, Message>> = {};
-  for (const method of service.methods) definition[method.localName] = methodDefinition(method, encoders[method.localName]);
+  for (const method of service.methods)
+    definition[method.localName] = methodDefinition(method, encoders[method.localName], undefined, decoders[method.localName]);
   return definition;
 }

@@ -98,6 +98,16 @@ export type ResponseDecoders<S extends DescService> = {
   [K in keyof S['method']]?: S['method'][K] extends { output: infer O extends DescMessage } ? (bytes: Uint8Array) => Shape<O> : never;
 };
 
+/**
+ * Hand-written request decoders by method localName, the server-side twin of
+ * ResponseDecoders, for a hot method whose request fromBinary dominates. Each returns
+ * exactly what fromBinary would, or undefined for bytes it does not handle, which are
+ * then decoded (and, if invalid, refused) by fromBinary as usual.
+ */
+export type RequestDecoders<S extends DescService> = {
+  [K in keyof S['method']]?: S['method'][K] extends { input: infer I extends DescMessage } ? (bytes: Uint8Array) => Shape<I> | undefined : never;
+};
+
 /** A service and its implementation, as handed to startServer. */
 /**
  * Something a service needs before it can answer, e.g. its registry copy. While it
@@ -115,6 +125,7 @@ export interface ServiceRegistration<S extends DescService = DescService> {
   service: S;
   impl: ServiceImpl<S>;
   encoders?: ResponseEncoders<S>;
+  decoders?: RequestDecoders<S>;
   readiness?: ReadinessCheck;
 }
 
@@ -122,12 +133,13 @@ export interface ServiceRegistration<S extends DescService = DescService> {
 export function implement<S extends DescService>(
   service: S,
   impl: ServiceImpl<S>,
-  options: { encoders?: ResponseEncoders<S>; readiness?: ReadinessCheck } = {},
+  options: { encoders?: ResponseEncoders<S>; decoders?: RequestDecoders<S>; readiness?: ReadinessCheck } = {},
 ): ServiceRegistration {
   return {
     service,
     impl,
     ...(options.encoders && { encoders: options.encoders }),
+    ...(options.decoders && { decoders: options.decoders }),
     ...(options.readiness && { readiness: options.readiness }),
   } as unknown as ServiceRegistration;
 }
