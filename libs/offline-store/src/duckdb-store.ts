@@ -72,12 +72,25 @@ export interface DuckDBOfflineStoreOptions {
 
 const quote = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 
+/**
+ * Any DuckDB timestamp-like column (TIMESTAMPTZ, TIMESTAMP_NS/MS/S, DATE) as a plain
+ * TIMESTAMP holding UTC wall-clock time. CAST(TIMESTAMPTZ AS TIMESTAMP) goes through ICU's
+ * calendar per value even in a UTC session: on the files pandas (and Feast) write, whose
+ * times are all TIMESTAMPTZ, that cast was over two thirds of a point-in-time join's CPU
+ * (3.0 CPU s against 0.9 without it, 100k entity rows x 3 views of 1M rows; 0.25 CPU s per
+ * 1M values against 0.03). The epoch microseconds of a finite value are the same instant,
+ * with no zone involved; +-infinity, which make_timestamp cannot hold, keep the cast.
+ */
+function plainTimestampSql(column: string): string {
+  return `CASE WHEN isfinite(${column}) THEN make_timestamp(epoch_us(${column})) ELSE CAST(${column} AS TIMESTAMP) END`;
+}
+
 export const duckdbDialect: Dialect = {
   name: 'duckdb',
   timestampType: 'TIMESTAMP',
   quote,
   minus: (ts, interval) => `(${ts} - ${interval})`,
-  timestamp: (column, plain) => (plain ? column : `CAST(${column} AS TIMESTAMP)`),
+  timestamp: (column, plain) => (plain ? column : plainTimestampSql(column)),
   shardHash: (keys) => `hash(${keys.join(', ')})`,
 };
 
@@ -279,7 +292,7 @@ export class DuckDBOfflineStore implements OfflineStore {
       // file order, or the caller's order column.
       const order = entities.orderColumn === undefined ? '' : ` ORDER BY ${quote(orderedEntityColumn(described, entities.orderColumn, label))} ASC NULLS LAST`;
       await connection.run(
-        `CREATE TEMP TABLE ${table} AS SELECT *, CAST(${quote(timestampColumn)} AS TIMESTAMP) AS ${quote(TS)} FROM ${relation}${order}`,
+        `CREATE TEMP TABLE ${table} AS SELECT *, ${plainTimestampSql(quote(timestampColumn))} AS ${quote(TS)} FROM ${relation}${order}`,
         p.values,
       );
       return { table, label, timestampColumn };

@@ -35,6 +35,8 @@ export interface SourceColumns {
   features: { stored: string; spec: FeatureSpec; output: string }[];
   /** Whether ts needs a cast to the engine's plain timestamp type. */
   tsIsPlain: boolean;
+  /** The same for created (true when there is none). */
+  createdIsPlain: boolean;
 }
 
 /** A problem with a source, and the error a query would raise for it. */
@@ -85,10 +87,10 @@ export function sourceColumnProblems(
     ts = need(source.timestampField, 'timestamp_field', { kind: 'timestamp_field' });
     if (ts && !timestampLike(ts, 'timestamp_field', { kind: 'timestamp_field' })) ts = undefined;
   }
-  let created: string | undefined;
+  let created: DescribedColumn | undefined;
   if (source.createdTimestampColumn) {
     const column = need(source.createdTimestampColumn, 'created_timestamp_column', { kind: 'created_timestamp_column' });
-    if (column && timestampLike(column, 'created_timestamp_column', { kind: 'created_timestamp_column' })) created = column.name;
+    if (column && timestampLike(column, 'created_timestamp_column', { kind: 'created_timestamp_column' })) created = column;
   }
   const keyColumns = keys.map((spec) => ({ column: typed(spec, `join key '${spec.name}'`, { kind: 'join_key', name: spec.name }), spec }));
   const featureColumns = features.map((spec) => ({ column: typed(spec, `feature '${spec.name}'`, { kind: 'feature', name: spec.name }), spec }));
@@ -96,10 +98,11 @@ export function sourceColumnProblems(
   return {
     columns: {
       ts: ts.name,
-      created,
+      created: created?.name,
       keys: keyColumns.map(({ column, spec }) => ({ stored: column!.name, spec })),
       features: featureColumns.map(({ column, spec }) => ({ stored: column!.name, spec, output: spec.outputName ?? spec.name })),
       tsIsPlain: plainTimestamp(ts.engineType),
+      createdIsPlain: created === undefined || plainTimestamp(created.engineType),
     },
     problems,
   };

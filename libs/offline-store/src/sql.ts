@@ -48,7 +48,7 @@ function prunedSource(d: Dialect, p: Params, input: JoinInput, i: number, extra:
   const select = [
     ...plan.keys.map((k, j) => `${q(k.stored)} AS ${q(`__k${j}`)}`),
     `${ts} AS ${q('__ts')}`,
-    ...(plan.created ? [`${d.timestamp(q(plan.created), false)} AS ${q('__cr')}`] : []),
+    ...(plan.created ? [`${d.timestamp(q(plan.created), plan.createdIsPlain)} AS ${q('__cr')}`] : []),
     ...plan.features.map((f, j) => `${q(f.stored)} AS ${q(`__f${j}`)}`),
     ...extra,
   ];
@@ -162,7 +162,7 @@ export function windowJoinSql(d: Dialect, p: Params, input: JoinInput): string {
 
 export interface PullInput {
   relation: string;
-  plan: Pick<ViewPlan, 'keys' | 'features' | 'ts' | 'created' | 'tsIsPlain'>;
+  plan: Pick<ViewPlan, 'keys' | 'features' | 'ts' | 'created' | 'tsIsPlain' | 'createdIsPlain'>;
   start: Date;
   end: Date;
   shard: { index: number; count: number } | undefined;
@@ -178,7 +178,7 @@ export function pullLatestSql(d: Dialect, p: Params, input: PullInput): string {
   const q = d.quote;
   const { plan } = input;
   const ts = d.timestamp(q(plan.ts), plan.tsIsPlain);
-  const created = plan.created ? d.timestamp(q(plan.created), false) : undefined;
+  const created = plan.created ? d.timestamp(q(plan.created), plan.createdIsPlain) : undefined;
   const keys = plan.keys.map((k) => q(k.stored));
   const where = [`${ts} >= ${p.timestamp(input.start)}`, `${ts} <= ${p.timestamp(input.end)}`, ...keys.map((k) => `${k} IS NOT NULL`)];
   // A view without entities has one key (the empty one), which lives in shard 0.

@@ -54,7 +54,7 @@ export async function computeStatisticsWith<P extends Params>(engine: Statistics
         if (window.column === 'created') {
           if (plan.created === undefined)
             throw new InvalidRequestError('window', `${label} has no created_timestamp_column, so rows cannot be selected by when they arrived`);
-          ts = d.timestamp(q(plan.created), false);
+          ts = d.timestamp(q(plan.created), plan.createdIsPlain);
         } else {
           ts = d.timestamp(q(plan.ts), plan.tsIsPlain);
         }
