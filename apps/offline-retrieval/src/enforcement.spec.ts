@@ -153,6 +153,20 @@ test('statistics: computed and shown only for what the caller may read offline',
       code: Code.PERMISSION_DENIED,
       message: `principal sa:ml/trainer may not read_offline feature_view "customer_profile" in project "${h.project}"`,
     });
+    // Validation adds nothing to what a caller may see: the view's permission is checked
+    // first, so a view (or a service reaching one) the caller may not read is refused
+    // whole, with no anomalies of it; a view it may read goes on to validation.
+    const denied = {
+      code: Code.PERMISSION_DENIED,
+      message: `principal sa:ml/trainer may not read_offline feature_view "customer_profile" in project "${h.project}"`,
+    };
+    expect(await failure(stats.computeStatistics({ scope: scope('customer_profile'), dryRun: true, validation: { enabled: true } }))).toMatchObject(denied);
+    const service = { project: h.project, kind: { case: 'featureService' as const, value: { featureService: 'model_v1', eventTime } } };
+    expect((await failure(stats.computeStatistics({ scope: service, dryRun: true, validation: { enabled: true } }))).code).toBe(Code.PERMISSION_DENIED);
+    expect(await failure(stats.computeStatistics({ scope: scope('driver_stats'), dryRun: true, validation: { enabled: true } }))).toMatchObject({
+      code: Code.FAILED_PRECONDITION,
+      message: expect.stringContaining("feature view 'driver_stats' has no TFDV schema"),
+    });
     const id = computed.record?.id ?? '';
     expect((await stats.listStatistics({ project: h.project })).records.map((r) => r.id)).toContain(id);
     expect((await bob.listStatistics({ project: h.project })).records).toEqual([]);

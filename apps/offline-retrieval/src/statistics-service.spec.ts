@@ -1,11 +1,14 @@
 // StatisticsService over real gRPC on DuckDB, with the real registry: computed from the
 // view's source, stored, listed and read back; and every bad request refused by name.
+import { clone, create } from '@bufbuild/protobuf';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import { statisticsV1, tfmdV0 } from '@larder/proto';
+import { registryV1, statisticsV1, tfmdV0 } from '@larder/proto';
 import { Code, createClient } from '@larder/rpc';
 import type { RpcClient } from '@larder/rpc';
+import { schemaFromText } from '@larder/validation';
 import { featureRepo, makeData, MIN, T0 } from './testing/dataset';
+import type { SourceKind } from './testing/dataset';
 import { duckdbTestEngine } from './testing/engines';
 import type { TestEngine } from './testing/engines';
 import { rpcError, startHarness } from './testing/harness';
@@ -19,10 +22,11 @@ describe('statistics service on duckdb', () => {
   let harness: Harness;
   let client: RpcClient<typeof statisticsV1.StatisticsService>;
   let driverKind: Awaited<ReturnType<TestEngine['load']>>;
+  let kinds: Record<'driver' | 'customer' | 'pair' | 'global', SourceKind>;
 
   beforeAll(async () => {
     engine = await duckdbTestEngine();
-    const kinds = {
+    kinds = {
       driver: (driverKind = await engine.load(data.tables.driver)),
       customer: await engine.load(data.tables.customer),
       pair: await engine.load(data.tables.pair),
@@ -162,5 +166,125 @@ describe('statistics service on duckdb', () => {
     expect([token.code, token.message]).toEqual([Code.INVALID_ARGUMENT, expect.stringMatching(/^page_token/)]);
     const size = await rpcError(() => client.listStatistics({ project, pageSize: 1_000_000 }));
     expect([size.code, size.message]).toEqual([Code.INVALID_ARGUMENT, expect.stringMatching(/^page_size/)]);
+  });
+
+  describe("validated against the views' TFDV schemas", () => {
+    const HOUR = 60 * MIN;
+    const viewScope = (featureView: string, start: number, end: number) => ({
+      project: harness.project,
+      kind: { case: 'featureView' as const, value: { featureView, eventTime: range(start, end) } },
+    });
+    const reasons = (anomalies: tfmdV0.Anomalies | undefined) =>
+      Object.fromEntries(Object.entries(anomalies?.anomalyInfo ?? {}).map(([name, info]) => [name, info.reason.map((r) => tfmdV0.AnomalyInfo_Type[r.type])]));
+
+    beforeAll(async () => {
+      const views = featureRepo(harness.project, kinds).featureViews;
+      const withSchema = (name: string, text: string) => {
+        const view = clone(
+          registryV1.FeatureViewSchema,
+          views.find((v) => v.name === name)!,
+        );
+        view.validation = create(registryV1.FeatureViewValidationSchema, { schema: schemaFromText(text) });
+        return view;
+      };
+      await harness.registry.applyRegistry({
+        project: harness.project,
+        featureViews: [
+          // The late corrections carry conv_rate 9.x and trips 9000+: inside these domains.
+          withSchema(
+            'driver_stats',
+            'feature { name: "conv_rate" type: FLOAT float_domain { min: 0 max: 100 } }\nfeature { name: "trips" type: INT int_domain { min: 0 max: 100000 } }',
+          ),
+          withSchema(
+            'customer_profile',
+            'feature { name: "segment" type: BYTES string_domain { value: "gold" value: "silver" } drift_comparator { infinity_norm { threshold: 0.0001 } } }\nfeature { name: "vip" }',
+          ),
+        ],
+      });
+      // The service follows the registry's change stream: wait until it has the schemas.
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        try {
+          await client.computeStatistics({ scope: viewScope('customer_profile', T0, T0 + MIN), dryRun: true, validation: { enabled: true } });
+          break;
+        } catch (error) {
+          if (Date.now() > deadline || !String(error).includes('has no TFDV schema')) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
+    });
+
+    it('returns no anomalies when the data fits, and none at all when not asked', async () => {
+      const fits = await client.computeStatistics({ scope: viewScope('driver_stats', T0, T0 + 12 * HOUR), dryRun: true, validation: { enabled: true } });
+      expect(fits.anomalies).toBeDefined();
+      expect(reasons(fits.anomalies)).toEqual({});
+      expect(fits.anomalies!.dataMissing).toBe(false);
+      // The baseline is the schema the statistics were checked against.
+      if (fits.anomalies!.baselineSchema.case !== 'baseline') throw new Error('baseline schema');
+      expect(fits.anomalies!.baselineSchema.value.feature.map((f) => f.name)).toEqual(['conv_rate', 'trips']);
+      const plain = await client.computeStatistics({ scope: viewScope('driver_stats', T0, T0 + 12 * HOUR), dryRun: true });
+      expect(plain.anomalies).toBeUndefined();
+    });
+
+    it('names a value outside the domain, and measures drift against the previous stored span', async () => {
+      const first = await client.computeStatistics({ scope: viewScope('customer_profile', T0, T0 + 6 * HOUR), validation: { enabled: true, drift: true } });
+      expect(first.driftBaselineId).toBe('');
+      expect(reasons(first.anomalies)).toEqual({ segment: ['ENUM_TYPE_UNEXPECTED_STRING_VALUES'] });
+      expect(first.anomalies!.anomalyInfo['segment']!.description).toContain(JSON.stringify('o\'brien "x"'));
+      expect(first.anomalies!.driftSkewInfo).toEqual([]);
+
+      const second = await client.computeStatistics({
+        scope: viewScope('customer_profile', T0 + 6 * HOUR, T0 + 12 * HOUR),
+        validation: { enabled: true, drift: true },
+      });
+      expect(second.driftBaselineId).toBe(first.record!.id);
+      expect(second.anomalies!.driftSkewInfo.map((d) => [d.path!.step, d.driftMeasurements.length])).toEqual([[['segment'], 1]]);
+    });
+
+    it("validates a feature service with each view's schema under its view__feature names", async () => {
+      const service = await client.computeStatistics({
+        scope: { project: harness.project, kind: { case: 'featureService', value: { featureService: 'model_v1', eventTime: range(T0, T0 + 12 * HOUR) } } },
+        dryRun: true,
+        validation: { enabled: true },
+      });
+      if (service.anomalies?.baselineSchema.case !== 'baseline') throw new Error('baseline schema');
+      // Only the projected features: customer_profile's vip is not described, so not missing.
+      expect(service.anomalies.baselineSchema.value.feature.map((f) => f.name)).toEqual(['d__conv_rate', 'customer_profile__segment']);
+      expect(reasons(service.anomalies)).toEqual({ customer_profile__segment: ['ENUM_TYPE_UNEXPECTED_STRING_VALUES'] });
+    });
+
+    it('refuses a view without a schema, a saved dataset and drift without validation, before scanning', async () => {
+      const cases: [Parameters<typeof client.computeStatistics>[0], Code, RegExp][] = [
+        [
+          { scope: viewScope('pair_stats', T0, T0 + HOUR), validation: { enabled: true } },
+          Code.FAILED_PRECONDITION,
+          /feature view 'pair_stats' has no TFDV schema/,
+        ],
+        [
+          {
+            scope: { project: harness.project, kind: { case: 'materialized', value: { featureView: 'global_stats', eventTime: range(T0, T0 + HOUR) } } },
+            validation: { enabled: true },
+          },
+          Code.FAILED_PRECONDITION,
+          /feature view 'global_stats' has no TFDV schema/,
+        ],
+        [
+          { scope: { project: harness.project, kind: { case: 'savedDataset', value: { savedDataset: 'train_v1' } } }, validation: { enabled: true } },
+          Code.INVALID_ARGUMENT,
+          /^validation: unsupported for a saved dataset/,
+        ],
+        [
+          { scope: viewScope('driver_stats', T0, T0 + HOUR), validation: { drift: true } },
+          Code.INVALID_ARGUMENT,
+          /^validation\.drift: needs validation\.enabled/,
+        ],
+      ];
+      const before = (await client.listStatistics({ project: harness.project, pageSize: 1000 })).records.length;
+      for (const [request, code, message] of cases) {
+        const error = await rpcError(() => client.computeStatistics(request));
+        expect([error.code, error.message]).toEqual([code, expect.stringMatching(message)]);
+      }
+      expect((await client.listStatistics({ project: harness.project, pageSize: 1000 })).records.length).toBe(before);
+    });
   });
 });

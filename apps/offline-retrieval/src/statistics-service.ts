@@ -8,7 +8,10 @@ import { Code, RpcError } from '@larder/rpc';
 import type { RegistrySource } from './plan';
 import { projectOf } from './plan';
 import { locationFor, viewSourceOf } from './sources';
+import { scopeKey } from './statistics-records';
 import type { StatisticsRecords } from './statistics-records';
+import { requireSchemas, validateCovered } from './statistics-validation';
+import type { CoveredView } from './statistics-validation';
 
 /** Timestamps outside years 1..9999 are not times any engine stores. */
 const MIN_SECONDS = -62135596800n;
@@ -87,6 +90,21 @@ export class StatisticsRpc {
       topValues: o?.topValues ?? 0,
       rankHistogramBuckets: o?.rankHistogramBuckets ?? 0,
     };
+    const validation = request.validation;
+    const validate = validation?.enabled === true;
+    if (validation?.drift === true && !validate) throw new RpcError(Code.INVALID_ARGUMENT, 'validation.drift: needs validation.enabled');
+    if (validate && scope.kind.case === 'savedDataset') {
+      throw new RpcError(
+        Code.INVALID_ARGUMENT,
+        'validation: unsupported for a saved dataset (its columns carry no view schema); validate a training set when it is written (HistoricalQuery.validation)',
+      );
+    }
+    // What each scanned view contributes; checked for schemas before the first scan.
+    const covered: CoveredView[] = [];
+    const cover = (part: CoveredView) => {
+      covered.push(part);
+      if (validate) requireSchemas([part]);
+    };
     const run = (input: StatisticsInput, datasetName: string) => this.store.computeStatistics({ input, datasetName, options, signal });
 
     let statistics;
@@ -96,6 +114,7 @@ export class StatisticsRpc {
         const view = viewOf(set.featureViews, kind.value.featureView, 'scope.feature_view.feature_view');
         const window = range('scope.feature_view.event_time', kind.value.eventTime);
         const features = featuresOf(view, kind.value.features, 'scope.feature_view.features', keyNames(view));
+        cover({ view, dataset: view.name, features });
         statistics = await run({ kind: 'source', source: viewSourceOf(engine, sources, view), features, window: { column: 'event', ...window } }, view.name);
         break;
       }
@@ -103,6 +122,7 @@ export class StatisticsRpc {
         const view = viewOf(set.featureViews, kind.value.featureView, 'scope.ingested.feature_view');
         const window = range('scope.ingested.created_time', kind.value.createdTime);
         const features = featuresOf(view, [], 'scope.ingested', keyNames(view));
+        cover({ view, dataset: view.name, features });
         statistics = await run({ kind: 'source', source: viewSourceOf(engine, sources, view), features, window: { column: 'created', ...window } }, view.name);
         break;
       }
@@ -110,6 +130,7 @@ export class StatisticsRpc {
         const view = viewOf(set.featureViews, kind.value.featureView, 'scope.materialized.feature_view');
         const window = range('scope.materialized.event_time', kind.value.eventTime);
         const features = featuresOf(view, [], 'scope.materialized', keyNames(view));
+        cover({ view, dataset: view.name, features });
         statistics = await run(
           { kind: 'source', source: viewSourceOf(engine, sources, view), features, window: { column: 'event', ...window }, latestPerKey: joinKeysOf(view) },
           view.name,
@@ -124,6 +145,7 @@ export class StatisticsRpc {
           throw new RpcError(Code.NOT_FOUND, `scope.feature_service.feature_service: feature service '${name}' is not in the registry`);
         const window = range('scope.feature_service.event_time', kind.value.eventTime);
         const parts = [];
+        const scans = [];
         for (const projection of service.projections) {
           // On-demand features are computed per request, never stored: nothing to scan.
           if (set.onDemandFeatureViews.some((v) => v.name === projection.featureView)) continue;
@@ -133,8 +155,14 @@ export class StatisticsRpc {
             ...f,
             outputName: `${prefix}__${f.name}`,
           }));
-          parts.push(await run({ kind: 'source', source: viewSourceOf(engine, sources, view), features, window: { column: 'event', ...window } }, prefix));
+          cover({ view, dataset: prefix, features });
+          scans.push({
+            input: { kind: 'source' as const, source: viewSourceOf(engine, sources, view), features, window: { column: 'event' as const, ...window } },
+            prefix,
+          });
         }
+        // Every view resolved (and, when validating, known to have a schema) before the first scan.
+        for (const scan of scans) parts.push(await run(scan.input, scan.prefix));
         // One dataset per view: their rows (and so num_examples) differ.
         statistics = create(tfmdV0.DatasetFeatureStatisticsListSchema, { datasets: parts.flatMap((p) => p.datasets) });
         break;
@@ -158,6 +186,12 @@ export class StatisticsRpc {
         break;
       }
     }
+    let anomalies: tfmdV0.Anomalies | undefined;
+    let baseline: statisticsV1.StatisticsRecord | undefined;
+    if (validate) {
+      if (validation?.drift === true) baseline = await this.previousOf(project, scope);
+      anomalies = validateCovered(covered, statistics, baseline?.statistics);
+    }
     const rowCount = statistics.datasets.reduce((n, d) => Math.max(n, Number(d.numExamples)), 0);
     const record = create(statisticsV1.StatisticsRecordSchema, {
       scope: { ...scope, project },
@@ -167,7 +201,29 @@ export class StatisticsRpc {
       statistics,
       registryVersion: version,
     });
-    return create(statisticsV1.ComputeStatisticsResponseSchema, { record: request.dryRun ? record : await this.records.save(record) });
+    return create(statisticsV1.ComputeStatisticsResponseSchema, {
+      record: request.dryRun ? record : await this.records.save(record),
+      ...(anomalies !== undefined && { anomalies }),
+      driftBaselineId: baseline?.id ?? '',
+    });
+  }
+
+  /**
+   * The previous span of a scope: among stored records of the same kind and object whose
+   * range ends at or before this one's start, the newest computed (a re-computation of a
+   * span replaces the older one). Records are the caller's to read: the same read_offline
+   * on the same views that computing needed.
+   */
+  private async previousOf(project: string, scope: statisticsV1.StatisticsScope): Promise<statisticsV1.StatisticsRecord | undefined> {
+    const current = scopeKey(scope);
+    if (current.range === undefined) return undefined;
+    const headers = this.records.list({ project, objectName: current.objectName, overlaps: undefined }, 0, Number.MAX_SAFE_INTEGER).records;
+    const header = headers.find((h) => {
+      if (h.scope === undefined || h.scope.kind.case !== scope.kind.case) return false;
+      const range = scopeKey(h.scope).range;
+      return range !== undefined && range.end <= current.range!.start;
+    });
+    return header === undefined ? undefined : this.records.get(project, header.id);
   }
 
   list(request: statisticsV1.ListStatisticsRequest): statisticsV1.ListStatisticsResponse {

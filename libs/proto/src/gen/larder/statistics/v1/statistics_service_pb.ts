@@ -9,6 +9,8 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Anomalies } from "../../../tensorflow/metadata/v0/anomalies_pb";
+import { file_tensorflow_metadata_v0_anomalies } from "../../../tensorflow/metadata/v0/anomalies_pb";
 import type { DatasetFeatureStatisticsList } from "../../../tensorflow/metadata/v0/statistics_pb";
 import { file_tensorflow_metadata_v0_statistics } from "../../../tensorflow/metadata/v0/statistics_pb";
 import type { Message } from "@bufbuild/protobuf";
@@ -17,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file larder/statistics/v1/statistics_service.proto.
  */
 export const file_larder_statistics_v1_statistics_service: GenFile = /*@__PURE__*/
-  fileDesc("Ci1sYXJkZXIvc3RhdGlzdGljcy92MS9zdGF0aXN0aWNzX3NlcnZpY2UucHJvdG8SFGxhcmRlci5zdGF0aXN0aWNzLnYxIl8KCVRpbWVSYW5nZRIpCgVzdGFydBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoDZW5kGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJvChBGZWF0dXJlVmlld1Njb3BlEhQKDGZlYXR1cmVfdmlldxgBIAEoCRIzCgpldmVudF90aW1lGAIgASgLMh8ubGFyZGVyLnN0YXRpc3RpY3MudjEuVGltZVJhbmdlEhAKCGZlYXR1cmVzGAMgAygJImMKE0ZlYXR1cmVTZXJ2aWNlU2NvcGUSFwoPZmVhdHVyZV9zZXJ2aWNlGAEgASgJEjMKCmV2ZW50X3RpbWUYAiABKAsyHy5sYXJkZXIuc3RhdGlzdGljcy52MS5UaW1lUmFuZ2UiKgoRU2F2ZWREYXRhc2V0U2NvcGUSFQoNc2F2ZWRfZGF0YXNldBgBIAEoCSJcCg1Jbmdlc3RlZFNjb3BlEhQKDGZlYXR1cmVfdmlldxgBIAEoCRI1CgxjcmVhdGVkX3RpbWUYAiABKAsyHy5sYXJkZXIuc3RhdGlzdGljcy52MS5UaW1lUmFuZ2UiXgoRTWF0ZXJpYWxpemVkU2NvcGUSFAoMZmVhdHVyZV92aWV3GAEgASgJEjMKCmV2ZW50X3RpbWUYAiABKAsyHy5sYXJkZXIuc3RhdGlzdGljcy52MS5UaW1lUmFuZ2Ui7AIKD1N0YXRpc3RpY3NTY29wZRIPCgdwcm9qZWN0GAEgASgJEj4KDGZlYXR1cmVfdmlldxgCIAEoCzImLmxhcmRlci5zdGF0aXN0aWNzLnYxLkZlYXR1cmVWaWV3U2NvcGVIABJECg9mZWF0dXJlX3NlcnZpY2UYAyABKAsyKS5sYXJkZXIuc3RhdGlzdGljcy52MS5GZWF0dXJlU2VydmljZVNjb3BlSAASQAoNc2F2ZWRfZGF0YXNldBgEIAEoCzInLmxhcmRlci5zdGF0aXN0aWNzLnYxLlNhdmVkRGF0YXNldFNjb3BlSAASNwoIaW5nZXN0ZWQYBSABKAsyIy5sYXJkZXIuc3RhdGlzdGljcy52MS5Jbmdlc3RlZFNjb3BlSAASPwoMbWF0ZXJpYWxpemVkGAYgASgLMicubGFyZGVyLnN0YXRpc3RpY3MudjEuTWF0ZXJpYWxpemVkU2NvcGVIAEIGCgRraW5kInwKEVN0YXRpc3RpY3NPcHRpb25zEhkKEWhpc3RvZ3JhbV9idWNrZXRzGAEgASgFEhgKEHF1YW50aWxlX2J1Y2tldHMYAiABKAUSEgoKdG9wX3ZhbHVlcxgDIAEoBRIeChZyYW5rX2hpc3RvZ3JhbV9idWNrZXRzGAQgASgFIpsBChhDb21wdXRlU3RhdGlzdGljc1JlcXVlc3QSNAoFc2NvcGUYASABKAsyJS5sYXJkZXIuc3RhdGlzdGljcy52MS5TdGF0aXN0aWNzU2NvcGUSOAoHb3B0aW9ucxgCIAEoCzInLmxhcmRlci5zdGF0aXN0aWNzLnYxLlN0YXRpc3RpY3NPcHRpb25zEg8KB2RyeV9ydW4YAyABKAgiUwoZQ29tcHV0ZVN0YXRpc3RpY3NSZXNwb25zZRI2CgZyZWNvcmQYASABKAsyJi5sYXJkZXIuc3RhdGlzdGljcy52MS5TdGF0aXN0aWNzUmVjb3JkIowCChBTdGF0aXN0aWNzUmVjb3JkEgoKAmlkGAEgASgJEjQKBXNjb3BlGAIgASgLMiUubGFyZGVyLnN0YXRpc3RpY3MudjEuU3RhdGlzdGljc1Njb3BlEi8KC2NvbXB1dGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZlbmdpbmUYBCABKAkSEQoJcm93X2NvdW50GAUgASgDEkgKCnN0YXRpc3RpY3MYBiABKAsyNC50ZW5zb3JmbG93Lm1ldGFkYXRhLnYwLkRhdGFzZXRGZWF0dXJlU3RhdGlzdGljc0xpc3QSGAoQcmVnaXN0cnlfdmVyc2lvbhgHIAEoAyKXAQoVTGlzdFN0YXRpc3RpY3NSZXF1ZXN0Eg8KB3Byb2plY3QYASABKAkSEwoLb2JqZWN0X25hbWUYAiABKAkSMQoIb3ZlcmxhcHMYAyABKAsyHy5sYXJkZXIuc3RhdGlzdGljcy52MS5UaW1lUmFuZ2USEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkiagoWTGlzdFN0YXRpc3RpY3NSZXNwb25zZRI3CgdyZWNvcmRzGAEgAygLMiYubGFyZGVyLnN0YXRpc3RpY3MudjEuU3RhdGlzdGljc1JlY29yZBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiMwoUR2V0U3RhdGlzdGljc1JlcXVlc3QSDwoHcHJvamVjdBgBIAEoCRIKCgJpZBgCIAEoCSJPChVHZXRTdGF0aXN0aWNzUmVzcG9uc2USNgoGcmVjb3JkGAEgASgLMiYubGFyZGVyLnN0YXRpc3RpY3MudjEuU3RhdGlzdGljc1JlY29yZDLgAgoRU3RhdGlzdGljc1NlcnZpY2USdAoRQ29tcHV0ZVN0YXRpc3RpY3MSLi5sYXJkZXIuc3RhdGlzdGljcy52MS5Db21wdXRlU3RhdGlzdGljc1JlcXVlc3QaLy5sYXJkZXIuc3RhdGlzdGljcy52MS5Db21wdXRlU3RhdGlzdGljc1Jlc3BvbnNlEmsKDkxpc3RTdGF0aXN0aWNzEisubGFyZGVyLnN0YXRpc3RpY3MudjEuTGlzdFN0YXRpc3RpY3NSZXF1ZXN0GiwubGFyZGVyLnN0YXRpc3RpY3MudjEuTGlzdFN0YXRpc3RpY3NSZXNwb25zZRJoCg1HZXRTdGF0aXN0aWNzEioubGFyZGVyLnN0YXRpc3RpY3MudjEuR2V0U3RhdGlzdGljc1JlcXVlc3QaKy5sYXJkZXIuc3RhdGlzdGljcy52MS5HZXRTdGF0aXN0aWNzUmVzcG9uc2VCR1pFZ2l0aHViLmNvbS9sYXJkZXItZGV2L2xhcmRlci9nZW4vZ28vbGFyZGVyL3N0YXRpc3RpY3MvdjE7c3RhdGlzdGljc3YxYgZwcm90bzM", [file_google_protobuf_timestamp, file_tensorflow_metadata_v0_statistics]);
+  fileDesc("Ci1sYXJkZXIvc3RhdGlzdGljcy92MS9zdGF0aXN0aWNzX3NlcnZpY2UucHJvdG8SFGxhcmRlci5zdGF0aXN0aWNzLnYxIl8KCVRpbWVSYW5nZRIpCgVzdGFydBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoDZW5kGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJvChBGZWF0dXJlVmlld1Njb3BlEhQKDGZlYXR1cmVfdmlldxgBIAEoCRIzCgpldmVudF90aW1lGAIgASgLMh8ubGFyZGVyLnN0YXRpc3RpY3MudjEuVGltZVJhbmdlEhAKCGZlYXR1cmVzGAMgAygJImMKE0ZlYXR1cmVTZXJ2aWNlU2NvcGUSFwoPZmVhdHVyZV9zZXJ2aWNlGAEgASgJEjMKCmV2ZW50X3RpbWUYAiABKAsyHy5sYXJkZXIuc3RhdGlzdGljcy52MS5UaW1lUmFuZ2UiKgoRU2F2ZWREYXRhc2V0U2NvcGUSFQoNc2F2ZWRfZGF0YXNldBgBIAEoCSJcCg1Jbmdlc3RlZFNjb3BlEhQKDGZlYXR1cmVfdmlldxgBIAEoCRI1CgxjcmVhdGVkX3RpbWUYAiABKAsyHy5sYXJkZXIuc3RhdGlzdGljcy52MS5UaW1lUmFuZ2UiXgoRTWF0ZXJpYWxpemVkU2NvcGUSFAoMZmVhdHVyZV92aWV3GAEgASgJEjMKCmV2ZW50X3RpbWUYAiABKAsyHy5sYXJkZXIuc3RhdGlzdGljcy52MS5UaW1lUmFuZ2Ui7AIKD1N0YXRpc3RpY3NTY29wZRIPCgdwcm9qZWN0GAEgASgJEj4KDGZlYXR1cmVfdmlldxgCIAEoCzImLmxhcmRlci5zdGF0aXN0aWNzLnYxLkZlYXR1cmVWaWV3U2NvcGVIABJECg9mZWF0dXJlX3NlcnZpY2UYAyABKAsyKS5sYXJkZXIuc3RhdGlzdGljcy52MS5GZWF0dXJlU2VydmljZVNjb3BlSAASQAoNc2F2ZWRfZGF0YXNldBgEIAEoCzInLmxhcmRlci5zdGF0aXN0aWNzLnYxLlNhdmVkRGF0YXNldFNjb3BlSAASNwoIaW5nZXN0ZWQYBSABKAsyIy5sYXJkZXIuc3RhdGlzdGljcy52MS5Jbmdlc3RlZFNjb3BlSAASPwoMbWF0ZXJpYWxpemVkGAYgASgLMicubGFyZGVyLnN0YXRpc3RpY3MudjEuTWF0ZXJpYWxpemVkU2NvcGVIAEIGCgRraW5kInwKEVN0YXRpc3RpY3NPcHRpb25zEhkKEWhpc3RvZ3JhbV9idWNrZXRzGAEgASgFEhgKEHF1YW50aWxlX2J1Y2tldHMYAiABKAUSEgoKdG9wX3ZhbHVlcxgDIAEoBRIeChZyYW5rX2hpc3RvZ3JhbV9idWNrZXRzGAQgASgFItsBChhDb21wdXRlU3RhdGlzdGljc1JlcXVlc3QSNAoFc2NvcGUYASABKAsyJS5sYXJkZXIuc3RhdGlzdGljcy52MS5TdGF0aXN0aWNzU2NvcGUSOAoHb3B0aW9ucxgCIAEoCzInLmxhcmRlci5zdGF0aXN0aWNzLnYxLlN0YXRpc3RpY3NPcHRpb25zEg8KB2RyeV9ydW4YAyABKAgSPgoKdmFsaWRhdGlvbhgEIAEoCzIqLmxhcmRlci5zdGF0aXN0aWNzLnYxLlN0YXRpc3RpY3NWYWxpZGF0aW9uIjYKFFN0YXRpc3RpY3NWYWxpZGF0aW9uEg8KB2VuYWJsZWQYASABKAgSDQoFZHJpZnQYAiABKAgipAEKGUNvbXB1dGVTdGF0aXN0aWNzUmVzcG9uc2USNgoGcmVjb3JkGAEgASgLMiYubGFyZGVyLnN0YXRpc3RpY3MudjEuU3RhdGlzdGljc1JlY29yZBI0Cglhbm9tYWxpZXMYAiABKAsyIS50ZW5zb3JmbG93Lm1ldGFkYXRhLnYwLkFub21hbGllcxIZChFkcmlmdF9iYXNlbGluZV9pZBgDIAEoCSKMAgoQU3RhdGlzdGljc1JlY29yZBIKCgJpZBgBIAEoCRI0CgVzY29wZRgCIAEoCzIlLmxhcmRlci5zdGF0aXN0aWNzLnYxLlN0YXRpc3RpY3NTY29wZRIvCgtjb21wdXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGZW5naW5lGAQgASgJEhEKCXJvd19jb3VudBgFIAEoAxJICgpzdGF0aXN0aWNzGAYgASgLMjQudGVuc29yZmxvdy5tZXRhZGF0YS52MC5EYXRhc2V0RmVhdHVyZVN0YXRpc3RpY3NMaXN0EhgKEHJlZ2lzdHJ5X3ZlcnNpb24YByABKAMilwEKFUxpc3RTdGF0aXN0aWNzUmVxdWVzdBIPCgdwcm9qZWN0GAEgASgJEhMKC29iamVjdF9uYW1lGAIgASgJEjEKCG92ZXJsYXBzGAMgASgLMh8ubGFyZGVyLnN0YXRpc3RpY3MudjEuVGltZVJhbmdlEhEKCXBhZ2Vfc2l6ZRgEIAEoBRISCgpwYWdlX3Rva2VuGAUgASgJImoKFkxpc3RTdGF0aXN0aWNzUmVzcG9uc2USNwoHcmVjb3JkcxgBIAMoCzImLmxhcmRlci5zdGF0aXN0aWNzLnYxLlN0YXRpc3RpY3NSZWNvcmQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjMKFEdldFN0YXRpc3RpY3NSZXF1ZXN0Eg8KB3Byb2plY3QYASABKAkSCgoCaWQYAiABKAkiTwoVR2V0U3RhdGlzdGljc1Jlc3BvbnNlEjYKBnJlY29yZBgBIAEoCzImLmxhcmRlci5zdGF0aXN0aWNzLnYxLlN0YXRpc3RpY3NSZWNvcmQy4AIKEVN0YXRpc3RpY3NTZXJ2aWNlEnQKEUNvbXB1dGVTdGF0aXN0aWNzEi4ubGFyZGVyLnN0YXRpc3RpY3MudjEuQ29tcHV0ZVN0YXRpc3RpY3NSZXF1ZXN0Gi8ubGFyZGVyLnN0YXRpc3RpY3MudjEuQ29tcHV0ZVN0YXRpc3RpY3NSZXNwb25zZRJrCg5MaXN0U3RhdGlzdGljcxIrLmxhcmRlci5zdGF0aXN0aWNzLnYxLkxpc3RTdGF0aXN0aWNzUmVxdWVzdBosLmxhcmRlci5zdGF0aXN0aWNzLnYxLkxpc3RTdGF0aXN0aWNzUmVzcG9uc2USaAoNR2V0U3RhdGlzdGljcxIqLmxhcmRlci5zdGF0aXN0aWNzLnYxLkdldFN0YXRpc3RpY3NSZXF1ZXN0GisubGFyZGVyLnN0YXRpc3RpY3MudjEuR2V0U3RhdGlzdGljc1Jlc3BvbnNlQkdaRWdpdGh1Yi5jb20vbGFyZGVyLWRldi9sYXJkZXIvZ2VuL2dvL2xhcmRlci9zdGF0aXN0aWNzL3YxO3N0YXRpc3RpY3N2MWIGcHJvdG8z", [file_google_protobuf_timestamp, file_tensorflow_metadata_v0_anomalies, file_tensorflow_metadata_v0_statistics]);
 
 /**
  * A half-open time interval [start, end).
@@ -329,6 +331,13 @@ export type ComputeStatisticsRequest = Message<"larder.statistics.v1.ComputeStat
    * @generated from field: bool dry_run = 3;
    */
   dryRun: boolean;
+
+  /**
+   * Unset: the statistics are not validated (no schema is needed).
+   *
+   * @generated from field: larder.statistics.v1.StatisticsValidation validation = 4;
+   */
+  validation?: StatisticsValidation | undefined;
 };
 
 /**
@@ -337,6 +346,48 @@ export type ComputeStatisticsRequest = Message<"larder.statistics.v1.ComputeStat
  */
 export const ComputeStatisticsRequestSchema: GenMessage<ComputeStatisticsRequest> = /*@__PURE__*/
   messageDesc(file_larder_statistics_v1_statistics_service, 8);
+
+/**
+ * Checks the computed statistics against the TFDV schema of every view the
+ * scope covers, with the same validator as training-set validation and the
+ * UI's quality page, so the three never disagree. A feature view, ingested
+ * or materialized scope is checked against its view's schema (only the
+ * described features, so a `features` subset is no missing column); a
+ * feature service against each stored view's schema with features renamed
+ * `view__feature` as in the statistics. Saved datasets are refused
+ * (INVALID_ARGUMENT): their columns carry no view schema; validate a
+ * training set when it is written (HistoricalQuery.validation). A covered
+ * view without a schema is FAILED_PRECONDITION naming it. Permissions are
+ * those of computing: read_offline on every view the scope covers.
+ *
+ * @generated from message larder.statistics.v1.StatisticsValidation
+ */
+export type StatisticsValidation = Message<"larder.statistics.v1.StatisticsValidation"> & {
+  /**
+   * Validate and return ComputeStatisticsResponse.anomalies.
+   *
+   * @generated from field: bool enabled = 1;
+   */
+  enabled: boolean;
+
+  /**
+   * Also compare with the previous stored statistics of the same scope (same
+   * kind and object, a range ending at or before this one's start; the newest
+   * computed of those), so the schemas' drift comparators and
+   * num_examples_drift_comparator apply. Without such a record drift is not
+   * checked and drift_baseline_id is empty. Needs enabled.
+   *
+   * @generated from field: bool drift = 2;
+   */
+  drift: boolean;
+};
+
+/**
+ * Describes the message larder.statistics.v1.StatisticsValidation.
+ * Use `create(StatisticsValidationSchema)` to create a new message.
+ */
+export const StatisticsValidationSchema: GenMessage<StatisticsValidation> = /*@__PURE__*/
+  messageDesc(file_larder_statistics_v1_statistics_service, 9);
 
 /**
  * The statistics computed.
@@ -350,6 +401,25 @@ export type ComputeStatisticsResponse = Message<"larder.statistics.v1.ComputeSta
    * @generated from field: larder.statistics.v1.StatisticsRecord record = 1;
    */
   record?: StatisticsRecord | undefined;
+
+  /**
+   * Set when validation.enabled: TFDV's anomalies of the statistics against
+   * the covered views' schemas (baseline_schema is that schema, features
+   * named as in the statistics); empty anomaly_info means the data fits.
+   * Returned only, never stored: a stored record is what was measured, and
+   * the schema it is checked against may change after.
+   *
+   * @generated from field: tensorflow.metadata.v0.Anomalies anomalies = 2;
+   */
+  anomalies?: Anomalies | undefined;
+
+  /**
+   * The stored record drift was measured against; empty when
+   * validation.drift found none (or was not asked).
+   *
+   * @generated from field: string drift_baseline_id = 3;
+   */
+  driftBaselineId: string;
 };
 
 /**
@@ -357,7 +427,7 @@ export type ComputeStatisticsResponse = Message<"larder.statistics.v1.ComputeSta
  * Use `create(ComputeStatisticsResponseSchema)` to create a new message.
  */
 export const ComputeStatisticsResponseSchema: GenMessage<ComputeStatisticsResponse> = /*@__PURE__*/
-  messageDesc(file_larder_statistics_v1_statistics_service, 9);
+  messageDesc(file_larder_statistics_v1_statistics_service, 10);
 
 /**
  * One computed set of statistics with what it describes.
@@ -420,7 +490,7 @@ export type StatisticsRecord = Message<"larder.statistics.v1.StatisticsRecord"> 
  * Use `create(StatisticsRecordSchema)` to create a new message.
  */
 export const StatisticsRecordSchema: GenMessage<StatisticsRecord> = /*@__PURE__*/
-  messageDesc(file_larder_statistics_v1_statistics_service, 10);
+  messageDesc(file_larder_statistics_v1_statistics_service, 11);
 
 /**
  * Which stored statistics to list.
@@ -471,7 +541,7 @@ export type ListStatisticsRequest = Message<"larder.statistics.v1.ListStatistics
  * Use `create(ListStatisticsRequestSchema)` to create a new message.
  */
 export const ListStatisticsRequestSchema: GenMessage<ListStatisticsRequest> = /*@__PURE__*/
-  messageDesc(file_larder_statistics_v1_statistics_service, 11);
+  messageDesc(file_larder_statistics_v1_statistics_service, 12);
 
 /**
  * A page of stored statistics, newest first.
@@ -499,7 +569,7 @@ export type ListStatisticsResponse = Message<"larder.statistics.v1.ListStatistic
  * Use `create(ListStatisticsResponseSchema)` to create a new message.
  */
 export const ListStatisticsResponseSchema: GenMessage<ListStatisticsResponse> = /*@__PURE__*/
-  messageDesc(file_larder_statistics_v1_statistics_service, 12);
+  messageDesc(file_larder_statistics_v1_statistics_service, 13);
 
 /**
  * Reads one stored record.
@@ -527,7 +597,7 @@ export type GetStatisticsRequest = Message<"larder.statistics.v1.GetStatisticsRe
  * Use `create(GetStatisticsRequestSchema)` to create a new message.
  */
 export const GetStatisticsRequestSchema: GenMessage<GetStatisticsRequest> = /*@__PURE__*/
-  messageDesc(file_larder_statistics_v1_statistics_service, 13);
+  messageDesc(file_larder_statistics_v1_statistics_service, 14);
 
 /**
  * The stored record, with its statistics.
@@ -548,7 +618,7 @@ export type GetStatisticsResponse = Message<"larder.statistics.v1.GetStatisticsR
  * Use `create(GetStatisticsResponseSchema)` to create a new message.
  */
 export const GetStatisticsResponseSchema: GenMessage<GetStatisticsResponse> = /*@__PURE__*/
-  messageDesc(file_larder_statistics_v1_statistics_service, 14);
+  messageDesc(file_larder_statistics_v1_statistics_service, 15);
 
 /**
  * Computes statistics with SQL aggregates in the offline engine (one scan per
