@@ -37,6 +37,7 @@ import { createClient, runService, SERVICE_NODE_FLAGS } from '@larder/rpc';
 import type { ServerHandle } from '@larder/rpc';
 import { parseListening, startPostgres } from '@larder/testing';
 import { registryService } from '@larder/registry-app';
+import { cpuSeconds } from './materialize';
 import type { BenchRecord } from './table';
 
 const T = typesV1.ValueType;
@@ -158,14 +159,16 @@ function peakRssMb(pid: number): number {
 /**
  * Runs one case against a fresh service process, so its peak RSS is this case's
  * alone (DuckDB keeps the memory of earlier joins cached, which resetting the peak
- * cannot undo).
+ * cannot undo). The process's start is not timed; `cpu` is the CPU seconds the service
+ * used for the case (all its threads), which a loaded machine stretches less than wall time.
  */
-export async function measure(env: Record<string, string>, work: (service: Service) => Promise<unknown>): Promise<{ wall: number; rss: number }> {
+export async function measure(env: Record<string, string>, work: (service: Service) => Promise<unknown>): Promise<{ wall: number; rss: number; cpu: number }> {
   const service = await startRetrieval(env);
   try {
     resetPeak(service.pid);
+    const cpu0 = cpuSeconds(service.pid);
     const wall = await seconds(() => work(service));
-    return { wall, rss: peakRssMb(service.pid) };
+    return { wall, rss: peakRssMb(service.pid), cpu: cpuSeconds(service.pid) - cpu0 };
   } finally {
     await service.stop();
   }

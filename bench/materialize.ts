@@ -107,7 +107,8 @@ function procStatus(pid: number, key: string): number {
   return Number(line?.split(/\s+/)[1] ?? 0) / 1024;
 }
 
-function cpuSeconds(pid: number): number {
+/** CPU seconds (user + system, every thread) a process has used so far, from /proc. */
+export function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;

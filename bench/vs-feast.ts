@@ -11,8 +11,16 @@
 // figures and `ratio` (Larder / Feast for throughput, Feast / Larder for latency, so
 // higher is better).
 // Materialization and historical retrieval: bench/vs-feast-batch.ts.
+// gRPC at more than one call in flight is driven twice: over one HTTP/2 connection (all
+// calls multiplexed, as one grpc-go client does) and over one connection per call in
+// flight (as a fleet of model servers, each with its own channel, and as the HTTP cases'
+// keep-alive sockets); a record's `connections` says which.
 // Knobs: LARDER_BENCH_VS_FEAST_ENTITIES (100000), LARDER_BENCH_ONLINE_SECONDS (3),
-// LARDER_BENCH_ONLINE_WARMUP (3s), LARDER_BENCH_VS_FEAST_PARTS (online,materialize,historical).
+// LARDER_BENCH_ONLINE_WARMUP (3s), LARDER_BENCH_VS_FEAST_PARTS (online,materialize,historical),
+// LARDER_BENCH_VS_FEAST_SHAPES (1x50,100x50), LARDER_BENCH_VS_FEAST_CONCURRENCY (1,32),
+// LARDER_BENCH_VS_FEAST_PROFILE_DIR (a CPU profile of Larder's online-serving process goes
+// there, and each case prints its CLOCK_MONOTONIC window, `monotonic_us`, to slice it by).
+// The batch parts' knobs: bench/vs-feast-batch.ts.
 import { create, toBinary } from '@bufbuild/protobuf';
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -37,11 +45,13 @@ const FEATURES = 10;
 const ENTITIES = Number(process.env.LARDER_BENCH_VS_FEAST_ENTITIES ?? 100_000);
 const SECONDS = Number(process.env.LARDER_BENCH_ONLINE_SECONDS ?? 3);
 const WARMUP = process.env.LARDER_BENCH_ONLINE_WARMUP ?? '3s';
+const SHAPE_NAMES = new Set((process.env.LARDER_BENCH_VS_FEAST_SHAPES ?? '1x50,100x50').split(',').map((s) => s.trim()));
 const SHAPES = [
   { name: '1x50', entities: 1 },
   { name: '100x50', entities: 100 },
-];
-const CONCURRENCY = [1, 32];
+].filter((s) => SHAPE_NAMES.has(s.name));
+const CONCURRENCY = (process.env.LARDER_BENCH_VS_FEAST_CONCURRENCY ?? '1,32').split(',').map(Number);
+const PROFILE_DIR = process.env.LARDER_BENCH_VS_FEAST_PROFILE_DIR ?? '';
 const PARTS = new Set((process.env.LARDER_BENCH_VS_FEAST_PARTS ?? 'online,materialize,historical').split(',').map((p) => p.trim()));
 /** Distinct requests per shape, sent round-robin. */
 const REQUESTS = 1024;
@@ -133,7 +143,8 @@ interface Larder {
 
 /** Larder's online serving in its own node process, gRPC and the HTTP gateway on free ports. */
 function startLarder(env: Record<string, string>): Promise<Larder> {
-  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, '--import', 'tsx', path.join(ROOT, 'apps/online-serving/src/main.ts')], {
+  const profile = PROFILE_DIR === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`];
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...profile, '--import', 'tsx', path.join(ROOT, 'apps/online-serving/src/main.ts')], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -219,9 +230,16 @@ function lengthPrefixed(requests: readonly Buffer[]): Buffer {
   return Buffer.concat(parts);
 }
 
-/** One loadgen run: `target` is host:port with a gRPC method, or an http:// URL. */
-async function drive(binary: string, file: string, target: { grpc: string; method: string } | { http: string }, concurrency: number): Promise<Measured> {
-  const args = 'http' in target ? ['-http', target.http] : ['-target', target.grpc, '-method', target.method];
+/** One loadgen run: `target` is host:port with a gRPC method (over `conns` connections), or an http:// URL. */
+async function drive(
+  binary: string,
+  file: string,
+  target: { grpc: string; method: string; conns: number } | { http: string },
+  concurrency: number,
+): Promise<Measured> {
+  const args = 'http' in target ? ['-http', target.http] : ['-target', target.grpc, '-method', target.method, '-conns', String(target.conns)];
+  // CLOCK_MONOTONIC (what V8's profiler stamps samples with), to cut this case out of a whole-process profile.
+  const from = process.hrtime.bigint() / 1000n;
   const line = await new Promise<string>((resolve, reject) => {
     const child = spawn(binary, [...args, '-requests', file, '-concurrency', String(concurrency), '-duration', `${SECONDS}s`, '-warmup', WARMUP], {
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -231,6 +249,7 @@ async function drive(binary: string, file: string, target: { grpc: string; metho
     child.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`loadgen exited with ${code}`))));
   });
   const m = JSON.parse(line) as Measured;
+  if (PROFILE_DIR !== '') process.stdout.write(`monotonic_us ${from} ${process.hrtime.bigint() / 1000n} ${args.join(' ')} -concurrency ${concurrency}\n`);
   return { p50_ms: m.p50_ms, p99_ms: m.p99_ms, rps: m.rps };
 }
 
@@ -240,13 +259,24 @@ const round = (n: number): number => Number(n.toFixed(2));
 const load1 = (): number => Number(os.loadavg()[0]?.toFixed(1));
 
 /** The two records of one comparison: throughput and p99 latency, each with its ratio. */
-function compare(workload: string, concurrency: number, larder: string, ours: Measured, feast: Measured): BenchRecord[] {
+function compare(workload: string, concurrency: number, larder: string, connections: number, ours: Measured, feast: Measured): BenchRecord[] {
   return [
-    { workload, concurrency, larder, metric: 'rps', larder_value: ours.rps, feast_value: feast.rps, ratio: round(ours.rps / feast.rps), load1: load1() },
     {
       workload,
       concurrency,
       larder,
+      connections,
+      metric: 'rps',
+      larder_value: ours.rps,
+      feast_value: feast.rps,
+      ratio: round(ours.rps / feast.rps),
+      load1: load1(),
+    },
+    {
+      workload,
+      concurrency,
+      larder,
+      connections,
       metric: 'p99_ms',
       larder_value: ours.p99_ms,
       feast_value: feast.p99_ms,
@@ -342,15 +372,17 @@ async function online(records: BenchRecord[], dir: string, python: string): Prom
           }
         };
         const f = await attempt('feast-http', () => drive(binary, jsonFile, { http: `${feast!.url}/get-online-features` }, concurrency));
-        const g = await attempt('larder-grpc', () =>
-          drive(binary, grpcFile, { grpc: larder!.grpc, method: `/${servingV1.OnlineServingService.typeName}/GetOnlineFeatures` }, concurrency),
-        );
+        const method = `/${servingV1.OnlineServingService.typeName}/GetOnlineFeatures`;
+        const grpcConns = concurrency > 1 ? [1, concurrency] : [1];
+        const g = [];
+        for (const conns of grpcConns) {
+          g.push({ conns, m: await attempt(`larder-grpc-${conns}-conn`, () => drive(binary, grpcFile, { grpc: larder!.grpc, method, conns }, concurrency)) });
+        }
         const h = await attempt('larder-http', () => drive(binary, jsonFile, { http: `${larder!.http}/get-online-features` }, concurrency));
-        process.stdout.write(
-          `online ${shape.name} c=${concurrency}: feast http ${JSON.stringify(f)} larder grpc ${JSON.stringify(g)} larder http ${JSON.stringify(h)}\n`,
-        );
-        if (f !== undefined && g !== undefined) records.push(...compare(workload, concurrency, 'grpc', g, f));
-        if (f !== undefined && h !== undefined) records.push(...compare(workload, concurrency, 'http', h, f));
+        const grpcText = g.map(({ conns, m }) => `larder grpc (${conns} conn) ${JSON.stringify(m)}`).join(' ');
+        process.stdout.write(`online ${shape.name} c=${concurrency}: feast http ${JSON.stringify(f)} ${grpcText} larder http ${JSON.stringify(h)}\n`);
+        for (const { conns, m } of g) if (f !== undefined && m !== undefined) records.push(...compare(workload, concurrency, 'grpc', conns, m, f));
+        if (f !== undefined && h !== undefined) records.push(...compare(workload, concurrency, 'http', concurrency, h, f));
       }
     }
   } finally {

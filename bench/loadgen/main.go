@@ -7,6 +7,9 @@
 // With -http URL it POSTs the same file's entries as JSON bodies to that URL instead
 // (one keep-alive connection per call in flight), so HTTP servers - ours and Feast's
 // feature server - are measured by the same client; any answer but 200 is a failure.
+// gRPC calls share one HTTP/2 connection unless -conns N spreads them over N (each its
+// own grpc-go client, calls dealt round-robin), as a fleet of model servers would each
+// hold its own channel to the serving service.
 package main
 
 import (
@@ -27,8 +30,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/metadata"
 )
 
 // rawCodec passes pre-encoded messages through untouched.
@@ -89,6 +92,7 @@ func main() {
 	warmup := flag.Duration("warmup", 500*time.Millisecond, "unmeasured time before it")
 	bearer := flag.String("bearer", "", "send authorization: Bearer <token> with every gRPC call")
 	httpURL := flag.String("http", "", "POST each request to this URL as application/json instead of gRPC")
+	conns := flag.Int("conns", 1, "gRPC connections the calls are spread over (round-robin)")
 	flag.Parse()
 
 	requests := [][]byte{{}}
@@ -104,7 +108,11 @@ func main() {
 	if *httpURL != "" {
 		call = httpCaller(*httpURL, requests, *concurrency, &next)
 	} else {
-		call = grpcCaller(*target, *method, *bearer, requests, &next)
+		if *conns < 1 {
+			fmt.Fprintln(os.Stderr, "loadgen: -conns must be at least 1")
+			os.Exit(2)
+		}
+		call = grpcCaller(*target, *method, *bearer, requests, *conns, &next)
 	}
 	run := func(until time.Time, record bool) ([]time.Duration, error) {
 		var mu sync.Mutex
@@ -163,12 +171,17 @@ func main() {
 	fmt.Println(string(out))
 }
 
-// grpcCaller sends the requests round-robin as raw bytes to one connection.
-func grpcCaller(target, method, bearer string, requests [][]byte, next *atomic.Uint64) func() error {
-	conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithDefaultCallOptions(grpc.ForceCodec(rawCodec{})))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "loadgen:", err)
-		os.Exit(2)
+// grpcCaller sends the requests round-robin as raw bytes over n connections (separate
+// grpc-go clients: one client multiplexes every call onto a single HTTP/2 connection).
+func grpcCaller(target, method, bearer string, requests [][]byte, n int, next *atomic.Uint64) func() error {
+	clients := make([]*grpc.ClientConn, n)
+	for i := range clients {
+		conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithDefaultCallOptions(grpc.ForceCodec(rawCodec{})))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			os.Exit(2)
+		}
+		clients[i] = conn
 	}
 	// The same metadata on every call, made once.
 	callContext := context.Background()
@@ -176,9 +189,10 @@ func grpcCaller(target, method, bearer string, requests [][]byte, next *atomic.U
 		callContext = metadata.AppendToOutgoingContext(callContext, "authorization", "Bearer "+bearer)
 	}
 	return func() error {
-		req := requests[next.Add(1)%uint64(len(requests))]
+		i := next.Add(1)
+		req := requests[i%uint64(len(requests))]
 		var resp []byte
-		return conn.Invoke(callContext, method, &req, &resp)
+		return clients[i%uint64(n)].Invoke(callContext, method, &req, &resp)
 	}
 }
 
