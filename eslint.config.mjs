@@ -11,7 +11,9 @@ const moduleBoundaries = {
   enforceBuildableLibDependency: false,
   allow: [],
   depConstraints: [
-    // Apps import libs, never another app (tests that need two services live in apps/e2e).
+    // Apps import libs, never another app, in production and test code alike: a service's
+    // tests run a real registry through @larder/registry-service; tests that need two apps
+    // live in apps/e2e.
     { sourceTag: 'type:app', onlyDependOnLibsWithTags: lib },
     { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:app', ...lib] },
     // Libs never import an app.
@@ -50,11 +52,6 @@ const moduleBoundaries = {
     ['validation', 'sdk'],
   ],
 };
-
-// Test and profiling code of an app may run a real registry in-process (nearly every
-// service's tests need one); nothing else of another app, and no app's production code.
-const testCode = ['**/*.spec.ts', '**/testing.ts', '**/testing/**/*.ts', 'apps/*/src/scripts/**/*.ts'];
-const testBoundaries = { ...moduleBoundaries, allow: ['@larder/registry-app'] };
 
 export default tseslint.config(
   {
@@ -98,10 +95,5 @@ export default tseslint.config(
     files: ['**/*.ts', '**/*.tsx'],
     plugins: { '@nx': nx },
     rules: { '@nx/enforce-module-boundaries': ['error', moduleBoundaries] },
-  },
-  {
-    files: testCode,
-    ignores: ['libs/**'],
-    rules: { '@nx/enforce-module-boundaries': ['error', testBoundaries] },
   },
 );

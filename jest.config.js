@@ -21,7 +21,7 @@ function project(dir) {
     // lint-fixtures hold code that must fail lint, not specs.
     testPathIgnorePatterns: ['/node_modules/', '/dist/', '/lint-fixtures/'],
     transform: { '^.+\\.ts$': swc },
-    // Apps' barrels first (@larder/registry-app is apps/registry), then every lib.
+    // Apps' barrels first (@larder/ingestion-app is apps/ingestion), then every lib.
     moduleNameMapper: {
       '^@larder/([a-z-]+)-app$': path.join(__dirname, 'apps/$1/src/index.ts'),
       '^@larder/(ui|e2e)$': path.join(__dirname, 'apps/$1/src/index.ts'),

@@ -36,7 +36,7 @@ import { offlineV1, registryV1, typesV1, wire } from '@larder/proto';
 import { createClient, runService, SERVICE_NODE_FLAGS } from '@larder/rpc';
 import type { ServerHandle } from '@larder/rpc';
 import { parseListening, startPostgres } from '@larder/testing';
-import { registryService } from '@larder/registry-app';
+import { registryService } from '@larder/registry-service';
 import { cpuSeconds } from './materialize';
 import type { BenchRecord } from './table';
 

@@ -22,7 +22,7 @@ import Redis from 'ioredis';
 import { materializationV1, registryV1, typesV1 } from '@larder/proto';
 import { createClient, runService, SERVICE_NODE_FLAGS } from '@larder/rpc';
 import { startRedis } from '@larder/testing';
-import { registryService } from '@larder/registry-app';
+import { registryService } from '@larder/registry-service';
 import type { BenchRecord } from './table';
 
 const T = typesV1.ValueType;

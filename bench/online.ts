@@ -26,7 +26,7 @@ import type { ViewDescriptor } from '@larder/online-store';
 import { healthV1, registryV1, servingV1, tfmdV0, typesV1 } from '@larder/proto';
 import { createClient, runService, SERVICE_NODE_FLAGS } from '@larder/rpc';
 import { startRedis, TestIssuer } from '@larder/testing';
-import { registryService } from '@larder/registry-app';
+import { registryService } from '@larder/registry-service';
 import type { BenchRecord } from './table';
 
 const T = typesV1.ValueType;

@@ -17,7 +17,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { registryV1, statisticsV1, typesV1 } from '@larder/proto';
 import { createClient } from '@larder/rpc';
 import { runInProcess, tfdvPython } from '@larder/testing';
-import { registryService } from '@larder/registry-app';
+import { registryService } from '@larder/registry-service';
 import { offlineRetrievalService } from '@larder/offline-retrieval-app';
 import type { BenchRecord } from './table';
 

@@ -34,7 +34,7 @@ import type { ViewDescriptor } from '@larder/online-store';
 import { registryV1, servingV1, typesV1 } from '@larder/proto';
 import { createClient, runService, SERVICE_NODE_FLAGS } from '@larder/rpc';
 import { startRedis } from '@larder/testing';
-import { registryService } from '@larder/registry-app';
+import { registryService } from '@larder/registry-service';
 import type { BenchRecord } from './table';
 import { historicalVsFeast, materializeVsFeast } from './vs-feast-batch';
 

@@ -18,7 +18,7 @@ import { ingestionService } from '@larder/ingestion-app';
 import { materializationService } from '@larder/materialization-app';
 import { offlineRetrievalService } from '@larder/offline-retrieval-app';
 import { onlineServingService } from '@larder/online-serving-app';
-import { registryService } from '@larder/registry-app';
+import { registryService } from '@larder/registry-service';
 import { buildUi, startUiServer } from '@larder/ui';
 import type { UiServer } from '@larder/ui';
 import { PortSettingError, serviceEnv, uiEnv } from './start-ports';

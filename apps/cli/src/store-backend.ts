@@ -4,7 +4,7 @@ import type { RegistryStoreErrorKind } from '@larder/registry-store';
 import { Code, RpcError } from '@larder/rpc';
 import type { RegistryBackend } from './backend';
 
-// The registry service's statuses for the store's refusals (apps/registry/src/store-errors.ts),
+// The registry service's statuses for the store's refusals (libs/registry-service/src/store-errors.ts),
 // so a command says the same of a file registry as of a remote one.
 const STATUS: Readonly<Record<RegistryStoreErrorKind, Code>> = {
   NOT_FOUND: Code.NOT_FOUND,

@@ -9,7 +9,7 @@ import { createClient } from '@larder/rpc';
 import type { ServerHandle } from '@larder/rpc';
 import { createTestCertificates, runInProcess, runLarderCli as larder } from '@larder/testing';
 import type { IssuedCertificate, TestCertificates } from '@larder/testing';
-import { registryService } from '@larder/registry-app';
+import { registryService } from '@larder/registry-service';
 
 jest.setTimeout(120_000);
 

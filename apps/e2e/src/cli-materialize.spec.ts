@@ -4,7 +4,7 @@ import path from 'node:path';
 import { registryV1 } from '@larder/proto';
 import { runLarderCli as larder } from '@larder/testing';
 import { materializationService } from '@larder/materialization-app';
-import { registryService } from '@larder/registry-app';
+import { registryService } from '@larder/registry-service';
 import { materializationHarness } from '@larder/service-testing';
 
 // Two apps together (the CLI and the materialization service), so it lives in e2e.

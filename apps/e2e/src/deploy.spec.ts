@@ -11,7 +11,7 @@ import { ingestionService } from '@larder/ingestion-app';
 import { materializationService } from '@larder/materialization-app';
 import { offlineRetrievalService } from '@larder/offline-retrieval-app';
 import { onlineServingService } from '@larder/online-serving-app';
-import { registryService } from '@larder/registry-app';
+import { registryService } from '@larder/registry-service';
 import { REPO_ROOT as root } from './paths';
 
 const base = path.join(root, 'deploy/kubernetes/base');

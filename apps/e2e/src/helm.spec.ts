@@ -16,7 +16,7 @@ import { ingestionService } from '@larder/ingestion-app';
 import { materializationService } from '@larder/materialization-app';
 import { offlineRetrievalService } from '@larder/offline-retrieval-app';
 import { onlineServingService } from '@larder/online-serving-app';
-import { registryService } from '@larder/registry-app';
+import { registryService } from '@larder/registry-service';
 import { uiAuthIssues, uiConfigSchema } from '@larder/ui';
 import type { UiConfig } from '@larder/ui';
 import { REPO_ROOT as root } from './paths';

@@ -13,7 +13,7 @@ import { freePort, onlineStoreUnderTest, runInProcess, testServices } from '@lar
 import type { OnlineStoreUnderTest } from '@larder/testing';
 import { ingestionService } from '@larder/ingestion-app';
 import { onlineServingService } from '@larder/online-serving-app';
-import { registryService } from '@larder/registry-app';
+import { registryService } from '@larder/registry-service';
 
 jest.setTimeout(60_000);
 

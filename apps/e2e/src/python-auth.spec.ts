@@ -9,7 +9,7 @@ import type { ServerHandle } from '@larder/rpc';
 import { createTestCertificates, runInProcess, TestIssuer } from '@larder/testing';
 import type { TestCertificates } from '@larder/testing';
 import { onlineServingService } from '@larder/online-serving-app';
-import { registryService } from '@larder/registry-app';
+import { registryService } from '@larder/registry-service';
 import { runPythonClient } from './clients';
 import type { ClientRecord } from './clients';
 import { generateStubs } from './generate';

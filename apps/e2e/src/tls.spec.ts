@@ -12,7 +12,7 @@ import { createTestCertificates, runInProcess } from '@larder/testing';
 import type { IssuedCertificate, TestCertificates } from '@larder/testing';
 import { ingestionService } from '@larder/ingestion-app';
 import { onlineServingService } from '@larder/online-serving-app';
-import { registryService } from '@larder/registry-app';
+import { registryService } from '@larder/registry-service';
 
 jest.setTimeout(120_000);
 

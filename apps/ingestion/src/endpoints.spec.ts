@@ -13,7 +13,7 @@ import { createClient } from '@larder/rpc';
 import type { ServerHandle } from '@larder/rpc';
 import { runInProcess, startLarderApp } from '@larder/testing';
 import type { RunningLarderApp } from '@larder/testing';
-import { registryService } from '@larder/registry-app';
+import { registryService } from '@larder/registry-service';
 import { allowedSocketFactory } from './kafka/allowed-socket';
 
 jest.setTimeout(120_000);

@@ -16,7 +16,7 @@ import { Code, RpcError, createClient } from '@larder/rpc';
 import type { RpcClient, ServerHandle } from '@larder/rpc';
 import { freePort, rpcRejection as rejection, runInProcess, startLarderApp, testServices, waitUntil } from '@larder/testing';
 import { Client } from 'pg';
-import { registryService } from '@larder/registry-app';
+import { registryService } from '@larder/registry-service';
 import { compareWithHistorical } from './consistency';
 import { materializationService } from './service';
 import { BASE, MINUTE, driverSource, flagsDescriptor, historicalView, repo, statsDescriptor, ts, watchToEnd, writeParquet } from './testing';

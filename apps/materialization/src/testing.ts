@@ -1,6 +1,6 @@
 // The materialization harness of @larder/service-testing bound to this app's service and
-// a real registry (test code may run the registry in-process: see eslint.config.mjs).
-import { registryService } from '@larder/registry-app';
+// a real registry (@larder/registry-service, run in-process).
+import { registryService } from '@larder/registry-service';
 import { materializationHarness as h } from '@larder/service-testing';
 import { materializationService } from './service';
 

@@ -10,7 +10,7 @@ import { createClient } from '@larder/rpc';
 import type { RpcClient, ServerHandle } from '@larder/rpc';
 import { freePort, runInProcess, slowHttpClient, startLarderApp } from '@larder/testing';
 import type { RunningLarderApp } from '@larder/testing';
-import { registryService } from '@larder/registry-app';
+import { registryService } from '@larder/registry-service';
 import { driverRepo } from './testing';
 
 jest.setTimeout(120_000);

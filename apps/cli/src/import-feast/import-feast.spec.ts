@@ -15,7 +15,7 @@ import { feastPython } from '@larder/online-store';
 import { registryV1, servingV1, typesV1 } from '@larder/proto';
 import { Code, createClient, RpcError } from '@larder/rpc';
 import type { ServerHandle } from '@larder/rpc';
-import { registryService } from '@larder/registry-app';
+import { registryService } from '@larder/registry-service';
 import { runInProcess, runLarderCli as larder, startLarderApp, testServices } from '@larder/testing';
 import { celSkeleton } from './to-repo';
 

@@ -10,7 +10,7 @@ import { BigQuery } from '@google-cloud/bigquery';
 import { offlineV1, registryV1, typesV1 } from '@larder/proto';
 import { createClient } from '@larder/rpc';
 import { runInProcess, startBigQueryEmulator } from '@larder/testing';
-import { registryService } from '@larder/registry-app';
+import { registryService } from '@larder/registry-service';
 import { offlineRetrievalService } from '../service';
 
 const T = typesV1.ValueType;

@@ -1,6 +1,6 @@
 // The retrieval harness of @larder/service-testing bound to this app's service and a real
-// registry (test code may run the registry in-process: see eslint.config.mjs).
-import { registryService } from '@larder/registry-app';
+// registry (@larder/registry-service, run in-process).
+import { registryService } from '@larder/registry-service';
 import type { registryV1 } from '@larder/proto';
 import { retrievalHarness as h } from '@larder/service-testing';
 import { offlineRetrievalService } from '../service';
