@@ -1,6 +1,7 @@
-"""Training-set validation from Python (validate=, Destination) against the live offline
-retrieval: a project of its own whose view has a TFDV schema (conversion rate in [0, 1]),
-with a planted 7.5 that only some entity rows reach."""
+"""Validation from Python against the live offline retrieval: training sets (validate=,
+Destination) and computed statistics (compute_statistics(validate=, drift=)), in a project
+of its own whose view has a TFDV schema (conversion rate in [0, 1]), with a planted 7.5
+that only some entity rows (and the 11:00 span) reach."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 import larder
 import larder.aio
 from larder._proto.tensorflow.metadata.v0 import anomalies_pb2, statistics_pb2
-from validation_project import PROJECT, apply_validation_project
+from validation_project import PROJECT, _at, apply_validation_project
 
 FEATURES = ["rides:conv_rate", "rides:trips"]
 
@@ -114,3 +115,67 @@ def test_the_asyncio_client_validates_too(rides: larder.FeatureStore, work: Dict
 
     validation = asyncio.run(main())
     assert validation is not None and validation.by_column() == {"conv_rate": ["FLOAT_TYPE_BIG_FLOAT"]}
+
+
+# --- computed statistics validated (compute_statistics(validate=...)) -----------------
+
+
+def test_computed_statistics_are_checked_against_the_views_schema(rides: larder.FeatureStore) -> None:
+    report = rides.compute_statistics(feature_view="rides", start=_at(10), end=_at(12), validate=True, dry_run=True)
+    assert isinstance(report, larder.ValidationReport) and not report.ok
+    assert report.by_column() == {"conv_rate": ["FLOAT_TYPE_BIG_FLOAT"]}
+    assert "7.5" in report.problems()[0].description
+    assert isinstance(report.anomalies, anomalies_pb2.Anomalies)
+    assert report.anomalies.baseline.feature[0].float_domain.max == 1
+    # The record comes along: a dry run stores nothing, so it has no id.
+    assert report.record.id == "" and report.record.row_count == 3 and report.statistics == report.record.statistics
+    clean = rides.compute_statistics(feature_view="rides", start=_at(10), end=_at(11), validate=True, dry_run=True)
+    assert clean.ok and "no anomalies" in clean.summary()
+    # Without validate: the plain record, as before.
+    assert rides.compute_statistics(feature_view="rides", start=_at(10), end=_at(11), dry_run=True).row_count == 2
+
+
+def test_fail_raises_after_storing_and_drift_names_the_previous_span(rides: larder.FeatureStore) -> None:
+    first = rides.compute_statistics(feature_view="rides", start=_at(10), end=_at(11), validate="fail", drift=True)
+    assert first.ok and first.record.id and first.drift_baseline_id == ""
+    with pytest.raises(larder.ValidationFailed) as caught:
+        rides.compute_statistics(feature_view="rides", start=_at(11), end=_at(12), validate="fail", drift=True)
+    assert caught.value.code.name == "FAILED_PRECONDITION"
+    assert "statistics of 'rides' (stored as " in caught.value.message and "conv_rate: FLOAT_TYPE_BIG_FLOAT" in caught.value.message
+    # Stored before the check failed: listed, and the next span's baseline.
+    stored = caught.value.message.split("(stored as ")[1].split(")")[0]
+    assert stored in [r.id for r in rides.list_statistics("rides")]
+    later = rides.compute_statistics(feature_view="rides", start=_at(12), end=_at(13), validate=True, drift=True, dry_run=True)
+    assert later.drift_baseline_id == stored
+
+
+def test_statistics_validation_errors_name_what_is_wrong(rides: larder.FeatureStore, store: larder.FeatureStore) -> None:
+    with pytest.raises(larder.InvalidArgument, match="False, True or 'fail'"):
+        rides.compute_statistics(feature_view="rides", start=_at(10), end=_at(12), validate="maybe")
+    with pytest.raises(larder.InvalidArgument, match="drift needs validate"):
+        rides.compute_statistics(feature_view="rides", start=_at(10), end=_at(12), drift=True)
+    with pytest.raises(larder.InvalidArgument, match="unsupported for a saved dataset"):
+        rides.compute_statistics(saved_dataset="clean_rides", validate=True)
+    # A view without a schema: a plain FailedPrecondition naming it.
+    with pytest.raises(larder.FailedPrecondition) as caught:
+        store.compute_statistics(feature_view="driver_hourly_stats", start=_at(10), end=_at(12), validate=True, dry_run=True)
+    assert not isinstance(caught.value, larder.ValidationFailed) and "feature view 'driver_hourly_stats' has no TFDV schema" in caught.value.message
+
+
+def test_the_asyncio_client_computes_lists_and_reads_statistics(rides: larder.FeatureStore) -> None:
+    import asyncio
+
+    async def main() -> Any:
+        async with larder.aio.FeatureStore(config=rides.config) as aio_store:
+            report = await aio_store.compute_statistics(feature_view="rides", start=_at(10), end=_at(12), validate=True)
+            listed = await aio_store.list_statistics("rides")
+            got = await aio_store.get_statistics(report.record.id)
+            with pytest.raises(larder.ValidationFailed, match="FLOAT_TYPE_BIG_FLOAT"):
+                await aio_store.compute_statistics(feature_view="rides", start=_at(10), end=_at(12), validate="fail", dry_run=True)
+            plain = await aio_store.compute_statistics(feature_view="rides", start=_at(10), end=_at(11), dry_run=True)
+            return report, listed, got, plain
+
+    report, listed, got, plain = asyncio.run(main())
+    assert report.by_column() == {"conv_rate": ["FLOAT_TYPE_BIG_FLOAT"]}
+    assert report.record.id in [r.id for r in listed] and not listed[0].HasField("statistics")
+    assert got.statistics == report.record.statistics and plain.row_count == 2

@@ -125,8 +125,9 @@ def test_statistics_component_writes_tfdv_statistics_and_enforces_limits(local_r
     assert {"conv_rate", "acc_rate", "avg_daily_trips"} <= set(missing)
     assert all(0.0 <= share <= 1.0 for share in missing.values())
     # The same view with limits it breaks fails the step, naming each limit.
-    again, _, problems = pipeline_steps.feature_statistics("driver_stats", "driver_hourly_stats", START, end, [], addresses, min_rows=record.row_count + 1, max_missing_fraction=0.0)
+    again, _, problems, report = pipeline_steps.feature_statistics("driver_stats", "driver_hourly_stats", START, end, [], addresses, min_rows=record.row_count + 1, max_missing_fraction=0.0)
     assert problems[0] == f"{record.row_count} rows, fewer than min_rows {record.row_count + 1}"
+    assert report is None
     with pytest.raises(larder.FailedPrecondition, match=f"statistics of 'driver_hourly_stats' \\({again.id}\\) break the limits: {record.row_count} rows"):
         pipeline_steps.check_statistics("driver_hourly_stats", again.id, problems)
 

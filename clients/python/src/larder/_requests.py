@@ -23,8 +23,9 @@ from ._proto.larder.registry.v1 import registry_service_pb2_grpc as reg_grpc
 from ._proto.larder.serving.v1 import online_serving_service_pb2_grpc as serving_grpc
 from ._proto.larder.statistics.v1 import statistics_service_pb2 as stats_pb2
 from ._proto.larder.statistics.v1 import statistics_service_pb2_grpc as stats_grpc
-from .errors import InvalidArgument, RowsRejected
+from .errors import InvalidArgument, RowsRejected, ValidationFailed
 from .jobs import timestamp
+from .validation import ValidationReport
 from .values import fill_timestamps, timestamps_from_arrow, values_from_arrow
 
 
@@ -194,7 +195,14 @@ def compute_statistics(
     end: Optional[dt.datetime],
     features: Optional[Sequence[str]],
     dry_run: bool,
+    validate: Any = False,
+    drift: bool = False,
 ) -> Rpc:
+    mode = _VALIDATE_MODES.get(validate) if isinstance(validate, (bool, str)) else None
+    if mode is None:
+        raise InvalidArgument(f"validate must be False, True or 'fail', not {validate!r}")
+    if drift and not mode:
+        raise InvalidArgument("drift needs validate=True or 'fail': drift is measured by the schemas' drift comparators")
     scope = stats_pb2.StatisticsScope(project=project)
     given = [x for x in (feature_view, feature_service, saved_dataset) if x is not None]
     if len(given) != 1:
@@ -210,7 +218,29 @@ def compute_statistics(
         scope.feature_service.CopyFrom(stats_pb2.FeatureServiceScope(feature_service=feature_service, event_time=time_range))
     else:
         scope.saved_dataset.CopyFrom(stats_pb2.SavedDatasetScope(saved_dataset=saved_dataset))
-    return _statistics("ComputeStatistics", stats_pb2.ComputeStatisticsRequest(scope=scope, dry_run=dry_run), _field("record"))
+    request = stats_pb2.ComputeStatisticsRequest(scope=scope, dry_run=dry_run)
+    if not mode:
+        return _statistics("ComputeStatistics", request, _field("record"))
+    request.validation.enabled = True
+    request.validation.drift = drift
+    return _statistics("ComputeStatistics", request, lambda answer: _validated(answer, mode == "fail"))
+
+
+_VALIDATE_MODES: Dict[Any, Any] = {False: False, True: True, "fail": "fail"}
+
+
+def _validated(answer: Any, fail: bool) -> ValidationReport:
+    """ComputeStatistics' answer as a report; under "fail", anomalies raise (the record
+    was stored first unless dry_run: what was measured stays measured)."""
+    report = ValidationReport(answer.anomalies, answer.record.statistics, record=answer.record, drift_baseline_id=answer.drift_baseline_id)
+    if fail and not report.ok:
+        scope = answer.record.scope
+        name = getattr(scope, scope.WhichOneof("kind") or "feature_view")
+        what = next((getattr(name, f) for f in ("feature_view", "feature_service", "saved_dataset") if hasattr(name, f)), "")
+        stored = f" (stored as {answer.record.id})" if answer.record.id else ""
+        problems = "; ".join(f"{a.column}: {', '.join(a.types)} ({a.description})" for a in report.problems())
+        raise ValidationFailed(f"statistics of {what!r}{stored} break its views' schemas: {problems}")
+    return report
 
 
 def list_statistics(project: str, object_name: str, page_size: int) -> Rpc:

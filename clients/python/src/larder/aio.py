@@ -329,5 +329,32 @@ class FeatureStore:
         """As larder.FeatureStore.search."""
         return await self._invoke(rq.search(self.project, query, tags, owner, entity, limit, all_projects))  # type: ignore[no-any-return]
 
+    # --- statistics -----------------------------------------------------------------
+
+    async def compute_statistics(
+        self,
+        *,
+        feature_view: Optional[str] = None,
+        feature_service: Optional[str] = None,
+        saved_dataset: Optional[str] = None,
+        start: Optional[dt.datetime] = None,
+        end: Optional[dt.datetime] = None,
+        features: Optional[Sequence[str]] = None,
+        dry_run: bool = False,
+        validate: Union[bool, str] = False,
+        drift: bool = False,
+        timeout: Optional[float] = None,
+    ) -> Any:
+        """As larder.FeatureStore.compute_statistics: a StatisticsRecord, or with validate a
+        larder.ValidationReport (validate="fail" raises larder.ValidationFailed)."""
+        rpc = rq.compute_statistics(self.project, feature_view, feature_service, saved_dataset, start, end, features, dry_run, validate, drift)
+        return await self._invoke(rpc, timeout)
+
+    async def list_statistics(self, object_name: str = "", page_size: int = 100) -> List[Any]:
+        return await self._invoke(rq.list_statistics(self.project, object_name, page_size))  # type: ignore[no-any-return]
+
+    async def get_statistics(self, record_id: str) -> Any:
+        return await self._invoke(rq.get_statistics(self.project, record_id))
+
 
 __all__ = ["AsyncRetrievalJob", "FeatureStore"]

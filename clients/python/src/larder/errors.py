@@ -79,9 +79,10 @@ class Internal(LarderError):
 
 
 class ValidationFailed(FailedPrecondition):
-    """A training set asked for with ``validate="fail"`` breaks its views' TFDV schemas:
-    FAILED_PRECONDITION, the message naming each column and anomaly. The service wrote the
-    destination and registered no saved dataset."""
+    """A training set or computed statistics asked for with ``validate="fail"`` break
+    their views' TFDV schemas: FAILED_PRECONDITION, the message naming each column and
+    anomaly. For a training set the service wrote the destination and registered no saved
+    dataset; statistics are stored (unless dry_run) before the check fails."""
 
 
 class RowsRejected(LarderError):

@@ -11,7 +11,10 @@
 - ``feature_statistics``: TFDV-compatible statistics of a feature view over an event-time
   range, computed in the offline engine and stored; the DatasetFeatureStatisticsList is
   the output artifact (``tfdv.load_stats_binary``), and the step fails when the row count
-  or a feature's missing share breaks the limits given.
+  or a feature's missing share breaks the limits given; with ``validate`` the service
+  checks the statistics against the view's TFDV schema (``drift``: and against the
+  previous stored span), the anomalies go into the artifact's metadata, and
+  ``fail_on_anomalies`` fails the step naming them.
 
 They run in an image with this package installed (its wheel: ``pip wheel
 ./clients/python``): ``LARDER_KFP_IMAGE`` names it when this module is imported (default
@@ -98,21 +101,35 @@ def feature_statistics(
     min_rows: int = 0,
     max_missing_fraction: float = 1.0,
     addresses: Dict[str, str] = {},
+    validate: bool = False,
+    drift: bool = False,
+    fail_on_anomalies: bool = False,
 ) -> str:
     """Computes and stores feature_view's statistics over event times [start, end] (ISO
     8601 with a zone), writes the DatasetFeatureStatisticsList (binary) to
     statistics, and fails when there are fewer than min_rows rows or a feature is missing
-    in more than max_missing_fraction of them. Returns the stored record's id."""
+    in more than max_missing_fraction of them. With validate the service checks them
+    against the view's TFDV schema (drift: also against the previous stored span of the
+    view): the anomalies go into the artifact's metadata, and fail_on_anomalies fails the
+    step naming them. Returns the stored record's id."""
     from larder import pipeline_steps
+    from larder.errors import InvalidArgument
 
-    record, missing, problems = pipeline_steps.feature_statistics(project, feature_view, start, end, features, addresses, min_rows, max_missing_fraction)
+    if fail_on_anomalies and not validate:
+        raise InvalidArgument("fail_on_anomalies needs validate: the anomalies come from the service's validation")
+    record, missing, problems, report = pipeline_steps.feature_statistics(
+        project, feature_view, start, end, features, addresses, min_rows, max_missing_fraction, validate, drift
+    )
     with open(statistics.path, "wb") as out:
         out.write(record.statistics.SerializeToString())
     statistics.metadata.update({"record_id": record.id, "feature_view": feature_view, "rows": record.row_count})
+    if report is not None:
+        statistics.metadata.update({"anomalies": report.by_column(), "validation": report.summary(), "drift_baseline_id": report.drift_baseline_id})
+        metrics.log_metric("anomalies", len(report.problems()))
     metrics.log_metric("rows", record.row_count)
     for name, share in missing.items():
         metrics.log_metric(f"missing_fraction.{name}", share)
-    pipeline_steps.check_statistics(feature_view, record.id, problems)
+    pipeline_steps.check_statistics(feature_view, record.id, problems, report if fail_on_anomalies else None)
     return str(record.id)
 
 

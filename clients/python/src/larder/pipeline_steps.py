@@ -12,9 +12,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from .errors import FailedPrecondition, InvalidArgument
+from .errors import FailedPrecondition, InvalidArgument, ValidationFailed
 from .historical import Destination
 from .store import FeatureStore
+from .validation import ValidationReport
 
 # larder.yaml's `services:` keys -> FeatureStore's arguments.
 _SERVICES = {"registry": "registry", "online_serving": "online", "offline_retrieval": "offline", "materialization": "materialization", "ingestion": "ingestion"}
@@ -140,19 +141,35 @@ def feature_statistics(
     addresses: Mapping[str, str],
     min_rows: int = 0,
     max_missing_fraction: float = 1.0,
+    validate: bool = False,
+    drift: bool = False,
 ) -> Any:
-    """Computes and stores a view's statistics over [start, end]; returns the record
-    and, per feature, the missing share. Raises FailedPrecondition (after the record
-    is stored) naming every broken limit: fewer rows than min_rows, a feature missing in
-    more than max_missing_fraction of rows."""
+    """Computes and stores a view's statistics over [start, end]; returns the record,
+    per feature the missing share, every broken limit (fewer rows than min_rows, a
+    feature missing in more than max_missing_fraction of rows) for check_statistics, and
+    with validate the ValidationReport of the statistics against the view's TFDV schema
+    (drift: also against the previous stored span), else None."""
+    if drift and not validate:
+        raise InvalidArgument("drift needs validate: drift is measured by the view's schema's drift comparators")
     if not 0.0 <= max_missing_fraction <= 1.0:
         raise InvalidArgument(f"max_missing_fraction must be within [0, 1], got {max_missing_fraction}")
     if min_rows < 0:
         raise InvalidArgument(f"min_rows must not be negative, got {min_rows}")
+    report: Optional[ValidationReport] = None
     with open_store(project, addresses) as store:
-        record = store.compute_statistics(
-            feature_view=feature_view, start=parse_time(start, "start"), end=parse_time(end, "end"), features=list(features) or None
+        computed = store.compute_statistics(
+            feature_view=feature_view,
+            start=parse_time(start, "start"),
+            end=parse_time(end, "end"),
+            features=list(features) or None,
+            validate=validate,
+            drift=drift,
         )
+    if validate:
+        report = computed
+        record = computed.record
+    else:
+        record = computed
     missing = missing_fractions(record.statistics)
     problems = []
     if record.row_count < min_rows:
@@ -160,7 +177,7 @@ def feature_statistics(
     for name, share in missing.items():
         if share > max_missing_fraction:
             problems.append(f"feature {name!r} is missing in {share:.1%} of rows, above max_missing_fraction {max_missing_fraction:.1%}")
-    return record, missing, problems
+    return record, missing, problems, report
 
 
 def missing_fractions(statistics: Any) -> Dict[str, float]:
@@ -178,6 +195,13 @@ def missing_fractions(statistics: Any) -> Dict[str, float]:
     return shares
 
 
-def check_statistics(feature_view: str, record_id: str, problems: List[str]) -> None:
+def check_statistics(feature_view: str, record_id: str, problems: List[str], report: Optional[ValidationReport] = None) -> None:
+    """Raises when the step must fail: ValidationFailed naming each anomaly when a report
+    that is not ok is given (fail_on_anomalies), else FailedPrecondition naming every
+    broken limit."""
+    if report is not None and not report.ok:
+        anomalies = "; ".join(f"{a.column}: {', '.join(a.types)} ({a.description})" for a in report.problems())
+        limits = f"; limits: {'; '.join(problems)}" if problems else ""
+        raise ValidationFailed(f"statistics of {feature_view!r} ({record_id}) break the view's TFDV schema: {anomalies}{limits}")
     if problems:
         raise FailedPrecondition(f"statistics of {feature_view!r} ({record_id}) break the limits: " + "; ".join(problems))

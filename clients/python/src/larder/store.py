@@ -340,13 +340,23 @@ class FeatureStore:
         end: Optional[dt.datetime] = None,
         features: Optional[Sequence[str]] = None,
         dry_run: bool = False,
+        validate: Union[bool, str] = False,
+        drift: bool = False,
         timeout: Optional[float] = None,
     ) -> Any:
         """TFDV-compatible statistics computed in the offline engine, stored (unless
         dry_run) and returned as a StatisticsRecord; ``.statistics`` is TFDV's
         DatasetFeatureStatisticsList. One scope: a feature view (optionally some
-        features) or a feature service over an event-time range, or a saved dataset."""
-        rpc = rq.compute_statistics(self.project, feature_view, feature_service, saved_dataset, start, end, features, dry_run)
+        features) or a feature service over an event-time range, or a saved dataset.
+
+        validate=True checks them against the TFDV schema of each view the scope covers
+        (a feature service's features named ``view__feature``) and returns a
+        larder.ValidationReport instead: ``.anomalies`` (TFDV's Anomalies),
+        ``.record``, ``.ok``, ``.by_column()``. validate="fail" raises
+        larder.ValidationFailed on an anomaly. drift=True also compares with the previous
+        stored span of the same scope (the schemas' drift comparators). A view without a
+        schema raises FailedPrecondition; a saved dataset cannot be validated here."""
+        rpc = rq.compute_statistics(self.project, feature_view, feature_service, saved_dataset, start, end, features, dry_run, validate, drift)
         return self._invoke(rpc, timeout)
 
     def list_statistics(self, object_name: str = "", page_size: int = 100) -> List[Any]:

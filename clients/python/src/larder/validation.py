@@ -1,5 +1,6 @@
-"""Training-set validation: what offline retrieval found when it checked a training set's
-statistics against its views' TFDV schemas (HistoricalQuery.validation).
+"""Validation reports: what offline retrieval found when it checked statistics against
+the views' TFDV schemas, for a training set as it is written (HistoricalQuery.validation)
+or for statistics it computes (``compute_statistics(validate=True)``).
 
 The checking runs in the service (the same validator as ``larder validate``); this module
 only reads its answer. The messages are tensorflow.metadata's own (same names, fields and
@@ -30,17 +31,22 @@ def _anomaly(column: str, info: Any) -> Anomaly:
 
 
 class ValidationReport:
-    """The anomalies of a training set (``anomalies``: TFDV's Anomalies, keyed by output
-    column) and the statistics they were found in (``statistics``: TFDV's
-    DatasetFeatureStatisticsList of the columns the schemas cover)."""
+    """The anomalies found (``anomalies``: TFDV's Anomalies, keyed by column: a training
+    set's output column, a view's feature, or a feature service's ``view__feature``) and
+    the statistics they were found in (``statistics``: TFDV's
+    DatasetFeatureStatisticsList). From compute_statistics also ``record`` (the
+    StatisticsRecord; its id is empty on a dry run) and ``drift_baseline_id`` (the stored
+    record drift was measured against, empty when none was)."""
 
-    def __init__(self, anomalies: Any, statistics: Any) -> None:
+    def __init__(self, anomalies: Any, statistics: Any, *, record: Any = None, drift_baseline_id: str = "") -> None:
         self.anomalies = anomalies
         self.statistics = statistics
+        self.record = record
+        self.drift_baseline_id = drift_baseline_id
 
     @property
     def ok(self) -> bool:
-        """True when the training set keeps every schema (no anomaly at all)."""
+        """True when the data keeps every schema (no anomaly at all)."""
         return not self.problems()
 
     def problems(self) -> List[Anomaly]:
@@ -60,7 +66,7 @@ class ValidationReport:
         """A readable table (one line per anomaly), or a line saying there is none."""
         problems = self.problems()
         if not problems:
-            return "no anomalies: the training set keeps its views' schemas"
+            return "no anomalies: the data keeps its views' schemas"
         rows = [("COLUMN", "SEVERITY", "ANOMALY", "DESCRIPTION")] + [(a.column, a.severity, ", ".join(a.types), a.description) for a in problems]
         widths = [max(len(row[i]) for row in rows) for i in range(3)]
         return "\n".join(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}".rstrip() for r in rows)
