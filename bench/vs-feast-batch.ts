@@ -11,9 +11,10 @@
 // (`get_historical_features(...).to_df()`, in memory) against Larder's
 // GetHistoricalFeaturesFromSource writing the training set to Parquet.
 // Each is one record: both figures and ratio = Larder / Feast throughput.
-// Knobs: LARDER_BENCH_VS_FEAST_MATERIALIZE_ENTITIES (1000000),
+// Knobs: LARDER_BENCH_VS_FEAST_MATERIALIZE_ENTITIES (1000000: Feast's side is ~42 CPU s
+// per 100k, one thread, so ~7-8 min on a quiet 2-core machine and most of the run),
 // LARDER_BENCH_VS_FEAST_HIST_SIZES (100000,1000000), LARDER_BENCH_VS_FEAST_HIST_ROWS
-// (rows per view, 1000000).
+// (rows per view, 1000000). Parts alone: LARDER_BENCH_VS_FEAST_PARTS (bench/vs-feast.ts).
 import { spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
