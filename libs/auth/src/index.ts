@@ -14,7 +14,7 @@ export { claimStrings } from './claims';
 
 export { allowAllAuthorizer, compileAuthorizer, deniedMessage } from './authorizer';
 export { followPermissions } from './follow-permissions';
-export { objectRef, requestedObjects } from './registry-objects';
+export { objectRef, objectsOfType, requestedObjects } from './registry-objects';
 export type { AccessCheck, AccessLookup } from './registry-objects';
 export type { PermissionSource } from './follow-permissions';
 export type { Action, Authorizer, ObjectRef, ObjectType, PermissionInput, PolicyInput } from './authorizer';

@@ -15,24 +15,42 @@ export interface AccessCheck {
 
 type Tags = Readonly<Record<string, string>>;
 
-function tagsIn(set: RegistrySet | undefined, type: ObjectType, name: string): Tags | undefined {
-  if (set === undefined) return undefined;
-  const list: readonly { name: string; tags: Tags }[] =
-    type === 'feature_view'
-      ? set.featureViews
-      : type === 'on_demand_feature_view'
-        ? set.onDemandFeatureViews
-        : type === 'feature_service'
-          ? set.featureServices
-          : type === 'saved_dataset'
-            ? set.savedDatasets
-            : [];
-  return list.find((o) => o.name === name)?.tags;
+/** A project's objects of one type inside it, with their tags (none for 'project' itself). */
+export function objectsOfType(set: RegistrySet, type: ObjectType): readonly { readonly name: string; readonly tags: Tags }[] {
+  switch (type) {
+    case 'entity':
+      return set.entities;
+    case 'data_source':
+      return set.dataSources;
+    case 'feature_view':
+      return set.featureViews;
+    case 'on_demand_feature_view':
+      return set.onDemandFeatureViews;
+    case 'feature_service':
+      return set.featureServices;
+    case 'saved_dataset':
+      return set.savedDatasets;
+    case 'permission':
+      // Permissions join RegistrySet in the registry's own copy, which keeps them.
+      return (set as { permissions?: readonly { name: string; tags: Tags }[] }).permissions ?? [];
+    default:
+      return [];
+  }
 }
 
-/** The object as permissions see it: with its stored tags when the copy has it, else by name alone. */
+function storedTags(set: RegistrySet | undefined, type: ObjectType, name: string): Tags | undefined {
+  if (set === undefined) return undefined;
+  if (type === 'project') return set.project.tags;
+  return objectsOfType(set, type).find((o) => o.name === name)?.tags;
+}
+
+/**
+ * The object a request names, as permissions see it: with its stored tags when the copy
+ * has it, else by name alone, so a caller who may not see it is denied exactly as for
+ * one that exists (the name is the caller's own, so the message leaks nothing).
+ */
 export function objectRef(set: RegistrySet | undefined, project: string, type: ObjectType, name: string): ObjectRef {
-  const tags = tagsIn(set, type, name);
+  const tags = storedTags(set, type, name);
   return tags === undefined ? { project, type, name } : { project, type, name, tags };
 }
 

@@ -1,6 +1,7 @@
 import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
 import type { RegistrySet } from '@larder/core';
 import { registryV1 } from '@larder/proto';
+import { objectRef, objectsOfType } from '@larder/auth';
 import type { AccessCheck, Action, ObjectRef, ObjectType } from '@larder/auth';
 
 const K = registryV1.ObjectKind;
@@ -15,6 +16,7 @@ export interface RegistryLookup {
 }
 
 type Tags = Readonly<Record<string, string>>;
+type Named = { readonly name: string; readonly tags: Tags };
 
 /**
  * How each RegistryService rpc is authorized:
@@ -50,46 +52,9 @@ export function objectTypeOf(kind: registryV1.ObjectKind): ObjectType | undefine
   return TYPE_OF_KIND.get(kind);
 }
 
-type Named = { readonly name: string; readonly tags: Tags };
-
-function collectionOf(set: RegistrySet, type: ObjectType): readonly Named[] {
-  switch (type) {
-    case 'entity':
-      return set.entities;
-    case 'data_source':
-      return set.dataSources;
-    case 'feature_view':
-      return set.featureViews;
-    case 'on_demand_feature_view':
-      return set.onDemandFeatureViews;
-    case 'feature_service':
-      return set.featureServices;
-    case 'saved_dataset':
-      return set.savedDatasets;
-    case 'permission':
-      // Permissions join RegistrySet with the stores that keep them.
-      return (set as { permissions?: readonly Named[] }).permissions ?? [];
-    default:
-      return [];
-  }
-}
-
-/** The stored tags of an object, undefined when it is not in the registry. */
-export function storedTags(registry: RegistryLookup, type: ObjectType, project: string, name: string): Tags | undefined {
-  const set = registry.registrySet(project);
-  if (set === undefined) return undefined;
-  if (type === 'project') return set.project.tags;
-  return collectionOf(set, type).find((o) => o.name === name)?.tags;
-}
-
-/**
- * The object a request names. Its tags are the stored ones; an object that does not
- * exist is named without tags, so a caller who may not see it is denied exactly as
- * for one that exists (the name is the caller's own, so the message leaks nothing).
- */
-export function objectRef(registry: RegistryLookup, type: ObjectType, project: string, name: string): ObjectRef {
-  const tags = storedTags(registry, type, project, name);
-  return tags === undefined ? { project, type, name } : { project, type, name, tags };
+/** The object a request names in `project`, with its stored tags (objectRef of @larder/auth). */
+function namedObject(registry: RegistryLookup, type: ObjectType, project: string, name: string): ObjectRef {
+  return objectRef(registry.registrySet(project), project, type, name);
 }
 
 function one(action: Action, object: ObjectRef): AccessCheck[] {
@@ -105,9 +70,9 @@ function inProject(fn: (request: InProject, registry: RegistryLookup) => AccessC
 /** Get and Delete of one kind. */
 function kindRules(type: ObjectType, get: DescMessage, del: DescMessage): [RegistryRule, RegistryRule, RegistryRule] {
   return [
-    { kind: 'checks', input: get, checks: inProject((req, registry) => one('describe', objectRef(registry, type, req.project, req.name))) },
+    { kind: 'checks', input: get, checks: inProject((req, registry) => one('describe', namedObject(registry, type, req.project, req.name))) },
     { kind: 'filtered' },
-    { kind: 'checks', input: del, checks: inProject((req, registry) => one('delete', objectRef(registry, type, req.project, req.name))) },
+    { kind: 'checks', input: del, checks: inProject((req, registry) => one('delete', namedObject(registry, type, req.project, req.name))) },
   ];
 }
 
@@ -122,7 +87,7 @@ export function projectObjects(registry: RegistryLookup, project: string): Objec
   if (set === undefined) return [{ project, type: 'project', name: project }];
   const refs: ObjectRef[] = [{ project, type: 'project', name: project, tags: set.project.tags }];
   for (const type of ['entity', 'data_source', 'feature_view', 'on_demand_feature_view', 'feature_service', 'saved_dataset', 'permission'] as const) {
-    for (const o of collectionOf(set, type)) refs.push({ project, type, name: o.name, tags: o.tags });
+    for (const o of objectsOfType(set, type)) refs.push({ project, type, name: o.name, tags: o.tags });
   }
   return refs;
 }
@@ -132,7 +97,7 @@ export const REGISTRY_ACCESS: Readonly<Record<string, RegistryRule>> = {
   applyRegistry: { kind: 'apply' },
   getRegistryVersion: { kind: 'authenticated' },
   watchRegistry: { kind: 'filtered' },
-  getProject: checks(registryV1.GetProjectRequestSchema, (req, registry) => one('describe', objectRef(registry, 'project', req.name, req.name))),
+  getProject: checks(registryV1.GetProjectRequestSchema, (req, registry) => one('describe', namedObject(registry, 'project', req.name, req.name))),
   listProjects: { kind: 'filtered' },
   // Deleting a project deletes what is in it: the caller must be allowed to delete each (its permissions: to manage them).
   deleteProject: checks(registryV1.DeleteProjectRequestSchema, (req, registry) => {
@@ -177,16 +142,16 @@ export const REGISTRY_ACCESS: Readonly<Record<string, RegistryRule>> = {
     registryV1.GetSavedDatasetRequestSchema,
     registryV1.DeleteSavedDatasetRequestSchema,
   ),
-  getPermission: checks(registryV1.GetPermissionRequestSchema, (req, registry) => one('describe', objectRef(registry, 'permission', req.project, req.name))),
+  getPermission: checks(registryV1.GetPermissionRequestSchema, (req, registry) => one('describe', namedObject(registry, 'permission', req.project, req.name))),
   listPermissions: { kind: 'filtered' },
   deletePermission: checks(registryV1.DeletePermissionRequestSchema, (req, registry) =>
-    one('manage_permissions', objectRef(registry, 'permission', req.project, req.name)),
+    one('manage_permissions', namedObject(registry, 'permission', req.project, req.name)),
   ),
   // States are narrowed to the views the caller may describe (named or not).
   getMaterializationState: { kind: 'filtered' },
   // A report moves a view's watermark and lease: the materialization service's own right.
   updateMaterializationState: checks(registryV1.UpdateMaterializationStateRequestSchema, (req, registry) =>
-    one('materialize', objectRef(registry, 'feature_view', req.project, req.featureView)),
+    one('materialize', namedObject(registry, 'feature_view', req.project, req.featureView)),
   ),
   listFeatures: { kind: 'filtered' },
   searchFeatures: { kind: 'filtered' },
@@ -236,7 +201,7 @@ export function applyChecks(req: registryV1.ApplyRegistryRequest, diffs: readonl
     // A kind this build does not know is held to the strictest rule, that of permissions.
     const type = objectTypeOf(diff.kind) ?? 'permission';
     const base = { project, type, name: diff.name };
-    const stored = storedTags(registry, type, project, diff.name);
+    const stored = namedObject(registry, type, project, diff.name).tags;
     const wanted = incoming.get(`${diff.kind}/${diff.name}`);
     if (type === 'project' && diff.change === C.CREATE) projectCreated = true;
     if (req.planOnly) {
@@ -263,7 +228,7 @@ export function applyChecks(req: registryV1.ApplyRegistryRequest, diffs: readonl
         if (type !== 'project') need('describe', withTags(base, stored));
     }
   }
-  if (!projectCreated && !req.planOnly) need('describe', objectRef(registry, 'project', project, project));
+  if (!projectCreated && !req.planOnly) need('describe', namedObject(registry, 'project', project, project));
   return [...byAction].map(([action, objects]) => ({ action, objects }));
 }
 
@@ -290,5 +255,5 @@ export function visibleChanges(message: registryV1.WatchRegistryResponse, visibl
 
 /** A FeatureInfo (ListFeatures, SearchFeatures) as the view it belongs to. */
 export function featureInfoRef(info: registryV1.FeatureInfo, registry: RegistryLookup): ObjectRef {
-  return objectRef(registry, info.onDemand ? 'on_demand_feature_view' : 'feature_view', info.project, info.featureView);
+  return namedObject(registry, info.onDemand ? 'on_demand_feature_view' : 'feature_view', info.project, info.featureView);
 }

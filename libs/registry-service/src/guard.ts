@@ -1,5 +1,5 @@
 import { create } from '@bufbuild/protobuf';
-import { allowAllAuthorizer, compileAuthorizer, principalOf } from '@larder/auth';
+import { allowAllAuthorizer, compileAuthorizer, objectRef, principalOf } from '@larder/auth';
 import type { AuditSink, Authorizer, Principal } from '@larder/auth';
 import type { RegistrySet } from '@larder/core';
 import { registryV1 } from '@larder/proto';
@@ -8,7 +8,7 @@ import { RegistryStoreError } from '@larder/registry-store';
 import type { RegistryStore } from '@larder/registry-store';
 import { Code, RpcError } from '@larder/rpc';
 import type { AnyHandler, HandlerContext, ServiceRegistration } from '@larder/rpc';
-import { applyChecks, featureInfoRef, objectRef, REGISTRY_ACCESS, visibleChanges } from './access';
+import { applyChecks, featureInfoRef, REGISTRY_ACCESS, visibleChanges } from './access';
 import type { AccessCheck, RegistryLookup, RegistryRule } from './access';
 import type { Action, ObjectRef, ObjectType } from '@larder/auth';
 import { watchParts } from './watch';
@@ -197,7 +197,12 @@ function guardedList(name: string, handler: AnyHandler, options: RegistryGuardOp
     }
     if (name === 'getMaterializationState') {
       const response = (await handler(request, ctx)) as registryV1.GetMaterializationStateResponse;
-      return { ...response, states: response.states.filter((s) => visible(objectRef(options.access, 'feature_view', request.project ?? '', s.featureView))) };
+      return {
+        ...response,
+        states: response.states.filter((s) =>
+          visible(objectRef(options.access.registrySet(request.project ?? ''), request.project ?? '', 'feature_view', s.featureView)),
+        ),
+      };
     }
     if (name === 'listFeatures' || name === 'searchFeatures') {
       // Search ranks before it limits: ask for every match, narrow, then keep the limit.

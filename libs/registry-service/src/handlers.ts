@@ -6,7 +6,7 @@ import { registryV1 } from '@larder/proto';
 import type { ObjectKindInProject, RegistryStore } from '@larder/registry-store';
 import { Code, RpcError, implement } from '@larder/rpc';
 import type { ServiceRegistration } from '@larder/rpc';
-import { listFeatures, searchFeatures } from './discovery';
+import { listStoredFeatures, searchStoredFeatures } from './discovery';
 import { refuseDisallowedEndpoints } from './endpoints';
 import { watchRegistry } from './watch';
 import type { WatchStreams } from './watch';
@@ -184,7 +184,7 @@ export function registryHandlers(
       return create(registryV1.UpdateMaterializationStateResponseSchema, { state: await store.updateMaterializationState(req) });
     },
 
-    listFeatures: (req) => listFeatures(store, req),
-    searchFeatures: (req) => searchFeatures(store, req),
+    listFeatures: (req) => listStoredFeatures(store, req),
+    searchFeatures: (req) => searchStoredFeatures(store, req),
   });
 }
