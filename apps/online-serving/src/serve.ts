@@ -1,14 +1,14 @@
 import { create } from '@bufbuild/protobuf';
 import { TimestampSchema } from '@bufbuild/protobuf/wkt';
 import type { Timestamp } from '@bufbuild/protobuf/wkt';
-import { EvaluationBudget, OnDemandEvaluationError, OnDemandLimitError, valueTypeName } from '@larder/core';
+import { EvaluationBudget, OnDemandEvaluationError, OnDemandLimitError, valueCaseLabel, valueTypeName } from '@larder/core';
 import type { OnDemandValues, TypedName } from '@larder/core';
 import { eventMicros } from '@larder/online-store';
 import type { EntityKeyInput, OnlineStore, ViewRead, ViewReadResult } from '@larder/online-store';
 import { servingV1, typesV1 } from '@larder/proto';
 import { Code, RpcError } from '@larder/rpc';
 import type { ServingPlan } from './plan';
-import { caseLabel, CASE_OF_TYPE } from './values';
+import { CASE_OF_TYPE } from './values';
 import { MISSING, OUT_OF_DOMAIN, SERVED, STALE } from './value-metrics';
 import type { FeatureCounts } from './value-metrics';
 
@@ -94,7 +94,7 @@ function checkColumn(where: string, name: string, values: readonly Value[], fiel
     const got = (values[i] as Value).val.case;
     if (got === expected) continue;
     if (nullable && (got === undefined || got === 'nullVal')) continue;
-    throw invalid(`${where}['${name}'][${i}]: expected ${valueTypeName(field.valueType)} (${caseLabel(expected)}) but got ${caseLabel(got)}`);
+    throw invalid(`${where}['${name}'][${i}]: expected ${valueTypeName(field.valueType)} (${valueCaseLabel(expected)}) but got ${valueCaseLabel(got)}`);
   }
 }
 
@@ -103,6 +103,9 @@ function checkColumn(where: string, name: string, values: readonly Value[], fiel
 // descriptor for every one, and a 100 x 50 answer has 550 of them.
 const TIMESTAMP = TimestampSchema.typeName;
 const VECTOR = servingV1.GetOnlineFeaturesResponse_FeatureVectorSchema.typeName;
+const RESPONSE = servingV1.GetOnlineFeaturesResponseSchema.typeName;
+const METADATA = servingV1.GetOnlineFeaturesResponseMetadataSchema.typeName;
+const FEATURE_LIST = typesV1.FeatureListSchema.typeName;
 
 /** A stored event time (ms, microseconds in the fraction) as a Timestamp, microseconds kept. */
 function timestampOf(ms: number): Timestamp {
@@ -212,10 +215,12 @@ export async function serveOnline(store: OnlineStore, req: ServeRequest): Promis
     }
     results.push(vector(values, statuses, eventTimestamps));
   }
-  return create(servingV1.GetOnlineFeaturesResponseSchema, {
-    metadata: { featureNames: { val: plan.outputNames as string[] } },
+  // A plain message too (see VECTOR): `create` walked the descriptor and every result again (1.6% of a 1 x 50 call).
+  return {
+    $typeName: RESPONSE,
+    metadata: { $typeName: METADATA, featureNames: { $typeName: FEATURE_LIST, val: plan.outputNames as string[] } },
     results,
-  });
+  };
 }
 
 /** Adds one answered column of a feature its view's schema names to the feature's counts. */

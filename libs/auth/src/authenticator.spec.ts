@@ -82,6 +82,15 @@ describe('createAuthenticator: oidc against a test issuer over HTTP', () => {
     expect(issuer.jwksRequests).toBe(fetches);
   });
 
+  it('tokens alternating call after call each keep their own identity (the cache and its last-digest shortcut)', async () => {
+    const [dana, erin] = await Promise.all([issuer.issue({ sub: 'dana' }), issuer.issue({ sub: 'erin' })]);
+    const seen: string[] = [];
+    for (const token of [dana, erin, erin, dana, erin, dana, dana]) seen.push((await auth.authenticate(bearer(token))).subject);
+    expect(seen).toEqual(['dana', 'erin', 'erin', 'dana', 'erin', 'dana', 'dana']);
+    await expect(auth.authenticate(bearer(`${dana}x`))).rejects.toMatchObject({ code: Code.UNAUTHENTICATED });
+    expect((await auth.authenticate(bearer(dana))).subject).toBe('dana');
+  });
+
   it('marks operators from auth.operators by user and by group', async () => {
     expect((await auth.authenticate(bearer(await issuer.issue({ sub: 'root' })))).operator).toBe(true);
     expect((await auth.authenticate(bearer(await issuer.issue({ sub: 'dora', groups: ['platform'] })))).operator).toBe(true);

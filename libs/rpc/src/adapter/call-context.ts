@@ -51,15 +51,22 @@ export class CallContext implements HandlerContext {
     const raw = grpcCall.getDeadline();
     const ms = raw instanceof Date ? raw.getTime() : raw;
     this.deadline = Number.isFinite(ms) ? new Date(ms) : undefined;
+    // Assigned here, not as a class field: the services run under tsx, whose esbuild
+    // keeps function names by redefining `name` on every arrow a field initializer makes
+    // (an Object.defineProperty per call, 0.8% of a 1 x 50 call's CPU); an arrow assigned
+    // to a property gets no name to keep.
+    this.onCancelled = () => this.cancelledByClient();
     (grpcCall as unknown as EventEmitter).on('cancelled', this.onCancelled);
   }
 
+  private readonly onCancelled: () => void;
+
   // A client cancels its own call when its deadline passes, which reaches us a little
   // before our copy of the deadline; a cancel that close to it counts as the deadline.
-  private readonly onCancelled = (): void => {
+  private cancelledByClient(): void {
     const nearDeadline = this.deadline !== undefined && Date.now() >= this.deadline.getTime() - DEADLINE_SLACK_MS;
     this.abort(nearDeadline ? deadlineError() : new RpcError(Code.CANCELLED, 'cancelled by the client'));
-  };
+  }
 
   abort(why: RpcError): void {
     if (this.reason !== undefined) return;
