@@ -1,14 +1,14 @@
 import { dateFromMicros, epochMicros, valueToCell } from '@larder/offline-store';
 import type { Cell, EntityBatch, EntityColumn, InlineEntities, SourceEntities } from '@larder/offline-store';
 import type { OfflineStore } from '@larder/offline-store';
-import { valueTypeName } from '@larder/core';
+import { valueCaseLabel, valueTypeName } from '@larder/core';
 import type { TypedName } from '@larder/core';
 import { typesV1 } from '@larder/proto';
 import type { offlineV1 } from '@larder/proto';
 import { Code, RpcError } from '@larder/rpc';
 import { checkTableName, locationFor } from './sources';
 import { checkFileFormat, checkTimestamp } from './request-checks';
-import { caseLabel, typeOfValue } from './values';
+import { typeOfValue } from './values';
 
 /** The inline entity rows' timestamps (RowBatch.event_timestamps) become this column. */
 export const INLINE_TIMESTAMP_COLUMN = 'event_timestamp';
@@ -99,7 +99,9 @@ function convertBatch(batch: typesV1.RowBatch, columns: readonly EntityColumn[],
       const value = values[i] as typesV1.Value;
       const type = typeOfValue(value);
       if (type !== undefined && type !== column.type) {
-        throw invalid(`entity_rows[${index}].columns['${column.name}'][${i}]: expected ${valueTypeName(column.type)} but got ${caseLabel(value.val.case)}`);
+        throw invalid(
+          `entity_rows[${index}].columns['${column.name}'][${i}]: expected ${valueTypeName(column.type)} but got ${valueCaseLabel(value.val.case)}`,
+        );
       }
       cells[i] = valueToCell(value);
     }

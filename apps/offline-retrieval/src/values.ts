@@ -6,11 +6,6 @@ export function typeOfValue(value: typesV1.Value): typesV1.ValueType | undefined
   return c === undefined || c === 'nullVal' ? undefined : typesV1.VALUE_TYPE_OF_CASE[c];
 }
 
-/** `int64Val` -> `int64_val`, for messages in the proto's own words. */
-export function caseLabel(c: string | undefined): string {
-  return c === undefined ? 'no value' : c.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`);
-}
-
 /** Rough encoded size of a Value in bytes, for keeping result messages under a limit. */
 export function approxValueBytes(value: typesV1.Value): number {
   const v = value.val;

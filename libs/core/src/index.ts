@@ -20,7 +20,16 @@ export type { ActionName, ObjectTypeName } from './permissions';
 export type { KindName } from './kinds';
 export { parseFeatureRef, tryParseFeatureRef, formatFeatureRef, FeatureRefError } from './feature-ref';
 export type { FeatureRef } from './feature-ref';
-export { valueTypeName, parseValueTypeName, lookupValueType, VALUE_TYPE_NAMES, VALUE_TYPE_SPELLINGS, isListValueType, isUsableValueType } from './value-types';
+export {
+  valueTypeName,
+  valueCaseLabel,
+  parseValueTypeName,
+  lookupValueType,
+  VALUE_TYPE_NAMES,
+  VALUE_TYPE_SPELLINGS,
+  isListValueType,
+  isUsableValueType,
+} from './value-types';
 export type { ValueTypeName } from './value-types';
 export { matchesFilter, hasTags } from './filter';
 export { parseJsonLossless } from './lossless-json';

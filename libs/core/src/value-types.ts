@@ -55,6 +55,11 @@ export function valueTypeName(type: typesV1.ValueType): string {
   return CANONICAL.get(type) ?? String(type);
 }
 
+/** A Value's oneof case in the proto's own words (`int64Val` -> `int64_val`), for error messages; undefined -> `no value`. */
+export function valueCaseLabel(c: string | undefined): string {
+  return c === undefined ? 'no value' : c.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`);
+}
+
 /** The type a definition's spelling names, exactly as written; undefined for anything else. */
 export function lookupValueType(name: string): typesV1.ValueType | undefined {
   return Object.hasOwn(SPELLINGS, name) ? SPELLINGS[name as ValueTypeName] : undefined;
