@@ -9,10 +9,12 @@ import type { StoredRow, ViewColumns, ViewDescriptor, WriteRow } from '../types'
 import { TAG_OF_CASE } from '../value-cases';
 import { PackedReader } from './decode';
 import { payloadSize, writePayload } from './encode';
-import { HEADER, NULL_TAG, PACKED_FORMAT_VERSION, T } from './format';
+import * as format from './format';
 import { isReadableVersion, namesBlock, parseNamesBlock, readEventTs, writeHeader } from './sections';
 
 const { varintSize, writeVarint } = wire;
+// Bound once, not imported by name: see decode.ts (tsx's CommonJS export getters in the read loop).
+const { HEADER, NULL_TAG, PACKED_FORMAT_VERSION, T } = format;
 
 type Value = typesV1.Value;
 
