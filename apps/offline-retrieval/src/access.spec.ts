@@ -7,7 +7,7 @@ import type { FeatureRequest } from '@larder/core';
 import { offlineV1, registryV1, statisticsV1, typesV1 } from '@larder/proto';
 import { RegistryState } from '@larder/registry-client';
 import { openRegistryStore } from '@larder/registry-store';
-import { featureRequestOfQuery, OFFLINE_ACCESS, STATISTICS_ACCESS, planObjects, saveChecks } from './access';
+import { featureRequestOfQuery, OFFLINE_ACCESS, STATISTICS_ACCESS, trainingSetObjects, saveChecks } from './access';
 import { requestedObjects } from '@larder/auth';
 import type { AccessCheck } from './access';
 import type { ObjectRef } from '@larder/auth';
@@ -92,7 +92,7 @@ describe('offline retrieval access', () => {
   it('a feature service query reads the service and every view behind it, the views behind an on-demand view too', () => {
     const request: FeatureRequest = { featureService: 'risk_model' };
     expect(names(requestedObjects(PROJECT, request, copy))).toEqual(['feature_service/risk_model {"team":"risk"}']);
-    expect(names(planObjects(request, resolved(request), copy)).sort()).toEqual([
+    expect(names(trainingSetObjects(request, resolved(request), copy)).sort()).toEqual([
       'feature_service/risk_model {"team":"risk"}',
       'feature_view/limits {}',
       'feature_view/risk_scores {"team":"risk"}',

@@ -50,7 +50,7 @@ export function featureRequestOfQuery(query: offlineV1.HistoricalQuery): Feature
  * service. Unlike online serving, a grant on the service alone is not enough: a
  * historical query exports each view's whole history.
  */
-export function planObjects(features: FeatureRequest, resolved: ResolvedFeatures, registry: AccessLookup): ObjectRef[] {
+export function trainingSetObjects(features: FeatureRequest, resolved: ResolvedFeatures, registry: AccessLookup): ObjectRef[] {
   const project = resolved.project;
   const set = registry.registrySet(project);
   return [

@@ -4,7 +4,7 @@ import type { offlineV1, statisticsV1 } from '@larder/proto';
 import { Code, RpcError } from '@larder/rpc';
 import type { RegistryClient } from '@larder/registry-client';
 import { requestedObjects } from '@larder/auth';
-import { featureRequestOfQuery, planObjects, saveChecks } from './access';
+import { featureRequestOfQuery, trainingSetObjects, saveChecks } from './access';
 import type { AccessCheck } from './access';
 import type { ObjectRef } from '@larder/auth';
 
@@ -41,7 +41,7 @@ export class RetrievalAccess {
     if (set !== undefined) {
       try {
         const resolved = resolveFeatures(set, features, { fullFeatureNames: query.fullFeatureNames });
-        authorizer.require(principal, 'read_offline', planObjects(features, resolved, this.registry), this.audit, requestId);
+        authorizer.require(principal, 'read_offline', trainingSetObjects(features, resolved, this.registry), this.audit, requestId);
       } catch (error) {
         if (!(error instanceof FeatureResolutionError)) throw error;
       }

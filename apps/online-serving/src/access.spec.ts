@@ -7,7 +7,7 @@ import type { FeatureRequest } from '@larder/core';
 import { feastServing, registryV1, servingV1 } from '@larder/proto';
 import { RegistryState } from '@larder/registry-client';
 import { openRegistryStore } from '@larder/registry-store';
-import { FEAST_ONLINE_ACCESS, ONLINE_ACCESS, ONLINE_HTTP_ACCESS, planObjects } from './access';
+import { FEAST_ONLINE_ACCESS, ONLINE_ACCESS, ONLINE_HTTP_ACCESS, servedObjects } from './access';
 import { requestedObjects } from '@larder/auth';
 import type { ObjectRef } from '@larder/auth';
 import { driverRepo } from './testing';
@@ -69,7 +69,7 @@ describe('online serving access', () => {
     expect(resolved.views.length).toBeGreaterThan(1);
     const expected = ['feature_service/model_v1 {"team":"rides","tier":"gold"}'];
     expect(names(requestedObjects(PROJECT, request, copy))).toEqual(expected);
-    expect(names(planObjects(request, resolved, copy))).toEqual(expected);
+    expect(names(servedObjects(request, resolved, copy))).toEqual(expected);
   });
 
   it('a plan of refs reads the views behind an on-demand view too', () => {
@@ -78,6 +78,6 @@ describe('online serving access', () => {
     if (set === undefined) throw new Error('no project');
     const resolved = resolveFeatures(set, request, { fullFeatureNames: false });
     expect(names(requestedObjects(PROJECT, request, copy))).toEqual(['on_demand_feature_view/adjusted {}']);
-    expect(names(planObjects(request, resolved, copy))).toEqual(['feature_view/driver_stats {"team":"rides"}', 'on_demand_feature_view/adjusted {}']);
+    expect(names(servedObjects(request, resolved, copy))).toEqual(['feature_view/driver_stats {"team":"rides"}', 'on_demand_feature_view/adjusted {}']);
   });
 });

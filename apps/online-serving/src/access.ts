@@ -26,7 +26,7 @@ export const ONLINE_HTTP_ACCESS: Readonly<Record<string, Action | 'open'>> = {
  * grant covers the views behind it), otherwise every feature view and on-demand view
  * the plan reads, the views behind an on-demand view included. Computed once per plan.
  */
-export function planObjects(features: FeatureRequest, resolved: ResolvedFeatures, registry: AccessLookup): ObjectRef[] {
+export function servedObjects(features: FeatureRequest, resolved: ResolvedFeatures, registry: AccessLookup): ObjectRef[] {
   const project = resolved.project;
   const set = registry.registrySet(project);
   if ('featureService' in features) return [objectRef(set, project, 'feature_service', features.featureService)];

@@ -1,5 +1,5 @@
 import type { AuditSink, Authorizer, Principal } from '@larder/auth';
-import { planObjects } from './access';
+import { servedObjects } from './access';
 import { requestedObjects } from '@larder/auth';
 import type { AccessLookup } from '@larder/auth';
 import type { ObjectRef } from '@larder/auth';
@@ -32,7 +32,7 @@ export class ReadAccess {
     }
     let objects = this.objects.get(plan);
     if (objects === undefined) {
-      objects = planObjects(request.features, plan.resolved, this.registry);
+      objects = servedObjects(request.features, plan.resolved, this.registry);
       this.objects.set(plan, objects);
     }
     authorizer.require(principal, 'read_online', objects, this.audit, requestId);
