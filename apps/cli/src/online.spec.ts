@@ -10,7 +10,7 @@ import { registryV1, typesV1 } from '@larder/proto';
 import { createClient } from '@larder/rpc';
 import { runLarderCli as larder, startLarderApp } from '@larder/testing';
 import type { RunningLarderApp } from '@larder/testing';
-import { parseEntityJson, toValue } from './commands/online';
+import { parseEntityJson, parseInputValue } from './commands/online';
 
 jest.setTimeout(180_000);
 
@@ -150,12 +150,12 @@ test("an unknown feature gets the service's message; a stopped service a clear o
 
 describe('entity values', () => {
   test('without a declared type, integers are int64 and the rest keep their JSON type', () => {
-    expect(toValue('42', undefined, 'k').val).toEqual({ case: 'int64Val', value: 42n });
-    expect(toValue(1.5, undefined, 'k').val).toEqual({ case: 'doubleVal', value: 1.5 });
-    expect(toValue('abc', undefined, 'k').val).toEqual({ case: 'stringVal', value: 'abc' });
-    expect(toValue(true, undefined, 'k').val).toEqual({ case: 'boolVal', value: true });
-    expect(toValue(7, T.STRING, 'k').val).toEqual({ case: 'stringVal', value: '7' });
-    expect(() => toValue('3000000000', T.INT32, 'k[0]')).toThrow('k[0]: expected a 32-bit integer');
+    expect(parseInputValue('42', undefined, 'k').val).toEqual({ case: 'int64Val', value: 42n });
+    expect(parseInputValue(1.5, undefined, 'k').val).toEqual({ case: 'doubleVal', value: 1.5 });
+    expect(parseInputValue('abc', undefined, 'k').val).toEqual({ case: 'stringVal', value: 'abc' });
+    expect(parseInputValue(true, undefined, 'k').val).toEqual({ case: 'boolVal', value: true });
+    expect(parseInputValue(7, T.STRING, 'k').val).toEqual({ case: 'stringVal', value: '7' });
+    expect(() => parseInputValue('3000000000', T.INT32, 'k[0]')).toThrow('k[0]: expected a 32-bit integer');
   });
 
   test('a JSON file holds columns or rows, and rows must agree on their keys', () => {
@@ -167,9 +167,9 @@ describe('entity values', () => {
 
   test('a join key beyond 2^53 in a JSON file keeps every digit', () => {
     const columns = parseEntityJson('{"driver_id": [9007199254740993], "rate": [9007199254740993]}', 'f.json');
-    expect(toValue(columns['driver_id']![0]!, T.INT64, 'k').val).toEqual({ case: 'int64Val', value: 9007199254740993n });
-    expect(toValue(columns['driver_id']![0]!, undefined, 'k').val).toEqual({ case: 'int64Val', value: 9007199254740993n });
-    expect(toValue(columns['rate']![0]!, T.STRING, 'k').val).toEqual({ case: 'stringVal', value: '9007199254740993' });
-    expect(() => toValue(columns['rate']![0]!, T.INT32, 'k[0]')).toThrow('k[0]: expected a 32-bit integer, got 9007199254740993');
+    expect(parseInputValue(columns['driver_id']![0]!, T.INT64, 'k').val).toEqual({ case: 'int64Val', value: 9007199254740993n });
+    expect(parseInputValue(columns['driver_id']![0]!, undefined, 'k').val).toEqual({ case: 'int64Val', value: 9007199254740993n });
+    expect(parseInputValue(columns['rate']![0]!, T.STRING, 'k').val).toEqual({ case: 'stringVal', value: '9007199254740993' });
+    expect(() => parseInputValue(columns['rate']![0]!, T.INT32, 'k[0]')).toThrow('k[0]: expected a 32-bit integer, got 9007199254740993');
   });
 });

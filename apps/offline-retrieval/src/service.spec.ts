@@ -15,7 +15,7 @@ import { featureRepo, makeData, oracleViews } from './testing/dataset';
 import type { SourceKind, Table } from './testing/dataset';
 import { bigqueryTestEngine, duckdbTestEngine, postgresTestEngine } from './testing/engines';
 import type { TestEngine } from './testing/engines';
-import { collect, inlineRequests, rpcError, startHarness, toValue } from './testing/harness';
+import { collect, inlineRequests, rpcError, startHarness, cellToValue } from './testing/harness';
 import type { Harness } from './testing/harness';
 import { featureAt } from './testing/oracle';
 
@@ -137,7 +137,7 @@ describe.each(ENGINES)('offline retrieval on $name', ({ start }) => {
         message: {
           case: 'entityRows',
           value: {
-            columns: Object.fromEntries(kept.map((c) => [c.name, { val: rows.map((r) => toValue(c.type, r[c.name] ?? null)) }])),
+            columns: Object.fromEntries(kept.map((c) => [c.name, { val: rows.map((r) => cellToValue(c.type, r[c.name] ?? null)) }])),
             eventTimestamps: micros.map((us) => stamp(us, 321)),
           },
         },
@@ -167,8 +167,8 @@ describe.each(ENGINES)('offline retrieval on $name', ({ start }) => {
       const conv = featureAt(views.driver_stats, e, 'conv_rate') as number | null;
       const trips = featureAt(views.driver_stats, e, 'trips');
       const online = adjusted.evaluate({
-        txn: { amount: toValue(typesV1.ValueType.DOUBLE, e['amount'] as Cell) },
-        driver_stats: { conv_rate: toValue(typesV1.ValueType.DOUBLE, conv), trips: toValue(typesV1.ValueType.INT64, trips) },
+        txn: { amount: cellToValue(typesV1.ValueType.DOUBLE, e['amount'] as Cell) },
+        driver_stats: { conv_rate: cellToValue(typesV1.ValueType.DOUBLE, conv), trips: cellToValue(typesV1.ValueType.INT64, trips) },
       });
       const scaled = online['scaled']?.val.case === 'doubleVal' ? online['scaled'].val.value : null;
       // The evaluator's answer is also the plain arithmetic one.
@@ -189,10 +189,10 @@ describe.each(ENGINES)('offline retrieval on $name', ({ start }) => {
     result.rows.forEach((row, i) => {
       const e = entities.rows[i]!;
       const online = adjusted.evaluate({
-        txn: { amount: toValue(typesV1.ValueType.DOUBLE, e['amount'] as Cell) },
+        txn: { amount: cellToValue(typesV1.ValueType.DOUBLE, e['amount'] as Cell) },
         driver_stats: {
-          conv_rate: toValue(typesV1.ValueType.DOUBLE, featureAt(views.driver_stats, e, 'conv_rate')),
-          trips: toValue(typesV1.ValueType.INT64, featureAt(views.driver_stats, e, 'trips')),
+          conv_rate: cellToValue(typesV1.ValueType.DOUBLE, featureAt(views.driver_stats, e, 'conv_rate')),
+          trips: cellToValue(typesV1.ValueType.INT64, featureAt(views.driver_stats, e, 'trips')),
         },
       });
       const trips = featureAt(views.driver_stats, e, 'trips') as bigint | null;
@@ -357,7 +357,7 @@ describe.each(ENGINES)('offline retrieval on $name', ({ start }) => {
             message: { case: 'query', value: { kind: { case: 'features' as const, value: { val: ['driver_stats:trips'] } } } },
           });
           yield create(offlineV1.GetHistoricalFeaturesRequestSchema, {
-            message: { case: 'entityRows', value: { columns: { driver_id: { val: [toValue(typesV1.ValueType.INT64, 1001n)] } } } },
+            message: { case: 'entityRows', value: { columns: { driver_id: { val: [cellToValue(typesV1.ValueType.INT64, 1001n)] } } } },
           });
         }
         return collect(harness.retrieval.getHistoricalFeatures(requests()));

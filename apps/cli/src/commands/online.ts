@@ -99,7 +99,7 @@ const INTEGER = /^-?\d+$/;
  * One raw value as a Value of the column's declared type; without one, an integer
  * is an int64 (the usual join key), other numbers doubles, the rest strings.
  */
-export function toValue(raw: Raw, type: typesV1.ValueType | undefined, where: string): Value {
+export function parseInputValue(raw: Raw, type: typesV1.ValueType | undefined, where: string): Value {
   const make = (val: Value['val']): Value => create(typesV1.ValueSchema, { val });
   if (raw === null || raw === 'null') return make({ case: 'nullVal', value: typesV1.Null.UNSPECIFIED });
   const fail = (expected: string): never => {
@@ -210,7 +210,7 @@ export async function getOnlineFeatures(ctx: CommandContext): Promise<number> {
   const types = await registryTypes(ctx, project, repo !== undefined);
   const entities: Record<string, typesV1.RepeatedValue> = {};
   for (const [name, values] of Object.entries(raw)) {
-    entities[name] = create(typesV1.RepeatedValueSchema, { val: values.map((v, i) => toValue(v, types.get(name), `${name}[${i}]`)) });
+    entities[name] = create(typesV1.RepeatedValueSchema, { val: values.map((v, i) => parseInputValue(v, types.get(name), `${name}[${i}]`)) });
   }
   const request = create(servingV1.GetOnlineFeaturesRequestSchema, {
     project,

@@ -7,7 +7,7 @@ import { offlineRetrievalService } from '../service';
 
 export type Harness = h.Harness;
 export type Collected = h.Collected;
-export const { toValue, inlineRequests, plain, collect, rpcError, loadSources } = h;
+export const { cellToValue, inlineRequests, plain, collect, rpcError, loadSources } = h;
 
 export const startHarness = (
   engineEnv: Record<string, string>,

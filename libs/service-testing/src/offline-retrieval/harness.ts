@@ -61,7 +61,7 @@ export async function startRetrievalHarness<R extends ServerConfigSchema, O exte
 }
 
 /** A Cell of the test data as a wire Value. */
-export function toValue(type: typesV1.ValueType, cell: Cell): typesV1.Value {
+export function cellToValue(type: typesV1.ValueType, cell: Cell): typesV1.Value {
   const T = typesV1.ValueType;
   if (cell === null) return create(typesV1.ValueSchema);
   const val =
@@ -95,7 +95,7 @@ export async function* inlineRequests(
       message: {
         case: 'entityRows',
         value: {
-          columns: Object.fromEntries(kept.map((c) => [c.name, { val: rows.map((r) => toValue(c.type, r[c.name] ?? null)) }])),
+          columns: Object.fromEntries(kept.map((c) => [c.name, { val: rows.map((r) => cellToValue(c.type, r[c.name] ?? null)) }])),
           eventTimestamps: rows.map((r) => timestampFromMs((r['event_timestamp'] as Date).getTime())),
         },
       },
