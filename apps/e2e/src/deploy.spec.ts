@@ -12,7 +12,7 @@ import { materializationService } from '@larder/materialization-app';
 import { offlineRetrievalService } from '@larder/offline-retrieval-app';
 import { onlineServingService } from '@larder/online-serving-app';
 import { registryService } from '@larder/registry-service';
-import { REPO_ROOT as root } from './paths';
+import { REPO_ROOT as root } from '@larder/testing';
 
 const base = path.join(root, 'deploy/kubernetes/base');
 const services = [registryService, onlineServingService, offlineRetrievalService, materializationService, ingestionService];

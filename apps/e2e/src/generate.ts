@@ -1,6 +1,7 @@
 import { cp, mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { GO_CLIENT_DIR, GO_TEMPLATE, PROTO_DIR, REPO_ROOT } from './paths';
+import { REPO_ROOT } from '@larder/testing';
+import { GO_CLIENT_DIR, GO_TEMPLATE, PROTO_DIR } from './paths';
 import { run } from './run';
 import type { Toolchain } from './toolchain';
 

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { loadConfig } from '@larder/rpc';
 import type { ConfigSchema } from '@larder/rpc';
-import { locateKubeTools } from '@larder/testing';
+import { locateKubeTools, REPO_ROOT as root } from '@larder/testing';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { ingestionService } from '@larder/ingestion-app';
 import { materializationService } from '@larder/materialization-app';
@@ -19,7 +19,6 @@ import { onlineServingService } from '@larder/online-serving-app';
 import { registryService } from '@larder/registry-service';
 import { uiAuthIssues, uiConfigSchema } from '@larder/ui';
 import type { UiConfig } from '@larder/ui';
-import { REPO_ROOT as root } from './paths';
 
 const exec = promisify(execFile);
 const chart = path.join(root, 'deploy/helm/larder');

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { SERVICE_NODE_FLAGS } from '@larder/rpc';
-import { REPO_ROOT } from './paths';
+import { REPO_ROOT } from '@larder/testing';
 
 export interface RunningStore {
   readonly pid: number;

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { parse as parseYaml } from 'yaml';
-import { REPO_ROOT } from './paths';
+import { REPO_ROOT } from '@larder/testing';
 import { SERVICE_NODE_FLAGS } from '@larder/rpc';
 
 jest.setTimeout(150_000);

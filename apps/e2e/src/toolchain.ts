@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { GO_CLIENT_DIR, PYTHON_REQUIREMENTS, cacheDir } from './paths';
+import { cacheDir } from '@larder/testing';
+import { GO_CLIENT_DIR, PYTHON_REQUIREMENTS } from './paths';
 import { CommandError, run } from './run';
 
 /**

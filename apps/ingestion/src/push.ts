@@ -12,7 +12,7 @@ import { Code, RpcError } from '@larder/rpc';
 import { OfflineBatches, RowProblem, recordPlan, shapeRow, violationReason, writeOnline } from './rows';
 import type { ColumnReader, ViolationListener } from './rows';
 import type { ShapedRow } from './rows';
-import { DefinitionError, FieldMap, compileTarget, targetsOf } from './targets';
+import { UnwritableViewError, FieldMap, compileTarget, targetsOf } from './targets';
 import type { RegistryView, TypedColumn, ViewTarget } from './targets';
 import { ValueError, checkValue, rawToValue, toMillis } from './values';
 
@@ -237,7 +237,7 @@ export class PushWriter {
     try {
       return build();
     } catch (error) {
-      if (error instanceof DefinitionError) throw new RpcError(Code.FAILED_PRECONDITION, error.message);
+      if (error instanceof UnwritableViewError) throw new RpcError(Code.FAILED_PRECONDITION, error.message);
       throw error;
     }
   }

@@ -57,7 +57,7 @@ function targetValidation(view: registryV1.FeatureView): TargetValidation | unde
 }
 
 /** A problem with a definition that stops a view from being written. */
-export class DefinitionError extends Error {}
+export class UnwritableViewError extends Error {}
 
 function location(source: registryV1.DataSource, basePath: string): SourceLocation | undefined {
   const kind = source.kind;
@@ -107,7 +107,7 @@ function offlineDestination(
   };
 }
 
-/** Compiles one view; throws DefinitionError when its entities are missing. */
+/** Compiles one view; throws UnwritableViewError when its entities are missing. */
 export function compileTarget(
   registry: RegistryView,
   project: string,
@@ -117,7 +117,7 @@ export function compileTarget(
 ): ViewTarget {
   const joinKeys = view.entities.map((entityName) => {
     const entity = registry.entity(project, entityName);
-    if (entity === undefined) throw new DefinitionError(`feature view '${view.name}': entity '${entityName}' is not in the registry`);
+    if (entity === undefined) throw new UnwritableViewError(`feature view '${view.name}': entity '${entityName}' is not in the registry`);
     return { name: joinKeyOf(entity), type: entity.valueType };
   });
   const features = view.schema.map((f) => ({ name: f.name, type: f.valueType }));

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { typesV1 } from '@larder/proto';
-import { collectRows, historicalViews, inlineEntities } from './testing/collect';
+import { collectRows, historicalViews, datasetEntities } from './testing/collect';
 import { makeDataset } from './testing/dataset';
 import { allEngines } from './testing/all-engines';
 import type { EngineUnderTest } from './testing/engines';
@@ -58,7 +58,7 @@ describe.each(allEngines())('$name offline store', ({ name: engineName, start })
 
   it('matches the oracle with inline entity rows, in input order, in bounded chunks', async () => {
     const result = await engine.store.getHistoricalFeatures({
-      entities: inlineEntities(dataset, 50),
+      entities: datasetEntities(dataset, 50),
       views: historicalViews(dataset.views, locations),
       chunkRows: 37,
     });
@@ -94,7 +94,7 @@ describe.each(allEngines())('$name offline store', ({ name: engineName, start })
 
   it('retrieves one view at a time the same as all together', async () => {
     for (const view of dataset.views) {
-      const result = await engine.store.getHistoricalFeatures({ entities: inlineEntities(dataset), views: historicalViews([view], locations) });
+      const result = await engine.store.getHistoricalFeatures({ entities: datasetEntities(dataset), views: historicalViews([view], locations) });
       const { rows } = await collectRows(result);
       expect(rows).toEqual(pointInTimeOracle(dataset, [view]));
     }
@@ -309,7 +309,7 @@ describe.each(allEngines())('$name offline store', ({ name: engineName, start })
 
     it('matches the oracle with inline entity rows', async () => {
       const { rows } = await collectRows(
-        await engine.store.getHistoricalFeatures({ entities: inlineEntities(dataset), views: historicalViews(dataset.views, zoned) }),
+        await engine.store.getHistoricalFeatures({ entities: datasetEntities(dataset), views: historicalViews(dataset.views, zoned) }),
       );
       expect(rows).toEqual(expected);
     });
@@ -346,7 +346,7 @@ describe.each(allEngines())('$name offline store', ({ name: engineName, start })
   });
 
   describe('errors', () => {
-    const base = () => ({ entities: inlineEntities(dataset), views: historicalViews(dataset.views.slice(0, 1), locations) });
+    const base = () => ({ entities: datasetEntities(dataset), views: historicalViews(dataset.views.slice(0, 1), locations) });
 
     it('names a missing timestamp column', async () => {
       const request = base();
@@ -370,7 +370,7 @@ describe.each(allEngines())('$name offline store', ({ name: engineName, start })
 
     it('rejects a join key whose entity column has another type', async () => {
       const request = base();
-      const entities = inlineEntities(dataset);
+      const entities = datasetEntities(dataset);
       request.entities = {
         ...entities,
         columns: entities.columns.map((c) => (c.name === 'driver_id' ? { ...c, type: ValueType.STRING } : c)),
@@ -387,7 +387,7 @@ describe.each(allEngines())('$name offline store', ({ name: engineName, start })
 
     it('rejects an empty entity set', async () => {
       const request = base();
-      request.entities = { ...inlineEntities(dataset), batches: [] };
+      request.entities = { ...datasetEntities(dataset), batches: [] };
       await expect(engine.store.getHistoricalFeatures(request)).rejects.toThrow(EmptyEntitySetError);
     });
 

@@ -2,6 +2,6 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 
 /** Where downloads are kept between runs (outside git): $LARDER_CACHE_DIR or ~/.cache/larder. */
-export function cacheDir(): string {
-  return process.env['LARDER_CACHE_DIR'] ?? path.join(homedir(), '.cache', 'larder');
+export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env['LARDER_CACHE_DIR'] ?? path.join(homedir(), '.cache', 'larder');
 }

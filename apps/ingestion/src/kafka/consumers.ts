@@ -2,7 +2,7 @@ import { create, toBinary } from '@bufbuild/protobuf';
 import { sourceEndpointRefusal } from '@larder/core';
 import { ingestionV1, registryV1 } from '@larder/proto';
 import type { Logger } from '@larder/rpc';
-import { DefinitionError, targetsOf, unwritable, withoutOfflineStore } from '../targets';
+import { UnwritableViewError, targetsOf, unwritable, withoutOfflineStore } from '../targets';
 import type { RegistryView, ViewTarget } from '../targets';
 import { DecodeError } from './decode';
 import { SourceConsumer } from './source-consumer';
@@ -89,7 +89,7 @@ export class KafkaConsumers {
         try {
           targets = targetsOf(registry, project, source, this.options.basePath);
         } catch (error) {
-          if (!(error instanceof DefinitionError)) throw error;
+          if (!(error instanceof UnwritableViewError)) throw error;
           reject(project, source, error.message);
           continue;
         }

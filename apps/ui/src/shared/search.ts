@@ -5,7 +5,7 @@
 import type { FeatureHit, SearchFilters } from './api';
 
 /** The value types people type after `type:` (larder.types.v1.ValueType, lower case). */
-export const VALUE_TYPE_NAMES = [
+export const TYPE_FILTER_NAMES = [
   'bytes',
   'string',
   'int32',
@@ -81,7 +81,7 @@ export function parseSearch(query: string): ParsedSearch {
         break;
       case 'type': {
         const type = value.toLowerCase();
-        if (!(VALUE_TYPE_NAMES as readonly string[]).includes(type)) {
+        if (!(TYPE_FILTER_NAMES as readonly string[]).includes(type)) {
           return { ok: false, field: 'q', message: `q: unknown value type "${value.slice(0, 40)}" (e.g. int64, float, string, bool, double_list)` };
         }
         filters.valueType = type;

@@ -8,7 +8,7 @@ export function ago(iso: string | undefined, now = Date.now()): string {
   return seconds >= 0 ? `${text} ago` : `in ${text}`;
 }
 
-export function duration(ms: number | undefined): string {
+export function elapsedText(ms: number | undefined): string {
   if (ms === undefined) return '-';
   if (ms < 1000) return `${ms} ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;

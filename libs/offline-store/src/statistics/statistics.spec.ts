@@ -10,7 +10,7 @@ import { tfmdV0, typesV1 } from '@larder/proto';
 import { seededRandom, tfdvPython } from '@larder/testing';
 import { InvalidRequestError } from '../errors';
 import { allEngines } from '../testing/all-engines';
-import { batchSourceOf } from '../testing/engines';
+import { viewBatchSource } from '../testing/engines';
 import type { EngineUnderTest } from '../testing/engines';
 import type { TableSpec, ViewSpec } from '../testing/dataset';
 import type { Cell } from '../types';
@@ -98,7 +98,7 @@ function expectQuantilesWithin(values: number[], numStats: tfmdV0.NumericStatist
 describe('statistics', () => {
   const table = dataset();
   const request = (location: EngineUnderTest['load'] extends (...a: never[]) => Promise<infer L> ? L : never) => ({
-    input: { kind: 'source' as const, source: batchSourceOf({ ...view, table }, location), features: view.features },
+    input: { kind: 'source' as const, source: viewBatchSource({ ...view, table }, location), features: view.features },
     datasetName: 'stats',
   });
 

@@ -1,6 +1,6 @@
 import type { Cell, HistoricalResult, HistoricalView, InlineEntities, SourceLocation } from '../types';
 import type { Dataset, ViewSpec } from './dataset';
-import { batchSourceOf } from './engines';
+import { viewBatchSource } from './engines';
 
 /** Drains a result into row objects, checking chunk bookkeeping on the way. */
 export async function collectRows(result: HistoricalResult): Promise<{ rows: Record<string, Cell>[]; chunkSizes: number[] }> {
@@ -23,7 +23,7 @@ export async function collectRows(result: HistoricalResult): Promise<{ rows: Rec
 export function historicalViews(views: readonly ViewSpec[], locations: ReadonlyMap<string, SourceLocation>): HistoricalView[] {
   return views.map((view) => ({
     name: view.name,
-    source: batchSourceOf(view, locations.get(view.name)!),
+    source: viewBatchSource(view, locations.get(view.name)!),
     joinKeys: view.joinKeys,
     features: view.features,
     ttlMs: view.ttlMs,
@@ -31,7 +31,7 @@ export function historicalViews(views: readonly ViewSpec[], locations: ReadonlyM
 }
 
 /** The dataset's entity rows as inline batches of `batchRows`. */
-export function inlineEntities(dataset: Dataset, batchRows = 64): InlineEntities {
+export function datasetEntities(dataset: Dataset, batchRows = 64): InlineEntities {
   const batches: Record<string, Cell[]>[] = [];
   for (let start = 0; start < dataset.entityRows.length; start += batchRows) {
     const rows = dataset.entityRows.slice(start, start + batchRows);

@@ -29,7 +29,7 @@ export interface EngineUnderTest {
   cleanup(): Promise<void>;
 }
 
-export function batchSourceOf(view: ViewSpec, location: SourceLocation): BatchSource {
+export function viewBatchSource(view: ViewSpec, location: SourceLocation): BatchSource {
   return {
     name: view.table.name,
     location,

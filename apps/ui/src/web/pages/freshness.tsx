@@ -1,7 +1,7 @@
 import type { Freshness } from '../../shared/api';
 import { useApi } from '../api';
 import { Failure, Loading, Page, Time } from '../components';
-import { duration, stateClass } from '../format';
+import { elapsedText, stateClass } from '../format';
 import { objectHref } from '../router';
 
 /** How often the page asks again: fresh enough to watch a job run, cheap for the services. */
@@ -62,7 +62,7 @@ function FreshnessBody({ f }: { f: Freshness }) {
                     </td>
                     <td>{j.views.map((v) => v.featureView).join(', ')}</td>
                     <td>{j.rowsWritten}</td>
-                    <td>{duration(j.durationMs)}</td>
+                    <td>{elapsedText(j.durationMs)}</td>
                     <td>
                       <Time iso={j.createTime} />
                     </td>
