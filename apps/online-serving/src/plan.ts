@@ -126,7 +126,8 @@ export class PlanCache {
       reads,
       shapes,
       echoed,
-      outputNames: [...echoed.map((c) => c.name), ...resolved.outputs.map((o) => o.name)],
+      // Frozen: the response encoder keeps its encoded bytes per (frozen) array.
+      outputNames: Object.freeze([...echoed.map((c) => c.name), ...resolved.outputs.map((o) => o.name)]),
       counted,
     };
   }

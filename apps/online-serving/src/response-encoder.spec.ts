@@ -49,3 +49,17 @@ test('a 100 x 50 serving response round-trips', () => {
   });
   expectSameBytes(message);
 });
+
+test('feature names: a frozen names array is encoded once and reused; a different or unfrozen array gets its own bytes', () => {
+  const names = Object.freeze(['driver_id', 'view_0__f0', 'view_0__f1']);
+  const other = Object.freeze(['driver_id', 'view_1__f0', 'view_1__f1']);
+  const results = [{ values: [{ val: { case: 'int64Val' as const, value: 7n } }], statuses: [S.PRESENT], eventTimestamps: [{}] }];
+  // The frozen array twice (the second from the cache), then another frozen array, then an unfrozen one changed in place.
+  expectSameBytes(response({ metadata: { featureNames: { val: names as string[] } }, results }));
+  expectSameBytes(response({ metadata: { featureNames: { val: names as string[] } }, results }));
+  expectSameBytes(response({ metadata: { featureNames: { val: other as string[] } }, results }));
+  const mutable = ['a', 'b'];
+  expectSameBytes(response({ metadata: { featureNames: { val: mutable } }, results }));
+  mutable[1] = 'changed';
+  expectSameBytes(response({ metadata: { featureNames: { val: mutable } }, results }));
+});

@@ -30,6 +30,26 @@ function featureNamesSize(names: readonly string[]): number {
   return size;
 }
 
+/**
+ * The feature names' FeatureList payload, kept per names array when that array is frozen.
+ * Serving hands every response of a plan the plan's own frozen outputNames, so the names
+ * (51 strings for a 1 x 50 read, each a native UTF-8 write) are encoded once per plan
+ * instead of once per call. A frozen array cannot change under its cached bytes; any
+ * other array is encoded every time.
+ */
+const encodedNames = new WeakMap<readonly string[], Buffer>();
+
+function namesPayload(names: readonly string[]): Buffer {
+  let payload = encodedNames.get(names);
+  if (payload === undefined) {
+    const w = new Writer(featureNamesSize(names));
+    for (const name of names) w.string(1, name);
+    payload = w.buf;
+    if (Object.isFrozen(names)) encodedNames.set(names, payload);
+  }
+  return payload;
+}
+
 function writeVector(w: wire.Writer, vector: Vector): void {
   for (const value of vector.values) {
     w.header(1, valueSize(value));
@@ -50,7 +70,8 @@ function writeVector(w: wire.Writer, vector: Vector): void {
 /** The wire bytes of a GetOnlineFeaturesResponse, as toBinary would write them. */
 export function encodeGetOnlineFeaturesResponse(response: servingV1.GetOnlineFeaturesResponse): Uint8Array {
   const names = response.metadata?.featureNames?.val;
-  const namesSize = names === undefined ? 0 : featureNamesSize(names);
+  const payload = names === undefined ? undefined : namesPayload(names);
+  const namesSize = payload === undefined ? 0 : payload.length;
   const metadataSize = response.metadata === undefined ? 0 : response.metadata.featureNames === undefined ? 0 : lengthDelimitedSize(1, namesSize);
   const vectorSizes = response.results.map(vectorSize);
 
@@ -60,10 +81,7 @@ export function encodeGetOnlineFeaturesResponse(response: servingV1.GetOnlineFea
   const w = new Writer(total);
   if (response.metadata !== undefined) {
     w.header(1, metadataSize);
-    if (names !== undefined) {
-      w.header(1, namesSize);
-      for (const name of names) w.string(1, name);
-    }
+    if (payload !== undefined) w.bytes(1, payload);
   }
   response.results.forEach((vector, i) => {
     w.header(2, vectorSizes[i] as number);
