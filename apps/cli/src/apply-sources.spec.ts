@@ -65,7 +65,8 @@ test('file sources: a missing file, a missing column and a timestamp that is not
   const lines = run.stderr.split('\n');
   expect(lines[0]).toBe(`error: the feature repo ${repo} has 3 problems:`);
   expect(lines).toContain(
-    `  extra.yaml:7:5: schema[1].name: source 'driver_stats_source' has no column "boost" (feature 'boost'); its columns are: "event_timestamp", "created", "driver_id", "conv_rate", "acc_rate", "avg_daily_trips"`,
+    `  extra.yaml:7:5: schema[1].name: source 'driver_stats_source' has no column "boost" (feature 'boost'); its ` +
+      `columns are: "event_timestamp", "created", "driver_id", "conv_rate", "acc_rate", "avg_daily_trips"`,
   );
   expect(lines).toContain(`  extra.yaml:13:1: path: source 'gone_source': no file matches '${path.join(repo, 'data/gone.parquet')}'`);
   expect(lines).toContain(

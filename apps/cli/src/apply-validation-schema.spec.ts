@@ -58,7 +58,9 @@ test('a schema naming a missing feature or with a misfit domain is refused at it
   expect(inline.code).toBe(1);
   const line = readFileSync(yamlFile, 'utf8').split('\n').indexOf('        string_domain: { value: [high] }') + 1;
   expect(inline.stderr.split('\n')[1]).toBe(
-    `  driver_stats.yaml:${line}:9: validation.schema.feature[0].string_domain: feature view 'driver_hourly_stats' has a validation schema giving feature 'conv_rate' a string_domain, which does not fit its value type float: string_domain describes string and bytes features`,
+    `  driver_stats.yaml:${line}:9: validation.schema.feature[0].string_domain: feature view 'driver_hourly_stats' ` +
+      `has a validation schema giving feature 'conv_rate' a string_domain, which does not fit its value type float: ` +
+      `string_domain describes string and bytes features`,
   );
 
   // What was applied first is still what the registry holds.

@@ -27,7 +27,9 @@ beforeAll(async () => {
     `COPY (SELECT 1001::BIGINT AS driver_id, TIMESTAMP '2024-01-01 11:00:00' AS event_timestamp) TO '${work}/entities.parquet' (FORMAT parquet)`,
   );
   await connection.run(
-    `COPY (SELECT * FROM (VALUES (3, 1001::BIGINT, TIMESTAMP '2024-01-01 11:00:00'), (1, 1001, TIMESTAMP '2024-01-01 09:00:00'), (2, 1002, TIMESTAMP '2024-01-01 11:00:00')) t(seq, driver_id, event_timestamp)) TO '${work}/shuffled.parquet' (FORMAT parquet)`,
+    `COPY (SELECT * FROM (VALUES (3, 1001::BIGINT, TIMESTAMP '2024-01-01 11:00:00'), (1, 1001, TIMESTAMP ` +
+      `'2024-01-01 09:00:00'), (2, 1002, TIMESTAMP '2024-01-01 11:00:00')) t(seq, driver_id, event_timestamp)) TO ` +
+      `'${work}/shuffled.parquet' (FORMAT parquet)`,
   );
   connection.closeSync();
   duck.closeSync();

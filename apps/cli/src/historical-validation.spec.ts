@@ -24,7 +24,9 @@ beforeAll(async () => {
   const at = (hhmm: string): string => `TIMESTAMP '2024-01-01 ${hhmm}:00'`;
   // Driver 1002's 11:00 row holds a planted bad value: a conversion rate of 7.5.
   await connection.run(
-    `COPY (SELECT * FROM (VALUES (1001::BIGINT, ${at('10:00')}, 0.1::DOUBLE, 5::BIGINT), (1002, ${at('10:00')}, 0.5, 7), (1002, ${at('11:00')}, 7.5, 8)) t(driver_id, event_ts, conv_rate, trips)) TO '${work}/driver_stats.parquet' (FORMAT parquet)`,
+    `COPY (SELECT * FROM (VALUES (1001::BIGINT, ${at('10:00')}, 0.1::DOUBLE, 5::BIGINT), (1002, ${at('10:00')}, ` +
+      `0.5, 7), (1002, ${at('11:00')}, 7.5, 8)) t(driver_id, event_ts, conv_rate, trips)) TO ` +
+      `'${work}/driver_stats.parquet' (FORMAT parquet)`,
   );
   await connection.run(
     `COPY (SELECT * FROM (VALUES (1001::BIGINT, ${at('10:30')}), (1002, ${at('10:30')})) t(driver_id, event_timestamp)) TO '${work}/clean.parquet' (FORMAT parquet)`,

@@ -30,11 +30,15 @@ beforeAll(async () => {
   duck = await DuckDBInstance.create(':memory:');
   const at = (hhmm: string): string => `TIMESTAMP '2024-01-01 ${hhmm}:00'`;
   await sql(
-    `COPY (SELECT * FROM (VALUES (1001::BIGINT, ${at('10:00')}, 0.1::DOUBLE, 5::BIGINT), (1001, ${at('11:00')}, 0.2, 6), (1002, ${at('10:30')}, 0.5, 7)) t(driver_id, event_ts, conv_rate, trips)) TO '${work}/driver_stats.parquet' (FORMAT parquet)`,
+    `COPY (SELECT * FROM (VALUES (1001::BIGINT, ${at('10:00')}, 0.1::DOUBLE, 5::BIGINT), (1001, ${at('11:00')}, ` +
+      `0.2, 6), (1002, ${at('10:30')}, 0.5, 7)) t(driver_id, event_ts, conv_rate, trips)) TO ` +
+      `'${work}/driver_stats.parquet' (FORMAT parquet)`,
   );
   // In this order: 0.1, 0.2, nothing yet, no rows for 1003, 0.5 (1.5 h old, within the 2 h ttl), too old.
   await sql(
-    `COPY (SELECT * FROM (VALUES (1001::BIGINT, ${at('10:30')}, 'a'), (1001, ${at('11:00')}, 'b'), (1002, ${at('10:00')}, 'c'), (1003, ${at('12:00')}, 'd'), (1002, ${at('12:00')}, 'e'), (1002, ${at('12:31')}, 'f')) t(driver_id, event_timestamp, request_id)) TO '${work}/entities.parquet' (FORMAT parquet)`,
+    `COPY (SELECT * FROM (VALUES (1001::BIGINT, ${at('10:30')}, 'a'), (1001, ${at('11:00')}, 'b'), (1002, ` +
+      `${at('10:00')}, 'c'), (1003, ${at('12:00')}, 'd'), (1002, ${at('12:00')}, 'e'), (1002, ${at('12:31')}, 'f')) ` +
+      `t(driver_id, event_timestamp, request_id)) TO '${work}/entities.parquet' (FORMAT parquet)`,
   );
   registry = await startLarderApp({ app: 'registry', env: { LARDER_REGISTRY_LOCATION: path.join(work, 'registry.json'), LARDER_METRICS_ENABLED: 'false' } });
   const client = createClient(registryV1.RegistryService, registry.address);

@@ -21,7 +21,9 @@ beforeAll(async () => {
   const connection = await duck.connect();
   const at = (hhmm: string): string => `TIMESTAMP '2024-01-01 ${hhmm}:00'`;
   await connection.run(
-    `COPY (SELECT * FROM (VALUES (1001::BIGINT, ${at('10:00')}, 0.5::DOUBLE, 'red'), (1002, ${at('10:30')}, 1.5, 'red'), (1003, ${at('11:00')}, NULL, 'blue'), (1004, ${at('13:00')}, 9.0, 'green')) t(driver_id, event_ts, conv_rate, color)) TO '${work}/drivers.parquet' (FORMAT parquet)`,
+    `COPY (SELECT * FROM (VALUES (1001::BIGINT, ${at('10:00')}, 0.5::DOUBLE, 'red'), (1002, ${at('10:30')}, 1.5, ` +
+      `'red'), (1003, ${at('11:00')}, NULL, 'blue'), (1004, ${at('13:00')}, 9.0, 'green')) t(driver_id, event_ts, ` +
+      `conv_rate, color)) TO '${work}/drivers.parquet' (FORMAT parquet)`,
   );
   connection.closeSync();
   duck.closeSync();

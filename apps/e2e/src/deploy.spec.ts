@@ -84,7 +84,8 @@ test('the services reach the registry at its Service, by the name its certificat
 });
 
 test('the default permission set grants Larder’s own service accounts what they call each other for', () => {
-  const docs = parseAllDocuments(readFileSync(path.join(root, 'deploy/kubernetes/permissions.yaml'), 'utf8')).map((d) => d.toJS() as Record<string, any>); // eslint-disable-line @typescript-eslint/no-explicit-any
+  const permissionsYaml = readFileSync(path.join(root, 'deploy/kubernetes/permissions.yaml'), 'utf8');
+  const docs = parseAllDocuments(permissionsYaml).map((d) => d.toJS() as Record<string, any>); // eslint-disable-line @typescript-eslint/no-explicit-any
   const ACTIONS = [
     'describe',
     'create',

@@ -38,7 +38,9 @@ beforeAll(async () => {
   report = await runHostile(store, outside, COUNTS, seededRandom(SEED), (line) => process.stderr.write(`H15 ${line}\n`));
   const total = summarize(report);
   process.stderr.write(
-    `H15 total: ${total.requests} requests ${JSON.stringify(total.outcomes)}; ${total.checks} health checks, worst ${total.worstWallMs.toFixed(1)} ms wall / ${total.worstLoopMs.toFixed(1)} ms loop; peak RSS ${report.peakRssMiB.toFixed(0)} MiB\n`,
+    `H15 total: ${total.requests} requests ${JSON.stringify(total.outcomes)}; ${total.checks} health checks, worst ` +
+      `${total.worstWallMs.toFixed(1)} ms wall / ${total.worstLoopMs.toFixed(1)} ms loop; peak RSS ` +
+      `${report.peakRssMiB.toFixed(0)} MiB\n`,
   );
 });
 

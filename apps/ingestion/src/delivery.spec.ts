@@ -268,7 +268,8 @@ describe('delivery', () => {
       await produce(brokers, topic, events(300, 600));
       await waitFor(async () => (await stored(online, view, 0, 600)) === 600, 60_000, 'every event stored after the restart').catch((error: unknown) => {
         throw new Error(
-          `${(error as Error).message}\nstatus: ${JSON.stringify(running.ingestion.consumers?.statuses()[0], (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}\n${lines.slice(-30).join('')}`,
+          `${(error as Error).message}\nstatus: ` +
+            `${JSON.stringify(running.ingestion.consumers?.statuses()[0], (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}\n${lines.slice(-30).join('')}`,
         );
       });
     } finally {

@@ -102,7 +102,9 @@ test('sources naming hosts outside the allow-list are FAILED naming the field an
     const byName = Object.fromEntries(statuses.map((s) => [s.dataSource, s]));
     expect(byName['far_brokers']?.state).toBe(ingestionV1.ConsumerState.FAILED);
     expect(byName['far_brokers']?.lastError).toBe(
-      `data source 'far_brokers' kind.kafka.bootstrap_servers[1]: "${FAR}:9092" is not an allowed Kafka broker; allowed Kafka brokers: localhost:*, 127.0.0.1:*, [::1]:* (set by the services' endpoints.kafkaBrokers / LARDER_ALLOWED_KAFKA_BROKERS)`,
+      `data source 'far_brokers' kind.kafka.bootstrap_servers[1]: "${FAR}:9092" is not an allowed Kafka broker; ` +
+        `allowed Kafka brokers: localhost:*, 127.0.0.1:*, [::1]:* (set by the services' endpoints.kafkaBrokers / ` +
+        `LARDER_ALLOWED_KAFKA_BROKERS)`,
     );
     expect(byName['far_schemas']?.state).toBe(ingestionV1.ConsumerState.FAILED);
     expect(byName['far_schemas']?.lastError).toMatch(

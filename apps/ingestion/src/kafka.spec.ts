@@ -132,7 +132,8 @@ beforeAll(async () => {
   offline = await DuckDBOfflineStore.create();
   const parquet = path.join(dir, 'trips.parquet');
   await offline.run(
-    `COPY (SELECT 0::BIGINT AS driver_id, 0.0::DOUBLE AS conv_rate, 0::BIGINT AS trips, ''::VARCHAR AS name, TIMESTAMP '2000-01-01' AS ts, TIMESTAMP '2000-01-01' AS created) TO '${parquet}' (FORMAT parquet)`,
+    `COPY (SELECT 0::BIGINT AS driver_id, 0.0::DOUBLE AS conv_rate, 0::BIGINT AS trips, ''::VARCHAR AS name, ` +
+      `TIMESTAMP '2000-01-01' AS ts, TIMESTAMP '2000-01-01' AS created) TO '${parquet}' (FORMAT parquet)`,
   );
   batchSource = { name: 'trips_batch', location: { kind: 'file', path: parquet }, timestampField: 'ts', createdTimestampColumn: 'created' };
 

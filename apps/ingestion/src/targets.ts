@@ -145,7 +145,11 @@ export function withoutOfflineStore(target: ViewTarget): ViewTarget {
 /** Why rows for a view could be written nowhere (neither online nor offline), or undefined when they can. */
 export function unwritable(target: ViewTarget): string | undefined {
   if (target.online || target.offline !== undefined) return undefined;
-  return `feature view '${target.name}' is online: false and ${target.offlineProblem ?? 'has nowhere to append offline'}: its stream rows could be written nowhere; set online: true, or configure an offline store and a batch_source`;
+  return (
+    `feature view '${target.name}' is online: false and ` +
+    `${target.offlineProblem ?? 'has nowhere to append offline'}: its stream rows could be written nowhere; set ` +
+    `online: true, or configure an offline store and a batch_source`
+  );
 }
 
 /** The views whose stream_source is `source`, in name order. */

@@ -235,7 +235,8 @@ describe.each(cases)('materialization, %s', (_name, onlineOf, offlineType) => {
         );
         // Two rows of one driver 1 us apart within a millisecond: the later one wins, with its microseconds.
         await client.query(
-          `INSERT INTO ${table} VALUES (5, '2026-01-01 01:30:00.123456+00', '2026-01-01 02:00:00+00', 0.5, 1, 'a', true), (5, '2026-01-01 01:30:00.123457+00', '2026-01-01 02:00:00+00', 0.75, 2, 'b', true)`,
+          `INSERT INTO ${table} VALUES (5, '2026-01-01 01:30:00.123456+00', '2026-01-01 02:00:00+00', 0.5, 1, 'a', ` +
+            `true), (5, '2026-01-01 01:30:00.123457+00', '2026-01-01 02:00:00+00', 0.75, 2, 'b', true)`,
         );
       } finally {
         await client.end();

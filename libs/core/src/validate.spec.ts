@@ -566,7 +566,10 @@ describe('validateRegistrySet', () => {
         O,
         name,
         'sources[1].feature_view.features[2]',
-        /references feature 'conv_rat' of view 'driver_hourly_stats', which has no such feature; defined features of 'driver_hourly_stats': acc_rate, avg_daily_trips, conv_rate \(did you mean 'conv_rate'\?\)/,
+        new RegExp(
+          "references feature 'conv_rat' of view 'driver_hourly_stats', which has no such feature; " +
+            "defined features of 'driver_hourly_stats': acc_rate, avg_daily_trips, conv_rate \\(did you mean 'conv_rate'\\?\\)",
+        ),
       );
     });
     it('rejects a view reading itself, and cycles between on-demand views', () => {

@@ -502,7 +502,8 @@ function checkSavedDataset(c: Checker, d: registryV1.SavedDataset): void {
         K,
         d.name,
         `features[${i}]`,
-        `references feature '${ref}', but view '${parsed.featureView}' has no feature '${parsed.feature}'${knownList(`features of '${parsed.featureView}'`, parsed.feature, [...view.features.keys()])}`,
+        `references feature '${ref}', but view '${parsed.featureView}' has no feature ` +
+          `'${parsed.feature}'${knownList(`features of '${parsed.featureView}'`, parsed.feature, [...view.features.keys()])}`,
       );
     }
   });

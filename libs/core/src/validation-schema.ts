@@ -102,7 +102,8 @@ export function validationSchemaProblems(view: registryV1.FeatureView): Validati
       if (named === undefined) {
         add(
           '.domain',
-          `has a validation schema giving feature '${feature.name}' domain '${info.value}', which the schema does not define; add a string_domain, int_domain or float_domain named '${info.value}' at its top level`,
+          `has a validation schema giving feature '${feature.name}' domain '${info.value}', which the schema does not ` +
+            `define; add a string_domain, int_domain or float_domain named '${info.value}' at its top level`,
         );
         return;
       }

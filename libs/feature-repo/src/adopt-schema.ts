@@ -45,7 +45,10 @@ export async function adoptSchema(
       schemaFile,
       definitionFile: origin.file,
       linked: false,
-      hint: `${origin.file}:${origin.line}: add  validation: { schema: readFileSync(path.join(__dirname, '${path.posix.relative(path.posix.dirname(origin.file), schemaFile)}'), 'utf8') }  to defineFeatureView({ name: '${viewName}', ... })`,
+      hint:
+        `${origin.file}:${origin.line}: add  validation: { schema: readFileSync(path.join(__dirname, ` +
+        `'${path.posix.relative(path.posix.dirname(origin.file), schemaFile)}'), 'utf8') }  to defineFeatureView({ ` +
+        `name: '${viewName}', ... })`,
     };
   }
   const file = path.join(repoPath, origin.file);

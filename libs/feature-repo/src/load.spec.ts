@@ -166,7 +166,9 @@ describe('value type spellings', () => {
     const schemaTs = spellings.map(([type], i) => `{ name: 'f${i}', valueType: '${type}' }`).join(', ');
     const dir = repo('driver-stats', {
       'spellings.yaml': `kind: FeatureView\nname: spelled_yaml\nentities: [driver]\nbatch_source: driver_stats_source\nschema:\n${schemaYaml}\n`,
-      'spellings.ts': `import { defineFeatureView } from '@larder/sdk';\nexport const v = defineFeatureView({ name: 'spelled_ts', entities: ['driver'], batchSource: 'driver_stats_source', schema: [${schemaTs}] });\n`,
+      'spellings.ts':
+        `import { defineFeatureView } from '@larder/sdk';\nexport const v = defineFeatureView({ name: 'spelled_ts', ` +
+        `entities: ['driver'], batchSource: 'driver_stats_source', schema: [${schemaTs}] });\n`,
     });
     const { set } = await loadFeatureRepo(dir);
     const expected = spellings.map(([, type], i) => [`f${i}`, type]);

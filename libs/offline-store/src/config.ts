@@ -29,7 +29,10 @@ export function offlineStoreConfigSchema() {
     readRoots: stringList({
       default: ['.'],
       env: 'LARDER_OFFLINE_READ_ROOTS',
-      doc: "Folders (comma-separated) whose files DuckDB may read: file sources, entity files, and the `.appended` folders ingestion writes beside sources. Any other path, a symlink or glob leading out, or a URL is PERMISSION_DENIED. Default: the service's working directory.",
+      doc:
+        'Folders (comma-separated) whose files DuckDB may read: file sources, entity files, and the `.appended` folders ' +
+        'ingestion writes beside sources. Any other path, a symlink or glob leading out, or a URL is PERMISSION_DENIED. ' +
+        "Default: the service's working directory.",
     }),
     writeRoot: string({
       default: '.',
@@ -82,7 +85,9 @@ export function bigqueryClient(
     throw new ConfigError([
       {
         key: 'offlineStore.bigqueryProject',
-        problem: `is empty, but offlineStore.bigqueryApiEndpoint is set (${settings.bigqueryApiEndpoint}): an endpoint such as an emulator has no Google credentials to take a project from; set the project the endpoint serves`,
+        problem:
+          `is empty, but offlineStore.bigqueryApiEndpoint is set (${settings.bigqueryApiEndpoint}): an endpoint such as ` +
+          `an emulator has no Google credentials to take a project from; set the project the endpoint serves`,
         source: 'environment variable LARDER_BIGQUERY_PROJECT or the config file',
       },
     ]);

@@ -232,7 +232,9 @@ export class PostgresOfflineStore implements OfflineStore {
         entities.orderColumn === undefined ? '' : `ORDER BY ${s}.${quote(orderedEntityColumn(described, entities.orderColumn, label))} ASC NULLS LAST`;
       await client.query(
         extended({
-          text: `CREATE TEMP TABLE ${table} AS SELECT (row_number() OVER (${order})) - 1 AS ${quote(ROW)}, ${s}.*, ${s}.${quote(timestampColumn)}::timestamptz AS ${quote(TS)} FROM ${relation} AS ${s}`,
+          text:
+            `CREATE TEMP TABLE ${table} AS SELECT (row_number() OVER (${order})) - 1 AS ${quote(ROW)}, ${s}.*, ` +
+            `${s}.${quote(timestampColumn)}::timestamptz AS ${quote(TS)} FROM ${relation} AS ${s}`,
         }),
       );
       return { table, label, timestampColumn };

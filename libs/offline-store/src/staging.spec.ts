@@ -91,7 +91,8 @@ describe('DuckDB table output', () => {
         `CREATE TABLE stats AS SELECT * FROM (VALUES (1::BIGINT, TIMESTAMP '2024-01-01 00:00:00', 10::BIGINT), (2, TIMESTAMP '2024-01-01 00:00:00', 20)) t(id, ts, trips)`,
       );
       await store.run(
-        `CREATE TABLE entities AS SELECT * FROM (VALUES ('b', 2::BIGINT, TIMESTAMP '2024-01-02 00:00:00'), ('c', 1, TIMESTAMP '2024-01-02 00:00:00'), ('a', 1, TIMESTAMP '2024-01-02 00:00:00')) t(name, id, event_timestamp)`,
+        `CREATE TABLE entities AS SELECT * FROM (VALUES ('b', 2::BIGINT, TIMESTAMP '2024-01-02 00:00:00'), ('c', 1, ` +
+          `TIMESTAMP '2024-01-02 00:00:00'), ('a', 1, TIMESTAMP '2024-01-02 00:00:00')) t(name, id, event_timestamp)`,
       );
       const exported = await store.exportHistoricalFeatures(
         {

@@ -72,7 +72,9 @@ test('by default only loopback brokers: 10.1.2.3:9092 is refused at apply naming
   const error = await refusal(registry.applyRegistry(kafkaProject('far', ['localhost:9092', '10.1.2.3:9092'])));
   expect(error.code).toBe(Code.INVALID_ARGUMENT);
   expect(error.message).toBe(
-    `data source 'trips' kind.kafka.bootstrap_servers[1]: "10.1.2.3:9092" is not an allowed Kafka broker; allowed Kafka brokers: localhost:*, 127.0.0.1:*, [::1]:* (set by the services' endpoints.kafkaBrokers / LARDER_ALLOWED_KAFKA_BROKERS)`,
+    `data source 'trips' kind.kafka.bootstrap_servers[1]: "10.1.2.3:9092" is not an allowed Kafka broker; allowed ` +
+      `Kafka brokers: localhost:*, 127.0.0.1:*, [::1]:* (set by the services' endpoints.kafkaBrokers / ` +
+      `LARDER_ALLOWED_KAFKA_BROKERS)`,
   );
   expect((await registry.listProjects({})).projects).toEqual([]);
   // Loopback brokers are applied.
@@ -85,8 +87,10 @@ test('a schema registry URL outside the allow-list (a cloud metadata address) is
     registry.applyRegistry(kafkaProject('meta', ['localhost:9092'], { schemaRegistryUrl: 'http://169.254.169.254/latest/meta-data' })),
   );
   expect(error.code).toBe(Code.INVALID_ARGUMENT);
-  expect(error.message).toMatch(
-    /^data source 'trips' kind\.kafka\.message_format\.avro\.schema_registry_url: "http:\/\/169\.254\.169\.254\/latest\/meta-data" is not an allowed schema registry; allowed schema registries: localhost:\*, 127\.0\.0\.1:\*, \[::1\]:\* \(set by the services' endpoints\.schemaRegistries \/ LARDER_ALLOWED_SCHEMA_REGISTRIES\)$/,
+  expect(error.message).toBe(
+    'data source \'trips\' kind.kafka.message_format.avro.schema_registry_url: "http://169.254.169.254/latest/meta-data" ' +
+      "is not an allowed schema registry; allowed schema registries: localhost:*, 127.0.0.1:*, [::1]:* (set by the services' " +
+      'endpoints.schemaRegistries / LARDER_ALLOWED_SCHEMA_REGISTRIES)',
   );
   const file = await refusal(registry.applyRegistry(kafkaProject('file', ['localhost:9092'], { schemaRegistryUrl: 'file:///etc/passwd' })));
   expect(file.message).toMatch(/schema_registry_url: "file:\/\/\/etc\/passwd" is not an http\(s\) URL/);

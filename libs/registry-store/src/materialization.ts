@@ -88,7 +88,9 @@ export function mergeMaterializationState(previous: State | undefined, req: Upda
       if (shards > 1) {
         throw new RegistryStoreError(
           'PRECONDITION',
-          `shard ${req.shardIndex} of run ${run} (job ${req.jobId}) has no run in progress on feature view '${req.featureView}' (its lease expired and another run took over, or the run already finished); the watermark was not advanced: rerun every shard of the run`,
+          `shard ${req.shardIndex} of run ${run} (job ${req.jobId}) has no run in progress on feature view ` +
+            `'${req.featureView}' (its lease expired and another run took over, or the run already finished); the ` +
+            `watermark was not advanced: rerun every shard of the run`,
         );
       }
       advance(next, req.watermark);
@@ -133,7 +135,9 @@ function refusal(holder: State, req: Update, run: string): RegistryStoreError {
   }
   return new RegistryStoreError(
     'PRECONDITION',
-    `job ${req.jobId} of run ${run} no longer holds the lease on feature view '${req.featureView}' of project '${req.project}': ${who} took it over (lease until ${until}); this report was not recorded and the watermark did not move`,
+    `job ${req.jobId} of run ${run} no longer holds the lease on feature view '${req.featureView}' of project ` +
+      `'${req.project}': ${who} took it over (lease until ${until}); this report was not recorded and the watermark ` +
+      `did not move`,
   );
 }
 
@@ -148,7 +152,9 @@ function checkSameRun(previous: State, req: Update, run: string, shards: number)
   if (differs(req.intervalStart, previous.runIntervalStart) || differs(req.intervalEnd, previous.runIntervalEnd)) {
     throw new RegistryStoreError(
       'PRECONDITION',
-      `run ${run} on feature view '${req.featureView}' covers [${iso(previous.runIntervalStart)}, ${iso(previous.runIntervalEnd)}], but job ${req.jobId} asks for [${iso(req.intervalStart)}, ${iso(req.intervalEnd)}]; every shard of a run must cover the same window`,
+      `run ${run} on feature view '${req.featureView}' covers [${iso(previous.runIntervalStart)}, ` +
+        `${iso(previous.runIntervalEnd)}], but job ${req.jobId} asks for [${iso(req.intervalStart)}, ` +
+        `${iso(req.intervalEnd)}]; every shard of a run must cover the same window`,
     );
   }
 }

@@ -232,7 +232,10 @@ function checkDomain(feature: tfmdV0.Feature, schema: tfmdV0.Schema, stats: tfmd
     reasons.push({
       type: T.ENUM_TYPE_UNEXPECTED_STRING_VALUES,
       short: 'Values outside the domain',
-      long: `Values not in the domain${domain.value.name === '' ? '' : ` '${domain.value.name}'`}: ${shown}${unexpected.length > 10 ? ` and ${unexpected.length - 10} more` : ''} (${fmt(total > 0 ? ((total - inside) / total) * 100 : 0)}% of values).`,
+      long:
+        `Values not in the domain${domain.value.name === '' ? '' : ` '${domain.value.name}'`}: ` +
+        `${shown}${unexpected.length > 10 ? ` and ${unexpected.length - 10} more` : ''} ` +
+        `(${fmt(total > 0 ? ((total - inside) / total) * 100 : 0)}% of values).`,
     });
   }
 }

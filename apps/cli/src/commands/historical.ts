@@ -166,7 +166,10 @@ export async function getHistoricalFeatures(ctx: CommandContext): Promise<number
       const width = result.columns.length + (result.timestamp_column === '' ? 0 : 1) + (result.row_index_column === undefined ? 0 : 1);
       ctx.io.out(`Wrote ${result.rows} rows x ${width} columns to ${out}${result.saved_dataset ? ` (saved dataset '${result.saved_dataset}')` : ''}.\n`);
       ctx.io.out(
-        `Columns: ${result.columns.join(', ')}${result.timestamp_column === '' ? '' : `; entity timestamp: ${result.timestamp_column}`}${result.row_index_column === undefined ? '' : `; row index: ${result.row_index_column}`}\n`,
+        `Columns: ${result.columns.join(', ')}` +
+          (result.timestamp_column === '' ? '' : `; entity timestamp: ${result.timestamp_column}`) +
+          (result.row_index_column === undefined ? '' : `; row index: ${result.row_index_column}`) +
+          '\n',
       );
       if (anomalies !== undefined && !failed) ctx.io.out("Validation: the training set keeps its views' schemas.\n");
       if (failed) {

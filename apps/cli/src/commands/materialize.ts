@@ -109,7 +109,9 @@ async function run(ctx: CommandContext, command: string, start: (client: Client,
     bar.finished(job);
     if (error instanceof RpcError && error.code === Code.UNAVAILABLE) {
       throw new Error(
-        `the materialization service at ${address} is unavailable (${error.message}); start it, or point --materialization (or larder.yaml services.materialization) at one${job ? `. Job ${job.id} may still be running` : ''}`,
+        `the materialization service at ${address} is unavailable (${error.message}); start it, or point ` +
+          `--materialization (or larder.yaml services.materialization) at ` +
+          `one${job ? `. Job ${job.id} may still be running` : ''}`,
       );
     }
     throw error;
@@ -202,7 +204,9 @@ class JobProgress {
     const width = 24;
     const filled = Math.round(fraction * width);
     const seconds = ((performance.now() - this.began) / 1000).toFixed(0);
-    const line = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.round(fraction * 100)).padStart(3)}%  ${viewsDone}/${job.views.length} views  ${rows.toLocaleString('en-US')} rows written  ${seconds}s`;
+    const line =
+      `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.round(fraction * 100)).padStart(3)}%  ` +
+      `${viewsDone}/${job.views.length} views  ${rows.toLocaleString('en-US')} rows written  ${seconds}s`;
     this.progress.status(line, viewsDone !== this.lastDone);
     this.lastDone = viewsDone;
   }

@@ -229,7 +229,9 @@ export async function getOnlineFeatures(ctx: CommandContext): Promise<number> {
       // Either nothing answers at the address, or the service is up and its online store is not.
       if (/No connection established|ECONNREFUSED|ENOTFOUND|Name resolution failed/i.test(error.message)) {
         throw new Error(
-          `the online-serving service at ${address} is unavailable (${error.message.replace(/[.\s]*Resolution note:\s*$/, '')}); start it (npm start), or point --address (or larder.yaml services.online_serving) at one`,
+          `the online-serving service at ${address} is unavailable ` +
+            `(${error.message.replace(/[.\s]*Resolution note:\s*$/, '')}); start it (npm start), or point --address (or ` +
+            `larder.yaml services.online_serving) at one`,
         );
       }
       throw new Error(`UNAVAILABLE: the online-serving service at ${address} answered: ${error.message}`);

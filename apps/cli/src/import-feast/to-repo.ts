@@ -226,7 +226,8 @@ class Converter {
         else if (format?.case === 'protoFormat') {
           messageFormat = { protobuf: { message_type: format.value.classPath, descriptor_set_file: `descriptors/${name}.binpb` } };
           this.notes.push(
-            `data source '${name}': Feast names a Python class (${format.value.classPath}); write its FileDescriptorSet to descriptors/${name}.binpb (buf build -o) and set message_type to the message's full name`,
+            `data source '${name}': Feast names a Python class (${format.value.classPath}); write its FileDescriptorSet to ` +
+              `descriptors/${name}.binpb (buf build -o) and set message_type to the message's full name`,
           );
         } else messageFormat = { json: {} };
         const batch = source.batchSource !== undefined ? this.source(source.batchSource, `${name}_batch`) : undefined;
@@ -293,7 +294,9 @@ class Converter {
   private streamFeatureView(spec: feastCore.StreamFeatureViewSpec): Document {
     if (spec.userDefinedFunction !== undefined && spec.userDefinedFunction.bodyText !== '') {
       this.notes.push(
-        `stream feature view '${spec.name}' imported as a feature view fed by its stream source; its Python transformation (${spec.userDefinedFunction.name}) does not move: map fields with the source's field_mapping, or transform before Kafka`,
+        `stream feature view '${spec.name}' imported as a feature view fed by its stream source; its Python ` +
+          `transformation (${spec.userDefinedFunction.name}) does not move: map fields with the source's field_mapping, ` +
+          `or transform before Kafka`,
       );
     }
     return {
@@ -331,7 +334,10 @@ class Converter {
       ...(f.description !== '' && { description: f.description }),
     }));
     this.udfs.push({ view: spec.name, outputs: outputs.map((o) => o.name), python });
-    const note = `Imported from Feast: its Python transformation (${udf?.name || 'unnamed'}, mode ${spec.mode || 'pandas'}) cannot run in Larder. Each output's expression is a CEL skeleton that fails every request until it is rewritten.`;
+    const note =
+      `Imported from Feast: its Python transformation (${udf?.name || 'unnamed'}, mode ${spec.mode || 'pandas'}) ` +
+      `cannot run in Larder. Each output's expression is a CEL skeleton that fails every request until it is ` +
+      `rewritten.`;
     this.comments.set(
       `OnDemandFeatureView/${spec.name}`,
       [

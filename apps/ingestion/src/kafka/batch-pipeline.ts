@@ -171,7 +171,10 @@ export class BatchPipeline {
         deadLetters.push({
           message,
           stage: 'late',
-          reason: `late: event time ${new Date(eventTs).toISOString()} is before the watermark ${new Date(maxEventTs - watermarkDelayMs).toISOString()} (watermark delay ${watermarkDelayMs} ms); written online (last writer wins by event time), not offline`,
+          reason:
+            `late: event time ${new Date(eventTs).toISOString()} is before the watermark ` +
+            `${new Date(maxEventTs - watermarkDelayMs).toISOString()} (watermark delay ${watermarkDelayMs} ms); written ` +
+            `online (last writer wins by event time), not offline`,
         });
       }
     }

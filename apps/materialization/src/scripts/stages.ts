@@ -59,7 +59,9 @@ async function main(): Promise<void> {
   for (let v = 0; v < VIEWS; v++) {
     const features = Array.from({ length: FEATURES }, (_, f) => `(random() * ${f + 1})::DOUBLE AS f${f}`).join(', ');
     await c.run(
-      `COPY (SELECT i::BIGINT AS driver_id, TIMESTAMP '2026-01-01' + to_seconds((i % 86000)::BIGINT) AS event_timestamp, ${features} FROM range(0, ${ENTITIES}) t(i)) TO '${path.join(dir, `view_${v}.parquet`)}' (FORMAT parquet)`,
+      `COPY (SELECT i::BIGINT AS driver_id, TIMESTAMP '2026-01-01' + to_seconds((i % 86000)::BIGINT) AS ` +
+        `event_timestamp, ${features} FROM range(0, ${ENTITIES}) t(i)) TO '${path.join(dir, `view_${v}.parquet`)}' ` +
+        `(FORMAT parquet)`,
     );
   }
   c.closeSync();

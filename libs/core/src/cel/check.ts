@@ -250,7 +250,8 @@ class TypeChecker {
     }
     return this.fail(
       e,
-      `unknown function '${fn}'; available: arithmetic, comparisons, &&, ||, ?:, in, size, int, uint, double, string, bool, bytes, contains, startsWith, endsWith, matches, has, all, exists, exists_one, map, filter`,
+      `unknown function '${fn}'; available: arithmetic, comparisons, &&, ||, ?:, in, size, int, uint, double, ` +
+        `string, bool, bytes, contains, startsWith, endsWith, matches, has, all, exists, exists_one, map, filter`,
     );
   }
 

@@ -218,7 +218,9 @@ function variableTypes(view: registryV1.OnDemandFeatureView, inputs: readonly On
         kind: KIND,
         name: view.name,
         field: path,
-        message: `on-demand feature view '${view.name}' source '${input.variable}' cannot be used as a CEL variable (${RESERVED.has(input.variable) ? 'a reserved word' : 'not an identifier'}); give it an alias`,
+        message:
+          `on-demand feature view '${view.name}' source '${input.variable}' cannot be used as a CEL variable ` +
+          `(${RESERVED.has(input.variable) ? 'a reserved word' : 'not an identifier'}); give it an alias`,
       });
     }
     if (variables.has(input.variable)) {
@@ -301,7 +303,9 @@ function prepare(view: registryV1.OnDemandFeatureView, inputs: readonly OnDemand
     const cost = parsed.expr === undefined ? 0 : estimateCost(parsed.expr, checked.types);
     if (cost > DEFAULT_ROW_COST_LIMIT) {
       issue(
-        `the expression may cost up to ${formatCost(cost)} units per row (inputs of up to ${ASSUMED_INPUT_SIZE} elements assumed), more than the limit of ${formatCost(DEFAULT_ROW_COST_LIMIT)}; avoid nested comprehensions (all, exists, map, filter) over large lists`,
+        `the expression may cost up to ${formatCost(cost)} units per row (inputs of up to ${ASSUMED_INPUT_SIZE} ` +
+          `elements assumed), more than the limit of ${formatCost(DEFAULT_ROW_COST_LIMIT)}; avoid nested comprehensions ` +
+          `(all, exists, map, filter) over large lists`,
       );
       return;
     }

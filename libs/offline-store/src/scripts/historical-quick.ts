@@ -28,7 +28,9 @@ async function main(): Promise<void> {
   try {
     await time(`generate ${entities} entity rows`, () =>
       store.run(
-        `COPY (SELECT (hash(i) % ${keys})::BIGINT AS driver_id, to_timestamp(${t0} + (hash(i * 7) % ${span})::BIGINT)::TIMESTAMP AS event_timestamp, i AS request_id FROM range(${entities}) t(i)) TO '${dir}/entities.parquet' (FORMAT parquet)`,
+        `COPY (SELECT (hash(i) % ${keys})::BIGINT AS driver_id, to_timestamp(${t0} + (hash(i * 7) % ` +
+          `${span})::BIGINT)::TIMESTAMP AS event_timestamp, i AS request_id FROM range(${entities}) t(i)) TO ` +
+          `'${dir}/entities.parquet' (FORMAT parquet)`,
       ),
     );
     for (let v = 0; v < views; v++) {
@@ -36,7 +38,8 @@ async function main(): Promise<void> {
         store.run(
           `COPY (SELECT (hash(i + ${v}) % ${keys})::BIGINT AS driver_id, to_timestamp(${t0} - 86400 + (hash(i * 13 + ${v}) % (${span} + 86400))::BIGINT)::TIMESTAMP AS event_ts, ` +
             `to_timestamp(${t0} + (hash(i * 17 + ${v}) % ${span * 2})::BIGINT)::TIMESTAMP AS created_ts, ` +
-            `(hash(i * 3) % 1000) / 1000.0 AS f_a_${v}, (hash(i * 5) % 100)::BIGINT AS f_b_${v}, (hash(i * 11) % 7)::DOUBLE AS f_c_${v} FROM range(${rowsPerView}) t(i)) TO '${dir}/view_${v}.parquet' (FORMAT parquet)`,
+            `(hash(i * 3) % 1000) / 1000.0 AS f_a_${v}, (hash(i * 5) % 100)::BIGINT AS f_b_${v}, (hash(i * 11) % ` +
+            `7)::DOUBLE AS f_c_${v} FROM range(${rowsPerView}) t(i)) TO '${dir}/view_${v}.parquet' (FORMAT parquet)`,
         ),
       );
     }

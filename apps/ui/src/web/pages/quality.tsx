@@ -208,7 +208,10 @@ function domainText(d: DomainInfo): string {
   switch (d.kind) {
     case 'int':
     case 'float':
-      return `${d.kind} domain${named}: ${d.min === undefined ? 'any' : num(d.min)} to ${d.max === undefined ? 'any' : num(d.max)}${d.kind === 'float' && d.disallowNan ? ', no NaN' : ''}${d.kind === 'float' && d.disallowInf ? ', no infinity' : ''}`;
+      return (
+        `${d.kind} domain${named}: ${d.min === undefined ? 'any' : num(d.min)} to ` +
+        `${d.max === undefined ? 'any' : num(d.max)}${d.kind === 'float' && d.disallowNan ? ', no NaN' : ''}${d.kind === 'float' && d.disallowInf ? ', no infinity' : ''}`
+      );
     case 'string':
       return `string domain${named}: ${d.values.join(', ')}${d.more > 0 ? ` and ${d.more} more` : ''}${d.minDomainMass === undefined ? '' : ` (at least ${num(d.minDomainMass * 100)}% of values)`}`;
     default:
