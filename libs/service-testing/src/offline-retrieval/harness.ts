@@ -6,8 +6,9 @@ import { timestampDate, timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Cell } from '@larder/offline-store';
-import { offlineV1, registryV1, typesV1 } from '@larder/proto';
+import { cellToValue } from '@larder/offline-store';
+import { offlineV1, registryV1 } from '@larder/proto';
+import type { typesV1 } from '@larder/proto';
 import { createClient, RpcError } from '@larder/rpc';
 import type { RpcClient, RunServiceOptions, ServerConfigSchema } from '@larder/rpc';
 import { runInProcess } from '@larder/testing';
@@ -60,25 +61,8 @@ export async function startRetrievalHarness<R extends ServerConfigSchema, O exte
   };
 }
 
-/** A Cell of the test data as a wire Value. */
-export function cellToValue(type: typesV1.ValueType, cell: Cell): typesV1.Value {
-  const T = typesV1.ValueType;
-  if (cell === null) return create(typesV1.ValueSchema);
-  const val =
-    type === T.INT64
-      ? { case: 'int64Val' as const, value: cell as bigint }
-      : type === T.STRING
-        ? { case: 'stringVal' as const, value: cell as string }
-        : type === T.DOUBLE
-          ? { case: 'doubleVal' as const, value: cell as number }
-          : type === T.BOOL
-            ? { case: 'boolVal' as const, value: cell as boolean }
-            : type === T.INT32
-              ? { case: 'int32Val' as const, value: cell as number }
-              : undefined;
-  if (val === undefined) throw new Error(`test helper: no Value for type ${type}`);
-  return create(typesV1.ValueSchema, { val });
-}
+// The offline store's own cell -> Value conversion, for tests that build expected answers.
+export { cellToValue };
 
 /** The query message, then the entity table's rows in RowBatches of batchRows. */
 export async function* inlineRequests(
