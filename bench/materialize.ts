@@ -229,6 +229,8 @@ export async function runMaterializeBenchmark(): Promise<BenchRecord[]> {
     const common = {
       LARDER_REGISTRY_ADDRESS: registry.address,
       LARDER_OFFLINE_STORE_TYPE: 'duckdb',
+      // The Parquet files are in the bench's temporary folder: sources are read only under the read roots.
+      LARDER_OFFLINE_READ_ROOTS: dir,
       LARDER_MATERIALIZATION_VIEW_CONCURRENCY: process.env.LARDER_BENCH_MATERIALIZE_VIEW_CONCURRENCY ?? '5',
     };
     const redisEnv = { ...common, LARDER_ONLINE_STORE_TYPE: 'redis', LARDER_REDIS_URL: redisServer.url };
