@@ -5,7 +5,7 @@ import { bool, duration, httpLimitsSchema, int, oneOf, serverConfigSchema, strin
 import type { ConfigOf } from '@larder/rpc';
 
 /** Per-request budget of on-demand features: a second or two of CPU at most. */
-export const DEFAULT_ON_DEMAND_REQUEST_COST = 20_000_000;
+export const DEFAULT_ONLINE_ON_DEMAND_REQUEST_COST = 20_000_000;
 
 export const onlineServingSchema = {
   ...serverConfigSchema({ grpcPort: 6566, metricsPort: 9466 }),
@@ -49,7 +49,7 @@ export const onlineServingSchema = {
       doc: 'Count served values of views with a TFDV schema that are out of its domain, missing or stale (larder_serving_feature_anomalies_total).',
     }),
     onDemandRequestCost: int({
-      default: DEFAULT_ON_DEMAND_REQUEST_COST,
+      default: DEFAULT_ONLINE_ON_DEMAND_REQUEST_COST,
       min: 1,
       env: 'LARDER_SERVING_ON_DEMAND_REQUEST_COST',
       doc: 'Cost units all on-demand views may take over one request; more is RESOURCE_EXHAUSTED.',

@@ -4,7 +4,7 @@ import type { FeatureRequest } from '@larder/core';
 import type { OnlineStore } from '@larder/online-store';
 import type { servingV1, typesV1 } from '@larder/proto';
 import { Code, RpcError } from '@larder/rpc';
-import { DEFAULT_ON_DEMAND_REQUEST_COST } from './config';
+import { DEFAULT_ONLINE_ON_DEMAND_REQUEST_COST } from './config';
 import { PlanCache } from './plan';
 import type { RegistrySource, ServingPlan } from './plan';
 import { serveOnline } from './serve';
@@ -62,7 +62,7 @@ export class OnlineServing {
     this.plans = new PlanCache(registry, options.planCacheSize, options.valueMetrics);
     this.onDemandLimits = {
       rowCost: options.onDemandRowCost ?? DEFAULT_ROW_COST_LIMIT,
-      requestCost: options.onDemandRequestCost ?? DEFAULT_ON_DEMAND_REQUEST_COST,
+      requestCost: options.onDemandRequestCost ?? DEFAULT_ONLINE_ON_DEMAND_REQUEST_COST,
     };
     this.now = options.now ?? Date.now;
   }
