@@ -1,7 +1,7 @@
 import { create } from '@bufbuild/protobuf';
 import type { Timestamp } from '@bufbuild/protobuf/wkt';
 import { cellConverter, cellToValue, timestampParts } from '@larder/offline-store';
-import type { Cell, ResultChunk as StoreChunk, ResultSchema as StoreSchema } from '@larder/offline-store';
+import type { Cell, ParquetColumn, ResultChunk as StoreChunk, ResultSchema as StoreSchema } from '@larder/offline-store';
 import { offlineV1, typesV1 } from '@larder/proto';
 import type { RetrievalPlan } from './plan';
 import { approxValueBytes } from './values';
@@ -49,6 +49,23 @@ export function outputLayout(plan: RetrievalPlan, store: StoreSchema): OutputLay
     timestampIndex: store.columns.findIndex((c) => c.role === 'timestamp'),
     onDemand,
   };
+}
+
+/**
+ * The columns of a Parquet chunk: the schema's entity columns, the entity timestamp,
+ * then the features under their output names (the order clients build frames in).
+ * Only for plans without on-demand features, which the engine cannot compute.
+ */
+export function parquetColumns(plan: RetrievalPlan, store: StoreSchema): ParquetColumn[] {
+  const entity = store.columns.filter((c) => c.role !== 'feature' && c.role !== 'timestamp');
+  const time = store.columns.find((c) => c.role === 'timestamp');
+  const columns: ParquetColumn[] = entity.map((c) => ({ column: c.name, as: c.name, type: c.type }));
+  if (time !== undefined) columns.push({ column: time.name, as: store.timestampColumn, type: typesV1.ValueType.UNIX_TIMESTAMP });
+  for (const out of plan.outputs) {
+    if (out.kind !== 'view') throw new Error(`on-demand output '${out.name}' cannot be written as Parquet`);
+    columns.push({ column: out.storeColumn, as: out.name, type: out.valueType });
+  }
+  return columns;
 }
 
 /**

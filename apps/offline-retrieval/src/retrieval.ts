@@ -3,7 +3,15 @@ import { durationFromMs, TimestampSchema, timestampNow } from '@bufbuild/protobu
 import { DEFAULT_ROW_COST_LIMIT } from '@larder/core';
 import type { RegistrySet } from '@larder/core';
 import { timestampParts } from '@larder/offline-store';
-import type { Destination, EntityInput, OfflineStore, ResultChunk as StoreChunk, ResultSchema as StoreSchema } from '@larder/offline-store';
+import type {
+  Destination,
+  EntityInput,
+  HistoricalParquet,
+  HistoricalRequest,
+  OfflineStore,
+  ResultChunk as StoreChunk,
+  ResultSchema as StoreSchema,
+} from '@larder/offline-store';
 import { offlineV1, registryV1 } from '@larder/proto';
 import { Code, RpcError } from '@larder/rpc';
 import { hasAnomalies } from '@larder/validation';
@@ -11,7 +19,7 @@ import type { EntityStats } from './entities';
 import { DEFAULT_ON_DEMAND_REQUEST_COST } from './config';
 import { computeOnDemand, OnDemandRun } from './on-demand';
 import { checkFileFormat } from './request-checks';
-import { encodeChunk, outputLayout } from './output';
+import { encodeChunk, outputLayout, parquetColumns } from './output';
 import type { OutputLayout } from './output';
 import { planRetrieval, projectOf } from './plan';
 import { checkTableName } from './sources';
@@ -72,6 +80,7 @@ export class OfflineRetrieval {
     if (query.maxRowsPerChunk < 0)
       throw new RpcError(Code.INVALID_ARGUMENT, `query.max_rows_per_chunk: must be 0 (server default) or positive, got ${query.maxRowsPerChunk}`);
     const maxRows = query.maxRowsPerChunk > 0 ? Math.min(query.maxRowsPerChunk, this.options.maxRowsPerChunk) : this.options.maxRowsPerChunk;
+    const parquet = this.parquetFor(query, plan);
     const destination = query.destination;
     const validating = query.validation?.enabled === true;
     if (destination === undefined || destination.storage === undefined) {
@@ -82,8 +91,14 @@ export class OfflineRetrieval {
           'query.validation: needs a destination (statistics are computed by the engine where the training set was written)',
         );
       const entities = await entitiesFor(plan);
-      const result = await this.store.getHistoricalFeatures({ entities, views: plan.views, chunkRows: maxRows, ...signalOf(call) });
-      const rowCount = yield* this.stream(plan, result.schema, result, maxRows, run);
+      const request: HistoricalRequest = { entities, views: plan.views, chunkRows: maxRows, ...signalOf(call) };
+      let rowCount: number;
+      if (parquet !== undefined) {
+        rowCount = yield* this.streamParquet(plan, await parquet(request));
+      } else {
+        const result = await this.store.getHistoricalFeatures(request);
+        rowCount = yield* this.stream(plan, result.schema, result, maxRows, run);
+      }
       yield { case: 'summary', value: create(offlineV1.ResultSummarySchema, { rowCount: BigInt(rowCount), elapsed: durationFromMs(Date.now() - started) }) };
       return;
     }
@@ -107,8 +122,13 @@ export class OfflineRetrieval {
     yield { case: 'schema', value: layout.schema };
     if (!destination.omitRows) {
       // The entity rows live in the engine, so the join runs again for the rows to stream back.
-      const again = await this.store.getHistoricalFeatures({ entities: await entitiesFor(plan), views: plan.views, chunkRows: maxRows, ...signalOf(call) });
-      yield* this.stream(plan, again.schema, again, maxRows, run, layout);
+      const request: HistoricalRequest = { entities: await entitiesFor(plan), views: plan.views, chunkRows: maxRows, ...signalOf(call) };
+      if (parquet !== undefined) {
+        yield* this.streamParquet(plan, await parquet(request), layout);
+      } else {
+        const again = await this.store.getHistoricalFeatures(request);
+        yield* this.stream(plan, again.schema, again, maxRows, run, layout);
+      }
     }
     // The written training set's statistics against its views' schemas, before it is registered.
     const check = validating ? await validateTrainingSet(this.store, plan, writtenLocation(target), call?.signal) : undefined;
@@ -154,6 +174,42 @@ export class OfflineRetrieval {
     return rows;
   }
 
+  /**
+   * The engine's Parquet writer for a query that asks for Parquet, or undefined for value
+   * chunks: asked for, or the engine writes no Parquet, or on-demand features (computed
+   * here) are in the result. The contract lets the server answer Parquet with values.
+   */
+  private parquetFor(query: offlineV1.HistoricalQuery, plan: RetrievalPlan): ((request: HistoricalRequest) => Promise<HistoricalParquet>) | undefined {
+    const format = query.resultFormat;
+    if (!RESULT_FORMATS.has(format)) {
+      throw new RpcError(Code.INVALID_ARGUMENT, `query.result_format: unknown value ${format}; use RESULT_FORMAT_VALUES or RESULT_FORMAT_PARQUET`);
+    }
+    const store = this.store;
+    if (format !== offlineV1.ResultFormat.PARQUET || store.getHistoricalParquet === undefined || plan.hasOnDemand) return undefined;
+    // A client's row count is honoured up to PARQUET_MAX_ROWS; the byte limit is the server's alone.
+    const maxRows = query.maxRowsPerChunk > 0 ? Math.min(query.maxRowsPerChunk, PARQUET_MAX_ROWS) : PARQUET_MAX_ROWS;
+    const maxBytes = this.options.maxChunkBytes;
+    return (request) => store.getHistoricalParquet!(request, { columns: (schema) => parquetColumns(plan, schema), maxRows, maxBytes });
+  }
+
+  private async *streamParquet(plan: RetrievalPlan, result: HistoricalParquet, fixed?: OutputLayout): AsyncGenerator<ResultPart, number> {
+    try {
+      if (fixed === undefined) yield { case: 'schema', value: outputLayout(plan, result.schema).schema };
+      let rows = 0;
+      for await (const part of result) {
+        yield {
+          case: 'parquetChunk',
+          value: create(offlineV1.ParquetChunkSchema, { firstRow: BigInt(part.firstRow), rowCount: BigInt(part.rowCount), parquet: part.bytes }),
+        };
+        rows += part.rowCount;
+      }
+      return rows;
+    } finally {
+      // A call cancelled between chunks ends here too: the engine's table and files go.
+      await result.close();
+    }
+  }
+
   private async plan(query: offlineV1.HistoricalQuery): Promise<{ project: string; plan: RetrievalPlan }> {
     if (!this.options.registryReady()) throw new RpcError(Code.UNAVAILABLE, 'the registry copy is not loaded yet; retry shortly');
     const attempt = (): { project: string; plan: RetrievalPlan } => {
@@ -180,6 +236,14 @@ export class OfflineRetrieval {
     }
   }
 }
+
+const RESULT_FORMATS: ReadonlySet<number> = new Set([offlineV1.ResultFormat.UNSPECIFIED, offlineV1.ResultFormat.VALUES, offlineV1.ResultFormat.PARQUET]);
+
+/**
+ * Rows per Parquet chunk at most. Files are cut by size first (retrieval.maxChunkBytes);
+ * this only bounds the engine's work per file for very narrow rows.
+ */
+const PARQUET_MAX_ROWS = 1_048_576;
 
 /** The call's abort signal for the engine: a cancel or a passed deadline stops the query there too. */
 function signalOf(call: RetrievalCall | undefined): { signal?: AbortSignal } {

@@ -26,6 +26,11 @@ export function offlineStoreConfigSchema() {
       env: 'LARDER_DUCKDB_TEMP_DIRECTORY',
       doc: "Where DuckDB spills joins and sorts larger than memory_limit; empty keeps DuckDB's default ('<database>.tmp', or '.tmp' in the working directory for ':memory:').",
     }),
+    duckdbChunkDirectory: string({
+      default: '',
+      env: 'LARDER_DUCKDB_CHUNK_DIRECTORY',
+      doc: 'Folder under which Parquet result chunks are written (one private folder per call, removed when it ends); empty: a new folder in the system temporary directory.',
+    }),
     readRoots: stringList({
       default: ['.'],
       env: 'LARDER_OFFLINE_READ_ROOTS',
@@ -57,7 +62,12 @@ export async function openOfflineStore(settings: OfflineStoreSettings, options: 
       if (settings.duckdbThreads > 0) config['threads'] = String(settings.duckdbThreads);
       if (settings.duckdbMemoryLimit !== '') config['memory_limit'] = settings.duckdbMemoryLimit;
       if (settings.duckdbTempDirectory !== '') config['temp_directory'] = settings.duckdbTempDirectory;
-      return DuckDBOfflineStore.create({ database: settings.duckdbDatabase, config, roots: { read: settings.readRoots, write: settings.writeRoot } });
+      return DuckDBOfflineStore.create({
+        database: settings.duckdbDatabase,
+        config,
+        roots: { read: settings.readRoots, write: settings.writeRoot },
+        ...(settings.duckdbChunkDirectory !== '' && { chunkDirectory: settings.duckdbChunkDirectory }),
+      });
     }
     case 'postgres':
       return new PostgresOfflineStore({ connectionString: settings.postgresUrl, ...(options.poolSize !== undefined && { max: options.poolSize }) });

@@ -1,7 +1,8 @@
 // The embedded engine: DuckDB over Parquet and CSV files (and its own tables).
 import { randomUUID } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
 import { DuckDBDataChunk, DuckDBInstance } from '@duckdb/node-api';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { duckdbColumnType, duckdbPlainTimestamp, duckdbType } from './duckdb-types';
@@ -11,6 +12,7 @@ import {
   EmptyEntitySetError,
   MissingColumnError,
   NoSourceFilesError,
+  InvalidRequestError,
   UnsupportedRequestError,
 } from './errors';
 import { checkMatches, confinePath, markOutput, outputMarker, resolveRoots } from './paths';
@@ -22,7 +24,7 @@ import { asofJoinSql, pullLatestSql } from './sql';
 import type { Dialect, Params } from './sql';
 import { computeStatisticsWith } from './statistics';
 import type { StatisticsDialect, StatisticsRequest } from './statistics';
-import type { tfmdV0 } from '@larder/proto';
+import type { tfmdV0, typesV1 } from '@larder/proto';
 import { columnCells, columnMillis, columnValues, fromDuckDB, toDuckDB } from './duckdb-columns';
 import { epochMicrosBigInt } from './micro-date';
 import {
@@ -45,8 +47,11 @@ import type {
   EntityInput,
   ExportResult,
   HistoricalRequest,
+  HistoricalParquet,
   HistoricalResult,
   OfflineStore,
+  ParquetOutput,
+  ParquetPart,
   PullLatestChunk,
   PullLatestRequest,
   ResultSchema,
@@ -68,6 +73,11 @@ export interface DuckDBOfflineStoreOptions {
    * always set it; without it (tools, tests) paths are used as given.
    */
   roots?: FileRoots;
+  /**
+   * Folder under which getHistoricalParquet writes its files, in a private folder per
+   * call. Default: a new folder in the system temporary directory, removed at close.
+   */
+  chunkDirectory?: string;
 }
 
 const quote = (name: string): string => `"${name.replace(/"/g, '""')}"`;
@@ -166,11 +176,17 @@ export class DuckDBOfflineStore implements OfflineStore {
   private constructor(
     private readonly instance: DuckDBInstance,
     private readonly roots: FileRoots | undefined,
+    private readonly chunks: { readonly folder: string; readonly owned: boolean },
   ) {}
 
   static async create(options: DuckDBOfflineStoreOptions = {}): Promise<DuckDBOfflineStore> {
     const roots = options.roots && resolveRoots(options.roots);
     const config = { ...options.config, ...(roots && { autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' }) };
+    const chunks =
+      options.chunkDirectory !== undefined
+        ? { folder: resolve(options.chunkDirectory), owned: false }
+        : { folder: mkdtempSync(join(tmpdir(), 'larder-duckdb-chunks-')), owned: true };
+    mkdirSync(chunks.folder, { recursive: true });
     const instance = await DuckDBInstance.create(options.database ?? ':memory:', config);
     // DuckDB 1.5's top-N window rewrite fails with an internal error on
     // ROW_NUMBER() = 1 over a CSV scan with a pushed-down timestamp filter.
@@ -181,7 +197,7 @@ export class DuckDBOfflineStore implements OfflineStore {
       if (roots) {
         // The engine's own fence behind the path checks: files outside the roots (and
         // every URL) are refused even if a path slipped through, and no SQL can undo it.
-        const allowed = [...roots.read, roots.write, ...(options.config?.['temp_directory'] ? [options.config['temp_directory']] : [])];
+        const allowed = [...roots.read, roots.write, chunks.folder, ...(options.config?.['temp_directory'] ? [options.config['temp_directory']] : [])];
         const list = allowed.map((dir) => `'${(dir.endsWith('/') ? dir : `${dir}/`).replace(/'/g, "''")}'`).join(', ');
         await connection.run(`SET allowed_directories = [${list}]`);
         await connection.run(`SET enable_external_access = false`);
@@ -190,7 +206,7 @@ export class DuckDBOfflineStore implements OfflineStore {
     } finally {
       connection.closeSync();
     }
-    return new DuckDBOfflineStore(instance, roots);
+    return new DuckDBOfflineStore(instance, roots, chunks);
   }
 
   /**
@@ -399,6 +415,73 @@ export class DuckDBOfflineStore implements OfflineStore {
     }
   }
 
+  /**
+   * The join kept in a temporary table, then one COPY per row range into a folder only
+   * this call knows (named by the server, never by a request), each file read back and
+   * deleted as it is handed on. File sizes steer the next range's row count, and a file
+   * over maxBytes is written again with fewer rows.
+   */
+  async getHistoricalParquet(request: HistoricalRequest, output: ParquetOutput): Promise<HistoricalParquet> {
+    if (!Number.isInteger(output.maxRows) || output.maxRows <= 0) throw new InvalidRequestError('maxRows', `must be a positive integer, got ${output.maxRows}`);
+    if (!Number.isInteger(output.maxBytes) || output.maxBytes <= 0)
+      throw new InvalidRequestError('maxBytes', `must be a positive integer, got ${output.maxBytes}`);
+    const connection = await this.connect();
+    const unhook = whenAborted(request.signal, () => connection.interrupt());
+    const folder = mkdtempSync(join(this.chunks.folder, 'call-'));
+    let closed = false;
+    const close = async (): Promise<void> => {
+      if (closed) return;
+      closed = true;
+      unhook();
+      connection.closeSync();
+      rmSync(folder, { recursive: true, force: true });
+    };
+    try {
+      const { sql, params, schema, rowCount } = await this.plan(connection, request, PARQUET_ROW);
+      const columns = output.columns(schema);
+      const table = quote(`__larder_parquet_${randomUUID().replace(/-/g, '')}`);
+      const select = columns.map((c) => `${parquetCast(quote(c.column), c.type)} AS ${quote(c.as)}`).join(', ');
+      await connection.run(`CREATE TEMP TABLE ${table} AS SELECT ${quote(PARQUET_ROW)}, ${select} FROM (${sql}) AS __joined`, params);
+      const names = columns.map((c) => quote(c.as)).join(', ');
+      const signal = request.signal;
+      async function* files(): AsyncGenerator<ParquetPart> {
+        try {
+          let first = 0;
+          let step = Math.min(output.maxRows, PARQUET_FIRST_ROWS);
+          for (let n = 0; first < rowCount; n++) {
+            const rows = Math.min(step, rowCount - first);
+            const path = join(folder, `${n}.parquet`);
+            const range = `${quote(PARQUET_ROW)} >= ${first} AND ${quote(PARQUET_ROW)} < ${first + rows}`;
+            // COPY takes no parameter for its target: the path is ours (mkdtemp), quoted as a literal.
+            await connection.run(
+              `COPY (SELECT ${names} FROM ${table} WHERE ${range} ORDER BY ${quote(PARQUET_ROW)}) TO '${path.replace(/'/g, "''")}' (FORMAT parquet)`,
+            );
+            const bytes = readFileSync(path);
+            rmSync(path, { force: true });
+            // Aim at 80% of the limit, growing at most 4x a step (rows can widen along the table).
+            const fit = Math.floor((rows * output.maxBytes * 0.8) / Math.max(1, bytes.length));
+            if (bytes.length > output.maxBytes && rows > 1) {
+              step = Math.max(1, Math.min(fit, rows - 1));
+              continue;
+            }
+            yield { firstRow: first, rowCount: rows, bytes };
+            first += rows;
+            step = Math.max(1, Math.min(output.maxRows, fit, rows * 4));
+          }
+        } catch (error) {
+          throw abortReason(signal, error);
+        } finally {
+          await close();
+        }
+      }
+      const iterator = files();
+      return { schema, rowCount, close, [Symbol.asyncIterator]: () => iterator };
+    } catch (error) {
+      await close();
+      throw abortReason(request.signal, error);
+    }
+  }
+
   async exportHistoricalFeatures(request: HistoricalRequest, destination: Destination): Promise<ExportResult> {
     const connection = await this.connect();
     const unhook = whenAborted(request.signal, () => connection.interrupt());
@@ -597,7 +680,23 @@ export class DuckDBOfflineStore implements OfflineStore {
 
   async close(): Promise<void> {
     this.instance.closeSync();
+    if (this.chunks.owned) rmSync(this.chunks.folder, { recursive: true, force: true });
   }
+}
+
+/** The row index the Parquet path ranges on (never a column of the files). */
+const PARQUET_ROW = '__larder_parquet_row';
+/** Rows of the first file, before its size tells the next ones'. */
+const PARQUET_FIRST_ROWS = 16_384;
+
+/**
+ * A column as the Parquet file types it: its value type's DuckDB type, timestamps as
+ * TIMESTAMPTZ (instants, UTC; the session zone is UTC, so the plain UTC wall-clock
+ * values here convert unchanged).
+ */
+function parquetCast(column: string, type: typesV1.ValueType): string {
+  const duck = duckdbType(type).replace(/^TIMESTAMP/, 'TIMESTAMPTZ');
+  return `CAST(${column} AS ${duck})`;
 }
 
 function isDirectory(path: string): boolean {

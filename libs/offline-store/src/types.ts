@@ -140,6 +140,39 @@ export interface HistoricalResult extends AsyncIterable<ResultChunk> {
   close(): Promise<void>;
 }
 
+/** One column of a Parquet result: a store column, renamed and cast to its value type. */
+export interface ParquetColumn {
+  /** The store column (ResultSchema) it reads. */
+  readonly column: string;
+  /** Its name in the file. */
+  readonly as: string;
+  readonly type: typesV1.ValueType;
+}
+
+/** How a join's result is cut into Parquet files. */
+export interface ParquetOutput {
+  /** The file's columns, in order, from the join's schema. */
+  columns(schema: ResultSchema): readonly ParquetColumn[];
+  /** Rows per file at most. */
+  readonly maxRows: number;
+  /** Bytes per file at most (a single row larger than this still goes alone). */
+  readonly maxBytes: number;
+}
+
+/** One complete Parquet file of consecutive output rows. */
+export interface ParquetPart {
+  readonly firstRow: number;
+  readonly rowCount: number;
+  readonly bytes: Uint8Array;
+}
+
+export interface HistoricalParquet extends AsyncIterable<ParquetPart> {
+  readonly schema: ResultSchema;
+  readonly rowCount: number;
+  /** Drops the engine's copy and the files; called automatically when iteration ends or breaks. */
+  close(): Promise<void>;
+}
+
 /** The row-index column every table output gets unless the destination names another. */
 export const DEFAULT_ROW_INDEX_COLUMN = 'row_index';
 
@@ -216,6 +249,11 @@ export interface OfflineStore {
   readonly engine: 'duckdb' | 'postgres' | 'bigquery';
   /** Point-in-time join, streamed back in input order. */
   getHistoricalFeatures(request: HistoricalRequest): Promise<HistoricalResult>;
+  /**
+   * The same join as Parquet files written by the engine, streamed as each is written
+   * (DuckDB only: the other engines leave it undefined).
+   */
+  getHistoricalParquet?(request: HistoricalRequest, output: ParquetOutput): Promise<HistoricalParquet>;
   /** The same join, written into the engine (file or table) instead of streamed. */
   exportHistoricalFeatures(request: HistoricalRequest, destination: Destination): Promise<ExportResult>;
   /** Latest row per entity key with event time in [start, end]. */

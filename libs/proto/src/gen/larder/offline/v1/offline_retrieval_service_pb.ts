@@ -28,7 +28,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file larder/offline/v1/offline_retrieval_service.proto.
  */
 export const file_larder_offline_v1_offline_retrieval_service: GenFile = /*@__PURE__*/
-  fileDesc("CjFsYXJkZXIvb2ZmbGluZS92MS9vZmZsaW5lX3JldHJpZXZhbF9zZXJ2aWNlLnByb3RvEhFsYXJkZXIub2ZmbGluZS52MSKQAQocR2V0SGlzdG9yaWNhbEZlYXR1cmVzUmVxdWVzdBIzCgVxdWVyeRgBIAEoCzIiLmxhcmRlci5vZmZsaW5lLnYxLkhpc3RvcmljYWxRdWVyeUgAEjAKC2VudGl0eV9yb3dzGAIgASgLMhkubGFyZGVyLnR5cGVzLnYxLlJvd0JhdGNoSABCCQoHbWVzc2FnZSKTAQomR2V0SGlzdG9yaWNhbEZlYXR1cmVzRnJvbVNvdXJjZVJlcXVlc3QSMQoFcXVlcnkYASABKAsyIi5sYXJkZXIub2ZmbGluZS52MS5IaXN0b3JpY2FsUXVlcnkSNgoNZW50aXR5X3NvdXJjZRgCIAEoCzIfLmxhcmRlci5vZmZsaW5lLnYxLkVudGl0eVNvdXJjZSK9AgoPSGlzdG9yaWNhbFF1ZXJ5Eg8KB3Byb2plY3QYASABKAkSGQoPZmVhdHVyZV9zZXJ2aWNlGAIgASgJSAASMAoIZmVhdHVyZXMYAyABKAsyHC5sYXJkZXIudHlwZXMudjEuRmVhdHVyZUxpc3RIABIaChJmdWxsX2ZlYXR1cmVfbmFtZXMYBCABKAgSOQoLZGVzdGluYXRpb24YBSABKAsyJC5sYXJkZXIub2ZmbGluZS52MS5PdXRwdXREZXN0aW5hdGlvbhIaChJtYXhfcm93c19wZXJfY2h1bmsYBiABKAUSFgoOZW50aXR5X2NvbHVtbnMYByADKAkSOQoKdmFsaWRhdGlvbhgIIAEoCzIlLmxhcmRlci5vZmZsaW5lLnYxLlRyYWluaW5nVmFsaWRhdGlvbkIGCgRraW5kIkAKElRyYWluaW5nVmFsaWRhdGlvbhIPCgdlbmFibGVkGAEgASgIEhkKEWZhaWxfb25fYW5vbWFsaWVzGAIgASgIIuoBCgxFbnRpdHlTb3VyY2USLgoEZmlsZRgBIAEoCzIeLmxhcmRlci5yZWdpc3RyeS52MS5GaWxlU291cmNlSAASNgoIYmlncXVlcnkYAiABKAsyIi5sYXJkZXIucmVnaXN0cnkudjEuQmlnUXVlcnlTb3VyY2VIABI2Cghwb3N0Z3JlcxgDIAEoCzIiLmxhcmRlci5yZWdpc3RyeS52MS5Qb3N0Z3Jlc1NvdXJjZUgAEhgKEHRpbWVzdGFtcF9jb2x1bW4YBCABKAkSFAoMb3JkZXJfY29sdW1uGAUgASgJQgoKCGxvY2F0aW9uIrUCChFPdXRwdXREZXN0aW5hdGlvbhIzCgdzdG9yYWdlGAEgASgLMiIubGFyZGVyLnJlZ2lzdHJ5LnYxLkRhdGFzZXRTdG9yYWdlEhoKEnNhdmVkX2RhdGFzZXRfbmFtZRgCIAEoCRJWChJzYXZlZF9kYXRhc2V0X3RhZ3MYAyADKAsyOi5sYXJkZXIub2ZmbGluZS52MS5PdXRwdXREZXN0aW5hdGlvbi5TYXZlZERhdGFzZXRUYWdzRW50cnkSEQoJb21pdF9yb3dzGAQgASgIEhEKCW92ZXJ3cml0ZRgFIAEoCBIYChByb3dfaW5kZXhfY29sdW1uGAYgASgJGjcKFVNhdmVkRGF0YXNldFRhZ3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIsABCh1HZXRIaXN0b3JpY2FsRmVhdHVyZXNSZXNwb25zZRIxCgZzY2hlbWEYASABKAsyHy5sYXJkZXIub2ZmbGluZS52MS5SZXN1bHRTY2hlbWFIABIvCgVjaHVuaxgCIAEoCzIeLmxhcmRlci5vZmZsaW5lLnYxLlJlc3VsdENodW5rSAASMwoHc3VtbWFyeRgDIAEoCzIgLmxhcmRlci5vZmZsaW5lLnYxLlJlc3VsdFN1bW1hcnlIAEIGCgRwYXJ0IsoBCidHZXRIaXN0b3JpY2FsRmVhdHVyZXNGcm9tU291cmNlUmVzcG9uc2USMQoGc2NoZW1hGAEgASgLMh8ubGFyZGVyLm9mZmxpbmUudjEuUmVzdWx0U2NoZW1hSAASLwoFY2h1bmsYAiABKAsyHi5sYXJkZXIub2ZmbGluZS52MS5SZXN1bHRDaHVua0gAEjMKB3N1bW1hcnkYAyABKAsyIC5sYXJkZXIub2ZmbGluZS52MS5SZXN1bHRTdW1tYXJ5SABCBgoEcGFydCJaCgxSZXN1bHRTY2hlbWESMAoHY29sdW1ucxgBIAMoCzIfLmxhcmRlci5vZmZsaW5lLnYxLlJlc3VsdENvbHVtbhIYChB0aW1lc3RhbXBfY29sdW1uGAIgASgJInkKDFJlc3VsdENvbHVtbhIMCgRuYW1lGAEgASgJEi4KCnZhbHVlX3R5cGUYAiABKA4yGi5sYXJkZXIudHlwZXMudjEuVmFsdWVUeXBlEisKBHJvbGUYAyABKA4yHS5sYXJkZXIub2ZmbGluZS52MS5Db2x1bW5Sb2xlIocBCgtSZXN1bHRDaHVuaxIRCglmaXJzdF9yb3cYASABKAMSLwoHY29sdW1ucxgCIAMoCzIeLmxhcmRlci50eXBlcy52MS5SZXBlYXRlZFZhbHVlEjQKEGV2ZW50X3RpbWVzdGFtcHMYAyADKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wItYCCg1SZXN1bHRTdW1tYXJ5EhEKCXJvd19jb3VudBgBIAEoAxIzCgdzdG9yYWdlGAIgASgLMiIubGFyZGVyLnJlZ2lzdHJ5LnYxLkRhdGFzZXRTdG9yYWdlEjcKDXNhdmVkX2RhdGFzZXQYAyABKAsyIC5sYXJkZXIucmVnaXN0cnkudjEuU2F2ZWREYXRhc2V0EioKB2VsYXBzZWQYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SGAoQcm93X2luZGV4X2NvbHVtbhgFIAEoCRI0Cglhbm9tYWxpZXMYBiABKAsyIS50ZW5zb3JmbG93Lm1ldGFkYXRhLnYwLkFub21hbGllcxJICgpzdGF0aXN0aWNzGAcgASgLMjQudGVuc29yZmxvdy5tZXRhZGF0YS52MC5EYXRhc2V0RmVhdHVyZVN0YXRpc3RpY3NMaXN0KnkKCkNvbHVtblJvbGUSGwoXQ09MVU1OX1JPTEVfVU5TUEVDSUZJRUQQABIYChRDT0xVTU5fUk9MRV9KT0lOX0tFWRABEhsKF0NPTFVNTl9ST0xFX1BBU1NUSFJPVUdIEAISFwoTQ09MVU1OX1JPTEVfRkVBVFVSRRADMrYCChdPZmZsaW5lUmV0cmlldmFsU2VydmljZRJ+ChVHZXRIaXN0b3JpY2FsRmVhdHVyZXMSLy5sYXJkZXIub2ZmbGluZS52MS5HZXRIaXN0b3JpY2FsRmVhdHVyZXNSZXF1ZXN0GjAubGFyZGVyLm9mZmxpbmUudjEuR2V0SGlzdG9yaWNhbEZlYXR1cmVzUmVzcG9uc2UoATABEpoBCh9HZXRIaXN0b3JpY2FsRmVhdHVyZXNGcm9tU291cmNlEjkubGFyZGVyLm9mZmxpbmUudjEuR2V0SGlzdG9yaWNhbEZlYXR1cmVzRnJvbVNvdXJjZVJlcXVlc3QaOi5sYXJkZXIub2ZmbGluZS52MS5HZXRIaXN0b3JpY2FsRmVhdHVyZXNGcm9tU291cmNlUmVzcG9uc2UwAUJBWj9naXRodWIuY29tL2xhcmRlci1kZXYvbGFyZGVyL2dlbi9nby9sYXJkZXIvb2ZmbGluZS92MTtvZmZsaW5ldjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_larder_registry_v1_data_source, file_larder_registry_v1_saved_dataset, file_larder_types_v1_feature, file_larder_types_v1_row_batch, file_larder_types_v1_value, file_tensorflow_metadata_v0_anomalies, file_tensorflow_metadata_v0_statistics]);
+  fileDesc("CjFsYXJkZXIvb2ZmbGluZS92MS9vZmZsaW5lX3JldHJpZXZhbF9zZXJ2aWNlLnByb3RvEhFsYXJkZXIub2ZmbGluZS52MSKQAQocR2V0SGlzdG9yaWNhbEZlYXR1cmVzUmVxdWVzdBIzCgVxdWVyeRgBIAEoCzIiLmxhcmRlci5vZmZsaW5lLnYxLkhpc3RvcmljYWxRdWVyeUgAEjAKC2VudGl0eV9yb3dzGAIgASgLMhkubGFyZGVyLnR5cGVzLnYxLlJvd0JhdGNoSABCCQoHbWVzc2FnZSKTAQomR2V0SGlzdG9yaWNhbEZlYXR1cmVzRnJvbVNvdXJjZVJlcXVlc3QSMQoFcXVlcnkYASABKAsyIi5sYXJkZXIub2ZmbGluZS52MS5IaXN0b3JpY2FsUXVlcnkSNgoNZW50aXR5X3NvdXJjZRgCIAEoCzIfLmxhcmRlci5vZmZsaW5lLnYxLkVudGl0eVNvdXJjZSL1AgoPSGlzdG9yaWNhbFF1ZXJ5Eg8KB3Byb2plY3QYASABKAkSGQoPZmVhdHVyZV9zZXJ2aWNlGAIgASgJSAASMAoIZmVhdHVyZXMYAyABKAsyHC5sYXJkZXIudHlwZXMudjEuRmVhdHVyZUxpc3RIABIaChJmdWxsX2ZlYXR1cmVfbmFtZXMYBCABKAgSOQoLZGVzdGluYXRpb24YBSABKAsyJC5sYXJkZXIub2ZmbGluZS52MS5PdXRwdXREZXN0aW5hdGlvbhIaChJtYXhfcm93c19wZXJfY2h1bmsYBiABKAUSFgoOZW50aXR5X2NvbHVtbnMYByADKAkSOQoKdmFsaWRhdGlvbhgIIAEoCzIlLmxhcmRlci5vZmZsaW5lLnYxLlRyYWluaW5nVmFsaWRhdGlvbhI2Cg1yZXN1bHRfZm9ybWF0GAkgASgOMh8ubGFyZGVyLm9mZmxpbmUudjEuUmVzdWx0Rm9ybWF0QgYKBGtpbmQiQAoSVHJhaW5pbmdWYWxpZGF0aW9uEg8KB2VuYWJsZWQYASABKAgSGQoRZmFpbF9vbl9hbm9tYWxpZXMYAiABKAgi6gEKDEVudGl0eVNvdXJjZRIuCgRmaWxlGAEgASgLMh4ubGFyZGVyLnJlZ2lzdHJ5LnYxLkZpbGVTb3VyY2VIABI2CghiaWdxdWVyeRgCIAEoCzIiLmxhcmRlci5yZWdpc3RyeS52MS5CaWdRdWVyeVNvdXJjZUgAEjYKCHBvc3RncmVzGAMgASgLMiIubGFyZGVyLnJlZ2lzdHJ5LnYxLlBvc3RncmVzU291cmNlSAASGAoQdGltZXN0YW1wX2NvbHVtbhgEIAEoCRIUCgxvcmRlcl9jb2x1bW4YBSABKAlCCgoIbG9jYXRpb24itQIKEU91dHB1dERlc3RpbmF0aW9uEjMKB3N0b3JhZ2UYASABKAsyIi5sYXJkZXIucmVnaXN0cnkudjEuRGF0YXNldFN0b3JhZ2USGgoSc2F2ZWRfZGF0YXNldF9uYW1lGAIgASgJElYKEnNhdmVkX2RhdGFzZXRfdGFncxgDIAMoCzI6LmxhcmRlci5vZmZsaW5lLnYxLk91dHB1dERlc3RpbmF0aW9uLlNhdmVkRGF0YXNldFRhZ3NFbnRyeRIRCglvbWl0X3Jvd3MYBCABKAgSEQoJb3ZlcndyaXRlGAUgASgIEhgKEHJvd19pbmRleF9jb2x1bW4YBiABKAkaNwoVU2F2ZWREYXRhc2V0VGFnc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEi+gEKHUdldEhpc3RvcmljYWxGZWF0dXJlc1Jlc3BvbnNlEjEKBnNjaGVtYRgBIAEoCzIfLmxhcmRlci5vZmZsaW5lLnYxLlJlc3VsdFNjaGVtYUgAEi8KBWNodW5rGAIgASgLMh4ubGFyZGVyLm9mZmxpbmUudjEuUmVzdWx0Q2h1bmtIABIzCgdzdW1tYXJ5GAMgASgLMiAubGFyZGVyLm9mZmxpbmUudjEuUmVzdWx0U3VtbWFyeUgAEjgKDXBhcnF1ZXRfY2h1bmsYBCABKAsyHy5sYXJkZXIub2ZmbGluZS52MS5QYXJxdWV0Q2h1bmtIAEIGCgRwYXJ0IoQCCidHZXRIaXN0b3JpY2FsRmVhdHVyZXNGcm9tU291cmNlUmVzcG9uc2USMQoGc2NoZW1hGAEgASgLMh8ubGFyZGVyLm9mZmxpbmUudjEuUmVzdWx0U2NoZW1hSAASLwoFY2h1bmsYAiABKAsyHi5sYXJkZXIub2ZmbGluZS52MS5SZXN1bHRDaHVua0gAEjMKB3N1bW1hcnkYAyABKAsyIC5sYXJkZXIub2ZmbGluZS52MS5SZXN1bHRTdW1tYXJ5SAASOAoNcGFycXVldF9jaHVuaxgEIAEoCzIfLmxhcmRlci5vZmZsaW5lLnYxLlBhcnF1ZXRDaHVua0gAQgYKBHBhcnQiWgoMUmVzdWx0U2NoZW1hEjAKB2NvbHVtbnMYASADKAsyHy5sYXJkZXIub2ZmbGluZS52MS5SZXN1bHRDb2x1bW4SGAoQdGltZXN0YW1wX2NvbHVtbhgCIAEoCSJ5CgxSZXN1bHRDb2x1bW4SDAoEbmFtZRgBIAEoCRIuCgp2YWx1ZV90eXBlGAIgASgOMhoubGFyZGVyLnR5cGVzLnYxLlZhbHVlVHlwZRIrCgRyb2xlGAMgASgOMh0ubGFyZGVyLm9mZmxpbmUudjEuQ29sdW1uUm9sZSKHAQoLUmVzdWx0Q2h1bmsSEQoJZmlyc3Rfcm93GAEgASgDEi8KB2NvbHVtbnMYAiADKAsyHi5sYXJkZXIudHlwZXMudjEuUmVwZWF0ZWRWYWx1ZRI0ChBldmVudF90aW1lc3RhbXBzGAMgAygLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJFCgxQYXJxdWV0Q2h1bmsSEQoJZmlyc3Rfcm93GAEgASgDEhEKCXJvd19jb3VudBgCIAEoAxIPCgdwYXJxdWV0GAMgASgMItYCCg1SZXN1bHRTdW1tYXJ5EhEKCXJvd19jb3VudBgBIAEoAxIzCgdzdG9yYWdlGAIgASgLMiIubGFyZGVyLnJlZ2lzdHJ5LnYxLkRhdGFzZXRTdG9yYWdlEjcKDXNhdmVkX2RhdGFzZXQYAyABKAsyIC5sYXJkZXIucmVnaXN0cnkudjEuU2F2ZWREYXRhc2V0EioKB2VsYXBzZWQYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SGAoQcm93X2luZGV4X2NvbHVtbhgFIAEoCRI0Cglhbm9tYWxpZXMYBiABKAsyIS50ZW5zb3JmbG93Lm1ldGFkYXRhLnYwLkFub21hbGllcxJICgpzdGF0aXN0aWNzGAcgASgLMjQudGVuc29yZmxvdy5tZXRhZGF0YS52MC5EYXRhc2V0RmVhdHVyZVN0YXRpc3RpY3NMaXN0KmIKDFJlc3VsdEZvcm1hdBIdChlSRVNVTFRfRk9STUFUX1VOU1BFQ0lGSUVEEAASGAoUUkVTVUxUX0ZPUk1BVF9WQUxVRVMQARIZChVSRVNVTFRfRk9STUFUX1BBUlFVRVQQAip5CgpDb2x1bW5Sb2xlEhsKF0NPTFVNTl9ST0xFX1VOU1BFQ0lGSUVEEAASGAoUQ09MVU1OX1JPTEVfSk9JTl9LRVkQARIbChdDT0xVTU5fUk9MRV9QQVNTVEhST1VHSBACEhcKE0NPTFVNTl9ST0xFX0ZFQVRVUkUQAzK2AgoXT2ZmbGluZVJldHJpZXZhbFNlcnZpY2USfgoVR2V0SGlzdG9yaWNhbEZlYXR1cmVzEi8ubGFyZGVyLm9mZmxpbmUudjEuR2V0SGlzdG9yaWNhbEZlYXR1cmVzUmVxdWVzdBowLmxhcmRlci5vZmZsaW5lLnYxLkdldEhpc3RvcmljYWxGZWF0dXJlc1Jlc3BvbnNlKAEwARKaAQofR2V0SGlzdG9yaWNhbEZlYXR1cmVzRnJvbVNvdXJjZRI5LmxhcmRlci5vZmZsaW5lLnYxLkdldEhpc3RvcmljYWxGZWF0dXJlc0Zyb21Tb3VyY2VSZXF1ZXN0GjoubGFyZGVyLm9mZmxpbmUudjEuR2V0SGlzdG9yaWNhbEZlYXR1cmVzRnJvbVNvdXJjZVJlc3BvbnNlMAFCQVo/Z2l0aHViLmNvbS9sYXJkZXItZGV2L2xhcmRlci9nZW4vZ28vbGFyZGVyL29mZmxpbmUvdjE7b2ZmbGluZXYxYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_larder_registry_v1_data_source, file_larder_registry_v1_saved_dataset, file_larder_types_v1_feature, file_larder_types_v1_row_batch, file_larder_types_v1_value, file_tensorflow_metadata_v0_anomalies, file_tensorflow_metadata_v0_statistics]);
 
 /**
  * One message of the inline-rows stream.
@@ -176,6 +176,16 @@ export type HistoricalQuery = Message<"larder.offline.v1.HistoricalQuery"> & {
    * @generated from field: larder.offline.v1.TrainingValidation validation = 8;
    */
   validation?: TrainingValidation | undefined;
+
+  /**
+   * How the rows come back. Value chunks (the default) cost the service about
+   * twice the engine's own export time, one Value message per cell; Parquet
+   * chunks are written by the engine itself, a column at a time, and read
+   * by clients straight into Arrow.
+   *
+   * @generated from field: larder.offline.v1.ResultFormat result_format = 9;
+   */
+  resultFormat: ResultFormat;
 };
 
 /**
@@ -375,10 +385,18 @@ export type GetHistoricalFeaturesResponse = Message<"larder.offline.v1.GetHistor
     /**
      * Last message.
      *
+     * Output rows as Parquet (HistoricalQuery.result_format PARQUET).
+     *
      * @generated from field: larder.offline.v1.ResultSummary summary = 3;
      */
     value: ResultSummary;
     case: "summary";
+  } | {
+    /**
+     * @generated from field: larder.offline.v1.ParquetChunk parquet_chunk = 4;
+     */
+    value: ParquetChunk;
+    case: "parquetChunk";
   } | { case: undefined; value?: undefined };
 };
 
@@ -420,10 +438,18 @@ export type GetHistoricalFeaturesFromSourceResponse = Message<"larder.offline.v1
     /**
      * Last message.
      *
+     * Output rows as Parquet (HistoricalQuery.result_format PARQUET).
+     *
      * @generated from field: larder.offline.v1.ResultSummary summary = 3;
      */
     value: ResultSummary;
     case: "summary";
+  } | {
+    /**
+     * @generated from field: larder.offline.v1.ParquetChunk parquet_chunk = 4;
+     */
+    value: ParquetChunk;
+    case: "parquetChunk";
   } | { case: undefined; value?: undefined };
 };
 
@@ -540,6 +566,47 @@ export const ResultChunkSchema: GenMessage<ResultChunk> = /*@__PURE__*/
   messageDesc(file_larder_offline_v1_offline_retrieval_service, 10);
 
 /**
+ * A run of consecutive output rows as one complete Parquet file, written by
+ * the engine. Its columns: the ResultSchema columns that are not features,
+ * then the entity timestamp column (TIMESTAMP WITH TIME ZONE, UTC), then the
+ * features, each under its ResultSchema name and of the Parquet type of its
+ * value type (INT32 int32, FLOAT float, UNIX_TIMESTAMP timestamp UTC, lists
+ * as lists); a null is a missing feature row. Each message is kept under the
+ * service's chunk size limit.
+ *
+ * @generated from message larder.offline.v1.ParquetChunk
+ */
+export type ParquetChunk = Message<"larder.offline.v1.ParquetChunk"> & {
+  /**
+   * Index of this chunk's first row among all output rows (0-based).
+   *
+   * @generated from field: int64 first_row = 1;
+   */
+  firstRow: bigint;
+
+  /**
+   * Rows in this chunk.
+   *
+   * @generated from field: int64 row_count = 2;
+   */
+  rowCount: bigint;
+
+  /**
+   * The Parquet file.
+   *
+   * @generated from field: bytes parquet = 3;
+   */
+  parquet: Uint8Array;
+};
+
+/**
+ * Describes the message larder.offline.v1.ParquetChunk.
+ * Use `create(ParquetChunkSchema)` to create a new message.
+ */
+export const ParquetChunkSchema: GenMessage<ParquetChunk> = /*@__PURE__*/
+  messageDesc(file_larder_offline_v1_offline_retrieval_service, 11);
+
+/**
  * The end of a result stream.
  *
  * @generated from message larder.offline.v1.ResultSummary
@@ -603,7 +670,44 @@ export type ResultSummary = Message<"larder.offline.v1.ResultSummary"> & {
  * Use `create(ResultSummarySchema)` to create a new message.
  */
 export const ResultSummarySchema: GenMessage<ResultSummary> = /*@__PURE__*/
-  messageDesc(file_larder_offline_v1_offline_retrieval_service, 11);
+  messageDesc(file_larder_offline_v1_offline_retrieval_service, 12);
+
+/**
+ * The encoding of streamed result rows.
+ *
+ * @generated from enum larder.offline.v1.ResultFormat
+ */
+export enum ResultFormat {
+  /**
+   * Value chunks (ResultChunk), as RESULT_FORMAT_VALUES.
+   *
+   * @generated from enum value: RESULT_FORMAT_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * ResultChunk: one RepeatedValue per column, timestamps apart.
+   *
+   * @generated from enum value: RESULT_FORMAT_VALUES = 1;
+   */
+  VALUES = 1,
+
+  /**
+   * ParquetChunk: each a complete Parquet file of consecutive rows, written
+   * by the engine. Only the DuckDB engine writes them, and only for results
+   * without on-demand features (those are computed in the service); any
+   * other retrieval answers with value chunks, so a client reads both parts.
+   *
+   * @generated from enum value: RESULT_FORMAT_PARQUET = 2;
+   */
+  PARQUET = 2,
+}
+
+/**
+ * Describes the enum larder.offline.v1.ResultFormat.
+ */
+export const ResultFormatSchema: GenEnum<ResultFormat> = /*@__PURE__*/
+  enumDesc(file_larder_offline_v1_offline_retrieval_service, 0);
 
 /**
  * What an output column holds.
@@ -644,7 +748,7 @@ export enum ColumnRole {
  * Describes the enum larder.offline.v1.ColumnRole.
  */
 export const ColumnRoleSchema: GenEnum<ColumnRole> = /*@__PURE__*/
-  enumDesc(file_larder_offline_v1_offline_retrieval_service, 0);
+  enumDesc(file_larder_offline_v1_offline_retrieval_service, 1);
 
 /**
  * Joins features onto entity rows as of each row's timestamp: per view, the
