@@ -120,3 +120,17 @@ async def _not_found(s: larder.aio.FeatureStore) -> larder.LarderError:
     except larder.NotFound as error:
         return error
     raise AssertionError("get_feature_view('nope') did not raise NotFound")
+
+
+def test_the_asyncio_client_reads_parquet_and_value_chunks_alike(store: larder.FeatureStore, repo: str) -> None:
+    csv = os.path.join(repo, "data", "entity_rows.csv")
+
+    async def main() -> Any:
+        async with larder.aio.FeatureStore(config=store.config) as aio_store:
+            parquet = aio_store.get_historical_features(larder.ServerSource(file=csv), FEATURES, max_rows_per_chunk=4)
+            values = aio_store.get_historical_features(larder.ServerSource(file=csv), FEATURES, max_rows_per_chunk=4, result_format="values")
+            return parquet, await parquet.to_df(), values, await values.to_df()
+
+    parquet, parquet_df, values, values_df = asyncio.run(main())
+    pd.testing.assert_frame_equal(parquet_df, values_df)
+    assert (parquet.received_format, values.received_format) == ("parquet", "values")

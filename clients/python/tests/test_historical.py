@@ -106,3 +106,42 @@ def test_zone_less_timestamps_are_utc_not_the_machines_zone(store: larder.Featur
     assert a.column("event_timestamp").type == pa.timestamp("us", tz="UTC")
     assert a.column("event_timestamp")[0].as_py().tzinfo is not None
     assert a.column("event_timestamp")[0].as_py() == aware[0].to_pydatetime().astimezone(dt.timezone.utc)
+
+
+def test_parquet_and_value_chunks_give_the_same_frames(store: larder.FeatureStore, repo: str) -> None:
+    csv = os.path.join(repo, "data", "entity_rows.csv")
+    entity_df = pd.read_csv(csv)
+    entity_df["event_timestamp"] = pd.to_datetime(entity_df["event_timestamp"], utc=True).dt.tz_convert("America/St_Johns")
+    # A driver with no feature rows: nulls in every feature.
+    unknown = entity_df.iloc[[0]].assign(driver_id=987654321)
+    entity_df = pd.concat([entity_df, unknown], ignore_index=True)
+    cases = [
+        (entity_df, {}),
+        (larder.ServerSource(file=csv), {"max_rows_per_chunk": 3}),
+        (csv, {"full_feature_names": True}),
+    ]
+    for entity, options in cases:
+        parquet = store.get_historical_features(entity, FEATURES, **options)
+        values = store.get_historical_features(entity, FEATURES, result_format="values", **options)
+        pd.testing.assert_frame_equal(parquet.to_df(), values.to_df())
+        assert parquet.to_arrow().schema == values.to_arrow().schema
+        assert (parquet.received_format, values.received_format) == ("parquet", "values")
+    assert parquet_nulls_of(store, entity_df) == 3
+    chunked = store.get_historical_features(larder.ServerSource(file=csv), FEATURES, max_rows_per_chunk=3)
+    sizes = [b.num_rows for b in chunked.iter_batches()]
+    assert len(sizes) > 1 and max(sizes) <= 3 and sum(sizes) == len(entity_df) - 1
+    # On-demand features are computed in the service: value chunks, read the same way.
+    with_fields = pcsv.read_csv(csv)
+    with_fields = with_fields.append_column("val_to_add", pa.array([1] * with_fields.num_rows, pa.int64()))
+    with_fields = with_fields.append_column("val_to_add_2", pa.array([2] * with_fields.num_rows, pa.int64()))
+    service = store.get_historical_features(with_fields, feature_service="driver_activity")
+    assert service.to_arrow().num_rows == with_fields.num_rows
+    assert service.received_format == "values"
+    with pytest.raises(larder.InvalidArgument, match="result_format"):
+        store.get_historical_features(csv, FEATURES, result_format="csv")
+
+
+def parquet_nulls_of(store: larder.FeatureStore, entity_df: Any) -> int:
+    """Null features of the unknown driver (the last row), read from Parquet chunks."""
+    df = store.get_historical_features(entity_df, FEATURES).to_df()
+    return int(df.iloc[-1][["conv_rate", "acc_rate", "avg_daily_trips"]].isna().sum())

@@ -12,7 +12,7 @@ is decoded by protobuf instead, so the result is always the same as the slow pat
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, Union
 
 import numpy as np
 import pyarrow as pa
@@ -22,7 +22,7 @@ from ._proto.larder.types.v1 import value_pb2
 from .values import arrow_type, column_from_values
 
 
-def read_varint(data: bytes, pos: int) -> Tuple[int, int]:
+def read_varint(data: Union[bytes, memoryview], pos: int) -> Tuple[int, int]:
     """(value, next position) of the varint at pos."""
     result = shift = 0
     while True:
@@ -49,6 +49,33 @@ def split_response(raw: bytes) -> Tuple[int, memoryview]:
         # Unknown extra fields: let protobuf sort them out.
         return -1, view
     return key >> 3, view[pos : pos + length]
+
+
+def parquet_chunk(payload: memoryview) -> Tuple[int, int, memoryview]:
+    """(first_row, row_count, the Parquet file's bytes) of a ParquetChunk, the file a
+    view of the message's own bytes (no copy)."""
+    first_row = row_count = 0
+    file = payload[0:0]
+    pos, end = 0, len(payload)
+    while pos < end:
+        key, pos = read_varint(payload, pos)
+        field, wire_type = key >> 3, key & 7
+        if wire_type == 0:
+            value, pos = read_varint(payload, pos)
+            if field == 1:
+                first_row = value
+            elif field == 2:
+                row_count = value
+        elif wire_type == 2:
+            length, pos = read_varint(payload, pos)
+            if field == 3:
+                file = payload[pos : pos + length]
+            pos += length
+        else:
+            raise ValueError(f"unexpected wire type in a Parquet chunk (key {key})")
+    if pos != end:
+        raise ValueError("a Parquet chunk overran its message")
+    return first_row, row_count, file
 
 
 def _walk(arr: np.ndarray, start: int, end: int, tag: int) -> Optional[np.ndarray]:

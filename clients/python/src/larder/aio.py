@@ -207,13 +207,14 @@ class FeatureStore:
         full_feature_names: bool = False,
         timestamp_column: str = "event_timestamp",
         max_rows_per_chunk: int = 0,
+        result_format: str = "parquet",
         destination: Optional[Destination] = None,
         validate: Union[bool, str] = False,
         timeout: Optional[float] = None,
     ) -> AsyncRetrievalJob:
         """As larder.FeatureStore.get_historical_features; the job's methods are awaited
         (``await job.to_df()``, ``async for batch in job.iter_batches()``)."""
-        call = historical_call(self.project, entity_df, features, feature_service, full_feature_names, timestamp_column, max_rows_per_chunk, validate, destination)
+        call = historical_call(self.project, entity_df, features, feature_service, full_feature_names, timestamp_column, max_rows_per_chunk, validate, destination, result_format)
 
         def start() -> AsyncIterator[Any]:
             # Bytes in (no deserializer): larder._wire decodes the chunks, as in the sync store.

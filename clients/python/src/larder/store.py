@@ -158,6 +158,7 @@ class FeatureStore:
         full_feature_names: bool = False,
         timestamp_column: str = "event_timestamp",
         max_rows_per_chunk: int = 0,
+        result_format: str = "parquet",
         destination: Optional[Destination] = None,
         validate: Union[bool, str] = False,
         timeout: Optional[float] = None,
@@ -173,8 +174,12 @@ class FeatureStore:
         destination (a larder.Destination) has the engine write the set itself (and
         register a saved dataset). validate=True checks the written set's statistics
         against its views' TFDV schemas (job.validation, after it ran); validate="fail"
-        makes a broken schema raise larder.ValidationFailed. Both need a destination."""
-        call = historical_call(self.project, entity_df, features, feature_service, full_feature_names, timestamp_column, max_rows_per_chunk, validate, destination)
+        makes a broken schema raise larder.ValidationFailed. Both need a destination.
+
+        result_format="parquet" (the default) has the engine send its rows as Parquet
+        files, read straight into Arrow; "values" asks for value chunks (the service
+        answers with those anyway where it cannot write Parquet)."""
+        call = historical_call(self.project, entity_df, features, feature_service, full_feature_names, timestamp_column, max_rows_per_chunk, validate, destination, result_format)
         # Responses arrive as bytes (no deserializer): larder._wire decodes each chunk
         # straight into Arrow, much faster than protobuf's per-value Python objects.
         channel = self._channel("offline_retrieval")
