@@ -7,7 +7,7 @@
 //   historical 1M entity rows x 3 views (DuckDB over Parquet, views of
 //     LARDER_BENCH_PY_HIST_ROWS rows, 5M by default as in the historical benchmark): the
 //     client's get_historical_features(...).to_df() (rows streamed and decoded into
-//     pandas) against the service's own export (GetHistoricalFeaturesFromSource writing
+//     pandas; value chunks, and Parquet chunks - the client's default) against the service's own export (GetHistoricalFeaturesFromSource writing
 //     Parquet, omit_rows), run back to back, twice. Target <= 1.5x the export.
 // Knobs: LARDER_BENCH_PY_SECONDS (per online case, 5), LARDER_BENCH_PY_ENTITIES (online
 // keys loaded, 100,000), LARDER_BENCH_PY_PARTS (online,historical).
@@ -196,6 +196,18 @@ async function historicalCases(dir: string, py: string, env: NodeJS.ProcessEnv, 
         rows: r['rows'] ?? 0,
         wall_s: r['client_s'] ?? 0,
         ratio_vs_export: Number((r['client_s']! / r['export_s']!).toFixed(2)),
+      });
+      records.push({
+        workload: `historical 1Mx3 parquet stream drained as bytes (${run})`,
+        rows: r['rows'] ?? 0,
+        wall_s: r['parquet_drain_s'] ?? 0,
+        stream_mb: r['parquet_mb'] ?? 0,
+      });
+      records.push({
+        workload: `historical 1Mx3 parquet stream to_df (${run})`,
+        rows: r['rows'] ?? 0,
+        wall_s: r['parquet_s'] ?? 0,
+        ratio_vs_export: Number((r['parquet_s']! / r['export_s']!).toFixed(2)),
       });
       records.push({ workload: `historical 1Mx3 read exported parquet to pandas (${run})`, rows: r['rows'] ?? 0, wall_s: r['read_s'] ?? 0 });
     }

@@ -10,8 +10,10 @@ historical OFFLINE REGISTRY ENTITY_FILE OUT_FILE: the same 1M x 3 training set
   export  GetHistoricalFeaturesFromSource writing Parquet in the service (omit_rows): the
           service's own export time;
   drain   the same rows streamed back and dropped as bytes (the stream's own cost);
-  client  larder: get_historical_features(ServerSource(...)).to_df(), rows streamed back
-          and decoded into a pandas DataFrame;
+  client  larder: get_historical_features(ServerSource(...), result_format="values").to_df(),
+          rows streamed back as value chunks and decoded into a pandas DataFrame;
+  parquet the same with the client's default, Parquet chunks written by the engine and
+          read by pyarrow (and that stream drained as bytes, for its size);
   read    pyarrow reading the exported Parquet into pandas (the file path's last step).
 Prints one JSON object.
 """
@@ -111,13 +113,25 @@ def historical(offline: str, registry: str, entity_file: str, out_file: str) -> 
         received = sum(len(m) for m in drain(offline_pb2.GetHistoricalFeaturesFromSourceRequest(query=stream_query, entity_source=source)))
         drain_s = time.perf_counter() - began
         began = time.perf_counter()
-        df = store.get_historical_features(larder.ServerSource(file=entity_file), features, full_feature_names=True).to_df()
+        df = store.get_historical_features(larder.ServerSource(file=entity_file), features, full_feature_names=True, result_format="values").to_df()
         client_s = time.perf_counter() - began
+        del df
+        parquet_query = offline_pb2.HistoricalQuery()
+        parquet_query.CopyFrom(stream_query)
+        parquet_query.result_format = offline_pb2.RESULT_FORMAT_PARQUET
+        began = time.perf_counter()
+        parquet_bytes = sum(len(m) for m in drain(offline_pb2.GetHistoricalFeaturesFromSourceRequest(query=parquet_query, entity_source=source)))
+        parquet_drain_s = time.perf_counter() - began
+        began = time.perf_counter()
+        job = store.get_historical_features(larder.ServerSource(file=entity_file), features, full_feature_names=True)
+        df = job.to_df()
+        parquet_s = time.perf_counter() - began
+        assert job.received_format == "parquet", job.received_format
         began = time.perf_counter()
         read = pq.read_table(out_file).to_pandas()
         read_s = time.perf_counter() - began
         assert len(df) == summary.row_count == len(read), (len(df), summary.row_count, len(read))
-        out[f"run{run}"] = {"export_s": round(export_s, 2), "drain_s": round(drain_s, 2), "stream_mb": round(received / 1e6), "client_s": round(client_s, 2), "read_s": round(read_s, 2), "rows": len(df), "columns": len(df.columns)}
+        out[f"run{run}"] = {"export_s": round(export_s, 2), "drain_s": round(drain_s, 2), "stream_mb": round(received / 1e6), "client_s": round(client_s, 2), "parquet_s": round(parquet_s, 2), "parquet_drain_s": round(parquet_drain_s, 2), "parquet_mb": round(parquet_bytes / 1e6), "read_s": round(read_s, 2), "rows": len(df), "columns": len(df.columns)}
     store.close()
     channel.close()
     return out
