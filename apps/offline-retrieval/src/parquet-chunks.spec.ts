@@ -145,6 +145,22 @@ describe('parquet result chunks on duckdb', () => {
     expect(sameShape(parquet.rows)).toEqual(sameShape(values.rows));
   });
 
+  it('streams Parquet beside a destination the engine writes', async () => {
+    const path = join(engine.dir, 'parquet-destination.parquet');
+    const destination = { storage: { kind: { case: 'file' as const, value: { path } } }, overwrite: true };
+    const values = await collect(fromSource());
+    const parquet = await drainParquet(
+      harness.retrieval.getHistoricalFeaturesFromSource({
+        query: { ...query({ resultFormat: PARQUET }), destination },
+        entitySource: create(offlineV1.EntitySourceSchema, { location: entitySource as offlineV1.EntitySource['location'] }),
+      }),
+    );
+    expect(sameShape(parquet.rows)).toEqual(sameShape(values.rows));
+    expect(parquet.summary.storage?.kind.case).toBe('file');
+    const written = await read.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM read_parquet('${path}')`);
+    expect(written.getRowObjectsJS()[0]!['n']).toBe(entities.rows.length);
+  });
+
   it('keeps every chunk under the server’s byte limit whatever row count the client asks for', async () => {
     const parquet = await drainParquet(fromSource({ maxRowsPerChunk: 2_147_483_647, resultFormat: PARQUET }));
     expect(parquet.rows.length).toBe(entities.rows.length);
