@@ -5,7 +5,7 @@ import { clone, create } from '@bufbuild/protobuf';
 import type { registryV1 } from '@larder/proto';
 import { tfmdV0 } from '@larder/proto';
 import { Code, RpcError } from '@larder/rpc';
-import { resolveDomain, validateStatistics } from '@larder/validation';
+import { featureUnderName, validateStatistics } from '@larder/validation';
 
 /** One stored view a scope describes: its dataset in the statistics and the features in it. */
 export interface CoveredView {
@@ -41,15 +41,7 @@ export function coveredSchema(part: CoveredView): tfmdV0.Schema {
   for (const f of part.features) {
     const declared = viewSchema.feature.find((s) => s.name === f.name);
     if (declared === undefined) continue;
-    const feature = clone(tfmdV0.FeatureSchema, declared);
-    feature.name = f.outputName ?? f.name;
-    if (feature.domainInfo.case === 'domain') {
-      const domain = resolveDomain(declared, viewSchema);
-      if (domain.case === 'string') feature.domainInfo = { case: 'stringDomain', value: domain.value };
-      else if (domain.case === 'int') feature.domainInfo = { case: 'intDomain', value: domain.value };
-      else if (domain.case === 'float') feature.domainInfo = { case: 'floatDomain', value: domain.value };
-    }
-    schema.feature.push(feature);
+    schema.feature.push(featureUnderName(declared, viewSchema, f.outputName ?? f.name));
   }
   return schema;
 }

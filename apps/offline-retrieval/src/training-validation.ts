@@ -1,8 +1,8 @@
-import { clone, create } from '@bufbuild/protobuf';
+import { create } from '@bufbuild/protobuf';
 import type { Destination, FeatureSpec, OfflineStore, SourceLocation } from '@larder/offline-store';
 import { tfmdV0 } from '@larder/proto';
 import { Code, RpcError } from '@larder/rpc';
-import { resolveDomain, singleDataset, validateStatistics } from '@larder/validation';
+import { featureUnderName, singleDataset, validateStatistics } from '@larder/validation';
 import type { RetrievalPlan } from './plan';
 
 /**
@@ -22,15 +22,7 @@ export function trainingSchema(plan: RetrievalPlan): { schema: tfmdV0.Schema; co
       if (f.outputName === undefined || !outputs.has(f.outputName)) return;
       const declared = viewSchema.feature.find((s) => s.name === f.name);
       if (declared === undefined) return;
-      const feature = clone(tfmdV0.FeatureSchema, declared);
-      feature.name = f.outputName;
-      if (feature.domainInfo.case === 'domain') {
-        const domain = resolveDomain(declared, viewSchema);
-        if (domain.case === 'string') feature.domainInfo = { case: 'stringDomain', value: domain.value };
-        else if (domain.case === 'int') feature.domainInfo = { case: 'intDomain', value: domain.value };
-        else if (domain.case === 'float') feature.domainInfo = { case: 'floatDomain', value: domain.value };
-      }
-      schema.feature.push(feature);
+      schema.feature.push(featureUnderName(declared, viewSchema, f.outputName));
       columns.push({ name: f.outputName, type: f.type });
     });
   });

@@ -8,6 +8,7 @@ export {
   featureStatsName,
   commonStatistics,
   resolveDomain,
+  featureUnderName,
   inEnvironment,
   type ValidationOptions,
 } from './validate';

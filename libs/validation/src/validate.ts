@@ -1,4 +1,4 @@
-import { create, isFieldSet } from '@bufbuild/protobuf';
+import { clone, create, isFieldSet } from '@bufbuild/protobuf';
 import { tfmdV0 } from '@larder/proto';
 import { categoricalCounts, categoricalJensenShannon, histogramJensenShannon, lInfinityDistance, pickHistogram } from './distance';
 
@@ -90,6 +90,23 @@ export function resolveDomain(feature: tfmdV0.Feature, schema: tfmdV0.Schema): D
     default:
       return { case: 'other' };
   }
+}
+
+/**
+ * A copy of one of `schema`'s features named `name`, its by-name domain copied inline, so
+ * it can stand in another schema: a training set's or a feature service's, where features
+ * of several views are renamed (`view__feature`) and two views may name domains alike.
+ */
+export function featureUnderName(declared: tfmdV0.Feature, schema: tfmdV0.Schema, name: string): tfmdV0.Feature {
+  const feature = clone(tfmdV0.FeatureSchema, declared);
+  feature.name = name;
+  if (feature.domainInfo.case === 'domain') {
+    const domain = resolveDomain(declared, schema);
+    if (domain.case === 'string') feature.domainInfo = { case: 'stringDomain', value: domain.value };
+    else if (domain.case === 'int') feature.domainInfo = { case: 'intDomain', value: domain.value };
+    else if (domain.case === 'float') feature.domainInfo = { case: 'floatDomain', value: domain.value };
+  }
+  return feature;
 }
 
 const TYPE_NAMES: Record<number, string> = { 0: 'INT', 1: 'FLOAT', 2: 'STRING', 3: 'BYTES', 4: 'STRUCT' };
